@@ -1,0 +1,39 @@
+"""The ``refka`` command: one subcommand per tool, each living in its own module.
+
+Each subcommand module exposes ``add_arguments(parser)`` and ``run(args) -> int``; they are
+imported only when chosen, so ``refka broker`` starts without loading the others.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "broker": ("refka.server.main", "run the broker (embedded default: one node on 127.0.0.1:9092)"),
+    "spec": ("refka.spec_check", "model-check the TLA+ specifications with TLC"),
+    "conform": ("conformance.runner", "run the conformance suite against any Kafka broker"),
+    "bench": ("refka.bench", "benchmark refka against Tansu and Apache Kafka"),
+    "peer": ("refka.peers.cli", "start a peer broker (Apache Kafka, Tansu) on loopback"),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser(prog="refka", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (_, help_text) in SUBCOMMANDS.items():
+        sub.add_parser(name, help=help_text, add_help=False)
+    if not argv or argv[0] not in SUBCOMMANDS:
+        parser.print_help() if not argv else parser.parse_args(argv)
+        return 2
+    name, rest = argv[0], argv[1:]
+    module = importlib.import_module(SUBCOMMANDS[name][0])
+    sub_parser = argparse.ArgumentParser(prog=f"refka {name}", description=SUBCOMMANDS[name][1])
+    module.add_arguments(sub_parser)
+    return int(module.run(sub_parser.parse_args(rest)) or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
