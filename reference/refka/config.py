@@ -1,0 +1,693 @@
+"""Broker configuration: Kafka's ``server.properties`` keys, types and defaults.
+
+One frozen pydantic model, :class:`BrokerConfig`. Each attribute is a Kafka key with dots turned
+into underscores (``log.segment.bytes`` -> ``log_segment_bytes``); the Kafka key is the field's
+alias, so ``BrokerConfig.model_validate({"log.dirs": "x"})`` works, and each field's description
+is Kafka's documentation of that key. Defaults are Kafka's, except the embedded ones: one node
+(``node.id`` 1) listening on ``PLAINTEXT://127.0.0.1:9092`` with its data in ``./data``.
+
+Kafka's derived keys are resolved before validation (``KafkaConfig``/``LogConfig`` do the same):
+``log.roll.hours`` -> ``log.roll.ms``, ``log.retention.hours``/``minutes`` -> ``log.retention.ms``,
+``log.dirs`` falls back to ``log.dir``, ``log.flush.interval.ms`` to
+``log.flush.scheduler.interval.ms``; of several comma-separated log dirs refka uses the first.
+
+:func:`load_config` reads a ``.properties`` file plus ``--set key=value`` overrides: an unknown
+key is a warning (as Kafka logs "supplied but isn't a known config"), a bad value a
+:class:`ConfigError` naming the key.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+INT_MAX = 2**31 - 1
+LONG_MAX = 2**63 - 1
+MS_PER_HOUR = 3_600_000
+MS_PER_MINUTE = 60_000
+
+
+class ConfigError(ValueError):
+    """A configuration value Kafka would reject; the message names the key."""
+
+
+def _alias(name: str) -> str:
+    return name.replace("_", ".")
+
+
+def _derive(raw: dict[str, Any], warnings: list[str] | None = None) -> dict[str, Any]:
+    """Resolve Kafka's derived keys in ``raw`` (keys in Kafka's dotted form)."""
+    values = dict(raw)
+    if values.get("log.roll.ms") is None:
+        _set_ms(values, "log.roll.ms", "log.roll.hours", MS_PER_HOUR)
+    if values.get("log.retention.ms") is None:
+        if values.get("log.retention.minutes") is not None:
+            _set_ms(values, "log.retention.ms", "log.retention.minutes", MS_PER_MINUTE)
+        else:
+            _set_ms(values, "log.retention.ms", "log.retention.hours", MS_PER_HOUR)
+    if values.get("log.flush.interval.ms") is None:
+        values.pop("log.flush.interval.ms", None)
+        if "log.flush.scheduler.interval.ms" in values:
+            values["log.flush.interval.ms"] = values["log.flush.scheduler.interval.ms"]
+    if values.get("log.dirs") is None and values.get("log.dir") is not None:
+        values["log.dirs"] = values["log.dir"]
+    dirs = values.get("log.dirs")
+    if isinstance(dirs, str) and "," in dirs:
+        first = next((d.strip() for d in dirs.split(",") if d.strip()), "")
+        if warnings is not None:
+            warnings.append(f"log.dirs lists several directories; refka uses only {first!r}")
+        values["log.dirs"] = first
+    return values
+
+
+def _set_ms(values: dict[str, Any], ms_key: str, key: str, factor: int) -> None:
+    """``values[ms_key] = values[key] * factor`` (a negative time means -1, no limit)."""
+    values.pop(ms_key, None)  # an explicit None means "not set", as in Kafka
+    if key not in values:
+        return
+    try:
+        number = int(str(values[key]).strip())
+    except ValueError:
+        return  # left for the validation of ``key`` itself to report
+    values[ms_key] = -1 if number < 0 else number * factor
+
+
+def _f(default: Any, doc: str, **constraints: Any) -> Any:
+    return Field(default, description=doc, **constraints)
+
+
+class BrokerConfig(BaseModel):
+    """The broker's configuration: Kafka's keys (as aliases), types, defaults and docs."""
+
+    model_config = ConfigDict(
+        frozen=True,
+        alias_generator=_alias,
+        populate_by_name=True,
+        extra="ignore",
+        validate_default=False,
+    )
+
+    # --- server basics ----------------------------------------------------------------
+    node_id: int = _f(
+        1,
+        "The node ID associated with the roles this process is playing when `process.roles` "
+        "is non-empty. refka runs one node; its default is 1 (Kafka requires it to be set).",
+        ge=0,
+        le=INT_MAX,
+    )
+    broker_id: int = _f(
+        -1,
+        "The broker id for this server (ZooKeeper mode). Accepted for compatibility; refka "
+        "uses `node.id`.",
+    )
+    process_roles: str = _f(
+        "broker,controller",
+        "The roles that this process plays: 'broker', 'controller', or 'broker,controller'. "
+        "Accepted and ignored: refka is one combined node.",
+    )
+    listeners: str = _f(
+        "PLAINTEXT://127.0.0.1:9092",
+        "Listener List - Comma-separated list of URIs we will listen on and the listener names. "
+        "Specify hostname as 0.0.0.0 to bind to all interfaces. Leave hostname empty to bind to "
+        "the default interface. Example: PLAINTEXT://myhost:9092. refka listens on the first "
+        "listener not named in `controller.listener.names` (default PLAINTEXT://127.0.0.1:9092).",
+    )
+    advertised_listeners: str | None = _f(
+        None,
+        "Listeners to publish to ZooKeeper/clients to use, if different than the `listeners` "
+        "config property. If this is not set, the value for `listeners` will be used.",
+    )
+    controller_listener_names: str = _f(
+        "",
+        "A comma-separated list of the names of the listeners used by the controller. refka "
+        "does not listen on these.",
+    )
+    listener_security_protocol_map: str = _f(
+        "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL",
+        "Map between listener names and security protocols. refka speaks PLAINTEXT only.",
+    )
+    inter_broker_listener_name: str | None = _f(
+        None, "Name of listener used for communication between brokers. Accepted and ignored."
+    )
+    controller_quorum_voters: str = _f(
+        "",
+        "Map of id/endpoint information for the set of voters in a comma-separated list of "
+        "{id}@{host}:{port} entries. Accepted and ignored (refka is one node).",
+    )
+    controller_quorum_bootstrap_servers: str = _f(
+        "", "List of endpoints used to discover the controller quorum. Accepted and ignored."
+    )
+    broker_rack: str | None = _f(
+        None, "Rack of the broker. This will be used in rack aware replication assignment."
+    )
+    num_network_threads: int = _f(
+        3,
+        "The number of threads that the server uses for receiving requests from the network "
+        "and sending responses to the network. Accepted and ignored: refka has one event loop.",
+        ge=1,
+    )
+    num_io_threads: int = _f(
+        8,
+        "The number of threads that the server uses for processing requests, which may include "
+        "disk I/O. Accepted and ignored: refka has one event loop.",
+        ge=1,
+    )
+    num_recovery_threads_per_data_dir: int = _f(
+        2,
+        "The number of threads per data directory to be used for log recovery at startup and "
+        "flushing at shutdown. Accepted and ignored.",
+        ge=1,
+    )
+    socket_send_buffer_bytes: int = _f(
+        102400,
+        "The SO_SNDBUF buffer of the socket server sockets. If the value is -1, the OS default "
+        "will be used.",
+    )
+    socket_receive_buffer_bytes: int = _f(
+        102400,
+        "The SO_RCVBUF buffer of the socket server sockets. If the value is -1, the OS default "
+        "will be used.",
+    )
+    socket_request_max_bytes: int = _f(
+        104857600,
+        "The maximum number of bytes in a socket request. A larger request closes the connection.",
+        ge=1,
+        le=INT_MAX,
+    )
+    connections_max_idle_ms: int = _f(
+        600000,
+        "Idle connections timeout: the server socket processor threads close the connections "
+        "that idle more than this.",
+    )
+    queued_max_requests: int = _f(
+        500,
+        "The number of queued requests allowed for data-plane, before blocking the network "
+        "threads. Accepted and ignored.",
+        ge=1,
+    )
+    message_max_bytes: int = _f(
+        1048588,
+        "The largest record batch size allowed by Kafka (after compression if compression is "
+        "enabled). This can be set per topic with the topic level `max.message.bytes` config.",
+        ge=0,
+        le=INT_MAX,
+    )
+    fetch_max_bytes: int = _f(
+        57671680,
+        "The maximum number of bytes we will return for a fetch request. Must be at least 1024.",
+        ge=1024,
+        le=INT_MAX,
+    )
+
+    # --- topics -----------------------------------------------------------------------
+    num_partitions: int = _f(1, "The default number of log partitions per topic.", ge=1, le=INT_MAX)
+    default_replication_factor: int = _f(
+        1,
+        "The default replication factors for automatically created topics.",
+        ge=1,
+        le=INT_MAX,
+    )
+    min_insync_replicas: int = _f(
+        1,
+        'When a producer sets acks to "all" (or "-1"), `min.insync.replicas` specifies the '
+        "minimum number of replicas that must acknowledge a write for the write to be "
+        "considered successful. If this minimum cannot be met, then the producer will raise an "
+        "exception (either NotEnoughReplicas or NotEnoughReplicasAfterAppend).",
+        ge=1,
+        le=INT_MAX,
+    )
+    auto_create_topics_enable: bool = _f(True, "Enable auto creation of topic on the server.")
+    delete_topic_enable: bool = _f(
+        True,
+        "Enables delete topic. Delete topic through the admin tool will have no effect if this "
+        "config is turned off.",
+    )
+    unclean_leader_election_enable: bool = _f(
+        False,
+        "Indicates whether to enable replicas not in the ISR set to be elected as leader as a "
+        "last resort, even though doing so may result in data loss.",
+    )
+    compression_type: str = _f(
+        "producer",
+        "Specify the final compression type for a given topic. This configuration accepts the "
+        "standard compression codecs ('gzip', 'snappy', 'lz4', 'zstd'). It additionally "
+        "accepts 'uncompressed' which is equivalent to no compression; and 'producer' which "
+        "means retain the original compression codec set by the producer.",
+        pattern=r"^(producer|uncompressed|gzip|snappy|lz4|zstd)$",
+    )
+
+    # --- log --------------------------------------------------------------------------
+    log_dir: str | None = _f(
+        None,
+        "The directory in which the log data is kept (supplemental for `log.dirs` property).",
+    )
+    log_dirs: str = _f(
+        "./data",
+        "A comma-separated list of the directories where the log data is stored. If not set, "
+        "the value in `log.dir` is used. refka uses the first directory (default ./data).",
+        min_length=1,
+    )
+    log_segment_bytes: int = _f(
+        1073741824,
+        "The maximum size of a single log file.",
+        ge=14,
+        le=INT_MAX,
+    )
+    log_roll_hours: int = _f(
+        168,
+        "The maximum time before a new log segment is rolled out (in hours), secondary to "
+        "`log.roll.ms` property.",
+        ge=1,
+        le=INT_MAX,
+    )
+    log_roll_ms: int = _f(
+        168 * MS_PER_HOUR,
+        "The maximum time before a new log segment is rolled out (in milliseconds). If not set, "
+        "the value in `log.roll.hours` is used.",
+        ge=1,
+        le=LONG_MAX,
+    )
+    log_retention_hours: int = _f(
+        168,
+        "The number of hours to keep a log file before deleting it (in hours), tertiary to "
+        "`log.retention.ms` property.",
+        le=INT_MAX,
+    )
+    log_retention_minutes: int | None = _f(
+        None,
+        "The number of minutes to keep a log file before deleting it (in minutes), secondary to "
+        "`log.retention.ms` property. If not set, the value in `log.retention.hours` is used.",
+        le=INT_MAX,
+    )
+    log_retention_ms: int = _f(
+        168 * MS_PER_HOUR,
+        "The number of milliseconds to keep a log file before deleting it (in milliseconds). If "
+        "not set, the value in `log.retention.minutes` is used. If set to -1, no time limit is "
+        "applied.",
+        ge=-1,
+        le=LONG_MAX,
+    )
+    log_retention_bytes: int = _f(
+        -1,
+        "The maximum size of the log before deleting it. -1 means no size limit.",
+        le=LONG_MAX,
+    )
+    log_retention_check_interval_ms: int = _f(
+        300000,
+        "The frequency in milliseconds that the log cleaner checks whether any log is eligible "
+        "for deletion.",
+        ge=1,
+        le=LONG_MAX,
+    )
+    log_segment_delete_delay_ms: int = _f(
+        60000,
+        "The amount of time to wait before deleting a file from the filesystem.",
+        ge=0,
+        le=LONG_MAX,
+    )
+    log_flush_interval_messages: int = _f(
+        LONG_MAX,
+        "The number of messages accumulated on a log partition before messages are flushed to "
+        "disk.",
+        ge=1,
+        le=LONG_MAX,
+    )
+    log_flush_interval_ms: int = _f(
+        LONG_MAX,
+        "The maximum time in ms that a message in any topic is kept in memory before flushed to "
+        "disk. If not set, the value in `log.flush.scheduler.interval.ms` is used.",
+        ge=0,
+        le=LONG_MAX,
+    )
+    log_flush_scheduler_interval_ms: int = _f(
+        LONG_MAX,
+        "The frequency in ms that the log flusher checks whether any log needs to be flushed to "
+        "disk.",
+        le=LONG_MAX,
+    )
+    log_index_interval_bytes: int = _f(
+        4096,
+        "The interval with which we add an entry to the offset index.",
+        ge=0,
+        le=INT_MAX,
+    )
+    log_index_size_max_bytes: int = _f(
+        10485760,
+        "The maximum size in bytes of the offset index.",
+        ge=4,
+        le=INT_MAX,
+    )
+    log_message_timestamp_type: Literal["CreateTime", "LogAppendTime"] = _f(
+        "CreateTime",
+        "Define whether the timestamp in the message is message create time or log append "
+        "time. The value should be either `CreateTime` or `LogAppendTime`.",
+    )
+    log_cleanup_policy: str = _f(
+        "delete",
+        "The default cleanup policy for segments beyond the retention window. A comma separated "
+        'list of valid policies: "delete" and "compact".',
+    )
+    log_preallocate: bool = _f(
+        False,
+        "Should pre allocate file when create new segment? Accepted and ignored.",
+    )
+
+    # --- consumer groups and offsets --------------------------------------------------
+    offsets_topic_num_partitions: int = _f(
+        50,
+        "The number of partitions for the offset commit topic (should not change after "
+        "deployment).",
+        ge=1,
+        le=INT_MAX,
+    )
+    offsets_topic_replication_factor: int = _f(
+        3,
+        "The replication factor for the offsets topic (set higher to ensure availability). "
+        "Internal topic creation will fail until the cluster size meets this replication "
+        "factor requirement.",
+        ge=1,
+        le=32767,
+    )
+    offsets_topic_segment_bytes: int = _f(
+        104857600,
+        "The offsets topic segment bytes should be kept relatively small in order to facilitate "
+        "faster log compaction and cache loads.",
+        ge=1,
+        le=INT_MAX,
+    )
+    offsets_retention_minutes: int = _f(
+        10080,
+        "For subscribed consumers, committed offset of a specific partition will be expired and "
+        "discarded when 1) this retention period has elapsed after the consumer group loses all "
+        "its consumers (i.e. becomes empty); 2) this retention period has elapsed since the last "
+        "time an offset is committed for the partition and the group is no longer subscribed to "
+        "the corresponding topic.",
+        ge=1,
+        le=INT_MAX,
+    )
+    offsets_retention_check_interval_ms: int = _f(
+        600000, "Frequency at which to check for stale offsets.", ge=1, le=LONG_MAX
+    )
+    offsets_commit_timeout_ms: int = _f(
+        5000,
+        "Offset commit will be delayed until all replicas for the offsets topic receive the "
+        "commit or this timeout is reached.",
+        ge=1,
+        le=INT_MAX,
+    )
+    offset_metadata_max_bytes: int = _f(
+        4096, "The maximum size for a metadata entry associated with an offset commit."
+    )
+    group_initial_rebalance_delay_ms: int = _f(
+        3000,
+        "The amount of time the group coordinator will wait for more consumers to join a new "
+        "group before performing the first rebalance. A longer delay means potentially fewer "
+        "rebalances, but increases the time until processing begins.",
+        ge=0,
+        le=INT_MAX,
+    )
+    group_min_session_timeout_ms: int = _f(
+        6000,
+        "The minimum allowed session timeout for registered consumers. Shorter timeouts result "
+        "in quicker failure detection at the cost of more frequent consumer heartbeating, which "
+        "can overwhelm broker resources.",
+        le=INT_MAX,
+    )
+    group_max_session_timeout_ms: int = _f(
+        1800000,
+        "The maximum allowed session timeout for registered consumers. Longer timeouts give "
+        "consumers more time to process messages in between heartbeats at the cost of a longer "
+        "time to detect failures.",
+        le=INT_MAX,
+    )
+    group_max_size: int = _f(
+        INT_MAX,
+        "The maximum number of consumers that a single consumer group can accommodate.",
+        ge=1,
+        le=INT_MAX,
+    )
+
+    # --- transactions and idempotence -------------------------------------------------
+    transactional_id_expiration_ms: int = _f(
+        604800000,
+        "The time in ms that the transaction coordinator will wait without receiving any "
+        "transaction status updates for the current transaction before expiring its "
+        "transactional id.",
+        ge=1,
+        le=INT_MAX,
+    )
+    transaction_max_timeout_ms: int = _f(
+        900000,
+        "The maximum allowed timeout for transactions. If a client's requested transaction time "
+        "exceed this, then the broker will return an error in InitProducerIdRequest.",
+        ge=1,
+        le=INT_MAX,
+    )
+    transaction_state_log_num_partitions: int = _f(
+        50,
+        "The number of partitions for the transaction topic (should not change after deployment).",
+        ge=1,
+        le=INT_MAX,
+    )
+    transaction_state_log_replication_factor: int = _f(
+        3,
+        "The replication factor for the transaction topic (set higher to ensure availability).",
+        ge=1,
+        le=32767,
+    )
+    transaction_state_log_min_isr: int = _f(
+        2,
+        "The minimum number of replicas that must acknowledge a write to transaction topic in "
+        "order to be considered successful.",
+        ge=1,
+        le=INT_MAX,
+    )
+    producer_id_expiration_ms: int = _f(
+        86400000,
+        "The time in ms that a topic partition leader will wait before expiring producer IDs. "
+        "Producer IDs will not expire while a transaction associated to them is still ongoing.",
+        ge=1,
+        le=INT_MAX,
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derived_keys(cls, data: Any) -> Any:
+        """Resolve ``*.hours``/``*.minutes`` -> ``*.ms`` and ``log.dir`` -> ``log.dirs``."""
+        if not isinstance(data, dict):
+            return data
+        dotted = {_alias(k) if "_" in k and "." not in k else k: v for k, v in data.items()}
+        return _derive(dotted)
+
+    @field_validator("listeners", "advertised_listeners")
+    @classmethod
+    def _check_listeners(cls, value: str | None) -> str | None:
+        if value is not None:
+            _listener_list(value)
+        return value
+
+    @model_validator(mode="after")
+    def _check(self) -> BrokerConfig:
+        if self.group_min_session_timeout_ms > self.group_max_session_timeout_ms:
+            raise ValueError(
+                "group.min.session.timeout.ms must not exceed group.max.session.timeout.ms"
+            )
+        return self
+
+
+KNOWN_KEYS: frozenset[str] = frozenset(
+    f.alias or _alias(n) for n, f in BrokerConfig.model_fields.items()
+)
+"""Every Kafka key refka accepts (the others are warned about and ignored)."""
+
+
+# --- listeners --------------------------------------------------------------------------
+
+
+def _listener_list(value: str) -> list[tuple[str, str, int]]:
+    """Parse ``NAME://host:port,...`` into ``(name, host, port)`` tuples."""
+    listeners = []
+    for entry in (e.strip() for e in value.split(",")):
+        if not entry:
+            continue
+        name, sep, rest = entry.partition("://")
+        host, colon, port_text = rest.rpartition(":")
+        if not sep or not name or not colon or not port_text.isdigit():
+            raise ValueError(f"{entry!r} is not of the form NAME://host:port")
+        port = int(port_text)
+        if port > 65535:
+            raise ValueError(f"port {port} in {entry!r} is out of range")
+        listeners.append((name.upper(), host.strip("[]"), port))
+    if not listeners:
+        raise ValueError("no listener given")
+    return listeners
+
+
+def _client_listener(value: str, config: BrokerConfig) -> tuple[str, str, int]:
+    controllers = {n.strip().upper() for n in config.controller_listener_names.split(",")}
+    listeners = _listener_list(value)
+    return next((lst for lst in listeners if lst[0] not in controllers), listeners[0])
+
+
+def listener_address(config: BrokerConfig) -> tuple[str, int]:
+    """The ``(host, port)`` to bind: the first listener that is not a controller listener.
+
+    An empty host binds every interface (``0.0.0.0``), as in Kafka.
+    """
+    _, host, port = _client_listener(config.listeners, config)
+    return (host or "0.0.0.0", port)
+
+
+def advertised_address(config: BrokerConfig) -> tuple[str, int]:
+    """The ``(host, port)`` given to clients in Metadata: ``advertised.listeners``, else
+    ``listeners``; an empty or wildcard host becomes this machine's host name (Kafka uses the
+    canonical host name)."""
+    if config.advertised_listeners:
+        _, host, port = _client_listener(config.advertised_listeners, config)
+    else:
+        _, host, port = _client_listener(config.listeners, config)
+    if host in ("", "0.0.0.0", "::"):
+        import socket
+
+        host = socket.gethostname()
+    return (host, port)
+
+
+# --- .properties files ------------------------------------------------------------------
+
+_ESCAPES = {"t": "\t", "n": "\n", "r": "\r", "f": "\f"}
+_BLANK = " \t\f"
+
+
+def parse_properties(text: str) -> dict[str, str]:
+    """Parse Java ``.properties`` text (``java.util.Properties.load``) into a dict.
+
+    ``#``/``!`` comment lines, ``=``, ``:`` or whitespace between key and value, a backslash at
+    the end of a line continues it (leading blanks of the next line dropped), and the escapes
+    ``\\t \\n \\r \\f \\uXXXX`` (any other escaped character stands for itself). Later keys win.
+    """
+    result: dict[str, str] = {}
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    i = 0
+    while i < len(lines):
+        line = lines[i].lstrip(_BLANK)
+        i += 1
+        if not line or line[0] in "#!":
+            continue
+        while _continues(line) and i < len(lines):
+            line = line[:-1] + lines[i].lstrip(_BLANK)
+            i += 1
+        if _continues(line):
+            line = line[:-1]
+        key, value = _split_key_value(line)
+        result[_unescape(key)] = _unescape(value)
+    return result
+
+
+def _continues(line: str) -> bool:
+    trailing = len(line) - len(line.rstrip("\\"))
+    return trailing % 2 == 1
+
+
+def _split_key_value(line: str) -> tuple[str, str]:
+    i, n = 0, len(line)
+    while i < n and line[i] not in "=:" and line[i] not in _BLANK:
+        i += 2 if line[i] == "\\" else 1
+    key, i = line[: min(i, n)], min(i, n)
+    while i < n and line[i] in _BLANK:
+        i += 1
+    if i < n and line[i] in "=:":
+        i += 1
+    while i < n and line[i] in _BLANK:
+        i += 1
+    return key, line[i:]
+
+
+def _unescape(text: str) -> str:
+    if "\\" not in text:
+        return text
+    out, i, n = [], 0, len(text)
+    while i < n:
+        c = text[i]
+        if c != "\\" or i + 1 >= n:
+            out.append(c)
+            i += 1
+            continue
+        e = text[i + 1]
+        if e == "u":
+            digits = text[i + 2 : i + 6]
+            if len(digits) != 4 or any(d not in "0123456789abcdefABCDEF" for d in digits):
+                raise ConfigError(f"malformed \\uXXXX escape in {text!r}")
+            out.append(chr(int(digits, 16)))
+            i += 6
+        else:
+            out.append(_ESCAPES.get(e, e))
+            i += 2
+    return "".join(out)
+
+
+# --- loading ----------------------------------------------------------------------------
+
+
+def load_config(path: str | None, overrides: list[str]) -> tuple[BrokerConfig, list[str]]:
+    """Read ``path`` (a ``server.properties``, optional) then apply ``key=value`` overrides.
+
+    Returns the config and warnings (unknown keys, ignored extra log dirs). Raises
+    :class:`ConfigError` naming the key on a bad value, a missing file or a malformed override.
+    """
+    raw: dict[str, str] = {}
+    if path is not None:
+        raw.update(parse_properties(_read_text(path)))
+    for override in overrides:
+        key, sep, value = override.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set expects key=value, got {override!r}")
+        raw[key.strip()] = value.strip()
+    warnings = [_unknown_key_warning(k) for k in raw if k not in KNOWN_KEYS]
+    known = {k: v.strip() for k, v in raw.items() if k in KNOWN_KEYS}  # Kafka trims values
+    derived = _derive(known, warnings)
+    try:
+        config = BrokerConfig.model_validate(derived)
+    except ValidationError as error:
+        raise ConfigError(_describe(error, derived)) from None
+    return config, warnings
+
+
+def _read_text(path: str) -> str:
+    try:
+        with open(path, "rb") as file:
+            data = file.read()
+    except OSError as error:
+        raise ConfigError(f"cannot read config file {path}: {error.strerror}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")  # java.util.Properties.load(InputStream)'s encoding
+
+
+def _unknown_key_warning(key: str) -> str:
+    import difflib
+
+    message = f"unknown config key {key!r} ignored (not a Kafka broker config refka knows)"
+    close = difflib.get_close_matches(key, sorted(KNOWN_KEYS), n=1)
+    return message + (f"; did you mean {close[0]!r}?" if close else "")
+
+
+def _describe(error: ValidationError, values: dict[str, Any]) -> str:
+    lines = []
+    for item in error.errors():
+        key = ".".join(str(part) for part in item["loc"]) or "config"
+        message = item["msg"].removeprefix("Value error, ")
+        if key in values:
+            lines.append(f"invalid value {values[key]!r} for {key}: {message}")
+        else:
+            lines.append(f"invalid {key}: {message}")
+    return "; ".join(lines)
