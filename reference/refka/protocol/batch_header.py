@@ -25,6 +25,7 @@ build per-record objects.
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 BASE_OFFSET = 0
@@ -123,3 +124,12 @@ def peek_size(buf: bytes | bytearray | memoryview, pos: int = 0) -> int:
     """Total size of the batch at ``pos`` (header included), from its batchLength field."""
     (length,) = struct.unpack_from(">i", buf, pos + BATCH_LENGTH)
     return int(length) + LOG_OVERHEAD
+
+
+def iter_headers(buf: bytes | bytearray | memoryview) -> Iterator[BatchHeader]:
+    """The headers of consecutive, already validated batches in ``buf`` (e.g. read from a log)."""
+    pos, end = 0, len(buf)
+    while pos + HEADER_SIZE <= end:
+        header = read_header(buf, pos)
+        pos += header.size
+        yield header
