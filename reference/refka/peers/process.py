@@ -1,0 +1,61 @@
+"""A peer broker running as a child process on loopback, and how to stop it."""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class PeerUnavailable(RuntimeError):
+    """The peer cannot run here (no Java, no jars, no binary); tests skip with this reason."""
+
+
+class PeerDied(RuntimeError):
+    """The peer process exited before it became ready or while it was in use."""
+
+
+@dataclass
+class Peer:
+    """One running broker: its name, where it listens, its process and its log file."""
+
+    name: str
+    host: str
+    port: int
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    @property
+    def bootstrap(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def check_alive(self) -> None:
+        """Raise `PeerDied` (with the log's tail) if the process has exited."""
+        code = self.process.poll()
+        if code is not None:
+            raise PeerDied(f"{self.name} exited with {code}:\n{self.log_tail()}")
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """Terminate the process; kill it if it has not exited after `timeout_s`."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def spawn(argv: list[str], log_path: Path, cwd: Path | None = None) -> subprocess.Popen[bytes]:
+    """Start `argv` with stdout and stderr going to `log_path`."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("wb") as log:
+        return subprocess.Popen(
+            argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=cwd
+        )
