@@ -1,0 +1,203 @@
+"""Kafka's size-prefixed frames and request/response headers, without I/O (h11 style).
+
+Every request and response is an int32 size followed by that many bytes. A request frame
+starts with a request header: v1 (api key, api version, correlation id, nullable client id)
+for non-flexible request versions, v2 (v1 + tagged fields, KIP-482) for flexible ones. A
+response starts with header v0 (correlation id) or v1 (+ tagged fields); ApiVersions always
+answers with v0, whatever its request version (KIP-511), so that any client can read it.
+
+``FrameDecoder`` plays Kafka's ``NetworkReceive``: a negative size or one over
+``socket.request.max.bytes`` raises ``FrameTooLarge`` and the caller closes the connection
+(Kafka's ``InvalidReceiveException``).
+"""
+
+from __future__ import annotations
+
+import enum
+import struct
+from dataclasses import dataclass
+from functools import cache
+from typing import Final, Literal
+
+from kio.index import KioIndexError, load_payload_module
+from kio.schema.index import api_key_map, schema_name_map
+from kio.schema.request_header.v1 import RequestHeader as RequestHeaderV1
+from kio.schema.request_header.v2 import RequestHeader as RequestHeaderV2
+from kio.serial import entity_reader
+from kio.serial.errors import DecodeError
+from kio.static.constants import EntityType
+
+DEFAULT_SOCKET_REQUEST_MAX_BYTES: Final = 104_857_600  # socket.request.max.bytes
+API_VERSIONS_KEY: Final = 18
+_SIZE = struct.Struct(">i")
+_FIXED = struct.Struct(">hhi")  # api key, api version, correlation id
+_COMPACT_AFTER_BYTES = 1 << 16
+
+
+class NeedData(enum.Enum):
+    """``FrameDecoder.next_frame`` needs more bytes before it can return a frame."""
+
+    NEED_DATA = "NEED_DATA"
+
+
+NEED_DATA: Final = NeedData.NEED_DATA
+
+
+class FrameTooLarge(Exception):
+    """A size prefix that is negative or over the limit: close the connection."""
+
+    def __init__(self, size: int, max_bytes: int) -> None:
+        super().__init__(f"invalid receive (size = {size}, socket.request.max.bytes = {max_bytes})")
+        self.size = size
+        self.max_bytes = max_bytes
+
+
+class InvalidRequestHeader(Exception):
+    """A request header that cannot be read (Kafka: InvalidRequestException, connection closed)."""
+
+
+class FrameDecoder:
+    """Cut a byte stream into frame payloads: ``feed`` bytes in, ``next_frame`` frames out.
+
+    ``feed(b"")`` marks the end of the stream; after it ``next_frame`` returns None once the
+    whole frames are used up (any partial frame left is dropped, as a closed socket drops it).
+    """
+
+    def __init__(self, max_frame_bytes: int = DEFAULT_SOCKET_REQUEST_MAX_BYTES) -> None:
+        self.max_frame_bytes = max_frame_bytes
+        self._buf = bytearray()
+        self._pos = 0
+        self._eof = False
+
+    @property
+    def buffered_bytes(self) -> int:
+        return len(self._buf) - self._pos
+
+    @property
+    def at_eof(self) -> bool:
+        return self._eof
+
+    def feed(self, data: bytes | bytearray | memoryview) -> None:
+        if not data:
+            self._eof = True
+            return
+        if self._pos >= _COMPACT_AFTER_BYTES and self._pos * 2 >= len(self._buf):
+            del self._buf[: self._pos]
+            self._pos = 0
+        self._buf += data
+
+    def next_frame(self) -> bytes | Literal[NeedData.NEED_DATA] | None:
+        """The next whole frame's payload (without its size), NEED_DATA, or None at the end."""
+        buf = self._buf
+        pos = self._pos
+        available = len(buf) - pos
+        if available < 4:
+            return None if self._eof else NEED_DATA
+        (size,) = _SIZE.unpack_from(buf, pos)
+        if size < 0 or size > self.max_frame_bytes:
+            raise FrameTooLarge(size, self.max_frame_bytes)
+        if available < 4 + size:
+            return None if self._eof else NEED_DATA
+        end = pos + 4 + size
+        frame = bytes(buf[pos + 4 : end])
+        if end == len(buf):
+            buf.clear()
+            self._pos = 0
+        else:
+            self._pos = end
+        return frame
+
+
+@dataclass(frozen=True, slots=True)
+class RequestHeaderFields:
+    """What a request header says; ``header_version`` 0 means the API key is unknown."""
+
+    api_key: int
+    api_version: int
+    correlation_id: int
+    client_id: str | None
+    header_version: int
+
+    @property
+    def known_api(self) -> bool:
+        return self.header_version != 0
+
+
+def parse_request_header(frame: bytes | bytearray | memoryview) -> tuple[RequestHeaderFields, int]:
+    """Read the request header at the start of ``frame``; return it and where the body starts.
+
+    The header version follows ``ApiKeys.requestHeaderVersion``: v2 for flexible versions of
+    the request (including versions newer than refka knows, when the API's newest known
+    version is flexible), v1 otherwise. For an unknown API key only the fixed 8 bytes are
+    read (``client_id`` None, body at 8) so the caller can still answer or close.
+    Raises ``InvalidRequestHeader`` when even that much cannot be read.
+    """
+    if len(frame) < _FIXED.size:
+        raise InvalidRequestHeader(f"request header needs 8 bytes, frame has {len(frame)}")
+    api_key, api_version, correlation_id = _FIXED.unpack_from(frame, 0)
+    flexible = request_is_flexible(api_key, api_version)
+    if flexible is None:
+        return RequestHeaderFields(api_key, api_version, correlation_id, None, 0), _FIXED.size
+    reader = _READER_V2 if flexible else _READER_V1
+    try:
+        header, body_start = reader(frame, 0)
+    except DecodeError as e:
+        raise InvalidRequestHeader(f"error parsing request header: {e}") from e
+    fields = RequestHeaderFields(
+        api_key, api_version, correlation_id, header.client_id, 2 if flexible else 1
+    )
+    return fields, body_start
+
+
+_READER_V1 = entity_reader(RequestHeaderV1)
+_READER_V2 = entity_reader(RequestHeaderV2)
+
+
+def request_is_flexible(api_key: int, api_version: int) -> bool | None:
+    """Whether this request version uses flexible encoding; None for an unknown API key."""
+    versions = _known_versions(api_key)
+    if not versions:
+        return None
+    if api_version in versions:
+        return _flexible(api_key, api_version)
+    if api_version > max(versions):
+        # Flexible versions are always a suffix "N+", so a newer version is flexible iff the
+        # newest known one is.
+        return _flexible(api_key, max(versions))
+    return False
+
+
+def response_header_flexible(api_key: int, api_version: int) -> bool:
+    """Response header v1 for flexible versions, v0 otherwise and always for ApiVersions."""
+    if api_key == API_VERSIONS_KEY:
+        return False
+    return bool(request_is_flexible(api_key, api_version))
+
+
+def encode_response_frame(correlation_id: int, header_flexible: bool, body: bytes) -> bytes:
+    """Size prefix + response header v0 (or v1 with empty tagged fields) + body."""
+    header_bytes = 5 if header_flexible else 4
+    prefix = struct.pack(">ii", header_bytes + len(body), correlation_id)
+    if header_flexible:
+        return prefix + b"\x00" + body
+    return prefix + body
+
+
+@cache
+def _known_versions(api_key: int) -> frozenset[int]:
+    name = api_key_map.get(api_key)
+    if name is None:
+        return frozenset()
+    return frozenset(int(v) for v in schema_name_map[name])
+
+
+@cache
+def _flexible(api_key: int, api_version: int) -> bool:
+    try:
+        module = load_payload_module(api_key, api_version, EntityType.request)
+    except KioIndexError:
+        return False
+    for value in vars(module).values():
+        if isinstance(value, type) and getattr(value, "__type__", None) is EntityType.request:
+            return bool(getattr(value, "__flexible__", False))
+    return False
