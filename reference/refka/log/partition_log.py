@@ -1,0 +1,397 @@
+"""The log of one partition replica: a folder ``<topic>-<partition>/`` of segments.
+
+As Kafka's ``UnifiedLog``/``LocalLog`` (local tier only): append batches whose offsets are
+already assigned, roll on ``segment.bytes``/``segment.ms``, read whole batches as file slices,
+delete old segments by ``retention.ms``/``retention.bytes`` (advancing ``log_start_offset``),
+flush by ``flush.messages``/``flush.ms`` (advancing ``recovery_point``), and on open recover
+every segment at or after the recovery point. Names as in the replication spec:
+``log_start_offset``, ``log_end_offset``, and the leader-epoch cache the ``Truncate`` action
+consults.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from refka.core.effects import FileSlice
+from refka.log.config import LogConfig
+from refka.log.leader_epoch_cache import LeaderEpochCache
+from refka.log.offset_index import floor_entry
+from refka.log.segment import BatchPosition, LogSegment
+from refka.log.storage import Storage
+from refka.protocol.batch_header import HEADER_SIZE, LOG_OVERHEAD, read_header
+
+# baseOffset, batchLength, partitionLeaderEpoch, magic, (crc, attributes skipped),
+# lastOffsetDelta, baseTimestamp, maxTimestamp
+_PREFIX = struct.Struct(">qiib6xiqq")
+_LEFTOVER_SUFFIXES = (".deleted", ".cleaned", ".swap", ".tmp")
+
+IterRecords = Callable[[bytes], Iterable[Any]]
+
+
+class OffsetOutOfRange(Exception):
+    """A fetch or offset outside [log_start_offset, log_end_offset] (OFFSET_OUT_OF_RANGE)."""
+
+    def __init__(self, offset: int, log_start_offset: int, log_end_offset: int) -> None:
+        super().__init__(f"offset {offset} is out of range [{log_start_offset}, {log_end_offset}]")
+        self.offset = offset
+        self.log_start_offset = log_start_offset
+        self.log_end_offset = log_end_offset
+
+
+class InvalidRecords(ValueError):
+    """Bytes that are not complete v2 batches continuing the log (a caller bug, or corrupt)."""
+
+
+def describe_batches(records: bytes, first_offset: int) -> list[BatchPosition]:
+    """Header facts of each batch in ``records``, checking they are whole and in order."""
+    batches: list[BatchPosition] = []
+    position, expected, end = 0, first_offset, len(records)
+    unpack = _PREFIX.unpack_from
+    while position < end:
+        if end - position < HEADER_SIZE:
+            raise InvalidRecords(f"torn batch header at byte {position}")
+        base, length, epoch, magic, delta, _, max_ts = unpack(records, position)
+        size = length + LOG_OVERHEAD
+        if magic != 2 or size < HEADER_SIZE or position + size > end or delta < 0:
+            raise InvalidRecords(f"bad batch at byte {position} (magic {magic}, size {size})")
+        if base != expected:
+            raise InvalidRecords(f"batch at byte {position} has base offset {base}, not {expected}")
+        batches.append(BatchPosition(position, base, base + delta, size, max_ts, epoch))
+        position += size
+        expected = base + delta + 1
+    return batches
+
+
+class PartitionLog:
+    """Segments in offset order; the last one is the active segment written to."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        dir_name: str,
+        topic: str,
+        partition: int,
+        config: LogConfig,
+        now_ms: int,
+    ) -> None:
+        self.storage = storage
+        self.dir_name = dir_name
+        self.topic = topic
+        self.partition = partition
+        self.config = config
+        self.segments: list[LogSegment] = []
+        self.log_start_offset = 0
+        self.log_end_offset = 0
+        self.recovery_point = 0
+        self.last_flush_ms = now_ms
+        self.leader_epoch_cache = LeaderEpochCache(storage, dir_name)
+
+    # -- opening and recovery ------------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        storage: Storage,
+        dir_name: str,
+        topic: str,
+        partition: int,
+        config: LogConfig,
+        now_ms: int,
+        recovery_point: int = 0,
+        log_start_offset: int = 0,
+    ) -> PartitionLog:
+        """Create the partition directory, or load it and recover from ``recovery_point``."""
+        storage.mkdir(dir_name)
+        log = cls(storage, dir_name, topic, partition, config, now_ms)
+        log._load_segments(now_ms, recovery_point)
+        if not log.segments:
+            log._add_segment(log_start_offset, now_ms)
+        log.log_end_offset = log.active_segment.next_offset
+        log.log_start_offset = max(log_start_offset, log.segments[0].base_offset)
+        if log.log_start_offset > log.log_end_offset:
+            log.truncate_fully_and_start_at(log.log_start_offset)
+        log.recovery_point = min(max(recovery_point, log.log_start_offset), log.log_end_offset)
+        log.leader_epoch_cache.truncate_from_end(log.log_end_offset)
+        log.leader_epoch_cache.truncate_from_start(log.log_start_offset)
+        return log
+
+    def _load_segments(self, now_ms: int, recovery_point: int) -> None:
+        names = self.storage.list_dir(self.dir_name)
+        for name in names:
+            if name.endswith(_LEFTOVER_SUFFIXES):
+                self.storage.delete(f"{self.dir_name}/{name}")
+        bases = sorted(int(n[:-4]) for n in names if n.endswith(".log") and n[:-4].isdigit())
+        for name in names:
+            stem, _, suffix = name.partition(".")
+            if suffix in ("index", "timeindex") and stem.isdigit() and int(stem) not in bases:
+                self.storage.delete(f"{self.dir_name}/{name}")
+        for i, base in enumerate(bases):
+            segment = LogSegment(self.storage, self.dir_name, base, self.config, now_ms)
+            next_base = bases[i + 1] if i + 1 < len(bases) else None
+            needs_recovery = next_base is None or next_base > recovery_point
+            if not needs_recovery and segment.load():
+                self.segments.append(segment)
+                continue
+            truncated = segment.recover(self.leader_epoch_cache) > 0
+            self.segments.append(segment)
+            if truncated:  # a bad batch: whatever follows it cannot be trusted
+                for later in bases[i + 1 :]:
+                    LogSegment(self.storage, self.dir_name, later, self.config, now_ms).delete()
+                break
+
+    def _add_segment(self, base_offset: int, now_ms: int) -> LogSegment:
+        segment = LogSegment(self.storage, self.dir_name, base_offset, self.config, now_ms)
+        segment.create()
+        self.segments.append(segment)
+        return segment
+
+    @property
+    def active_segment(self) -> LogSegment:
+        return self.segments[-1]
+
+    @property
+    def size_in_bytes(self) -> int:
+        return sum(s.size for s in self.segments)
+
+    # -- appending, rolling, flushing ----------------------------------------------------------
+
+    def append(self, records: bytes, now_ms: int) -> None:
+        """Append whole v2 batches whose offsets start at ``log_end_offset``: one write."""
+        batches = describe_batches(records, self.log_end_offset)
+        if not batches:
+            return
+        segment = self.active_segment
+        if segment.should_roll(batches, len(records), self.config, now_ms):
+            segment = self.roll(now_ms)
+        segment.append(records, batches)
+        self.log_end_offset = segment.next_offset
+        cache = self.leader_epoch_cache
+        for batch in batches:
+            epoch = batch.partition_leader_epoch
+            if epoch >= 0 and epoch != cache.latest_epoch:
+                cache.assign(epoch, batch.base_offset)
+        if self.log_end_offset - self.recovery_point >= self.config.flush_messages:
+            self.flush(now_ms)
+
+    def roll(self, now_ms: int) -> LogSegment:
+        """Start a new active segment at ``log_end_offset``; flush the ones before it."""
+        active = self.active_segment
+        if active.base_offset == self.log_end_offset:
+            return active  # already empty and at the end
+        active.on_become_inactive()
+        segment = self._add_segment(self.log_end_offset, now_ms)
+        self.flush(now_ms)
+        return segment
+
+    def flush(self, now_ms: int | None = None) -> None:
+        """fsync every segment holding offsets at or after the recovery point, up to LEO."""
+        bases = [s.base_offset for s in self.segments]
+        first = max(floor_entry(bases, self.recovery_point), 0)
+        for segment in self.segments[first:]:
+            segment.flush()
+        self.storage.fsync(self.dir_name)
+        self.recovery_point = self.log_end_offset
+        if now_ms is not None:
+            self.last_flush_ms = now_ms
+
+    def on_tick(self, now_ms: int) -> None:
+        """``flush.ms``: flush when that long has passed since the last flush."""
+        if now_ms - self.last_flush_ms >= self.config.flush_ms:
+            self.flush(now_ms)
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def _check_range(self, offset: int) -> None:
+        if not self.log_start_offset <= offset <= self.log_end_offset:
+            raise OffsetOutOfRange(offset, self.log_start_offset, self.log_end_offset)
+
+    def _segment_index(self, offset: int) -> int:
+        return max(floor_entry([s.base_offset for s in self.segments], offset), 0)
+
+    def read(
+        self, start_offset: int, max_bytes: int, max_offset: int, min_one_batch: bool
+    ) -> list[FileSlice]:
+        """Whole batches from the one holding ``start_offset``, from one segment as Kafka
+        does; none holding ``max_offset`` (the high watermark) or after it; within
+        ``max_bytes`` unless ``min_one_batch`` and the first batch alone is larger."""
+        self._check_range(start_offset)
+        if start_offset >= self.log_end_offset or start_offset >= max_offset:
+            return []
+        for segment in self.segments[self._segment_index(start_offset) :]:
+            max_position = segment.size
+            if max_offset < segment.next_offset:
+                max_position = segment.position_of(max_offset)
+            found = segment.read(start_offset, max_bytes, max_position, min_one_batch)
+            if found is not None:
+                return [found] if found.size else []
+        return []
+
+    def read_bytes(self, slices: list[FileSlice]) -> bytes:
+        return b"".join(self.storage.read(s.path, s.position, s.size) for s in slices)
+
+    def _batches_from(
+        self, segment: LogSegment, position: int
+    ) -> Iterator[tuple[BatchPosition, bytes]]:
+        for batch in segment.batches(position):
+            yield batch, self.storage.read(segment.log_path, batch.position, batch.size)
+
+    def offset_for_timestamp(
+        self, timestamp_ms: int, iter_records: IterRecords | None = None
+    ) -> tuple[int, int] | None:
+        """(offset, timestamp) of the first record at or after ``log_start_offset`` whose
+        timestamp is >= ``timestamp_ms`` (ListOffsets by time), or None."""
+        iter_records = iter_records or _default_iter_records()
+        start = self.log_start_offset
+        for segment in self.segments:
+            if segment.max_timestamp < timestamp_ms:
+                continue
+            _, offset = segment.time_index.lookup(timestamp_ms)
+            position = segment.offset_index.lookup(max(offset, start))[1]
+            for batch, data in self._batches_from(segment, position):
+                if batch.max_timestamp < timestamp_ms or batch.last_offset < start:
+                    continue
+                for offset, ts in _record_times(data, iter_records):
+                    if ts >= timestamp_ms and offset >= start:
+                        return offset, ts
+        return None
+
+    def max_timestamp_and_offset(self, iter_records: IterRecords | None = None) -> tuple[int, int]:
+        """(offset, timestamp) of the first record with the largest timestamp (KIP-734), or
+        (-1, -1) for a log without timestamps."""
+        best = max(self.segments, key=lambda s: s.max_timestamp)  # first of equals
+        timestamp = best.max_timestamp
+        if timestamp < 0:
+            return -1, -1
+        iter_records = iter_records or _default_iter_records()
+        position = best.offset_index.lookup(best.offset_of_max_timestamp)[1]
+        for batch, data in self._batches_from(best, position):
+            if batch.max_timestamp == timestamp:
+                for offset, ts in _record_times(data, iter_records):
+                    if ts == timestamp:
+                        return offset, ts
+        return best.offset_of_max_timestamp, timestamp
+
+    # -- truncation and retention --------------------------------------------------------------
+
+    def truncate_to(self, offset: int) -> None:
+        """Remove everything from the batch holding ``offset`` on (follower truncation)."""
+        if offset < 0:
+            raise ValueError(f"cannot truncate to negative offset {offset}")
+        if offset >= self.log_end_offset:
+            return
+        if offset < self.segments[0].base_offset:
+            self.truncate_fully_and_start_at(offset)
+            return
+        while len(self.segments) > 1 and self.active_segment.base_offset > offset:
+            self.segments.pop().delete()
+        self.active_segment.truncate_to(offset)
+        self.log_end_offset = self.active_segment.next_offset
+        self.recovery_point = min(self.recovery_point, self.log_end_offset)
+        self.log_start_offset = min(self.log_start_offset, offset)
+        self.leader_epoch_cache.truncate_from_end(offset)
+
+    def truncate_fully_and_start_at(self, offset: int) -> None:
+        """Delete every segment and start empty at ``offset`` (a follower far behind)."""
+        now_ms = self.active_segment.created_ms
+        for segment in self.segments:
+            segment.close()
+            segment.delete()
+        self.segments = []
+        self._add_segment(offset, now_ms)
+        self.log_start_offset = self.log_end_offset = self.recovery_point = offset
+        self.leader_epoch_cache.clear()
+
+    def increment_log_start_offset(self, offset: int) -> None:
+        """DeleteRecords (KIP-107): records below ``offset`` are gone; segments follow later."""
+        if offset > self.log_end_offset:
+            raise OffsetOutOfRange(offset, self.log_start_offset, self.log_end_offset)
+        if offset > self.log_start_offset:
+            self.log_start_offset = offset
+            self.leader_epoch_cache.truncate_from_start(offset)
+
+    def delete_expired_segments(self, now_ms: int, high_watermark: int | None = None) -> int:
+        """Retention: delete old segments by time, then size, then the log start offset; only
+        segments wholly below ``high_watermark`` (default LEO). Returns how many went."""
+        upper = self.log_end_offset if high_watermark is None else high_watermark
+        deleted = 0
+        if self.config.deletes and self.config.retention_ms >= 0:
+            retention_ms = self.config.retention_ms
+            deleted += self._delete_segments(
+                lambda s, _n: now_ms - s.largest_timestamp_ms() > retention_ms, upper, now_ms
+            )
+        if self.config.deletes and self.config.retention_bytes >= 0:
+            excess = [self.size_in_bytes - self.config.retention_bytes]
+
+            def over_size(s: LogSegment, _n: LogSegment | None) -> bool:
+                if excess[0] - s.size < 0:
+                    return False
+                excess[0] -= s.size
+                return True
+
+            deleted += self._delete_segments(over_size, upper, now_ms)
+        start = self.log_start_offset
+        deleted += self._delete_segments(
+            lambda _s, n: n is not None and n.base_offset <= start, upper, now_ms
+        )
+        return deleted
+
+    def _delete_segments(
+        self,
+        predicate: Callable[[LogSegment, LogSegment | None], bool],
+        upper: int,
+        now_ms: int,
+    ) -> int:
+        doomed = 0
+        for i, segment in enumerate(self.segments):
+            nxt = self.segments[i + 1] if i + 1 < len(self.segments) else None
+            if not predicate(segment, nxt):
+                break
+            below = nxt.base_offset <= upper if nxt else upper >= self.log_end_offset
+            if not below or (nxt is None and segment.size == 0):
+                break
+            doomed += 1
+        if not doomed:
+            return 0
+        if doomed == len(self.segments):
+            self.roll(now_ms)
+        for segment in self.segments[:doomed]:
+            segment.close()
+            segment.delete()
+        del self.segments[:doomed]
+        self.log_start_offset = max(self.log_start_offset, self.segments[0].base_offset)
+        self.leader_epoch_cache.truncate_from_start(self.log_start_offset)
+        return doomed
+
+    # -- closing -------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Flush everything (a clean shutdown leaves nothing to recover) and close files."""
+        self.flush()
+        for segment in self.segments:
+            segment.close()
+
+    def delete(self) -> None:
+        for segment in self.segments:
+            segment.close()
+        self.segments = []
+        self.storage.delete(self.dir_name)
+
+
+def _record_times(batch: bytes, iter_records: IterRecords) -> Iterator[tuple[int, int]]:
+    """(offset, timestamp) of each record; LogAppendTime batches stamp every record alike."""
+    header = read_header(batch)
+    if header.is_log_append_time:
+        for offset in range(header.base_offset, header.next_offset):
+            yield offset, header.max_timestamp
+        return
+    for record in iter_records(batch):
+        yield record.offset, record.timestamp
+
+
+def _default_iter_records() -> IterRecords:
+    from refka.protocol.records import iter_records  # type: ignore[import-not-found,unused-ignore]
+
+    return iter_records  # type: ignore[no-any-return,unused-ignore]

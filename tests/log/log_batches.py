@@ -1,0 +1,104 @@
+"""Build and decode uncompressed v2 record batches for the log tests (no compression)."""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import crc32c
+
+
+def _varint(n: int) -> bytes:
+    n = (n << 1) ^ (n >> 63)  # zigzag
+    out = bytearray()
+    while True:
+        byte = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def _read_varint(buf: bytes, pos: int) -> tuple[int, int]:
+    shift = value = 0
+    while True:
+        byte = buf[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            return (value >> 1) ^ -(value & 1), pos
+
+
+def build_batch(
+    base_offset: int,
+    timestamps: Sequence[int],
+    value_size: int = 10,
+    leader_epoch: int = 0,
+    log_append_time: bool = False,
+) -> bytes:
+    """One batch of ``len(timestamps)`` records with values of ``value_size`` bytes."""
+    base_ts = timestamps[0]
+    records = bytearray()
+    for delta, ts in enumerate(timestamps):
+        value = bytes([delta % 256]) * value_size
+        body = b"\x00" + _varint(ts - base_ts) + _varint(delta) + _varint(-1)
+        body += _varint(len(value)) + value + _varint(0)
+        records += _varint(len(body)) + body
+    attributes = 0x08 if log_append_time else 0
+    after_crc = struct.pack(
+        ">hiqqqhii",
+        attributes,
+        len(timestamps) - 1,
+        base_ts,
+        max(timestamps),
+        -1,
+        -1,
+        -1,
+        len(timestamps),
+    ) + bytes(records)
+    crc = crc32c.crc32c(after_crc)
+    length = 4 + 1 + 4 + len(after_crc)
+    return struct.pack(">qiibI", base_offset, length, leader_epoch, 2, crc) + after_crc
+
+
+def build_batches(
+    base_offset: int, sizes: Sequence[int], timestamp: int = 1000, **kw: int
+) -> bytes:
+    """Consecutive batches holding ``sizes[i]`` records each, timestamps rising by 1."""
+    out, offset = bytearray(), base_offset
+    for n in sizes:
+        out += build_batch(offset, [timestamp + offset + i for i in range(n)], **kw)  # type: ignore[arg-type]
+        offset += n
+    return bytes(out)
+
+
+@dataclass(frozen=True)
+class Rec:
+    offset: int
+    timestamp: int
+    value: bytes
+
+
+def iter_records(batch: bytes) -> Iterator[Rec]:
+    """Records of an uncompressed batch (what refka.protocol.records does in general)."""
+    (base_offset,) = struct.unpack_from(">q", batch, 0)
+    (base_ts,) = struct.unpack_from(">q", batch, 27)
+    (count,) = struct.unpack_from(">i", batch, 57)
+    pos = 61
+    for _ in range(count):
+        _, pos = _read_varint(batch, pos)
+        pos += 1
+        ts_delta, pos = _read_varint(batch, pos)
+        off_delta, pos = _read_varint(batch, pos)
+        key_len, pos = _read_varint(batch, pos)
+        pos += max(key_len, 0)
+        value_len, pos = _read_varint(batch, pos)
+        value = batch[pos : pos + value_len]
+        pos += value_len
+        headers, pos = _read_varint(batch, pos)
+        assert headers == 0
+        yield Rec(base_offset + off_delta, base_ts + ts_delta, value)
