@@ -1,0 +1,32 @@
+"""The broker settings the group coordinator reads, under Kafka's names."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class GroupConfig:
+    group_min_session_timeout_ms: int = 6_000
+    group_max_session_timeout_ms: int = 1_800_000
+    group_initial_rebalance_delay_ms: int = 3_000
+    group_max_size: int = 2**31 - 1
+    offsets_topic_num_partitions: int = 50
+    offsets_retention_minutes: int = 7 * 24 * 60
+    offsets_retention_check_interval_ms: int = 600_000
+    offset_metadata_max_bytes: int = 4096
+
+    @property
+    def offsets_retention_ms(self) -> int:
+        return self.offsets_retention_minutes * 60_000
+
+    @classmethod
+    def from_properties(cls, properties: Mapping[str, object]) -> GroupConfig:
+        """Read ``group.*`` / ``offsets.*`` / ``offset.*`` keys (e.g. from server.properties)."""
+        values = {}
+        for name in cls.__dataclass_fields__:
+            key = name.replace("_", ".")
+            if key in properties:
+                values[name] = int(str(properties[key]))
+        return cls(**values)  # type: ignore[arg-type]

@@ -1,0 +1,848 @@
+"""The classic group coordinator: every group of this broker, as Kafka's GroupMetadataManager.
+
+Sans-I/O. Each call brings the current time (``now_ms``) and, for requests that may answer
+later, an opaque ``request`` token. Calls that change state return a list of effects: first
+``Append``s to ``__consumer_offsets`` (to be made durable), then ``Reply``s, which may answer
+other requests than the caller's (a JoinGroup completing for every waiting member). Read-only
+calls (``fetch_offsets``, ``describe_groups``, ``list_groups``) return their result directly.
+Timers: the driver calls ``on_tick(now_ms)`` at or after ``next_deadline_ms()``.
+
+Method names follow the spec's actions (spec/ConsumerGroup.tla): JoinGroup, SyncGroup,
+Heartbeat, LeaveGroup, CommitOffset, and the timer actions SessionExpire / RebalanceTimeout.
+The invariant SingleOwnerPerGeneration holds because a generation's assignment is accepted
+once, from its leader, and any membership change starts a new generation.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from kio.schema.errors import ErrorCode
+
+from refka.group import records as rec
+from refka.group.classic_group import ClassicGroup
+from refka.group.config import GroupConfig
+from refka.group.member import ClassicMember
+from refka.group.messages import (
+    Append,
+    CommittedOffset,
+    DeletedGroup,
+    DescribedGroup,
+    DescribedMember,
+    Effect,
+    GroupOffsets,
+    HeartbeatResult,
+    JoinedMember,
+    JoinGroupRequest,
+    JoinGroupResult,
+    LeaveGroupResult,
+    LeavingMember,
+    LeftMember,
+    ListedGroup,
+    OffsetCommitEntry,
+    OffsetCommitResult,
+    OffsetDeleteResult,
+    PartitionResult,
+    Reply,
+    SyncGroupRequest,
+    SyncGroupResult,
+)
+from refka.group.partitioner import partition_for
+from refka.group.state import GroupState, parse_state
+
+if TYPE_CHECKING:
+    import random  # only the type: the driver owns the seeded source
+
+TopicPartition = tuple[str, int]
+E = ErrorCode
+
+
+@dataclass(slots=True)
+class StoredOffset:
+    offset: int
+    leader_epoch: int
+    metadata: str
+    commit_timestamp_ms: int
+    expire_timestamp_ms: int = -1
+
+
+@dataclass(slots=True)
+class GroupCoordinator:
+    config: GroupConfig
+    rng: random.Random
+    owned_partitions: frozenset[int] | None = None  # None: this broker owns every partition
+    groups: dict[str, ClassicGroup] = field(default_factory=dict)
+    offsets: dict[str, dict[TopicPartition, StoredOffset]] = field(default_factory=dict)
+    next_retention_check_ms: int | None = None
+    _records: dict[int, list[tuple[bytes, bytes | None]]] = field(default_factory=dict)
+
+    # -- routing -----------------------------------------------------------------------
+
+    def partition_for(self, group_id: str) -> int:
+        return partition_for(group_id, self.config.offsets_topic_num_partitions)
+
+    def _coordinator_error(self, group_id: str) -> ErrorCode | None:
+        if not group_id:
+            return E.invalid_group_id
+        owned = self.owned_partitions
+        if owned is not None and self.partition_for(group_id) not in owned:
+            return E.not_coordinator
+        return None
+
+    def _new_member_id(self, prefix: str) -> str:
+        return f"{prefix}-{uuid.UUID(int=self.rng.getrandbits(128), version=4)}"
+
+    def _finish(self, effects: Sequence[Effect], now_ms: int) -> list[Effect]:
+        """Appends (one batch per partition) before every reply: persist, then acknowledge."""
+        appends: list[Effect] = [
+            Append(p, rec.build_batch(entries, now_ms)) for p, entries in self._records.items()
+        ]
+        self._records.clear()
+        return appends + [e for e in effects if isinstance(e, Reply)]
+
+    # -- JoinGroup ---------------------------------------------------------------------
+
+    def join_group(self, request: object, req: JoinGroupRequest, now_ms: int) -> list[Effect]:
+        """JoinGroup: enter the group, or rejoin it, and wait for the rebalance to complete."""
+        error = self._coordinator_error(req.group_id)
+        if error is None and not (
+            self.config.group_min_session_timeout_ms
+            <= req.session_timeout_ms
+            <= self.config.group_max_session_timeout_ms
+        ):
+            error = E.invalid_session_timeout
+        group = self.groups.get(req.group_id)
+        if error is None and group is None and req.member_id:
+            error = E.unknown_member_id
+        if error is not None:
+            return [Reply(request, JoinGroupResult(error, req.member_id))]
+        if group is None:
+            group = self.groups[req.group_id] = ClassicGroup(
+                req.group_id, state_timestamp_ms=now_ms
+            )
+        if group.state is GroupState.DEAD:
+            return [Reply(request, JoinGroupResult(E.coordinator_not_available, req.member_id))]
+        names = frozenset(name for name, _ in req.protocols)
+        if not group.supports_protocols(req.protocol_type, names):
+            return [Reply(request, JoinGroupResult(E.inconsistent_group_protocol, req.member_id))]
+        if req.member_id:
+            effects = self._join_known_member(group, request, req, now_ms)
+        else:
+            effects = self._join_unknown_member(group, request, req, now_ms)
+        effects += self._maybe_complete_join(group, now_ms)
+        return self._finish(effects, now_ms)
+
+    def _join_unknown_member(
+        self, group: ClassicGroup, request: object, req: JoinGroupRequest, now_ms: int
+    ) -> list[Effect]:
+        instance_id = req.group_instance_id
+        if instance_id is not None and group.static_member_id(instance_id) is not None:
+            return self._replace_static_member(group, request, req, now_ms)
+        if len(group.members) + len(group.pending_members) >= self.config.group_max_size:
+            return [Reply(request, JoinGroupResult(E.group_max_size_reached))]
+        member_id = self._new_member_id(instance_id or req.client_id)
+        if instance_id is None and req.require_known_member_id:
+            # KIP-394: hand out the id first, the member joins with it on its next request.
+            group.pending_members[member_id] = now_ms + req.session_timeout_ms
+            return [Reply(request, JoinGroupResult(E.member_id_required, member_id))]
+        return self._add_member_and_rebalance(group, request, req, member_id, now_ms)
+
+    def _join_known_member(
+        self, group: ClassicGroup, request: object, req: JoinGroupRequest, now_ms: int
+    ) -> list[Effect]:
+        member_id = req.member_id
+        if member_id in group.pending_members:
+            return self._add_member_and_rebalance(group, request, req, member_id, now_ms)
+        error = self._member_error(group, member_id, req.group_instance_id)
+        if error is None and group.state in (GroupState.EMPTY, GroupState.DEAD):
+            error = E.unknown_member_id
+        if error is not None:
+            return [Reply(request, JoinGroupResult(error, member_id))]
+        member = group.members[member_id]
+        member.heartbeat_deadline_ms = now_ms + member.session_timeout_ms
+        if group.state is GroupState.PREPARING_REBALANCE:
+            effects = self._take_join(member, request)
+            _update_member(member, req)
+            return effects
+        unchanged = member.matches(req.protocols)
+        if group.state is GroupState.COMPLETING_REBALANCE and unchanged:
+            # A duplicate join after the response was lost: answer with this generation.
+            return [Reply(request, self._join_result(group, member))]
+        if group.state is GroupState.STABLE and unchanged and not group.is_leader(member_id):
+            return [Reply(request, self._join_result(group, member))]
+        _update_member(member, req)
+        member.awaiting_join = request
+        return self._prepare_rebalance(group, now_ms)
+
+    def _take_join(self, member: ClassicMember, request: object) -> list[Effect]:
+        """Make ``request`` the member's waiting join; a join it replaces is told to retry."""
+        effects: list[Effect] = []
+        if member.awaiting_join is not None and member.awaiting_join is not request:
+            effects.append(
+                Reply(
+                    member.awaiting_join, JoinGroupResult(E.rebalance_in_progress, member.member_id)
+                )
+            )
+        member.awaiting_join = request
+        return effects
+
+    def _add_member_and_rebalance(
+        self,
+        group: ClassicGroup,
+        request: object,
+        req: JoinGroupRequest,
+        member_id: str,
+        now_ms: int,
+    ) -> list[Effect]:
+        member = ClassicMember(
+            member_id=member_id,
+            group_instance_id=req.group_instance_id,
+            client_id=req.client_id,
+            client_host=req.client_host,
+            session_timeout_ms=req.session_timeout_ms,
+            rebalance_timeout_ms=req.rebalance_timeout_ms,
+            protocol_type=req.protocol_type,
+            protocols=req.protocols,
+            awaiting_join=request,
+            heartbeat_deadline_ms=now_ms + req.session_timeout_ms,
+            is_new=True,
+        )
+        group.add_member(member)
+        if group.state is GroupState.PREPARING_REBALANCE:
+            self._extend_initial_delay(group, now_ms)
+            return []
+        return self._prepare_rebalance(group, now_ms)
+
+    def _replace_static_member(
+        self, group: ClassicGroup, request: object, req: JoinGroupRequest, now_ms: int
+    ) -> list[Effect]:
+        """A static member rejoins with no member id: it gets a new one, the old is fenced."""
+        assert req.group_instance_id is not None
+        old_id = group.static_members[req.group_instance_id]
+        old = group.members[old_id]
+        effects: list[Effect] = []
+        if old.awaiting_join is not None:
+            effects.append(Reply(old.awaiting_join, JoinGroupResult(E.fenced_instance_id, old_id)))
+        if old.awaiting_sync is not None:
+            effects.append(Reply(old.awaiting_sync, SyncGroupResult(E.fenced_instance_id)))
+        old.awaiting_join = old.awaiting_sync = None
+        member = group.replace_static_member(old_id, self._new_member_id(req.group_instance_id))
+        unchanged = member.matches(req.protocols)
+        _update_member(member, req)
+        member.heartbeat_deadline_ms = now_ms + member.session_timeout_ms
+        if group.state is GroupState.STABLE and unchanged:
+            # KIP-345: a known static member restarting does not trigger a rebalance.
+            self._store_group(group)
+            result = self._join_result(
+                group, member, skip_assignment=group.is_leader(member.member_id)
+            )
+            return [*effects, Reply(request, result)]
+        member.awaiting_join = request
+        if group.state is GroupState.PREPARING_REBALANCE:
+            return effects
+        return effects + self._prepare_rebalance(group, now_ms)
+
+    def _join_result(
+        self, group: ClassicGroup, member: ClassicMember, skip_assignment: bool = False
+    ) -> JoinGroupResult:
+        members: tuple[JoinedMember, ...] = ()
+        if group.is_leader(member.member_id):
+            assert group.protocol_name is not None
+            members = tuple(
+                JoinedMember(m.member_id, m.group_instance_id, m.metadata(group.protocol_name))
+                for m in group.members.values()
+            )
+        return JoinGroupResult(
+            E.none,
+            member.member_id,
+            group.generation_id,
+            group.protocol_type,
+            group.protocol_name,
+            group.leader_id or "",
+            members,
+            skip_assignment,
+        )
+
+    # -- rebalance ---------------------------------------------------------------------
+
+    def _prepare_rebalance(self, group: ClassicGroup, now_ms: int) -> list[Effect]:
+        """Enter PreparingRebalance: members must rejoin within the rebalance timeout."""
+        effects: list[Effect] = []
+        if group.state is GroupState.COMPLETING_REBALANCE:
+            for member in group.members.values():
+                member.assignment = b""
+                if member.awaiting_sync is not None:
+                    result = SyncGroupResult(E.rebalance_in_progress)
+                    effects.append(Reply(member.awaiting_sync, result))
+                    member.awaiting_sync = None
+        was_empty = group.state is GroupState.EMPTY
+        group.transition_to(GroupState.PREPARING_REBALANCE, now_ms)
+        group.pending_sync = set()
+        group.rebalance_deadline_ms = now_ms + group.max_rebalance_timeout_ms()
+        if was_empty:
+            delay_ms = min(
+                self.config.group_initial_rebalance_delay_ms, group.max_rebalance_timeout_ms()
+            )
+            group.initial_rebalance_end_ms = now_ms + delay_ms
+        return effects + self._maybe_complete_join(group, now_ms)
+
+    def _extend_initial_delay(self, group: ClassicGroup, now_ms: int) -> None:
+        """group.initial.rebalance.delay.ms: each new member in the window restarts the delay,
+        up to the rebalance timeout since the rebalance began (KIP-134)."""
+        if group.initial_rebalance_end_ms is None or group.rebalance_deadline_ms is None:
+            return
+        group.initial_rebalance_end_ms = min(
+            now_ms + self.config.group_initial_rebalance_delay_ms, group.rebalance_deadline_ms
+        )
+
+    def _maybe_complete_join(self, group: ClassicGroup, now_ms: int) -> list[Effect]:
+        if group.state is not GroupState.PREPARING_REBALANCE:
+            return []
+        in_delay = (
+            group.initial_rebalance_end_ms is not None and now_ms < group.initial_rebalance_end_ms
+        )
+        if in_delay or not group.has_all_members_joined():
+            return []
+        return self._complete_join(group, now_ms)
+
+    def _complete_join(self, group: ClassicGroup, now_ms: int) -> list[Effect]:
+        """The join phase ends: dynamic members that did not rejoin are dropped, the next
+        generation starts and every waiting member gets its JoinGroup response."""
+        for member in list(group.members.values()):
+            if member.awaiting_join is None and not member.is_static:
+                group.remove_member(member.member_id)
+        group.initial_rebalance_end_ms = None
+        group.init_next_generation(now_ms)
+        if group.state is GroupState.EMPTY:
+            group.rebalance_deadline_ms = None
+            self._store_group(group)
+            return []
+        group.rebalance_deadline_ms = now_ms + group.max_rebalance_timeout_ms()
+        effects: list[Effect] = []
+        for member in group.members.values():
+            member.heartbeat_deadline_ms = now_ms + member.session_timeout_ms
+            if member.awaiting_join is not None:
+                effects.append(Reply(member.awaiting_join, self._join_result(group, member)))
+                member.awaiting_join = None
+        return effects
+
+    # -- SyncGroup ---------------------------------------------------------------------
+
+    def sync_group(self, request: object, req: SyncGroupRequest, now_ms: int) -> list[Effect]:
+        """SyncGroup: the leader hands in the assignment; every member waits for its own."""
+        group = self.groups.get(req.group_id)
+        error = self._validate(
+            group, req.group_id, req.member_id, req.group_instance_id, req.generation_id
+        )
+        if error is None and group is not None:
+            if (req.protocol_type is not None and req.protocol_type != group.protocol_type) or (
+                req.protocol_name is not None and req.protocol_name != group.protocol_name
+            ):
+                error = E.inconsistent_group_protocol
+            elif group.state is GroupState.PREPARING_REBALANCE:
+                error = E.rebalance_in_progress
+        if error is not None or group is None:
+            return [Reply(request, SyncGroupResult(error or E.unknown_member_id))]
+        member = group.members[req.member_id]
+        member.heartbeat_deadline_ms = now_ms + member.session_timeout_ms
+        if group.state is GroupState.STABLE:
+            return [Reply(request, self._sync_result(group, member))]
+        member.awaiting_sync = request
+        group.pending_sync.discard(member.member_id)
+        if not group.is_leader(member.member_id):
+            return []
+        assignments = dict(req.assignments)
+        for m in group.members.values():
+            m.assignment = assignments.get(m.member_id, b"")
+        self._store_group(group)
+        group.transition_to(GroupState.STABLE, now_ms)
+        group.rebalance_deadline_ms = None
+        effects: list[Effect] = []
+        for m in group.members.values():
+            if m.awaiting_sync is not None:
+                effects.append(Reply(m.awaiting_sync, self._sync_result(group, m)))
+                m.awaiting_sync = None
+        return self._finish(effects, now_ms)
+
+    @staticmethod
+    def _sync_result(group: ClassicGroup, member: ClassicMember) -> SyncGroupResult:
+        return SyncGroupResult(E.none, member.assignment, group.protocol_type, group.protocol_name)
+
+    # -- Heartbeat / LeaveGroup --------------------------------------------------------
+
+    def heartbeat(
+        self,
+        request: object,
+        group_id: str,
+        member_id: str,
+        generation_id: int,
+        now_ms: int,
+        group_instance_id: str | None = None,
+    ) -> list[Effect]:
+        """Heartbeat: keep the member's session alive; tell it when it must rejoin."""
+        group = self.groups.get(group_id)
+        error = self._validate(group, group_id, member_id, group_instance_id, generation_id)
+        if error is None and group is not None:
+            member = group.members[member_id]
+            member.heartbeat_deadline_ms = now_ms + member.session_timeout_ms
+            if group.state is GroupState.PREPARING_REBALANCE:
+                error = E.rebalance_in_progress
+        return [Reply(request, HeartbeatResult(error or E.none))]
+
+    def leave_group(
+        self, request: object, group_id: str, members: Iterable[LeavingMember], now_ms: int
+    ) -> list[Effect]:
+        """LeaveGroup: members leave at once (batched, KIP-345); the group rebalances."""
+        group = self.groups.get(group_id)
+        error = self._coordinator_error(group_id)
+        if error is None and group is None:
+            error = E.unknown_member_id
+        if error is None and group is not None and group.state is GroupState.DEAD:
+            error = E.coordinator_not_available
+        if error is not None or group is None:
+            return [Reply(request, LeaveGroupResult(error or E.unknown_member_id))]
+        results: list[LeftMember] = []
+        effects: list[Effect] = []
+        for leaving in members:
+            member_error = self._leave_one(group, leaving, effects, now_ms)
+            results.append(LeftMember(leaving.member_id, leaving.group_instance_id, member_error))
+        effects.append(Reply(request, LeaveGroupResult(E.none, tuple(results))))
+        return self._finish(effects, now_ms)
+
+    def _leave_one(
+        self, group: ClassicGroup, leaving: LeavingMember, effects: list[Effect], now_ms: int
+    ) -> ErrorCode:
+        member_id = leaving.member_id
+        if leaving.group_instance_id is not None:
+            static_id = group.static_member_id(leaving.group_instance_id)
+            if static_id is None:
+                return E.unknown_member_id
+            if member_id and member_id != static_id:
+                return E.fenced_instance_id
+            member_id = static_id
+        if member_id in group.pending_members:
+            del group.pending_members[member_id]
+            effects += self._maybe_complete_join(group, now_ms)
+            return E.none
+        if member_id not in group.members:
+            return E.unknown_member_id
+        effects += self._remove_member_and_rebalance(group, member_id, now_ms)
+        return E.none
+
+    def _remove_member_and_rebalance(
+        self, group: ClassicGroup, member_id: str, now_ms: int
+    ) -> list[Effect]:
+        member = group.remove_member(member_id)
+        effects: list[Effect] = []
+        if member is not None and member.awaiting_join is not None:
+            effects.append(
+                Reply(member.awaiting_join, JoinGroupResult(E.unknown_member_id, member_id))
+            )
+        if member is not None and member.awaiting_sync is not None:
+            effects.append(Reply(member.awaiting_sync, SyncGroupResult(E.unknown_member_id)))
+        if group.state in (GroupState.STABLE, GroupState.COMPLETING_REBALANCE):
+            return effects + self._prepare_rebalance(group, now_ms)
+        return effects + self._maybe_complete_join(group, now_ms)
+
+    # -- validation --------------------------------------------------------------------
+
+    @staticmethod
+    def _member_error(
+        group: ClassicGroup, member_id: str, group_instance_id: str | None
+    ) -> ErrorCode | None:
+        if group_instance_id is not None:
+            static_id = group.static_member_id(group_instance_id)
+            if static_id is None:
+                return E.unknown_member_id
+            if static_id != member_id:
+                return E.fenced_instance_id
+        if member_id not in group.members:
+            return E.unknown_member_id
+        return None
+
+    def _validate(
+        self,
+        group: ClassicGroup | None,
+        group_id: str,
+        member_id: str,
+        group_instance_id: str | None,
+        generation_id: int,
+    ) -> ErrorCode | None:
+        """The checks SyncGroup, Heartbeat and CommitOffset share, in Kafka's order."""
+        error = self._coordinator_error(group_id)
+        if error is not None:
+            return error
+        if group is None:
+            return E.unknown_member_id
+        if group.state is GroupState.DEAD:
+            return E.coordinator_not_available
+        error = self._member_error(group, member_id, group_instance_id)
+        if error is not None:
+            return error
+        if generation_id != group.generation_id:
+            return E.illegal_generation
+        return None
+
+    # -- CommitOffset / OffsetFetch / OffsetDelete -------------------------------------
+
+    def commit_offsets(
+        self,
+        request: object,
+        group_id: str,
+        member_id: str,
+        generation_id: int,
+        entries: Iterable[OffsetCommitEntry],
+        now_ms: int,
+        group_instance_id: str | None = None,
+        retention_ms: int = -1,
+    ) -> list[Effect]:
+        """CommitOffset: store offsets for a member of the current generation (or, with
+        generation -1 and no member, for a group that only stores offsets)."""
+        entries = list(entries)
+        error = self._commit_error(group_id, member_id, generation_id, group_instance_id, now_ms)
+        if error is not None:
+            results = tuple(PartitionResult(e.topic, e.partition, error) for e in entries)
+            return [Reply(request, OffsetCommitResult(results))]
+        stored = self.offsets.setdefault(group_id, {})
+        partition = self.partition_for(group_id)
+        expire_ms = now_ms + retention_ms if retention_ms >= 0 else -1
+        results_list = []
+        for e in entries:
+            metadata = e.metadata or ""
+            if len(metadata.encode()) > self.config.offset_metadata_max_bytes:
+                results_list.append(
+                    PartitionResult(e.topic, e.partition, E.offset_metadata_too_large)
+                )
+                continue
+            offset = StoredOffset(e.offset, e.leader_epoch, metadata, now_ms, expire_ms)
+            stored[(e.topic, e.partition)] = offset
+            self._record(partition, *_offset_record(group_id, e.topic, e.partition, offset))
+            results_list.append(PartitionResult(e.topic, e.partition, E.none))
+        reply = Reply(request, OffsetCommitResult(tuple(results_list)))
+        return self._finish([reply], now_ms)
+
+    def _commit_error(
+        self,
+        group_id: str,
+        member_id: str,
+        generation_id: int,
+        group_instance_id: str | None,
+        now_ms: int,
+    ) -> ErrorCode | None:
+        error = self._coordinator_error(group_id)
+        if error is not None:
+            return error
+        group = self.groups.get(group_id)
+        simple = generation_id < 0 and not member_id and group_instance_id is None
+        if group is None:
+            if not simple:
+                return E.illegal_generation
+            self.groups[group_id] = ClassicGroup(group_id, state_timestamp_ms=now_ms)
+            return None
+        if simple and group.state is GroupState.EMPTY:
+            return None
+        if group.state is GroupState.DEAD:
+            return E.coordinator_not_available
+        if simple:
+            return E.unknown_member_id
+        error = self._validate(group, group_id, member_id, group_instance_id, generation_id)
+        if error is not None:
+            return error
+        if group.state is GroupState.COMPLETING_REBALANCE:
+            return E.rebalance_in_progress
+        member = group.members[member_id]
+        member.heartbeat_deadline_ms = now_ms + member.session_timeout_ms
+        return None
+
+    def fetch_offsets(
+        self, group_id: str, topics: Iterable[tuple[str, Iterable[int]]] | None
+    ) -> GroupOffsets:
+        """OffsetFetch for one group; ``topics=None`` asks for every committed offset."""
+        error = self._coordinator_error(group_id)
+        if error is not None:
+            return GroupOffsets(group_id, error)
+        stored = self.offsets.get(group_id, {})
+        if topics is None:
+            wanted: list[TopicPartition] = sorted(stored)
+        else:
+            wanted = [(t, p) for t, parts in topics for p in parts]
+        results = []
+        for topic, p in wanted:
+            o = stored.get((topic, p))
+            if o is None:
+                results.append(CommittedOffset(topic, p, -1, -1, ""))
+            else:
+                results.append(CommittedOffset(topic, p, o.offset, o.leader_epoch, o.metadata))
+        return GroupOffsets(group_id, E.none, tuple(results))
+
+    def delete_offsets(
+        self,
+        request: object,
+        group_id: str,
+        partitions: Iterable[TopicPartition],
+        now_ms: int,
+    ) -> list[Effect]:
+        """OffsetDelete (KIP-496): drop offsets of topics the group does not consume."""
+        error = self._coordinator_error(group_id)
+        group = self.groups.get(group_id)
+        if error is None and (group is None or group.state is GroupState.DEAD):
+            error = E.group_id_not_found
+        if error is not None or group is None:
+            return [Reply(request, OffsetDeleteResult(error or E.group_id_not_found))]
+        subscribed = group.subscribed_topics() if group.state is not GroupState.EMPTY else None
+        stored = self.offsets.get(group_id, {})
+        results = []
+        for topic, p in partitions:
+            if subscribed is not None and topic in subscribed:
+                results.append(PartitionResult(topic, p, E.group_subscribed_to_topic))
+                continue
+            if stored.pop((topic, p), None) is not None:
+                self._record(self.partition_for(group_id), _offset_key(group_id, topic, p), None)
+            results.append(PartitionResult(topic, p, E.none))
+        return self._finish([Reply(request, OffsetDeleteResult(E.none, tuple(results)))], now_ms)
+
+    # -- DescribeGroups / ListGroups / DeleteGroups ------------------------------------
+
+    def describe_groups(self, group_ids: Iterable[str]) -> list[DescribedGroup]:
+        return [self._describe(group_id) for group_id in group_ids]
+
+    def _describe(self, group_id: str) -> DescribedGroup:
+        error = self._coordinator_error(group_id)
+        if error is not None:
+            return DescribedGroup(group_id, error, "", "", "")
+        group = self.groups.get(group_id)
+        if group is None or group.state is GroupState.DEAD:
+            return DescribedGroup(group_id, E.group_id_not_found, GroupState.DEAD.value, "", "")
+        stable = group.state is GroupState.STABLE and group.protocol_name is not None
+        members = tuple(
+            DescribedMember(
+                m.member_id,
+                m.group_instance_id,
+                m.client_id,
+                m.client_host,
+                m.metadata(group.protocol_name) if stable and group.protocol_name else b"",
+                m.assignment if stable else b"",
+            )
+            for m in group.members.values()
+        )
+        return DescribedGroup(
+            group_id,
+            E.none,
+            group.state.value,
+            group.protocol_type or "",
+            (group.protocol_name or "") if stable else "",
+            members,
+        )
+
+    def list_groups(
+        self, states: Iterable[str] = (), types: Iterable[str] = ()
+    ) -> list[ListedGroup]:
+        """ListGroups, filtered by state (KIP-518) and type (KIP-848), case-insensitive."""
+        wanted = {parse_state(s) for s in states}
+        type_names = {t.lower() for t in types}
+        if type_names and "classic" not in type_names:
+            return []
+        return [
+            ListedGroup(g.group_id, g.protocol_type or "", g.state.value)
+            for g in self.groups.values()
+            if g.state is not GroupState.DEAD
+            and self._coordinator_error(g.group_id) is None
+            and (not wanted or g.state in wanted)
+        ]
+
+    def delete_groups(self, request: object, group_ids: Iterable[str], now_ms: int) -> list[Effect]:
+        """DeleteGroups: only an Empty group goes; its offsets and metadata get tombstones."""
+        results = []
+        for group_id in group_ids:
+            error = self._coordinator_error(group_id)
+            group = self.groups.get(group_id)
+            if error is None and (group is None or group.state is GroupState.DEAD):
+                error = E.group_id_not_found
+            elif error is None and group is not None and group.state is not GroupState.EMPTY:
+                error = E.non_empty_group
+            if error is None and group is not None:
+                self._delete_group(group, now_ms)
+            results.append(DeletedGroup(group_id, error or E.none))
+        return self._finish([Reply(request, tuple(results))], now_ms)
+
+    def _delete_group(self, group: ClassicGroup, now_ms: int) -> None:
+        partition = self.partition_for(group.group_id)
+        for topic, p in self.offsets.pop(group.group_id, {}):
+            self._record(partition, _offset_key(group.group_id, topic, p), None)
+        self._record(
+            partition, rec.encode_group_metadata_key(rec.GroupMetadataKey(group.group_id)), None
+        )
+        group.transition_to(GroupState.DEAD, now_ms)
+        del self.groups[group.group_id]
+
+    # -- timers ------------------------------------------------------------------------
+
+    def next_deadline_ms(self) -> int | None:
+        deadlines = [d for g in self.groups.values() for d in _group_deadlines(g)]
+        if self.next_retention_check_ms is not None:
+            deadlines.append(self.next_retention_check_ms)
+        return min(deadlines, default=None)
+
+    def on_tick(self, now_ms: int) -> list[Effect]:
+        """Fire every timer due at ``now_ms``: session expiry (SessionExpire), unused member
+        ids, join completion and sync expiry (RebalanceTimeout), offset retention."""
+        effects: list[Effect] = []
+        for group in list(self.groups.values()):
+            effects += self._tick_group(group, now_ms)
+        if self.next_retention_check_ms is None:
+            self.next_retention_check_ms = now_ms + self.config.offsets_retention_check_interval_ms
+        elif now_ms >= self.next_retention_check_ms:
+            self.expire_offsets(now_ms)
+            self.next_retention_check_ms = now_ms + self.config.offsets_retention_check_interval_ms
+        return self._finish(effects, now_ms)
+
+    def _tick_group(self, group: ClassicGroup, now_ms: int) -> list[Effect]:
+        effects: list[Effect] = []
+        for member_id, id_deadline_ms in list(group.pending_members.items()):
+            if id_deadline_ms <= now_ms:
+                del group.pending_members[member_id]
+                effects += self._maybe_complete_join(group, now_ms)
+        for member in list(group.members.values()):
+            if member.member_id not in group.members:
+                continue
+            if member.heartbeat_deadline_ms is None:  # loaded from the log: start the session now
+                member.heartbeat_deadline_ms = now_ms + member.session_timeout_ms
+            waiting = member.awaiting_join is not None or member.awaiting_sync is not None
+            if member.heartbeat_deadline_ms <= now_ms and not waiting:
+                effects += self._remove_member_and_rebalance(group, member.member_id, now_ms)
+        deadline = group.rebalance_deadline_ms
+        initial_end = group.initial_rebalance_end_ms
+        if group.state is GroupState.PREPARING_REBALANCE and (
+            (deadline is not None and deadline <= now_ms)
+            or (initial_end is not None and initial_end <= now_ms)
+        ):
+            effects += self._complete_join(group, now_ms)
+        elif (
+            group.state is GroupState.COMPLETING_REBALANCE
+            and deadline is not None
+            and deadline <= now_ms
+        ):
+            # Members that never sent SyncGroup within the rebalance timeout are removed.
+            for member_id in list(group.pending_sync):
+                if group.state is GroupState.COMPLETING_REBALANCE or member_id in group.members:
+                    effects += self._remove_member_and_rebalance(group, member_id, now_ms)
+        return effects
+
+    def expire_offsets(self, now_ms: int) -> None:
+        """offsets.retention.minutes (KIP-211): offsets of an Empty group expire that long after
+        it became Empty (or after the commit, for groups that only store offsets); an Empty
+        group with no offsets left is deleted."""
+        retention_ms = self.config.offsets_retention_ms
+        for group_id, stored in list(self.offsets.items()):
+            group = self.groups.get(group_id)
+            partition = self.partition_for(group_id)
+            subscribed = group.subscribed_topics() if group is not None else None
+            empty = group is None or group.state is GroupState.EMPTY
+            for (topic, p), o in list(stored.items()):
+                if o.expire_timestamp_ms >= 0:
+                    expired = now_ms >= o.expire_timestamp_ms
+                elif empty:
+                    base_ms = o.commit_timestamp_ms
+                    if group is not None and group.protocol_type and group.state_timestamp_ms >= 0:
+                        base_ms = group.state_timestamp_ms
+                    expired = now_ms >= base_ms + retention_ms
+                else:
+                    unsubscribed = subscribed is not None and topic not in subscribed
+                    expired = unsubscribed and now_ms >= o.commit_timestamp_ms + retention_ms
+                if expired:
+                    del stored[(topic, p)]
+                    self._record(partition, _offset_key(group_id, topic, p), None)
+            if not stored:
+                del self.offsets[group_id]
+        for group in list(self.groups.values()):
+            idle = group.state is GroupState.EMPTY and not group.pending_members
+            if idle and group.group_id not in self.offsets:
+                self._delete_group(group, now_ms)
+
+    # -- durability --------------------------------------------------------------------
+
+    def _record(self, partition: int, key: bytes, value: bytes | None) -> None:
+        self._records.setdefault(partition, []).append((key, value))
+
+    def flush_records(self, now_ms: int) -> list[Append]:
+        """Appends for records queued outside a request (``expire_offsets`` called directly)."""
+        return [e for e in self._finish([], now_ms) if isinstance(e, Append)]
+
+    def _store_group(self, group: ClassicGroup) -> None:
+        """Queue the group's GroupMetadata record (written when a generation's assignment is
+        known, when the group empties, and when a static member is replaced)."""
+        protocol = group.protocol_name
+        value = rec.GroupMetadataValue(
+            protocol_type=group.protocol_type or "",
+            generation=group.generation_id,
+            protocol=protocol,
+            leader=group.leader_id if group.members else None,
+            current_state_timestamp_ms=group.state_timestamp_ms,
+            members=tuple(
+                rec.MemberMetadata(
+                    m.member_id,
+                    m.group_instance_id,
+                    m.client_id,
+                    m.client_host,
+                    m.rebalance_timeout_ms,
+                    m.session_timeout_ms,
+                    m.metadata(protocol) if protocol else b"",
+                    m.assignment,
+                )
+                for m in group.members.values()
+            ),
+        )
+        key = rec.encode_group_metadata_key(rec.GroupMetadataKey(group.group_id))
+        self._record(
+            self.partition_for(group.group_id), key, rec.encode_group_metadata_value(value)
+        )
+
+    def load(self, partition: int, records: Iterable[object]) -> None:
+        """Replay one ``__consumer_offsets`` partition on start (see ``offsets_loader``)."""
+        from refka.group.offsets_loader import load_partition
+
+        load_partition(self, partition, records)
+
+
+def _update_member(member: ClassicMember, req: JoinGroupRequest) -> None:
+    member.protocols = req.protocols
+    member.session_timeout_ms = req.session_timeout_ms
+    member.rebalance_timeout_ms = req.rebalance_timeout_ms
+    member.client_id = req.client_id or member.client_id
+    member.client_host = req.client_host or member.client_host
+
+
+def _offset_key(group_id: str, topic: str, partition: int) -> bytes:
+    return rec.encode_offset_commit_key(rec.OffsetCommitKey(group_id, topic, partition))
+
+
+def _offset_record(
+    group_id: str, topic: str, partition: int, o: StoredOffset
+) -> tuple[bytes, bytes]:
+    value = rec.OffsetCommitValue(
+        o.offset, o.leader_epoch, o.metadata, o.commit_timestamp_ms, o.expire_timestamp_ms
+    )
+    return _offset_key(group_id, topic, partition), rec.encode_offset_commit_value(value)
+
+
+def _group_deadlines(group: ClassicGroup) -> list[int]:
+    deadlines = list(group.pending_members.values())
+    deadlines += [
+        m.heartbeat_deadline_ms
+        for m in group.members.values()
+        if m.heartbeat_deadline_ms is not None
+        and m.awaiting_join is None
+        and m.awaiting_sync is None
+    ]
+    if any(m.heartbeat_deadline_ms is None for m in group.members.values()):
+        deadlines.append(0)
+    if group.state in (GroupState.PREPARING_REBALANCE, GroupState.COMPLETING_REBALANCE):
+        deadlines += [
+            d
+            for d in (group.rebalance_deadline_ms, group.initial_rebalance_end_ms)
+            if d is not None
+        ]
+    return deadlines
