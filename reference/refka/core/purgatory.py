@@ -1,0 +1,64 @@
+"""Requests waiting for a condition or a deadline: Kafka's ``DelayedOperationPurgatory``.
+
+A long-poll Fetch waits until ``fetch.min.bytes`` are there or ``max.wait.ms`` passes; later,
+an acks=all Produce waits for the ISR. Each waiting operation names the partitions it watches;
+an append to one of them tries it again, and ``expire`` forces the ones past their deadline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from refka.core.context import Encoded, RequestContext
+
+TopicPartition = tuple[str, int]
+
+
+class DelayedOperation(Protocol):
+    ctx: RequestContext
+    deadline_ms: int
+    watched: frozenset[TopicPartition]
+
+    def try_complete(self, now_ms: int, force: bool) -> Encoded | object | None:
+        """The response if the operation can complete now (always when ``force``)."""
+        ...
+
+
+@dataclass(slots=True)
+class Purgatory:
+    operations: list[DelayedOperation] = field(default_factory=list)
+
+    def watch(self, operation: DelayedOperation) -> None:
+        self.operations.append(operation)
+
+    def check(
+        self, keys: Iterable[TopicPartition], now_ms: int
+    ) -> list[tuple[RequestContext, object]]:
+        """Try every operation watching one of ``keys``; return those that completed."""
+        touched = set(keys)
+        if not touched or not self.operations:
+            return []
+        return self._complete(lambda op: bool(op.watched & touched), now_ms, force=False)
+
+    def expire(self, now_ms: int) -> list[tuple[RequestContext, object]]:
+        return self._complete(lambda op: op.deadline_ms <= now_ms, now_ms, force=True)
+
+    def cancel_connection(self, connection_id: int) -> None:
+        self.operations = [op for op in self.operations if op.ctx.connection_id != connection_id]
+
+    def next_deadline_ms(self) -> int | None:
+        return min((op.deadline_ms for op in self.operations), default=None)
+
+    def _complete(self, selected, now_ms: int, force: bool) -> list[tuple[RequestContext, object]]:  # type: ignore[no-untyped-def]
+        done: list[tuple[RequestContext, object]] = []
+        waiting: list[DelayedOperation] = []
+        for op in self.operations:
+            response = op.try_complete(now_ms, force) if selected(op) else None
+            if response is None:
+                waiting.append(op)
+            else:
+                done.append((op.ctx, response))
+        self.operations = waiting
+        return done

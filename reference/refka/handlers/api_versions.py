@@ -1,0 +1,43 @@
+"""ApiVersions (KIP-35, KIP-511): the APIs and version ranges this broker speaks."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from kio.schema.errors import ErrorCode
+
+from refka.protocol import codec
+
+if TYPE_CHECKING:
+    from refka.core.broker import Broker
+    from refka.core.context import RequestContext
+
+KEY = 18
+
+
+def _response(broker: Broker, version: int, error_code: ErrorCode) -> Any:
+    module = codec.response_module(KEY, version)
+    keys = tuple(
+        codec.build(module.ApiVersion, api_key=api.key, min_version=low, max_version=high)
+        for api in sorted(broker.apis.values(), key=lambda a: a.key)
+        for low, high in [api.advertised]
+    )
+    return codec.build(
+        module.ApiVersionsResponse,
+        error_code=error_code,
+        api_keys=keys,
+        throttle_time=codec.millis(0),
+        supported_features=(),
+        finalized_features_epoch=-1,
+        finalized_features=(),
+        zk_migration_ready=False,
+    )
+
+
+def handle_api_versions(broker: Broker, ctx: RequestContext, request: Any) -> Any:
+    return _response(broker, ctx.api_version, ErrorCode.none)
+
+
+def unsupported_version_response(broker: Broker) -> Any:
+    """The v0 answer to an ApiVersions request at a version we do not speak."""
+    return _response(broker, 0, ErrorCode.unsupported_version)

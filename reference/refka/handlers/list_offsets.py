@@ -1,0 +1,88 @@
+"""ListOffsets (v1+): earliest, latest, max timestamp (KIP-734) and by timestamp.
+
+LATEST is the high watermark (read_uncommitted) or the last stable offset (read_committed);
+EARLIEST the log start offset; a timestamp gives the first record at or after it, or -1 when
+every record is older.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from kio.schema.errors import ErrorCode
+
+from refka.protocol import codec
+
+if TYPE_CHECKING:
+    from refka.core.broker import Broker
+    from refka.core.context import RequestContext
+    from refka.replica import Replica
+
+KEY = 2
+LATEST = -1
+EARLIEST = -2
+MAX_TIMESTAMP = -3
+READ_COMMITTED = 1
+
+
+def handle_list_offsets(broker: Broker, ctx: RequestContext, request: Any) -> Any:
+    m = codec.response_module(KEY, ctx.api_version)
+    committed = getattr(request, "isolation_level", 0) == READ_COMMITTED
+    topics = tuple(
+        codec.build(
+            m.ListOffsetsTopicResponse,
+            name=topic.name,
+            partitions=tuple(
+                _partition(m, broker, topic.name, p, committed) for p in topic.partitions
+            ),
+        )
+        for topic in request.topics
+    )
+    return codec.build(m.ListOffsetsResponse, throttle_time=codec.millis(0), topics=topics)
+
+
+def _partition(m: Any, broker: Broker, topic: str, wanted: Any, committed: bool) -> Any:
+    def answer(error: ErrorCode, offset: int = -1, timestamp: int = -1, epoch: int = -1) -> Any:
+        return codec.build(
+            m.ListOffsetsPartitionResponse,
+            partition_index=wanted.partition_index,
+            error_code=error,
+            timestamp=timestamp,
+            offset=offset,
+            leader_epoch=epoch,
+        )
+
+    replica = broker.replica(topic, wanted.partition_index)
+    if replica is None:
+        return answer(ErrorCode.unknown_topic_or_partition)
+    epoch = getattr(wanted, "current_leader_epoch", -1)
+    if epoch != -1 and epoch != replica.leader_epoch:
+        fenced = epoch < replica.leader_epoch
+        return answer(ErrorCode.fenced_leader_epoch if fenced else ErrorCode.unknown_leader_epoch)
+    found = _lookup(replica, wanted.timestamp, committed)
+    if found is None:
+        return answer(ErrorCode.none)
+    offset, timestamp = found
+    return answer(ErrorCode.none, offset, timestamp, _epoch_for(replica, offset))
+
+
+def _lookup(replica: Replica, target: int, committed: bool) -> tuple[int, int] | None:
+    fetchable = replica.last_stable_offset if committed else replica.high_watermark
+    if target == LATEST:
+        return fetchable, -1
+    if target == EARLIEST:
+        return replica.log_start_offset, -1
+    if target == MAX_TIMESTAMP:
+        offset, timestamp = replica.log.max_timestamp_and_offset()
+        return None if offset < 0 or offset >= fetchable else (offset, timestamp)
+    if target < 0:
+        return None
+    found = replica.log.offset_for_timestamp(target)
+    if found is None or found[0] >= fetchable:
+        return None
+    return found
+
+
+def _epoch_for(replica: Replica, offset: int) -> int:
+    epoch = replica.epoch_cache.epoch_for_offset(offset)
+    return replica.leader_epoch if epoch is None else epoch

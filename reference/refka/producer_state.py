@@ -1,0 +1,140 @@
+"""Idempotent producer state of one partition (KIP-98): producer id, epoch and sequences.
+
+For each producer id the partition remembers its epoch and the metadata of its last five
+batches (``max.in.flight.requests.per.connection`` <= 5). ``check_sequence`` implements the
+spec's idempotence rule (Delivery.tla, invariant NoDuplicateAppends), as Kafka's
+``ProducerAppendInfo.checkSequence``:
+
+- an older epoch is fenced: INVALID_PRODUCER_EPOCH;
+- a retried batch equal to one of the last five gets the original offsets back (a duplicate,
+  not appended again);
+- otherwise the first sequence must follow the last one (wrapping at 2**31), or be 0 when the
+  epoch is new: OUT_OF_ORDER_SEQUENCE_NUMBER;
+- a producer id the partition has no state for is accepted at any sequence (its state may have
+  been removed with old segments), as Kafka does.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+from kio.schema.errors import ErrorCode
+
+from refka.protocol.batch_header import NO_SEQUENCE, BatchHeader
+
+MAX_CACHED_BATCHES = 5
+NO_EPOCH = -1
+_SEQUENCE_MODULUS = 1 << 31
+
+
+@dataclass(frozen=True, slots=True)
+class BatchMetadata:
+    """Where one producer batch landed: its sequences and offsets."""
+
+    first_seq: int
+    last_seq: int
+    first_offset: int
+    last_offset: int
+    timestamp_ms: int
+
+
+@dataclass(slots=True)
+class ProducerEntry:
+    producer_epoch: int = NO_EPOCH
+    batches: deque[BatchMetadata] = field(default_factory=lambda: deque(maxlen=MAX_CACHED_BATCHES))
+    last_timestamp_ms: int = -1
+
+    @property
+    def last_seq(self) -> int:
+        return self.batches[-1].last_seq if self.batches else NO_SEQUENCE
+
+    def find_duplicate(self, first_seq: int, last_seq: int) -> BatchMetadata | None:
+        for batch in self.batches:
+            if batch.first_seq == first_seq and batch.last_seq == last_seq:
+                return batch
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class SequenceOk:
+    """The batch may be appended."""
+
+
+@dataclass(frozen=True, slots=True)
+class SequenceDuplicate:
+    """The batch was appended before: answer with its original offsets."""
+
+    batch: BatchMetadata
+
+
+@dataclass(frozen=True, slots=True)
+class SequenceError:
+    error_code: ErrorCode
+    message: str
+
+
+SequenceCheck = SequenceOk | SequenceDuplicate | SequenceError
+SEQUENCE_OK = SequenceOk()
+
+
+def _next_seq(seq: int) -> int:
+    return (seq + 1) % _SEQUENCE_MODULUS
+
+
+class ProducerStateManager:
+    """The producer ids of one partition and what each has appended."""
+
+    def __init__(self) -> None:
+        self.producers: dict[int, ProducerEntry] = {}
+
+    def check_sequence(self, header: BatchHeader) -> SequenceCheck:
+        """Decide whether a batch from an idempotent producer may be appended (no state change)."""
+        entry = self.producers.get(header.producer_id)
+        if entry is None:
+            return SEQUENCE_OK
+        epoch, first_seq = header.producer_epoch, header.base_sequence
+        if epoch < entry.producer_epoch:
+            return SequenceError(
+                ErrorCode.invalid_producer_epoch,
+                f"epoch {epoch} is older than the current epoch {entry.producer_epoch}",
+            )
+        if epoch > entry.producer_epoch:
+            if first_seq != 0 and entry.producer_epoch != NO_EPOCH:
+                return SequenceError(
+                    ErrorCode.out_of_order_sequence_number,
+                    f"new epoch {epoch} must start at sequence 0, got {first_seq}",
+                )
+            return SEQUENCE_OK
+        duplicate = entry.find_duplicate(first_seq, header.last_sequence)
+        if duplicate is not None:
+            return SequenceDuplicate(duplicate)
+        if entry.last_seq != NO_SEQUENCE and first_seq != _next_seq(entry.last_seq):
+            return SequenceError(
+                ErrorCode.out_of_order_sequence_number,
+                f"expected sequence {_next_seq(entry.last_seq)}, got {first_seq}",
+            )
+        return SEQUENCE_OK
+
+    def update(self, header: BatchHeader, first_offset: int, timestamp_ms: int) -> None:
+        """Record an appended batch (called for the leader's appends and on log recovery)."""
+        entry = self.producers.setdefault(header.producer_id, ProducerEntry())
+        if header.producer_epoch != entry.producer_epoch:
+            entry.producer_epoch = header.producer_epoch
+            entry.batches.clear()
+        if header.base_sequence != NO_SEQUENCE:
+            last_offset = first_offset + header.last_offset_delta
+            entry.batches.append(
+                BatchMetadata(
+                    header.base_sequence,
+                    header.last_sequence,
+                    first_offset,
+                    last_offset,
+                    timestamp_ms,
+                )
+            )
+        entry.last_timestamp_ms = timestamp_ms
+
+    def truncate(self) -> None:
+        """Forget all state (after a truncation the state is rebuilt from the log)."""
+        self.producers.clear()

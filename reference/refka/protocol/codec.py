@@ -1,0 +1,121 @@
+"""Kafka messages to and from bytes, through kio's entities (generated from Kafka's JSON specs).
+
+``build`` makes an entity of any version from keyword arguments, dropping the fields that
+version does not have, so one handler serves every version of its API.
+"""
+
+from __future__ import annotations
+
+import datetime
+import io
+import struct
+from dataclasses import fields
+from functools import cache
+from types import ModuleType
+from typing import Any, TypeVar
+
+from kio.index import load_payload_module
+from kio.serial import entity_reader, entity_writer
+from kio.static.constants import EntityType
+from kio.static.protocol import Entity
+
+E = TypeVar("E")
+
+_UTC = datetime.UTC
+
+
+@cache
+def request_module(api_key: int, api_version: int) -> ModuleType:
+    """kio's module for a request (raises ``KioIndexError`` for an unknown key or version)."""
+    return load_payload_module(api_key, api_version, EntityType.request)
+
+
+@cache
+def response_module(api_key: int, api_version: int) -> ModuleType:
+    return load_payload_module(api_key, api_version, EntityType.response)
+
+
+@cache
+def _payload_class(module: ModuleType, entity_type: EntityType) -> type[Entity]:
+    for value in vars(module).values():
+        if isinstance(value, type) and getattr(value, "__type__", None) is entity_type:
+            return value
+    raise LookupError(f"no {entity_type.name} entity in {module.__name__}")
+
+
+def request_class(api_key: int, api_version: int) -> type[Entity]:
+    return _payload_class(request_module(api_key, api_version), EntityType.request)
+
+
+def response_class(api_key: int, api_version: int) -> type[Entity]:
+    return _payload_class(response_module(api_key, api_version), EntityType.response)
+
+
+def is_flexible(api_key: int, api_version: int) -> bool:
+    return bool(request_class(api_key, api_version).__flexible__)
+
+
+@cache
+def _reader(cls: type[Entity]) -> Any:
+    return entity_reader(cls)
+
+
+@cache
+def _writer(cls: type[Entity]) -> Any:
+    return entity_writer(cls)
+
+
+def decode(cls: Any, buf: bytes | memoryview, offset: int = 0) -> tuple[Any, int]:
+    """Decode one entity from ``buf`` at ``offset``; returns it and the bytes consumed."""
+    return _reader(cls)(buf, offset)  # type: ignore[no-any-return]
+
+
+def encode(entity: Entity) -> bytes:
+    buffer = io.BytesIO()
+    _writer(type(entity))(buffer, entity)
+    return buffer.getvalue()
+
+
+@cache
+def _field_names(cls: type) -> frozenset[str]:
+    return frozenset(f.name for f in fields(cls))
+
+
+def build(cls: Any, **values: Any) -> Any:
+    """Construct ``cls`` from the values it has fields for; the rest are dropped.
+
+    Values are converted to kio's nominal types where plain Python ones are natural:
+    ``*_ms`` ints become ``timedelta``/``datetime`` for kio's ``throttle_time`` style fields.
+    """
+    names = _field_names(cls)
+    return cls(**{k: v for k, v in values.items() if k in names})
+
+
+def millis(ms: int) -> datetime.timedelta:
+    return datetime.timedelta(milliseconds=ms)
+
+
+def timestamp(ms: int) -> datetime.datetime | None:
+    """kio's ``datetime_i64`` fields: -1 (no timestamp) is ``None``."""
+    if ms < 0:
+        return None
+    return datetime.datetime.fromtimestamp(ms / 1000, tz=_UTC)
+
+
+def nested(module: ModuleType, name: str) -> type[Any]:
+    """A nested entity class of a request/response module, e.g. ``nested(m, "TopicData")``."""
+    cls = getattr(module, name)
+    assert isinstance(cls, type)
+    return cls
+
+
+def response_header(correlation_id: int, flexible: bool, body_size: int) -> bytes:
+    """The size prefix and response header (v1 adds an empty tagged-field section, v0 does not;
+    ApiVersions always answers with v0 so a client can read it before versions are agreed)."""
+    if flexible:
+        return _HEADER_V1.pack(body_size + 5, correlation_id, 0)
+    return _HEADER_V0.pack(body_size + 4, correlation_id)
+
+
+_HEADER_V0 = struct.Struct(">ii")
+_HEADER_V1 = struct.Struct(">iiB")
