@@ -11,7 +11,10 @@ import importlib
 import sys
 
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "broker": ("refka.server.main", "run the broker (embedded default: one node on 127.0.0.1:9092)"),
+    "broker": (
+        "refka.server.main",
+        "run the broker (embedded default: one node on 127.0.0.1:9092)",
+    ),
     "spec": ("refka.spec_check", "model-check the TLA+ specifications with TLC"),
     "conform": ("conformance.runner", "run the conformance suite against any Kafka broker"),
     "bench": ("refka.bench", "benchmark refka against Tansu and Apache Kafka"),
@@ -29,6 +32,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help() if not argv else parser.parse_args(argv)
         return 2
     name, rest = argv[0], argv[1:]
+    if name == "broker" and "hypothesis" not in sys.modules:
+        # kio's nominal types register Hypothesis strategies when Hypothesis is importable;
+        # the broker never uses them, and the import costs ~100 ms of start-up.
+        sys.modules["hypothesis"] = None  # type: ignore[assignment]
     module = importlib.import_module(SUBCOMMANDS[name][0])
     sub_parser = argparse.ArgumentParser(prog=f"refka {name}", description=SUBCOMMANDS[name][1])
     module.add_arguments(sub_parser)
