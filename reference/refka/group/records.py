@@ -23,16 +23,12 @@ The record formats are Kafka's ``OffsetCommitKey/Value.json`` and ``GroupMetadat
 
 from __future__ import annotations
 
-import datetime
 import io
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from kio.records.readers import read_batch
-from kio.records.schema import NewRecordBatch, Record
-from kio.records.writers import write_new_batch
-from kio.static.primitive import i8, i16, i32, i64
+from refka.protocol import records as batches
 
 OFFSET_COMMIT_KEY_VERSION = 1
 OFFSET_COMMIT_VALUE_VERSION = 3
@@ -255,36 +251,11 @@ def decode_group_metadata_value(data: bytes) -> GroupMetadataValue:
 
 def build_batch(entries: list[tuple[bytes, bytes | None]], timestamp_ms: int) -> bytes:
     """One uncompressed v2 batch (base offset 0; the log assigns offsets) of key/value records."""
-    stamp = datetime.datetime.fromtimestamp(timestamp_ms / 1000, tz=datetime.UTC)
-    records = tuple(
-        Record(
-            attributes=i8(0),
-            timestamp=stamp,  # type: ignore[arg-type]
-            offset=i64(index),
-            key=key,
-            value=value,
-            headers=(),
-        )
-        for index, (key, value) in enumerate(entries)
-    )
-    batch = NewRecordBatch(
-        producer_id=i64(-1),
-        producer_epoch=i16(-1),
-        partition_leader_epoch=i32(0),
-        base_sequence=i32(-1),
-        records=records,
-        attributes=i16(0),
-    )
-    out = io.BytesIO()
-    write_new_batch(out, batch)
-    return out.getvalue()
+    return batches.build_batch([batches.NewRecord(k, v, (), timestamp_ms) for k, v in entries])
 
 
 def iter_key_values(buffer: bytes) -> Iterator[tuple[bytes | None, bytes | None]]:
-    """The (key, value) of every record in a buffer of uncompressed v2 batches."""
-    position = 0
-    while position < len(buffer):
-        batch, size = read_batch(buffer, position)
-        position += size
-        for record in batch.records:
+    """The (key, value) of every record in a buffer of v2 batches."""
+    for _, records in batches.iter_batch_records(buffer):
+        for record in records:
             yield record.key, record.value

@@ -1,0 +1,557 @@
+"""The group APIs on the wire: kio entities of any version in, coordinator calls, entities out.
+
+FindCoordinator, JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch,
+DescribeGroups, ListGroups, DeleteGroups and OffsetDelete, over the classic group coordinator
+(``refka.group``). KIP-848's ConsumerGroupHeartbeat is not served.
+
+What this module needs from the broker (``refka.core.broker.Broker``):
+  ``broker.groups``        the ``GroupService`` made by ``make_coordinator(broker, now_ms)``;
+  ``broker.config``        ``offsets_topic_num_partitions``, ``offsets_topic_segment_bytes``,
+                           ``group_*``/``offsets_*``/``offset_metadata_max_bytes`` settings;
+  ``broker.node``          ``node_id``, ``host``, ``port`` (FindCoordinator's answer);
+  ``broker.random``        a seeded source with ``next_u64()`` (seeds the member-id random);
+  ``broker.metadata.topics``, ``broker.create_topic(name, n, configs, now_ms, internal=True)``,
+  ``broker.replica(topic, p).read(...)``, ``broker.storage.read(path, pos, size)``
+                           to create ``__consumer_offsets`` on first use and replay it on start;
+  ``broker.append_internal(topic, p, records, now_ms)``  the durable append;
+  ``broker.reply(ctx, response)``                        answers a request left ``PENDING``.
+Handlers return a response entity or ``PENDING`` (JoinGroup and SyncGroup wait).
+Effects are carried out in order: every ``Append`` before any reply (persist, then acknowledge).
+"""
+
+from __future__ import annotations
+
+import datetime
+import random
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from kio.schema.errors import ErrorCode
+
+from refka.core.context import PENDING
+from refka.group import messages as msg
+from refka.group.config import GroupConfig
+from refka.group.coordinator import GroupCoordinator
+from refka.protocol import codec
+from refka.protocol.records import iter_batch_records
+
+if TYPE_CHECKING:
+    from refka.core.broker import Broker
+    from refka.core.context import RequestContext
+
+OFFSETS_TOPIC = "__consumer_offsets"
+NO_AUTHORIZED_OPERATIONS = -(1 << 31)
+E = ErrorCode
+
+OFFSET_COMMIT, OFFSET_FETCH, FIND_COORDINATOR, JOIN_GROUP = 8, 9, 10, 11
+HEARTBEAT, LEAVE_GROUP, SYNC_GROUP, DESCRIBE_GROUPS, LIST_GROUPS = 12, 13, 14, 15, 16
+DELETE_GROUPS, OFFSET_DELETE = 42, 47
+
+NAMES = {
+    OFFSET_COMMIT: "OffsetCommit",
+    OFFSET_FETCH: "OffsetFetch",
+    FIND_COORDINATOR: "FindCoordinator",
+    JOIN_GROUP: "JoinGroup",
+    HEARTBEAT: "Heartbeat",
+    LEAVE_GROUP: "LeaveGroup",
+    SYNC_GROUP: "SyncGroup",
+    DESCRIBE_GROUPS: "DescribeGroups",
+    LIST_GROUPS: "ListGroups",
+    DELETE_GROUPS: "DeleteGroups",
+    OFFSET_DELETE: "OffsetDelete",
+}
+
+# Every version kio has a schema for, up to the last one before topic ids (OffsetCommit v10,
+# OffsetFetch v10) and share groups (FindCoordinator v6); aiokafka, kafka-python, librdkafka
+# and the Java client each find a common version (see /work/shared/notes/kafka-clients.md).
+SUPPORTED_VERSIONS = {
+    OFFSET_COMMIT: (2, 9),
+    OFFSET_FETCH: (1, 9),
+    FIND_COORDINATOR: (0, 5),
+    JOIN_GROUP: (0, 9),
+    HEARTBEAT: (0, 4),
+    LEAVE_GROUP: (0, 5),
+    SYNC_GROUP: (0, 5),
+    DESCRIBE_GROUPS: (0, 6),
+    LIST_GROUPS: (0, 5),
+    DELETE_GROUPS: (0, 2),
+    OFFSET_DELETE: (0, 0),
+}
+
+
+# -- the coordinator behind the broker ---------------------------------------------------
+
+
+class GroupService:
+    """``broker.groups``: the coordinator, plus carrying out its effects through the broker."""
+
+    def __init__(self, broker: Broker, coordinator: GroupCoordinator) -> None:
+        self.broker = broker
+        self.coordinator = coordinator
+
+    def run(self, ctx: RequestContext, effects: list[msg.Effect]) -> Any:
+        """Append, then answer every other request concerned; our own answer or PENDING."""
+        own: Any = PENDING
+        for ctx_response in self._carry_out(effects, ctx.now_ms):
+            other, response = ctx_response
+            if other is ctx:
+                own = response
+            else:
+                self.broker.reply(other, response)
+        return own
+
+    def on_tick(self, now_ms: int) -> list[tuple[RequestContext, Any]]:
+        return list(self._carry_out(self.coordinator.on_tick(now_ms), now_ms))
+
+    def next_deadline_ms(self) -> int | None:
+        return self.coordinator.next_deadline_ms()
+
+    def _carry_out(
+        self, effects: list[msg.Effect], now_ms: int
+    ) -> Iterator[tuple[RequestContext, Any]]:
+        for effect in effects:
+            if isinstance(effect, msg.Append):
+                ensure_offsets_topic(self.broker, now_ms)
+                self.broker.append_internal(OFFSETS_TOPIC, effect.partition, effect.records, now_ms)
+            else:
+                ctx: RequestContext = effect.request  # type: ignore[assignment]
+                yield ctx, RESPONDERS[ctx.api_key](ctx.api_version, effect.result)
+
+
+def make_coordinator(broker: Broker, now_ms: int) -> GroupService:
+    """The group coordinator for ``broker``, with ``__consumer_offsets`` replayed into it."""
+    c = broker.config
+    values = {
+        name: getattr(c, name) for name in GroupConfig.__dataclass_fields__ if hasattr(c, name)
+    }
+    rng = random.Random(broker.random.next_u64())
+    coordinator = GroupCoordinator(GroupConfig(**values), rng)
+    topic = broker.metadata.topics.get(OFFSETS_TOPIC)
+    if topic is not None:
+        for partition in range(topic.partitions):
+            coordinator.load(partition, _read_partition(broker, partition))
+    return GroupService(broker, coordinator)
+
+
+def _read_partition(broker: Broker, partition: int) -> Iterator[Any]:
+    replica = broker.replica(OFFSETS_TOPIC, partition)
+    if replica is None:
+        return
+    offset = replica.log_start_offset
+    while offset < replica.log_end_offset:
+        result = replica.read(offset, 1 << 20, True, False)
+        data = b"".join(broker.storage.read(s.path, s.position, s.size) for s in result.slices)
+        if not data:
+            return
+        for header, records in iter_batch_records(data):
+            offset = header.next_offset
+            yield from records
+
+
+def ensure_offsets_topic(broker: Broker, now_ms: int) -> None:
+    """Create ``__consumer_offsets`` (compacted, offsets.topic.num.partitions) on first use."""
+    if OFFSETS_TOPIC in broker.metadata.topics:
+        return
+    configs = {"cleanup.policy": "compact"}
+    segment_bytes = getattr(broker.config, "offsets_topic_segment_bytes", None)
+    if segment_bytes is not None:
+        configs["segment.bytes"] = str(segment_bytes)
+    partitions = broker.groups.coordinator.config.offsets_topic_num_partitions
+    broker.create_topic(OFFSETS_TOPIC, partitions, configs, now_ms, internal=True)
+
+
+def _ms(value: datetime.timedelta | int) -> int:
+    if isinstance(value, datetime.timedelta):
+        return int(value / datetime.timedelta(milliseconds=1))
+    return int(value)
+
+
+def _service(broker: Broker) -> GroupService:
+    return broker.groups  # type: ignore[no-any-return]
+
+
+# -- FindCoordinator ---------------------------------------------------------------------
+
+
+def handle_find_coordinator(broker: Broker, ctx: RequestContext, request: Any) -> Any:
+    """Every group and transactional id is coordinated by this node (key types 0 and 1)."""
+    m = codec.response_module(FIND_COORDINATOR, ctx.api_version)
+    key_type = getattr(request, "key_type", 0)
+    if key_type == 0:
+        ensure_offsets_topic(broker, ctx.now_ms)
+    error = E.none if key_type in (0, 1) else E.invalid_request
+    node = broker.node
+    found = error is E.none
+    answer = {
+        "error_code": error,
+        "error_message": None if found else f"unsupported key type {key_type}",
+        "node_id": node.node_id if found else -1,
+        "host": node.host if found else "",
+        "port": node.port if found else -1,
+    }
+    if ctx.api_version < 4:
+        return codec.build(m.FindCoordinatorResponse, throttle_time=codec.millis(0), **answer)
+    coordinators = tuple(
+        codec.build(m.Coordinator, key=key, **answer) for key in request.coordinator_keys
+    )
+    return codec.build(
+        m.FindCoordinatorResponse, throttle_time=codec.millis(0), coordinators=coordinators
+    )
+
+
+# -- JoinGroup / SyncGroup / Heartbeat / LeaveGroup --------------------------------------
+
+
+def handle_join_group(broker: Broker, ctx: RequestContext, request: Any) -> Any:
+    session_timeout_ms = _ms(request.session_timeout)
+    rebalance = getattr(request, "rebalance_timeout", None)
+    req = msg.JoinGroupRequest(
+        group_id=request.group_id,
+        member_id=request.member_id,
+        group_instance_id=getattr(request, "group_instance_id", None),
+        protocol_type=request.protocol_type,
+        protocols=tuple((p.name, bytes(p.metadata)) for p in request.protocols),
+        session_timeout_ms=session_timeout_ms,
+        rebalance_timeout_ms=session_timeout_ms if rebalance is None else _ms(rebalance),
+        client_id=ctx.client_id or "",
+        client_host=getattr(ctx, "client_host", "") or "",
+        require_known_member_id=ctx.api_version >= 4,
+    )
+    service = _service(broker)
+    return service.run(ctx, service.coordinator.join_group(ctx, req, ctx.now_ms))
+
+
+def join_group_response(version: int, r: msg.JoinGroupResult) -> Any:
+    m = codec.response_module(JOIN_GROUP, version)
+    members = tuple(
+        codec.build(
+            m.JoinGroupResponseMember,
+            member_id=x.member_id,
+            group_instance_id=x.group_instance_id,
+            metadata=x.metadata,
+        )
+        for x in r.members
+    )
+    nullable = version >= 7
+    return codec.build(
+        m.JoinGroupResponse,
+        throttle_time=codec.millis(0),
+        error_code=r.error,
+        generation_id=r.generation_id,
+        protocol_type=r.protocol_type,
+        protocol_name=r.protocol_name if nullable else (r.protocol_name or ""),
+        leader=r.leader,
+        skip_assignment=r.skip_assignment,
+        member_id=r.member_id,
+        members=members,
+    )
+
+
+def handle_sync_group(broker: Broker, ctx: RequestContext, request: Any) -> Any:
+    req = msg.SyncGroupRequest(
+        group_id=request.group_id,
+        member_id=request.member_id,
+        generation_id=request.generation_id,
+        group_instance_id=getattr(request, "group_instance_id", None),
+        protocol_type=getattr(request, "protocol_type", None),
+        protocol_name=getattr(request, "protocol_name", None),
+        assignments=tuple((a.member_id, bytes(a.assignment)) for a in request.assignments),
+    )
+    service = _service(broker)
+    return service.run(ctx, service.coordinator.sync_group(ctx, req, ctx.now_ms))
+
+
+def sync_group_response(version: int, r: msg.SyncGroupResult) -> Any:
+    m = codec.response_module(SYNC_GROUP, version)
+    return codec.build(
+        m.SyncGroupResponse,
+        throttle_time=codec.millis(0),
+        error_code=r.error,
+        protocol_type=r.protocol_type,
+        protocol_name=r.protocol_name,
+        assignment=r.assignment,
+    )
+
+
+def handle_heartbeat(broker: Broker, ctx: RequestContext, request: Any) -> Any:
+    service = _service(broker)
+    effects = service.coordinator.heartbeat(
+        ctx,
+        request.group_id,
+        request.member_id,
+        request.generation_id,
+        ctx.now_ms,
+        getattr(request, "group_instance_id", None),
+    )
+    return service.run(ctx, effects)
+
+
+def heartbeat_response(version: int, r: msg.HeartbeatResult) -> Any:
+    m = codec.response_module(HEARTBEAT, version)
+    return codec.build(m.HeartbeatResponse, throttle_time=codec.millis(0), error_code=r.error)
+
+
+def handle_leave_group(broker: Broker, ctx: RequestContext, request: Any) -> Any:
+    if ctx.api_version < 3:
+        members = [msg.LeavingMember(request.member_id)]
+    else:
+        members = [msg.LeavingMember(x.member_id, x.group_instance_id) for x in request.members]
+    service = _service(broker)
+    return service.run(
+        ctx, service.coordinator.leave_group(ctx, request.group_id, members, ctx.now_ms)
+    )
+
+
+def leave_group_response(version: int, r: msg.LeaveGroupResult) -> Any:
+    m = codec.response_module(LEAVE_GROUP, version)
+    if version < 3:
+        error = r.error if r.error is not E.none or not r.members else r.members[0].error
+        return codec.build(m.LeaveGroupResponse, throttle_time=codec.millis(0), error_code=error)
+    members = tuple(
+        codec.build(
+            m.MemberResponse,
+            member_id=x.member_id,
+            group_instance_id=x.group_instance_id,
+            error_code=x.error,
+        )
+        for x in r.members
+    )
+    return codec.build(
+        m.LeaveGroupResponse, throttle_time=codec.millis(0), error_code=r.error, members=members
+    )
+
+
+# -- OffsetCommit / OffsetFetch / OffsetDelete -------------------------------------------
+
+
+def handle_offset_commit(broker: Broker, ctx: RequestContext, request: Any) -> Any:
+    entries = [
+        msg.OffsetCommitEntry(
+            topic.name,
+            p.partition_index,
+            p.committed_offset,
+            getattr(p, "committed_leader_epoch", -1),
+            p.committed_metadata,
+        )
+        for topic in request.topics
+        for p in topic.partitions
+    ]
+    retention = getattr(request, "retention_time", None)
+    service = _service(broker)
+    effects = service.coordinator.commit_offsets(
+        ctx,
+        request.group_id,
+        request.member_id,
+        request.generation_id_or_member_epoch,
+        entries,
+        ctx.now_ms,
+        getattr(request, "group_instance_id", None),
+        -1 if retention is None else _ms(retention),
+    )
+    return service.run(ctx, effects)
+
+
+def offset_commit_response(version: int, r: msg.OffsetCommitResult) -> Any:
+    m = codec.response_module(OFFSET_COMMIT, version)
+    topics = tuple(
+        codec.build(
+            m.OffsetCommitResponseTopic,
+            name=name,
+            partitions=tuple(
+                codec.build(m.OffsetCommitResponsePartition, partition_index=p, error_code=e)
+                for p, e in parts
+            ),
+        )
+        for name, parts in _by_topic((x.topic, x.partition, x.error) for x in r.partitions)
+    )
+    return codec.build(m.OffsetCommitResponse, throttle_time=codec.millis(0), topics=topics)
+
+
+def handle_offset_fetch(broker: Broker, ctx: RequestContext, request: Any) -> Any:
+    """OffsetFetch answers at once (v8+: several groups, KIP-709)."""
+    coordinator = _service(broker).coordinator
+    m = codec.response_module(OFFSET_FETCH, ctx.api_version)
+    if ctx.api_version >= 8:
+        groups = tuple(
+            _fetched_group(m, ctx.api_version, coordinator.fetch_offsets(g.group_id, _wanted(g)))
+            for g in request.groups
+        )
+        return codec.build(m.OffsetFetchResponse, throttle_time=codec.millis(0), groups=groups)
+    result = coordinator.fetch_offsets(request.group_id, _wanted(request))
+    topics = _fetched_topics(m, ctx.api_version, result, "OffsetFetchResponseTopic", "Partition")
+    return codec.build(
+        m.OffsetFetchResponse, throttle_time=codec.millis(0), topics=topics, error_code=result.error
+    )
+
+
+def _wanted(group: Any) -> list[tuple[str, list[int]]] | None:
+    if group.topics is None:
+        return None
+    return [(t.name, list(t.partition_indexes)) for t in group.topics]
+
+
+def _fetched_group(m: Any, version: int, result: msg.GroupOffsets) -> Any:
+    topics = _fetched_topics(m, version, result, "OffsetFetchResponseTopics", "Partitions")
+    return codec.build(
+        m.OffsetFetchResponseGroup, group_id=result.group_id, topics=topics, error_code=result.error
+    )
+
+
+def _fetched_topics(
+    m: Any, version: int, result: msg.GroupOffsets, topic_cls: str, partition_suffix: str
+) -> tuple[Any, ...]:
+    """v1 has no group-level error: a group error goes into each partition instead."""
+    partition_cls = getattr(m, f"OffsetFetchResponse{partition_suffix}")
+    by_topic: dict[str, list[Any]] = {}
+    for o in result.partitions:
+        error = result.error if version < 2 and result.error is not E.none else o.error
+        by_topic.setdefault(o.topic, []).append(
+            codec.build(
+                partition_cls,
+                partition_index=o.partition,
+                committed_offset=o.offset,
+                committed_leader_epoch=o.leader_epoch,
+                metadata=o.metadata,
+                error_code=error,
+            )
+        )
+    return tuple(
+        codec.build(getattr(m, topic_cls), name=name, partitions=tuple(parts))
+        for name, parts in by_topic.items()
+    )
+
+
+def handle_offset_delete(broker: Broker, ctx: RequestContext, request: Any) -> Any:
+    partitions = [(t.name, p.partition_index) for t in request.topics for p in t.partitions]
+    service = _service(broker)
+    effects = service.coordinator.delete_offsets(ctx, request.group_id, partitions, ctx.now_ms)
+    return service.run(ctx, effects)
+
+
+def offset_delete_response(version: int, r: msg.OffsetDeleteResult) -> Any:
+    m = codec.response_module(OFFSET_DELETE, version)
+    topics = tuple(
+        codec.build(
+            m.OffsetDeleteResponseTopic,
+            name=name,
+            partitions=tuple(
+                codec.build(m.OffsetDeleteResponsePartition, partition_index=p, error_code=e)
+                for p, e in parts
+            ),
+        )
+        for name, parts in _by_topic((x.topic, x.partition, x.error) for x in r.partitions)
+    )
+    return codec.build(
+        m.OffsetDeleteResponse, error_code=r.error, throttle_time=codec.millis(0), topics=topics
+    )
+
+
+def _by_topic(
+    items: Iterable[tuple[str, int, ErrorCode]],
+) -> list[tuple[str, list[tuple[int, ErrorCode]]]]:
+    grouped: dict[str, list[tuple[int, ErrorCode]]] = {}
+    for topic, partition, error in items:
+        grouped.setdefault(topic, []).append((partition, error))
+    return list(grouped.items())
+
+
+# -- DescribeGroups / ListGroups / DeleteGroups ------------------------------------------
+
+
+def handle_describe_groups(broker: Broker, ctx: RequestContext, request: Any) -> Any:
+    m = codec.response_module(DESCRIBE_GROUPS, ctx.api_version)
+    described = _service(broker).coordinator.describe_groups(request.groups)
+    groups = tuple(_described_group(m, ctx.api_version, g) for g in described)
+    return codec.build(m.DescribeGroupsResponse, throttle_time=codec.millis(0), groups=groups)
+
+
+def _described_group(m: Any, version: int, g: msg.DescribedGroup) -> Any:
+    error = g.error
+    if error is E.group_id_not_found and version < 6:
+        error = E.none  # before KIP-1043 an unknown group is described as Dead, without error
+    members = tuple(
+        codec.build(
+            m.DescribedGroupMember,
+            member_id=x.member_id,
+            group_instance_id=x.group_instance_id,
+            client_id=x.client_id,
+            client_host=x.client_host,
+            member_metadata=x.metadata,
+            member_assignment=x.assignment,
+        )
+        for x in g.members
+    )
+    return codec.build(
+        m.DescribedGroup,
+        error_code=error,
+        error_message=None,
+        group_id=g.group_id,
+        group_state=g.state,
+        protocol_type=g.protocol_type,
+        protocol_data=g.protocol_name,
+        members=members,
+        authorized_operations=NO_AUTHORIZED_OPERATIONS,
+    )
+
+
+def handle_list_groups(broker: Broker, ctx: RequestContext, request: Any) -> Any:
+    m = codec.response_module(LIST_GROUPS, ctx.api_version)
+    listed = _service(broker).coordinator.list_groups(
+        getattr(request, "states_filter", ()), getattr(request, "types_filter", ())
+    )
+    groups = tuple(
+        codec.build(
+            m.ListedGroup,
+            group_id=g.group_id,
+            protocol_type=g.protocol_type,
+            group_state=g.state,
+            group_type=g.group_type,
+        )
+        for g in listed
+    )
+    return codec.build(
+        m.ListGroupsResponse, throttle_time=codec.millis(0), error_code=E.none, groups=groups
+    )
+
+
+def handle_delete_groups(broker: Broker, ctx: RequestContext, request: Any) -> Any:
+    service = _service(broker)
+    effects = service.coordinator.delete_groups(ctx, request.groups_names, ctx.now_ms)
+    return service.run(ctx, effects)
+
+
+def delete_groups_response(version: int, results: tuple[msg.DeletedGroup, ...]) -> Any:
+    m = codec.response_module(DELETE_GROUPS, version)
+    return codec.build(
+        m.DeleteGroupsResponse,
+        throttle_time=codec.millis(0),
+        results=tuple(
+            codec.build(m.DeletableGroupResult, group_id=r.group_id, error_code=r.error)
+            for r in results
+        ),
+    )
+
+
+RESPONDERS: dict[int, Callable[[int, Any], Any]] = {
+    JOIN_GROUP: join_group_response,
+    SYNC_GROUP: sync_group_response,
+    HEARTBEAT: heartbeat_response,
+    LEAVE_GROUP: leave_group_response,
+    OFFSET_COMMIT: offset_commit_response,
+    OFFSET_DELETE: offset_delete_response,
+    DELETE_GROUPS: delete_groups_response,
+}
+
+HANDLERS: dict[int, Callable[[Broker, RequestContext, Any], Any]] = {
+    FIND_COORDINATOR: handle_find_coordinator,
+    JOIN_GROUP: handle_join_group,
+    SYNC_GROUP: handle_sync_group,
+    HEARTBEAT: handle_heartbeat,
+    LEAVE_GROUP: handle_leave_group,
+    OFFSET_COMMIT: handle_offset_commit,
+    OFFSET_FETCH: handle_offset_fetch,
+    DESCRIBE_GROUPS: handle_describe_groups,
+    LIST_GROUPS: handle_list_groups,
+    DELETE_GROUPS: handle_delete_groups,
+    OFFSET_DELETE: handle_offset_delete,
+}
