@@ -1,0 +1,220 @@
+"""refka as a fast real broker inside your own test suite.
+
+A context manager that runs ``python -m refka broker`` as a child process on loopback::
+
+    from refka.testing import running_broker
+
+    with running_broker(log_segment_bytes=1024) as broker:
+        producer = confluent_kafka.Producer({"bootstrap.servers": broker.bootstrap})
+        ...
+        broker.restart()  # SIGTERM, then start again on the same data dir and port
+        broker.kill()     # SIGKILL, for crash tests; broker.restart() brings it back
+
+and a pytest plugin (enable it with ``pytest_plugins = ["refka.testing"]`` in your top-level
+``conftest.py``) offering a ``refka_broker`` fixture: one fresh broker per test.
+
+Config keys are Kafka's (``server.properties``): pass them as keyword arguments with
+underscores for dots (``num_partitions=3``) or as ``config={"log.segment.bytes": "1024"}``.
+The broker's stdout and stderr go to files; an error raised here ends with stderr's tail.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+READY_LINE = re.compile(r"refka broker ready on (\S+):(\d+).*? in (\d+) ms")
+START_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 15.0
+POLL_INTERVAL_S = 0.01
+STDERR_TAIL_BYTES = 4000
+
+
+class BrokerFailed(AssertionError):
+    """The broker did not start, or did not stop cleanly; the message ends with its stderr."""
+
+
+def config_value(value: object) -> str:
+    """Kafka's spelling of a config value: ``true``/``false`` for booleans, else ``str``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def broker_configs(config: Mapping[str, object] | None = None, **configs: object) -> dict[str, str]:
+    """Merge ``config`` with keyword configs (``log_segment_bytes`` -> ``log.segment.bytes``)."""
+    merged = {key: config_value(value) for key, value in (config or {}).items()}
+    merged.update({key.replace("_", "."): config_value(value) for key, value in configs.items()})
+    return merged
+
+
+class RunningBroker:
+    """One refka broker process; restartable on the same data directory and port."""
+
+    def __init__(
+        self, data_dir: Path, work_dir: Path, host: str, port: int, configs: dict[str, str]
+    ) -> None:
+        self.data_dir = data_dir
+        self.host = host
+        self.port = port
+        self.configs = configs
+        self.stdout_path = work_dir / "broker.stdout"
+        self.stderr_path = work_dir / "broker.stderr"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.ready_ms: int | None = None
+        self.starts = 0
+
+    @property
+    def bootstrap(self) -> str:
+        """``host:port``, for a client's ``bootstrap.servers``."""
+        return f"{self.host}:{self.port}"
+
+    def command(self) -> list[str]:
+        listener = f"PLAINTEXT://{self.host}:{self.port}"
+        settings = {"listeners": listener, "log.dirs": str(self.data_dir), **self.configs}
+        args = [sys.executable, "-m", "refka", "broker"]
+        for key, value in settings.items():
+            args += ["--set", f"{key}={value}"]
+        return args
+
+    def start(self, timeout_s: float = START_TIMEOUT_S) -> None:
+        """Start the process and wait for its ready line; learn the port when it was 0."""
+        if self.running:
+            raise BrokerFailed(f"broker already running (pid {self.pid})")
+        self.starts += 1
+        banner = f"--- start {self.starts}: {' '.join(self.command())}\n".encode()
+        for path in (self.stdout_path, self.stderr_path):
+            with path.open("ab") as f:
+                f.write(banner)
+        offset = self.stdout_path.stat().st_size
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        with self.stdout_path.open("ab") as out, self.stderr_path.open("ab") as err:
+            self.process = subprocess.Popen(
+                self.command(), stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env
+            )
+        self.wait_ready(offset, timeout_s)
+
+    def wait_ready(self, offset: int, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with self.stdout_path.open("rb") as f:
+                f.seek(offset)
+                match = READY_LINE.search(f.read().decode(errors="replace"))
+            if match:
+                self.host, self.port, self.ready_ms = match[1], int(match[2]), int(match[3])
+                return
+            if self.process is not None and self.process.poll() is not None:
+                code, self.process = self.process.returncode, None
+                raise BrokerFailed(f"broker exited with {code} before ready{self.stderr_tail()}")
+            time.sleep(POLL_INTERVAL_S)
+        self.terminate()
+        raise BrokerFailed(f"no ready line within {timeout_s} s{self.stderr_tail()}")
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process is not None else None
+
+    def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> None:
+        """SIGTERM, wait, and require exit code 0 (a clean shutdown)."""
+        if self.process is None:
+            return
+        process, self.process = self.process, None
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+        try:
+            code = process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            raise BrokerFailed(
+                f"broker ignored SIGTERM for {timeout_s} s{self.stderr_tail()}"
+            ) from None
+        if code != 0:
+            raise BrokerFailed(f"broker exited with {code}{self.stderr_tail()}")
+
+    def kill(self) -> None:
+        """SIGKILL: a crash, nothing flushed or closed."""
+        if self.process is None:
+            return
+        process, self.process = self.process, None
+        process.kill()
+        process.wait()
+
+    def restart(self, timeout_s: float = START_TIMEOUT_S) -> None:
+        """Stop cleanly (when running) and start again on the same data dir and port."""
+        self.stop()
+        self.start(timeout_s)
+
+    def terminate(self) -> None:
+        """Stop without judging the exit code (clean-up after a failure)."""
+        if self.process is None:
+            return
+        process, self.process = self.process, None
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+    def stderr_text(self) -> str:
+        try:
+            return self.stderr_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def stderr_tail(self) -> str:
+        tail = self.stderr_text()[-STDERR_TAIL_BYTES:]
+        return f"\n--- broker stderr ({self.stderr_path}) ---\n{tail}" if tail else ""
+
+
+@contextmanager
+def running_broker(
+    data_dir: Path | None = None,
+    *,
+    port: int = 0,
+    host: str = "127.0.0.1",
+    config: Mapping[str, object] | None = None,
+    start_timeout_s: float = START_TIMEOUT_S,
+    **configs: object,
+) -> Iterator[RunningBroker]:
+    """Run a refka broker for the duration of the block; always stops it.
+
+    ``data_dir`` (``log.dirs``) defaults to a temporary directory removed afterwards.
+    ``port=0`` lets the broker pick a free port; restarts keep the one it picked.
+    Leaving the block normally requires a clean exit (code 0) of a running broker.
+    """
+    with tempfile.TemporaryDirectory(prefix="refka-broker-") as tmp:
+        work_dir = Path(tmp)
+        data = Path(data_dir) if data_dir is not None else work_dir / "data"
+        data.mkdir(parents=True, exist_ok=True)
+        broker = RunningBroker(data, work_dir, host, port, broker_configs(config, **configs))
+        try:
+            broker.start(start_timeout_s)
+            yield broker
+        except BaseException:
+            broker.terminate()
+            raise
+        broker.stop()
+
+
+@pytest.fixture
+def refka_broker(tmp_path: Path) -> Iterator[RunningBroker]:
+    """A fresh refka broker for one test, data in ``tmp_path / "refka-data"``."""
+    with running_broker(tmp_path / "refka-data") as broker:
+        yield broker

@@ -1,0 +1,217 @@
+"""Acknowledged records survive a restart and a crash (issue 2).
+
+- SIGTERM restart: every record acknowledged before it is read back after it, at its offset,
+  and producing afterwards continues at the next offset.
+- kill -9 while a producer sends with acks=all: after a restart on the same log directory,
+  every acknowledged (partition, offset, value) is read back, offsets have no gaps, and the
+  consumer (which checks CRCs) meets no corrupt batch. Retried sends may appear twice; that is
+  allowed without idempotence, losing or moving an acknowledged record is not.
+
+Small segments (``log.segment.bytes``) make the crash land across segment rolls and indexes.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from functools import partial
+from pathlib import Path
+
+import confluent_kafka
+import pytest
+from confluent_kafka.admin import AdminClient, NewTopic
+from refka.testing import RunningBroker, running_broker
+
+PARTITIONS = 3
+DEADLINE_S = 30.0
+SEGMENT_BYTES = 16_384
+BURST = 20
+CLIENT_RETRY = {
+    "reconnect.backoff.ms": 20,
+    "reconnect.backoff.max.ms": 200,
+    "retry.backoff.ms": 20,
+    "retry.backoff.max.ms": 200,
+}
+
+Acked = tuple[int, int, bytes]  # (partition, offset, value)
+
+
+@pytest.fixture
+def durable_broker(tmp_path: Path) -> Iterator[RunningBroker]:
+    with running_broker(tmp_path / "data", log_segment_bytes=SEGMENT_BYTES) as broker:
+        yield broker
+
+
+def wait_until(condition: Callable[[], bool], what: str, timeout_s: float = DEADLINE_S) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+        time.sleep(0.01)
+
+
+def create_topic(bootstrap: str, topic: str) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin.create_topics([NewTopic(topic, PARTITIONS, 1)])[topic].result(DEADLINE_S)
+
+
+def producer(bootstrap: str, **extra: object) -> confluent_kafka.Producer:
+    return confluent_kafka.Producer(
+        {"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 2, **CLIENT_RETRY, **extra}
+    )
+
+
+def located(msg: confluent_kafka.Message) -> Acked:
+    """(partition, offset, value) of a delivered or consumed message."""
+    partition, offset, value = msg.partition(), msg.offset(), msg.value()
+    assert partition is not None and offset is not None and value is not None
+    return partition, offset, value
+
+
+def read_all(bootstrap: str, topic: str) -> dict[int, list[tuple[int, bytes]]]:
+    """Every partition from offset 0 to its high watermark, as (offset, value) in read order."""
+    consumer = confluent_kafka.Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": "refka-tests-durability",
+            "enable.auto.commit": False,
+            "check.crcs": True,
+            **CLIENT_RETRY,
+        }
+    )
+    try:
+        ends = {
+            p: consumer.get_watermark_offsets(
+                confluent_kafka.TopicPartition(topic, p), timeout=DEADLINE_S
+            )[1]
+            for p in range(PARTITIONS)
+        }
+        consumer.assign(
+            [confluent_kafka.TopicPartition(topic, p, 0) for p in range(PARTITIONS) if ends[p]]
+        )
+        read: dict[int, list[tuple[int, bytes]]] = {p: [] for p in range(PARTITIONS)}
+        deadline = time.monotonic() + DEADLINE_S
+        while any(len(read[p]) < ends[p] for p in read):
+            assert time.monotonic() < deadline, f"read {read} of {ends}"
+            msg = consumer.poll(0.2)
+            if msg is None:
+                continue
+            assert msg.error() is None, msg.error()
+            partition, offset, value = located(msg)
+            read[partition].append((offset, value))
+    finally:
+        consumer.close()
+    return read
+
+
+def assert_all_acknowledged_readable(
+    read: dict[int, list[tuple[int, bytes]]], acked: list[Acked], sent: set[bytes]
+) -> None:
+    for partition, records in read.items():
+        offsets = [offset for offset, _ in records]
+        assert offsets == list(range(len(offsets))), f"gap in partition {partition}"
+        assert {value for _, value in records} <= sent, "a value nobody sent"
+    stored = {(p, offset): value for p, records in read.items() for offset, value in records}
+    missing = [(p, o, v) for p, o, v in acked if stored.get((p, o)) != v]
+    assert not missing, f"{len(missing)} acknowledged records lost or moved: {missing[:5]}"
+
+
+def test_restart_keeps_every_acknowledged_record(durable_broker: RunningBroker) -> None:
+    topic = "restart"
+    bootstrap = durable_broker.bootstrap
+    create_topic(bootstrap, topic)
+    acked: list[Acked] = []
+
+    def produce(values: list[bytes]) -> None:
+        client = producer(bootstrap, **{"enable.idempotence": True})
+
+        def on_delivery(err: object, msg: confluent_kafka.Message) -> None:
+            assert err is None, err
+            acked.append(located(msg))
+
+        for i, value in enumerate(values):
+            client.produce(
+                topic, value, key=b"k%d" % i, partition=i % PARTITIONS, on_delivery=on_delivery
+            )
+        assert client.flush(DEADLINE_S) == 0
+
+    first = [b"before-%04d-" % i + b"x" * (i % 200) for i in range(600)]
+    produce(first)
+    assert len(acked) == len(first)
+    durable_broker.restart()
+    assert_all_acknowledged_readable(read_all(bootstrap, topic), acked, set(first))
+
+    second = [b"after-%04d" % i for i in range(30)]
+    produce(second)
+    read = read_all(bootstrap, topic)
+    assert_all_acknowledged_readable(read, acked, set(first + second))
+    assert sum(len(records) for records in read.values()) == len(first) + len(second)
+
+
+class BackgroundProducer:
+    """A thread producing distinct values with acks=all, recording each acknowledgement."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self.topic = topic
+        self.client = producer(bootstrap, **{"message.timeout.ms": 20_000})
+        self.acked: list[Acked] = []
+        self.failed: list[object] = []
+        self.sent: set[bytes] = set()
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self.run, name="producer", daemon=True)
+
+    def on_delivery(self, err: object, msg: confluent_kafka.Message) -> None:
+        if err is None:
+            self.acked.append(located(msg))
+        else:
+            self.failed.append(err)
+
+    def run(self) -> None:
+        i = 0
+        while not self.stopping.is_set():
+            for _ in range(BURST):  # several requests in flight when the broker dies
+                value = b"value-%06d-" % i + b"y" * (i % 100)
+                try:
+                    self.client.produce(
+                        self.topic, value, partition=i % PARTITIONS, on_delivery=self.on_delivery
+                    )
+                except BufferError:
+                    break
+                self.sent.add(value)
+                i += 1
+            self.client.poll(0.001)
+        self.client.flush(DEADLINE_S)
+
+    def __enter__(self) -> BackgroundProducer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopping.set()
+        self.thread.join(DEADLINE_S + 5)
+
+
+def acked_at_least(background: BackgroundProducer, count: int) -> bool:
+    return len(background.acked) >= count
+
+
+@pytest.mark.parametrize("kill_after_acks", [5, 400])
+def test_kill_9_during_acks_all_produce(
+    durable_broker: RunningBroker, kill_after_acks: int
+) -> None:
+    topic = "crash"
+    bootstrap = durable_broker.bootstrap
+    create_topic(bootstrap, topic)
+    with BackgroundProducer(bootstrap, topic) as background:
+        for round_ in range(2):  # two crashes, each mid-stream
+            goal = kill_after_acks * (round_ + 1) + round_ * 100
+            wait_until(partial(acked_at_least, background, goal), f"{goal} acks")
+            durable_broker.kill()
+            durable_broker.restart()
+        goal = len(background.acked) + 100
+        wait_until(partial(acked_at_least, background, goal), "acks after the last restart")
+    assert not background.thread.is_alive()
+    read = read_all(bootstrap, topic)
+    assert_all_acknowledged_readable(read, background.acked, background.sent)
+    assert len(background.acked) >= goal

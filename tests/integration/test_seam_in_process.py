@@ -1,0 +1,305 @@
+"""The sans-I/O seam: refka's core answers real request frames with no socket, clock or disk.
+
+A test plays the driver: it feeds ``Broker.on_request(connection_id, frame, now_ms)`` and
+``on_tick(now_ms)`` with a fake clock and ``MemoryStorage``, performs nothing, and decodes the
+``Send`` effects' bytes with kio, exactly as a client would read them off a socket. A second
+test walks the core's source and asserts it imports no I/O, threads, clocks or randomness.
+"""
+
+from __future__ import annotations
+
+import ast
+import datetime
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import refka
+from kio.records.readers import read_batch
+from kio.schema.api_versions.v3.request import ApiVersionsRequest
+from kio.schema.api_versions.v3.response import ApiVersionsResponse
+from kio.schema.create_topics.v4.request import CreatableTopic, CreateTopicsRequest
+from kio.schema.create_topics.v4.response import CreateTopicsResponse
+from kio.schema.errors import ErrorCode
+from kio.schema.fetch.v11.request import FetchPartition, FetchRequest, FetchTopic
+from kio.schema.fetch.v11.response import FetchResponse
+from kio.schema.produce.v8.request import PartitionProduceData, ProduceRequest, TopicProduceData
+from kio.schema.produce.v8.response import ProduceResponse
+from kio.schema.types import TopicName
+from kio.static.primitive import Records, i16, i32, i32Timedelta, i64
+from kio_wire import decode_response, new_batch, request_bytes, split_frame
+from refka.config import BrokerConfig
+from refka.core.broker import Broker
+from refka.core.effects import Close, Effect, FileSlice, Send
+from refka.log.storage import MemoryStorage
+
+START_MS = 1_700_000_000_000
+TOPIC = "seam"
+MAX_WAIT_MS = 500
+
+
+class Driver:
+    """A driver with a fake clock: it feeds the core and keeps what it asked for."""
+
+    def __init__(self, seed: int = 7) -> None:
+        self.now_ms = START_MS
+        self.storage = MemoryStorage()
+        config = BrokerConfig.model_validate({"log.dirs": "data"})
+        self.broker = Broker(config, self.storage, self.now_ms, seed)
+        self.correlation_id = 0
+        self.timeline: list[Effect] = []
+
+    def request(self, connection_id: int, request: Any) -> list[Effect]:
+        self.correlation_id += 1
+        frame = request_bytes(request, self.correlation_id)
+        return self.record(self.broker.on_request(connection_id, frame, self.now_ms))
+
+    def tick(self, advance_ms: int) -> list[Effect]:
+        self.now_ms += advance_ms
+        return self.record(self.broker.on_tick(self.now_ms))
+
+    def record(self, effects: list[Effect]) -> list[Effect]:
+        assert not [e for e in effects if isinstance(e, Close)], effects
+        self.timeline += effects
+        return effects
+
+    def frame_bytes(self, send: Send) -> bytes:
+        """The bytes a socket driver would write: file slices read through the storage."""
+        return b"".join(
+            self.storage.read(c.path, c.position, c.size) if isinstance(c, FileSlice) else c
+            for c in send.chunks
+        )
+
+    def answers(
+        self, effects: list[Effect], connection_id: int, response_type: type[Any]
+    ) -> list[Any]:
+        """Decode every Send to ``connection_id`` as ``response_type``."""
+        decoded = []
+        for effect in effects:
+            if isinstance(effect, Send) and effect.connection_id == connection_id:
+                payload = split_frame(self.frame_bytes(effect))
+                assert len(payload) + 4 == effect.size
+                _, response = decode_response(payload, response_type)
+                decoded.append(response)
+        return decoded
+
+    def call(self, connection_id: int, request: Any, response_type: type[Any]) -> Any:
+        [response] = self.answers(
+            self.request(connection_id, request), connection_id, response_type
+        )
+        return response
+
+
+def create_topic(driver: Driver) -> None:
+    topic = CreatableTopic(
+        name=TopicName(TOPIC),
+        num_partitions=i32(1),
+        replication_factor=i16(1),
+        assignments=(),
+        configs=(),
+    )
+    request = CreateTopicsRequest(topics=(topic,), timeout=i32Timedelta.parse(ms(5000)))
+    response = driver.call(1, request, CreateTopicsResponse)
+    assert [(t.name, t.error_code) for t in response.topics] == [(TOPIC, ErrorCode.none)]
+
+
+def ms(value: int) -> datetime.timedelta:
+    return datetime.timedelta(milliseconds=value)
+
+
+def produce_request(values: list[bytes]) -> ProduceRequest:
+    partition = PartitionProduceData(index=i32(0), records=Records(new_batch(values, key=b"k")))
+    return ProduceRequest(
+        acks=i16(-1),
+        timeout=i32Timedelta.parse(ms(5000)),
+        topic_data=(TopicProduceData(name=TopicName(TOPIC), partition_data=(partition,)),),
+    )
+
+
+def fetch_request(offset: int, max_wait_ms: int) -> FetchRequest:
+    partition = FetchPartition(
+        partition=i32(0), fetch_offset=i64(offset), partition_max_bytes=i32(1 << 20)
+    )
+    return FetchRequest(
+        max_wait=i32Timedelta.parse(ms(max_wait_ms)),
+        min_bytes=i32(1),
+        topics=(FetchTopic(topic=TopicName(TOPIC), partitions=(partition,)),),
+        forgotten_topics_data=(),
+    )
+
+
+def fetched(response: FetchResponse) -> tuple[int, list[tuple[int, bytes | None]]]:
+    """(high watermark, [(offset, value)]) of partition 0, batches decoded and CRC-checked."""
+    [topic] = response.responses
+    [partition] = topic.partitions
+    assert partition.error_code == ErrorCode.none
+    records = partition.records or b""
+    out: list[tuple[int, bytes | None]] = []
+    position = 0
+    while position < len(records):
+        batch, size = read_batch(records, position)
+        out += [(int(r.offset), r.value) for r in batch.records]
+        position += size
+    return int(partition.high_watermark), out
+
+
+@pytest.fixture
+def driver() -> Driver:
+    driver = Driver()
+    versions = driver.call(
+        1,
+        ApiVersionsRequest(client_software_name="seam", client_software_version="1"),
+        ApiVersionsResponse,
+    )
+    assert versions.error_code == ErrorCode.none
+    assert {0, 1, 18, 19} <= {int(k.api_key) for k in versions.api_keys}
+    create_topic(driver)
+    return driver
+
+
+def test_produce_then_fetch_returns_the_records(driver: Driver) -> None:
+    for values, base_offset in (([b"a", b"b", b"c"], 0), ([b"d", b"e"], 3)):
+        produced = driver.call(2, produce_request(values), ProduceResponse)
+        [partition] = produced.responses[0].partition_responses
+        assert (partition.error_code, partition.base_offset) == (ErrorCode.none, base_offset)
+
+    response = driver.call(2, fetch_request(0, max_wait_ms=0), FetchResponse)
+    assert fetched(response) == (5, [(0, b"a"), (1, b"b"), (2, b"c"), (3, b"d"), (4, b"e")])
+    response = driver.call(2, fetch_request(3, max_wait_ms=0), FetchResponse)
+    assert fetched(response) == (5, [(3, b"d"), (4, b"e")])
+
+
+def test_long_poll_fetch_answers_when_a_produce_arrives(driver: Driver) -> None:
+    waiting = driver.request(1, fetch_request(0, max_wait_ms=MAX_WAIT_MS))
+    assert not [e for e in waiting if isinstance(e, Send)], "a long poll answered at once"
+    assert not [e for e in driver.tick(100) if isinstance(e, Send)]
+
+    effects = driver.request(2, produce_request([b"late"]))
+    [produce_answer] = driver.answers(effects, 2, ProduceResponse)
+    assert produce_answer.responses[0].partition_responses[0].error_code == ErrorCode.none
+    [fetch_answer] = driver.answers(effects, 1, FetchResponse)
+    assert fetched(fetch_answer) == (1, [(0, b"late")])
+
+
+def test_long_poll_fetch_expires_at_max_wait(driver: Driver) -> None:
+    start_ms = driver.now_ms
+    assert not [e for e in driver.request(1, fetch_request(0, MAX_WAIT_MS)) if isinstance(e, Send)]
+    assert not [e for e in driver.tick(MAX_WAIT_MS - 1) if isinstance(e, Send)]
+    [answer] = driver.answers(driver.tick(1), 1, FetchResponse)
+    assert driver.now_ms == start_ms + MAX_WAIT_MS
+    assert fetched(answer) == (0, [])
+
+
+def test_same_seed_same_inputs_same_bytes() -> None:
+    """Determinism: two runs of one script give byte-identical effects."""
+
+    def script() -> list[bytes | Effect]:
+        driver = Driver(seed=42)
+        create_topic(driver)
+        driver.request(1, fetch_request(0, MAX_WAIT_MS))
+        driver.request(2, produce_request([b"x", b"y"]))
+        driver.tick(MAX_WAIT_MS)
+        return [driver.frame_bytes(e) if isinstance(e, Send) else e for e in driver.timeline]
+
+    assert script() == script()
+
+
+# --- the import walk ----------------------------------------------------------------------
+
+CORE = ["core", "log", "protocol", "group", "producer_state.py", "replica.py"]
+FORBIDDEN_MODULES = {"asyncio", "socket", "selectors", "threading", "time", "random", "secrets"}
+FORBIDDEN_PACKAGES = {"refka.server", "refka.peers", "refka.testing", "refka.cli"}
+FORBIDDEN_CALLS = {
+    "datetime.now",
+    "datetime.utcnow",
+    "datetime.today",
+    "date.today",
+    "os.urandom",
+    "uuid.uuid1",
+    "uuid.uuid4",
+}
+
+
+def core_sources() -> Iterator[Path]:
+    root = Path(refka.__file__).parent
+    for name in CORE:
+        path = root / name
+        if path.is_dir():
+            yield from sorted(path.rglob("*.py"))
+        elif path.exists():
+            yield path
+
+
+def runtime_nodes(tree: ast.AST) -> Iterator[ast.AST]:
+    """Every node, except those under ``if TYPE_CHECKING:`` (imports for annotations only)."""
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        yield node
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            stack.extend(node.orelse)
+            continue
+        stack.extend(ast.iter_child_nodes(node))
+
+
+def imported_modules(tree: ast.AST) -> Iterator[tuple[int, str]]:
+    for node in runtime_nodes(tree):
+        if isinstance(node, ast.Import):
+            yield from ((node.lineno, alias.name) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            yield node.lineno, node.module
+
+
+def called_names(tree: ast.AST) -> Iterator[tuple[int, str]]:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            target = node.func.value
+            owner = target.attr if isinstance(target, ast.Attribute) else getattr(target, "id", "")
+            yield node.lineno, f"{owner}.{node.func.attr}"
+
+
+def violations_in(source: str, name: str) -> list[str]:
+    tree = ast.parse(source, name)
+    found = []
+    for line, module in imported_modules(tree):
+        forbidden_package = any(
+            module == p or module.startswith(p + ".") for p in FORBIDDEN_PACKAGES
+        )
+        if module.split(".")[0] in FORBIDDEN_MODULES or forbidden_package:
+            found.append(f"{name}:{line} imports {module}")
+    for line, call in called_names(tree):
+        if call in FORBIDDEN_CALLS:
+            found.append(f"{name}:{line} calls {call}()")
+    return found
+
+
+def test_core_imports_no_io_threads_clocks_or_randomness() -> None:
+    sources = list(core_sources())
+    assert len(sources) >= 10, sources  # the walk found the core
+    violations = [v for path in sources for v in violations_in(path.read_text(), str(path))]
+    assert not violations, "\n".join(violations)
+
+
+def test_the_walk_sees_what_it_forbids() -> None:
+    source = """
+import os.path
+from typing import TYPE_CHECKING
+from time import monotonic
+import asyncio.tasks
+from refka.server import driver
+if TYPE_CHECKING:
+    import random
+def f():
+    import socket
+    return datetime.datetime.now(), os.urandom(4), uuid.uuid4()
+"""
+    assert sorted(violations_in(source, "m")) == [
+        "m:10 imports socket",
+        "m:11 calls datetime.now()",
+        "m:11 calls os.urandom()",
+        "m:11 calls uuid.uuid4()",
+        "m:4 imports time",
+        "m:5 imports asyncio.tasks",
+        "m:6 imports refka.server",
+    ]
