@@ -1,0 +1,265 @@
+"""One client connection: Kafka's ``Processor`` for a single socket, as an ``asyncio.Protocol``.
+
+Reading: ``data_received`` feeds the sans-I/O ``FrameDecoder`` and hands every complete frame to
+the server at once, in the same callback (no task, no queue). A size prefix over
+``socket.request.max.bytes`` closes the connection, as Kafka's ``InvalidReceiveException`` does.
+
+Writing: responses leave in the order the core emits them. A response made only of bytes is
+joined and written to the transport. Record data (``FileSlice``) goes from the segment file to
+the socket with ``os.sendfile`` (zero copy): at once when the transport has nothing buffered and
+the socket takes it all, else by a writer task that sends the rest with ``loop.sendfile`` after
+the transport drains, while later responses wait behind it in ``pending``.
+
+Back-pressure: while the transport's buffer is over its high-water mark, or too many responses
+wait behind a ``sendfile``, the connection stops reading, so a slow consumer slows its own
+requests down instead of growing the broker's memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from refka.core.effects import Chunk, FileSlice
+from refka.protocol.framing import FrameDecoder, FrameTooLarge
+
+if TYPE_CHECKING:
+    from refka.server.driver import BrokerServer
+
+log = logging.getLogger(__name__)
+
+MAX_PENDING_SENDS = 32
+"""Responses that may wait behind a ``sendfile`` before the connection stops reading."""
+
+_WRITE_BUFFER_FULL = 1
+_PENDING_FULL = 2
+_CLOSE = object()  # in ``pending``: close once everything before it is written
+
+
+class ShortFile(OSError):
+    """A segment file ended before the bytes a ``FileSlice`` promised."""
+
+
+class Connection(asyncio.Protocol):
+    """A client connection; ``connection_id`` is the core's name for it."""
+
+    def __init__(self, server: BrokerServer) -> None:
+        self.server = server
+        self.connection_id = 0
+        self.transport: asyncio.Transport | None = None
+        self.closed = False
+        self._decoder = FrameDecoder(server.max_frame_bytes)
+        self._socket_fd = -1
+        self._pending: deque[Any] | None = None  # responses waiting behind a sendfile
+        self._writer: asyncio.Task[None] | None = None
+        self._read_paused = 0  # bit set of reasons: _WRITE_BUFFER_FULL | _PENDING_FULL
+        self._drained: asyncio.Future[None] | None = None
+
+    # ------------------------------------------------------------------ reading
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            self._socket_fd = sock.fileno()
+            self.server.configure_socket(sock)
+        self.server.connected(self)
+
+    def data_received(self, data: bytes) -> None:
+        decoder = self._decoder
+        request = self.server.request
+        try:
+            decoder.feed(data)
+            frame = decoder.next_frame()
+            while type(frame) is bytes:
+                request(self, frame)
+                if self.closed:
+                    return
+                frame = decoder.next_frame()
+        except FrameTooLarge as error:
+            log.info("connection %d: %s; closing it", self.connection_id, error)
+            self.close()
+
+    def eof_received(self) -> bool:
+        return False  # the client is done: close our side too
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if self._writer is not None:
+            self._writer.cancel()
+        if self._drained is not None and not self._drained.done():
+            self._drained.set_result(None)
+        self.server.disconnected(self)
+
+    # ------------------------------------------------------------------ writing
+
+    def send(self, chunks: tuple[Chunk, ...]) -> None:
+        """Write one response frame after the ones before it."""
+        if self.closed:
+            return
+        if self._pending is not None:
+            self._pending.append(chunks)
+            if len(self._pending) >= MAX_PENDING_SENDS:
+                self._pause_reading(_PENDING_FULL)
+            return
+        if len(chunks) == 1 and type(chunks[0]) is bytes:
+            self.transport.write(chunks[0])  # type: ignore[union-attr]
+            return
+        self._write_now(chunks)
+
+    def close(self) -> None:
+        """Close after the responses already emitted (Kafka closes on a bad request)."""
+        if self.closed:
+            return
+        self.closed = True
+        transport = self.transport
+        assert transport is not None
+        transport.pause_reading()
+        if self._pending is not None:
+            self._pending.append(_CLOSE)
+        else:
+            transport.close()
+
+    def abort(self) -> None:
+        """Drop the connection now, unsent responses included (broker shutdown)."""
+        self.closed = True
+        if self.transport is not None:
+            self.transport.abort()
+
+    def _write_now(self, chunks: tuple[Chunk, ...]) -> None:
+        transport = self.transport
+        assert transport is not None
+        joined: list[bytes] = []
+        for index, chunk in enumerate(chunks):
+            if type(chunk) is not FileSlice:
+                joined.append(chunk)  # type: ignore[arg-type]
+                continue
+            if joined:
+                transport.write(joined[0] if len(joined) == 1 else b"".join(joined))
+                joined = []
+            try:
+                rest = self._sendfile_now(chunk)
+            except OSError as error:
+                self._fail(error)
+                return
+            if rest is not None:
+                self._pending = deque([(rest, *chunks[index + 1 :])])
+                self._writer = asyncio.get_running_loop().create_task(self._write_pending())
+                return
+        if joined:
+            transport.write(joined[0] if len(joined) == 1 else b"".join(joined))
+
+    def _sendfile_now(self, piece: FileSlice) -> FileSlice | None:
+        """Send what the socket takes now, straight from the file; return what is left."""
+        transport = self.transport
+        assert transport is not None
+        if piece.size == 0:
+            return None
+        if self._socket_fd < 0 or transport.get_write_buffer_size():
+            return piece  # earlier bytes still buffered: they go first
+        files = self.server.files
+        file = files.acquire(piece.path)
+        position, left = piece.position, piece.size
+        try:
+            while left:
+                try:
+                    sent = os.sendfile(self._socket_fd, file.fileno(), position, left)
+                except BlockingIOError:
+                    break
+                if sent == 0:
+                    raise ShortFile(f"{piece.path} ends before byte {position}")
+                position += sent
+                left -= sent
+        finally:
+            files.release(file)
+        return None if left == 0 else FileSlice(piece.path, position, left)
+
+    async def _write_pending(self) -> None:
+        """Write the waiting responses in order, waiting for the socket between them."""
+        pending = self._pending
+        transport = self.transport
+        assert pending is not None and transport is not None
+        loop = asyncio.get_running_loop()
+        try:
+            while pending:
+                item = pending.popleft()
+                if len(pending) < MAX_PENDING_SENDS // 2:
+                    self._resume_reading(_PENDING_FULL)
+                if item is _CLOSE:
+                    transport.close()
+                    return
+                await self._write_waiting(loop, transport, item)
+                if self._read_paused & _WRITE_BUFFER_FULL:
+                    await self._drain()
+        except asyncio.CancelledError:
+            raise
+        except (OSError, RuntimeError) as error:
+            self._fail(error)
+        finally:
+            self._pending = None
+            self._writer = None
+            self._resume_reading(_PENDING_FULL)
+
+    async def _write_waiting(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        transport: asyncio.Transport,
+        chunks: tuple[Chunk, ...],
+    ) -> None:
+        joined: list[bytes] = []
+        for chunk in chunks:
+            if type(chunk) is not FileSlice:
+                joined.append(chunk)  # type: ignore[arg-type]
+                continue
+            if joined:
+                transport.write(b"".join(joined))
+                joined = []
+            if transport.is_closing():
+                raise ConnectionResetError("connection closed")
+            files = self.server.files
+            file = files.acquire(chunk.path)
+            try:
+                sent = await loop.sendfile(transport, file, chunk.position, chunk.size)
+            finally:
+                files.release(file)
+            if sent != chunk.size:
+                raise ShortFile(f"{chunk.path} ends before byte {chunk.position + sent}")
+        if joined:
+            transport.write(b"".join(joined))
+
+    def _fail(self, error: BaseException) -> None:
+        log.warning(
+            "connection %d: cannot send a response (%s); closing it", self.connection_id, error
+        )
+        self.abort()
+
+    # ------------------------------------------------------------- back-pressure
+
+    def pause_writing(self) -> None:
+        self._pause_reading(_WRITE_BUFFER_FULL)
+
+    def resume_writing(self) -> None:
+        self._resume_reading(_WRITE_BUFFER_FULL)
+        if self._drained is not None and not self._drained.done():
+            self._drained.set_result(None)
+
+    async def _drain(self) -> None:
+        self._drained = asyncio.get_running_loop().create_future()
+        await self._drained
+        self._drained = None
+
+    def _pause_reading(self, reason: int) -> None:
+        if not self._read_paused and not self.closed and self.transport is not None:
+            self.transport.pause_reading()
+        self._read_paused |= reason
+
+    def _resume_reading(self, reason: int) -> None:
+        if not self._read_paused & reason:
+            return
+        self._read_paused &= ~reason
+        if not self._read_paused and not self.closed and self.transport is not None:
+            self.transport.resume_reading()

@@ -1,0 +1,152 @@
+"""``refka broker``: load the configuration, bind the listener, run until SIGINT/SIGTERM.
+
+Start-up prints one line to stdout once the listener accepts connections::
+
+    refka broker ready on 127.0.0.1:9092 (node 1, log.dirs ./data) in 57 ms
+
+The milliseconds count from the start of the process (Linux: ``/proc/self/stat``, 10 ms
+resolution; elsewhere from the import of this module), so they include the interpreter's own
+start-up, the imports, log recovery and the bind. With port 0 the line shows the port the kernel
+chose, and the core advertises that port to clients.
+"""
+
+from __future__ import annotations
+
+import time
+
+_IMPORTED_S = time.perf_counter()
+
+import argparse  # noqa: E402 - after the start-up timestamp
+import os  # noqa: E402
+import sys  # noqa: E402
+from typing import TYPE_CHECKING  # noqa: E402
+
+if TYPE_CHECKING:
+    from refka.config import BrokerConfig
+
+LOG_FORMAT = "[%(asctime)s] %(levelname)s %(message)s (%(name)s)"  # as Kafka's log4j layout
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config", metavar="FILE", help="a Kafka server.properties file (default: built-in)"
+    )
+    parser.add_argument(
+        "--set",
+        metavar="KEY=VALUE",
+        action="append",
+        default=[],
+        help="set one config key (Kafka's names, e.g. log.dirs=/tmp/refka); repeatable, "
+        "wins over --config",
+    )
+    parser.add_argument(
+        "--log-level",
+        default="INFO",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        type=str.upper,
+        help="log level of the messages on stderr (default INFO)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the broker until SIGINT or SIGTERM; 0 after a clean shutdown, 2 on a bad config."""
+    import logging
+
+    logging.basicConfig(level=args.log_level, format=LOG_FORMAT, stream=sys.stderr)
+    from refka.config import ConfigError, load_config
+
+    try:
+        config, warnings = load_config(args.config, list(args.set))
+    except ConfigError as error:
+        print(f"refka broker: {error}", file=sys.stderr)
+        return 2
+    for warning in warnings:
+        print(f"refka broker: warning: {warning}", file=sys.stderr)
+    import asyncio
+
+    try:
+        return asyncio.run(serve(config))
+    except KeyboardInterrupt:  # SIGINT before the handlers were installed
+        return 0
+
+
+async def serve(config: BrokerConfig) -> int:
+    """Bind, build the core, accept connections until a signal, then shut down cleanly."""
+    import asyncio
+    import logging
+    import signal
+
+    from refka.config import advertised_address, listener_address
+    from refka.log.storage import FileStorage
+    from refka.server.driver import BrokerServer, now_ms
+    from refka.server.files import SegmentFiles
+
+    log = logging.getLogger("refka.server")
+    host, port = listener_address(config)
+    try:
+        storage = FileStorage(config.log_dirs)
+    except OSError as error:
+        print(f"refka broker: cannot use log.dirs {config.log_dirs}: {error}", file=sys.stderr)
+        return 1
+    server = BrokerServer(
+        None,
+        SegmentFiles(storage.real_path),
+        config.socket_request_max_bytes,
+        config.socket_send_buffer_bytes,
+        config.socket_receive_buffer_bytes,
+    )
+    try:
+        bound_host, bound_port = await server.listen(host, port)
+    except OSError as error:
+        print(f"refka broker: cannot listen on {host}:{port}: {error}", file=sys.stderr)
+        return 1
+    config = _advertise_bound_port(config, advertised_address(config), bound_port)
+    seed = int.from_bytes(os.urandom(8), "big")
+    log.debug("seed %d", seed)
+    from refka.core.broker import Broker
+
+    server.core = Broker(config, storage, now_ms(), seed)
+    loop = asyncio.get_running_loop()
+    stopped = loop.create_future()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, _stop, stopped, signum)
+    await server.start_serving()
+    print(
+        f"refka broker ready on {bound_host}:{bound_port} "
+        f"(node {config.node_id}, log.dirs {config.log_dirs}) in {_startup_ms()} ms",
+        flush=True,
+    )
+    signum = await stopped
+    log.info("shutting down on %s", signal.Signals(signum).name)
+    await server.close()
+    log.info("shut down cleanly")
+    return 0
+
+
+def _advertise_bound_port(
+    config: BrokerConfig, advertised: tuple[str, int], bound_port: int
+) -> BrokerConfig:
+    """With port 0 the kernel picks the port: advertise that one."""
+    host, port = advertised
+    if port != 0:
+        return config
+    return config.model_copy(update={"advertised_listeners": f"PLAINTEXT://{host}:{bound_port}"})
+
+
+def _stop(stopped: object, signum: int) -> None:
+    import asyncio
+
+    assert isinstance(stopped, asyncio.Future)
+    if not stopped.done():
+        stopped.set_result(signum)
+
+
+def _startup_ms() -> int:
+    """Milliseconds since this process started (Linux), else since this module was imported."""
+    try:
+        with open("/proc/self/stat", "rb") as stat:
+            fields = stat.read().rsplit(b")", 1)[1].split()
+        started_s = int(fields[19]) / os.sysconf("SC_CLK_TCK")  # field 22: starttime
+        return round((time.clock_gettime(time.CLOCK_BOOTTIME) - started_s) * 1000)
+    except (OSError, ValueError, IndexError, AttributeError):
+        return round((time.perf_counter() - _IMPORTED_S) * 1000)
