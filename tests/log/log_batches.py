@@ -7,6 +7,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import crc32c
+from refka.log.storage import FileStorage, MemoryStorage
 
 
 def _varint(n: int) -> bytes:
@@ -102,3 +103,8 @@ def iter_records(batch: bytes) -> Iterator[Rec]:
         headers, pos = _read_varint(batch, pos)
         assert headers == 0
         yield Rec(base_offset + off_delta, base_ts + ts_delta, value)
+
+
+def make_storage(kind: str, tmp_path: object) -> FileStorage | MemoryStorage:
+    """A FileStorage under ``tmp_path`` or a MemoryStorage, for parametrized fixtures."""
+    return FileStorage(str(tmp_path)) if kind == "file" else MemoryStorage()

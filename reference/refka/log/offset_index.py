@@ -118,5 +118,6 @@ class OffsetIndex:
             self._written = len(self.positions)
 
     def flush(self) -> None:
+        self.storage.open(self.path)
         self.write()
         self.storage.fsync(self.path)

@@ -120,5 +120,6 @@ class TimeIndex:
             self._written = len(self.timestamps)
 
     def flush(self) -> None:
+        self.storage.open(self.path)
         self.write()
         self.storage.fsync(self.path)

@@ -1,0 +1,143 @@
+"""Every partition log under one log directory, as Kafka's ``LogManager``.
+
+On start it finds the ``<topic>-<partition>`` folders (the topic may itself contain ``-``; the
+partition follows the last one), reads ``recovery-point-offset-checkpoint`` and
+``log-start-offset-checkpoint`` at the root and opens each log from those offsets. It writes both
+files back on ``checkpoint()`` (every ``log.flush.offset.checkpoint.interval.ms``) and on
+``close()``, runs retention every ``log.retention.check.interval.ms`` and the ``flush.ms``
+timers on every tick.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from refka.log.checkpoint import (
+    LOG_START_OFFSET_CHECKPOINT,
+    RECOVERY_POINT_CHECKPOINT,
+    read_offsets,
+    write_offsets,
+)
+from refka.log.config import LogConfig
+from refka.log.partition_log import PartitionLog
+from refka.log.storage import Storage
+
+TopicPartition = tuple[str, int]
+_SKIPPED_DIR_SUFFIXES = ("-delete", "-future", "-stray")
+
+
+def parse_dir_name(name: str) -> TopicPartition | None:
+    """``my-topic-3`` -> ``("my-topic", 3)``; None for anything else."""
+    topic, sep, partition = name.rpartition("-")
+    if not sep or not topic or not partition.isdigit():
+        return None
+    return topic, int(partition)
+
+
+def dir_name(topic: str, partition: int) -> str:
+    return f"{topic}-{partition}"
+
+
+class LogManager:
+    """Owns the PartitionLogs of one log dir; the driver calls ``on_tick`` with the time."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        now_ms: int,
+        config_for: Callable[[str], LogConfig] | None = None,
+        retention_check_interval_ms: int = 300_000,
+        checkpoint_interval_ms: int = 60_000,
+    ) -> None:
+        self.storage = storage
+        self.config_for = config_for or (lambda _topic: LogConfig())
+        self.retention_check_interval_ms = retention_check_interval_ms
+        self.checkpoint_interval_ms = checkpoint_interval_ms
+        self.logs: dict[TopicPartition, PartitionLog] = {}
+        self.next_retention_check_ms = now_ms + retention_check_interval_ms
+        self.next_checkpoint_ms = now_ms + checkpoint_interval_ms
+        self._load_logs(now_ms)
+
+    def _load_logs(self, now_ms: int) -> None:
+        recovery_points = read_offsets(self.storage, RECOVERY_POINT_CHECKPOINT)
+        log_start_offsets = read_offsets(self.storage, LOG_START_OFFSET_CHECKPOINT)
+        for name in self.storage.list_dir(""):
+            if name.endswith(_SKIPPED_DIR_SUFFIXES):
+                if name.endswith("-delete"):
+                    self.storage.delete(name)
+                continue
+            tp = parse_dir_name(name)
+            if tp is None or not self._is_dir(name):
+                continue
+            self.logs[tp] = PartitionLog.open(
+                self.storage,
+                name,
+                tp[0],
+                tp[1],
+                self.config_for(tp[0]),
+                now_ms,
+                recovery_point=recovery_points.get(tp, 0),
+                log_start_offset=log_start_offsets.get(tp, 0),
+            )
+
+    def _is_dir(self, name: str) -> bool:
+        try:
+            self.storage.list_dir(name)
+        except (NotADirectoryError, FileNotFoundError):
+            return False
+        return True
+
+    def get(self, topic: str, partition: int) -> PartitionLog | None:
+        return self.logs.get((topic, partition))
+
+    def get_or_create(
+        self, topic: str, partition: int, config: LogConfig, now_ms: int = 0
+    ) -> PartitionLog:
+        log = self.logs.get((topic, partition))
+        if log is None:
+            name = dir_name(topic, partition)
+            log = PartitionLog.open(self.storage, name, topic, partition, config, now_ms)
+            self.logs[(topic, partition)] = log
+        return log
+
+    def delete(self, topic: str, partition: int) -> None:
+        log = self.logs.pop((topic, partition), None)
+        if log is not None:
+            log.delete()
+
+    def on_tick(self, now_ms: int) -> int:
+        """Flush timers every tick, retention and checkpoints when due; the next due time."""
+        for log in self.logs.values():
+            log.on_tick(now_ms)
+        if now_ms >= self.next_retention_check_ms:
+            for log in self.logs.values():
+                log.delete_expired_segments(now_ms)
+            self.next_retention_check_ms = now_ms + self.retention_check_interval_ms
+        if now_ms >= self.next_checkpoint_ms:
+            self.checkpoint()
+            self.next_checkpoint_ms = now_ms + self.checkpoint_interval_ms
+        return min(self.next_retention_check_ms, self.next_checkpoint_ms)
+
+    def checkpoint(self) -> None:
+        """Write both offset checkpoint files at the log dir root; as Kafka, a log start offset
+        is only recorded where it lies past the first segment's base offset."""
+        write_offsets(
+            self.storage,
+            RECOVERY_POINT_CHECKPOINT,
+            {tp: log.recovery_point for tp, log in self.logs.items()},
+        )
+        write_offsets(
+            self.storage,
+            LOG_START_OFFSET_CHECKPOINT,
+            {
+                tp: log.log_start_offset
+                for tp, log in self.logs.items()
+                if log.log_start_offset > log.segments[0].base_offset
+            },
+        )
+
+    def close(self) -> None:
+        """Flush and close every log, then checkpoint (recovery points equal the LEOs)."""
+        for log in self.logs.values():
+            log.close()
+        self.checkpoint()
