@@ -1,0 +1,195 @@
+----------------------------- MODULE Delivery -----------------------------
+(***************************************************************************)
+(* Delivery semantics of one partition, end to end: a producer with acks   *)
+(* 0, 1 or all (-1), retries and the idempotent producer (producer id and  *)
+(* epoch fixed, sequence numbers, a window of the last batches the broker  *)
+(* remembers); a consumer that commits its offset before or after          *)
+(* processing (at-most-once, at-least-once).                               *)
+(*                                                                         *)
+(* Batch s carries sequence number s and is the producer's s-th send. The  *)
+(* partition is its leader's log plus a high watermark (hw): the prefix    *)
+(* the ISR holds. Replication is Replication.tla's concern; here a leader  *)
+(* failover keeps exactly the committed prefix and the new leader rebuilds *)
+(* producer state from its log. Requests and responses can be delayed,     *)
+(* lost or answered after the producer timed out, and a timed-out request  *)
+(* may still be appended: that is where duplicates come from.              *)
+(*                                                                         *)
+(* Switches: Acks ("0", "1", "all"); Retries; Idempotence (KIP-98: retries        *)
+(* without it duplicate batches); CommitBeforeProcess (at-most-once).      *)
+(***************************************************************************)
+EXTENDS Integers, Sequences, FiniteSets
+
+CONSTANTS
+    NumBatches,           \* batches the application sends: 0..NumBatches-1
+    MaxInFlight,          \* max.in.flight.requests.per.connection
+    Window,               \* batches whose sequence the broker remembers (5 in Kafka)
+    MaxFailovers,         \* bound on leader failovers
+    Acks,                 \* acks: "0", "1" or "all"
+    Retries,              \* retries > 0
+    Idempotence,          \* enable.idempotence
+    CommitBeforeProcess   \* the consumer commits before it processes
+
+VARIABLES
+    log,           \* sequence numbers of the appended batches, by offset
+    hw,            \* high watermark: offsets below it are committed
+    nextSeq,       \* the producer's next sequence number
+    outstanding,   \* sent batches the producer has no answer for
+    requests,      \* produce requests in flight
+    responses,     \* successful produce responses in flight
+    acked,         \* batches the application was told succeeded
+    failovers,     \* leader failovers so far
+    position,      \* consumer: next offset to fetch
+    holding,       \* consumer: offset fetched and not yet finished, or -1
+    steps,         \* consumer: how many of {process, commit} it did for `holding`
+    committed,     \* the group's committed offset
+    processed      \* offsets the application has processed
+
+vars == <<log, hw, nextSeq, outstanding, requests, responses, acked, failovers,
+          position, holding, steps, committed, processed>>
+producerVars == <<nextSeq, outstanding, requests, responses, acked>>
+consumerVars == <<position, holding, steps, committed, processed>>
+
+InLog(s) == \E i \in 1..Len(log) : log[i] = s
+Committed(s) == \E i \in 1..hw : log[i] = s
+LastSeq == IF log = <<>> THEN -1 ELSE log[Len(log)]
+
+(* ProducerStateManager.check_sequence, for the producer's only epoch. *)
+CheckSequence(s) ==
+    IF ~Idempotence THEN "append"
+    ELSE IF s = LastSeq + 1 THEN "append"
+    ELSE IF InLog(s) /\ s > LastSeq - Window THEN "duplicate"
+    ELSE "out_of_order"
+
+----------------------------------------------------------------------------
+Init ==
+    /\ log = <<>> /\ hw = 0
+    /\ nextSeq = 0 /\ outstanding = {} /\ requests = {} /\ responses = {}
+    /\ acked = {} /\ failovers = 0
+    /\ position = 0 /\ holding = -1 /\ steps = 0 /\ committed = 0 /\ processed = {}
+
+(* The producer sends the next batch; with acks=0 it counts as sent. *)
+Send ==
+    /\ nextSeq < NumBatches
+    /\ Cardinality(outstanding) < MaxInFlight
+    /\ nextSeq' = nextSeq + 1
+    /\ requests' = requests \cup {nextSeq}
+    /\ IF Acks = "0"
+       THEN /\ acked' = acked \cup {nextSeq}
+            /\ UNCHANGED outstanding
+       ELSE /\ outstanding' = outstanding \cup {nextSeq}
+            /\ UNCHANGED acked
+    /\ UNCHANGED <<log, hw, responses, failovers>> /\ UNCHANGED consumerVars
+
+(* The leader handles a produce request (Replica.append_as_leader). *)
+HandleProduce(s) ==
+    /\ s \in requests
+    /\ requests' = requests \ {s}
+    /\ LET verdict == CheckSequence(s) IN
+       /\ log' = IF verdict = "append" THEN Append(log, s) ELSE log
+       /\ responses' = IF \/ Acks = "1" /\ verdict # "out_of_order"
+                          \/ Acks = "all" /\ verdict = "duplicate" /\ Committed(s)
+                       THEN responses \cup {s} ELSE responses
+    /\ UNCHANGED <<hw, nextSeq, outstanding, acked, failovers>> /\ UNCHANGED consumerVars
+
+(* The ISR catches up; with acks=all the leader answers committed batches. *)
+AdvanceHighWatermark ==
+    /\ hw < Len(log)
+    /\ hw' = hw + 1
+    /\ responses' = IF Acks = "all" THEN responses \cup {log[hw + 1]} ELSE responses
+    /\ UNCHANGED <<log, nextSeq, outstanding, requests, acked, failovers>>
+    /\ UNCHANGED consumerVars
+
+(* A response reaches the producer. *)
+ReceiveResponse(s) ==
+    /\ s \in responses
+    /\ responses' = responses \ {s}
+    /\ acked' = IF s \in outstanding THEN acked \cup {s} ELSE acked
+    /\ outstanding' = outstanding \ {s}
+    /\ UNCHANGED <<log, hw, nextSeq, requests, failovers>> /\ UNCHANGED consumerVars
+
+(* request.timeout.ms expires: resend the same batch, or give up. *)
+Timeout(s) ==
+    /\ s \in outstanding
+    /\ s \notin requests
+    /\ IF Retries
+       THEN /\ requests' = requests \cup {s}
+            /\ UNCHANGED outstanding
+       ELSE /\ outstanding' = outstanding \ {s}
+            /\ UNCHANGED requests
+    /\ UNCHANGED <<log, hw, nextSeq, responses, acked, failovers>> /\ UNCHANGED consumerVars
+
+(* The network drops a request or a response. *)
+Drop ==
+    /\ \/ \E s \in requests : requests' = requests \ {s} /\ UNCHANGED responses
+       \/ \E s \in responses : responses' = responses \ {s} /\ UNCHANGED requests
+    /\ UNCHANGED <<log, hw, nextSeq, outstanding, acked, failovers>> /\ UNCHANGED consumerVars
+
+(* The leader fails; the new leader from the ISR has the committed prefix. *)
+LeaderFailover ==
+    /\ failovers < MaxFailovers
+    /\ failovers' = failovers + 1
+    /\ log' = SubSeq(log, 1, hw)
+    /\ UNCHANGED <<hw, nextSeq, outstanding, requests, responses, acked>>
+    /\ UNCHANGED consumerVars
+
+(* The consumer fetches the next committed record. *)
+Poll ==
+    /\ holding = -1
+    /\ position < hw
+    /\ holding' = position /\ steps' = 0
+    /\ UNCHANGED <<position, committed, processed>>
+    /\ UNCHANGED <<log, hw, failovers>> /\ UNCHANGED producerVars
+
+(* Process and commit the held record, in the configured order. *)
+Process ==
+    /\ holding # -1
+    /\ steps = IF CommitBeforeProcess THEN 1 ELSE 0
+    /\ processed' = processed \cup {holding}
+    /\ IF CommitBeforeProcess
+       THEN holding' = -1 /\ position' = holding + 1 /\ steps' = 0
+       ELSE steps' = 1 /\ UNCHANGED <<holding, position>>
+    /\ UNCHANGED committed
+    /\ UNCHANGED <<log, hw, failovers>> /\ UNCHANGED producerVars
+
+CommitOffset ==
+    /\ holding # -1
+    /\ steps = IF CommitBeforeProcess THEN 0 ELSE 1
+    /\ committed' = holding + 1
+    /\ IF CommitBeforeProcess
+       THEN steps' = 1 /\ UNCHANGED <<holding, position>>
+       ELSE holding' = -1 /\ position' = holding + 1 /\ steps' = 0
+    /\ UNCHANGED processed
+    /\ UNCHANGED <<log, hw, failovers>> /\ UNCHANGED producerVars
+
+(* The consumer crashes and resumes from the committed offset. *)
+ConsumerRestart ==
+    /\ holding # -1
+    /\ holding' = -1 /\ steps' = 0 /\ position' = committed
+    /\ UNCHANGED <<committed, processed>>
+    /\ UNCHANGED <<log, hw, failovers>> /\ UNCHANGED producerVars
+
+Next ==
+    \/ Send \/ AdvanceHighWatermark \/ Drop \/ LeaderFailover
+    \/ Poll \/ Process \/ CommitOffset \/ ConsumerRestart
+    \/ \E s \in 0..(NumBatches - 1) : HandleProduce(s) \/ ReceiveResponse(s) \/ Timeout(s)
+
+Spec == Init /\ [][Next]_vars
+
+----------------------------------------------------------------------------
+TypeOK ==
+    /\ log \in Seq(0..(NumBatches - 1))
+    /\ hw \in 0..Len(log)
+    /\ outstanding \subseteq 0..(NumBatches - 1)
+
+(* No batch is appended twice. *)
+NoDuplicateAppends ==
+    \A i, j \in 1..Len(log) : log[i] = log[j] => i = j
+
+(* Every batch the producer counts as delivered is in the log (or, for *)
+(* acks=0, still on its way there).                                     *)
+NoAckedRecordLost == \A s \in acked : InLog(s) \/ s \in requests
+
+(* Every record below the committed offset was processed. *)
+NoRecordSkipped == \A o \in 0..(committed - 1) : o \in processed
+
+=============================================================================

@@ -1,0 +1,236 @@
+----------------------------- MODULE Election -----------------------------
+(***************************************************************************)
+(* ISR and leader election for one partition under a KRaft-style          *)
+(* controller: the controller holds the partition state (leader, ISR,     *)
+(* eligible leader replicas, leader epoch); the leader shrinks and        *)
+(* expands the ISR through AlterPartition; acks=all commits need           *)
+(* min.insync.replicas; brokers crash, are fenced, restart and register.  *)
+(* Kafka does not fsync on append: a broker that stops uncleanly loses     *)
+(* the unflushed suffix of its log (Kafka relies on replication).          *)
+(*                                                                         *)
+(* Records are <<offset, epoch>> as in Replication.tla. Follower           *)
+(* truncation is the fixed KIP-279/KIP-320 protocol, checked there, so     *)
+(* here a fetch either appends the leader's next record or truncates to    *)
+(* the longest common prefix. Abstractions: a replica learns the           *)
+(* controller's decisions at once; AlterPartition is an atomic step (so    *)
+(* no stale request needs fencing by partition epoch); the broker session  *)
+(* timeout is the FenceBroker step.                                        *)
+(*                                                                         *)
+(* Switches:                                                               *)
+(*   UncleanElection = TRUE  unclean.leader.election.enable=true           *)
+(*   Kip966 = FALSE          before KIP-966: the last ISR member stays in  *)
+(*                           the ISR when fenced and is elected again      *)
+(*                           after an unclean shutdown; no ELR.            *)
+(***************************************************************************)
+EXTENDS Naturals, Sequences, FiniteSets
+
+CONSTANTS
+    Replicas,
+    None,
+    MaxLogSize,
+    MaxEpoch,
+    MinIsr,           \* min.insync.replicas
+    UncleanElection,  \* unclean.leader.election.enable
+    Kip966            \* eligible leader replicas and unclean-shutdown awareness
+
+VARIABLES
+    log,              \* log[r]: sequence of epochs; Replica.log
+    flushed,          \* flushed[r]: how many records of log[r] are on disk
+    alive,            \* alive[r]: the broker process runs
+    fenced,           \* fenced[r]: the controller fences r (no heartbeats)
+    lostData,         \* lostData[r]: r stopped uncleanly and has not registered yet
+    leader,           \* controller: partition leader or None
+    leaderEpoch,      \* controller: partition leader epoch
+    isr,              \* controller: in-sync replicas
+    elr,              \* controller: eligible leader replicas (KIP-966)
+    acked             \* <<offset, epoch>> acknowledged under acks=all
+
+vars == <<log, flushed, alive, fenced, lostData, leader, leaderEpoch, isr, elr, acked>>
+
+Min(S) == CHOOSE x \in S : \A y \in S : x <= y
+Max(S) == CHOOSE x \in S : \A y \in S : x >= y
+
+Truncate(lg, o) == SubSeq(lg, 1, o)
+HasRecord(r, rec) == rec[1] < Len(log[r]) /\ log[r][rec[1] + 1] = rec[2]
+CommonPrefix(a, b) ==
+    Max({n \in 0..Min({Len(a), Len(b)}) : \A i \in 1..n : a[i] = b[i]})
+
+Serving(r) == alive[r] /\ ~fenced[r]
+
+(* The ELR after the ISR becomes newIsr having removed `removed` (KIP-966): *)
+(* replicas leaving an ISR smaller than min.insync.replicas still hold      *)
+(* every committed record, because nothing commits below min ISR.           *)
+ElrAfter(newIsr, removed) ==
+    IF ~Kip966 THEN {}
+    ELSE IF Cardinality(newIsr) >= MinIsr THEN {}
+    ELSE (elr \cup (removed \cap isr)) \ newIsr
+
+----------------------------------------------------------------------------
+Init ==
+    /\ log = [r \in Replicas |-> <<>>]
+    /\ flushed = [r \in Replicas |-> 0]
+    /\ alive = [r \in Replicas |-> TRUE]
+    /\ fenced = [r \in Replicas |-> FALSE]
+    /\ lostData = [r \in Replicas |-> FALSE]
+    /\ leader = CHOOSE r \in Replicas : TRUE
+    /\ leaderEpoch = 1
+    /\ isr = Replicas
+    /\ elr = {}
+    /\ acked = {}
+
+(* Replica.append_as_leader: the leader accepts an acks=all produce only    *)
+(* while the ISR meets min.insync.replicas (else NOT_ENOUGH_REPLICAS).      *)
+LeaderAppend ==
+    /\ leader # None
+    /\ Serving(leader)
+    /\ Cardinality(isr) >= MinIsr
+    /\ Len(log[leader]) < MaxLogSize
+    /\ log' = [log EXCEPT ![leader] = Append(@, leaderEpoch)]
+    /\ UNCHANGED <<flushed, alive, fenced, lostData, leader, leaderEpoch, isr, elr, acked>>
+
+(* A follower fetch: truncate a diverging suffix, else copy one record. *)
+FollowerFetch(f) ==
+    /\ leader # None
+    /\ f # leader
+    /\ Serving(f) /\ Serving(leader)
+    /\ LET p == CommonPrefix(log[f], log[leader]) IN
+       \/ /\ p < Len(log[f])
+          /\ log' = [log EXCEPT ![f] = Truncate(@, p)]
+          /\ flushed' = [flushed EXCEPT ![f] = Min({@, p})]
+       \/ /\ p = Len(log[f])
+          /\ p < Len(log[leader])
+          /\ log' = [log EXCEPT ![f] = Append(@, log[leader][p + 1])]
+          /\ UNCHANGED flushed
+    /\ UNCHANGED <<alive, fenced, lostData, leader, leaderEpoch, isr, elr, acked>>
+
+(* Replica.maybe_increment_high_watermark: records every ISR member holds *)
+(* are committed and acknowledged, provided the ISR meets min ISR.        *)
+AdvanceHighWatermark ==
+    /\ leader # None
+    /\ Serving(leader)
+    /\ Cardinality(isr) >= MinIsr
+    /\ LET hw == Min({CommonPrefix(log[r], log[leader]) : r \in isr})
+           new == {<<o, log[leader][o + 1]>> : o \in 0..(hw - 1)}
+       IN /\ ~(new \subseteq acked)
+          /\ acked' = acked \cup new
+    /\ UNCHANGED <<log, flushed, alive, fenced, lostData, leader, leaderEpoch, isr, elr>>
+
+(* The OS writes dirty pages of r's log to disk. *)
+Flush(r) ==
+    /\ alive[r]
+    /\ flushed[r] < Len(log[r])
+    /\ flushed' = [flushed EXCEPT ![r] = Len(log[r])]
+    /\ UNCHANGED <<log, alive, fenced, lostData, leader, leaderEpoch, isr, elr, acked>>
+
+(* Controlled shutdown flushes the log; an unclean one loses the rest. *)
+CleanShutdown(r) ==
+    /\ alive[r]
+    /\ alive' = [alive EXCEPT ![r] = FALSE]
+    /\ flushed' = [flushed EXCEPT ![r] = Len(log[r])]
+    /\ UNCHANGED <<log, fenced, lostData, leader, leaderEpoch, isr, elr, acked>>
+
+UncleanShutdown(r) ==
+    /\ alive[r]
+    /\ alive' = [alive EXCEPT ![r] = FALSE]
+    /\ log' = [log EXCEPT ![r] = Truncate(@, flushed[r])]
+    /\ lostData' = [lostData EXCEPT ![r] = flushed[r] < Len(log[r])]
+    /\ UNCHANGED <<flushed, fenced, leader, leaderEpoch, isr, elr, acked>>
+
+(* Leader candidates: the unfenced ISR, then (KIP-966) the unfenced ELR. *)
+CleanCandidates ==
+    LET inIsr == {r \in isr : Serving(r)}
+    IN IF inIsr # {} THEN inIsr ELSE {r \in elr : Serving(r)}
+
+(* The controller elects c; an ELR or unclean leader starts a new ISR {c}. *)
+Elect(c, newIsr) ==
+    /\ leaderEpoch < MaxEpoch
+    /\ leader' = c
+    /\ leaderEpoch' = leaderEpoch + 1
+    /\ isr' = IF c \in newIsr THEN newIsr ELSE {c}
+    /\ elr' = IF c \in newIsr THEN ElrAfter(newIsr, isr \ newIsr) \ {c}
+              ELSE IF c \in elr THEN elr \ {c} ELSE {}
+
+(* The broker session expires: the controller fences r and takes it out of *)
+(* the ISR (before KIP-966 not the last member); a fenced leader leaves the *)
+(* partition offline until ElectLeader.                                     *)
+FenceBroker(r) ==
+    /\ ~alive[r] /\ ~fenced[r]
+    /\ fenced' = [fenced EXCEPT ![r] = TRUE]
+    /\ LET newIsr == IF ~Kip966 /\ isr = {r} THEN isr ELSE isr \ {r} IN
+       /\ isr' = newIsr
+       /\ elr' = ElrAfter(newIsr, {r})
+    /\ leader' = IF leader = r THEN None ELSE leader
+    /\ UNCHANGED <<log, flushed, alive, lostData, leaderEpoch, acked>>
+
+(* A fenced broker restarts and registers; with KIP-966 it reports an       *)
+(* unclean shutdown and the controller drops it from the ISR and the ELR.   *)
+RegisterBroker(r) ==
+    /\ ~alive[r] /\ fenced[r]
+    /\ alive' = [alive EXCEPT ![r] = TRUE]
+    /\ fenced' = [fenced EXCEPT ![r] = FALSE]
+    /\ lostData' = [lostData EXCEPT ![r] = FALSE]
+    /\ IF Kip966 /\ lostData[r]
+       THEN /\ isr' = isr \ {r}
+            /\ elr' = elr \ {r}
+       ELSE UNCHANGED <<isr, elr>>
+    /\ UNCHANGED <<log, flushed, leader, leaderEpoch, acked>>
+
+(* An offline partition gets a leader once a candidate is back. *)
+ElectLeader ==
+    /\ leader = None
+    /\ \/ \E c \in CleanCandidates : Elect(c, isr)
+       \/ /\ UncleanElection
+          /\ CleanCandidates = {}
+          /\ \E c \in Replicas : Serving(c) /\ Elect(c, {})
+    /\ UNCHANGED <<log, flushed, alive, fenced, lostData, acked>>
+
+(* AlterPartition from the leader: drop a follower that lags. *)
+ShrinkIsr(f) ==
+    /\ leader # None /\ Serving(leader)
+    /\ f \in isr \ {leader}
+    /\ log[f] # log[leader]
+    /\ isr' = isr \ {f}
+    /\ elr' = ElrAfter(isr \ {f}, {f})
+    /\ UNCHANGED <<log, flushed, alive, fenced, lostData, leader, leaderEpoch, acked>>
+
+(* AlterPartition from the leader: add a follower that has caught up. *)
+ExpandIsr(f) ==
+    /\ leader # None /\ Serving(leader)
+    /\ f \notin isr /\ Serving(f)
+    /\ log[f] = log[leader]
+    /\ isr' = isr \cup {f}
+    /\ elr' = IF Cardinality(isr \cup {f}) >= MinIsr THEN {} ELSE elr \ {f}
+    /\ UNCHANGED <<log, flushed, alive, fenced, lostData, leader, leaderEpoch, acked>>
+
+Next ==
+    \/ LeaderAppend
+    \/ AdvanceHighWatermark
+    \/ ElectLeader
+    \/ \E r \in Replicas :
+        \/ FollowerFetch(r)
+        \/ Flush(r)
+        \/ CleanShutdown(r)
+        \/ UncleanShutdown(r)
+        \/ FenceBroker(r)
+        \/ RegisterBroker(r)
+        \/ ShrinkIsr(r)
+        \/ ExpandIsr(r)
+
+Spec == Init /\ [][Next]_vars
+
+----------------------------------------------------------------------------
+TypeOK ==
+    /\ \A r \in Replicas : log[r] \in Seq(1..MaxEpoch) /\ flushed[r] \in 0..Len(log[r])
+    /\ leader \in Replicas \cup {None}
+    /\ isr \subseteq Replicas /\ elr \subseteq Replicas
+    /\ isr \cap elr = {}
+
+(* A serving leader holds every acknowledged record: an acks=all write *)
+(* survives every failure the protocol is meant to handle.            *)
+NoAckedRecordLost ==
+    (leader # None /\ Serving(leader)) => \A rec \in acked : HasRecord(leader, rec)
+
+(* The leader is a member of the ISR. *)
+LeaderInIsr == leader # None => leader \in isr
+
+=============================================================================
