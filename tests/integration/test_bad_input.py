@@ -29,7 +29,11 @@ import pytest
 from kio.schema.api_versions.v0.request import ApiVersionsRequest as ApiVersionsRequestV0
 from kio.schema.api_versions.v0.response import ApiVersionsResponse as ApiVersionsResponseV0
 from kio.schema.api_versions.v3.request import ApiVersionsRequest
-from kio.schema.create_topics.v4.request import CreatableTopic, CreateTopicsRequest
+from kio.schema.create_topics.v4.request import (
+    CreatableTopic,
+    CreatableTopicConfig,
+    CreateTopicsRequest,
+)
 from kio.schema.create_topics.v4.response import CreateTopicsResponse
 from kio.schema.errors import ErrorCode
 from kio.schema.metadata.v4.request import MetadataRequest, MetadataRequestTopic
@@ -42,6 +46,8 @@ from kio_wire import RECORDS_COUNT_AT, SIZE, WireClient, new_batch, with_crc
 from refka.testing import running_broker
 
 TOPIC = "bad-input"
+SMALL_TOPIC = "small-messages"  # topic-level max.message.bytes
+SMALL_MAX = 1000
 SOCKET_REQUEST_MAX_BYTES = 2_000_000
 MESSAGE_MAX_BYTES = 1_048_588  # Kafka's default message.max.bytes
 CONFIGS = {"socket.request.max.bytes": str(SOCKET_REQUEST_MAX_BYTES)}
@@ -56,6 +62,7 @@ def bootstrap(
     if request.param == "refka":
         with running_broker(work_dir / "data", config=CONFIGS) as broker:
             create_topic(broker.bootstrap)
+            create_topic(broker.bootstrap, SMALL_TOPIC, {"max.message.bytes": str(SMALL_MAX)})
             yield broker.bootstrap
         return
     from refka.peers.kafka import running_kafka
@@ -64,18 +71,19 @@ def bootstrap(
     try:
         with running_kafka(work_dir, properties=CONFIGS) as peer:
             create_topic(peer.bootstrap)
+            create_topic(peer.bootstrap, SMALL_TOPIC, {"max.message.bytes": str(SMALL_MAX)})
             yield peer.bootstrap
     except PeerUnavailable as unavailable:
         pytest.skip(f"Apache Kafka peer unavailable: {unavailable}")
 
 
-def create_topic(bootstrap: str) -> None:
+def create_topic(bootstrap: str, name: str = TOPIC, configs: dict[str, str] | None = None) -> None:
     topic = CreatableTopic(
-        name=TopicName(TOPIC),
+        name=TopicName(name),
         num_partitions=i32(1),
         replication_factor=i16(1),
         assignments=(),
-        configs=(),
+        configs=tuple(CreatableTopicConfig(name=k, value=v) for k, v in (configs or {}).items()),
     )
     request = CreateTopicsRequest(
         topics=(topic,), timeout=i32Timedelta.parse(datetime.timedelta(milliseconds=5000))
@@ -85,16 +93,16 @@ def create_topic(bootstrap: str) -> None:
     assert [t.error_code for t in response.topics] == [ErrorCode.none]
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:  # Kafka elects the leader a moment after creating
-        partitions = metadata(bootstrap).topics[0].partitions
+        partitions = metadata(bootstrap, name).topics[0].partitions
         if partitions and partitions[0].leader_id >= 0:
             return
         time.sleep(0.05)
-    raise AssertionError(f"{TOPIC} has no leader after 15 s")
+    raise AssertionError(f"{name} has no leader after 15 s")
 
 
-def metadata(bootstrap: str) -> MetadataResponse:
+def metadata(bootstrap: str, topic: str = TOPIC) -> MetadataResponse:
     request = MetadataRequest(
-        topics=(MetadataRequestTopic(name=TopicName(TOPIC)),), allow_auto_topic_creation=False
+        topics=(MetadataRequestTopic(name=TopicName(topic)),), allow_auto_topic_creation=False
     )
     with WireClient(bootstrap) as client:
         return client.call(request, MetadataResponse)
@@ -107,30 +115,30 @@ def assert_still_serving(bootstrap: str) -> None:
     assert [(t.name, t.error_code) for t in response.topics] == [(TOPIC, ErrorCode.none)]
 
 
-def produce_request(batch: bytes) -> ProduceRequest:
+def produce_request(batch: bytes, topic: str = TOPIC) -> ProduceRequest:
     partition = PartitionProduceData(index=i32(0), records=Records(batch))
     return ProduceRequest(
         acks=i16(-1),
         timeout=i32Timedelta.parse(datetime.timedelta(milliseconds=5000)),
-        topic_data=(TopicProduceData(name=TopicName(TOPIC), partition_data=(partition,)),),
+        topic_data=(TopicProduceData(name=TopicName(topic), partition_data=(partition,)),),
     )
 
 
-def produce(bootstrap: str, batch: bytes) -> tuple[ErrorCode, int]:
+def produce(bootstrap: str, batch: bytes, topic: str = TOPIC) -> tuple[ErrorCode, int]:
     """(error code, base offset) of producing one batch to partition 0."""
     with WireClient(bootstrap) as client:
-        response = client.call(produce_request(batch), ProduceResponse)
-    [topic] = response.responses
-    [partition] = topic.partition_responses
+        response = client.call(produce_request(batch, topic), ProduceResponse)
+    [answer] = response.responses
+    [partition] = answer.partition_responses
     return partition.error_code, int(partition.base_offset)
 
 
-def produce_rejected(bootstrap: str, batch: bytes) -> ErrorCode:
+def produce_rejected(bootstrap: str, batch: bytes, topic: str = TOPIC) -> ErrorCode:
     """Produce ``batch`` between two good ones: the error, and proof nothing was appended."""
-    error, before = produce(bootstrap, new_batch([b"before"]))
+    error, before = produce(bootstrap, new_batch([b"before"]), topic)
     assert error == ErrorCode.none
-    error, _ = produce(bootstrap, batch)
-    check, after = produce(bootstrap, new_batch([b"after"]))
+    error, _ = produce(bootstrap, batch, topic)
+    check, after = produce(bootstrap, new_batch([b"after"]), topic)
     assert (check, after) == (ErrorCode.none, before + 1), "the rejected batch took offsets"
     return error
 
@@ -228,3 +236,11 @@ def test_many_bad_clients_at_once(bootstrap: str) -> None:
         for client in clients:
             client.close()
     assert_still_serving(bootstrap)
+
+
+def test_batch_above_topic_max_message_bytes_is_message_too_large(bootstrap: str) -> None:
+    small = new_batch([b"x" * (SMALL_MAX // 2)])
+    assert len(small) <= SMALL_MAX
+    assert produce(bootstrap, small, SMALL_TOPIC)[0] == ErrorCode.none
+    large = new_batch([b"x" * SMALL_MAX])
+    assert produce_rejected(bootstrap, large, SMALL_TOPIC) == ErrorCode.message_too_large

@@ -19,8 +19,10 @@ from functools import partial
 from pathlib import Path
 
 import confluent_kafka
+import crc32c
 import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
+from refka.protocol.batch_header import ATTRIBUTES, iter_headers
 from refka.testing import RunningBroker, running_broker
 
 PARTITIONS = 3
@@ -215,3 +217,23 @@ def test_kill_9_during_acks_all_produce(
     read = read_all(bootstrap, topic)
     assert_all_acknowledged_readable(read, background.acked, background.sent)
     assert len(background.acked) >= goal
+    assert_segments_intact(durable_broker.data_dir, topic)
+
+
+def assert_segments_intact(data_dir: Path, topic: str) -> None:
+    """After recovery every segment file is whole batches, each with a valid CRC-32C,
+    and offsets run on from one batch to the next (and one segment to the next)."""
+    for partition in range(PARTITIONS):
+        next_offset = 0
+        for segment in sorted((data_dir / f"{topic}-{partition}").glob("*.log")):
+            assert int(segment.stem) == next_offset, f"{segment.name} after {next_offset}"
+            data = segment.read_bytes()
+            position = 0
+            for header in iter_headers(data):
+                batch = data[position : position + header.size]
+                assert len(batch) == header.size, f"torn batch in {segment}"
+                assert crc32c.crc32c(batch[ATTRIBUTES:]) == header.crc, f"bad CRC in {segment}"
+                assert header.base_offset == next_offset, (segment, header)
+                next_offset = header.next_offset
+                position += header.size
+            assert position == len(data), f"{len(data) - position} stray bytes in {segment}"
