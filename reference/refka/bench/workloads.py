@@ -1,0 +1,107 @@
+"""What the benchmark runs: the produce workloads (value size x partitions x acks x codec),
+the latency probe, and the values the producer sends.
+
+Every produce workload writes its own topic; the consume workloads read those topics back from
+offset 0. Sizes are bounded in bytes so a 100-byte workload and a 1 KiB one take similar time.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from dataclasses import dataclass
+
+VALUE_SIZES_BYTES = (100, 1024)
+PARTITION_COUNTS = (1, 6)
+ACKS = ("1", "all")
+COMPRESSIONS = ("none", "lz4")
+VALUE_POOL_SIZE = 256
+WORDS = (
+    *("kafka", "replica", "leader", "epoch", "offset", "segment", "batch", "record"),
+    *("producer", "consumer", "group", "fetch", "commit", "watermark", "isr", "partition"),
+    *("topic", "broker", "controller", "index", "timestamp", "header", "key", "value"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ProduceWorkload:
+    """One topic written by one producer: `total_bytes` of values of `value_bytes` each."""
+
+    value_bytes: int
+    partitions: int
+    acks: str
+    compression: str
+    total_bytes: int
+    topic_name: str = ""  # default: named after the shape
+
+    @property
+    def messages(self) -> int:
+        return max(1, self.total_bytes // self.value_bytes)
+
+    @property
+    def topic(self) -> str:
+        if self.topic_name:
+            return self.topic_name
+        acks = "all" if self.acks == "all" else f"{self.acks}"
+        return f"bench-{self.value_bytes}b-p{self.partitions}-acks{acks}-{self.compression}"
+
+    @property
+    def label(self) -> str:
+        """The shape shared by the produce row and the consume row of this topic."""
+        size = "1 KiB" if self.value_bytes == 1024 else f"{self.value_bytes} B"
+        return f"{size} p{self.partitions} acks={self.acks} {self.compression}"
+
+
+@dataclass(frozen=True, slots=True)
+class LatencyWorkload:
+    """Single messages at a fixed rate, `linger.ms=0`: the time from produce() to its ack."""
+
+    topic: str
+    value_bytes: int
+    acks: str
+    rate_per_s: float
+    messages: int
+    warmup_messages: int
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """Everything one broker session runs."""
+
+    produce: tuple[ProduceWorkload, ...]
+    latency: LatencyWorkload
+    warmup: ProduceWorkload
+    settle_s: float
+
+
+def make_plan(quick: bool) -> Plan:
+    """The default plan (~50 MB per 1 KiB topic) or the `--quick` one (~1 MB per topic)."""
+    budget = {100: 1_000_000, 1024: 2_000_000} if quick else {100: 10_000_000, 1024: 48 << 20}
+    produce = tuple(
+        ProduceWorkload(size, partitions, acks, compression, budget[size])
+        for size, partitions, acks, compression in itertools.product(
+            VALUE_SIZES_BYTES, PARTITION_COUNTS, ACKS, COMPRESSIONS
+        )
+    )
+    latency = LatencyWorkload(
+        topic="bench-latency",
+        value_bytes=1024,
+        acks="all",
+        rate_per_s=500.0,
+        messages=200 if quick else 2000,
+        warmup_messages=20 if quick else 100,
+    )
+    # Untimed, before the measured workloads: first connections, a consumer group's first
+    # FindCoordinator (which creates __consumer_offsets), and the JVM's JIT warm-up.
+    warmup = ProduceWorkload(1024, 1, "1", "none", 500_000 if quick else 16 << 20, "bench-warmup")
+    return Plan(produce, latency, warmup, settle_s=0.2 if quick else 1.0)
+
+
+def make_values(value_bytes: int, seed: int = 7) -> list[bytes]:
+    """A pool of text-like values (lz4 finds repeats in them, as in real payloads)."""
+    rng = random.Random(seed)
+    values = []
+    for _ in range(VALUE_POOL_SIZE):
+        words = (rng.choice(WORDS) + str(rng.randrange(10_000)) for _ in range(value_bytes // 4))
+        values.append(" ".join(words).encode()[:value_bytes])
+    return values

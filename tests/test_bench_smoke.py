@@ -1,0 +1,66 @@
+"""`refka bench --quick --brokers refka` through the command line: every row of the table is
+there, the JSON parses, and every throughput is positive. Not a timed test: no assertion on
+speed."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SHAPES = [
+    f"{size} p{partitions} acks={acks} {codec}"
+    for size, partitions, acks, codec in itertools.product(
+        ("100 B", "1 KiB"), (1, 6), ("1", "all"), ("none", "lz4")
+    )
+]
+ROWS = [
+    "start time",
+    "idle RSS",
+    *[f"produce {shape}" for shape in SHAPES],
+    *[f"consume {shape}" for shape in SHAPES],
+    "produce latency p50",
+    "produce latency p99",
+    "RSS after the runs",
+]
+
+
+@pytest.mark.timeout(300)
+def test_quick_bench_against_refka(tmp_path: Path) -> None:
+    json_path, markdown_path = tmp_path / "bench.json", tmp_path / "bench.md"
+    argv = [sys.executable, "-m", "refka", "bench", "--quick", "--brokers", "refka"]
+    argv += ["--json", str(json_path), "--markdown", str(markdown_path)]
+    argv += ["--work-dir", str(tmp_path / "work")]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=280, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    table, targets = done.stdout.split("\n\n")[:2]  # the figures, then the targets
+    table_lines = table.splitlines()[2:]
+    for row in ROWS:
+        matching = [line for line in table_lines if line.startswith(f"| {row}")]
+        assert len(matching) == 1, f"row {row!r} missing or repeated in:\n{done.stdout}"
+        assert "failed" not in matching[0], matching[0]
+    assert len(table_lines) == len(ROWS)
+    assert "| start time <= 100 ms |" in targets
+    assert markdown_path.read_text() == done.stdout.rstrip("\n") + "\n"
+
+    report = json.loads(json_path.read_text())
+    assert report["brokers"] == ["refka"]
+    rows = {row["label"]: row for row in report["rows"]}
+    assert len(rows) == len(ROWS)
+    throughputs = [row for row in report["rows"] if row["unit"] == "MB/s"]
+    assert len(throughputs) == 2 * len(SHAPES)
+    for row in throughputs:
+        assert row["median"]["refka"] > 0, row
+        assert row["msgs_per_s"]["refka"] > 0, row
+    start_ms = next(row for row in report["rows"] if row["key"] == "start_ms")["median"]
+    assert start_ms["refka"] > 0
+    assert report["machine"]["cores"] >= 1
+    assert {target["target"] for target in report["targets"]} >= {
+        "start time <= 100 ms",
+        "idle RSS <= 60 MB",
+    }
