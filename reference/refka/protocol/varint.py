@@ -59,6 +59,7 @@ def decode_uvarint(buf: bytes | bytearray | memoryview, pos: int) -> tuple[int, 
     """Read an unsigned varint at ``pos``; return ``(value, position after it)``.
 
     pre: 0 <= pos
+    raises: ValueError
     post: pos < __return__[1] <= pos + 10
     post: 0 <= __return__[0] < 2**70
     """
@@ -93,6 +94,7 @@ def decode_varint(buf: bytes | bytearray | memoryview, pos: int) -> tuple[int, i
     """Read a signed (zigzag) varint at ``pos``; return ``(value, position after it)``.
 
     pre: 0 <= pos
+    raises: ValueError
     post: pos < __return__[1] <= pos + 10
     """
     z, pos = decode_uvarint(buf, pos)
