@@ -86,6 +86,7 @@ def test_truncated_batch_leaves_no_batch_which_is_invalid_record() -> None:
     for cut in (13, HEADER_SIZE, len(batch) - 1):
         assert code_of(batch[:cut]) is ErrorCode.invalid_record
     assert code_of(b"") is ErrorCode.invalid_record
+    assert code_of(batch[:-1], from_client=False) is ErrorCode.invalid_record
 
 
 def test_batch_length_below_minimum_overhead_is_corrupt_message() -> None:

@@ -160,14 +160,18 @@ def validate_batches(
 
     ``max_batch_bytes`` is the topic's ``max.message.bytes``. ``from_client`` applies the
     checks Kafka makes for ``AppendOrigin.CLIENT`` (one batch, baseOffset 0, count and
-    sequence sanity). ``log_append_time`` is ``message.timestamp.type=LogAppendTime``.
-    ``timestamp_window_ms`` is ``(now - message.timestamp.before.max.ms,
-    now + message.timestamp.after.max.ms)`` for CreateTime topics, or None for no bound.
+    sequence sanity); without it several batches may follow each other (replication), but
+    zero batches is still INVALID_RECORD, so the result is never empty.
+    ``log_append_time`` is ``message.timestamp.type=LogAppendTime``. ``timestamp_window_ms``
+    is ``(now - message.timestamp.before.max.ms, now + message.timestamp.after.max.ms)`` for
+    CreateTime topics, or None for no bound.
     Raises ``InvalidRecordError`` with Kafka's code (see the module docstring).
     """
     spans = split_batches(records)
     if from_client:
         _check_produce_shape(records, spans, produce_version)
+    elif not spans:  # LogValidator: "Record batch has no batches at all", any origin
+        raise _invalid("record batch has no batches at all")
     headers = []
     for pos, size in spans:
         header = _validate_batch(
