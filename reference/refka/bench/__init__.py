@@ -114,12 +114,17 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _profile_refka(plan: Any, work_dir: Path, results_dir: Path, values: Any) -> None:
-    """Two refka sessions under pyinstrument on one log dir: produce, then fetch."""
+    """Three refka sessions under pyinstrument on one log dir: start-up alone, produce, fetch."""
     from refka.bench.session import run_session
 
     results_dir.mkdir(parents=True, exist_ok=True)
-    for phase, name in (("produce", "refka-produce"), ("consume", "refka-fetch")):
-        _log(f"profiling refka: {phase}")
+    sessions: tuple[tuple[str, tuple[str, ...]], ...] = (
+        ("refka-start", ()),
+        ("refka-produce", ("produce",)),
+        ("refka-fetch", ("consume",)),
+    )
+    for name, phases in sessions:
+        _log(f"profiling refka: {name}")
         prefix = results_dir.resolve() / name
-        run_session("refka", plan, work_dir, values, _log, profile_to=prefix, phases=(phase,))
+        run_session("refka", plan, work_dir, values, _log, profile_to=prefix, phases=phases)
         _log(f"profile written: {prefix}.txt, {prefix}.html, {prefix}.top.txt")

@@ -26,12 +26,15 @@ def top_functions(root: Any, limit: int = TOP_FUNCTIONS) -> str:
     while stack:
         frame, above = stack.pop()
         name = _name(frame)
-        own[name] += frame.time - sum(child.time for child in frame.children)
+        # pyinstrument puts a function's own time (C calls included) in synthetic "[self]"
+        # children; count it as the function's own.
+        real = [child for child in frame.children if not child.is_synthetic]
+        own[name] += frame.time - sum(child.time for child in real)
         if name not in above:
             inclusive[name] += frame.time
-        stack.extend((child, above | {name}) for child in frame.children)
+        stack.extend((child, above | {name}) for child in real)
     total = root.time or 1.0
-    lines = [f"total sampled wall time {root.time:.2f} s (idle waiting in epoll included)", ""]
+    lines = [f"total sampled wall time {root.time:.2f} s (idle time shows as select/poll)", ""]
     for title, table in (("own time", own), ("inclusive time", inclusive)):
         lines.append(f"top {limit} functions by {title}:")
         ranked = sorted(table.items(), key=lambda item: item[1], reverse=True)[:limit]

@@ -16,6 +16,11 @@ IDLE_RSS_TARGET_MB = 60.0
 PRODUCE_1KIB_TARGET = 1.0  # refka / peer, median over the 1 KiB produce workloads
 CONSUME_TARGET = 0.8  # refka / peer, median over the consume workloads
 
+RATIO_NOTE = (
+    "Ratios are refka's median over the peer's: above 1x refka is faster for throughput "
+    "(MB/s); below 1x refka is quicker or smaller for start time, latency and RSS."
+)
+
 Runs = dict[str, list[dict[str, float | None]]]  # broker -> one dict of figures per repetition
 
 
@@ -120,6 +125,8 @@ def markdown(summary: dict, target_list: list[dict]) -> str:
         cells += [_cell(record["median"][b], record["unit"]) for b in brokers]
         cells += [_ratio_cell(record["ratios"].get(column)) for column in ratio_columns]
         lines.append("| " + " | ".join(cells) + " |")
+    if ratio_columns:
+        lines += ["", RATIO_NOTE]
     lines += ["", "| target | measured | met |", "|---|---|---|"]
     for target in target_list:
         met = {True: "met", False: "**not met**", None: "not measured"}[target["met"]]

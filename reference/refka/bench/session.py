@@ -39,7 +39,8 @@ def run_session(
     """Figures by row key, and details (msgs/s, broker CPU seconds) by row key.
 
     `phases` picks what runs after start-up: "produce" (creates the topics), "consume",
-    "latency"; the profiler runs produce and consume in separate sessions on one log dir.
+    "latency"; the profiler runs start-up alone (no phase), then produce, then consume, in
+    separate sessions on one log dir.
     """
     figures: dict[str, float | None] = {}
     details: dict[str, dict[str, float]] = {}
@@ -67,6 +68,8 @@ def _warm_up(
     bootstrap: str, plan: Plan, values: dict[int, list[bytes]], phases: tuple[str, ...]
 ) -> None:
     """Produce and consume the untimed warm-up topic (see `Plan.warmup`)."""
+    if not {"produce", "consume"} & set(phases):
+        return
     warmup = plan.warmup
     if "produce" in phases:
         clients.produce(bootstrap, warmup, values[warmup.value_bytes], WORKLOAD_TIMEOUT_S)

@@ -75,8 +75,9 @@ class Plan:
 
 
 def make_plan(quick: bool) -> Plan:
-    """The default plan (~50 MB per 1 KiB topic) or the `--quick` one (~1 MB per topic)."""
-    budget = {100: 1_000_000, 1024: 2_000_000} if quick else {100: 10_000_000, 1024: 48 << 20}
+    """The default plan (64 MiB per 1 KiB topic, 16 MB per 100 B topic) or the `--quick` one
+    (2 MB and 1 MB)."""
+    budget = {100: 1_000_000, 1024: 2_000_000} if quick else {100: 16_000_000, 1024: 64 << 20}
     produce = tuple(
         ProduceWorkload(size, partitions, acks, compression, budget[size])
         for size, partitions, acks, compression in itertools.product(
