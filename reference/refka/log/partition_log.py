@@ -116,6 +116,8 @@ class PartitionLog:
         log.recovery_point = min(max(recovery_point, log.log_start_offset), log.log_end_offset)
         log.leader_epoch_cache.truncate_from_end(log.log_end_offset)
         log.leader_epoch_cache.truncate_from_start(log.log_start_offset)
+        for segment in log.segments[:-1]:
+            segment.close_index_handles()
         return log
 
     def _load_segments(self, now_ms: int, recovery_point: int) -> None:
@@ -138,6 +140,7 @@ class PartitionLog:
             truncated = segment.recover(self.leader_epoch_cache) > 0
             self.segments.append(segment)
             if truncated:  # a bad batch: whatever follows it cannot be trusted
+                segment.flush()  # a later crash must not bring the bad tail back
                 for later in bases[i + 1 :]:
                     LogSegment(self.storage, self.dir_name, later, self.config, now_ms).delete()
                 break
@@ -184,6 +187,7 @@ class PartitionLog:
         active.on_become_inactive()
         segment = self._add_segment(self.log_end_offset, now_ms)
         self.flush(now_ms)
+        active.close_index_handles()
         return segment
 
     def flush(self, now_ms: int | None = None) -> None:
@@ -288,9 +292,14 @@ class PartitionLog:
         while len(self.segments) > 1 and self.active_segment.base_offset > offset:
             self.segments.pop().delete()
         self.active_segment.truncate_to(offset)
+        # Unlike Kafka, make the cut durable at once: a crash could otherwise bring the removed
+        # batches back into a segment that recovery then trusts.
+        self.active_segment.flush()
         self.log_end_offset = self.active_segment.next_offset
         self.recovery_point = min(self.recovery_point, self.log_end_offset)
-        self.log_start_offset = min(self.log_start_offset, offset)
+        # Kafka lowers the start to the target; a target inside the batch holding the start
+        # removes that batch too, so the start can be no later than the new end.
+        self.log_start_offset = min(self.log_start_offset, offset, self.log_end_offset)
         self.leader_epoch_cache.truncate_from_end(offset)
 
     def truncate_fully_and_start_at(self, offset: int) -> None:

@@ -306,6 +306,13 @@ class LogSegment:
         self.offset_index.write()
         self.time_index.write()
 
+    def close_index_handles(self) -> None:
+        """An inactive segment keeps only its ``.log`` open (Kafka would unmap the indexes)."""
+        self.offset_index.write()
+        self.time_index.write()
+        self.storage.close(self.offset_index.path)
+        self.storage.close(self.time_index.path)
+
     def flush(self) -> None:
         self.storage.fsync(self.log_path)
         self.offset_index.flush()
