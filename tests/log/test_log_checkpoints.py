@@ -95,3 +95,21 @@ def test_log_manager_skips_and_removes_deleted_dirs() -> None:
     manager = LogManager(storage, now_ms=0)
     assert list(manager.logs) == [("u", 1)]
     assert not storage.exists("t-0.abc-delete")
+
+
+def test_after_a_crash_the_manager_recovers_from_the_checkpointed_recovery_points() -> None:
+    storage = MemoryStorage()
+    config = LogConfig(flush_ms=1000, segment_bytes=2 * BATCH)
+    manager = LogManager(
+        storage, now_ms=0, config_for=lambda _t: config, checkpoint_interval_ms=500
+    )
+    log = manager.get_or_create("t", 0, config)
+    for _ in range(3):
+        log.append(build_batches(log.log_end_offset, [3]), 0)
+    manager.on_tick(1000)  # flush.ms flushes; the checkpoint interval writes the files
+    assert storage.read("recovery-point-offset-checkpoint", 0, 100) == b"0\n1\nt 0 9\n"
+    log.append(build_batches(9, [3]), 1001)
+    storage.crash()
+    recovered = LogManager(storage, now_ms=2000, config_for=lambda _t: config).logs[("t", 0)]
+    assert (recovered.log_end_offset, recovered.recovery_point) == (9, 9)
+    assert recovered.read_bytes(recovered.read(6, 10_000, 9, False)) == build_batches(6, [3])

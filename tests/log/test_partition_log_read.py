@@ -113,3 +113,18 @@ def test_log_append_time_batches_answer_with_the_batch_timestamp(storage: Storag
         raise AssertionError("LogAppendTime batches need no record decoding")
 
     assert log.offset_for_timestamp(400, no_decoding) == (0, 500)
+
+
+def test_offset_for_timestamp_decodes_compressed_batches(storage: Storage) -> None:
+    from refka.protocol.records import build_batch as build_real_batch
+
+    log = PartitionLog.open(storage, "t-0", "t", 0, LogConfig(), 0)
+    records = [(b"k", b"v" * 50, (), ts) for ts in (100, 300, 200, 250)]
+    for codec in (1, 3, 4):  # gzip, lz4, zstd
+        log.append(build_real_batch(records, base_offset=log.log_end_offset, compression=codec), 0)
+    # the default decoder is refka.protocol.records.iter_records
+    assert log.offset_for_timestamp(210) == (1, 300)
+    assert log.offset_for_timestamp(301) is None
+    log.increment_log_start_offset(6)
+    assert log.offset_for_timestamp(210) == (7, 250)
+    assert log.max_timestamp_and_offset() == (1, 300)
