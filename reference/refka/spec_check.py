@@ -166,7 +166,8 @@ def tlc_command(
     java: str, jar: Path, config: ModelConfig, spec_dir: Path, metadir: Path, workers: int
 ) -> list[str]:
     return [
-        java, "-XX:+UseParallelGC", "-Xmx1g", "-cp", str(jar), "tlc2.TLC",
+        java, "-XX:+UseParallelGC", "-Xmx1g", f"-Djava.io.tmpdir={metadir.parent}",
+        "-cp", str(jar), "tlc2.TLC",
         "-workers", str(workers), "-deadlock", "-metadir", str(metadir),
         *config.tlc_args,
         "-config", str(config.path.relative_to(spec_dir)),
@@ -176,7 +177,11 @@ def tlc_command(
 
 def run_one(java: str, jar: Path, config: ModelConfig, spec_dir: Path, workers: int,
             timeout_s: float) -> CheckRow:  # fmt: skip
-    """Run TLC on one configuration, from ``spec_dir``, state files in a temporary directory."""
+    """Run TLC on one configuration, from ``spec_dir``.
+
+    State files and the standard modules TLC unpacks go to a private temporary directory, so
+    runs in parallel do not share ``/tmp/Integers.tla`` and nothing is left in the repository.
+    """
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="refka-tlc-") as tmp:
         cmd = tlc_command(java, jar, config, spec_dir, Path(tmp) / "states", workers)
@@ -200,7 +205,7 @@ def format_table(rows: Sequence[CheckRow]) -> str:
             r.config.module,
             f"{r.config.kind}/{r.config.name}" if r.config.kind != "spec" else r.config.name,
             r.config.expected,
-            r.outcome.result,
+            r.outcome.result if len(r.outcome.result) <= 72 else r.outcome.result[:69] + "...",
             "" if r.outcome.distinct_states is None else f"{r.outcome.distinct_states}",
             "" if r.outcome.depth is None else str(r.outcome.depth),
             f"{r.seconds:.1f}",
