@@ -135,7 +135,7 @@ class Replica:
         )
         if self.epoch_cache.latest_epoch != self.leader_epoch:
             self.epoch_cache.assign(self.leader_epoch, base_offset)
-        self.log.append(bytes(data), now_ms)
+        self.log.append(data, now_ms)
         header = headers[-1]
         if header.has_producer_id:
             timestamp_ms = now_ms if log_append else header.max_timestamp
