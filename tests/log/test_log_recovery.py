@@ -153,3 +153,17 @@ def test_truncate_fully_and_start_at(storage: Storage) -> None:
     ]
     log.append(build_batches(100, [3]), 0)
     assert log.log_end_offset == 103
+
+
+def test_after_a_clean_close_the_active_segment_is_not_rescanned(storage: Storage) -> None:
+    log = _fill(storage, 2)
+    log.close()
+    assert log.recovery_point == 6
+    data = storage.read(LOG0, 0, 2 * BATCH)
+    storage.truncate(LOG0, 0)
+    storage.append(LOG0, data[:-1] + bytes([data[-1] ^ 1]))  # a CRC recovery would catch
+    trusted = PartitionLog.open(storage, "t-0", "t", 0, CONFIG, 0, recovery_point=6)
+    assert trusted.log_end_offset == 6
+    trusted.close()
+    recovered = PartitionLog.open(storage, "t-0", "t", 0, CONFIG, 0, recovery_point=0)
+    assert recovered.log_end_offset == 3

@@ -133,8 +133,7 @@ class PartitionLog:
         for i, base in enumerate(bases):
             segment = LogSegment(self.storage, self.dir_name, base, self.config, now_ms)
             next_base = bases[i + 1] if i + 1 < len(bases) else None
-            needs_recovery = next_base is None or next_base > recovery_point
-            if not needs_recovery and segment.load():
+            if _loads_trusted(segment, next_base, recovery_point):
                 self.segments.append(segment)
                 continue
             truncated = segment.recover(self.leader_epoch_cache) > 0
@@ -387,6 +386,18 @@ class PartitionLog:
             segment.close()
         self.segments = []
         self.storage.delete(self.dir_name)
+
+
+def _loads_trusted(segment: LogSegment, next_base: int | None, recovery_point: int) -> bool:
+    """Whether ``segment`` lies below the recovery point and loads without a scan; the last
+    segment qualifies when it ends exactly there (after a clean shutdown, or a flush)."""
+    if next_base is not None:
+        return next_base <= recovery_point and segment.load()
+    return (
+        segment.base_offset < recovery_point
+        and segment.load()
+        and segment.next_offset == recovery_point
+    )
 
 
 def _record_times(batch: bytes, iter_records: IterRecords) -> Iterator[tuple[int, int]]:

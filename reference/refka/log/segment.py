@@ -88,17 +88,20 @@ class LogSegment:
             self.storage.truncate(path, 0)
 
     def load(self) -> bool:
-        """Open an existing segment trusting its indexes; False if they must be rebuilt."""
+        """Open an existing segment trusting its indexes and batches (it lies below the
+        recovery point); False if it must be recovered: an index fails Kafka's sanity check,
+        or the batches after the last index entry do not end exactly at the end of the file."""
         self.storage.open(self.log_path)
         self.size = self.storage.size(self.log_path)
         if not (self.offset_index.load() and self.time_index.load()):
             return False
         if self.offset_index.positions and self.offset_index.positions[-1] >= self.size:
             return False
-        last = None
-        for last in self.batches(self.offset_index.lookup_position(self.size)[1]):  # noqa: B007
-            pass
-        self.next_offset = last.last_offset + 1 if last else self.base_offset
+        end, self.next_offset = self.offset_index.lookup_position(self.size)[1], self.base_offset
+        for batch in self.batches(end):
+            end, self.next_offset = batch.position + batch.size, batch.last_offset + 1
+        if end != self.size:
+            return False
         self._reload_max_timestamp()
         return True
 
