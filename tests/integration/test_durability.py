@@ -5,7 +5,8 @@
 - kill -9 while a producer sends with acks=all: after a restart on the same log directory,
   every acknowledged (partition, offset, value) is read back, offsets have no gaps, and the
   consumer (which checks CRCs) meets no corrupt batch. Retried sends may appear twice; that is
-  allowed without idempotence, losing or moving an acknowledged record is not.
+  allowed without idempotence, losing or moving an acknowledged record is not. With
+  idempotence on, each record is stored exactly once (the producer state survives the crash).
 
 Small segments (``log.segment.bytes``) make the crash land across segment rolls and indexes.
 """
@@ -119,44 +120,84 @@ def assert_all_acknowledged_readable(
     assert not missing, f"{len(missing)} acknowledged records lost or moved: {missing[:5]}"
 
 
+class IdempotentProducer:
+    """confluent-kafka with idempotence on, collecting acknowledgements and errors."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self.topic = topic
+        self.client = producer(bootstrap, **{"enable.idempotence": True})
+        self.acked: list[Acked] = []
+        self.errors: list[object] = []
+
+    def on_delivery(self, err: object, msg: confluent_kafka.Message) -> None:
+        if err:
+            self.errors.append(err)
+        else:
+            self.acked.append(located(msg))
+
+    def produce(self, values: list[bytes], batch_size: int = 60) -> None:
+        """Send ``values`` over all partitions, ``batch_size`` at a time, each round acked."""
+        for start in range(0, len(values), batch_size):
+            for i, value in enumerate(values[start : start + batch_size], start):
+                self.client.produce(
+                    self.topic, value, partition=i % PARTITIONS, on_delivery=self.on_delivery
+                )
+            assert self.client.flush(DEADLINE_S) == 0
+            assert self.errors == []
+
+
+FIRST = [b"before-%04d-" % i + b"x" * (i % 200) for i in range(600)]
+SECOND = [b"after-%04d" % i for i in range(30)]
+
+
+def restart_between(
+    broker: RunningBroker, before: IdempotentProducer, after: IdempotentProducer
+) -> None:
+    """Produce FIRST with ``before`` (over several segments), restart, produce SECOND with
+    ``after``; everything acknowledged is read back, each record exactly once."""
+    topic = before.topic
+    create_topic(broker.bootstrap, topic)
+    before.produce(FIRST)
+    assert len(list(broker.data_dir.glob(f"{topic}-0/*.log"))) > 1, "one segment only"
+    broker.restart()
+    assert_all_acknowledged_readable(read_all(broker.bootstrap, topic), before.acked, set(FIRST))
+    after.produce(SECOND)
+    read = read_all(broker.bootstrap, topic)
+    acked = before.acked + (after.acked if after is not before else [])
+    assert_all_acknowledged_readable(read, acked, set(FIRST + SECOND))
+    assert sum(len(records) for records in read.values()) == len(FIRST) + len(SECOND)
+
+
 def test_restart_keeps_every_acknowledged_record(durable_broker: RunningBroker) -> None:
-    topic = "restart"
     bootstrap = durable_broker.bootstrap
-    create_topic(bootstrap, topic)
-    acked: list[Acked] = []
+    before = IdempotentProducer(bootstrap, "restart")
+    restart_between(durable_broker, before, IdempotentProducer(bootstrap, "restart"))
 
-    def produce(values: list[bytes]) -> None:
-        client = producer(bootstrap, **{"enable.idempotence": True})
 
-        def on_delivery(err: object, msg: confluent_kafka.Message) -> None:
-            assert err is None, err
-            acked.append(located(msg))
-
-        for i, value in enumerate(values):
-            client.produce(
-                topic, value, key=b"k%d" % i, partition=i % PARTITIONS, on_delivery=on_delivery
-            )
-        assert client.flush(DEADLINE_S) == 0
-
-    first = [b"before-%04d-" % i + b"x" * (i % 200) for i in range(600)]
-    produce(first)
-    assert len(acked) == len(first)
-    durable_broker.restart()
-    assert_all_acknowledged_readable(read_all(bootstrap, topic), acked, set(first))
-
-    second = [b"after-%04d" % i for i in range(30)]
-    produce(second)
-    read = read_all(bootstrap, topic)
-    assert_all_acknowledged_readable(read, acked, set(first + second))
-    assert sum(len(records) for records in read.values()) == len(first) + len(second)
+@pytest.mark.xfail(
+    strict=True,
+    reason="Replica._rebuild_producer_state replays only the first segment "
+    "(PartitionLog.read stops at a segment's end): OUT_OF_ORDER_SEQUENCE_NUMBER after restart",
+)
+def test_idempotent_producer_goes_on_across_a_restart(durable_broker: RunningBroker) -> None:
+    """One producer id before and after: the broker rebuilds its sequences from the log."""
+    same = IdempotentProducer(durable_broker.bootstrap, "restart")
+    restart_between(durable_broker, same, same)
 
 
 class BackgroundProducer:
     """A thread producing distinct values with acks=all, recording each acknowledgement."""
 
-    def __init__(self, bootstrap: str, topic: str) -> None:
+    def __init__(self, bootstrap: str, topic: str, idempotent: bool) -> None:
         self.topic = topic
-        self.client = producer(bootstrap, **{"message.timeout.ms": 20_000})
+        self.client = producer(
+            bootstrap,
+            **{
+                "message.timeout.ms": 20_000,
+                "enable.idempotence": idempotent,
+                "queue.buffering.max.messages": 5_000,  # bounds the backlog while down
+            },
+        )
         self.acked: list[Acked] = []
         self.failed: list[object] = []
         self.sent: set[bytes] = set()
@@ -198,14 +239,27 @@ def acked_at_least(background: BackgroundProducer, count: int) -> bool:
     return len(background.acked) >= count
 
 
-@pytest.mark.parametrize("kill_after_acks", [5, 400])
+@pytest.mark.parametrize(
+    ("kill_after_acks", "idempotent"),
+    [
+        (5, False),
+        (400, False),
+        pytest.param(
+            800,
+            True,
+            marks=pytest.mark.xfail(
+                reason="producer state rebuilt from the first segment only (see above)"
+            ),
+        ),
+    ],
+)
 def test_kill_9_during_acks_all_produce(
-    durable_broker: RunningBroker, kill_after_acks: int
+    durable_broker: RunningBroker, kill_after_acks: int, idempotent: bool
 ) -> None:
     topic = "crash"
     bootstrap = durable_broker.bootstrap
     create_topic(bootstrap, topic)
-    with BackgroundProducer(bootstrap, topic) as background:
+    with BackgroundProducer(bootstrap, topic, idempotent) as background:
         for round_ in range(2):  # two crashes, each mid-stream
             goal = kill_after_acks * (round_ + 1) + round_ * 100
             wait_until(partial(acked_at_least, background, goal), f"{goal} acks")
@@ -218,6 +272,10 @@ def test_kill_9_during_acks_all_produce(
     assert_all_acknowledged_readable(read, background.acked, background.sent)
     assert len(background.acked) >= goal
     assert_segments_intact(durable_broker.data_dir, topic)
+    if idempotent:  # retries across the crash are deduplicated: each value exactly once
+        values = [value for records in read.values() for _, value in records]
+        assert background.failed == []
+        assert sorted(values) == sorted(value for _, _, value in background.acked)
 
 
 def assert_segments_intact(data_dir: Path, topic: str) -> None:
