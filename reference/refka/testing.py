@@ -33,7 +33,8 @@ from pathlib import Path
 
 import pytest
 
-READY_LINE = re.compile(r"refka broker ready on (\S+):(\d+).*? in (\d+) ms")
+READY_LINE = re.compile(r"refka broker ready on (\S+):(\d+)([^\n]*)\n")  # a whole line
+STARTUP_MS = re.compile(r" in (\d+) ms")
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 15.0
 POLL_INTERVAL_S = 0.01
@@ -111,7 +112,9 @@ class RunningBroker:
                 f.seek(offset)
                 match = READY_LINE.search(f.read().decode(errors="replace"))
             if match:
-                self.host, self.port, self.ready_ms = match[1], int(match[2]), int(match[3])
+                self.host, self.port = match[1], int(match[2])
+                startup = STARTUP_MS.search(match[3])
+                self.ready_ms = int(startup[1]) if startup else None
                 return
             if self.process is not None and self.process.poll() is not None:
                 code, self.process = self.process.returncode, None
