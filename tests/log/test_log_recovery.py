@@ -167,3 +167,20 @@ def test_after_a_clean_close_the_active_segment_is_not_rescanned(storage: Storag
     trusted.close()
     recovered = PartitionLog.open(storage, "t-0", "t", 0, CONFIG, 0, recovery_point=0)
     assert recovered.log_end_offset == 3
+
+
+def test_largest_timestamp_survives_reopen_and_follows_truncation(storage: Storage) -> None:
+    from log_batches import build_batch
+
+    config = LogConfig(index_interval_bytes=1)
+    log = PartitionLog.open(storage, "t-0", "t", 0, config, 0)
+    for offset, ts in enumerate([500, 100, 900, 300, 200]):
+        log.append(build_batch(offset, [ts]), 0)
+    log.close()
+    reopened = PartitionLog.open(storage, "t-0", "t", 0, config, 0, recovery_point=5)
+    segment = reopened.active_segment
+    assert (segment.max_timestamp, segment.offset_of_max_timestamp) == (900, 2)
+    reopened.truncate_to(2)
+    assert (segment.max_timestamp, segment.offset_of_max_timestamp) == (500, 0)
+    reopened.truncate_to(0)
+    assert segment.max_timestamp == -1

@@ -287,14 +287,14 @@ class LogSegment:
         return cut
 
     def _reload_max_timestamp(self) -> None:
-        """Largest timestamp: the last time index entry, then the batches after it."""
-        self.max_timestamp, self.offset_of_max_timestamp = NO_TIMESTAMP, -1
-        timestamp, offset = self.time_index.last_entry()
-        position = 0
-        if timestamp != NO_TIMESTAMP:
-            self.max_timestamp, self.offset_of_max_timestamp = timestamp, offset
-            position = self.offset_index.lookup(offset)[1]
-        for batch in self.batches(position):
+        """Largest timestamp without a full scan: each offset index entry was written with a
+        time index entry for the largest timestamp so far, so the last time index entry covers
+        every batch up to the last offset index entry; scan only the batches from there."""
+        self.max_timestamp, self.offset_of_max_timestamp = self.time_index.last_entry()
+        if self.max_timestamp == NO_TIMESTAMP:
+            self.offset_of_max_timestamp = -1
+        positions = self.offset_index.positions
+        for batch in self.batches(positions[-1] if positions else 0):
             if batch.max_timestamp > self.max_timestamp:
                 self.max_timestamp = batch.max_timestamp
                 self.offset_of_max_timestamp = batch.last_offset
