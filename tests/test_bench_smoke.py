@@ -1,6 +1,6 @@
 """`refka bench --quick --brokers refka` through the command line: every row of the table is
-there, the JSON parses, and every throughput is positive. Not a timed test: no assertion on
-speed."""
+there, the JSON parses, and every throughput is positive (not a timed test: no assertion on
+speed). And the arithmetic of the table: medians, ratios, targets, on figures given to it."""
 
 from __future__ import annotations
 
@@ -64,3 +64,43 @@ def test_quick_bench_against_refka(tmp_path: Path) -> None:
         "start time <= 100 ms",
         "idle RSS <= 60 MB",
     }
+
+
+def test_medians_ratios_and_targets() -> None:
+    """Medians per broker over the runs, refka's median over each peer's, targets judged."""
+    from refka.bench.report import markdown, summarize, targets
+    from refka.bench.rows import make_rows
+    from refka.bench.workloads import make_plan
+
+    rows = make_rows(make_plan(quick=True))
+    keys = [row.key for row in rows]
+
+    def run(scale: float, start_ms: float, rss_mb: float) -> dict[str, float | None]:
+        figures: dict[str, float | None] = {key: 100.0 * scale for key in keys}
+        figures.update(start_ms=start_ms, idle_rss_mb=rss_mb)
+        return figures
+
+    runs = {
+        "refka": [run(1.0, 90.0, 50.0), run(3.0, 400.0, 55.0), run(2.0, 95.0, 70.0)],
+        "tansu": [run(1.0, 10.0, 15.0), run(1.0, 12.0, 15.0), run(1.0, 11.0, 15.0)],
+    }
+    runs["refka"][0]["consume 1 KiB p6 acks=all lz4"] = None  # a failed workload
+    summary = summarize(rows, runs, {})
+    by_key = {record["key"]: record for record in summary["rows"]}
+    assert by_key["start_ms"]["median"] == {"refka": 95.0, "Tansu": 11.0}
+    assert by_key["produce 1 KiB p1 acks=1 none"]["ratios"] == {"refka/Tansu": 2.0}
+    assert by_key["consume 1 KiB p6 acks=all lz4"]["median"]["refka"] == 250.0
+
+    verdicts = {target["target"]: target["met"] for target in targets(summary)}
+    assert verdicts == {
+        "produce throughput at 1 KiB: refka >= 1.0x Tansu": True,
+        "consume throughput: refka >= 0.8x Tansu": True,
+        "start time <= 100 ms": True,
+        "idle RSS <= 60 MB": True,
+    }
+    runs["refka"] = [run(0.5, 150.0, 61.0)]
+    verdicts = {target["target"]: target["met"] for target in targets(summarize(rows, runs, {}))}
+    assert not any(verdicts.values()), verdicts
+    assert "| produce 1 KiB p1 acks=1 none | MB/s | 50.0 | 100.0 | 0.50x |" in markdown(
+        summarize(rows, runs, {}), []
+    )
