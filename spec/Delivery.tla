@@ -189,7 +189,8 @@ NoDuplicateAppends ==
 (* acks=0, still on its way there).                                     *)
 NoAckedRecordLost == \A s \in acked : InLog(s) \/ s \in requests
 
-(* Every record below the committed offset was processed. *)
-NoRecordSkipped == \A o \in 0..(committed - 1) : o \in processed
+(* Every record below the committed offset was processed, or is the one *)
+(* the live consumer holds right now.                                    *)
+NoRecordSkipped == \A o \in 0..(committed - 1) : o \in processed \/ o = holding
 
 =============================================================================

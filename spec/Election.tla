@@ -230,7 +230,4 @@ TypeOK ==
 NoAckedRecordLost ==
     (leader # None /\ Serving(leader)) => \A rec \in acked : HasRecord(leader, rec)
 
-(* The leader is a member of the ISR. *)
-LeaderInIsr == leader # None => leader \in isr
-
 =============================================================================
