@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from log_batches import build_batches, make_storage
+from log_batches import build_batch, build_batches, make_storage
 from refka.log.config import LogConfig
 from refka.log.partition_log import PartitionLog
 from refka.log.storage import MemoryStorage, Storage
@@ -170,8 +170,6 @@ def test_after_a_clean_close_the_active_segment_is_not_rescanned(storage: Storag
 
 
 def test_largest_timestamp_survives_reopen_and_follows_truncation(storage: Storage) -> None:
-    from log_batches import build_batch
-
     config = LogConfig(index_interval_bytes=1)
     log = PartitionLog.open(storage, "t-0", "t", 0, config, 0)
     for offset, ts in enumerate([500, 100, 900, 300, 200]):

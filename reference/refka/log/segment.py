@@ -165,16 +165,13 @@ class LogSegment:
         """Append ``records``; ``batches`` describe it, positions relative to its start."""
         start = self.size
         self.storage.append(self.log_path, records)
-        for b in batches:
-            self._index_batch(
-                BatchPosition(
-                    start + b.position, b.base_offset, b.last_offset, b.size, b.max_timestamp
-                )
-            )
+        for batch in batches:
+            self._index_batch(batch, start)
         self.size = start + len(records)
         self.next_offset = batches[-1].last_offset + 1
 
-    def _index_batch(self, batch: BatchPosition) -> None:
+    def _index_batch(self, batch: BatchPosition, start: int = 0) -> None:
+        """Kafka's per-batch bookkeeping; ``batch.position`` is relative to ``start``."""
         if batch.max_timestamp > self.max_timestamp:
             self.max_timestamp, self.offset_of_max_timestamp = (
                 batch.max_timestamp,
@@ -183,7 +180,7 @@ class LogSegment:
         if self.rolling_based_timestamp is None:
             self.rolling_based_timestamp = batch.max_timestamp
         if self.bytes_since_last_index_entry > self.index_interval_bytes:
-            self.offset_index.append(batch.last_offset, batch.position)
+            self.offset_index.append(batch.last_offset, start + batch.position)
             self.time_index.maybe_append(self.max_timestamp, self.offset_of_max_timestamp)
             self.bytes_since_last_index_entry = 0
         self.bytes_since_last_index_entry += batch.size
