@@ -101,12 +101,14 @@ def test_after_a_crash_the_manager_recovers_from_the_checkpointed_recovery_point
     storage = MemoryStorage()
     config = LogConfig(flush_ms=1000, segment_bytes=2 * BATCH)
     manager = LogManager(
-        storage, now_ms=0, config_for=lambda _t: config, checkpoint_interval_ms=500
+        storage, now_ms=0, config_for=lambda _t: config, checkpoint_interval_ms=1000
     )
     log = manager.get_or_create("t", 0, config)
     for _ in range(3):
         log.append(build_batches(log.log_end_offset, [3]), 0)
-    manager.on_tick(1000)  # flush.ms flushes; the checkpoint interval writes the files
+    assert manager.on_tick(999) == 1000  # flush.ms and the checkpoint are both due at 1000
+    assert not storage.exists("recovery-point-offset-checkpoint")
+    assert manager.on_tick(1000) == 2000  # flushed, then checkpointed
     assert storage.read("recovery-point-offset-checkpoint", 0, 100) == b"0\n1\nt 0 9\n"
     log.append(build_batches(9, [3]), 1001)
     storage.crash()

@@ -106,7 +106,8 @@ class LogManager:
             log.delete()
 
     def on_tick(self, now_ms: int) -> int:
-        """Flush timers every tick, retention and checkpoints when due; the next due time."""
+        """Flush timers every tick, retention and checkpoints when due; returns the time the
+        next of them falls due (for the driver's ``Wakeup``)."""
         for log in self.logs.values():
             log.on_tick(now_ms)
         if now_ms >= self.next_retention_check_ms:
@@ -116,7 +117,8 @@ class LogManager:
         if now_ms >= self.next_checkpoint_ms:
             self.checkpoint()
             self.next_checkpoint_ms = now_ms + self.checkpoint_interval_ms
-        return min(self.next_retention_check_ms, self.next_checkpoint_ms)
+        flush_due = (log.last_flush_ms + log.config.flush_ms for log in self.logs.values())
+        return min(self.next_retention_check_ms, self.next_checkpoint_ms, *flush_due)
 
     def checkpoint(self) -> None:
         """Write both offset checkpoint files at the log dir root; as Kafka, a log start offset
