@@ -131,7 +131,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _profile_refka(plan: Any, work_dir: Path, results_dir: Path, values: Any) -> None:
-    """Three refka sessions under pyinstrument on one log dir: start-up alone, produce, fetch."""
+    """Three refka sessions under pyinstrument on one log dir: start-up alone, produce, fetch;
+    then refka's imports under ``-X importtime``."""
+    from refka.bench.importtime import write_import_profile
     from refka.bench.session import run_session
 
     results_dir.mkdir(parents=True, exist_ok=True)
@@ -145,3 +147,6 @@ def _profile_refka(plan: Any, work_dir: Path, results_dir: Path, values: Any) ->
         prefix = results_dir.resolve() / name
         run_session("refka", plan, work_dir, values, _log, profile_to=prefix, phases=phases)
         _log(f"profile written: {prefix}.txt, {prefix}.html, {prefix}.top.txt")
+    imports_path = results_dir.resolve() / "refka-start.importtime.txt"
+    write_import_profile(work_dir / "importtime", imports_path)
+    _log(f"import times written: {imports_path}")
