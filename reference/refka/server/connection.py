@@ -21,7 +21,7 @@ import asyncio
 import logging
 import os
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from refka.core.effects import Chunk, FileSlice
 from refka.protocol.framing import FrameDecoder, FrameTooLarge
@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 
 MAX_PENDING_SENDS = 32
 """Responses that may wait behind a ``sendfile`` before the connection stops reading."""
+
+COPY_CHUNK_BYTES = 256 * 1024
+"""Read size when the event loop cannot ``sendfile`` and the bytes go through the transport."""
 
 _WRITE_BUFFER_FULL = 1
 _PENDING_FULL = 2
@@ -61,8 +64,7 @@ class Connection(asyncio.Protocol):
     # ------------------------------------------------------------------ reading
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)  # not a subclass under uvloop
         sock = transport.get_extra_info("socket")
         if sock is not None:
             self._socket_fd = sock.fileno()
@@ -223,7 +225,10 @@ class Connection(asyncio.Protocol):
             files = self.server.files
             file = files.acquire(chunk.path)
             try:
-                sent = await loop.sendfile(transport, file, chunk.position, chunk.size)
+                try:
+                    sent = await loop.sendfile(transport, file, chunk.position, chunk.size)
+                except NotImplementedError:  # a loop without sendfile (uvloop): copy
+                    sent = await self._copy_file(transport, file, chunk.position, chunk.size)
             finally:
                 files.release(file)
             if sent != chunk.size:
@@ -231,9 +236,28 @@ class Connection(asyncio.Protocol):
         if joined:
             transport.write(b"".join(joined))
 
+    async def _copy_file(
+        self, transport: asyncio.Transport, file: BinaryIO, position: int, size: int
+    ) -> int:
+        """Send ``size`` bytes of ``file`` through the transport's buffer, drained as it fills."""
+        sent = 0
+        while sent < size:
+            data = os.pread(file.fileno(), min(size - sent, COPY_CHUNK_BYTES), position + sent)
+            if not data:
+                break
+            transport.write(data)
+            sent += len(data)
+            if self._read_paused & _WRITE_BUFFER_FULL:
+                await self._drain()
+        return sent
+
     def _fail(self, error: BaseException) -> None:
-        log.warning(
-            "connection %d: cannot send a response (%s); closing it", self.connection_id, error
+        gone = isinstance(error, ConnectionError) or self.closed
+        log.log(
+            logging.DEBUG if gone else logging.WARNING,
+            "connection %d: cannot send a response (%s); closing it",
+            self.connection_id,
+            error,
         )
         self.abort()
 
