@@ -47,6 +47,7 @@ class OffsetIndex:
         self.relative_offsets: list[int] = []
         self.positions: list[int] = []
         self._written = 0  # entries already in the file
+        self._dirty = False  # file changed since its last fsync
 
     def __len__(self) -> int:
         return len(self.positions)
@@ -100,7 +101,7 @@ class OffsetIndex:
         del self.relative_offsets[keep:], self.positions[keep:]
         if self._written > keep:
             self.storage.truncate(self.path, keep * ENTRY_SIZE)
-            self._written = keep
+            self._written, self._dirty = keep, True
 
     def reset(self) -> None:
         self.relative_offsets.clear()
@@ -108,6 +109,7 @@ class OffsetIndex:
         self._written = 0
         self.storage.open(self.path)
         self.storage.truncate(self.path, 0)
+        self._dirty = True
 
     def write(self) -> None:
         """Append the entries not yet in the file."""
@@ -116,8 +118,11 @@ class OffsetIndex:
             rel, pos = self.relative_offsets, self.positions
             self.storage.append(self.path, b"".join(_ENTRY.pack(rel[i], pos[i]) for i in pending))
             self._written = len(self.positions)
+            self._dirty = True
 
     def flush(self) -> None:
         self.storage.open(self.path)
         self.write()
-        self.storage.fsync(self.path)
+        if self._dirty:
+            self.storage.fsync(self.path)
+            self._dirty = False

@@ -87,6 +87,7 @@ class PartitionLog:
         self.log_end_offset = 0
         self.recovery_point = 0
         self.last_flush_ms = now_ms
+        self._dir_dirty = False  # a segment file was created since the directory's last fsync
         self.leader_epoch_cache = LeaderEpochCache(storage, dir_name)
 
     # -- opening and recovery ------------------------------------------------------------------
@@ -148,6 +149,7 @@ class PartitionLog:
         segment = LogSegment(self.storage, self.dir_name, base_offset, self.config, now_ms)
         segment.create()
         self.segments.append(segment)
+        self._dir_dirty = True
         return segment
 
     @property
@@ -195,7 +197,9 @@ class PartitionLog:
         first = max(floor_entry(bases, self.recovery_point), 0)
         for segment in self.segments[first:]:
             segment.flush()
-        self.storage.fsync(self.dir_name)
+        if self._dir_dirty:
+            self.storage.fsync(self.dir_name)
+            self._dir_dirty = False
         self.recovery_point = self.log_end_offset
         if now_ms is not None:
             self.last_flush_ms = now_ms

@@ -46,6 +46,7 @@ class TimeIndex:
         self.timestamps: list[int] = []
         self.relative_offsets: list[int] = []
         self._written = 0
+        self._dirty = False
 
     def __len__(self) -> int:
         return len(self.timestamps)
@@ -103,7 +104,7 @@ class TimeIndex:
         del self.timestamps[keep:], self.relative_offsets[keep:]
         if self._written > keep:
             self.storage.truncate(self.path, keep * ENTRY_SIZE)
-            self._written = keep
+            self._written, self._dirty = keep, True
 
     def reset(self) -> None:
         self.timestamps.clear()
@@ -111,6 +112,7 @@ class TimeIndex:
         self._written = 0
         self.storage.open(self.path)
         self.storage.truncate(self.path, 0)
+        self._dirty = True
 
     def write(self) -> None:
         pending = range(self._written, len(self.timestamps))
@@ -118,8 +120,11 @@ class TimeIndex:
             ts, rel = self.timestamps, self.relative_offsets
             self.storage.append(self.path, b"".join(_ENTRY.pack(ts[i], rel[i]) for i in pending))
             self._written = len(self.timestamps)
+            self._dirty = True
 
     def flush(self) -> None:
         self.storage.open(self.path)
         self.write()
-        self.storage.fsync(self.path)
+        if self._dirty:
+            self.storage.fsync(self.path)
+            self._dirty = False
