@@ -50,6 +50,13 @@ State 2: <ConsumerReadHighWatermark line 186, col 5 to line 190, col 90 of modul
 856 states generated, 385 distinct states found, 143 states left on queue.
 """
 
+SIMULATION_OUTPUT = """\
+Starting... (2026-11-25 11:41:49)
+Computed 1 initial states...
+Progress: 38386 states checked.
+Finished in 17s at (2026-11-25 11:42:04)
+"""
+
 PARSE_ERROR_OUTPUT = """\
 Error: Parsing or semantic analysis failed.
 Finished in 00s at (2026-11-25 11:10:03)
@@ -74,6 +81,11 @@ def test_parser_reads_an_action_property_violation() -> None:
         385,
         2,
     )
+
+
+def test_parser_reads_a_simulation_that_found_nothing() -> None:
+    outcome = parse_tlc_output(SIMULATION_OUTPUT)
+    assert (outcome.result, outcome.distinct_states, outcome.depth) == (HOLDS, 38386, None)
 
 
 def test_parser_reports_errors_that_are_not_verdicts() -> None:

@@ -42,6 +42,8 @@ _DISTINCT = re.compile(r"([\d,]+) distinct states (?:found|generated)")
 _DEPTH = re.compile(r"depth of the complete state graph search is (\d+)")
 _TRACE_DEPTH = re.compile(r"^State (\d+): ")
 _NO_ERROR = "Model checking completed. No error has been found."
+_SIMULATED = re.compile(r"Progress: ([\d,]+) states checked")
+DEFAULT_SIMULATE_S = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,8 +152,9 @@ def parse_tlc_output(text: str) -> TlcOutcome:
             result = "violates temporal property"
         elif match := _TRACE_DEPTH.match(line):
             trace_depth = max(trace_depth, int(match.group(1)))
+    simulated = [int(m.group(1).replace(",", "")) for m in _SIMULATED.finditer(text)]
     if result is None:
-        if _NO_ERROR in text:
+        if _NO_ERROR in text or (simulated and "Finished in" in text):
             result = HOLDS
         else:
             errors = [ln for ln in text.splitlines() if ln.startswith("Error")]
@@ -159,14 +162,23 @@ def parse_tlc_output(text: str) -> TlcOutcome:
     depth = trace_depth if result.startswith("violates") and trace_depth else None
     if depth is None and depths:
         depth = depths[-1]
-    return TlcOutcome(result, distinct[-1] if distinct else None, depth)
+    states = distinct[-1] if distinct else (simulated[-1] if simulated else None)
+    return TlcOutcome(result, states, depth)
 
 
 def tlc_command(
-    java: str, jar: Path, config: ModelConfig, spec_dir: Path, metadir: Path, workers: int
+    java: str,
+    jar: Path,
+    config: ModelConfig,
+    spec_dir: Path,
+    metadir: Path,
+    workers: int,
+    simulate_s: float = DEFAULT_SIMULATE_S,
 ) -> list[str]:
+    """TLC's command line; a ``-simulate`` configuration stops after ``simulate_s`` seconds."""
+    stop = [f"-Dtlc2.TLC.stopAfter={int(simulate_s)}"] if "-simulate" in config.tlc_args else []
     return [
-        java, "-XX:+UseParallelGC", "-Xmx1g", f"-Djava.io.tmpdir={metadir.parent}",
+        java, "-XX:+UseParallelGC", "-Xmx1g", f"-Djava.io.tmpdir={metadir.parent}", *stop,
         "-cp", str(jar), "tlc2.TLC",
         "-workers", str(workers), "-deadlock", "-metadir", str(metadir),
         *config.tlc_args,
@@ -176,7 +188,7 @@ def tlc_command(
 
 
 def run_one(java: str, jar: Path, config: ModelConfig, spec_dir: Path, workers: int,
-            timeout_s: float) -> CheckRow:  # fmt: skip
+            timeout_s: float, simulate_s: float = DEFAULT_SIMULATE_S) -> CheckRow:  # fmt: skip
     """Run TLC on one configuration, from ``spec_dir``.
 
     State files and the standard modules TLC unpacks go to a private temporary directory, so
@@ -184,7 +196,7 @@ def run_one(java: str, jar: Path, config: ModelConfig, spec_dir: Path, workers: 
     """
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="refka-tlc-") as tmp:
-        cmd = tlc_command(java, jar, config, spec_dir, Path(tmp) / "states", workers)
+        cmd = tlc_command(java, jar, config, spec_dir, Path(tmp) / "states", workers, simulate_s)
         try:
             proc = subprocess.run(
                 cmd, cwd=spec_dir, capture_output=True, text=True, timeout=timeout_s
@@ -239,6 +251,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     scope.add_argument("--all", action="store_true", help="the default set and the larger models")
     check.add_argument("--workers", type=int, default=1, help="TLC worker threads per run")
     check.add_argument("--jobs", type=int, default=1, help="TLC runs at once")
+    check.add_argument("--simulate-seconds", type=float, default=DEFAULT_SIMULATE_S,
+                       help="how long a '-simulate' configuration runs")  # fmt: skip
     check.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, help="seconds per run")
     check.add_argument(
         "--spec-dir", type=Path, default=None, help="default: the repository's spec/"
@@ -274,7 +288,10 @@ def run(args: argparse.Namespace) -> int:
         return 2
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         rows = list(pool.map(
-            lambda c: run_one(java, jar, c, spec_dir, args.workers, args.timeout), configs
+            lambda c: run_one(
+                java, jar, c, spec_dir, args.workers, args.timeout, args.simulate_seconds
+            ),
+            configs,
         ))  # fmt: skip
     for row in rows:
         if args.verbose or not row.ok:
