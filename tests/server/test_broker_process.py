@@ -111,3 +111,19 @@ def test_sigint_exits_0_too(tmp_path: Path) -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_a_port_in_use_exits_1_saying_so(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            broker(f"listeners=PLAINTEXT://127.0.0.1:{port}", f"log.dirs={tmp_path}"),
+            capture_output=True,
+            text=True,
+            timeout=DEADLINE_S,
+        )
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert result.stdout == ""
