@@ -130,6 +130,6 @@ def peek_next(batch: bytes) -> int:
 
 
 PartitionLogMachine.TestCase.settings = settings(
-    max_examples=40, stateful_step_count=25, deadline=None
+    max_examples=150, stateful_step_count=30, deadline=None
 )
 TestPartitionLog = PartitionLogMachine.TestCase
