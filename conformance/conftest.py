@@ -40,6 +40,7 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
         raise pytest.UsageError(f"the conformance suite needs --bootstrap or ${BOOTSTRAP_ENV}")
     name = request.config.getoption("--target-name") or os.environ.get(NAME_ENV)
     found = Target.discover(bootstrap, name)
+    request.config._conformance_target = found  # type: ignore[attr-defined]  # for the report
     yield found
     found.close()
 

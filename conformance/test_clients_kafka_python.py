@@ -1,0 +1,125 @@
+"""Client flows through kafka-python."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import KafkaAdminClient, NewPartitions, NewTopic
+
+from conformance.client_flows import CODECS, Message, deadline, messages, require_data_plane
+from conformance.target import Target, require_api, unique_topic
+
+
+def produce_all(target: Target, topic: str, sent: list[Message], **config: Any) -> None:
+    p = KafkaProducer(bootstrap_servers=target.bootstrap, linger_ms=5, **config)
+    try:
+        futures = [
+            p.send(
+                topic,
+                m.value,
+                m.key,
+                list(m.headers) or None,
+                partition=0,
+                timestamp_ms=m.timestamp_ms,
+            )
+            for m in sent
+        ]
+        p.flush(20)
+        for future in futures:
+            future.get(timeout=20)
+    finally:
+        p.close(timeout=5)
+
+
+def consumer(target: Target) -> KafkaConsumer:
+    return KafkaConsumer(
+        bootstrap_servers=target.bootstrap,
+        enable_auto_commit=False,
+        group_id=None,
+        consumer_timeout_ms=1000,
+    )
+
+
+def consume(target: Target, topic: str, offset: int, count: int) -> list[Any]:
+    c = consumer(target)
+    try:
+        tp = TopicPartition(topic, 0)
+        c.assign([tp])
+        c.seek(tp, offset)
+        got: list[Any] = []
+        end = deadline()
+        while len(got) < count and time.monotonic() < end:
+            for records in c.poll(timeout_ms=500).values():
+                got.extend(records)
+        return got
+    finally:
+        c.close()
+
+
+def as_message(r: Any) -> Message:
+    return Message(r.key, r.value, tuple((k, bytes(v)) for k, v in r.headers), r.timestamp)
+
+
+@pytest.mark.api("Produce", behaviour="kafka-python round trip: keys, headers, timestamps")
+@pytest.mark.parametrize("codec", CODECS)
+def test_round_trip(target: Target, topic: str, codec: str) -> None:
+    require_data_plane(target)
+    sent = messages()
+    produce_all(target, topic, sent, compression_type=None if codec == "none" else codec)
+    got = consume(target, topic, 0, len(sent))
+    assert [as_message(r) for r in got] == sent
+    assert [r.offset for r in got] == list(range(len(sent)))
+
+
+@pytest.mark.api("Fetch", behaviour="kafka-python: seek reads from the given offset")
+def test_seek(target: Target, topic: str) -> None:
+    require_data_plane(target)
+    produce_all(target, topic, messages(10))
+    assert [r.offset for r in consume(target, topic, 7, 3)] == [7, 8, 9]
+
+
+@pytest.mark.api("ListOffsets", behaviour="kafka-python offsets_for_times, beginning and end")
+def test_offsets(target: Target, topic: str) -> None:
+    require_data_plane(target)
+    produce_all(target, topic, messages(10))
+    c = consumer(target)
+    tp = TopicPartition(topic, 0)
+    try:
+        found = c.offsets_for_times({tp: 1_700_000_002_000})[tp]
+        late = c.offsets_for_times({tp: 2**42})[tp]
+        assert (found.offset, found.timestamp) == (2, 1_700_000_002_000)
+        assert late is None
+        assert c.beginning_offsets([tp])[tp] == 0
+        assert c.end_offsets([tp])[tp] == 10
+    finally:
+        c.close()
+
+
+@pytest.mark.api("Produce", behaviour="kafka-python idempotent producer: in order, no duplicates")
+def test_idempotent(target: Target, topic: str) -> None:
+    require_data_plane(target)
+    require_api(target, "InitProducerId", 0)
+    sent = messages(40)
+    produce_all(target, topic, sent, enable_idempotence=True, acks="all")
+    assert [r.value for r in consume(target, topic, 0, 40)] == [m.value for m in sent]
+
+
+@pytest.mark.api("CreateTopics", behaviour="kafka-python admin: create, add partitions, delete")
+def test_admin(target: Target) -> None:
+    require_api(target, "CreateTopics", 2)
+    require_api(target, "CreatePartitions", 0)
+    require_api(target, "DeleteTopics", 1)
+    admin = KafkaAdminClient(bootstrap_servers=target.bootstrap)
+    try:
+        name = unique_topic()
+        admin.create_topics([NewTopic(name, 1, 1)])
+        target.wait_leaders(name, 1)
+        admin.create_partitions({name: NewPartitions(total_count=2)})
+        target.wait_leaders(name, 2)
+        assert name in admin.list_topics()
+        admin.delete_topics([name])
+    finally:
+        admin.close()
