@@ -78,14 +78,16 @@ class FakeCore:
 class Running:
     """A BrokerServer on an event loop in a background thread."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, connections_max_idle_ms: int = -1) -> None:
         self.core = FakeCore()
         self.root = root
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
         files = SegmentFiles(lambda path: str(root / path))
-        self.server = BrokerServer(self.core, files, MAX_FRAME_BYTES)
+        self.server = BrokerServer(
+            self.core, files, MAX_FRAME_BYTES, connections_max_idle_ms=connections_max_idle_ms
+        )
         self.host, self.port = self.call(self.server.listen("127.0.0.1", 0))
         self.call(self.server.start_serving())
 
@@ -236,3 +238,20 @@ def test_close_shuts_the_core_down_and_drops_connections(tmp_path: Path) -> None
         server.loop.call_soon_threadsafe(server.loop.stop)
         server.thread.join(DEADLINE_S)
         server.loop.close()
+
+
+def test_an_idle_connection_is_closed_after_connections_max_idle_ms(tmp_path: Path) -> None:
+    server = Running(tmp_path, connections_max_idle_ms=300)
+    try:
+        with server.connect() as idle, server.connect() as busy:
+            started = time.monotonic()
+            while time.monotonic() - started < 0.6:  # busy keeps talking
+                busy.sendall(frame(b"ECHO ping"))
+                assert recv_frame(busy) == b"ECHO ping"
+                time.sleep(0.05)  # pacing, well under the idle limit
+            assert idle.recv(1) == b""  # closed by the broker
+            assert time.monotonic() - started >= 0.3
+            busy.sendall(frame(b"ECHO still open"))
+            assert recv_frame(busy) == b"ECHO still open"
+    finally:
+        server.stop()

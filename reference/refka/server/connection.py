@@ -21,6 +21,7 @@ import asyncio
 import logging
 import os
 from collections import deque
+from time import monotonic
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from refka.core.effects import Chunk, FileSlice
@@ -60,6 +61,7 @@ class Connection(asyncio.Protocol):
         self._writer: asyncio.Task[None] | None = None
         self._read_paused = 0  # bit set of reasons: _WRITE_BUFFER_FULL | _PENDING_FULL
         self._drained: asyncio.Future[None] | None = None
+        self.last_active_s = monotonic()  # when the last bytes were read
 
     # ------------------------------------------------------------------ reading
 
@@ -72,6 +74,7 @@ class Connection(asyncio.Protocol):
         self.server.connected(self)
 
     def data_received(self, data: bytes) -> None:
+        self.last_active_s = monotonic()
         decoder = self._decoder
         request = self.server.request
         try:
@@ -96,6 +99,14 @@ class Connection(asyncio.Protocol):
         if self._drained is not None and not self._drained.done():
             self._drained.set_result(None)
         self.server.disconnected(self)
+
+    @property
+    def idle(self) -> bool:
+        """Nothing waiting to be written (a slow reader of big responses is not idle)."""
+        transport = self.transport
+        return self._pending is None and (
+            transport is None or transport.get_write_buffer_size() == 0
+        )
 
     # ------------------------------------------------------------------ writing
 

@@ -57,12 +57,15 @@ class BrokerServer:
         max_frame_bytes: int,
         send_buffer_bytes: int = -1,
         receive_buffer_bytes: int = -1,
+        connections_max_idle_ms: int = -1,
     ) -> None:
         self.core = core
         self.files = files
         self.max_frame_bytes = max_frame_bytes
         self.send_buffer_bytes = send_buffer_bytes
         self.receive_buffer_bytes = receive_buffer_bytes
+        self.connections_max_idle_ms = connections_max_idle_ms
+        self._idle_sweeper: asyncio.TimerHandle | None = None
         self.connections: dict[int, Connection] = {}
         self._next_connection_id = 1
         self._server: asyncio.Server | None = None
@@ -89,6 +92,8 @@ class BrokerServer:
     async def start_serving(self) -> None:
         assert self._server is not None and self.core is not None
         await self._server.start_serving()
+        if self.connections_max_idle_ms > 0:
+            self._sweep_idle()
 
     async def close(self) -> None:
         """Stop accepting, drop every connection, then let the core flush (``shutdown``)."""
@@ -97,9 +102,10 @@ class BrokerServer:
         for connection in list(self.connections.values()):
             connection.abort()
         await asyncio.sleep(0)  # let the transports report connection_lost
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        for timer in (self._timer, self._idle_sweeper):
+            if timer is not None:
+                timer.cancel()
+        self._timer = self._idle_sweeper = None
         if self.core is not None:
             self.core.shutdown(now_ms())
         self.files.close()
@@ -140,6 +146,17 @@ class BrokerServer:
             return
         if self.core is not None:
             self._perform(self.core.on_disconnect(connection.connection_id, now_ms()))
+
+    def _sweep_idle(self) -> None:
+        """Close connections silent for ``connections.max.idle.ms`` (Kafka's ``Selector``)."""
+        idle_s = self.connections_max_idle_ms / 1000
+        loop = self._loop or asyncio.get_running_loop()
+        oldest_allowed_s = time.monotonic() - idle_s
+        for connection in list(self.connections.values()):
+            if connection.last_active_s < oldest_allowed_s and connection.idle:
+                log.info("closing connection %d: idle", connection.connection_id)
+                connection.close()
+        self._idle_sweeper = loop.call_later(min(idle_s / 4, 5.0), self._sweep_idle)
 
     # ------------------------------------------------------------------ effects
 

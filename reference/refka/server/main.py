@@ -94,6 +94,7 @@ async def serve(config: BrokerConfig) -> int:
         config.socket_request_max_bytes,
         config.socket_send_buffer_bytes,
         config.socket_receive_buffer_bytes,
+        config.connections_max_idle_ms,
     )
     try:
         bound_host, bound_port = await server.listen(host, port)
