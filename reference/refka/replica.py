@@ -179,13 +179,18 @@ class Replica:
         self._rebuild_producer_state()
 
     def _rebuild_producer_state(self) -> None:
-        """Replay producer batches from the log's batch headers (Kafka loads snapshots first)."""
+        """Replay producer batches from the log's batch headers, a bounded chunk at a time
+        (Kafka loads ``.snapshot`` files first and replays only the tail)."""
         self.producer_state.truncate()
-        if self.log_end_offset == self.log_start_offset:
-            return
-        slices = self.log.read(self.log_start_offset, 1 << 62, self.log_end_offset, True)
-        for chunk in slices:
-            data = self.log.read_bytes([chunk])
-            for header in iter_headers(data):
+        offset = self.log_start_offset
+        while offset < self.log_end_offset:
+            slices = self.log.read(offset, _REBUILD_CHUNK_BYTES, self.log_end_offset, True)
+            if not slices:
+                break
+            for header in iter_headers(self.log.read_bytes(slices)):
                 if header.has_producer_id and not header.is_control:
                     self.producer_state.update(header, header.base_offset, header.max_timestamp)
+                offset = header.next_offset
+
+
+_REBUILD_CHUNK_BYTES = 16 * 1024 * 1024

@@ -174,11 +174,6 @@ def test_restart_keeps_every_acknowledged_record(durable_broker: RunningBroker) 
     restart_between(durable_broker, before, IdempotentProducer(bootstrap, "restart"))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Replica._rebuild_producer_state replays only the first segment "
-    "(PartitionLog.read stops at a segment's end): OUT_OF_ORDER_SEQUENCE_NUMBER after restart",
-)
 def test_idempotent_producer_goes_on_across_a_restart(durable_broker: RunningBroker) -> None:
     """One producer id before and after: the broker rebuilds its sequences from the log."""
     same = IdempotentProducer(durable_broker.bootstrap, "restart")
@@ -244,13 +239,7 @@ def acked_at_least(background: BackgroundProducer, count: int) -> bool:
     [
         (5, False),
         (400, False),
-        pytest.param(
-            800,
-            True,
-            marks=pytest.mark.xfail(
-                reason="producer state rebuilt from the first segment only (see above)"
-            ),
-        ),
+        (800, True),
     ],
 )
 def test_kill_9_during_acks_all_produce(
