@@ -69,15 +69,33 @@ def test_read_below_log_start_offset_is_out_of_range(log: PartitionLog) -> None:
     assert log.read(7, BATCH, 30, True) == [FileSlice(SEGMENT, 2 * BATCH, BATCH)]
 
 
-def test_read_comes_from_one_segment_and_moves_on_at_its_end(storage: Storage) -> None:
+def test_read_goes_on_into_the_next_segments(storage: Storage) -> None:
     log = PartitionLog.open(storage, "t-0", "t", 0, LogConfig(segment_bytes=2 * BATCH), 0)
     for _ in range(5):
         log.append(build_batches(log.log_end_offset, [3]), 0)
     assert [s.base_offset for s in log.segments] == [0, 6, 12]
-    assert log.read(3, 10_000, 15, False) == [FileSlice(SEGMENT, BATCH, BATCH)]
-    second = "t-0/00000000000000000006.log"
-    assert log.read(6, 10_000, 15, False) == [FileSlice(second, 0, 2 * BATCH)]
-    assert log.read(13, 10_000, 15, False) == [FileSlice("t-0/00000000000000000012.log", 0, BATCH)]
+    second, third = "t-0/00000000000000000006.log", "t-0/00000000000000000012.log"
+    assert log.read(3, 10_000, 15, False) == [
+        FileSlice(SEGMENT, BATCH, BATCH),
+        FileSlice(second, 0, 2 * BATCH),
+        FileSlice(third, 0, BATCH),
+    ]
+    assert log.read(3, 2 * BATCH, 15, False) == [
+        FileSlice(SEGMENT, BATCH, BATCH),
+        FileSlice(second, 0, BATCH),
+    ]
+    assert log.read(3, 10_000, 9, False) == [
+        FileSlice(SEGMENT, BATCH, BATCH),
+        FileSlice(second, 0, BATCH),
+    ]
+    assert log.read(3, 10_000, 6, False) == [FileSlice(SEGMENT, BATCH, BATCH)]
+    assert log.read(6, 10_000, 15, False) == [
+        FileSlice(second, 0, 2 * BATCH),
+        FileSlice(third, 0, BATCH),
+    ]
+    assert log.read(0, 1, 15, True) == [FileSlice(SEGMENT, 0, BATCH)]  # only the first is forced
+    data = log.read_bytes(log.read(0, 10_000, 15, True))
+    assert data == build_batches(0, [3, 3, 3, 3, 3])
 
 
 def test_offset_for_timestamp_finds_the_first_record_at_or_after(storage: Storage) -> None:

@@ -221,20 +221,31 @@ class PartitionLog:
     def read(
         self, start_offset: int, max_bytes: int, max_offset: int, min_one_batch: bool
     ) -> list[FileSlice]:
-        """Whole batches from the one holding ``start_offset``, from one segment as Kafka
-        does; none holding ``max_offset`` (the high watermark) or after it; within
-        ``max_bytes`` unless ``min_one_batch`` and the first batch alone is larger."""
+        """Whole batches from the one holding ``start_offset``, one slice per segment; none
+        holding ``max_offset`` (the high watermark) or after it; within ``max_bytes`` unless
+        ``min_one_batch`` and the first batch alone is larger. (Kafka stops at the end of the
+        first segment; going on costs a client nothing and fills the fetch.)"""
         self._check_range(start_offset)
         if start_offset >= self.log_end_offset or start_offset >= max_offset:
             return []
+        slices: list[FileSlice] = []
+        budget = max_bytes
         for segment in self.segments[self._segment_index(start_offset) :]:
+            if segment.base_offset >= max_offset:
+                break
             max_position = segment.size
             if max_offset < segment.next_offset:
                 max_position = segment.position_of(max_offset)
-            found = segment.read(start_offset, max_bytes, max_position, min_one_batch)
-            if found is not None:
-                return [found] if found.size else []
-        return []
+            found = segment.read(start_offset, budget, max_position, min_one_batch and not slices)
+            if found is None:  # nothing at or after start_offset here: try the next segment
+                continue
+            if found.size:
+                slices.append(found)
+                budget -= found.size
+            if budget <= 0 or found.position + found.size < max_position:
+                break
+            start_offset = segment.next_offset
+        return slices
 
     def read_bytes(self, slices: list[FileSlice]) -> bytes:
         return b"".join(self.storage.read(s.path, s.position, s.size) for s in slices)
