@@ -55,3 +55,31 @@ def run(args: argparse.Namespace) -> int:
         write_report(result, args.report)
         print(f"report written to {args.report}")
     return 1 if result.with_outcome(FAILED, ERROR) or not result.outcomes else 0
+
+
+def run_suite_subprocess(
+    bootstrap: str, report: Path, target_name: str, timeout_s: float = 600.0
+) -> Run:
+    """Run the suite in a fresh interpreter (`python -m refka conform`); read its json report."""
+    import json
+    import subprocess
+    import sys
+
+    argv = [
+        sys.executable,
+        "-m",
+        "refka",
+        "conform",
+        "--bootstrap",
+        bootstrap,
+        "--target-name",
+        target_name,
+        "--report",
+        str(report),
+    ]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout_s, check=False)
+    if not report.is_file():
+        raise RuntimeError(
+            f"the suite wrote no report:\n{done.stdout[-4000:]}{done.stderr[-4000:]}"
+        )
+    return Run.from_json(json.loads(report.read_text()))

@@ -1,0 +1,26 @@
+"""The list of known differences between refka and Apache Kafka (known_differences.toml)."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+PATH = Path(__file__).with_name("known_differences.toml")
+
+
+@dataclass(frozen=True)
+class Difference:
+    test: str
+    kafka: str
+    refka: str
+    status: str
+    reason: str
+
+
+def load(path: Path = PATH) -> dict[str, Difference]:
+    """Known differences by test id (none if the file was not installed)."""
+    if not path.is_file():
+        return {}
+    entries = tomllib.loads(path.read_text()).get("difference", [])
+    return {entry["test"]: Difference(**entry) for entry in entries}
