@@ -51,6 +51,9 @@ def test_roll_on_segment_ms_by_record_timestamps(storage: Storage) -> None:
     assert len(log.segments) == 1
     log.append(build_batch(2, [11_001]), now_ms=0)
     assert [s.base_offset for s in log.segments] == [0, 2]
+    # the largest timestamp of the whole append counts, not its first batch's
+    log.append(build_batch(3, [11_500]) + build_batch(4, [12_002]), now_ms=0)
+    assert [s.base_offset for s in log.segments] == [0, 2, 3]
 
 
 def test_roll_on_segment_ms_by_creation_time_without_timestamps(storage: Storage) -> None:

@@ -193,7 +193,10 @@ class LogSegment:
             return False
         if self.size > config.segment_bytes - records_size:
             return True
-        if self.time_waited_for_roll_ms(now_ms, batches[0].max_timestamp) > config.segment_ms:
+        if (
+            self.time_waited_for_roll_ms(now_ms, max(b.max_timestamp for b in batches))
+            > config.segment_ms
+        ):
             return True
         if self.offset_index.is_full or self.time_index.is_full:
             return True
