@@ -120,8 +120,10 @@ class LogSegment:
         for batch in self._valid_batches(file_size):
             self._index_batch(batch)
             epoch = batch.partition_leader_epoch
-            if leader_epoch_cache and epoch > (leader_epoch_cache.latest_epoch or -1):
-                leader_epoch_cache.assign(epoch, batch.base_offset)
+            if leader_epoch_cache is not None and epoch >= 0:
+                latest = leader_epoch_cache.latest_epoch
+                if latest is None or epoch > latest:
+                    leader_epoch_cache.assign(epoch, batch.base_offset)
             self.size = batch.position + batch.size
             self.next_offset = batch.last_offset + 1
         if self.size < file_size:
