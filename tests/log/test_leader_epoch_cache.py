@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from log_batches import build_batch
 from refka.log.config import LogConfig
 from refka.log.leader_epoch_cache import LeaderEpochCache
@@ -89,3 +91,29 @@ def test_the_log_records_batch_epochs_and_truncates_them() -> None:
     storage.delete(CHECKPOINT)  # recovery rebuilds it from the batches
     reopened = PartitionLog.open(storage, "t-0", "t", 0, LogConfig(), 0, recovery_point=0)
     assert reopened.leader_epoch_cache.entries == [(0, 0), (2, 3)]
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["assign", "end", "start"]), st.integers(0, 8), st.integers(0, 50)
+        ),
+        max_size=20,
+    )
+)
+def test_entries_stay_ascending_and_persisted(ops: list[tuple[str, int, int]]) -> None:
+    storage, cache = _cache()
+    for op, epoch, offset in ops:
+        if op == "assign":
+            cache.assign(epoch, offset)
+            assert cache.entries[-1] == (epoch, offset) or cache.latest_epoch == epoch
+        elif op == "end":
+            cache.truncate_from_end(offset)
+            assert all(start < offset for _, start in cache.entries)
+        else:
+            cache.truncate_from_start(offset)
+            assert all(start >= offset for _, start in cache.entries)
+        pairs = list(zip(cache.entries, cache.entries[1:], strict=False))
+        assert all(a[0] < b[0] and a[1] < b[1] for a, b in pairs)
+        assert LeaderEpochCache(storage, "t-0").entries == cache.entries
