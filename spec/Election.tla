@@ -12,12 +12,18 @@
 (* truncation is the fixed KIP-279/KIP-320 protocol, checked there, so     *)
 (* here a fetch either appends the leader's next record or truncates to    *)
 (* the longest common prefix. Abstractions: a replica learns the           *)
-(* controller's decisions at once; AlterPartition is an atomic step (so    *)
-(* no stale request needs fencing by partition epoch); the broker session  *)
-(* timeout is the FenceBroker step.                                        *)
+(* controller's decisions at once; one AlterPartition request is in       *)
+(* flight at a time and the partition and broker epochs it carries are     *)
+(* modelled as "stale" flags; the broker session timeout is FenceBroker.   *)
 (*                                                                         *)
 (* Switches:                                                               *)
 (*   UncleanElection = TRUE  unclean.leader.election.enable=true           *)
+(*   Kip903 = FALSE          before KIP-903: AlterPartition adds a replica *)
+(*                           that restarted (lost data) after the leader   *)
+(*                           saw it catch up                               *)
+(*   MaximalIsr = FALSE      commit against the confirmed ISR while an     *)
+(*                           expansion is in flight (what KIP-497's        *)
+(*                           maximal ISR prevents)                         *)
 (*   Kip966 = FALSE          before KIP-966: the last ISR member stays in  *)
 (*                           the ISR when fenced and is elected again      *)
 (*                           after an unclean shutdown; no ELR.            *)
@@ -31,7 +37,9 @@ CONSTANTS
     MaxEpoch,
     MinIsr,           \* min.insync.replicas
     UncleanElection,  \* unclean.leader.election.enable
-    Kip966            \* eligible leader replicas and unclean-shutdown awareness
+    Kip966,           \* eligible leader replicas and unclean-shutdown awareness
+    Kip903,           \* AlterPartition carries the broker epoch of the replica it adds
+    MaximalIsr        \* KIP-497: the HW waits for replicas a pending AlterPartition adds
 
 VARIABLES
     log,              \* log[r]: sequence of epochs; Replica.log
@@ -43,9 +51,11 @@ VARIABLES
     leaderEpoch,      \* controller: partition leader epoch
     isr,              \* controller: in-sync replicas
     elr,              \* controller: eligible leader replicas (KIP-966)
-    acked             \* <<offset, epoch>> acknowledged under acks=all
+    acked,            \* <<offset, epoch>> acknowledged under acks=all
+    alterPartition    \* the leader's AlterPartition request in flight (at most one)
 
-vars == <<log, flushed, alive, fenced, lostData, leader, leaderEpoch, isr, elr, acked>>
+vars == <<log, flushed, alive, fenced, lostData, leader, leaderEpoch, isr, elr, acked,
+          alterPartition>>
 
 Min(S) == CHOOSE x \in S : \A y \in S : x <= y
 Max(S) == CHOOSE x \in S : \A y \in S : x >= y
@@ -65,6 +75,14 @@ ElrAfter(newIsr, removed) ==
     ELSE IF Cardinality(newIsr) >= MinIsr THEN {}
     ELSE (elr \cup (removed \cap isr)) \ newIsr
 
+(* The partition epoch: any change of leader, ISR or ELR makes a pending   *)
+(* AlterPartition stale (INVALID_UPDATE_VERSION). Comparing epochs is      *)
+(* modelled by this flag instead of a counter.                             *)
+TrackPartitionChange ==
+    alterPartition' =
+        IF <<leader', isr', elr'>> = <<leader, isr, elr>> THEN alterPartition
+        ELSE {[q EXCEPT !.stalePartition = TRUE] : q \in alterPartition}
+
 ----------------------------------------------------------------------------
 Init ==
     /\ log = [r \in Replicas |-> <<>>]
@@ -77,6 +95,7 @@ Init ==
     /\ isr = Replicas
     /\ elr = {}
     /\ acked = {}
+    /\ alterPartition = {}
 
 (* Replica.append_as_leader: the leader accepts an acks=all produce only    *)
 (* while the ISR meets min.insync.replicas (else NOT_ENOUGH_REPLICAS).      *)
@@ -86,7 +105,7 @@ LeaderAppend ==
     /\ Cardinality(isr) >= MinIsr
     /\ Len(log[leader]) < MaxLogSize
     /\ log' = [log EXCEPT ![leader] = Append(@, leaderEpoch)]
-    /\ UNCHANGED <<flushed, alive, fenced, lostData, leader, leaderEpoch, isr, elr, acked>>
+    /\ UNCHANGED <<flushed, alive, fenced, lostData, leader, leaderEpoch, isr, elr, acked, alterPartition>>
 
 (* A follower fetch: truncate a diverging suffix, else copy one record. *)
 FollowerFetch(f) ==
@@ -101,40 +120,47 @@ FollowerFetch(f) ==
           /\ p < Len(log[leader])
           /\ log' = [log EXCEPT ![f] = Append(@, log[leader][p + 1])]
           /\ UNCHANGED flushed
-    /\ UNCHANGED <<alive, fenced, lostData, leader, leaderEpoch, isr, elr, acked>>
+    /\ UNCHANGED <<alive, fenced, lostData, leader, leaderEpoch, isr, elr, acked, alterPartition>>
 
-(* Replica.maybe_increment_high_watermark: records every ISR member holds *)
-(* are committed and acknowledged, provided the ISR meets min ISR.        *)
+(* The ISR the leader commits against: with KIP-497 the "maximal ISR",   *)
+(* which counts a replica from the moment the leader asks to add it.     *)
+CommitIsr ==
+    IF MaximalIsr THEN isr \cup {q.replica : q \in alterPartition} ELSE isr
+
+(* Replica.maybe_increment_high_watermark: records every member of the  *)
+(* commit ISR holds are committed and acknowledged, provided the ISR    *)
+(* meets min ISR.                                                       *)
 AdvanceHighWatermark ==
     /\ leader # None
     /\ Serving(leader)
     /\ Cardinality(isr) >= MinIsr
-    /\ LET hw == Min({CommonPrefix(log[r], log[leader]) : r \in isr})
+    /\ LET hw == Min({CommonPrefix(log[r], log[leader]) : r \in CommitIsr})
            new == {<<o, log[leader][o + 1]>> : o \in 0..(hw - 1)}
        IN /\ ~(new \subseteq acked)
           /\ acked' = acked \cup new
-    /\ UNCHANGED <<log, flushed, alive, fenced, lostData, leader, leaderEpoch, isr, elr>>
+    /\ UNCHANGED <<log, flushed, alive, fenced, lostData, leader, leaderEpoch, isr, elr,
+                   alterPartition>>
 
 (* The OS writes dirty pages of r's log to disk. *)
 Flush(r) ==
     /\ alive[r]
     /\ flushed[r] < Len(log[r])
     /\ flushed' = [flushed EXCEPT ![r] = Len(log[r])]
-    /\ UNCHANGED <<log, alive, fenced, lostData, leader, leaderEpoch, isr, elr, acked>>
+    /\ UNCHANGED <<log, alive, fenced, lostData, leader, leaderEpoch, isr, elr, acked, alterPartition>>
 
 (* Controlled shutdown flushes the log; an unclean one loses the rest. *)
 CleanShutdown(r) ==
     /\ alive[r]
     /\ alive' = [alive EXCEPT ![r] = FALSE]
     /\ flushed' = [flushed EXCEPT ![r] = Len(log[r])]
-    /\ UNCHANGED <<log, fenced, lostData, leader, leaderEpoch, isr, elr, acked>>
+    /\ UNCHANGED <<log, fenced, lostData, leader, leaderEpoch, isr, elr, acked, alterPartition>>
 
 UncleanShutdown(r) ==
     /\ alive[r]
     /\ alive' = [alive EXCEPT ![r] = FALSE]
     /\ log' = [log EXCEPT ![r] = Truncate(@, flushed[r])]
     /\ lostData' = [lostData EXCEPT ![r] = flushed[r] < Len(log[r])]
-    /\ UNCHANGED <<flushed, fenced, leader, leaderEpoch, isr, elr, acked>>
+    /\ UNCHANGED <<flushed, fenced, leader, leaderEpoch, isr, elr, acked, alterPartition>>
 
 (* Leader candidates: the unfenced ISR, then (KIP-966) the unfenced ELR. *)
 CleanCandidates ==
@@ -161,9 +187,11 @@ FenceBroker(r) ==
        /\ elr' = ElrAfter(newIsr, {r})
     /\ leader' = IF leader = r THEN None ELSE leader
     /\ UNCHANGED <<log, flushed, alive, lostData, leaderEpoch, acked>>
+    /\ TrackPartitionChange
 
-(* A fenced broker restarts and registers; with KIP-966 it reports an       *)
-(* unclean shutdown and the controller drops it from the ISR and the ELR.   *)
+(* A fenced broker restarts and registers with a new broker epoch; with     *)
+(* KIP-966 it reports an unclean shutdown and the controller drops it from  *)
+(* the ISR and the ELR.                                                     *)
 RegisterBroker(r) ==
     /\ ~alive[r] /\ fenced[r]
     /\ alive' = [alive EXCEPT ![r] = TRUE]
@@ -173,6 +201,9 @@ RegisterBroker(r) ==
        THEN /\ isr' = isr \ {r}
             /\ elr' = elr \ {r}
        ELSE UNCHANGED <<isr, elr>>
+    /\ alterPartition' =
+         {[q EXCEPT !.stalePartition = @ \/ <<isr', elr'>> # <<isr, elr>>,
+                    !.staleBroker = @ \/ q.replica = r] : q \in alterPartition}
     /\ UNCHANGED <<log, flushed, leader, leaderEpoch, acked>>
 
 (* An offline partition gets a leader once a candidate is back. *)
@@ -183,29 +214,40 @@ ElectLeader ==
           /\ CleanCandidates = {}
           /\ \E c \in Replicas : Serving(c) /\ Elect(c, {})
     /\ UNCHANGED <<log, flushed, alive, fenced, lostData, acked>>
+    /\ TrackPartitionChange
 
-(* AlterPartition from the leader: drop a follower that lags. *)
-ShrinkIsr(f) ==
+(* The leader sends AlterPartition: drop a follower that lags or is fenced, *)
+(* or add one that has caught up (with that replica's broker epoch).        *)
+SendAlterPartition(f) ==
     /\ leader # None /\ Serving(leader)
-    /\ f \in isr \ {leader}
-    /\ log[f] # log[leader]
-    /\ isr' = isr \ {f}
-    /\ elr' = ElrAfter(isr \ {f}, {f})
-    /\ UNCHANGED <<log, flushed, alive, fenced, lostData, leader, leaderEpoch, acked>>
+    /\ alterPartition = {}
+    /\ f # leader
+    /\ \/ f \in isr /\ (log[f] # log[leader] \/ ~Serving(f))
+       \/ f \notin isr /\ Serving(f) /\ log[f] = log[leader]
+    /\ alterPartition' = {[replica |-> f,
+                           newIsr |-> IF f \in isr THEN isr \ {f} ELSE isr \cup {f},
+                           stalePartition |-> FALSE, staleBroker |-> FALSE]}
+    /\ UNCHANGED <<log, flushed, alive, fenced, lostData, leader, leaderEpoch, isr, elr, acked>>
 
-(* AlterPartition from the leader: add a follower that has caught up. *)
-ExpandIsr(f) ==
-    /\ leader # None /\ Serving(leader)
-    /\ f \notin isr /\ Serving(f)
-    /\ log[f] = log[leader]
-    /\ isr' = isr \cup {f}
-    /\ elr' = IF Cardinality(isr \cup {f}) >= MinIsr THEN {} ELSE elr \ {f}
+(* The controller applies AlterPartition unless its partition epoch is     *)
+(* stale or (KIP-903) the broker epoch of the replica it adds is stale.    *)
+HandleAlterPartition ==
+    /\ alterPartition # {}
+    /\ LET q == CHOOSE x \in alterPartition : TRUE IN
+       IF ~q.stalePartition /\ (Kip903 => ~q.staleBroker)
+       THEN /\ isr' = q.newIsr
+            /\ elr' = IF q.replica \in q.newIsr
+                      THEN (IF Cardinality(q.newIsr) >= MinIsr THEN {} ELSE elr \ {q.replica})
+                      ELSE ElrAfter(q.newIsr, {q.replica})
+       ELSE UNCHANGED <<isr, elr>>
+    /\ alterPartition' = {}
     /\ UNCHANGED <<log, flushed, alive, fenced, lostData, leader, leaderEpoch, acked>>
 
 Next ==
     \/ LeaderAppend
     \/ AdvanceHighWatermark
     \/ ElectLeader
+    \/ HandleAlterPartition
     \/ \E r \in Replicas :
         \/ FollowerFetch(r)
         \/ Flush(r)
@@ -213,8 +255,7 @@ Next ==
         \/ UncleanShutdown(r)
         \/ FenceBroker(r)
         \/ RegisterBroker(r)
-        \/ ShrinkIsr(r)
-        \/ ExpandIsr(r)
+        \/ SendAlterPartition(r)
 
 Spec == Init /\ [][Next]_vars
 
