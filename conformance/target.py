@@ -189,9 +189,10 @@ def require_api(target: Target, api: str | int, lo: int = 0, hi: int | None = No
     if version is None:
         key = api_key_of(api)
         advertised = target.api_ranges.get(key)
+        wanted = f"v{lo}+" if hi is None else (f"v{lo}" if lo == hi else f"v{lo}..v{hi}")
+        offered = f"v{advertised[0]}..v{advertised[1]}" if advertised else "none"
         pytest.skip(
-            f"{NOT_SUPPORTED}: {API_NAMES.get(key, key)} v{lo}..v{hi if hi is not None else ''}"
-            f" (target advertises {advertised if advertised else 'none'})"
+            f"{NOT_SUPPORTED}: {API_NAMES.get(key, key)} {wanted} (target advertises {offered})"
         )
     return version
 
