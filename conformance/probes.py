@@ -58,6 +58,7 @@ def produce(
 ) -> Any:
     """Produce one partition's records; return that partition's response."""
     answer = send(target, conn, PRODUCE, **produce_request(topic, records, partition, acks))
+    assert answer.responses and answer.responses[0].partition_responses, f"no partition: {answer}"
     return answer.responses[0].partition_responses[0]
 
 
@@ -72,7 +73,7 @@ def fetch_request(
     topic: str,
     offset: int,
     partition: int = 0,
-    max_wait_ms: int = 0,
+    max_wait_ms: int = 100,
     min_bytes: int = 1,
     max_bytes: int = 50 * 1024 * 1024,
     partition_max_bytes: int = 1024 * 1024,
@@ -113,6 +114,7 @@ def fetch(
     """Fetch one partition; return that partition's data."""
     answer = send(target, conn, FETCH, **fetch_request(topic, offset, **options))
     assert answer.error_code == 0, answer
+    assert answer.responses and answer.responses[0].partitions, f"no partition data: {answer}"
     return answer.responses[0].partitions[0]
 
 
@@ -146,6 +148,7 @@ def list_offsets(
             }
         ],
     )
+    assert answer.topics and answer.topics[0].partitions, f"no partition: {answer}"
     return answer.topics[0].partitions[0]
 
 

@@ -7,6 +7,7 @@ summary table per API, and writes a report. Exit status: 0 when nothing failed.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import pytest
 from conformance.outcomes import ERROR, FAILED, Collector, Run, table_text, write_report
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+TEST_TIMEOUT_S = 90  # a broker that never answers fails one test, not the run
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,6 +38,8 @@ def run_suite(
     args = [str(PACKAGE_DIR), "--bootstrap", bootstrap, "-c", os.devnull]
     args += ["--rootdir", str(PACKAGE_DIR.parent), "-p", "no:cacheprovider", "-p", "no:warnings"]
     args += ["-v"] if verbose else ["-q", "--no-header", "--tb=no", "-rN"]
+    if importlib.util.find_spec("pytest_timeout") is not None:
+        args += ["--timeout", str(TEST_TIMEOUT_S)]
     if only:
         args += ["-k", only]
     if target_name:

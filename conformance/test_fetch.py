@@ -88,6 +88,12 @@ def test_no_wait_when_data(target: Target, topic: str) -> None:
     assert time.monotonic() - started < 3.0
 
 
+@pytest.mark.api("Fetch", behaviour="max_wait_ms=0 with data available returns the data")
+def test_zero_wait_returns_data(target: Target, topic: str) -> None:
+    produce_values(target, topic, b"a")
+    assert values(fetch(target, topic, 0, max_wait_ms=0).records) == [b"a"]
+
+
 @pytest.mark.api("Fetch", behaviour="min_bytes above what is available waits for max_wait_ms")
 def test_min_bytes_waits(target: Target, topic: str) -> None:
     produce_values(target, topic, b"a")
