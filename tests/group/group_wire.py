@@ -9,6 +9,7 @@ import struct
 from typing import Any
 
 from kio.schema.request_header.v1.header import RequestHeader
+from kio.static.primitive import i16, i32
 from refka.protocol import codec
 
 
@@ -33,9 +34,9 @@ class WireClient:
         self.correlation_id += 1
         assert not request.__flexible__, "WireClient speaks non-flexible versions only"
         header = RequestHeader(
-            request_api_key=request.__api_key__,
-            request_api_version=request.__version__,
-            correlation_id=self.correlation_id,
+            request_api_key=i16(request.__api_key__),
+            request_api_version=i16(request.__version__),
+            correlation_id=i32(self.correlation_id),
             client_id=self.client_id,
         )
         body = codec.encode(header) + codec.encode(request)

@@ -393,8 +393,11 @@ def test_restart_keeps_committed_offsets_and_metadata(tmp_path: Path) -> None:
         while sum(seen.values()) < 3 * PARTITIONS:
             assert time.monotonic() < deadline, f"consumed only {seen}"
             m = first.poll(0.1)
-            if m is not None and m.error() is None and seen.get(m.partition(), 0) < 3:
-                seen[m.partition()] = seen.get(m.partition(), 0) + 1
+            if m is None or m.error() is not None:
+                continue
+            partition = int(m.partition() or 0)
+            if seen.get(partition, 0) < 3:
+                seen[partition] = seen.get(partition, 0) + 1
         commits = [TopicPartition(topic, p, 3, metadata=f"meta-{p}") for p in range(PARTITIONS)]
         first.commit(offsets=commits, asynchronous=False)
         first.close()
