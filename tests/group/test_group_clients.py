@@ -415,6 +415,18 @@ def test_restart_keeps_committed_offsets_and_metadata(tmp_path: Path) -> None:
             assert firsts == {p: 3 for p in range(PARTITIONS)}
         finally:
             resumed.close()
+        # OffsetFetch v8 (KIP-709): two groups in one request, one of them unknown.
+        from kafka.admin import KafkaAdminClient
+
+        kp = KafkaAdminClient(bootstrap_servers=b.bootstrap)
+        try:
+            both = kp.list_group_offsets({group: None, "no-such-group": None})
+        finally:
+            kp.close()
+        assert {tp.partition: o.offset for tp, o in both[group].items()} == {
+            p: 3 for p in range(PARTITIONS)
+        }
+        assert both["no-such-group"] == {}
         check = Consumer({"bootstrap.servers": b.bootstrap, "group.id": group})
         try:
             stored = check.committed([TopicPartition(topic, p) for p in range(PARTITIONS)], 10)
