@@ -20,7 +20,7 @@
 (* is a broker restart, which reloads the log and truncates again.         *)
 (*                                                                         *)
 (* Historical bugs, each switched on by a constant:                        *)
-(*   TruncationMode = "HighWatermark"  truncate to the local HW          *)
+(*   TruncationMode = "HighWatermark"  truncate to the local HW            *)
 (*                                     (before KIP-101)                    *)
 (*   TruncationMode = "Kip101"         one OffsetsForLeaderEpoch round     *)
 (*                                     (KIP-101, before KIP-279)           *)
