@@ -3,13 +3,15 @@ errors (a field a version lacks is dropped; one it needs is present)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from kio.schema.errors import ErrorCode as E
 from refka.group import messages as msg
 from refka.handlers import group as handlers
 from refka.protocol import codec
 
-RESULTS = {
+RESULTS: dict[int, list[Any]] = {
     handlers.JOIN_GROUP: [
         msg.JoinGroupResult(E.member_id_required, "m-1"),
         msg.JoinGroupResult(
