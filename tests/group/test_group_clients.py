@@ -157,6 +157,46 @@ def test_a_member_that_stops_heartbeating_loses_its_partitions(
         survivor.close()
 
 
+def test_static_member_restart_does_not_disturb_the_others(broker: RunningBroker) -> None:
+    """KIP-345: a static member that comes back within its session gets its partitions back
+    with no rebalance: the other member is never revoked (FENCED_INSTANCE_ID is covered by
+    the state machine's unit tests)."""
+    topic, group = new_topic(broker.bootstrap), f"g-{uuid.uuid4().hex[:8]}"
+    revoked: list[list[int]] = []
+
+    def static(instance: str, **callbacks: Any) -> Consumer:
+        c = Consumer(
+            {
+                "bootstrap.servers": broker.bootstrap,
+                "group.id": group,
+                "group.instance.id": instance,
+                "partition.assignment.strategy": "range",
+                "session.timeout.ms": SESSION_MS,
+                "heartbeat.interval.ms": 300,
+            }
+        )
+        c.subscribe([topic], **callbacks)
+        return c
+
+    a = static("a")
+    b = static("b", on_revoke=lambda _c, parts: revoked.append([p.partition for p in parts]))
+    consumers = [a, b]
+    try:
+        poll_until_balanced(lambda: confluent_owned(consumers), "two static members")
+        a_partitions = {tp.partition for tp in a.assignment()}
+        revoked.clear()
+        a.close()  # a static member sends no LeaveGroup: the group keeps its place
+        consumers = [b]
+        a = static("a")
+        consumers = [a, b]
+        poll_until_balanced(lambda: confluent_owned(consumers), "the static member back")
+        assert {tp.partition for tp in a.assignment()} == a_partitions
+        assert revoked == [], "the other member was rebalanced"
+    finally:
+        for c in consumers:
+            c.close()
+
+
 # -- kafka-python --------------------------------------------------------------------------
 
 
