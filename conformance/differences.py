@@ -8,6 +8,10 @@ from pathlib import Path
 
 PATH = Path(__file__).with_name("known_differences.toml")
 
+# Both peers run with the same test-friendly settings (the Apache Kafka peer sets these in its
+# server.properties): a group's first rebalance does not wait 3 s for more members.
+REFKA_PEER_CONFIG = {"group.initial.rebalance.delay.ms": "0"}
+
 
 @dataclass(frozen=True)
 class Difference:

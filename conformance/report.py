@@ -16,7 +16,7 @@ from pathlib import Path
 
 from refka.peers.process import Peer, PeerUnavailable
 
-from conformance.differences import load
+from conformance.differences import REFKA_PEER_CONFIG, load
 from conformance.outcomes import COLUMNS, ERROR, FAILED, PASSED, UNSUPPORTED, Run, table_markdown
 from conformance.runner import run_suite_subprocess
 
@@ -30,7 +30,7 @@ def _starters(work: Path) -> dict[str, Callable[[], AbstractContextManager[Peer]
 
     return {
         "Apache Kafka": lambda: running_kafka(work / "kafka"),
-        "refka": lambda: running_refka(work / "refka"),
+        "refka": lambda: running_refka(work / "refka", **REFKA_PEER_CONFIG),
         "Tansu": lambda: running_tansu(work / "tansu"),
     }
 

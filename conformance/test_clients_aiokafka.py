@@ -115,3 +115,36 @@ def test_idempotent(target: Target, topic: str) -> None:
         return await consume(target, topic, 0, 40)
 
     assert [r.value for r in asyncio.run(flow())] == [m.value for m in sent]
+
+
+@pytest.mark.api("JoinGroup", behaviour="aiokafka group consumer: subscribe and commit")
+def test_group_commit(target: Target, topic: str) -> None:
+    require_data_plane(target)
+    for api in ("FindCoordinator", "JoinGroup", "SyncGroup", "OffsetCommit", "OffsetFetch"):
+        require_api(target, api, 0)
+    group = f"group-{topic}"
+
+    async def flow() -> tuple[list[Any], Any]:
+        await produce_all(target, topic, messages(5))
+        c = AIOKafkaConsumer(
+            topic,
+            bootstrap_servers=target.bootstrap,
+            group_id=group,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+        )
+        await c.start()
+        try:
+            got: list[Any] = []
+            end = deadline()
+            while len(got) < 5 and time.monotonic() < end:
+                for records in (await c.getmany(timeout_ms=500)).values():
+                    got.extend(records)
+            await c.commit()
+            return got, await c.committed(TopicPartition(topic, 0))
+        finally:
+            await c.stop()
+
+    got, committed = asyncio.run(flow())
+    assert [r.offset for r in got] == [0, 1, 2, 3, 4]
+    assert committed == 5

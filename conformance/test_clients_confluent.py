@@ -203,3 +203,40 @@ def test_read_committed_after_abort_and_commit(target: Target, topic: str) -> No
     assert data_values == [b"aborted", b"committed"], "the broker sends both; the client filters"
     assert [b.is_control for b in batches] == [False, True, False, True]
     assert data.last_stable_offset == data.high_watermark == 4
+
+
+@pytest.mark.api("JoinGroup", behaviour="confluent-kafka group consumer: subscribe, commit, resume")
+def test_group_resume(target: Target, topic: str) -> None:
+    require_data_plane(target)
+    for api in ("FindCoordinator", "JoinGroup", "SyncGroup", "OffsetCommit", "OffsetFetch"):
+        require_api(target, api, 0)
+    produce_all(target, topic, messages(6))
+    group = unique_topic("group")
+
+    def read(count: int) -> list[Any]:
+        c = Consumer(
+            {
+                "bootstrap.servers": target.bootstrap,
+                "group.id": group,
+                "auto.offset.reset": "earliest",
+                "enable.auto.commit": False,
+            }
+        )
+        try:
+            c.subscribe([topic])
+            got: list[Any] = []
+            end = deadline()
+            while len(got) < count and time.monotonic() < end:
+                msg = c.poll(0.5)
+                if msg is not None and msg.error() is None:
+                    got.append(msg)
+            if got:
+                c.commit(message=got[min(count, len(got)) - 1], asynchronous=False)
+            return got
+        finally:
+            c.close()
+
+    first = read(4)
+    second = read(2)
+    assert [m.offset() for m in first[:4]] == [0, 1, 2, 3]
+    assert [m.offset() for m in second[:2]] == [4, 5]

@@ -123,3 +123,31 @@ def test_admin(target: Target) -> None:
         admin.delete_topics([name])
     finally:
         admin.close()
+
+
+@pytest.mark.api("JoinGroup", behaviour="kafka-python group consumer: subscribe and commit")
+def test_group_commit(target: Target, topic: str) -> None:
+    require_data_plane(target)
+    for api in ("FindCoordinator", "JoinGroup", "SyncGroup", "OffsetCommit", "OffsetFetch"):
+        require_api(target, api, 0)
+    produce_all(target, topic, messages(5))
+    group = unique_topic("group")
+    c = KafkaConsumer(
+        topic,
+        bootstrap_servers=target.bootstrap,
+        group_id=group,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    try:
+        got: list[Any] = []
+        end = deadline()
+        while len(got) < 5 and time.monotonic() < end:
+            for records in c.poll(timeout_ms=500).values():
+                got.extend(records)
+        c.commit()
+        committed = c.committed(TopicPartition(topic, 0))
+    finally:
+        c.close()
+    assert [r.offset for r in got] == [0, 1, 2, 3, 4]
+    assert committed == 5

@@ -10,13 +10,13 @@ from pathlib import Path
 
 from refka.peers.refka_broker import running_refka
 
-from conformance.differences import load
+from conformance.differences import REFKA_PEER_CONFIG, load
 from conformance.outcomes import ERROR, FAILED, PASSED
 from conformance.runner import run_suite_subprocess
 
 
 def test_refka_fails_only_known_differences(tmp_path: Path) -> None:
-    with running_refka(tmp_path / "refka") as peer:
+    with running_refka(tmp_path / "refka", **REFKA_PEER_CONFIG) as peer:
         run = run_suite_subprocess(peer.bootstrap, tmp_path / "refka.json", "refka")
     failing = {o.test_id: o.detail for o in run.with_outcome(FAILED, ERROR)}
     known = load()
