@@ -31,6 +31,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "observed: the expectation is Kafka's observed, not documented, behaviour"
     )
+    bootstrap = config.getoption("--bootstrap") or os.environ.get(BOOTSTRAP_ENV)
+    if not bootstrap and not config.getoption("collectonly"):
+        raise pytest.UsageError(f"the conformance suite needs --bootstrap or ${BOOTSTRAP_ENV}")
 
 
 @pytest.fixture(scope="session")
