@@ -8,6 +8,7 @@ covered, each member owning some.
 from __future__ import annotations
 
 import asyncio
+import shutil
 import subprocess
 import sys
 import threading
@@ -195,6 +196,51 @@ def test_static_member_restart_does_not_disturb_the_others(broker: RunningBroker
     finally:
         for c in consumers:
             c.close()
+
+
+def test_java_client_and_librdkafka_share_a_group(broker: RunningBroker) -> None:
+    """Apache Kafka's own consumer (kafka-clients 4.4) and a librdkafka consumer in one group."""
+    from refka.peers.kafka import libs_dir
+
+    libs = libs_dir()
+    java = shutil.which("java")
+    if java is None or not any(libs.glob("kafka-clients-*.jar")):
+        pytest.skip("Java or the kafka-clients jar is missing (scripts/ensure-peers)")
+    topic, group = new_topic(broker.bootstrap), f"g-{uuid.uuid4().hex[:8]}"
+    probe = Path(__file__).with_name("java") / "GroupProbe.java"
+    process = subprocess.Popen(
+        [java, "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-cp",
+         f"{libs}/*", str(probe), broker.bootstrap, group, topic],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    lines: list[str] = []
+
+    def read_stdout() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append(line)
+
+    threading.Thread(target=read_stdout, daemon=True).start()
+
+    def java_owned() -> set[int]:
+        assigned = [line.split()[1:] for line in lines if line.startswith("ASSIGNED")]
+        return {int(p) for p in assigned[-1][0].split(",")} if assigned and assigned[-1] else set()
+
+    local = confluent_consumer(broker.bootstrap, group, topic, "range")
+    try:
+        poll_until_balanced(
+            lambda: [java_owned(), *confluent_owned([local])], "Java and librdkafka members"
+        )
+        assert process.stdin is not None
+        process.stdin.write("stop\n")
+        process.stdin.flush()
+        poll_until_balanced(lambda: confluent_owned([local]), "after the Java member left")
+        assert process.wait(30) == 0
+        assert "CLOSED\n" in lines
+    finally:
+        process.kill()
+        process.wait(10)
+        local.close()
 
 
 # -- kafka-python --------------------------------------------------------------------------
