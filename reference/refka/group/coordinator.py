@@ -7,8 +7,10 @@ other requests than the caller's (a JoinGroup completing for every waiting membe
 calls (``fetch_offsets``, ``describe_groups``, ``list_groups``) return their result directly.
 Timers: the driver calls ``on_tick(now_ms)`` at or after ``next_deadline_ms()``.
 
-Method names follow the spec's actions (spec/ConsumerGroup.tla): JoinGroup, SyncGroup,
-Heartbeat, LeaveGroup, CommitOffset, and the timer actions SessionExpire / RebalanceTimeout.
+The offset actions (CommitOffset, OffsetFetch, OffsetDelete, retention) are in ``offsets.py``.
+Method names follow the spec's actions (spec/ConsumerGroup.tla): JoinGroup (``join_group``),
+CompleteJoin (``_complete_join``), SyncGroup / SyncGroupLeader (``sync_group``), Heartbeat,
+LeaveGroup, CommitOffset (``commit_offsets``) and MemberExpired (session expiry in ``on_tick``).
 The invariant SingleOwnerPerGeneration holds because a generation's assignment is accepted
 once, from its leader, and any membership change starts a new generation.
 """
@@ -28,12 +30,10 @@ from refka.group.config import GroupConfig
 from refka.group.member import ClassicMember
 from refka.group.messages import (
     Append,
-    CommittedOffset,
     DeletedGroup,
     DescribedGroup,
     DescribedMember,
     Effect,
-    GroupOffsets,
     HeartbeatResult,
     JoinedMember,
     JoinGroupRequest,
@@ -42,14 +42,11 @@ from refka.group.messages import (
     LeavingMember,
     LeftMember,
     ListedGroup,
-    OffsetCommitEntry,
-    OffsetCommitResult,
-    OffsetDeleteResult,
-    PartitionResult,
     Reply,
     SyncGroupRequest,
     SyncGroupResult,
 )
+from refka.group.offsets import OffsetActions, StoredOffset, offset_key
 from refka.group.partitioner import partition_for
 from refka.group.state import GroupState, parse_state
 
@@ -61,16 +58,7 @@ E = ErrorCode
 
 
 @dataclass(slots=True)
-class StoredOffset:
-    offset: int
-    leader_epoch: int
-    metadata: str
-    commit_timestamp_ms: int
-    expire_timestamp_ms: int = -1
-
-
-@dataclass(slots=True)
-class GroupCoordinator:
+class GroupCoordinator(OffsetActions):
     config: GroupConfig
     rng: random.Random
     owned_partitions: frozenset[int] | None = None  # None: this broker owns every partition
@@ -486,124 +474,6 @@ class GroupCoordinator:
             return E.illegal_generation
         return None
 
-    # -- CommitOffset / OffsetFetch / OffsetDelete -------------------------------------
-
-    def commit_offsets(
-        self,
-        request: object,
-        group_id: str,
-        member_id: str,
-        generation_id: int,
-        entries: Iterable[OffsetCommitEntry],
-        now_ms: int,
-        group_instance_id: str | None = None,
-        retention_ms: int = -1,
-    ) -> list[Effect]:
-        """CommitOffset: store offsets for a member of the current generation (or, with
-        generation -1 and no member, for a group that only stores offsets)."""
-        entries = list(entries)
-        error = self._commit_error(group_id, member_id, generation_id, group_instance_id, now_ms)
-        if error is not None:
-            results = tuple(PartitionResult(e.topic, e.partition, error) for e in entries)
-            return [Reply(request, OffsetCommitResult(results))]
-        stored = self.offsets.setdefault(group_id, {})
-        partition = self.partition_for(group_id)
-        expire_ms = now_ms + retention_ms if retention_ms >= 0 else -1
-        results_list = []
-        for e in entries:
-            metadata = e.metadata or ""
-            if len(metadata.encode()) > self.config.offset_metadata_max_bytes:
-                results_list.append(
-                    PartitionResult(e.topic, e.partition, E.offset_metadata_too_large)
-                )
-                continue
-            offset = StoredOffset(e.offset, e.leader_epoch, metadata, now_ms, expire_ms)
-            stored[(e.topic, e.partition)] = offset
-            self._record(partition, *_offset_record(group_id, e.topic, e.partition, offset))
-            results_list.append(PartitionResult(e.topic, e.partition, E.none))
-        reply = Reply(request, OffsetCommitResult(tuple(results_list)))
-        return self._finish([reply], now_ms)
-
-    def _commit_error(
-        self,
-        group_id: str,
-        member_id: str,
-        generation_id: int,
-        group_instance_id: str | None,
-        now_ms: int,
-    ) -> ErrorCode | None:
-        error = self._coordinator_error(group_id)
-        if error is not None:
-            return error
-        group = self.groups.get(group_id)
-        simple = generation_id < 0 and not member_id and group_instance_id is None
-        if group is None:
-            if not simple:
-                return E.illegal_generation
-            self.groups[group_id] = ClassicGroup(group_id, state_timestamp_ms=now_ms)
-            return None
-        if simple and group.state is GroupState.EMPTY:
-            return None
-        if group.state is GroupState.DEAD:
-            return E.coordinator_not_available
-        if simple:
-            return E.unknown_member_id
-        error = self._validate(group, group_id, member_id, group_instance_id, generation_id)
-        if error is not None:
-            return error
-        if group.state is GroupState.COMPLETING_REBALANCE:
-            return E.rebalance_in_progress
-        member = group.members[member_id]
-        member.heartbeat_deadline_ms = now_ms + member.session_timeout_ms
-        return None
-
-    def fetch_offsets(
-        self, group_id: str, topics: Iterable[tuple[str, Iterable[int]]] | None
-    ) -> GroupOffsets:
-        """OffsetFetch for one group; ``topics=None`` asks for every committed offset."""
-        error = self._coordinator_error(group_id)
-        if error is not None:
-            return GroupOffsets(group_id, error)
-        stored = self.offsets.get(group_id, {})
-        if topics is None:
-            wanted: list[TopicPartition] = sorted(stored)
-        else:
-            wanted = [(t, p) for t, parts in topics for p in parts]
-        results = []
-        for topic, p in wanted:
-            o = stored.get((topic, p))
-            if o is None:
-                results.append(CommittedOffset(topic, p, -1, -1, ""))
-            else:
-                results.append(CommittedOffset(topic, p, o.offset, o.leader_epoch, o.metadata))
-        return GroupOffsets(group_id, E.none, tuple(results))
-
-    def delete_offsets(
-        self,
-        request: object,
-        group_id: str,
-        partitions: Iterable[TopicPartition],
-        now_ms: int,
-    ) -> list[Effect]:
-        """OffsetDelete (KIP-496): drop offsets of topics the group does not consume."""
-        error = self._coordinator_error(group_id)
-        group = self.groups.get(group_id)
-        if error is None and (group is None or group.state is GroupState.DEAD):
-            error = E.group_id_not_found
-        if error is not None or group is None:
-            return [Reply(request, OffsetDeleteResult(error or E.group_id_not_found))]
-        subscribed = group.subscribed_topics() if group.state is not GroupState.EMPTY else None
-        stored = self.offsets.get(group_id, {})
-        results = []
-        for topic, p in partitions:
-            if subscribed is not None and topic in subscribed:
-                results.append(PartitionResult(topic, p, E.group_subscribed_to_topic))
-                continue
-            if stored.pop((topic, p), None) is not None:
-                self._record(self.partition_for(group_id), _offset_key(group_id, topic, p), None)
-            results.append(PartitionResult(topic, p, E.none))
-        return self._finish([Reply(request, OffsetDeleteResult(E.none, tuple(results)))], now_ms)
-
     # -- DescribeGroups / ListGroups / DeleteGroups ------------------------------------
 
     def describe_groups(self, group_ids: Iterable[str]) -> list[DescribedGroup]:
@@ -671,7 +541,7 @@ class GroupCoordinator:
     def _delete_group(self, group: ClassicGroup, now_ms: int) -> None:
         partition = self.partition_for(group.group_id)
         for topic, p in self.offsets.pop(group.group_id, {}):
-            self._record(partition, _offset_key(group.group_id, topic, p), None)
+            self._record(partition, offset_key(group.group_id, topic, p), None)
         self._record(
             partition, rec.encode_group_metadata_key(rec.GroupMetadataKey(group.group_id)), None
         )
@@ -687,8 +557,8 @@ class GroupCoordinator:
         return min(deadlines, default=None)
 
     def on_tick(self, now_ms: int) -> list[Effect]:
-        """Fire every timer due at ``now_ms``: session expiry (SessionExpire), unused member
-        ids, join completion and sync expiry (RebalanceTimeout), offset retention."""
+        """Fire every timer due at ``now_ms``: session expiry (MemberExpired), unused member
+        ids, join completion by timeout (CompleteJoin), sync expiry, offset retention."""
         effects: list[Effect] = []
         for group in list(self.groups.values()):
             effects += self._tick_group(group, now_ms)
@@ -730,37 +600,6 @@ class GroupCoordinator:
                 if group.state is GroupState.COMPLETING_REBALANCE or member_id in group.members:
                     effects += self._remove_member_and_rebalance(group, member_id, now_ms)
         return effects
-
-    def expire_offsets(self, now_ms: int) -> None:
-        """offsets.retention.minutes (KIP-211): offsets of an Empty group expire that long after
-        it became Empty (or after the commit, for groups that only store offsets); an Empty
-        group with no offsets left is deleted."""
-        retention_ms = self.config.offsets_retention_ms
-        for group_id, stored in list(self.offsets.items()):
-            group = self.groups.get(group_id)
-            partition = self.partition_for(group_id)
-            subscribed = group.subscribed_topics() if group is not None else None
-            empty = group is None or group.state is GroupState.EMPTY
-            for (topic, p), o in list(stored.items()):
-                if o.expire_timestamp_ms >= 0:
-                    expired = now_ms >= o.expire_timestamp_ms
-                elif empty:
-                    base_ms = o.commit_timestamp_ms
-                    if group is not None and group.protocol_type and group.state_timestamp_ms >= 0:
-                        base_ms = group.state_timestamp_ms
-                    expired = now_ms >= base_ms + retention_ms
-                else:
-                    unsubscribed = subscribed is not None and topic not in subscribed
-                    expired = unsubscribed and now_ms >= o.commit_timestamp_ms + retention_ms
-                if expired:
-                    del stored[(topic, p)]
-                    self._record(partition, _offset_key(group_id, topic, p), None)
-            if not stored:
-                del self.offsets[group_id]
-        for group in list(self.groups.values()):
-            idle = group.state is GroupState.EMPTY and not group.pending_members
-            if idle and group.group_id not in self.offsets:
-                self._delete_group(group, now_ms)
 
     # -- durability --------------------------------------------------------------------
 
@@ -813,19 +652,6 @@ def _update_member(member: ClassicMember, req: JoinGroupRequest) -> None:
     member.rebalance_timeout_ms = req.rebalance_timeout_ms
     member.client_id = req.client_id or member.client_id
     member.client_host = req.client_host or member.client_host
-
-
-def _offset_key(group_id: str, topic: str, partition: int) -> bytes:
-    return rec.encode_offset_commit_key(rec.OffsetCommitKey(group_id, topic, partition))
-
-
-def _offset_record(
-    group_id: str, topic: str, partition: int, o: StoredOffset
-) -> tuple[bytes, bytes]:
-    value = rec.OffsetCommitValue(
-        o.offset, o.leader_epoch, o.metadata, o.commit_timestamp_ms, o.expire_timestamp_ms
-    )
-    return _offset_key(group_id, topic, partition), rec.encode_offset_commit_value(value)
 
 
 def _group_deadlines(group: ClassicGroup) -> list[int]:

@@ -24,7 +24,7 @@ def load_partition(
     coordinator: GroupCoordinator, partition: int, records: Iterable[object]
 ) -> None:
     """``records``: objects with ``.key`` and ``.value`` bytes, or ``(key, value)`` pairs."""
-    from refka.group.coordinator import StoredOffset
+    from refka.group.offsets import StoredOffset
 
     groups: dict[str, rec.GroupMetadataValue | None] = {}
     offsets: dict[rec.OffsetCommitKey, rec.OffsetCommitValue | None] = {}
