@@ -5,12 +5,13 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 PATH = Path(__file__).with_name("known_differences.toml")
 
 # Both peers run with the same test-friendly settings (the Apache Kafka peer sets these in its
 # server.properties): a group's first rebalance does not wait 3 s for more members.
-REFKA_PEER_CONFIG = {"group.initial.rebalance.delay.ms": "0"}
+REFKA_PEER_CONFIG: dict[str, Any] = {"group.initial.rebalance.delay.ms": "0"}
 
 
 @dataclass(frozen=True)
