@@ -4,6 +4,8 @@ print its bootstrap address, and stop it on Ctrl-C."""
 from __future__ import annotations
 
 import argparse
+import signal
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -39,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
         print(error)
         return 1
     print(f"{peer.name} ready on {peer.bootstrap} (log: {peer.log_path})", flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stop the peer on `kill` too
     try:
         while peer.process.poll() is None:
             time.sleep(0.5)
