@@ -140,6 +140,12 @@ def render(results: dict[str, Run | str]) -> str:
         if isinstance(result, str):
             out += [f"{name}: {result}", ""]
     out += differences_section(runs)
+    kafka = runs.get("Apache Kafka")
+    if kafka is not None:
+        noted = sorted((o.test_id, o.behaviour) for o in kafka.outcomes.values() if o.observed)
+        out += ["## Expectations from observed (not documented) Kafka behaviour", ""]
+        out += [f"- `{test}`: {behaviour}" for test, behaviour in noted]
+        out += [""]
     out += ["## Per broker", ""]
     for name, run in runs.items():
         out += [f"### {name}", "", table_markdown(run), ""]

@@ -325,6 +325,7 @@ def test_leave(target: Target, topic: str) -> None:
 
 
 @pytest.mark.api("DescribeGroups", behaviour="unknown group: state Dead, no members")
+@pytest.mark.observed
 def test_describe_unknown(target: Target) -> None:
     found = describe(target, group_name())
     assert found.error_code in (ErrorCode.none, ErrorCode.group_id_not_found)
