@@ -350,6 +350,18 @@ class BrokerConfig(BaseModel):
         "Define whether the timestamp in the message is message create time or log append "
         "time. The value should be either `CreateTime` or `LogAppendTime`.",
     )
+    log_message_timestamp_before_max_ms: int = _f(
+        LONG_MAX,
+        "The maximum difference allowed between the timestamp when a broker receives a message "
+        "and the timestamp specified in the message, for timestamps in the past (KIP-937).",
+        ge=0,
+    )
+    log_message_timestamp_after_max_ms: int = _f(
+        3_600_000,
+        "The maximum difference allowed between the timestamp when a broker receives a message "
+        "and the timestamp specified in the message, for timestamps in the future (KIP-937).",
+        ge=0,
+    )
     log_cleanup_policy: str = _f(
         "delete",
         "The default cleanup policy for segments beyond the retention window. A comma separated "

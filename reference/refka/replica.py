@@ -103,13 +103,21 @@ class Replica:
     ) -> AppendResult:
         """LeaderAppend: validate one producer batch, assign offsets, append to the log."""
         config = self.log.config
+        log_append_time = config.message_timestamp_type == "LogAppendTime"
+        window = None
+        if from_client and not log_append_time:
+            window = (
+                now_ms - config.message_timestamp_before_max_ms,
+                now_ms + config.message_timestamp_after_max_ms,
+            )
         try:
             headers = batches.validate_batches(
                 records,
                 config.max_message_bytes,
                 from_client=from_client,
                 produce_version=produce_version,
-                log_append_time=config.message_timestamp_type == "LogAppendTime",
+                log_append_time=log_append_time,
+                timestamp_window_ms=window,
             )
         except batches.InvalidRecordError as error:
             return AppendResult(error.error_code, error_message=str(error))

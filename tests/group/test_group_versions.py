@@ -68,7 +68,9 @@ class FakeBroker:
         from refka.group.coordinator import GroupCoordinator
 
         self.node = SimpleNamespace(node_id=1, host="127.0.0.1", port=9092)
-        self.metadata = SimpleNamespace(topics={handlers.OFFSETS_TOPIC: None})
+        self.metadata = SimpleNamespace(
+            topics={handlers.OFFSETS_TOPIC: None, "t": SimpleNamespace(partitions=1)}
+        )
         self.appended: list[tuple[str, int, bytes]] = []
         self.replies: list[tuple[object, object]] = []
         coordinator = GroupCoordinator(GroupConfig(), random.Random(1))

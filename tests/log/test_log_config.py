@@ -13,7 +13,9 @@ def test_defaults_are_kafkas() -> None:
     assert TOPIC_CONFIG_DEFAULTS["flush.messages"] == "9223372036854775807"
     assert TOPIC_CONFIG_DEFAULTS["cleanup.policy"] == "delete"
     assert TOPIC_CONFIG_DEFAULTS["message.timestamp.type"] == "CreateTime"
-    assert len(TOPIC_CONFIG_DEFAULTS) == 12
+    assert TOPIC_CONFIG_DEFAULTS["message.timestamp.before.max.ms"] == "9223372036854775807"
+    assert TOPIC_CONFIG_DEFAULTS["message.timestamp.after.max.ms"] == "3600000"
+    assert len(TOPIC_CONFIG_DEFAULTS) == 14
 
 
 def test_topic_overrides_apply_on_top_of_defaults() -> None:

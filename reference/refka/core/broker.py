@@ -180,6 +180,8 @@ class Broker:
             flush_messages=c.log_flush_interval_messages,
             flush_ms=c.log_flush_interval_ms,
             message_timestamp_type=c.log_message_timestamp_type,
+            message_timestamp_before_max_ms=c.log_message_timestamp_before_max_ms,
+            message_timestamp_after_max_ms=c.log_message_timestamp_after_max_ms,
             cleanup_policy=c.log_cleanup_policy,
             min_insync_replicas=c.min_insync_replicas,
         )

@@ -1,7 +1,12 @@
-"""ApiVersions (KIP-35, KIP-511): the APIs and version ranges this broker speaks."""
+"""ApiVersions (KIP-35, KIP-511): the APIs and version ranges this broker speaks.
+
+From v3 the client names its software; a name or version that is not a legal identifier
+gets INVALID_REQUEST, as in Kafka's ``ApiVersionsRequest.isValid``.
+"""
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from kio.schema.errors import ErrorCode
@@ -13,6 +18,7 @@ if TYPE_CHECKING:
     from refka.core.context import RequestContext
 
 KEY = 18
+_SOFTWARE_NAME = re.compile(r"[a-zA-Z0-9](?:[a-zA-Z0-9\-.]*[a-zA-Z0-9])?")
 
 
 def _response(broker: Broker, version: int, error_code: ErrorCode) -> Any:
@@ -35,7 +41,22 @@ def _response(broker: Broker, version: int, error_code: ErrorCode) -> Any:
 
 
 def handle_api_versions(broker: Broker, ctx: RequestContext, request: Any) -> Any:
+    if ctx.api_version >= 3 and not _valid_software(request):
+        m = codec.response_module(KEY, ctx.api_version)
+        return codec.build(
+            m.ApiVersionsResponse,
+            error_code=ErrorCode.invalid_request,
+            api_keys=(),
+            throttle_time=codec.millis(0),
+        )
     return _response(broker, ctx.api_version, ErrorCode.none)
+
+
+def _valid_software(request: Any) -> bool:
+    return all(
+        _SOFTWARE_NAME.fullmatch(value or "") is not None
+        for value in (request.client_software_name, request.client_software_version)
+    )
 
 
 def unsupported_version_response(broker: Broker) -> Any:

@@ -325,6 +325,8 @@ def leave_group_response(version: int, r: msg.LeaveGroupResult) -> Any:
 
 
 def handle_offset_commit(broker: Broker, ctx: RequestContext, request: Any) -> Any:
+    """As Kafka's ``KafkaApis``: partitions the broker does not know are answered
+    UNKNOWN_TOPIC_OR_PARTITION here; only the others reach the coordinator."""
     entries = [
         msg.OffsetCommitEntry(
             topic.name,
@@ -336,6 +338,14 @@ def handle_offset_commit(broker: Broker, ctx: RequestContext, request: Any) -> A
         for topic in request.topics
         for p in topic.partitions
     ]
+    unknown = tuple(
+        msg.PartitionResult(e.topic, e.partition, E.unknown_topic_or_partition)
+        for e in entries
+        if not _hosted(broker, e.topic, e.partition)
+    )
+    known = [e for e in entries if _hosted(broker, e.topic, e.partition)]
+    if not known:
+        return offset_commit_response(ctx.api_version, msg.OffsetCommitResult(unknown))
     retention = getattr(request, "retention_time", None)
     service = _service(broker)
     effects = service.coordinator.commit_offsets(
@@ -343,12 +353,28 @@ def handle_offset_commit(broker: Broker, ctx: RequestContext, request: Any) -> A
         request.group_id,
         request.member_id,
         request.generation_id_or_member_epoch,
-        entries,
+        known,
         ctx.now_ms,
         getattr(request, "group_instance_id", None),
         -1 if retention is None else _ms(retention),
     )
+    if unknown:
+        effects = [_with_unknown(effect, ctx, unknown) for effect in effects]
     return service.run(ctx, effects)
+
+
+def _hosted(broker: Broker, topic: str, partition: int) -> bool:
+    known = broker.metadata.topics.get(topic)
+    return known is not None and 0 <= partition < known.partitions
+
+
+def _with_unknown(
+    effect: msg.Effect, ctx: RequestContext, unknown: tuple[msg.PartitionResult, ...]
+) -> msg.Effect:
+    if isinstance(effect, msg.Reply) and effect.request is ctx:
+        result: msg.OffsetCommitResult = effect.result  # type: ignore[assignment]
+        return msg.Reply(ctx, msg.OffsetCommitResult(result.partitions + unknown))
+    return effect
 
 
 def offset_commit_response(version: int, r: msg.OffsetCommitResult) -> Any:

@@ -51,6 +51,7 @@ def _apis() -> dict[int, Api]:
         cluster,
         configs,
         fetch,
+        group,
         list_offsets,
         metadata,
         produce,
@@ -71,31 +72,14 @@ def _apis() -> dict[int, Api]:
         Api(37, "CreatePartitions", 0, 3, topics.handle_create_partitions),
         Api(60, "DescribeCluster", 0, 1, cluster.handle_describe_cluster),
     ]
-    try:
-        from refka.handlers import group  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        group = None  # type: ignore[assignment]
-    if group is not None:
-        for key, (low, high) in group.SUPPORTED_VERSIONS.items():
-            apis.append(Api(key, group.NAMES[key], low, high, group.HANDLERS[key]))
+    for key, (low, high) in group.SUPPORTED_VERSIONS.items():
+        apis.append(Api(key, group.NAMES[key], low, high, group.HANDLERS[key]))
     return {api.key: api for api in apis}
 
 
-class _NoGroups:
-    """Stand-in while the group coordinator is not wired in."""
-
-    def on_tick(self, now_ms: int) -> list[tuple[Any, Any]]:
-        return []
-
-    def next_deadline_ms(self) -> int | None:
-        return None
-
-
 def make_group_coordinator(broker: Broker, now_ms: int) -> Any:
-    try:
-        from refka.handlers import group  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        return _NoGroups()
+    from refka.handlers import group
+
     return group.make_coordinator(broker, now_ms)
 
 

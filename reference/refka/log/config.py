@@ -27,6 +27,8 @@ class LogConfig:
     flush_messages: int = LONG_MAX
     flush_ms: int = LONG_MAX
     message_timestamp_type: str = "CreateTime"
+    message_timestamp_before_max_ms: int = LONG_MAX
+    message_timestamp_after_max_ms: int = 3_600_000
     cleanup_policy: str = "delete"
     min_insync_replicas: int = 1
 
@@ -62,6 +64,8 @@ TOPIC_CONFIG_KEYS: dict[str, str] = {
     "flush.messages": "flush_messages",
     "flush.ms": "flush_ms",
     "message.timestamp.type": "message_timestamp_type",
+    "message.timestamp.before.max.ms": "message_timestamp_before_max_ms",
+    "message.timestamp.after.max.ms": "message_timestamp_after_max_ms",
     "cleanup.policy": "cleanup_policy",
     "min.insync.replicas": "min_insync_replicas",
 }
@@ -78,6 +82,8 @@ _MINIMUMS = {
     "flush.messages": 1,
     "flush.ms": 0,
     "min.insync.replicas": 1,
+    "message.timestamp.before.max.ms": 0,
+    "message.timestamp.after.max.ms": 0,
 }
 _INT_KEYS = {"segment.bytes", "max.message.bytes", "index.interval.bytes", "segment.index.bytes"}
 _INT_KEYS |= {"min.insync.replicas"}

@@ -45,7 +45,7 @@ class InvalidRecords(ValueError):
     """Bytes that are not complete v2 batches continuing the log (a caller bug, or corrupt)."""
 
 
-def describe_batches(records: bytes, first_offset: int) -> list[BatchPosition]:
+def describe_batches(records: bytes | bytearray, first_offset: int) -> list[BatchPosition]:
     """Header facts of each batch in ``records``, checking they are whole and in order."""
     batches: list[BatchPosition] = []
     position, expected, end = 0, first_offset, len(records)
@@ -162,7 +162,7 @@ class PartitionLog:
 
     # -- appending, rolling, flushing ----------------------------------------------------------
 
-    def append(self, records: bytes, now_ms: int) -> None:
+    def append(self, records: bytes | bytearray, now_ms: int) -> None:
         """Append whole v2 batches whose offsets start at ``log_end_offset``: one write."""
         batches = describe_batches(records, self.log_end_offset)
         if not batches:

@@ -163,7 +163,7 @@ class LogSegment:
 
     # -- appending -----------------------------------------------------------------------------
 
-    def append(self, records: bytes, batches: list[BatchPosition]) -> None:
+    def append(self, records: bytes | bytearray, batches: list[BatchPosition]) -> None:
         """Append ``records``; ``batches`` describe it, positions relative to its start."""
         start = self.size
         self.storage.append(self.log_path, records)

@@ -27,7 +27,7 @@ class Storage(Protocol):
         ...
 
     def close(self, path: str) -> None: ...
-    def append(self, path: str, data: bytes) -> None: ...
+    def append(self, path: str, data: bytes | bytearray) -> None: ...
     def read(self, path: str, position: int, size: int) -> bytes: ...
     def truncate(self, path: str, size: int) -> None: ...
     def fsync(self, path: str) -> None: ...
@@ -86,7 +86,7 @@ class FileStorage:
         for path in list(self._fds):
             self.close(path)
 
-    def append(self, path: str, data: bytes) -> None:
+    def append(self, path: str, data: bytes | bytearray) -> None:
         self.open(path)
         fd = self._fds[path]
         view = memoryview(data)
@@ -183,7 +183,7 @@ class MemoryStorage:
     def close(self, path: str) -> None:
         pass
 
-    def append(self, path: str, data: bytes) -> None:
+    def append(self, path: str, data: bytes | bytearray) -> None:
         self.open(path)
         f = self.files[path]
         self._last_write = (path, len(f.data), len(data))
