@@ -75,9 +75,9 @@ class Plan:
 
 
 def make_plan(quick: bool) -> Plan:
-    """The default plan (64 MiB per 1 KiB topic, 16 MB per 100 B topic) or the `--quick` one
+    """The default plan (96 MiB per 1 KiB topic, 24 MB per 100 B topic) or the `--quick` one
     (2 MB and 1 MB)."""
-    budget = {100: 1_000_000, 1024: 2_000_000} if quick else {100: 16_000_000, 1024: 64 << 20}
+    budget = {100: 1_000_000, 1024: 2_000_000} if quick else {100: 24_000_000, 1024: 96 << 20}
     produce = tuple(
         ProduceWorkload(size, partitions, acks, compression, budget[size])
         for size, partitions, acks, compression in itertools.product(
