@@ -105,6 +105,10 @@ def consume(bootstrap: str, workload: ProduceWorkload, timeout_s: float) -> Thro
             "group.id": "refka-bench",
             "enable.auto.commit": False,
             "enable.partition.eof": False,
+            # librdkafka pauses a partition's fetches for fetch.queue.backoff.ms (default 1 s)
+            # whenever its local queue passes queued.min.messages (100k): with 100 B values
+            # that pause, not the broker, decided the figure.
+            "fetch.queue.backoff.ms": 5,
             **QUIET,
         }
     )
