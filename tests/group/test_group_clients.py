@@ -21,9 +21,10 @@ from typing import Any
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
-from group_wire import WireClient, nested, request
 from kio.schema.errors import ErrorCode
 from refka.testing import RunningBroker, running_broker
+
+from conformance.wire import Connection, build
 
 PARTITIONS = 6
 SESSION_MS = 6_000
@@ -528,14 +529,14 @@ def test_restart_keeps_committed_offsets_and_metadata(tmp_path: Path) -> None:
 
 def test_zombie_commit_gets_illegal_generation_and_is_not_stored(broker: RunningBroker) -> None:
     topic, group = new_topic(broker.bootstrap), f"g-{uuid.uuid4().hex[:8]}"
-    with WireClient(broker.bootstrap) as a, WireClient(broker.bootstrap) as b:
+    with Connection(broker.bootstrap, 30) as a, Connection(broker.bootstrap, 30) as b:
         a_id, generation = wire_join(a, group, "")
-        sync = a.call(request(14, 3, group_id=group, generation_id=generation, member_id=a_id,
-                              group_instance_id=None, assignments=()))  # fmt: skip
+        sync = a.request(build(14, 3, group_id=group, generation_id=generation, member_id=a_id,
+                               group_instance_id=None, assignments=()))  # fmt: skip
         assert sync.error_code == ErrorCode.none
         assert wire_commit(a, group, a_id, generation, topic, 7) == ErrorCode.none
         # B joins; A rejoins: generation + 1. A's old generation is now a zombie's.
-        b_required = b.call(join_request(group, ""))
+        b_required = b.request(join_request(group, ""))
         assert b_required.error_code == ErrorCode.member_id_required
         b.send(join_request(group, b_required.member_id))
         _, new_generation = wire_join(a, group, a_id)
@@ -544,54 +545,45 @@ def test_zombie_commit_gets_illegal_generation_and_is_not_stored(broker: Running
         assert wire_commit(a, group, "gone", new_generation, topic, 99) == (
             ErrorCode.unknown_member_id
         )
-        wanted = nested(9, 5, "OffsetFetchRequestTopic", name=topic, partition_indexes=(0,))
-        fetched = a.call(request(9, 5, group_id=group, topics=(wanted,)))
+        wanted = {"name": topic, "partition_indexes": (0,)}
+        fetched = a.request(build(9, 5, group_id=group, topics=(wanted,)))
         assert fetched.topics[0].partitions[0].committed_offset == 7
 
 
 def join_request(group: str, member_id: str) -> Any:
-    protocol = nested(11, 5, "JoinGroupRequestProtocol", name="range", metadata=b"")
-    return request(
+    return build(
         11,
         5,
         group_id=group,
-        session_timeout=_ms(SESSION_MS),
-        rebalance_timeout=_ms(SESSION_MS),
+        session_timeout=SESSION_MS,
+        rebalance_timeout=SESSION_MS,
         member_id=member_id,
         group_instance_id=None,
         protocol_type="consumer",
-        protocols=(protocol,),
+        protocols=({"name": "range", "metadata": b""},),
     )
 
 
-def wire_join(client: WireClient, group: str, member_id: str) -> tuple[str, int]:
-    response = client.call(join_request(group, member_id))
+def wire_join(client: Connection, group: str, member_id: str) -> tuple[str, int]:
+    response = client.request(join_request(group, member_id))
     if response.error_code == ErrorCode.member_id_required:
-        response = client.call(join_request(group, response.member_id))
+        response = client.request(join_request(group, response.member_id))
     assert response.error_code == ErrorCode.none
     return response.member_id, response.generation_id
 
 
 def wire_commit(
-    client: WireClient, group: str, member_id: str, generation: int, topic: str, offset: int
+    client: Connection, group: str, member_id: str, generation: int, topic: str, offset: int
 ) -> ErrorCode:
-    partition = nested(8, 5, "OffsetCommitRequestPartition", partition_index=0,
-                       committed_offset=offset, committed_metadata="")  # fmt: skip
-    topics = (nested(8, 5, "OffsetCommitRequestTopic", name=topic, partitions=(partition,)),)
-    response = client.call(
-        request(
+    partition = {"partition_index": 0, "committed_offset": offset, "committed_metadata": ""}
+    response = client.request(
+        build(
             8,
             5,
             group_id=group,
             generation_id_or_member_epoch=generation,
             member_id=member_id,
-            topics=topics,
+            topics=({"name": topic, "partitions": (partition,)},),
         )
     )
     return response.topics[0].partitions[0].error_code  # type: ignore[no-any-return]
-
-
-def _ms(ms: int) -> Any:
-    import datetime
-
-    return datetime.timedelta(milliseconds=ms)
