@@ -27,23 +27,22 @@ from collections.abc import Iterator
 
 import pytest
 from kio.schema.api_versions.v0.request import ApiVersionsRequest as ApiVersionsRequestV0
-from kio.schema.api_versions.v0.response import ApiVersionsResponse as ApiVersionsResponseV0
 from kio.schema.api_versions.v3.request import ApiVersionsRequest
 from kio.schema.create_topics.v4.request import (
     CreatableTopic,
     CreatableTopicConfig,
     CreateTopicsRequest,
 )
-from kio.schema.create_topics.v4.response import CreateTopicsResponse
 from kio.schema.errors import ErrorCode
 from kio.schema.metadata.v4.request import MetadataRequest, MetadataRequestTopic
 from kio.schema.metadata.v4.response import MetadataResponse
 from kio.schema.produce.v8.request import PartitionProduceData, ProduceRequest, TopicProduceData
-from kio.schema.produce.v8.response import ProduceResponse
 from kio.schema.types import TopicName
 from kio.static.primitive import Records, i16, i32, i32Timedelta
-from kio_wire import RECORDS_COUNT_AT, SIZE, WireClient, new_batch, with_crc
 from refka.testing import running_broker
+
+from conformance.records import Record, build_batch
+from conformance.wire import Connection
 
 TOPIC = "bad-input"
 SMALL_TOPIC = "small-messages"  # topic-level max.message.bytes
@@ -51,6 +50,8 @@ SMALL_MAX = 1000
 SOCKET_REQUEST_MAX_BYTES = 2_000_000
 MESSAGE_MAX_BYTES = 1_048_588  # Kafka's default message.max.bytes
 CONFIGS = {"socket.request.max.bytes": str(SOCKET_REQUEST_MAX_BYTES)}
+SIZE = struct.Struct(">i")
+RECORDS_COUNT_AT = 57  # the v2 batch header's records count
 
 
 @pytest.fixture(scope="module", params=["refka", pytest.param("kafka", marks=pytest.mark.slow)])
@@ -88,8 +89,8 @@ def create_topic(bootstrap: str, name: str = TOPIC, configs: dict[str, str] | No
     request = CreateTopicsRequest(
         topics=(topic,), timeout=i32Timedelta.parse(datetime.timedelta(milliseconds=5000))
     )
-    with WireClient(bootstrap) as client:
-        response = client.call(request, CreateTopicsResponse)
+    with connect(bootstrap) as client:
+        response = client.request(request)
     assert [t.error_code for t in response.topics] == [ErrorCode.none]
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:  # Kafka elects the leader a moment after creating
@@ -104,8 +105,27 @@ def metadata(bootstrap: str, topic: str = TOPIC) -> MetadataResponse:
     request = MetadataRequest(
         topics=(MetadataRequestTopic(name=TopicName(topic)),), allow_auto_topic_creation=False
     )
-    with WireClient(bootstrap) as client:
-        return client.call(request, MetadataResponse)
+    with connect(bootstrap) as client:
+        response: MetadataResponse = client.request(request)
+        return response
+
+
+def connect(bootstrap: str) -> Connection:
+    """A plain socket that fails on a response with bytes after its body."""
+    return Connection(bootstrap, 10.0, exact=True)
+
+
+def closed_by_broker(client: Connection) -> bool:
+    """True once the broker closes (EOF or reset) without answering a single byte."""
+    try:
+        return client.sock.recv(1) == b""
+    except (ConnectionResetError, BrokenPipeError):
+        return True
+
+
+def new_batch(values: list[bytes]) -> bytes:
+    """An uncompressed v2 batch (base offset 0, no producer id) of records with no key."""
+    return build_batch([Record(value) for value in values], timestamp_ms=1_700_000_000_000)
 
 
 def assert_still_serving(bootstrap: str) -> None:
@@ -126,8 +146,8 @@ def produce_request(batch: bytes, topic: str = TOPIC) -> ProduceRequest:
 
 def produce(bootstrap: str, batch: bytes, topic: str = TOPIC) -> tuple[ErrorCode, int]:
     """(error code, base offset) of producing one batch to partition 0."""
-    with WireClient(bootstrap) as client:
-        response = client.call(produce_request(batch, topic), ProduceResponse)
+    with connect(bootstrap) as client:
+        response = client.request(produce_request(batch, topic))
     [answer] = response.responses
     [partition] = answer.partition_responses
     return partition.error_code, int(partition.base_offset)
@@ -144,56 +164,56 @@ def produce_rejected(bootstrap: str, batch: bytes, topic: str = TOPIC) -> ErrorC
 
 
 def test_frame_cut_short_then_eof_closes(bootstrap: str) -> None:
-    with WireClient(bootstrap) as stuck:
-        stuck.sock.sendall(SIZE.pack(100) + b"\x00\x12\x00\x00")
+    with connect(bootstrap) as stuck:
+        stuck.send_raw(SIZE.pack(100) + b"\x00\x12\x00\x00")
         assert_still_serving(bootstrap)  # while one client is stuck mid-frame
         stuck.sock.shutdown(socket.SHUT_WR)
-        assert stuck.closed_by_broker()
+        assert closed_by_broker(stuck)
     assert_still_serving(bootstrap)
 
 
 def test_frame_cut_short_then_abandoned(bootstrap: str) -> None:
     for _ in range(3):
-        with WireClient(bootstrap) as client:
-            client.sock.sendall(SIZE.pack(1000) + b"\x00" * 10)
+        with connect(bootstrap) as client:
+            client.send_raw(SIZE.pack(1000) + b"\x00" * 10)
     assert_still_serving(bootstrap)
 
 
 @pytest.mark.parametrize("size", [SOCKET_REQUEST_MAX_BYTES + 1, 2**31 - 1, -1])
 def test_frame_size_out_of_bounds_closes(bootstrap: str, size: int) -> None:
-    with WireClient(bootstrap) as client:
-        client.sock.sendall(SIZE.pack(size))
-        assert client.closed_by_broker()
+    with connect(bootstrap) as client:
+        client.send_raw(SIZE.pack(size))
+        assert closed_by_broker(client)
     assert_still_serving(bootstrap)
 
 
 def test_unknown_api_key_closes(bootstrap: str) -> None:
-    with WireClient(bootstrap) as client:
+    with connect(bootstrap) as client:
         client.send(ApiVersionsRequestV0(), api_key=999)
-        assert client.closed_by_broker()
+        assert closed_by_broker(client)
     assert_still_serving(bootstrap)
 
 
 @pytest.mark.parametrize("version", [99, -1])
 def test_produce_at_unsupported_version_closes(bootstrap: str, version: int) -> None:
-    with WireClient(bootstrap) as client:
+    with connect(bootstrap) as client:
         client.send(produce_request(new_batch([b"v"])), api_version=version)
-        assert client.closed_by_broker()
+        assert closed_by_broker(client)
     assert_still_serving(bootstrap)
 
 
 def test_api_versions_at_unknown_version_answers_v0(bootstrap: str) -> None:
     request = ApiVersionsRequest(client_software_name="refka-tests", client_software_version="1")
-    with WireClient(bootstrap) as client:
+    with connect(bootstrap) as client:
         correlation_id = client.send(request, api_version=99)
-        response = client.receive(ApiVersionsResponseV0, correlation_id)
+        response = client.receive(ApiVersionsRequestV0(), correlation_id)  # answered at v0
         assert response.error_code == ErrorCode.unsupported_version
         ranges = {
             int(k.api_key): (int(k.min_version), int(k.max_version)) for k in response.api_keys
         }
         assert ranges[18][0] == 0 and ranges[18][1] >= 3, ranges
         # The client falls back to v0 on the same connection, which stays usable.
-        fallback = client.call(ApiVersionsRequestV0(), ApiVersionsResponseV0)
+        fallback = client.request(ApiVersionsRequestV0())
         assert fallback.error_code == ErrorCode.none
         assert {0, 1, 3, 18} <= {int(k.api_key) for k in fallback.api_keys}
     assert_still_serving(bootstrap)
@@ -208,9 +228,10 @@ def test_bad_crc_is_corrupt_message(bootstrap: str) -> None:
 
 @pytest.mark.parametrize("lie", [+1, -1, +1000])
 def test_record_count_that_lies_is_invalid_record(bootstrap: str, lie: int) -> None:
-    batch = bytearray(new_batch([b"one", b"two", b"three"]))
-    struct.pack_into(">i", batch, RECORDS_COUNT_AT, 3 + lie)
-    error = produce_rejected(bootstrap, with_crc(bytes(batch)))
+    records = [Record(b"one"), Record(b"two"), Record(b"three")]
+    batch = build_batch(records, timestamp_ms=1_700_000_000_000, record_count=3 + lie)
+    assert struct.unpack_from(">i", batch, RECORDS_COUNT_AT) == (3 + lie,)
+    error = produce_rejected(bootstrap, batch)  # with a CRC that matches the lie
     assert error == ErrorCode.invalid_record
     assert_still_serving(bootstrap)
 
@@ -223,15 +244,15 @@ def test_batch_above_message_max_bytes_is_message_too_large(bootstrap: str) -> N
 
 def test_many_bad_clients_at_once(bootstrap: str) -> None:
     """Bad input on several connections at once: none disturbs a good client."""
-    clients = [WireClient(bootstrap) for _ in range(4)]
+    clients = [connect(bootstrap) for _ in range(4)]
     try:
-        clients[0].sock.sendall(SIZE.pack(-1))
+        clients[0].send_raw(SIZE.pack(-1))
         clients[1].send(ApiVersionsRequestV0(), api_key=999)
-        clients[2].sock.sendall(SIZE.pack(64) + b"\x00\x03")
+        clients[2].send_raw(SIZE.pack(64) + b"\x00\x03")
         clients[3].send(produce_request(new_batch([b"v"])), api_version=99)
         assert_still_serving(bootstrap)
         for client in (clients[0], clients[1], clients[3]):
-            assert client.closed_by_broker()
+            assert closed_by_broker(client)
     finally:
         for client in clients:
             client.close()

@@ -28,11 +28,13 @@ from kio.schema.produce.v8.request import PartitionProduceData, ProduceRequest, 
 from kio.schema.produce.v8.response import ProduceResponse
 from kio.schema.types import TopicName
 from kio.static.primitive import Records, i16, i32, i32Timedelta, i64
-from kio_wire import decode_response, new_batch, request_bytes, split_frame
 from refka.config import BrokerConfig
 from refka.core.broker import Broker
 from refka.core.effects import Close, Effect, FileSlice, Send
 from refka.log.storage import MemoryStorage
+
+from conformance.records import Record, build_batch
+from conformance.wire import decode_response, encode_request, frame
 
 START_MS = 1_700_000_000_000
 TOPIC = "seam"
@@ -52,8 +54,8 @@ class Driver:
 
     def request(self, connection_id: int, request: Any) -> list[Effect]:
         self.correlation_id += 1
-        frame = request_bytes(request, self.correlation_id)
-        return self.record(self.broker.on_request(connection_id, frame, self.now_ms))
+        payload = encode_request(request, self.correlation_id)
+        return self.record(self.broker.on_request(connection_id, payload, self.now_ms))
 
     def tick(self, advance_ms: int) -> list[Effect]:
         self.now_ms += advance_ms
@@ -78,9 +80,11 @@ class Driver:
         decoded = []
         for effect in effects:
             if isinstance(effect, Send) and effect.connection_id == connection_id:
-                payload = split_frame(self.frame_bytes(effect))
-                assert len(payload) + 4 == effect.size
-                _, response = decode_response(payload, response_type)
+                data = self.frame_bytes(effect)
+                assert data == frame(data[4:]), "the size prefix disagrees with the frame"
+                assert len(data) == effect.size
+                _, response, unread = decode_response(data[4:], response_type)
+                assert unread == 0, f"{unread} trailing bytes"
                 decoded.append(response)
         return decoded
 
@@ -109,7 +113,9 @@ def ms(value: int) -> datetime.timedelta:
 
 
 def produce_request(values: list[bytes]) -> ProduceRequest:
-    partition = PartitionProduceData(index=i32(0), records=Records(new_batch(values, key=b"k")))
+    records = [Record(value, key=b"k") for value in values]
+    batch = build_batch(records, timestamp_ms=START_MS)
+    partition = PartitionProduceData(index=i32(0), records=Records(batch))
     return ProduceRequest(
         acks=i16(-1),
         timeout=i32Timedelta.parse(ms(5000)),
