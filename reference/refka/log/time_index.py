@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import struct
 
+from refka.log.index_file import IndexFile
 from refka.log.storage import Storage
 
 ENTRY_SIZE = 12
@@ -35,41 +36,31 @@ def floor_timestamp(timestamps: list[int], target_ms: int) -> int:
     return lo - 1
 
 
-class TimeIndex:
+class TimeIndex(IndexFile):
     """Timestamps and relative offsets, both ascending, for one segment."""
 
+    ENTRY = _ENTRY
+
     def __init__(self, storage: Storage, path: str, base_offset: int, max_entries: int) -> None:
-        self.storage = storage
-        self.path = path
-        self.base_offset = base_offset
-        self.max_entries = max_entries
+        super().__init__(storage, path, base_offset, max_entries)
         self.timestamps: list[int] = []
         self.relative_offsets: list[int] = []
-        self._written = 0
-        self._dirty = False
 
-    def __len__(self) -> int:
-        return len(self.timestamps)
-
-    @property
-    def is_full(self) -> bool:
-        return len(self.timestamps) >= self.max_entries
+    def columns(self) -> tuple[list[int], list[int]]:
+        return self.timestamps, self.relative_offsets
 
     def load(self) -> bool:
         """Read the file; False if it is missing or fails Kafka's sanity check."""
-        if not self.storage.exists(self.path):
+        entries = self.read_entries()
+        if entries is None:
             return False
-        data = self.storage.read(self.path, 0, self.storage.size(self.path))
-        if len(data) % ENTRY_SIZE:
-            return False
-        entries = list(_ENTRY.iter_unpack(data))
-        timestamps = [e[0] for e in entries]
-        offsets = [e[1] for e in entries]
+        timestamps, offsets = entries
         if any(a >= b for a, b in itertools.pairwise(timestamps)):
             return False
         if any(a > b for a, b in itertools.pairwise(offsets)):
             return False
-        self.timestamps, self.relative_offsets, self._written = timestamps, offsets, len(offsets)
+        self.timestamps, self.relative_offsets = timestamps, offsets
+        self.loaded()
         return True
 
     def last_entry(self) -> tuple[int, int]:
@@ -102,29 +93,4 @@ class TimeIndex:
         while keep and self.relative_offsets[keep - 1] >= relative:
             keep -= 1
         del self.timestamps[keep:], self.relative_offsets[keep:]
-        if self._written > keep:
-            self.storage.truncate(self.path, keep * ENTRY_SIZE)
-            self._written, self._dirty = keep, True
-
-    def reset(self) -> None:
-        self.timestamps.clear()
-        self.relative_offsets.clear()
-        self._written = 0
-        self.storage.open(self.path)
-        self.storage.truncate(self.path, 0)
-        self._dirty = True
-
-    def write(self) -> None:
-        pending = range(self._written, len(self.timestamps))
-        if pending:
-            ts, rel = self.timestamps, self.relative_offsets
-            self.storage.append(self.path, b"".join(_ENTRY.pack(ts[i], rel[i]) for i in pending))
-            self._written = len(self.timestamps)
-            self._dirty = True
-
-    def flush(self) -> None:
-        self.storage.open(self.path)
-        self.write()
-        if self._dirty:
-            self.storage.fsync(self.path)
-            self._dirty = False
+        self.truncate_file(keep)
