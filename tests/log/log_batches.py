@@ -1,4 +1,4 @@
-"""Build and decode uncompressed v2 record batches for the log tests (no compression)."""
+"""Build (through ``conformance.records``) and decode uncompressed v2 batches for log tests."""
 
 from __future__ import annotations
 
@@ -6,21 +6,10 @@ import struct
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-import crc32c
 from refka.log.storage import FileStorage, MemoryStorage
 
-
-def _varint(n: int) -> bytes:
-    n = (n << 1) ^ (n >> 63)  # zigzag
-    out = bytearray()
-    while True:
-        byte = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
+from conformance.records import LOG_APPEND_TIME_FLAG, Record
+from conformance.records import build_batch as records_batch
 
 
 def _read_varint(buf: bytes, pos: int) -> tuple[int, int]:
@@ -42,28 +31,16 @@ def build_batch(
     log_append_time: bool = False,
 ) -> bytes:
     """One batch of ``len(timestamps)`` records with values of ``value_size`` bytes."""
-    base_ts = timestamps[0]
-    records = bytearray()
-    for delta, ts in enumerate(timestamps):
-        value = bytes([delta % 256]) * value_size
-        body = b"\x00" + _varint(ts - base_ts) + _varint(delta) + _varint(-1)
-        body += _varint(len(value)) + value + _varint(0)
-        records += _varint(len(body)) + body
-    attributes = 0x08 if log_append_time else 0
-    after_crc = struct.pack(
-        ">hiqqqhii",
-        attributes,
-        len(timestamps) - 1,
-        base_ts,
-        max(timestamps),
-        -1,
-        -1,
-        -1,
-        len(timestamps),
-    ) + bytes(records)
-    crc = crc32c.crc32c(after_crc)
-    length = 4 + 1 + 4 + len(after_crc)
-    return struct.pack(">qiibI", base_offset, length, leader_epoch, 2, crc) + after_crc
+    records = [
+        Record(bytes([delta % 256]) * value_size, timestamp_ms=ts)
+        for delta, ts in enumerate(timestamps)
+    ]
+    return records_batch(
+        records,
+        base_offset=base_offset,
+        partition_leader_epoch=leader_epoch,
+        attributes=LOG_APPEND_TIME_FLAG if log_append_time else 0,
+    )
 
 
 def build_batches(
