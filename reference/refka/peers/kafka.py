@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from refka.peers.process import Peer, PeerUnavailable, spawn
-from refka.peers.readiness import free_port, wait_ready
+from refka.peers.readiness import free_port
 
 KAFKA_VERSION = "4.4.0"
 POM_PATH = Path(__file__).with_name("kafka-pom.xml")
@@ -147,12 +147,7 @@ def start_kafka(
         raise PeerUnavailable(f"Apache Kafka peer: format failed:\n{formatted.stderr}")
     process = spawn([*base, "kafka.Kafka", str(config_path)], work_dir / "kafka.log")
     peer = Peer("Apache Kafka", "127.0.0.1", port, process, work_dir / "kafka.log")
-    try:
-        wait_ready(peer.host, peer.port, READY_DEADLINE_S, alive=peer.check_alive)
-    except BaseException:
-        peer.stop()
-        raise
-    return peer
+    return peer.wait_ready(READY_DEADLINE_S)
 
 
 @contextmanager
@@ -160,11 +155,8 @@ def running_kafka(
     work_dir: Path, port: int | None = None, properties: Mapping[str, str] | None = None
 ) -> Iterator[Peer]:
     """Start Apache Kafka for the duration of the `with` block."""
-    peer = start_kafka(work_dir, port, properties)
-    try:
+    with start_kafka(work_dir, port, properties) as peer:
         yield peer
-    finally:
-        peer.stop()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,8 +6,12 @@ import ctypes
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from refka.peers.readiness import wait_ready
 
 
 class PeerUnavailable(RuntimeError):
@@ -43,6 +47,27 @@ class Peer:
         code = self.process.poll()
         if code is not None:
             raise PeerDied(f"{self.name} exited with {code}:\n{self.log_tail()}")
+
+    @contextmanager
+    def stopped_on_error(self) -> Iterator[Peer]:
+        """Stop the process if the block raises (a peer that never became ready)."""
+        try:
+            yield self
+        except BaseException:
+            self.stop()
+            raise
+
+    def wait_ready(self, deadline_s: float) -> Peer:
+        """Wait until it answers as a ready broker (`readiness.wait_ready`); stop it if not."""
+        with self.stopped_on_error():
+            wait_ready(self.host, self.port, deadline_s, alive=self.check_alive)
+        return self
+
+    def __enter__(self) -> Peer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
     def stop(self, timeout_s: float = 5.0) -> None:
         """Terminate the process; kill it if it has not exited after `timeout_s`."""

@@ -17,7 +17,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from refka.peers.process import Peer, spawn
-from refka.peers.readiness import wait_ready
 
 READY_DEADLINE_S = 30.0
 READY_LINE = re.compile(r"refka broker ready on (?P<host>[^\s:]+):(?P<port>\d+)")
@@ -49,20 +48,13 @@ def start_refka(work_dir: Path, port: int = 0, **configs: str) -> Peer:
     log_path = work_dir / "refka.log"
     process = spawn(argv, log_path)
     peer = Peer("refka", "127.0.0.1", port, process, log_path)
-    try:
+    with peer.stopped_on_error():
         peer.host, peer.port = _wait_ready_line(log_path, peer.check_alive, READY_DEADLINE_S)
-        wait_ready(peer.host, peer.port, READY_DEADLINE_S, alive=peer.check_alive)
-    except BaseException:
-        peer.stop()
-        raise
-    return peer
+    return peer.wait_ready(READY_DEADLINE_S)
 
 
 @contextmanager
 def running_refka(work_dir: Path, port: int = 0, **configs: str) -> Iterator[Peer]:
     """Start refka for the duration of the `with` block."""
-    peer = start_refka(work_dir, port, **configs)
-    try:
+    with start_refka(work_dir, port, **configs) as peer:
         yield peer
-    finally:
-        peer.stop()

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from refka.peers.process import Peer, PeerUnavailable, spawn
-from refka.peers.readiness import free_port, wait_ready
+from refka.peers.readiness import free_port
 
 READY_DEADLINE_S = 30.0
 
@@ -44,19 +44,11 @@ def start_tansu(work_dir: Path, port: int | None = None) -> Peer:
     ]  # fmt: skip
     process = spawn(argv, work_dir / "tansu.log", cwd=work_dir)
     peer = Peer("Tansu", "127.0.0.1", port, process, work_dir / "tansu.log")
-    try:
-        wait_ready(peer.host, peer.port, READY_DEADLINE_S, alive=peer.check_alive)
-    except BaseException:
-        peer.stop()
-        raise
-    return peer
+    return peer.wait_ready(READY_DEADLINE_S)
 
 
 @contextmanager
 def running_tansu(work_dir: Path, port: int | None = None) -> Iterator[Peer]:
     """Start Tansu for the duration of the `with` block."""
-    peer = start_tansu(work_dir, port)
-    try:
+    with start_tansu(work_dir, port) as peer:
         yield peer
-    finally:
-        peer.stop()
