@@ -379,17 +379,7 @@ def _with_unknown(
 
 def offset_commit_response(version: int, r: msg.OffsetCommitResult) -> Any:
     m = codec.response_module(OFFSET_COMMIT, version)
-    topics = tuple(
-        codec.build(
-            m.OffsetCommitResponseTopic,
-            name=name,
-            partitions=tuple(
-                codec.build(m.OffsetCommitResponsePartition, partition_index=p, error_code=e)
-                for p, e in parts
-            ),
-        )
-        for name, parts in _by_topic((x.topic, x.partition, x.error) for x in r.partitions)
-    )
+    topics = _partition_errors(m, "OffsetCommit", r.partitions)
     return codec.build(m.OffsetCommitResponse, throttle_time=codec.millis(0), topics=topics)
 
 
@@ -428,23 +418,19 @@ def _fetched_topics(
 ) -> tuple[Any, ...]:
     """v1 has no group-level error: a group error goes into each partition instead."""
     partition_cls = getattr(m, f"OffsetFetchResponse{partition_suffix}")
-    by_topic: dict[str, list[Any]] = {}
+    partitions = []
     for o in result.partitions:
         error = result.error if version < 2 and result.error is not E.none else o.error
-        by_topic.setdefault(o.topic, []).append(
-            codec.build(
-                partition_cls,
-                partition_index=o.partition,
-                committed_offset=o.offset,
-                committed_leader_epoch=o.leader_epoch,
-                metadata=o.metadata,
-                error_code=error,
-            )
+        partition = codec.build(
+            partition_cls,
+            partition_index=o.partition,
+            committed_offset=o.offset,
+            committed_leader_epoch=o.leader_epoch,
+            metadata=o.metadata,
+            error_code=error,
         )
-    return tuple(
-        codec.build(getattr(m, topic_cls), name=name, partitions=tuple(parts))
-        for name, parts in by_topic.items()
-    )
+        partitions.append((o.topic, partition))
+    return _topics(getattr(m, topic_cls), partitions)
 
 
 def handle_offset_delete(broker: Broker, ctx: RequestContext, request: Any) -> Any:
@@ -456,29 +442,35 @@ def handle_offset_delete(broker: Broker, ctx: RequestContext, request: Any) -> A
 
 def offset_delete_response(version: int, r: msg.OffsetDeleteResult) -> Any:
     m = codec.response_module(OFFSET_DELETE, version)
-    topics = tuple(
-        codec.build(
-            m.OffsetDeleteResponseTopic,
-            name=name,
-            partitions=tuple(
-                codec.build(m.OffsetDeleteResponsePartition, partition_index=p, error_code=e)
-                for p, e in parts
-            ),
-        )
-        for name, parts in _by_topic((x.topic, x.partition, x.error) for x in r.partitions)
-    )
+    topics = _partition_errors(m, "OffsetDelete", r.partitions)
     return codec.build(
         m.OffsetDeleteResponse, error_code=r.error, throttle_time=codec.millis(0), topics=topics
     )
 
 
-def _by_topic(
-    items: Iterable[tuple[str, int, ErrorCode]],
-) -> list[tuple[str, list[tuple[int, ErrorCode]]]]:
-    grouped: dict[str, list[tuple[int, ErrorCode]]] = {}
-    for topic, partition, error in items:
-        grouped.setdefault(topic, []).append((partition, error))
-    return list(grouped.items())
+def _partition_errors(
+    m: Any, api: str, partitions: Iterable[msg.PartitionResult]
+) -> tuple[Any, ...]:
+    """OffsetCommit's and OffsetDelete's answer: an error code a partition, grouped by topic."""
+    partition_cls = getattr(m, f"{api}ResponsePartition")
+    return _topics(
+        getattr(m, f"{api}ResponseTopic"),
+        (
+            (x.topic, codec.build(partition_cls, partition_index=x.partition, error_code=x.error))
+            for x in partitions
+        ),
+    )
+
+
+def _topics(topic_cls: Any, partitions: Iterable[tuple[str, Any]]) -> tuple[Any, ...]:
+    """(topic, partition entity) pairs as ``topic_cls`` entities, topics in first-seen order."""
+    grouped: dict[str, list[Any]] = {}
+    for topic, partition in partitions:
+        grouped.setdefault(topic, []).append(partition)
+    return tuple(
+        codec.build(topic_cls, name=name, partitions=tuple(parts))
+        for name, parts in grouped.items()
+    )
 
 
 # -- DescribeGroups / ListGroups / DeleteGroups ------------------------------------------
