@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from refka.log.storage import FileStorage, MemoryStorage
 
-from conformance.records import LOG_APPEND_TIME_FLAG, Record
+from conformance.records import LOG_APPEND_TIME_FLAG, Record, parse_batches
 from conformance.records import build_batch as records_batch
-
-
-def _read_varint(buf: bytes, pos: int) -> tuple[int, int]:
-    shift = value = 0
-    while True:
-        byte = buf[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        shift += 7
-        if not byte & 0x80:
-            return (value >> 1) ^ -(value & 1), pos
 
 
 def build_batch(
@@ -58,28 +46,15 @@ def build_batches(
 class Rec:
     offset: int
     timestamp: int
-    value: bytes
+    value: bytes | None
 
 
 def iter_records(batch: bytes) -> Iterator[Rec]:
-    """Records of an uncompressed batch (what refka.protocol.records does in general)."""
-    (base_offset,) = struct.unpack_from(">q", batch, 0)
-    (base_ts,) = struct.unpack_from(">q", batch, 27)
-    (count,) = struct.unpack_from(">i", batch, 57)
-    pos = 61
-    for _ in range(count):
-        _, pos = _read_varint(batch, pos)
-        pos += 1
-        ts_delta, pos = _read_varint(batch, pos)
-        off_delta, pos = _read_varint(batch, pos)
-        key_len, pos = _read_varint(batch, pos)
-        pos += max(key_len, 0)
-        value_len, pos = _read_varint(batch, pos)
-        value = batch[pos : pos + value_len]
-        pos += value_len
-        headers, pos = _read_varint(batch, pos)
-        assert headers == 0
-        yield Rec(base_offset + off_delta, base_ts + ts_delta, value)
+    """Records of the first batch in ``batch``, decoded by ``conformance.records`` (not refka)."""
+    for record in parse_batches(batch)[0].records:
+        assert record.headers == ()
+        assert record.offset is not None and record.timestamp_ms is not None
+        yield Rec(record.offset, record.timestamp_ms, record.value)
 
 
 def make_storage(kind: str, tmp_path: object) -> FileStorage | MemoryStorage:
