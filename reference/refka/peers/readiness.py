@@ -31,26 +31,22 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _exchange(sock: socket.socket, request: Any, response_type: type[Any]) -> Any:
+def request_frame(request: Any, client_id: str, correlation_id: int = 7) -> bytes:
+    """`request` size-prefixed, after a v1 request header (non-flexible versions only)."""
     body = io.BytesIO()
     header = RequestHeader(
         request_api_key=request.__api_key__,
         request_api_version=request.__version__,
-        correlation_id=i32(7),
-        client_id="refka-peer-probe",
+        correlation_id=i32(correlation_id),
+        client_id=client_id,
     )
     entity_writer(RequestHeader)(body, header)
     entity_writer(type(request))(body, request)
-    frame = body.getvalue()
-    sock.sendall(struct.pack(">i", len(frame)) + frame)
-    size = struct.unpack(">i", _recv_exact(sock, 4))[0]
-    payload = _recv_exact(sock, size)
-    _, offset = entity_reader(ResponseHeader)(payload, 0)
-    response, _ = entity_reader(response_type)(payload, offset)
-    return response
+    return struct.pack(">i", body.tell()) + body.getvalue()
 
 
-def _recv_exact(sock: socket.socket, size: int) -> bytes:
+def recv_exact(sock: socket.socket, size: int) -> bytes:
+    """Exactly `size` bytes; ConnectionError if the broker closes first."""
     chunks = bytearray()
     while len(chunks) < size:
         chunk = sock.recv(size - len(chunks))
@@ -58,6 +54,20 @@ def _recv_exact(sock: socket.socket, size: int) -> bytes:
             raise ConnectionError("connection closed by the broker")
         chunks += chunk
     return bytes(chunks)
+
+
+def read_response(sock: socket.socket, response_type: type[Any]) -> Any:
+    """One size-prefixed response (v0 response header) decoded as `response_type`."""
+    size = struct.unpack(">i", recv_exact(sock, 4))[0]
+    payload = recv_exact(sock, size)
+    _, offset = entity_reader(ResponseHeader)(payload, 0)
+    response, _ = entity_reader(response_type)(payload, offset)
+    return response
+
+
+def _exchange(sock: socket.socket, request: Any, response_type: type[Any]) -> Any:
+    sock.sendall(request_frame(request, "refka-peer-probe"))
+    return read_response(sock, response_type)
 
 
 def is_ready(host: str, port: int, timeout_s: float = 2.0) -> bool:
