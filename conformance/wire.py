@@ -116,11 +116,18 @@ def frame(payload: bytes) -> bytes:
     return struct.pack(">i", len(payload)) + payload
 
 
-def decode_response(payload: bytes, response_type: Any) -> tuple[int, Any, int]:
-    """(correlation id, response entity, bytes left after the body) of one frame's payload."""
+def decode_response(
+    payload: bytes, response_type: Any, correlation_id: int | None = None
+) -> tuple[Any, int]:
+    """(response entity, bytes left after its body) of one frame's payload.
+
+    AssertionError if the header's correlation id is not `correlation_id` (when given).
+    """
     header, header_size = entity_reader(response_type.__header_schema__)(payload, 0)
+    if correlation_id is not None and header.correlation_id != correlation_id:
+        raise AssertionError(f"correlation id {header.correlation_id}, expected {correlation_id}")
     response, body_size = entity_reader(response_type)(payload, header_size)
-    return header.correlation_id, response, len(payload) - header_size - body_size
+    return response, len(payload) - header_size - body_size
 
 
 class Connection:
@@ -163,9 +170,7 @@ class Connection:
     def receive(self, request: Any, correlation_id: int) -> Any:
         """Read the response to `request` (sent with `correlation_id`)."""
         response_type = load_response_schema(request.__api_key__, request.__version__)
-        got_id, response, unread = decode_response(self.recv_frame(), response_type)
-        if got_id != correlation_id:
-            raise AssertionError(f"correlation id {got_id}, expected {correlation_id}")
+        response, unread = decode_response(self.recv_frame(), response_type, correlation_id)
         if self.exact and unread:
             raise AssertionError(f"{unread} trailing bytes after the response")
         return response

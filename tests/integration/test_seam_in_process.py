@@ -83,7 +83,7 @@ class Driver:
                 data = self.frame_bytes(effect)
                 assert data == frame(data[4:]), "the size prefix disagrees with the frame"
                 assert len(data) == effect.size
-                _, response, unread = decode_response(data[4:], response_type)
+                response, unread = decode_response(data[4:], response_type)
                 assert unread == 0, f"{unread} trailing bytes"
                 decoded.append(response)
         return decoded
