@@ -1,7 +1,7 @@
 """``refka bench``: refka, Tansu and Apache Kafka on loopback, one after the other, under the
 same librdkafka workloads; medians of the repetitions, ratios refka/peer, the issue's targets.
 
-    refka bench                                   # all three brokers, 3 repetitions (~8 min)
+    refka bench                                   # all three brokers, 3 repetitions (~4 min)
     refka bench --quick --brokers refka           # ~1 minute, tiny workloads
     refka bench --markdown T.md --json T.json --plot docs/throughput.png
     refka bench --profile                         # also profile refka's produce and fetch paths
