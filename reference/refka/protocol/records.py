@@ -57,7 +57,7 @@ from refka.protocol.batch_header import (
     BatchHeader,
     read_header,
 )
-from refka.protocol.varint import decode_varint, encode_varint
+from refka.protocol.varint import decode_uvarint, decode_varint, encode_varint
 
 Buffer = bytes | bytearray | memoryview
 
@@ -298,24 +298,35 @@ def _walk_records(
     """
     count = header.records_count
     check_time = window is not None and not header.is_log_append_time
+    low, high = window if window is not None else (0, 0)
+    base_timestamp = header.base_timestamp
     n = 0
     try:
         while pos < end:
+            # The length varint, with the one- and two-byte forms (records under 8 KiB) inline.
             b = buf[pos]
             if b < 0x80:
-                length = (b >> 1) ^ -(b & 1)
-                pos += 1
+                z, pos = b, pos + 1
+            elif buf[pos + 1] < 0x80:
+                z, pos = (b & 0x7F) | (buf[pos + 1] << 7), pos + 2
             else:
-                length, pos = decode_varint(buf, pos)
+                z, pos = decode_uvarint(buf, pos)
+            length = (z >> 1) ^ -(z & 1)
             if length < _MIN_RECORD_BODY:
                 raise _invalid(f"invalid record size {length}")
             if check_time:
-                assert window is not None
-                delta, _ = decode_varint(buf, pos + 1)
-                timestamp = header.base_timestamp + delta
-                if not window[0] <= timestamp <= window[1]:
+                b = buf[pos + 1]  # timestampDelta follows the attributes byte
+                if b < 0x80:
+                    delta = (b >> 1) ^ -(b & 1)
+                elif buf[pos + 2] < 0x80:
+                    z = (b & 0x7F) | (buf[pos + 2] << 7)
+                    delta = (z >> 1) ^ -(z & 1)
+                else:
+                    delta = decode_varint(buf, pos + 1)[0]
+                if not low <= base_timestamp + delta <= high:
                     raise InvalidRecordError(
-                        ErrorCode.invalid_timestamp, f"timestamp {timestamp} is out of range"
+                        ErrorCode.invalid_timestamp,
+                        f"timestamp {base_timestamp + delta} is out of range",
                     )
             pos += length
             n += 1
@@ -323,7 +334,7 @@ def _walk_records(
                 raise _invalid("incorrect declared batch size, premature EOF reached")
             if n > count:
                 raise _invalid("incorrect declared batch size, records still remaining in file")
-    except ValueError as e:
+    except (ValueError, IndexError) as e:
         raise _invalid(f"found invalid record structure: {e}") from e
     if n != count:
         raise _invalid(f"incorrect declared batch size: {count} declared, {n} present")
