@@ -3,6 +3,8 @@
 import struct
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from kio.schema.api_versions.v3.request import ApiVersionsRequest
 from kio.serial import entity_reader
 from refka.protocol.framing import (
@@ -54,6 +56,30 @@ def test_many_small_frames_in_one_read_and_end_of_stream() -> None:
     assert decoder.next_frame() is NEED_DATA
     decoder.feed(b"")
     assert decoder.next_frame() is None
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    cuts=st.lists(st.integers(min_value=0, max_value=300_000), max_size=12),
+    seed=st.integers(0, 255),
+)
+def test_large_frames_gathered_in_their_own_buffer_survive_any_split(
+    cuts: list[int], seed: int
+) -> None:
+    """Frames over 64 KiB take the one-copy path; small frames before and after them still
+    come out whole and in order, whatever the read boundaries."""
+    large = [bytes([seed]) * 70_000, bytes(range(256)) * 400]
+    frames = [b"x", large[0], b"", large[1], b"tail" * 10]
+    stream = b"".join(struct.pack(">i", len(f)) + f for f in frames)
+    decoder = FrameDecoder(max_frame_bytes=1 << 20)
+    got: list[bytes] = []
+    last = 0
+    for cut in [*sorted(c % (len(stream) + 1) for c in cuts), len(stream)]:
+        if cut > last:
+            decoder.feed(stream[last:cut])
+        got += [bytes(f) for f in drain(decoder)]
+        last = max(last, cut)
+    assert got == frames and decoder.buffered_bytes == 0
 
 
 @pytest.mark.parametrize("size", [-1, -(2**31), 101])

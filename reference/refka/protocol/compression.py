@@ -85,11 +85,11 @@ def decompress(codec: int, data: bytes | bytearray | memoryview) -> bytes:
         raise UnsupportedCodec(f"unknown compression type id {codec}")
     try:
         if codec == GZIP:
-            return gzip.decompress(bytes(data))
+            return gzip.decompress(data)
         if codec == SNAPPY:
             return _snappy_decompress(data)
         if codec == LZ4:
-            return bytes(lz4.frame.decompress(bytes(data)))
+            return lz4.frame.decompress(data)  # type: ignore[no-any-return]
         return _zstd_decompress(data)
     except CompressionError:
         raise

@@ -32,6 +32,7 @@ API_VERSIONS_KEY: Final = 18
 _SIZE = struct.Struct(">i")
 _FIXED = struct.Struct(">hhi")  # api key, api version, correlation id
 _COMPACT_AFTER_BYTES = 1 << 16
+_LARGE_FRAME_BYTES = 1 << 16  # frames this large are gathered in a buffer of their own
 
 
 class NeedData(enum.Enum):
@@ -68,10 +69,15 @@ class FrameDecoder:
         self._buf = bytearray()
         self._pos = 0
         self._eof = False
+        # A large frame (a big Produce) is gathered straight into its own buffer, which is then
+        # handed out as the frame: its bytes are copied once, not once more per slice.
+        self._large: bytearray | None = None
+        self._large_filled = 0
 
     @property
     def buffered_bytes(self) -> int:
-        return len(self._buf) - self._pos
+        large = self._large_filled if self._large is not None else 0
+        return len(self._buf) - self._pos + large
 
     @property
     def at_eof(self) -> bool:
@@ -81,13 +87,30 @@ class FrameDecoder:
         if not data:
             self._eof = True
             return
+        if self._large is not None:
+            data = self._fill_large(data)
+            if not data:
+                return
         if self._pos >= _COMPACT_AFTER_BYTES and self._pos * 2 >= len(self._buf):
             del self._buf[: self._pos]
             self._pos = 0
         self._buf += data
 
-    def next_frame(self) -> bytes | Literal[NeedData.NEED_DATA] | None:
+    def _fill_large(self, data: bytes | bytearray | memoryview) -> memoryview:
+        assert self._large is not None
+        view = memoryview(data)
+        take = min(len(view), len(self._large) - self._large_filled)
+        self._large[self._large_filled : self._large_filled + take] = view[:take]
+        self._large_filled += take
+        return view[take:]
+
+    def next_frame(self) -> bytes | bytearray | Literal[NeedData.NEED_DATA] | None:
         """The next whole frame's payload (without its size), NEED_DATA, or None at the end."""
+        if self._large is not None:
+            if self._large_filled < len(self._large):
+                return None if self._eof else NEED_DATA
+            large, self._large = self._large, None
+            return large
         buf = self._buf
         pos = self._pos
         available = len(buf) - pos
@@ -97,15 +120,29 @@ class FrameDecoder:
         if size < 0 or size > self.max_frame_bytes:
             raise FrameTooLarge(size, self.max_frame_bytes)
         if available < 4 + size:
+            if size >= _LARGE_FRAME_BYTES and not self._eof:
+                self._start_large(size)
             return None if self._eof else NEED_DATA
         end = pos + 4 + size
-        frame = bytes(buf[pos + 4 : end])
+        with memoryview(buf) as view:
+            frame = bytes(view[pos + 4 : end])
         if end == len(buf):
             buf.clear()
             self._pos = 0
         else:
             self._pos = end
         return frame
+
+    def _start_large(self, size: int) -> None:
+        """Move the partial frame at the head of the buffer into a buffer of its own."""
+        start = self._pos + 4
+        self._large = bytearray(size)
+        with memoryview(self._buf) as view:
+            have = len(view) - start
+            self._large[:have] = view[start:]
+        self._large_filled = have
+        self._buf.clear()
+        self._pos = 0
 
 
 @dataclass(frozen=True, slots=True)
