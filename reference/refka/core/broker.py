@@ -89,7 +89,9 @@ class Broker:
         self.purgatory.cancel_connection(connection_id)
         return []
 
-    def on_request(self, connection_id: int, frame: bytes, now_ms: int) -> list[Effect]:
+    def on_request(
+        self, connection_id: int, frame: bytes | memoryview, now_ms: int
+    ) -> list[Effect]:
         queue = self.queues.get(connection_id)
         if queue is None:
             queue = self.queues[connection_id] = ResponseQueue(connection_id)

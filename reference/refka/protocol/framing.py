@@ -104,13 +104,13 @@ class FrameDecoder:
         self._large_filled += take
         return view[take:]
 
-    def next_frame(self) -> bytes | bytearray | Literal[NeedData.NEED_DATA] | None:
+    def next_frame(self) -> bytes | memoryview | Literal[NeedData.NEED_DATA] | None:
         """The next whole frame's payload (without its size), NEED_DATA, or None at the end."""
         if self._large is not None:
             if self._large_filled < len(self._large):
                 return None if self._eof else NEED_DATA
             large, self._large = self._large, None
-            return large
+            return memoryview(large).toreadonly()  # kio reads read-only buffers only
         buf = self._buf
         pos = self._pos
         available = len(buf) - pos

@@ -25,7 +25,7 @@ from time import monotonic
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from refka.core.effects import Chunk, FileSlice
-from refka.protocol.framing import FrameDecoder, FrameTooLarge
+from refka.protocol.framing import NEED_DATA, FrameDecoder, FrameTooLarge
 
 if TYPE_CHECKING:
     from refka.server.driver import BrokerServer
@@ -80,7 +80,7 @@ class Connection(asyncio.Protocol):
         try:
             decoder.feed(data)
             frame = decoder.next_frame()
-            while type(frame) is bytes:
+            while frame is not NEED_DATA and frame is not None:
                 request(self, frame)
                 if self.closed:
                     return

@@ -32,7 +32,9 @@ class Core(Protocol):
     """What the driver needs from the core (``refka.core.broker.Broker``)."""
 
     def on_connect(self, connection_id: int, now_ms: int) -> list[Effect]: ...
-    def on_request(self, connection_id: int, frame: bytes, now_ms: int) -> list[Effect]: ...
+    def on_request(
+        self, connection_id: int, frame: bytes | memoryview, now_ms: int
+    ) -> list[Effect]: ...
     def on_tick(self, now_ms: int) -> list[Effect]: ...
     def on_disconnect(self, connection_id: int, now_ms: int) -> list[Effect]: ...
     def shutdown(self, now_ms: int) -> None: ...
@@ -130,7 +132,7 @@ class BrokerServer:
         assert self.core is not None
         self._perform(self.core.on_connect(connection_id, now_ms()))
 
-    def request(self, connection: Connection, frame: bytes) -> None:
+    def request(self, connection: Connection, frame: bytes | memoryview) -> None:
         """One complete request frame (size prefix removed) from ``connection``."""
         assert self.core is not None
         try:
