@@ -1,8 +1,10 @@
-"""ListOffsets (v1+): earliest, latest, max timestamp (KIP-734) and by timestamp.
+"""ListOffsets (v1-v11): earliest, latest, max timestamp (KIP-734) and by timestamp.
 
 LATEST is the high watermark (read_uncommitted) or the last stable offset (read_committed);
 EARLIEST the log start offset; a timestamp gives the first record at or after it, or -1 when
-every record is older.
+every record is older. Without tiered storage (KIP-405) the local log is the whole log:
+EARLIEST_LOCAL (v8+) is the log start offset, and LATEST_TIERED (v9+) and
+EARLIEST_PENDING_UPLOAD (v11) find nothing (-1), as Kafka answers when remote storage is off.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ KEY = 2
 LATEST = -1
 EARLIEST = -2
 MAX_TIMESTAMP = -3
+EARLIEST_LOCAL = -4
 READ_COMMITTED = 1
 
 
@@ -70,7 +73,7 @@ def _lookup(replica: Replica, target: int, committed: bool) -> tuple[int, int] |
     fetchable = replica.last_stable_offset if committed else replica.high_watermark
     if target == LATEST:
         return fetchable, -1
-    if target == EARLIEST:
+    if target in (EARLIEST, EARLIEST_LOCAL):
         return replica.log_start_offset, -1
     if target == MAX_TIMESTAMP:
         offset, timestamp = replica.log.max_timestamp_and_offset()

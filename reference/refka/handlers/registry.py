@@ -62,7 +62,7 @@ def _apis() -> dict[int, Api]:
     apis = [
         Api(0, "Produce", 3, 11, produce.handle_produce, advertised_min_version=0),
         Api(1, "Fetch", 4, 12, fetch.handle_fetch),
-        Api(2, "ListOffsets", 1, 7, list_offsets.handle_list_offsets),
+        Api(2, "ListOffsets", 1, 11, list_offsets.handle_list_offsets),
         Api(3, "Metadata", 0, 12, metadata.handle_metadata),
         Api(18, "ApiVersions", 0, 4, api_versions.handle_api_versions),
         Api(19, "CreateTopics", 2, 7, topics.handle_create_topics),
