@@ -178,3 +178,24 @@ def test_batches_valid(target: Target, topic: str) -> None:
     batches = parse_batches(fetch(target, topic, 0).records)
     assert all(b.crc_valid for b in batches)
     assert [b.base_offset for b in batches] == [0, 2, 4]
+
+
+@pytest.mark.api("Fetch", behaviour="interleaved topics: answered in the request's order")
+def test_fetch_interleaved_topics(target: Target, topic3: str, topic: str) -> None:
+    """A request may name a topic twice, with another between (librdkafka rotates its fetch
+    list); the answer follows the request's order of topics and partitions."""
+    produce_values(target, topic3, b"p0", partition=0)
+    produce_values(target, topic3, b"p2", partition=2)
+    produce_values(target, topic, b"q0")
+    request = fetch_request(topic3, 0)
+    [first] = request["topics"]
+    wanted = [(topic3, 2), (topic, 0), (topic3, 0)]
+    request["topics"] = [
+        {**first, "topic": name, "partitions": [{**first["partitions"][0], "partition": p}]}
+        for name, p in wanted
+    ]
+    answer = send(target, None, FETCH, **request)
+    answered = [(t.topic, p.partition_index) for t in answer.responses for p in t.partitions]
+    assert answered == wanted
+    got = [values(p.records) for t in answer.responses for p in t.partitions]
+    assert got == [[b"p2"], [b"q0"], [b"p0"]]

@@ -9,13 +9,12 @@ test walks the core's source and asserts it imports no I/O, threads, clocks or r
 from __future__ import annotations
 
 import ast
-import datetime
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import refka
+from core_driver import START_MS, Driver, ms
 from kio.records.readers import read_batch
 from kio.schema.api_versions.v3.request import ApiVersionsRequest
 from kio.schema.api_versions.v3.response import ApiVersionsResponse
@@ -28,71 +27,12 @@ from kio.schema.produce.v8.request import PartitionProduceData, ProduceRequest, 
 from kio.schema.produce.v8.response import ProduceResponse
 from kio.schema.types import TopicName
 from kio.static.primitive import Records, i16, i32, i32Timedelta, i64
-from refka.config import BrokerConfig
-from refka.core.broker import Broker
-from refka.core.effects import Close, Effect, FileSlice, Send
-from refka.log.storage import MemoryStorage
+from refka.core.effects import Effect, Send
 
 from conformance.records import Record, build_batch
-from conformance.wire import decode_response, encode_request, frame
 
-START_MS = 1_700_000_000_000
 TOPIC = "seam"
 MAX_WAIT_MS = 500
-
-
-class Driver:
-    """A driver with a fake clock: it feeds the core and keeps what it asked for."""
-
-    def __init__(self, seed: int = 7) -> None:
-        self.now_ms = START_MS
-        self.storage = MemoryStorage()
-        config = BrokerConfig.model_validate({"log.dirs": "data"})
-        self.broker = Broker(config, self.storage, self.now_ms, seed)
-        self.correlation_id = 0
-        self.timeline: list[Effect] = []
-
-    def request(self, connection_id: int, request: Any) -> list[Effect]:
-        self.correlation_id += 1
-        payload = encode_request(request, self.correlation_id)
-        return self.record(self.broker.on_request(connection_id, payload, self.now_ms))
-
-    def tick(self, advance_ms: int) -> list[Effect]:
-        self.now_ms += advance_ms
-        return self.record(self.broker.on_tick(self.now_ms))
-
-    def record(self, effects: list[Effect]) -> list[Effect]:
-        assert not [e for e in effects if isinstance(e, Close)], effects
-        self.timeline += effects
-        return effects
-
-    def frame_bytes(self, send: Send) -> bytes:
-        """The bytes a socket driver would write: file slices read through the storage."""
-        return b"".join(
-            self.storage.read(c.path, c.position, c.size) if isinstance(c, FileSlice) else c
-            for c in send.chunks
-        )
-
-    def answers(
-        self, effects: list[Effect], connection_id: int, response_type: type[Any]
-    ) -> list[Any]:
-        """Decode every Send to ``connection_id`` as ``response_type``."""
-        decoded = []
-        for effect in effects:
-            if isinstance(effect, Send) and effect.connection_id == connection_id:
-                data = self.frame_bytes(effect)
-                assert data == frame(data[4:]), "the size prefix disagrees with the frame"
-                assert len(data) == effect.size
-                response, unread = decode_response(data[4:], response_type)
-                assert unread == 0, f"{unread} trailing bytes"
-                decoded.append(response)
-        return decoded
-
-    def call(self, connection_id: int, request: Any, response_type: type[Any]) -> Any:
-        [response] = self.answers(
-            self.request(connection_id, request), connection_id, response_type
-        )
-        return response
 
 
 def create_topic(driver: Driver) -> None:
@@ -106,10 +46,6 @@ def create_topic(driver: Driver) -> None:
     request = CreateTopicsRequest(topics=(topic,), timeout=i32Timedelta.parse(ms(5000)))
     response = driver.call(1, request, CreateTopicsResponse)
     assert [(t.name, t.error_code) for t in response.topics] == [(TOPIC, ErrorCode.none)]
-
-
-def ms(value: int) -> datetime.timedelta:
-    return datetime.timedelta(milliseconds=value)
 
 
 def produce_request(values: list[bytes]) -> ProduceRequest:

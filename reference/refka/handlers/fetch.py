@@ -50,7 +50,7 @@ class _PartitionRead:
 
 
 def handle_fetch(broker: Broker, ctx: RequestContext, request: Any) -> Any:
-    if request.session_id != 0:
+    if getattr(request, "session_id", 0) != 0:  # sessions (KIP-227) exist from v7
         return _session_error(ctx, ErrorCode.fetch_session_id_not_found)
     reads = _read_all(broker, request)
     max_wait_ms = int(request.max_wait.total_seconds() * 1000)
@@ -136,16 +136,20 @@ def _session_error(ctx: RequestContext, error: ErrorCode) -> Any:
 
 
 def _encode(ctx: RequestContext, reads: list[_PartitionRead], committed: bool) -> Encoded:
-    """The response; ``aborted_transactions`` is null unless the fetch is read_committed."""
+    """The response, in the request's order of topics and partitions: consecutive partitions of
+    one topic share a topic entry, and a topic the request interleaves appears once per run, as
+    Kafka builds it. ``aborted_transactions`` is null unless the fetch is read_committed."""
     m = codec.response_module(KEY, ctx.api_version)
     slices_by_marker: list[tuple[FileSlice, ...]] = []
-    by_topic: dict[str, list[Any]] = {}
+    runs: list[tuple[str, list[Any]]] = []
     for read in reads:
         records = b""
         if read.slices:
             records = _MARKER + struct.pack(">i", len(slices_by_marker))
             slices_by_marker.append(read.slices)
-        by_topic.setdefault(read.topic, []).append(
+        if not runs or runs[-1][0] != read.topic:
+            runs.append((read.topic, []))
+        runs[-1][1].append(
             codec.build(
                 m.PartitionData,
                 partition_index=read.partition,
@@ -165,7 +169,7 @@ def _encode(ctx: RequestContext, reads: list[_PartitionRead], committed: bool) -
         session_id=0,
         responses=tuple(
             codec.build(m.FetchableTopicResponse, topic=name, partitions=tuple(parts))
-            for name, parts in by_topic.items()
+            for name, parts in runs
         ),
     )
     body = codec.encode(response)
@@ -176,15 +180,20 @@ def _encode(ctx: RequestContext, reads: list[_PartitionRead], committed: bool) -
 def _splice(
     body: bytes, slices_by_marker: list[tuple[FileSlice, ...]], flexible: bool
 ) -> tuple[Chunk, ...]:
-    """Replace each placeholder and its length prefix with the real length and the slices."""
+    """Replace each placeholder and its length prefix with the real length and the slices.
+
+    Placeholders are found in the order they stand in ``body``, whatever order they were
+    numbered in; each carries the index of its slices."""
     if not slices_by_marker:
         return (body,)
     placeholder = len(_MARKER) + 4
     prefix = 1 if flexible else 4  # uvarint(21) is one byte; int32 is four
     chunks: list[Chunk] = []
     position = 0
-    for index, slices in enumerate(slices_by_marker):
-        at = body.index(_MARKER + struct.pack(">i", index), position)
+    for _ in slices_by_marker:
+        at = body.index(_MARKER, position)
+        (index,) = struct.unpack_from(">i", body, at + len(_MARKER))
+        slices = slices_by_marker[index]
         size = sum(s.size for s in slices)
         length = encode_uvarint(size + 1) if flexible else struct.pack(">i", size)
         chunks.append(body[position : at - prefix] + length)
