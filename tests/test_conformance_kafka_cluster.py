@@ -62,10 +62,17 @@ def replicated_topic(cluster: KafkaCluster, configs: dict[str, str]) -> tuple[st
 
 
 def produce(cluster: KafkaCluster, node_id: int, topic: str, acks: int) -> ErrorCode:
+    """Produce one record to broker `node_id`; while it does not yet know it leads (its
+    metadata can trail the broker that answered Metadata), try again until the deadline."""
     request = build(0, 9, **produce_request(topic, build_batch([Record(b"x")]), acks=acks))
-    with Connection(cluster.address(node_id)) as conn:
-        answer = conn.request(request)
-    return answer.responses[0].partition_responses[0].error_code
+    end = time.monotonic() + FAILOVER_DEADLINE_S
+    while True:
+        with Connection(cluster.address(node_id)) as conn:
+            answer = conn.request(request)
+        error = answer.responses[0].partition_responses[0].error_code
+        if error != ErrorCode.not_leader_or_follower or time.monotonic() > end:
+            return error
+        time.sleep(0.1)
 
 
 def test_kill_leader_moves_leadership_and_restart_rejoins(cluster: KafkaCluster) -> None:
