@@ -371,6 +371,90 @@ class BrokerConfig(BaseModel):
         False,
         "Should pre allocate file when create new segment? Accepted and ignored.",
     )
+    log_roll_jitter_ms: int | None = _f(
+        None,
+        "The maximum jitter to subtract from logRollTimeMillis (in milliseconds). Accepted and "
+        "ignored (refka rolls without jitter).",
+        ge=0,
+    )
+    max_decompressed_message_bytes: int = _f(
+        2147483639,
+        "The largest record batch size allowed after decompression. A compressed batch that "
+        "decompresses to more is refused with INVALID_RECORD.",
+        ge=1,
+        le=INT_MAX,
+    )
+    compression_gzip_level: int = _f(
+        -1, "The compression level to use if compression.type is set to 'gzip'.", ge=-1, le=9
+    )
+    compression_lz4_level: int = _f(
+        9, "The compression level to use if compression.type is set to 'lz4'.", ge=1, le=17
+    )
+    compression_zstd_level: int = _f(
+        3, "The compression level to use if compression.type is set to 'zstd'.", ge=-131072, le=22
+    )
+    log_local_retention_ms: int = _f(
+        -2,
+        "Tiered storage: the time to retain local log segments. Accepted and ignored.",
+        ge=-2,
+    )
+    log_local_retention_bytes: int = _f(
+        -2,
+        "Tiered storage: the size of local log segments to retain. Accepted and ignored.",
+        ge=-2,
+    )
+    log_remote_copy_lag_ms: int = _f(
+        0, "Tiered storage: how long to wait before copying a segment. Accepted and ignored.", ge=-1
+    )
+    log_remote_copy_lag_bytes: int = _f(
+        -1, "Tiered storage: bytes to accumulate before copying. Accepted and ignored.", ge=-1
+    )
+
+    # --- log cleaner (compaction) -----------------------------------------------------
+    log_cleaner_enable: bool = _f(
+        True,
+        "Enable the log cleaner process to run on the server. Should be enabled if using any "
+        "topics with a cleanup.policy=compact including the internal offsets topic.",
+    )
+    log_cleaner_threads: int = _f(
+        1,
+        "The number of background threads to use for log cleaning. refka cleans on its event "
+        "loop, one log per tick.",
+        ge=0,
+    )
+    log_cleaner_backoff_ms: int = _f(
+        15000, "The amount of time to sleep when there are no logs to clean.", ge=0
+    )
+    log_cleaner_min_cleanable_ratio: float = _f(
+        0.5,
+        "The minimum ratio of dirty log to total log for a log to eligible for cleaning.",
+        ge=0,
+        le=1,
+    )
+    log_cleaner_delete_retention_ms: int = _f(
+        86400000,
+        "The amount of time to retain tombstone message markers for log compacted topics.",
+        ge=0,
+    )
+    log_cleaner_min_compaction_lag_ms: int = _f(
+        0,
+        "The minimum time a message will remain uncompacted in the log.",
+        ge=0,
+    )
+    log_cleaner_max_compaction_lag_ms: int = _f(
+        LONG_MAX,
+        "The maximum time a message will remain ineligible for compaction in the log.",
+        ge=1,
+    )
+    log_cleaner_dedupe_buffer_size: int = _f(
+        134217728,
+        "The total memory used for log deduplication across all cleaner threads: the offset "
+        "map holds this many bytes / 24 keys (a 16-byte hash and an 8-byte offset each).",
+        ge=0,
+    )
+    log_cleaner_io_buffer_load_factor: float = _f(
+        0.9, "Log cleaner dedupe buffer load factor.", ge=0, le=1
+    )
 
     # --- consumer groups and offsets --------------------------------------------------
     offsets_topic_num_partitions: int = _f(

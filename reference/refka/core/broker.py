@@ -28,6 +28,7 @@ from refka.core.effects import Close, Effect, Send, Wakeup
 from refka.core.metadata import ClusterMetadata, TopicMetadata, load_metadata, save_metadata
 from refka.core.purgatory import Purgatory, TopicPartition
 from refka.core.seeded import SeededRandom
+from refka.core.topic_defaults import topic_defaults
 from refka.log.config import LogConfig
 from refka.log.log_manager import LogManager
 from refka.log.storage import Storage
@@ -55,6 +56,7 @@ class Broker:
 
         self.config = config
         self.storage = storage
+        self._default_log_config: LogConfig | None = None
         self.random = SeededRandom(seed)
         host, port = advertised_address(config)
         self.node = Node(config.node_id, host, port, config.broker_rack)
@@ -170,23 +172,22 @@ class Broker:
         return self.log_config(known.configs if known is not None else {})
 
     def default_log_config(self) -> LogConfig:
-        c = self.config
-        return LogConfig(
-            segment_bytes=c.log_segment_bytes,
-            segment_ms=c.log_roll_ms,
-            retention_bytes=c.log_retention_bytes,
-            retention_ms=c.log_retention_ms,
-            max_message_bytes=c.message_max_bytes,
-            index_interval_bytes=c.log_index_interval_bytes,
-            segment_index_bytes=c.log_index_size_max_bytes,
-            flush_messages=c.log_flush_interval_messages,
-            flush_ms=c.log_flush_interval_ms,
-            message_timestamp_type=c.log_message_timestamp_type,
-            message_timestamp_before_max_ms=c.log_message_timestamp_before_max_ms,
-            message_timestamp_after_max_ms=c.log_message_timestamp_after_max_ms,
-            cleanup_policy=c.log_cleanup_policy,
-            min_insync_replicas=c.min_insync_replicas,
-        )
+        """The broker-level defaults of every topic config (``log.*`` keys and synonyms)."""
+        if self._default_log_config is None:
+            defaults = {k: d.value for k, d in topic_defaults(self.config).items()}
+            self._default_log_config = LogConfig.from_topic_configs(defaults, validate=False)
+        return self._default_log_config
+
+    def alter_topic_configs(self, name: str, configs: dict[str, str]) -> None:
+        """Replace a topic's overrides (the caller validated them): persist, then apply."""
+        topic = self.metadata.topics[name]
+        topic.configs = dict(configs)
+        save_metadata(self.storage, self.metadata)
+        config = self.log_config(topic.configs)
+        for partition in range(topic.partitions):
+            replica = self.replicas.get((name, partition))
+            if replica is not None:
+                replica.log.config = config
 
     def create_topic(
         self,

@@ -7,11 +7,13 @@ DEFAULT_CONFIG (5) otherwise. Unknown topics get UNKNOWN_TOPIC_OR_PARTITION.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from kio.schema.errors import ErrorCode
 
-from refka.log.config import TOPIC_CONFIG_DEFAULTS
+from refka.core.topic_defaults import topic_defaults
+from refka.log import topic_configs as defs
 from refka.protocol import codec
 
 if TYPE_CHECKING:
@@ -26,51 +28,37 @@ STATIC_BROKER_CONFIG = 4
 DEFAULT_CONFIG = 5
 CONFIG_TYPE_STRING = 2
 
-# The broker keys that give a topic key its default (Kafka's LogConfig synonyms).
-TOPIC_TO_BROKER_KEY = {
-    "segment.bytes": "log.segment.bytes",
-    "segment.ms": "log.roll.ms",
-    "retention.bytes": "log.retention.bytes",
-    "retention.ms": "log.retention.ms",
-    "max.message.bytes": "message.max.bytes",
-    "index.interval.bytes": "log.index.interval.bytes",
-    "segment.index.bytes": "log.index.size.max.bytes",
-    "flush.messages": "log.flush.interval.messages",
-    "flush.ms": "log.flush.interval.ms",
-    "message.timestamp.type": "log.message.timestamp.type",
-    "message.timestamp.before.max.ms": "log.message.timestamp.before.max.ms",
-    "message.timestamp.after.max.ms": "log.message.timestamp.after.max.ms",
-    "cleanup.policy": "log.cleanup.policy",
-    "min.insync.replicas": "min.insync.replicas",
-}
-
 
 def handle_describe_configs(broker: Broker, ctx: RequestContext, request: Any) -> Any:
     m = codec.response_module(KEY, ctx.api_version)
-    results = tuple(_resource(m, broker, resource) for resource in request.resources)
+    synonyms = bool(getattr(request, "include_synonyms", False))
+    results = tuple(_resource(m, broker, resource, synonyms) for resource in request.resources)
     return codec.build(m.DescribeConfigsResponse, throttle_time=codec.millis(0), results=results)
 
 
-def _resource(m: Any, broker: Broker, resource: Any) -> Any:
-    def result(
-        error: ErrorCode, message: str | None, entries: list[tuple[str, str | None, int]]
-    ) -> Any:
+def _resource(m: Any, broker: Broker, resource: Any, include_synonyms: bool) -> Any:
+    def result(error: ErrorCode, message: str | None, entries: list[Entry]) -> Any:
         wanted = resource.configuration_keys
         configs = tuple(
             codec.build(
                 m.DescribeConfigsResourceResult,
-                name=name,
-                value=value,
+                name=e.name,
+                value=e.value,
                 read_only=resource.resource_type == BROKER,
-                config_source=source,
-                is_default=source == DEFAULT_CONFIG,
+                config_source=e.source,
+                is_default=e.source == DEFAULT_CONFIG,
                 is_sensitive=False,
-                synonyms=(),
-                config_type=CONFIG_TYPE_STRING,
+                synonyms=tuple(
+                    codec.build(m.DescribeConfigsSynonym, name=n, value=v, source=src)
+                    for n, v, src in e.synonyms
+                )
+                if include_synonyms
+                else (),
+                config_type=e.config_type,
                 documentation=None,
             )
-            for name, value, source in entries
-            if wanted is None or name in wanted
+            for e in entries
+            if wanted is None or e.name in wanted
         )
         return codec.build(
             m.DescribeConfigsResult,
@@ -89,7 +77,7 @@ def _resource(m: Any, broker: Broker, resource: Any) -> Any:
                 "This server does not host this topic-partition.",
                 [],
             )
-        return result(ErrorCode.none, None, _topic_entries(broker, topic.configs))
+        return result(ErrorCode.none, None, topic_entries(broker, topic.configs))
     if resource.resource_type == BROKER:
         if resource.resource_name not in ("", str(broker.node.node_id)):
             return result(
@@ -103,24 +91,41 @@ def _resource(m: Any, broker: Broker, resource: Any) -> Any:
     )
 
 
-def _topic_entries(broker: Broker, overrides: dict[str, str]) -> list[tuple[str, str | None, int]]:
-    effective = broker.log_config(overrides).to_topic_configs()
-    set_on_broker = broker.config.model_fields_set
-    entries: list[tuple[str, str | None, int]] = []
-    for key in sorted(TOPIC_CONFIG_DEFAULTS):
-        if key in overrides:
+@dataclass(frozen=True, slots=True)
+class Entry:
+    name: str
+    value: str | None
+    source: int
+    config_type: int = CONFIG_TYPE_STRING
+    synonyms: tuple[tuple[str, str | None, int], ...] = ()
+
+
+def topic_entries(broker: Broker, overrides: dict[str, str]) -> list[Entry]:
+    """Kafka lists a topic's configs with the topic override first in the synonyms, then the
+    broker key if ``server.properties`` set it, then the broker key's default."""
+    defaults = topic_defaults(broker.config)
+    entries: list[Entry] = []
+    for d in defs.DESCRIBED:
+        default = defaults[d.name]
+        synonyms: list[tuple[str, str | None, int]] = []
+        value, source = default.value, DEFAULT_CONFIG
+        if d.name in overrides:
+            value = defs.format_value(d, defs.parse(d.name, overrides[d.name]))
             source = DYNAMIC_TOPIC_CONFIG
-        elif _broker_field(TOPIC_TO_BROKER_KEY.get(key, "")) in set_on_broker:
+            synonyms.append((d.name, value, DYNAMIC_TOPIC_CONFIG))
+        elif default.set_on_broker:
             source = STATIC_BROKER_CONFIG
-        else:
-            source = DEFAULT_CONFIG
-        entries.append((key, effective[key], source))
+        if default.set_on_broker and default.broker_key is not None:
+            synonyms.append((default.broker_key, default.value, STATIC_BROKER_CONFIG))
+        if d.synonyms:
+            synonyms.append((d.synonyms[0], d.default, DEFAULT_CONFIG))
+        entries.append(Entry(d.name, value, source, d.type, tuple(synonyms)))
     return entries
 
 
-def _broker_entries(broker: Broker) -> list[tuple[str, str | None, int]]:
+def _broker_entries(broker: Broker) -> list[Entry]:
     config = broker.config
-    entries: list[tuple[str, str | None, int]] = []
+    entries: list[Entry] = []
     for name, field in type(config).model_fields.items():
         value = getattr(config, name)
         text = (
@@ -129,9 +134,5 @@ def _broker_entries(broker: Broker) -> list[tuple[str, str | None, int]]:
             else (str(value).lower() if isinstance(value, bool) else str(value))
         )
         source = STATIC_BROKER_CONFIG if name in config.model_fields_set else DEFAULT_CONFIG
-        entries.append((field.alias or name.replace("_", "."), text, source))
-    return sorted(entries)
-
-
-def _broker_field(key: str) -> str:
-    return key.replace(".", "_")
+        entries.append(Entry(field.alias or name.replace("_", "."), text, source))
+    return sorted(entries, key=lambda e: e.name)

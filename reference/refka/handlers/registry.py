@@ -47,6 +47,7 @@ class Api:
 
 def _apis() -> dict[int, Api]:
     from refka.handlers import (
+        alter_configs,
         api_versions,
         cluster,
         configs,
@@ -69,6 +70,8 @@ def _apis() -> dict[int, Api]:
         Api(20, "DeleteTopics", 1, 6, topics.handle_delete_topics),
         Api(22, "InitProducerId", 0, 5, producer_ids.handle_init_producer_id),
         Api(32, "DescribeConfigs", 1, 4, configs.handle_describe_configs),
+        Api(33, "AlterConfigs", 0, 2, alter_configs.handle_alter_configs),
+        Api(44, "IncrementalAlterConfigs", 0, 1, alter_configs.handle_incremental_alter_configs),
         Api(37, "CreatePartitions", 0, 3, topics.handle_create_partitions),
         Api(60, "DescribeCluster", 0, 1, cluster.handle_describe_cluster),
     ]

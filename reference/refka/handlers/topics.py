@@ -113,17 +113,18 @@ def _create_result(
     ok = error == ErrorCode.none
     described = None
     if ok and hasattr(m, "CreatableTopicConfigs"):
-        effective = broker.log_config(configs or {}).to_topic_configs()
+        from refka.handlers.configs import topic_entries
+
         described = tuple(
             codec.build(
                 m.CreatableTopicConfigs,
-                name=key,
-                value=value,
+                name=entry.name,
+                value=entry.value,
                 read_only=False,
-                config_source=1 if key in (configs or {}) else 5,  # TOPIC_CONFIG or DEFAULT_CONFIG
+                config_source=entry.source,
                 is_sensitive=False,
             )
-            for key, value in sorted(effective.items())
+            for entry in topic_entries(broker, configs or {})
         )
     existing = broker.metadata.topics.get(name)
     return codec.build(

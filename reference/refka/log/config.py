@@ -1,7 +1,9 @@
 """Topic-level log configuration, under Kafka's names (``segment.bytes`` -> ``segment_bytes``).
 
-``TOPIC_CONFIG_DEFAULTS`` holds Kafka's default for each key as the string DescribeConfigs
-reports; ``LogConfig.from_topic_configs`` applies a topic's overrides on top of the defaults.
+``LogConfig`` holds the topic configs that change what the log, the cleaner or the produce path
+do; ``refka.log.topic_configs`` holds the definition of every Kafka topic config (most have an
+attribute here; the ones for absent features are validated and described only).
+``LogConfig.from_topic_configs`` applies a topic's overrides on top of the defaults.
 """
 
 from __future__ import annotations
@@ -9,10 +11,9 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-LONG_MAX = (1 << 63) - 1
+from refka.log import topic_configs as defs
 
-_TIMESTAMP_TYPES = ("CreateTime", "LogAppendTime")
-_CLEANUP_POLICIES = ("delete", "compact", "compact,delete", "delete,compact")
+LONG_MAX = defs.LONG_MAX
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,86 +32,62 @@ class LogConfig:
     message_timestamp_after_max_ms: int = 3_600_000
     cleanup_policy: str = "delete"
     min_insync_replicas: int = 1
+    compression_type: str = "producer"
+    compression_gzip_level: int = -1
+    compression_lz4_level: int = 9
+    compression_zstd_level: int = 3
+    max_decompressed_message_bytes: int = 2147483639
+    delete_retention_ms: int = 86_400_000
+    min_compaction_lag_ms: int = 0
+    max_compaction_lag_ms: int = LONG_MAX
+    min_cleanable_dirty_ratio: float = 0.5
+    internal_segment_bytes: int | None = None
 
     @classmethod
     def from_topic_configs(
-        cls, configs: dict[str, str], defaults: LogConfig | None = None
+        cls, configs: dict[str, str], defaults: LogConfig | None = None, validate: bool = True
     ) -> LogConfig:
-        """Apply Kafka topic config keys to ``defaults``; ValueError names a bad key or value."""
+        """Apply Kafka topic config keys to ``defaults``; ValueError has Kafka's message."""
         changes: dict[str, object] = {}
-        for key, value in configs.items():
-            if key not in TOPIC_CONFIG_KEYS:
-                raise ValueError(f"Unknown topic config name: {key}")
-            changes[TOPIC_CONFIG_KEYS[key]] = _parse(key, value)
-        return dataclasses.replace(defaults or cls(), **changes)  # type: ignore[arg-type]
+        for key, text in configs.items():
+            value = defs.parse(key, text, validate)
+            attr = TOPIC_CONFIG_KEYS.get(key)
+            if attr is None:
+                continue  # a config for a feature refka does not have: validated only
+            changes[attr] = ",".join(value) if isinstance(value, tuple) else value
+        config = dataclasses.replace(defaults or cls(), **changes)  # type: ignore[arg-type]
+        if config.internal_segment_bytes is not None:
+            config = dataclasses.replace(config, segment_bytes=config.internal_segment_bytes)
+        return config
 
     def to_topic_configs(self) -> dict[str, str]:
-        """Every key as the string DescribeConfigs would report."""
-        return {key: _format(getattr(self, attr)) for key, attr in TOPIC_CONFIG_KEYS.items()}
+        """Each key this class holds, as the string DescribeConfigs would report."""
+        return {
+            key: defs.format_value(defs.BY_NAME[key], _listed(key, getattr(self, attr)))
+            for key, attr in TOPIC_CONFIG_KEYS.items()
+            if getattr(self, attr) is not None
+        }
 
     @property
     def deletes(self) -> bool:
-        return "delete" in self.cleanup_policy
+        return "delete" in self.cleanup_policy.split(",")
+
+    @property
+    def compacts(self) -> bool:
+        return "compact" in self.cleanup_policy.split(",")
+
+
+def _listed(key: str, value: defs.Value) -> defs.Value:
+    if defs.BY_NAME[key].type == defs.LIST and isinstance(value, str):
+        return tuple(value.split(",")) if value else ()
+    return value
 
 
 TOPIC_CONFIG_KEYS: dict[str, str] = {
-    "segment.bytes": "segment_bytes",
-    "segment.ms": "segment_ms",
-    "retention.bytes": "retention_bytes",
-    "retention.ms": "retention_ms",
-    "max.message.bytes": "max_message_bytes",
-    "index.interval.bytes": "index_interval_bytes",
-    "segment.index.bytes": "segment_index_bytes",
-    "flush.messages": "flush_messages",
-    "flush.ms": "flush_ms",
-    "message.timestamp.type": "message_timestamp_type",
-    "message.timestamp.before.max.ms": "message_timestamp_before_max_ms",
-    "message.timestamp.after.max.ms": "message_timestamp_after_max_ms",
-    "cleanup.policy": "cleanup_policy",
-    "min.insync.replicas": "min_insync_replicas",
+    d.name: d.name.replace(".", "_")
+    for d in defs.DEFS
+    if d.name.replace(".", "_") in LogConfig.__dataclass_fields__
 }
 
-# Smallest legal value of each numeric key, as Kafka's TopicConfig validators have them.
-_MINIMUMS = {
-    "segment.bytes": 14,
-    "segment.ms": 1,
-    "retention.bytes": -1,
-    "retention.ms": -1,
-    "max.message.bytes": 0,
-    "index.interval.bytes": 0,
-    "segment.index.bytes": 4,
-    "flush.messages": 1,
-    "flush.ms": 0,
-    "min.insync.replicas": 1,
-    "message.timestamp.before.max.ms": 0,
-    "message.timestamp.after.max.ms": 0,
-}
-_INT_KEYS = {"segment.bytes", "max.message.bytes", "index.interval.bytes", "segment.index.bytes"}
-_INT_KEYS |= {"min.insync.replicas"}
-
-
-def _parse(key: str, value: str) -> object:
-    if key == "message.timestamp.type":
-        if value not in _TIMESTAMP_TYPES:
-            raise ValueError(f"Invalid value {value} for configuration {key}")
-        return value
-    if key == "cleanup.policy":
-        normalized = ",".join(p.strip() for p in value.split(","))
-        if normalized not in _CLEANUP_POLICIES:
-            raise ValueError(f"Invalid value {value} for configuration {key}")
-        return normalized
-    try:
-        number = int(value.strip())
-    except ValueError:
-        raise ValueError(f"Invalid value {value} for configuration {key}") from None
-    limit = (1 << 31) - 1 if key in _INT_KEYS else LONG_MAX
-    if not _MINIMUMS[key] <= number <= limit:
-        raise ValueError(f"Invalid value {value} for configuration {key}")
-    return number
-
-
-def _format(value: object) -> str:
-    return str(value)
-
-
-TOPIC_CONFIG_DEFAULTS: dict[str, str] = LogConfig().to_topic_configs()
+TOPIC_CONFIG_DEFAULTS: dict[str, str] = {d.name: d.default for d in defs.DESCRIBED}
+"""Kafka's default of every described topic config, as DescribeConfigs reports it."""
