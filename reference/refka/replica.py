@@ -19,8 +19,17 @@ from refka.core.effects import FileSlice
 from refka.log.leader_epoch_cache import LeaderEpochCache
 from refka.log.partition_log import PartitionLog
 from refka.producer_state import ProducerStateManager, SequenceDuplicate, SequenceError
+from refka.protocol import compression
 from refka.protocol import records as batches
-from refka.protocol.batch_header import BatchHeader, iter_headers
+from refka.protocol.batch_header import BatchHeader, iter_headers, read_header
+
+TARGET_CODECS = {
+    "uncompressed": compression.NONE,
+    "gzip": compression.GZIP,
+    "snappy": compression.SNAPPY,
+    "lz4": compression.LZ4,
+    "zstd": compression.ZSTD,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +41,7 @@ class AppendResult:
     log_append_time_ms: int = -1
     log_start_offset: int = -1
     error_message: str | None = None
+    record_errors: tuple[tuple[int, str], ...] = ()  # KIP-467: (batch index, message)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,9 +128,15 @@ class Replica:
                 produce_version=produce_version,
                 log_append_time=log_append_time,
                 timestamp_window_ms=window,
+                compacted_partition=f"{self.topic}-{self.partition}" if config.compacts else None,
+                max_decompressed_bytes=config.max_decompressed_message_bytes,
             )
         except batches.InvalidRecordError as error:
-            return AppendResult(error.error_code, error_message=str(error))
+            return AppendResult(
+                error.error_code,
+                error_message=error.client_message,
+                record_errors=error.record_errors,
+            )
         header = headers[0]
         if required_acks == -1 and len(self.isr) < min_insync_replicas:
             return AppendResult(ErrorCode.not_enough_replicas)
@@ -132,7 +148,27 @@ class Replica:
                 return AppendResult(
                     base_offset=check.batch.first_offset, log_start_offset=self.log_start_offset
                 )
+        if from_client:
+            records, headers = self._recompress(records, headers)
         return self._append(records, headers, now_ms)
+
+    def _recompress(
+        self, records: bytes, headers: list[BatchHeader]
+    ) -> tuple[bytes, list[BatchHeader]]:
+        """``compression.type`` other than ``producer``: the broker rewrites the batch with the
+        topic's codec and level when the producer used another (Kafka's ``LogValidator``)."""
+        config = self.log.config
+        codec = TARGET_CODECS.get(config.compression_type)
+        header = headers[0]
+        if codec is None or codec == header.compression:
+            return records, headers
+        level = {
+            compression.GZIP: config.compression_gzip_level,
+            compression.LZ4: config.compression_lz4_level,
+            compression.ZSTD: config.compression_zstd_level,
+        }.get(codec)
+        rebuilt = batches.recompress(memoryview(records)[: header.size], header, codec, level)
+        return rebuilt, [read_header(rebuilt)]
 
     def _append(self, records: bytes, headers: list[BatchHeader], now_ms: int) -> AppendResult:
         base_offset = self.log_end_offset

@@ -75,6 +75,12 @@ def _partition_response(m: Any, index: int, result: AppendResult) -> Any:
         base_offset=result.base_offset,
         log_append_time=codec.timestamp(result.log_append_time_ms),
         log_start_offset=result.log_start_offset,
-        record_errors=(),
+        record_errors=tuple(
+            codec.build(
+                m.BatchIndexAndErrorMessage, batch_index=index, batch_index_error_message=message
+            )
+            for index, message in result.record_errors
+            if hasattr(m, "BatchIndexAndErrorMessage")  # Produce v8+ (KIP-467)
+        ),
         error_message=result.error_message,
     )

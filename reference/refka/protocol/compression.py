@@ -17,6 +17,7 @@ Undecodable input raises ``CorruptCompressedData``; an id outside 0-4 raises
 
 from __future__ import annotations
 
+import functools
 import gzip
 import struct
 import zlib
@@ -38,7 +39,6 @@ XERIAL_MAGIC: Final = b"\x82SNAPPY\x00"
 _XERIAL_HEADER: Final = XERIAL_MAGIC + struct.pack(">ii", 1, 1)
 _XERIAL_BLOCK_BYTES: Final = 32 * 1024  # xerial's default block size, as Java writes
 
-_ZSTD_COMPRESSOR = zstandard.ZstdCompressor(level=3)
 _ZSTD_DECOMPRESSOR = zstandard.ZstdDecompressor()
 
 
@@ -54,12 +54,14 @@ class UnsupportedCodec(CompressionError):
     """A compression id Kafka does not define (5-7)."""
 
 
-def compress(codec: int, data: bytes | bytearray | memoryview) -> bytes:
-    """Compress ``data`` the way Kafka's Java producer does for ``codec``."""
+def compress(codec: int, data: bytes | bytearray | memoryview, level: int | None = None) -> bytes:
+    """Compress ``data`` the way Kafka's Java producer does for ``codec``; ``level`` is KIP-390's
+    ``compression.<codec>.level`` (gzip -1 is zlib's default, 6)."""
     if codec == NONE:
         return bytes(data)
     if codec == GZIP:
-        return gzip.compress(bytes(data), compresslevel=6, mtime=0)
+        gzip_level = 6 if level is None or level < 0 else level
+        return gzip.compress(bytes(data), compresslevel=gzip_level, mtime=0)
     if codec == SNAPPY:
         return _xerial_snappy(data)
     if codec == LZ4:
@@ -67,13 +69,14 @@ def compress(codec: int, data: bytes | bytearray | memoryview) -> bytes:
             lz4.frame.compress(
                 bytes(data),
                 block_size=lz4.frame.BLOCKSIZE_MAX64KB,
+                compression_level=0 if level is None else level,
                 block_linked=False,
                 content_checksum=False,
                 store_size=False,
             )
         )
     if codec == ZSTD:
-        return bytes(_ZSTD_COMPRESSOR.compress(bytes(data)))
+        return bytes(_zstd_compressor(3 if level is None else level).compress(bytes(data)))
     raise UnsupportedCodec(f"unknown compression type id {codec}")
 
 
@@ -99,6 +102,11 @@ def decompress(codec: int, data: bytes | bytearray | memoryview) -> bytes:
         raise CorruptCompressedData(f"{NAMES[codec]}: {e}") from e
     except Exception as e:  # cramjam raises its own DecompressionError
         raise CorruptCompressedData(f"{NAMES[codec]}: {e}") from e
+
+
+@functools.cache
+def _zstd_compressor(level: int) -> zstandard.ZstdCompressor:
+    return zstandard.ZstdCompressor(level=level)
 
 
 def _xerial_snappy(data: bytes | bytearray | memoryview) -> bytes:

@@ -74,12 +74,28 @@ _HEADER_STRUCT = struct.Struct(">qiibIhiqqqhii")
 
 
 class InvalidRecordError(Exception):
-    """A batch Kafka would refuse, with the error code Kafka answers."""
+    """A batch Kafka would refuse, with the error code Kafka answers.
 
-    def __init__(self, error_code: ErrorCode, message: str) -> None:
+    ``record_errors`` (KIP-467) names each refused record by its index in the batch, with
+    Kafka's message; ``client_message`` is the ProduceResponse ``error_message``.
+    """
+
+    def __init__(
+        self,
+        error_code: ErrorCode,
+        message: str,
+        record_errors: tuple[tuple[int, str], ...] = (),
+        client_message: str | None = "",
+    ) -> None:
         super().__init__(f"{error_code.name}: {message}")
         self.error_code = error_code
         self.message = message
+        self.record_errors = record_errors
+        self.client_message = str(self) if client_message == "" else client_message
+
+
+class _RecordCheckFailed(Exception):
+    """The record walk met a refused record: collect every refused one (slow path)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +171,8 @@ def validate_batches(
     produce_version: int | None = None,
     log_append_time: bool = False,
     timestamp_window_ms: tuple[int, int] | None = None,
+    compacted_partition: str | None = None,
+    max_decompressed_bytes: int | None = None,
 ) -> list[BatchHeader]:
     """Check a partition's records as Kafka's leader does before appending; return the headers.
 
@@ -164,7 +182,11 @@ def validate_batches(
     zero batches is still INVALID_RECORD, so the result is never empty.
     ``log_append_time`` is ``message.timestamp.type=LogAppendTime``. ``timestamp_window_ms``
     is ``(now - message.timestamp.before.max.ms, now + message.timestamp.after.max.ms)`` for
-    CreateTime topics, or None for no bound.
+    CreateTime topics, or None for no bound. ``compacted_partition`` (``topic-partition``) is
+    set for a compacted topic: a record without a key is refused. Refused records are reported
+    together (KIP-467, ``LogValidator.processRecordErrors``): INVALID_TIMESTAMP if any has a
+    timestamp out of range, else INVALID_RECORD, with ``record_errors`` naming each one.
+    ``max_decompressed_bytes`` is ``max.decompressed.message.bytes``.
     Raises ``InvalidRecordError`` with Kafka's code (see the module docstring).
     """
     spans = split_batches(records)
@@ -174,8 +196,9 @@ def validate_batches(
         raise _invalid("record batch has no batches at all")
     headers = []
     for pos, size in spans:
+        limits = _Limits(timestamp_window_ms, compacted_partition, max_decompressed_bytes)
         header = _validate_batch(
-            records, pos, size, max_batch_bytes, from_client, log_append_time, timestamp_window_ms
+            records, pos, size, max_batch_bytes, from_client, log_append_time, limits
         )
         headers.append(header)
     return headers
@@ -201,6 +224,13 @@ def _check_produce_shape(
         raise _invalid("produce requests may contain exactly one record batch per partition")
 
 
+@dataclass(frozen=True, slots=True)
+class _Limits:
+    window: tuple[int, int] | None
+    compacted_partition: str | None
+    max_decompressed_bytes: int | None
+
+
 def _validate_batch(
     buf: Buffer,
     pos: int,
@@ -208,8 +238,9 @@ def _validate_batch(
     max_batch_bytes: int,
     from_client: bool,
     log_append_time: bool,
-    timestamp_window_ms: tuple[int, int] | None,
+    limits: _Limits,
 ) -> BatchHeader:
+    timestamp_window_ms = limits.window
     if buf[pos + MAGIC] != CURRENT_MAGIC:
         raise InvalidRecordError(
             ErrorCode.unsupported_for_message_format,
@@ -232,11 +263,24 @@ def _validate_batch(
         _check_client_batch(header)
     _check_timestamp_type(header, log_append_time, timestamp_window_ms)
     codec = header.compression
-    if codec == codecs.NONE:
-        _walk_records(buf, pos + HEADER_SIZE, pos + size, header, timestamp_window_ms)
-    else:
-        payload = _decompress(codec, memoryview(buf)[pos + HEADER_SIZE : pos + size])
-        _walk_records(payload, 0, len(payload), header, timestamp_window_ms)
+    body: Buffer = buf
+    start, end = pos + HEADER_SIZE, pos + size
+    if codec != codecs.NONE:
+        body = _decompress(codec, memoryview(buf)[start:end])
+        start, end = 0, len(body)
+        if limits.max_decompressed_bytes is not None and end > limits.max_decompressed_bytes:
+            raise InvalidRecordError(
+                ErrorCode.invalid_record,
+                f"decompressed batch of {end} bytes exceeds max.decompressed.message.bytes",
+                client_message=None,  # as Kafka 4.4 answers
+            )
+    try:
+        _walk_records(body, start, end, header, timestamp_window_ms)
+        if limits.compacted_partition is None:
+            return header
+    except _RecordCheckFailed:
+        pass
+    _raise_record_errors(body, start, end, header, limits)
     return header
 
 
@@ -324,10 +368,7 @@ def _walk_records(
                 else:
                     delta = decode_varint(buf, pos + 1)[0]
                 if not low <= base_timestamp + delta <= high:
-                    raise InvalidRecordError(
-                        ErrorCode.invalid_timestamp,
-                        f"timestamp {base_timestamp + delta} is out of range",
-                    )
+                    raise _RecordCheckFailed
             pos += length
             n += 1
             if pos > end:
@@ -339,6 +380,74 @@ def _walk_records(
     if n != count:
         raise _invalid(f"incorrect declared batch size: {count} declared, {n} present")
     return n
+
+
+def _raise_record_errors(
+    buf: Buffer, pos: int, end: int, header: BatchHeader, limits: _Limits
+) -> None:
+    """``LogValidator.validateRecord`` for each record (the key on a compacted topic, then the
+    timestamp), then ``processRecordErrors``: every refused record, or nothing, is rejected."""
+    window = limits.window if not header.is_log_append_time else None
+    errors: list[tuple[int, str]] = []
+    timestamp_error = False
+    for index in range(header.records_count):
+        length, body = decode_varint(buf, pos)
+        delta, at = decode_varint(buf, body + 1)
+        offset_delta, at = decode_varint(buf, at)
+        key_length, _ = decode_varint(buf, at)
+        pos = body + length
+        timestamp = header.base_timestamp + delta
+        if limits.compacted_partition is not None and key_length < 0:
+            message = "Compacted topic cannot accept message without key in topic partition "
+            errors.append((index, message + limits.compacted_partition))
+        elif window is not None and not window[0] <= timestamp <= window[1]:
+            timestamp_error = True
+            errors.append(
+                (
+                    index,
+                    f"Timestamp {timestamp} of message with offset "
+                    f"{header.base_offset + offset_delta} is out of range. The timestamp should "
+                    f"be within [{_java_long(window[0])}, {_java_long(window[1])}]",
+                )
+            )
+    if not errors:
+        return
+    if timestamp_error:
+        message = "One or more records have been rejected due to invalid timestamp"
+        raise InvalidRecordError(ErrorCode.invalid_timestamp, message, tuple(errors), message)
+    shown = ", ".join(f"RecordError(batchIndex={i}, message='{m}')" for i, m in errors[:3])
+    message = (
+        f"One or more records have been rejected due to {len(errors)} record errors in total, "
+        f"and only showing the first three errors at most: [{shown}]"
+    )
+    raise InvalidRecordError(ErrorCode.invalid_record, message, tuple(errors), message)
+
+
+def _java_long(value: int) -> int:
+    """``value`` as Java's wrapping ``long`` arithmetic gives it."""
+    return (value + (1 << 63)) % (1 << 64) - (1 << 63)
+
+
+# --- recompression (compression.type other than producer) ----------------------------------
+
+
+def recompress(batch: Buffer, header: BatchHeader, codec: int, level: int | None) -> bytes:
+    """The batch rebuilt with ``codec`` (Kafka's ``LogValidator`` when the topic's
+    ``compression.type`` differs from the producer's): same records, timestamps, producer id,
+    epoch, sequence and transactional flag, as ``MemoryRecordsBuilder`` writes them."""
+    records = [NewRecord(r.key, r.value, r.headers, r.timestamp) for r in iter_records(batch)]
+    return build_batch(
+        records,
+        compression=codec,
+        level=level,
+        producer_id=header.producer_id,
+        producer_epoch=header.producer_epoch,
+        base_sequence=header.base_sequence,
+        is_transactional=header.is_transactional,
+        partition_leader_epoch=header.partition_leader_epoch,
+        log_append_time=header.is_log_append_time,
+        max_timestamp=header.max_timestamp if header.is_log_append_time else None,
+    )
 
 
 # --- offset assignment (leader) -------------------------------------------------------------
@@ -501,6 +610,8 @@ def build_batch(
     is_control: bool = False,
     partition_leader_epoch: int = 0,
     log_append_time: bool = False,
+    level: int | None = None,
+    max_timestamp: int | None = None,
 ) -> bytes:
     """A v2 batch holding ``records`` at offsets ``base_offset``, ``base_offset + 1`` ...
 
@@ -513,10 +624,11 @@ def build_batch(
     if not items:
         raise ValueError("a record batch needs at least one record")
     base_timestamp = items[0].timestamp
-    max_timestamp = max(r.timestamp for r in items)
+    if max_timestamp is None:
+        max_timestamp = max(r.timestamp for r in items)
     body = b"".join(_encode_record(r, i, base_timestamp) for i, r in enumerate(items))
     if compression != 0:
-        body = codecs.compress(compression, body)
+        body = codecs.compress(compression, body, level)
     attributes = (
         compression
         | (TIMESTAMP_TYPE_MASK if log_append_time else 0)
