@@ -29,6 +29,7 @@ from refka.core.metadata import ClusterMetadata, TopicMetadata, load_metadata, s
 from refka.core.purgatory import Purgatory, TopicPartition
 from refka.core.seeded import SeededRandom
 from refka.core.topic_defaults import topic_defaults
+from refka.log.cleaner import CleanerConfig
 from refka.log.config import LogConfig
 from refka.log.log_manager import LogManager
 from refka.log.storage import Storage
@@ -69,6 +70,12 @@ class Broker:
             now_ms,
             config_for=self._topic_log_config,
             retention_check_interval_ms=config.log_retention_check_interval_ms,
+            cleaner=CleanerConfig(
+                enable=config.log_cleaner_enable,
+                backoff_ms=config.log_cleaner_backoff_ms,
+                dedupe_buffer_size=config.log_cleaner_dedupe_buffer_size,
+                io_buffer_load_factor=config.log_cleaner_io_buffer_load_factor,
+            ),
         )
         self._logs_due_ms = now_ms
         self.replicas: dict[TopicPartition, Replica] = {}

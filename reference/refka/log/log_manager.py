@@ -4,8 +4,8 @@ On start it finds the ``<topic>-<partition>`` folders (the topic may itself cont
 partition follows the last one), reads ``recovery-point-offset-checkpoint`` and
 ``log-start-offset-checkpoint`` at the root and opens each log from those offsets. It writes both
 files back on ``checkpoint()`` (every ``log.flush.offset.checkpoint.interval.ms``) and on
-``close()``, runs retention every ``log.retention.check.interval.ms`` and the ``flush.ms``
-timers on every tick.
+``close()``, runs retention every ``log.retention.check.interval.ms``, the ``flush.ms``
+timers on every tick, and the log cleaner (``refka.log.cleaner``) when it is due.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from refka.log.checkpoint import (
     read_offsets,
     write_offsets,
 )
+from refka.log.cleaner import CleanerConfig, LogCleaner
 from refka.log.config import LogConfig
 from refka.log.partition_log import PartitionLog
 from refka.log.storage import Storage
@@ -48,12 +49,14 @@ class LogManager:
         config_for: Callable[[str], LogConfig] | None = None,
         retention_check_interval_ms: int = 300_000,
         checkpoint_interval_ms: int = 60_000,
+        cleaner: CleanerConfig | None = None,
     ) -> None:
         self.storage = storage
         self.config_for = config_for or (lambda _topic: LogConfig())
         self.retention_check_interval_ms = retention_check_interval_ms
         self.checkpoint_interval_ms = checkpoint_interval_ms
         self.logs: dict[TopicPartition, PartitionLog] = {}
+        self.cleaner = LogCleaner(storage, cleaner or CleanerConfig(), now_ms)
         self.next_retention_check_ms = now_ms + retention_check_interval_ms
         self.next_checkpoint_ms = now_ms + checkpoint_interval_ms
         self._load_logs(now_ms)
@@ -102,6 +105,7 @@ class LogManager:
 
     def delete(self, topic: str, partition: int) -> None:
         log = self.logs.pop((topic, partition), None)
+        self.cleaner.forget((topic, partition))
         if log is not None:
             log.delete()
 
@@ -117,8 +121,10 @@ class LogManager:
         if now_ms >= self.next_checkpoint_ms:
             self.checkpoint()
             self.next_checkpoint_ms = now_ms + self.checkpoint_interval_ms
+        cleaner_due = self.cleaner.on_tick(now_ms, self.logs)
         flush_due = (log.last_flush_ms + log.config.flush_ms for log in self.logs.values())
-        return min(self.next_retention_check_ms, self.next_checkpoint_ms, *flush_due)
+        due = min(self.next_retention_check_ms, self.next_checkpoint_ms, *flush_due)
+        return due if cleaner_due is None else min(due, cleaner_due)
 
     def checkpoint(self) -> None:
         """Write both offset checkpoint files at the log dir root; as Kafka, a log start offset

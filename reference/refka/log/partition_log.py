@@ -19,7 +19,7 @@ from refka.core.effects import FileSlice
 from refka.log.config import LogConfig
 from refka.log.leader_epoch_cache import LeaderEpochCache
 from refka.log.offset_index import floor_entry
-from refka.log.segment import BatchPosition, LogSegment
+from refka.log.segment import BatchPosition, LogSegment, file_name
 from refka.log.storage import Storage
 from refka.protocol.batch_header import HEADER_SIZE, LOG_OVERHEAD, read_header
 
@@ -27,6 +27,7 @@ from refka.protocol.batch_header import HEADER_SIZE, LOG_OVERHEAD, read_header
 # lastOffsetDelta, baseTimestamp, maxTimestamp
 _PREFIX = struct.Struct(">qiib6xiqq")
 _LEFTOVER_SUFFIXES = (".deleted", ".cleaned", ".swap", ".tmp")
+SWAP = ".swap"
 
 IterRecords = Callable[[bytes], Iterable[Any]]
 
@@ -124,8 +125,10 @@ class PartitionLog:
     def _load_segments(self, now_ms: int, recovery_point: int) -> None:
         names = self.storage.list_dir(self.dir_name)
         for name in names:
-            if name.endswith(_LEFTOVER_SUFFIXES):
+            if name.endswith(_LEFTOVER_SUFFIXES) and not name.endswith(SWAP):
                 self.storage.delete(f"{self.dir_name}/{name}")
+        forced = self._complete_swaps(now_ms, names)
+        names = self.storage.list_dir(self.dir_name)
         bases = sorted(int(n[:-4]) for n in names if n.endswith(".log") and n[:-4].isdigit())
         for name in names:
             stem, _, suffix = name.partition(".")
@@ -134,7 +137,7 @@ class PartitionLog:
         for i, base in enumerate(bases):
             segment = LogSegment(self.storage, self.dir_name, base, self.config, now_ms)
             next_base = bases[i + 1] if i + 1 < len(bases) else None
-            if _loads_trusted(segment, next_base, recovery_point):
+            if base not in forced and _loads_trusted(segment, next_base, recovery_point):
                 self.segments.append(segment)
                 continue
             truncated = segment.recover(self.leader_epoch_cache) > 0
@@ -144,6 +147,75 @@ class PartitionLog:
                 for later in bases[i + 1 :]:
                     LogSegment(self.storage, self.dir_name, later, self.config, now_ms).delete()
                 break
+
+    def _complete_swaps(self, now_ms: int, names: list[str]) -> set[int]:
+        """Finish or undo a cleaner's swap cut short by a crash (see ``replace_segments``);
+        returns the bases of segments whose indexes must be rebuilt."""
+        forced: set[int] = set()
+        for name in names:
+            if not name.endswith(".log" + SWAP):
+                continue
+            base = int(name[:20])
+            if f"{file_name(base, '.log')}" in names:  # no old segment was moved yet: undo
+                for path in LogSegment(
+                    self.storage, self.dir_name, base, self.config, now_ms, SWAP
+                ).paths:
+                    if self.storage.exists(path):
+                        self.storage.delete(path)
+                continue
+            swapped = LogSegment(self.storage, self.dir_name, base, self.config, now_ms, SWAP)
+            swapped.recover()
+            end = swapped.next_offset
+            swapped.close()
+            for other in names:
+                stem, _, suffix = other.partition(".")
+                if suffix == "log" and stem.isdigit() and base < int(stem) < end:
+                    LogSegment(self.storage, self.dir_name, int(stem), self.config, now_ms).delete()
+            self._rename_swap(base, now_ms)
+            forced.add(base)
+        for name in self.storage.list_dir(self.dir_name):
+            if name.endswith(SWAP):  # an index whose log was already renamed: rebuild it
+                self.storage.delete(f"{self.dir_name}/{name}")
+                forced.add(int(name[:20]))
+        return forced
+
+    def _rename_swap(self, base: int, now_ms: int) -> None:
+        """``.swap`` -> the live names, the ``.log`` first (recovery keys on ``.log.swap``)."""
+        for path in LogSegment(self.storage, self.dir_name, base, self.config, now_ms, SWAP).paths:
+            if self.storage.exists(path):
+                self.storage.rename(path, path.removesuffix(SWAP))
+
+    def replace_segments(self, old: list[LogSegment], cleaned: LogSegment, now_ms: int) -> None:
+        """Swap a flushed ``.cleaned`` segment in for ``old`` (consecutive, the first with the
+        same base offset), crash-safely as Kafka's ``LocalLog.replaceSegments``: rename the
+        cleaned files to ``.swap``; move the old segments' files to ``.deleted``, the first
+        one first; rename the ``.swap`` files to their live names; delete the ``.deleted``.
+        On open, a ``.log.swap`` beside the old first ``.log`` means the swap never started
+        (undo); without it, the old segments are removed and the swap completed (redo)."""
+        base = cleaned.base_offset
+        assert old and old[0].base_offset == base, "cleaned segment must start the group"
+        for path in cleaned.paths:
+            self.storage.rename(path, path.removesuffix(".cleaned") + SWAP)
+        self.storage.fsync(self.dir_name)
+        for segment in old:
+            segment.close()
+            for path in segment.paths:
+                if self.storage.exists(path):
+                    self.storage.rename(path, path + ".deleted")
+        self._rename_swap(base, now_ms)
+        self.storage.fsync(self.dir_name)
+        for segment in old:
+            for path in segment.paths:
+                if self.storage.exists(path + ".deleted"):
+                    self.storage.delete(path + ".deleted")
+        fresh = LogSegment(self.storage, self.dir_name, base, self.config, now_ms)
+        if not fresh.load():
+            fresh.recover()
+        fresh.created_ms = max(s.created_ms for s in old)
+        first = self.segments.index(old[0])
+        self.segments[first : first + len(old)] = [fresh]
+        if fresh is not self.active_segment:
+            fresh.close_index_handles()
 
     def _add_segment(self, base_offset: int, now_ms: int) -> LogSegment:
         segment = LogSegment(self.storage, self.dir_name, base_offset, self.config, now_ms)

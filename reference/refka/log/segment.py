@@ -52,21 +52,28 @@ class LogSegment:
     """A ``.log`` file and its two sparse indexes; see the module docstring."""
 
     def __init__(
-        self, storage: Storage, dir_name: str, base_offset: int, config: LogConfig, now_ms: int
+        self,
+        storage: Storage,
+        dir_name: str,
+        base_offset: int,
+        config: LogConfig,
+        now_ms: int,
+        suffix: str = "",
     ) -> None:
+        """``suffix`` (``.cleaned``, ``.swap``) names the files of a segment being swapped in."""
         self.storage = storage
         self.base_offset = base_offset
-        self.log_path = f"{dir_name}/{file_name(base_offset, '.log')}"
+        self.log_path = f"{dir_name}/{file_name(base_offset, '.log')}{suffix}"
         index_bytes = config.segment_index_bytes
         self.offset_index = OffsetIndex(
             storage,
-            f"{dir_name}/{file_name(base_offset, '.index')}",
+            f"{dir_name}/{file_name(base_offset, '.index')}{suffix}",
             base_offset,
             index_bytes // OFFSET_ENTRY_SIZE,
         )
         self.time_index = TimeIndex(
             storage,
-            f"{dir_name}/{file_name(base_offset, '.timeindex')}",
+            f"{dir_name}/{file_name(base_offset, '.timeindex')}{suffix}",
             base_offset,
             index_bytes // TIME_ENTRY_SIZE,
         )
@@ -328,6 +335,10 @@ class LogSegment:
         self.time_index.write()
         for path in (self.log_path, self.offset_index.path, self.time_index.path):
             self.storage.close(path)
+
+    @property
+    def paths(self) -> tuple[str, str, str]:
+        return self.log_path, self.offset_index.path, self.time_index.path
 
     def delete(self) -> None:
         for path in (self.log_path, self.offset_index.path, self.time_index.path):

@@ -450,6 +450,84 @@ def recompress(batch: Buffer, header: BatchHeader, codec: int, level: int | None
     )
 
 
+# --- batches the log cleaner writes ----------------------------------------------------------
+
+DELETE_HORIZON_MASK = 0x40  # attribute bit 6: baseTimestamp holds the delete horizon (KIP-534)
+
+
+def delete_horizon_ms(header: BatchHeader) -> int | None:
+    """The time after which the batch's tombstones may go, if the cleaner has set it."""
+    return header.base_timestamp if header.attributes & DELETE_HORIZON_MASK else None
+
+
+def build_retained_batch(
+    header: BatchHeader, retained: Sequence[Record], horizon_ms: int | None
+) -> bytes:
+    """The records of a batch that survived cleaning, as Kafka's ``MemoryRecords.filterTo``
+    rebuilds them: the same base offset and last offset (the producer's last sequence stays),
+    codec, flags, producer fields and leader epoch; each record keeps its offset; with a delete
+    horizon, baseTimestamp holds it and record timestamps are deltas from it."""
+    base_timestamp = horizon_ms if horizon_ms is not None else retained[0].timestamp
+    if header.is_log_append_time:
+        max_timestamp = header.max_timestamp
+    else:
+        max_timestamp = max(r.timestamp for r in retained)
+    body = b"".join(
+        _encode_record(
+            NewRecord(r.key, r.value, r.headers, r.timestamp),
+            r.offset - header.base_offset,
+            base_timestamp,
+        )
+        for r in retained
+    )
+    if header.compression != codecs.NONE:
+        body = codecs.compress(header.compression, body)
+    attributes = header.attributes & ~DELETE_HORIZON_MASK
+    if horizon_ms is not None:
+        attributes |= DELETE_HORIZON_MASK
+    return _batch_bytes(header, attributes, base_timestamp, max_timestamp, len(retained), body)
+
+
+def build_empty_batch(header: BatchHeader) -> bytes:
+    """A header without records keeping the batch's offsets and producer fields
+    (``DefaultRecordBatch.writeEmptyHeader``): what the cleaner leaves of a producer's last
+    batch, so that its sequence survives."""
+    attributes = header.attributes & (TIMESTAMP_TYPE_MASK | TRANSACTIONAL_MASK | CONTROL_MASK)
+    timestamp = header.max_timestamp
+    return _batch_bytes(header, attributes, timestamp, timestamp, 0, b"")
+
+
+def _batch_bytes(
+    header: BatchHeader,
+    attributes: int,
+    base_timestamp: int,
+    max_timestamp: int,
+    count: int,
+    body: bytes,
+) -> bytes:
+    out = bytearray(HEADER_SIZE + len(body))
+    _HEADER_STRUCT.pack_into(
+        out,
+        0,
+        header.base_offset,
+        len(out) - LOG_OVERHEAD,
+        header.partition_leader_epoch,
+        CURRENT_MAGIC,
+        0,
+        attributes,
+        header.last_offset_delta,
+        base_timestamp,
+        max_timestamp,
+        header.producer_id,
+        header.producer_epoch,
+        header.base_sequence,
+        count,
+    )
+    out[HEADER_SIZE:] = body
+    _UINT32.pack_into(out, CRC, crc32c(memoryview(out)[ATTRIBUTES:]))
+    return bytes(out)
+
+
 # --- offset assignment (leader) -------------------------------------------------------------
 
 
