@@ -154,8 +154,9 @@ def ensure_offsets_topic(broker: Broker, now_ms: int) -> None:
         return
     configs = {"cleanup.policy": "compact"}
     segment_bytes = getattr(broker.config, "offsets_topic_segment_bytes", None)
-    if segment_bytes is not None:
-        configs["segment.bytes"] = str(segment_bytes)
+    if segment_bytes is not None:  # below segment.bytes' 1 MiB floor: Kafka's internal key
+        key = "segment.bytes" if segment_bytes >= 1 << 20 else "internal.segment.bytes"
+        configs[key] = str(segment_bytes)
     partitions = broker.groups.coordinator.config.offsets_topic_num_partitions
     broker.create_topic(OFFSETS_TOPIC, partitions, configs, now_ms, internal=True)
 
