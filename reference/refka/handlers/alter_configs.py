@@ -18,8 +18,8 @@ from refka.log import topic_configs as defs
 from refka.protocol import codec
 
 if TYPE_CHECKING:
-    from refka.core.broker import Broker
     from refka.core.context import RequestContext
+    from refka.core.topics import Topics
 
 ALTER_CONFIGS = 33
 INCREMENTAL_ALTER_CONFIGS = 44
@@ -37,7 +37,7 @@ class _Refused(Exception):
         self.message = message
 
 
-def handle_alter_configs(broker: Broker, ctx: RequestContext, request: Any) -> Any:
+def handle_alter_configs(topics: Topics, ctx: RequestContext, request: Any) -> Any:
     def whole(current: dict[str, str], configs: Any) -> dict[str, str]:
         _no_duplicates(configs)
         for c in configs:
@@ -47,18 +47,18 @@ def handle_alter_configs(broker: Broker, ctx: RequestContext, request: Any) -> A
                 )
         return {c.name: c.value for c in configs}
 
-    return _handle(broker, ctx, request, ALTER_CONFIGS, whole)
+    return _handle(topics, ctx, request, ALTER_CONFIGS, whole)
 
 
-def handle_incremental_alter_configs(broker: Broker, ctx: RequestContext, request: Any) -> Any:
-    return _handle(broker, ctx, request, INCREMENTAL_ALTER_CONFIGS, _incremental)
+def handle_incremental_alter_configs(topics: Topics, ctx: RequestContext, request: Any) -> Any:
+    return _handle(topics, ctx, request, INCREMENTAL_ALTER_CONFIGS, _incremental)
 
 
-def _handle(broker: Broker, ctx: RequestContext, request: Any, key: int, change: Any) -> Any:
+def _handle(topics: Topics, ctx: RequestContext, request: Any, key: int, change: Any) -> Any:
     m = codec.response_module(key, ctx.api_version)
     responses = []
     for resource in request.resources:
-        error, message = _alter(broker, resource, request.validate_only, change)
+        error, message = _alter(topics, resource, request.validate_only, change)
         responses.append(
             codec.build(
                 m.AlterConfigsResourceResponse,
@@ -72,24 +72,24 @@ def _handle(broker: Broker, ctx: RequestContext, request: Any, key: int, change:
     return codec.build(getattr(m, name), throttle_time=codec.millis(0), responses=tuple(responses))
 
 
-def _alter(broker: Broker, resource: Any, validate_only: bool, change: Any) -> Outcome:
+def _alter(topics: Topics, resource: Any, validate_only: bool, change: Any) -> Outcome:
     kind, name = resource.resource_type, resource.resource_name
     if kind in (BROKER, BROKER_LOGGER):
         return ErrorCode.invalid_request, "refka does not support dynamic broker configs"
     if kind != TOPIC:
         return ErrorCode.invalid_request, f"Unknown resource type {kind}"
-    topic = broker.metadata.topics.get(name)
+    topic = topics.metadata.topics.get(name)
     if topic is None:
         return ErrorCode.unknown_topic_or_partition, f"The topic '{name}' does not exist."
     try:
         configs = change(dict(topic.configs), resource.configs)
-        broker.log_config(configs)  # Kafka's LogConfig.validate
+        topics.log_config(configs)  # Kafka's LogConfig.validate
     except _Refused as refused:
         return refused.error, refused.message
     except ValueError as error:
         return ErrorCode.invalid_config, str(error)
     if not validate_only:
-        broker.alter_topic_configs(name, configs)
+        topics.alter_topic_configs(name, configs)
     return ErrorCode.none, None
 
 

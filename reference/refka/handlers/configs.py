@@ -1,4 +1,4 @@
-"""DescribeConfigs (KIP-133, KIP-226): the effective configuration of a topic or the broker.
+"""DescribeConfigs (KIP-133, KIP-226): the effective configuration of a topic or the topics.
 
 Each entry says where its value comes from (``config_source``): DYNAMIC_TOPIC_CONFIG (1) for a
 topic's own override, STATIC_BROKER_CONFIG (4) when the broker's configuration sets it, and
@@ -17,8 +17,8 @@ from refka.log import topic_configs as defs
 from refka.protocol import codec
 
 if TYPE_CHECKING:
-    from refka.core.broker import Broker
     from refka.core.context import RequestContext
+    from refka.core.topics import Topics
 
 KEY = 32
 TOPIC = 2
@@ -29,14 +29,14 @@ DEFAULT_CONFIG = 5
 CONFIG_TYPE_STRING = 2
 
 
-def handle_describe_configs(broker: Broker, ctx: RequestContext, request: Any) -> Any:
+def handle_describe_configs(topics: Topics, ctx: RequestContext, request: Any) -> Any:
     m = codec.response_module(KEY, ctx.api_version)
     synonyms = bool(getattr(request, "include_synonyms", False))
-    results = tuple(_resource(m, broker, resource, synonyms) for resource in request.resources)
+    results = tuple(_resource(m, topics, resource, synonyms) for resource in request.resources)
     return codec.build(m.DescribeConfigsResponse, throttle_time=codec.millis(0), results=results)
 
 
-def _resource(m: Any, broker: Broker, resource: Any, include_synonyms: bool) -> Any:
+def _resource(m: Any, topics: Topics, resource: Any, include_synonyms: bool) -> Any:
     def result(error: ErrorCode, message: str | None, entries: list[Entry]) -> Any:
         wanted = resource.configuration_keys
         configs = tuple(
@@ -70,22 +70,22 @@ def _resource(m: Any, broker: Broker, resource: Any, include_synonyms: bool) -> 
         )
 
     if resource.resource_type == TOPIC:
-        topic = broker.metadata.topics.get(resource.resource_name)
+        topic = topics.metadata.topics.get(resource.resource_name)
         if topic is None:
             return result(
                 ErrorCode.unknown_topic_or_partition,
                 "This server does not host this topic-partition.",
                 [],
             )
-        return result(ErrorCode.none, None, topic_entries(broker, topic.configs))
+        return result(ErrorCode.none, None, topic_entries(topics, topic.configs))
     if resource.resource_type == BROKER:
-        if resource.resource_name not in ("", str(broker.node.node_id)):
+        if resource.resource_name not in ("", str(topics.node.node_id)):
             return result(
                 ErrorCode.invalid_request,
-                f"Unexpected broker id, expected {broker.node.node_id}",
+                f"Unexpected broker id, expected {topics.node.node_id}",
                 [],
             )
-        return result(ErrorCode.none, None, _broker_entries(broker))
+        return result(ErrorCode.none, None, _broker_entries(topics))
     return result(
         ErrorCode.invalid_request, f"Unsupported resource type {resource.resource_type}", []
     )
@@ -100,10 +100,10 @@ class Entry:
     synonyms: tuple[tuple[str, str | None, int], ...] = ()
 
 
-def topic_entries(broker: Broker, overrides: dict[str, str]) -> list[Entry]:
+def topic_entries(topics: Topics, overrides: dict[str, str]) -> list[Entry]:
     """Kafka lists a topic's configs with the topic override first in the synonyms, then the
     broker key if ``server.properties`` set it, then the broker key's default."""
-    defaults = topic_defaults(broker.config)
+    defaults = topic_defaults(topics.config)
     entries: list[Entry] = []
     for d in defs.DESCRIBED:
         default = defaults[d.name]
@@ -123,8 +123,8 @@ def topic_entries(broker: Broker, overrides: dict[str, str]) -> list[Entry]:
     return entries
 
 
-def _broker_entries(broker: Broker) -> list[Entry]:
-    config = broker.config
+def _broker_entries(topics: Topics) -> list[Entry]:
+    config = topics.config
     entries: list[Entry] = []
     for name, field in type(config).model_fields.items():
         value = getattr(config, name)
