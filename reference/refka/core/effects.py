@@ -17,6 +17,7 @@ Events every core (broker, controller) accepts:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from refka.log.file_slice import FileSlice
 
@@ -80,4 +81,30 @@ class Disconnect:
 
 Effect = Send | Close | Wakeup | SendRequest | Disconnect
 
-__all__ = ["Chunk", "Close", "Disconnect", "Effect", "FileSlice", "Send", "SendRequest", "Wakeup"]
+
+class Core(Protocol):
+    """The events a core accepts (``refka.core.broker.Broker``, the controller); what a driver
+    (the asyncio server, the in-process router) needs of it."""
+
+    def on_connect(self, connection_id: int, now_ms: int) -> list[Effect]: ...
+    def on_request(
+        self, connection_id: int, frame: bytes | memoryview, now_ms: int
+    ) -> list[Effect]: ...
+    def on_tick(self, now_ms: int) -> list[Effect]: ...
+    def on_disconnect(self, connection_id: int, now_ms: int) -> list[Effect]: ...
+    def on_response(self, node_id: int, frame: bytes | memoryview, now_ms: int) -> list[Effect]: ...
+    def on_unreachable(self, node_id: int, now_ms: int) -> list[Effect]: ...
+    def shutdown(self, now_ms: int) -> None: ...
+
+
+__all__ = [
+    "Chunk",
+    "Close",
+    "Core",
+    "Disconnect",
+    "Effect",
+    "FileSlice",
+    "Send",
+    "SendRequest",
+    "Wakeup",
+]

@@ -26,28 +26,15 @@ import logging
 import socket
 import time
 from collections.abc import Iterable
-from typing import Protocol
 
-from refka.core.effects import Close, Disconnect, Effect, Send, SendRequest, Wakeup
+from refka.core.effects import Close, Core, Disconnect, Effect, Send, SendRequest, Wakeup
 from refka.server.connection import Connection
 from refka.server.files import SegmentFiles
 from refka.server.outbound import OutboundConnection
 
 log = logging.getLogger(__name__)
 
-
-class Core(Protocol):
-    """What the driver needs from a core (``refka.core.broker.Broker``, the controller)."""
-
-    def on_connect(self, connection_id: int, now_ms: int) -> list[Effect]: ...
-    def on_request(
-        self, connection_id: int, frame: bytes | memoryview, now_ms: int
-    ) -> list[Effect]: ...
-    def on_tick(self, now_ms: int) -> list[Effect]: ...
-    def on_disconnect(self, connection_id: int, now_ms: int) -> list[Effect]: ...
-    def on_response(self, node_id: int, frame: bytes | memoryview, now_ms: int) -> list[Effect]: ...
-    def on_unreachable(self, node_id: int, now_ms: int) -> list[Effect]: ...
-    def shutdown(self, now_ms: int) -> None: ...
+__all__ = ["BrokerServer", "Core", "CoreRunner", "Listener", "NodeServer", "now_ms"]
 
 
 def now_ms() -> int:

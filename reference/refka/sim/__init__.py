@@ -1,0 +1,1 @@
+"""Deterministic simulation beside the code: drivers for several cores in one process."""
