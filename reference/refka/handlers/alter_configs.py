@@ -10,16 +10,14 @@ its broker configuration from ``server.properties`` only.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from kio.schema.errors import ErrorCode
 
+from refka.core.context import RequestContext
+from refka.core.topics import Topics
 from refka.log import topic_configs as defs
 from refka.protocol import codec
-
-if TYPE_CHECKING:
-    from refka.core.context import RequestContext
-    from refka.core.topics import Topics
 
 ALTER_CONFIGS = 33
 INCREMENTAL_ALTER_CONFIGS = 44

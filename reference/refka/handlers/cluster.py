@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from kio.schema.errors import ErrorCode
 
+from refka.core.context import RequestContext
+from refka.core.topics import Topics
 from refka.protocol import codec
-
-if TYPE_CHECKING:
-    from refka.core.context import RequestContext
-    from refka.core.topics import Topics
 
 KEY = 60
 NO_AUTHORIZED_OPERATIONS = -(1 << 31)

@@ -8,17 +8,15 @@ DEFAULT_CONFIG (5) otherwise. Unknown topics get UNKNOWN_TOPIC_OR_PARTITION.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from kio.schema.errors import ErrorCode
 
+from refka.core.context import RequestContext
 from refka.core.topic_defaults import topic_defaults
+from refka.core.topics import Topics
 from refka.log import topic_configs as defs
 from refka.protocol import codec
-
-if TYPE_CHECKING:
-    from refka.core.context import RequestContext
-    from refka.core.topics import Topics
 
 KEY = 32
 TOPIC = 2

@@ -15,20 +15,17 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from kio.schema.errors import ErrorCode
 
-from refka.core.context import PENDING, Encoded
+from refka.core.context import PENDING, Encoded, RequestContext
 from refka.core.effects import Chunk
+from refka.core.partitions import Partitions
 from refka.log.file_slice import FileSlice
 from refka.log.partition_log import OffsetOutOfRange
 from refka.protocol import codec
 from refka.protocol.varint import encode_uvarint
-
-if TYPE_CHECKING:
-    from refka.core.context import RequestContext
-    from refka.core.partitions import Partitions
 
 KEY = 1
 READ_COMMITTED = 1

@@ -14,16 +14,15 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from kio.schema.errors import ErrorCode
 
+from refka.core.context import RequestContext
+from refka.core.groups import GroupService
 from refka.group import messages as msg
 from refka.protocol import codec
 
-if TYPE_CHECKING:
-    from refka.core.context import RequestContext
-    from refka.core.groups import GroupService
 NO_AUTHORIZED_OPERATIONS = -(1 << 31)
 E = ErrorCode
 

@@ -9,16 +9,14 @@ EARLIEST_PENDING_UPLOAD (v11) find nothing (-1), as Kafka answers when remote st
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from kio.schema.errors import ErrorCode
 
+from refka.core.context import RequestContext
+from refka.core.partitions import Partitions
 from refka.protocol import codec
-
-if TYPE_CHECKING:
-    from refka.core.context import RequestContext
-    from refka.core.partitions import Partitions
-    from refka.replica import Replica
+from refka.replica import Replica
 
 KEY = 2
 LATEST = -1

@@ -7,17 +7,16 @@ and the client asks again.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import uuid
+from typing import Any
 
 from kio.schema.errors import ErrorCode
 
+from refka.core.context import RequestContext
+from refka.core.metadata import TopicMetadata
+from refka.core.topics import Topics
 from refka.handlers.topic_names import invalid_reason
 from refka.protocol import codec
-
-if TYPE_CHECKING:
-    from refka.core.context import RequestContext
-    from refka.core.metadata import TopicMetadata
-    from refka.core.topics import Topics
 
 KEY = 3
 NO_AUTHORIZED_OPERATIONS = -(1 << 31)
@@ -97,8 +96,6 @@ def _topic(m: Any, topics: Topics, topic: TopicMetadata) -> Any:
 
 
 def _error(m: Any, error: ErrorCode, name: str | None, topic_id: Any = None) -> Any:
-    import uuid
-
     return codec.build(
         m.MetadataResponseTopic,
         error_code=error,

@@ -7,18 +7,15 @@ acks=-1 is satisfied at once, unless ``min.insync.replicas`` exceeds it: NOT_ENO
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from kio.schema.errors import ErrorCode
 
-from refka.core.context import CLOSE_CONNECTION, NO_RESPONSE
+from refka.core.context import CLOSE_CONNECTION, NO_RESPONSE, RequestContext
+from refka.core.partitions import Partitions
 from refka.handlers.topic_names import INTERNAL_TOPICS
 from refka.protocol import codec
 from refka.replica import AppendResult
-
-if TYPE_CHECKING:
-    from refka.core.context import RequestContext
-    from refka.core.partitions import Partitions
 
 KEY = 0
 VALID_ACKS = (-1, 0, 1)

@@ -28,9 +28,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from refka.core.dispatch import Api
+from refka.core.groups import GroupService
+from refka.core.partitions import Partitions
+from refka.core.topics import Topics
 from refka.handlers import (
     alter_configs,
     api_versions,
@@ -44,11 +47,6 @@ from refka.handlers import (
     producer_ids,
     topics,
 )
-
-if TYPE_CHECKING:
-    from refka.core.groups import GroupService
-    from refka.core.partitions import Partitions
-    from refka.core.topics import Topics
 
 GROUP_RESPONDERS: Mapping[int, Callable[[int, Any], Any]] = group.RESPONDERS
 """Coordinator results -> wire responses, for the ``GroupService`` to answer with."""

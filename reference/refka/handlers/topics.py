@@ -7,18 +7,17 @@ UNKNOWN_TOPIC_ID, INVALID_REQUEST (a name given twice). ``validate_only`` checks
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from kio.schema.errors import ErrorCode
 
+from refka.core.context import RequestContext
+from refka.core.topics import Topics
 from refka.handlers.configs import topic_entries
 from refka.handlers.topic_names import INTERNAL_TOPICS, invalid_reason
 from refka.protocol import codec
-
-if TYPE_CHECKING:
-    from refka.core.context import RequestContext
-    from refka.core.topics import Topics
 
 CREATE_TOPICS = 19
 DELETE_TOPICS = 20
@@ -233,6 +232,4 @@ def _check_partitions(topics: Topics, topic: Any, times_named: int) -> tuple[Err
 
 
 def _zero_uuid() -> Any:
-    import uuid
-
     return uuid.UUID(int=0)
