@@ -15,6 +15,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "refka.server.main",
         "run the broker (embedded default: one node on 127.0.0.1:9092)",
     ),
+    "cluster": (
+        "refka.cluster_cli",
+        "run a controller and N brokers on loopback, each its own process",
+    ),
     "spec": ("refka.spec_check", "model-check the TLA+ specifications with TLC"),
     "conform": ("conformance.runner", "run the conformance suite against any Kafka broker"),
     "bench": ("refka.bench", "benchmark refka against Tansu and Apache Kafka"),

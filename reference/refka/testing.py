@@ -33,7 +33,7 @@ from pathlib import Path
 
 import pytest
 
-READY_LINE = re.compile(r"refka broker ready on (\S+):(\d+)([^\n]*)\n")  # a whole line
+READY_LINE = re.compile(r"refka (?:broker|controller) ready on (\S+):(\d+)([^\n]*)\n")  # a line
 STARTUP_MS = re.compile(r" in (\d+) ms")
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 15.0
@@ -63,9 +63,16 @@ class RunningBroker:
     """One refka broker process; restartable on the same data directory and port."""
 
     def __init__(
-        self, data_dir: Path, work_dir: Path, host: str, port: int, configs: dict[str, str]
+        self,
+        data_dir: Path,
+        work_dir: Path,
+        host: str,
+        port: int,
+        configs: dict[str, str],
+        listener: str = "PLAINTEXT",
     ) -> None:
         self.data_dir = data_dir
+        self.listener = listener
         self.host = host
         self.port = port
         self.configs = configs
@@ -81,7 +88,7 @@ class RunningBroker:
         return f"{self.host}:{self.port}"
 
     def command(self) -> list[str]:
-        listener = f"PLAINTEXT://{self.host}:{self.port}"
+        listener = f"{self.listener}://{self.host}:{self.port}"
         settings = {"listeners": listener, "log.dirs": str(self.data_dir), **self.configs}
         args = [sys.executable, "-m", "refka", "broker"]
         for key, value in settings.items():
@@ -90,6 +97,10 @@ class RunningBroker:
 
     def start(self, timeout_s: float = START_TIMEOUT_S) -> None:
         """Start the process and wait for its ready line; learn the port when it was 0."""
+        self.wait_ready(self.launch(), timeout_s)
+
+    def launch(self) -> int:
+        """Start the process without waiting; returns where its ready line will be looked for."""
         if self.running:
             raise BrokerFailed(f"broker already running (pid {self.pid})")
         self.starts += 1
@@ -103,7 +114,7 @@ class RunningBroker:
             self.process = subprocess.Popen(
                 self.command(), stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env
             )
-        self.wait_ready(offset, timeout_s)
+        return offset
 
     def wait_ready(self, offset: int, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
@@ -156,6 +167,16 @@ class RunningBroker:
         process, self.process = self.process, None
         process.kill()
         process.wait()
+
+    def pause(self) -> None:
+        """SIGSTOP: the process stops answering but keeps its sockets (a stalled node)."""
+        if self.process is not None:
+            self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """SIGCONT after :meth:`pause`."""
+        if self.process is not None:
+            self.process.send_signal(signal.SIGCONT)
 
     def restart(self, timeout_s: float = START_TIMEOUT_S) -> None:
         """Stop cleanly (when running) and start again on the same data dir and port."""
@@ -221,3 +242,98 @@ def refka_broker(tmp_path: Path) -> Iterator[RunningBroker]:
     """A fresh refka broker for one test, data in ``tmp_path / "refka-data"``."""
     with running_broker(tmp_path / "refka-data") as broker:
         yield broker
+
+
+class RunningCluster:
+    """A refka cluster on loopback: one controller (node 0) and brokers 1..N, each a process.
+
+    ``bootstrap`` lists every broker. Each node is a :class:`RunningBroker` handle in
+    ``nodes``, so a test can ``kill``, ``pause``, ``resume``, ``stop`` or ``restart`` any one.
+    """
+
+    def __init__(self, controller: RunningBroker, brokers: dict[int, RunningBroker]) -> None:
+        self.controller = controller
+        self.brokers = brokers
+
+    @property
+    def nodes(self) -> dict[int, RunningBroker]:
+        return {CONTROLLER_NODE_ID: self.controller, **self.brokers}
+
+    @property
+    def bootstrap(self) -> str:
+        return ",".join(b.bootstrap for b in self.brokers.values())
+
+    def stop(self) -> None:
+        for broker in self.brokers.values():
+            broker.stop()
+        self.controller.stop()
+
+    def terminate(self) -> None:
+        for node in self.nodes.values():
+            node.terminate()
+
+
+CONTROLLER_NODE_ID = 0
+
+
+@contextmanager
+def running_cluster(
+    brokers: int = 3,
+    data_dir: Path | None = None,
+    *,
+    host: str = "127.0.0.1",
+    config: Mapping[str, object] | None = None,
+    start_timeout_s: float = START_TIMEOUT_S,
+    **configs: object,
+) -> Iterator[RunningCluster]:
+    """Run a controller and ``brokers`` brokers for the duration of the block.
+
+    Every node gets the same extra configs; data lives in ``data_dir/node-<id>`` (a temporary
+    directory by default). The block starts once every broker is registered and unfenced.
+    """
+    extra = broker_configs(config, **configs)
+    with tempfile.TemporaryDirectory(prefix="refka-cluster-") as tmp:
+        root = Path(data_dir) if data_dir is not None else Path(tmp) / "data"
+        cluster = _cluster_handles(root, Path(tmp), host, brokers, extra)
+        try:
+            cluster.controller.start(start_timeout_s)
+            voters = f"{CONTROLLER_NODE_ID}@{host}:{cluster.controller.port}"
+            offsets = {}
+            for node_id, broker in cluster.brokers.items():
+                broker.configs["controller.quorum.voters"] = voters
+                offsets[node_id] = broker.launch()
+            for node_id, broker in cluster.brokers.items():
+                broker.wait_ready(offsets[node_id], start_timeout_s)
+            yield cluster
+        except BaseException:
+            cluster.terminate()
+            raise
+        cluster.stop()
+
+
+def _cluster_handles(
+    root: Path, work: Path, host: str, brokers: int, extra: dict[str, str]
+) -> RunningCluster:
+    def node(node_id: int, roles: str, listener: str) -> RunningBroker:
+        data = root / f"node-{node_id}"
+        logs = work / f"node-{node_id}"
+        data.mkdir(parents=True, exist_ok=True)
+        logs.mkdir(parents=True, exist_ok=True)
+        settings = {
+            "node.id": str(node_id),
+            "process.roles": roles,
+            "controller.listener.names": "CONTROLLER",
+            **extra,
+        }
+        return RunningBroker(data, logs, host, 0, settings, listener=listener)
+
+    controller = node(CONTROLLER_NODE_ID, "controller", "CONTROLLER")
+    members = {n: node(n, "broker", "PLAINTEXT") for n in range(1, brokers + 1)}
+    return RunningCluster(controller, members)
+
+
+@pytest.fixture
+def refka_cluster(tmp_path: Path) -> Iterator[RunningCluster]:
+    """A fresh 3-broker refka cluster (plus its controller) for one test."""
+    with running_cluster(3, tmp_path / "refka-cluster") as cluster:
+        yield cluster
