@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 from kio.schema.errors import ErrorCode
 
 from refka.core.context import PENDING, Encoded
-from refka.core.effects import Chunk, FileSlice
+from refka.core.effects import Chunk
+from refka.log.file_slice import FileSlice
 from refka.log.partition_log import OffsetOutOfRange
 from refka.protocol import codec
 from refka.protocol.varint import encode_uvarint
