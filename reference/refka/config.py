@@ -558,18 +558,16 @@ def listener_address(config: BrokerConfig) -> tuple[str, int]:
     return (host or "0.0.0.0", port)
 
 
-def advertised_address(config: BrokerConfig) -> tuple[str, int]:
+def advertised_address(config: BrokerConfig, host_name: str) -> tuple[str, int]:
     """The ``(host, port)`` given to clients in Metadata: ``advertised.listeners``, else
-    ``listeners``; an empty or wildcard host becomes this machine's host name (Kafka uses the
-    canonical host name)."""
+    ``listeners``; an empty or wildcard host becomes ``host_name``, this machine's host name as
+    the driver looked it up (Kafka uses the canonical host name)."""
     if config.advertised_listeners:
         _, host, port = _client_listener(config.advertised_listeners, config)
     else:
         _, host, port = _client_listener(config.listeners, config)
     if host in ("", "0.0.0.0", "::"):
-        import socket
-
-        host = socket.gethostname()
+        host = host_name
     return (host, port)
 
 

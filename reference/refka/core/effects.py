@@ -9,15 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-
-@dataclass(frozen=True, slots=True)
-class FileSlice:
-    """``size`` bytes of a segment file at ``position``, sent unchanged (``sendfile``)."""
-
-    path: str
-    position: int
-    size: int
-
+from refka.log.file_slice import FileSlice
 
 Chunk = bytes | FileSlice
 
@@ -54,3 +46,5 @@ class Wakeup:
 
 
 Effect = Send | Close | Wakeup
+
+__all__ = ["Chunk", "Close", "Effect", "FileSlice", "Send", "Wakeup"]

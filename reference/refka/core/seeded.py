@@ -31,6 +31,14 @@ class SeededRandom:
         value = (self.next_u64() << 64) | self.next_u64()
         return uuid.UUID(int=value, version=4)
 
+    def getrandbits(self, k: int, /) -> int:
+        """A non-negative integer of ``k`` random bits (as ``random.Random.getrandbits``)."""
+        value, bits = 0, 0
+        while bits < k:
+            value = (value << 64) | self.next_u64()
+            bits += 64
+        return value >> (bits - k)
+
     def below(self, bound: int) -> int:
         """An integer in [0, bound)."""
         return self.next_u64() % bound

@@ -24,7 +24,8 @@ from collections import deque
 from time import monotonic
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
-from refka.core.effects import Chunk, FileSlice
+from refka.core.effects import Chunk
+from refka.log.file_slice import FileSlice
 from refka.protocol.framing import NEED_DATA, FrameDecoder, FrameTooLarge
 
 if TYPE_CHECKING:
