@@ -5,6 +5,7 @@ HandleAlterPartition, LeaderAppend + AdvanceHighWatermark, CleanShutdown, Unclea
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from dataclasses import dataclass
 
 import pytest
@@ -19,6 +20,8 @@ from refka.controller.partition_change import (
     PartitionChange,
     PartitionChangeBuilder,
 )
+from refka.controller.replication_control import change_record
+from refka.metadata.image import PartitionRegistration
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +134,7 @@ def test_preferred_election_moves_leadership_back() -> None:
 # --------------------------------------------------- spec/Election.tla, randomly
 
 REPLICAS = (1, 2, 3)
+TOPIC_ID = uuid.UUID(int=7)
 
 
 class ElectionMachine(RuleBasedStateMachine):
@@ -141,6 +145,7 @@ class ElectionMachine(RuleBasedStateMachine):
     def init(self, min_isr: int, unclean: bool) -> None:
         self.min_isr, self.unclean = min_isr, unclean
         self.p = Registration(replicas=REPLICAS, isr=REPLICAS, leader=1, leader_epoch=1)
+        self.real = PartitionRegistration(replicas=REPLICAS, isr=REPLICAS, leader=1, leader_epoch=1)
         self.alive = set(REPLICAS)
         self.fenced: set[int] = set()
         self.lost_data: set[int] = set()
@@ -162,6 +167,10 @@ class ElectionMachine(RuleBasedStateMachine):
             return
         self.any_unclean |= change.unclean
         self.p = self.p.merge(change)
+        self.real = self.real.merge(change_record(TOPIC_ID, 0, change))
+        assert self.real == PartitionRegistration(  # the image's merge agrees with the model's
+            **{k: v for k, v in dataclasses.asdict(self.p).items()}
+        )
         leader_changed = self.p.leader != before.leader
         assert self.p.leader_epoch == before.leader_epoch + int(leader_changed)
         assert self.p.partition_epoch == before.partition_epoch + 1

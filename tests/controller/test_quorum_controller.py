@@ -469,3 +469,15 @@ def test_clean_restart_keeps_the_elr() -> None:
     assert partition(d).elr == (leader,)
     heartbeat(d, leader)
     assert partition(d).leader == leader
+
+
+def test_api_versions_lists_the_controller_apis_and_bad_frames_close() -> None:
+    d = ControllerDriver()
+    answer = call(d, 18, 3, client_software_name="refka-test", client_software_version="1")
+    keys = {k.api_key: (k.min_version, k.max_version) for k in answer.api_keys}
+    assert keys[62] == (0, 4) and keys[63] == (0, 1) and keys[56] == (2, 3) and 0 not in keys
+    produce = build(0, 9, acks=1, timeout=1000, topic_data=[])
+    from conformance.wire import encode_request
+
+    effects = d.controller.on_request(5, encode_request(produce, 1), d.now_ms)
+    assert [type(e).__name__ for e in effects] == ["Close"]

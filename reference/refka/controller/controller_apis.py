@@ -21,28 +21,7 @@ from refka.core.context import RequestContext
 from refka.protocol import codec
 
 if TYPE_CHECKING:
-    from refka.controller.quorum_controller import ControllerApi, QuorumController
-
-
-def apis() -> dict[int, ControllerApi]:
-    from refka.controller.quorum_controller import ControllerApi
-
-    table = [
-        ControllerApi(1, "Fetch", 13, 17, handle_fetch),
-        ControllerApi(18, "ApiVersions", 0, 4, handle_api_versions),
-        ControllerApi(19, "CreateTopics", 2, 7, handle_create_topics),
-        ControllerApi(20, "DeleteTopics", 1, 6, handle_delete_topics),
-        ControllerApi(33, "AlterConfigs", 0, 2, handle_alter_configs),
-        ControllerApi(37, "CreatePartitions", 0, 3, handle_create_partitions),
-        ControllerApi(43, "ElectLeaders", 0, 2, handle_elect_leaders),
-        ControllerApi(44, "IncrementalAlterConfigs", 0, 1, handle_incremental_alter_configs),
-        ControllerApi(55, "DescribeQuorum", 0, 2, handle_describe_quorum),
-        ControllerApi(56, "AlterPartition", 2, 3, handle_alter_partition),
-        ControllerApi(62, "BrokerRegistration", 0, 4, handle_broker_registration),
-        ControllerApi(63, "BrokerHeartbeat", 0, 1, handle_broker_heartbeat),
-        ControllerApi(67, "AllocateProducerIds", 0, 0, handle_allocate_producer_ids),
-    ]
-    return {api.key: api for api in table}
+    from refka.controller.quorum_controller import QuorumController
 
 
 def _module(ctx: RequestContext) -> Any:
@@ -403,3 +382,21 @@ def handle_describe_quorum(c: QuorumController, ctx: RequestContext, request: An
         topics=tuple(topics),
         nodes=(),
     )
+
+
+API_TABLE: dict[int, tuple[str, int, int, Any]] = {
+    1: ("Fetch", 13, 17, handle_fetch),
+    18: ("ApiVersions", 0, 4, handle_api_versions),
+    19: ("CreateTopics", 2, 7, handle_create_topics),
+    20: ("DeleteTopics", 1, 6, handle_delete_topics),
+    33: ("AlterConfigs", 0, 2, handle_alter_configs),
+    37: ("CreatePartitions", 0, 3, handle_create_partitions),
+    43: ("ElectLeaders", 0, 2, handle_elect_leaders),
+    44: ("IncrementalAlterConfigs", 0, 1, handle_incremental_alter_configs),
+    55: ("DescribeQuorum", 0, 2, handle_describe_quorum),
+    56: ("AlterPartition", 2, 3, handle_alter_partition),
+    62: ("BrokerRegistration", 0, 4, handle_broker_registration),
+    63: ("BrokerHeartbeat", 0, 1, handle_broker_heartbeat),
+    67: ("AllocateProducerIds", 0, 0, handle_allocate_producer_ids),
+}
+"""api key -> (name, lowest version, highest version, handler(controller, ctx, request))."""
