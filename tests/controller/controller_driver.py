@@ -1,9 +1,5 @@
-"""Drive a QuorumController with encoded request frames and a fake clock (no sockets).
-
-``MemoryMetadataLog`` stands in for ``refka.metadata.metadata_log.MetadataLog`` where the
-controller only needs its single-voter shape: append (flushed at once), read batches from an
-offset, the log end offset as high watermark.
-"""
+"""Drive a QuorumController with encoded request frames and a fake clock (no sockets): its
+metadata log is a real ``MetadataLog`` on ``MemoryStorage``."""
 
 from __future__ import annotations
 
@@ -12,57 +8,15 @@ from typing import Any
 from refka.controller.quorum_controller import QuorumController
 from refka.controller.settings import ControllerSettings
 from refka.core.effects import Close, Effect, Send
-from refka.metadata.image import MetadataImage
-from refka.metadata.records import decode_record, encode_record
-from refka.protocol.records import NewRecord, build_batch, iter_batch_records
+from refka.log.storage import MemoryStorage
+from refka.metadata.metadata_log import MetadataLog
+from refka.metadata.records import decode_record
+from refka.protocol.records import iter_batch_records
 
 from conformance.wire import decode_response, encode_request
 
 START_MS = 1_700_000_000_000
 CLUSTER_ID = "q1VhYm9vbS1jbHVzdGVyMQ"
-
-
-class MemoryMetadataLog:
-    def __init__(self) -> None:
-        self.batches: list[tuple[int, bytes]] = []  # (base offset, batch)
-        self.end_offset = 0
-        self.start_offset = 0
-        self.leader_epoch = 1
-        self.bytes_since_snapshot = 0
-        self.snapshots: list[int] = []
-
-    def append(self, records: list[Any], epoch: int, now_ms: int) -> int:
-        values = [NewRecord(None, encode_record(r), (), now_ms) for r in records]
-        batch = build_batch(values, base_offset=self.end_offset, partition_leader_epoch=epoch)
-        self.batches.append((self.end_offset, batch))
-        self.end_offset += len(records)
-        self.bytes_since_snapshot += len(batch)
-        return self.end_offset - 1
-
-    def read_bytes(self, offset: int, max_bytes: int) -> bytes:
-        out = b""
-        for base, batch in self.batches:
-            count = _count(batch)
-            if base + count <= offset:
-                continue
-            if out and len(out) + len(batch) > max_bytes:
-                break
-            out += batch
-        return out
-
-    def snapshot(self, image: Any) -> None:
-        self.snapshots.append(image.offset)
-        self.bytes_since_snapshot = 0
-
-    def latest_snapshot_id(self) -> tuple[int, int]:
-        return (self.snapshots[-1] + 1 if self.snapshots else 0, self.leader_epoch)
-
-    def close(self) -> None:
-        pass
-
-
-def _count(batch: bytes) -> int:
-    return sum(len(records) for _, records in iter_batch_records(batch))
 
 
 def decode_metadata(batches: bytes) -> list[tuple[int, Any]]:
@@ -78,8 +32,9 @@ class ControllerDriver:
     def __init__(self, seed: int = 7, **settings: Any) -> None:
         self.now_ms = START_MS
         self.settings = ControllerSettings(node_id=3000, cluster_id=CLUSTER_ID, **settings)
-        self.log = MemoryMetadataLog()
-        image = MetadataImage.empty(CLUSTER_ID)
+        self.storage = MemoryStorage()
+        self.log = MetadataLog(self.storage, self.now_ms, CLUSTER_ID)
+        image = self.log.load()
         self.controller = QuorumController(self.settings, self.log, image, self.now_ms, seed)
         self.correlation_id = 0
         self.effects: list[Effect] = []

@@ -481,3 +481,18 @@ def test_api_versions_lists_the_controller_apis_and_bad_frames_close() -> None:
 
     effects = d.controller.on_request(5, encode_request(produce, 1), d.now_ms)
     assert [type(e).__name__ for e in effects] == ["Close"]
+
+
+def test_snapshots_and_a_restart_keep_the_image() -> None:
+    d = cluster(metadata_log_max_record_bytes_between_snapshots=200)
+    create_topic(d)
+    assert d.log.snapshots(), "no snapshot after 200 bytes of records"
+    before = d.image
+    d.controller.shutdown(d.now_ms)
+    from refka.controller.quorum_controller import QuorumController
+    from refka.metadata.metadata_log import MetadataLog
+
+    log = MetadataLog(d.storage, d.now_ms, CLUSTER_ID)
+    again = QuorumController(d.settings, log, log.load(), d.now_ms, seed=8)
+    assert again.image == before
+    assert again.epoch == 1

@@ -133,11 +133,12 @@ def _partition(controller: QuorumController, m: Any, topic: Any, p: Any) -> Any:
     if p.fetch_offset > hw:  # past our end: tell the fetcher where the epoch ends
         fields["diverging_epoch"] = codec.build(m.EpochEndOffset, epoch=epoch, end_offset=hw)
         return codec.build(m.PartitionData, error_code=ErrorCode.none, **fields)
-    if p.fetch_offset < log.start_offset:
-        snapshot = log.latest_snapshot_id()
+    if p.fetch_offset < log.start_offset:  # not yet: the log keeps its prefix
+        snapshot = log.snapshots()[-1]
         fields["snapshot_id"] = codec.build(m.SnapshotId, end_offset=snapshot[0], epoch=snapshot[1])
         return codec.build(m.PartitionData, error_code=ErrorCode.none, **fields)
-    fields["records"] = log.read_bytes(p.fetch_offset, p.partition_max_bytes) or None
+    slices, _ = log.read(p.fetch_offset, p.partition_max_bytes)
+    fields["records"] = log.read_bytes(slices) if slices else None
     return codec.build(m.PartitionData, error_code=ErrorCode.none, **fields)
 
 

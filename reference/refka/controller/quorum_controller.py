@@ -37,6 +37,7 @@ from refka.core.dispatch import Api, Dispatcher
 from refka.core.effects import Effect, Send, Wakeup
 from refka.core.purgatory import Purgatory
 from refka.core.seeded import SeededRandom
+from refka.metadata.records import encode_record
 
 log = logging.getLogger(__name__)
 
@@ -72,11 +73,13 @@ class QuorumController:
         )
         self.fetches = Purgatory()
         self._wakeup_ms: int | None = None
+        self._bytes_since_snapshot = 0
         self._rebalance_due_ms = now_ms + settings.leader_imbalance_check_interval_seconds * 1000
 
     @property
     def epoch(self) -> int:
-        return int(self.log.leader_epoch)
+        """The leader epoch: the log's (a new log starts at 1); a single voter never changes it."""
+        return max(int(self.log.latest_epoch), 1)
 
     @property
     def node_id(self) -> int:
@@ -136,15 +139,19 @@ class QuorumController:
         first = int(self.log.end_offset)
         last = self.log.append(list(records), self.epoch, now_ms)
         self.image, _ = self.image.apply(last, records)
+        self._bytes_since_snapshot += sum(len(encode_record(r)) for r in records)
         for ctx, response in self.fetches.check([METADATA_PARTITION], now_ms):
             self.dispatcher.reply(ctx, response)
-        self.maybe_snapshot()
+        self.maybe_snapshot(now_ms)
         return first
 
-    def maybe_snapshot(self) -> None:
+    def maybe_snapshot(self, now_ms: int) -> None:
+        """A snapshot every ``metadata.log.max.record.bytes.between.snapshots`` of records
+        (KIP-630); the log keeps its prefix, so fetchers never need FetchSnapshot."""
         limit = self.settings.metadata_log_max_record_bytes_between_snapshots
-        if self.log.bytes_since_snapshot >= limit:
-            self.log.snapshot(self.image)
+        if self._bytes_since_snapshot >= limit:
+            self.log.write_snapshot(self.image, self.epoch, now_ms)
+            self._bytes_since_snapshot = 0
 
     def rebalance_leaders(self, now_ms: int) -> None:
         """``auto.leader.rebalance.enable``: move leadership back to preferred replicas."""
