@@ -496,3 +496,19 @@ def test_snapshots_and_a_restart_keep_the_image() -> None:
     again = QuorumController(d.settings, log, log.load(), d.now_ms, seed=8)
     assert again.image == before
     assert again.epoch == 1
+
+
+def test_auto_leader_rebalance_moves_leadership_back_to_the_preferred_replica() -> None:
+    d = cluster(leader_imbalance_check_interval_seconds=1)
+    create_topic(d)
+    preferred = partition(d).leader
+    heartbeat(d, preferred, want_fence=True)
+    moved = partition(d)
+    assert moved.leader != preferred
+    assert not heartbeat(d, preferred).is_fenced
+    alter_partition(d, [*moved.isr, preferred])  # ExpandIsr: it caught up again
+    assert partition(d).leader != preferred
+    for b in BROKERS:
+        heartbeat(d, b)
+    d.tick(1000)
+    assert partition(d).leader == preferred
