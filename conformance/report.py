@@ -108,6 +108,37 @@ def failures_section(name: str, run: Run) -> list[str]:
     return [*out, ""]
 
 
+CLUSTER_SECTION = [
+    "## Cluster probes",
+    "",
+    "`conformance/test_cluster.py` runs only when the target's Metadata lists three or more",
+    'brokers (otherwise each probe is *skipped*, reason "not a cluster"). Each probe talks to',
+    "one broker by node id: Produce, Fetch and ListOffsets to a follower and to a broker outside",
+    "the replicas (NOT_LEADER_OR_FOLLOWER, with KIP-951's `current_leader` and `node_endpoints`",
+    "at Produce v10+ and Fetch v16+; a consumer may fetch from a follower, KIP-392), Metadata's",
+    "replicas, ISR and leader epochs, OffsetForLeaderEpoch (current, older, future epochs; a",
+    "`current_leader_epoch` behind is FENCED_LEADER_EPOCH, ahead is UNKNOWN_LEADER_EPOCH; on a",
+    "follower NOT_LEADER_OR_FOLLOWER), the same epoch checks on Fetch and ListOffsets, a replica",
+    "fetch by a broker outside the replicas, and `acks=all` with min.insync.replicas above the",
+    "replication factor (accepted: Kafka caps it at the replica count). An older epoch is made",
+    "with client APIs only: AlterPartitionReassignments puts another replica first and a",
+    "preferred ElectLeaders moves the leader (a target without them counts those probes as",
+    "*not supported*). Run them against a cluster with a comma-separated bootstrap list:",
+    "",
+    "    refka peer kafka --brokers 3            # one KRaft controller + 3 brokers; --combined",
+    "    refka conform --bootstrap 127.0.0.1:P1,127.0.0.1:P2,127.0.0.1:P3 --only test_cluster",
+    "",
+    "The other probes talk to the first broker of the list; on a cluster the suite places its",
+    "single-replica topics on that broker, so they run unchanged. Exceptions: the group probes",
+    "(test_groups.py) expect the first broker to be the group coordinator, and",
+    "`test_topics_admin.py::test_recreate` creates its topic without a placement.",
+    "`tests/test_conformance_kafka_cluster.py` runs the cluster probes against a 3-broker",
+    "Apache Kafka (every one must pass) and fails a broker through the peer's handle (kill -9,",
+    "SIGSTOP, restart).",
+    "",
+]
+
+
 def render(results: dict[str, Run | str]) -> str:
     runs = {name: r for name, r in results.items() if isinstance(r, Run)}
     total = max((len(r.outcomes) for r in runs.values()), default=0)
@@ -131,6 +162,7 @@ def render(results: dict[str, Run | str]) -> str:
         "against Apache Kafka (every test must pass) and refka (only listed differences may fail);",
         "Tansu runs on demand here. Regenerate this page with `scripts/conformance-report`.",
         "",
+        *CLUSTER_SECTION,
         "## Summary",
         "",
         summary_table(runs),

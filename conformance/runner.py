@@ -62,9 +62,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_suite_subprocess(
-    bootstrap: str, report: Path, target_name: str, timeout_s: float = 600.0
+    bootstrap: str,
+    report: Path,
+    target_name: str,
+    timeout_s: float = 600.0,
+    only: str | None = None,
 ) -> Run:
-    """Run the suite in a fresh interpreter (`python -m refka conform`); read its json report."""
+    """Run the suite in a fresh interpreter (`python -m refka conform`); read its json report.
+
+    `only` selects tests as `--only` (pytest -k) does."""
     import json
     import subprocess
     import sys
@@ -80,6 +86,7 @@ def run_suite_subprocess(
         target_name,
         "--report",
         str(report),
+        *(["--only", only] if only else []),
     ]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout_s, check=False)
     if not report.is_file():

@@ -41,12 +41,20 @@ def api_key_of(api: str | int) -> int:
 
 @dataclass
 class Target:
-    """One broker reached at `bootstrap`; `api_ranges` is its ApiVersions answer."""
+    """One broker reached at `bootstrap`; `api_ranges` is its ApiVersions answer.
+
+    `bootstrap` may list several brokers (comma-separated); probes talk to the first, whose
+    node id is `node_id` (None if Metadata does not list its address). On a cluster,
+    `create_topic` places single-replica topics on that broker, so the single-broker probes
+    find every partition's leader at the end of their connection.
+    """
 
     bootstrap: str
     api_ranges: dict[int, tuple[int, int]] = field(default_factory=dict)
     name: str = "unknown"
     cluster_id: str | None = None
+    node_id: int | None = None
+    broker_count: int = 1
     _admin: Connection | None = None
 
     @classmethod
@@ -60,6 +68,10 @@ class Target:
             version = target.version("Metadata", 2, 12) or 1
             metadata = conn.request(build(3, version, topics=[]))
             target.cluster_id = getattr(metadata, "cluster_id", None)
+        first = bootstrap.split(",")[0].strip()
+        ids = [int(b.node_id) for b in metadata.brokers if f"{b.host}:{b.port}" == first]
+        target.node_id = ids[0] if ids else None
+        target.broker_count = len(metadata.brokers)
         target.name = name or guess_name(target.cluster_id)
         return target
 
@@ -77,6 +89,23 @@ class Target:
     def connect(self, timeout_s: float = 15.0) -> Connection:
         return Connection(self.bootstrap, timeout_s)
 
+    def brokers(self) -> dict[int, str]:
+        """The live brokers from Metadata: node id -> `host:port`."""
+        answer = self.call(
+            "Metadata",
+            1,
+            12,
+            topics=[],
+            allow_auto_topic_creation=False,
+            include_topic_authorized_operations=False,
+            include_cluster_authorized_operations=False,
+        )
+        return {int(b.node_id): f"{b.host}:{b.port}" for b in answer.brokers}
+
+    def connect_to(self, node_id: int, timeout_s: float = 15.0) -> Connection:
+        """A connection to one broker of the cluster, by its node id (address from Metadata)."""
+        return Connection(self.brokers()[node_id], timeout_s)
+
     def admin(self) -> Connection:
         """A shared connection for setup requests (reopened if a probe broke it)."""
         if self._admin is None:
@@ -93,14 +122,21 @@ class Target:
             return self.admin().request(build(api_key_of(api), version, **fields))
 
     def create_topic(
-        self, name: str, partitions: int = 1, configs: dict[str, str] | None = None
+        self,
+        name: str,
+        partitions: int = 1,
+        configs: dict[str, str] | None = None,
+        replication_factor: int = 1,
     ) -> None:
         """CreateTopics, then wait until Metadata shows a leader for every partition."""
+        spec = topic_spec(name, partitions, configs, replication_factor)
+        if self.broker_count > 1 and replication_factor == 1 and self.node_id is not None:
+            spec |= on_broker(self.node_id, partitions)
         answer = self.call(
             "CreateTopics",
             2,
             None,
-            topics=[topic_spec(name, partitions, configs)],
+            topics=[spec],
             timeout=15000,
             validate_only=False,
         )
@@ -118,34 +154,52 @@ class Target:
                 and topic.error_code == ErrorCode.none
                 and len(topic.partitions) == partitions
                 and all(p.leader_id >= 0 for p in topic.partitions)
-            ) and self._partitions_serve(name, partitions):
+            ) and self._partitions_serve(topic):
                 return
             if time.monotonic() > end:
                 raise AssertionError(f"topic {name} has no leaders after {deadline_s}s: {topic}")
             time.sleep(0.05)
 
-    def _partitions_serve(self, name: str, partitions: int) -> bool:
+    def _partitions_serve(self, topic: Any) -> bool:
         """Each partition's leader answers ListOffsets (the metadata can run ahead of it)."""
         if self.version("ListOffsets", 1) is None:
             return True
-        answer = self.call(
-            "ListOffsets",
-            1,
-            None,
-            replica_id=-1,
-            isolation_level=0,
-            timeout=5000,
-            topics=[
-                {
-                    "name": name,
-                    "partitions": [
-                        {"partition_index": i, "current_leader_epoch": -1, "timestamp": -1}
-                        for i in range(partitions)
-                    ],
-                }
-            ],
-        )
-        return all(p.error_code == ErrorCode.none for p in answer.topics[0].partitions)
+        by_leader: dict[int, list[int]] = {}
+        for p in topic.partitions:
+            by_leader.setdefault(int(p.leader_id), []).append(int(p.partition_index))
+        for leader, indexes in by_leader.items():
+            request = build(
+                API_KEYS["ListOffsets"],
+                require_api(self, "ListOffsets", 1),
+                replica_id=-1,
+                isolation_level=0,
+                timeout=5000,
+                topics=[
+                    {
+                        "name": topic.name,
+                        "partitions": [
+                            {"partition_index": i, "current_leader_epoch": -1, "timestamp": -1}
+                            for i in indexes
+                        ],
+                    }
+                ],
+            )
+            answer = self.request_to(leader, request)
+            if any(p.error_code != ErrorCode.none for p in answer.topics[0].partitions):
+                return False
+        return True
+
+    def request_to(self, node_id: int, request: Any) -> Any:
+        """Send `request` to broker `node_id`: on the admin connection if it is the first
+        bootstrap broker (or the target is one broker), else on a new connection."""
+        if self.broker_count == 1 or node_id == self.node_id:
+            try:
+                return self.admin().request(request)
+            except OSError:
+                self._admin = None
+                return self.admin().request(request)
+        with self.connect_to(node_id) as conn:
+            return conn.request(request)
 
     def metadata_topic(self, name: str, auto_create: bool = False) -> Any:
         answer = self.call(
@@ -165,13 +219,24 @@ class Target:
             self._admin = None
 
 
-def topic_spec(name: str, partitions: int, configs: dict[str, str] | None = None) -> dict:
+def topic_spec(
+    name: str, partitions: int, configs: dict[str, str] | None = None, replication_factor: int = 1
+) -> dict:
     return {
         "name": name,
         "num_partitions": partitions,
-        "replication_factor": 1,
+        "replication_factor": replication_factor,
         "assignments": [],
         "configs": [{"name": k, "value": v} for k, v in (configs or {}).items()],
+    }
+
+
+def on_broker(node_id: int, partitions: int) -> dict:
+    """CreateTopics fields that place every partition's one replica on broker `node_id`."""
+    return {
+        "num_partitions": -1,
+        "replication_factor": -1,
+        "assignments": [{"partition_index": i, "broker_ids": [node_id]} for i in range(partitions)],
     }
 
 

@@ -87,7 +87,7 @@ def test_leaders_are_brokers(target: Target, topic3: str) -> None:
 
 @pytest.mark.api("Metadata", behaviour="the broker advertises the address clients reached it on")
 def test_advertised_address(target: Target) -> None:
-    host, _, port = target.bootstrap.rpartition(":")
+    host, _, port = target.bootstrap.split(",")[0].rpartition(":")
     brokers = {(b.host, b.port) for b in metadata(target, []).brokers}
     assert (host, int(port)) in brokers
 

@@ -131,14 +131,15 @@ def decode_response(
 
 
 class Connection:
-    """One TCP connection to a broker; requests are answered in order.
+    """One TCP connection to a broker (the first of a comma-separated bootstrap list);
+    requests are answered in order.
 
     With `exact`, a response with bytes after its body fails (refka's own tests); the suite
     reads as clients do and ignores them.
     """
 
     def __init__(self, bootstrap: str, timeout_s: float = 15.0, *, exact: bool = False) -> None:
-        host, _, port = bootstrap.rpartition(":")
+        host, _, port = bootstrap.split(",")[0].strip().rpartition(":")  # the first of a list
         self.sock = socket.create_connection((host, int(port)), timeout=timeout_s)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.timeout_s = timeout_s

@@ -117,11 +117,11 @@ def server_properties(
     return properties
 
 
-def _write_properties(path: Path, properties: Mapping[str, str]) -> None:
+def write_properties(path: Path, properties: Mapping[str, str]) -> None:
     path.write_text("".join(f"{key}={value}\n" for key, value in properties.items()))
 
 
-def _cluster_id() -> str:
+def new_cluster_id() -> str:
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
 
 
@@ -136,11 +136,11 @@ def start_kafka(
     port = port or free_port()
     config = server_properties(work_dir / "kafka-logs", port, free_port(), properties)
     config_path = work_dir / "server.properties"
-    _write_properties(config_path, config)
+    write_properties(config_path, config)
     log4j_path = work_dir / "log4j2.properties"
     log4j_path.write_text(LOG4J2_PROPERTIES)
     base = [java, *JVM_OPTIONS, f"-Dlog4j2.configurationFile={log4j_path}", "-cp", f"{libs}/*"]
-    format_argv = ["kafka.tools.StorageTool", "format", "--standalone", "-t", _cluster_id()]
+    format_argv = ["kafka.tools.StorageTool", "format", "--standalone", "-t", new_cluster_id()]
     format_argv += ["-c", str(config_path)]
     formatted = subprocess.run([*base, *format_argv], capture_output=True, text=True, check=False)
     if formatted.returncode != 0:

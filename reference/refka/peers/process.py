@@ -89,11 +89,14 @@ def _die_with_parent() -> None:
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
-def spawn(argv: list[str], log_path: Path, cwd: Path | None = None) -> subprocess.Popen[bytes]:
-    """Start `argv` with stdout and stderr going to `log_path`; it dies with this process."""
+def spawn(
+    argv: list[str], log_path: Path, cwd: Path | None = None, append: bool = False
+) -> subprocess.Popen[bytes]:
+    """Start `argv` with stdout and stderr going to `log_path` (appended to, for a restart);
+    it dies with this process."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     preexec = _die_with_parent if sys.platform == "linux" else None
-    with log_path.open("wb") as log:
+    with log_path.open("ab" if append else "wb") as log:
         return subprocess.Popen(
             argv,
             stdout=log,
