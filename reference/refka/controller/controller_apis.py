@@ -1,0 +1,402 @@
+"""Kafka's ``ControllerApis``: the requests the controller answers and their version ranges.
+
+Ranges are those of Apache Kafka 4.4's controller within what kio has. Each handler reads
+the request, asks the control module for records and an answer, commits the records
+(``QuorumController.commit``: appended, flushed, applied) and only then answers.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+from kio.schema.errors import ErrorCode
+
+from refka.controller import replication_control as rc
+from refka.controller import topic_control
+from refka.controller.config_control import handle_alter_configs, handle_incremental_alter_configs
+from refka.controller.metadata_fetch import METADATA_TOPIC, handle_fetch
+from refka.controller.producer_id_control import generate_next_producer_id_block
+from refka.core.context import RequestContext
+from refka.protocol import codec
+
+if TYPE_CHECKING:
+    from refka.controller.quorum_controller import QuorumController
+
+
+def _module(ctx: RequestContext) -> Any:
+    return codec.response_module(ctx.api_key, ctx.api_version)
+
+
+# ------------------------------------------------------------------- ApiVersions
+
+
+def api_versions_response(c: QuorumController, version: int, unsupported: bool = False) -> Any:
+    m = codec.response_module(18, version)
+    keys = tuple(
+        codec.build(
+            m.ApiVersion, api_key=a.key, min_version=a.min_version, max_version=a.max_version
+        )
+        for a in sorted(c.apis.values(), key=lambda a: a.key)
+    )
+    return codec.build(
+        m.ApiVersionsResponse,
+        error_code=ErrorCode.unsupported_version if unsupported else ErrorCode.none,
+        api_keys=keys,
+        throttle_time=codec.millis(0),
+        supported_features=(),
+        finalized_features_epoch=-1,
+        finalized_features=(),
+        zk_migration_ready=False,
+    )
+
+
+def handle_api_versions(c: QuorumController, ctx: RequestContext, request: Any) -> Any:
+    return api_versions_response(c, ctx.api_version)
+
+
+# -------------------------------------------------------------- brokers (KIP-631)
+
+
+def handle_broker_registration(c: QuorumController, ctx: RequestContext, request: Any) -> Any:
+    m = _module(ctx)
+    error, message, records = c.cluster.register(c.image, request, c.log.end_offset, ctx.now_ms)
+    epoch = -1
+    if error is ErrorCode.none:
+        first = c.commit(records, ctx.now_ms)
+        epoch = first + len(records) - 1  # the RegisterBrokerRecord's offset
+    del message  # the response has no message field
+    return codec.build(
+        m.BrokerRegistrationResponse,
+        throttle_time=codec.millis(0),
+        error_code=error,
+        broker_epoch=epoch,
+    )
+
+
+def handle_broker_heartbeat(c: QuorumController, ctx: RequestContext, request: Any) -> Any:
+    m = _module(ctx)
+    reply, records = c.cluster.heartbeat(c.image, request, c.log.end_offset, ctx.now_ms)
+    c.commit(records, ctx.now_ms)
+    return codec.build(
+        m.BrokerHeartbeatResponse,
+        throttle_time=codec.millis(0),
+        error_code=reply.error,
+        is_caught_up=reply.is_caught_up,
+        is_fenced=reply.is_fenced,
+        should_shut_down=reply.should_shut_down,
+    )
+
+
+def handle_allocate_producer_ids(c: QuorumController, ctx: RequestContext, request: Any) -> Any:
+    m = _module(ctx)
+    stale = c.cluster.check_broker_epoch(c.image, request.broker_id, request.broker_epoch)
+    if stale is not None:
+        return codec.build(
+            m.AllocateProducerIdsResponse,
+            throttle_time=codec.millis(0),
+            error_code=ErrorCode.stale_broker_epoch,
+            producer_id_start=-1,
+            producer_id_len=0,
+        )
+    block, record = generate_next_producer_id_block(
+        max(c.image.next_producer_id, 0), request.broker_id, request.broker_epoch
+    )
+    c.commit([record], ctx.now_ms)
+    return codec.build(
+        m.AllocateProducerIdsResponse,
+        throttle_time=codec.millis(0),
+        error_code=ErrorCode.none,
+        producer_id_start=block.first_producer_id,
+        producer_id_len=block.size,
+    )
+
+
+# ------------------------------------------------------------------------ topics
+
+
+def handle_create_topics(c: QuorumController, ctx: RequestContext, request: Any) -> Any:
+    m = _module(ctx)
+    counts = Counter(t.name for t in request.topics)
+    results = []
+    for topic in request.topics:
+        if counts[topic.name] > 1:
+            outcome = topic_control.TopicOutcome(
+                ErrorCode.invalid_request, f"Duplicate topic name {topic.name}"
+            )
+        else:
+            start = c.random.below(1 << 16)
+            outcome = topic_control.create_topic(
+                c.image, c.settings, topic, c.random.uuid4(), start
+            )
+            if outcome.error is ErrorCode.none and not request.validate_only:
+                c.commit(outcome.records, ctx.now_ms)
+        results.append(_created(m, topic.name, outcome))
+    return codec.build(m.CreateTopicsResponse, throttle_time=codec.millis(0), topics=tuple(results))
+
+
+def _created(m: Any, name: str, o: topic_control.TopicOutcome) -> Any:
+    import uuid
+
+    ok = o.error is ErrorCode.none
+    described = None
+    if ok and hasattr(m, "CreatableTopicConfigs"):
+        log_configs = {k: v for k, v in o.configs.items() if k != "unclean.leader.election.enable"}
+        from refka.log.config import LogConfig
+
+        effective = LogConfig.from_topic_configs(log_configs).to_topic_configs()
+        described = tuple(
+            codec.build(
+                m.CreatableTopicConfigs,
+                name=key,
+                value=value,
+                read_only=False,
+                config_source=1 if key in o.configs else 5,
+                is_sensitive=False,
+            )
+            for key, value in sorted(effective.items())
+        )
+    return codec.build(
+        m.CreatableTopicResult,
+        name=name,
+        topic_id=o.topic_id if ok else uuid.UUID(int=0),
+        error_code=o.error,
+        error_message=o.message,
+        topic_config_error_code=0,
+        num_partitions=o.partitions if ok else -1,
+        replication_factor=o.replication_factor if ok else -1,
+        configs=described,
+    )
+
+
+def handle_delete_topics(c: QuorumController, ctx: RequestContext, request: Any) -> Any:
+    import uuid
+
+    m = _module(ctx)
+    wanted = getattr(request, "topics", None)
+    pairs = (
+        [(n, None) for n in request.topic_names]
+        if wanted is None
+        else [(t.name, t.topic_id if t.topic_id != uuid.UUID(int=0) else None) for t in wanted]
+    )
+    results = []
+    for name, topic_id in pairs:
+        outcome = topic_control.delete_topic(c.image, c.settings, name, topic_id)
+        if name is None and outcome.topic_id is not None:
+            name = c.image.topics_by_id[outcome.topic_id].name
+        c.commit(outcome.records, ctx.now_ms)
+        results.append(
+            codec.build(
+                m.DeletableTopicResult,
+                name=name,
+                topic_id=outcome.topic_id or topic_id or uuid.UUID(int=0),
+                error_code=outcome.error,
+                error_message=outcome.message,
+            )
+        )
+    return codec.build(
+        m.DeleteTopicsResponse, throttle_time=codec.millis(0), responses=tuple(results)
+    )
+
+
+def handle_create_partitions(c: QuorumController, ctx: RequestContext, request: Any) -> Any:
+    m = _module(ctx)
+    counts = Counter(t.name for t in request.topics)
+    results = []
+    for topic in request.topics:
+        if counts[topic.name] > 1:
+            outcome = topic_control.TopicOutcome(ErrorCode.invalid_request, "Duplicate topic name.")
+        else:
+            start = c.random.below(1 << 16)
+            outcome = topic_control.create_partitions(c.image, c.settings, topic, start)
+            if outcome.error is ErrorCode.none and not request.validate_only:
+                c.commit(outcome.records, ctx.now_ms)
+        results.append(
+            codec.build(
+                m.CreatePartitionsTopicResult,
+                name=topic.name,
+                error_code=outcome.error,
+                error_message=outcome.message,
+            )
+        )
+    return codec.build(
+        m.CreatePartitionsResponse, throttle_time=codec.millis(0), results=tuple(results)
+    )
+
+
+# ---------------------------------------------------------------- AlterPartition
+
+
+def handle_alter_partition(c: QuorumController, ctx: RequestContext, request: Any) -> Any:
+    """KIP-497 AlterPartition (Election.tla ``HandleAlterPartition``)."""
+    m = _module(ctx)
+    if c.cluster.check_broker_epoch(c.image, request.broker_id, request.broker_epoch) is not None:
+        return codec.build(
+            m.AlterPartitionResponse,
+            throttle_time=codec.millis(0),
+            error_code=ErrorCode.stale_broker_epoch,
+            topics=(),
+        )
+    topics = []
+    for topic_data in request.topics:
+        topic = c.image.topics_by_id.get(topic_data.topic_id)
+        parts = []
+        for data in topic_data.partitions:
+            parts.append(_alter_one(c, m, ctx, request.broker_id, topic, data))
+        topics.append(
+            codec.build(m.TopicData, topic_id=topic_data.topic_id, partitions=tuple(parts))
+        )
+    return codec.build(
+        m.AlterPartitionResponse,
+        throttle_time=codec.millis(0),
+        error_code=ErrorCode.none,
+        topics=tuple(topics),
+    )
+
+
+def _alter_one(
+    c: QuorumController, m: Any, ctx: RequestContext, broker_id: int, topic: Any, data: Any
+) -> Any:
+    if topic is None:
+        return codec.build(
+            m.PartitionData,
+            partition_index=data.partition_index,
+            error_code=ErrorCode.unknown_topic_id,
+            leader_id=-1,
+            leader_epoch=-1,
+            partition_epoch=-1,
+        )
+    partition = topic.partitions.get(data.partition_index)
+    error = rc.validate_alter_partition(c.image, broker_id, partition, data)
+    if error is not ErrorCode.none:
+        return codec.build(
+            m.PartitionData,
+            partition_index=data.partition_index,
+            error_code=error,
+            leader_id=-1,
+            leader_epoch=-1,
+            partition_epoch=-1,
+        )
+    record = rc.alter_partition_change(c.image, c.settings, topic, data.partition_index, data)
+    if record is not None:
+        c.commit([record], ctx.now_ms)
+    now = c.image.topics_by_id[topic.topic_id].partitions[data.partition_index]
+    return codec.build(
+        m.PartitionData,
+        partition_index=data.partition_index,
+        error_code=ErrorCode.none,
+        leader_id=now.leader,
+        leader_epoch=now.leader_epoch,
+        isr=tuple(now.isr),
+        leader_recovery_state=now.leader_recovery_state,
+        partition_epoch=now.partition_epoch,
+    )
+
+
+# ------------------------------------------------------------------ ElectLeaders
+
+
+def handle_elect_leaders(c: QuorumController, ctx: RequestContext, request: Any) -> Any:
+    m = _module(ctx)
+    election_type = getattr(request, "election_type", rc.PREFERRED)
+    wanted = request.topic_partitions
+    if wanted is None:  # every partition
+        by_topic: dict[str, list[int]] = {}
+        for topic, pid in rc.all_partitions(c.image):
+            by_topic.setdefault(topic.name, []).append(pid)
+        pairs = list(by_topic.items())
+    else:
+        pairs = [(t.topic, list(t.partitions)) for t in wanted]
+    results = []
+    for name, partitions in pairs:
+        topic = c.image.topics_by_name.get(name)
+        outcomes = []
+        for pid in partitions:
+            if topic is None:
+                error, message, record = ErrorCode.unknown_topic_or_partition, None, None
+            else:
+                error, message, record = rc.elect_leader(
+                    c.image, c.settings, topic, pid, election_type
+                )
+            if record is not None:
+                c.commit([record], ctx.now_ms)
+            if wanted is None and error is ErrorCode.election_not_needed:
+                continue  # Kafka leaves these out when it picked the partitions
+            outcomes.append(
+                codec.build(
+                    m.PartitionResult, partition_id=pid, error_code=error, error_message=message
+                )
+            )
+        if outcomes or wanted is not None:
+            results.append(
+                codec.build(m.ReplicaElectionResult, topic=name, partition_result=tuple(outcomes))
+            )
+    return codec.build(
+        m.ElectLeadersResponse,
+        throttle_time=codec.millis(0),
+        error_code=ErrorCode.none,
+        replica_election_results=tuple(results),
+    )
+
+
+# ---------------------------------------------------------------- DescribeQuorum
+
+
+def handle_describe_quorum(c: QuorumController, ctx: RequestContext, request: Any) -> Any:
+    """A single voter: this controller leads; brokers that fetch are observers."""
+    m = _module(ctx)
+    end = int(c.log.end_offset)
+    voter = codec.build(
+        m.ReplicaState,
+        replica_id=c.node_id,
+        replica_directory_id=None,
+        log_end_offset=end,
+        last_fetch_timestamp=ctx.now_ms,
+        last_caught_up_timestamp=ctx.now_ms,
+    )
+    topics = []
+    for topic in request.topics:
+        parts = []
+        for p in topic.partitions:
+            known = topic.topic_name == METADATA_TOPIC and p.partition_index == 0
+            parts.append(
+                codec.build(
+                    m.PartitionData,
+                    partition_index=p.partition_index,
+                    error_code=ErrorCode.none if known else ErrorCode.unknown_topic_or_partition,
+                    error_message=None,
+                    leader_id=c.node_id if known else -1,
+                    leader_epoch=c.epoch if known else -1,
+                    high_watermark=end if known else -1,
+                    current_voters=(voter,) if known else (),
+                    observers=(),
+                )
+            )
+        topics.append(
+            codec.build(m.TopicData, topic_name=topic.topic_name, partitions=tuple(parts))
+        )
+    return codec.build(
+        m.DescribeQuorumResponse,
+        error_code=ErrorCode.none,
+        error_message=None,
+        topics=tuple(topics),
+        nodes=(),
+    )
+
+
+API_TABLE: dict[int, tuple[str, int, int, Any]] = {
+    1: ("Fetch", 13, 17, handle_fetch),
+    18: ("ApiVersions", 0, 4, handle_api_versions),
+    19: ("CreateTopics", 2, 7, handle_create_topics),
+    20: ("DeleteTopics", 1, 6, handle_delete_topics),
+    33: ("AlterConfigs", 0, 2, handle_alter_configs),
+    37: ("CreatePartitions", 0, 3, handle_create_partitions),
+    43: ("ElectLeaders", 0, 2, handle_elect_leaders),
+    44: ("IncrementalAlterConfigs", 0, 1, handle_incremental_alter_configs),
+    55: ("DescribeQuorum", 0, 2, handle_describe_quorum),
+    56: ("AlterPartition", 2, 3, handle_alter_partition),
+    62: ("BrokerRegistration", 0, 4, handle_broker_registration),
+    63: ("BrokerHeartbeat", 0, 1, handle_broker_heartbeat),
+    67: ("AllocateProducerIds", 0, 0, handle_allocate_producer_ids),
+}
+"""api key -> (name, lowest version, highest version, handler(controller, ctx, request))."""

@@ -1,0 +1,291 @@
+"""CreateTopics, DeleteTopics, CreatePartitions on the controller (``ReplicationControlManager``
+``createTopic`` / ``deleteTopic`` / ``createPartitions``): validation and the records.
+
+A new partition's replicas come from ``placement.place`` (or the manual assignment); its ISR
+is the replicas that are active (unfenced, not shutting down), its leader the first of them.
+Configs are checked as the broker checks them (``LogConfig``), plus the controller's own
+topic key ``unclean.leader.election.enable``. ``__consumer_offsets`` asked for with defaults
+gets ``offsets.topic.num.partitions`` / ``offsets.topic.replication.factor`` and compaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from kio.schema.errors import ErrorCode
+
+from refka.controller.placement import PlacementError, UsableBroker, place, validate_assignment
+from refka.controller.replication_control import is_active
+from refka.controller.settings import ControllerSettings
+from refka.handlers.topic_names import invalid_reason
+from refka.log.config import LogConfig
+from refka.metadata.records import ConfigRecord, PartitionRecord, RemoveTopicRecord, TopicRecord
+
+TOPIC_RESOURCE = 2
+DEFAULT = -1
+MAX_PARTITIONS = 100_000
+OFFSETS_TOPIC = "__consumer_offsets"
+CONTROLLER_TOPIC_KEYS = {"unclean.leader.election.enable"}
+
+
+@dataclass(slots=True)
+class TopicOutcome:
+    error: ErrorCode
+    message: str | None = None
+    topic_id: Any = None
+    partitions: int = -1
+    replication_factor: int = -1
+    configs: dict[str, str] = field(default_factory=dict)
+    records: list[Any] = field(default_factory=list)
+
+
+def validate_topic_configs(configs: dict[str, str], defaults: LogConfig) -> str | None:
+    """Why a topic config set is invalid (INVALID_CONFIG), or None."""
+    for key in CONTROLLER_TOPIC_KEYS & configs.keys():
+        if configs[key].strip().lower() not in ("true", "false"):
+            return f"Invalid value {configs[key]} for configuration {key}"
+    try:
+        LogConfig.from_topic_configs(
+            {k: v for k, v in configs.items() if k not in CONTROLLER_TOPIC_KEYS}, defaults
+        )
+    except ValueError as error:
+        return str(error)
+    return None
+
+
+def usable_brokers(image: Any) -> list[UsableBroker]:
+    return [
+        UsableBroker(b.broker_id, b.rack, fenced=not is_active(image, b.broker_id))
+        for b in image.brokers.values()
+    ]
+
+
+def create_topic(
+    image: Any, settings: ControllerSettings, topic: Any, topic_id: Any, start: int
+) -> TopicOutcome:
+    name = topic.name
+    configs = {c.name: c.value for c in topic.configs if c.value is not None}
+    if name in image.topics_by_name:
+        return TopicOutcome(ErrorCode.topic_already_exists, f"Topic '{name}' already exists.")
+    reason = invalid_reason(name)
+    if reason is None:
+        reason = _collision(image, name)
+    if reason is not None:
+        return TopicOutcome(ErrorCode.invalid_topic_exception, reason)
+    if name == OFFSETS_TOPIC:
+        configs = {"cleanup.policy": "compact", **configs}
+    try:
+        assignments = _assignments(image, settings, topic, start)
+    except _Refused as refused:
+        return TopicOutcome(refused.error, str(refused))
+    problem = validate_topic_configs(configs, LogConfig())
+    if problem is not None:
+        return TopicOutcome(ErrorCode.invalid_config, problem)
+    isrs = [tuple(r for r in replicas if is_active(image, r)) for replicas in assignments]
+    if any(not isr for isr in isrs):
+        factor = len(assignments[0])
+        message = (
+            f"Unable to replicate the partition {factor} time(s): All brokers are currently "
+            "fenced or in controlled shutdown."
+        )
+        return TopicOutcome(ErrorCode.invalid_replication_factor, message)
+    records: list[Any] = [TopicRecord(name=name, topic_id=topic_id)]
+    records += [
+        ConfigRecord(resource_type=TOPIC_RESOURCE, resource_name=name, name=k, value=v)
+        for k, v in sorted(configs.items())
+    ]
+    records += [
+        PartitionRecord(
+            partition_id=index,
+            topic_id=topic_id,
+            replicas=replicas,
+            isr=isr,
+            leader=isr[0],
+            leader_epoch=0,
+            partition_epoch=0,
+            eligible_leader_replicas=(),
+            last_known_elr=(),
+        )
+        for index, (replicas, isr) in enumerate(zip(assignments, isrs, strict=True))
+    ]
+    return TopicOutcome(
+        ErrorCode.none,
+        None,
+        topic_id,
+        len(assignments),
+        len(assignments[0]),
+        configs,
+        records,
+    )
+
+
+class _Refused(Exception):
+    def __init__(self, error: ErrorCode, message: str) -> None:
+        super().__init__(message)
+        self.error = error
+
+
+def _collision(image: Any, name: str) -> str | None:
+    """Kafka refuses a name that differs from an existing one only by '.' vs '_'."""
+    folded = name.replace(".", "_")
+    for existing in image.topics_by_name:
+        if existing != name and existing.replace(".", "_") == folded:
+            return f"Topic '{name}' collides with existing topic: {existing}"
+    return None
+
+
+def _assignments(
+    image: Any, settings: ControllerSettings, topic: Any, start: int
+) -> list[tuple[int, ...]]:
+    if topic.assignments:
+        if topic.num_partitions != DEFAULT:
+            raise _Refused(
+                ErrorCode.invalid_request,
+                "A manual partition assignment was specified, but numPartitions was not set to -1.",
+            )
+        if topic.replication_factor != DEFAULT:
+            raise _Refused(
+                ErrorCode.invalid_request,
+                "A manual partition assignment was specified, but replication factor was not "
+                "set to -1.",
+            )
+        ordered = sorted(topic.assignments, key=lambda a: a.partition_index)
+        if [a.partition_index for a in ordered] != list(range(len(ordered))):
+            raise _Refused(
+                ErrorCode.invalid_replica_assignment,
+                "partitions should be a consecutive 0-based integer sequence",
+            )
+        result: list[tuple[int, ...]] = []
+        for a in ordered:
+            try:
+                validate_assignment(
+                    a.broker_ids, set(image.brokers), len(result[0]) if result else None
+                )
+            except PlacementError as error:
+                raise _Refused(ErrorCode.invalid_replica_assignment, str(error)) from None
+            result.append(tuple(a.broker_ids))
+        return result
+    internal = topic.name == OFFSETS_TOPIC
+    partitions = topic.num_partitions
+    if partitions == DEFAULT:
+        partitions = settings.offsets_topic_num_partitions if internal else settings.num_partitions
+    if partitions <= 0 or partitions > MAX_PARTITIONS:
+        raise _Refused(
+            ErrorCode.invalid_partitions,
+            "Number of partitions was set to an invalid non-positive value.",
+        )
+    factor = topic.replication_factor
+    if factor == DEFAULT:
+        factor = (
+            settings.offsets_topic_replication_factor
+            if internal
+            else settings.default_replication_factor
+        )
+    return place_partitions(image, partitions, factor, start)
+
+
+def place_partitions(image: Any, partitions: int, factor: int, start: int) -> list[tuple[int, ...]]:
+    try:
+        return place(usable_brokers(image), partitions, factor, start)
+    except PlacementError as error:
+        message = f"Unable to replicate the partition {factor} time(s): {error}"
+        raise _Refused(ErrorCode.invalid_replication_factor, message) from None
+
+
+def delete_topic(
+    image: Any, settings: ControllerSettings, name: str | None, topic_id: Any
+) -> TopicOutcome:
+    if name is None and topic_id is not None:
+        topic = image.topics_by_id.get(topic_id)
+        if topic is None:
+            return TopicOutcome(ErrorCode.unknown_topic_id, "Topic id not found")
+    else:
+        topic = image.topics_by_name.get(name or "")
+        if topic is None:
+            return TopicOutcome(
+                ErrorCode.unknown_topic_or_partition,
+                "This server does not host this topic-partition.",
+            )
+    if not settings.delete_topic_enable:
+        return TopicOutcome(
+            ErrorCode.topic_deletion_disabled, "Topic deletion is disabled.", topic.topic_id
+        )
+    outcome = TopicOutcome(ErrorCode.none, None, topic.topic_id)
+    outcome.records = [RemoveTopicRecord(topic_id=topic.topic_id)]
+    return outcome
+
+
+def create_partitions(
+    image: Any, settings: ControllerSettings, request_topic: Any, start: int
+) -> TopicOutcome:
+    topic = image.topics_by_name.get(request_topic.name)
+    if topic is None:
+        return TopicOutcome(
+            ErrorCode.unknown_topic_or_partition,
+            "This server does not host this topic-partition.",
+        )
+    existing = len(topic.partitions)
+    count = request_topic.count
+    if count < existing:
+        message = (
+            f"Topic currently has {existing} partitions, which is higher than the requested "
+            f"{count}."
+        )
+        return TopicOutcome(ErrorCode.invalid_partitions, message)
+    if count == existing:
+        return TopicOutcome(
+            ErrorCode.invalid_partitions, f"Topic already has {existing} partitions."
+        )
+    if count > MAX_PARTITIONS:
+        return TopicOutcome(ErrorCode.invalid_partitions, "Too many partitions.")
+    factor = len(topic.partitions[0].replicas)
+    try:
+        new = _new_assignments(image, request_topic, count - existing, factor, start)
+    except _Refused as refused:
+        return TopicOutcome(refused.error, str(refused))
+    records = []
+    for offset, replicas in enumerate(new):
+        isr = tuple(r for r in replicas if is_active(image, r))
+        if not isr:
+            message = (
+                f"Unable to replicate the partition {factor} time(s): All brokers are "
+                "currently fenced or in controlled shutdown."
+            )
+            return TopicOutcome(ErrorCode.invalid_replication_factor, message)
+        records.append(
+            PartitionRecord(
+                partition_id=existing + offset,
+                topic_id=topic.topic_id,
+                replicas=replicas,
+                isr=isr,
+                leader=isr[0],
+                leader_epoch=0,
+                partition_epoch=0,
+                eligible_leader_replicas=(),
+                last_known_elr=(),
+            )
+        )
+    outcome = TopicOutcome(ErrorCode.none, None, topic.topic_id, count, factor)
+    outcome.records = records
+    return outcome
+
+
+def _new_assignments(
+    image: Any, request_topic: Any, added: int, factor: int, start: int
+) -> list[tuple[int, ...]]:
+    if request_topic.assignments is None:
+        return place_partitions(image, added, factor, start)
+    if len(request_topic.assignments) != added:
+        raise _Refused(
+            ErrorCode.invalid_replica_assignment,
+            "Attempted to add partitions with a mismatched assignment count.",
+        )
+    result = []
+    for a in request_topic.assignments:
+        try:
+            validate_assignment(a.broker_ids, set(image.brokers), factor)
+        except PlacementError as error:
+            raise _Refused(ErrorCode.invalid_replica_assignment, str(error)) from None
+        result.append(tuple(a.broker_ids))
+    return result
