@@ -1,0 +1,211 @@
+"""Three (or two) ReplicaManagers replicating through a fake network and a fake controller:
+FollowerFetch, AdvanceHighWatermark, ShrinkIsr / ExpandIsr through AlterPartition, acks=all
+through DelayedProduce, leader changes with truncation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kio.schema.errors import ErrorCode
+from refka.core.context import PENDING, RequestContext
+from refka.replica import AppendResult, ReplicaRole
+from refka.replication.replica_fetcher import FetchState
+from replication_helpers import TOPIC, Cluster, epochs_of
+
+TP = (TOPIC, 0)
+
+
+def ctx(now_ms: int) -> RequestContext:
+    return RequestContext(1, 1, 0, 11, "producer", now_ms, 0)
+
+
+def wait_all(cluster: Cluster, leader: int, result: AppendResult, timeout_ms: int) -> Any:
+    """acks=all: park the request as the Produce handler will."""
+    return cluster.managers[leader].delay_produce(
+        ctx(cluster.now_ms), timeout_ms, {TP: result}, lambda results: results
+    )
+
+
+def test_roles_follow_the_registration() -> None:
+    cluster = Cluster()
+    assert cluster.replica(1).role is ReplicaRole.LEADER
+    assert cluster.replica(2).role is ReplicaRole.FOLLOWER
+    assert cluster.replica(3).leader_id == 1
+    assert set(cluster.managers[2].fetchers) == {1}
+
+
+def test_followers_replicate_and_the_high_watermark_advances() -> None:
+    cluster = Cluster()
+    result = cluster.produce(3, acks=1)
+    assert result.error_code == ErrorCode.none and result.base_offset == 0
+    assert cluster.replica(1).high_watermark == 0
+    cluster.run(4)
+    for n in (1, 2, 3):
+        assert epochs_of(cluster.replica(n)) == [0, 0, 0]
+    assert cluster.replica(1).high_watermark == 3
+    assert cluster.replica(2).high_watermark == 3  # learned on the next fetch
+
+
+def test_acks_all_waits_for_the_isr_and_completes() -> None:
+    cluster = Cluster()
+    result = cluster.produce(2)
+    assert wait_all(cluster, 1, result, 30_000) is PENDING
+    assert cluster.completed[1] == []
+    cluster.run(4)
+    [(_, results)] = cluster.completed[1]
+    assert results[TP].error_code == ErrorCode.none and results[TP].base_offset == 0
+
+
+def test_acks_all_times_out_when_a_follower_is_down() -> None:
+    cluster = Cluster()
+    cluster.down.add(3)
+    result = cluster.produce(1)
+    assert wait_all(cluster, 1, result, 1_000) is PENDING
+    cluster.run(4)
+    assert cluster.completed[1] == []
+    expired = cluster.managers[1].purgatory.expire(cluster.now_ms + 1_000)
+    [(_, results)] = expired
+    assert results[TP].error_code == ErrorCode.request_timed_out
+
+
+def test_not_enough_replicas_before_append() -> None:
+    cluster = Cluster(min_isr=3)
+    cluster.registrations[TP] = cluster.registrations[TP].__class__((1, 2, 3), (1, 2), 1, 1, 1)
+    cluster.publish([TP])
+    before = cluster.replica(1).log_end_offset
+    assert cluster.produce(1).error_code == ErrorCode.not_enough_replicas
+    assert cluster.replica(1).log_end_offset == before
+    assert cluster.produce(1, acks=1).error_code == ErrorCode.none
+
+
+def test_isr_shrinks_after_lag_time_and_expands_when_caught_up() -> None:
+    cluster = Cluster(lag_ms=10_000)
+    cluster.produce(1, acks=1)
+    cluster.run(3)
+    cluster.down.add(3)
+    cluster.produce(1, acks=1)
+    cluster.run(3)
+    cluster.tick(5_000)
+    cluster.run(2)
+    assert cluster.registrations[TP].isr == (1, 2, 3)  # 5 s of lag: still in sync
+    cluster.tick(6_000)
+    cluster.run(2)
+    assert cluster.registrations[TP].isr == (1, 2)  # ShrinkIsr through AlterPartition
+    leader = cluster.replica(1)
+    assert leader.isr == {1, 2} and leader.partition_epoch == 1
+    assert leader.high_watermark == 2  # the smaller ISR commits what 1 and 2 hold
+    cluster.down.discard(3)
+    cluster.run(4)
+    assert cluster.registrations[TP].isr == (1, 2, 3)  # ExpandIsr
+    assert cluster.replica(1).isr == {1, 2, 3}
+
+
+def test_shrink_below_min_isr_answers_not_enough_replicas_after_append() -> None:
+    cluster = Cluster(min_isr=3, lag_ms=10_000)
+    cluster.down.add(3)
+    result = cluster.produce(1)
+    assert result.error_code == ErrorCode.none
+    assert wait_all(cluster, 1, result, 60_000) is PENDING
+    cluster.run(3)
+    cluster.tick(11_000)
+    cluster.run(2)
+    assert cluster.registrations[TP].isr == (1, 2)
+    [(_, results)] = cluster.completed[1]
+    assert results[TP].error_code == ErrorCode.not_enough_replicas_after_append
+    assert cluster.replica(1).high_watermark == 0  # strict min ISR: nothing commits
+
+
+def test_leader_change_while_waiting_answers_not_leader() -> None:
+    cluster = Cluster()
+    cluster.down.update({2, 3})
+    result = cluster.produce(1)
+    assert wait_all(cluster, 1, result, 60_000) is PENDING
+    cluster.down.clear()
+    cluster.elect(2)
+    [(_, results)] = cluster.completed[1]
+    assert results[TP].error_code == ErrorCode.not_leader_or_follower
+
+
+def test_new_leader_truncates_the_old_leaders_uncommitted_suffix() -> None:
+    """BecomeLeader on 2, BecomeFollower on 1: 1's records that never reached 2 go."""
+    cluster = Cluster(node_ids=(1, 2))
+    cluster.produce(2, acks=1)
+    cluster.run(3)
+    cluster.down.add(2)
+    cluster.produce(2, acks=1)  # offsets 2-3 only on 1
+    cluster.down.clear()
+    cluster.elect(2)
+    cluster.produce(1, acks=1)
+    cluster.run(6)
+    assert epochs_of(cluster.replica(1)) == epochs_of(cluster.replica(2)) == [0, 0, 1]
+    assert cluster.managers[1].fetchers[2].state_of(TP) is FetchState.FETCHING
+
+
+def test_consumer_fetch_from_a_follower_names_the_leader() -> None:
+    """KIP-951: NOT_LEADER_OR_FOLLOWER carries the current leader and epoch."""
+    cluster = Cluster()
+    read = cluster.managers[2].read_for_consumer(TOPIC, 0, -1, 0, 1 << 20, True, False)
+    assert (read.error_code, read.leader_id, read.leader_epoch) == (
+        ErrorCode.not_leader_or_follower,
+        1,
+        0,
+    )
+    fenced = cluster.managers[1].read_for_consumer(TOPIC, 0, 5, 0, 1 << 20, True, False)
+    assert fenced.error_code == ErrorCode.unknown_leader_epoch
+
+
+def test_follower_fetch_fencing_and_non_replicas() -> None:
+    cluster = Cluster(node_ids=(1, 2))
+    cluster.elect(1)
+    leader = cluster.managers[1]
+    stale = leader.fetch_for_follower(TOPIC, 0, 2, 0, 0, -1, 1 << 20, True, 0)
+    assert stale.error_code == ErrorCode.fenced_leader_epoch
+    ahead = leader.fetch_for_follower(TOPIC, 0, 2, 7, 0, -1, 1 << 20, True, 0)
+    assert ahead.error_code == ErrorCode.unknown_leader_epoch
+    stranger = leader.fetch_for_follower(TOPIC, 0, 9, 1, 0, -1, 1 << 20, True, 0)
+    assert stranger.error_code == ErrorCode.not_leader_or_follower
+
+
+def test_offset_for_leader_epoch_answers() -> None:
+    cluster = Cluster(node_ids=(1, 2))
+    cluster.produce(2, acks=1)
+    cluster.run(3)
+    cluster.elect(1)  # epoch 1 starts at 2
+    cluster.produce(1, acks=1)
+    leader = cluster.managers[1]
+    assert leader.offset_for_leader_epoch(TOPIC, 0, 1, 0) == (ErrorCode.none, 0, 2)
+    assert leader.offset_for_leader_epoch(TOPIC, 0, 1, 1) == (ErrorCode.none, 1, 3)
+    # an epoch beyond every known one: Kafka's (-1, -1) (fencing keeps followers below it)
+    assert leader.offset_for_leader_epoch(TOPIC, 0, -1, 5) == (ErrorCode.none, -1, -1)
+    assert leader.offset_for_leader_epoch(TOPIC, 0, 0, 1)[0] == ErrorCode.fenced_leader_epoch
+    follower = cluster.managers[2]
+    assert follower.offset_for_leader_epoch(TOPIC, 0, -1, 0)[0] == ErrorCode.not_leader_or_follower
+    assert follower.offset_for_leader_epoch(TOPIC, 0, -1, 0, fetch_only_from_leader=False) == (
+        ErrorCode.none,
+        0,
+        2,
+    )
+
+
+def test_stale_alter_partition_is_dropped_and_metadata_wins() -> None:
+    """INVALID_UPDATE_VERSION: the controller changed the partition meanwhile."""
+    cluster = Cluster(lag_ms=10_000)
+    cluster.down.add(3)
+    cluster.tick(11_000)  # shrink 3 is queued and sent on the next step
+    reg = cluster.registrations[TP]
+    cluster.registrations[TP] = reg.__class__(reg.replicas, reg.isr, reg.leader, 0, 5)
+    cluster.run(1)
+    assert cluster.registrations[TP].isr == (1, 2, 3)
+    assert cluster.replica(1).pending_isr is None
+    cluster.publish([TP])
+    assert cluster.replica(1).partition_epoch == 5
+
+
+def test_removed_replica_is_stopped_and_its_log_deleted() -> None:
+    cluster = Cluster()
+    reg = cluster.registrations[TP]
+    cluster.registrations[TP] = reg.__class__((1, 2), (1, 2), 1, 0, 1)
+    cluster.publish([TP])
+    assert cluster.managers[3].replica(TOPIC, 0) is None
+    assert cluster.managers[3].logs.get(TOPIC, 0) is None
+    assert cluster.managers[3].fetchers == {}
