@@ -192,6 +192,13 @@ class Replica:
                 return start
         return self.log_end_offset
 
+    @property
+    def is_high_watermark_exposable(self) -> bool:
+        """KIP-207 (Replication.tla ConsumerReadHighWatermark with Kip207): a new leader's HW
+        may lag the old leader's; it is shown to consumers (ListOffsets latest) only once it
+        reaches the start of this leader's epoch, so it never moves backwards for them."""
+        return self.high_watermark >= self.epoch_start_offset
+
     # ------------------------------------------------------------ transitions
 
     def _check_transition(self, target: ReplicaRole, leader_epoch: int) -> None:
