@@ -5,11 +5,14 @@ carry out the effects it returns (``refka.core.effects``):
 
 - ``on_connect(connection_id, now_ms)`` / ``on_disconnect(connection_id, now_ms)``;
 - ``on_request(connection_id, frame, now_ms)``: one request frame, size prefix removed;
-- ``on_tick(now_ms)``: time passed (long-poll deadlines, retention, flush, group timers).
+- ``on_tick(now_ms)``: time passed (long-poll deadlines, retention, flush, group timers);
+- ``on_response(node_id, frame, now_ms)`` / ``on_unreachable(node_id, now_ms)``: what became of
+  a request this node sent to another (``SendRequest``) through its ``NetworkClient``.
 
-The broker is a composition: ``Partitions`` (replicas, logs, purgatory), ``Topics`` (metadata
-and admin operations), ``GroupService`` (the group coordinator), the API table bound to them
-(``refka.handlers.registry``) and the ``Dispatcher`` that routes frames and orders answers.
+The broker is a composition: ``NetworkClient`` (requests to other nodes), ``Partitions``
+(replicas, logs, purgatory), ``Topics`` (metadata and admin operations), ``GroupService`` (the
+group coordinator), the API table bound to them (``refka.handlers.registry``) and the
+``Dispatcher`` that routes frames and orders answers.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from refka.core.dispatch import Dispatcher
 from refka.core.effects import Close, Effect, Send, Wakeup
 from refka.core.groups import make_group_service
 from refka.core.metadata import load_metadata
+from refka.core.network_client import NetworkClient
 from refka.core.partitions import Partitions
 from refka.core.seeded import SeededRandom
 from refka.core.topics import Node, Topics
@@ -71,6 +75,13 @@ class Broker:
             registry.unsupported_api_versions(self.apis),
             self.partitions.cancel_connection,
         )
+        self.network = NetworkClient(
+            f"broker-{config.node_id}",
+            config.request_timeout_ms,
+            config.reconnect_backoff_ms,
+            config.reconnect_backoff_max_ms,
+            SeededRandom(self.random.next_u64()),
+        )
         self._wakeup_ms: int | None = None
 
     # ----------------------------------------------------------------- events
@@ -90,8 +101,17 @@ class Broker:
         closed = self.dispatch.on_request(connection_id, frame, now_ms)
         return self._collect(now_ms) + closed
 
+    def on_response(self, node_id: int, frame: bytes | memoryview, now_ms: int) -> list[Effect]:
+        self.network.on_response(node_id, frame, now_ms)
+        return self._collect(now_ms)
+
+    def on_unreachable(self, node_id: int, now_ms: int) -> list[Effect]:
+        self.network.on_unreachable(node_id, now_ms)
+        return self._collect(now_ms)
+
     def on_tick(self, now_ms: int) -> list[Effect]:
         self._wakeup_ms = None
+        self.network.on_tick(now_ms)
         self.partitions.on_tick(now_ms)
         self.groups.on_tick(now_ms)
         return self._collect(now_ms)
@@ -110,7 +130,12 @@ class Broker:
 
     def _collect(self, now_ms: int) -> list[Effect]:
         effects = self.dispatch.drain()
-        deadline = _earliest(self.partitions.next_deadline_ms(), self.groups.next_deadline_ms())
+        effects += self.network.drain()
+        deadline = _earliest(
+            self.partitions.next_deadline_ms(),
+            self.groups.next_deadline_ms(),
+            self.network.next_deadline_ms(),
+        )
         if deadline is not None and deadline != self._wakeup_ms:
             self._wakeup_ms = deadline
             effects.append(Wakeup(deadline))

@@ -39,6 +39,10 @@ class SeededRandom:
             bits += 64
         return value >> (bits - k)
 
+    def fraction(self) -> float:
+        """A float in [0, 1) with 53 random bits."""
+        return (self.next_u64() >> 11) / (1 << 53)
+
     def below(self, bound: int) -> int:
         """An integer in [0, bound)."""
         return self.next_u64() % bound
