@@ -187,6 +187,34 @@ class BrokerConfig(BaseModel):
         "Idle connections timeout: the server socket processor threads close the connections "
         "that idle more than this.",
     )
+    # --- the broker's own client (NetworkClient): requests to other nodes -------------------
+    request_timeout_ms: int = _f(
+        30000,
+        "The configuration controls the maximum amount of time the client will wait for the "
+        "response of a request. If the response is not received before the timeout elapses the "
+        "client will resend the request if necessary or fail the request if retries are "
+        "exhausted.",
+        ge=0,
+        le=INT_MAX,
+    )
+    reconnect_backoff_ms: int = _f(
+        50,
+        "The base amount of time to wait before attempting to reconnect to a given host. This "
+        "avoids repeatedly connecting to a host in a tight loop. This backoff applies to all "
+        "connection attempts by the client to a broker. This value is the initial backoff value "
+        "and will increase exponentially for each consecutive connection failure, up to the "
+        "`reconnect.backoff.max.ms` value.",
+        ge=0,
+    )
+    reconnect_backoff_max_ms: int = _f(
+        1000,
+        "The maximum amount of time in milliseconds to wait when reconnecting to a broker that "
+        "has repeatedly failed to connect. If provided, the backoff per host will increase "
+        "exponentially for each consecutive connection failure, up to this maximum. After "
+        "calculating the backoff increase, 20% random jitter is added to avoid connection "
+        "storms.",
+        ge=0,
+    )
     queued_max_requests: int = _f(
         500,
         "The number of queued requests allowed for data-plane, before blocking the network "
@@ -558,18 +586,16 @@ def listener_address(config: BrokerConfig) -> tuple[str, int]:
     return (host or "0.0.0.0", port)
 
 
-def advertised_address(config: BrokerConfig) -> tuple[str, int]:
+def advertised_address(config: BrokerConfig, host_name: str) -> tuple[str, int]:
     """The ``(host, port)`` given to clients in Metadata: ``advertised.listeners``, else
-    ``listeners``; an empty or wildcard host becomes this machine's host name (Kafka uses the
-    canonical host name)."""
+    ``listeners``; an empty or wildcard host becomes ``host_name``, this machine's host name as
+    the driver looked it up (Kafka uses the canonical host name)."""
     if config.advertised_listeners:
         _, host, port = _client_listener(config.advertised_listeners, config)
     else:
         _, host, port = _client_listener(config.listeners, config)
     if host in ("", "0.0.0.0", "::"):
-        import socket
-
-        host = socket.gethostname()
+        host = host_name
     return (host, port)
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from kio.schema.errors import ErrorCode as E
+from refka.core.groups import OFFSETS_TOPIC
 from refka.group import messages as msg
 from refka.handlers import group as handlers
 from refka.protocol import codec
@@ -58,30 +59,36 @@ def test_every_advertised_request_version_exists_in_kio() -> None:
 
 
 class FakeBroker:
-    """What the handlers use of the broker: node, metadata, the internal append, replies."""
+    """The group handlers' service over fakes of the topics and partitions it writes to."""
 
     def __init__(self) -> None:
         import random
         from types import SimpleNamespace
 
+        from refka.core.groups import GroupService
         from refka.group.config import GroupConfig
         from refka.group.coordinator import GroupCoordinator
 
-        self.node = SimpleNamespace(node_id=1, host="127.0.0.1", port=9092)
-        self.metadata = SimpleNamespace(
-            topics={handlers.OFFSETS_TOPIC: None, "t": SimpleNamespace(partitions=1)}
+        topics = SimpleNamespace(
+            node=SimpleNamespace(node_id=1, host="127.0.0.1", port=9092),
+            metadata=SimpleNamespace(
+                topics={OFFSETS_TOPIC: None, "t": SimpleNamespace(partitions=1)}
+            ),
         )
         self.appended: list[tuple[str, int, bytes]] = []
         self.replies: list[tuple[object, object]] = []
         coordinator = GroupCoordinator(GroupConfig(), random.Random(1))
-        self.groups = handlers.GroupService(self, coordinator)  # type: ignore[arg-type]
+        self.groups = GroupService(
+            coordinator,
+            topics,  # type: ignore[arg-type]
+            self,  # type: ignore[arg-type]
+            lambda ctx, response: self.replies.append((ctx, response)),
+            handlers.RESPONDERS,
+        )
 
     def append_internal(self, topic: str, partition: int, records: bytes, now_ms: int) -> int:
         self.appended.append((topic, partition, records))
         return 0
-
-    def reply(self, ctx: object, response: object) -> None:
-        self.replies.append((ctx, response))
 
 
 def ctx(api_key: int, version: int) -> object:
@@ -113,10 +120,10 @@ def test_offset_commit_then_fetch_every_version() -> None:
         topic = nested(8, version, "OffsetCommitRequestTopic", name="t", partitions=(partition,))
         req = request(8, version, group_id="g", generation_id_or_member_epoch=-1, member_id="",
                       group_instance_id=None, topics=(topic,))  # fmt: skip
-        response = handlers.handle_offset_commit(broker, ctx(8, version), req)  # type: ignore[arg-type]
+        response = handlers.handle_offset_commit(broker.groups, ctx(8, version), req)  # type: ignore[arg-type]
         roundtrip(response)
         assert response.topics[0].partitions[0].error_code == E.none  # type: ignore[attr-defined]
-    assert broker.appended and all(t == handlers.OFFSETS_TOPIC for t, _, _ in broker.appended)
+    assert broker.appended and all(t == OFFSETS_TOPIC for t, _, _ in broker.appended)
     low, high = handlers.SUPPORTED_VERSIONS[handlers.OFFSET_FETCH]
     for version in range(low, high + 1):
         if version < 8:
@@ -133,7 +140,7 @@ def test_offset_commit_then_fetch_every_version() -> None:
                        member_epoch=-1, topics=None),
             )  # fmt: skip
             req = request(9, version, groups=groups, require_stable=False)
-        response = handlers.handle_offset_fetch(broker, ctx(9, version), req)  # type: ignore[arg-type]
+        response = handlers.handle_offset_fetch(broker.groups, ctx(9, version), req)  # type: ignore[arg-type]
         roundtrip(response)
         topics = response.topics if version < 8 else response.groups[0].topics  # type: ignore[attr-defined]
         (p,) = topics[0].partitions
@@ -145,14 +152,14 @@ def test_find_coordinator_describe_and_list_every_version() -> None:
     low, high = handlers.SUPPORTED_VERSIONS[handlers.FIND_COORDINATOR]
     for version in range(low, high + 1):
         req = request(10, version, key="g", key_type=0, coordinator_keys=("g", "h"))
-        response = handlers.handle_find_coordinator(broker, ctx(10, version), req)  # type: ignore[arg-type]
+        response = handlers.handle_find_coordinator(broker.groups, ctx(10, version), req)  # type: ignore[arg-type]
         roundtrip(response)
         ports = [c.port for c in response.coordinators] if version >= 4 else [response.port]  # type: ignore[attr-defined]
         assert set(ports) == {9092}
     low, high = handlers.SUPPORTED_VERSIONS[handlers.DESCRIBE_GROUPS]
     for version in range(low, high + 1):
         req = request(15, version, groups=("missing",), include_authorized_operations=False)
-        response = handlers.handle_describe_groups(broker, ctx(15, version), req)  # type: ignore[arg-type]
+        response = handlers.handle_describe_groups(broker.groups, ctx(15, version), req)  # type: ignore[arg-type]
         roundtrip(response)
         (group,) = response.groups  # type: ignore[attr-defined]
         assert group.group_state == "Dead"
@@ -160,4 +167,4 @@ def test_find_coordinator_describe_and_list_every_version() -> None:
     low, high = handlers.SUPPORTED_VERSIONS[handlers.LIST_GROUPS]
     for version in range(low, high + 1):
         req = request(16, version, states_filter=(), types_filter=())
-        roundtrip(handlers.handle_list_groups(broker, ctx(16, version), req))  # type: ignore[arg-type]
+        roundtrip(handlers.handle_list_groups(broker.groups, ctx(16, version), req))  # type: ignore[arg-type]

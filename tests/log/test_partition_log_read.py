@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 from log_batches import build_batch, build_batches, iter_records, make_storage
-from refka.core.effects import FileSlice
 from refka.log.config import LogConfig
+from refka.log.file_slice import FileSlice
 from refka.log.partition_log import OffsetOutOfRange, PartitionLog
 from refka.log.storage import Storage
 

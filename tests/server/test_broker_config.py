@@ -159,7 +159,12 @@ def test_controller_listener_is_skipped_and_advertised_wins() -> None:
         ],
     )
     assert listener_address(config) == ("127.0.0.1", 9094)
-    assert advertised_address(config) == ("broker.example", 19094)
+    assert advertised_address(config, "this-host") == ("broker.example", 19094)
+
+
+def test_a_wildcard_advertised_host_becomes_the_host_name_the_driver_gives() -> None:
+    config, _ = load_config(None, ["listeners=PLAINTEXT://0.0.0.0:9092"])
+    assert advertised_address(config, "this-host") == ("this-host", 9092)
 
 
 def test_the_example_server_properties_loads_without_warnings() -> None:

@@ -1,315 +1,153 @@
-"""The broker's sans-I/O core: one node's state and the routing of requests to it.
+"""The broker's sans-I/O core: one node's services and the events that drive them.
 
 Drivers (the asyncio server, the simulator, tests) feed it events with the current time and
 carry out the effects it returns (``refka.core.effects``):
 
+- ``on_connect(connection_id, now_ms)`` / ``on_disconnect(connection_id, now_ms)``;
 - ``on_request(connection_id, frame, now_ms)``: one request frame, size prefix removed;
 - ``on_tick(now_ms)``: time passed (long-poll deadlines, retention, flush, group timers);
-- ``on_disconnect(connection_id, now_ms)``.
+- ``on_response(node_id, frame, now_ms)`` / ``on_unreachable(node_id, now_ms)``: what became of
+  a request this node sent to another (``SendRequest``) through its ``NetworkClient``.
 
-It parses the request header, answers unsupported versions as Kafka does (an ApiVersions v0
-answer listing the supported ranges; a closed connection for any other API), dispatches to the
-handler of the API (``refka.handlers``), and keeps each connection's responses in order.
+The broker is a composition: ``NetworkClient`` (requests to other nodes), ``Partitions``
+(replicas, logs, purgatory), ``Topics`` (metadata and admin operations), ``GroupService`` (the
+group coordinator), the API table bound to them (``refka.handlers.registry``) and the
+``Dispatcher`` that routes frames and orders answers.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import base64
 import logging
-from collections.abc import Iterable
 from typing import Any
 
-from kio.schema.errors import ErrorCode
-
 from refka.config import BrokerConfig, advertised_address
-from refka.core.connections import ResponseQueue
-from refka.core.context import CLOSE_CONNECTION, NO_RESPONSE, PENDING, Encoded, RequestContext
+from refka.core.context import RequestContext
+from refka.core.dispatch import Dispatcher
 from refka.core.effects import Close, Effect, Send, Wakeup
-from refka.core.metadata import ClusterMetadata, TopicMetadata, load_metadata, save_metadata
-from refka.core.purgatory import Purgatory, TopicPartition
+from refka.core.groups import make_group_service
+from refka.core.metadata import load_metadata
+from refka.core.network_client import NetworkClient
+from refka.core.partitions import Partitions
 from refka.core.seeded import SeededRandom
-from refka.log.config import LogConfig
-from refka.log.log_manager import LogManager
+from refka.core.topics import Node, Topics
+from refka.handlers import registry
 from refka.log.storage import Storage
-from refka.protocol import codec, framing
-from refka.replica import Replica
 
 log = logging.getLogger(__name__)
 
-API_VERSIONS_KEY = 18
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Node:
-    node_id: int
-    host: str
-    port: int
-    rack: str | None = None
-
 
 class Broker:
-    """One Kafka node: its replicas, its metadata, its waiting requests and its connections."""
+    """One Kafka node: its partitions, its metadata, its groups and its connections.
 
-    def __init__(self, config: BrokerConfig, storage: Storage, now_ms: int, seed: int) -> None:
-        from refka.handlers import registry  # handlers import the broker's types
+    ``host_name`` replaces a wildcard advertised host (the driver looks it up; the core does
+    not touch the network).
+    """
 
+    def __init__(
+        self,
+        config: BrokerConfig,
+        storage: Storage,
+        now_ms: int,
+        seed: int,
+        host_name: str = "localhost",
+    ) -> None:
         self.config = config
         self.storage = storage
         self.random = SeededRandom(seed)
-        host, port = advertised_address(config)
+        host, port = advertised_address(config, host_name)
         self.node = Node(config.node_id, host, port, config.broker_rack)
-        self.apis = registry.APIS
-        self.metadata: ClusterMetadata = load_metadata(
-            storage, config.node_id, _cluster_id(self.random)
+        self.metadata = load_metadata(storage, config.node_id, _cluster_id(self.random))
+        self.partitions = Partitions(
+            config, storage, config.node_id, now_ms, self._topic_configs, self._reply
         )
-        self.logs = LogManager(
-            storage,
-            now_ms,
-            config_for=self._topic_log_config,
-            retention_check_interval_ms=config.log_retention_check_interval_ms,
+        self.topics = Topics(
+            config, self.node, storage, self.metadata, self.partitions, self.random
         )
-        self._logs_due_ms = now_ms
-        self.replicas: dict[TopicPartition, Replica] = {}
-        self.purgatory = Purgatory()
-        self.queues: dict[int, ResponseQueue] = {}
+        self.topics.open_all(now_ms)
+        self.groups = make_group_service(
+            self.topics, self.partitions, self.random, self._reply, registry.GROUP_RESPONDERS
+        )
+        services = registry.BrokerServices(self.partitions, self.topics, self.groups)
+        self.apis = registry.broker_apis(services)
+        self.dispatch = Dispatcher(
+            self.apis,
+            registry.unsupported_api_versions(self.apis),
+            self.partitions.cancel_connection,
+        )
+        self.network = NetworkClient(
+            f"broker-{config.node_id}",
+            config.request_timeout_ms,
+            config.reconnect_backoff_ms,
+            config.reconnect_backoff_max_ms,
+            SeededRandom(self.random.next_u64()),
+        )
         self._wakeup_ms: int | None = None
-        for topic in self.metadata.topics.values():
-            for partition in range(topic.partitions):
-                self._open_replica(topic, partition, now_ms)
-        self.groups = registry.make_group_coordinator(self, now_ms)
 
     # ----------------------------------------------------------------- events
 
     def on_connect(self, connection_id: int, now_ms: int) -> list[Effect]:
-        self.queues[connection_id] = ResponseQueue(connection_id)
+        self.dispatch.on_connect(connection_id)
         return []
 
     def on_disconnect(self, connection_id: int, now_ms: int) -> list[Effect]:
-        self.queues.pop(connection_id, None)
-        self.purgatory.cancel_connection(connection_id)
+        self.dispatch.on_disconnect(connection_id)
+        self.partitions.cancel_connection(connection_id)
         return []
 
     def on_request(
         self, connection_id: int, frame: bytes | memoryview, now_ms: int
     ) -> list[Effect]:
-        queue = self.queues.get(connection_id)
-        if queue is None:
-            queue = self.queues[connection_id] = ResponseQueue(connection_id)
-        try:
-            header, body_offset = framing.parse_request_header(frame)
-        except Exception as error:
-            return [Close(connection_id, f"malformed request header: {error}")]
-        api = self.apis.get(header.api_key)
-        if api is None:
-            return [Close(connection_id, f"unknown API key {header.api_key}")]
-        if not api.supports(header.api_version):
-            if header.api_key != API_VERSIONS_KEY:
-                return [
-                    Close(connection_id, f"unsupported version {header.api_version} of {api.name}")
-                ]
-            return self._answer_unsupported_api_versions(queue, header.correlation_id)
-        try:
-            request: Any
-            request, _ = codec.decode(api.request_class(header.api_version), frame, body_offset)
-        except Exception as error:
-            return [Close(connection_id, f"cannot parse {api.name} v{header.api_version}: {error}")]
-        ctx = RequestContext(
-            connection_id=connection_id,
-            correlation_id=header.correlation_id,
-            api_key=header.api_key,
-            api_version=header.api_version,
-            client_id=header.client_id,
-            now_ms=now_ms,
-            sequence=queue.open_slot(),
-        )
-        try:
-            result = api.handle(self, ctx, request)
-        except Exception:
-            log.exception("%s v%d failed", api.name, header.api_version)
-            self.queues.pop(connection_id, None)
-            return [Close(connection_id, f"internal error in {api.name}")]
-        if result is CLOSE_CONNECTION:
-            self.on_disconnect(connection_id, now_ms)
-            return [*self._collect(now_ms), Close(connection_id, f"{api.name} failed with acks=0")]
-        if result is not PENDING:
-            self._fill(ctx, result)
+        closed = self.dispatch.on_request(connection_id, frame, now_ms)
+        return self._collect(now_ms) + closed
+
+    def on_response(self, node_id: int, frame: bytes | memoryview, now_ms: int) -> list[Effect]:
+        self.network.on_response(node_id, frame, now_ms)
+        return self._collect(now_ms)
+
+    def on_unreachable(self, node_id: int, now_ms: int) -> list[Effect]:
+        self.network.on_unreachable(node_id, now_ms)
         return self._collect(now_ms)
 
     def on_tick(self, now_ms: int) -> list[Effect]:
         self._wakeup_ms = None
-        for ctx, response in self.purgatory.expire(now_ms):
-            self._fill(ctx, response)
-        if now_ms >= self._logs_due_ms:
-            self._logs_due_ms = self.logs.on_tick(now_ms)
-        for ctx, response in self.groups.on_tick(now_ms):
-            self._fill(ctx, response)
+        self.network.on_tick(now_ms)
+        self.partitions.on_tick(now_ms)
+        self.groups.on_tick(now_ms)
         return self._collect(now_ms)
 
     def shutdown(self, now_ms: int) -> None:
-        self.logs.close()
-
-    # ------------------------------------------------------ used by handlers
-
-    def reply(self, ctx: RequestContext, response: object) -> None:
-        """Answer a request that was left pending."""
-        self._fill(ctx, response)
-
-    def partitions_changed(self, keys: Iterable[TopicPartition], now_ms: int) -> None:
-        """Data arrived: retry the requests waiting on these partitions."""
-        for ctx, response in self.purgatory.check(keys, now_ms):
-            self._fill(ctx, response)
-
-    def replica(self, topic: str, partition: int) -> Replica | None:
-        return self.replicas.get((topic, partition))
-
-    def log_config(self, configs: dict[str, str]) -> LogConfig:
-        return LogConfig.from_topic_configs(configs, self.default_log_config())
-
-    def _topic_log_config(self, topic: str) -> LogConfig:
-        known = self.metadata.topics.get(topic)
-        return self.log_config(known.configs if known is not None else {})
-
-    def default_log_config(self) -> LogConfig:
-        c = self.config
-        return LogConfig(
-            segment_bytes=c.log_segment_bytes,
-            segment_ms=c.log_roll_ms,
-            retention_bytes=c.log_retention_bytes,
-            retention_ms=c.log_retention_ms,
-            max_message_bytes=c.message_max_bytes,
-            index_interval_bytes=c.log_index_interval_bytes,
-            segment_index_bytes=c.log_index_size_max_bytes,
-            flush_messages=c.log_flush_interval_messages,
-            flush_ms=c.log_flush_interval_ms,
-            message_timestamp_type=c.log_message_timestamp_type,
-            message_timestamp_before_max_ms=c.log_message_timestamp_before_max_ms,
-            message_timestamp_after_max_ms=c.log_message_timestamp_after_max_ms,
-            cleanup_policy=c.log_cleanup_policy,
-            min_insync_replicas=c.min_insync_replicas,
-        )
-
-    def create_topic(
-        self,
-        name: str,
-        partitions: int,
-        configs: dict[str, str],
-        now_ms: int,
-        internal: bool = False,
-    ) -> TopicMetadata:
-        """Create a topic (the caller validated it): persist the metadata, then open its logs."""
-        self.log_config(configs)  # raises ValueError on a bad config
-        topic = TopicMetadata(
-            name=name,
-            topic_id=self.random.uuid4(),
-            partitions=partitions,
-            configs=dict(configs),
-            leader_epochs=[0] * partitions,
-            is_internal=internal,
-        )
-        self.metadata.topics[name] = topic
-        save_metadata(self.storage, self.metadata)
-        for partition in range(partitions):
-            self._open_replica(topic, partition, now_ms)
-        return topic
-
-    def delete_topic(self, name: str, now_ms: int) -> None:
-        topic = self.metadata.topics.pop(name)
-        save_metadata(self.storage, self.metadata)
-        for partition in range(topic.partitions):
-            self.replicas.pop((name, partition), None)
-            self.logs.delete(name, partition)
-
-    def add_partitions(self, name: str, total: int, now_ms: int) -> None:
-        topic = self.metadata.topics[name]
-        first_new = topic.partitions
-        topic.partitions = total
-        topic.leader_epochs.extend([0] * (total - first_new))
-        save_metadata(self.storage, self.metadata)
-        for partition in range(first_new, total):
-            self._open_replica(topic, partition, now_ms)
-
-    def allocate_producer_id(self) -> int:
-        """A producer id never handed out before, on this node, across restarts."""
-        producer_id = self.metadata.next_producer_id
-        self.metadata.next_producer_id += 1
-        save_metadata(self.storage, self.metadata)
-        return producer_id
-
-    def append_internal(self, topic: str, partition: int, records: bytes, now_ms: int) -> int:
-        """Append a batch the broker wrote itself (``__consumer_offsets``); returns its offset."""
-        replica = self.replicas[(topic, partition)]
-        result = replica.append_as_leader(records, now_ms, 1, 1, from_client=False)
-        if result.error_code != ErrorCode.none:
-            raise RuntimeError(f"internal append to {topic}-{partition} failed: {result}")
-        self.partitions_changed([(topic, partition)], now_ms)
-        return result.base_offset
+        self.partitions.close()
 
     # -------------------------------------------------------------- internals
 
-    def _open_replica(self, topic: TopicMetadata, partition: int, now_ms: int) -> None:
-        config = self.log_config(topic.configs)
-        partition_log = self.logs.get_or_create(topic.name, partition, config, now_ms)
-        replica = Replica(partition_log, self.node.node_id, topic.leader_epochs[partition])
-        replica.become_leader(topic.leader_epochs[partition])
-        self.replicas[(topic.name, partition)] = replica
+    def _reply(self, ctx: RequestContext, response: Any) -> None:
+        self.dispatch.reply(ctx, response)
 
-    def _fill(self, ctx: RequestContext, response: Any) -> None:
-        queue = self.queues.get(ctx.connection_id)
-        if queue is None:
-            return  # the connection went away while the request waited
-        if response is NO_RESPONSE:
-            queue.fill(ctx.sequence, None)
-            return
-        body: tuple[Any, ...] = (
-            response.chunks if isinstance(response, Encoded) else (codec.encode(response),)
-        )
-        flexible_header = ctx.api_key != API_VERSIONS_KEY and codec.is_flexible(
-            ctx.api_key, ctx.api_version
-        )
-        head = codec.response_header(ctx.correlation_id, flexible_header, _size(body))
-        queue.fill(ctx.sequence, (head, *body))
+    def _topic_configs(self, topic: str) -> dict[str, str]:
+        known = self.metadata.topics.get(topic)
+        return known.configs if known is not None else {}
 
     def _collect(self, now_ms: int) -> list[Effect]:
-        effects: list[Effect] = []
-        for queue in self.queues.values():
-            if queue.slots and queue.slots[0].ready:
-                effects.extend(queue.drain())
-        deadline = _earliest(self.purgatory.next_deadline_ms(), self.groups.next_deadline_ms())
-        deadline = _earliest(deadline, self._logs_due_ms)
+        effects = self.dispatch.drain()
+        effects += self.network.drain()
+        deadline = _earliest(
+            self.partitions.next_deadline_ms(),
+            self.groups.next_deadline_ms(),
+            self.network.next_deadline_ms(),
+        )
         if deadline is not None and deadline != self._wakeup_ms:
             self._wakeup_ms = deadline
             effects.append(Wakeup(deadline))
         return effects
 
-    def _answer_unsupported_api_versions(
-        self, queue: ResponseQueue, correlation_id: int
-    ) -> list[Effect]:
-        """KIP-511: an ApiVersions request at a version we lack gets a v0 UNSUPPORTED_VERSION
-        answer that still lists our ranges, so the client can retry at a version we speak."""
-        from refka.handlers.api_versions import unsupported_version_response
 
-        body = codec.encode(unsupported_version_response(self))
-        sequence = queue.open_slot()
-        queue.fill(sequence, (codec.response_header(correlation_id, False, len(body)), body))
-        return list(queue.drain())
-
-
-def _size(chunks: tuple[Any, ...]) -> int:
-    return sum(c.size if not isinstance(c, bytes | bytearray) else len(c) for c in chunks)
-
-
-def _earliest(a: int | None, b: int | None) -> int | None:
-    if a is None:
-        return b
-    if b is None:
-        return a
-    return min(a, b)
+def _earliest(*deadlines: int | None) -> int | None:
+    return min((d for d in deadlines if d is not None), default=None)
 
 
 def _cluster_id(random: SeededRandom) -> str:
     """A new cluster id: 16 random bytes, base64url without padding, as Kafka's ``Uuid``."""
-    import base64
-
     return base64.urlsafe_b64encode(random.uuid4().bytes).decode().rstrip("=")
 
 

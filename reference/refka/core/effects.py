@@ -1,23 +1,24 @@
 """Effects the core asks its driver to carry out, and the events a driver feeds it.
 
 The core never touches a socket, a clock or a random source. A driver (the asyncio server, the
-simulator, or a test) calls ``Broker.on_request`` / ``Broker.on_tick`` / ``Broker.on_disconnect``
-with the current time and performs the effects it gets back, in order.
+in-process router, or a test) calls a core's events with the current time and performs the
+effects it gets back, in order.
+
+Events every core (broker, controller) accepts:
+
+- inbound connections: ``on_connect``, ``on_request(connection_id, frame, now_ms)``,
+  ``on_disconnect``; answered with ``Send`` and ``Close``;
+- outbound requests: ``on_response(node_id, frame, now_ms)`` for a response frame read from the
+  connection to ``node_id`` (size prefix removed), ``on_unreachable(node_id, now_ms)`` when that
+  connection cannot be opened or is lost; asked for with ``SendRequest`` and ``Disconnect``;
+- time: ``on_tick(now_ms)``, asked for with ``Wakeup``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-
-@dataclass(frozen=True, slots=True)
-class FileSlice:
-    """``size`` bytes of a segment file at ``position``, sent unchanged (``sendfile``)."""
-
-    path: str
-    position: int
-    size: int
-
+from refka.log.file_slice import FileSlice
 
 Chunk = bytes | FileSlice
 
@@ -53,4 +54,30 @@ class Wakeup:
     at_ms: int
 
 
-Effect = Send | Close | Wakeup
+@dataclass(frozen=True, slots=True)
+class SendRequest:
+    """Send one request frame to another node (the driver owns the outbound connection).
+
+    The driver opens one connection per ``node_id`` on the first request for it, writes the
+    frame with its size prefix, and feeds every response frame to ``on_response``.
+    """
+
+    node_id: int
+    host: str
+    port: int
+    frame: bytes  # request header + body, no size prefix
+
+
+@dataclass(frozen=True, slots=True)
+class Disconnect:
+    """Drop the outbound connection to ``node_id`` (a request timed out or the peer answered
+    out of order); the core already failed what was in flight, so the driver does not report
+    it with ``on_unreachable``. The next ``SendRequest`` opens a new connection."""
+
+    node_id: int
+    reason: str
+
+
+Effect = Send | Close | Wakeup | SendRequest | Disconnect
+
+__all__ = ["Chunk", "Close", "Disconnect", "Effect", "FileSlice", "Send", "SendRequest", "Wakeup"]

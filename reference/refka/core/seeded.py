@@ -31,6 +31,18 @@ class SeededRandom:
         value = (self.next_u64() << 64) | self.next_u64()
         return uuid.UUID(int=value, version=4)
 
+    def getrandbits(self, k: int, /) -> int:
+        """A non-negative integer of ``k`` random bits (as ``random.Random.getrandbits``)."""
+        value, bits = 0, 0
+        while bits < k:
+            value = (value << 64) | self.next_u64()
+            bits += 64
+        return value >> (bits - k)
+
+    def fraction(self) -> float:
+        """A float in [0, 1) with 53 random bits."""
+        return (self.next_u64() >> 11) / (1 << 53)
+
     def below(self, bound: int) -> int:
         """An integer in [0, bound)."""
         return self.next_u64() % bound

@@ -20,7 +20,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from kio.schema.errors import ErrorCode
 
@@ -50,8 +50,12 @@ from refka.group.offsets import OffsetActions, StoredOffset, offset_key
 from refka.group.partitioner import partition_for
 from refka.group.state import GroupState, parse_state
 
-if TYPE_CHECKING:
-    import random  # only the type: the driver owns the seeded source
+
+class RandomBits(Protocol):
+    """The random source the coordinator draws member ids from (seeded by the driver)."""
+
+    def getrandbits(self, k: int, /) -> int: ...
+
 
 TopicPartition = tuple[str, int]
 E = ErrorCode
@@ -60,7 +64,7 @@ E = ErrorCode
 @dataclass(slots=True)
 class GroupCoordinator(OffsetActions):
     config: GroupConfig
-    rng: random.Random
+    rng: RandomBits
     owned_partitions: frozenset[int] | None = None  # None: this broker owns every partition
     groups: dict[str, ClassicGroup] = field(default_factory=dict)
     offsets: dict[str, dict[TopicPartition, StoredOffset]] = field(default_factory=dict)

@@ -7,6 +7,7 @@ gets INVALID_REQUEST, as in Kafka's ``ApiVersionsRequest.isValid``.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from kio.schema.errors import ErrorCode
@@ -14,18 +15,18 @@ from kio.schema.errors import ErrorCode
 from refka.protocol import codec
 
 if TYPE_CHECKING:
-    from refka.core.broker import Broker
     from refka.core.context import RequestContext
+    from refka.core.dispatch import Api
 
 KEY = 18
 _SOFTWARE_NAME = re.compile(r"[a-zA-Z0-9](?:[a-zA-Z0-9\-.]*[a-zA-Z0-9])?")
 
 
-def _response(broker: Broker, version: int, error_code: ErrorCode) -> Any:
+def _response(apis: Mapping[int, Api], version: int, error_code: ErrorCode) -> Any:
     module = codec.response_module(KEY, version)
     keys = tuple(
         codec.build(module.ApiVersion, api_key=api.key, min_version=low, max_version=high)
-        for api in sorted(broker.apis.values(), key=lambda a: a.key)
+        for api in sorted(apis.values(), key=lambda a: a.key)
         for low, high in [api.advertised]
     )
     return codec.build(
@@ -40,7 +41,7 @@ def _response(broker: Broker, version: int, error_code: ErrorCode) -> Any:
     )
 
 
-def handle_api_versions(broker: Broker, ctx: RequestContext, request: Any) -> Any:
+def handle_api_versions(apis: Mapping[int, Api], ctx: RequestContext, request: Any) -> Any:
     if ctx.api_version >= 3 and not _valid_software(request):
         m = codec.response_module(KEY, ctx.api_version)
         return codec.build(
@@ -49,7 +50,7 @@ def handle_api_versions(broker: Broker, ctx: RequestContext, request: Any) -> An
             api_keys=(),
             throttle_time=codec.millis(0),
         )
-    return _response(broker, ctx.api_version, ErrorCode.none)
+    return _response(apis, ctx.api_version, ErrorCode.none)
 
 
 def _valid_software(request: Any) -> bool:
@@ -59,6 +60,6 @@ def _valid_software(request: Any) -> bool:
     )
 
 
-def unsupported_version_response(broker: Broker) -> Any:
+def unsupported_version_response(apis: Mapping[int, Api]) -> Any:
     """The v0 answer to an ApiVersions request at a version we do not speak."""
-    return _response(broker, 0, ErrorCode.unsupported_version)
+    return _response(apis, 0, ErrorCode.unsupported_version)

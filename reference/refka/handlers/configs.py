@@ -1,4 +1,4 @@
-"""DescribeConfigs (KIP-133, KIP-226): the effective configuration of a topic or the broker.
+"""DescribeConfigs (KIP-133, KIP-226): the effective configuration of a topic or the topics.
 
 Each entry says where its value comes from (``config_source``): DYNAMIC_TOPIC_CONFIG (1) for a
 topic's own override, STATIC_BROKER_CONFIG (4) when the broker's configuration sets it, and
@@ -15,8 +15,8 @@ from refka.log.config import TOPIC_CONFIG_DEFAULTS
 from refka.protocol import codec
 
 if TYPE_CHECKING:
-    from refka.core.broker import Broker
     from refka.core.context import RequestContext
+    from refka.core.topics import Topics
 
 KEY = 32
 TOPIC = 2
@@ -45,13 +45,13 @@ TOPIC_TO_BROKER_KEY = {
 }
 
 
-def handle_describe_configs(broker: Broker, ctx: RequestContext, request: Any) -> Any:
+def handle_describe_configs(topics: Topics, ctx: RequestContext, request: Any) -> Any:
     m = codec.response_module(KEY, ctx.api_version)
-    results = tuple(_resource(m, broker, resource) for resource in request.resources)
+    results = tuple(_resource(m, topics, resource) for resource in request.resources)
     return codec.build(m.DescribeConfigsResponse, throttle_time=codec.millis(0), results=results)
 
 
-def _resource(m: Any, broker: Broker, resource: Any) -> Any:
+def _resource(m: Any, topics: Topics, resource: Any) -> Any:
     def result(
         error: ErrorCode, message: str | None, entries: list[tuple[str, str | None, int]]
     ) -> Any:
@@ -82,30 +82,30 @@ def _resource(m: Any, broker: Broker, resource: Any) -> Any:
         )
 
     if resource.resource_type == TOPIC:
-        topic = broker.metadata.topics.get(resource.resource_name)
+        topic = topics.metadata.topics.get(resource.resource_name)
         if topic is None:
             return result(
                 ErrorCode.unknown_topic_or_partition,
                 "This server does not host this topic-partition.",
                 [],
             )
-        return result(ErrorCode.none, None, _topic_entries(broker, topic.configs))
+        return result(ErrorCode.none, None, _topic_entries(topics, topic.configs))
     if resource.resource_type == BROKER:
-        if resource.resource_name not in ("", str(broker.node.node_id)):
+        if resource.resource_name not in ("", str(topics.node.node_id)):
             return result(
                 ErrorCode.invalid_request,
-                f"Unexpected broker id, expected {broker.node.node_id}",
+                f"Unexpected broker id, expected {topics.node.node_id}",
                 [],
             )
-        return result(ErrorCode.none, None, _broker_entries(broker))
+        return result(ErrorCode.none, None, _broker_entries(topics))
     return result(
         ErrorCode.invalid_request, f"Unsupported resource type {resource.resource_type}", []
     )
 
 
-def _topic_entries(broker: Broker, overrides: dict[str, str]) -> list[tuple[str, str | None, int]]:
-    effective = broker.log_config(overrides).to_topic_configs()
-    set_on_broker = broker.config.model_fields_set
+def _topic_entries(topics: Topics, overrides: dict[str, str]) -> list[tuple[str, str | None, int]]:
+    effective = topics.log_config(overrides).to_topic_configs()
+    set_on_broker = topics.config.model_fields_set
     entries: list[tuple[str, str | None, int]] = []
     for key in sorted(TOPIC_CONFIG_DEFAULTS):
         if key in overrides:
@@ -118,8 +118,8 @@ def _topic_entries(broker: Broker, overrides: dict[str, str]) -> list[tuple[str,
     return entries
 
 
-def _broker_entries(broker: Broker) -> list[tuple[str, str | None, int]]:
-    config = broker.config
+def _broker_entries(topics: Topics) -> list[tuple[str, str | None, int]]:
+    config = topics.config
     entries: list[tuple[str, str | None, int]] = []
     for name, field in type(config).model_fields.items():
         value = getattr(config, name)

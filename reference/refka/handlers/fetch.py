@@ -20,14 +20,15 @@ from typing import TYPE_CHECKING, Any
 from kio.schema.errors import ErrorCode
 
 from refka.core.context import PENDING, Encoded
-from refka.core.effects import Chunk, FileSlice
+from refka.core.effects import Chunk
+from refka.log.file_slice import FileSlice
 from refka.log.partition_log import OffsetOutOfRange
 from refka.protocol import codec
 from refka.protocol.varint import encode_uvarint
 
 if TYPE_CHECKING:
-    from refka.core.broker import Broker
     from refka.core.context import RequestContext
+    from refka.core.partitions import Partitions
 
 KEY = 1
 READ_COMMITTED = 1
@@ -49,10 +50,10 @@ class _PartitionRead:
         return sum(s.size for s in self.slices)
 
 
-def handle_fetch(broker: Broker, ctx: RequestContext, request: Any) -> Any:
+def handle_fetch(partitions: Partitions, ctx: RequestContext, request: Any) -> Any:
     if getattr(request, "session_id", 0) != 0:  # sessions (KIP-227) exist from v7
         return _session_error(ctx, ErrorCode.fetch_session_id_not_found)
-    reads = _read_all(broker, request)
+    reads = _read_all(partitions, request)
     max_wait_ms = int(request.max_wait.total_seconds() * 1000)
     ready = (
         max_wait_ms <= 0
@@ -62,28 +63,35 @@ def handle_fetch(broker: Broker, ctx: RequestContext, request: Any) -> Any:
     )
     if ready:
         return _encode(ctx, reads, request.isolation_level == READ_COMMITTED)
-    broker.purgatory.watch(DelayedFetch(broker, ctx, request, ctx.now_ms + max_wait_ms))
+    partitions.watch(DelayedFetch(partitions, ctx, request, ctx.now_ms + max_wait_ms))
     return PENDING
 
 
 class DelayedFetch:
     """A Fetch waiting in the purgatory for ``min_bytes`` or its deadline."""
 
-    def __init__(self, broker: Broker, ctx: RequestContext, request: Any, deadline_ms: int) -> None:
-        self.broker, self.ctx, self.request, self.deadline_ms = broker, ctx, request, deadline_ms
+    def __init__(
+        self, partitions: Partitions, ctx: RequestContext, request: Any, deadline_ms: int
+    ) -> None:
+        self.partitions, self.ctx, self.request, self.deadline_ms = (
+            partitions,
+            ctx,
+            request,
+            deadline_ms,
+        )
         self.watched = frozenset(
             (t.topic, p.partition) for t in request.topics for p in t.partitions
         )
 
     def try_complete(self, now_ms: int, force: bool) -> Encoded | None:
-        reads = _read_all(self.broker, self.request)
+        reads = _read_all(self.partitions, self.request)
         enough = sum(r.size for r in reads) >= self.request.min_bytes
         if force or enough or any(r.error_code != ErrorCode.none for r in reads):
             return _encode(self.ctx, reads, self.request.isolation_level == READ_COMMITTED)
         return None
 
 
-def _read_all(broker: Broker, request: Any) -> list[_PartitionRead]:
+def _read_all(partitions: Partitions, request: Any) -> list[_PartitionRead]:
     committed_only = request.isolation_level == READ_COMMITTED
     budget = request.max_bytes
     reads: list[_PartitionRead] = []
@@ -91,7 +99,9 @@ def _read_all(broker: Broker, request: Any) -> list[_PartitionRead]:
     for topic in request.topics:
         for wanted in topic.partitions:
             limit = min(wanted.partition_max_bytes, budget)
-            read = _read_partition(broker, topic.topic, wanted, limit, first_data, committed_only)
+            read = _read_partition(
+                partitions, topic.topic, wanted, limit, first_data, committed_only
+            )
             if read.slices:
                 first_data = False
                 budget = max(0, budget - read.size)
@@ -100,9 +110,14 @@ def _read_all(broker: Broker, request: Any) -> list[_PartitionRead]:
 
 
 def _read_partition(
-    broker: Broker, topic: str, wanted: Any, max_bytes: int, min_one: bool, committed_only: bool
+    partitions: Partitions,
+    topic: str,
+    wanted: Any,
+    max_bytes: int,
+    min_one: bool,
+    committed_only: bool,
 ) -> _PartitionRead:
-    replica = broker.replica(topic, wanted.partition)
+    replica = partitions.replica(topic, wanted.partition)
     if replica is None:
         return _PartitionRead(topic, wanted.partition, ErrorCode.unknown_topic_or_partition)
     epoch = getattr(wanted, "current_leader_epoch", -1)

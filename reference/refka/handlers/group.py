@@ -4,17 +4,8 @@ FindCoordinator, JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit, Offs
 DescribeGroups, ListGroups, DeleteGroups and OffsetDelete, over the classic group coordinator
 (``refka.group``). KIP-848's ConsumerGroupHeartbeat is not served.
 
-What this module needs from the broker (``refka.core.broker.Broker``):
-  ``broker.groups``        the ``GroupService`` made by ``make_coordinator(broker, now_ms)``;
-  ``broker.config``        ``offsets_topic_num_partitions``, ``offsets_topic_segment_bytes``,
-                           ``group_*``/``offsets_*``/``offset_metadata_max_bytes`` settings;
-  ``broker.node``          ``node_id``, ``host``, ``port`` (FindCoordinator's answer);
-  ``broker.random``        a seeded source with ``next_u64()`` (seeds the member-id random);
-  ``broker.metadata.topics``, ``broker.create_topic(name, n, configs, now_ms, internal=True)``,
-  ``broker.replica(topic, p).read(...)``, ``broker.storage.read(path, pos, size)``
-                           to create ``__consumer_offsets`` on first use and replay it on start;
-  ``broker.append_internal(topic, p, records, now_ms)``  the durable append;
-  ``broker.reply(ctx, response)``                        answers a request left ``PENDING``.
+Each handler is ``handle_x(groups, ctx, request)``: ``groups`` is the core's
+``refka.core.groups.GroupService`` (the coordinator, ``__consumer_offsets``, the node's address).
 Handlers return a response entity or ``PENDING`` (JoinGroup and SyncGroup wait).
 Effects are carried out in order: every ``Append`` before any reply (persist, then acknowledge).
 """
@@ -22,24 +13,17 @@ Effects are carried out in order: every ``Append`` before any reply (persist, th
 from __future__ import annotations
 
 import datetime
-import random
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from kio.schema.errors import ErrorCode
 
-from refka.core.context import PENDING
 from refka.group import messages as msg
-from refka.group.config import GroupConfig
-from refka.group.coordinator import GroupCoordinator
 from refka.protocol import codec
-from refka.protocol.records import iter_batch_records
 
 if TYPE_CHECKING:
-    from refka.core.broker import Broker
     from refka.core.context import RequestContext
-
-OFFSETS_TOPIC = "__consumer_offsets"
+    from refka.core.groups import GroupService
 NO_AUTHORIZED_OPERATIONS = -(1 << 31)
 E = ErrorCode
 
@@ -79,108 +63,23 @@ SUPPORTED_VERSIONS = {
 }
 
 
-# -- the coordinator behind the broker ---------------------------------------------------
-
-
-class GroupService:
-    """``broker.groups``: the coordinator, plus carrying out its effects through the broker."""
-
-    def __init__(self, broker: Broker, coordinator: GroupCoordinator) -> None:
-        self.broker = broker
-        self.coordinator = coordinator
-
-    def run(self, ctx: RequestContext, effects: list[msg.Effect]) -> Any:
-        """Append, then answer every other request concerned; our own answer or PENDING."""
-        own: Any = PENDING
-        for ctx_response in self._carry_out(effects, ctx.now_ms):
-            other, response = ctx_response
-            if other is ctx:
-                own = response
-            else:
-                self.broker.reply(other, response)
-        return own
-
-    def on_tick(self, now_ms: int) -> list[tuple[RequestContext, Any]]:
-        return list(self._carry_out(self.coordinator.on_tick(now_ms), now_ms))
-
-    def next_deadline_ms(self) -> int | None:
-        return self.coordinator.next_deadline_ms()
-
-    def _carry_out(
-        self, effects: list[msg.Effect], now_ms: int
-    ) -> Iterator[tuple[RequestContext, Any]]:
-        for effect in effects:
-            if isinstance(effect, msg.Append):
-                ensure_offsets_topic(self.broker, now_ms)
-                self.broker.append_internal(OFFSETS_TOPIC, effect.partition, effect.records, now_ms)
-            else:
-                ctx: RequestContext = effect.request  # type: ignore[assignment]
-                yield ctx, RESPONDERS[ctx.api_key](ctx.api_version, effect.result)
-
-
-def make_coordinator(broker: Broker, now_ms: int) -> GroupService:
-    """The group coordinator for ``broker``, with ``__consumer_offsets`` replayed into it."""
-    c = broker.config
-    values = {
-        name: getattr(c, name) for name in GroupConfig.__dataclass_fields__ if hasattr(c, name)
-    }
-    rng = random.Random(broker.random.next_u64())
-    coordinator = GroupCoordinator(GroupConfig(**values), rng)
-    topic = broker.metadata.topics.get(OFFSETS_TOPIC)
-    if topic is not None:
-        for partition in range(topic.partitions):
-            coordinator.load(partition, _read_partition(broker, partition))
-    return GroupService(broker, coordinator)
-
-
-def _read_partition(broker: Broker, partition: int) -> Iterator[Any]:
-    replica = broker.replica(OFFSETS_TOPIC, partition)
-    if replica is None:
-        return
-    offset = replica.log_start_offset
-    while offset < replica.log_end_offset:
-        result = replica.read(offset, 1 << 20, True, False)
-        data = b"".join(broker.storage.read(s.path, s.position, s.size) for s in result.slices)
-        if not data:
-            return
-        for header, records in iter_batch_records(data):
-            offset = header.next_offset
-            yield from records
-
-
-def ensure_offsets_topic(broker: Broker, now_ms: int) -> None:
-    """Create ``__consumer_offsets`` (compacted, offsets.topic.num.partitions) on first use."""
-    if OFFSETS_TOPIC in broker.metadata.topics:
-        return
-    configs = {"cleanup.policy": "compact"}
-    segment_bytes = getattr(broker.config, "offsets_topic_segment_bytes", None)
-    if segment_bytes is not None:
-        configs["segment.bytes"] = str(segment_bytes)
-    partitions = broker.groups.coordinator.config.offsets_topic_num_partitions
-    broker.create_topic(OFFSETS_TOPIC, partitions, configs, now_ms, internal=True)
-
-
 def _ms(value: datetime.timedelta | int) -> int:
     if isinstance(value, datetime.timedelta):
         return int(value / datetime.timedelta(milliseconds=1))
     return int(value)
 
 
-def _service(broker: Broker) -> GroupService:
-    return broker.groups  # type: ignore[no-any-return]
-
-
 # -- FindCoordinator ---------------------------------------------------------------------
 
 
-def handle_find_coordinator(broker: Broker, ctx: RequestContext, request: Any) -> Any:
+def handle_find_coordinator(groups: GroupService, ctx: RequestContext, request: Any) -> Any:
     """Every group and transactional id is coordinated by this node (key types 0 and 1)."""
     m = codec.response_module(FIND_COORDINATOR, ctx.api_version)
     key_type = getattr(request, "key_type", 0)
     if key_type == 0:
-        ensure_offsets_topic(broker, ctx.now_ms)
+        groups.ensure_offsets_topic(ctx.now_ms)
     error = E.none if key_type in (0, 1) else E.invalid_request
-    node = broker.node
+    node = groups.node
     found = error is E.none
     answer = {
         "error_code": error,
@@ -202,7 +101,7 @@ def handle_find_coordinator(broker: Broker, ctx: RequestContext, request: Any) -
 # -- JoinGroup / SyncGroup / Heartbeat / LeaveGroup --------------------------------------
 
 
-def handle_join_group(broker: Broker, ctx: RequestContext, request: Any) -> Any:
+def handle_join_group(groups: GroupService, ctx: RequestContext, request: Any) -> Any:
     session_timeout_ms = _ms(request.session_timeout)
     rebalance = getattr(request, "rebalance_timeout", None)
     req = msg.JoinGroupRequest(
@@ -217,8 +116,7 @@ def handle_join_group(broker: Broker, ctx: RequestContext, request: Any) -> Any:
         client_host=getattr(ctx, "client_host", "") or "",
         require_known_member_id=ctx.api_version >= 4,
     )
-    service = _service(broker)
-    return service.run(ctx, service.coordinator.join_group(ctx, req, ctx.now_ms))
+    return groups.run(ctx, groups.coordinator.join_group(ctx, req, ctx.now_ms))
 
 
 def join_group_response(version: int, r: msg.JoinGroupResult) -> Any:
@@ -247,7 +145,7 @@ def join_group_response(version: int, r: msg.JoinGroupResult) -> Any:
     )
 
 
-def handle_sync_group(broker: Broker, ctx: RequestContext, request: Any) -> Any:
+def handle_sync_group(groups: GroupService, ctx: RequestContext, request: Any) -> Any:
     req = msg.SyncGroupRequest(
         group_id=request.group_id,
         member_id=request.member_id,
@@ -257,8 +155,7 @@ def handle_sync_group(broker: Broker, ctx: RequestContext, request: Any) -> Any:
         protocol_name=getattr(request, "protocol_name", None),
         assignments=tuple((a.member_id, bytes(a.assignment)) for a in request.assignments),
     )
-    service = _service(broker)
-    return service.run(ctx, service.coordinator.sync_group(ctx, req, ctx.now_ms))
+    return groups.run(ctx, groups.coordinator.sync_group(ctx, req, ctx.now_ms))
 
 
 def sync_group_response(version: int, r: msg.SyncGroupResult) -> Any:
@@ -273,9 +170,8 @@ def sync_group_response(version: int, r: msg.SyncGroupResult) -> Any:
     )
 
 
-def handle_heartbeat(broker: Broker, ctx: RequestContext, request: Any) -> Any:
-    service = _service(broker)
-    effects = service.coordinator.heartbeat(
+def handle_heartbeat(groups: GroupService, ctx: RequestContext, request: Any) -> Any:
+    effects = groups.coordinator.heartbeat(
         ctx,
         request.group_id,
         request.member_id,
@@ -283,7 +179,7 @@ def handle_heartbeat(broker: Broker, ctx: RequestContext, request: Any) -> Any:
         ctx.now_ms,
         getattr(request, "group_instance_id", None),
     )
-    return service.run(ctx, effects)
+    return groups.run(ctx, effects)
 
 
 def heartbeat_response(version: int, r: msg.HeartbeatResult) -> Any:
@@ -291,14 +187,13 @@ def heartbeat_response(version: int, r: msg.HeartbeatResult) -> Any:
     return codec.build(m.HeartbeatResponse, throttle_time=codec.millis(0), error_code=r.error)
 
 
-def handle_leave_group(broker: Broker, ctx: RequestContext, request: Any) -> Any:
+def handle_leave_group(groups: GroupService, ctx: RequestContext, request: Any) -> Any:
     if ctx.api_version < 3:
         members = [msg.LeavingMember(request.member_id)]
     else:
         members = [msg.LeavingMember(x.member_id, x.group_instance_id) for x in request.members]
-    service = _service(broker)
-    return service.run(
-        ctx, service.coordinator.leave_group(ctx, request.group_id, members, ctx.now_ms)
+    return groups.run(
+        ctx, groups.coordinator.leave_group(ctx, request.group_id, members, ctx.now_ms)
     )
 
 
@@ -324,7 +219,7 @@ def leave_group_response(version: int, r: msg.LeaveGroupResult) -> Any:
 # -- OffsetCommit / OffsetFetch / OffsetDelete -------------------------------------------
 
 
-def handle_offset_commit(broker: Broker, ctx: RequestContext, request: Any) -> Any:
+def handle_offset_commit(groups: GroupService, ctx: RequestContext, request: Any) -> Any:
     """As Kafka's ``KafkaApis``: partitions the broker does not know are answered
     UNKNOWN_TOPIC_OR_PARTITION here; only the others reach the coordinator."""
     entries = [
@@ -341,14 +236,13 @@ def handle_offset_commit(broker: Broker, ctx: RequestContext, request: Any) -> A
     unknown = tuple(
         msg.PartitionResult(e.topic, e.partition, E.unknown_topic_or_partition)
         for e in entries
-        if not _hosted(broker, e.topic, e.partition)
+        if not groups.hosted(e.topic, e.partition)
     )
-    known = [e for e in entries if _hosted(broker, e.topic, e.partition)]
+    known = [e for e in entries if groups.hosted(e.topic, e.partition)]
     if not known:
         return offset_commit_response(ctx.api_version, msg.OffsetCommitResult(unknown))
     retention = getattr(request, "retention_time", None)
-    service = _service(broker)
-    effects = service.coordinator.commit_offsets(
+    effects = groups.coordinator.commit_offsets(
         ctx,
         request.group_id,
         request.member_id,
@@ -360,12 +254,7 @@ def handle_offset_commit(broker: Broker, ctx: RequestContext, request: Any) -> A
     )
     if unknown:
         effects = [_with_unknown(effect, ctx, unknown) for effect in effects]
-    return service.run(ctx, effects)
-
-
-def _hosted(broker: Broker, topic: str, partition: int) -> bool:
-    known = broker.metadata.topics.get(topic)
-    return known is not None and 0 <= partition < known.partitions
+    return groups.run(ctx, effects)
 
 
 def _with_unknown(
@@ -383,16 +272,16 @@ def offset_commit_response(version: int, r: msg.OffsetCommitResult) -> Any:
     return codec.build(m.OffsetCommitResponse, throttle_time=codec.millis(0), topics=topics)
 
 
-def handle_offset_fetch(broker: Broker, ctx: RequestContext, request: Any) -> Any:
+def handle_offset_fetch(groups: GroupService, ctx: RequestContext, request: Any) -> Any:
     """OffsetFetch answers at once (v8+: several groups, KIP-709)."""
-    coordinator = _service(broker).coordinator
+    coordinator = groups.coordinator
     m = codec.response_module(OFFSET_FETCH, ctx.api_version)
     if ctx.api_version >= 8:
-        groups = tuple(
+        answered = tuple(
             _fetched_group(m, ctx.api_version, coordinator.fetch_offsets(g.group_id, _wanted(g)))
             for g in request.groups
         )
-        return codec.build(m.OffsetFetchResponse, throttle_time=codec.millis(0), groups=groups)
+        return codec.build(m.OffsetFetchResponse, throttle_time=codec.millis(0), groups=answered)
     result = coordinator.fetch_offsets(request.group_id, _wanted(request))
     topics = _fetched_topics(m, ctx.api_version, result, "OffsetFetchResponseTopic", "Partition")
     return codec.build(
@@ -433,11 +322,10 @@ def _fetched_topics(
     return _topics(getattr(m, topic_cls), partitions)
 
 
-def handle_offset_delete(broker: Broker, ctx: RequestContext, request: Any) -> Any:
+def handle_offset_delete(groups: GroupService, ctx: RequestContext, request: Any) -> Any:
     partitions = [(t.name, p.partition_index) for t in request.topics for p in t.partitions]
-    service = _service(broker)
-    effects = service.coordinator.delete_offsets(ctx, request.group_id, partitions, ctx.now_ms)
-    return service.run(ctx, effects)
+    effects = groups.coordinator.delete_offsets(ctx, request.group_id, partitions, ctx.now_ms)
+    return groups.run(ctx, effects)
 
 
 def offset_delete_response(version: int, r: msg.OffsetDeleteResult) -> Any:
@@ -476,11 +364,11 @@ def _topics(topic_cls: Any, partitions: Iterable[tuple[str, Any]]) -> tuple[Any,
 # -- DescribeGroups / ListGroups / DeleteGroups ------------------------------------------
 
 
-def handle_describe_groups(broker: Broker, ctx: RequestContext, request: Any) -> Any:
+def handle_describe_groups(groups: GroupService, ctx: RequestContext, request: Any) -> Any:
     m = codec.response_module(DESCRIBE_GROUPS, ctx.api_version)
-    described = _service(broker).coordinator.describe_groups(request.groups)
-    groups = tuple(_described_group(m, ctx.api_version, g) for g in described)
-    return codec.build(m.DescribeGroupsResponse, throttle_time=codec.millis(0), groups=groups)
+    described = groups.coordinator.describe_groups(request.groups)
+    answered = tuple(_described_group(m, ctx.api_version, g) for g in described)
+    return codec.build(m.DescribeGroupsResponse, throttle_time=codec.millis(0), groups=answered)
 
 
 def _described_group(m: Any, version: int, g: msg.DescribedGroup) -> Any:
@@ -512,12 +400,12 @@ def _described_group(m: Any, version: int, g: msg.DescribedGroup) -> Any:
     )
 
 
-def handle_list_groups(broker: Broker, ctx: RequestContext, request: Any) -> Any:
+def handle_list_groups(groups: GroupService, ctx: RequestContext, request: Any) -> Any:
     m = codec.response_module(LIST_GROUPS, ctx.api_version)
-    listed = _service(broker).coordinator.list_groups(
+    listed = groups.coordinator.list_groups(
         getattr(request, "states_filter", ()), getattr(request, "types_filter", ())
     )
-    groups = tuple(
+    answered = tuple(
         codec.build(
             m.ListedGroup,
             group_id=g.group_id,
@@ -528,14 +416,13 @@ def handle_list_groups(broker: Broker, ctx: RequestContext, request: Any) -> Any
         for g in listed
     )
     return codec.build(
-        m.ListGroupsResponse, throttle_time=codec.millis(0), error_code=E.none, groups=groups
+        m.ListGroupsResponse, throttle_time=codec.millis(0), error_code=E.none, groups=answered
     )
 
 
-def handle_delete_groups(broker: Broker, ctx: RequestContext, request: Any) -> Any:
-    service = _service(broker)
-    effects = service.coordinator.delete_groups(ctx, request.groups_names, ctx.now_ms)
-    return service.run(ctx, effects)
+def handle_delete_groups(groups: GroupService, ctx: RequestContext, request: Any) -> Any:
+    effects = groups.coordinator.delete_groups(ctx, request.groups_names, ctx.now_ms)
+    return groups.run(ctx, effects)
 
 
 def delete_groups_response(version: int, results: tuple[msg.DeletedGroup, ...]) -> Any:
@@ -560,7 +447,7 @@ RESPONDERS: dict[int, Callable[[int, Any], Any]] = {
     DELETE_GROUPS: delete_groups_response,
 }
 
-HANDLERS: dict[int, Callable[[Broker, RequestContext, Any], Any]] = {
+HANDLERS: dict[int, Callable[[GroupService, RequestContext, Any], Any]] = {
     FIND_COORDINATOR: handle_find_coordinator,
     JOIN_GROUP: handle_join_group,
     SYNC_GROUP: handle_sync_group,

@@ -16,8 +16,8 @@ from kio.schema.errors import ErrorCode
 from refka.protocol import codec
 
 if TYPE_CHECKING:
-    from refka.core.broker import Broker
     from refka.core.context import RequestContext
+    from refka.core.partitions import Partitions
     from refka.replica import Replica
 
 KEY = 2
@@ -28,7 +28,7 @@ EARLIEST_LOCAL = -4
 READ_COMMITTED = 1
 
 
-def handle_list_offsets(broker: Broker, ctx: RequestContext, request: Any) -> Any:
+def handle_list_offsets(partitions: Partitions, ctx: RequestContext, request: Any) -> Any:
     m = codec.response_module(KEY, ctx.api_version)
     committed = getattr(request, "isolation_level", 0) == READ_COMMITTED
     topics = tuple(
@@ -36,7 +36,7 @@ def handle_list_offsets(broker: Broker, ctx: RequestContext, request: Any) -> An
             m.ListOffsetsTopicResponse,
             name=topic.name,
             partitions=tuple(
-                _partition(m, broker, topic.name, p, committed) for p in topic.partitions
+                _partition(m, partitions, topic.name, p, committed) for p in topic.partitions
             ),
         )
         for topic in request.topics
@@ -44,7 +44,7 @@ def handle_list_offsets(broker: Broker, ctx: RequestContext, request: Any) -> An
     return codec.build(m.ListOffsetsResponse, throttle_time=codec.millis(0), topics=topics)
 
 
-def _partition(m: Any, broker: Broker, topic: str, wanted: Any, committed: bool) -> Any:
+def _partition(m: Any, partitions: Partitions, topic: str, wanted: Any, committed: bool) -> Any:
     def answer(error: ErrorCode, offset: int = -1, timestamp: int = -1, epoch: int = -1) -> Any:
         return codec.build(
             m.ListOffsetsPartitionResponse,
@@ -55,7 +55,7 @@ def _partition(m: Any, broker: Broker, topic: str, wanted: Any, committed: bool)
             leader_epoch=epoch,
         )
 
-    replica = broker.replica(topic, wanted.partition_index)
+    replica = partitions.replica(topic, wanted.partition_index)
     if replica is None:
         return answer(ErrorCode.unknown_topic_or_partition)
     epoch = getattr(wanted, "current_leader_epoch", -1)

@@ -15,23 +15,23 @@ from refka.handlers.topic_names import invalid_reason
 from refka.protocol import codec
 
 if TYPE_CHECKING:
-    from refka.core.broker import Broker
     from refka.core.context import RequestContext
     from refka.core.metadata import TopicMetadata
+    from refka.core.topics import Topics
 
 KEY = 3
 NO_AUTHORIZED_OPERATIONS = -(1 << 31)
 
 
-def handle_metadata(broker: Broker, ctx: RequestContext, request: Any) -> Any:
+def handle_metadata(topics: Topics, ctx: RequestContext, request: Any) -> Any:
     m = codec.response_module(KEY, ctx.api_version)
     requested = request.topics
     if requested is None or (ctx.api_version == 0 and not requested):
-        topics = [_topic(m, broker, t) for t in broker.metadata.topics.values()]
+        answered = [_topic(m, topics, t) for t in topics.metadata.topics.values()]
     else:
         allow_create = getattr(request, "allow_auto_topic_creation", True)
-        topics = [_requested(m, broker, ctx, t, allow_create) for t in requested]
-    node = broker.node
+        answered = [_requested(m, topics, ctx, t, allow_create) for t in requested]
+    node = topics.node
     return codec.build(
         m.MetadataResponse,
         throttle_time=codec.millis(0),
@@ -44,34 +44,34 @@ def handle_metadata(broker: Broker, ctx: RequestContext, request: Any) -> Any:
                 rack=node.rack,
             ),
         ),
-        cluster_id=broker.metadata.cluster_id,
+        cluster_id=topics.metadata.cluster_id,
         controller_id=node.node_id,
-        topics=tuple(topics),
+        topics=tuple(answered),
         cluster_authorized_operations=NO_AUTHORIZED_OPERATIONS,
     )
 
 
-def _requested(m: Any, broker: Broker, ctx: RequestContext, wanted: Any, allow_create: bool) -> Any:
+def _requested(m: Any, topics: Topics, ctx: RequestContext, wanted: Any, allow_create: bool) -> Any:
     name = wanted.name
     topic_id = getattr(wanted, "topic_id", None)
     if name is None and topic_id is not None:
-        found = broker.metadata.topic_by_id(topic_id)
+        found = topics.metadata.topic_by_id(topic_id)
         if found is None:
             return _error(m, ErrorCode.unknown_topic_id, None, topic_id)
-        return _topic(m, broker, found)
-    topic = broker.metadata.topics.get(name)
+        return _topic(m, topics, found)
+    topic = topics.metadata.topics.get(name)
     if topic is not None:
-        return _topic(m, broker, topic)
+        return _topic(m, topics, topic)
     if invalid_reason(name) is not None:
         return _error(m, ErrorCode.invalid_topic_exception, name)
-    if allow_create and broker.config.auto_create_topics_enable:
-        broker.create_topic(name, broker.config.num_partitions, {}, ctx.now_ms)
+    if allow_create and topics.config.auto_create_topics_enable:
+        topics.create_topic(name, topics.config.num_partitions, {}, ctx.now_ms)
         return _error(m, ErrorCode.leader_not_available, name)
     return _error(m, ErrorCode.unknown_topic_or_partition, name)
 
 
-def _topic(m: Any, broker: Broker, topic: TopicMetadata) -> Any:
-    node_id = broker.node.node_id
+def _topic(m: Any, topics: Topics, topic: TopicMetadata) -> Any:
+    node_id = topics.node.node_id
     partitions = tuple(
         codec.build(
             m.MetadataResponsePartition,

@@ -17,46 +17,48 @@ from refka.protocol import codec
 from refka.replica import AppendResult
 
 if TYPE_CHECKING:
-    from refka.core.broker import Broker
     from refka.core.context import RequestContext
+    from refka.core.partitions import Partitions
 
 KEY = 0
 VALID_ACKS = (-1, 0, 1)
 
 
-def handle_produce(broker: Broker, ctx: RequestContext, request: Any) -> Any:
+def handle_produce(partitions: Partitions, ctx: RequestContext, request: Any) -> Any:
     m = codec.response_module(KEY, ctx.api_version)
     acks = request.acks
     appended: list[tuple[str, int]] = []
     failed = False
     topics = []
     for topic_data in request.topic_data:
-        partitions = []
+        answers = []
         for data in topic_data.partition_data:
             if acks not in VALID_ACKS:
                 result = AppendResult(ErrorCode.invalid_required_acks)
             else:
-                result = _append(broker, ctx, topic_data.name, data, acks)
+                result = _append(partitions, ctx, topic_data.name, data, acks)
             if result.error_code == ErrorCode.none:
                 appended.append((topic_data.name, data.index))
             else:
                 failed = True
-            partitions.append(_partition_response(m, data.index, result))
+            answers.append(_partition_response(m, data.index, result))
         topics.append(
             codec.build(
-                m.TopicProduceResponse, name=topic_data.name, partition_responses=tuple(partitions)
+                m.TopicProduceResponse, name=topic_data.name, partition_responses=tuple(answers)
             )
         )
-    broker.partitions_changed(appended, ctx.now_ms)
+    partitions.partitions_changed(appended, ctx.now_ms)
     if acks == 0:
         return CLOSE_CONNECTION if failed else NO_RESPONSE
     return codec.build(m.ProduceResponse, responses=tuple(topics), throttle_time=codec.millis(0))
 
 
-def _append(broker: Broker, ctx: RequestContext, topic: str, data: Any, acks: int) -> AppendResult:
+def _append(
+    partitions: Partitions, ctx: RequestContext, topic: str, data: Any, acks: int
+) -> AppendResult:
     if topic in INTERNAL_TOPICS:
         return AppendResult(ErrorCode.invalid_topic_exception)
-    replica = broker.replica(topic, data.index)
+    replica = partitions.replica(topic, data.index)
     if replica is None:
         return AppendResult(ErrorCode.unknown_topic_or_partition)
     if data.records is None:

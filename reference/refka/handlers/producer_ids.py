@@ -14,18 +14,18 @@ from kio.schema.errors import ErrorCode
 from refka.protocol import codec
 
 if TYPE_CHECKING:
-    from refka.core.broker import Broker
     from refka.core.context import RequestContext
+    from refka.core.topics import Topics
 
 KEY = 22
 
 
-def handle_init_producer_id(broker: Broker, ctx: RequestContext, request: Any) -> Any:
+def handle_init_producer_id(topics: Topics, ctx: RequestContext, request: Any) -> Any:
     m = codec.response_module(KEY, ctx.api_version)
     if request.transactional_id is not None:
         error, producer_id, epoch = ErrorCode.coordinator_not_available, -1, -1
     else:
-        error, producer_id, epoch = ErrorCode.none, broker.allocate_producer_id(), 0
+        error, producer_id, epoch = ErrorCode.none, topics.allocate_producer_id(), 0
     return codec.build(
         m.InitProducerIdResponse,
         throttle_time=codec.millis(0),

@@ -5,82 +5,87 @@ ApiVersions advertises exactly this table. The ranges are chosen so that librdka
 for every API they use (``docs/architecture.md`` lists why each bound is where it is).
 Produce is advertised from v0 as Apache Kafka 4 does (KIP-896), so that librdkafka < 2.11.1
 keeps compression on, but v0-v2 are refused on the wire (kio has no schema for them).
+
+How handlers reach the broker (one scheme for every handler): a handler is a plain function
+``handle_x(service, ctx, request)`` whose first argument is the one narrow service of its area,
+never the whole broker:
+
+- ``Partitions`` (``refka.core.partitions``): Produce, Fetch, ListOffsets;
+- ``Topics`` (``refka.core.topics``): Metadata, CreateTopics, DeleteTopics, CreatePartitions,
+  DescribeConfigs, DescribeCluster, InitProducerId;
+- ``GroupService`` (``refka.core.groups``): the group APIs;
+- the API table itself: ApiVersions.
+
+:func:`broker_apis` binds each handler to its service with ``functools.partial``, so the
+dispatcher (``refka.core.dispatch``) calls ``api.handle(ctx, request)``. The core imports this
+module; nothing here imports the core's ``Broker`` (the services are built first, then the
+table), so there is no import circle and no lazy import. A controller core builds its own table
+the same way from its own services.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from refka.protocol import codec
+from refka.core.dispatch import Api
+from refka.handlers import (
+    api_versions,
+    cluster,
+    configs,
+    fetch,
+    group,
+    list_offsets,
+    metadata,
+    produce,
+    producer_ids,
+    topics,
+)
 
 if TYPE_CHECKING:
-    from refka.core.broker import Broker
-    from refka.core.context import RequestContext
+    from refka.core.groups import GroupService
+    from refka.core.partitions import Partitions
+    from refka.core.topics import Topics
 
-Handler = Callable[["Broker", "RequestContext", Any], Any]
+GROUP_RESPONDERS: Mapping[int, Callable[[int, Any], Any]] = group.RESPONDERS
+"""Coordinator results -> wire responses, for the ``GroupService`` to answer with."""
 
 
 @dataclass(frozen=True, slots=True)
-class Api:
-    key: int
-    name: str
-    min_version: int
-    max_version: int
-    handle: Handler
-    advertised_min_version: int | None = None
+class BrokerServices:
+    """The services the broker's handlers are bound to."""
 
-    def supports(self, version: int) -> bool:
-        return self.min_version <= version <= self.max_version
-
-    def request_class(self, version: int) -> type:
-        return codec.request_class(self.key, version)
-
-    @property
-    def advertised(self) -> tuple[int, int]:
-        low = (
-            self.min_version if self.advertised_min_version is None else self.advertised_min_version
-        )
-        return low, self.max_version
+    partitions: Partitions
+    topics: Topics
+    groups: GroupService
 
 
-def _apis() -> dict[int, Api]:
-    from refka.handlers import (
-        api_versions,
-        cluster,
-        configs,
-        fetch,
-        group,
-        list_offsets,
-        metadata,
-        produce,
-        producer_ids,
-        topics,
-    )
-
-    apis = [
-        Api(0, "Produce", 3, 11, produce.handle_produce, advertised_min_version=0),
-        Api(1, "Fetch", 4, 12, fetch.handle_fetch),
-        Api(2, "ListOffsets", 1, 11, list_offsets.handle_list_offsets),
-        Api(3, "Metadata", 0, 12, metadata.handle_metadata),
-        Api(18, "ApiVersions", 0, 4, api_versions.handle_api_versions),
-        Api(19, "CreateTopics", 2, 7, topics.handle_create_topics),
-        Api(20, "DeleteTopics", 1, 6, topics.handle_delete_topics),
-        Api(22, "InitProducerId", 0, 5, producer_ids.handle_init_producer_id),
-        Api(32, "DescribeConfigs", 1, 4, configs.handle_describe_configs),
-        Api(37, "CreatePartitions", 0, 3, topics.handle_create_partitions),
-        Api(60, "DescribeCluster", 0, 1, cluster.handle_describe_cluster),
+def broker_apis(services: BrokerServices) -> dict[int, Api]:
+    """The broker's API table, each handler bound to its service."""
+    p, t = services.partitions, services.topics
+    apis: dict[int, Api] = {}
+    table = [
+        Api(0, "Produce", 3, 11, partial(produce.handle_produce, p), advertised_min_version=0),
+        Api(1, "Fetch", 4, 12, partial(fetch.handle_fetch, p)),
+        Api(2, "ListOffsets", 1, 11, partial(list_offsets.handle_list_offsets, p)),
+        Api(3, "Metadata", 0, 12, partial(metadata.handle_metadata, t)),
+        Api(18, "ApiVersions", 0, 4, partial(api_versions.handle_api_versions, apis)),
+        Api(19, "CreateTopics", 2, 7, partial(topics.handle_create_topics, t)),
+        Api(20, "DeleteTopics", 1, 6, partial(topics.handle_delete_topics, t)),
+        Api(22, "InitProducerId", 0, 5, partial(producer_ids.handle_init_producer_id, t)),
+        Api(32, "DescribeConfigs", 1, 4, partial(configs.handle_describe_configs, t)),
+        Api(37, "CreatePartitions", 0, 3, partial(topics.handle_create_partitions, t)),
+        Api(60, "DescribeCluster", 0, 1, partial(cluster.handle_describe_cluster, t)),
     ]
     for key, (low, high) in group.SUPPORTED_VERSIONS.items():
-        apis.append(Api(key, group.NAMES[key], low, high, group.HANDLERS[key]))
-    return {api.key: api for api in apis}
+        handler = partial(group.HANDLERS[key], services.groups)
+        table.append(Api(key, group.NAMES[key], low, high, handler))
+    apis.update((api.key, api) for api in table)
+    return apis
 
 
-def make_group_coordinator(broker: Broker, now_ms: int) -> Any:
-    from refka.handlers import group
-
-    return group.make_coordinator(broker, now_ms)
-
-
-APIS: dict[int, Api] = _apis()
+def unsupported_api_versions(apis: Mapping[int, Api]) -> Callable[[], Any]:
+    """The KIP-511 answer for ``apis`` (an ApiVersions request at a version not in the table)."""
+    return partial(api_versions.unsupported_version_response, apis)

@@ -16,8 +16,8 @@ from refka.handlers.topic_names import INTERNAL_TOPICS, invalid_reason
 from refka.protocol import codec
 
 if TYPE_CHECKING:
-    from refka.core.broker import Broker
     from refka.core.context import RequestContext
+    from refka.core.topics import Topics
 
 CREATE_TOPICS = 19
 DELETE_TOPICS = 20
@@ -26,7 +26,7 @@ DEFAULT = -1  # num_partitions / replication_factor: use the broker's default
 MAX_PARTITIONS = 100_000
 
 
-def handle_create_topics(broker: Broker, ctx: RequestContext, request: Any) -> Any:
+def handle_create_topics(topics: Topics, ctx: RequestContext, request: Any) -> Any:
     m = codec.response_module(CREATE_TOPICS, ctx.api_version)
     counts = Counter(t.name for t in request.topics)
     results = []
@@ -34,19 +34,19 @@ def handle_create_topics(broker: Broker, ctx: RequestContext, request: Any) -> A
         if counts[topic.name] > 1:
             message: str | None = f"Duplicate topic name {topic.name}"
             error = ErrorCode.invalid_request
-            results.append(_create_result(m, broker, topic.name, error, message))
+            results.append(_create_result(m, topics, topic.name, error, message))
             continue
-        error, message, partitions, configs = _check_create(broker, topic)
+        error, message, partitions, configs = _check_create(topics, topic)
         if error == ErrorCode.none and not request.validate_only:
-            broker.create_topic(topic.name, partitions, configs, ctx.now_ms)
-        results.append(_create_result(m, broker, topic.name, error, message, partitions, configs))
+            topics.create_topic(topic.name, partitions, configs, ctx.now_ms)
+        results.append(_create_result(m, topics, topic.name, error, message, partitions, configs))
     return codec.build(m.CreateTopicsResponse, throttle_time=codec.millis(0), topics=tuple(results))
 
 
-def _check_create(broker: Broker, topic: Any) -> tuple[ErrorCode, str | None, int, dict[str, str]]:
+def _check_create(topics: Topics, topic: Any) -> tuple[ErrorCode, str | None, int, dict[str, str]]:
     name = topic.name
     configs: dict[str, str] = {c.name: c.value for c in topic.configs if c.value is not None}
-    if name in broker.metadata.topics:
+    if name in topics.metadata.topics:
         return ErrorCode.topic_already_exists, f"Topic '{name}' already exists.", 0, configs
     reason = invalid_reason(name)
     if reason is not None:
@@ -56,7 +56,7 @@ def _check_create(broker: Broker, topic: Any) -> tuple[ErrorCode, str | None, in
         if topic.num_partitions != DEFAULT or topic.replication_factor != DEFAULT:
             message = "Both numPartitions or replicationFactor and replicasAssignments were set."
             return ErrorCode.invalid_request, message, 0, configs
-        if any(set(a.broker_ids) != {broker.node.node_id} for a in topic.assignments):
+        if any(set(a.broker_ids) != {topics.node.node_id} for a in topic.assignments):
             return (
                 ErrorCode.invalid_replica_assignment,
                 "Unknown broker in replica assignment",
@@ -65,7 +65,7 @@ def _check_create(broker: Broker, topic: Any) -> tuple[ErrorCode, str | None, in
             )
     else:
         partitions = (
-            broker.config.num_partitions
+            topics.config.num_partitions
             if topic.num_partitions == DEFAULT
             else topic.num_partitions
         )
@@ -77,7 +77,7 @@ def _check_create(broker: Broker, topic: Any) -> tuple[ErrorCode, str | None, in
             configs,
         )
     factor = (
-        broker.config.default_replication_factor
+        topics.config.default_replication_factor
         if topic.replication_factor == DEFAULT
         else topic.replication_factor
     )
@@ -95,7 +95,7 @@ def _check_create(broker: Broker, topic: Any) -> tuple[ErrorCode, str | None, in
         )
         return ErrorCode.invalid_replication_factor, message, 0, configs
     try:
-        broker.log_config(configs)
+        topics.log_config(configs)
     except ValueError as error:
         return ErrorCode.invalid_config, str(error), 0, configs
     return ErrorCode.none, None, partitions, configs
@@ -103,7 +103,7 @@ def _check_create(broker: Broker, topic: Any) -> tuple[ErrorCode, str | None, in
 
 def _create_result(
     m: Any,
-    broker: Broker,
+    topics: Topics,
     name: str,
     error: ErrorCode,
     message: str | None,
@@ -113,7 +113,7 @@ def _create_result(
     ok = error == ErrorCode.none
     described = None
     if ok and hasattr(m, "CreatableTopicConfigs"):
-        effective = broker.log_config(configs or {}).to_topic_configs()
+        effective = topics.log_config(configs or {}).to_topic_configs()
         described = tuple(
             codec.build(
                 m.CreatableTopicConfigs,
@@ -125,7 +125,7 @@ def _create_result(
             )
             for key, value in sorted(effective.items())
         )
-    existing = broker.metadata.topics.get(name)
+    existing = topics.metadata.topics.get(name)
     return codec.build(
         m.CreatableTopicResult,
         name=name,
@@ -139,20 +139,20 @@ def _create_result(
     )
 
 
-def handle_delete_topics(broker: Broker, ctx: RequestContext, request: Any) -> Any:
+def handle_delete_topics(topics: Topics, ctx: RequestContext, request: Any) -> Any:
     m = codec.response_module(DELETE_TOPICS, ctx.api_version)
     wanted = getattr(request, "topics", None)
     if wanted is None:  # v1-v5 carry names only
         wanted = [(name, None) for name in request.topic_names]
     else:
         wanted = [(t.name, t.topic_id) for t in wanted]
-    results = [_delete(m, broker, ctx, name, topic_id) for name, topic_id in wanted]
+    results = [_delete(m, topics, ctx, name, topic_id) for name, topic_id in wanted]
     return codec.build(
         m.DeleteTopicsResponse, throttle_time=codec.millis(0), responses=tuple(results)
     )
 
 
-def _delete(m: Any, broker: Broker, ctx: RequestContext, name: str | None, topic_id: Any) -> Any:
+def _delete(m: Any, topics: Topics, ctx: RequestContext, name: str | None, topic_id: Any) -> Any:
     def result(error: ErrorCode, message: str | None = None, topic: Any = None) -> Any:
         return codec.build(
             m.DeletableTopicResult,
@@ -163,32 +163,32 @@ def _delete(m: Any, broker: Broker, ctx: RequestContext, name: str | None, topic
         )
 
     if name is None and topic_id is not None:
-        topic = broker.metadata.topic_by_id(topic_id)
+        topic = topics.metadata.topic_by_id(topic_id)
         if topic is None:
             return result(ErrorCode.unknown_topic_id, "Topic id not found")
     else:
-        topic = broker.metadata.topics.get(name or "")
+        topic = topics.metadata.topics.get(name or "")
         if topic is None:
             return result(
                 ErrorCode.unknown_topic_or_partition,
                 "This server does not host this topic-partition.",
             )
-    if not broker.config.delete_topic_enable:
+    if not topics.config.delete_topic_enable:
         return result(ErrorCode.topic_deletion_disabled, "Topic deletion is disabled.", topic)
     if topic.name in INTERNAL_TOPICS:
         return result(ErrorCode.topic_authorization_failed, None, topic)
-    broker.delete_topic(topic.name, ctx.now_ms)
+    topics.delete_topic(topic.name, ctx.now_ms)
     return result(ErrorCode.none, None, topic)
 
 
-def handle_create_partitions(broker: Broker, ctx: RequestContext, request: Any) -> Any:
+def handle_create_partitions(topics: Topics, ctx: RequestContext, request: Any) -> Any:
     m = codec.response_module(CREATE_PARTITIONS, ctx.api_version)
     counts = Counter(t.name for t in request.topics)
     results = []
     for topic in request.topics:
-        error, message = _check_partitions(broker, topic, counts[topic.name])
+        error, message = _check_partitions(topics, topic, counts[topic.name])
         if error == ErrorCode.none and not request.validate_only:
-            broker.add_partitions(topic.name, topic.count, ctx.now_ms)
+            topics.add_partitions(topic.name, topic.count, ctx.now_ms)
         results.append(
             codec.build(
                 m.CreatePartitionsTopicResult,
@@ -202,10 +202,10 @@ def handle_create_partitions(broker: Broker, ctx: RequestContext, request: Any) 
     )
 
 
-def _check_partitions(broker: Broker, topic: Any, times_named: int) -> tuple[ErrorCode, str | None]:
+def _check_partitions(topics: Topics, topic: Any, times_named: int) -> tuple[ErrorCode, str | None]:
     if times_named > 1:
         return ErrorCode.invalid_request, "Duplicate topic name."
-    existing = broker.metadata.topics.get(topic.name)
+    existing = topics.metadata.topics.get(topic.name)
     if existing is None:
         return (
             ErrorCode.unknown_topic_or_partition,

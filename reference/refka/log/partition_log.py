@@ -15,8 +15,8 @@ import struct
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from refka.core.effects import FileSlice
 from refka.log.config import LogConfig
+from refka.log.file_slice import FileSlice
 from refka.log.leader_epoch_cache import LeaderEpochCache
 from refka.log.offset_index import floor_entry
 from refka.log.segment import BatchPosition, LogSegment

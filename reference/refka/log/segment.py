@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import crc32c
 
-from refka.core.effects import FileSlice
 from refka.log.config import LogConfig
+from refka.log.file_slice import FileSlice
 from refka.log.leader_epoch_cache import LeaderEpochCache
 from refka.log.offset_index import ENTRY_SIZE as OFFSET_ENTRY_SIZE
 from refka.log.offset_index import OffsetIndex

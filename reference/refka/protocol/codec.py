@@ -119,3 +119,32 @@ def response_header(correlation_id: int, flexible: bool, body_size: int) -> byte
 
 _HEADER_V0 = struct.Struct(">ii")
 _HEADER_V1 = struct.Struct(">iiB")
+
+
+def request_frame(entity: Entity, correlation_id: int, client_id: str | None) -> bytes:
+    """A request as a client sends it: header (v1, or v2 when flexible) and body, no size
+    prefix."""
+    header_type: Any = entity.__header_schema__  # type: ignore[attr-defined]
+    header = header_type(
+        request_api_key=entity.__api_key__,  # type: ignore[attr-defined]
+        request_api_version=entity.__version__,  # type: ignore[attr-defined]
+        correlation_id=correlation_id,
+        client_id=client_id,
+    )
+    return encode(header) + encode(entity)
+
+
+def response_correlation_id(frame: bytes | memoryview) -> int:
+    """The correlation id that opens every response header (v0 and v1)."""
+    (correlation_id,) = _CORRELATION_ID.unpack_from(frame, 0)
+    return int(correlation_id)
+
+
+def decode_response(cls: Any, frame: bytes | memoryview) -> Any:
+    """The body of a response frame (size prefix removed) of type ``cls``, after its header."""
+    _, header_size = decode(cls.__header_schema__, frame)
+    response, _ = decode(cls, frame, header_size)
+    return response
+
+
+_CORRELATION_ID = struct.Struct(">i")

@@ -24,11 +24,12 @@ from collections import deque
 from time import monotonic
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
-from refka.core.effects import Chunk, FileSlice
+from refka.core.effects import Chunk
+from refka.log.file_slice import FileSlice
 from refka.protocol.framing import NEED_DATA, FrameDecoder, FrameTooLarge
 
 if TYPE_CHECKING:
-    from refka.server.driver import BrokerServer
+    from refka.server.driver import CoreRunner
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ class ShortFile(OSError):
 class Connection(asyncio.Protocol):
     """A client connection; ``connection_id`` is the core's name for it."""
 
-    def __init__(self, server: BrokerServer) -> None:
+    def __init__(self, server: CoreRunner) -> None:
         self.server = server
         self.connection_id = 0
         self.transport: asyncio.Transport | None = None

@@ -1,15 +1,22 @@
-"""The asyncio driver around the sans-I/O core: Kafka's ``SocketServer`` on one event loop.
+"""The asyncio driver around sans-I/O cores: Kafka's ``SocketServer`` on one event loop.
 
 Kafka's network model (``kafka.network.SocketServer``) has an acceptor per listener, processor
-threads that read and write sockets, and request handler threads; here the acceptor is an
-asyncio server, each connection is a :class:`~refka.server.connection.Connection` protocol, and
-the request handler is the core itself, called synchronously for each complete frame.
+threads that read and write sockets, and request handler threads; here each listener is an
+asyncio server bound to one core, each connection is a
+:class:`~refka.server.connection.Connection` protocol, and the request handler is the core
+itself, called synchronously for each complete frame. A process with the roles
+``broker,controller`` runs two cores: the broker on its PLAINTEXT listener, the controller on
+its CONTROLLER listener (:class:`NodeServer`); :class:`BrokerServer` is the one-listener case.
 
 The driver is the only place that reads the clock: every event carries
 ``now_ms = time.time_ns() // 1_000_000`` (wall-clock milliseconds, as Kafka's timestamps).
-It carries out the core's effects in order: ``Send`` to the connection it names (which need not
-be the one whose request is being handled: a produce may complete a long-poll fetch elsewhere),
-``Close``, and ``Wakeup`` (a timer calling ``on_tick``; only the earliest one is kept).
+A :class:`CoreRunner` carries out one core's effects in order: ``Send`` to the connection it
+names (which need not be the one whose request is being handled: a produce may complete a
+long-poll fetch elsewhere), ``Close``, ``Wakeup`` (the core's timer calling ``on_tick``; only
+the earliest one is kept), ``SendRequest`` (on the core's connection to that node id, opened on
+first use: :class:`~refka.server.outbound.OutboundConnection`) and ``Disconnect``. Responses
+read from a node go to ``core.on_response``; a failed connect or a lost connection to
+``core.on_unreachable``.
 """
 
 from __future__ import annotations
@@ -21,15 +28,16 @@ import time
 from collections.abc import Iterable
 from typing import Protocol
 
-from refka.core.effects import Close, Effect, Send, Wakeup
+from refka.core.effects import Close, Disconnect, Effect, Send, SendRequest, Wakeup
 from refka.server.connection import Connection
 from refka.server.files import SegmentFiles
+from refka.server.outbound import OutboundConnection
 
 log = logging.getLogger(__name__)
 
 
 class Core(Protocol):
-    """What the driver needs from the core (``refka.core.broker.Broker``)."""
+    """What the driver needs from a core (``refka.core.broker.Broker``, the controller)."""
 
     def on_connect(self, connection_id: int, now_ms: int) -> list[Effect]: ...
     def on_request(
@@ -37,6 +45,8 @@ class Core(Protocol):
     ) -> list[Effect]: ...
     def on_tick(self, now_ms: int) -> list[Effect]: ...
     def on_disconnect(self, connection_id: int, now_ms: int) -> list[Effect]: ...
+    def on_response(self, node_id: int, frame: bytes | memoryview, now_ms: int) -> list[Effect]: ...
+    def on_unreachable(self, node_id: int, now_ms: int) -> list[Effect]: ...
     def shutdown(self, now_ms: int) -> None: ...
 
 
@@ -45,8 +55,278 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-class BrokerServer:
-    """Accepts connections on one listener and runs the core's effects.
+class CoreRunner:
+    """One core's connections (inbound and outbound), its timer, and its effects."""
+
+    def __init__(self, server: NodeServer, core: Core | None) -> None:
+        self.server = server
+        self.core = core
+        self.connections: dict[int, Connection] = {}
+        self.outbound: dict[int, OutboundConnection] = {}
+        self._wakeup_ms: int | None = None
+        self._timer: asyncio.TimerHandle | None = None
+
+    # What a Connection needs of its owner.
+    @property
+    def files(self) -> SegmentFiles:
+        return self.server.files
+
+    @property
+    def max_frame_bytes(self) -> int:
+        return self.server.max_frame_bytes
+
+    def configure_socket(self, sock: socket.socket) -> None:
+        self.server.configure_socket(sock)
+
+    # ------------------------------------------------------ events from sockets
+
+    def connected(self, connection: Connection) -> None:
+        connection_id = self.server.new_connection_id()
+        connection.connection_id = connection_id
+        self.connections[connection_id] = connection
+        assert self.core is not None
+        self.perform(self.core.on_connect(connection_id, now_ms()))
+
+    def request(self, connection: Connection, frame: bytes | memoryview) -> None:
+        """One complete request frame (size prefix removed) from ``connection``."""
+        assert self.core is not None
+        try:
+            effects = self.core.on_request(connection.connection_id, frame, now_ms())
+        except Exception:
+            log.exception("connection %d: the core failed on a request", connection.connection_id)
+            connection.close()
+            return
+        self.perform(effects)
+
+    def disconnected(self, connection: Connection) -> None:
+        if self.connections.pop(connection.connection_id, None) is None:
+            return
+        if self.core is not None:
+            self.perform(self.core.on_disconnect(connection.connection_id, now_ms()))
+
+    def response(self, connection: OutboundConnection, frame: bytes | memoryview) -> None:
+        """A response frame from the node at the other end of ``connection``."""
+        if self.outbound.get(connection.node_id) is not connection or self.core is None:
+            return
+        try:
+            effects = self.core.on_response(connection.node_id, frame, now_ms())
+        except Exception:
+            log.exception("node %d: the core failed on a response", connection.node_id)
+            return
+        self.perform(effects)
+
+    def lost(self, connection: OutboundConnection, reason: str) -> None:
+        """The connection to a node failed or closed (not on the core's request)."""
+        if self.outbound.get(connection.node_id) is not connection:
+            return
+        del self.outbound[connection.node_id]
+        log.info("node %d unreachable: %s", connection.node_id, reason)
+        if self.core is not None and not self.server.closing:
+            self.perform(self.core.on_unreachable(connection.node_id, now_ms()))
+
+    # ------------------------------------------------------------------ effects
+
+    def perform(self, effects: Iterable[Effect]) -> None:
+        connections = self.connections
+        for effect in effects:
+            if isinstance(effect, Send):
+                connection = connections.get(effect.connection_id)
+                if connection is not None:
+                    connection.send(effect.chunks)
+            elif isinstance(effect, Wakeup):
+                self._wake_at(effect.at_ms)
+            elif isinstance(effect, SendRequest):
+                self._send_request(effect)
+            elif isinstance(effect, Close):
+                connection = connections.get(effect.connection_id)
+                if connection is not None:
+                    log.info("closing connection %d: %s", effect.connection_id, effect.reason)
+                    connection.close()
+            elif isinstance(effect, Disconnect):
+                outbound = self.outbound.pop(effect.node_id, None)
+                if outbound is not None:
+                    log.info("dropping connection to node %d: %s", effect.node_id, effect.reason)
+                    outbound.drop()
+            else:
+                raise TypeError(f"unknown effect {effect!r}")
+
+    def _send_request(self, effect: SendRequest) -> None:
+        connection = self.outbound.get(effect.node_id)
+        if connection is not None and connection.address != (effect.host, effect.port):
+            connection.drop()  # the node moved: its answers on the old address are lost
+            connection = None
+        if connection is None:
+            connection = OutboundConnection(self, effect.node_id, effect.host, effect.port)
+            self.outbound[effect.node_id] = connection
+            connection.open(self.server.loop)
+        connection.send(effect.frame)
+
+    def _wake_at(self, at_ms: int) -> None:
+        if self._wakeup_ms is not None and self._wakeup_ms <= at_ms:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._wakeup_ms = at_ms
+        self._timer = self.server.loop.call_later(max(0, at_ms - now_ms()) / 1000, self._tick)
+
+    def _tick(self) -> None:
+        at_ms = self._wakeup_ms
+        self._timer = None
+        self._wakeup_ms = None
+        current_ms = now_ms()
+        if at_ms is not None and current_ms < at_ms:  # the monotonic timer ran ahead
+            self._wake_at(at_ms)
+            return
+        assert self.core is not None
+        try:
+            effects = self.core.on_tick(current_ms)
+        except Exception:
+            log.exception("the core failed on a tick")
+            return
+        self.perform(effects)
+
+    def stop(self) -> None:
+        """Drop every connection and timer (server shutdown)."""
+        for connection in list(self.connections.values()):
+            connection.abort()
+        for outbound in list(self.outbound.values()):
+            outbound.drop()
+        self.outbound.clear()
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = None
+
+
+class Listener:
+    """One bound listener and the runner of the core it serves (``core`` may be set late)."""
+
+    def __init__(self, runner: CoreRunner, server: asyncio.Server) -> None:
+        self.runner = runner
+        self.server = server
+        bound = server.sockets[0].getsockname()
+        self.host, self.port = str(bound[0]), int(bound[1])
+
+    @property
+    def core(self) -> Core | None:
+        return self.runner.core
+
+    @core.setter
+    def core(self, core: Core) -> None:
+        self.runner.core = core
+
+
+class NodeServer:
+    """Several listeners, each bound to a core, on one event loop.
+
+    Bind with :meth:`add_listener` (a core may be given later, once the bound port is known),
+    then :meth:`start_serving`. Two listeners given the same core object share its runner.
+    """
+
+    def __init__(
+        self,
+        files: SegmentFiles,
+        max_frame_bytes: int,
+        send_buffer_bytes: int = -1,
+        receive_buffer_bytes: int = -1,
+        connections_max_idle_ms: int = -1,
+    ) -> None:
+        self.files = files
+        self.max_frame_bytes = max_frame_bytes
+        self.send_buffer_bytes = send_buffer_bytes
+        self.receive_buffer_bytes = receive_buffer_bytes
+        self.connections_max_idle_ms = connections_max_idle_ms
+        self.listeners: list[Listener] = []
+        self.closing = False
+        self._next_connection_id = 1
+        self._idle_sweeper: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        return self._loop or asyncio.get_running_loop()
+
+    @property
+    def runners(self) -> list[CoreRunner]:
+        return list({id(lst.runner): lst.runner for lst in self.listeners}.values())
+
+    def new_connection_id(self) -> int:
+        connection_id = self._next_connection_id
+        self._next_connection_id += 1
+        return connection_id
+
+    # --------------------------------------------------------------- life cycle
+
+    async def add_listener(
+        self, host: str, port: int, core: Core | None = None, backlog: int = 1024
+    ) -> Listener:
+        """Bind ``host:port`` (not yet accepting) for ``core``; the listener names the port."""
+        shared = next((r for r in self.runners if core is not None and r.core is core), None)
+        return await self._bind(host, port, shared or CoreRunner(self, core), backlog)
+
+    async def _bind(self, host: str, port: int, runner: CoreRunner, backlog: int) -> Listener:
+        self._loop = asyncio.get_running_loop()
+        server = await self._loop.create_server(
+            lambda: Connection(runner),
+            host,
+            port,
+            reuse_address=True,
+            backlog=backlog,
+            start_serving=False,
+        )
+        listener = Listener(runner, server)
+        self.listeners.append(listener)
+        return listener
+
+    async def start_serving(self) -> None:
+        for listener in self.listeners:
+            assert listener.core is not None, f"no core for listener port {listener.port}"
+            await listener.server.start_serving()
+        if self.connections_max_idle_ms > 0:
+            self._sweep_idle()
+
+    async def close(self) -> None:
+        """Stop accepting, drop every connection, then let each core flush (``shutdown``)."""
+        self.closing = True
+        for listener in self.listeners:
+            listener.server.close()
+        runners = self.runners
+        for runner in runners:
+            runner.stop()
+        await asyncio.sleep(0)  # let the transports report connection_lost
+        if self._idle_sweeper is not None:
+            self._idle_sweeper.cancel()
+        self._idle_sweeper = None
+        for runner in runners:
+            if runner.core is not None:
+                runner.core.shutdown(now_ms())
+        self.files.close()
+
+    # ------------------------------------------------------------------ sockets
+
+    def configure_socket(self, sock: socket.socket) -> None:
+        """Kafka's ``socket.send.buffer.bytes``/``socket.receive.buffer.bytes`` (-1: OS default)."""
+        try:
+            if self.send_buffer_bytes > 0:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.send_buffer_bytes)
+            if self.receive_buffer_bytes > 0:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.receive_buffer_bytes)
+        except OSError as error:
+            log.debug("cannot set socket buffer sizes: %s", error)
+
+    def _sweep_idle(self) -> None:
+        """Close connections silent for ``connections.max.idle.ms`` (Kafka's ``Selector``)."""
+        idle_s = self.connections_max_idle_ms / 1000
+        oldest_allowed_s = time.monotonic() - idle_s
+        for runner in self.runners:
+            for connection in list(runner.connections.values()):
+                if connection.last_active_s < oldest_allowed_s and connection.idle:
+                    log.info("closing connection %d: idle", connection.connection_id)
+                    connection.close()
+        self._idle_sweeper = self.loop.call_later(min(idle_s / 4, 5.0), self._sweep_idle)
+
+
+class BrokerServer(NodeServer):
+    """A :class:`NodeServer` with one listener and one core.
 
     ``core`` may be set after :meth:`listen` and before :meth:`start_serving`, so a core that
     advertises its address can be built once the port (possibly ephemeral) is known.
@@ -61,147 +341,24 @@ class BrokerServer:
         receive_buffer_bytes: int = -1,
         connections_max_idle_ms: int = -1,
     ) -> None:
-        self.core = core
-        self.files = files
-        self.max_frame_bytes = max_frame_bytes
-        self.send_buffer_bytes = send_buffer_bytes
-        self.receive_buffer_bytes = receive_buffer_bytes
-        self.connections_max_idle_ms = connections_max_idle_ms
-        self._idle_sweeper: asyncio.TimerHandle | None = None
-        self.connections: dict[int, Connection] = {}
-        self._next_connection_id = 1
-        self._server: asyncio.Server | None = None
-        self._wakeup_ms: int | None = None
-        self._timer: asyncio.TimerHandle | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    # --------------------------------------------------------------- life cycle
+        super().__init__(
+            files, max_frame_bytes, send_buffer_bytes, receive_buffer_bytes, connections_max_idle_ms
+        )
+        self._runner = CoreRunner(self, core)
 
     async def listen(self, host: str, port: int, backlog: int = 1024) -> tuple[str, int]:
         """Bind the listener (not yet accepting); return the bound ``(host, port)``."""
-        self._loop = asyncio.get_running_loop()
-        self._server = await self._loop.create_server(
-            lambda: Connection(self),
-            host,
-            port,
-            reuse_address=True,
-            backlog=backlog,
-            start_serving=False,
-        )
-        bound = self._server.sockets[0].getsockname()
-        return str(bound[0]), int(bound[1])
+        listener = await self._bind(host, port, self._runner, backlog)
+        return listener.host, listener.port
 
-    async def start_serving(self) -> None:
-        assert self._server is not None and self.core is not None
-        await self._server.start_serving()
-        if self.connections_max_idle_ms > 0:
-            self._sweep_idle()
+    @property
+    def core(self) -> Core | None:
+        return self._runner.core
 
-    async def close(self) -> None:
-        """Stop accepting, drop every connection, then let the core flush (``shutdown``)."""
-        if self._server is not None:
-            self._server.close()
-        for connection in list(self.connections.values()):
-            connection.abort()
-        await asyncio.sleep(0)  # let the transports report connection_lost
-        for timer in (self._timer, self._idle_sweeper):
-            if timer is not None:
-                timer.cancel()
-        self._timer = self._idle_sweeper = None
-        if self.core is not None:
-            self.core.shutdown(now_ms())
-        self.files.close()
+    @core.setter
+    def core(self, core: Core) -> None:
+        self._runner.core = core
 
-    # ------------------------------------------------------ events from sockets
-
-    def configure_socket(self, sock: socket.socket) -> None:
-        """Kafka's ``socket.send.buffer.bytes``/``socket.receive.buffer.bytes`` (-1: OS default)."""
-        try:
-            if self.send_buffer_bytes > 0:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.send_buffer_bytes)
-            if self.receive_buffer_bytes > 0:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.receive_buffer_bytes)
-        except OSError as error:
-            log.debug("cannot set socket buffer sizes: %s", error)
-
-    def connected(self, connection: Connection) -> None:
-        connection_id = self._next_connection_id
-        self._next_connection_id += 1
-        connection.connection_id = connection_id
-        self.connections[connection_id] = connection
-        assert self.core is not None
-        self._perform(self.core.on_connect(connection_id, now_ms()))
-
-    def request(self, connection: Connection, frame: bytes | memoryview) -> None:
-        """One complete request frame (size prefix removed) from ``connection``."""
-        assert self.core is not None
-        try:
-            effects = self.core.on_request(connection.connection_id, frame, now_ms())
-        except Exception:
-            log.exception("connection %d: the core failed on a request", connection.connection_id)
-            connection.close()
-            return
-        self._perform(effects)
-
-    def disconnected(self, connection: Connection) -> None:
-        if self.connections.pop(connection.connection_id, None) is None:
-            return
-        if self.core is not None:
-            self._perform(self.core.on_disconnect(connection.connection_id, now_ms()))
-
-    def _sweep_idle(self) -> None:
-        """Close connections silent for ``connections.max.idle.ms`` (Kafka's ``Selector``)."""
-        idle_s = self.connections_max_idle_ms / 1000
-        loop = self._loop or asyncio.get_running_loop()
-        oldest_allowed_s = time.monotonic() - idle_s
-        for connection in list(self.connections.values()):
-            if connection.last_active_s < oldest_allowed_s and connection.idle:
-                log.info("closing connection %d: idle", connection.connection_id)
-                connection.close()
-        self._idle_sweeper = loop.call_later(min(idle_s / 4, 5.0), self._sweep_idle)
-
-    # ------------------------------------------------------------------ effects
-
-    def _perform(self, effects: Iterable[Effect]) -> None:
-        connections = self.connections
-        for effect in effects:
-            if isinstance(effect, Send):
-                connection = connections.get(effect.connection_id)
-                if connection is not None:
-                    connection.send(effect.chunks)
-            elif isinstance(effect, Wakeup):
-                self._wake_at(effect.at_ms)
-            elif isinstance(effect, Close):
-                connection = connections.get(effect.connection_id)
-                if connection is not None:
-                    log.info("closing connection %d: %s", effect.connection_id, effect.reason)
-                    connection.close()
-            else:
-                raise TypeError(f"unknown effect {effect!r}")
-
-    def _wake_at(self, at_ms: int) -> None:
-        if self._wakeup_ms is not None and self._wakeup_ms <= at_ms:
-            return
-        if self._timer is not None:
-            self._timer.cancel()
-        self._wakeup_ms = at_ms
-        loop = self._loop or asyncio.get_running_loop()
-        self._timer = loop.call_later(max(0, at_ms - now_ms()) / 1000, self._tick)
-
-    def _tick(self) -> None:
-        at_ms = self._wakeup_ms
-        self._timer = None
-        self._wakeup_ms = None
-        current_ms = now_ms()
-        if (
-            at_ms is not None and current_ms < at_ms
-        ):  # the monotonic timer ran ahead of the wall clock
-            self._wake_at(at_ms)
-            return
-        assert self.core is not None
-        try:
-            effects = self.core.on_tick(current_ms)
-        except Exception:
-            log.exception("the core failed on a tick")
-            return
-        self._perform(effects)
+    @property
+    def connections(self) -> dict[int, Connection]:
+        return self._runner.connections

@@ -75,6 +75,7 @@ async def serve(config: BrokerConfig) -> int:
     import asyncio
     import logging
     import signal
+    import socket
 
     from refka.config import advertised_address, listener_address
     from refka.log.storage import FileStorage
@@ -101,12 +102,14 @@ async def serve(config: BrokerConfig) -> int:
     except OSError as error:
         print(f"refka broker: cannot listen on {host}:{port}: {error}", file=sys.stderr)
         return 1
-    config = _advertise_bound_port(config, advertised_address(config), bound_port)
+    host_name = socket.gethostname()
+    advertised = advertised_address(config, host_name)
+    config = _advertise_bound_port(config, advertised, bound_port)
     seed = int.from_bytes(os.urandom(8), "big")
     log.debug("seed %d", seed)
     from refka.core.broker import Broker
 
-    server.core = Broker(config, storage, now_ms(), seed)
+    server.core = Broker(config, storage, now_ms(), seed, host_name)
     loop = asyncio.get_running_loop()
     stopped = loop.create_future()
     for signum in (signal.SIGINT, signal.SIGTERM):

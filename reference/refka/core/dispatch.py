@@ -1,0 +1,173 @@
+"""Request dispatch shared by every core (broker, controller): frames in, ordered responses out.
+
+Kafka's ``KafkaApis.handle``/``ControllerApis.handle`` over ``RequestChannel``: parse the request
+header, answer an unsupported version as Kafka does (KIP-511: an ApiVersions request gets a v0
+UNSUPPORTED_VERSION answer that still lists the supported ranges; any other API closes the
+connection), decode the body, call the API's handler, and keep each connection's responses in
+request order (``ResponseQueue``).
+
+A handler is ``handle(ctx, request)`` (the registry binds it to its services) and returns a kio
+response entity, ``Encoded`` chunks, ``PENDING`` (answered later through :meth:`reply`),
+``NO_RESPONSE`` or ``CLOSE_CONNECTION`` (``refka.core.context``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from refka.core.connections import ResponseQueue
+from refka.core.context import CLOSE_CONNECTION, NO_RESPONSE, PENDING, Encoded, RequestContext
+from refka.core.effects import Close, Effect
+from refka.protocol import codec, framing
+
+log = logging.getLogger(__name__)
+
+API_VERSIONS_KEY = 18
+
+Handler = Callable[[RequestContext, Any], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Api:
+    """One API a core speaks: its key, name, version range and bound handler."""
+
+    key: int
+    name: str
+    min_version: int
+    max_version: int
+    handle: Handler
+    advertised_min_version: int | None = None
+
+    def supports(self, version: int) -> bool:
+        return self.min_version <= version <= self.max_version
+
+    def request_class(self, version: int) -> type:
+        return codec.request_class(self.key, version)
+
+    @property
+    def advertised(self) -> tuple[int, int]:
+        low = (
+            self.min_version if self.advertised_min_version is None else self.advertised_min_version
+        )
+        return low, self.max_version
+
+
+class Dispatcher:
+    """Routes request frames to the handlers of ``apis`` and queues their answers in order.
+
+    ``unsupported_api_versions()`` builds the v0 ApiVersions answer of KIP-511;
+    ``on_connection_closed(connection_id)`` lets the owner forget a connection the dispatcher
+    closes itself (its waiting requests, for instance).
+    """
+
+    def __init__(
+        self,
+        apis: Mapping[int, Api],
+        unsupported_api_versions: Callable[[], Any],
+        on_connection_closed: Callable[[int], None] = lambda connection_id: None,
+    ) -> None:
+        self.apis = apis
+        self.queues: dict[int, ResponseQueue] = {}
+        self._unsupported_api_versions = unsupported_api_versions
+        self._on_connection_closed = on_connection_closed
+
+    def on_connect(self, connection_id: int) -> None:
+        self.queues[connection_id] = ResponseQueue(connection_id)
+
+    def on_disconnect(self, connection_id: int) -> None:
+        self.queues.pop(connection_id, None)
+
+    def on_request(
+        self, connection_id: int, frame: bytes | memoryview, now_ms: int
+    ) -> list[Effect]:
+        """Handle one frame; the effects are a ``Close`` or nothing (answers wait in the
+        queues until :meth:`drain`)."""
+        queue = self.queues.get(connection_id)
+        if queue is None:
+            queue = self.queues[connection_id] = ResponseQueue(connection_id)
+        try:
+            header, body_offset = framing.parse_request_header(frame)
+        except Exception as error:
+            return [Close(connection_id, f"malformed request header: {error}")]
+        api = self.apis.get(header.api_key)
+        if api is None:
+            return [Close(connection_id, f"unknown API key {header.api_key}")]
+        if not api.supports(header.api_version):
+            if header.api_key != API_VERSIONS_KEY:
+                message = f"unsupported version {header.api_version} of {api.name}"
+                return [Close(connection_id, message)]
+            self._answer_unsupported_api_versions(queue, header.correlation_id)
+            return []
+        try:
+            request: Any
+            request, _ = codec.decode(api.request_class(header.api_version), frame, body_offset)
+        except Exception as error:
+            return [Close(connection_id, f"cannot parse {api.name} v{header.api_version}: {error}")]
+        ctx = RequestContext(
+            connection_id=connection_id,
+            correlation_id=header.correlation_id,
+            api_key=header.api_key,
+            api_version=header.api_version,
+            client_id=header.client_id,
+            now_ms=now_ms,
+            sequence=queue.open_slot(),
+        )
+        return self._handle(api, ctx, request)
+
+    def _handle(self, api: Api, ctx: RequestContext, request: Any) -> list[Effect]:
+        connection_id = ctx.connection_id
+        try:
+            result = api.handle(ctx, request)
+        except Exception:
+            log.exception("%s v%d failed", api.name, ctx.api_version)
+            self._close(connection_id)
+            return [Close(connection_id, f"internal error in {api.name}")]
+        if result is CLOSE_CONNECTION:
+            self._close(connection_id)
+            return [Close(connection_id, f"{api.name} failed with acks=0")]
+        if result is not PENDING:
+            self.reply(ctx, result)
+        return []
+
+    def reply(self, ctx: RequestContext, response: Any) -> None:
+        """Give ``ctx`` its answer (also for a request that was left ``PENDING``)."""
+        queue = self.queues.get(ctx.connection_id)
+        if queue is None:
+            return  # the connection went away while the request waited
+        if response is NO_RESPONSE:
+            queue.fill(ctx.sequence, None)
+            return
+        body: tuple[Any, ...] = (
+            response.chunks if isinstance(response, Encoded) else (codec.encode(response),)
+        )
+        flexible_header = ctx.api_key != API_VERSIONS_KEY and codec.is_flexible(
+            ctx.api_key, ctx.api_version
+        )
+        head = codec.response_header(ctx.correlation_id, flexible_header, _size(body))
+        queue.fill(ctx.sequence, (head, *body))
+
+    def drain(self) -> list[Effect]:
+        """``Send``s for every answer at the head of its connection's queue."""
+        effects: list[Effect] = []
+        for queue in self.queues.values():
+            if queue.slots and queue.slots[0].ready:
+                effects.extend(queue.drain())
+        return effects
+
+    def _close(self, connection_id: int) -> None:
+        self.queues.pop(connection_id, None)
+        self._on_connection_closed(connection_id)
+
+    def _answer_unsupported_api_versions(self, queue: ResponseQueue, correlation_id: int) -> None:
+        """KIP-511: an ApiVersions request at a version we lack gets a v0 UNSUPPORTED_VERSION
+        answer that still lists our ranges, so the client can retry at a version we speak."""
+        body = codec.encode(self._unsupported_api_versions())
+        sequence = queue.open_slot()
+        queue.fill(sequence, (codec.response_header(correlation_id, False, len(body)), body))
+
+
+def _size(chunks: tuple[Any, ...]) -> int:
+    return sum(c.size if not isinstance(c, bytes | bytearray) else len(c) for c in chunks)

@@ -1,0 +1,139 @@
+"""The partitions this node hosts: their replicas and logs, and the requests waiting on them.
+
+What the Produce, Fetch and ListOffsets handlers see of the broker (Kafka's ``ReplicaManager``
+in its single-node form): look a replica up, say data arrived (``partitions_changed`` retries
+the requests in the purgatory), park a request in the purgatory (``watch``), and append a batch
+the broker wrote itself (``__consumer_offsets``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from kio.schema.errors import ErrorCode
+
+from refka.config import BrokerConfig
+from refka.core.context import RequestContext
+from refka.core.purgatory import DelayedOperation, Purgatory, TopicPartition
+from refka.log.config import LogConfig
+from refka.log.file_slice import FileSlice
+from refka.log.log_manager import LogManager
+from refka.log.storage import Storage
+from refka.replica import Replica
+
+Reply = Callable[[RequestContext, Any], None]
+
+
+class Partitions:
+    """Replicas by (topic, partition), their ``LogManager``, and the purgatory.
+
+    ``topic_configs(topic)`` gives a topic's overrides (from the metadata); ``reply`` answers a
+    request that waited in the purgatory.
+    """
+
+    def __init__(
+        self,
+        config: BrokerConfig,
+        storage: Storage,
+        node_id: int,
+        now_ms: int,
+        topic_configs: Callable[[str], dict[str, str]],
+        reply: Reply,
+    ) -> None:
+        self.config = config
+        self.storage = storage
+        self.node_id = node_id
+        self.replicas: dict[TopicPartition, Replica] = {}
+        self.purgatory = Purgatory()
+        self._topic_configs = topic_configs
+        self._reply = reply
+        self.logs = LogManager(
+            storage,
+            now_ms,
+            config_for=lambda topic: self.log_config(topic_configs(topic)),
+            retention_check_interval_ms=config.log_retention_check_interval_ms,
+        )
+        self._logs_due_ms = now_ms
+
+    # ------------------------------------------------------------ for handlers
+
+    def replica(self, topic: str, partition: int) -> Replica | None:
+        return self.replicas.get((topic, partition))
+
+    def partitions_changed(self, keys: Iterable[TopicPartition], now_ms: int) -> None:
+        """Data arrived: retry the requests waiting on these partitions."""
+        for ctx, response in self.purgatory.check(keys, now_ms):
+            self._reply(ctx, response)
+
+    def watch(self, operation: DelayedOperation) -> None:
+        """Park a request until its partitions change or its deadline passes."""
+        self.purgatory.watch(operation)
+
+    def read_bytes(self, slices: Iterable[FileSlice]) -> bytes:
+        """The bytes of ``slices`` (for the broker's own reads, e.g. replaying offsets)."""
+        return b"".join(self.storage.read(s.path, s.position, s.size) for s in slices)
+
+    def append_internal(self, topic: str, partition: int, records: bytes, now_ms: int) -> int:
+        """Append a batch the broker wrote itself (``__consumer_offsets``); returns its offset."""
+        replica = self.replicas[(topic, partition)]
+        result = replica.append_as_leader(records, now_ms, 1, 1, from_client=False)
+        if result.error_code != ErrorCode.none:
+            raise RuntimeError(f"internal append to {topic}-{partition} failed: {result}")
+        self.partitions_changed([(topic, partition)], now_ms)
+        return result.base_offset
+
+    def log_config(self, configs: dict[str, str]) -> LogConfig:
+        """A topic's log config: its overrides over the broker's defaults (ValueError if bad)."""
+        return LogConfig.from_topic_configs(configs, self.default_log_config())
+
+    def default_log_config(self) -> LogConfig:
+        c = self.config
+        return LogConfig(
+            segment_bytes=c.log_segment_bytes,
+            segment_ms=c.log_roll_ms,
+            retention_bytes=c.log_retention_bytes,
+            retention_ms=c.log_retention_ms,
+            max_message_bytes=c.message_max_bytes,
+            index_interval_bytes=c.log_index_interval_bytes,
+            segment_index_bytes=c.log_index_size_max_bytes,
+            flush_messages=c.log_flush_interval_messages,
+            flush_ms=c.log_flush_interval_ms,
+            message_timestamp_type=c.log_message_timestamp_type,
+            message_timestamp_before_max_ms=c.log_message_timestamp_before_max_ms,
+            message_timestamp_after_max_ms=c.log_message_timestamp_after_max_ms,
+            cleanup_policy=c.log_cleanup_policy,
+            min_insync_replicas=c.min_insync_replicas,
+        )
+
+    # ------------------------------------------------------- for the topic admin
+
+    def open(self, topic: str, partition: int, leader_epoch: int, now_ms: int) -> None:
+        """Open (or create) the log of ``topic``-``partition`` and lead it at ``leader_epoch``."""
+        config = self.log_config(self._topic_configs(topic))
+        partition_log = self.logs.get_or_create(topic, partition, config, now_ms)
+        replica = Replica(partition_log, self.node_id, leader_epoch)
+        replica.become_leader(leader_epoch)
+        self.replicas[(topic, partition)] = replica
+
+    def delete(self, topic: str, partition: int) -> None:
+        self.replicas.pop((topic, partition), None)
+        self.logs.delete(topic, partition)
+
+    # ------------------------------------------------------------- for the core
+
+    def on_tick(self, now_ms: int) -> None:
+        for ctx, response in self.purgatory.expire(now_ms):
+            self._reply(ctx, response)
+        if now_ms >= self._logs_due_ms:
+            self._logs_due_ms = self.logs.on_tick(now_ms)
+
+    def cancel_connection(self, connection_id: int) -> None:
+        self.purgatory.cancel_connection(connection_id)
+
+    def next_deadline_ms(self) -> int:
+        waiting = self.purgatory.next_deadline_ms()
+        return self._logs_due_ms if waiting is None else min(waiting, self._logs_due_ms)
+
+    def close(self) -> None:
+        self.logs.close()
