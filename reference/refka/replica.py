@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 from kio.schema.errors import ErrorCode
 
-from refka.core.effects import FileSlice
+from refka.log.file_slice import FileSlice
 from refka.log.leader_epoch_cache import LeaderEpochCache
 from refka.log.partition_log import PartitionLog
 from refka.producer_state import ProducerStateManager, SequenceDuplicate, SequenceError

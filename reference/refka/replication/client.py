@@ -1,32 +1,17 @@
-"""The outbound-request interface the replication components code against.
-
-It is the shape of Kafka's ``NetworkClient`` as ``refka/core/network_client.py`` provides it
-(the seams design): ``send`` hands a kio request entity to the client, which calls
-``on_complete`` with a ``ClientResponse`` when the answer (or a disconnect, or a timeout)
-arrives. Nothing here does I/O; tests drive a fake.
+"""The outbound-request interface the replication components code against: the part of
+``refka.core.network_client.NetworkClient`` they use (Kafka's ``NetworkClient``). ``send``
+hands over a kio request entity; ``on_complete`` gets a ``ClientResponse`` when the answer (or a
+disconnect, or a timeout) arrives. Tests drive a fake with the same two methods.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Protocol
 
+from refka.core.network_client import ClientResponse, NodeAddress
 
-@dataclass(frozen=True, slots=True)
-class NodeAddress:
-    node_id: int
-    host: str
-    port: int
-
-
-@dataclass(frozen=True, slots=True)
-class ClientResponse:
-    node_id: int
-    api_key: int
-    response: Any | None  # the decoded kio response, None on failure
-    disconnected: bool = False
-    timed_out: bool = False
+__all__ = ["Client", "ClientResponse", "NodeAddress"]
 
 
 class Client(Protocol):

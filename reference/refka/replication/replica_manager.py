@@ -91,6 +91,7 @@ class ReplicaManager:
         controller: Callable[[], NodeAddress | None],
         config: ReplicationConfig | None = None,
         on_partitions_changed: Callable[[Iterable[TopicPartition], int], None] | None = None,
+        replicas: dict[TopicPartition, Replica] | None = None,
     ) -> None:
         self.local_id = local_id
         self.logs = logs
@@ -100,7 +101,8 @@ class ReplicaManager:
         self.broker_epoch = broker_epoch
         self.config = config or ReplicationConfig()
         self.on_partitions_changed = on_partitions_changed
-        self.replicas: dict[TopicPartition, Replica] = {}
+        # shared with the broker's ``Partitions`` when it passes its dict
+        self.replicas: dict[TopicPartition, Replica] = {} if replicas is None else replicas
         self.topic_ids: dict[str, uuid.UUID | None] = {}
         self.fetchers: dict[int, ReplicaFetcher] = {}
         self.image: Any = None
