@@ -135,6 +135,7 @@ class Cluster:
     partitions: int = 1
     min_isr: int = 1
     lag_ms: int = 30_000
+    fetch_version: int = 12
     now_ms: int = 0
     queue: list[Message] = field(default_factory=list)
     down: set[int] = field(default_factory=set)
@@ -156,7 +157,7 @@ class Cluster:
     def _start(self, n: int) -> None:
         config = ReplicationConfig(
             replica_lag_time_max_ms=self.lag_ms,
-            fetcher=FetcherConfig(replica_fetch_backoff_ms=100),
+            fetcher=FetcherConfig(replica_fetch_backoff_ms=100, fetch_version=self.fetch_version),
         )
         done = self.completed.setdefault(n, [])
         manager = ReplicaManager(
@@ -323,14 +324,17 @@ def _fetch(manager: ReplicaManager, request: Any, version: int, now_ms: int) -> 
     """The leader's side of a follower Fetch, as the Fetch handler will call it."""
     m = codec.response_module(1, version)
     replica_id = getattr(request, "replica_id", None)
-    if replica_id is None:
+    broker_epoch = -1
+    if replica_id is None:  # v15+: ReplicaState
         replica_id = request.replica_state.replica_id
+        broker_epoch = request.replica_state.replica_epoch
     topics = []
     for topic in request.topics:
+        name = getattr(topic, "topic", TOPIC)  # v13+ names topics by id; the cluster has one
         parts = []
         for p in topic.partitions:
             read = manager.fetch_for_follower(
-                topic.topic,
+                name,
                 p.partition,
                 replica_id,
                 p.current_leader_epoch,
@@ -339,8 +343,9 @@ def _fetch(manager: ReplicaManager, request: Any, version: int, now_ms: int) -> 
                 p.partition_max_bytes,
                 True,
                 now_ms,
+                broker_epoch,
             )
-            replica = manager.replica(topic.topic, p.partition)
+            replica = manager.replica(name, p.partition)
             records = b""
             if read.read is not None and read.read.slices and replica is not None:
                 records = replica.log.read_bytes(read.read.slices)
@@ -364,7 +369,12 @@ def _fetch(manager: ReplicaManager, request: Any, version: int, now_ms: int) -> 
                 )
             )
         topics.append(
-            codec.build(m.FetchableTopicResponse, topic=topic.topic, partitions=tuple(parts))
+            codec.build(
+                m.FetchableTopicResponse,
+                topic=name,
+                topic_id=getattr(topic, "topic_id", None),
+                partitions=tuple(parts),
+            )
         )
     return codec.build(
         m.FetchResponse,

@@ -8,9 +8,11 @@ from typing import Any
 
 from kio.schema.errors import ErrorCode
 from refka.core.context import PENDING, RequestContext
+from refka.handlers import offset_for_leader_epoch
+from refka.protocol import codec
 from refka.replica import AppendResult, ReplicaRole
 from refka.replication.replica_fetcher import FetchState
-from replication_helpers import TOPIC, Cluster, epochs_of
+from replication_helpers import TOPIC, Cluster, epochs_of, wire
 
 TP = (TOPIC, 0)
 
@@ -44,6 +46,43 @@ def test_followers_replicate_and_the_high_watermark_advances() -> None:
         assert epochs_of(cluster.replica(n)) == [0, 0, 0]
     assert cluster.replica(1).high_watermark == 3
     assert cluster.replica(2).high_watermark == 3  # learned on the next fetch
+
+
+def test_fetch_v17_carries_replica_state_and_topic_ids() -> None:
+    """Fetch v15+: ReplicaState(replica_id, replica_epoch = broker epoch), topics by id."""
+    cluster = Cluster(fetch_version=17)
+    cluster.produce(2, acks=1)
+    cluster.run(4)
+    assert epochs_of(cluster.replica(3)) == [0, 0]
+    assert cluster.replica(1).high_watermark == 2
+    assert cluster.replica(1).followers[2].broker_epoch == 102
+
+
+def test_offset_for_leader_epoch_handler() -> None:
+    """Key 23 v4 on the wire: a follower answers only a debugging request (replica id -2)."""
+    cluster = Cluster(node_ids=(1, 2))
+    cluster.produce(2, acks=1)
+    cluster.run(3)
+    m = codec.request_module(23, 4)
+
+    def ask(node: int, replica_id: int) -> Any:
+        request = m.OffsetForLeaderEpochRequest(
+            replica_id=replica_id,
+            topics=(
+                m.OffsetForLeaderTopic(
+                    topic=TOPIC,
+                    partitions=(m.OffsetForLeaderPartition(partition=0, leader_epoch=0),),
+                ),
+            ),
+        )
+        ctx = RequestContext(1, 1, 23, 4, "c", 0, 0)
+        answer = wire(offset_for_leader_epoch.handle(cluster.managers[node], ctx, request))
+        return answer.topics[0].partitions[0]
+
+    leader = ask(1, -1)
+    assert (leader.error_code, leader.leader_epoch, leader.end_offset) == (ErrorCode.none, 0, 2)
+    assert ask(2, -1).error_code == ErrorCode.not_leader_or_follower
+    assert ask(2, -2).end_offset == 2
 
 
 def test_acks_all_waits_for_the_isr_and_completes() -> None:
@@ -122,6 +161,8 @@ def test_leader_change_while_waiting_answers_not_leader() -> None:
     assert wait_all(cluster, 1, result, 60_000) is PENDING
     cluster.down.clear()
     cluster.elect(2)
+    assert cluster.completed[1] == []  # answered when the broker next polls
+    cluster.step()
     [(_, results)] = cluster.completed[1]
     assert results[TP].error_code == ErrorCode.not_leader_or_follower
 

@@ -110,6 +110,7 @@ class ReplicaManager:
             local_id, broker_epoch, controller, self.replicas.get, client, self._isr_changed
         )
         self.completed: list[tuple[RequestContext, object]] = []  # without on_partitions_changed
+        self._changed: set[TopicPartition] = set()
         self._now_ms = 0
         self._next_isr_check_ms = 0
 
@@ -443,8 +444,10 @@ class ReplicaManager:
         self.poll(now_ms)
 
     def poll(self, now_ms: int) -> None:
-        """Send what the fetchers and the AlterPartition manager have ready."""
+        """Retry requests waiting on changed partitions; send what the fetchers and the
+        AlterPartition manager have ready. Call after every event the broker handles."""
         self._now_ms = now_ms
+        self.flush_changes(now_ms)
         for fetcher in list(self.fetchers.values()):
             fetcher.poll(now_ms)
         self.alter_partition.poll(now_ms)
@@ -457,10 +460,16 @@ class ReplicaManager:
         return min(known, default=None)
 
     def _notify(self, touched: Iterable[TopicPartition], now_ms: int) -> None:
-        keys = list(touched)
-        if not keys:
-            return
-        if self.on_partitions_changed is not None:
-            self.on_partitions_changed(keys, now_ms)
-        else:
-            self.completed.extend(self.purgatory.check(keys, now_ms))
+        """Remember partitions whose HW, ISR or role changed; ``poll`` retries the requests
+        waiting on them. Deferred so that a purgatory check is never re-entered (a follower
+        fetch retried from the purgatory may advance the HW)."""
+        self._changed.update(touched)
+
+    def flush_changes(self, now_ms: int) -> None:
+        """Retry the waiting requests (DelayedProduce, DelayedFetch) of changed partitions."""
+        while self._changed:
+            keys, self._changed = sorted(self._changed), set()
+            if self.on_partitions_changed is not None:
+                self.on_partitions_changed(keys, now_ms)
+            else:
+                self.completed.extend(self.purgatory.check(keys, now_ms))
