@@ -195,6 +195,43 @@ def test_consumer_fetch_from_a_follower_names_the_leader() -> None:
     assert fenced.error_code == ErrorCode.unknown_leader_epoch
 
 
+def test_consumer_fetch_from_a_follower_v11_reads_below_its_high_watermark() -> None:
+    """KIP-392: with client metadata (v11+) a follower serves consumers up to its own HW."""
+    cluster = Cluster()
+    cluster.produce(2, acks=1)
+    cluster.run(2)  # truncation round, then one fetch: records there, HW still 0
+    assert (cluster.replica(2).log_end_offset, cluster.replica(2).high_watermark) == (2, 0)
+    follower = cluster.managers[2]
+    early = follower.read_for_consumer(TOPIC, 0, -1, 0, 1 << 20, True, False, False)
+    assert early.error_code == ErrorCode.none and early.read is not None
+    assert early.read.size == 0 and early.read.high_watermark == 0
+    cluster.run(3)
+    later = follower.read_for_consumer(TOPIC, 0, -1, 0, 1 << 20, True, False, False)
+    assert later.read is not None and later.read.high_watermark == 2 and later.read.size > 0
+
+
+def test_non_replica_answers_not_leader_with_the_leader() -> None:
+    """A broker without a replica of an existing partition: NOT_LEADER_OR_FOLLOWER naming the
+    leader (as Kafka answers); an unknown partition: UNKNOWN_TOPIC_OR_PARTITION."""
+    cluster = Cluster()
+    reg = cluster.registrations[TP]
+    cluster.registrations[TP] = reg.__class__((1, 2), (1, 2), 1, 0, 1)
+    cluster.publish([TP])
+    outsider = cluster.managers[3]
+    read = outsider.read_for_consumer(TOPIC, 0, -1, 0, 1 << 20, True, False)
+    assert (read.error_code, read.leader_id, read.leader_epoch) == (
+        ErrorCode.not_leader_or_follower,
+        1,
+        0,
+    )
+    assert outsider.append_records(TOPIC, 0, b"", 1, 0).error_code == (
+        ErrorCode.not_leader_or_follower
+    )
+    assert outsider.read_for_consumer("nope", 0, -1, 0, 1, True, False).error_code == (
+        ErrorCode.unknown_topic_or_partition
+    )
+
+
 def test_follower_fetch_fencing_and_non_replicas() -> None:
     cluster = Cluster(node_ids=(1, 2))
     cluster.elect(1)

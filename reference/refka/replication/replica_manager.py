@@ -40,6 +40,7 @@ from refka.replication.replica_fetcher import FetcherConfig, ReplicaFetcher
 
 TopicPartition = tuple[str, int]
 NO_LEADER = -1
+_SERVING = (ReplicaRole.LEADER, ReplicaRole.FOLLOWER)
 
 
 class PartitionRegistrationLike(Protocol):
@@ -214,9 +215,26 @@ class ReplicaManager:
         return self.replicas.get((topic, partition))
 
     def leader_and_epoch(self, topic: str, partition: int) -> tuple[int, int]:
-        """KIP-951: the leader this node knows of, for NOT_LEADER_OR_FOLLOWER answers."""
+        """KIP-951: the leader this node knows of, for NOT_LEADER_OR_FOLLOWER answers (from
+        the replica, or from the metadata image when this node hosts no replica)."""
         replica = self.replicas.get((topic, partition))
-        return (NO_LEADER, -1) if replica is None else (replica.leader_id, replica.leader_epoch)
+        if replica is not None:
+            return replica.leader_id, replica.leader_epoch
+        registration = self._registration(topic, partition)
+        if registration is None:
+            return NO_LEADER, -1
+        return registration.leader, registration.leader_epoch
+
+    def _registration(self, topic: str, partition: int) -> PartitionRegistrationLike | None:
+        found = None if self.image is None else self.image.topics_by_name.get(topic)
+        return None if found is None else found.partitions.get(partition)
+
+    def _not_hosted(self, topic: str, partition: int) -> ErrorCode:
+        """A partition this node has no replica of: NOT_LEADER_OR_FOLLOWER if it exists in the
+        cluster (as Kafka answers for a non-replica), else UNKNOWN_TOPIC_OR_PARTITION."""
+        if self._registration(topic, partition) is None:
+            return ErrorCode.unknown_topic_or_partition
+        return ErrorCode.not_leader_or_follower
 
     def append_records(
         self,
@@ -230,7 +248,7 @@ class ReplicaManager:
         """LeaderAppend for one partition of a Produce request."""
         replica = self.replicas.get((topic, partition))
         if replica is None:
-            return AppendResult(ErrorCode.unknown_topic_or_partition)
+            return AppendResult(self._not_hosted(topic, partition))
         if not replica.is_leader:
             return AppendResult(ErrorCode.not_leader_or_follower)
         min_isr = replica.min_insync_replicas
@@ -272,13 +290,17 @@ class ReplicaManager:
         return ErrorCode.unknown_leader_epoch
 
     def _leader_or_error(
-        self, topic: str, partition: int, current_leader_epoch: int
+        self, topic: str, partition: int, current_leader_epoch: int, only_leader: bool = True
     ) -> Replica | PartitionRead:
         replica = self.replicas.get((topic, partition))
         if replica is None:
-            return PartitionRead(ErrorCode.unknown_topic_or_partition)
+            return PartitionRead(
+                self._not_hosted(topic, partition), None, *self.leader_and_epoch(topic, partition)
+            )
         error = self._check_epoch(replica, current_leader_epoch)
-        if error == ErrorCode.none and not replica.is_leader:
+        if error == ErrorCode.none and replica.role not in _SERVING:
+            error = ErrorCode.not_leader_or_follower
+        if error == ErrorCode.none and only_leader and not replica.is_leader:
             error = ErrorCode.not_leader_or_follower
         if error != ErrorCode.none:
             return PartitionRead(error, None, replica.leader_id, replica.leader_epoch)
@@ -293,9 +315,14 @@ class ReplicaManager:
         max_bytes: int,
         min_one_batch: bool,
         committed_only: bool,
+        fetch_only_from_leader: bool = True,
     ) -> PartitionRead:
-        """A consumer's Fetch of one partition: from the leader, below the high watermark."""
-        found = self._leader_or_error(topic, partition, current_leader_epoch)
+        """A consumer's Fetch of one partition, below the high watermark. Kafka lets a consumer
+        that sends client metadata (Fetch v11+, KIP-392) read from a follower too, up to the
+        follower's HW: pass ``fetch_only_from_leader=ctx.api_version < 11``."""
+        found = self._leader_or_error(
+            topic, partition, current_leader_epoch, fetch_only_from_leader
+        )
         if isinstance(found, PartitionRead):
             return found
         try:
@@ -367,7 +394,7 @@ class ReplicaManager:
         Only the leader answers, unless the request is a debugging one (replica id -2)."""
         replica = self.replicas.get((topic, partition))
         if replica is None:
-            return ErrorCode.unknown_topic_or_partition, UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET
+            return self._not_hosted(topic, partition), UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET
         error = self._check_epoch(replica, current_leader_epoch)
         if error == ErrorCode.none and fetch_only_from_leader and not replica.is_leader:
             error = ErrorCode.not_leader_or_follower
