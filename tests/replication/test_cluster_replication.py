@@ -139,7 +139,9 @@ def test_isr_shrinks_after_lag_time_and_expands_when_caught_up() -> None:
     assert cluster.replica(1).isr == {1, 2, 3}
 
 
-def test_shrink_below_min_isr_answers_not_enough_replicas_after_append() -> None:
+def test_shrink_below_min_isr_stops_the_high_watermark_and_the_request_times_out() -> None:
+    """Strict min ISR (KIP-966): once the ISR is below min.insync.replicas the HW stops, so
+    an acks=all request appended before the shrink is never acknowledged: REQUEST_TIMED_OUT."""
     cluster = Cluster(min_isr=3, lag_ms=10_000)
     cluster.down.add(3)
     result = cluster.produce(1)
@@ -149,9 +151,27 @@ def test_shrink_below_min_isr_answers_not_enough_replicas_after_append() -> None
     cluster.tick(11_000)
     cluster.run(2)
     assert cluster.registrations[TP].isr == (1, 2)
-    [(_, results)] = cluster.completed[1]
-    assert results[TP].error_code == ErrorCode.not_enough_replicas_after_append
-    assert cluster.replica(1).high_watermark == 0  # strict min ISR: nothing commits
+    assert cluster.completed[1] == [] and cluster.replica(1).high_watermark == 0
+    [(_, results)] = cluster.managers[1].purgatory.expire(60_000)
+    assert results[TP].error_code == ErrorCode.request_timed_out
+
+
+def test_not_enough_replicas_after_append_when_the_hw_passed_a_shrunk_isr() -> None:
+    """Kafka's checkEnoughReplicasReachOffset: the HW passed the records, but by the time the
+    request is checked the ISR is below min ISR: NOT_ENOUGH_REPLICAS_AFTER_APPEND."""
+    cluster = Cluster(min_isr=2)
+    result = cluster.produce(1)
+    assert wait_all(cluster, 1, result, 60_000) is PENDING
+    cluster.run(3)  # the HW passes offset 0 ...
+    leader = cluster.replica(1)
+    assert leader.high_watermark == 1
+    cluster.completed[1].clear()
+    late = cluster.produce(1)
+    leader.update_follower_fetch_state(2, 2, cluster.now_ms)
+    leader.update_follower_fetch_state(3, 2, cluster.now_ms)  # ... then offset 1 too,
+    leader.become_leader(0, 9, (1,), (1, 2, 3), cluster.now_ms)  # and the ISR shrinks to {1}
+    answer = wait_all(cluster, 1, late, 60_000)
+    assert answer[TP].error_code == ErrorCode.not_enough_replicas_after_append
 
 
 def test_leader_change_while_waiting_answers_not_leader() -> None:

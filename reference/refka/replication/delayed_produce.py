@@ -5,8 +5,10 @@ the bug it avoids).
 The batches are appended first; then each partition waits until the leader's high watermark
 passes its last offset (every member of the maximal ISR has it), or ``timeout_ms`` passes:
 REQUEST_TIMED_OUT. A leader that loses leadership while the request waits answers
-NOT_LEADER_OR_FOLLOWER; an ISR that shrank below min.insync.replicas answers
-NOT_ENOUGH_REPLICAS_AFTER_APPEND (the records are in the leader's log but not safe).
+NOT_LEADER_OR_FOLLOWER. When the HW has passed the records but the ISR is by then below
+min.insync.replicas, the answer is NOT_ENOUGH_REPLICAS_AFTER_APPEND, as Kafka's
+``checkEnoughReplicasReachOffset``; an ISR that shrinks below min ISR before the HW passes stops
+the HW (strict min ISR, KIP-966), so the request times out, as in Kafka.
 """
 
 from __future__ import annotations
@@ -28,13 +30,11 @@ def check_enough_replicas_reach_offset(
     """(done, error) for one partition waiting for ``required_offset`` (last offset + 1)."""
     if replica is None or not replica.is_leader:
         return True, ErrorCode.not_leader_or_follower
-    if replica.high_watermark >= required_offset:
-        if len(replica.maximal_isr) < replica.min_insync_replicas:
-            return True, ErrorCode.not_enough_replicas_after_append
-        return True, ErrorCode.none
-    if len(replica.isr) < replica.min_insync_replicas:
+    if replica.high_watermark < required_offset:
+        return False, ErrorCode.none
+    if len(replica.maximal_isr) < replica.min_insync_replicas:
         return True, ErrorCode.not_enough_replicas_after_append
-    return False, ErrorCode.none
+    return True, ErrorCode.none
 
 
 class DelayedProduce:
