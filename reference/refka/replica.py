@@ -1,21 +1,36 @@
 """A partition replica, as Replication.tla models it: log, log end offset, high watermark,
-leader epoch, leader-epoch cache and producer state.
+leader epoch, leader-epoch cache, producer state, and its role (leader or follower).
 
-On one node the replica is the leader and its ISR is itself, so the high watermark follows the
-log end offset; replication extends this state machine (follower log end offsets, ISR changes,
-truncation on BecomeFollower) rather than replacing it.
+Roles and their legal transitions live in ``VALID_PREVIOUS_ROLES`` (one table, as
+``refka/group/state.py`` does for groups); an illegal transition, or one to an older leader
+epoch, raises ``IllegalReplicaTransition`` and leaves the replica unchanged.
 
-Actions (Replication.tla): ``append_as_leader`` (LeaderAppend), ``maybe_increment_high_watermark``
-(AdvanceHighWatermark), ``become_leader`` (BecomeLeader), ``truncate_to`` (Truncate).
+    NONE --BecomeLeader--> LEADER          NONE --BecomeFollower--> FOLLOWER
+    LEADER | FOLLOWER --BecomeLeader (newer epoch, or an ISR change at the same one)--> LEADER
+    LEADER | FOLLOWER --BecomeFollower (same or newer epoch)--> FOLLOWER
+    any but STOPPED --replica removed or topic deleted--> STOPPED
+
+Actions (Replication.tla / Election.tla): ``append_as_leader`` (LeaderAppend),
+``append_as_follower`` (FollowerFetch: the follower copies the leader's batches),
+``maybe_increment_high_watermark`` (AdvanceHighWatermark: min LEO over the maximal ISR,
+KIP-497's CommitIsr, frozen below min.insync.replicas, KIP-966), ``become_leader``
+(BecomeLeader: the new epoch starts at the LEO, KIP-101), ``become_follower`` (BecomeFollower;
+the truncation itself is the fetcher's OffsetsForLeaderEpoch loop, KIP-279), ``truncate_to``
+(Truncate), ``out_of_sync_replicas`` (the ShrinkIsr / SendAlterPartition condition),
+``is_follower_in_sync`` (the ExpandIsr condition).
+
+Consumers never read at or past the high watermark (``read``); only follower fetches read up to
+the log end offset (``read_for_follower``), as Kafka's ``FetchIsolation``.
 """
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 
 from kio.schema.errors import ErrorCode
 
-from refka.core.effects import FileSlice
+from refka.log.file_slice import FileSlice
 from refka.log.leader_epoch_cache import LeaderEpochCache
 from refka.log.partition_log import PartitionLog
 from refka.producer_state import ProducerStateManager, SequenceDuplicate, SequenceError
@@ -31,6 +46,35 @@ TARGET_CODECS = {
     "zstd": compression.ZSTD,
 }
 
+UNKNOWN_OFFSET = -1
+
+
+class ReplicaRole(enum.Enum):
+    NONE = "None"  # opened, no role received yet
+    LEADER = "Leader"
+    FOLLOWER = "Follower"
+    STOPPED = "Stopped"  # no longer a replica here (reassigned away or topic deleted)
+
+
+VALID_PREVIOUS_ROLES: dict[ReplicaRole, frozenset[ReplicaRole]] = {
+    ReplicaRole.NONE: frozenset(),
+    ReplicaRole.LEADER: frozenset({ReplicaRole.NONE, ReplicaRole.LEADER, ReplicaRole.FOLLOWER}),
+    ReplicaRole.FOLLOWER: frozenset({ReplicaRole.NONE, ReplicaRole.LEADER, ReplicaRole.FOLLOWER}),
+    ReplicaRole.STOPPED: frozenset({ReplicaRole.NONE, ReplicaRole.LEADER, ReplicaRole.FOLLOWER}),
+}
+
+
+class IllegalReplicaTransition(Exception):
+    """A role change the table does not allow, or one to an older leader epoch."""
+
+
+class FetchIsolation(enum.Enum):
+    """How far a read may go (Kafka's ``FetchIsolation``)."""
+
+    LOG_END = "LogEnd"  # follower fetches
+    HIGH_WATERMARK = "HighWatermark"  # read_uncommitted consumers
+    TXN_COMMITTED = "TxnCommitted"  # read_committed consumers: the last stable offset
+
 
 @dataclass(frozen=True, slots=True)
 class AppendResult:
@@ -42,6 +86,7 @@ class AppendResult:
     log_start_offset: int = -1
     error_message: str | None = None
     record_errors: tuple[tuple[int, str], ...] = ()  # KIP-467: (batch index, message)
+    last_offset: int = -1  # the last offset appended (acks=all waits for the HW to pass it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,25 +100,57 @@ class ReadResult:
     size: int
 
 
-class Replica:
-    """One replica of one partition; on a single node it is always the leader."""
+@dataclass(slots=True)
+class FollowerState:
+    """The leader's view of one follower (Kafka's ``Replica`` / ``ReplicaState``)."""
 
-    def __init__(
-        self,
-        log: PartitionLog,
-        replica_id: int,
-        leader_epoch: int,
+    log_end_offset: int = UNKNOWN_OFFSET
+    last_fetch_time_ms: int = 0
+    last_caught_up_time_ms: int = 0
+    last_fetch_leader_log_end_offset: int = UNKNOWN_OFFSET
+    broker_epoch: int = -1
+
+    def update_fetch_state(
+        self, fetch_offset: int, leader_log_end_offset: int, now_ms: int, broker_epoch: int
     ) -> None:
+        """A fetch at ``fetch_offset``: the follower has everything below it. It is caught up
+        when it reached the leader's LEO now, or the LEO the leader had at its previous fetch."""
+        if fetch_offset >= leader_log_end_offset:
+            self.last_caught_up_time_ms = max(self.last_caught_up_time_ms, now_ms)
+        elif fetch_offset >= self.last_fetch_leader_log_end_offset:
+            self.last_caught_up_time_ms = max(self.last_caught_up_time_ms, self.last_fetch_time_ms)
+        self.log_end_offset = fetch_offset
+        self.last_fetch_leader_log_end_offset = leader_log_end_offset
+        self.last_fetch_time_ms = now_ms
+        self.broker_epoch = broker_epoch
+
+    def is_caught_up(self, leader_log_end_offset: int, now_ms: int, lag_time_max_ms: int) -> bool:
+        return (
+            self.log_end_offset == leader_log_end_offset
+            or now_ms - self.last_caught_up_time_ms <= lag_time_max_ms
+        )
+
+
+class Replica:
+    """One replica of one partition on this node, leader or follower."""
+
+    def __init__(self, log: PartitionLog, replica_id: int, leader_epoch: int) -> None:
         self.log = log
         self.epoch_cache: LeaderEpochCache = log.leader_epoch_cache
         self.replica_id = replica_id
+        self.role = ReplicaRole.NONE
         self.leader_epoch = leader_epoch
+        self.partition_epoch = -1
+        self.leader_id = -1
+        self.replicas: tuple[int, ...] = (replica_id,)
         self.isr: frozenset[int] = frozenset({replica_id})
-        self.replica_log_end_offsets: dict[int, int] = {}
+        self.pending_isr: frozenset[int] | None = None  # an AlterPartition in flight (KIP-497)
+        self.followers: dict[int, FollowerState] = {}
         self.producer_state = ProducerStateManager()
         self.high_watermark = log.log_start_offset
         self._rebuild_producer_state()
-        self.maybe_increment_high_watermark()
+
+    # ------------------------------------------------------------------ views
 
     @property
     def topic(self) -> str:
@@ -96,11 +173,135 @@ class Replica:
         """No transactions yet: everything below the high watermark is stable."""
         return self.high_watermark
 
-    def become_leader(self, leader_epoch: int) -> None:
-        """BecomeLeader: start a new epoch at the current log end offset (KIP-101)."""
+    @property
+    def is_leader(self) -> bool:
+        return self.role is ReplicaRole.LEADER
+
+    @property
+    def maximal_isr(self) -> frozenset[int]:
+        """KIP-497 (Election.tla CommitIsr): the ISR plus replicas a pending expansion adds;
+        during a pending shrink, the ISR before it."""
+        return self.isr if self.pending_isr is None else self.isr | self.pending_isr
+
+    @property
+    def min_insync_replicas(self) -> int:
+        return self.log.config.min_insync_replicas
+
+    @property
+    def replica_log_end_offsets(self) -> dict[int, int]:
+        """Every replica's LEO as this leader knows it (its own is exact)."""
+        known = {r: s.log_end_offset for r, s in self.followers.items()}
+        known[self.replica_id] = self.log_end_offset
+        return known
+
+    @property
+    def epoch_start_offset(self) -> int:
+        """EpochStartOffset (KIP-207): where this leader's epoch starts in its log."""
+        for epoch, start in self.epoch_cache.entries:
+            if epoch == self.leader_epoch:
+                return start
+        return self.log_end_offset
+
+    @property
+    def is_high_watermark_exposable(self) -> bool:
+        """KIP-207 (Replication.tla ConsumerReadHighWatermark with Kip207): a new leader's HW
+        may lag the old leader's; it is shown to consumers (ListOffsets latest) only once it
+        reaches the start of this leader's epoch, so it never moves backwards for them."""
+        return self.high_watermark >= self.epoch_start_offset
+
+    # ------------------------------------------------------------ transitions
+
+    def _check_transition(self, target: ReplicaRole, leader_epoch: int) -> None:
+        if self.role not in VALID_PREVIOUS_ROLES[target]:
+            raise IllegalReplicaTransition(
+                f"{self.topic}-{self.partition}: {self.role.value} -> {target.value}"
+            )
+        if self.role is not ReplicaRole.NONE and leader_epoch < self.leader_epoch:
+            raise IllegalReplicaTransition(
+                f"{self.topic}-{self.partition}: leader epoch {leader_epoch} is older than"
+                f" {self.leader_epoch}"
+            )
+
+    def become_leader(
+        self,
+        leader_epoch: int,
+        partition_epoch: int = 0,
+        isr: tuple[int, ...] | None = None,
+        replicas: tuple[int, ...] | None = None,
+        now_ms: int = 0,
+    ) -> bool:
+        """BecomeLeader: a newer epoch starts at the current log end offset (KIP-101); at the
+        same epoch only the ISR and partition epoch change. Returns True for a new epoch."""
+        self._check_transition(ReplicaRole.LEADER, leader_epoch)
+        is_new_leader = self.role is not ReplicaRole.LEADER or leader_epoch > self.leader_epoch
+        self.role = ReplicaRole.LEADER
+        self.leader_id = self.replica_id
         self.leader_epoch = leader_epoch
-        self.epoch_cache.assign(leader_epoch, self.log_end_offset)
+        self.partition_epoch = partition_epoch
+        self.replicas = tuple(replicas) if replicas is not None else (self.replica_id,)
+        self.isr = frozenset(isr) if isr is not None else frozenset({self.replica_id})
+        self.pending_isr = None
+        if is_new_leader:
+            self.epoch_cache.assign(leader_epoch, self.log_end_offset)
+            self._reset_followers(now_ms)
+        else:
+            self._track_followers()
         self.maybe_increment_high_watermark()
+        return is_new_leader
+
+    def become_follower(
+        self,
+        leader_epoch: int,
+        partition_epoch: int,
+        leader_id: int,
+        replicas: tuple[int, ...],
+        now_ms: int = 0,
+    ) -> bool:
+        """BecomeFollower: follow ``leader_id`` in ``leader_epoch``. The log is truncated by the
+        fetcher's OffsetsForLeaderEpoch loop (KIP-279), not here. Returns True when the fetcher
+        must (re)start: a new epoch, a new leader, or a leader that stepped down."""
+        self._check_transition(ReplicaRole.FOLLOWER, leader_epoch)
+        changed = (
+            self.role is not ReplicaRole.FOLLOWER
+            or leader_epoch > self.leader_epoch
+            or leader_id != self.leader_id
+        )
+        self.role = ReplicaRole.FOLLOWER
+        self.leader_id = leader_id
+        self.leader_epoch = leader_epoch
+        self.partition_epoch = partition_epoch
+        self.replicas = tuple(replicas)
+        self.isr = frozenset()
+        self.pending_isr = None
+        self.followers = {}
+        return changed
+
+    def stop(self) -> None:
+        """This node no longer hosts the replica; the manager deletes or closes its log."""
+        self._check_transition(ReplicaRole.STOPPED, self.leader_epoch)
+        self.role = ReplicaRole.STOPPED
+        self.followers = {}
+
+    def _reset_followers(self, now_ms: int) -> None:
+        """A new leader knows no follower's LEO; ISR members count as caught up now, so they
+        are not shrunk before they can fetch."""
+        self.followers = {}
+        for r in self.replicas:
+            if r != self.replica_id:
+                state = FollowerState(last_fetch_leader_log_end_offset=self.log_end_offset)
+                if r in self.isr:
+                    state.last_caught_up_time_ms = now_ms
+                self.followers[r] = state
+
+    def _track_followers(self) -> None:
+        for r in self.replicas:
+            if r != self.replica_id:
+                self.followers.setdefault(r, FollowerState())
+        for r in list(self.followers):
+            if r not in self.replicas:
+                del self.followers[r]
+
+    # ------------------------------------------------------------------ leader
 
     def append_as_leader(
         self,
@@ -146,7 +347,9 @@ class Replica:
                 return AppendResult(check.error_code, error_message=check.message)
             if isinstance(check, SequenceDuplicate):
                 return AppendResult(
-                    base_offset=check.batch.first_offset, log_start_offset=self.log_start_offset
+                    base_offset=check.batch.first_offset,
+                    log_start_offset=self.log_start_offset,
+                    last_offset=check.batch.last_offset,
                 )
         if from_client:
             records, headers = self._recompress(records, headers)
@@ -184,28 +387,121 @@ class Replica:
         if header.has_producer_id:
             timestamp_ms = now_ms if log_append else header.max_timestamp
             self.producer_state.update(header, base_offset, timestamp_ms)
-        self.replica_log_end_offsets[self.replica_id] = self.log_end_offset
         self.maybe_increment_high_watermark()
         return AppendResult(
             base_offset=base_offset,
             log_append_time_ms=now_ms if log_append else -1,
             log_start_offset=self.log_start_offset,
+            last_offset=self.log_end_offset - 1,
         )
 
     def maybe_increment_high_watermark(self) -> bool:
-        """AdvanceHighWatermark: the smallest log end offset in the ISR, never going back."""
-        self.replica_log_end_offsets[self.replica_id] = self.log_end_offset
-        candidate = min(self.replica_log_end_offsets.get(r, 0) for r in self.isr)
+        """AdvanceHighWatermark: the smallest LEO in the maximal ISR (KIP-497 CommitIsr), never
+        going back, and not at all while the ISR is below min.insync.replicas (KIP-966)."""
+        if self.role is not ReplicaRole.LEADER and self.role is not ReplicaRole.NONE:
+            return False
+        if len(self.isr) < self.min_insync_replicas and self.role is ReplicaRole.LEADER:
+            return False
+        known = self.replica_log_end_offsets
+        candidate = min(known.get(r, UNKNOWN_OFFSET) for r in self.maximal_isr | {self.replica_id})
         if candidate > self.high_watermark:
             self.high_watermark = candidate
             return True
         return False
 
+    def update_follower_fetch_state(
+        self, follower_id: int, fetch_offset: int, now_ms: int, broker_epoch: int = -1
+    ) -> bool:
+        """FollowerFetch, the leader's side: the follower holds everything below
+        ``fetch_offset``. Returns True if the high watermark advanced."""
+        state = self.followers.setdefault(follower_id, FollowerState())
+        state.update_fetch_state(fetch_offset, self.log_end_offset, now_ms, broker_epoch)
+        return self.maybe_increment_high_watermark()
+
+    def out_of_sync_replicas(self, now_ms: int, lag_time_max_ms: int) -> frozenset[int]:
+        """ShrinkIsr: ISR followers that have not caught up to the LEO for
+        ``replica.lag.time.max.ms``."""
+        leo = self.log_end_offset
+        return frozenset(
+            r
+            for r in self.isr
+            if r != self.replica_id
+            and not self.followers.get(r, FollowerState()).is_caught_up(
+                leo, now_ms, lag_time_max_ms
+            )
+        )
+
+    def is_follower_in_sync(self, follower_id: int) -> bool:
+        """ExpandIsr: a follower outside the ISR that reached the high watermark and the start
+        of this leader's epoch (so it holds every committed record of earlier epochs)."""
+        state = self.followers.get(follower_id)
+        if state is None or follower_id in self.isr or follower_id not in self.replicas:
+            return False
+        return (
+            state.log_end_offset >= self.high_watermark
+            and state.log_end_offset >= self.epoch_start_offset
+        )
+
+    # ---------------------------------------------------------------- follower
+
+    def append_as_follower(self, records: bytes | memoryview, now_ms: int) -> int:
+        """FollowerFetch: append the leader's batches unchanged (its offsets and partition
+        leader epochs; the log updates the epoch cache from them). Returns the new LEO.
+        Raises ``ValueError`` if the batches do not start at the log end offset."""
+        if self.role is not ReplicaRole.FOLLOWER:
+            raise IllegalReplicaTransition(f"append_as_follower on a {self.role.value} replica")
+        data = bytes(records)
+        headers = list(iter_headers(data))
+        if not headers:
+            return self.log_end_offset
+        if headers[0].base_offset != self.log_end_offset:
+            raise ValueError(
+                f"{self.topic}-{self.partition}: batch at {headers[0].base_offset},"
+                f" log end offset {self.log_end_offset}"
+            )
+        size = sum(h.size for h in headers)
+        self.log.append(data[:size], now_ms)
+        for header in headers:
+            if header.has_producer_id and not header.is_control:
+                self.producer_state.update(header, header.base_offset, header.max_timestamp)
+        return self.log_end_offset
+
+    def update_high_watermark_from_leader(self, leader_high_watermark: int) -> None:
+        """FollowerFetch: a follower's HW is the leader's, bounded by its own LEO."""
+        self.high_watermark = max(
+            self.log_start_offset, min(leader_high_watermark, self.log_end_offset)
+        )
+
+    # ------------------------------------------------------------------ reads
+
     def read(
-        self, fetch_offset: int, max_bytes: int, min_one_batch: bool, committed_only: bool
+        self,
+        fetch_offset: int,
+        max_bytes: int,
+        min_one_batch: bool,
+        committed_only: bool,
     ) -> ReadResult:
-        """Batches from ``fetch_offset``; consumers see only what is below the high watermark."""
-        max_offset = self.high_watermark if committed_only else self.log_end_offset
+        """A consumer's read: below the high watermark (read_uncommitted) or the last stable
+        offset (read_committed); never at or past the high watermark."""
+        isolation = (
+            FetchIsolation.TXN_COMMITTED if committed_only else FetchIsolation.HIGH_WATERMARK
+        )
+        return self.read_records(fetch_offset, max_bytes, min_one_batch, isolation)
+
+    def read_for_follower(
+        self, fetch_offset: int, max_bytes: int, min_one_batch: bool
+    ) -> ReadResult:
+        """A follower's read: up to the log end offset."""
+        return self.read_records(fetch_offset, max_bytes, min_one_batch, FetchIsolation.LOG_END)
+
+    def read_records(
+        self, fetch_offset: int, max_bytes: int, min_one_batch: bool, isolation: FetchIsolation
+    ) -> ReadResult:
+        max_offset = {
+            FetchIsolation.LOG_END: self.log_end_offset,
+            FetchIsolation.HIGH_WATERMARK: self.high_watermark,
+            FetchIsolation.TXN_COMMITTED: self.last_stable_offset,
+        }[isolation]
         slices = self.log.read(fetch_offset, max_bytes, max_offset, min_one_batch)
         return ReadResult(
             slices=slices,
@@ -215,12 +511,25 @@ class Replica:
             size=sum(s.size for s in slices),
         )
 
+    # -------------------------------------------------------------- truncation
+
     def truncate_to(self, offset: int) -> None:
         """Truncate: drop the log suffix from ``offset`` (follower truncation, KIP-101/279)."""
         self.log.truncate_to(offset)
         self.epoch_cache.truncate_from_end(offset)
-        self.high_watermark = min(self.high_watermark, offset)
+        self.high_watermark = min(self.high_watermark, self.log_end_offset)
         self._rebuild_producer_state()
+
+    def truncate_fully_and_start_at(self, offset: int) -> None:
+        """A follower behind the leader's log start: start an empty log there."""
+        self.log.truncate_fully_and_start_at(offset)
+        self.high_watermark = offset
+        self._rebuild_producer_state()
+
+    def end_offset_for_epoch(self, leader_epoch: int) -> tuple[int, int]:
+        """(epoch, end offset) of the largest epoch <= ``leader_epoch`` in this log, or
+        (-1, -1) (Kafka's ``UnifiedLog.endOffsetForEpoch``; LeaderEndOffsetFor)."""
+        return self.epoch_cache.end_offset_for(leader_epoch, self.log_end_offset)
 
     def _rebuild_producer_state(self) -> None:
         """Replay producer batches from the log's batch headers, a bounded chunk at a time

@@ -1,0 +1,410 @@
+"""Kafka's ``ReplicaFetcherThread`` as a sans-I/O state machine: one per leader node.
+
+Each partition this node follows from that leader has a fetch state:
+
+    TRUNCATING --OffsetsForLeaderEpoch answer agrees on an epoch--> FETCHING
+    TRUNCATING --answer names an epoch we lack--> TRUNCATING (truncated a step, ask again)
+    FETCHING --diverging_epoch in a Fetch answer--> TRUNCATING-like truncation, then FETCHING
+    FETCHING --OFFSET_OUT_OF_RANGE--> RESETTING --leader's log start ahead of us--> FETCHING
+                                      RESETTING --otherwise--> TRUNCATING
+    any --FENCED_LEADER_EPOCH--> removed (a newer BecomeFollower adds it back)
+
+Truncation is KIP-279's loop (Replication.tla ``Kip279Offset``, the ``BecomeFollower``
+truncation): ask the leader for the end offset of our latest epoch; if its answer names an epoch
+we hold, truncate to min(its end offset, ours for that epoch, our LEO) and start fetching; if it
+names an epoch we lack, truncate to the end of our largest epoch below it and ask again. One
+round only (KIP-101 as first shipped) lets logs diverge after fast leader changes
+(``spec/bugs/Replication_FastLeaderChange.cfg``).
+
+Fetches (FollowerFetch) carry our replica id (v15+: ReplicaState with the broker epoch) and our
+``current_leader_epoch`` (KIP-320); their records are appended unchanged
+(``Replica.append_as_follower``) and the follower's HW becomes min(leader HW, own LEO).
+Errors back off ``replica.fetch.backoff.ms``. One request is in flight at a time.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from kio.schema.errors import ErrorCode
+
+from refka.log.leader_epoch_cache import UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET
+from refka.protocol import codec
+from refka.replica import Replica
+from refka.replication.client import Client, ClientResponse, NodeAddress
+
+TopicPartition = tuple[str, int]
+
+FETCH_KEY = 1
+LIST_OFFSETS_KEY = 2
+OFFSET_FOR_LEADER_EPOCH_KEY = 23
+EARLIEST_TIMESTAMP = -2
+
+
+@dataclass(frozen=True, slots=True)
+class FetcherConfig:
+    """Kafka's broker configs for the replica fetcher (defaults as Kafka's)."""
+
+    replica_fetch_wait_max_ms: int = 500
+    replica_fetch_min_bytes: int = 1
+    replica_fetch_max_bytes: int = 1_048_576
+    replica_fetch_response_max_bytes: int = 10_485_760
+    replica_fetch_backoff_ms: int = 1_000
+    fetch_version: int = 12  # refka's Fetch handler speaks v4-v12 today; v13+ uses topic ids
+    offset_for_leader_epoch_version: int = 4
+    list_offsets_version: int = 7
+
+
+class FetchState(enum.Enum):
+    TRUNCATING = "Truncating"
+    FETCHING = "Fetching"
+    RESETTING = "Resetting"  # OFFSET_OUT_OF_RANGE: asking the leader for its log start
+
+
+@dataclass(slots=True)
+class PartitionFetchState:
+    topic_id: uuid.UUID | None
+    leader_epoch: int
+    state: FetchState = FetchState.TRUNCATING
+    fetch_offset: int = 0
+    delayed_until_ms: int = 0
+
+
+ReplicaLookup = Callable[[TopicPartition], Replica | None]
+
+
+class ReplicaFetcher:
+    """Fetches every partition this node follows from one leader node."""
+
+    def __init__(
+        self,
+        leader: NodeAddress,
+        local_id: int,
+        broker_epoch: Callable[[], int],
+        replicas: ReplicaLookup,
+        client: Client,
+        config: FetcherConfig | None = None,
+    ) -> None:
+        self.leader = leader
+        self.local_id = local_id
+        self.broker_epoch = broker_epoch
+        self.replicas = replicas
+        self.client = client
+        self.config = config or FetcherConfig()
+        self.partitions: dict[TopicPartition, PartitionFetchState] = {}
+        self.in_flight = False
+        self._last_poll_ms = 0
+        self._sent: dict[TopicPartition, tuple[int, int]] = {}  # tp -> (epoch, fetch offset)
+
+    # ------------------------------------------------------------ partitions
+
+    def add_partition(
+        self, tp: TopicPartition, topic_id: uuid.UUID | None, leader_epoch: int
+    ) -> None:
+        """BecomeFollower: (re)start ``tp`` at ``leader_epoch`` by truncating first (KIP-279)."""
+        self.partitions[tp] = PartitionFetchState(topic_id, leader_epoch)
+
+    def remove_partition(self, tp: TopicPartition) -> None:
+        self.partitions.pop(tp, None)
+
+    def state_of(self, tp: TopicPartition) -> FetchState | None:
+        found = self.partitions.get(tp)
+        return None if found is None else found.state
+
+    # ---------------------------------------------------------------- polling
+
+    def poll(self, now_ms: int) -> None:
+        """Send the next request if none is in flight: truncation first, then resets, then
+        a Fetch for every partition ready to fetch."""
+        self._last_poll_ms = now_ms
+        if self.in_flight or not self.client.ready(self.leader.node_id, now_ms):
+            return
+        for state, build in (
+            (FetchState.TRUNCATING, self._offsets_for_leader_epoch_request),
+            (FetchState.RESETTING, self._list_offsets_request),
+            (FetchState.FETCHING, self._fetch_request),
+        ):
+            ready = self._ready(state, now_ms)
+            if ready:
+                request, on_response = build(ready)
+                self._send(request, on_response, now_ms)
+                return
+
+    def next_deadline_ms(self) -> int | None:
+        """When a delayed partition may be tried again (None if nothing waits on time)."""
+        if self.in_flight:
+            return None
+        delays = [p.delayed_until_ms for p in self.partitions.values()]
+        return min((d for d in delays if d > self._last_poll_ms), default=None)
+
+    def _ready(self, state: FetchState, now_ms: int) -> list[TopicPartition]:
+        return [
+            tp
+            for tp, p in self.partitions.items()
+            if p.state is state and p.delayed_until_ms <= now_ms and self.replicas(tp) is not None
+        ]
+
+    def _send(self, request: Any, on_response: Callable[[Any, int], None], now_ms: int) -> None:
+        def complete(response: ClientResponse) -> None:
+            self.in_flight = False
+            if response.disconnected or response.timed_out or response.response is None:
+                self._delay_all(now_ms)
+                return
+            on_response(response.response, now_ms)
+
+        self.in_flight = self.client.send(self.leader, request, now_ms, complete)
+
+    def _delay(self, tp: TopicPartition, now_ms: int) -> None:
+        found = self.partitions.get(tp)
+        if found is not None:
+            found.delayed_until_ms = now_ms + self.config.replica_fetch_backoff_ms
+
+    def _delay_all(self, now_ms: int) -> None:
+        for tp in self._sent:
+            self._delay(tp, now_ms)
+        self._sent = {}
+
+    def _current(
+        self, tp: TopicPartition, state: FetchState
+    ) -> tuple[PartitionFetchState, Replica] | None:
+        """The partition's state and replica if the answer still applies to them (the
+        partition was not removed or restarted at another epoch while the request flew)."""
+        found = self.partitions.get(tp)
+        replica = self.replicas(tp)
+        sent = self._sent.get(tp)
+        if found is None or replica is None or found.state is not state or sent is None:
+            return None
+        if sent[0] != found.leader_epoch:
+            return None
+        return found, replica
+
+    # --------------------------------------------------- OffsetsForLeaderEpoch
+
+    def _offsets_for_leader_epoch_request(
+        self, tps: list[TopicPartition]
+    ) -> tuple[Any, Callable[[Any, int], None]]:
+        v = self.config.offset_for_leader_epoch_version
+        m = codec.request_module(OFFSET_FOR_LEADER_EPOCH_KEY, v)
+        by_topic: dict[str, list[Any]] = {}
+        self._sent = {}
+        for tp in tps:
+            replica = self.replicas(tp)
+            assert replica is not None
+            state = self.partitions[tp]
+            latest = replica.epoch_cache.latest_epoch
+            self._sent[tp] = (state.leader_epoch, -1)
+            by_topic.setdefault(tp[0], []).append(
+                codec.build(
+                    m.OffsetForLeaderPartition,
+                    partition=tp[1],
+                    current_leader_epoch=state.leader_epoch,
+                    leader_epoch=UNDEFINED_EPOCH if latest is None else latest,
+                )
+            )
+        request = codec.build(
+            m.OffsetForLeaderEpochRequest,
+            replica_id=self.local_id,
+            topics=tuple(
+                codec.build(m.OffsetForLeaderTopic, topic=t, partitions=tuple(ps))
+                for t, ps in by_topic.items()
+            ),
+        )
+        return request, self._on_offsets_for_leader_epoch
+
+    def _on_offsets_for_leader_epoch(self, body: Any, now_ms: int) -> None:
+        for topic in body.topics:
+            for answer in topic.partitions:
+                tp = (topic.topic, answer.partition)
+                current = self._current(tp, FetchState.TRUNCATING)
+                if current is None:
+                    continue
+                state, replica = current
+                if answer.error_code == ErrorCode.fenced_leader_epoch:
+                    self.remove_partition(tp)
+                elif answer.error_code != ErrorCode.none:
+                    self._delay(tp, now_ms)
+                else:
+                    self._truncate(state, replica, answer.leader_epoch, answer.end_offset)
+        self._sent = {}
+
+    def _truncate(
+        self, state: PartitionFetchState, replica: Replica, leader_epoch: int, end_offset: int
+    ) -> None:
+        """One step of KIP-279's loop (Kip279Offset): truncate, and either fetch or ask again."""
+        target, done = truncation_offset(replica, leader_epoch, end_offset)
+        replica.truncate_to(target)
+        if done:
+            state.state = FetchState.FETCHING
+            state.fetch_offset = replica.log_end_offset
+
+    # -------------------------------------------------------------- ListOffsets
+
+    def _list_offsets_request(
+        self, tps: list[TopicPartition]
+    ) -> tuple[Any, Callable[[Any, int], None]]:
+        m = codec.request_module(LIST_OFFSETS_KEY, self.config.list_offsets_version)
+        by_topic: dict[str, list[Any]] = {}
+        self._sent = {}
+        for tp in tps:
+            state = self.partitions[tp]
+            self._sent[tp] = (state.leader_epoch, state.fetch_offset)
+            by_topic.setdefault(tp[0], []).append(
+                codec.build(
+                    m.ListOffsetsPartition,
+                    partition_index=tp[1],
+                    current_leader_epoch=state.leader_epoch,
+                    timestamp=EARLIEST_TIMESTAMP,
+                    max_num_offsets=1,
+                )
+            )
+        request = codec.build(
+            m.ListOffsetsRequest,
+            replica_id=self.local_id,
+            isolation_level=0,
+            topics=tuple(
+                codec.build(m.ListOffsetsTopic, name=t, partitions=tuple(ps))
+                for t, ps in by_topic.items()
+            ),
+        )
+        return request, self._on_list_offsets
+
+    def _on_list_offsets(self, body: Any, now_ms: int) -> None:
+        """OFFSET_OUT_OF_RANGE: behind the leader's log start, start there; otherwise we are
+        ahead of the leader, which the epoch loop resolves."""
+        for topic in body.topics:
+            for answer in topic.partitions:
+                tp = (topic.name, answer.partition_index)
+                current = self._current(tp, FetchState.RESETTING)
+                if current is None:
+                    continue
+                state, replica = current
+                if answer.error_code == ErrorCode.fenced_leader_epoch:
+                    self.remove_partition(tp)
+                elif answer.error_code != ErrorCode.none:
+                    self._delay(tp, now_ms)
+                elif state.fetch_offset < answer.offset:
+                    replica.truncate_fully_and_start_at(answer.offset)
+                    state.fetch_offset = answer.offset
+                    state.state = FetchState.FETCHING
+                else:
+                    state.state = FetchState.TRUNCATING
+        self._sent = {}
+
+    # -------------------------------------------------------------------- Fetch
+
+    def _fetch_request(self, tps: list[TopicPartition]) -> tuple[Any, Callable[[Any, int], None]]:
+        c = self.config
+        m = codec.request_module(FETCH_KEY, c.fetch_version)
+        by_topic: dict[str, list[Any]] = {}
+        self._sent = {}
+        for tp in tps:
+            state = self.partitions[tp]
+            replica = self.replicas(tp)
+            assert replica is not None
+            state.fetch_offset = replica.log_end_offset
+            latest = replica.epoch_cache.latest_epoch
+            self._sent[tp] = (state.leader_epoch, state.fetch_offset)
+            by_topic.setdefault(tp[0], []).append(
+                codec.build(
+                    m.FetchPartition,
+                    partition=tp[1],
+                    current_leader_epoch=state.leader_epoch,
+                    fetch_offset=state.fetch_offset,
+                    last_fetched_epoch=UNDEFINED_EPOCH if latest is None else latest,
+                    log_start_offset=replica.log_start_offset,
+                    partition_max_bytes=c.replica_fetch_max_bytes,
+                )
+            )
+        request = codec.build(
+            m.FetchRequest,
+            replica_id=self.local_id,
+            replica_state=_replica_state(m, self.local_id, self.broker_epoch()),
+            max_wait=codec.millis(c.replica_fetch_wait_max_ms),
+            min_bytes=c.replica_fetch_min_bytes,
+            max_bytes=c.replica_fetch_response_max_bytes,
+            isolation_level=0,
+            session_id=0,
+            session_epoch=-1,
+            topics=tuple(
+                codec.build(
+                    m.FetchTopic,
+                    topic=t,
+                    topic_id=self.partitions[(t, ps[0].partition)].topic_id,
+                    partitions=tuple(ps),
+                )
+                for t, ps in by_topic.items()
+            ),
+            forgotten_topics_data=(),
+            rack_id="",
+        )
+        return request, self._on_fetch
+
+    def _on_fetch(self, body: Any, now_ms: int) -> None:
+        if body.error_code != ErrorCode.none:
+            self._delay_all(now_ms)
+            return
+        names = {p.topic_id: tp[0] for tp, p in self.partitions.items()}
+        for topic in body.responses:
+            name = getattr(topic, "topic", None) or names.get(getattr(topic, "topic_id", None))
+            for answer in topic.partitions:
+                tp = (str(name), answer.partition_index)
+                current = self._current(tp, FetchState.FETCHING)
+                if current is None or self._sent[tp][1] != current[0].fetch_offset:
+                    continue
+                self._apply_fetched(tp, current[0], current[1], answer, now_ms)
+        self._sent = {}
+
+    def _apply_fetched(
+        self,
+        tp: TopicPartition,
+        state: PartitionFetchState,
+        replica: Replica,
+        answer: Any,
+        now_ms: int,
+    ) -> None:
+        error = answer.error_code
+        if error == ErrorCode.none:
+            diverging = getattr(answer, "diverging_epoch", None)
+            if diverging is not None and diverging.epoch >= 0:
+                self._truncate(state, replica, diverging.epoch, diverging.end_offset)
+                if state.state is FetchState.TRUNCATING:
+                    return
+            elif answer.records:
+                try:
+                    replica.append_as_follower(answer.records, now_ms)
+                except ValueError:
+                    self._delay(tp, now_ms)
+                    return
+            replica.update_high_watermark_from_leader(answer.high_watermark)
+            state.fetch_offset = replica.log_end_offset
+        elif error == ErrorCode.offset_out_of_range:
+            state.state = FetchState.RESETTING
+        elif error == ErrorCode.fenced_leader_epoch:
+            self.remove_partition(tp)
+        else:  # UNKNOWN_LEADER_EPOCH, NOT_LEADER_OR_FOLLOWER, UNKNOWN_TOPIC_OR_PARTITION ...
+            self._delay(tp, now_ms)
+
+
+def truncation_offset(replica: Replica, leader_epoch: int, end_offset: int) -> tuple[int, bool]:
+    """Where to truncate on the leader's (epoch, end offset) answer, and whether truncation is
+    complete (Kafka's ``getOffsetTruncationState``; Replication.tla ``Kip279Offset``)."""
+    leo = replica.log_end_offset
+    if end_offset == UNDEFINED_EPOCH_OFFSET:  # the leader knows no epoch <= ours
+        return min(replica.high_watermark, leo), True
+    if leader_epoch == UNDEFINED_EPOCH:
+        return min(end_offset, leo), True
+    follower_epoch, follower_end = replica.end_offset_for_epoch(leader_epoch)
+    if follower_epoch == UNDEFINED_EPOCH:  # every epoch we hold is larger: cut there
+        return min(end_offset, leo), True
+    if follower_epoch != leader_epoch:  # we lack the leader's epoch: cut a step, ask again
+        return min(follower_end, leo), False
+    return min(follower_end, end_offset, leo), True
+
+
+def _replica_state(m: Any, replica_id: int, broker_epoch: int) -> Any:
+    cls = getattr(m, "ReplicaState", None)
+    return None if cls is None else cls(replica_id=replica_id, replica_epoch=broker_epoch)
