@@ -111,14 +111,16 @@ class BrokerConfig(BaseModel):
     process_roles: str = _f(
         "broker,controller",
         "The roles that this process plays: 'broker', 'controller', or 'broker,controller'. "
-        "Accepted and ignored: refka is one combined node.",
+        "A combined node (the default) runs both in one process.",
     )
     listeners: str = _f(
         "PLAINTEXT://127.0.0.1:9092",
         "Listener List - Comma-separated list of URIs we will listen on and the listener names. "
         "Specify hostname as 0.0.0.0 to bind to all interfaces. Leave hostname empty to bind to "
-        "the default interface. Example: PLAINTEXT://myhost:9092. refka listens on the first "
-        "listener not named in `controller.listener.names` (default PLAINTEXT://127.0.0.1:9092).",
+        "the default interface. Example: PLAINTEXT://myhost:9092. A broker serves clients on the "
+        "first listener not named in `controller.listener.names`; a controller serves on the "
+        "first that is. A combined node without a controller listener gets one on an ephemeral "
+        "loopback port.",
     )
     advertised_listeners: str | None = _f(
         None,
@@ -127,8 +129,8 @@ class BrokerConfig(BaseModel):
     )
     controller_listener_names: str = _f(
         "",
-        "A comma-separated list of the names of the listeners used by the controller. refka "
-        "does not listen on these.",
+        "A comma-separated list of the names of the listeners used by the controller. Empty: "
+        "CONTROLLER.",
     )
     listener_security_protocol_map: str = _f(
         "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL",
@@ -140,10 +142,13 @@ class BrokerConfig(BaseModel):
     controller_quorum_voters: str = _f(
         "",
         "Map of id/endpoint information for the set of voters in a comma-separated list of "
-        "{id}@{host}:{port} entries. Accepted and ignored (refka is one node).",
+        "{id}@{host}:{port} entries. refka has one voter (the first). Empty on a combined node: "
+        "the node's own controller listener.",
     )
     controller_quorum_bootstrap_servers: str = _f(
-        "", "List of endpoints used to discover the controller quorum. Accepted and ignored."
+        "",
+        "List of endpoints used to discover the controller quorum: used when "
+        "`controller.quorum.voters` is empty.",
     )
     broker_rack: str | None = _f(
         None, "Rack of the broker. This will be used in rack aware replication assignment."
@@ -186,6 +191,54 @@ class BrokerConfig(BaseModel):
         600000,
         "Idle connections timeout: the server socket processor threads close the connections "
         "that idle more than this.",
+    )
+    # --- KRaft: the broker's life with the controller (KIP-631) ------------------------------
+    broker_heartbeat_interval_ms: int = _f(
+        2000, "The length of time in milliseconds between broker heartbeats.", ge=1
+    )
+    broker_session_timeout_ms: int = _f(
+        9000,
+        "The length of time in milliseconds that a broker lease lasts if no heartbeats are made.",
+        ge=1,
+    )
+    metadata_log_dir: str | None = _f(
+        None,
+        "This configuration determines where we put the metadata log. If it is not set, the "
+        "metadata log is placed in the first log directory from log.dirs.",
+    )
+    metadata_log_max_record_bytes_between_snapshots: int = _f(
+        20 * 1024 * 1024,
+        "This is the maximum number of bytes in the log between the latest snapshot and the "
+        "high-watermark needed before generating a new snapshot.",
+        ge=1,
+    )
+    auto_leader_rebalance_enable: bool = _f(
+        True,
+        "Enables auto leader balancing. A background thread checks the distribution of partition "
+        "leaders at regular intervals, configurable by leader.imbalance.check.interval.seconds.",
+    )
+    leader_imbalance_check_interval_seconds: int = _f(
+        300, "The frequency with which the partition rebalance check is triggered.", ge=1
+    )
+    # --- replication: followers fetch from leaders -------------------------------------------
+    replica_lag_time_max_ms: int = _f(
+        30000,
+        "If a follower hasn't sent any fetch requests or hasn't consumed up to the leader's log "
+        "end offset for at least this time, the leader will remove the follower from isr.",
+        ge=1,
+    )
+    replica_fetch_wait_max_ms: int = _f(
+        500, "The maximum wait time for each fetcher request issued by follower replicas.", ge=0
+    )
+    replica_fetch_min_bytes: int = _f(1, "Minimum bytes expected for each fetch response.", ge=1)
+    replica_fetch_max_bytes: int = _f(
+        1048576, "The number of bytes of messages to attempt to fetch for each partition.", ge=0
+    )
+    replica_fetch_response_max_bytes: int = _f(
+        10485760, "Maximum bytes expected for the entire fetch response.", ge=0
+    )
+    replica_fetch_backoff_ms: int = _f(
+        1000, "The amount of time to sleep when fetch partition error occurs.", ge=0
     )
     # --- the broker's own client (NetworkClient): requests to other nodes -------------------
     request_timeout_ms: int = _f(
@@ -656,7 +709,8 @@ def _listener_list(value: str) -> list[tuple[str, str, int]]:
 
 
 def _client_listener(value: str, config: BrokerConfig) -> tuple[str, str, int]:
-    controllers = {n.strip().upper() for n in config.controller_listener_names.split(",")}
+    names = config.controller_listener_names or "CONTROLLER"
+    controllers = {n.strip().upper() for n in names.split(",")}
     listeners = _listener_list(value)
     return next((lst for lst in listeners if lst[0] not in controllers), listeners[0])
 
@@ -813,3 +867,39 @@ def _describe(error: ValidationError, values: dict[str, Any]) -> str:
         else:
             lines.append(f"invalid {key}: {message}")
     return "; ".join(lines)
+
+
+def controller_listener(config: BrokerConfig) -> tuple[str, int] | None:
+    """The ``(host, port)`` of the controller listener, if ``listeners`` names one."""
+    names = {
+        n.strip().upper() for n in (config.controller_listener_names or "CONTROLLER").split(",")
+    }
+    for name, host, port in _listener_list(config.listeners):
+        if name in names:
+            return (host or "0.0.0.0", port)
+    return None
+
+
+def roles(config: BrokerConfig) -> frozenset[str]:
+    """``process.roles`` as a set: ``broker``, ``controller`` or both."""
+    found = frozenset(r.strip() for r in config.process_roles.split(",") if r.strip())
+    unknown = found - {"broker", "controller"}
+    if unknown or not found:
+        raise ValueError(f"process.roles {config.process_roles!r}: use broker, controller or both")
+    return found
+
+
+def quorum_voter(config: BrokerConfig) -> tuple[int, str, int] | None:
+    """The (first) voter of ``controller.quorum.voters`` as ``(node_id, host, port)``, else the
+    first of ``controller.quorum.bootstrap.servers`` (node id unknown: -1), else None."""
+    voters = config.controller_quorum_voters.strip()
+    if voters:
+        entry = voters.split(",")[0].strip()
+        node, _, address = entry.partition("@")
+        host, _, port = address.rpartition(":")
+        return int(node), host.strip("[]"), int(port)
+    bootstrap = config.controller_quorum_bootstrap_servers.strip()
+    if bootstrap:
+        host, _, port = bootstrap.split(",")[0].strip().rpartition(":")
+        return -1, host.strip("[]"), int(port)
+    return None

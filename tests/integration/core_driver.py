@@ -1,4 +1,4 @@
-"""A driver for refka's core in one process: a fake clock, ``MemoryStorage``, no sockets.
+"""A driver for refka's cores in one process: a fake clock, ``MemoryStorage``, no sockets.
 
 It feeds ``Broker.on_request`` and ``on_tick`` and decodes the ``Send`` effects' bytes with kio,
 exactly as a client would read them off a socket.
@@ -10,40 +10,106 @@ import datetime
 from typing import Any
 
 from refka.config import BrokerConfig
-from refka.core.broker import Broker
 from refka.core.effects import Close, Effect, FileSlice, Send
+from refka.core.network_client import NodeAddress
 from refka.log.storage import MemoryStorage
+from refka.node import make_broker, make_controller
+from refka.sim.router import LINK_CONNECTION_ID_BASE, Router
 
 from conformance.wire import decode_response, encode_request, frame
 
 START_MS = 1_700_000_000_000
+BROKER = 1
+CONTROLLER = 1_000  # the combined node's controller core, as the router addresses it
 
 
 def ms(value: int) -> datetime.timedelta:
     return datetime.timedelta(milliseconds=value)
 
 
-class Driver:
-    """A driver with a fake clock: it feeds the core and keeps what it asked for."""
+class Recorder:
+    """Wraps a core for the router and keeps the effects it returns for client connections."""
 
-    def __init__(self, seed: int = 7) -> None:
-        self.now_ms = START_MS
+    def __init__(self, core: Any) -> None:
+        self.core = core
+        self.effects: list[Effect] = []
+
+    def _keep(self, effects: list[Effect]) -> list[Effect]:
+        self.effects += [
+            e
+            for e in effects
+            if isinstance(e, Send | Close) and e.connection_id < LINK_CONNECTION_ID_BASE
+        ]
+        return effects
+
+    def on_connect(self, connection_id: int, now_ms: int) -> list[Effect]:
+        return self._keep(self.core.on_connect(connection_id, now_ms))
+
+    def on_disconnect(self, connection_id: int, now_ms: int) -> list[Effect]:
+        return self._keep(self.core.on_disconnect(connection_id, now_ms))
+
+    def on_request(
+        self, connection_id: int, frame: bytes | memoryview, now_ms: int
+    ) -> list[Effect]:
+        return self._keep(self.core.on_request(connection_id, frame, now_ms))
+
+    def on_response(self, node_id: int, frame: bytes | memoryview, now_ms: int) -> list[Effect]:
+        return self._keep(self.core.on_response(node_id, frame, now_ms))
+
+    def on_unreachable(self, node_id: int, now_ms: int) -> list[Effect]:
+        return self._keep(self.core.on_unreachable(node_id, now_ms))
+
+    def on_tick(self, now_ms: int) -> list[Effect]:
+        return self._keep(self.core.on_tick(now_ms))
+
+    def shutdown(self, now_ms: int) -> None:
+        self.core.shutdown(now_ms)
+
+
+class Driver:
+    """A combined node (controller and broker cores on one storage) on the in-process router,
+    with a fake clock; the test is the broker's client."""
+
+    def __init__(self, seed: int = 7, **configs: str) -> None:
         self.storage = MemoryStorage()
-        config = BrokerConfig.model_validate({"log.dirs": "data"})
-        self.broker = Broker(config, self.storage, self.now_ms, seed)
+        config = BrokerConfig.model_validate({"log.dirs": "data", **configs})
+        self.router = Router(START_MS)
+        controller = make_controller(config, self.storage, START_MS, seed)
+        address = NodeAddress(CONTROLLER, "controller", 0)
+        self.broker = make_broker(config, self.storage, START_MS, seed + 1, controller=address)
+        self.recorder = Recorder(self.broker)
+        read = self.read_slice
+        self.router.add_node(CONTROLLER, controller, read)
+        self.router.add_node(BROKER, self.recorder, read)
+        self.router.tick(CONTROLLER)
+        self.router.tick(BROKER)
+        for _ in range(100):
+            if self.broker.ready:
+                break
+            self.router.advance(100)
+        assert self.broker.ready, "the broker did not register and catch up"
         self.correlation_id = 0
         self.timeline: list[Effect] = []
+
+    @property
+    def now_ms(self) -> int:
+        return self.router.now_ms
+
+    def read_slice(self, piece: FileSlice) -> bytes:
+        return self.storage.read(piece.path, piece.position, piece.size)
 
     def request(self, connection_id: int, request: Any) -> list[Effect]:
         self.correlation_id += 1
         payload = encode_request(request, self.correlation_id)
-        return self.record(self.broker.on_request(connection_id, payload, self.now_ms))
+        self.router.client_request(BROKER, connection_id, payload)
+        return self.record()
 
     def tick(self, advance_ms: int) -> list[Effect]:
-        self.now_ms += advance_ms
-        return self.record(self.broker.on_tick(self.now_ms))
+        self.router.advance(advance_ms)
+        return self.record()
 
-    def record(self, effects: list[Effect]) -> list[Effect]:
+    def record(self) -> list[Effect]:
+        effects, self.recorder.effects = self.recorder.effects, []
         assert not [e for e in effects if isinstance(e, Close)], effects
         self.timeline += effects
         return effects

@@ -32,7 +32,6 @@ from kio.schema.broker_registration.v4.request import (
 )
 from kio.schema.errors import ErrorCode
 from kio.static.primitive import i16, i32, i64, u16
-
 from refka.core.network_client import ClientResponse, NodeAddress
 
 PLAINTEXT = 0  # SecurityProtocol.PLAINTEXT
@@ -61,6 +60,11 @@ _LEGAL: dict[BrokerState, frozenset[BrokerState]] = {
     BrokerState.PENDING_CONTROLLED_SHUTDOWN: frozenset({BrokerState.SHUTTING_DOWN}),
     BrokerState.SHUTTING_DOWN: frozenset(),
 }
+
+
+_HURRIED = frozenset({BrokerState.RECOVERY, BrokerState.PENDING_CONTROLLED_SHUTDOWN})
+"""States in which the broker heartbeats as soon as its metadata moves: the controller waits
+for it (to unfence it, or to let it shut down)."""
 
 
 class IllegalBrokerStateTransition(RuntimeError):
@@ -110,19 +114,24 @@ class BrokerLifecycleManager:
         self.metadata_offset = -1
         self.caught_up = False
         self._in_flight = False
+        self._hurry = False
         self._next_send_ms = now_ms
 
     # ------------------------------------------------------------------ events
 
     def on_metadata_applied(self, offset: int) -> None:
-        """The broker's image has applied the metadata log up to ``offset``."""
+        """The broker's image has applied the metadata log up to ``offset``; while fenced, tell
+        the controller at once (it unfences a broker that has caught up)."""
+        if offset > self.metadata_offset and self.state in _HURRIED:
+            self._hurry = True
         self.metadata_offset = max(self.metadata_offset, offset)
 
     def on_tick(self, now_ms: int) -> None:
-        if self._in_flight or now_ms < self._next_send_ms:
+        if self._in_flight or self.state is BrokerState.SHUTTING_DOWN:
             return
-        if self.state is BrokerState.SHUTTING_DOWN:
+        if now_ms < self._next_send_ms and not self._hurry:
             return
+        self._hurry = False
         request = self._registration() if self.broker_epoch < 0 else self._heartbeat()
         sent = self.client.send(self.controller, request, now_ms, self._on_response(now_ms))
         self._in_flight = sent
@@ -132,7 +141,7 @@ class BrokerLifecycleManager:
     def next_deadline_ms(self) -> int | None:
         if self._in_flight or self.state is BrokerState.SHUTTING_DOWN:
             return None
-        return self._next_send_ms
+        return 0 if self._hurry else self._next_send_ms
 
     def begin_controlled_shutdown(self, now_ms: int) -> None:
         """Ask the controller to move our leaderships away before we stop."""
@@ -140,7 +149,7 @@ class BrokerLifecycleManager:
             self._move(BrokerState.SHUTTING_DOWN)
             return
         self._move(BrokerState.PENDING_CONTROLLED_SHUTDOWN)
-        self._next_send_ms = now_ms
+        self._hurry = True
 
     @property
     def fenced(self) -> bool:
@@ -198,7 +207,7 @@ class BrokerLifecycleManager:
         self.broker_epoch = int(response.broker_epoch)
         if self.state is BrokerState.STARTING:
             self._move(BrokerState.RECOVERY)
-        self._next_send_ms = 0  # heartbeat at once: the controller waits for our offset
+        self._hurry = True  # heartbeat at once: the controller waits for our offset
 
     def _heartbeat_answered(self, response: Any) -> None:
         if response.error_code == ErrorCode.stale_broker_epoch:

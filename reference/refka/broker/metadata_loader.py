@@ -18,10 +18,10 @@ from kio.schema.errors import ErrorCode
 from kio.schema.fetch.v12.request import FetchPartition, FetchRequest, FetchTopic
 from kio.schema.types import TopicName
 from kio.static.primitive import i8, i32, i32Timedelta, i64
-
 from refka.core.network_client import ClientResponse, NodeAddress
 from refka.metadata.image import MetadataDelta, MetadataImage
 from refka.metadata.metadata_log import decode_batches
+from refka.protocol.batch_header import iter_headers
 
 METADATA_TOPIC = "__cluster_metadata"
 FETCH_MAX_WAIT_MS = 500
@@ -122,14 +122,16 @@ class MetadataLoader:
     def _apply(self, records: bytes, now_ms: int) -> None:
         """Apply the fetched records below the high watermark, in one delta."""
         fetched = [
-            (offset, epoch, record)
-            for offset, epoch, record in decode_batches(records)
+            (offset, record)
+            for offset, record in decode_batches(records)
             if self.next_offset <= offset < self.high_watermark
         ]
         if not fetched:
             return
-        last_offset, self.last_fetched_epoch, _ = fetched[-1]
-        image, delta = self.image.apply(last_offset, [record for _, _, record in fetched])
+        epochs = [h.partition_leader_epoch for h in iter_headers(records)]
+        self.last_fetched_epoch = epochs[-1] if epochs else self.last_fetched_epoch
+        last_offset = fetched[-1][0]
+        image, delta = self.image.apply(last_offset, [record for _, record in fetched])
         self.image = image
         self.publish(image, delta, now_ms)
 

@@ -385,7 +385,7 @@ def handle_describe_quorum(c: QuorumController, ctx: RequestContext, request: An
 
 
 API_TABLE: dict[int, tuple[str, int, int, Any]] = {
-    1: ("Fetch", 13, 17, handle_fetch),
+    1: ("Fetch", 12, 17, handle_fetch),
     18: ("ApiVersions", 0, 4, handle_api_versions),
     19: ("CreateTopics", 2, 7, handle_create_topics),
     20: ("DeleteTopics", 1, 6, handle_delete_topics),

@@ -1,47 +1,58 @@
 """The broker's sans-I/O core: one node's services and the events that drive them.
 
-Drivers (the asyncio server, the simulator, tests) feed it events with the current time and
-carry out the effects it returns (``refka.core.effects``):
+Drivers (the asyncio server, the in-process router, tests) feed it events with the current time
+and carry out the effects it returns (``refka.core.effects``):
 
 - ``on_connect(connection_id, now_ms)`` / ``on_disconnect(connection_id, now_ms)``;
 - ``on_request(connection_id, frame, now_ms)``: one request frame, size prefix removed;
-- ``on_tick(now_ms)``: time passed (long-poll deadlines, retention, flush, group timers);
-- ``on_response(node_id, frame, now_ms)`` / ``on_unreachable(node_id, now_ms)``: what became of
-  a request this node sent to another (``SendRequest``) through its ``NetworkClient``.
+- ``on_response(node_id, frame, now_ms)`` / ``on_unreachable(node_id, now_ms)``: the answers
+  to the requests this broker sent (``SendRequest``) to the controller and to other brokers;
+- ``on_tick(now_ms)``: time passed (long-poll deadlines, heartbeats, ISR checks, group timers).
 
-The broker is a composition: ``NetworkClient`` (requests to other nodes), ``Partitions``
-(replicas, logs, purgatory), ``Topics`` (metadata and admin operations), ``GroupService`` (the
-group coordinator), the API table bound to them (``refka.handlers.registry``) and the
-``Dispatcher`` that routes frames and orders answers.
+The broker is a composition (KIP-500, KIP-631): a ``BrokerLifecycleManager`` registers with the
+controller and heartbeats; a ``MetadataLoader`` fetches the controller's metadata log and
+applies it to the ``MetadataImage``; each applied delta is published to the
+``ReplicaManager`` (leader or follower roles, fetchers, ISR changes), to the group coordinator
+(which ``__consumer_offsets`` partitions it leads) and to the lifecycle (the applied offset).
+Requests reach narrow services (``Partitions``, ``Topics``, ``GroupService``) through the API
+table (``refka.handlers.registry``) and the ``Dispatcher``, which orders the answers.
 """
 
 from __future__ import annotations
 
-import base64
 import logging
 from typing import Any
 
-from refka.config import BrokerConfig, advertised_address
+from refka.broker.forwarding import ForwardingManager
+from refka.broker.lifecycle import BrokerLifecycleManager, BrokerState, Registration
+from refka.broker.meta_properties import MetaProperties
+from refka.broker.metadata_loader import MetadataLoader
+from refka.broker.producer_ids import ProducerIdManager
+from refka.config import BrokerConfig, advertised_address, quorum_voter
 from refka.core.context import RequestContext
 from refka.core.dispatch import Dispatcher
 from refka.core.effects import Close, Effect, Send, Wakeup
 from refka.core.groups import make_group_service
-from refka.core.metadata import load_metadata
-from refka.core.network_client import NetworkClient
+from refka.core.network_client import NetworkClient, NodeAddress
 from refka.core.partitions import Partitions
 from refka.core.seeded import SeededRandom
 from refka.core.topics import Node, Topics
 from refka.handlers import registry
 from refka.log.storage import Storage
+from refka.metadata.image import MetadataDelta, MetadataImage
+from refka.metadata.records import TOPIC_RESOURCE
+from refka.replication.replica_fetcher import FetcherConfig
+from refka.replication.replica_manager import ReplicaManager, ReplicationConfig
 
 log = logging.getLogger(__name__)
 
 
 class Broker:
-    """One Kafka node: its partitions, its metadata, its groups and its connections.
+    """One Kafka broker: its partitions, its view of the cluster, its groups, its connections.
 
     ``host_name`` replaces a wildcard advertised host (the driver looks it up; the core does
-    not touch the network).
+    not touch the network). ``controller`` overrides the address of ``controller.quorum.voters``
+    (a combined node passes its own controller listener).
     """
 
     def __init__(
@@ -51,30 +62,21 @@ class Broker:
         now_ms: int,
         seed: int,
         host_name: str = "localhost",
+        controller: NodeAddress | None = None,
     ) -> None:
         self.config = config
         self.storage = storage
         self.random = SeededRandom(seed)
         host, port = advertised_address(config, host_name)
         self.node = Node(config.node_id, host, port, config.broker_rack)
-        self.metadata = load_metadata(storage, config.node_id, _cluster_id(self.random))
-        self.partitions = Partitions(
-            config, storage, config.node_id, now_ms, self._topic_configs, self._reply
-        )
-        self.topics = Topics(
-            config, self.node, storage, self.metadata, self.partitions, self.random
-        )
-        self.topics.open_all(now_ms)
-        self.groups = make_group_service(
-            self.topics, self.partitions, self.random, self._reply, registry.GROUP_RESPONDERS
-        )
-        services = registry.BrokerServices(self.partitions, self.topics, self.groups)
-        self.apis = registry.broker_apis(services)
-        self.dispatch = Dispatcher(
-            self.apis,
-            registry.unsupported_api_versions(self.apis),
-            self.partitions.cancel_connection,
-        )
+        self.controller = controller or _controller_address(config)
+        self.meta = MetaProperties.read(storage)
+        if self.meta is None:
+            raise ValueError(
+                "log.dirs has no meta.properties: format it first (refka cluster does; a "
+                "combined node formats itself), as kafka-storage format does"
+            )
+        self.image = MetadataImage.empty(self.meta.cluster_id)
         self.network = NetworkClient(
             f"broker-{config.node_id}",
             config.request_timeout_ms,
@@ -82,7 +84,66 @@ class Broker:
             config.reconnect_backoff_max_ms,
             SeededRandom(self.random.next_u64()),
         )
+        self.partitions = Partitions(
+            config, storage, config.node_id, now_ms, self._topic_configs, self._reply
+        )
+        self.lifecycle = BrokerLifecycleManager(
+            Registration(
+                config.node_id,
+                self.meta.cluster_id,
+                self.random.uuid4(),
+                (("PLAINTEXT", host, port),),
+                config.broker_rack,
+            ),
+            self.controller,
+            self.network,
+            config.broker_heartbeat_interval_ms,
+            now_ms,
+        )
+        self.replicas = ReplicaManager(
+            config.node_id,
+            self.partitions.logs,
+            lambda topic: self.partitions.log_config(self._topic_configs(topic)),
+            self.partitions.purgatory,
+            self.network,
+            lambda: self.lifecycle.broker_epoch,
+            lambda: self.controller,
+            _replication_config(config),
+            on_partitions_changed=self.partitions.partitions_changed,
+            replicas=self.partitions.replicas,
+        )
+        self.loader = MetadataLoader(
+            config.node_id,
+            self.controller,
+            self.network,
+            self.image,
+            self._publish,
+            config.reconnect_backoff_ms,
+            now_ms,
+        )
+        forwarding = ForwardingManager(self.controller, self.network, self._reply)
+        producer_ids = ProducerIdManager(
+            config.node_id, lambda: self.lifecycle.broker_epoch, self.controller, self.network
+        )
+        self.topics = Topics(
+            config, self.node, self.partitions, lambda: self.image, forwarding, producer_ids
+        )
+        self.groups = make_group_service(
+            self.topics, self.partitions, self.random, self._reply, registry.GROUP_RESPONDERS
+        )
+        services = registry.BrokerServices(self.partitions, self.topics, self.groups, self.replicas)
+        self.apis = registry.broker_apis(services)
+        self.dispatch = Dispatcher(
+            self.apis,
+            registry.unsupported_api_versions(self.apis),
+            self.partitions.cancel_connection,
+        )
         self._wakeup_ms: int | None = None
+
+    @property
+    def ready(self) -> bool:
+        """Registered, caught up with the metadata log and unfenced: serving (RUNNING)."""
+        return self.lifecycle.state is BrokerState.RUNNING
 
     # ----------------------------------------------------------------- events
 
@@ -113,28 +174,53 @@ class Broker:
         self._wakeup_ms = None
         self.network.on_tick(now_ms)
         self.partitions.on_tick(now_ms)
+        self.replicas.on_tick(now_ms)
         self.groups.on_tick(now_ms)
         return self._collect(now_ms)
+
+    def begin_controlled_shutdown(self, now_ms: int) -> list[Effect]:
+        """Ask the controller to move leadership away; ``shutdown_complete`` tells when done."""
+        self.lifecycle.begin_controlled_shutdown(now_ms)
+        return self._collect(now_ms)
+
+    @property
+    def shutdown_complete(self) -> bool:
+        return self.lifecycle.state is BrokerState.SHUTTING_DOWN
 
     def shutdown(self, now_ms: int) -> None:
         self.partitions.close()
 
     # -------------------------------------------------------------- internals
 
+    def _publish(self, image: MetadataImage, delta: MetadataDelta, now_ms: int) -> None:
+        """A metadata delta was applied: roles, groups and the lifecycle follow the image."""
+        self.image = image
+        self.replicas.apply_delta(image, delta, self.config.node_id, now_ms)
+        for topic in delta.changed_configs:
+            if topic[0] == TOPIC_RESOURCE and topic[1] in image.topics_by_name:
+                self.partitions.reconfigure_topic(topic[1])
+        self.groups.on_metadata(image, now_ms)
+        self.lifecycle.on_metadata_applied(image.offset)
+
     def _reply(self, ctx: RequestContext, response: Any) -> None:
         self.dispatch.reply(ctx, response)
 
     def _topic_configs(self, topic: str) -> dict[str, str]:
-        known = self.metadata.topics.get(topic)
-        return known.configs if known is not None else {}
+        return dict(self.image.configs.get((TOPIC_RESOURCE, topic), {}))
 
     def _collect(self, now_ms: int) -> list[Effect]:
-        effects = self.dispatch.drain()
+        self.lifecycle.on_tick(now_ms)
+        self.loader.on_tick(now_ms)
+        self.replicas.poll(now_ms)
+        effects: list[Effect] = self.dispatch.drain()
         effects += self.network.drain()
         deadline = _earliest(
             self.partitions.next_deadline_ms(),
             self.groups.next_deadline_ms(),
             self.network.next_deadline_ms(),
+            self.replicas.next_deadline_ms(),
+            self.lifecycle.next_deadline_ms(),
+            self.loader.next_deadline_ms(),
         )
         if deadline is not None and deadline != self._wakeup_ms:
             self._wakeup_ms = deadline
@@ -142,13 +228,30 @@ class Broker:
         return effects
 
 
+def _controller_address(config: BrokerConfig) -> NodeAddress:
+    voter = quorum_voter(config)
+    if voter is None:
+        raise ValueError(
+            "a broker needs controller.quorum.voters (or controller.quorum.bootstrap.servers)"
+        )
+    return NodeAddress(*voter)
+
+
+def _replication_config(config: BrokerConfig) -> ReplicationConfig:
+    return ReplicationConfig(
+        replica_lag_time_max_ms=config.replica_lag_time_max_ms,
+        fetcher=FetcherConfig(
+            replica_fetch_wait_max_ms=config.replica_fetch_wait_max_ms,
+            replica_fetch_min_bytes=config.replica_fetch_min_bytes,
+            replica_fetch_max_bytes=config.replica_fetch_max_bytes,
+            replica_fetch_response_max_bytes=config.replica_fetch_response_max_bytes,
+            replica_fetch_backoff_ms=config.replica_fetch_backoff_ms,
+        ),
+    )
+
+
 def _earliest(*deadlines: int | None) -> int | None:
     return min((d for d in deadlines if d is not None), default=None)
-
-
-def _cluster_id(random: SeededRandom) -> str:
-    """A new cluster id: 16 random bytes, base64url without padding, as Kafka's ``Uuid``."""
-    return base64.urlsafe_b64encode(random.uuid4().bytes).decode().rstrip("=")
 
 
 __all__ = ["Broker", "Close", "Node", "Send"]

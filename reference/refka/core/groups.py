@@ -20,7 +20,9 @@ from refka.core.topics import Node, Topics
 from refka.group import messages as msg
 from refka.group.config import GroupConfig
 from refka.group.coordinator import GroupCoordinator
+from refka.metadata.image import MetadataImage
 from refka.protocol.records import iter_batch_records
+from refka.replica import FetchIsolation
 
 OFFSETS_TOPIC = "__consumer_offsets"
 
@@ -50,8 +52,8 @@ class GroupService:
 
     def hosted(self, topic: str, partition: int) -> bool:
         """Whether ``topic``-``partition`` exists on this node (OffsetCommit checks it first)."""
-        known = self._topics.metadata.topics.get(topic)
-        return known is not None and 0 <= partition < known.partitions
+        known = self._topics.image.topics_by_name.get(topic)
+        return known is not None and partition in known.partitions
 
     def run(self, ctx: RequestContext, effects: list[msg.Effect]) -> Any:
         """Append, then answer every other request concerned; our own answer or PENDING."""
@@ -70,24 +72,55 @@ class GroupService:
     def next_deadline_ms(self) -> int | None:
         return self.coordinator.next_deadline_ms()
 
+    def coordinator_for(self, group_id: str, now_ms: int) -> Node | None:
+        """The broker that leads the group's ``__consumer_offsets`` partition, or None while
+        there is none (the topic is asked for on first use, as Kafka creates it)."""
+        topic = self._topics.image.topics_by_name.get(OFFSETS_TOPIC)
+        if topic is None:
+            self.ensure_offsets_topic(now_ms)
+            return None
+        registration = topic.partitions.get(self.coordinator.partition_for(group_id))
+        if registration is None or registration.leader < 0:
+            return None
+        return self._topics.broker(registration.leader)
+
     def ensure_offsets_topic(self, now_ms: int) -> None:
-        """Create ``__consumer_offsets`` (compacted, offsets.topic.num.partitions) on first use."""
-        if OFFSETS_TOPIC in self._topics.metadata.topics:
+        """Ask the controller for ``__consumer_offsets`` (compacted,
+        ``offsets.topic.num.partitions``) on first use. Its replication factor is
+        ``offsets.topic.replication.factor``, capped at the live brokers so that a single
+        node can have one (Kafka would wait for enough brokers)."""
+        if OFFSETS_TOPIC in self._topics.image.topics_by_name:
             return
+        config = self._topics.config
         configs = {"cleanup.policy": "compact"}
-        segment_bytes = getattr(self._topics.config, "offsets_topic_segment_bytes", None)
+        segment_bytes = getattr(config, "offsets_topic_segment_bytes", None)
         if segment_bytes is not None:  # below segment.bytes' 1 MiB floor: Kafka's internal key
             key = "segment.bytes" if segment_bytes >= 1 << 20 else "internal.segment.bytes"
             configs[key] = str(segment_bytes)
         partitions = self.coordinator.config.offsets_topic_num_partitions
-        self._topics.create_topic(OFFSETS_TOPIC, partitions, configs, now_ms, internal=True)
+        alive = max(1, len(self._topics.alive_brokers()))
+        factor = min(config.offsets_topic_replication_factor, alive)
+        self._topics.create_in_background(OFFSETS_TOPIC, partitions, factor, configs, now_ms)
+
+    def on_metadata(self, image: MetadataImage, now_ms: int) -> None:
+        """Coordinate exactly the groups whose offsets partition this broker leads: load a
+        partition on becoming its leader, forget it on losing leadership (Kafka's
+        ``onElection`` / ``onResignation``)."""
+        topic = image.topics_by_name.get(OFFSETS_TOPIC)
+        me = self._topics.node.node_id
+        led = frozenset(p for p, r in (topic.partitions.items() if topic else ()) if r.leader == me)
+        owned = self.coordinator.owned_partitions or frozenset()
+        for partition in sorted(owned - led):
+            self.coordinator.unload(partition)
+        for partition in sorted(led - owned):
+            self.coordinator.load(partition, _read_partition(self._partitions, partition))
+        self.coordinator.owned_partitions = led
 
     def _carry_out(
         self, effects: list[msg.Effect], now_ms: int
     ) -> Iterator[tuple[RequestContext, Any]]:
         for effect in effects:
             if isinstance(effect, msg.Append):
-                self.ensure_offsets_topic(now_ms)
                 self._partitions.append_internal(
                     OFFSETS_TOPIC, effect.partition, effect.records, now_ms
                 )
@@ -110,11 +143,9 @@ def make_group_service(
         for name in GroupConfig.__dataclass_fields__
         if hasattr(config, name)
     }
-    coordinator = GroupCoordinator(GroupConfig(**values), SeededRandom(random.next_u64()))
-    topic = topics.metadata.topics.get(OFFSETS_TOPIC)
-    if topic is not None:
-        for partition in range(topic.partitions):
-            coordinator.load(partition, _read_partition(partitions, partition))
+    coordinator = GroupCoordinator(
+        GroupConfig(**values), SeededRandom(random.next_u64()), owned_partitions=frozenset()
+    )
     return GroupService(coordinator, topics, partitions, reply, responders)
 
 
@@ -124,7 +155,7 @@ def _read_partition(partitions: Partitions, partition: int) -> Iterator[Any]:
         return
     offset = replica.log_start_offset
     while offset < replica.log_end_offset:
-        result = replica.read(offset, 1 << 20, True, False)
+        result = replica.read_records(offset, 1 << 20, True, FetchIsolation.LOG_END)
         data = partitions.read_bytes(result.slices)
         if not data:
             return

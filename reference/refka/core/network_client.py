@@ -58,6 +58,7 @@ class ClientResponse:
     response: Any | None  # decoded kio response entity, None on failure
     disconnected: bool = False  # the node was unreachable or the connection dropped
     timed_out: bool = False  # request.timeout.ms passed
+    now_ms: int = -1  # when it ended (callbacks schedule from it; they never read a clock)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,7 +163,7 @@ class NetworkClient:
             return
         node.in_flight.popleft()
         node.failures = 0
-        head.on_complete(ClientResponse(node_id, head.api_key, response))
+        head.on_complete(ClientResponse(node_id, head.api_key, response, now_ms=now_ms))
 
     def on_unreachable(self, node_id: int, now_ms: int) -> None:
         """The driver could not connect to ``node_id``, or lost the connection."""
@@ -204,4 +205,4 @@ class NetworkClient:
             self._outbox.append(Disconnect(node_id, reason))
         for entry in failed:
             timed_out = entry.deadline_ms <= now_ms
-            entry.on_complete(ClientResponse(node_id, entry.api_key, None, True, timed_out))
+            entry.on_complete(ClientResponse(node_id, entry.api_key, None, True, timed_out, now_ms))

@@ -103,26 +103,12 @@ class Partitions:
             self._default_log_config = LogConfig.from_topic_configs(defaults, validate=False)
         return self._default_log_config
 
-    def reconfigure(self, topic: str, partitions: int, config: LogConfig) -> None:
-        """Apply a topic's new log config to its open partition logs."""
-        for partition in range(partitions):
-            replica = self.replicas.get((topic, partition))
-            if replica is not None:
-                replica.log.config = config
-
-    # ------------------------------------------------------- for the topic admin
-
-    def open(self, topic: str, partition: int, leader_epoch: int, now_ms: int) -> None:
-        """Open (or create) the log of ``topic``-``partition`` and lead it at ``leader_epoch``."""
+    def reconfigure_topic(self, topic: str) -> None:
+        """Apply a topic's new configs (from the metadata image) to its open logs."""
         config = self.log_config(self._topic_configs(topic))
-        partition_log = self.logs.get_or_create(topic, partition, config, now_ms)
-        replica = Replica(partition_log, self.node_id, leader_epoch)
-        replica.become_leader(leader_epoch)
-        self.replicas[(topic, partition)] = replica
-
-    def delete(self, topic: str, partition: int) -> None:
-        self.replicas.pop((topic, partition), None)
-        self.logs.delete(topic, partition)
+        for (name, _), replica in self.replicas.items():
+            if name == topic:
+                replica.log.config = config
 
     # ------------------------------------------------------------- for the core
 

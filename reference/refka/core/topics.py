@@ -1,25 +1,32 @@
-"""The topics of this node: the metadata it persists and the admin operations that change it.
+"""The topics as this broker knows them: a view of its metadata image, and the way to change them.
 
-What the Metadata, CreateTopics, DeleteTopics, CreatePartitions, DescribeConfigs,
-DescribeCluster and InitProducerId handlers see of the broker. Each change is written to
-``refka-metadata.json`` before the logs are opened or deleted (persist before acting).
+What the Metadata, CreateTopics, DeleteTopics, CreatePartitions, DescribeConfigs, AlterConfigs,
+DescribeCluster and InitProducerId handlers see of the broker. The broker never edits cluster
+metadata itself (KIP-500): reads come from the ``MetadataImage`` its metadata loader applied,
+and changes are forwarded to the controller, whose records then reach the image.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
+from refka.broker.forwarding import ForwardingManager
+from refka.broker.producer_ids import ProducerIdManager
 from refka.config import BrokerConfig
-from refka.core.metadata import ClusterMetadata, TopicMetadata, save_metadata
+from refka.core.context import Deferred, RequestContext
 from refka.core.partitions import Partitions
-from refka.core.seeded import SeededRandom
+from refka.handlers.topic_names import INTERNAL_TOPICS
 from refka.log.config import LogConfig
-from refka.log.storage import Storage
+from refka.metadata.image import BrokerRegistration, MetadataImage, PartitionRegistration
+from refka.metadata.records import TOPIC_RESOURCE
 
 
 @dataclass(frozen=True, slots=True)
 class Node:
-    """This node as clients see it: its id, advertised address and rack."""
+    """A broker as clients see it: its id, advertised address and rack."""
 
     node_id: int
     host: str
@@ -27,88 +34,128 @@ class Node:
     rack: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class TopicView:
+    """One topic of the image, in the shape the handlers read."""
+
+    name: str
+    topic_id: uuid.UUID
+    registrations: Mapping[int, PartitionRegistration]
+    configs: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def partitions(self) -> int:
+        return len(self.registrations)
+
+    @property
+    def is_internal(self) -> bool:
+        return self.name in INTERNAL_TOPICS
+
+    @property
+    def leader_epochs(self) -> list[int]:
+        return [self.registrations[p].leader_epoch for p in sorted(self.registrations)]
+
+
+class TopicsView(Mapping[str, TopicView]):
+    """The image's topics by name, as ``TopicView``s."""
+
+    def __init__(self, image: MetadataImage) -> None:
+        self._image = image
+
+    def __getitem__(self, name: str) -> TopicView:
+        topic = self._image.topics_by_name[name]
+        configs = self._image.configs.get((TOPIC_RESOURCE, name), {})
+        return TopicView(topic.name, topic.topic_id, topic.partitions, dict(configs))
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._image.topics_by_name)
+
+    def __len__(self) -> int:
+        return len(self._image.topics_by_name)
+
+
+@dataclass(frozen=True, slots=True)
+class MetadataView:
+    """``cluster_id`` and ``topics`` of the image."""
+
+    cluster_id: str
+    topics: TopicsView
+
+    def topic_by_id(self, topic_id: uuid.UUID) -> TopicView | None:
+        for view in self.topics.values():
+            if view.topic_id == topic_id:
+                return view
+        return None
+
+
 class Topics:
-    """``metadata`` (topics, ids, cluster id, producer ids) and the operations on it."""
+    """The image (``image``), this node (``node``), and the operations that go to the controller."""
 
     def __init__(
         self,
         config: BrokerConfig,
         node: Node,
-        storage: Storage,
-        metadata: ClusterMetadata,
         partitions: Partitions,
-        random: SeededRandom,
+        image: Callable[[], MetadataImage],
+        forwarding: ForwardingManager,
+        producer_ids: ProducerIdManager,
     ) -> None:
         self.config = config
         self.node = node
-        self.metadata = metadata
-        self._storage = storage
         self._partitions = partitions
-        self._random = random
+        self._image = image
+        self.forwarding = forwarding
+        self.producer_ids = producer_ids
+
+    @property
+    def image(self) -> MetadataImage:
+        return self._image()
+
+    @property
+    def metadata(self) -> MetadataView:
+        image = self.image
+        return MetadataView(image.cluster_id, TopicsView(image))
 
     @property
     def cluster_id(self) -> str:
-        return self.metadata.cluster_id
+        return self.image.cluster_id
 
-    def log_config(self, configs: dict[str, str]) -> LogConfig:
+    def log_config(self, configs: Mapping[str, str]) -> LogConfig:
         """The effective log config of a topic with ``configs`` (ValueError if one is bad)."""
-        return self._partitions.log_config(configs)
+        return self._partitions.log_config(dict(configs))
 
-    def open_all(self, now_ms: int) -> None:
-        """Open the log of every known partition (at start-up)."""
-        for topic in self.metadata.topics.values():
-            for partition in range(topic.partitions):
-                self._partitions.open(topic.name, partition, topic.leader_epochs[partition], now_ms)
+    def alive_brokers(self) -> list[Node]:
+        """Unfenced brokers, by id, with their PLAINTEXT address (Metadata, DescribeCluster)."""
+        return [
+            _node(b)
+            for b in sorted(self.image.brokers.values(), key=lambda b: b.broker_id)
+            if not b.fenced and b.address() is not None
+        ]
 
-    def create_topic(
+    def broker(self, broker_id: int) -> Node | None:
+        registration = self.image.brokers.get(broker_id)
+        if registration is None or registration.address() is None:
+            return None
+        return _node(registration)
+
+    def forward(self, ctx: RequestContext, request: Any) -> Deferred | Any:
+        """Send an admin request to the controller; its answer goes to the client."""
+        return self.forwarding.forward(ctx, request)
+
+    def create_in_background(
         self,
         name: str,
         partitions: int,
-        configs: dict[str, str],
+        replication_factor: int,
+        configs: Mapping[str, str],
         now_ms: int,
-        internal: bool = False,
-    ) -> TopicMetadata:
-        """Create a topic (the caller validated it): persist the metadata, then open its logs."""
-        self.log_config(configs)  # raises ValueError on a bad config
-        topic = TopicMetadata(
-            name=name,
-            topic_id=self._random.uuid4(),
-            partitions=partitions,
-            configs=dict(configs),
-            leader_epochs=[0] * partitions,
-            is_internal=internal,
-        )
-        self.metadata.topics[name] = topic
-        save_metadata(self._storage, self.metadata)
-        for partition in range(partitions):
-            self._partitions.open(name, partition, 0, now_ms)
-        return topic
+    ) -> None:
+        """Ask the controller to create a topic, answering nobody (auto-creation)."""
+        self.forwarding.create_topic(name, partitions, replication_factor, configs, now_ms)
 
-    def delete_topic(self, name: str, now_ms: int) -> None:
-        topic = self.metadata.topics.pop(name)
-        save_metadata(self._storage, self.metadata)
-        for partition in range(topic.partitions):
-            self._partitions.delete(name, partition)
 
-    def add_partitions(self, name: str, total: int, now_ms: int) -> None:
-        topic = self.metadata.topics[name]
-        first_new = topic.partitions
-        topic.partitions = total
-        topic.leader_epochs.extend([0] * (total - first_new))
-        save_metadata(self._storage, self.metadata)
-        for partition in range(first_new, total):
-            self._partitions.open(name, partition, 0, now_ms)
-
-    def alter_topic_configs(self, name: str, configs: dict[str, str]) -> None:
-        """Replace a topic's overrides (the caller validated them): persist, then apply."""
-        topic = self.metadata.topics[name]
-        topic.configs = dict(configs)
-        save_metadata(self._storage, self.metadata)
-        self._partitions.reconfigure(name, topic.partitions, self.log_config(topic.configs))
-
-    def allocate_producer_id(self) -> int:
-        """A producer id never handed out before, on this node, across restarts."""
-        producer_id = self.metadata.next_producer_id
-        self.metadata.next_producer_id += 1
-        save_metadata(self._storage, self.metadata)
-        return producer_id
+def _node(registration: BrokerRegistration) -> Node:
+    address = registration.address()
+    assert address is not None
+    host, port = address
+    return Node(registration.broker_id, host, port, registration.rack)

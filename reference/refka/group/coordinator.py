@@ -643,6 +643,15 @@ class GroupCoordinator(OffsetActions):
             self.partition_for(group.group_id), key, rec.encode_group_metadata_value(value)
         )
 
+    def unload(self, partition: int) -> None:
+        """Forget the groups of ``partition``: another broker leads it now (Kafka's
+        ``onResignation``); their members find the new coordinator through NOT_COORDINATOR."""
+        for group_id in [g for g in self.groups if self.partition_for(g) == partition]:
+            del self.groups[group_id]
+        for group_id in [g for g in self.offsets if self.partition_for(g) == partition]:
+            del self.offsets[group_id]
+        self._records.pop(partition, None)
+
     def load(self, partition: int, records: Iterable[object]) -> None:
         """Replay one ``__consumer_offsets`` partition on start (see ``offsets_loader``)."""
         from refka.group.offsets_loader import load_partition

@@ -16,23 +16,26 @@ NO_AUTHORIZED_OPERATIONS = -(1 << 31)
 
 def handle_describe_cluster(topics: Topics, ctx: RequestContext, request: Any) -> Any:
     m = codec.response_module(KEY, ctx.api_version)
-    node = topics.node
+    brokers = topics.alive_brokers()
+    ids = [b.node_id for b in brokers]
+    controller_id = topics.node.node_id if topics.node.node_id in ids else (ids or [-1])[0]
     return codec.build(
         m.DescribeClusterResponse,
         throttle_time=codec.millis(0),
         error_code=ErrorCode.none,
         error_message=None,
         endpoint_type=1,
-        cluster_id=topics.metadata.cluster_id,
-        controller_id=node.node_id,
-        brokers=(
+        cluster_id=topics.cluster_id,
+        controller_id=controller_id,
+        brokers=tuple(
             codec.build(
                 m.DescribeClusterBroker,
-                broker_id=node.node_id,
-                host=node.host,
-                port=node.port,
-                rack=node.rack,
-            ),
+                broker_id=b.node_id,
+                host=b.host,
+                port=b.port,
+                rack=b.rack,
+            )
+            for b in brokers
         ),
         cluster_authorized_operations=NO_AUTHORIZED_OPERATIONS,
     )

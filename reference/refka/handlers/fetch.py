@@ -23,9 +23,9 @@ from refka.core.context import PENDING, Encoded, RequestContext
 from refka.core.effects import Chunk
 from refka.core.partitions import Partitions
 from refka.log.file_slice import FileSlice
-from refka.log.partition_log import OffsetOutOfRange
 from refka.protocol import codec
 from refka.protocol.varint import encode_uvarint
+from refka.replication.replica_manager import PartitionRead, ReplicaManager
 
 KEY = 1
 READ_COMMITTED = 1
@@ -41,16 +41,20 @@ class _PartitionRead:
     last_stable_offset: int = -1
     log_start_offset: int = -1
     slices: tuple[FileSlice, ...] = ()
+    leader: tuple[int, int] | None = None  # KIP-951: (leader id, epoch) with an error
+    diverging_epoch: tuple[int, int] | None = None  # (epoch, end offset) to a follower
 
     @property
     def size(self) -> int:
         return sum(s.size for s in self.slices)
 
 
-def handle_fetch(partitions: Partitions, ctx: RequestContext, request: Any) -> Any:
+def handle_fetch(
+    partitions: Partitions, replicas: ReplicaManager, ctx: RequestContext, request: Any
+) -> Any:
     if getattr(request, "session_id", 0) != 0:  # sessions (KIP-227) exist from v7
         return _session_error(ctx, ErrorCode.fetch_session_id_not_found)
-    reads = _read_all(partitions, request)
+    reads = _read_all(replicas, ctx, request, ctx.now_ms)
     max_wait_ms = int(request.max_wait.total_seconds() * 1000)
     ready = (
         max_wait_ms <= 0
@@ -60,7 +64,7 @@ def handle_fetch(partitions: Partitions, ctx: RequestContext, request: Any) -> A
     )
     if ready:
         return _encode(ctx, reads, request.isolation_level == READ_COMMITTED)
-    partitions.watch(DelayedFetch(partitions, ctx, request, ctx.now_ms + max_wait_ms))
+    partitions.watch(DelayedFetch(replicas, ctx, request, ctx.now_ms + max_wait_ms))
     return PENDING
 
 
@@ -68,10 +72,10 @@ class DelayedFetch:
     """A Fetch waiting in the purgatory for ``min_bytes`` or its deadline."""
 
     def __init__(
-        self, partitions: Partitions, ctx: RequestContext, request: Any, deadline_ms: int
+        self, replicas: ReplicaManager, ctx: RequestContext, request: Any, deadline_ms: int
     ) -> None:
-        self.partitions, self.ctx, self.request, self.deadline_ms = (
-            partitions,
+        self.replicas, self.ctx, self.request, self.deadline_ms = (
+            replicas,
             ctx,
             request,
             deadline_ms,
@@ -81,24 +85,49 @@ class DelayedFetch:
         )
 
     def try_complete(self, now_ms: int, force: bool) -> Encoded | None:
-        reads = _read_all(self.partitions, self.request)
+        reads = _read_all(self.replicas, self.ctx, self.request, now_ms)
         enough = sum(r.size for r in reads) >= self.request.min_bytes
         if force or enough or any(r.error_code != ErrorCode.none for r in reads):
             return _encode(self.ctx, reads, self.request.isolation_level == READ_COMMITTED)
         return None
 
 
-def _read_all(partitions: Partitions, request: Any) -> list[_PartitionRead]:
+def _read_all(
+    replicas: ReplicaManager, ctx: RequestContext, request: Any, now_ms: int
+) -> list[_PartitionRead]:
     committed_only = request.isolation_level == READ_COMMITTED
+    follower = _follower_id(request)
     budget = request.max_bytes
     reads: list[_PartitionRead] = []
     first_data = True
     for topic in request.topics:
         for wanted in topic.partitions:
             limit = min(wanted.partition_max_bytes, budget)
-            read = _read_partition(
-                partitions, topic.topic, wanted, limit, first_data, committed_only
-            )
+            if follower >= 0:
+                found = replicas.fetch_for_follower(
+                    topic.topic,
+                    wanted.partition,
+                    follower,
+                    getattr(wanted, "current_leader_epoch", -1),
+                    wanted.fetch_offset,
+                    getattr(wanted, "last_fetched_epoch", -1),
+                    limit,
+                    first_data,
+                    now_ms,
+                    _follower_epoch(request),
+                )
+            else:
+                found = replicas.read_for_consumer(
+                    topic.topic,
+                    wanted.partition,
+                    getattr(wanted, "current_leader_epoch", -1),
+                    wanted.fetch_offset,
+                    limit,
+                    first_data,
+                    committed_only,
+                    fetch_only_from_leader=ctx.api_version < 11,
+                )
+            read = _partition_read(topic.topic, wanted.partition, found)
             if read.slices:
                 first_data = False
                 budget = max(0, budget - read.size)
@@ -106,37 +135,34 @@ def _read_all(partitions: Partitions, request: Any) -> list[_PartitionRead]:
     return reads
 
 
-def _read_partition(
-    partitions: Partitions,
-    topic: str,
-    wanted: Any,
-    max_bytes: int,
-    min_one: bool,
-    committed_only: bool,
-) -> _PartitionRead:
-    replica = partitions.replica(topic, wanted.partition)
-    if replica is None:
-        return _PartitionRead(topic, wanted.partition, ErrorCode.unknown_topic_or_partition)
-    epoch = getattr(wanted, "current_leader_epoch", -1)
-    if epoch != -1 and epoch != replica.leader_epoch:
-        error = (
-            ErrorCode.fenced_leader_epoch
-            if epoch < replica.leader_epoch
-            else ErrorCode.unknown_leader_epoch
-        )
-        return _PartitionRead(topic, wanted.partition, error)
-    try:
-        result = replica.read(wanted.fetch_offset, max_bytes, min_one, committed_only)
-    except OffsetOutOfRange:
-        return _PartitionRead(topic, wanted.partition, ErrorCode.offset_out_of_range)
+def _follower_id(request: Any) -> int:
+    """The fetching replica's id (``replica_id`` to v14, ``replica_state`` from v15); -1 for
+    a consumer."""
+    state = getattr(request, "replica_state", None)
+    if state is not None:
+        return int(state.replica_id)
+    return int(getattr(request, "replica_id", -1))
+
+
+def _follower_epoch(request: Any) -> int:
+    state = getattr(request, "replica_state", None)
+    return -1 if state is None else int(state.replica_epoch)
+
+
+def _partition_read(topic: str, partition: int, found: PartitionRead) -> _PartitionRead:
+    if found.error_code != ErrorCode.none or found.read is None:
+        leader = (found.leader_id, found.leader_epoch) if found.leader_id >= 0 else None
+        return _PartitionRead(topic, partition, found.error_code, leader=leader)
+    result = found.read
     return _PartitionRead(
         topic,
-        wanted.partition,
+        partition,
         ErrorCode.none,
         result.high_watermark,
         result.last_stable_offset,
         result.log_start_offset,
         tuple(result.slices),
+        diverging_epoch=found.diverging_epoch,
     )
 
 
@@ -172,6 +198,7 @@ def _encode(ctx: RequestContext, reads: list[_PartitionRead], committed: bool) -
                 aborted_transactions=() if committed else None,
                 preferred_read_replica=-1,
                 records=records,
+                **_tagged(m, read),
             )
         )
     response = codec.build(
@@ -187,6 +214,20 @@ def _encode(ctx: RequestContext, reads: list[_PartitionRead], committed: bool) -
     body = codec.encode(response)
     flexible = m.FetchResponse.__flexible__
     return Encoded(_splice(body, slices_by_marker, flexible))
+
+
+def _tagged(m: Any, read: _PartitionRead) -> dict[str, Any]:
+    """The optional fields: the diverging epoch (v12+) and the current leader (KIP-951)."""
+    extra: dict[str, Any] = {}
+    if read.diverging_epoch is not None and hasattr(m, "EpochEndOffset"):
+        epoch, end_offset = read.diverging_epoch
+        extra["diverging_epoch"] = codec.build(m.EpochEndOffset, epoch=epoch, end_offset=end_offset)
+    if read.leader is not None and hasattr(m, "LeaderIdAndEpoch"):
+        leader_id, leader_epoch = read.leader
+        extra["current_leader"] = codec.build(
+            m.LeaderIdAndEpoch, leader_id=leader_id, leader_epoch=leader_epoch
+        )
+    return extra
 
 
 def _splice(

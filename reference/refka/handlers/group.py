@@ -72,29 +72,41 @@ def _ms(value: datetime.timedelta | int) -> int:
 
 
 def handle_find_coordinator(groups: GroupService, ctx: RequestContext, request: Any) -> Any:
-    """Every group and transactional id is coordinated by this node (key types 0 and 1)."""
+    """A group's coordinator is the leader of its ``__consumer_offsets`` partition;
+    COORDINATOR_NOT_AVAILABLE while there is none. A transactional id (key type 1) is
+    answered the same way until the transaction coordinator has its own topic."""
     m = codec.response_module(FIND_COORDINATOR, ctx.api_version)
     key_type = getattr(request, "key_type", 0)
-    if key_type == 0:
-        groups.ensure_offsets_topic(ctx.now_ms)
-    error = E.none if key_type in (0, 1) else E.invalid_request
-    node = groups.node
-    found = error is E.none
-    answer = {
-        "error_code": error,
-        "error_message": None if found else f"unsupported key type {key_type}",
-        "node_id": node.node_id if found else -1,
-        "host": node.host if found else "",
-        "port": node.port if found else -1,
-    }
+    keys = request.coordinator_keys if ctx.api_version >= 4 else (request.key,)
+    answers = [_coordinator(groups, ctx, key_type, key) for key in keys]
     if ctx.api_version < 4:
-        return codec.build(m.FindCoordinatorResponse, throttle_time=codec.millis(0), **answer)
+        return codec.build(m.FindCoordinatorResponse, throttle_time=codec.millis(0), **answers[0])
     coordinators = tuple(
-        codec.build(m.Coordinator, key=key, **answer) for key in request.coordinator_keys
+        codec.build(m.Coordinator, key=key, **answer)
+        for key, answer in zip(keys, answers, strict=True)
     )
     return codec.build(
         m.FindCoordinatorResponse, throttle_time=codec.millis(0), coordinators=coordinators
     )
+
+
+def _coordinator(groups: GroupService, ctx: RequestContext, key_type: int, key: str) -> dict:
+    if key_type not in (0, 1):
+        return _no_coordinator(E.invalid_request, f"unsupported key type {key_type}")
+    node = groups.coordinator_for(key, ctx.now_ms)
+    if node is None:
+        return _no_coordinator(E.coordinator_not_available, None)
+    return {
+        "error_code": E.none,
+        "error_message": None,
+        "node_id": node.node_id,
+        "host": node.host,
+        "port": node.port,
+    }
+
+
+def _no_coordinator(error: ErrorCode, message: str | None) -> dict:
+    return {"error_code": error, "error_message": message, "node_id": -1, "host": "", "port": -1}
 
 
 # -- JoinGroup / SyncGroup / Heartbeat / LeaveGroup --------------------------------------

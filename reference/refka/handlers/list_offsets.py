@@ -17,6 +17,7 @@ from refka.core.context import RequestContext
 from refka.core.partitions import Partitions
 from refka.protocol import codec
 from refka.replica import Replica
+from refka.replication.replica_manager import ReplicaManager
 
 KEY = 2
 LATEST = -1
@@ -24,9 +25,12 @@ EARLIEST = -2
 MAX_TIMESTAMP = -3
 EARLIEST_LOCAL = -4
 READ_COMMITTED = 1
+DEBUGGING_REPLICA_ID = -2  # a request any replica answers, leader or not
 
 
-def handle_list_offsets(partitions: Partitions, ctx: RequestContext, request: Any) -> Any:
+def handle_list_offsets(
+    partitions: Partitions, replicas: ReplicaManager, ctx: RequestContext, request: Any
+) -> Any:
     m = codec.response_module(KEY, ctx.api_version)
     committed = getattr(request, "isolation_level", 0) == READ_COMMITTED
     topics = tuple(
@@ -34,7 +38,7 @@ def handle_list_offsets(partitions: Partitions, ctx: RequestContext, request: An
             m.ListOffsetsTopicResponse,
             name=topic.name,
             partitions=tuple(
-                _partition(m, partitions, topic.name, p, committed) for p in topic.partitions
+                _partition(m, replicas, topic.name, p, committed, request) for p in topic.partitions
             ),
         )
         for topic in request.topics
@@ -42,7 +46,9 @@ def handle_list_offsets(partitions: Partitions, ctx: RequestContext, request: An
     return codec.build(m.ListOffsetsResponse, throttle_time=codec.millis(0), topics=topics)
 
 
-def _partition(m: Any, partitions: Partitions, topic: str, wanted: Any, committed: bool) -> Any:
+def _partition(
+    m: Any, replicas: ReplicaManager, topic: str, wanted: Any, committed: bool, request: Any
+) -> Any:
     def answer(error: ErrorCode, offset: int = -1, timestamp: int = -1, epoch: int = -1) -> Any:
         return codec.build(
             m.ListOffsetsPartitionResponse,
@@ -53,13 +59,26 @@ def _partition(m: Any, partitions: Partitions, topic: str, wanted: Any, committe
             leader_epoch=epoch,
         )
 
-    replica = partitions.replica(topic, wanted.partition_index)
+    replica = replicas.replica(topic, wanted.partition_index)
     if replica is None:
-        return answer(ErrorCode.unknown_topic_or_partition)
+        leader, _ = replicas.leader_and_epoch(topic, wanted.partition_index)
+        missing = (
+            leader < 0
+            and replicas.image is not None
+            and topic not in (replicas.image.topics_by_name)
+        )
+        return answer(
+            ErrorCode.unknown_topic_or_partition if missing else ErrorCode.not_leader_or_follower
+        )
     epoch = getattr(wanted, "current_leader_epoch", -1)
     if epoch != -1 and epoch != replica.leader_epoch:
         fenced = epoch < replica.leader_epoch
         return answer(ErrorCode.fenced_leader_epoch if fenced else ErrorCode.unknown_leader_epoch)
+    debug = getattr(request, "replica_id", -1) == DEBUGGING_REPLICA_ID
+    if not replica.is_leader and not debug:
+        return answer(ErrorCode.not_leader_or_follower)
+    if wanted.timestamp == LATEST and not replica.is_high_watermark_exposable:
+        return answer(ErrorCode.offset_not_available)  # KIP-207: a new leader's HW is not known
     found = _lookup(replica, wanted.timestamp, committed)
     if found is None:
         return answer(ErrorCode.none)

@@ -1,8 +1,10 @@
-"""Metadata: brokers, the controller, and each topic's partitions with leader and ISR.
+"""Metadata: the live brokers, the controller, and each topic's partitions as the image has them.
 
-Unknown topics are created when both the request (v4+) and ``auto.create.topics.enable``
-allow it; as in Kafka the answer for a topic created by this request is LEADER_NOT_AVAILABLE
-and the client asks again.
+Leader, replicas, ISR (and ``offline_replicas``: replicas on fenced or unknown brokers),
+leader epochs, all from the broker's ``MetadataImage``. Unknown topics are created when both
+the request (v4+) and ``auto.create.topics.enable`` allow it: the broker asks the controller and,
+as Kafka, answers LEADER_NOT_AVAILABLE so that the client asks again. As a KRaft broker does,
+``controller_id`` names a live broker (clients send admin requests there; it forwards them).
 """
 
 from __future__ import annotations
@@ -13,9 +15,9 @@ from typing import Any
 from kio.schema.errors import ErrorCode
 
 from refka.core.context import RequestContext
-from refka.core.metadata import TopicMetadata
 from refka.core.topics import Topics
-from refka.handlers.topic_names import invalid_reason
+from refka.handlers.topic_names import INTERNAL_TOPICS, invalid_reason
+from refka.metadata.image import MetadataImage, TopicImage
 from refka.protocol import codec
 
 KEY = 3
@@ -24,73 +26,85 @@ NO_AUTHORIZED_OPERATIONS = -(1 << 31)
 
 def handle_metadata(topics: Topics, ctx: RequestContext, request: Any) -> Any:
     m = codec.response_module(KEY, ctx.api_version)
+    image = topics.image
     requested = request.topics
     if requested is None or (ctx.api_version == 0 and not requested):
-        answered = [_topic(m, topics, t) for t in topics.metadata.topics.values()]
+        answered = [_topic(m, image, t) for t in image.topics_by_name.values()]
     else:
         allow_create = getattr(request, "allow_auto_topic_creation", True)
         answered = [_requested(m, topics, ctx, t, allow_create) for t in requested]
-    node = topics.node
+    brokers = topics.alive_brokers()
     return codec.build(
         m.MetadataResponse,
         throttle_time=codec.millis(0),
-        brokers=(
+        brokers=tuple(
             codec.build(
-                m.MetadataResponseBroker,
-                node_id=node.node_id,
-                host=node.host,
-                port=node.port,
-                rack=node.rack,
-            ),
+                m.MetadataResponseBroker, node_id=b.node_id, host=b.host, port=b.port, rack=b.rack
+            )
+            for b in brokers
         ),
-        cluster_id=topics.metadata.cluster_id,
-        controller_id=node.node_id,
+        cluster_id=image.cluster_id,
+        controller_id=_controller_id(topics, brokers),
         topics=tuple(answered),
         cluster_authorized_operations=NO_AUTHORIZED_OPERATIONS,
     )
 
 
-def _requested(m: Any, topics: Topics, ctx: RequestContext, wanted: Any, allow_create: bool) -> Any:
+def _controller_id(topics: Topics, brokers: list[Any]) -> int:
+    """A live broker: this one when it is among them, else the first (-1 when there is none)."""
+    ids = [b.node_id for b in brokers]
+    me = topics.node.node_id
+    return me if me in ids else (ids[0] if ids else -1)
+
+
+def _requested(m: Any, topics: Topics, ctx: RequestContext, wanted: Any, allow: bool) -> Any:
+    image = topics.image
     name = wanted.name
     topic_id = getattr(wanted, "topic_id", None)
     if name is None and topic_id is not None:
-        found = topics.metadata.topic_by_id(topic_id)
+        found = image.topics_by_id.get(topic_id)
         if found is None:
             return _error(m, ErrorCode.unknown_topic_id, None, topic_id)
-        return _topic(m, topics, found)
-    topic = topics.metadata.topics.get(name)
+        return _topic(m, image, found)
+    topic = image.topics_by_name.get(name)
     if topic is not None:
-        return _topic(m, topics, topic)
+        return _topic(m, image, topic)
     if invalid_reason(name) is not None:
         return _error(m, ErrorCode.invalid_topic_exception, name)
-    if allow_create and topics.config.auto_create_topics_enable:
-        topics.create_topic(name, topics.config.num_partitions, {}, ctx.now_ms)
+    if allow and topics.config.auto_create_topics_enable:
+        config = topics.config
+        factor = min(config.default_replication_factor, max(1, len(topics.alive_brokers())))
+        topics.create_in_background(name, config.num_partitions, factor, {}, ctx.now_ms)
         return _error(m, ErrorCode.leader_not_available, name)
     return _error(m, ErrorCode.unknown_topic_or_partition, name)
 
 
-def _topic(m: Any, topics: Topics, topic: TopicMetadata) -> Any:
-    node_id = topics.node.node_id
-    partitions = tuple(
-        codec.build(
-            m.MetadataResponsePartition,
-            error_code=ErrorCode.none,
-            partition_index=p,
-            leader_id=node_id,
-            leader_epoch=topic.leader_epochs[p],
-            replica_nodes=(node_id,),
-            isr_nodes=(node_id,),
-            offline_replicas=(),
+def _topic(m: Any, image: MetadataImage, topic: TopicImage) -> Any:
+    fenced = {b.broker_id for b in image.brokers.values() if b.fenced}
+    partitions = []
+    for index in sorted(topic.partitions):
+        r = topic.partitions[index]
+        partitions.append(
+            codec.build(
+                m.MetadataResponsePartition,
+                error_code=ErrorCode.none if r.leader >= 0 else ErrorCode.leader_not_available,
+                partition_index=index,
+                leader_id=r.leader,
+                leader_epoch=r.leader_epoch,
+                replica_nodes=r.replicas,
+                isr_nodes=r.isr,
+                offline_replicas=tuple(
+                    b for b in r.replicas if b in fenced or b not in image.brokers
+                ),
+            )
         )
-        for p in range(topic.partitions)
-    )
     return codec.build(
         m.MetadataResponseTopic,
         error_code=ErrorCode.none,
         name=topic.name,
         topic_id=topic.topic_id,
-        is_internal=topic.is_internal,
-        partitions=partitions,
+        is_internal=topic.name in INTERNAL_TOPICS,
+        partitions=tuple(partitions),
         topic_authorized_operations=NO_AUTHORIZED_OPERATIONS,
     )
 

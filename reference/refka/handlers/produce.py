@@ -1,8 +1,10 @@
 """Produce (KIP-98 record batches, v3+): append each partition's batch as the leader.
 
-acks=0 gets no answer (and a closed connection if anything failed, as Kafka does); acks=1 and
-acks=-1 are answered once the batch is in the log. On one node the ISR is the leader alone, so
-acks=-1 is satisfied at once, unless ``min.insync.replicas`` exceeds it: NOT_ENOUGH_REPLICAS.
+acks=0 gets no answer (and a closed connection if anything failed, as Kafka does); acks=1 is
+answered once the batch is in the leader's log; acks=-1 once every member of the ISR has it
+(a DelayedProduce, ``refka.replication.delayed_produce``), with NOT_ENOUGH_REPLICAS when the
+ISR is below ``min.insync.replicas`` before the append. A broker that does not lead the
+partition answers NOT_LEADER_OR_FOLLOWER and, from v10, names the leader (KIP-951).
 """
 
 from __future__ import annotations
@@ -16,57 +18,119 @@ from refka.core.partitions import Partitions
 from refka.handlers.topic_names import INTERNAL_TOPICS
 from refka.protocol import codec
 from refka.replica import AppendResult
+from refka.replication.replica_manager import ReplicaManager
 
 KEY = 0
 VALID_ACKS = (-1, 0, 1)
 
 
-def handle_produce(partitions: Partitions, ctx: RequestContext, request: Any) -> Any:
+def handle_produce(
+    partitions: Partitions, replicas: ReplicaManager, ctx: RequestContext, request: Any
+) -> Any:
+    """LeaderAppend for each partition; acks=all waits in a DelayedProduce until the ISR has
+    the records (or its timeout), the other acks are answered at once."""
     m = codec.response_module(KEY, ctx.api_version)
     acks = request.acks
-    appended: list[tuple[str, int]] = []
-    failed = False
+    results: dict[tuple[str, int], AppendResult] = {}
+    for topic_data in request.topic_data:
+        for data in topic_data.partition_data:
+            key = (topic_data.name, data.index)
+            if acks not in VALID_ACKS:
+                results[key] = AppendResult(ErrorCode.invalid_required_acks)
+            else:
+                results[key] = _append(replicas, ctx, topic_data.name, data, acks)
+    appended = [tp for tp, r in results.items() if r.error_code == ErrorCode.none]
+    partitions.partitions_changed(appended, ctx.now_ms)
+    if acks == 0:
+        failed = len(appended) < len(results)
+        return CLOSE_CONNECTION if failed else NO_RESPONSE
+
+    def respond(final: dict[tuple[str, int], AppendResult]) -> Any:
+        return _response(m, request, final, replicas)
+
+    if acks == -1 and appended:
+        timeout_ms = int(request.timeout.total_seconds() * 1000)
+        return replicas.delay_produce(ctx, timeout_ms, results, respond)
+    return respond(results)
+
+
+def _append(
+    replicas: ReplicaManager, ctx: RequestContext, topic: str, data: Any, acks: int
+) -> AppendResult:
+    if topic in INTERNAL_TOPICS:
+        return AppendResult(ErrorCode.invalid_topic_exception)
+    if data.records is None:
+        return AppendResult(
+            ErrorCode.invalid_record, error_message="Produce request has no records"
+        )
+    return replicas.append_records(
+        topic, data.index, data.records, acks, ctx.now_ms, ctx.api_version
+    )
+
+
+def _response(
+    m: Any, request: Any, results: dict[tuple[str, int], AppendResult], replicas: ReplicaManager
+) -> Any:
+    hinted: set[int] = set()
     topics = []
     for topic_data in request.topic_data:
         answers = []
         for data in topic_data.partition_data:
-            if acks not in VALID_ACKS:
-                result = AppendResult(ErrorCode.invalid_required_acks)
-            else:
-                result = _append(partitions, ctx, topic_data.name, data, acks)
-            if result.error_code == ErrorCode.none:
-                appended.append((topic_data.name, data.index))
-            else:
-                failed = True
-            answers.append(_partition_response(m, data.index, result))
+            result = results[(topic_data.name, data.index)]
+            leader = _leader_hint(m, replicas, topic_data.name, data.index, result, hinted)
+            answers.append(_partition_response(m, data.index, result, leader))
         topics.append(
             codec.build(
                 m.TopicProduceResponse, name=topic_data.name, partition_responses=tuple(answers)
             )
         )
-    partitions.partitions_changed(appended, ctx.now_ms)
-    if acks == 0:
-        return CLOSE_CONNECTION if failed else NO_RESPONSE
-    return codec.build(m.ProduceResponse, responses=tuple(topics), throttle_time=codec.millis(0))
+    return codec.build(
+        m.ProduceResponse,
+        responses=tuple(topics),
+        throttle_time=codec.millis(0),
+        node_endpoints=_node_endpoints(m, replicas, hinted),
+    )
 
 
-def _append(
-    partitions: Partitions, ctx: RequestContext, topic: str, data: Any, acks: int
-) -> AppendResult:
-    if topic in INTERNAL_TOPICS:
-        return AppendResult(ErrorCode.invalid_topic_exception)
-    replica = partitions.replica(topic, data.index)
-    if replica is None:
-        return AppendResult(ErrorCode.unknown_topic_or_partition)
-    if data.records is None:
-        return AppendResult(
-            ErrorCode.invalid_record, error_message="Produce request has no records"
-        )
-    min_isr = replica.log.config.min_insync_replicas
-    return replica.append_as_leader(data.records, ctx.now_ms, min_isr, acks, ctx.api_version)
+def _leader_hint(
+    m: Any,
+    replicas: ReplicaManager,
+    topic: str,
+    partition: int,
+    result: AppendResult,
+    hinted: set[int],
+) -> Any:
+    """KIP-951 (Produce v10+): NOT_LEADER_OR_FOLLOWER names the current leader."""
+    if not hasattr(m, "LeaderIdAndEpoch") or result.error_code != ErrorCode.not_leader_or_follower:
+        return None
+    leader_id, leader_epoch = replicas.leader_and_epoch(topic, partition)
+    if leader_id >= 0:
+        hinted.add(leader_id)
+    return codec.build(m.LeaderIdAndEpoch, leader_id=leader_id, leader_epoch=leader_epoch)
 
 
-def _partition_response(m: Any, index: int, result: AppendResult) -> Any:
+def _node_endpoints(m: Any, replicas: ReplicaManager, hinted: set[int]) -> tuple[Any, ...]:
+    if not hasattr(m, "NodeEndpoint") or replicas.image is None:
+        return ()
+    endpoints = []
+    for node_id in sorted(hinted):
+        broker = replicas.image.brokers.get(node_id)
+        address = None if broker is None else broker.address()
+        if address is not None:
+            endpoints.append(
+                codec.build(
+                    m.NodeEndpoint,
+                    node_id=node_id,
+                    host=address[0],
+                    port=address[1],
+                    rack=broker.rack,
+                )
+            )
+    return tuple(endpoints)
+
+
+def _partition_response(m: Any, index: int, result: AppendResult, leader: Any = None) -> Any:
+    extra = {} if leader is None else {"current_leader": leader}
     return codec.build(
         m.PartitionProduceResponse,
         index=index,
@@ -82,4 +146,5 @@ def _partition_response(m: Any, index: int, result: AppendResult) -> Any:
             if hasattr(m, "BatchIndexAndErrorMessage")  # Produce v8+ (KIP-467)
         ),
         error_message=result.error_message,
+        **extra,
     )

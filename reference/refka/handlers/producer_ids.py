@@ -1,8 +1,10 @@
 """InitProducerId (KIP-98, KIP-360): a fresh producer id for an idempotent producer.
 
-Each call hands out an id never used before on this node (persisted with the metadata), at
-epoch 0. Transactions are not built yet: a transactional id gets COORDINATOR_NOT_AVAILABLE, as
-Kafka answers when its transaction state topic cannot be created.
+Ids come from the block this broker holds (``refka.broker.producer_ids``, KIP-730): unique in
+the cluster across restarts. The answer waits while a new block is fetched from the controller;
+COORDINATOR_NOT_AVAILABLE if none can be had (the client retries). Transactions are not built
+yet: a transactional id gets COORDINATOR_NOT_AVAILABLE, as Kafka answers when its transaction
+state topic cannot be created.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from typing import Any
 
 from kio.schema.errors import ErrorCode
 
-from refka.core.context import RequestContext
+from refka.broker.producer_ids import UNAVAILABLE, WAITING
+from refka.core.context import PENDING, RequestContext
 from refka.core.topics import Topics
 from refka.protocol import codec
 
@@ -19,15 +22,29 @@ KEY = 22
 
 
 def handle_init_producer_id(topics: Topics, ctx: RequestContext, request: Any) -> Any:
-    m = codec.response_module(KEY, ctx.api_version)
     if request.transactional_id is not None:
-        error, producer_id, epoch = ErrorCode.coordinator_not_available, -1, -1
-    else:
-        error, producer_id, epoch = ErrorCode.none, topics.allocate_producer_id(), 0
+        return _response(ctx, ErrorCode.coordinator_not_available, -1)
+
+    def granted(producer_id: int | None) -> None:
+        if producer_id is None:
+            topics.forwarding.reply(ctx, _response(ctx, ErrorCode.coordinator_not_available, -1))
+        else:
+            topics.forwarding.reply(ctx, _response(ctx, ErrorCode.none, producer_id))
+
+    producer_id = topics.producer_ids.allocate(ctx.now_ms, granted)
+    if producer_id == WAITING:
+        return PENDING
+    if producer_id == UNAVAILABLE:
+        return _response(ctx, ErrorCode.coordinator_not_available, -1)
+    return _response(ctx, ErrorCode.none, producer_id)
+
+
+def _response(ctx: RequestContext, error: ErrorCode, producer_id: int) -> Any:
+    m = codec.response_module(KEY, ctx.api_version)
     return codec.build(
         m.InitProducerIdResponse,
         throttle_time=codec.millis(0),
         error_code=error,
         producer_id=producer_id,
-        producer_epoch=epoch,
+        producer_epoch=0 if producer_id >= 0 else -1,
     )

@@ -35,18 +35,19 @@ from refka.core.groups import GroupService
 from refka.core.partitions import Partitions
 from refka.core.topics import Topics
 from refka.handlers import (
-    alter_configs,
     api_versions,
     cluster,
     configs,
     fetch,
+    forwarded,
     group,
     list_offsets,
     metadata,
+    offset_for_leader_epoch,
     produce,
     producer_ids,
-    topics,
 )
+from refka.replication.replica_manager import ReplicaManager
 
 GROUP_RESPONDERS: Mapping[int, Callable[[int, Any], Any]] = group.RESPONDERS
 """Coordinator results -> wire responses, for the ``GroupService`` to answer with."""
@@ -59,31 +60,29 @@ class BrokerServices:
     partitions: Partitions
     topics: Topics
     groups: GroupService
+    replicas: ReplicaManager
 
 
 def broker_apis(services: BrokerServices) -> dict[int, Api]:
     """The broker's API table, each handler bound to its service."""
-    p, t = services.partitions, services.topics
+    p, t, r = services.partitions, services.topics, services.replicas
+    forward = partial(forwarded.handle_forwarded, t)
     apis: dict[int, Api] = {}
     table = [
-        Api(0, "Produce", 3, 11, partial(produce.handle_produce, p), advertised_min_version=0),
-        Api(1, "Fetch", 4, 12, partial(fetch.handle_fetch, p)),
-        Api(2, "ListOffsets", 1, 11, partial(list_offsets.handle_list_offsets, p)),
+        Api(0, "Produce", 3, 11, partial(produce.handle_produce, p, r), advertised_min_version=0),
+        Api(1, "Fetch", 4, 12, partial(fetch.handle_fetch, p, r)),
+        Api(2, "ListOffsets", 1, 11, partial(list_offsets.handle_list_offsets, p, r)),
         Api(3, "Metadata", 0, 12, partial(metadata.handle_metadata, t)),
         Api(18, "ApiVersions", 0, 4, partial(api_versions.handle_api_versions, apis)),
-        Api(19, "CreateTopics", 2, 7, partial(topics.handle_create_topics, t)),
-        Api(20, "DeleteTopics", 1, 6, partial(topics.handle_delete_topics, t)),
+        Api(19, "CreateTopics", 2, 7, forward),
+        Api(20, "DeleteTopics", 1, 6, forward),
+        Api(23, "OffsetForLeaderEpoch", 2, 4, partial(offset_for_leader_epoch.handle, r)),
         Api(22, "InitProducerId", 0, 5, partial(producer_ids.handle_init_producer_id, t)),
         Api(32, "DescribeConfigs", 1, 4, partial(configs.handle_describe_configs, t)),
-        Api(33, "AlterConfigs", 0, 2, partial(alter_configs.handle_alter_configs, t)),
-        Api(
-            44,
-            "IncrementalAlterConfigs",
-            0,
-            1,
-            partial(alter_configs.handle_incremental_alter_configs, t),
-        ),
-        Api(37, "CreatePartitions", 0, 3, partial(topics.handle_create_partitions, t)),
+        Api(33, "AlterConfigs", 0, 2, forward),
+        Api(37, "CreatePartitions", 0, 3, forward),
+        Api(43, "ElectLeaders", 0, 2, forward),
+        Api(44, "IncrementalAlterConfigs", 0, 1, forward),
         Api(60, "DescribeCluster", 0, 1, partial(cluster.handle_describe_cluster, t)),
     ]
     for key, (low, high) in group.SUPPORTED_VERSIONS.items():

@@ -27,6 +27,9 @@ TopicPartition = tuple[str, int]
 _SKIPPED_DIR_SUFFIXES = ("-delete", "-future", "-stray")
 
 
+METADATA_TOPIC = "__cluster_metadata"
+
+
 def parse_dir_name(name: str) -> TopicPartition | None:
     """``my-topic-3`` -> ``("my-topic", 3)``; None for anything else."""
     topic, sep, partition = name.rpartition("-")
@@ -70,8 +73,8 @@ class LogManager:
                     self.storage.delete(name)
                 continue
             tp = parse_dir_name(name)
-            if tp is None or not self._is_dir(name):
-                continue
+            if tp is None or tp[0] == METADATA_TOPIC or not self._is_dir(name):
+                continue  # the controller's metadata log is not a partition of the broker
             self.logs[tp] = PartitionLog.open(
                 self.storage,
                 name,

@@ -71,60 +71,109 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def serve(config: BrokerConfig) -> int:
-    """Bind, build the core, accept connections until a signal, then shut down cleanly."""
+    """Bind the listeners of the node's roles, build its cores, serve until a signal, then shut
+    down: a broker first moves its leaderships away (controlled shutdown, KIP-631)."""
     import asyncio
     import logging
     import signal
     import socket
 
-    from refka.config import advertised_address, listener_address
+    from refka.config import advertised_address, controller_listener, listener_address, roles
+    from refka.core.network_client import NodeAddress
     from refka.log.storage import FileStorage
-    from refka.server.driver import BrokerServer, now_ms
+    from refka.node import make_broker, make_controller
+    from refka.server.driver import NodeServer, now_ms
     from refka.server.files import SegmentFiles
 
     log = logging.getLogger("refka.server")
-    host, port = listener_address(config)
     try:
+        node_roles = roles(config)
         storage = FileStorage(config.log_dirs)
-    except OSError as error:
-        print(f"refka broker: cannot use log.dirs {config.log_dirs}: {error}", file=sys.stderr)
+        metadata_storage = FileStorage(config.metadata_log_dir) if config.metadata_log_dir else None
+    except (OSError, ValueError) as error:
+        print(f"refka broker: {error}", file=sys.stderr)
         return 1
-    server = BrokerServer(
-        None,
+    server = NodeServer(
         SegmentFiles(storage.real_path),
         config.socket_request_max_bytes,
         config.socket_send_buffer_bytes,
         config.socket_receive_buffer_bytes,
         config.connections_max_idle_ms,
     )
-    try:
-        bound_host, bound_port = await server.listen(host, port)
-    except OSError as error:
-        print(f"refka broker: cannot listen on {host}:{port}: {error}", file=sys.stderr)
-        return 1
-    host_name = socket.gethostname()
-    advertised = advertised_address(config, host_name)
-    config = _advertise_bound_port(config, advertised, bound_port)
     seed = int.from_bytes(os.urandom(8), "big")
     log.debug("seed %d", seed)
-    from refka.core.broker import Broker
-
-    server.core = Broker(config, storage, now_ms(), seed, host_name)
+    host_name = socket.gethostname()
+    controller = broker = None
+    try:
+        if "controller" in node_roles:
+            c_host, c_port = controller_listener(config) or ("127.0.0.1", 0)
+            c_listener = await server.add_listener(c_host, c_port)
+            controller = make_controller(config, storage, now_ms(), seed, metadata_storage)
+            c_listener.core = controller
+            ready_line = f"refka controller ready on {c_listener.host}:{c_listener.port}"
+        if "broker" in node_roles:
+            host, port = listener_address(config)
+            b_listener = await server.add_listener(host, port)
+            config = _advertise_bound_port(
+                config, advertised_address(config, host_name), b_listener.port
+            )
+            own = None
+            if controller is not None:  # combined: the broker's controller is its own
+                address = "127.0.0.1" if c_listener.host in ("0.0.0.0", "::") else c_listener.host
+                own = NodeAddress(config.node_id, address, c_listener.port)
+            broker = make_broker(config, storage, now_ms(), seed + 1, host_name, own)
+            b_listener.core = broker
+            ready_line = f"refka broker ready on {b_listener.host}:{b_listener.port}"
+    except OSError as error:
+        print(f"refka broker: cannot listen: {error}", file=sys.stderr)
+        return 1
+    except ValueError as error:
+        print(f"refka broker: {error}", file=sys.stderr)
+        return 1
     loop = asyncio.get_running_loop()
     stopped = loop.create_future()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, _stop, stopped, signum)
     await server.start_serving()
-    print(
-        f"refka broker ready on {bound_host}:{bound_port} "
-        f"(node {config.node_id}, log.dirs {config.log_dirs}) in {_startup_ms()} ms",
-        flush=True,
-    )
+    for runner in server.runners:  # the first tick: registration, the first metadata fetch
+        assert runner.core is not None
+        runner.perform(runner.core.on_tick(now_ms()))
+    if broker is not None:
+        while not broker.ready and not stopped.done():
+            await asyncio.wait([stopped], timeout=READY_POLL_S)
+    if not stopped.done():
+        print(
+            f"{ready_line} (node {config.node_id}, roles {config.process_roles}, "
+            f"log.dirs {config.log_dirs}) in {_startup_ms()} ms",
+            flush=True,
+        )
     signum = await stopped
     log.info("shutting down on %s", signal.Signals(signum).name)
+    if broker is not None:
+        await _controlled_shutdown(server, broker, config)
     await server.close()
     log.info("shut down cleanly")
     return 0
+
+
+READY_POLL_S = 0.002
+
+
+async def _controlled_shutdown(server: object, broker: object, config: BrokerConfig) -> None:
+    """Ask the controller to move this broker's leaderships away, and wait (bounded) until it
+    says the broker may stop (KIP-631's controlled shutdown)."""
+    import asyncio
+
+    from refka.server.driver import now_ms
+
+    runner = next(r for r in server.runners if r.core is broker)  # type: ignore[attr-defined]
+    runner.perform(broker.begin_controlled_shutdown(now_ms()))  # type: ignore[attr-defined]
+    deadline = asyncio.get_running_loop().time() + SHUTDOWN_WAIT_S
+    while not broker.shutdown_complete and asyncio.get_running_loop().time() < deadline:  # type: ignore[attr-defined]
+        await asyncio.sleep(READY_POLL_S)
+
+
+SHUTDOWN_WAIT_S = 5.0
 
 
 def _advertise_bound_port(

@@ -1,0 +1,155 @@
+"""Admin requests a broker does not decide: forwarded to the controller (KIP-590, KIP-500).
+
+CreateTopics, DeleteTopics, CreatePartitions, AlterConfigs, IncrementalAlterConfigs and
+ElectLeaders change cluster metadata, which only the controller writes. The broker sends the
+client's request on unchanged (same API, same version) and relays the controller's answer; the
+new metadata reaches the broker itself through its metadata log fetch. When the controller
+cannot be reached before ``request.timeout.ms``, every item of the request gets
+REQUEST_TIMED_OUT, as Kafka's ``ForwardingManager`` answers.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+from kio.schema.create_topics.v7.request import (
+    CreatableTopic,
+    CreatableTopicConfig,
+    CreateTopicsRequest,
+)
+from kio.schema.errors import ErrorCode
+from kio.schema.types import TopicName
+from kio.static.primitive import i16, i32, i32Timedelta
+from refka.core.context import PENDING, Deferred, RequestContext
+from refka.core.network_client import ClientResponse, NodeAddress
+from refka.protocol import codec
+
+Reply = Callable[[RequestContext, Any], None]
+
+CREATE_TOPICS, DELETE_TOPICS, CREATE_PARTITIONS = 19, 20, 37
+ALTER_CONFIGS, INCREMENTAL_ALTER_CONFIGS, ELECT_LEADERS = 33, 44, 43
+FORWARDED = frozenset(
+    {
+        CREATE_TOPICS,
+        DELETE_TOPICS,
+        CREATE_PARTITIONS,
+        ALTER_CONFIGS,
+        INCREMENTAL_ALTER_CONFIGS,
+        ELECT_LEADERS,
+    }
+)
+
+
+class Client(Protocol):
+    def send(
+        self,
+        node: NodeAddress,
+        request: Any,
+        now_ms: int,
+        on_complete: Callable[[ClientResponse], None],
+    ) -> bool: ...
+
+
+class ForwardingManager:
+    """Sends admin requests to the controller and answers the client with its response."""
+
+    def __init__(self, controller: NodeAddress, client: Client, reply: Reply) -> None:
+        self.controller = controller
+        self.client = client
+        self.reply = reply
+
+    def forward(self, ctx: RequestContext, request: Any) -> Deferred | Any:
+        def relay(result: ClientResponse) -> None:
+            response = result.response
+            self.reply(ctx, response if response is not None else failed(ctx, request))
+
+        if not self.client.send(self.controller, request, ctx.now_ms, relay):
+            return failed(ctx, request)
+        return PENDING
+
+    def create_topic(
+        self,
+        name: str,
+        partitions: int,
+        replication_factor: int,
+        configs: Mapping[str, str],
+        now_ms: int,
+    ) -> None:
+        """Ask for a topic and answer nobody: auto-creation (Metadata, ``__consumer_offsets``).
+        A failure is ignored; the next request that needs the topic asks again."""
+        topic = CreatableTopic(
+            name=TopicName(name),
+            num_partitions=i32(partitions),
+            replication_factor=i16(replication_factor),
+            assignments=(),
+            configs=tuple(CreatableTopicConfig(name=k, value=v) for k, v in configs.items()),
+        )
+        request = CreateTopicsRequest(
+            topics=(topic,), timeout=i32Timedelta.parse(datetime.timedelta(seconds=30))
+        )
+        self.client.send(self.controller, request, now_ms, lambda _: None)
+
+
+def failed(
+    ctx: RequestContext, request: Any, error: ErrorCode = ErrorCode.request_timed_out
+) -> Any:
+    """The response of ``request`` with ``error`` for every item it names."""
+    m = codec.response_module(ctx.api_key, ctx.api_version)
+    zero = codec.millis(0)
+    if ctx.api_key == CREATE_TOPICS:
+        topics = tuple(
+            codec.build(
+                m.CreatableTopicResult,
+                name=t.name,
+                topic_id=None,
+                error_code=error,
+                error_message=None,
+                topic_config_error_code=0,
+                num_partitions=-1,
+                replication_factor=-1,
+                configs=None,
+            )
+            for t in request.topics
+        )
+        return codec.build(m.CreateTopicsResponse, throttle_time=zero, topics=topics)
+    if ctx.api_key == DELETE_TOPICS:
+        names = list(getattr(request, "topic_names", ()) or ())
+        names += [t.name for t in getattr(request, "topics", ()) or ()]
+        results = tuple(
+            codec.build(m.DeletableTopicResult, name=n, topic_id=None, error_code=error)
+            for n in names
+        )
+        return codec.build(m.DeleteTopicsResponse, throttle_time=zero, responses=results)
+    if ctx.api_key == CREATE_PARTITIONS:
+        results = tuple(
+            codec.build(m.CreatePartitionsTopicResult, name=t.name, error_code=error)
+            for t in request.topics
+        )
+        return codec.build(m.CreatePartitionsResponse, throttle_time=zero, results=results)
+    if ctx.api_key in (ALTER_CONFIGS, INCREMENTAL_ALTER_CONFIGS):
+        responses = tuple(
+            codec.build(
+                m.AlterConfigsResourceResponse,
+                error_code=error,
+                error_message=None,
+                resource_type=r.resource_type,
+                resource_name=r.resource_name,
+            )
+            for r in request.resources
+        )
+        name = (
+            "AlterConfigsResponse"
+            if ctx.api_key == ALTER_CONFIGS
+            else ("IncrementalAlterConfigsResponse")
+        )
+        return codec.build(getattr(m, name), throttle_time=zero, responses=responses)
+    if ctx.api_key == ELECT_LEADERS:
+        return codec.build(
+            m.ElectLeadersResponse,
+            throttle_time=zero,
+            error_code=error,
+            replica_election_results=(),
+        )
+    raise ValueError(f"API {ctx.api_key} is not forwarded")

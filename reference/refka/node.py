@@ -1,0 +1,51 @@
+"""What one refka process runs, by ``process.roles`` (KIP-500): a controller core, a broker core,
+or both (a combined node, refka's default). Construction only: the asyncio driver
+(``refka.server.main``) and the in-process router (``refka.sim``) carry out the effects.
+
+A combined node formats its log directory on first start (``meta.properties``, as
+``kafka-storage format`` does) and its broker talks to its own controller over the controller
+listener, exactly as a broker of a separate controller would.
+"""
+
+from __future__ import annotations
+
+from refka.broker.meta_properties import format_directory
+from refka.config import BrokerConfig
+from refka.controller.quorum_controller import QuorumController
+from refka.controller.settings import ControllerSettings
+from refka.core.broker import Broker
+from refka.core.network_client import NodeAddress
+from refka.core.seeded import SeededRandom
+from refka.log.storage import Storage
+from refka.metadata.metadata_log import MetadataLog
+
+
+def make_controller(
+    config: BrokerConfig,
+    storage: Storage,
+    now_ms: int,
+    seed: int,
+    metadata_storage: Storage | None = None,
+) -> QuorumController:
+    """The controller of ``config.node_id``: its metadata log (in ``metadata.log.dir``, else
+    the log dir) loaded from the latest snapshot and the log after it."""
+    random = SeededRandom(seed)
+    meta = format_directory(storage, config.node_id, random)
+    if metadata_storage is not None and metadata_storage is not storage:
+        format_directory(metadata_storage, config.node_id, random, meta.cluster_id)
+    metadata_log = MetadataLog(metadata_storage or storage, now_ms, meta.cluster_id)
+    image = metadata_log.load()
+    settings = ControllerSettings.from_config(config, meta.cluster_id)
+    return QuorumController(settings, metadata_log, image, now_ms, random.next_u64())
+
+
+def make_broker(
+    config: BrokerConfig,
+    storage: Storage,
+    now_ms: int,
+    seed: int,
+    host_name: str = "localhost",
+    controller: NodeAddress | None = None,
+) -> Broker:
+    """The broker of ``config.node_id``; ``controller`` overrides ``controller.quorum.voters``."""
+    return Broker(config, storage, now_ms, seed, host_name, controller)
