@@ -31,7 +31,8 @@ from kio.schema.broker_registration.v4.request import (
     Listener,
 )
 from kio.schema.errors import ErrorCode
-from kio.static.primitive import i16, i32, i64, u16
+from kio.schema.types import BrokerId
+from kio.static.primitive import i16, i64, u16
 from refka.core.network_client import ClientResponse, NodeAddress
 
 PLAINTEXT = 0  # SecurityProtocol.PLAINTEXT
@@ -161,7 +162,7 @@ class BrokerLifecycleManager:
         r = self.registration
         low, high = METADATA_VERSION_RANGE
         return BrokerRegistrationRequest(
-            broker_id=i32(r.broker_id),
+            broker_id=BrokerId(r.broker_id),
             cluster_id=r.cluster_id,
             incarnation_id=r.incarnation_id,
             listeners=tuple(
@@ -180,7 +181,7 @@ class BrokerLifecycleManager:
 
     def _heartbeat(self) -> BrokerHeartbeatRequest:
         return BrokerHeartbeatRequest(
-            broker_id=i32(self.registration.broker_id),
+            broker_id=BrokerId(self.registration.broker_id),
             broker_epoch=i64(self.broker_epoch),
             current_metadata_offset=i64(self.metadata_offset),
             want_fence=False,

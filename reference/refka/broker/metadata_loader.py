@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from kio.schema.errors import ErrorCode
 from kio.schema.fetch.v12.request import FetchPartition, FetchRequest, FetchTopic
-from kio.schema.types import TopicName
+from kio.schema.types import BrokerId, TopicName
 from kio.static.primitive import i8, i32, i32Timedelta, i64
 from refka.core.network_client import ClientResponse, NodeAddress
 from refka.metadata.image import MetadataDelta, MetadataImage
@@ -95,7 +95,7 @@ class MetadataLoader:
             partition_max_bytes=i32(FETCH_MAX_BYTES),
         )
         return FetchRequest(
-            replica_id=i32(self.node_id),
+            replica_id=BrokerId(self.node_id),
             max_wait=i32Timedelta.parse(_ms(FETCH_MAX_WAIT_MS)),
             min_bytes=i32(1),
             max_bytes=i32(FETCH_MAX_BYTES),

@@ -13,7 +13,8 @@ from typing import Any, Protocol
 
 from kio.schema.allocate_producer_ids.v0.request import AllocateProducerIdsRequest
 from kio.schema.errors import ErrorCode
-from kio.static.primitive import i32, i64
+from kio.schema.types import BrokerId
+from kio.static.primitive import i64
 from refka.core.network_client import ClientResponse, NodeAddress
 
 Waiter = Callable[[int | None], None]  # called with a producer id, or None if none could be had
@@ -63,7 +64,7 @@ class ProducerIdManager:
 
     def _request_block(self, now_ms: int) -> bool:
         request = AllocateProducerIdsRequest(
-            broker_id=i32(self.broker_id), broker_epoch=i64(self.broker_epoch())
+            broker_id=BrokerId(self.broker_id), broker_epoch=i64(self.broker_epoch())
         )
         return self.client.send(self.controller, request, now_ms, self._on_block)
 

@@ -75,7 +75,7 @@ def _resource(m: Any, topics: Topics, resource: Any, include_synonyms: bool) -> 
                 "This server does not host this topic-partition.",
                 [],
             )
-        return result(ErrorCode.none, None, topic_entries(topics, topic.configs))
+        return result(ErrorCode.none, None, topic_entries(topics, dict(topic.configs)))
     if resource.resource_type == BROKER:
         if resource.resource_name not in ("", str(topics.node.node_id)):
             return result(
