@@ -198,16 +198,24 @@ def test_the_broker_core_carries_its_network_client_effects_and_events() -> None
     from refka.core.effects import Wakeup
     from refka.log.storage import MemoryStorage
 
-    config = BrokerConfig.model_validate({"log.dirs": "data", "request.timeout.ms": 1_000})
-    broker = Broker(config, MemoryStorage(), 0, seed=1)
+    from refka.broker.meta_properties import format_directory
+
+    config = BrokerConfig.model_validate(
+        {"log.dirs": "data", "request.timeout.ms": 1_000, "controller.quorum.voters": "9@c:1"}
+    )
+    storage = MemoryStorage()
+    format_directory(storage, 1, SeededRandom(1))
+    broker = Broker(config, storage, 0, seed=1)
     done: list[ClientResponse] = []
     assert broker.network.send(NODE, request(), 0, done.append)
     effects = broker.on_tick(0)
-    [send] = [e for e in effects if isinstance(e, SendRequest)]
+    [send] = [e for e in effects if isinstance(e, SendRequest) and e.node_id == NODE.node_id]
     assert Wakeup(1_000) in effects  # the request's deadline
     [correlation_id] = sent_correlation_ids([send], client_id="broker-1")
     assert [
-        e for e in broker.on_response(2, answer(correlation_id), 5) if isinstance(e, SendRequest)
+        e
+        for e in broker.on_response(2, answer(correlation_id), 5)
+        if isinstance(e, SendRequest) and e.node_id == NODE.node_id
     ] == []
     assert [r.response.error_code for r in done] == [ErrorCode.none]  # type: ignore[union-attr]
     broker.network.send(NODE, request(), 10, done.append)

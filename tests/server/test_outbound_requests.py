@@ -19,7 +19,9 @@ import pytest
 from kio.schema.api_versions.v3.request import ApiVersionsRequest
 from kio.schema.errors import ErrorCode
 from refka.config import BrokerConfig
+from refka.broker.meta_properties import format_directory
 from refka.core.broker import Broker
+from refka.core.seeded import SeededRandom
 from refka.core.effects import Effect, Send
 from refka.core.network_client import ClientResponse, NetworkClient, NodeAddress
 from refka.log.storage import FileStorage
@@ -197,9 +199,15 @@ def test_two_listeners_two_cores_in_one_process(loop: Loop, tmp_path: Path) -> N
     probe_port = loop.listen(probe)
     broker_port = loop.listen(None)
     config = BrokerConfig.model_validate(
-        {"log.dirs": str(tmp_path / "data"), "listeners": f"PLAINTEXT://127.0.0.1:{broker_port}"}
+        {
+            "log.dirs": str(tmp_path / "data"),
+            "listeners": f"PLAINTEXT://127.0.0.1:{broker_port}",
+            "controller.quorum.voters": "9@127.0.0.1:1",  # no controller: the broker stays fenced
+        }
     )
-    broker = Broker(config, FileStorage(str(tmp_path / "data")), now_ms(), seed=1)
+    storage = FileStorage(str(tmp_path / "data"))
+    format_directory(storage, 1, SeededRandom(1))
+    broker = Broker(config, storage, now_ms(), seed=1)
     loop.server.listeners[1].core = broker
     loop.call(loop.server.start_serving())
     assert len(loop.server.runners) == 2

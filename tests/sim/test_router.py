@@ -218,7 +218,14 @@ def test_a_real_broker_core_answers_through_the_router() -> None:
     storage = MemoryStorage()
     router = Router(now_ms=1_000)
     asker = Asker()
-    broker = Broker(BrokerConfig.model_validate({"log.dirs": "data"}), storage, 1_000, seed=3)
+    from refka.broker.meta_properties import format_directory
+    from refka.core.seeded import SeededRandom
+
+    format_directory(storage, 1, SeededRandom(3))
+    config = BrokerConfig.model_validate(
+        {"log.dirs": "data", "controller.quorum.voters": "9@controller:1"}  # not on the router
+    )
+    broker = Broker(config, storage, 1_000, seed=3)
     router.add_node(ASKER, asker)
     router.add_node(ANSWERER, broker, lambda s: storage.read(s.path, s.position, s.size))
     router.client_request(ASKER, 1, b"ASK")
