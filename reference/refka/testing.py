@@ -295,6 +295,7 @@ def running_cluster(
     with tempfile.TemporaryDirectory(prefix="refka-cluster-") as tmp:
         root = Path(data_dir) if data_dir is not None else Path(tmp) / "data"
         cluster = _cluster_handles(root, Path(tmp), host, brokers, extra)
+        format_cluster(cluster)
         try:
             cluster.controller.start(start_timeout_s)
             voters = f"{CONTROLLER_NODE_ID}@{host}:{cluster.controller.port}"
@@ -309,6 +310,24 @@ def running_cluster(
             cluster.terminate()
             raise
         cluster.stop()
+
+
+def format_cluster(cluster: RunningCluster) -> str:
+    """Give every node's log directory one cluster id (``kafka-storage format``); a directory
+    already formatted keeps its own. Returns the cluster id."""
+    from refka.broker.meta_properties import MetaProperties, format_directory
+    from refka.core.seeded import SeededRandom
+    from refka.log.storage import FileStorage
+
+    random = SeededRandom(int.from_bytes(os.urandom(8), "big"))
+    existing = [MetaProperties.read(FileStorage(str(n.data_dir))) for n in cluster.nodes.values()]
+    known = next((m.cluster_id for m in existing if m is not None), None)
+    cluster_id = known or format_directory(
+        FileStorage(str(cluster.controller.data_dir)), CONTROLLER_NODE_ID, random
+    ).cluster_id
+    for node_id, node in cluster.nodes.items():
+        format_directory(FileStorage(str(node.data_dir)), node_id, random, cluster_id)
+    return cluster_id
 
 
 def _cluster_handles(
