@@ -193,12 +193,11 @@ def test_a_request_entity_goes_out_at_its_own_version() -> None:
 
 
 def test_the_broker_core_carries_its_network_client_effects_and_events() -> None:
+    from refka.broker.meta_properties import format_directory
     from refka.config import BrokerConfig
     from refka.core.broker import Broker
     from refka.core.effects import Wakeup
     from refka.log.storage import MemoryStorage
-
-    from refka.broker.meta_properties import format_directory
 
     config = BrokerConfig.model_validate(
         {"log.dirs": "data", "request.timeout.ms": 1_000, "controller.quorum.voters": "9@c:1"}

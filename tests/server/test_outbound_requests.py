@@ -18,12 +18,12 @@ from pathlib import Path
 import pytest
 from kio.schema.api_versions.v3.request import ApiVersionsRequest
 from kio.schema.errors import ErrorCode
-from refka.config import BrokerConfig
 from refka.broker.meta_properties import format_directory
+from refka.config import BrokerConfig
 from refka.core.broker import Broker
-from refka.core.seeded import SeededRandom
 from refka.core.effects import Effect, Send
 from refka.core.network_client import ClientResponse, NetworkClient, NodeAddress
+from refka.core.seeded import SeededRandom
 from refka.log.storage import FileStorage
 from refka.server.driver import Core, NodeServer, now_ms
 from refka.server.files import SegmentFiles
