@@ -322,9 +322,12 @@ def format_cluster(cluster: RunningCluster) -> str:
     random = SeededRandom(int.from_bytes(os.urandom(8), "big"))
     existing = [MetaProperties.read(FileStorage(str(n.data_dir))) for n in cluster.nodes.values()]
     known = next((m.cluster_id for m in existing if m is not None), None)
-    cluster_id = known or format_directory(
-        FileStorage(str(cluster.controller.data_dir)), CONTROLLER_NODE_ID, random
-    ).cluster_id
+    cluster_id = (
+        known
+        or format_directory(
+            FileStorage(str(cluster.controller.data_dir)), CONTROLLER_NODE_ID, random
+        ).cluster_id
+    )
     for node_id, node in cluster.nodes.items():
         format_directory(FileStorage(str(node.data_dir)), node_id, random, cluster_id)
     return cluster_id

@@ -12,6 +12,7 @@ from typing import Any
 
 from kio.schema.errors import ErrorCode
 from refka.core.context import RequestContext
+from refka.core.network_client import ClientResponse, NodeAddress
 from refka.core.purgatory import Purgatory
 from refka.handlers import offset_for_leader_epoch
 from refka.log.config import LogConfig
@@ -21,7 +22,6 @@ from refka.log.storage import MemoryStorage
 from refka.protocol import codec
 from refka.protocol.records import NewRecord, build_batch
 from refka.replica import Replica
-from refka.replication.client import ClientResponse, NodeAddress
 from refka.replication.replica_fetcher import FetcherConfig
 from refka.replication.replica_manager import ReplicaManager, ReplicationConfig
 

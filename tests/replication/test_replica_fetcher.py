@@ -7,10 +7,10 @@ from collections.abc import Callable
 from typing import Any
 
 from kio.schema.errors import ErrorCode
+from refka.core.network_client import ClientResponse, NodeAddress
 from refka.protocol import codec
 from refka.protocol.records import NewRecord, build_batch
 from refka.replica import Replica
-from refka.replication.client import ClientResponse, NodeAddress
 from refka.replication.replica_fetcher import (
     FetcherConfig,
     FetchState,

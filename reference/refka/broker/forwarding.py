@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import Any
 
 from kio.schema.create_topics.v7.request import (
     CreatableTopic,
@@ -23,7 +23,7 @@ from kio.schema.errors import ErrorCode
 from kio.schema.types import TopicName
 from kio.static.primitive import i16, i32, i32Timedelta
 from refka.core.context import PENDING, Deferred, RequestContext
-from refka.core.network_client import ClientResponse, NodeAddress
+from refka.core.network_client import Client, ClientResponse, NodeAddress
 from refka.protocol import codec
 
 Reply = Callable[[RequestContext, Any], None]
@@ -40,16 +40,6 @@ FORWARDED = frozenset(
         ELECT_LEADERS,
     }
 )
-
-
-class Client(Protocol):
-    def send(
-        self,
-        node: NodeAddress,
-        request: Any,
-        now_ms: int,
-        on_complete: Callable[[ClientResponse], None],
-    ) -> bool: ...
 
 
 class ForwardingManager:

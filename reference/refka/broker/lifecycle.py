@@ -22,7 +22,7 @@ import enum
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from kio.schema.broker_heartbeat.v1.request import BrokerHeartbeatRequest
 from kio.schema.broker_registration.v4.request import (
@@ -33,7 +33,7 @@ from kio.schema.broker_registration.v4.request import (
 from kio.schema.errors import ErrorCode
 from kio.schema.types import BrokerId
 from kio.static.primitive import i16, i64, u16
-from refka.core.network_client import ClientResponse, NodeAddress
+from refka.core.network_client import Client, ClientResponse, NodeAddress
 
 PLAINTEXT = 0  # SecurityProtocol.PLAINTEXT
 METADATA_VERSION = "metadata.version"
@@ -70,18 +70,6 @@ for it (to unfence it, or to let it shut down)."""
 
 class IllegalBrokerStateTransition(RuntimeError):
     pass
-
-
-class Client(Protocol):
-    """What the lifecycle needs of ``refka.core.network_client.NetworkClient``."""
-
-    def send(
-        self,
-        node: NodeAddress,
-        request: Any,
-        now_ms: int,
-        on_complete: Callable[[ClientResponse], None],
-    ) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,13 +12,13 @@ network round trip.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 from kio.schema.errors import ErrorCode
 from kio.schema.fetch.v12.request import FetchPartition, FetchRequest, FetchTopic
 from kio.schema.types import BrokerId, TopicName
 from kio.static.primitive import i8, i32, i32Timedelta, i64
-from refka.core.network_client import ClientResponse, NodeAddress
+from refka.core.network_client import Client, ClientResponse, NodeAddress
 from refka.metadata.image import MetadataDelta, MetadataImage
 from refka.metadata.metadata_log import decode_batches
 from refka.protocol.batch_header import iter_headers
@@ -28,16 +28,6 @@ FETCH_MAX_WAIT_MS = 500
 FETCH_MAX_BYTES = 8 * 1024 * 1024
 
 Publisher = Callable[[MetadataImage, MetadataDelta, int], None]  # (image, delta, now_ms)
-
-
-class Client(Protocol):
-    def send(
-        self,
-        node: NodeAddress,
-        request: Any,
-        now_ms: int,
-        on_complete: Callable[[ClientResponse], None],
-    ) -> bool: ...
 
 
 class MetadataLoader:

@@ -9,27 +9,16 @@ controller writes each block to the metadata log before granting it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol
 
 from kio.schema.allocate_producer_ids.v0.request import AllocateProducerIdsRequest
 from kio.schema.errors import ErrorCode
 from kio.schema.types import BrokerId
 from kio.static.primitive import i64
-from refka.core.network_client import ClientResponse, NodeAddress
+from refka.core.network_client import Client, ClientResponse, NodeAddress
 
 Waiter = Callable[[int | None], None]  # called with a producer id, or None if none could be had
 WAITING = -2  # ``allocate``: the waiter will be called
 UNAVAILABLE = -1  # ``allocate``: the controller cannot be asked now
-
-
-class Client(Protocol):
-    def send(
-        self,
-        node: NodeAddress,
-        request: Any,
-        now_ms: int,
-        on_complete: Callable[[ClientResponse], None],
-    ) -> bool: ...
 
 
 class ProducerIdManager:

@@ -29,7 +29,7 @@ import math
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from refka.core.effects import Disconnect, SendRequest
 from refka.core.seeded import SeededRandom
@@ -59,6 +59,24 @@ class ClientResponse:
     disconnected: bool = False  # the node was unreachable or the connection dropped
     timed_out: bool = False  # request.timeout.ms passed
     now_ms: int = -1  # when it ended (callbacks schedule from it; they never read a clock)
+
+
+class Client(Protocol):
+    """What the components that send requests need of ``NetworkClient`` (tests use fakes)."""
+
+    def ready(self, node_id: int, now_ms: int) -> bool:
+        """False while the node is in reconnect backoff."""
+        ...
+
+    def send(
+        self,
+        node: NodeAddress,
+        request: Any,
+        now_ms: int,
+        on_complete: Callable[[ClientResponse], None],
+    ) -> bool:
+        """Queue ``request`` (a kio entity at the version to use); False = not sent."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,9 +20,9 @@ from typing import Any
 
 from kio.schema.errors import ErrorCode
 
+from refka.core.network_client import Client, ClientResponse, NodeAddress
 from refka.protocol import codec
 from refka.replica import Replica
-from refka.replication.client import Client, ClientResponse, NodeAddress
 
 TopicPartition = tuple[str, int]
 ALTER_PARTITION_KEY = 56

@@ -32,10 +32,10 @@ from typing import Any
 
 from kio.schema.errors import ErrorCode
 
+from refka.core.network_client import Client, ClientResponse, NodeAddress
 from refka.log.leader_epoch_cache import UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET
 from refka.protocol import codec
 from refka.replica import Replica
-from refka.replication.client import Client, ClientResponse, NodeAddress
 
 TopicPartition = tuple[str, int]
 

@@ -27,6 +27,7 @@ from typing import Any, Protocol
 from kio.schema.errors import ErrorCode
 
 from refka.core.context import PENDING, RequestContext
+from refka.core.network_client import Client, NodeAddress
 from refka.core.purgatory import Purgatory
 from refka.log.config import LogConfig
 from refka.log.leader_epoch_cache import UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET
@@ -34,7 +35,6 @@ from refka.log.log_manager import LogManager
 from refka.log.partition_log import OffsetOutOfRange
 from refka.replica import AppendResult, ReadResult, Replica, ReplicaRole
 from refka.replication.alter_partition_manager import AlterPartitionManager, IsrChange
-from refka.replication.client import Client, NodeAddress
 from refka.replication.delayed_produce import DelayedProduce, check_enough_replicas_reach_offset
 from refka.replication.replica_fetcher import FetcherConfig, ReplicaFetcher
 
