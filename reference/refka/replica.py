@@ -16,8 +16,8 @@ Actions (Replication.tla / Election.tla): ``append_as_leader`` (LeaderAppend),
 KIP-497's CommitIsr, frozen below min.insync.replicas, KIP-966), ``become_leader``
 (BecomeLeader: the new epoch starts at the LEO, KIP-101), ``become_follower`` (BecomeFollower;
 the truncation itself is the fetcher's OffsetsForLeaderEpoch loop, KIP-279), ``truncate_to``
-(Truncate), ``out_of_sync_replicas`` (the ShrinkIsr / SendAlterPartition condition),
-``is_follower_in_sync`` (the ExpandIsr condition).
+(Truncate), ``out_of_sync_replicas`` and ``is_follower_in_sync`` (when the leader sends
+SendAlterPartition to shrink or expand the ISR: Kafka's maybeShrinkIsr / maybeExpandIsr).
 
 Consumers never read at or past the high watermark (``read``); only follower fetches read up to
 the log end offset (``read_for_follower``), as Kafka's ``FetchIsolation``.
@@ -419,8 +419,8 @@ class Replica:
         return self.maybe_increment_high_watermark()
 
     def out_of_sync_replicas(self, now_ms: int, lag_time_max_ms: int) -> frozenset[int]:
-        """ShrinkIsr: ISR followers that have not caught up to the LEO for
-        ``replica.lag.time.max.ms``."""
+        """SendAlterPartition, shrink (Kafka's maybeShrinkIsr): ISR followers that have not
+        caught up to the LEO for ``replica.lag.time.max.ms``."""
         leo = self.log_end_offset
         return frozenset(
             r
@@ -432,8 +432,9 @@ class Replica:
         )
 
     def is_follower_in_sync(self, follower_id: int) -> bool:
-        """ExpandIsr: a follower outside the ISR that reached the high watermark and the start
-        of this leader's epoch (so it holds every committed record of earlier epochs)."""
+        """SendAlterPartition, expand (Kafka's maybeExpandIsr): a follower outside the ISR that
+        reached the high watermark and the start of this leader's epoch (so it holds every
+        committed record of earlier epochs)."""
         state = self.followers.get(follower_id)
         if state is None or follower_id in self.isr or follower_id not in self.replicas:
             return False

@@ -4,7 +4,7 @@ As Kafka's ``image`` package (``MetadataImage`` = cluster, topics, configs, feat
 ids; ``MetadataDelta`` and its ``ClusterDelta``/``TopicsDelta``/``ConfigurationsDelta``/
 ``ProducerIdsDelta``/``FeaturesDelta`` replay records): an immutable value; ``apply(offset,
 records)`` returns the next image and what changed, for the publishers (the replica manager
-turns changed partitions into BecomeLeader / BecomeFollowerAndTruncate). ``to_records()`` is the
+turns changed partitions into BecomeLeader / BecomeFollower). ``to_records()`` is the
 image as records that recreate it: the body of a snapshot (KIP-630).
 
 Replay rules, each where Kafka enforces it: a RegisterBrokerRecord replaces the registration;

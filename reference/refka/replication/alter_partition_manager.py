@@ -1,8 +1,8 @@
 """ISR changes sent to the controller as AlterPartition (KIP-497), Kafka's
 ``AlterPartitionManager`` (Election.tla ``SendAlterPartition`` / ``HandleAlterPartition``).
 
-A leader submits the ISR it wants (ShrinkIsr: drop followers that lagged for
-``replica.lag.time.max.ms``; ExpandIsr: add a follower that reached the high watermark) with the
+A leader submits the ISR it wants (a shrink drops followers that lagged for
+``replica.lag.time.max.ms``; an expansion adds a follower that reached the high watermark) with the
 broker epoch of every member (KIP-903). One change per partition is in flight; meanwhile the
 leader commits against the maximal ISR (``Replica.pending_isr``). Pending changes go out in one
 AlterPartition (v3, topic ids) at a time; a disconnect or a top-level error sends them again.

@@ -9,10 +9,11 @@ handlers call the entry points:
   then ``delay_produce`` for acks=all (``DelayedProduce``);
 - Fetch from a consumer: ``read_for_consumer`` (below the HW; KIP-320 fencing; KIP-951 leader);
 - Fetch from a follower: ``fetch_for_follower`` (FollowerFetch on the leader: the follower's
-  LEO, ExpandIsr, AdvanceHighWatermark, reads up to the LEO, diverging epochs);
+  LEO, an ISR expansion (SendAlterPartition), AdvanceHighWatermark, reads up to the LEO,
+  diverging epochs);
 - OffsetsForLeaderEpoch: ``offset_for_leader_epoch``.
 
-Time passes through ``on_tick`` (ShrinkIsr after ``replica.lag.time.max.ms``, fetcher backoffs)
+Time passes through ``on_tick`` (ISR shrinks after ``replica.lag.time.max.ms``, fetcher backoffs)
 and ``poll`` (send what the fetchers and the AlterPartition manager have queued; call it after
 every event). The broker's purgatory holds the waiting requests; the broker expires it.
 """
@@ -345,7 +346,7 @@ class ReplicaManager:
         broker_epoch: int = -1,
     ) -> PartitionRead:
         """FollowerFetch on the leader: read up to the LEO, then record that the follower holds
-        everything below ``fetch_offset`` (which may ExpandIsr and AdvanceHighWatermark, and
+        everything below ``fetch_offset`` (which may expand the ISR and AdvanceHighWatermark, and
         so complete DelayedProduce). A fetch whose ``last_fetched_epoch`` disagrees with our
         log gets ``diverging_epoch`` instead of records (KIP-595 style, Kafka 2.7+)."""
         self._now_ms = now_ms
@@ -436,7 +437,8 @@ class ReplicaManager:
         return self.alter_partition.submit(replica, change)
 
     def _maybe_expand_isr(self, replica: Replica, follower_id: int) -> None:
-        """ExpandIsr: a follower outside the ISR caught up to the HW and this epoch's start."""
+        """SendAlterPartition, expand (Kafka's maybeExpandIsr): a follower outside the ISR
+        caught up to the HW and this epoch's start."""
         if (
             replica.pending_isr is None
             and replica.is_follower_in_sync(follower_id)
@@ -445,7 +447,8 @@ class ReplicaManager:
             self._submit_isr(replica, replica.isr | {follower_id})
 
     def maybe_shrink_isr(self, now_ms: int) -> None:
-        """ShrinkIsr: drop followers that lagged for ``replica.lag.time.max.ms``."""
+        """SendAlterPartition, shrink (Kafka's maybeShrinkIsr): drop followers that lagged for
+        ``replica.lag.time.max.ms``."""
         lag_ms = self.config.replica_lag_time_max_ms
         for replica in self.replicas.values():
             if not replica.is_leader or replica.pending_isr is not None:
@@ -463,7 +466,7 @@ class ReplicaManager:
     # -------------------------------------------------------------------- time
 
     def on_tick(self, now_ms: int) -> None:
-        """ShrinkIsr every ``replica.lag.time.max.ms / 2`` (as Kafka's scheduler), then poll."""
+        """Shrink ISRs every ``replica.lag.time.max.ms / 2`` (as Kafka's scheduler), then poll."""
         self._now_ms = now_ms
         if now_ms >= self._next_isr_check_ms:
             self.maybe_shrink_isr(now_ms)
