@@ -159,8 +159,10 @@ CORE = [
     "metadata",
     "controller",
     "replication",
+    "broker",
     "producer_state.py",
     "replica.py",
+    "node.py",
 ]  # a package that does not exist yet is skipped
 FORBIDDEN_MODULES = {"asyncio", "socket", "selectors", "threading", "time", "random", "secrets"}
 FORBIDDEN_PACKAGES = {"refka.server", "refka.peers", "refka.testing", "refka.cli"}
