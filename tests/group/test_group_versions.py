@@ -69,10 +69,16 @@ class FakeBroker:
         from refka.group.config import GroupConfig
         from refka.group.coordinator import GroupCoordinator
 
+        node = SimpleNamespace(node_id=1, host="127.0.0.1", port=9092)
+        led = SimpleNamespace(leader=1)  # every partition led by this node
         topics = SimpleNamespace(
-            node=SimpleNamespace(node_id=1, host="127.0.0.1", port=9092),
-            metadata=SimpleNamespace(
-                topics={OFFSETS_TOPIC: None, "t": SimpleNamespace(partitions=1)}
+            node=node,
+            broker=lambda broker_id: node if broker_id == 1 else None,
+            image=SimpleNamespace(
+                topics_by_name={
+                    OFFSETS_TOPIC: SimpleNamespace(partitions=dict.fromkeys(range(50), led)),
+                    "t": SimpleNamespace(partitions={0: led}),
+                }
             ),
         )
         self.appended: list[tuple[str, int, bytes]] = []

@@ -81,6 +81,7 @@ class Registration:
     incarnation_id: uuid.UUID
     listeners: tuple[tuple[str, str, int], ...]  # (name, host, port)
     rack: str | None
+    previous_broker_epoch: int = -1  # KIP-966: the epoch of a clean shutdown, -1 after a crash
 
 
 class BrokerLifecycleManager:
@@ -165,6 +166,7 @@ class BrokerLifecycleManager:
                 ),
             ),
             rack=r.rack,
+            previous_broker_epoch=i64(r.previous_broker_epoch),
         )
 
     def _heartbeat(self) -> BrokerHeartbeatRequest:

@@ -79,7 +79,10 @@ class ClusterControl:
         existing = image.brokers.get(broker_id)
         records: list[Any] = []
         if existing is not None and existing.incarnation_id != request.incarnation_id:
-            if not existing.fenced and self.has_valid_session(broker_id, now_ms):
+            # A combined node's broker lives and dies with this controller: a new incarnation
+            # of it means the old one is gone, whatever its session says.
+            combined = broker_id == self.settings.node_id
+            if not existing.fenced and not combined and self.has_valid_session(broker_id, now_ms):
                 message = f"Another broker is registered with that broker id {broker_id}."
                 return ErrorCode.duplicate_broker_registration, message, []
             previous = getattr(request, "previous_broker_epoch", -1)
@@ -122,7 +125,10 @@ class ClusterControl:
         if clean or not s.eligible_leader_replicas_enabled:
             parts = partitions_with(image, lambda p: broker_id in p.isr)
             return partition_updates(image, s, parts, broker_to_remove=broker_id)
-        parts = partitions_with(image, lambda p: broker_id in p.isr or broker_id in p.elr)
+        parts = partitions_with(
+            image,
+            lambda p: (broker_id in p.isr or broker_id in p.elr) and p.replicas != (broker_id,),
+        )  # a partition with no other replica keeps its only one: there is nothing to protect
         return partition_updates(image, s, parts, broker_with_unclean_shutdown=broker_id)
 
     # ------------------------------------------------------------------ heartbeat

@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from refka.broker.clean_shutdown import mark_clean_shutdown, take_previous_broker_epoch
 from refka.broker.forwarding import ForwardingManager
 from refka.broker.lifecycle import BrokerLifecycleManager, BrokerState, Registration
 from refka.broker.meta_properties import MetaProperties
@@ -94,6 +95,7 @@ class Broker:
                 self.random.uuid4(),
                 (("PLAINTEXT", host, port),),
                 config.broker_rack,
+                take_previous_broker_epoch(storage),
             ),
             self.controller,
             self.network,
@@ -188,7 +190,11 @@ class Broker:
         return self.lifecycle.state is BrokerState.SHUTTING_DOWN
 
     def shutdown(self, now_ms: int) -> None:
+        """Flush and close the logs; after a completed controlled shutdown, leave the
+        clean-shutdown file (KIP-966) so that the next start registers as clean."""
         self.partitions.close()
+        if self.shutdown_complete:
+            mark_clean_shutdown(self.storage, self.lifecycle.broker_epoch)
 
     # -------------------------------------------------------------- internals
 

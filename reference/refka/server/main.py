@@ -104,15 +104,18 @@ async def serve(config: BrokerConfig) -> int:
     log.debug("seed %d", seed)
     host_name = socket.gethostname()
     controller = broker = None
+    bind = ""
     try:
         if "controller" in node_roles:
             c_host, c_port = controller_listener(config) or ("127.0.0.1", 0)
+            bind = f"{c_host}:{c_port}"
             c_listener = await server.add_listener(c_host, c_port)
             controller = make_controller(config, storage, now_ms(), seed, metadata_storage)
             c_listener.core = controller
             ready_line = f"refka controller ready on {c_listener.host}:{c_listener.port}"
         if "broker" in node_roles:
             host, port = listener_address(config)
+            bind = f"{host}:{port}"
             b_listener = await server.add_listener(host, port)
             config = _advertise_bound_port(
                 config, advertised_address(config, host_name), b_listener.port
@@ -125,7 +128,7 @@ async def serve(config: BrokerConfig) -> int:
             b_listener.core = broker
             ready_line = f"refka broker ready on {b_listener.host}:{b_listener.port}"
     except OSError as error:
-        print(f"refka broker: cannot listen: {error}", file=sys.stderr)
+        print(f"refka broker: cannot listen on {bind}: {error}", file=sys.stderr)
         return 1
     except ValueError as error:
         print(f"refka broker: {error}", file=sys.stderr)
@@ -143,8 +146,8 @@ async def serve(config: BrokerConfig) -> int:
             await asyncio.wait([stopped], timeout=READY_POLL_S)
     if not stopped.done():
         print(
-            f"{ready_line} (node {config.node_id}, roles {config.process_roles}, "
-            f"log.dirs {config.log_dirs}) in {_startup_ms()} ms",
+            f"{ready_line} (node {config.node_id}, log.dirs {config.log_dirs}) "
+            f"in {_startup_ms()} ms",
             flush=True,
         )
     signum = await stopped
