@@ -94,8 +94,17 @@ def test_stale_epoch_and_unknown_broker() -> None:
 
 def test_live_duplicate_registration_is_refused() -> None:
     c = Cluster()
+    c.register(2, 0)
+    c.heartbeat(2, 0)
+    refused = c.register(2, 100, incarnation_id=uuid.uuid4())
+    assert refused == ErrorCode.duplicate_broker_registration
+    assert c.register(2, 100) == ErrorCode.none  # the same incarnation may register again
+
+
+def test_a_combined_nodes_own_broker_re_registers_within_its_session() -> None:
+    """The broker of the controller's own node (node.id 1 here) lives and dies with it."""
+    c = Cluster()
+    assert SETTINGS.node_id == 1
     c.register(1, 0)
     c.heartbeat(1, 0)
-    refused = c.register(1, 100, incarnation_id=uuid.uuid4())
-    assert refused == ErrorCode.duplicate_broker_registration
-    assert c.register(1, 100) == ErrorCode.none  # the same incarnation may register again
+    assert c.register(1, 100, incarnation_id=uuid.uuid4()) == ErrorCode.none
