@@ -18,6 +18,7 @@ from refka.controller.config_control import handle_alter_configs, handle_increme
 from refka.controller.metadata_fetch import METADATA_TOPIC, handle_fetch
 from refka.controller.producer_id_control import generate_next_producer_id_block
 from refka.core.context import RequestContext
+from refka.handlers import api_versions
 from refka.protocol import codec
 
 if TYPE_CHECKING:
@@ -31,28 +32,9 @@ def _module(ctx: RequestContext) -> Any:
 # ------------------------------------------------------------------- ApiVersions
 
 
-def api_versions_response(c: QuorumController, version: int, unsupported: bool = False) -> Any:
-    m = codec.response_module(18, version)
-    keys = tuple(
-        codec.build(
-            m.ApiVersion, api_key=a.key, min_version=a.min_version, max_version=a.max_version
-        )
-        for a in sorted(c.apis.values(), key=lambda a: a.key)
-    )
-    return codec.build(
-        m.ApiVersionsResponse,
-        error_code=ErrorCode.unsupported_version if unsupported else ErrorCode.none,
-        api_keys=keys,
-        throttle_time=codec.millis(0),
-        supported_features=(),
-        finalized_features_epoch=-1,
-        finalized_features=(),
-        zk_migration_ready=False,
-    )
-
-
 def handle_api_versions(c: QuorumController, ctx: RequestContext, request: Any) -> Any:
-    return api_versions_response(c, ctx.api_version)
+    """The controller's APIs, answered by the broker's own ApiVersions handler."""
+    return api_versions.handle_api_versions(c.apis, ctx, request)
 
 
 # -------------------------------------------------------------- brokers (KIP-631)

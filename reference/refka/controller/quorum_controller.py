@@ -37,6 +37,7 @@ from refka.core.dispatch import Api, Dispatcher
 from refka.core.effects import Effect, Send, Wakeup
 from refka.core.purgatory import Purgatory
 from refka.core.seeded import SeededRandom
+from refka.handlers import api_versions
 from refka.metadata.records import encode_record
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ class QuorumController:
         }
         self.dispatcher = Dispatcher(
             self.apis,
-            lambda: controller_apis.api_versions_response(self, 0, unsupported=True),
+            functools.partial(api_versions.unsupported_version_response, self.apis),
             self.fetches_cancel,
         )
         self.fetches = Purgatory()
