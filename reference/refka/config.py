@@ -580,6 +580,13 @@ class BrokerConfig(BaseModel):
         ge=1,
         le=INT_MAX,
     )
+    offsets_load_buffer_size: int = _f(
+        5242880,
+        "Batch size for reading from the offsets segments when loading group metadata into the "
+        "cache (soft-limit, overridden if records are too large).",
+        ge=1,
+        le=INT_MAX,
+    )
     offset_metadata_max_bytes: int = _f(
         4096, "The maximum size for a metadata entry associated with an offset commit."
     )

@@ -92,9 +92,26 @@ class FakeBroker:
             handlers.RESPONDERS,
         )
 
-    def append_internal(self, topic: str, partition: int, records: bytes, now_ms: int) -> int:
+    def append_as_coordinator(
+        self, topic: str, partition: int, records: bytes, now_ms: int
+    ) -> object:
+        """A leader append replicated at once (a single replica: the HW is the LEO)."""
+        from refka.replica import AppendResult
+
         self.appended.append((topic, partition, records))
-        return 0
+        return AppendResult(base_offset=len(self.appended) - 1, last_offset=len(self.appended) - 1)
+
+    def replica(self, topic: str, partition: int) -> object:
+        from types import SimpleNamespace
+
+        return SimpleNamespace(
+            is_leader=True,
+            high_watermark=len(self.appended),
+            maximal_isr=frozenset({1}),
+            min_insync_replicas=1,
+        )
+
+    read_bytes = None
 
 
 def ctx(api_key: int, version: int) -> object:

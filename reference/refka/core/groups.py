@@ -1,11 +1,23 @@
 """The group coordinator as the core owns it: ``__consumer_offsets`` and the coordinator's effects.
 
 The coordinator (``refka.group``) is a state machine that returns ``Append`` and ``Reply``
-effects; this service carries them out in order, every ``Append`` before any reply (persist,
-then acknowledge). It creates ``__consumer_offsets`` (compacted,
-``offsets.topic.num.partitions``) on first use and replays it into the coordinator at start-up.
-Replies become wire responses through ``responders`` (``refka.handlers.group.RESPONDERS``), given
-by the registry so the core does not import the wire layer.
+effects; this service carries them out in order. Every ``Append`` is a leader append to the
+group's ``__consumer_offsets`` partition, and the replies of the same call wait in the purgatory
+until the high watermark passes what was appended (``coordinator_write``): a commit is answered
+once the ISR holds it, so it survives a change of leader. ``__consumer_offsets`` is created
+(compacted, ``offsets.topic.num.partitions``, ``offsets.topic.replication.factor``) on first use.
+
+This broker coordinates exactly the groups whose offsets partition it leads (Kafka's
+``onElection`` / ``onResignation``): a newly led partition is replayed in bounded steps
+(``coordinator_loader``), answering COORDINATOR_LOAD_IN_PROGRESS meanwhile; the groups of a
+partition it does not lead get NOT_COORDINATOR. Replies become wire responses through
+``responders`` (``refka.handlers.group.RESPONDERS``), given by the registry so the core does not
+import the wire layer.
+
+Known limit: a read (OffsetFetch, DescribeGroups) sees the coordinator's state up to the
+leader's log end, including a write still waiting for the ISR (Kafka's runtime reads at the last
+committed offset). A write that fails leaves the state ahead of the acknowledged answers until
+the partition is loaded again (on the next change of leader).
 """
 
 from __future__ import annotations
@@ -13,7 +25,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+from kio.schema.errors import ErrorCode
+
 from refka.core.context import PENDING, RequestContext
+from refka.core.coordinator_loader import CoordinatorLoader
+from refka.core.coordinator_write import DelayedCoordinatorWrite, coordinator_error
 from refka.core.partitions import Partitions
 from refka.core.seeded import SeededRandom
 from refka.core.topics import Node, Topics
@@ -21,12 +37,11 @@ from refka.group import messages as msg
 from refka.group.config import GroupConfig
 from refka.group.coordinator import GroupCoordinator
 from refka.metadata.image import MetadataImage
-from refka.protocol.records import iter_batch_records
-from refka.replica import FetchIsolation
 
 OFFSETS_TOPIC = "__consumer_offsets"
 
 Responder = Callable[[int, Any], Any]  # (api version, coordinator result) -> response entity
+E = ErrorCode
 
 
 class GroupService:
@@ -39,12 +54,18 @@ class GroupService:
         partitions: Partitions,
         reply: Callable[[RequestContext, Any], None],
         responders: Mapping[int, Responder],
+        commit_timeout_ms: int = 5_000,
+        load_buffer_size: int = 5 << 20,
     ) -> None:
         self.coordinator = coordinator
         self._topics = topics
         self._partitions = partitions
         self._reply = reply
         self._responders = responders
+        self._commit_timeout_ms = commit_timeout_ms
+        self.loader = CoordinatorLoader(
+            lambda p: partitions.replica(OFFSETS_TOPIC, p), partitions.read_bytes, load_buffer_size
+        )
 
     @property
     def node(self) -> Node:
@@ -56,7 +77,8 @@ class GroupService:
         return known is not None and partition in known.partitions
 
     def run(self, ctx: RequestContext, effects: list[msg.Effect]) -> Any:
-        """Append, then answer every other request concerned; our own answer or PENDING."""
+        """Append, then answer every request concerned once the appends are replicated; our
+        own answer now if it need not wait, else PENDING."""
         own: Any = PENDING
         for other, response in self._carry_out(effects, ctx.now_ms):
             if other is ctx:
@@ -66,11 +88,15 @@ class GroupService:
         return own
 
     def on_tick(self, now_ms: int) -> None:
+        """Load a chunk of every loading partition, then fire the coordinator's timers."""
+        for load in self.loader.step(now_ms):
+            self._loaded(load.partition, load.records)
         for ctx, response in self._carry_out(self.coordinator.on_tick(now_ms), now_ms):
             self._reply(ctx, response)
 
     def next_deadline_ms(self) -> int | None:
-        return self.coordinator.next_deadline_ms()
+        deadlines = (self.coordinator.next_deadline_ms(), self.loader.next_deadline_ms())
+        return min((d for d in deadlines if d is not None), default=None)
 
     def coordinator_for(self, group_id: str, now_ms: int) -> Node | None:
         """The broker that leads the group's ``__consumer_offsets`` partition, or None while
@@ -103,30 +129,83 @@ class GroupService:
         self._topics.create_in_background(OFFSETS_TOPIC, partitions, factor, configs, now_ms)
 
     def on_metadata(self, image: MetadataImage, now_ms: int) -> None:
-        """Coordinate exactly the groups whose offsets partition this broker leads: load a
-        partition on becoming its leader, forget it on losing leadership (Kafka's
-        ``onElection`` / ``onResignation``)."""
+        """Coordinate exactly the groups whose offsets partition this broker leads: start
+        loading a partition on becoming its leader (``onElection``), forget it on losing
+        leadership (``onResignation``; waiting members are told NOT_COORDINATOR)."""
         topic = image.topics_by_name.get(OFFSETS_TOPIC)
         me = self._topics.node.node_id
         led = frozenset(p for p, r in (topic.partitions.items() if topic else ()) if r.leader == me)
-        owned = self.coordinator.owned_partitions or frozenset()
-        for partition in sorted(owned - led):
-            self.coordinator.unload(partition)
-        for partition in sorted(led - owned):
-            self.coordinator.load(partition, _read_partition(self._partitions, partition))
-        self.coordinator.owned_partitions = led
+        coordinator = self.coordinator
+        owned = coordinator.owned_partitions or frozenset()
+        for partition in sorted((owned | self.loader.loading) - led):
+            self.loader.cancel(partition)
+            for effect in coordinator.unload(partition):
+                self._answer(effect, E.none)
+        for partition in sorted(led - owned - self.loader.loading):
+            self.loader.start(partition, now_ms)
+        coordinator.owned_partitions = owned & led
+        coordinator.loading_partitions = self.loader.loading
+        for load in self.loader.step(now_ms, chunks=0):  # nothing to replay: active at once
+            self._loaded(load.partition, load.records)
+
+    def _loaded(self, partition: int, records: list[tuple[bytes | None, bytes | None]]) -> None:
+        coordinator = self.coordinator
+        coordinator.load(partition, records)
+        coordinator.owned_partitions = (coordinator.owned_partitions or frozenset()) | {partition}
+        coordinator.loading_partitions = self.loader.loading
 
     def _carry_out(
         self, effects: list[msg.Effect], now_ms: int
     ) -> Iterator[tuple[RequestContext, Any]]:
+        """Append every ``Append``; the replies answer now if nothing needs replicating (or an
+        append failed: with the mapped error), else when the ``DelayedCoordinatorWrite``
+        completes."""
+        required: dict[tuple[str, int], int] = {}
+        error = E.none
+        replies: list[msg.Reply] = []
         for effect in effects:
             if isinstance(effect, msg.Append):
-                self._partitions.append_internal(
+                result = self._partitions.append_as_coordinator(
                     OFFSETS_TOPIC, effect.partition, effect.records, now_ms
                 )
+                if result.error_code != E.none:
+                    error = error if error != E.none else result.error_code
+                else:
+                    required[(OFFSETS_TOPIC, effect.partition)] = result.last_offset + 1
             else:
-                ctx: RequestContext = effect.request  # type: ignore[assignment]
-                yield ctx, self._responders[ctx.api_key](ctx.api_version, effect.result)
+                replies.append(effect)
+        if not replies:
+            return
+        if error != E.none or not required:
+            for reply in replies:
+                yield self._response(reply, coordinator_error(error))
+            return
+        done: list[ErrorCode] = []
+        write = DelayedCoordinatorWrite(
+            now_ms + self._commit_timeout_ms,
+            required,
+            lambda tp: self._partitions.replica(*tp),
+            done.append,
+        )
+        if write.try_complete(now_ms, force=False) is not None:
+            for reply in replies:
+                yield self._response(reply, done[0])
+            return
+        write.complete = lambda failed: self._answer_all(replies, failed)
+        self._partitions.watch(write)
+
+    def _answer_all(self, replies: list[msg.Reply], error: ErrorCode) -> None:
+        for reply in replies:
+            self._answer(reply, error)
+
+    def _answer(self, reply: msg.Effect, error: ErrorCode) -> None:
+        assert isinstance(reply, msg.Reply)
+        self._reply(*self._response(reply, error))
+
+    def _response(self, reply: msg.Reply, error: ErrorCode) -> tuple[RequestContext, Any]:
+        ctx: RequestContext = reply.request  # type: ignore[assignment]
+        result = reply.result if error == E.none else msg.with_error(reply.result, error)
+        return ctx, self._responders[ctx.api_key](ctx.api_version, result)
 
 
 def make_group_service(
@@ -136,7 +215,7 @@ def make_group_service(
     reply: Callable[[RequestContext, Any], None],
     responders: Mapping[int, Responder],
 ) -> GroupService:
-    """The group coordinator of this node, with ``__consumer_offsets`` replayed into it."""
+    """The group coordinator of this node; it coordinates the partitions it will lead."""
     config = topics.config
     values = {
         name: getattr(config, name)
@@ -146,19 +225,12 @@ def make_group_service(
     coordinator = GroupCoordinator(
         GroupConfig(**values), SeededRandom(random.next_u64()), owned_partitions=frozenset()
     )
-    return GroupService(coordinator, topics, partitions, reply, responders)
-
-
-def _read_partition(partitions: Partitions, partition: int) -> Iterator[Any]:
-    replica = partitions.replica(OFFSETS_TOPIC, partition)
-    if replica is None:
-        return
-    offset = replica.log_start_offset
-    while offset < replica.log_end_offset:
-        result = replica.read_records(offset, 1 << 20, True, FetchIsolation.LOG_END)
-        data = partitions.read_bytes(result.slices)
-        if not data:
-            return
-        for header, records in iter_batch_records(data):
-            offset = header.next_offset
-            yield from records
+    return GroupService(
+        coordinator,
+        topics,
+        partitions,
+        reply,
+        responders,
+        config.offsets_commit_timeout_ms,
+        config.offsets_load_buffer_size,
+    )

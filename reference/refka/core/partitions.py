@@ -3,7 +3,7 @@
 What the Produce, Fetch and ListOffsets handlers see of the broker (Kafka's ``ReplicaManager``
 in its single-node form): look a replica up, say data arrived (``partitions_changed`` retries
 the requests in the purgatory), park a request in the purgatory (``watch``), and append a batch
-the broker wrote itself (``__consumer_offsets``).
+the broker wrote itself (``__consumer_offsets``, ``append_as_coordinator``).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from refka.log.config import LogConfig
 from refka.log.file_slice import FileSlice
 from refka.log.log_manager import LogManager
 from refka.log.storage import Storage
-from refka.replica import Replica
+from refka.replica import AppendResult, Replica
 
 Reply = Callable[[RequestContext, Any], None]
 
@@ -83,14 +83,22 @@ class Partitions:
         """The bytes of ``slices`` (for the broker's own reads, e.g. replaying offsets)."""
         return b"".join(self.storage.read(s.path, s.position, s.size) for s in slices)
 
-    def append_internal(self, topic: str, partition: int, records: bytes, now_ms: int) -> int:
-        """Append a batch the broker wrote itself (``__consumer_offsets``); returns its offset."""
-        replica = self.replicas[(topic, partition)]
-        result = replica.append_as_leader(records, now_ms, 1, 1, from_client=False)
-        if result.error_code != ErrorCode.none:
-            raise RuntimeError(f"internal append to {topic}-{partition} failed: {result}")
-        self.partitions_changed([(topic, partition)], now_ms)
-        return result.base_offset
+    def append_as_coordinator(
+        self, topic: str, partition: int, records: bytes, now_ms: int
+    ) -> AppendResult:
+        """LeaderAppend of a batch the broker wrote itself (``__consumer_offsets``), as Kafka's
+        coordinators append: to the leader's log with acks=-1 (NOT_ENOUGH_REPLICAS below
+        min.insync.replicas), NOT_LEADER_OR_FOLLOWER on a replica that does not lead. The
+        caller waits for the high watermark to pass ``last_offset`` before it acknowledges."""
+        replica = self.replicas.get((topic, partition))
+        if replica is None or not replica.is_leader:
+            return AppendResult(ErrorCode.not_leader_or_follower)
+        result = replica.append_as_leader(
+            records, now_ms, replica.min_insync_replicas, -1, from_client=False
+        )
+        if result.error_code == ErrorCode.none:
+            self.partitions_changed([(topic, partition)], now_ms)  # wake follower fetches
+        return result
 
     def log_config(self, configs: dict[str, str]) -> LogConfig:
         """A topic's log config: its overrides over the broker's defaults (ValueError if bad)."""

@@ -3,6 +3,10 @@
 A long-poll Fetch waits until ``fetch.min.bytes`` are there or ``max.wait.ms`` passes; later,
 an acks=all Produce waits for the ISR. Each waiting operation names the partitions it watches;
 an append to one of them tries it again, and ``expire`` forces the ones past their deadline.
+
+An operation with ``ctx = None`` answers through its own callbacks (a group coordinator's write
+answers every request that waited for it, whichever connections they came on); it is never
+cancelled with a connection and ``try_complete`` returns a non-None marker when it is done.
 """
 
 from __future__ import annotations
@@ -17,7 +21,9 @@ TopicPartition = tuple[str, int]
 
 
 class DelayedOperation(Protocol):
-    ctx: RequestContext
+    @property
+    def ctx(self) -> RequestContext | None: ...
+
     deadline_ms: int
     watched: frozenset[TopicPartition]
 
@@ -46,7 +52,9 @@ class Purgatory:
         return self._complete(lambda op: op.deadline_ms <= now_ms, now_ms, force=True)
 
     def cancel_connection(self, connection_id: int) -> None:
-        self.operations = [op for op in self.operations if op.ctx.connection_id != connection_id]
+        self.operations = [
+            op for op in self.operations if op.ctx is None or op.ctx.connection_id != connection_id
+        ]
 
     def next_deadline_ms(self) -> int | None:
         return min((op.deadline_ms for op in self.operations), default=None)
@@ -58,7 +66,7 @@ class Purgatory:
             response = op.try_complete(now_ms, force) if selected(op) else None
             if response is None:
                 waiting.append(op)
-            else:
+            elif op.ctx is not None:
                 done.append((op.ctx, response))
         self.operations = waiting
         return done

@@ -66,6 +66,7 @@ class GroupCoordinator(OffsetActions):
     config: GroupConfig
     rng: RandomBits
     owned_partitions: frozenset[int] | None = None  # None: this broker owns every partition
+    loading_partitions: frozenset[int] = frozenset()  # led, still being replayed
     groups: dict[str, ClassicGroup] = field(default_factory=dict)
     offsets: dict[str, dict[TopicPartition, StoredOffset]] = field(default_factory=dict)
     next_retention_check_ms: int | None = None
@@ -80,7 +81,12 @@ class GroupCoordinator(OffsetActions):
         if not group_id:
             return E.invalid_group_id
         owned = self.owned_partitions
-        if owned is not None and self.partition_for(group_id) not in owned:
+        if owned is None:
+            return None
+        partition = self.partition_for(group_id)
+        if partition in self.loading_partitions:
+            return E.coordinator_load_in_progress
+        if partition not in owned:
             return E.not_coordinator
         return None
 
@@ -643,14 +649,23 @@ class GroupCoordinator(OffsetActions):
             self.partition_for(group.group_id), key, rec.encode_group_metadata_value(value)
         )
 
-    def unload(self, partition: int) -> None:
+    def unload(self, partition: int) -> list[Effect]:
         """Forget the groups of ``partition``: another broker leads it now (Kafka's
-        ``onResignation``); their members find the new coordinator through NOT_COORDINATOR."""
+        ``onResignation``). Members waiting for a JoinGroup or SyncGroup answer are told
+        NOT_COORDINATOR, and find the new coordinator, as every later request of theirs does."""
+        effects: list[Effect] = []
         for group_id in [g for g in self.groups if self.partition_for(g) == partition]:
-            del self.groups[group_id]
+            for member in self.groups.pop(group_id).members.values():
+                if member.awaiting_join is not None:
+                    result = JoinGroupResult(E.not_coordinator, member.member_id)
+                    effects.append(Reply(member.awaiting_join, result))
+                if member.awaiting_sync is not None:
+                    effects.append(Reply(member.awaiting_sync, SyncGroupResult(E.not_coordinator)))
+                member.awaiting_join = member.awaiting_sync = None
         for group_id in [g for g in self.offsets if self.partition_for(g) == partition]:
             del self.offsets[group_id]
         self._records.pop(partition, None)
+        return effects
 
     def load(self, partition: int, records: Iterable[object]) -> None:
         """Replay one ``__consumer_offsets`` partition on start (see ``offsets_loader``)."""

@@ -6,6 +6,7 @@ back; the coordinator sees only these.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from kio.schema.errors import ErrorCode
@@ -200,3 +201,23 @@ class ListedGroup:
 class DeletedGroup:
     group_id: str
     error: ErrorCode
+
+
+def with_error(result: object, error: ErrorCode) -> object:
+    """``result`` as answered when the write it waited for failed with ``error``: every part
+    that had succeeded gets ``error`` (a part that had failed keeps its own error)."""
+    if isinstance(result, OffsetCommitResult):
+        return OffsetCommitResult(tuple(_failed_part(p, error) for p in result.partitions))
+    if isinstance(result, tuple):
+        return tuple(
+            DeletedGroup(g.group_id, error) if g.error == ErrorCode.none else g for g in result
+        )
+    if getattr(result, "error", None) == ErrorCode.none:
+        return dataclasses.replace(result, error=error)  # type: ignore[type-var]
+    return result
+
+
+def _failed_part(part: PartitionResult, error: ErrorCode) -> PartitionResult:
+    if part.error != ErrorCode.none:
+        return part
+    return PartitionResult(part.topic, part.partition, error)
