@@ -18,6 +18,7 @@ from refka.controller import topic_control
 from refka.controller.config_control import handle_alter_configs, handle_incremental_alter_configs
 from refka.controller.metadata_fetch import METADATA_TOPIC, handle_fetch
 from refka.controller.producer_id_control import generate_next_producer_id_block
+from refka.controller.reassignment import reassign
 from refka.core.context import RequestContext
 from refka.core.topic_defaults import topic_entries
 from refka.protocol import codec
@@ -379,6 +380,42 @@ def handle_elect_leaders(c: QuorumController, ctx: RequestContext, request: Any)
     )
 
 
+# ---------------------------------------------------- AlterPartitionReassignments
+
+
+def handle_alter_partition_reassignments(
+    c: QuorumController, ctx: RequestContext, request: Any
+) -> Any:
+    """KIP-455, reordering only (``refka.controller.reassignment``)."""
+    m = _module(ctx)
+    topics = []
+    for topic in request.topics:
+        parts = []
+        for p in topic.partitions:
+            error, message, record = reassign(c.image, topic.name, p.partition_index, p.replicas)
+            if record is not None:
+                c.commit([record], ctx.now_ms)
+            parts.append(
+                codec.build(
+                    m.ReassignablePartitionResponse,
+                    partition_index=p.partition_index,
+                    error_code=error,
+                    error_message=message,
+                )
+            )
+        topics.append(
+            codec.build(m.ReassignableTopicResponse, name=topic.name, partitions=tuple(parts))
+        )
+    return codec.build(
+        m.AlterPartitionReassignmentsResponse,
+        throttle_time=codec.millis(0),
+        allow_replication_factor_change=getattr(request, "allow_replication_factor_change", True),
+        error_code=ErrorCode.none,
+        error_message=None,
+        responses=tuple(topics),
+    )
+
+
 # ---------------------------------------------------------------- DescribeQuorum
 
 
@@ -433,6 +470,7 @@ API_TABLE: dict[int, tuple[str, int, int, Any]] = {
     37: ("CreatePartitions", 0, 3, handle_create_partitions),
     43: ("ElectLeaders", 0, 2, handle_elect_leaders),
     44: ("IncrementalAlterConfigs", 0, 1, handle_incremental_alter_configs),
+    45: ("AlterPartitionReassignments", 0, 1, handle_alter_partition_reassignments),
     55: ("DescribeQuorum", 0, 2, handle_describe_quorum),
     56: ("AlterPartition", 2, 3, handle_alter_partition),
     62: ("BrokerRegistration", 0, 4, handle_broker_registration),
