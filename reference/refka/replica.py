@@ -185,7 +185,10 @@ class Replica:
 
     @property
     def min_insync_replicas(self) -> int:
-        return self.log.config.min_insync_replicas
+        """Kafka's ``effectiveMinIsr`` (4.0+, KIP-966): ``min.insync.replicas`` capped at the
+        number of replicas, so a setting above the replication factor does not refuse every
+        acks=all produce."""
+        return min(self.log.config.min_insync_replicas, len(self.replicas))
 
     @property
     def replica_log_end_offsets(self) -> dict[int, int]:

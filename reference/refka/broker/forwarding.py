@@ -30,6 +30,7 @@ Reply = Callable[[RequestContext, Any], None]
 
 CREATE_TOPICS, DELETE_TOPICS, CREATE_PARTITIONS = 19, 20, 37
 ALTER_CONFIGS, INCREMENTAL_ALTER_CONFIGS, ELECT_LEADERS = 33, 44, 43
+ALTER_PARTITION_REASSIGNMENTS = 45
 FORWARDED = frozenset(
     {
         CREATE_TOPICS,
@@ -141,5 +142,13 @@ def failed(
             throttle_time=zero,
             error_code=error,
             replica_election_results=(),
+        )
+    if ctx.api_key == ALTER_PARTITION_REASSIGNMENTS:
+        return codec.build(
+            m.AlterPartitionReassignmentsResponse,
+            throttle_time=zero,
+            error_code=error,
+            error_message=None,
+            responses=(),
         )
     raise ValueError(f"API {ctx.api_key} is not forwarded")

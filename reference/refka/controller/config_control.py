@@ -2,20 +2,22 @@
 
 IncrementalAlterConfigs (KIP-339: SET, DELETE, APPEND, SUBTRACT per key) and the legacy
 AlterConfigs (the given keys replace the resource's whole set). Topic configs are checked as
-the broker checks them (``LogConfig`` plus ``unclean.leader.election.enable``); a broker
+CreateTopics checks them (Kafka's ``LogConfig.validate``), with Kafka 4.4's errors and
+messages (duplicate keys, null values, APPEND/SUBTRACT on a non-LIST key); a broker
 resource is ``""`` (the cluster-wide default) or a broker id, and takes the dynamic keys the
 controller and log layer read (others: INVALID_REQUEST, as Kafka refuses static keys).
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from kio.schema.errors import ErrorCode
 
 from refka.controller.topic_control import validate_topic_configs
 from refka.core.context import RequestContext
-from refka.log.config import LogConfig
+from refka.log import topic_configs as defs
 from refka.metadata.records import ConfigRecord
 from refka.protocol import codec
 
@@ -25,7 +27,7 @@ if TYPE_CHECKING:
 TOPIC = 2
 BROKER = 4
 SET, DELETE, APPEND, SUBTRACT = 0, 1, 2, 3
-LIST_KEYS = {"cleanup.policy", "log.cleanup.policy"}
+BROKER_LIST_KEYS = {"log.cleanup.policy"}
 BROKER_DYNAMIC_KEYS = {
     "min.insync.replicas",
     "unclean.leader.election.enable",
@@ -47,9 +49,15 @@ def handle_alter_configs(c: QuorumController, ctx: RequestContext, request: Any)
 
 def _handle(c: QuorumController, ctx: RequestContext, request: Any, incremental: bool) -> Any:
     m = codec.response_module(ctx.api_key, ctx.api_version)
+    named = Counter((r.resource_type, r.resource_name) for r in request.resources)
     results = []
     for resource in request.resources:
-        error, message, records = _alter(c, resource, incremental)
+        message: str | None
+        records: list[Any] = []
+        if named[(resource.resource_type, resource.resource_name)] > 1:
+            error, message = ErrorCode.invalid_request, "Each resource must appear at most once."
+        else:
+            error, message, records = _alter(c, resource, incremental)
         if error is ErrorCode.none and not request.validate_only:
             c.commit(records, ctx.now_ms)
         results.append(
@@ -70,16 +78,24 @@ def _alter(
 ) -> tuple[ErrorCode, str | None, list[Any]]:
     kind, name = resource.resource_type, resource.resource_name
     if kind == TOPIC:
+        if not name:
+            return ErrorCode.invalid_request, "Default topic resources are not allowed.", []
         if name not in c.image.topics_by_name:
-            return ErrorCode.unknown_topic_or_partition, f"Topic {name} does not exist.", []
+            return ErrorCode.unknown_topic_or_partition, f"The topic '{name}' does not exist.", []
     elif kind == BROKER:
         if name and not name.isdigit():
             return ErrorCode.invalid_request, f"Invalid broker name {name}", []
     else:
-        return ErrorCode.invalid_request, f"Unsupported resource type {kind}", []
+        return ErrorCode.invalid_request, f"Unknown resource type {kind}", []
     current = dict(c.image.configs.get((kind, name), {}))
     try:
-        wanted = _apply(current, resource.configs) if incremental else _replace(resource.configs)
+        _no_duplicates(resource.configs)
+        if incremental:
+            wanted = _incremental(kind, dict(current), resource.configs)
+        else:
+            wanted = _whole(resource.configs)
+    except _Refused as refused:
+        return refused.error, refused.message, []
     except ValueError as error:
         return ErrorCode.invalid_config, str(error), []
     problem = _validate(kind, wanted)
@@ -93,38 +109,70 @@ def _alter(
     return ErrorCode.none, None, records
 
 
-def _apply(current: dict[str, str], changes: Any) -> dict[str, str]:
-    result = dict(current)
+class _Refused(Exception):
+    def __init__(self, error: ErrorCode, message: str | None) -> None:
+        super().__init__(message)
+        self.error = error
+        self.message = message
+
+
+def _no_duplicates(configs: Any) -> None:
+    names = [c.name for c in configs]
+    if len(set(names)) != len(names):
+        raise _Refused(ErrorCode.invalid_request, "Error due to duplicate config keys")
+
+
+def _null_value(name: str) -> _Refused:
+    return _Refused(ErrorCode.invalid_request, f"Null value not supported for : {name}")
+
+
+def _whole(configs: Any) -> dict[str, str]:
+    """AlterConfigs: the given keys replace the resource's whole set."""
+    for c in configs:
+        if c.value is None:
+            raise _null_value(c.name)
+    return {c.name: c.value for c in configs}
+
+
+def _incremental(kind: int, current: dict[str, str], changes: Any) -> dict[str, str]:
+    """KIP-339: SET, DELETE, APPEND and SUBTRACT (the last two on LIST configs only)."""
     for change in changes:
         key, op, value = change.name, change.config_operation, change.value
+        if op not in (SET, DELETE, APPEND, SUBTRACT):
+            raise _Refused(ErrorCode.unknown_server_error, None)
+        if op != DELETE and value is None:
+            raise _null_value(key)
+        definition = defs.BY_NAME.get(key) if kind == TOPIC else None
+        if kind == TOPIC and definition is None and op != DELETE:
+            raise ValueError(defs.unknown(key))
         if op == SET:
-            if value is None:
-                raise ValueError(f"Null value not supported for {key}")
-            result[key] = value
+            current[key] = value
         elif op == DELETE:
-            result.pop(key, None)
-        elif op in (APPEND, SUBTRACT):
-            if key not in LIST_KEYS:
-                raise ValueError(f"Config value append is not allowed for config key: {key}")
-            items = [i for i in result.get(key, "").split(",") if i]
-            extra = [i for i in (value or "").split(",") if i]
-            if op == APPEND:
-                items += [i for i in extra if i not in items]
-            else:
-                items = [i for i in items if i not in extra]
-            result[key] = ",".join(items)
+            current.pop(key, None)
         else:
-            raise ValueError(f"Unknown config operation {op}")
-    return result
+            current[key] = _list_change(key, definition, current, op, value)
+    return current
 
 
-def _replace(configs: Any) -> dict[str, str]:
-    return {c.name: c.value for c in configs if c.value is not None}
+def _list_change(
+    key: str, d: defs.TopicConfigDef | None, current: dict[str, str], op: int, value: str
+) -> str:
+    if (d is not None and d.type != defs.LIST) or (d is None and key not in BROKER_LIST_KEYS):
+        operation = "APPEND" if op == APPEND else "SUBTRACT"
+        raise ValueError(f"Can't {operation} to key {key} because its type is not LIST.")
+    default = d.default if d is not None else ""
+    items = [i.strip() for i in current.get(key, default).split(",") if i.strip()]
+    given = [i.strip() for i in value.split(",") if i.strip()]
+    if op == APPEND:
+        items += [i for i in given if i not in items]
+    else:
+        items = [i for i in items if i not in given]
+    return ",".join(items)
 
 
 def _validate(kind: int, configs: dict[str, str]) -> tuple[ErrorCode, str, list[Any]] | None:
     if kind == TOPIC:
-        problem = validate_topic_configs(configs, LogConfig())
+        problem = validate_topic_configs(configs)
         return None if problem is None else (ErrorCode.invalid_config, problem, [])
     static = sorted(set(configs) - BROKER_DYNAMIC_KEYS)
     if static:

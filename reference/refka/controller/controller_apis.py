@@ -7,6 +7,7 @@ the request, asks the control module for records and an answer, commits the reco
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
@@ -17,9 +18,13 @@ from refka.controller import topic_control
 from refka.controller.config_control import handle_alter_configs, handle_incremental_alter_configs
 from refka.controller.metadata_fetch import METADATA_TOPIC, handle_fetch
 from refka.controller.producer_id_control import generate_next_producer_id_block
+from refka.controller.reassignment import reassign
 from refka.core.context import RequestContext
+from refka.core.topic_defaults import topic_entries
 from refka.handlers import api_versions
 from refka.protocol import codec
+
+ZERO_UUID = uuid.UUID(int=0)
 
 if TYPE_CHECKING:
     from refka.controller.quorum_controller import QuorumController
@@ -98,14 +103,17 @@ def handle_allocate_producer_ids(c: QuorumController, ctx: RequestContext, reque
 
 
 def handle_create_topics(c: QuorumController, ctx: RequestContext, request: Any) -> Any:
+    """Kafka's ``ControllerApis.createTopics``: a name given twice gets one INVALID_REQUEST
+    answer, after the others."""
     m = _module(ctx)
     counts = Counter(t.name for t in request.topics)
     results = []
     for topic in request.topics:
         if counts[topic.name] > 1:
-            outcome = topic_control.TopicOutcome(
-                ErrorCode.invalid_request, f"Duplicate topic name {topic.name}"
-            )
+            continue
+        if topic.name == METADATA_TOPIC:
+            message = f"Creation of internal topic {METADATA_TOPIC} is prohibited."
+            outcome = topic_control.TopicOutcome(ErrorCode.invalid_request, message)
         else:
             start = c.random.below(1 << 16)
             outcome = topic_control.create_topic(
@@ -113,35 +121,38 @@ def handle_create_topics(c: QuorumController, ctx: RequestContext, request: Any)
             )
             if outcome.error is ErrorCode.none and not request.validate_only:
                 c.commit(outcome.records, ctx.now_ms)
-        results.append(_created(m, topic.name, outcome))
+        results.append(_created(m, c, topic.name, outcome))
+    for name in _duplicates(request.topics):
+        duplicate = topic_control.TopicOutcome(ErrorCode.invalid_request, "Duplicate topic name.")
+        results.append(_created(m, c, name, duplicate))
     return codec.build(m.CreateTopicsResponse, throttle_time=codec.millis(0), topics=tuple(results))
 
 
-def _created(m: Any, name: str, o: topic_control.TopicOutcome) -> Any:
-    import uuid
+def _duplicates(topics: Any) -> list[str]:
+    counts = Counter(t.name for t in topics)
+    return [name for name, n in counts.items() if n > 1]
 
+
+def _created(m: Any, c: QuorumController, name: str, o: topic_control.TopicOutcome) -> Any:
     ok = o.error is ErrorCode.none
     described = None
-    if ok and hasattr(m, "CreatableTopicConfigs"):
-        log_configs = {k: v for k, v in o.configs.items() if k != "unclean.leader.election.enable"}
-        from refka.log.config import LogConfig
-
-        effective = LogConfig.from_topic_configs(log_configs).to_topic_configs()
+    if hasattr(m, "CreatableTopicConfigs"):
+        entries = topic_entries(c.settings.topic_config_defaults, o.configs) if ok else []
         described = tuple(
             codec.build(
                 m.CreatableTopicConfigs,
-                name=key,
-                value=value,
+                name=entry.name,
+                value=entry.value,
                 read_only=False,
-                config_source=1 if key in o.configs else 5,
+                config_source=entry.source,
                 is_sensitive=False,
             )
-            for key, value in sorted(effective.items())
+            for entry in entries
         )
     return codec.build(
         m.CreatableTopicResult,
         name=name,
-        topic_id=o.topic_id if ok else uuid.UUID(int=0),
+        topic_id=o.topic_id if ok else ZERO_UUID,
         error_code=o.error,
         error_message=o.message,
         topic_config_error_code=0,
@@ -152,30 +163,47 @@ def _created(m: Any, name: str, o: topic_control.TopicOutcome) -> Any:
 
 
 def handle_delete_topics(c: QuorumController, ctx: RequestContext, request: Any) -> Any:
-    import uuid
-
+    """Kafka's ``ControllerApis.deleteTopics``: a topic is named by name or (v6+) by id, not
+    both; names or ids given twice get one INVALID_REQUEST answer each, after the others."""
     m = _module(ctx)
-    wanted = getattr(request, "topics", None)
-    pairs = (
-        [(n, None) for n in request.topic_names]
-        if wanted is None
-        else [(t.name, t.topic_id if t.topic_id != uuid.UUID(int=0) else None) for t in wanted]
-    )
     results = []
-    for name, topic_id in pairs:
-        outcome = topic_control.delete_topic(c.image, c.settings, name, topic_id)
-        if name is None and outcome.topic_id is not None:
-            name = c.image.topics_by_id[outcome.topic_id].name
-        c.commit(outcome.records, ctx.now_ms)
+
+    def answer(name: str | None, topic_id: Any, error: ErrorCode, message: str | None) -> None:
         results.append(
             codec.build(
                 m.DeletableTopicResult,
                 name=name,
-                topic_id=outcome.topic_id or topic_id or uuid.UUID(int=0),
-                error_code=outcome.error,
-                error_message=outcome.message,
+                topic_id=topic_id or ZERO_UUID,
+                error_code=error,
+                error_message=message,
             )
         )
+
+    wanted: list[tuple[str | None, Any]] = []
+    named = getattr(request, "topics", None)
+    for name, topic_id in (
+        [(n, None) for n in request.topic_names]
+        if named is None
+        else [(t.name, None if t.topic_id == ZERO_UUID else t.topic_id) for t in named]
+    ):
+        if name is None and topic_id is None:
+            message = "Neither topic name nor id were specified."
+            answer(None, None, ErrorCode.invalid_request, message)
+        elif name is not None and topic_id is not None:
+            message = "You may not specify both topic name and topic id."
+            answer(name, topic_id, ErrorCode.invalid_request, message)
+        else:
+            wanted.append((name, topic_id))
+    counts = Counter(wanted)
+    for name, topic_id in dict.fromkeys(w for w in wanted if counts[w] == 1):
+        outcome = topic_control.delete_topic(c.image, c.settings, name, topic_id)
+        if name is None and outcome.topic_id is not None:
+            name = c.image.topics_by_id[outcome.topic_id].name
+        c.commit(outcome.records, ctx.now_ms)
+        answer(name, outcome.topic_id or topic_id, outcome.error, outcome.message)
+    for name, topic_id in dict.fromkeys(w for w in wanted if counts[w] > 1):
+        message = "Duplicate topic name." if name is not None else "Duplicate topic id."
+        answer(name, topic_id, ErrorCode.invalid_request, message)
     return codec.build(
         m.DeleteTopicsResponse, throttle_time=codec.millis(0), responses=tuple(results)
     )
@@ -183,16 +211,23 @@ def handle_delete_topics(c: QuorumController, ctx: RequestContext, request: Any)
 
 def handle_create_partitions(c: QuorumController, ctx: RequestContext, request: Any) -> Any:
     m = _module(ctx)
-    counts = Counter(t.name for t in request.topics)
-    results = []
+    duplicates = _duplicates(request.topics)
+    results = [
+        codec.build(
+            m.CreatePartitionsTopicResult,
+            name=name,
+            error_code=ErrorCode.invalid_request,
+            error_message="Duplicate topic name.",
+        )
+        for name in duplicates
+    ]
     for topic in request.topics:
-        if counts[topic.name] > 1:
-            outcome = topic_control.TopicOutcome(ErrorCode.invalid_request, "Duplicate topic name.")
-        else:
-            start = c.random.below(1 << 16)
-            outcome = topic_control.create_partitions(c.image, c.settings, topic, start)
-            if outcome.error is ErrorCode.none and not request.validate_only:
-                c.commit(outcome.records, ctx.now_ms)
+        if topic.name in duplicates:
+            continue
+        start = c.random.below(1 << 16)
+        outcome = topic_control.create_partitions(c.image, c.settings, topic, start)
+        if outcome.error is ErrorCode.none and not request.validate_only:
+            c.commit(outcome.records, ctx.now_ms)
         results.append(
             codec.build(
                 m.CreatePartitionsTopicResult,
@@ -289,13 +324,19 @@ def handle_elect_leaders(c: QuorumController, ctx: RequestContext, request: Any)
         pairs = list(by_topic.items())
     else:
         pairs = [(t.topic, list(t.partitions)) for t in wanted]
+    known_type = election_type in (rc.PREFERRED, rc.UNCLEAN)
     results = []
     for name, partitions in pairs:
         topic = c.image.topics_by_name.get(name)
         outcomes = []
         for pid in partitions:
-            if topic is None:
-                error, message, record = ErrorCode.unknown_topic_or_partition, None, None
+            message: str | None
+            if not known_type:
+                error, record = ErrorCode.invalid_request, None
+                message = f"Unknown election type {election_type}"
+            elif topic is None:
+                error, record = ErrorCode.unknown_topic_or_partition, None
+                message = f"No such topic as {name}"
             else:
                 error, message, record = rc.elect_leader(
                     c.image, c.settings, topic, pid, election_type
@@ -309,15 +350,51 @@ def handle_elect_leaders(c: QuorumController, ctx: RequestContext, request: Any)
                     m.PartitionResult, partition_id=pid, error_code=error, error_message=message
                 )
             )
-        if outcomes or wanted is not None:
-            results.append(
-                codec.build(m.ReplicaElectionResult, topic=name, partition_result=tuple(outcomes))
-            )
+        # Kafka lists every topic asked for (or every topic), even with no partition left
+        results.append(
+            codec.build(m.ReplicaElectionResult, topic=name, partition_result=tuple(outcomes))
+        )
     return codec.build(
         m.ElectLeadersResponse,
         throttle_time=codec.millis(0),
-        error_code=ErrorCode.none,
+        error_code=ErrorCode.none if known_type else ErrorCode.invalid_request,
         replica_election_results=tuple(results),
+    )
+
+
+# ---------------------------------------------------- AlterPartitionReassignments
+
+
+def handle_alter_partition_reassignments(
+    c: QuorumController, ctx: RequestContext, request: Any
+) -> Any:
+    """KIP-455, reordering only (``refka.controller.reassignment``)."""
+    m = _module(ctx)
+    topics = []
+    for topic in request.topics:
+        parts = []
+        for p in topic.partitions:
+            error, message, record = reassign(c.image, topic.name, p.partition_index, p.replicas)
+            if record is not None:
+                c.commit([record], ctx.now_ms)
+            parts.append(
+                codec.build(
+                    m.ReassignablePartitionResponse,
+                    partition_index=p.partition_index,
+                    error_code=error,
+                    error_message=message,
+                )
+            )
+        topics.append(
+            codec.build(m.ReassignableTopicResponse, name=topic.name, partitions=tuple(parts))
+        )
+    return codec.build(
+        m.AlterPartitionReassignmentsResponse,
+        throttle_time=codec.millis(0),
+        allow_replication_factor_change=getattr(request, "allow_replication_factor_change", True),
+        error_code=ErrorCode.none,
+        error_message=None,
+        responses=tuple(topics),
     )
 
 
@@ -375,6 +452,7 @@ API_TABLE: dict[int, tuple[str, int, int, Any]] = {
     37: ("CreatePartitions", 0, 3, handle_create_partitions),
     43: ("ElectLeaders", 0, 2, handle_elect_leaders),
     44: ("IncrementalAlterConfigs", 0, 1, handle_incremental_alter_configs),
+    45: ("AlterPartitionReassignments", 0, 1, handle_alter_partition_reassignments),
     55: ("DescribeQuorum", 0, 2, handle_describe_quorum),
     56: ("AlterPartition", 2, 3, handle_alter_partition),
     62: ("BrokerRegistration", 0, 4, handle_broker_registration),

@@ -185,6 +185,7 @@ def alter_partition_change(
 
 PREFERRED = 0
 UNCLEAN = 1
+ELECTION_NOT_NEEDED = "Leader election not needed for topic partition."
 
 
 def elect_leader(
@@ -193,14 +194,15 @@ def elect_leader(
     """One partition of ElectLeaders (KIP-460): the error and the record, as Kafka answers."""
     partition = topic.partitions.get(partition_id)
     if partition is None:
-        return ErrorCode.unknown_topic_or_partition, None, None
+        message = f"No such partition as {topic.name}-{partition_id}"
+        return ErrorCode.unknown_topic_or_partition, message, None
     if election_type == PREFERRED:
         if partition.leader == partition.replicas[0]:
-            return ErrorCode.election_not_needed, None, None
+            return ErrorCode.election_not_needed, ELECTION_NOT_NEEDED, None
         election = Election.PREFERRED
     else:
         if partition.leader != NO_LEADER and is_active(image, partition.leader):
-            return ErrorCode.election_not_needed, None, None
+            return ErrorCode.election_not_needed, ELECTION_NOT_NEEDED, None
         election = Election.UNCLEAN
     change = PartitionChangeBuilder(
         partition,

@@ -6,8 +6,12 @@ keeps Kafka's defaults for the rest, so the controller needs no change to the br
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
+
+from refka.config import BrokerConfig
+from refka.core.topic_defaults import TopicDefault, topic_defaults
 
 _KEYS = {
     "node.id": "node_id",
@@ -47,9 +51,15 @@ class ControllerSettings:
     leader_imbalance_check_interval_seconds: int = 300
     metadata_log_max_record_bytes_between_snapshots: int = 20 * 1024 * 1024
     eligible_leader_replicas_enabled: bool = True  # KIP-966, on for new clusters since 4.1
+    # every topic config's default from the broker keys (CreateTopics lists them, v5+)
+    topic_config_defaults: Mapping[str, TopicDefault] = field(
+        default_factory=lambda: topic_defaults(BrokerConfig())
+    )
 
     @classmethod
     def from_config(cls, config: Any, cluster_id: str) -> ControllerSettings:
         """The settings a ``BrokerConfig`` (or any object with Kafka's snake_case names) sets."""
         values = {attr: getattr(config, attr) for attr in _KEYS.values() if hasattr(config, attr)}
+        if isinstance(config, BrokerConfig):
+            values["topic_config_defaults"] = topic_defaults(config)
         return cls(cluster_id=cluster_id, **values)

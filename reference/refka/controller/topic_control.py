@@ -3,9 +3,10 @@
 
 A new partition's replicas come from ``placement.place`` (or the manual assignment); its ISR
 is the replicas that are active (unfenced, not shutting down), its leader the first of them.
-Configs are checked as the broker checks them (``LogConfig``), plus the controller's own
-topic key ``unclean.leader.election.enable``. ``__consumer_offsets`` asked for with defaults
-gets ``offsets.topic.num.partitions`` / ``offsets.topic.replication.factor`` and compaction.
+Configs are checked as the broker checks them (``LogConfig``). ``__consumer_offsets`` asked for
+with defaults gets ``offsets.topic.num.partitions`` / ``offsets.topic.replication.factor`` (its
+compaction comes with the request, as the group coordinator asks for it). Errors, messages and
+the order of the checks are Apache Kafka 4.4's.
 """
 
 from __future__ import annotations
@@ -24,9 +25,9 @@ from refka.metadata.records import ConfigRecord, PartitionRecord, RemoveTopicRec
 
 TOPIC_RESOURCE = 2
 DEFAULT = -1
-MAX_PARTITIONS = 100_000
+MAX_PARTITIONS_PER_REQUEST = 10_000  # Kafka's ReplicationControlManager.MAX_PARTITIONS_PER_BATCH
+MAX_RECORDS_PER_USER_OP = 10_000  # Kafka's QuorumController.MAX_RECORDS_PER_USER_OP
 OFFSETS_TOPIC = "__consumer_offsets"
-CONTROLLER_TOPIC_KEYS = {"unclean.leader.election.enable"}
 
 
 @dataclass(slots=True)
@@ -40,15 +41,11 @@ class TopicOutcome:
     records: list[Any] = field(default_factory=list)
 
 
-def validate_topic_configs(configs: dict[str, str], defaults: LogConfig) -> str | None:
-    """Why a topic config set is invalid (INVALID_CONFIG), or None."""
-    for key in CONTROLLER_TOPIC_KEYS & configs.keys():
-        if configs[key].strip().lower() not in ("true", "false"):
-            return f"Invalid value {configs[key]} for configuration {key}"
+def validate_topic_configs(configs: dict[str, str]) -> str | None:
+    """Why a topic config set is invalid (INVALID_CONFIG, Kafka's ``LogConfig.validate``
+    message), or None."""
     try:
-        LogConfig.from_topic_configs(
-            {k: v for k, v in configs.items() if k not in CONTROLLER_TOPIC_KEYS}, defaults
-        )
+        LogConfig.from_topic_configs(configs)
     except ValueError as error:
         return str(error)
     return None
@@ -64,8 +61,8 @@ def usable_brokers(image: Any) -> list[UsableBroker]:
 def create_topic(
     image: Any, settings: ControllerSettings, topic: Any, topic_id: Any, start: int
 ) -> TopicOutcome:
+    """Kafka's checks in Kafka's order: exists, name, configs, assignment or counts, placement."""
     name = topic.name
-    configs = {c.name: c.value for c in topic.configs if c.value is not None}
     if name in image.topics_by_name:
         return TopicOutcome(ErrorCode.topic_already_exists, f"Topic '{name}' already exists.")
     reason = invalid_reason(name)
@@ -73,15 +70,18 @@ def create_topic(
         reason = _collision(image, name)
     if reason is not None:
         return TopicOutcome(ErrorCode.invalid_topic_exception, reason)
-    if name == OFFSETS_TOPIC:
-        configs = {"cleanup.policy": "compact", **configs}
+    for c in topic.configs:
+        if c.value is None:
+            message = f"Null value not supported for topic configs: {c.name}"
+            return TopicOutcome(ErrorCode.invalid_config, message)
+    configs = {c.name: c.value for c in topic.configs}
+    problem = validate_topic_configs(configs)
+    if problem is not None:
+        return TopicOutcome(ErrorCode.invalid_config, problem)
     try:
         assignments = _assignments(image, settings, topic, start)
     except _Refused as refused:
         return TopicOutcome(refused.error, str(refused))
-    problem = validate_topic_configs(configs, LogConfig())
-    if problem is not None:
-        return TopicOutcome(ErrorCode.invalid_config, problem)
     isrs = [tuple(r for r in replicas if is_active(image, r)) for replicas in assignments]
     if any(not isr for isr in isrs):
         factor = len(assignments[0])
@@ -109,6 +109,9 @@ def create_topic(
         )
         for index, (replicas, isr) in enumerate(zip(assignments, isrs, strict=True))
     ]
+    if len(records) > MAX_RECORDS_PER_USER_OP:
+        message = "Unable to perform excessively large batch operation."
+        return TopicOutcome(ErrorCode.policy_violation, message)
     return TopicOutcome(
         ErrorCode.none,
         None,
@@ -139,43 +142,26 @@ def _assignments(
     image: Any, settings: ControllerSettings, topic: Any, start: int
 ) -> list[tuple[int, ...]]:
     if topic.assignments:
-        if topic.num_partitions != DEFAULT:
-            raise _Refused(
-                ErrorCode.invalid_request,
-                "A manual partition assignment was specified, but numPartitions was not set to -1.",
-            )
-        if topic.replication_factor != DEFAULT:
-            raise _Refused(
-                ErrorCode.invalid_request,
-                "A manual partition assignment was specified, but replication factor was not "
-                "set to -1.",
-            )
-        ordered = sorted(topic.assignments, key=lambda a: a.partition_index)
-        if [a.partition_index for a in ordered] != list(range(len(ordered))):
-            raise _Refused(
-                ErrorCode.invalid_replica_assignment,
-                "partitions should be a consecutive 0-based integer sequence",
-            )
-        result: list[tuple[int, ...]] = []
-        for a in ordered:
-            try:
-                validate_assignment(
-                    a.broker_ids, set(image.brokers), len(result[0]) if result else None
-                )
-            except PlacementError as error:
-                raise _Refused(ErrorCode.invalid_replica_assignment, str(error)) from None
-            result.append(tuple(a.broker_ids))
-        return result
+        return _manual_assignments(image, topic)
     internal = topic.name == OFFSETS_TOPIC
+    factor = topic.replication_factor
+    if factor == 0 or factor < DEFAULT:
+        raise _Refused(
+            ErrorCode.invalid_replication_factor,
+            "Replication factor must be larger than 0, or -1 to use the default value.",
+        )
     partitions = topic.num_partitions
-    if partitions == DEFAULT:
-        partitions = settings.offsets_topic_num_partitions if internal else settings.num_partitions
-    if partitions <= 0 or partitions > MAX_PARTITIONS:
+    if partitions == 0 or partitions < DEFAULT:
         raise _Refused(
             ErrorCode.invalid_partitions,
             "Number of partitions was set to an invalid non-positive value.",
         )
-    factor = topic.replication_factor
+    if partitions == DEFAULT:
+        partitions = settings.offsets_topic_num_partitions if internal else settings.num_partitions
+    if partitions > MAX_PARTITIONS_PER_REQUEST:
+        raise _Refused(
+            ErrorCode.policy_violation, "Excessively large number of partitions per request."
+        )
     if factor == DEFAULT:
         factor = (
             settings.offsets_topic_replication_factor
@@ -183,6 +169,39 @@ def _assignments(
             else settings.default_replication_factor
         )
     return place_partitions(image, partitions, factor, start)
+
+
+def _manual_assignments(image: Any, topic: Any) -> list[tuple[int, ...]]:
+    if topic.replication_factor != DEFAULT:
+        raise _Refused(
+            ErrorCode.invalid_request,
+            "A manual partition assignment was specified, but replication factor was not "
+            "set to -1.",
+        )
+    if topic.num_partitions != DEFAULT:
+        raise _Refused(
+            ErrorCode.invalid_request,
+            "A manual partition assignment was specified, but numPartitions was not set to -1.",
+        )
+    by_index: dict[int, tuple[int, ...]] = {}
+    for a in topic.assignments:
+        if a.partition_index in by_index:
+            raise _Refused(
+                ErrorCode.invalid_replica_assignment,
+                f"Found multiple manual partition assignments for partition {a.partition_index}",
+            )
+        factor = len(next(iter(by_index.values()))) if by_index else None
+        try:
+            validate_assignment(a.broker_ids, set(image.brokers), factor)
+        except PlacementError as error:
+            raise _Refused(ErrorCode.invalid_replica_assignment, str(error)) from None
+        by_index[a.partition_index] = tuple(a.broker_ids)
+    if sorted(by_index) != list(range(len(by_index))):
+        raise _Refused(
+            ErrorCode.invalid_replica_assignment,
+            "partitions should be a consecutive 0-based integer sequence",
+        )
+    return [by_index[i] for i in range(len(by_index))]
 
 
 def place_partitions(image: Any, partitions: int, factor: int, start: int) -> list[tuple[int, ...]]:
@@ -199,7 +218,9 @@ def delete_topic(
     if name is None and topic_id is not None:
         topic = image.topics_by_id.get(topic_id)
         if topic is None:
-            return TopicOutcome(ErrorCode.unknown_topic_id, "Topic id not found")
+            return TopicOutcome(
+                ErrorCode.unknown_topic_id, "This server does not host this topic ID."
+            )
     else:
         topic = image.topics_by_name.get(name or "")
         if topic is None:
@@ -221,24 +242,22 @@ def create_partitions(
 ) -> TopicOutcome:
     topic = image.topics_by_name.get(request_topic.name)
     if topic is None:
-        return TopicOutcome(
-            ErrorCode.unknown_topic_or_partition,
-            "This server does not host this topic-partition.",
-        )
+        return TopicOutcome(ErrorCode.unknown_topic_or_partition, None)
     existing = len(topic.partitions)
     count = request_topic.count
     if count < existing:
         message = (
-            f"Topic currently has {existing} partitions, which is higher than the requested "
-            f"{count}."
+            f"The topic {topic.name} currently has {existing} partition(s); {count} would not "
+            "be an increase."
         )
         return TopicOutcome(ErrorCode.invalid_partitions, message)
     if count == existing:
         return TopicOutcome(
-            ErrorCode.invalid_partitions, f"Topic already has {existing} partitions."
+            ErrorCode.invalid_partitions, f"Topic already has {existing} partition(s)."
         )
-    if count > MAX_PARTITIONS:
-        return TopicOutcome(ErrorCode.invalid_partitions, "Too many partitions.")
+    if count - existing > MAX_PARTITIONS_PER_REQUEST:
+        message = "Excessively large number of additional partitions per request."
+        return TopicOutcome(ErrorCode.policy_violation, message)
     factor = len(topic.partitions[0].replicas)
     try:
         new = _new_assignments(image, request_topic, count - existing, factor, start)
@@ -279,7 +298,8 @@ def _new_assignments(
     if len(request_topic.assignments) != added:
         raise _Refused(
             ErrorCode.invalid_replica_assignment,
-            "Attempted to add partitions with a mismatched assignment count.",
+            f"Attempted to add {added} additional partition(s), but only "
+            f"{len(request_topic.assignments)} assignment(s) were specified.",
         )
     result = []
     for a in request_topic.assignments:

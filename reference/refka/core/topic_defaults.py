@@ -8,10 +8,16 @@ and, with ``include_synonyms``, the chain topic -> broker -> default.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from refka.config import BrokerConfig
 from refka.log import topic_configs as defs
+
+DYNAMIC_TOPIC_CONFIG = 1  # DescribeConfigs config_source values
+STATIC_BROKER_CONFIG = 4
+DEFAULT_CONFIG = 5
+CONFIG_TYPE_STRING = 2
 
 # Topic keys whose default comes from a broker key that Kafka does not list as a synonym
 # when the broker leaves it unset (its default is derived from another key).
@@ -58,3 +64,36 @@ def _text(raw: object) -> str:
 
 def _field(key: str | None) -> str:
     return (key or "").replace(".", "_")
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    name: str
+    value: str | None
+    source: int
+    config_type: int = CONFIG_TYPE_STRING
+    synonyms: tuple[tuple[str, str | None, int], ...] = ()
+
+
+def topic_entries(
+    defaults: Mapping[str, TopicDefault], overrides: Mapping[str, str]
+) -> list[Entry]:
+    """Kafka lists a topic's configs with the topic override first in the synonyms, then the
+    broker key if ``server.properties`` set it, then the broker key's default."""
+    entries: list[Entry] = []
+    for d in defs.DESCRIBED:
+        default = defaults[d.name]
+        synonyms: list[tuple[str, str | None, int]] = []
+        value, source = default.value, DEFAULT_CONFIG
+        if d.name in overrides:
+            value = defs.format_value(d, defs.parse(d.name, overrides[d.name]))
+            source = DYNAMIC_TOPIC_CONFIG
+            synonyms.append((d.name, value, DYNAMIC_TOPIC_CONFIG))
+        elif default.set_on_broker:
+            source = STATIC_BROKER_CONFIG
+        if default.set_on_broker and default.broker_key is not None:
+            synonyms.append((default.broker_key, default.value, STATIC_BROKER_CONFIG))
+        if d.synonyms:
+            synonyms.append((d.synonyms[0], d.default, DEFAULT_CONFIG))
+        entries.append(Entry(d.name, value, source, d.type, tuple(synonyms)))
+    return entries

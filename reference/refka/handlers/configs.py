@@ -7,24 +7,24 @@ DEFAULT_CONFIG (5) otherwise. Unknown topics get UNKNOWN_TOPIC_OR_PARTITION.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from kio.schema.errors import ErrorCode
 
 from refka.core.context import RequestContext
-from refka.core.topic_defaults import topic_defaults
+from refka.core.topic_defaults import (
+    DEFAULT_CONFIG,
+    STATIC_BROKER_CONFIG,
+    Entry,
+    topic_defaults,
+    topic_entries,
+)
 from refka.core.topics import Topics
-from refka.log import topic_configs as defs
 from refka.protocol import codec
 
 KEY = 32
 TOPIC = 2
 BROKER = 4
-DYNAMIC_TOPIC_CONFIG = 1
-STATIC_BROKER_CONFIG = 4
-DEFAULT_CONFIG = 5
-CONFIG_TYPE_STRING = 2
 
 
 def handle_describe_configs(topics: Topics, ctx: RequestContext, request: Any) -> Any:
@@ -75,7 +75,9 @@ def _resource(m: Any, topics: Topics, resource: Any, include_synonyms: bool) -> 
                 "This server does not host this topic-partition.",
                 [],
             )
-        return result(ErrorCode.none, None, topic_entries(topics, dict(topic.configs)))
+        return result(
+            ErrorCode.none, None, topic_entries(topic_defaults(topics.config), dict(topic.configs))
+        )
     if resource.resource_type == BROKER:
         if resource.resource_name not in ("", str(topics.node.node_id)):
             return result(
@@ -87,38 +89,6 @@ def _resource(m: Any, topics: Topics, resource: Any, include_synonyms: bool) -> 
     return result(
         ErrorCode.invalid_request, f"Unsupported resource type {resource.resource_type}", []
     )
-
-
-@dataclass(frozen=True, slots=True)
-class Entry:
-    name: str
-    value: str | None
-    source: int
-    config_type: int = CONFIG_TYPE_STRING
-    synonyms: tuple[tuple[str, str | None, int], ...] = ()
-
-
-def topic_entries(topics: Topics, overrides: dict[str, str]) -> list[Entry]:
-    """Kafka lists a topic's configs with the topic override first in the synonyms, then the
-    broker key if ``server.properties`` set it, then the broker key's default."""
-    defaults = topic_defaults(topics.config)
-    entries: list[Entry] = []
-    for d in defs.DESCRIBED:
-        default = defaults[d.name]
-        synonyms: list[tuple[str, str | None, int]] = []
-        value, source = default.value, DEFAULT_CONFIG
-        if d.name in overrides:
-            value = defs.format_value(d, defs.parse(d.name, overrides[d.name]))
-            source = DYNAMIC_TOPIC_CONFIG
-            synonyms.append((d.name, value, DYNAMIC_TOPIC_CONFIG))
-        elif default.set_on_broker:
-            source = STATIC_BROKER_CONFIG
-        if default.set_on_broker and default.broker_key is not None:
-            synonyms.append((default.broker_key, default.value, STATIC_BROKER_CONFIG))
-        if d.synonyms:
-            synonyms.append((d.synonyms[0], d.default, DEFAULT_CONFIG))
-        entries.append(Entry(d.name, value, source, d.type, tuple(synonyms)))
-    return entries
 
 
 def _broker_entries(topics: Topics) -> list[Entry]:

@@ -6,6 +6,8 @@ it is larger, so a consumer always makes progress. The answer waits (a DelayedFe
 purgatory) until ``min_bytes`` are readable or ``max_wait_ms`` passes, unless a partition has an
 error. Consumers read below the high watermark (read_uncommitted) or the last stable offset
 (read_committed); KIP-320 fences a request whose ``current_leader_epoch`` is not ours.
+From v13 topics are named by id (KIP-516; an unknown id: UNKNOWN_TOPIC_ID); from v16 an answer
+that names the leader (KIP-951) carries the leader's endpoint.
 
 The records of each partition leave as ``FileSlice``s: the response is encoded by kio with a
 placeholder in each ``records`` field, and the placeholders are then replaced by the slices.
@@ -22,6 +24,7 @@ from kio.schema.errors import ErrorCode
 from refka.core.context import PENDING, Encoded, RequestContext
 from refka.core.effects import Chunk
 from refka.core.partitions import Partitions
+from refka.handlers.produce import node_endpoints
 from refka.log.file_slice import FileSlice
 from refka.protocol import codec
 from refka.protocol.varint import encode_uvarint
@@ -35,6 +38,7 @@ _MARKER = b"\xfe\xffrefka-records:"  # + 4-byte index: 20 bytes that no other fi
 @dataclass(frozen=True, slots=True)
 class _PartitionRead:
     topic: str
+    topic_id: Any
     partition: int
     error_code: ErrorCode
     high_watermark: int = -1
@@ -63,7 +67,7 @@ def handle_fetch(
         or any(r.error_code != ErrorCode.none for r in reads)
     )
     if ready:
-        return _encode(ctx, reads, request.isolation_level == READ_COMMITTED)
+        return _encode(ctx, replicas, reads, request.isolation_level == READ_COMMITTED)
     partitions.watch(DelayedFetch(replicas, ctx, request, ctx.now_ms + max_wait_ms))
     return PENDING
 
@@ -81,14 +85,18 @@ class DelayedFetch:
             deadline_ms,
         )
         self.watched = frozenset(
-            (t.topic, p.partition) for t in request.topics for p in t.partitions
+            (name, p.partition)
+            for t, name in zip(request.topics, _topic_names(replicas, request), strict=True)
+            for p in t.partitions
         )
 
     def try_complete(self, now_ms: int, force: bool) -> Encoded | None:
         reads = _read_all(self.replicas, self.ctx, self.request, now_ms)
         enough = sum(r.size for r in reads) >= self.request.min_bytes
         if force or enough or any(r.error_code != ErrorCode.none for r in reads):
-            return _encode(self.ctx, reads, self.request.isolation_level == READ_COMMITTED)
+            return _encode(
+                self.ctx, self.replicas, reads, self.request.isolation_level == READ_COMMITTED
+            )
         return None
 
 
@@ -100,12 +108,17 @@ def _read_all(
     budget = request.max_bytes
     reads: list[_PartitionRead] = []
     first_data = True
-    for topic in request.topics:
+    for topic, name in zip(request.topics, _topic_names(replicas, request), strict=True):
+        topic_id = getattr(topic, "topic_id", None)
         for wanted in topic.partitions:
+            if not name:
+                error = ErrorCode.unknown_topic_id
+                reads.append(_PartitionRead(name, topic_id, wanted.partition, error))
+                continue
             limit = min(wanted.partition_max_bytes, budget)
             if follower >= 0:
                 found = replicas.fetch_for_follower(
-                    topic.topic,
+                    name,
                     wanted.partition,
                     follower,
                     getattr(wanted, "current_leader_epoch", -1),
@@ -118,7 +131,7 @@ def _read_all(
                 )
             else:
                 found = replicas.read_for_consumer(
-                    topic.topic,
+                    name,
                     wanted.partition,
                     getattr(wanted, "current_leader_epoch", -1),
                     wanted.fetch_offset,
@@ -127,12 +140,26 @@ def _read_all(
                     committed_only,
                     fetch_only_from_leader=ctx.api_version < 11,
                 )
-            read = _partition_read(topic.topic, wanted.partition, found)
+            read = _partition_read(name, topic_id, wanted.partition, found)
             if read.slices:
                 first_data = False
                 budget = max(0, budget - read.size)
             reads.append(read)
     return reads
+
+
+def _topic_names(replicas: ReplicaManager, request: Any) -> list[str]:
+    """Each requested topic's name ("" for a topic id this broker does not know)."""
+    names = []
+    for topic in request.topics:
+        name = getattr(topic, "topic", None)
+        if name is None:
+            known = (
+                None if replicas.image is None else replicas.image.topics_by_id.get(topic.topic_id)
+            )
+            name = "" if known is None else known.name
+        names.append(name)
+    return names
 
 
 def _follower_id(request: Any) -> int:
@@ -149,13 +176,16 @@ def _follower_epoch(request: Any) -> int:
     return -1 if state is None else int(state.replica_epoch)
 
 
-def _partition_read(topic: str, partition: int, found: PartitionRead) -> _PartitionRead:
+def _partition_read(
+    topic: str, topic_id: Any, partition: int, found: PartitionRead
+) -> _PartitionRead:
     if found.error_code != ErrorCode.none or found.read is None:
         leader = (found.leader_id, found.leader_epoch) if found.leader_id >= 0 else None
-        return _PartitionRead(topic, partition, found.error_code, leader=leader)
+        return _PartitionRead(topic, topic_id, partition, found.error_code, leader=leader)
     result = found.read
     return _PartitionRead(
         topic,
+        topic_id,
         partition,
         ErrorCode.none,
         result.high_watermark,
@@ -173,20 +203,22 @@ def _session_error(ctx: RequestContext, error: ErrorCode) -> Any:
     )
 
 
-def _encode(ctx: RequestContext, reads: list[_PartitionRead], committed: bool) -> Encoded:
+def _encode(
+    ctx: RequestContext, replicas: ReplicaManager, reads: list[_PartitionRead], committed: bool
+) -> Encoded:
     """The response, in the request's order of topics and partitions: consecutive partitions of
     one topic share a topic entry, and a topic the request interleaves appears once per run, as
     Kafka builds it. ``aborted_transactions`` is null unless the fetch is read_committed."""
     m = codec.response_module(KEY, ctx.api_version)
     slices_by_marker: list[tuple[FileSlice, ...]] = []
-    runs: list[tuple[str, list[Any]]] = []
+    runs: list[tuple[tuple[str, Any], list[Any]]] = []
     for read in reads:
         records = b""
         if read.slices:
             records = _MARKER + struct.pack(">i", len(slices_by_marker))
             slices_by_marker.append(read.slices)
-        if not runs or runs[-1][0] != read.topic:
-            runs.append((read.topic, []))
+        if not runs or runs[-1][0] != (read.topic, read.topic_id):
+            runs.append(((read.topic, read.topic_id), []))
         runs[-1][1].append(
             codec.build(
                 m.PartitionData,
@@ -207,9 +239,12 @@ def _encode(ctx: RequestContext, reads: list[_PartitionRead], committed: bool) -
         error_code=ErrorCode.none,
         session_id=0,
         responses=tuple(
-            codec.build(m.FetchableTopicResponse, topic=name, partitions=tuple(parts))
-            for name, parts in runs
+            codec.build(
+                m.FetchableTopicResponse, topic=name, topic_id=topic_id, partitions=tuple(parts)
+            )
+            for (name, topic_id), parts in runs
         ),
+        node_endpoints=node_endpoints(m, replicas, {r.leader[0] for r in reads if r.leader}),
     )
     body = codec.encode(response)
     flexible = m.FetchResponse.__flexible__

@@ -1,8 +1,9 @@
 """The admin APIs that change cluster metadata, answered by the controller (KIP-590).
 
-CreateTopics, DeleteTopics, CreatePartitions, AlterConfigs, IncrementalAlterConfigs and
-ElectLeaders go to the controller unchanged (``refka.broker.forwarding``); its answer is the
-broker's answer. Validation and Kafka's error codes live in ``refka.controller``.
+CreateTopics, DeleteTopics, CreatePartitions, AlterConfigs, IncrementalAlterConfigs,
+ElectLeaders and AlterPartitionReassignments go to the controller unchanged
+(``refka.broker.forwarding``); its answer is the broker's answer. Validation and Kafka's error
+codes live in ``refka.controller``.
 """
 
 from __future__ import annotations

@@ -60,15 +60,12 @@ def _partition(
         )
 
     replica = replicas.replica(topic, wanted.partition_index)
-    if replica is None:
-        leader, _ = replicas.leader_and_epoch(topic, wanted.partition_index)
-        missing = (
-            leader < 0
-            and replicas.image is not None
-            and topic not in (replicas.image.topics_by_name)
+    if replica is None:  # Kafka: NOT_LEADER_OR_FOLLOWER only for a partition that exists
+        known = replicas.image is not None and wanted.partition_index in getattr(
+            replicas.image.topics_by_name.get(topic), "partitions", {}
         )
         return answer(
-            ErrorCode.unknown_topic_or_partition if missing else ErrorCode.not_leader_or_follower
+            ErrorCode.not_leader_or_follower if known else ErrorCode.unknown_topic_or_partition
         )
     epoch = getattr(wanted, "current_leader_epoch", -1)
     if epoch != -1 and epoch != replica.leader_epoch:

@@ -88,7 +88,7 @@ def _response(
         m.ProduceResponse,
         responses=tuple(topics),
         throttle_time=codec.millis(0),
-        node_endpoints=_node_endpoints(m, replicas, hinted),
+        node_endpoints=node_endpoints(m, replicas, hinted),
     )
 
 
@@ -109,7 +109,8 @@ def _leader_hint(
     return codec.build(m.LeaderIdAndEpoch, leader_id=leader_id, leader_epoch=leader_epoch)
 
 
-def _node_endpoints(m: Any, replicas: ReplicaManager, hinted: set[int]) -> tuple[Any, ...]:
+def node_endpoints(m: Any, replicas: ReplicaManager, hinted: set[int]) -> tuple[Any, ...]:
+    """KIP-951: the address of every leader a NOT_LEADER_OR_FOLLOWER answer names."""
     if not hasattr(m, "NodeEndpoint") or replicas.image is None:
         return ()
     endpoints = []

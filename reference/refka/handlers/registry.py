@@ -70,7 +70,7 @@ def broker_apis(services: BrokerServices) -> dict[int, Api]:
     apis: dict[int, Api] = {}
     table = [
         Api(0, "Produce", 3, 11, partial(produce.handle_produce, p, r), advertised_min_version=0),
-        Api(1, "Fetch", 4, 12, partial(fetch.handle_fetch, p, r)),
+        Api(1, "Fetch", 4, 17, partial(fetch.handle_fetch, p, r)),
         Api(2, "ListOffsets", 1, 11, partial(list_offsets.handle_list_offsets, p, r)),
         Api(3, "Metadata", 0, 12, partial(metadata.handle_metadata, t)),
         Api(18, "ApiVersions", 0, 4, partial(api_versions.handle_api_versions, apis)),
@@ -83,6 +83,7 @@ def broker_apis(services: BrokerServices) -> dict[int, Api]:
         Api(37, "CreatePartitions", 0, 3, forward),
         Api(43, "ElectLeaders", 0, 2, forward),
         Api(44, "IncrementalAlterConfigs", 0, 1, forward),
+        Api(45, "AlterPartitionReassignments", 0, 1, forward),
         Api(60, "DescribeCluster", 0, 1, partial(cluster.handle_describe_cluster, t)),
     ]
     for key, (low, high) in group.SUPPORTED_VERSIONS.items():

@@ -1,4 +1,5 @@
-"""Kafka's legal topic names (``org.apache.kafka.common.internals.Topic.validate``)."""
+"""Kafka's legal topic names (``org.apache.kafka.common.internals.Topic.validate``), with
+Kafka 4.4's messages."""
 
 from __future__ import annotations
 
@@ -12,14 +13,17 @@ INTERNAL_TOPICS = frozenset({"__consumer_offsets", "__transaction_state"})
 def invalid_reason(name: str | None) -> str | None:
     """Why ``name`` is not a legal topic name, or None when it is."""
     if not name:
-        return "Topic name is illegal, it can't be empty"
+        return "Topic name is invalid: the empty string is not allowed"
     if name in (".", ".."):
-        return 'Topic name cannot be "." or ".."'
+        return f"Topic name is invalid: '{name}' is not allowed"
     if len(name) > MAX_NAME_LENGTH:
-        return f"Topic name is illegal, it can't be longer than {MAX_NAME_LENGTH} characters"
+        return (
+            f"Topic name is invalid: the length of '{name}' is longer than the max allowed "
+            f"length {MAX_NAME_LENGTH}"
+        )
     if not _LEGAL.match(name):
         return (
-            f'Topic name "{name}" is illegal, it contains a character other than ASCII '
-            "alphanumerics, '.', '_' and '-'"
+            f"Topic name is invalid: '{name}' contains one or more characters other than "
+            "ASCII alphanumerics, '.', '_' and '-'"
         )
     return None
