@@ -316,6 +316,12 @@ class BrokerConfig(BaseModel):
         "Indicates whether to enable replicas not in the ISR set to be elected as leader as a "
         "last resort, even though doing so may result in data loss.",
     )
+    unclean_leader_election_interval_ms: int = _f(
+        300000,
+        "The frequency with which the controller checks if it should perform an unclean leader "
+        "election for leaderless partitions.",
+        ge=1,
+    )
     compression_type: str = _f(
         "producer",
         "Specify the final compression type for a given topic. This configuration accepts the "

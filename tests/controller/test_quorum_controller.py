@@ -355,6 +355,29 @@ def test_unclean_election_by_request() -> None:
     assert partition(d).leader == follower and partition(d).leader_recovery_state == 1
 
 
+def test_unclean_election_after_the_config_is_turned_on_waits_for_the_interval() -> None:
+    """KAFKA-12670: turning unclean.leader.election.enable on for a leaderless partition
+    elects a lagging replica at the next ``unclean.leader.election.interval.ms`` check."""
+    d = cluster(unclean_leader_election_interval_ms=1000)
+    create_topic(d, rf=2, configs=[{"name": "min.insync.replicas", "value": "1"}])
+    leader, follower = partition(d).replicas
+    alter_partition(d, [leader])
+    heartbeat(d, leader, want_fence=True)
+    d.tick(1000)
+    assert partition(d).leader == -1  # off: stays offline through the check
+    resource = {
+        "resource_type": 2,
+        "resource_name": TOPIC,
+        "configs": [
+            {"name": "unclean.leader.election.enable", "config_operation": 0, "value": "true"}
+        ],
+    }
+    assert call(d, 44, 1, resources=[resource], validate_only=False).responses[0].error_code == 0
+    assert partition(d).leader == -1
+    d.tick(1000)
+    assert partition(d).leader == follower and partition(d).leader_recovery_state == 1
+
+
 def test_preferred_election_not_needed_and_allocate_producer_ids() -> None:
     d = cluster()
     create_topic(d)

@@ -12,7 +12,9 @@ truncated at its start, so a fetch never needs a snapshot (FetchSnapshot is not 
 a KIP-595 quorum would replace ``MetadataLog``'s single-voter commit rule.
 
 Periodic work (``on_tick``): fence brokers whose session expired (one per pass, as Kafka),
-preferred-leader elections when ``auto.leader.rebalance.enable``, snapshots every
+preferred-leader elections when ``auto.leader.rebalance.enable``, unclean elections of
+leaderless partitions whose topic allows them every ``unclean.leader.election.interval.ms``
+(KAFKA-12670), snapshots every
 ``metadata.log.max.record.bytes.between.snapshots``.
 """
 
@@ -30,6 +32,7 @@ from refka.controller.replication_control import (
     PREFERRED,
     elect_leader,
     imbalanced_partitions,
+    unclean_elections,
 )
 from refka.controller.settings import ControllerSettings
 from refka.core.context import RequestContext
@@ -76,6 +79,7 @@ class QuorumController:
         self._wakeup_ms: int | None = None
         self._bytes_since_snapshot = 0
         self._rebalance_due_ms = now_ms + settings.leader_imbalance_check_interval_seconds * 1000
+        self._unclean_due_ms = now_ms + settings.unclean_leader_election_interval_ms
 
     @property
     def epoch(self) -> int:
@@ -124,6 +128,9 @@ class QuorumController:
             interval_ms = self.settings.leader_imbalance_check_interval_seconds * 1000
             self._rebalance_due_ms = now_ms + interval_ms
             self.rebalance_leaders(now_ms)
+        if now_ms >= self._unclean_due_ms:
+            self._unclean_due_ms = now_ms + self.settings.unclean_leader_election_interval_ms
+            self.commit(unclean_elections(self.image, self.settings), now_ms)
         return self._collect(now_ms)
 
     def shutdown(self, now_ms: int) -> None:
@@ -179,6 +186,7 @@ class QuorumController:
                 self.fetches.next_deadline_ms(),
                 self.cluster.next_expiry_ms(self.image),
                 self._rebalance_due_ms if self.settings.auto_leader_rebalance_enable else None,
+                self._unclean_due_ms,
             )
             if d is not None
         ]

@@ -231,6 +231,20 @@ def _no_eligible(partition: Any) -> str:
     return "Failed to elect leader: no eligible replica is alive."
 
 
+def unclean_elections(image: Any, settings: ControllerSettings) -> list[Any]:
+    """Kafka's periodic ``maybeElectUncleanLeaders`` (KAFKA-12670, every
+    ``unclean.leader.election.interval.ms``): a leaderless partition of a topic that now allows
+    unclean election gets any acceptable replica as leader. The config may have been turned on
+    after the brokers came back, so their unfencing alone would never elect it."""
+    records = []
+    for topic, partition_id in partitions_with(image, lambda p: p.leader == NO_LEADER):
+        if unclean_enabled(image, settings, topic.name):
+            _, _, record = elect_leader(image, settings, topic, partition_id, UNCLEAN)
+            if record is not None:
+                records.append(record)
+    return records
+
+
 def imbalanced_partitions(image: Any) -> list[Partition]:
     """Partitions whose preferred replica could lead but does not (auto.leader.rebalance)."""
     return [

@@ -21,6 +21,7 @@ _KEYS = {
     "default.replication.factor": "default_replication_factor",
     "min.insync.replicas": "min_insync_replicas",
     "unclean.leader.election.enable": "unclean_leader_election_enable",
+    "unclean.leader.election.interval.ms": "unclean_leader_election_interval_ms",
     "delete.topic.enable": "delete_topic_enable",
     "offsets.topic.num.partitions": "offsets_topic_num_partitions",
     "offsets.topic.replication.factor": "offsets_topic_replication_factor",
@@ -43,6 +44,7 @@ class ControllerSettings:
     default_replication_factor: int = 1
     min_insync_replicas: int = 1
     unclean_leader_election_enable: bool = False
+    unclean_leader_election_interval_ms: int = 300_000
     delete_topic_enable: bool = True
     offsets_topic_num_partitions: int = 50
     offsets_topic_replication_factor: int = 3
