@@ -128,6 +128,41 @@ def test_leader_killed_during_idempotent_produce_java(
     assert figures.exactly_once_in_order, figures
 
 
+@pytest.mark.slow
+def test_leader_killed_again_and_again(cluster: RunningCluster) -> None:
+    """Five rounds: kill the current leader (with a stalled follower), bring it back as a
+    follower that must truncate its unacknowledged suffix, and kill whoever leads next."""
+    topic, partitions = "killed-again", 3
+    replicated_topic(cluster, topic, partitions, MIN_ISR_2)
+    timings = []
+    with ProducerRun(cluster.bootstrap, topic, partitions, in_flight=WINDOW) as run:
+        for _ in range(5):
+            state = partition_where(cluster, topic, lambda s: s.fully_replicated, "in sync")
+            run.wait_acked(run.result.count(0) + 200, partition=0)
+            _, failover_s = stall_then_kill_leader(cluster, topic, state, run.result, WINDOW)
+            timings.append(failover_s)
+            run.wait_acked(run.result.count(0) + 200, partition=0)
+            cluster.brokers[state.leader].start()
+        result = run.stop()
+    figures = check_log(result.acked, read_all(cluster.bootstrap, topic, partitions))
+    report("confluent-kafka, 5 leaders killed", figures, f"re-led in {max(timings):.2f} s at most")
+    assert not result.failed, f"failed deliveries: {list(result.failed.items())[:5]}"
+    assert figures.exactly_once_in_order, figures
+    partition_where(cluster, topic, lambda s: s.fully_replicated, "in sync")
+    for broker in cluster.brokers.values():  # every replica holds the same records
+        others = [b for b in cluster.brokers.values() if b is not broker]
+        for other in others:
+            other.stop()
+        for p in range(partitions):  # the survivor leads every partition alone (ELR)
+            partition_where(cluster, topic, lambda s: s.leader >= 0, "led", p)
+        alone = check_log(result.acked, read_all(broker.bootstrap, topic, partitions))
+        assert alone == figures, (broker.bootstrap, alone)
+        for other in others:
+            other.start()
+        for p in range(partitions):
+            partition_where(cluster, topic, lambda s: s.fully_replicated, "in sync", p)
+
+
 def _read_java(java: subprocess.Popen[str], result: Acked, done: threading.Event) -> None:
     assert java.stdout is not None
     for line in java.stdout:
