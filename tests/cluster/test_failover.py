@@ -232,6 +232,10 @@ def test_acks_all_is_refused_with_two_of_three_brokers_down(cluster: RunningClus
     followers = [r for r in before.replicas if r != before.leader]
     for f in followers:
         cluster.brokers[f].kill()
+    # still in the ISR (not yet fenced, not yet lagging): the leader appends and waits, and no
+    # follower ever fetches it
+    waiting = produce_raw(leader.bootstrap, topic, acks=-1, timeout_ms=1000)
+    assert waiting in (ErrorCode.request_timed_out, ErrorCode.not_enough_replicas_after_append)
     partition_where(cluster, topic, lambda s: s.isr == (before.leader,), "ISR of the leader only")
     assert produce_raw(leader.bootstrap, topic, acks=-1) == ErrorCode.not_enough_replicas
 
