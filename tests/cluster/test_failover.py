@@ -98,25 +98,27 @@ def test_leader_killed_during_idempotent_produce_confluent(cluster: RunningClust
 
 
 def test_leader_killed_during_idempotent_produce_java(
-    cluster: RunningCluster, java_classpath: str
+    cluster: RunningCluster, java_classpath: str, tmp_path: Path
 ) -> None:
     topic, partitions, count = "killed-leader-java", 3, 4000
     before = replicated_topic(cluster, topic, partitions, MIN_ISR_2)[0]
-    java = subprocess.Popen(
-        ["java", "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-cp",
-         java_classpath, str(JAVA_PRODUCER), cluster.bootstrap, topic, str(partitions), str(count),
-         str(WINDOW)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    stderr = tmp_path / "java.stderr"
+    with stderr.open("w") as err:
+        java = subprocess.Popen(
+            ["java", "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-cp",
+             java_classpath, str(JAVA_PRODUCER), cluster.bootstrap, topic, str(partitions),
+             str(count), str(WINDOW)],
+            stdout=subprocess.PIPE, stderr=err, text=True,
+        )  # fmt: skip
     result, done = Acked(), threading.Event()
     reader = threading.Thread(target=_read_java, args=(java, result, done), daemon=True)
     reader.start()
     try:
         wait_for(lambda: result.count() >= 300 or done.is_set(), "300 acknowledged", 60)
-        assert not done.is_set(), java.stderr.read()[-2000:] if java.stderr else ""
+        assert not done.is_set(), stderr.read_text()[-2000:]
         _, failover_s = stall_then_kill_leader(cluster, topic, before, result, WINDOW)
         wait_for(done.is_set, "the Java producer done", 90)
-        assert java.wait(10) == 0, java.stderr.read()[-2000:] if java.stderr else ""
+        assert java.wait(10) == 0, stderr.read_text()[-2000:]
     finally:
         if java.poll() is None:
             java.kill()
