@@ -171,6 +171,27 @@ def test_leave_group_rebalances_the_rest() -> None:
     assert d.replies[token].members[0].error == E.unknown_member_id  # type: ignore[attr-defined]
 
 
+def test_after_the_leader_leaves_a_late_follower_sync_gets_the_new_generations_share() -> None:
+    """The sequence under a flaky client run: of three members the leader leaves; the other
+    two hear REBALANCE_IN_PROGRESS, rejoin, and the follower's SyncGroup arrives after the
+    leader's. Each is answered with its own share of the new generation; the old is fenced."""
+    d = Driver()
+    leaving, new_leader, follower = d.stable_group(3)
+    old = d.coordinator.groups[GROUP].generation_id
+    d.apply(d.coordinator.leave_group(d.token(), GROUP, [_leaving(leaving)], d.now_ms))
+    assert d.heartbeat(new_leader, old) == d.heartbeat(follower, old) == E.rebalance_in_progress
+    follower_join, leader_join = d.join(member_id=follower), d.join(member_id=new_leader)
+    joined = d.join_result(leader_join)
+    assert joined.leader == new_leader
+    assert joined.generation_id == d.join_result(follower_join).generation_id == old + 1
+    assert {m.member_id for m in joined.members} == {new_leader, follower}
+    assert d.sync_result(d.sync(follower, old)).error == E.illegal_generation
+    shares = ((new_leader, b"L"), (follower, b"F"))
+    assert d.sync_result(d.sync(new_leader, old + 1, shares)).assignment == b"L"
+    assert d.heartbeat(follower, old + 1) == E.none
+    assert d.sync_result(d.sync(follower, old + 1)).assignment == b"F"
+
+
 def test_last_member_leaving_empties_the_group_with_a_new_generation() -> None:
     d = Driver()
     (only,) = d.stable_group(1)
