@@ -19,6 +19,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "refka.cluster_cli",
         "run a controller and N brokers on loopback, each its own process",
     ),
+    "storage": (
+        "refka.storage_cli",
+        "format log directories (meta.properties), as kafka-storage does",
+    ),
     "spec": ("refka.spec_check", "model-check the TLA+ specifications with TLC"),
     "conform": ("conformance.runner", "run the conformance suite against any Kafka broker"),
     "bench": ("refka.bench", "benchmark refka against Tansu and Apache Kafka"),

@@ -74,8 +74,9 @@ class Broker:
         self.meta = MetaProperties.read(storage)
         if self.meta is None:
             raise ValueError(
-                "log.dirs has no meta.properties: format it first (refka cluster does; a "
-                "combined node formats itself), as kafka-storage format does"
+                "log.dirs has no meta.properties: format it first with `refka storage format "
+                "--cluster-id ID` (as kafka-storage format); refka cluster and a combined node "
+                "format themselves"
             )
         self.image = MetadataImage.empty(self.meta.cluster_id)
         self.network = NetworkClient(
