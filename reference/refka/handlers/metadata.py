@@ -7,6 +7,7 @@ and the client asks again.
 
 from __future__ import annotations
 
+import uuid
 from typing import TYPE_CHECKING, Any
 
 from kio.schema.errors import ErrorCode
@@ -21,11 +22,15 @@ if TYPE_CHECKING:
 
 KEY = 3
 NO_AUTHORIZED_OPERATIONS = -(1 << 31)
+TOPIC_IDS_VERSION = 12  # KIP-516: Metadata by topic id
+ZERO_UUID = uuid.UUID(int=0)
 
 
 def handle_metadata(broker: Broker, ctx: RequestContext, request: Any) -> Any:
     m = codec.response_module(KEY, ctx.api_version)
     requested = request.topics
+    if _refuses_ids(ctx.api_version, requested):
+        return _invalid_request(m, requested)
     if requested is None or (ctx.api_version == 0 and not requested):
         topics = [_topic(m, broker, t) for t in broker.metadata.topics.values()]
     else:
@@ -47,6 +52,31 @@ def handle_metadata(broker: Broker, ctx: RequestContext, request: Any) -> Any:
         cluster_id=broker.metadata.cluster_id,
         controller_id=node.node_id,
         topics=tuple(topics),
+        cluster_authorized_operations=NO_AUTHORIZED_OPERATIONS,
+    )
+
+
+def _refuses_ids(version: int, requested: Any) -> bool:
+    """v10-v11 have topic ids in their schema but Kafka refuses them, and a null name, for the
+    whole request (``KafkaApis.handleTopicMetadataRequest``: INVALID_REQUEST)."""
+    if not 10 <= version < TOPIC_IDS_VERSION or not requested:
+        return False
+    return any(t.name is None or (t.topic_id or ZERO_UUID) != ZERO_UUID for t in requested)
+
+
+def _invalid_request(m: Any, requested: Any) -> Any:
+    """Kafka's error response: no brokers, no controller, every topic INVALID_REQUEST (a null
+    name answered as the empty string)."""
+    topics = tuple(
+        _error(m, ErrorCode.invalid_request, t.name or "", t.topic_id) for t in requested
+    )
+    return codec.build(
+        m.MetadataResponse,
+        throttle_time=codec.millis(0),
+        brokers=(),
+        cluster_id=None,
+        controller_id=-1,
+        topics=topics,
         cluster_authorized_operations=NO_AUTHORIZED_OPERATIONS,
     )
 
@@ -97,13 +127,11 @@ def _topic(m: Any, broker: Broker, topic: TopicMetadata) -> Any:
 
 
 def _error(m: Any, error: ErrorCode, name: str | None, topic_id: Any = None) -> Any:
-    import uuid
-
     return codec.build(
         m.MetadataResponseTopic,
         error_code=error,
         name=name,
-        topic_id=topic_id or uuid.UUID(int=0),
+        topic_id=topic_id or ZERO_UUID,
         is_internal=False,
         partitions=(),
         topic_authorized_operations=NO_AUTHORIZED_OPERATIONS,

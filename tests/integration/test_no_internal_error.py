@@ -1,0 +1,202 @@
+"""No request Kafka answers reaches "internal error" in refka.
+
+A handler that raises makes the core log "<API> vN failed" and close the connection with
+"internal error in <API>"; a client sees a dropped connection where Kafka answers an error
+code. The property drives the core in process (``core_driver``) with random, structurally
+valid requests of every API refka advertises at every version it supports (strategies from
+``kio_entities``), after making topics, records and a group for the requests to name. A
+Close is allowed only when it is not an internal error (a frame Kafka also refuses), and
+every answer must decode as the API's response.
+
+Each crash the property found is pinned below as a plain regression test.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import pytest
+from core_driver import START_MS, Driver
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from kio.schema.errors import ErrorCode
+from kio_entities import Pools, entities
+from refka.core.effects import Close, Effect, Send
+from refka.handlers.registry import APIS
+from refka.protocol import codec
+
+from conformance.records import Record, build_batch
+from conformance.wire import build, decode_response, encode_request
+
+TOPICS = {"fz-a": 2, "fz-b": 1}
+GROUP = "fz-g"
+NAMES = (*TOPICS, GROUP, "", "absent", "__consumer_offsets", "cleanup.policy", "range")
+VERSIONS = [
+    (key, v) for key, api in APIS.items() for v in range(api.min_version, api.max_version + 1)
+]
+CREATE_TOPICS, PRODUCE, OFFSET_COMMIT, JOIN_GROUP, SYNC_GROUP, METADATA = 19, 0, 8, 11, 14, 3
+JOIN_V5 = codec.response_class(JOIN_GROUP, 5)
+JOIN_WAIT_MS = 4_000  # past group.initial.rebalance.delay.ms
+SETUP_CONNECTION = 1000
+
+
+def prepared() -> tuple[Driver, str]:
+    """A broker with two topics, a few records in each partition and a stable group with
+    committed offsets; and the id of the group's member."""
+    driver = Driver()
+    topics = [
+        {"name": t, "num_partitions": n, "replication_factor": 1, "assignments": [], "configs": []}
+        for t, n in TOPICS.items()
+    ]
+    request = build(CREATE_TOPICS, 4, topics=topics, timeout=5000, validate_only=False)
+    answer = driver.call(SETUP_CONNECTION, request, codec.response_class(CREATE_TOPICS, 4))
+    assert {t.error_code for t in answer.topics} == {ErrorCode.none}
+    for topic, partitions in TOPICS.items():
+        for partition in range(partitions):
+            batch = build_batch([Record(b"a"), Record(b"b")], timestamp_ms=START_MS)
+            data = [{"name": topic, "partition_data": [{"index": partition, "records": batch}]}]
+            request = build(PRODUCE, 8, acks=-1, timeout=5000, topic_data=data)
+            driver.call(SETUP_CONNECTION, request, codec.response_class(PRODUCE, 8))
+    commit = build(
+        OFFSET_COMMIT,
+        2,
+        group_id=GROUP,
+        generation_id_or_member_epoch=-1,
+        member_id="",
+        retention_time_ms=-1,
+        topics=[
+            {
+                "name": "fz-a",
+                "partitions": [
+                    {"partition_index": 0, "committed_offset": 1, "committed_metadata": ""}
+                ],
+            }
+        ],
+    )
+    driver.call(SETUP_CONNECTION, commit, codec.response_class(OFFSET_COMMIT, 2))
+    return driver, join(driver)
+
+
+def join(driver: Driver) -> str:
+    """A member joins ``GROUP`` and gets its assignment: generation 1, a stable group."""
+    join = {
+        "group_id": GROUP,
+        "session_timeout": 30_000,
+        "rebalance_timeout": 60_000,
+        "protocol_type": "consumer",
+        "protocols": [{"name": "range", "metadata": b""}],
+        "reason": None,
+    }
+    first = driver.call(SETUP_CONNECTION, build(JOIN_GROUP, 5, member_id="", **join), JOIN_V5)
+    assert first.error_code == ErrorCode.member_id_required, first
+    member_id = first.member_id
+    pending = driver.request(SETUP_CONNECTION, build(JOIN_GROUP, 5, member_id=member_id, **join))
+    effects = pending + driver.tick(JOIN_WAIT_MS)
+    [joined] = driver.answers(effects, SETUP_CONNECTION, JOIN_V5)
+    assert joined.error_code == ErrorCode.none, joined
+    sync = build(
+        SYNC_GROUP,
+        3,
+        group_id=GROUP,
+        generation_id=joined.generation_id,
+        member_id=member_id,
+        group_instance_id=None,
+        assignments=[{"member_id": member_id, "assignment": b""}],
+    )
+    synced = driver.call(SETUP_CONNECTION, sync, codec.response_class(SYNC_GROUP, 3))
+    assert synced.error_code == ErrorCode.none, synced
+    return str(member_id)
+
+
+def pools(driver: Driver, member_id: str) -> Pools:
+    ids = tuple(t.topic_id for t in driver.broker.metadata.topics.values())
+    return Pools(names=(*NAMES, member_id), uuids=ids)
+
+
+POOLS = pools(*prepared())  # ids come from the seeded random: the same in every driver
+
+
+def send(driver: Driver, connection_id: int, request: Any) -> list[Effect]:
+    """One request through the core, then time enough for any waiting answer to come."""
+    driver.correlation_id += 1
+    payload = encode_request(request, driver.correlation_id)
+    effects = driver.broker.on_request(connection_id, payload, driver.now_ms)
+    for advance_ms in (0, 1_000, 10_000, 400_000):
+        driver.now_ms += advance_ms
+        effects += driver.broker.on_tick(driver.now_ms)
+    return effects
+
+
+def check(driver: Driver, connection_id: int, request: Any, effects: list[Effect]) -> None:
+    """No internal error; every answer to ``connection_id`` decodes as the API's response."""
+    closes = [e for e in effects if isinstance(e, Close) and e.connection_id == connection_id]
+    internal = [c for c in closes if "internal error" in c.reason]
+    assert not internal, f"{type(request).__name__} v{request.__version__}: {internal}"
+    response_type = codec.response_class(request.__api_key__, request.__version__)
+    for effect in effects:
+        if isinstance(effect, Send) and effect.connection_id == connection_id:
+            decode_response(driver.frame_bytes(effect)[4:], response_type)
+
+
+@st.composite
+def requests(draw: st.DrawFn) -> Any:
+    key, version = draw(st.sampled_from(VERSIONS))
+    return draw(entities(APIS[key].request_class(version), POOLS))
+
+
+def run(batch: list[Any]) -> None:
+    driver, _ = prepared()
+    for connection_id, request in enumerate(batch, start=1):
+        check(driver, connection_id, request, send(driver, connection_id, request))
+
+
+SETTINGS = settings(
+    deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
+
+
+@settings(SETTINGS, max_examples=300)
+@given(batch=st.lists(requests(), min_size=1, max_size=3))
+def test_no_request_reaches_an_internal_error(batch: list[Any]) -> None:
+    run(batch)
+
+
+@pytest.mark.slow
+@settings(SETTINGS, max_examples=5000)
+@given(batch=st.lists(requests(), min_size=1, max_size=4))
+def test_no_request_reaches_an_internal_error_many(batch: list[Any]) -> None:
+    run(batch)
+
+
+# -- crashes the property found, pinned ------------------------------------------------
+
+
+def answer(request: Any) -> Any:
+    """The one answer to ``request`` from a prepared broker (no Close of any kind)."""
+    driver, _ = prepared()
+    response_type = codec.response_class(request.__api_key__, request.__version__)
+    return driver.call(1, request, response_type)
+
+
+@pytest.mark.parametrize("version", [10, 11])
+@pytest.mark.parametrize("topic_id", [None, UUID(int=5)])
+def test_metadata_v10_v11_refuse_a_null_name_or_a_topic_id(
+    version: int, topic_id: UUID | None
+) -> None:
+    """v10-v11 carry topic ids but Kafka 4.4 refuses them and a null name: the whole request
+    answers INVALID_REQUEST (a null name crashed refka's encoder)."""
+    name = None if topic_id is None else "fz-a"
+    request = build(
+        METADATA,
+        version,
+        topics=[{"name": "fz-b", "topic_id": None}, {"name": name, "topic_id": topic_id}],
+        allow_auto_topic_creation=False,
+        include_topic_authorized_operations=False,
+    )
+    response = answer(request)
+    assert [(t.error_code, t.name) for t in response.topics] == [
+        (ErrorCode.invalid_request, "fz-b"),
+        (ErrorCode.invalid_request, name or ""),
+    ]
+    assert (response.brokers, response.controller_id) == ((), -1)
