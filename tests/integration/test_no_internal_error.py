@@ -13,6 +13,7 @@ Each crash the property found is pinned below as a plain regression test.
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 from uuid import UUID
 
@@ -24,14 +25,23 @@ from kio.schema.errors import ErrorCode
 from kio_entities import Pools, entities
 from refka.core.effects import Close, Effect, Send
 from refka.handlers.registry import APIS
+from refka.log.config import TOPIC_CONFIG_DEFAULTS
 from refka.protocol import codec
 
 from conformance.records import Record, build_batch
 from conformance.wire import build, decode_response, encode_request
 
 TOPICS = {"fz-a": 2, "fz-b": 1}
+TOPIC_CONFIGS = {"fz-b": {"segment.bytes": "100", "retention.bytes": "150"}}  # several segments
+BATCHES = {"fz-a": 2, "fz-b": 6}
 GROUP = "fz-g"
-NAMES = (*TOPICS, GROUP, "", "absent", "__consumer_offsets", "cleanup.policy", "range")
+TOPIC_NAMES = (*TOPICS, "fz-c", "absent", "__consumer_offsets", "")
+GROUPS = (GROUP, "fz-h", "")
+WORDS = (
+    *TOPIC_CONFIG_DEFAULTS,
+    *("-1", "0", "1", "14", "compact", "delete", "compact,delete", "LogAppendTime", "x"),
+    *("consumer", "range", "roundrobin"),
+)
 VERSIONS = [
     (key, v) for key, api in APIS.items() for v in range(api.min_version, api.max_version + 1)
 ]
@@ -46,14 +56,20 @@ def prepared() -> tuple[Driver, str]:
     committed offsets; and the id of the group's member."""
     driver = Driver()
     topics = [
-        {"name": t, "num_partitions": n, "replication_factor": 1, "assignments": [], "configs": []}
+        {
+            "name": t,
+            "num_partitions": n,
+            "replication_factor": 1,
+            "assignments": [],
+            "configs": [{"name": k, "value": v} for k, v in TOPIC_CONFIGS.get(t, {}).items()],
+        }
         for t, n in TOPICS.items()
     ]
     request = build(CREATE_TOPICS, 4, topics=topics, timeout=5000, validate_only=False)
     answer = driver.call(SETUP_CONNECTION, request, codec.response_class(CREATE_TOPICS, 4))
     assert {t.error_code for t in answer.topics} == {ErrorCode.none}
     for topic, partitions in TOPICS.items():
-        for partition in range(partitions):
+        for partition, _ in itertools.product(range(partitions), range(BATCHES[topic])):
             batch = build_batch([Record(b"a"), Record(b"b")], timestamp_ms=START_MS)
             data = [{"name": topic, "partition_data": [{"index": partition, "records": batch}]}]
             request = build(PRODUCE, 8, acks=-1, timeout=5000, topic_data=data)
@@ -111,32 +127,52 @@ def join(driver: Driver) -> str:
 
 def pools(driver: Driver, member_id: str) -> Pools:
     ids = tuple(t.topic_id for t in driver.broker.metadata.topics.values())
-    return Pools(names=(*NAMES, member_id), uuids=ids)
+    return Pools(
+        topics=TOPIC_NAMES,
+        groups=GROUPS,
+        members=(member_id, "", "m"),
+        words=WORDS,
+        uuids=ids,
+        timestamps_ms=(START_MS, START_MS - 1, START_MS + 3_600_001, 0),
+    )
 
 
 POOLS = pools(*prepared())  # ids come from the seeded random: the same in every driver
 
 
-def send(driver: Driver, connection_id: int, request: Any) -> list[Effect]:
-    """One request through the core, then time enough for any waiting answer to come."""
-    driver.correlation_id += 1
-    payload = encode_request(request, driver.correlation_id)
-    effects = driver.broker.on_request(connection_id, payload, driver.now_ms)
-    for advance_ms in (0, 1_000, 10_000, 400_000):
-        driver.now_ms += advance_ms
-        effects += driver.broker.on_tick(driver.now_ms)
-    return effects
+class Exchange:
+    """Requests on their own connections, and every effect checked as a socket driver meets it:
+    a Send's file slices are read at once (a later tick may delete a segment, as retention
+    does), and decoded as the response to that connection's request."""
 
+    def __init__(self) -> None:
+        self.driver, _ = prepared()
+        self.requests: dict[int, Any] = {}
 
-def check(driver: Driver, connection_id: int, request: Any, effects: list[Effect]) -> None:
-    """No internal error; every answer to ``connection_id`` decodes as the API's response."""
-    closes = [e for e in effects if isinstance(e, Close) and e.connection_id == connection_id]
-    internal = [c for c in closes if "internal error" in c.reason]
-    assert not internal, f"{type(request).__name__} v{request.__version__}: {internal}"
-    response_type = codec.response_class(request.__api_key__, request.__version__)
-    for effect in effects:
-        if isinstance(effect, Send) and effect.connection_id == connection_id:
-            decode_response(driver.frame_bytes(effect)[4:], response_type)
+    def send(self, request: Any) -> None:
+        """One request through the core, then time enough for any waiting answer to come."""
+        connection_id = len(self.requests) + 1
+        self.requests[connection_id] = request
+        driver = self.driver
+        driver.correlation_id += 1
+        payload = encode_request(request, driver.correlation_id)
+        self.check(driver.broker.on_request(connection_id, payload, driver.now_ms))
+        for advance_ms in (0, 1_000, 10_000, 400_000):
+            driver.now_ms += advance_ms
+            self.check(driver.broker.on_tick(driver.now_ms))
+
+    def check(self, effects: list[Effect]) -> None:
+        """No internal error; every answer decodes as its API's response."""
+        for effect in effects:
+            if isinstance(effect, Close):
+                request = self.requests[effect.connection_id]
+                assert "internal error" not in effect.reason, (
+                    f"{type(request).__name__} v{request.__version__}: {effect}"
+                )
+            elif isinstance(effect, Send):
+                request = self.requests[effect.connection_id]
+                response_type = codec.response_class(request.__api_key__, request.__version__)
+                decode_response(self.driver.frame_bytes(effect)[4:], response_type)
 
 
 @st.composite
@@ -146,9 +182,9 @@ def requests(draw: st.DrawFn) -> Any:
 
 
 def run(batch: list[Any]) -> None:
-    driver, _ = prepared()
-    for connection_id, request in enumerate(batch, start=1):
-        check(driver, connection_id, request, send(driver, connection_id, request))
+    exchange = Exchange()
+    for request in batch:
+        exchange.send(request)
 
 
 SETTINGS = settings(
