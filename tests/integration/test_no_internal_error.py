@@ -35,7 +35,7 @@ TOPICS = {"fz-a": 2, "fz-b": 1}
 TOPIC_CONFIGS = {"fz-b": {"segment.bytes": "100", "retention.bytes": "150"}}  # several segments
 BATCHES = {"fz-a": 2, "fz-b": 6}
 GROUP = "fz-g"
-TOPIC_NAMES = (*TOPICS, "fz-c", "absent", "__consumer_offsets", "")
+TOPIC_NAMES = (*TOPICS, *TOPICS, "fz-c", "absent", "__consumer_offsets", "")
 GROUPS = (GROUP, "fz-h", "")
 WORDS = (
     *TOPIC_CONFIG_DEFAULTS,
@@ -130,7 +130,7 @@ def pools(driver: Driver, member_id: str) -> Pools:
     return Pools(
         topics=TOPIC_NAMES,
         groups=GROUPS,
-        members=(member_id, "", "m"),
+        members=(member_id, member_id, "", "m"),
         words=WORDS,
         uuids=ids,
         timestamps_ms=(START_MS, START_MS - 1, START_MS + 3_600_001, 0),
