@@ -14,6 +14,7 @@ Each crash the property found is pinned below as a plain regression test.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable, Iterator
 from typing import Any
 from uuid import UUID
 
@@ -26,10 +27,12 @@ from kio_entities import Pools, entities
 from refka.core.effects import Close, Effect, Send
 from refka.handlers.registry import APIS
 from refka.log.config import TOPIC_CONFIG_DEFAULTS
+from refka.peers.kafka import running_kafka
+from refka.peers.process import PeerUnavailable
 from refka.protocol import codec
 
 from conformance.records import Record, build_batch
-from conformance.wire import build, decode_response, encode_request
+from conformance.wire import Connection, build, decode_response, encode_request
 
 TOPICS = {"fz-a": 2, "fz-b": 1}
 TOPIC_CONFIGS = {"fz-b": {"segment.bytes": "100", "retention.bytes": "150"}}  # several segments
@@ -208,17 +211,47 @@ def test_no_request_reaches_an_internal_error_many(batch: list[Any]) -> None:
 # -- crashes the property found, pinned ------------------------------------------------
 
 
-def answer(request: Any) -> Any:
-    """The one answer to ``request`` from a prepared broker (no Close of any kind)."""
+Answer = Callable[[Any], Any]
+
+
+def refka_answer(request: Any) -> Any:
+    """The one answer to ``request`` from a prepared core (no Close of any kind)."""
     driver, _ = prepared()
     response_type = codec.response_class(request.__api_key__, request.__version__)
     return driver.call(1, request, response_type)
 
 
+@pytest.fixture(scope="module")
+def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    try:
+        context = running_kafka(tmp_path_factory.mktemp("kafka"))
+        peer = context.__enter__()
+    except PeerUnavailable as error:
+        pytest.skip(str(error))
+    try:
+        yield peer.bootstrap
+    finally:
+        context.__exit__(None, None, None)
+
+
+@pytest.fixture(params=["refka", pytest.param("kafka", marks=pytest.mark.slow)])
+def answer(request: pytest.FixtureRequest) -> Answer:
+    """How a pinned request is answered: by refka's core, or (``--slow``) by Apache Kafka."""
+    if request.param == "refka":
+        return refka_answer
+    bootstrap = request.getfixturevalue("kafka_bootstrap")
+
+    def kafka_answer(entity: Any) -> Any:
+        with Connection(bootstrap) as connection:
+            return connection.request(entity)
+
+    return kafka_answer
+
+
 @pytest.mark.parametrize("version", [10, 11])
 @pytest.mark.parametrize("topic_id", [None, UUID(int=5)])
 def test_metadata_v10_v11_refuse_a_null_name_or_a_topic_id(
-    version: int, topic_id: UUID | None
+    answer: Answer, version: int, topic_id: UUID | None
 ) -> None:
     """v10-v11 carry topic ids but Kafka 4.4 refuses them and a null name: the whole request
     answers INVALID_REQUEST (a null name crashed refka's encoder)."""
