@@ -35,14 +35,22 @@ from conformance.records import Record, build_batch
 from conformance.wire import Connection, build, decode_response, encode_request
 
 TOPICS = {"fz-a": 2, "fz-b": 1}
-TOPIC_CONFIGS = {"fz-b": {"segment.bytes": "100", "retention.bytes": "150"}}  # several segments
+TOPIC_CONFIGS = {  # fz-b: a segment a batch, compacted and trimmed by size
+    "fz-b": {
+        "cleanup.policy": "compact,delete",
+        "segment.ms": "1",
+        "retention.bytes": "300",
+        "min.cleanable.dirty.ratio": "0.01",
+    }
+}
 BATCHES = {"fz-a": 2, "fz-b": 6}
 GROUP = "fz-g"
 TOPIC_NAMES = (*TOPICS, *TOPICS, "fz-c", "absent", "__consumer_offsets", "")
 GROUPS = (GROUP, "fz-h", "")
 WORDS = (
     *TOPIC_CONFIG_DEFAULTS,
-    *("-1", "0", "1", "14", "compact", "delete", "compact,delete", "LogAppendTime", "x"),
+    *("-1", "0", "1", "0.01", "compact", "delete", "compact,delete", "LogAppendTime", "x"),
+    *("producer", "gzip", "zstd", "uncompressed", "true", "false"),
     *("consumer", "range", "roundrobin"),
 )
 VERSIONS = [
@@ -52,6 +60,7 @@ CREATE_TOPICS, PRODUCE, OFFSET_COMMIT, JOIN_GROUP, SYNC_GROUP, METADATA = 19, 0,
 JOIN_V5 = codec.response_class(JOIN_GROUP, 5)
 JOIN_WAIT_MS = 4_000  # past group.initial.rebalance.delay.ms
 SETUP_CONNECTION = 1000
+SETUP_STEP_MS = 10
 
 
 def prepared() -> tuple[Driver, str]:
@@ -73,10 +82,14 @@ def prepared() -> tuple[Driver, str]:
     assert {t.error_code for t in answer.topics} == {ErrorCode.none}
     for topic, partitions in TOPICS.items():
         for partition, _ in itertools.product(range(partitions), range(BATCHES[topic])):
-            batch = build_batch([Record(b"a"), Record(b"b")], timestamp_ms=START_MS)
+            records = [Record(b"a", key=b"k1"), Record(b"b", key=b"k2")]
+            batch = build_batch(records, timestamp_ms=driver.now_ms)
             data = [{"name": topic, "partition_data": [{"index": partition, "records": batch}]}]
             request = build(PRODUCE, 8, acks=-1, timeout=5000, topic_data=data)
-            driver.call(SETUP_CONNECTION, request, codec.response_class(PRODUCE, 8))
+            answer = driver.call(SETUP_CONNECTION, request, codec.response_class(PRODUCE, 8))
+            [[written]] = [t.partition_responses for t in answer.responses]
+            assert written.error_code == ErrorCode.none, written
+            driver.tick(SETUP_STEP_MS)
     commit = build(
         OFFSET_COMMIT,
         2,
