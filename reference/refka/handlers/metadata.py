@@ -22,12 +22,16 @@ from refka.protocol import codec
 
 KEY = 3
 NO_AUTHORIZED_OPERATIONS = -(1 << 31)
+TOPIC_IDS_VERSION = 12  # KIP-516: Metadata by topic id
+ZERO_UUID = uuid.UUID(int=0)
 
 
 def handle_metadata(topics: Topics, ctx: RequestContext, request: Any) -> Any:
     m = codec.response_module(KEY, ctx.api_version)
     image = topics.image
     requested = request.topics
+    if _refuses_ids(ctx.api_version, requested):
+        return _invalid_request(m, requested)
     if requested is None or (ctx.api_version == 0 and not requested):
         answered = [_topic(m, image, t) for t in image.topics_by_name.values()]
     else:
@@ -55,6 +59,31 @@ def _controller_id(topics: Topics, brokers: list[Any]) -> int:
     ids = [b.node_id for b in brokers]
     me = topics.node.node_id
     return me if me in ids else (ids[0] if ids else -1)
+
+
+def _refuses_ids(version: int, requested: Any) -> bool:
+    """v10-v11 have topic ids in their schema but Kafka refuses them, and a null name, for the
+    whole request (``KafkaApis.handleTopicMetadataRequest``: INVALID_REQUEST)."""
+    if not 10 <= version < TOPIC_IDS_VERSION or not requested:
+        return False
+    return any(t.name is None or (t.topic_id or ZERO_UUID) != ZERO_UUID for t in requested)
+
+
+def _invalid_request(m: Any, requested: Any) -> Any:
+    """Kafka's error response: no brokers, no controller, every topic INVALID_REQUEST (a null
+    name answered as the empty string)."""
+    topics = tuple(
+        _error(m, ErrorCode.invalid_request, t.name or "", t.topic_id) for t in requested
+    )
+    return codec.build(
+        m.MetadataResponse,
+        throttle_time=codec.millis(0),
+        brokers=(),
+        cluster_id=None,
+        controller_id=-1,
+        topics=topics,
+        cluster_authorized_operations=NO_AUTHORIZED_OPERATIONS,
+    )
 
 
 def _requested(m: Any, topics: Topics, ctx: RequestContext, wanted: Any, allow: bool) -> Any:
@@ -114,7 +143,7 @@ def _error(m: Any, error: ErrorCode, name: str | None, topic_id: Any = None) -> 
         m.MetadataResponseTopic,
         error_code=error,
         name=name,
-        topic_id=topic_id or uuid.UUID(int=0),
+        topic_id=topic_id or ZERO_UUID,
         is_internal=False,
         partitions=(),
         topic_authorized_operations=NO_AUTHORIZED_OPERATIONS,
