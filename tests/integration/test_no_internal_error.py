@@ -223,7 +223,7 @@ SETTINGS = settings(
 )
 
 
-@settings(SETTINGS, max_examples=100)
+@settings(SETTINGS, max_examples=60)
 @given(batch=st.lists(requests(), min_size=1, max_size=3))
 def test_no_request_reaches_an_internal_error(batch: list[Any]) -> None:
     run(batch)
