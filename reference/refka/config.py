@@ -48,6 +48,8 @@ def _derive(raw: dict[str, Any], warnings: list[str] | None = None) -> dict[str,
     values = dict(raw)
     if values.get("log.roll.ms") is None:
         _set_ms(values, "log.roll.ms", "log.roll.hours", MS_PER_HOUR)
+    if values.get("log.roll.jitter.ms") is None:
+        _set_ms(values, "log.roll.jitter.ms", "log.roll.jitter.hours", MS_PER_HOUR)
     if values.get("log.retention.ms") is None:
         if values.get("log.retention.minutes") is not None:
             _set_ms(values, "log.retention.ms", "log.retention.minutes", MS_PER_MINUTE)
@@ -458,11 +460,19 @@ class BrokerConfig(BaseModel):
         False,
         "Should pre allocate file when create new segment? Accepted and ignored.",
     )
+    log_roll_jitter_hours: int = _f(
+        0,
+        "The maximum jitter to subtract from logRollTimeMillis (in hours), secondary to "
+        "`log.roll.jitter.ms` property.",
+        ge=0,
+        le=INT_MAX,
+    )
     log_roll_jitter_ms: int | None = _f(
         None,
-        "The maximum jitter to subtract from logRollTimeMillis (in milliseconds). Accepted and "
-        "ignored (refka rolls without jitter).",
+        "The maximum jitter to subtract from logRollTimeMillis (in milliseconds). If not set, "
+        "the value in `log.roll.jitter.hours` is used.",
         ge=0,
+        le=LONG_MAX,
     )
     max_decompressed_message_bytes: int = _f(
         2147483639,

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import confluent_kafka
 import pytest
@@ -160,3 +161,47 @@ def test_keyless_records_on_a_compacted_topic_fail_as_kafka_fails_them(bootstrap
     invalid = confluent_kafka.KafkaError.INVALID_RECORD
     other = confluent_kafka.KafkaError._INVALID_DIFFERENT_RECORD
     assert reports == [(b"k0", other), (None, invalid), (b"k2", other), (None, invalid)]
+
+
+def _names(folder: Path, suffix: str) -> set[str]:
+    return (
+        {p.name for p in folder.iterdir() if p.name.endswith(suffix)} if folder.exists() else set()
+    )
+
+
+def _poll(condition: Callable[[], object], what: str) -> object:
+    deadline = time.monotonic() + DEADLINE_S
+    while time.monotonic() < deadline:
+        found = condition()
+        if found:
+            return found
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_removed_segments_and_folders_wait_file_delete_delay(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with running_broker(
+        data, log_retention_check_interval_ms=100, log_segment_delete_delay_ms=1500
+    ) as broker:
+        configs = {
+            "internal.segment.bytes": "1024",
+            "retention.ms": "200",
+            "file.delete.delay.ms": "1500",
+        }
+        name = create(broker.bootstrap, configs)
+        producer = confluent_kafka.Producer({"bootstrap.servers": broker.bootstrap})
+        for i in range(40):
+            producer.produce(name, value=b"v%03d" % i * 20)
+        assert producer.flush(DEADLINE_S) == 0
+        folder = data / f"{name}-0"
+        seen = _poll(lambda: _names(folder, ".log.deleted"), "a .deleted segment")
+        first = sorted(seen)[0]  # type: ignore[call-overload]
+        assert not (folder / first.removesuffix(".deleted")).exists()
+        _poll(lambda: first not in _names(folder, ".log.deleted"), f"{first} to go")
+        admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+        admin.delete_topics([name])[name].result(timeout=15)
+        doomed = _poll(lambda: _names(data, "-delete"), "the -delete folder")
+        assert all(n.startswith(f"{name}-0.") for n in doomed)  # type: ignore[union-attr]
+        assert not folder.exists()
+        _poll(lambda: not _names(data, "-delete"), "the -delete folder to go")

@@ -145,6 +145,8 @@ def test_truncate_fully_and_start_at(storage: Storage) -> None:
     log = _fill(storage, 6)
     log.truncate_fully_and_start_at(100)
     assert (log.log_start_offset, log.log_end_offset) == (100, 100)
+    assert "00000000000000000012.log.deleted" in storage.list_dir("t-0")
+    log.on_tick(CONFIG.file_delete_delay_ms)  # the old segments leave after the delay
     assert storage.list_dir("t-0") == [
         "00000000000000000100.index",
         "00000000000000000100.log",

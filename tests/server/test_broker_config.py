@@ -97,6 +97,11 @@ def test_hours_and_minutes_derive_milliseconds() -> None:
     assert config.log_roll_ms == 99
     config, _ = load_config(None, ["log.retention.hours=-1"])
     assert config.log_retention_ms == -1
+    config, _ = load_config(None, ["log.roll.jitter.hours=3"])
+    assert config.log_roll_jitter_ms == 3 * 3_600_000
+    config, _ = load_config(None, ["log.roll.jitter.hours=3", "log.roll.jitter.ms=5"])
+    assert config.log_roll_jitter_ms == 5
+    assert load_config(None, [])[0].log_roll_jitter_ms is None  # unset: segment.jitter.ms 0
 
 
 def test_log_dirs_falls_back_to_log_dir_and_uses_the_first_of_several() -> None:

@@ -20,6 +20,7 @@ LONG_MAX = defs.LONG_MAX
 class LogConfig:
     segment_bytes: int = 1 << 30
     segment_ms: int = 7 * 24 * 3600 * 1000
+    segment_jitter_ms: int = 0
     retention_bytes: int = -1
     retention_ms: int = 7 * 24 * 3600 * 1000
     max_message_bytes: int = 1048588
@@ -41,6 +42,7 @@ class LogConfig:
     min_compaction_lag_ms: int = 0
     max_compaction_lag_ms: int = LONG_MAX
     min_cleanable_dirty_ratio: float = 0.5
+    file_delete_delay_ms: int = 60_000
     internal_segment_bytes: int | None = None
 
     @classmethod

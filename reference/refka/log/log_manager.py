@@ -6,10 +6,15 @@ partition follows the last one), reads ``recovery-point-offset-checkpoint`` and
 files back on ``checkpoint()`` (every ``log.flush.offset.checkpoint.interval.ms``) and on
 ``close()``, runs retention every ``log.retention.check.interval.ms``, the ``flush.ms``
 timers on every tick, and the log cleaner (``refka.log.cleaner``) when it is due.
+
+A deleted partition's folder is renamed ``<topic>-<partition>.<id>-delete`` and removed
+``log.segment.delete.delay.ms`` later (Kafka's ``LogManager.asyncDelete``; the id is a hash,
+not a random UUID, to stay deterministic); a ``-delete`` folder found on start is removed.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 
 from refka.log.checkpoint import (
@@ -24,7 +29,9 @@ from refka.log.partition_log import PartitionLog
 from refka.log.storage import Storage
 
 TopicPartition = tuple[str, int]
-_SKIPPED_DIR_SUFFIXES = ("-delete", "-future", "-stray")
+DELETE_DIR_SUFFIX = "-delete"
+_SKIPPED_DIR_SUFFIXES = (DELETE_DIR_SUFFIX, "-future", "-stray")
+_MAX_DIR_NAME = 255
 
 
 METADATA_TOPIC = "__cluster_metadata"
@@ -42,6 +49,12 @@ def dir_name(topic: str, partition: int) -> str:
     return f"{topic}-{partition}"
 
 
+def delete_dir_name(topic: str, partition: int, unique_id: str) -> str:
+    """``<topic>-<partition>.<id>-delete``, the topic cut so the name fits 255 bytes."""
+    suffix = f"-{partition}.{unique_id}{DELETE_DIR_SUFFIX}"
+    return topic[: _MAX_DIR_NAME - len(suffix)] + suffix
+
+
 class LogManager:
     """Owns the PartitionLogs of one log dir; the driver calls ``on_tick`` with the time."""
 
@@ -53,8 +66,13 @@ class LogManager:
         retention_check_interval_ms: int = 300_000,
         checkpoint_interval_ms: int = 60_000,
         cleaner: CleanerConfig | None = None,
+        file_delete_delay_ms: int = 60_000,
     ) -> None:
         self.storage = storage
+        self.file_delete_delay_ms = file_delete_delay_ms  # log.segment.delete.delay.ms
+        self.now_ms = now_ms  # the latest tick
+        self.pending_dir_deletes: dict[str, int] = {}  # ``-delete`` folder -> when it goes
+        self._deleted_count = 0
         self.config_for = config_for or (lambda _topic: LogConfig())
         self.retention_check_interval_ms = retention_check_interval_ms
         self.checkpoint_interval_ms = checkpoint_interval_ms
@@ -107,14 +125,35 @@ class LogManager:
         return log
 
     def delete(self, topic: str, partition: int) -> None:
+        """Rename the partition's folder to a ``-delete`` name now; remove it after
+        ``log.segment.delete.delay.ms`` (at once with a delay of 0)."""
         log = self.logs.pop((topic, partition), None)
         self.cleaner.forget((topic, partition))
-        if log is not None:
+        if log is None:
+            return
+        if self.file_delete_delay_ms <= 0:
             log.delete()
+            return
+        log.close_files()
+        self._deleted_count += 1
+        seed = f"{log.dir_name}/{self.now_ms}/{self._deleted_count}".encode()
+        unique_id = hashlib.blake2b(seed, digest_size=16).hexdigest()
+        doomed = delete_dir_name(topic, partition, unique_id)
+        self.storage.rename(log.dir_name, doomed)
+        self.pending_dir_deletes[doomed] = self.now_ms + self.file_delete_delay_ms
+
+    def _delete_due_dirs(self, now_ms: int) -> None:
+        for name, due in list(self.pending_dir_deletes.items()):
+            if due <= now_ms:
+                del self.pending_dir_deletes[name]
+                if self.storage.exists(name):
+                    self.storage.delete(name)
 
     def on_tick(self, now_ms: int) -> int:
         """Flush timers every tick, retention and checkpoints when due; returns the time the
         next of them falls due (for the driver's ``Wakeup``)."""
+        self.now_ms = max(self.now_ms, now_ms)
+        self._delete_due_dirs(now_ms)
         for log in self.logs.values():
             log.on_tick(now_ms)
         if now_ms >= self.next_retention_check_ms:
@@ -126,7 +165,10 @@ class LogManager:
             self.next_checkpoint_ms = now_ms + self.checkpoint_interval_ms
         cleaner_due = self.cleaner.on_tick(now_ms, self.logs)
         flush_due = (log.last_flush_ms + log.config.flush_ms for log in self.logs.values())
-        due = min(self.next_retention_check_ms, self.next_checkpoint_ms, *flush_due)
+        file_deletes = (log.next_file_delete_ms for log in self.logs.values())
+        deletes_due = [d for d in file_deletes if d is not None]
+        deletes_due.extend(self.pending_dir_deletes.values())
+        due = min(self.next_retention_check_ms, self.next_checkpoint_ms, *flush_due, *deletes_due)
         return due if cleaner_due is None else min(due, cleaner_due)
 
     def checkpoint(self) -> None:

@@ -7,6 +7,11 @@ flush by ``flush.messages``/``flush.ms`` (advancing ``recovery_point``), and on 
 every segment at or after the recovery point. Names as in the replication spec:
 ``log_start_offset``, ``log_end_offset``, and the leader-epoch cache the ``Truncate`` action
 consults.
+
+Segments removed by retention, truncation or the cleaner's swap are renamed with Kafka's
+``.deleted`` suffix and leave the disk ``file.delete.delay.ms`` later (``on_tick``), as Kafka's
+asynchronous segment deletion: a reader that already holds the file keeps its bytes meanwhile.
+No read sees them (they are no longer segments); on open, leftover ``.deleted`` files go.
 """
 
 from __future__ import annotations
@@ -26,7 +31,8 @@ from refka.protocol.batch_header import HEADER_SIZE, LOG_OVERHEAD, read_header
 # baseOffset, batchLength, partitionLeaderEpoch, magic, (crc, attributes skipped),
 # lastOffsetDelta, baseTimestamp, maxTimestamp
 _PREFIX = struct.Struct(">qiib6xiqq")
-_LEFTOVER_SUFFIXES = (".deleted", ".cleaned", ".swap", ".tmp")
+DELETED = ".deleted"
+_LEFTOVER_SUFFIXES = (DELETED, ".cleaned", ".swap", ".tmp")
 SWAP = ".swap"
 
 IterRecords = Callable[[bytes], Iterable[Any]]
@@ -88,6 +94,8 @@ class PartitionLog:
         self.log_end_offset = 0
         self.recovery_point = 0
         self.last_flush_ms = now_ms
+        self.now_ms = now_ms  # the latest time a caller passed in
+        self.pending_deletes: dict[str, int] = {}  # ``.deleted`` path -> when it goes
         self._dir_dirty = False  # a segment file was created since the directory's last fsync
         self.leader_epoch_cache = LeaderEpochCache(storage, dir_name)
 
@@ -189,7 +197,8 @@ class PartitionLog:
         """Swap a flushed ``.cleaned`` segment in for ``old`` (consecutive, the first with the
         same base offset), crash-safely as Kafka's ``LocalLog.replaceSegments``: rename the
         cleaned files to ``.swap``; move the old segments' files to ``.deleted``, the first
-        one first; rename the ``.swap`` files to their live names; delete the ``.deleted``.
+        one first; rename the ``.swap`` files to their live names; delete the ``.deleted``
+        after ``file.delete.delay.ms``.
         On open, a ``.log.swap`` beside the old first ``.log`` means the swap never started
         (undo); without it, the old segments are removed and the swap completed (redo)."""
         base = cleaned.base_offset
@@ -197,17 +206,16 @@ class PartitionLog:
         for path in cleaned.paths:
             self.storage.rename(path, path.removesuffix(".cleaned") + SWAP)
         self.storage.fsync(self.dir_name)
+        self._advance(now_ms)
         for segment in old:
             segment.close()
             for path in segment.paths:
                 if self.storage.exists(path):
-                    self.storage.rename(path, path + ".deleted")
+                    self.storage.rename(path, path + DELETED)
         self._rename_swap(base, now_ms)
         self.storage.fsync(self.dir_name)
         for segment in old:
-            for path in segment.paths:
-                if self.storage.exists(path + ".deleted"):
-                    self.storage.delete(path + ".deleted")
+            self._schedule_delete(segment.paths)
         fresh = LogSegment(self.storage, self.dir_name, base, self.config, now_ms)
         if not fresh.load():
             fresh.recover()
@@ -236,6 +244,7 @@ class PartitionLog:
 
     def append(self, records: bytes | bytearray, now_ms: int) -> None:
         """Append whole v2 batches whose offsets start at ``log_end_offset``: one write."""
+        self._advance(now_ms)
         batches = describe_batches(records, self.log_end_offset)
         if not batches:
             return
@@ -277,9 +286,49 @@ class PartitionLog:
             self.last_flush_ms = now_ms
 
     def on_tick(self, now_ms: int) -> None:
-        """``flush.ms``: flush when that long has passed since the last flush."""
+        """``flush.ms``: flush when that long has passed since the last flush; remove the
+        ``.deleted`` files whose ``file.delete.delay.ms`` has passed."""
+        self._advance(now_ms)
         if now_ms - self.last_flush_ms >= self.config.flush_ms:
             self.flush(now_ms)
+        self.delete_due_files(now_ms)
+
+    def _advance(self, now_ms: int) -> None:
+        self.now_ms = max(self.now_ms, now_ms)
+
+    # -- deleting segment files after file.delete.delay.ms -------------------------------------
+
+    def _delete_segment(self, segment: LogSegment) -> None:
+        """Kafka's asynchronous delete: rename the files to ``.deleted`` now, remove them
+        ``file.delete.delay.ms`` later (at once with a delay of 0)."""
+        segment.close()
+        renamed = []
+        for path in segment.paths:
+            if self.storage.exists(path):
+                self.storage.rename(path, path + DELETED)
+                renamed.append(path)
+        self._schedule_delete(renamed)
+
+    def _schedule_delete(self, live_paths: Iterable[str]) -> None:
+        """A path scheduled again (a segment with the same base went twice) takes the later
+        time: the file under that name is the newer one."""
+        due = self.now_ms + self.config.file_delete_delay_ms
+        for path in live_paths:
+            self.pending_deletes[path + DELETED] = due
+        if self.config.file_delete_delay_ms <= 0:
+            self.delete_due_files(self.now_ms)
+
+    def delete_due_files(self, now_ms: int) -> None:
+        """Remove the ``.deleted`` files whose time has come."""
+        for path, due in list(self.pending_deletes.items()):
+            if due <= now_ms:
+                del self.pending_deletes[path]
+                if self.storage.exists(path):
+                    self.storage.delete(path)
+
+    @property
+    def next_file_delete_ms(self) -> int | None:
+        return min(self.pending_deletes.values(), default=None)
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -366,8 +415,11 @@ class PartitionLog:
 
     # -- truncation and retention --------------------------------------------------------------
 
-    def truncate_to(self, offset: int) -> None:
-        """Remove everything from the batch holding ``offset`` on (follower truncation)."""
+    def truncate_to(self, offset: int, now_ms: int | None = None) -> None:
+        """Remove everything from the batch holding ``offset`` on (follower truncation);
+        ``now_ms`` (default: the latest time seen) starts ``file.delete.delay.ms``."""
+        if now_ms is not None:
+            self._advance(now_ms)
         if offset < 0:
             raise ValueError(f"cannot truncate to negative offset {offset}")
         if offset >= self.log_end_offset:
@@ -376,7 +428,7 @@ class PartitionLog:
             self.truncate_fully_and_start_at(offset)
             return
         while len(self.segments) > 1 and self.active_segment.base_offset > offset:
-            self.segments.pop().delete()
+            self._delete_segment(self.segments.pop())
         self.active_segment.truncate_to(offset)
         # Unlike Kafka, make the cut durable at once: a crash could otherwise bring the removed
         # batches back into a segment that recovery then trusts.
@@ -388,14 +440,14 @@ class PartitionLog:
         self.log_start_offset = min(self.log_start_offset, offset, self.log_end_offset)
         self.leader_epoch_cache.truncate_from_end(offset)
 
-    def truncate_fully_and_start_at(self, offset: int) -> None:
+    def truncate_fully_and_start_at(self, offset: int, now_ms: int | None = None) -> None:
         """Delete every segment and start empty at ``offset`` (a follower far behind)."""
-        now_ms = self.active_segment.created_ms
+        if now_ms is not None:
+            self._advance(now_ms)
         for segment in self.segments:
-            segment.close()
-            segment.delete()
+            self._delete_segment(segment)
         self.segments = []
-        self._add_segment(offset, now_ms)
+        self._add_segment(offset, self.now_ms)
         self.log_start_offset = self.log_end_offset = self.recovery_point = offset
         self.leader_epoch_cache.clear()
 
@@ -409,7 +461,10 @@ class PartitionLog:
 
     def delete_expired_segments(self, now_ms: int, high_watermark: int | None = None) -> int:
         """Retention: delete old segments by time, then size, then the log start offset; only
-        segments wholly below ``high_watermark`` (default LEO). Returns how many went."""
+        segments wholly below ``high_watermark`` (default LEO). Returns how many went. (Also
+        removes due ``.deleted`` files, for a log no log manager ticks: the metadata log.)"""
+        self._advance(now_ms)
+        self.delete_due_files(now_ms)
         upper = self.log_end_offset if high_watermark is None else high_watermark
         deleted = 0
         if self.config.deletes and self.config.retention_ms >= 0:
@@ -453,8 +508,7 @@ class PartitionLog:
         if doomed == len(self.segments):
             self.roll(now_ms)
         for segment in self.segments[:doomed]:
-            segment.close()
-            segment.delete()
+            self._delete_segment(segment)
         del self.segments[:doomed]
         self.log_start_offset = max(self.log_start_offset, self.segments[0].base_offset)
         self.leader_epoch_cache.truncate_from_start(self.log_start_offset)
@@ -468,10 +522,15 @@ class PartitionLog:
         for segment in self.segments:
             segment.close()
 
-    def delete(self) -> None:
+    def close_files(self) -> None:
+        """Close every file handle, keeping the files (before the directory is renamed)."""
         for segment in self.segments:
             segment.close()
         self.segments = []
+        self.pending_deletes = {}
+
+    def delete(self) -> None:
+        self.close_files()
         self.storage.delete(self.dir_name)
 
 

@@ -5,10 +5,16 @@ indexes get an entry each time more than ``index.interval.bytes`` were appended 
 one. Reads and offset lookups decode batch headers only (``refka.protocol.batch_header``), never
 records. ``recover`` validates every batch (size, magic 2, CRC-32C over bytes [21:]), rebuilds
 both indexes and cuts the log at the first bad batch.
+
+A segment rolls on age when it is older than ``segment.ms`` less its ``roll_jitter_ms``, drawn
+once per segment in [0, min(``segment.jitter.ms``, ``segment.ms``)) as Kafka's
+``LogConfig.randomSegmentJitter``; the draw is a hash of the partition directory and the base
+offset, so it is deterministic and the same each time the segment is opened.
 """
 
 from __future__ import annotations
 
+import hashlib
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -34,6 +40,15 @@ _RECOVERY_CHUNK_BYTES = 1 << 20
 def file_name(base_offset: int, suffix: str) -> str:
     """Kafka's segment file name: the base offset in 20 digits, then the suffix."""
     return f"{base_offset:020d}{suffix}"
+
+
+def roll_jitter_ms(config: LogConfig, dir_name: str, base_offset: int) -> int:
+    """This segment's jitter in [0, min(segment.jitter.ms, segment.ms)); 0 without jitter."""
+    bound = min(config.segment_jitter_ms, config.segment_ms)
+    if bound <= 0:
+        return 0
+    digest = hashlib.blake2b(f"{dir_name}/{base_offset}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % bound
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +100,7 @@ class LogSegment:
         self.offset_of_max_timestamp = -1
         self.rolling_based_timestamp: int | None = None
         self.created_ms = now_ms
+        self.roll_jitter_ms = roll_jitter_ms(config, dir_name, base_offset)
 
     # -- opening -------------------------------------------------------------------------------
 
@@ -197,14 +213,15 @@ class LogSegment:
     def should_roll(
         self, batches: list[BatchPosition], records_size: int, config: LogConfig, now_ms: int
     ) -> bool:
-        """Kafka's ``LogSegment.shouldRoll``: size, age, a full index, or offset overflow."""
+        """Kafka's ``LogSegment.shouldRoll``: size, age (``segment.ms`` less the jitter), a
+        full index, or offset overflow."""
         if self.size == 0:
             return False
         if self.size > config.segment_bytes - records_size:
             return True
         if (
             self.time_waited_for_roll_ms(now_ms, max(b.max_timestamp for b in batches))
-            > config.segment_ms
+            > config.segment_ms - self.roll_jitter_ms
         ):
             return True
         if self.offset_index.is_full or self.time_index.is_full:

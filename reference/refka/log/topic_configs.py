@@ -7,9 +7,13 @@ shows (lists joined by ``,``, numbers trimmed, doubles as Java prints them). The
 off a Kafka 4.4 broker (DescribeConfigs with synonyms, CreateTopics with bad values).
 
 Configs for features refka does not have are accepted, validated and described, and have no
-effect: tiered storage (``remote.*``, ``local.retention.*``), replication throttles,
-``preallocate``, ``segment.jitter.ms``, ``file.delete.delay.ms``, ``unclean.leader.election.enable``
-(one node: no election) and ``errors.deadletterqueue.group.enable`` (share groups).
+effect: tiered storage (``remote.*``, ``local.retention.*``), ``preallocate``,
+``unclean.leader.election.enable`` (one node: no election) and
+``errors.deadletterqueue.group.enable`` (share groups). The replication throttles
+(``*.replication.throttled.replicas``) have no effect either: in Kafka they throttle only once
+``leader/follower.replication.throttled.rate`` is set, a dynamic broker config refka lacks.
+``segment.jitter.ms`` (``refka.log.segment``) and ``file.delete.delay.ms``
+(``refka.log.partition_log``, ``refka.log.log_manager``) act as in Kafka.
 """
 
 from __future__ import annotations
