@@ -106,7 +106,7 @@ KNOWN_UNPROBED = [
     "  BROKER_LOGGER resource answer INVALID_REQUEST; refka reads `server.properties` only.",
     "- Topic configs of absent features are accepted, validated and described, with no effect:",
     "  tiered storage (`remote.*`, `local.retention.*`), `preallocate`,",
-    "  `unclean.leader.election.enable`, `errors.deadletterqueue.group.enable`; and the",
+    "  `errors.deadletterqueue.group.enable`; and the",
     "  replication throttles, which in Kafka too act only once a throttle rate (a dynamic",
     "  broker config, which refka lacks) is set.",
     "- The log cleaner leaves an empty batch where a cleaned group's last batch lost every",

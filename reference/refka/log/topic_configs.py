@@ -7,9 +7,9 @@ shows (lists joined by ``,``, numbers trimmed, doubles as Java prints them). The
 off a Kafka 4.4 broker (DescribeConfigs with synonyms, CreateTopics with bad values).
 
 Configs for features refka does not have are accepted, validated and described, and have no
-effect: tiered storage (``remote.*``, ``local.retention.*``), ``preallocate``,
-``unclean.leader.election.enable`` (one node: no election) and
-``errors.deadletterqueue.group.enable`` (share groups). The replication throttles
+effect: tiered storage (``remote.*``, ``local.retention.*``), ``preallocate`` and
+``errors.deadletterqueue.group.enable`` (share groups). ``unclean.leader.election.enable`` is
+honoured by the controller's elections (``refka.controller.partition_change``). The replication throttles
 (``*.replication.throttled.replicas``) have no effect either: in Kafka they throttle only once
 ``leader/follower.replication.throttled.rate`` is set, a dynamic broker config refka lacks.
 ``segment.jitter.ms`` (``refka.log.segment``) and ``file.delete.delay.ms``
