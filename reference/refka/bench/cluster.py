@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gc
 import importlib
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -34,6 +35,7 @@ KAFKA_DEFAULTS = {
     "replica.lag.time.max.ms": "30000",
 }
 PHASES = ("produce", "consume")
+REGISTERED_DEADLINE_S = 60.0
 
 
 def display_name(kind: str) -> str:
@@ -76,7 +78,34 @@ def _running_refka(brokers: int, work_dir: Path) -> Iterator[Target]:
                 raise RuntimeError(f"refka cluster: nodes {down} exited")
 
         pids = tuple(node.pid for node in nodes.values())
-        yield Target(display_name("refka"), cluster.bootstrap, pids, check_alive)
+        target = Target(display_name("refka"), cluster.bootstrap, pids, check_alive)
+        _wait_registered(target, brokers)
+        yield target
+
+
+def _wait_registered(target: Target, brokers: int) -> None:
+    """Poll until every broker's Metadata lists all `brokers` brokers, as the Kafka cluster's
+    `wait_ready` does (an RF=3 topic cannot be created before 3 brokers are registered)."""
+    from refka.peers.cluster_metadata import describe
+
+    addresses = target.bootstrap.split(",")
+    end_s = time.monotonic() + REGISTERED_DEADLINE_S
+    seen: dict[str, object] = {}
+    while True:
+        target.check_alive()
+        for address in addresses:
+            try:
+                seen[address] = sorted(describe(address).brokers)
+            except (OSError, ValueError) as error:
+                seen[address] = error
+        if all(isinstance(ids, list) and len(ids) == brokers for ids in seen.values()):
+            return
+        if time.monotonic() > end_s:
+            raise TimeoutError(
+                f"{target.name}: not {brokers} brokers in every broker's Metadata after "
+                f"{REGISTERED_DEADLINE_S:.0f} s; each lists {seen}"
+            )
+        time.sleep(0.05)
 
 
 def run_cluster_session(
