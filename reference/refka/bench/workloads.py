@@ -113,9 +113,9 @@ def make_values(value_bytes: int, seed: int = 7) -> list[bytes]:
 
 def make_cluster_plan(quick: bool, replication_factor: int) -> Plan:
     """`refka bench --cluster N`: the `acks=all` workloads of the plan, every topic (warm-up
-    included) replicated to `replication_factor` brokers; 32 MiB per 1 KiB topic and 8 MB per
+    included) replicated to `replication_factor` brokers; 64 MiB per 1 KiB topic and 16 MB per
     100 B topic (each byte is written `replication_factor` times), or 1 MB and 0.5 MB."""
-    budget = {100: 500_000, 1024: 1_000_000} if quick else {100: 8_000_000, 1024: 32 << 20}
+    budget = {100: 500_000, 1024: 1_000_000} if quick else {100: 16_000_000, 1024: 64 << 20}
     base = make_plan(quick)
     produce = tuple(
         replace(w, total_bytes=budget[w.value_bytes], replication_factor=replication_factor)
