@@ -3,14 +3,12 @@
 both targets are measured (not a timed test: no assertion on speed). And the cluster plan and
 targets on figures given to them.
 
-The command-line test skips, saying why, when refka cannot run as a cluster
-(`refka.testing.running_cluster` is missing, or the refka cluster did not start), or when Java
-or the Kafka jars are unavailable. Once both clusters start, every row must have been measured.
+The command-line test skips, saying why, when the refka cluster did not start, or when Java or
+the Kafka jars are unavailable. Once both clusters start, every row must have been measured.
 """
 
 from __future__ import annotations
 
-import importlib
 import itertools
 import json
 import re
@@ -33,9 +31,7 @@ TARGETS = [
 MEASURED_ROW = re.compile(r"\| MB/s \| [\d,.]+ \| [\d,.]+ \| [\d.]+x \|$")
 
 
-def _skip_unless_both_can_start() -> None:
-    if not hasattr(importlib.import_module("refka.testing"), "running_cluster"):
-        pytest.skip("refka.testing.running_cluster is not there yet: refka cannot run as a cluster")
+def _skip_without_kafka() -> None:
     from refka.peers.kafka import ensure_jars, java_command
     from refka.peers.process import PeerUnavailable
 
@@ -48,7 +44,7 @@ def _skip_unless_both_can_start() -> None:
 
 @pytest.mark.timeout(900)
 def test_quick_cluster_bench_refka_against_kafka(tmp_path: Path) -> None:
-    _skip_unless_both_can_start()
+    _skip_without_kafka()
     json_path, markdown_path = tmp_path / "bench.json", tmp_path / "bench.md"
     argv = [sys.executable, "-m", "refka", "bench", "--quick", "--cluster", "3"]
     argv += ["--json", str(json_path), "--markdown", str(markdown_path)]

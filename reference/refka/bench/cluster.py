@@ -12,12 +12,10 @@ over every process of the cluster, controller included.
 from __future__ import annotations
 
 import gc
-import importlib
 import time
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 from unittest import mock
 
 from refka.bench.brokers import DISPLAY_NAMES, KAFKA_JVM_OPTIONS
@@ -59,25 +57,19 @@ def _running_kafka(brokers: int, work_dir: Path) -> Iterator[Target]:
         yield Target(display_name("kafka"), cluster.bootstrap, pids, cluster.check_alive)
 
 
-def _refka_launcher() -> Callable[..., AbstractContextManager[Any]]:
-    """`refka.testing.running_cluster`, or ImportError saying that it is not there."""
-    launcher = getattr(importlib.import_module("refka.testing"), "running_cluster", None)
-    if launcher is None:
-        raise ImportError("refka.testing has no running_cluster (refka cannot run as a cluster)")
-    return launcher  # type: ignore[no-any-return]
-
-
 @contextmanager
 def _running_refka(brokers: int, work_dir: Path) -> Iterator[Target]:
-    with _refka_launcher()(brokers, work_dir, config=CLUSTER_CONFIG) as cluster:
-        nodes = dict(getattr(cluster, "nodes", cluster.brokers))  # with its controller if listed
+    from refka.testing import running_cluster
+
+    with running_cluster(brokers, work_dir, config=CLUSTER_CONFIG) as cluster:
+        nodes = cluster.nodes  # the controller and the brokers
 
         def check_alive() -> None:
             down = [node_id for node_id, node in nodes.items() if not node.running]
             if down:
                 raise RuntimeError(f"refka cluster: nodes {down} exited")
 
-        pids = tuple(node.pid for node in nodes.values())
+        pids = tuple(node.pid for node in nodes.values() if node.pid is not None)
         target = Target(display_name("refka"), cluster.bootstrap, pids, check_alive)
         _wait_registered(target, brokers)
         yield target
