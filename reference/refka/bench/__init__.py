@@ -5,9 +5,13 @@ same librdkafka workloads; medians of the repetitions, ratios refka/peer, the is
     refka bench --quick --brokers refka           # ~1 minute, tiny workloads
     refka bench --markdown T.md --json T.json --plot docs/throughput.png
     refka bench --profile                         # also profile refka's produce and fetch paths
+    refka bench --cluster 3                       # 3-broker refka against 3-broker Kafka, RF=3
 
 Each repetition starts every broker afresh, in turn, so start time is measured once per
-repetition and noise from a shared machine falls on all brokers alike.
+repetition and noise from a shared machine falls on all brokers alike. With `--cluster N`
+each repetition starts a refka cluster and an Apache Kafka cluster of N brokers, in turn, and
+runs the `acks=all` produce workloads and their consume on topics replicated to 3 brokers,
+`min.insync.replicas=2` (see `refka.bench.cluster`).
 """
 
 from __future__ import annotations
@@ -18,10 +22,15 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from refka.bench.brokers import BROKERS, DISPLAY_NAMES
+
+if TYPE_CHECKING:
+    from refka.bench.rows import Row
+    from refka.bench.workloads import Plan
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -49,6 +58,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="where --profile writes (default bench/results)",
     )
     parser.add_argument("--work-dir", type=Path, help="brokers' data (default: a temp dir)")
+    parser.add_argument(
+        "--cluster",
+        type=int,
+        metavar="N",
+        help="refka and Apache Kafka as clusters of N >= 3 brokers: RF=3, acks=all, "
+        "min.insync.replicas=2, produce and consume only",
+    )
 
 
 def _log(message: str) -> None:
@@ -78,21 +94,61 @@ def _cache_bytecode() -> None:
     compileall.compile_dir(Path(refka.__file__).parent, quiet=1)
 
 
-def run(args: argparse.Namespace) -> int:
-    from refka.bench import machine, report
-    from refka.bench.rows import make_rows
+class _Mode(NamedTuple):
+    """What differs between the single-broker bench and `--cluster N`."""
+
+    brokers: list[str]
+    plan: Plan
+    session: Callable[..., tuple[dict[str, float | None], dict[str, dict[str, float]]]]
+    rows: list[Row]
+    targets: Callable[[dict], list[dict]]
+
+
+def _mode(args: argparse.Namespace) -> _Mode:
+    from refka.bench import report
+    from refka.bench.rows import make_cluster_rows, make_rows
     from refka.bench.session import run_session
-    from refka.bench.workloads import make_plan, make_values
+    from refka.bench.workloads import make_cluster_plan, make_plan
 
     brokers = _brokers(args.brokers)
+    if args.cluster is None:
+        plan = make_plan(args.quick)
+        return _Mode(brokers, plan, run_session, make_rows(plan), report.targets)
+    from refka.bench.cluster import CLUSTER_KINDS, REPLICATION_FACTOR, run_cluster_session
+
+    if args.cluster < REPLICATION_FACTOR:
+        raise SystemExit(f"refka bench: --cluster needs at least {REPLICATION_FACTOR} brokers")
+    if args.profile:
+        raise SystemExit("refka bench: --profile profiles a single refka broker, not --cluster")
+    brokers = [b for b in brokers if b in CLUSTER_KINDS]
+    if not brokers:
+        raise SystemExit(f"refka bench: --cluster runs {', '.join(CLUSTER_KINDS)} only")
+    plan = make_cluster_plan(args.quick, REPLICATION_FACTOR)
+
+    def session(kind: str, *rest: Any) -> Any:
+        return run_cluster_session(kind, args.cluster, *rest)
+
+    def targets(summary: dict) -> list[dict]:
+        return report.cluster_targets(summary, args.cluster)
+
+    return _Mode(brokers, plan, session, make_cluster_rows(plan), targets)
+
+
+def run(args: argparse.Namespace) -> int:
+    from refka.bench import machine, report
+    from refka.bench.workloads import make_values
+
+    mode = _mode(args)
+    brokers, plan = mode.brokers, mode.plan
     _cache_bytecode()
     repetitions = args.repetitions or (1 if args.quick else 3)
     if repetitions < 1:
         raise SystemExit("refka bench: --repetitions must be at least 1")
-    plan = make_plan(args.quick)
     values = {size: make_values(size) for size in {w.value_bytes for w in plan.produce}}
     meta: dict[str, Any] = {"machine": machine.describe()}
     meta["settings"] = {"quick": args.quick, "repetitions": repetitions}
+    if args.cluster is not None:
+        meta["settings"]["cluster_brokers"] = args.cluster
     work_root = args.work_dir or Path(tempfile.mkdtemp(prefix="refka-bench-"))
     runs: report.Runs = {b: [] for b in brokers}
     details: dict[str, list[dict[str, Any]]] = {b: [] for b in brokers}
@@ -102,7 +158,7 @@ def run(args: argparse.Namespace) -> int:
             for kind in brokers:
                 _log(f"repetition {repetition + 1}/{repetitions}: {DISPLAY_NAMES[kind]}")
                 session_dir = work_root / f"{kind}-{repetition}"
-                figures, detail = run_session(kind, plan, session_dir, values, _log)
+                figures, detail = mode.session(kind, plan, session_dir, values, _log)
                 shutil.rmtree(session_dir, ignore_errors=True)
                 runs[kind].append(figures)
                 details[kind].append(detail)
@@ -113,8 +169,8 @@ def run(args: argparse.Namespace) -> int:
             shutil.rmtree(work_root, ignore_errors=True)
     meta["machine"]["load_average_after"] = machine.load_average()
     meta["settings"]["duration_s"] = round(time.perf_counter() - began_s, 1)
-    summary = report.summarize(make_rows(plan), runs, details)
-    target_list = report.targets(summary)
+    summary = report.summarize(mode.rows, runs, details)
+    target_list = mode.targets(summary)
     table = report.markdown(summary, target_list)
     print(table)
     if args.markdown:

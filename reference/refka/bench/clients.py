@@ -36,11 +36,14 @@ class Throughput:
         return self.messages / self.elapsed_s
 
 
-def create_topics(bootstrap: str, topics: dict[str, int], timeout_s: float = 60.0) -> None:
-    """Create `topics` (name -> partitions) and wait until every partition has a leader."""
+def create_topics(
+    bootstrap: str, topics: dict[str, int], replication_factor: int = 1, timeout_s: float = 60.0
+) -> None:
+    """Create `topics` (name -> partitions) and wait until every partition has a leader and
+    every replica in its ISR (on a cluster the measured writes then go to all replicas)."""
     admin = AdminClient({"bootstrap.servers": bootstrap, **QUIET})
     futures = admin.create_topics(
-        [NewTopic(name, partitions, 1) for name, partitions in topics.items()],
+        [NewTopic(name, partitions, replication_factor) for name, partitions in topics.items()],
         operation_timeout=timeout_s,
     )
     for future in futures.values():
@@ -51,13 +54,16 @@ def create_topics(bootstrap: str, topics: dict[str, int], timeout_s: float = 60.
         ready = [
             name in metadata.topics
             and len(metadata.topics[name].partitions) == partitions
-            and all(p.leader >= 0 for p in metadata.topics[name].partitions.values())
+            and all(
+                p.leader >= 0 and len(p.isrs) == len(p.replicas) == replication_factor
+                for p in metadata.topics[name].partitions.values()
+            )
             for name, partitions in topics.items()
         ]
         if all(ready):
             return
         time.sleep(0.05)
-    raise TimeoutError(f"topics without leaders after {timeout_s} s")
+    raise TimeoutError(f"topics without leaders or full ISR after {timeout_s} s")
 
 
 def produce(

@@ -15,6 +15,7 @@ START_TARGET_MS = 100.0
 IDLE_RSS_TARGET_MB = 60.0
 PRODUCE_1KIB_TARGET = 1.0  # refka / peer, median over the 1 KiB produce workloads
 CONSUME_TARGET = 0.8  # refka / peer, median over the consume workloads
+CLUSTER_TARGET = 0.5  # refka / Kafka, 3-broker clusters, RF=3 acks=all, median over workloads
 
 RATIO_NOTE = (
     "Ratios are refka's median over the peer's: above 1x refka is faster for throughput "
@@ -66,13 +67,16 @@ def summarize(rows: list[Row], runs: Runs, details: dict[str, list[dict[str, Any
     return {"brokers": [DISPLAY_NAMES[b] for b in brokers], "rows": records}
 
 
-def _ratio_target(records: list[dict], prefix: str, size: str, peer: str, floor: float) -> dict:
+def _ratio_target(
+    records: list[dict], prefix: str, size: str, peer: str, floor: float, scope: str = ""
+) -> dict:
     ratios = [
         r["ratios"][f"refka/{peer}"]
         for r in records
         if r["key"].startswith(prefix) and size in r["key"] and f"refka/{peer}" in r["ratios"]
     ]
-    what = f"{prefix} throughput{' at ' + size if size else ''}: refka >= {floor:.1f}x {peer}"
+    where = f" at {size}" if size else scope
+    what = f"{prefix} throughput{where}: refka >= {floor:.1f}x {peer}"
     if not ratios:
         return {"target": what, "measured": None, "met": None}
     median = statistics.median(ratios)
@@ -99,6 +103,16 @@ def targets(summary: dict) -> list[dict]:
     found.append(_absolute_target(records, START, "start time <= 100 ms", START_TARGET_MS, "ms"))
     found.append(_absolute_target(records, IDLE_RSS, "idle RSS <= 60 MB", IDLE_RSS_TARGET_MB, "MB"))
     return found
+
+
+def cluster_targets(summary: dict, brokers: int) -> list[dict]:
+    """`refka bench --cluster N`: produce and consume, each refka >= 0.5x Kafka (medians)."""
+    peer, records = DISPLAY_NAMES["kafka"], summary["rows"]
+    scope = f" on {brokers} brokers, RF=3 acks=all"
+    return [
+        _ratio_target(records, measure, "", peer, CLUSTER_TARGET, scope)
+        for measure in ("produce", "consume")
+    ]
 
 
 def _cell(value: float | None, unit: str) -> str:

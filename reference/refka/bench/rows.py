@@ -41,3 +41,11 @@ def make_rows(plan: Plan) -> list[Row]:
         Row(LATENCY_P99, f"produce latency p99 ({shape})", "ms", False),
         Row(RSS_AFTER, "RSS after the runs", "MB", False),
     ]
+
+
+def make_cluster_rows(plan: Plan) -> list[Row]:
+    """`refka bench --cluster N`: throughput only (start and memory are per process)."""
+    return [
+        *[Row(produce_key(w), produce_key(w), "MB/s", True) for w in plan.produce],
+        *[Row(consume_key(w), consume_key(w), "MB/s", True) for w in plan.produce],
+    ]

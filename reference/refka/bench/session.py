@@ -6,10 +6,11 @@ from __future__ import annotations
 import gc
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from refka.bench import clients
-from refka.bench.brokers import DISPLAY_NAMES, Started, cpu_s, rss_mb, start_timed, stop
+from refka.bench.brokers import DISPLAY_NAMES, cpu_s, rss_mb, start_timed, stop
 from refka.bench.rows import (
     IDLE_RSS,
     LATENCY_P50,
@@ -25,6 +26,20 @@ WORKLOAD_TIMEOUT_S = 120.0
 PHASES = ("produce", "consume", "latency")
 
 Log = Callable[[str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """What the workloads need of a running broker or cluster: where to connect, the
+    processes whose CPU time is counted, and a check that none of them has died."""
+
+    name: str
+    bootstrap: str
+    pids: tuple[int, ...]
+    check_alive: Callable[[], None]
+
+    def cpu_s(self) -> float:
+        return sum(cpu_s(pid) for pid in self.pids)
 
 
 def run_session(
@@ -55,7 +70,8 @@ def run_session(
         time.sleep(plan.settle_s)  # idle means: started, nothing asked of it yet
         figures[IDLE_RSS] = rss_mb(started.pid)
         log(f"{name}: start {started.start_ms:.0f} ms, idle RSS {figures[IDLE_RSS]:.1f} MB")
-        _run_workloads(started, plan, values, log, figures, details, phases)
+        target = Target(name, started.peer.bootstrap, (started.pid,), started.peer.check_alive)
+        run_workloads(target, plan, values, log, figures, details, phases)
         figures[RSS_AFTER] = rss_mb(started.pid)
         log(f"{name}: RSS after the runs {figures[RSS_AFTER]:.1f} MB")
     finally:
@@ -76,8 +92,8 @@ def _warm_up(
     clients.consume(bootstrap, warmup, WORKLOAD_TIMEOUT_S)
 
 
-def _run_workloads(
-    started: Started,
+def run_workloads(
+    target: Target,
     plan: Plan,
     values: dict[int, list[bytes]],
     log: Log,
@@ -85,18 +101,19 @@ def _run_workloads(
     details: dict[str, dict[str, float]],
     phases: tuple[str, ...],
 ) -> None:
-    name, bootstrap, pid = started.peer.name, started.peer.bootstrap, started.pid
+    name, bootstrap = target.name, target.bootstrap
     if "produce" in phases:
         topics = {w.topic: w.partitions for w in plan.produce}
         topics[plan.latency.topic] = 1
         topics[plan.warmup.topic] = 1
-        clients.create_topics(bootstrap, topics)
+        # a plan replicates all its topics alike (see workloads.make_cluster_plan)
+        clients.create_topics(bootstrap, topics, plan.warmup.replication_factor)
     _warm_up(bootstrap, plan, values, phases)
     steps = [(produce_key(w), w, "produce") for w in plan.produce if "produce" in phases]
     steps += [(consume_key(w), w, "consume") for w in plan.produce if "consume" in phases]
     for key, workload, measure in steps:
-        started.peer.check_alive()
-        cpu_before_s = cpu_s(pid)
+        target.check_alive()
+        cpu_before_s = target.cpu_s()
         try:
             if measure == "produce":
                 result = clients.produce(
@@ -112,7 +129,7 @@ def _run_workloads(
         details[key] = {
             "msgs_per_s": result.msgs_per_s,
             "elapsed_s": result.elapsed_s,
-            "broker_cpu_s": cpu_s(pid) - cpu_before_s,
+            "broker_cpu_s": target.cpu_s() - cpu_before_s,
         }
         log(f"{name}: {key}: {result.mb_per_s:.1f} MB/s ({result.msgs_per_s:,.0f} msg/s)")
     if "latency" not in phases:

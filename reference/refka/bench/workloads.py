@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 VALUE_SIZES_BYTES = (100, 1024)
 PARTITION_COUNTS = (1, 6)
@@ -33,6 +33,7 @@ class ProduceWorkload:
     compression: str
     total_bytes: int
     topic_name: str = ""  # default: named after the shape
+    replication_factor: int = 1
 
     @property
     def messages(self) -> int:
@@ -43,13 +44,15 @@ class ProduceWorkload:
         if self.topic_name:
             return self.topic_name
         acks = "all" if self.acks == "all" else f"{self.acks}"
-        return f"bench-{self.value_bytes}b-p{self.partitions}-acks{acks}-{self.compression}"
+        rf = f"-rf{self.replication_factor}" if self.replication_factor > 1 else ""
+        return f"bench-{self.value_bytes}b-p{self.partitions}{rf}-acks{acks}-{self.compression}"
 
     @property
     def label(self) -> str:
         """The shape shared by the produce row and the consume row of this topic."""
         size = "1 KiB" if self.value_bytes == 1024 else f"{self.value_bytes} B"
-        return f"{size} p{self.partitions} acks={self.acks} {self.compression}"
+        rf = f" RF={self.replication_factor}" if self.replication_factor > 1 else ""
+        return f"{size} p{self.partitions}{rf} acks={self.acks} {self.compression}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,3 +109,18 @@ def make_values(value_bytes: int, seed: int = 7) -> list[bytes]:
         words = (rng.choice(WORDS) + str(rng.randrange(10_000)) for _ in range(value_bytes // 4))
         values.append(" ".join(words).encode()[:value_bytes])
     return values
+
+
+def make_cluster_plan(quick: bool, replication_factor: int) -> Plan:
+    """`refka bench --cluster N`: the `acks=all` workloads of the plan, every topic (warm-up
+    included) replicated to `replication_factor` brokers; 64 MiB per 1 KiB topic and 16 MB per
+    100 B topic (each byte is written `replication_factor` times), or 1 MB and 0.5 MB."""
+    budget = {100: 500_000, 1024: 1_000_000} if quick else {100: 16_000_000, 1024: 64 << 20}
+    base = make_plan(quick)
+    produce = tuple(
+        replace(w, total_bytes=budget[w.value_bytes], replication_factor=replication_factor)
+        for w in base.produce
+        if w.acks == "all"
+    )
+    warmup = replace(base.warmup, acks="all", replication_factor=replication_factor)
+    return replace(base, produce=produce, warmup=warmup)
