@@ -10,8 +10,9 @@ Configs for features refka does not have are accepted, validated and described, 
 effect: tiered storage (``remote.*``, ``local.retention.*``), ``preallocate`` and
 ``errors.deadletterqueue.group.enable`` (share groups). ``unclean.leader.election.enable`` is
 honoured by the controller's elections (``refka.controller.partition_change``). The
-replication throttles (``*.replication.throttled.replicas``) have no effect either: in Kafka they throttle only once
-``leader/follower.replication.throttled.rate`` is set, a dynamic broker config refka lacks.
+replication throttles (``*.replication.throttled.replicas``) have no effect either: in Kafka
+they throttle only once ``leader/follower.replication.throttled.rate`` is set, a dynamic broker
+config refka lacks.
 ``segment.jitter.ms`` (``refka.log.segment``) and ``file.delete.delay.ms``
 (``refka.log.partition_log``, ``refka.log.log_manager``) act as in Kafka.
 """
