@@ -11,6 +11,7 @@ the order of the checks are Apache Kafka 4.4's.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -96,17 +97,7 @@ def create_topic(
         for k, v in sorted(configs.items())
     ]
     records += [
-        PartitionRecord(
-            partition_id=index,
-            topic_id=topic_id,
-            replicas=replicas,
-            isr=isr,
-            leader=isr[0],
-            leader_epoch=0,
-            partition_epoch=0,
-            eligible_leader_replicas=(),
-            last_known_elr=(),
-        )
+        new_partition(topic_id, index, replicas, isr)
         for index, (replicas, isr) in enumerate(zip(assignments, isrs, strict=True))
     ]
     if len(records) > MAX_RECORDS_PER_USER_OP:
@@ -272,19 +263,7 @@ def create_partitions(
                 "currently fenced or in controlled shutdown."
             )
             return TopicOutcome(ErrorCode.invalid_replication_factor, message)
-        records.append(
-            PartitionRecord(
-                partition_id=existing + offset,
-                topic_id=topic.topic_id,
-                replicas=replicas,
-                isr=isr,
-                leader=isr[0],
-                leader_epoch=0,
-                partition_epoch=0,
-                eligible_leader_replicas=(),
-                last_known_elr=(),
-            )
-        )
+        records.append(new_partition(topic.topic_id, existing + offset, replicas, isr))
     outcome = TopicOutcome(ErrorCode.none, None, topic.topic_id, count, factor)
     outcome.records = records
     return outcome
@@ -309,3 +288,20 @@ def _new_assignments(
             raise _Refused(ErrorCode.invalid_replica_assignment, str(error)) from None
         result.append(tuple(a.broker_ids))
     return result
+
+
+def new_partition(
+    topic_id: uuid.UUID, index: int, replicas: tuple[int, ...], isr: tuple[int, ...]
+) -> PartitionRecord:
+    """A new partition: every live replica in the ISR, the first of them leading, epoch 0."""
+    return PartitionRecord(
+        partition_id=index,
+        topic_id=topic_id,
+        replicas=replicas,
+        isr=isr,
+        leader=isr[0],
+        leader_epoch=0,
+        partition_epoch=0,
+        eligible_leader_replicas=(),
+        last_known_elr=(),
+    )
