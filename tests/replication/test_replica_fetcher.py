@@ -64,7 +64,7 @@ def fetcher_for(replica: Replica, client: ScriptedClient) -> ReplicaFetcher:
         lambda: 102,
         {TP: replica}.get,
         client,
-        FetcherConfig(replica_fetch_backoff_ms=50),
+        FetcherConfig(replica_fetch_backoff_ms=50, fetch_version=12),  # v17: its own test
     )
     fetcher.add_partition(TP, None, replica.leader_epoch)
     return fetcher

@@ -54,7 +54,7 @@ class FetcherConfig:
     replica_fetch_max_bytes: int = 1_048_576
     replica_fetch_response_max_bytes: int = 10_485_760
     replica_fetch_backoff_ms: int = 1_000
-    fetch_version: int = 12  # refka's Fetch handler speaks v4-v12 today; v13+ uses topic ids
+    fetch_version: int = 17  # v15+: ReplicaState carries the broker epoch (KIP-903); topic ids
     offset_for_leader_epoch_version: int = 4
     list_offsets_version: int = 7
 
