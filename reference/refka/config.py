@@ -229,6 +229,9 @@ class BrokerConfig(BaseModel):
         "end offset for at least this time, the leader will remove the follower from isr.",
         ge=1,
     )
+    replica_high_watermark_checkpoint_interval_ms: int = _f(
+        5000, "The frequency with which the high watermark is saved out to disk.", ge=1
+    )
     replica_fetch_wait_max_ms: int = _f(
         500, "The maximum wait time for each fetcher request issued by follower replicas.", ge=0
     )

@@ -134,7 +134,15 @@ class FollowerState:
 class Replica:
     """One replica of one partition on this node, leader or follower."""
 
-    def __init__(self, log: PartitionLog, replica_id: int, leader_epoch: int) -> None:
+    def __init__(
+        self,
+        log: PartitionLog,
+        replica_id: int,
+        leader_epoch: int,
+        high_watermark: int | None = None,
+    ) -> None:
+        """``high_watermark``: the checkpointed one (``replication-offset-checkpoint``), bounded
+        by the log; without it the HW starts at the log start offset and is relearned."""
         self.log = log
         self.epoch_cache: LeaderEpochCache = log.leader_epoch_cache
         self.replica_id = replica_id
@@ -147,7 +155,9 @@ class Replica:
         self.pending_isr: frozenset[int] | None = None  # an AlterPartition in flight (KIP-497)
         self.followers: dict[int, FollowerState] = {}
         self.producer_state = ProducerStateManager()
-        self.high_watermark = log.log_start_offset
+        self.high_watermark = self._bounded(
+            log.log_start_offset if high_watermark is None else high_watermark
+        )
         self._rebuild_producer_state()
 
     # ------------------------------------------------------------------ views
@@ -472,9 +482,11 @@ class Replica:
 
     def update_high_watermark_from_leader(self, leader_high_watermark: int) -> None:
         """FollowerFetch: a follower's HW is the leader's, bounded by its own LEO."""
-        self.high_watermark = max(
-            self.log_start_offset, min(leader_high_watermark, self.log_end_offset)
-        )
+        self.high_watermark = self._bounded(leader_high_watermark)
+
+    def _bounded(self, high_watermark: int) -> int:
+        """Kafka's ``UnifiedLog.updateHighWatermark``: within [log start offset, LEO]."""
+        return max(self.log_start_offset, min(high_watermark, self.log_end_offset))
 
     # ------------------------------------------------------------------ reads
 

@@ -8,6 +8,9 @@
   allowed without idempotence, losing or moving an acknowledged record is not. With
   idempotence on, each record is stored exactly once (the producer state survives the crash).
 
+- ``replication-offset-checkpoint``: the high watermarks are written every
+  ``replica.high.watermark.checkpoint.interval.ms`` and on a clean stop, in Kafka's format.
+
 Small segments (``log.segment.bytes``) make the crash land across segment rolls and indexes.
 """
 
@@ -178,6 +181,30 @@ def test_idempotent_producer_goes_on_across_a_restart(durable_broker: RunningBro
     """One producer id before and after: the broker rebuilds its sequences from the log."""
     same = IdempotentProducer(durable_broker.bootstrap, "restart")
     restart_between(durable_broker, same, same)
+
+
+def hw_checkpoint_text(data_dir: Path) -> str:
+    path = data_dir / "replication-offset-checkpoint"
+    return path.read_text() if path.exists() else ""
+
+
+def test_high_watermarks_are_checkpointed_periodically_and_on_stop(tmp_path: Path) -> None:
+    with running_broker(
+        tmp_path / "data", replica_high_watermark_checkpoint_interval_ms=200
+    ) as broker:
+        client = IdempotentProducer(broker.bootstrap, "hw")
+        create_topic(broker.bootstrap, "hw")
+        client.produce([b"v%d" % i for i in range(6)])  # 2 records in each partition
+        periodic = "0\n3\nhw 0 2\nhw 1 2\nhw 2 2\n"
+        wait_until(lambda: hw_checkpoint_text(broker.data_dir) == periodic, "a periodic checkpoint")
+        broker.configs["replica.high.watermark.checkpoint.interval.ms"] = 3_600_000
+        broker.restart()  # from now on only the stop writes the file
+        client = IdempotentProducer(broker.bootstrap, "hw")
+        client.produce([b"w%d" % i for i in range(4)], batch_size=4)
+        assert hw_checkpoint_text(broker.data_dir) == periodic
+        broker.stop()
+        assert hw_checkpoint_text(broker.data_dir) == "0\n3\nhw 0 4\nhw 1 3\nhw 2 3\n"
+        broker.start()
 
 
 class BackgroundProducer:

@@ -173,6 +173,15 @@ class Cluster:
         manager.completed = done
         self.managers[n] = manager
 
+    def restart(self, n: int, clean: bool = True) -> None:
+        """Node ``n`` stops (clean: HW checkpoint, then the logs close, as a broker's shutdown)
+        and starts again on its storage; it learns its roles at the next ``publish``."""
+        old = self.managers[n]
+        if clean:
+            old.checkpoint_high_watermarks()
+            old.logs.close()
+        self._start(n)
+
     # -------------------------------------------------------------- metadata
 
     def image(self) -> Image:

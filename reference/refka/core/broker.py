@@ -192,7 +192,10 @@ class Broker:
 
     def shutdown(self, now_ms: int) -> None:
         """Flush and close the logs; after a completed controlled shutdown, leave the
-        clean-shutdown file (KIP-966) so that the next start registers as clean."""
+        clean-shutdown file (KIP-966) so that the next start registers as clean. The high
+        watermarks are checkpointed first (``replication-offset-checkpoint``), as Kafka's
+        ``ReplicaManager.shutdown``."""
+        self.replicas.checkpoint_high_watermarks()
         self.partitions.close()
         if self.shutdown_complete:
             mark_clean_shutdown(self.storage, self.lifecycle.broker_epoch)
@@ -247,6 +250,9 @@ def _controller_address(config: BrokerConfig) -> NodeAddress:
 def _replication_config(config: BrokerConfig) -> ReplicationConfig:
     return ReplicationConfig(
         replica_lag_time_max_ms=config.replica_lag_time_max_ms,
+        replica_high_watermark_checkpoint_interval_ms=(
+            config.replica_high_watermark_checkpoint_interval_ms
+        ),
         fetcher=FetcherConfig(
             replica_fetch_wait_max_ms=config.replica_fetch_wait_max_ms,
             replica_fetch_min_bytes=config.replica_fetch_min_bytes,

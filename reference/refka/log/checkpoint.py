@@ -1,7 +1,8 @@
 """Kafka's checkpoint files: a version line, a count line, then one entry per line.
 
-``recovery-point-offset-checkpoint`` and ``log-start-offset-checkpoint`` hold
-``topic partition offset`` lines; ``leader-epoch-checkpoint`` holds ``epoch offset`` lines.
+``recovery-point-offset-checkpoint``, ``log-start-offset-checkpoint`` and
+``replication-offset-checkpoint`` (the high watermarks) hold ``topic partition offset``
+lines; ``leader-epoch-checkpoint`` holds ``epoch offset`` lines.
 Version 0 for all of them. Written atomically: ``<file>.tmp``, fsync, rename (Kafka's
 ``CheckpointFile``).
 """
@@ -13,6 +14,7 @@ from refka.log.storage import Storage, write_atomically
 VERSION = 0
 RECOVERY_POINT_CHECKPOINT = "recovery-point-offset-checkpoint"
 LOG_START_OFFSET_CHECKPOINT = "log-start-offset-checkpoint"
+REPLICATION_OFFSET_CHECKPOINT = "replication-offset-checkpoint"
 
 
 class CorruptCheckpointError(ValueError):

@@ -37,6 +37,7 @@ from refka.log.partition_log import OffsetOutOfRange
 from refka.replica import AppendResult, ReadResult, Replica, ReplicaRole
 from refka.replication.alter_partition_manager import AlterPartitionManager, IsrChange
 from refka.replication.delayed_produce import DelayedProduce, check_enough_replicas_reach_offset
+from refka.replication.high_watermark_checkpoint import HighWatermarkCheckpoint
 from refka.replication.replica_fetcher import FetcherConfig, ReplicaFetcher
 
 TopicPartition = tuple[str, int]
@@ -64,6 +65,7 @@ class ReplicationConfig:
     """Kafka's broker configs for replication (defaults as Kafka's)."""
 
     replica_lag_time_max_ms: int = 30_000
+    replica_high_watermark_checkpoint_interval_ms: int = 5_000
     fetcher: FetcherConfig = field(default_factory=FetcherConfig)
 
 
@@ -115,6 +117,9 @@ class ReplicaManager:
         self._changed: set[TopicPartition] = set()
         self._now_ms = 0
         self._next_isr_check_ms = 0
+        self.hw_checkpoint = HighWatermarkCheckpoint(
+            logs.storage, self.config.replica_high_watermark_checkpoint_interval_ms
+        )
 
     # ------------------------------------------------------------ metadata
 
@@ -144,7 +149,8 @@ class ReplicaManager:
         replica = self.replicas.get(tp)
         if replica is None:
             log = self.logs.get_or_create(tp[0], tp[1], self.log_config_for(tp[0]), now_ms)
-            replica = self.replicas[tp] = Replica(log, self.local_id, 0)
+            hw = self.hw_checkpoint.take(tp)
+            replica = self.replicas[tp] = Replica(log, self.local_id, 0, high_watermark=hw)
         return replica
 
     def _make_leader(self, tp: TopicPartition, reg: PartitionRegistrationLike, now_ms: int) -> None:
@@ -466,12 +472,19 @@ class ReplicaManager:
     # -------------------------------------------------------------------- time
 
     def on_tick(self, now_ms: int) -> None:
-        """Shrink ISRs every ``replica.lag.time.max.ms / 2`` (as Kafka's scheduler), then poll."""
+        """Shrink ISRs every ``replica.lag.time.max.ms / 2`` (as Kafka's scheduler), checkpoint
+        the HWs every ``replica.high.watermark.checkpoint.interval.ms``, then poll."""
         self._now_ms = now_ms
         if now_ms >= self._next_isr_check_ms:
             self.maybe_shrink_isr(now_ms)
             self._next_isr_check_ms = now_ms + max(1, self.config.replica_lag_time_max_ms // 2)
+        self.hw_checkpoint.on_tick(now_ms, self.replicas, self.logs.logs)
         self.poll(now_ms)
+
+    def checkpoint_high_watermarks(self) -> None:
+        """Write ``replication-offset-checkpoint`` now (Kafka: on a clean shutdown, before the
+        logs close)."""
+        self.hw_checkpoint.write(self.replicas, self.logs.logs)
 
     def poll(self, now_ms: int) -> None:
         """Retry requests waiting on changed partitions; send what the fetchers and the
@@ -486,6 +499,7 @@ class ReplicaManager:
         deadlines = [f.next_deadline_ms() for f in self.fetchers.values()]
         if any(r.is_leader and len(r.replicas) > 1 for r in self.replicas.values()):
             deadlines.append(self._next_isr_check_ms)
+        deadlines.append(self.hw_checkpoint.next_due_ms)
         known = [d for d in deadlines if d is not None]
         return min(known, default=None)
 
