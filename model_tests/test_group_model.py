@@ -97,6 +97,7 @@ class GroupModel(RuleBasedStateMachine):
         for effect in effects:
             if isinstance(effect, Append):
                 assert not seen_reply, "append after a reply"
+                self.coordinator.complete_write(effect.write_id, E.none)
                 continue
             seen_reply = True
             assert isinstance(effect, Reply)

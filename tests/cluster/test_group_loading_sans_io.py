@@ -98,16 +98,19 @@ class Cluster:
 
     # -- a client ------------------------------------------------------------------------
 
-    def call(self, node: int, api_key: int, version: int, **fields: Any) -> Any | None:
-        """Send one request to ``node``; its response, or None while it is pending."""
+    def call(
+        self, node: int, api_key: int, version: int, conn: int = 100, **fields: Any
+    ) -> Any | None:
+        """Send one request to ``node`` on connection ``conn + node``; its response, or None
+        while it is pending (a connection answers in order: a second one reads past a wait)."""
         self.correlation_id += 1
-        connection = 100 + node
+        connection = conn + node
         request = codec.build(codec.request_class(api_key, version), **fields)
         self.router.client_request(node, connection, encode_request(request, self.correlation_id))
-        return self.response(node, api_key, version)
+        return self.response(node, api_key, version, conn)
 
-    def response(self, node: int, api_key: int, version: int) -> Any | None:
-        frames = self.router.client_frames.get((node, 100 + node), [])
+    def response(self, node: int, api_key: int, version: int, conn: int = 100) -> Any | None:
+        frames = self.router.client_frames.get((node, conn + node), [])
         if not frames:
             return None
         response, _ = decode_response(frames.pop(0), codec.response_class(api_key, version))
@@ -133,7 +136,7 @@ class Cluster:
             group_instance_id=None, topics=(topic,),
         )  # fmt: skip
 
-    def fetch(self, node: int) -> tuple[int, int]:
+    def fetch(self, node: int, conn: int = 100) -> tuple[int, int]:
         """(group error, committed offset of t-0) by OffsetFetch v8."""
         m = codec.request_module(9, 8)
         wanted = codec.build(m.OffsetFetchRequestTopics, name=TOPIC, partition_indexes=(0,))
@@ -141,7 +144,7 @@ class Cluster:
             m.OffsetFetchRequestGroup, group_id=GROUP, member_id=None, member_epoch=-1,
             topics=(wanted,),
         )  # fmt: skip
-        r = self.call(node, 9, 8, groups=(group,), require_stable=False)
+        r = self.call(node, 9, 8, conn, groups=(group,), require_stable=False)
         answered = r.groups[0]
         offset = answered.topics[0].partitions[0].committed_offset if answered.topics else -1
         return answered.error_code, offset
@@ -259,3 +262,47 @@ def test_a_commit_is_answered_once_the_isr_holds_it() -> None:
     answer = cluster.commit(leader, 8)
     assert answer is not None and answer.topics[0].partitions[0].error_code == E.none
     assert cluster.fetch(leader) == (E.none, 8)
+
+
+def committed(cluster: Cluster, leader: int, offset: int) -> None:
+    """Commit ``offset`` and wait for its answer, which must be a success."""
+    answer = cluster.commit(leader, offset)
+    if answer is None:
+        cluster.advance_until(lambda: cluster.answered(leader))
+        answer = cluster.response(leader, 8, 8)
+    assert answer.topics[0].partitions[0].error_code == E.none
+
+
+OTHER = 200  # a second client connection: its OffsetFetch is not queued behind a waiting commit
+
+
+def test_offset_fetch_does_not_see_a_commit_waiting_for_the_isr() -> None:
+    """OffsetFetch answers committed offsets only (Kafka's pending offset commits): while a
+    commit waits for a follower that is down but still in the ISR, the previous offset; once
+    the ISR shrinks and the commit is answered, the new one."""
+    cluster, leader = leading_cluster()
+    committed(cluster, leader, 5)
+    follower = next(n for n in BROKERS if n != leader)
+    cluster.router.set_down(follower)
+    assert cluster.commit(leader, 7) is None
+    assert cluster.fetch(leader, OTHER) == (E.none, 5)
+    cluster.advance_until(lambda: cluster.answered(leader))
+    answer = cluster.response(leader, 8, 8)
+    assert answer.topics[0].partitions[0].error_code == E.none
+    assert cluster.fetch(leader, OTHER) == (E.none, 7)
+
+
+def test_a_failed_commit_leaves_the_previous_offset() -> None:
+    """A commit that times out waiting for the ISR is dropped from memory: OffsetFetch answers
+    the previous offset, during the wait and after the COORDINATOR_NOT_AVAILABLE answer."""
+    cluster, leader = leading_cluster(**{"offsets.commit.timeout.ms": "1000"})
+    committed(cluster, leader, 5)
+    follower = next(n for n in BROKERS if n != leader)
+    cluster.router.set_down(follower)
+    assert cluster.commit(leader, 7) is None
+    assert cluster.fetch(leader, OTHER) == (E.none, 5)
+    cluster.advance_until(lambda: cluster.answered(leader))
+    answer = cluster.response(leader, 8, 8)
+    assert answer.topics[0].partitions[0].error_code == E.coordinator_not_available
+    assert cluster.fetch(leader, OTHER) == (E.none, 5)
+    assert cluster.fetch(leader) == (E.none, 5)

@@ -49,6 +49,7 @@ class Driver:
             if isinstance(effect, Append):
                 assert not seen_reply, "an append came after a reply: persist before acknowledging"
                 self.appended.setdefault(effect.partition, []).append(effect.records)
+                self.coordinator.complete_write(effect.write_id, ErrorCode.none)
             else:
                 assert isinstance(effect, Reply)
                 seen_reply = True

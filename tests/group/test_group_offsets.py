@@ -5,7 +5,7 @@ from __future__ import annotations
 from group_helpers import GROUP, Driver, make_coordinator
 from kio.schema.errors import ErrorCode
 from refka.group import records as rec
-from refka.group.messages import LeavingMember, OffsetCommitEntry
+from refka.group.messages import Append, LeavingMember, OffsetCommitEntry
 from refka.group.partitioner import java_string_hash, partition_for
 from refka.group.state import GroupState
 
@@ -182,3 +182,34 @@ def test_record_formats_match_kafkas_layout() -> None:
     )
     legacy = rec.OffsetCommitValue(5, -1, "m", 9, 99)
     assert rec.decode_offset_commit_value(rec.encode_offset_commit_value(legacy)) == legacy
+
+
+def pending_commit(d: Driver, offset: int) -> int:
+    """A simple-group commit whose write the driver has not reported yet: its write id."""
+    entries = [OffsetCommitEntry("t", 0, offset, 3, "")]
+    (append, _) = d.coordinator.commit_offsets(d.token(), GROUP, "", -1, entries, d.now_ms)
+    assert isinstance(append, Append)
+    return append.write_id
+
+
+def test_a_commit_is_visible_only_once_its_write_is_reported() -> None:
+    """Pending vs committed offsets: OffsetFetch sees a commit only after ``complete_write``
+    reports its append replicated; a failed write is dropped, the previous offset stays."""
+    d = Driver()
+    assert commit(d, "", -1, 5) == E.none
+    first, second = pending_commit(d, 7), pending_commit(d, 8)
+    assert fetched(d) == (5, "")
+    d.coordinator.complete_write(first, E.request_timed_out)
+    assert fetched(d) == (5, "")
+    d.coordinator.complete_write(second, E.none)
+    assert fetched(d) == (8, "")
+    assert d.coordinator.pending_offsets == {}
+
+
+def test_an_offset_deleted_while_pending_stays_deleted() -> None:
+    d = Driver()
+    write_id = pending_commit(d, 7)
+    token = d.token()
+    d.apply(d.coordinator.delete_offsets(token, GROUP, [("t", 0)], d.now_ms))
+    d.coordinator.complete_write(write_id, E.none)
+    assert fetched(d) == (-1, "")

@@ -14,9 +14,10 @@ partition it does not lead get NOT_COORDINATOR. Replies become wire responses th
 ``responders`` (``refka.handlers.group.RESPONDERS``), given by the registry so the core does not
 import the wire layer.
 
-Known limit: a read (OffsetFetch, DescribeGroups) sees the coordinator's state up to the
-leader's log end, including a write still waiting for the ISR (Kafka's runtime reads at the last
-committed offset). A write that fails leaves the state ahead of the acknowledged answers until
+Each write's outcome goes back to the coordinator (``complete_write``) before its answers: an
+OffsetCommit's offsets become visible to OffsetFetch only once replicated, and are dropped if
+the write fails (Kafka's pending offset commits). Known limit: the group metadata (members,
+generation, DescribeGroups) changes at once, and a failed write of it is not rolled back until
 the partition is loaded again (on the next change of leader).
 """
 
@@ -159,12 +160,15 @@ class GroupService:
     ) -> Iterator[tuple[RequestContext, Any]]:
         """Append every ``Append``; the replies answer now if nothing needs replicating (or an
         append failed: with the mapped error), else when the ``DelayedCoordinatorWrite``
-        completes."""
+        completes. The coordinator learns each write's outcome first (``complete_write``):
+        the offsets it commits become visible only once replicated."""
         required: dict[tuple[str, int], int] = {}
         error = E.none
         replies: list[msg.Reply] = []
+        writes: list[int] = []
         for effect in effects:
             if isinstance(effect, msg.Append):
+                writes.append(effect.write_id)
                 result = self._partitions.append_as_coordinator(
                     OFFSETS_TOPIC, effect.partition, effect.records, now_ms
                 )
@@ -174,9 +178,8 @@ class GroupService:
                     required[(OFFSETS_TOPIC, effect.partition)] = result.last_offset + 1
             else:
                 replies.append(effect)
-        if not replies:
-            return
-        if error != E.none or not required:
+        if error != E.none or not required or not replies:
+            self._complete_writes(writes, error)
             for reply in replies:
                 yield self._response(reply, coordinator_error(error))
             return
@@ -188,13 +191,19 @@ class GroupService:
             done.append,
         )
         if write.try_complete(now_ms, force=False) is not None:
+            self._complete_writes(writes, done[0])
             for reply in replies:
                 yield self._response(reply, done[0])
             return
-        write.complete = lambda failed: self._answer_all(replies, failed)
+        write.complete = lambda failed: self._answer_all(writes, replies, failed)
         self._partitions.watch(write)
 
-    def _answer_all(self, replies: list[msg.Reply], error: ErrorCode) -> None:
+    def _complete_writes(self, writes: list[int], error: ErrorCode) -> None:
+        for write_id in writes:
+            self.coordinator.complete_write(write_id, error)
+
+    def _answer_all(self, writes: list[int], replies: list[msg.Reply], error: ErrorCode) -> None:
+        self._complete_writes(writes, error)
         for reply in replies:
             self._answer(reply, error)
 

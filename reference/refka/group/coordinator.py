@@ -46,7 +46,7 @@ from refka.group.messages import (
     SyncGroupRequest,
     SyncGroupResult,
 )
-from refka.group.offsets import OffsetActions, StoredOffset, offset_key
+from refka.group.offsets import OffsetActions, PendingCommit, StoredOffset, offset_key
 from refka.group.partitioner import partition_for
 from refka.group.state import GroupState, parse_state
 
@@ -69,8 +69,12 @@ class GroupCoordinator(OffsetActions):
     loading_partitions: frozenset[int] = frozenset()  # led, still being replayed
     groups: dict[str, ClassicGroup] = field(default_factory=dict)
     offsets: dict[str, dict[TopicPartition, StoredOffset]] = field(default_factory=dict)
+    pending_offsets: dict[str, dict[TopicPartition, StoredOffset]] = field(default_factory=dict)
     next_retention_check_ms: int | None = None
     _records: dict[int, list[tuple[bytes, bytes | None]]] = field(default_factory=dict)
+    _staged: dict[int, list[PendingCommit]] = field(default_factory=dict)  # by partition
+    _writes: dict[int, tuple[int, list[PendingCommit]]] = field(default_factory=dict)
+    _next_write_id: int = 1
 
     # -- routing -----------------------------------------------------------------------
 
@@ -94,10 +98,13 @@ class GroupCoordinator(OffsetActions):
         return f"{prefix}-{uuid.UUID(int=self.rng.getrandbits(128), version=4)}"
 
     def _finish(self, effects: Sequence[Effect], now_ms: int) -> list[Effect]:
-        """Appends (one batch per partition) before every reply: persist, then acknowledge."""
-        appends: list[Effect] = [
-            Append(p, rec.build_batch(entries, now_ms)) for p, entries in self._records.items()
-        ]
+        """Appends (one batch per partition) before every reply: persist, then acknowledge.
+        Each append is a write whose outcome the driver reports (``complete_write``)."""
+        appends: list[Effect] = []
+        for p, entries in self._records.items():
+            write_id, self._next_write_id = self._next_write_id, self._next_write_id + 1
+            self._start_write(p, write_id)
+            appends.append(Append(p, rec.build_batch(entries, now_ms), write_id))
         self._records.clear()
         return appends + [e for e in effects if isinstance(e, Reply)]
 
@@ -550,7 +557,9 @@ class GroupCoordinator(OffsetActions):
 
     def _delete_group(self, group: ClassicGroup, now_ms: int) -> None:
         partition = self.partition_for(group.group_id)
-        for topic, p in self.offsets.pop(group.group_id, {}):
+        committed = self.offsets.pop(group.group_id, {})
+        pending = self.pending_offsets.pop(group.group_id, {})
+        for topic, p in [*committed, *(tp for tp in pending if tp not in committed)]:
             self._record(partition, offset_key(group.group_id, topic, p), None)
         self._record(
             partition, rec.encode_group_metadata_key(rec.GroupMetadataKey(group.group_id)), None
@@ -662,9 +671,13 @@ class GroupCoordinator(OffsetActions):
                 if member.awaiting_sync is not None:
                     effects.append(Reply(member.awaiting_sync, SyncGroupResult(E.not_coordinator)))
                 member.awaiting_join = member.awaiting_sync = None
-        for group_id in [g for g in self.offsets if self.partition_for(g) == partition]:
-            del self.offsets[group_id]
+        for offsets in (self.offsets, self.pending_offsets):
+            for group_id in [g for g in offsets if self.partition_for(g) == partition]:
+                del offsets[group_id]
+        for write_id in [w for w, (p, _) in self._writes.items() if p == partition]:
+            del self._writes[write_id]
         self._records.pop(partition, None)
+        self._staged.pop(partition, None)
         return effects
 
     def load(self, partition: int, records: Iterable[object]) -> None:

@@ -25,11 +25,14 @@ class Append:
     """Append ``records`` (one v2 record batch) to ``__consumer_offsets`` partition ``partition``.
 
     The driver must make the append durable before it sends the replies that follow it in the
-    same effect list (persist before acknowledging).
+    same effect list (persist before acknowledging), and then report the outcome with
+    ``GroupCoordinator.complete_write(write_id, error)``: offsets committed by the append become
+    visible to OffsetFetch only when it succeeds.
     """
 
     partition: int
     records: bytes
+    write_id: int = 0
 
 
 Effect = Reply | Append

@@ -4,6 +4,13 @@ offsets.retention.minutes, as Kafka's OffsetMetadataManager beside its GroupMeta
 A mixin of ``GroupCoordinator``: the offsets live beside the groups, because a commit is
 validated against the committing member's generation (a zombie of an older generation gets
 ILLEGAL_GENERATION and nothing is stored).
+
+Pending and committed offsets (Kafka's ``pendingOffsetCommits`` beside ``offsets`` in the
+GroupMetadataManager): CommitOffset stages its offsets as *pending* with the ``Append`` that
+writes them; the driver reports the append's outcome with ``complete_write``. Only then do they
+become *committed*, the only offsets OffsetFetch and retention see; a failed write drops them,
+leaving the previous committed offset. Writes to one partition complete in log order (the high
+watermark passes them in order), so the last completed commit of a partition is its newest.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ if TYPE_CHECKING:
     from refka.group.config import GroupConfig
 
 TopicPartition = tuple[str, int]
+PendingCommit = tuple[str, TopicPartition, "StoredOffset"]  # group id, partition, offset
 E = ErrorCode
 
 
@@ -53,6 +61,9 @@ class OffsetActions:
         config: GroupConfig
         groups: dict[str, ClassicGroup]
         offsets: dict[str, dict[TopicPartition, StoredOffset]]
+        pending_offsets: dict[str, dict[TopicPartition, StoredOffset]]
+        _staged: dict[int, list[PendingCommit]]
+        _writes: dict[int, tuple[int, list[PendingCommit]]]
 
         def partition_for(self, group_id: str) -> int: ...
         def _coordinator_error(self, group_id: str) -> ErrorCode | None: ...
@@ -81,14 +92,14 @@ class OffsetActions:
         group_instance_id: str | None = None,
         retention_ms: int = -1,
     ) -> list[Effect]:
-        """CommitOffset: store offsets for a member of the current generation (or, with
-        generation -1 and no member, for a group that only stores offsets)."""
+        """CommitOffset: write offsets for a member of the current generation (or, with
+        generation -1 and no member, for a group that only stores offsets); they are pending
+        until the driver reports the write (``complete_write``)."""
         entries = list(entries)
         error = self._commit_error(group_id, member_id, generation_id, group_instance_id, now_ms)
         if error is not None:
             results = tuple(PartitionResult(e.topic, e.partition, error) for e in entries)
             return [Reply(request, OffsetCommitResult(results))]
-        stored = self.offsets.setdefault(group_id, {})
         partition = self.partition_for(group_id)
         expire_ms = now_ms + retention_ms if retention_ms >= 0 else -1
         results_list = []
@@ -100,11 +111,43 @@ class OffsetActions:
                 )
                 continue
             offset = StoredOffset(e.offset, e.leader_epoch, metadata, now_ms, expire_ms)
-            stored[(e.topic, e.partition)] = offset
+            tp = (e.topic, e.partition)
+            self.pending_offsets.setdefault(group_id, {})[tp] = offset
+            self._staged.setdefault(partition, []).append((group_id, tp, offset))
             self._record(partition, *offset_record(group_id, e.topic, e.partition, offset))
             results_list.append(PartitionResult(e.topic, e.partition, E.none))
         reply = Reply(request, OffsetCommitResult(tuple(results_list)))
         return self._finish([reply], now_ms)
+
+    def _start_write(self, partition: int, write_id: int) -> None:
+        """The offsets staged for ``partition`` wait for the outcome of write ``write_id``."""
+        staged = self._staged.pop(partition, [])
+        if staged:
+            self._writes[write_id] = (partition, staged)
+
+    def complete_write(self, write_id: int, error: ErrorCode) -> None:
+        """The driver's report on an ``Append``: replicated (``E.none``) or failed. Its offsets
+        become committed, or are dropped; either way they are no longer pending. An offset
+        deleted meanwhile (OffsetDelete, DeleteGroups, unload) stays deleted."""
+        _, commits = self._writes.pop(write_id, (-1, []))
+        for group_id, tp, offset in commits:
+            pending = self.pending_offsets.get(group_id, {})
+            if tp not in pending:
+                continue
+            if error == E.none:
+                self.offsets.setdefault(group_id, {})[tp] = offset
+            if pending[tp] is offset:
+                del pending[tp]
+                if not pending:
+                    del self.pending_offsets[group_id]
+
+    def _drop_pending(self, group_id: str, tp: TopicPartition) -> bool:
+        """Forget the pending offset of ``tp``; whether there was one."""
+        pending = self.pending_offsets.get(group_id, {})
+        dropped = pending.pop(tp, None) is not None
+        if not pending:
+            self.pending_offsets.pop(group_id, None)
+        return dropped
 
     def _commit_error(
         self,
@@ -142,7 +185,8 @@ class OffsetActions:
     def fetch_offsets(
         self, group_id: str, topics: Iterable[tuple[str, Iterable[int]]] | None
     ) -> GroupOffsets:
-        """OffsetFetch for one group; ``topics=None`` asks for every committed offset."""
+        """OffsetFetch for one group: committed offsets only (a pending commit is not seen);
+        ``topics=None`` asks for every committed offset."""
         error = self._coordinator_error(group_id)
         if error is not None:
             return GroupOffsets(group_id, error)
@@ -181,7 +225,8 @@ class OffsetActions:
             if subscribed is not None and topic in subscribed:
                 results.append(PartitionResult(topic, p, E.group_subscribed_to_topic))
                 continue
-            if stored.pop((topic, p), None) is not None:
+            committed = stored.pop((topic, p), None) is not None
+            if self._drop_pending(group_id, (topic, p)) or committed:
                 self._record(self.partition_for(group_id), offset_key(group_id, topic, p), None)
             results.append(PartitionResult(topic, p, E.none))
         return self._finish([Reply(request, OffsetDeleteResult(E.none, tuple(results)))], now_ms)
@@ -214,7 +259,8 @@ class OffsetActions:
                 del self.offsets[group_id]
         for group in list(self.groups.values()):
             idle = group.state is GroupState.EMPTY and not group.pending_members
-            if idle and group.group_id not in self.offsets:
+            has_offsets = group.group_id in self.offsets or group.group_id in self.pending_offsets
+            if idle and not has_offsets:
                 self._delete_group(group, now_ms)
 
 
