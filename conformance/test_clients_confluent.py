@@ -193,8 +193,9 @@ def test_read_committed_after_abort_and_commit(target: Target, topic: str) -> No
     p.begin_transaction()
     p.produce(topic, b"committed", partition=0)
     p.commit_transaction(20)
-    end = deadline()  # markers are written after EndTxn returns (KIP-98)
-    while (data := fetch(target, topic, 0, isolation_level=1)).last_stable_offset < 4:
+    end = deadline()  # markers are written after EndTxn returns (KIP-98), and the HW follows
+    while min((data := fetch(target, topic, 0, isolation_level=1)).last_stable_offset,
+              data.high_watermark) < 4:  # fmt: skip
         assert time.monotonic() < end, data
         time.sleep(0.05)
     assert [a.first_offset for a in data.aborted_transactions or ()] == [0]
