@@ -29,6 +29,8 @@ from pydantic import (
     model_validator,
 )
 
+from refka.bugs import Bug, parse_bugs
+
 INT_MAX = 2**31 - 1
 LONG_MAX = 2**63 - 1
 MS_PER_HOUR = 3_600_000
@@ -681,6 +683,24 @@ class BrokerConfig(BaseModel):
         le=INT_MAX,
     )
 
+    # --- refka's own: the simulator's bug switches and the trace ---------------------------
+    refka_bugs: str = _f(
+        "",
+        "Historical Kafka bugs to switch back on, comma-separated, named as their TLA+ "
+        "configurations in spec/bugs/ (e.g. TruncateToHighWatermark). For the model tests "
+        "only; empty (the default) is Kafka's behaviour.",
+    )
+    refka_trace_file: str | None = _f(
+        None,
+        "Record this node's trace events (refka.core.trace) to this file, for trace "
+        "validation. Unset: no tracing.",
+    )
+
+    @property
+    def bugs(self) -> frozenset[Bug]:
+        """The switched-on bugs of ``refka.bugs``."""
+        return parse_bugs(self.refka_bugs)
+
     @model_validator(mode="before")
     @classmethod
     def _derived_keys(cls, data: Any) -> Any:
@@ -689,6 +709,12 @@ class BrokerConfig(BaseModel):
             return data
         dotted = {_alias(k) if "_" in k and "." not in k else k: v for k, v in data.items()}
         return _derive(dotted)
+
+    @field_validator("refka_bugs")
+    @classmethod
+    def _check_bugs(cls, value: str) -> str:
+        parse_bugs(value)
+        return value
 
     @field_validator("listeners", "advertised_listeners")
     @classmethod

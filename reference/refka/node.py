@@ -16,6 +16,7 @@ from refka.controller.settings import ControllerSettings
 from refka.core.broker import Broker
 from refka.core.network_client import NodeAddress
 from refka.core.seeded import SeededRandom
+from refka.core.trace import Tracer
 from refka.log.storage import Storage
 from refka.metadata.metadata_log import MetadataLog
 
@@ -26,6 +27,7 @@ def make_controller(
     now_ms: int,
     seed: int,
     metadata_storage: Storage | None = None,
+    tracer: Tracer | None = None,
 ) -> QuorumController:
     """The controller of ``config.node_id``: its metadata log (in ``metadata.log.dir``, else
     the log dir) loaded from the latest snapshot and the log after it."""
@@ -36,7 +38,7 @@ def make_controller(
     metadata_log = MetadataLog(metadata_storage or storage, now_ms, meta.cluster_id)
     image = metadata_log.load()
     settings = ControllerSettings.from_config(config, meta.cluster_id)
-    return QuorumController(settings, metadata_log, image, now_ms, random.next_u64())
+    return QuorumController(settings, metadata_log, image, now_ms, random.next_u64(), tracer)
 
 
 def make_broker(
@@ -46,6 +48,7 @@ def make_broker(
     seed: int,
     host_name: str = "localhost",
     controller: NodeAddress | None = None,
+    tracer: Tracer | None = None,
 ) -> Broker:
     """The broker of ``config.node_id``; ``controller`` overrides ``controller.quorum.voters``."""
-    return Broker(config, storage, now_ms, seed, host_name, controller)
+    return Broker(config, storage, now_ms, seed, host_name, controller, tracer)

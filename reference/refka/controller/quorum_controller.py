@@ -40,6 +40,7 @@ from refka.core.dispatch import Api, Dispatcher
 from refka.core.effects import Effect, Send, Wakeup
 from refka.core.purgatory import Purgatory
 from refka.core.seeded import SeededRandom
+from refka.core.trace import Tracer
 from refka.handlers import api_versions
 from refka.metadata.records import encode_record
 
@@ -58,10 +59,12 @@ class QuorumController:
         image: Any,
         now_ms: int,
         seed: int,
+        tracer: Tracer | None = None,
     ) -> None:
         """``metadata_log``: ``refka.metadata.metadata_log.MetadataLog`` (loaded); ``image``:
         the ``MetadataImage`` it replays to."""
         self.settings = settings
+        self.tracer = tracer
         self.log = metadata_log
         self.image = image
         self.random = SeededRandom(seed)

@@ -38,6 +38,7 @@ from refka.core.network_client import NetworkClient, NodeAddress
 from refka.core.partitions import Partitions
 from refka.core.seeded import SeededRandom
 from refka.core.topics import Node, Topics
+from refka.core.trace import Tracer
 from refka.handlers import registry
 from refka.log.storage import Storage
 from refka.metadata.image import MetadataDelta, MetadataImage
@@ -64,8 +65,10 @@ class Broker:
         seed: int,
         host_name: str = "localhost",
         controller: NodeAddress | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
         self.config = config
+        self.tracer = tracer
         self.storage = storage
         self.random = SeededRandom(seed)
         host, port = advertised_address(config, host_name)
