@@ -27,6 +27,9 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "conform": ("conformance.runner", "run the conformance suite against any Kafka broker"),
     "bench": ("refka.bench", "benchmark refka against Tansu and Apache Kafka"),
     "peer": ("refka.peers.cli", "start a peer broker (Apache Kafka, Tansu) on loopback"),
+    "simulate": ("refka.sim.simulate_cli", "run one random fault schedule on a simulated cluster"),
+    "replay": ("refka.sim.replay_cli", "rerun a fault schedule file exactly, print or draw it"),
+    "campaign": ("refka.sim.campaign", "hunt every bug switch with the model tests"),
 }
 
 

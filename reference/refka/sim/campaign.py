@@ -1,0 +1,172 @@
+"""``refka campaign``: the model tests against each bug switch; every bug must be found.
+
+For each switch of ``refka.bugs`` it runs the cluster state machine (``refka.sim.machine``)
+with that one bug on, until Hypothesis finds a counterexample and shrinks it, or the budget
+runs out. It prints, per bug: found or not, the steps and seconds to the first counterexample,
+the size of the shrunk schedule, and the invariant that failed. It exits 0 only when every bug
+was found. Bugs run in parallel over ``--workers`` processes (the standard library's pool).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from refka.bugs import Bug
+from refka.sim.schedule import Schedule, SimConfig
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    """How to hunt one bug: the cluster and clients it needs, the faults that expose it."""
+
+    config: SimConfig
+    kinds: frozenset[str]
+    steps: int = 40  # rules per Hypothesis example
+
+
+_REPLICATION = SimConfig(partitions=1, consumers=0, min_insync_replicas=1)
+_CRASHES = frozenset({"crash"})
+
+SCENARIOS: dict[Bug, Scenario] = {
+    Bug.TRUNCATE_TO_HIGH_WATERMARK: Scenario(_REPLICATION, _CRASHES),
+    Bug.FAST_LEADER_CHANGE: Scenario(_REPLICATION, _CRASHES | {"partition"}),
+    Bug.STALE_EPOCH_FETCH: Scenario(_REPLICATION, _CRASHES | {"partition"}),
+    Bug.ACK_BEFORE_ISR: Scenario(_REPLICATION, _CRASHES),
+    Bug.HIGH_WATERMARK_REGRESSION: Scenario(_REPLICATION, _CRASHES),
+    Bug.UNCLEAN_ELECTION: Scenario(_REPLICATION, _CRASHES | {"partition"}),
+    Bug.LAST_REPLICA_STANDING: Scenario(_REPLICATION, _CRASHES),
+    Bug.STALE_BROKER_EPOCH: Scenario(replace(_REPLICATION, min_insync_replicas=2), _CRASHES),
+    Bug.NO_IDEMPOTENCE_WINDOW: Scenario(
+        SimConfig(partitions=1, consumers=0), frozenset({"network", "partition"})
+    ),
+    Bug.ZOMBIE_COMMIT: Scenario(
+        SimConfig(partitions=2, producers=1, consumers=2), frozenset({"pause"})
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Hunt:
+    """The outcome of hunting one bug."""
+
+    bug: str
+    found: bool
+    steps: int  # rules applied until the first counterexample (all examples)
+    seconds: float  # until the first counterexample
+    shrunk: int  # operations in the shrunk schedule
+    invariant: str
+    schedule: str  # its file
+    total_seconds: float
+
+
+def hunt(bug: Bug, budget_s: float, directory: str, seed: int = 0) -> Hunt:
+    """Run the state machine with ``bug`` on until it fails or ``budget_s`` passes."""
+    from hypothesis import HealthCheck, settings
+    from hypothesis.stateful import run_state_machine_as_test
+
+    from refka.sim import machine
+
+    scenario = SCENARIOS[bug]
+    config = replace(scenario.config, bugs=(bug.short_name,))
+    cls = machine.cluster_machine(config, scenario.kinds, bug.short_name, directory)
+    started = time.monotonic()
+    counter = {"steps": 0, "first": None}
+
+    original_apply = cls.apply
+
+    def apply(self: machine.ClusterMachine, operation: object) -> None:
+        counter["steps"] = int(counter["steps"] or 0) + 1  # type: ignore[call-overload]
+        try:
+            original_apply(self, operation)  # type: ignore[arg-type]
+        except machine.InvariantViolated:
+            if counter["first"] is None:
+                counter["first"] = (counter["steps"], time.monotonic() - started)
+            raise
+
+    cls.apply = apply  # type: ignore[method-assign]
+    options = settings(
+        max_examples=25,
+        stateful_step_count=scenario.steps,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+        print_blob=False,
+    )
+    invariant, found = "", False
+    while time.monotonic() - started < budget_s and not found:
+        try:
+            run_state_machine_as_test(cls, settings=options)
+        except machine.InvariantViolated as error:
+            found, invariant = True, str(error).split(" ", 1)[0]
+    path = Path(directory) / f"{bug.short_name}.json"
+    shrunk = len(Schedule.read(path).operations) if found and path.exists() else 0
+    first = counter["first"] or (counter["steps"], time.monotonic() - started)
+    return Hunt(
+        bug.short_name,
+        found,
+        int(first[0]),  # type: ignore[index]
+        round(float(first[1]), 1),  # type: ignore[index]
+        shrunk,
+        invariant,
+        str(path) if found else "",
+        round(time.monotonic() - started, 1),
+    )
+
+
+def _hunt(args: tuple[Bug, float, str]) -> Hunt:
+    return hunt(*args)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--budget", type=float, default=60.0, help="seconds per bug (60)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--list", action="store_true", help="name the switches and stop")
+    parser.add_argument("--bug", action="append", default=[], help="hunt only these (repeat)")
+    parser.add_argument("--schedule-dir", help="where shrunk schedules go (default: a temp dir)")
+    parser.add_argument("--trace-dir", help="keep each counterexample's trace here")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.list:
+        for bug in Bug:
+            print(f"{bug.short_name:<28} spec/bugs/{bug.value}.cfg")
+        return 0
+    wanted = {b.lower() for b in args.bug}
+    bugs = [b for b in Bug if not wanted or b.short_name.lower() in wanted]
+    directory = args.schedule_dir or tempfile.mkdtemp(prefix="refka-campaign-")
+    print(f"campaign: {len(bugs)} bugs, {args.budget:.0f} s each, {args.workers} workers")
+    print(f"schedules in {directory}")
+    started = time.monotonic()
+    jobs = [(bug, args.budget, directory) for bug in bugs]
+    with ProcessPoolExecutor(max_workers=max(1, args.workers)) as pool:
+        hunts = list(pool.map(_hunt, jobs))
+    print(f"{'bug':<26} {'found':<6} {'steps':>6} {'seconds':>8} {'shrunk':>7}  invariant")
+    for h in hunts:
+        print(
+            f"{h.bug:<26} {'yes' if h.found else 'NO':<6} {h.steps:>6} {h.seconds:>8.1f}"
+            f" {h.shrunk:>7}  {h.invariant}"
+        )
+    if args.trace_dir:
+        _write_traces(hunts, Path(args.trace_dir))
+    missed = [h.bug for h in hunts if not h.found]
+    print(f"{len(hunts) - len(missed)}/{len(hunts)} found in {time.monotonic() - started:.0f} s")
+    return 1 if missed else 0
+
+
+def _write_traces(hunts: list[Hunt], directory: Path) -> None:
+    """Replay each counterexample with tracing on and keep its trace events, one per line."""
+    from refka.sim.simulation import Simulation
+
+    directory.mkdir(parents=True, exist_ok=True)
+    for h in hunts:
+        if not h.found:
+            continue
+        sim, _ = Simulation.replay(Schedule.read(h.schedule), trace=True)
+        lines = [repr(e) for e in sim.world.trace_events]
+        (directory / f"{h.bug}.trace").write_text("\n".join(lines) + "\n")

@@ -1,0 +1,198 @@
+"""The Hypothesis state machine of a simulated cluster: client operations and faults as rules,
+the spec's invariants after every rule, the history checker on the healed cluster at the end.
+
+``cluster_machine(config, kinds)`` builds the machine for one configuration (the model tests
+use Kafka's behaviour; the campaign switches one bug on per machine). A failing run writes its
+schedule (``refka.sim.schedule``) to ``schedule_dir``; the last one written is Hypothesis's
+shrunk counterexample, which ``refka replay FILE`` reruns.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
+
+from refka.sim.generate import FAULT_KINDS
+from refka.sim.invariants import Violation
+from refka.sim.schedule import Operation, SimConfig
+from refka.sim.simulation import Simulation
+
+SCHEDULE_DIR_ENV = "REFKA_SCHEDULE_DIR"
+
+
+class InvariantViolated(AssertionError):
+    """An invariant of spec/ failed; the message names it and the schedule file."""
+
+
+class ClusterMachine(RuleBasedStateMachine):
+    """Subclassed by ``cluster_machine`` with ``config``, ``kinds`` and ``schedule_dir``."""
+
+    config: SimConfig = SimConfig()
+    kinds: frozenset[str] = frozenset(FAULT_KINDS)
+    schedule_dir: Path = Path(".refka") / "schedules"
+    name: str = "kafka"
+    check_history: bool = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sim: Simulation | None = None
+        self.failed = False
+
+    # ------------------------------------------------------------------ plumbing
+
+    @initialize(seed=st.integers(0, 2**31 - 1))
+    def start(self, seed: int) -> None:
+        self.sim = Simulation(seed, self.config)
+
+    def apply(self, operation: Operation) -> None:
+        assert self.sim is not None
+        found = self.sim.apply(operation)
+        if found:
+            self.fail(found)
+
+    def fail(self, found: list[Violation]) -> None:
+        assert self.sim is not None
+        self.failed = True
+        path = self.sim.schedule.write(self.schedule_dir / f"{self.name}.json")
+        first = found[0]
+        raise InvariantViolated(
+            f"{first.invariant} violated after step {len(self.sim.schedule.operations)}: "
+            f"{first.detail}\n  seed {self.sim.schedule.seed}; replay with: refka replay {path}"
+        )
+
+    def teardown(self) -> None:
+        if self.sim is None or self.failed or not self.check_history:
+            return
+        report = self.sim.finish()
+        if self.sim.violations:
+            self.fail(self.sim.violations)
+        if not report.ok:
+            self.failed = True
+            path = self.sim.schedule.write(self.schedule_dir / f"{self.name}.json")
+            raise InvariantViolated(f"{report}\n  replay with: refka replay {path}")
+
+    # ------------------------------------------------------------------ clients
+
+    @rule(data=st.data())
+    def produce(self, data: st.DataObject) -> None:
+        c = self.config
+        if c.producers:
+            client = data.draw(st.integers(0, c.producers - 1), "client")
+            partition = data.draw(st.integers(0, c.partitions - 1), "partition")
+            self.apply(Operation.of("produce", client=client, partition=partition))
+
+    @rule(data=st.data())
+    def poll(self, data: st.DataObject) -> None:
+        if self.config.consumers:
+            self.apply(Operation.of("poll", client=self._consumer(data)))
+
+    @rule(data=st.data())
+    def commit(self, data: st.DataObject) -> None:
+        if self.config.consumers:
+            self.apply(Operation.of("commit", client=self._consumer(data)))
+
+    @rule(data=st.data())
+    def restart_client(self, data: st.DataObject) -> None:
+        if self.config.consumers:
+            self.apply(Operation.of("restart_client", client=self._consumer(data)))
+
+    def _consumer(self, data: st.DataObject) -> int:
+        c = self.config
+        return c.producers + data.draw(st.integers(0, c.consumers - 1), "consumer")
+
+    @rule(ms=st.sampled_from((50, 200, 1_000, 5_000, 20_000)))
+    def run(self, ms: int) -> None:
+        self.apply(Operation.of("run", ms=ms))
+
+    # ------------------------------------------------------------------ faults
+
+    def _node(self, data: st.DataObject) -> int:
+        return data.draw(st.integers(0, self.config.brokers), "node")
+
+    @precondition(lambda self: "crash" in self.kinds)
+    @rule(data=st.data(), torn=st.sampled_from((0, 0, 0, 1, 17)))
+    def crash(self, data: st.DataObject, torn: int) -> None:
+        torn = torn if "torn" in self.kinds else 0
+        self.apply(Operation.of("crash", node=self._node(data), torn_bytes=torn))
+
+    @precondition(lambda self: "crash" in self.kinds)
+    @rule(data=st.data())
+    def restart(self, data: st.DataObject) -> None:
+        self.apply(Operation.of("restart", node=self._node(data)))
+
+    @precondition(lambda self: "pause" in self.kinds)
+    @rule(data=st.data())
+    def pause(self, data: st.DataObject) -> None:
+        self.apply(Operation.of("pause", node=self._node(data)))
+
+    @precondition(lambda self: "pause" in self.kinds)
+    @rule(data=st.data())
+    def resume(self, data: st.DataObject) -> None:
+        self.apply(Operation.of("resume", node=self._node(data)))
+
+    @precondition(lambda self: "partition" in self.kinds)
+    @rule(data=st.data())
+    def isolate(self, data: st.DataObject) -> None:
+        self.apply(Operation.of("isolate", node=self._node(data)))
+
+    @precondition(lambda self: "partition" in self.kinds)
+    @rule(data=st.data())
+    def cut(self, data: st.DataObject) -> None:
+        source = self._node(data)
+        target = data.draw(st.integers(0, self.config.brokers).filter(lambda n: n != source))
+        self.apply(Operation.of("cut", source=source, target=target))
+
+    @precondition(lambda self: "partition" in self.kinds)
+    @rule()
+    def heal(self) -> None:
+        self.apply(Operation.of("heal"))
+
+    @precondition(lambda self: "network" in self.kinds)
+    @rule(
+        drop=st.sampled_from((0.0, 0.01, 0.05)),
+        duplicate=st.sampled_from((0.0, 0.01, 0.05)),
+        reorder=st.sampled_from((0.0, 0.05, 0.2)),
+        max_latency_ms=st.sampled_from((5, 50, 500)),
+    )
+    def network(self, drop: float, duplicate: float, reorder: float, max_latency_ms: int) -> None:
+        self.apply(
+            Operation.of(
+                "network",
+                drop=drop,
+                duplicate=duplicate,
+                reorder=reorder,
+                max_latency_ms=max_latency_ms,
+            )
+        )
+
+    @precondition(lambda self: "disk" in self.kinds)
+    @rule(data=st.data(), full=st.booleans())
+    def disk_full(self, data: st.DataObject, full: bool) -> None:
+        self.apply(Operation.of("disk_full", node=self._node(data), full=full))
+
+    @precondition(lambda self: "skew" in self.kinds)
+    @rule(data=st.data(), ms=st.sampled_from((-30_000, -500, 500, 30_000)))
+    def skew(self, data: st.DataObject, ms: int) -> None:
+        self.apply(Operation.of("skew", node=self._node(data), ms=ms))
+
+
+def cluster_machine(
+    config: SimConfig,
+    kinds: frozenset[str] = frozenset(FAULT_KINDS),
+    name: str = "kafka",
+    schedule_dir: str | Path | None = None,
+    check_history: bool = True,
+) -> type[ClusterMachine]:
+    """A state machine class for one configuration (one bug switched on, or none)."""
+    directory = Path(schedule_dir or os.environ.get(SCHEDULE_DIR_ENV, ".refka/schedules"))
+    attributes = {
+        "config": config,
+        "kinds": frozenset(kinds),
+        "schedule_dir": directory,
+        "name": name,
+        "check_history": check_history,
+    }
+    return type(f"ClusterMachine_{name}", (ClusterMachine,), attributes)

@@ -1,0 +1,146 @@
+"""Fault schedules: the seed, the configuration, and the ordered client operations and faults of
+a simulated run, as a JSON file that ``refka replay FILE`` reruns exactly.
+
+A schedule is all a run depends on: the world's random source is seeded with ``seed``, and the
+operations are applied in order, each followed by the simulated time it lets pass. A failing
+model test writes its schedule (``write``); Hypothesis's shrunk counterexample is the last one
+it writes.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+FORMAT = "refka-schedule/1"
+
+OPERATIONS: dict[str, tuple[str, ...]] = {
+    # client operations
+    "produce": ("client", "partition"),  # one record, the next unique value
+    "poll": ("client",),  # one fetch round of a consumer
+    "commit": ("client",),  # a consumer commits its position
+    "restart_client": ("client",),  # a consumer crashes; a new process takes its place
+    # time
+    "run": ("ms",),
+    # faults
+    "crash": ("node", "torn_bytes"),
+    "restart": ("node",),
+    "pause": ("node",),
+    "resume": ("node",),
+    "isolate": ("node",),
+    "cut": ("source", "target"),  # one direction of one link
+    "heal": (),
+    "skew": ("node", "ms"),
+    "disk_full": ("node", "full"),
+    "network": ("drop", "duplicate", "reorder", "max_latency_ms"),
+}
+"""Every operation a schedule may hold, with its arguments (all integers or floats/bools)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """One step of a schedule: ``name`` is a key of ``OPERATIONS``."""
+
+    name: str
+    args: tuple[tuple[str, Any], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.name not in OPERATIONS:
+            raise ValueError(f"unknown schedule operation {self.name!r}")
+        expected = OPERATIONS[self.name]
+        if tuple(k for k, _ in self.args) != expected:
+            raise ValueError(f"{self.name} takes {expected}, got {self.args}")
+
+    @classmethod
+    def of(cls, name: str, **args: Any) -> Operation:
+        return cls(name, tuple((k, args[k]) for k in OPERATIONS[name]))
+
+    def arg(self, key: str) -> Any:
+        return dict(self.args)[key]
+
+    def __str__(self) -> str:
+        inside = ", ".join(f"{k}={v}" for k, v in self.args)
+        return f"{self.name}({inside})"
+
+
+@dataclass(frozen=True, slots=True)
+class SimConfig:
+    """What the simulated cluster and its clients are: Kafka's settings and the semantics the
+    clients ask for (``acks``, idempotence, when a consumer commits)."""
+
+    brokers: int = 3
+    partitions: int = 2
+    replication_factor: int = 3
+    min_insync_replicas: int = 2
+    acks: int = -1  # 0, 1 or -1 (all)
+    idempotent: bool = True
+    commit: str = "after"  # "before" processing (at-most-once) or "after" (at-least-once)
+    producers: int = 1
+    consumers: int = 2
+    bugs: tuple[str, ...] = ()  # refka.bugs, by short name
+    configs: tuple[tuple[str, str], ...] = ()  # more Kafka settings for every node
+    step_ms: int = 20  # simulated time each operation lets pass after it
+    unclean_leader_election: bool = False
+
+    def broker_configs(self) -> dict[str, str]:
+        configs = {
+            "default.replication.factor": str(self.replication_factor),
+            "num.partitions": str(self.partitions),
+            "min.insync.replicas": str(self.min_insync_replicas),
+            "offsets.topic.replication.factor": str(self.replication_factor),
+            "unclean.leader.election.enable": str(self.unclean_leader_election).lower(),
+        }
+        if self.bugs:
+            configs["refka.bugs"] = ",".join(self.bugs)
+        return configs | dict(self.configs)
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    seed: int
+    config: SimConfig = field(default_factory=SimConfig)
+    operations: tuple[Operation, ...] = ()
+
+    def then(self, operation: Operation) -> Schedule:
+        return replace(self, operations=(*self.operations, operation))
+
+    def to_json(self) -> str:
+        config = asdict(self.config)
+        config["bugs"] = list(self.config.bugs)
+        config["configs"] = dict(self.config.configs)
+        data = {
+            "format": FORMAT,
+            "seed": self.seed,
+            "config": config,
+            "operations": [{"op": o.name, **dict(o.args)} for o in self.operations],
+        }
+        return json.dumps(data, indent=1) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> Schedule:
+        data = json.loads(text)
+        if data.get("format") != FORMAT:
+            raise ValueError(f"not a refka schedule (format {data.get('format')!r})")
+        raw = dict(data["config"])
+        raw["bugs"] = tuple(raw.get("bugs", ()))
+        raw["configs"] = tuple(sorted(dict(raw.get("configs", {})).items()))
+        known = {f.name for f in fields(SimConfig)}
+        config = SimConfig(**{k: v for k, v in raw.items() if k in known})
+        operations = []
+        for entry in data["operations"]:
+            entry = dict(entry)
+            name = entry.pop("op")
+            operations.append(Operation.of(name, **entry))
+        return cls(int(data["seed"]), config, tuple(operations))
+
+    def write(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(self.to_json())
+        return path
+
+    @classmethod
+    def read(cls, path: str | Path) -> Schedule:
+        return cls.from_json(Path(path).read_text())

@@ -1,0 +1,290 @@
+"""One simulated run: a cluster, its clients, a schedule applied step by step, and the spec's
+invariants checked after every step.
+
+``Simulation`` is what the model tests drive (one Hypothesis rule, one ``apply``), what
+``refka simulate`` runs from a random schedule and what ``refka replay`` reruns from a file.
+Everything it does follows from the schedule: the same schedule gives the same timeline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from refka.sim.checker import Report, check, guarantees_for
+from refka.sim.clients import SimConsumer, SimProducer
+from refka.sim.history import History
+from refka.sim.invariants import (
+    HighWatermarkMonotonic,
+    LogReader,
+    PartitionState,
+    ReplicaView,
+    TopicPartition,
+    Violation,
+    leader_completeness,
+    leader_in_isr,
+    log_matching,
+    partition_states,
+    serving_leader,
+    single_leader_per_epoch,
+    single_owner_per_generation,
+)
+from refka.sim.network import NetworkFaults
+from refka.sim.schedule import Operation, Schedule, SimConfig
+from refka.sim.timeline import WORLD, Step
+from refka.sim.world import SimCluster
+
+TOPIC = "sim"
+GROUP = "sim-group"
+SETTLE_MS = 30_000
+
+
+@dataclass
+class Outcome:
+    """How a run ended: the first violation (if any), at which operation, and the end check."""
+
+    violations: list[Violation] = field(default_factory=list)
+    failed_at: int | None = None  # index of the operation after which it broke
+    report: Report | None = None  # the history checker's, on the healed cluster
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations and (self.report is None or self.report.ok)
+
+
+class Simulation:
+    """A cluster of ``config.brokers`` brokers and one controller, a topic ``sim`` of
+    ``config.partitions`` partitions, ``config.producers`` producers and ``config.consumers``
+    consumers in one group."""
+
+    def __init__(self, seed: int, config: SimConfig | None = None, trace: bool = False) -> None:
+        self.config = config = config or SimConfig()
+        self.schedule = Schedule(seed, config)
+        self.world = SimCluster(seed, config.brokers, config.broker_configs(), trace=trace)
+        self.world.start()
+        self.history = History()
+        brokers = self.world.broker_ids
+        self.producers = [
+            SimProducer(100 + i, brokers, TOPIC, config.acks, config.idempotent, 5, self.history)
+            for i in range(config.producers)
+        ]
+        self.consumers: list[Any] = []
+        self.world_clients: list[Any] = list(self.producers)
+        self.clients: dict[int, int] = {}  # the schedule's client number -> its node id
+        for i, producer in enumerate(self.producers):
+            self.clients[i] = self._new_process(producer)
+        for i in range(config.consumers):
+            self._add_consumer(config.producers + i)
+        self.next_value = 0
+        self.reader = LogReader()
+        self.hw_monotonic = HighWatermarkMonotonic()
+        self.states: dict[TopicPartition, PartitionState] = {}
+        self.acked: dict[TopicPartition, dict[int, int]] = {}
+        self._history_seen = 0
+        self.violations: list[Violation] = []
+        self._create_topic()
+
+    # ------------------------------------------------------------------ set-up
+
+    def _new_process(self, client: Any) -> int:
+        """Add ``client`` to the world; its node id is its process number in the history."""
+        node = self.world.add_client(client)
+        assert node == client.client_id, (node, client.client_id)
+        return node
+
+    def _add_consumer(self, number: int) -> None:
+        """Consumer ``number`` of the schedule, as a new process (also after a crash)."""
+        process = 100 + len(self.world_clients)
+        consumer = SimConsumer(
+            process, self.world.broker_ids, GROUP, TOPIC, self.config.commit, self.history
+        )
+        index = number - self.config.producers
+        if index < len(self.consumers):
+            self.consumers[index] = consumer
+        else:
+            self.consumers.append(consumer)
+        self.world_clients.append(consumer)
+        self.clients[number] = self._new_process(consumer)
+
+    def _create_topic(self) -> None:
+        """Metadata auto-creates ``sim`` (``num.partitions``, ``default.replication.factor``);
+        wait until every partition has a leader."""
+        first = self.producers[0] if self.producers else None
+        if first is not None:
+            self.world.client_step(self.clients[0], first.refresh_metadata, "metadata")
+
+        def ready() -> bool:
+            controller = self.world.controller()
+            if controller is None:
+                return False
+            topic = controller.image.topics_by_name.get(TOPIC)
+            return topic is not None and all(p.leader >= 0 for p in topic.partitions.values())
+
+        if not self.world.run_until(ready, 30_000):
+            raise RuntimeError("the topic did not get leaders")
+        self.world.run_for(500)
+
+    # ------------------------------------------------------------------ steps
+
+    def apply(self, operation: Operation) -> list[Violation]:
+        """Apply one operation, let ``config.step_ms`` pass, and check the invariants."""
+        self.schedule = self.schedule.then(operation)
+        self._perform(operation)
+        self.world.run_for(self.config.step_ms)
+        return self.check()
+
+    def _perform(self, op: Operation) -> None:
+        w, name = self.world, op.name
+        if name == "produce":
+            producer = self._client(op.arg("client"))
+            if isinstance(producer, SimProducer):
+                value, partition = self.next_value, op.arg("partition") % self.config.partitions
+                self.next_value += 1
+                w.client_step(
+                    self.clients[op.arg("client")],
+                    lambda now: producer.send(partition, value, now),
+                    f"produce {value} to {TOPIC}-{partition}",
+                )
+        elif name in ("poll", "commit"):
+            consumer = self._client(op.arg("client"))
+            if isinstance(consumer, SimConsumer):
+                call = consumer.poll if name == "poll" else consumer.commit
+                w.client_step(self.clients[op.arg("client")], call, name)
+        elif name == "restart_client":
+            number = op.arg("client")
+            if isinstance(self._client(number), SimConsumer):
+                w.crash(self.clients[number])
+                self._add_consumer(number)
+        elif name == "run":
+            w.run_for(op.arg("ms"))
+        elif name == "crash":
+            if w.alive(op.arg("node")):
+                w.crash(op.arg("node"), op.arg("torn_bytes"))
+        elif name == "restart":
+            if not w.alive(op.arg("node")):
+                w.restart(op.arg("node"))
+        elif name == "pause":
+            w.pause(op.arg("node"))
+        elif name == "resume":
+            w.resume(op.arg("node"))
+        elif name == "isolate":
+            w.isolate(op.arg("node"))
+        elif name == "cut":
+            w.partition([(op.arg("source"), op.arg("target"))])
+        elif name == "heal":
+            w.heal()
+        elif name == "skew":
+            w.skew(op.arg("node"), op.arg("ms"))
+        elif name == "disk_full":
+            w.disk_full(op.arg("node"), op.arg("full"))
+        elif name == "network":
+            w.set_network(
+                NetworkFaults(
+                    max_latency_ms=op.arg("max_latency_ms"),
+                    drop=op.arg("drop"),
+                    duplicate=op.arg("duplicate"),
+                    reorder=op.arg("reorder"),
+                )
+            )
+
+    def _client(self, number: int) -> Any:
+        producers = len(self.producers)
+        if number < producers:
+            return self.producers[number]
+        index = number - producers
+        return self.consumers[index] if index < len(self.consumers) else None
+
+    # ------------------------------------------------------------------ checks
+
+    def views(self) -> dict[tuple[int, TopicPartition], ReplicaView]:
+        views = {}
+        for node in self.world.broker_ids:
+            broker = self.world.broker(node)
+            if broker is None:
+                continue
+            for tp in sorted(broker.replicas.replicas):
+                replica = broker.replicas.replicas[tp]
+                views[(node, tp)] = self.reader.view(node, replica)
+        return views
+
+    def _absorb_history(self) -> None:
+        if self.config.acks != -1:
+            return
+        ops = self.history.ops
+        for op in ops[self._history_seen :]:
+            if op.f == "send" and op.type == "ok" and op.offset is not None and op.value is not None:
+                self.acked.setdefault((op.topic, op.partition), {})[op.offset] = op.value
+        self._history_seen = len(ops)
+
+    def check(self) -> list[Violation]:
+        """Every invariant of the spec, on the state after the last step; violations are also
+        recorded in the timeline."""
+        controller = self.world.controller()
+        if controller is not None:
+            self.states = partition_states(controller.image)
+        self._absorb_history()
+        views = self.views()
+        found = [
+            *log_matching(views.values()),
+            *single_leader_per_epoch(views.values()),
+            *leader_in_isr(self.states),
+            *leader_completeness(self.states, views, self.acked),
+            *self.hw_monotonic.check(self.states, views),
+            *single_owner_per_generation(
+                (GROUP, c.generation_id, c.member_id, c.assignment)
+                for c in self.consumers
+                if c.member_id
+            ),
+        ]
+        for violation in found:
+            steps = self.world.steps
+            steps.append(
+                Step(len(steps), self.world.now_ms, WORLD, "violation", violation.invariant,
+                     state=violation.detail)
+            )
+        self.violations += found
+        return found
+
+    # ------------------------------------------------------------------ the end
+
+    def finish(self) -> Report:
+        """Heal the cluster (every node up, no cuts, no faults), let it settle, read every
+        partition from its leader, and check the history (``refka.sim.checker``)."""
+        w = self.world
+        w.set_network(NetworkFaults())
+        w.heal()
+        for node in (w.controller_id, *w.broker_ids):
+            w.disk_full(node, False)
+            w.skew(node, 0)
+            if not w.alive(node):
+                w.restart(node)
+            w.resume(node)
+        w.run_for(SETTLE_MS)
+        self.check()
+        views = self.views()
+        final: dict[TopicPartition, list[tuple[int, int]]] = {}
+        for tp, state in sorted(self.states.items()):
+            if tp[0] != TOPIC:
+                continue
+            leader = serving_leader(tp, state, views)
+            if leader is not None:
+                hw = leader.high_watermark
+                final[tp] = sorted((o, v) for o, v in leader.values.items() if o < hw)
+        guarantees = guarantees_for(self.config.acks, self.config.idempotent, self.config.commit)
+        return check(self.history, guarantees, final)
+
+    @classmethod
+    def replay(cls, schedule: Schedule, trace: bool = False, stop: bool = True) -> tuple[Simulation, Outcome]:
+        """Rerun ``schedule``; with ``stop``, stop at the first violation as the run that wrote
+        it did."""
+        sim = cls(schedule.seed, schedule.config, trace)
+        outcome = Outcome()
+        for index, operation in enumerate(schedule.operations):
+            found = sim.apply(operation)
+            if found and outcome.failed_at is None:
+                outcome.violations, outcome.failed_at = found, index
+                if stop:
+                    return sim, outcome
+        outcome.report = sim.finish()
+        return sim, outcome
