@@ -113,3 +113,76 @@ def test_the_controller_crashes_and_recovers_its_metadata_log() -> None:
     world.run_for(20_000)
     assert all(ready(world, n) for n in world.broker_ids)
     assert partition_error(produce(world, client, leader_of(world), TOPIC, [b"x"])) == 0
+
+
+def test_a_full_disk_answers_kafka_storage_error_then_the_broker_halts() -> None:
+    world, client, leader = with_topic()
+    world.disk_full(leader)
+    answer = produce(world, client, leader, TOPIC, [b"a"])
+    assert partition_error(answer) == ErrorCode.kafka_storage_error
+    assert not world.alive(leader)
+    [halt] = [s for s in world.steps if s.action == "halt"]
+    assert halt.node == leader and "have failed" in halt.state
+    assert world.run_until(lambda: leader_of(world) not in (-1, leader), 30_000)
+    world.disk_full(leader, False)
+    world.restart(leader)
+    assert world.run_until(lambda: ready(world, leader), 30_000)
+
+
+def isr(world: SimCluster, leader: int) -> frozenset[int]:
+    r = replica(world, leader)
+    return frozenset() if r is None else r.isr
+
+
+def test_a_paused_follower_leaves_the_isr_and_returns_after_resume() -> None:
+    world, client, leader = with_topic()
+    follower = next(n for n in world.broker_ids if n != leader)
+    world.pause(follower)
+    assert partition_error(produce(world, client, leader, TOPIC, [b"a"], acks=1)) == 0
+    world.run_for(50_000)  # lag 30 s, checked every 15 s
+    assert follower not in isr(world, leader)
+    assert log_end_offset(world, follower) == 0  # it got nothing while paused
+    world.resume(follower)
+    assert world.run_until(lambda: follower in isr(world, leader), 30_000)
+    assert log_end_offset(world, follower) == 1
+
+
+def test_a_partition_holds_frames_and_heal_lets_them_through() -> None:
+    world, client, leader = with_topic()
+    follower = next(n for n in world.broker_ids if n != leader)
+    world.partition([(leader, follower), (follower, leader)])
+    assert partition_error(produce(world, client, leader, TOPIC, [b"a"], acks=1)) == 0
+    world.run_for(50_000)  # ISR checks run every 15 s
+    assert follower not in isr(world, leader)
+    assert any(s.state == "held: link cut" for s in world.steps)
+    world.heal()
+    assert world.run_until(lambda: follower in isr(world, leader), 30_000)
+    assert log_end_offset(world, follower) == 1
+
+
+def test_an_isolated_leader_is_fenced_and_replaced() -> None:
+    world, _, leader = with_topic()
+    world.isolate(leader)
+    assert world.run_until(lambda: leader_of_by_controller(world) not in (-1, leader), 60_000)
+    world.heal()
+    assert world.run_until(lambda: ready(world, leader), 60_000)
+
+
+def leader_of_by_controller(world: SimCluster) -> int:
+    controller = world.controller()
+    assert controller is not None
+    topic = controller.image.topics_by_name[TOPIC]
+    return topic.partitions[0].leader
+
+
+def test_a_skewed_node_sees_its_own_clock() -> None:
+    world, client, leader = with_topic()
+    world.skew(client, 5_000)
+    answer = produce(world, client, leader, TOPIC, [b"a"], acks=1)
+    assert answer.now_ms == world.now_ms + 5_000
+    world.skew(leader, 60_000)  # its timers run on its own clock: it keeps heartbeating
+    world.run_for(30_000)
+    assert ready(world, leader) and leader_of(world) == leader
+    world.skew(leader, 59_000)  # a step back shorter than the heartbeat interval
+    world.run_for(30_000)
+    assert ready(world, leader) and leader_of(world) == leader
