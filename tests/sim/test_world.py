@@ -9,7 +9,7 @@ from __future__ import annotations
 from kio.schema.errors import ErrorCode
 from refka.replica import Replica
 from refka.sim.world import SimCluster
-from wire_client import WireClient, create_topic, partition_error, produce
+from wire_client import WireClient, create_topic, create_topics_request, partition_error, produce
 
 TOPIC = "t"
 
@@ -186,3 +186,25 @@ def test_a_skewed_node_sees_its_own_clock() -> None:
     world.skew(leader, 59_000)  # a step back shorter than the heartbeat interval
     world.run_for(30_000)
     assert ready(world, leader) and leader_of(world) == leader
+
+
+def test_a_full_controller_disk_halts_the_controller_and_a_restart_recovers() -> None:
+    world, client, _ = with_topic()
+    world.disk_full(world.controller_id)
+    create_topic_anyway(world, client, "u")
+    assert world.run_until(lambda: not world.alive(world.controller_id), 10_000)
+    [halt] = [s for s in world.steps if s.action == "halt"]
+    assert halt.node == world.controller_id and "metadata log" in halt.state
+    world.disk_full(world.controller_id, False)
+    world.restart(world.controller_id)
+    controller = world.controller()
+    assert controller is not None and TOPIC in controller.image.topics_by_name
+    assert world.run_until(lambda: all(ready(world, n) for n in world.broker_ids), 30_000)
+
+
+def create_topic_anyway(world: SimCluster, client: int, topic: str) -> None:
+    """A CreateTopics whose answer may never come (the controller dies handling it)."""
+    wire = world.nodes[client].core
+    assert isinstance(wire, WireClient)
+    entity = create_topics_request(topic)
+    world.client_step(client, wire.request(world.broker_ids[0], entity), "CreateTopics")

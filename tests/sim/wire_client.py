@@ -78,10 +78,8 @@ def ask(
     return client.answers[before]
 
 
-def create_topic(
-    world: SimCluster, client_id: int, topic: str, partitions: int = 1, replication: int = 3
-) -> Any:
-    entity = build(
+def create_topics_request(topic: str, partitions: int = 1, replication: int = 3) -> Any:
+    return build(
         CREATE_TOPICS,
         7,
         topics=[
@@ -96,6 +94,12 @@ def create_topic(
         timeout=10_000,
         validate_only=False,
     )
+
+
+def create_topic(
+    world: SimCluster, client_id: int, topic: str, partitions: int = 1, replication: int = 3
+) -> Any:
+    entity = create_topics_request(topic, partitions, replication)
     answer = ask(world, client_id, world.broker_ids[0], entity)
     assert answer.response is not None, answer
     return answer.response
