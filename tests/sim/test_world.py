@@ -14,10 +14,12 @@ from wire_client import WireClient, create_topic, create_topics_request, partiti
 TOPIC = "t"
 
 
-def started(seed: int = 1, **kwargs: object) -> tuple[SimCluster, int]:
+def started(
+    seed: int = 1, request_timeout_ms: int = 30_000, **kwargs: object
+) -> tuple[SimCluster, int]:
     world = SimCluster(seed, **kwargs)  # type: ignore[arg-type]  # the caller's keywords
     world.start()
-    return world, world.add_client(WireClient())
+    return world, world.add_client(WireClient(request_timeout_ms))
 
 
 def replica(world: SimCluster, node: int, topic: str = TOPIC) -> Replica | None:
@@ -48,8 +50,10 @@ def leader_of(world: SimCluster, topic: str = TOPIC) -> int:
     return -1
 
 
-def with_topic(seed: int = 1, **kwargs: object) -> tuple[SimCluster, int, int]:
-    world, client = started(seed, **kwargs)
+def with_topic(
+    seed: int = 1, request_timeout_ms: int = 30_000, **kwargs: object
+) -> tuple[SimCluster, int, int]:
+    world, client = started(seed, request_timeout_ms, **kwargs)
     response = create_topic(world, client, TOPIC)
     assert response.topics[0].error_code == ErrorCode.none, response
     assert world.run_until(
