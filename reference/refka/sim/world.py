@@ -215,11 +215,14 @@ class SimCluster:
     # ----------------------------------------------------------------- clients
 
     def client_step(self, node: int, call: Callable[[int], list[Effect]], label: str) -> None:
-        """``call(now_ms)`` on a client, carry out its effects, record a "client" step."""
+        """``call(now_ms)`` on a client, carry out its effects, record a "client" step (a
+        crashed or paused client does not run it)."""
         client = self.nodes[node]
+        if client.core is None or client.paused:  # a dead or stopped process does nothing
+            self._record(node, "client", label, state="not run: the client is down")
+            return
         self._record(node, "client", label)
-        if client.core is not None:
-            self._perform(client, call(self.now_ms + client.skew_ms))
+        self._perform(client, call(self.now_ms + client.skew_ms))
 
     # ----------------------------------------------------------------- effects
 
