@@ -212,3 +212,22 @@ def create_topic_anyway(world: SimCluster, client: int, topic: str) -> None:
     assert isinstance(wire, WireClient)
     entity = create_topics_request(topic)
     world.client_step(client, wire.request(world.broker_ids[0], entity), "CreateTopics")
+
+
+def previous_broker_epoch(world: SimCluster, node: int) -> int:
+    broker = world.broker(node)
+    assert broker is not None
+    return broker.lifecycle.registration.previous_broker_epoch
+
+
+def test_a_crash_restarts_unclean_and_a_stop_restarts_clean() -> None:
+    world, _, leader = with_topic()
+    world.crash(leader)
+    world.restart(leader)
+    assert previous_broker_epoch(world, leader) == -1  # KIP-966: no clean-shutdown file
+    assert world.run_until(lambda: ready(world, leader), 30_000)
+    assert world.stop(leader)
+    assert not world.alive(leader) and leader_of(world) != leader
+    world.restart(leader)
+    assert previous_broker_epoch(world, leader) > 0
+    assert world.run_until(lambda: ready(world, leader), 30_000)

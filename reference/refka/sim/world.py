@@ -391,7 +391,31 @@ class SimCluster:
         self._record(node, "fault", "crash", state=f"torn_bytes={torn_bytes} unflushed={lost}")
         self._kill(victim, torn_bytes)
 
-    def _kill(self, node: _Node, torn_bytes: int) -> None:
+    def stop(self, node: int, max_ms: int = 10_000) -> bool:
+        """A clean shutdown (SIGTERM): a broker first asks the controller to move its
+        leaderships away and waits for it (KIP-631, at most ``max_ms``), then the core shuts
+        down (flushing its logs; after a completed controlled shutdown it leaves the
+        clean-shutdown file, KIP-966) and the process exits. True if the controlled shutdown
+        completed. ``restart`` starts it again."""
+        target = self.nodes[node]
+        if target.core is None:
+            raise ValueError(f"node {node} is not running")
+        self._record(node, "fault", "stop")
+        broker = self.broker(node)
+        complete = True
+        if broker is not None:
+            self._perform(target, broker.begin_controlled_shutdown(self._now_of(target)))
+            complete = self.run_until(lambda: broker.shutdown_complete, max_ms)
+        if target.core is not None:
+            target.core.shutdown(self._now_of(target))
+            self._kill(target, None)
+        return complete
+
+    def _now_of(self, node: _Node) -> int:
+        return self.now_ms + node.skew_ms
+
+    def _kill(self, node: _Node, torn_bytes: int | None) -> None:
+        """The process is gone; ``torn_bytes`` None: its page cache survives (a clean exit)."""
         if node.core is None:
             return
         node.core = None
@@ -407,7 +431,7 @@ class SimCluster:
                 conn.target_closed = True
                 self.network.forget(conn)
                 self._hangup(conn, TO_SOURCE, "peer died")
-        if node.storage is not None:
+        if node.storage is not None and torn_bytes is not None:
             node.storage.crash(torn_bytes)
 
     def restart(self, node: int) -> None:
