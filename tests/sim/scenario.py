@@ -15,7 +15,7 @@ from refka.sim.world import SimCluster
 from wire_client import WireClient, create_topic, produce
 
 FAULTY = NetworkFaults(
-    min_latency_ms=1, max_latency_ms=10, drop=0.002, duplicate=0.002, reorder=0.002, delay=0.01
+    min_latency_ms=1, max_latency_ms=10, drop=0.002, duplicate=0.002, reorder=0.005, delay=0.01
 )
 
 
@@ -23,11 +23,13 @@ def run(seed: int) -> SimCluster:
     world = SimCluster(seed, configs={"min.insync.replicas": "2"})
     world.start()
     client = world.add_client(WireClient(request_timeout_ms=5_000))
-    create_topic(world, client, "events")
+    for topic in ("events", "audit", "clicks", "zeta"):  # string sets would order these
+        create_topic(world, client, topic, partitions=2)
     world.run_for(2_000)
     world.set_network(FAULTY)
     for i in range(5):
-        produce(world, client, 1 + i % 3, "events", [b"v%d" % i], acks=-1)
+        for topic in ("events", "audit", "clicks", "zeta"):
+            produce(world, client, 1 + i % 3, topic, [b"v%d" % i], acks=-1)
     world.crash(2, torn_bytes=7)
     world.run_for(3_000)
     world.restart(2)
