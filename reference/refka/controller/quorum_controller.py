@@ -37,7 +37,7 @@ from refka.controller.replication_control import (
 from refka.controller.settings import ControllerSettings
 from refka.core.context import RequestContext
 from refka.core.dispatch import Api, Dispatcher
-from refka.core.effects import Effect, Send, Wakeup
+from refka.core.effects import Effect, Halt, Send, Wakeup
 from refka.core.purgatory import Purgatory
 from refka.core.seeded import SeededRandom
 from refka.core.trace import Tracer
@@ -116,10 +116,24 @@ class QuorumController:
     def on_request(
         self, connection_id: int, frame: bytes | memoryview, now_ms: int
     ) -> list[Effect]:
-        closed = self.dispatcher.on_request(connection_id, frame, now_ms)
-        return [*self._collect(now_ms), *closed]
+        try:
+            closed = self.dispatcher.on_request(connection_id, frame, now_ms)
+            return [*self._collect(now_ms), *closed]
+        except OSError as error:
+            return self._fatal(error)
 
     def on_tick(self, now_ms: int) -> list[Effect]:
+        try:
+            return self._on_tick(now_ms)
+        except OSError as error:
+            return self._fatal(error)
+
+    def _fatal(self, error: OSError) -> list[Effect]:
+        """The metadata log cannot be written: a fatal fault. Kafka's controller hands it to
+        its ``ProcessTerminatingFaultHandler`` ("Encountered fatal fault", ``Exit.halt(1)``)."""
+        return [*self.dispatcher.drain(), Halt(f"metadata log write failed: {error}")]
+
+    def _on_tick(self, now_ms: int) -> list[Effect]:
         self._wakeup_ms = None
         for ctx, response in self.fetches.expire(now_ms):
             self.dispatcher.reply(ctx, response)

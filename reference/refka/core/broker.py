@@ -21,6 +21,7 @@ table (``refka.handlers.registry``) and the ``Dispatcher``, which orders the ans
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from refka.broker.clean_shutdown import mark_clean_shutdown, take_previous_broker_epoch
@@ -32,7 +33,7 @@ from refka.broker.producer_ids import ProducerIdManager
 from refka.config import BrokerConfig, advertised_address, quorum_voter
 from refka.core.context import RequestContext
 from refka.core.dispatch import Dispatcher
-from refka.core.effects import Close, Effect, Send, Wakeup
+from refka.core.effects import Close, Effect, Halt, Send, Wakeup
 from refka.core.groups import make_group_service
 from refka.core.network_client import NetworkClient, NodeAddress
 from refka.core.partitions import Partitions
@@ -165,24 +166,54 @@ class Broker:
     def on_request(
         self, connection_id: int, frame: bytes | memoryview, now_ms: int
     ) -> list[Effect]:
-        closed = self.dispatch.on_request(connection_id, frame, now_ms)
-        return self._collect(now_ms) + closed
+        def handle() -> list[Effect]:
+            closed = self.dispatch.on_request(connection_id, frame, now_ms)
+            return self._collect(now_ms) + closed
+
+        return self._guard(handle)
 
     def on_response(self, node_id: int, frame: bytes | memoryview, now_ms: int) -> list[Effect]:
-        self.network.on_response(node_id, frame, now_ms)
-        return self._collect(now_ms)
+        def handle() -> list[Effect]:
+            self.network.on_response(node_id, frame, now_ms)
+            return self._collect(now_ms)
+
+        return self._guard(handle)
 
     def on_unreachable(self, node_id: int, now_ms: int) -> list[Effect]:
-        self.network.on_unreachable(node_id, now_ms)
-        return self._collect(now_ms)
+        def handle() -> list[Effect]:
+            self.network.on_unreachable(node_id, now_ms)
+            return self._collect(now_ms)
+
+        return self._guard(handle)
 
     def on_tick(self, now_ms: int) -> list[Effect]:
-        self._wakeup_ms = None
-        self.network.on_tick(now_ms)
-        self.partitions.on_tick(now_ms)
-        self.replicas.on_tick(now_ms)
-        self.groups.on_tick(now_ms)
-        return self._collect(now_ms)
+        def handle() -> list[Effect]:
+            self._wakeup_ms = None
+            self.network.on_tick(now_ms)
+            self.partitions.on_tick(now_ms)
+            self.replicas.on_tick(now_ms)
+            self.groups.on_tick(now_ms)
+            return self._collect(now_ms)
+
+        return self._guard(handle)
+
+    def _guard(self, handle: Callable[[], list[Effect]]) -> list[Effect]:
+        """Run an event; an I/O error on the log directory takes it offline, and with no log
+        directory left the broker halts (Kafka: ``LogDirFailureChannel`` ->
+        ``ReplicaManager.handleLogDirFailure`` -> ``LogManager.handleLogDirFailure``, which
+        logs "Shutdown broker because all log dirs in ... have failed" and calls
+        ``Exit.halt(1)``). The answers already made (a Produce's KAFKA_STORAGE_ERROR) go out
+        first."""
+        try:
+            effects = handle()
+        except OSError as error:
+            self.replicas.handle_log_dir_failure(error)
+            effects = self.dispatch.drain()
+        if self.replicas.offline_log_dir is None:
+            return effects
+        reason = self.replicas.offline_log_dir
+        message = f"all log dirs in {self.config.log_dirs} have failed: {reason}"
+        return [*effects, Halt(message)]
 
     def begin_controlled_shutdown(self, now_ms: int) -> list[Effect]:
         """Ask the controller to move leadership away; ``shutdown_complete`` tells when done."""

@@ -121,6 +121,8 @@ class Dispatcher:
         connection_id = ctx.connection_id
         try:
             result = api.handle(ctx, request)
+        except OSError:
+            raise  # the log directory failed, not the request: the core halts
         except Exception:
             log.exception("%s v%d failed", api.name, ctx.api_version)
             self._close(connection_id)

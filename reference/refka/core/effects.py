@@ -79,7 +79,17 @@ class Disconnect:
     reason: str
 
 
-Effect = Send | Close | Wakeup | SendRequest | Disconnect
+@dataclass(frozen=True, slots=True)
+class Halt:
+    """Stop the process now, without a clean shutdown: the core cannot go on (every log
+    directory failed, as Kafka's ``ReplicaManager.handleLogDirFailure`` halts the broker when
+    no log directory is left online). The asyncio driver logs ``reason`` and exits with status
+    1; the simulator crashes the node. Effects after it are not carried out."""
+
+    reason: str
+
+
+Effect = Send | Close | Wakeup | SendRequest | Disconnect | Halt
 
 
 class Core(Protocol):
@@ -104,6 +114,7 @@ __all__ = [
     "Disconnect",
     "Effect",
     "FileSlice",
+    "Halt",
     "Send",
     "SendRequest",
     "Wakeup",

@@ -6,10 +6,13 @@ lands in the page cache and is visible to reads at once; only ``fsync`` makes a 
 durable; ``crash()`` throws the page cache away, so each file falls back to its last fsynced
 contents, except that the most recent write may survive in part (a torn write). Directory
 operations (mkdir, rename, delete) are durable at once, as on a journaling file system.
+A full disk (``full = True``) fails every write (``append``, and ``open`` of a new file) with
+``OSError(ENOSPC)``, as ``write(2)`` does; reads, fsyncs and deletes still work.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -143,6 +146,7 @@ class MemoryStorage:
         self.files: dict[str, _MemoryFile] = {}
         self.dirs: set[str] = {""}
         self._last_write: tuple[str, int, int] | None = None  # path, position, length
+        self.full = False  # the disk is full: writes fail with ENOSPC
 
     def _parent(self, path: str) -> str:
         return path.rsplit("/", 1)[0] if "/" in path else ""
@@ -178,13 +182,21 @@ class MemoryStorage:
     def open(self, path: str) -> None:
         if self._parent(path) not in self.dirs:
             raise FileNotFoundError(path)
-        self.files.setdefault(path, _MemoryFile())
+        if path not in self.files:
+            self._check_space(path)
+            self.files[path] = _MemoryFile()
 
     def close(self, path: str) -> None:
         pass
 
+    def _check_space(self, path: str) -> None:
+        if self.full:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
+
     def append(self, path: str, data: bytes | bytearray) -> None:
         self.open(path)
+        if data:
+            self._check_space(path)
         f = self.files[path]
         self._last_write = (path, len(f.data), len(data))
         f.data += data

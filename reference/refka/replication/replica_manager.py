@@ -116,6 +116,7 @@ class ReplicaManager:
         self.completed: list[tuple[RequestContext, object]] = []  # without on_partitions_changed
         self._changed: set[TopicPartition] = set()
         self._now_ms = 0
+        self.offline_log_dir: str | None = None  # the I/O error that took the log dir offline
         self._next_isr_check_ms = 0
         self.hw_checkpoint = HighWatermarkCheckpoint(
             logs.storage, self.config.replica_high_watermark_checkpoint_interval_ms
@@ -259,7 +260,21 @@ class ReplicaManager:
         if not replica.is_leader:
             return AppendResult(ErrorCode.not_leader_or_follower)
         min_isr = replica.min_insync_replicas
-        return replica.append_as_leader(records, now_ms, min_isr, required_acks, produce_version)
+        try:
+            return replica.append_as_leader(
+                records, now_ms, min_isr, required_acks, produce_version
+            )
+        except OSError as error:  # Kafka: KafkaStorageException -> KAFKA_STORAGE_ERROR
+            self.handle_log_dir_failure(error)
+            return AppendResult(ErrorCode.kafka_storage_error, error_message=str(error))
+
+    def handle_log_dir_failure(self, error: OSError) -> None:
+        """An I/O error in the log directory (Kafka's ``LogDirFailureChannel``): the directory
+        is offline. refka has one log directory, so the broker must halt, as Kafka's
+        ``LogManager.handleLogDirFailure`` does once no log directory is left online; the
+        ``Broker`` turns ``offline_log_dir`` into a ``Halt`` effect."""
+        if self.offline_log_dir is None:
+            self.offline_log_dir = str(error)
 
     def delay_produce(
         self,

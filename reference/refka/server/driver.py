@@ -23,11 +23,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import socket
 import time
 from collections.abc import Iterable
 
-from refka.core.effects import Close, Core, Disconnect, Effect, Send, SendRequest, Wakeup
+from refka.core.effects import Close, Core, Disconnect, Effect, Halt, Send, SendRequest, Wakeup
 from refka.server.connection import Connection
 from refka.server.files import SegmentFiles
 from refka.server.outbound import OutboundConnection
@@ -40,6 +41,14 @@ __all__ = ["BrokerServer", "Core", "CoreRunner", "Listener", "NodeServer", "now_
 def now_ms() -> int:
     """Wall-clock milliseconds since the epoch, the unit of Kafka's timestamps."""
     return time.time_ns() // 1_000_000
+
+
+def halt(reason: str) -> None:
+    """Stop the process at once with status 1, no clean shutdown (Kafka's ``Exit.halt(1)``
+    after ``handleLogDirFailure`` finds no log directory online)."""
+    log.error("halting: %s", reason)
+    logging.shutdown()
+    os._exit(1)
 
 
 class CoreRunner:
@@ -134,6 +143,8 @@ class CoreRunner:
                 if outbound is not None:
                     log.info("dropping connection to node %d: %s", effect.node_id, effect.reason)
                     outbound.drop()
+            elif isinstance(effect, Halt):
+                halt(effect.reason)
             else:
                 raise TypeError(f"unknown effect {effect!r}")
 

@@ -8,7 +8,7 @@ removed. Everything happens through one FIFO queue of events, so a run is determ
 same script gives the same :attr:`Router.timeline`.
 
 Fault model: a node marked down (:meth:`Router.set_down`) receives nothing and is not ticked
-(its timer waits for it to come back).
+(its timer waits for it to come back); a node that halts (``Halt``) is marked down.
 Marking it down breaks its links: the peers that had a connection to it get
 ``on_unreachable``; the peers it was connected to get ``on_disconnect``. A ``SendRequest`` to a
 down or unknown node gives its sender ``on_unreachable``. ``Disconnect`` (the sender's own
@@ -29,7 +29,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from refka.core.effects import Close, Core, Disconnect, Effect, Send, SendRequest, Wakeup
+from refka.core.effects import Close, Core, Disconnect, Effect, Halt, Send, SendRequest, Wakeup
 from refka.log.file_slice import FileSlice
 
 LINK_CONNECTION_ID_BASE = 1_000_000
@@ -205,6 +205,10 @@ class Router:
                 if link is not None and link.open:
                     self._record(f"{node.node_id} disconnects {effect.node_id}")
                     self._close_link(link, unreachable=False)
+            elif isinstance(effect, Halt):
+                self._record(f"{node.node_id} halts: {effect.reason}")
+                self.set_down(node.node_id)
+                return
             else:
                 raise TypeError(f"unknown effect {effect!r}")
 
