@@ -40,8 +40,8 @@ FIND_COORDINATOR, JOIN_GROUP, HEARTBEAT, SYNC_GROUP, CREATE_TOPICS, INIT_PRODUCE
 
 
 class LossyBroker:
-    """The broker core, whose answers can be lost (the request is handled, the answer dropped:
-    what a connection that breaks after the write looks like to the client)."""
+    """The broker core, whose answers to Produce can be lost (the request is handled, the
+    answer dropped: what a connection that breaks after the write looks like to a client)."""
 
     def __init__(self, core: object) -> None:
         self.core = core
@@ -59,7 +59,11 @@ class LossyBroker:
         method = getattr(self.core, name)
         if name != "on_request":
             return method  # type: ignore[no-any-return]
-        return lambda *args: self._filter(method(*args))
+        return lambda connection, frame, now: (
+            self._filter(method(connection, frame, now))
+            if int.from_bytes(frame[:2], "big") == PRODUCE
+            else method(connection, frame, now)
+        )
 
 
 class World:
@@ -292,3 +296,85 @@ def test_same_seed_same_history() -> None:
         return world.history.ops
 
     assert run() == run()
+
+
+def test_a_group_member_survives_a_broker_restart() -> None:
+    """The coordinator and the partitions' leader restart: the member finds its coordinator
+    again (or rejoins) and reads the values written after, each at least once."""
+    world = World()
+    world.create_topic(partitions=2)
+    producer = world.producer()
+    world.send(producer, range(10), partitions=2)
+    consumer = world.consumer()
+    world.poll_until([consumer], lambda: len(world.values_read(consumer)) == 10)
+    world.restart_broker()
+    world.send(producer, range(10, 20), partitions=2)
+    world.poll_until([consumer], lambda: len(world.values_read(consumer)) == 20)
+    assert set(world.values_read(consumer)) == set(range(20))
+    assert consumer.unreachable >= 1  # the restart broke its connection
+    assert consumer.state == "stable"
+    watermarks = [(w.partition, w.high_watermark) for w in consumer.high_watermarks]
+    for partition in (0, 1):
+        seen = [hw for p, hw in watermarks if p == partition]
+        assert seen == sorted(seen) and seen[-1] == 10
+
+
+def test_a_position_past_the_log_end_resets_to_the_earliest_offset() -> None:
+    """OFFSET_OUT_OF_RANGE: auto.offset.reset=earliest, recorded as a new assign."""
+    world = World()
+    world.create_topic(partitions=1)
+    producer = world.producer()
+    world.send(producer, range(3), partitions=1)
+    consumer = world.consumer()
+    world.poll_until([consumer], lambda: len(world.values_read(consumer)) == 3)
+    consumer.positions[0] = 1_000  # as if the log had been truncated below it
+    world.poll_until([consumer], lambda: len(world.ops(consumer.client_id, "assign")) == 2)
+    assert [op.offsets for op in world.ops(consumer.client_id, "assign")] == [
+        ((TOPIC, 0, 0),),
+        ((TOPIC, 0, 0),),
+    ]
+    world.poll_until([consumer], lambda: sum(world.values_read(consumer).values()) == 6)
+    assert world.values_read(consumer) == Counter({0: 2, 1: 2, 2: 2})
+
+
+def test_outcomes_fail_and_info() -> None:
+    """fail: nothing can have been written (no such partition until delivery.timeout.ms; an
+    error the broker gives before appending, retries exhausted); info: answers lost."""
+    world = World()
+    world.create_topic(partitions=1)
+    nowhere = world.producer(delivery_timeout_ms=1_000)
+    world.send(nowhere, [0], partitions=1)
+    world.call(nowhere.client_id, lambda now: nowhere.send(5, 1, now))
+    world.run_until(lambda: nowhere.pending() == 0, 5_000)
+    [failed] = world.ops(nowhere.client_id, "send", "fail")
+    assert (failed.value, failed.error) == (1, "delivery.timeout.ms expired")
+
+    lost = world.producer(acks=1, idempotent=False, retries=2, request_timeout_ms=500)
+    world.broker.drop_answers = True
+    world.send(lost, [2], partitions=1)
+    world.broker.drop_answers = False
+    [unknown] = world.ops(lost.client_id, "send", "info")
+    assert unknown.error == "request timed out (retries exhausted)"
+    assert lost.failed_requests == 3  # the first attempt and two retries
+
+
+def test_a_refused_batch_fails_and_the_producer_takes_a_new_id() -> None:
+    """MESSAGE_TOO_LARGE is refused before the append: fail at once, no retry; the partition's
+    next sequence would be out of order, so the next send runs under a fresh producer id."""
+    world = World()
+    admin = SimAdmin(0, [BROKER], "small", world.history)
+    node = world.add(lambda _: admin)
+    configs = {"max.message.bytes": "70"}  # a 61-byte header and one tiny record fit
+    world.call(node, lambda now: admin.create_topic(now, 1, 1, configs))
+    world.run_until(lambda: "small" in admin.created, 5_000)
+    assert admin.created["small"] == ErrorCode.none
+    producer = SimProducer(world._next_client, [BROKER], "small", -1, True, 3, world.history)
+    world.add(lambda _: producer)
+    world.call(producer.client_id, lambda now: producer.send(0, 7, now))
+    world.run_until(lambda: producer.pending() == 0, 5_000)
+    [failed] = world.ops(producer.client_id, "send", "fail")
+    assert failed.error == "MESSAGE_TOO_LARGE"
+    assert producer.decoded[PRODUCE] == 1
+    world.call(producer.client_id, lambda now: producer.send(0, 8, now))
+    world.run_until(lambda: producer.pending() == 0, 5_000)
+    assert len(producer.producer_ids) == 2

@@ -643,7 +643,7 @@ class SimConsumer(ClientNode):
             return
         error = min(errors, key=lambda e: int(e.value))
         outcome = "fail" if errors <= COMMIT_NOT_WRITTEN else "info"
-        self._committed(done.now_ms, offsets, reads, outcome, error.name)
+        self._committed(done.now_ms, offsets, reads, outcome, error.name.upper())
         if token == self._token:
             self._group_error(error)
 

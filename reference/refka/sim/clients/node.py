@@ -75,6 +75,7 @@ class ClientNode:
         )
         self.decoded: Counter[int] = Counter()  # responses kio decoded, per api key
         self.failed_requests = 0  # requests that ended disconnected or timed out
+        self.unreachable = 0  # connections to a broker that broke or could not be opened
         self.leaders: dict[int, Leader] = {}
         self.partition_count = 0
         self.metadata_needed = True
@@ -100,6 +101,7 @@ class ClientNode:
         return self._step(now_ms)
 
     def on_unreachable(self, node_id: int, now_ms: int) -> list[Effect]:
+        self.unreachable += 1
         self.network.on_unreachable(node_id, now_ms)
         return self._step(now_ms)
 

@@ -236,9 +236,9 @@ class SimProducer(ClientNode):
             if error in RESTART_SEQUENCES:
                 self._new_producer_id()
             if error.retriable or error in RESTART_SEQUENCES:
-                self._retry(queue, batch, done.now_ms, error.name)
+                self._retry(queue, batch, done.now_ms, error.name.upper())
             else:
-                self._finish(queue, batch, done.now_ms, error.name)
+                self._finish(queue, batch, done.now_ms, error.name.upper())
 
     def _retry(self, queue: deque[_Batch], batch: _Batch, now_ms: int, reason: str) -> None:
         if batch.attempts > self.retries:
