@@ -118,8 +118,8 @@ class SimAdmin(ClientNode):
     def _on_listed(self, partition: int, timestamp: int, done: ClientResponse) -> None:
         answer = None
         if done.response is not None:
-            [topic] = done.response.topics
-            [answer] = topic.partitions
+            answers = [p for t in done.response.topics for p in t.partitions]
+            answer = answers[0] if len(answers) == 1 else None
         if answer is None or answer.error_code != ErrorCode.none:
             self._to_list.append((partition, timestamp))
             self._leader_lost(partition)

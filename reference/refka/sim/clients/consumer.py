@@ -59,6 +59,7 @@ from kio.static.primitive import i8, i32, i32Timedelta, i64
 
 from refka.core.effects import Effect
 from refka.core.network_client import ClientResponse
+from refka.protocol.records import InvalidRecordError
 from refka.sim.clients.node import ClientNode
 from refka.sim.clients.wire import (
     decode_assignment,
@@ -170,6 +171,7 @@ class SimConsumer(ClientNode):
         self.positions: dict[int, int] = {}
         self.assignments: list[Assignment] = []
         self.high_watermarks: list[HighWatermark] = []
+        self.fetch_errors: list[tuple[int, int, int, str]] = []  # at, partition, position, why
         self._resume_stable = False  # back to "stable" once the coordinator is found again
         self._join: Any = None  # the JoinGroup response the sync step answers
         self._resets: set[int] = set()
@@ -299,8 +301,8 @@ class SimConsumer(ClientNode):
         self._group_request(request, now_ms, self._on_coordinator, node=broker)
 
     def _on_coordinator(self, response: Any, now_ms: int) -> None:
-        [found] = response.coordinators
-        if found.error_code != ErrorCode.none or found.node_id < 0:
+        found = next((c for c in response.coordinators if c.key == self.group_id), None)
+        if found is None or found.error_code != ErrorCode.none or found.node_id < 0:
             return
         self.coordinator = int(found.node_id)
         if self._resume_stable and self.generation >= 0:
@@ -555,6 +557,8 @@ class SimConsumer(ClientNode):
         self, round_: _Round, requested: dict[int, tuple[int, int]], done: ClientResponse, data: Any
     ) -> None:
         partition = int(data.partition_index)
+        if partition not in requested:
+            return  # not asked for: ignored
         position, epoch = requested[partition]
         error = data.error_code
         if error == ErrorCode.offset_out_of_range:
@@ -570,7 +574,11 @@ class SimConsumer(ClientNode):
         current = round_.generation == self.generation and partition in self.assignment
         if not current or self.positions.get(partition) != position:
             return  # revoked meanwhile: drop what was fetched, as a consumer does
-        reads, next_position = fetched_records(data.records, position)
+        try:
+            reads, next_position = fetched_records(data.records, position)
+        except InvalidRecordError as corrupt:  # the Java consumer raises CorruptRecordException
+            self.fetch_errors.append((done.now_ms, partition, position, str(corrupt)))
+            return
         round_.reads += [(self.topic, partition, offset, value) for offset, value in reads]
         round_.positions[partition] = next_position
 

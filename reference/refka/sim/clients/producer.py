@@ -222,8 +222,20 @@ class SimProducer(ClientNode):
             reason = "request timed out" if done.timed_out else "disconnected"
             self._retry(queue, batch, done.now_ms, reason)
             return
-        [topic] = done.response.responses
-        [result] = topic.partition_responses
+        result = next(
+            (
+                r
+                for t in done.response.responses
+                if t.name == self.topic
+                for r in t.partition_responses
+                if r.index == batch.partition
+            ),
+            None,
+        )
+        if result is None:  # an answer without our partition: as if none came
+            batch.maybe_written = True
+            self._retry(queue, batch, done.now_ms, "no result for the partition")
+            return
         error = result.error_code
         if error == ErrorCode.none:
             self._finish(queue, batch, done.now_ms, offset=int(result.base_offset))
