@@ -378,3 +378,30 @@ def test_a_refused_batch_fails_and_the_producer_takes_a_new_id() -> None:
     world.call(producer.client_id, lambda now: producer.send(0, 8, now))
     world.run_until(lambda: producer.pending() == 0, 5_000)
     assert len(producer.producer_ids) == 2
+
+
+def test_three_members_share_partitions_round_robin_and_a_leaving_one_hands_them_over() -> None:
+    world = World()
+    world.create_topic(partitions=4)
+    members = [world.consumer(commit="before") for _ in range(3)]
+    world.poll_until(
+        members,
+        lambda: (
+            all(c.state == "stable" for c in members)
+            and len({c.generation for c in members}) == 1
+            and sum(len(c.assignment) for c in members) == 4
+        ),
+    )
+    owned = sorted(c.assignment for c in members)
+    assert owned == [(0, 3), (1,), (2,)]  # round-robin over the members sorted by id
+    generation = members[0].generation
+
+    leaving, staying = members[0], members[1:]
+    world.call(leaving.client_id, leaving.close)
+    world.poll_until(staying, lambda: all(c.generation > generation for c in staying))
+    world.poll_until(staying, lambda: all(c.state == "stable" for c in staying))
+    assert sorted(p for c in staying for p in c.assignment) == [0, 1, 2, 3]
+    producer = world.producer()
+    world.send(producer, range(12), partitions=4)
+    world.poll_until(staying, lambda: len(world.values_read(*staying)) == 12)
+    assert world.values_read(*staying) == Counter(range(12))
