@@ -154,12 +154,8 @@ class ClientNode:
                 self.decoded[response.api_key] += 1
             on_done(response)
 
-        network = self.network
-        network.request_timeout_ms = timeout_ms or self.request_timeout_ms
-        try:
-            return network.send(NodeAddress(node_id, f"broker-{node_id}", 0), request, now_ms, done)
-        finally:
-            network.request_timeout_ms = self.request_timeout_ms
+        address = NodeAddress(node_id, f"broker-{node_id}", 0)
+        return self.network.send(address, request, now_ms, done, timeout_ms)
 
     def _send_unanswered(self, node_id: int, frame: bytes) -> None:
         """A request the broker will not answer (Produce with acks=0): not kept in flight."""
