@@ -583,19 +583,22 @@ class SimConsumer(ClientNode):
         round_.positions[partition] = next_position
 
     def _end_round(self, round_: _Round, now_ms: int) -> None:
+        """Every fetch of the round is back: move the positions of the partitions still owned,
+        record the poll, commit (``after``: behind the record, ``before``: ahead of it)."""
         self._round = None
-        current = round_.generation == self.generation and self.state == "stable"
+        owned = {p for p in self.assignment if round_.generation == self.generation}
         moved = {
-            p: o for p, o in round_.positions.items() if current and self.positions.get(p) != o
+            p: o for p, o in round_.positions.items() if p in owned and self.positions.get(p) != o
         }
         self.positions.update(moved)
+        positions = {p: o for p, o in self.positions.items() if p in owned}
         reads = tuple(round_.reads)
         if self.commit_mode == "after" or not reads:
             self.history.add(now_ms, self.client_id, "ok", "poll", topic=self.topic, reads=reads)
             if moved and reads:
-                self._commit(dict(self.positions), now_ms, None)
-        elif current:
-            self._commit(dict(self.positions), now_ms, reads)
+                self._commit(positions, now_ms, None)
+        elif all(read[1] in owned for read in reads):
+            self._commit(positions, now_ms, reads)
         else:  # revoked before the commit: not processed
             self.history.add(
                 now_ms, self.client_id, "fail", "poll", topic=self.topic, error="revoked"
