@@ -20,6 +20,7 @@ from refka.log.file_slice import FileSlice
 from refka.log.storage import MemoryStorage
 from refka.node import make_broker, make_controller
 from refka.sim.clients import SimAdmin, SimConsumer, SimProducer
+from refka.sim.clients.node import Leader
 from refka.sim.history import History, Op
 from refka.sim.router import Router
 
@@ -405,3 +406,21 @@ def test_three_members_share_partitions_round_robin_and_a_leaving_one_hands_them
     world.send(producer, range(12), partitions=4)
     world.poll_until(staying, lambda: len(world.values_read(*staying)) == 12)
     assert world.values_read(*staying) == Counter(range(12))
+
+
+def test_a_fetch_with_an_epoch_the_broker_does_not_know_refreshes_the_leader() -> None:
+    """KIP-320: the consumer's Fetch carries the leader epoch it knows; a newer one than the
+    broker's is UNKNOWN_LEADER_EPOCH, and the consumer asks for metadata again."""
+    world = World()
+    world.create_topic(partitions=1)
+    producer = world.producer()
+    world.send(producer, range(3), partitions=1)
+    consumer = world.consumer()
+    world.poll_until([consumer], lambda: len(world.values_read(consumer)) == 3)
+    assert consumer.leaders[0] == Leader(BROKER, 0)
+    consumer.leaders[0] = Leader(BROKER, 5)  # as if it had heard of an election the broker missed
+    world.send(producer, range(3, 6), partitions=1)
+    world.poll_until([consumer], lambda: len(world.values_read(consumer)) == 6)
+    assert consumer.errors["UNKNOWN_LEADER_EPOCH"] >= 1
+    assert consumer.leaders[0] == Leader(BROKER, 0)
+    assert world.values_read(consumer) == Counter(range(6))

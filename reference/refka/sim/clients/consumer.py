@@ -285,6 +285,7 @@ class SimConsumer(ClientNode):
         self._transition("join")
 
     def _group_error(self, error: ErrorCode) -> None:
+        self.errors[error.name.upper()] += 1
         if error in REJOIN:
             self._rejoin(error)
         elif error in COORDINATOR_LOST:
@@ -453,11 +454,14 @@ class SimConsumer(ClientNode):
             return
         for topic in done.response.topics:
             for partition in topic.partitions:
-                index = int(partition.partition_index)
-                if partition.error_code == ErrorCode.none and index in self._resets:
-                    self.positions[index] = int(partition.offset)
-                    self._resets.discard(index)
-                elif partition.error_code in STALE_LEADER:
+                index, error = int(partition.partition_index), partition.error_code
+                if error == ErrorCode.none:
+                    if index in self._resets:
+                        self.positions[index] = int(partition.offset)
+                        self._resets.discard(index)
+                    continue
+                self.errors[error.name.upper()] += 1
+                if error in STALE_LEADER:
                     self._leader_lost(index)
         if not self._resets and self._pending_lists == 0:
             self._assigned(done.now_ms)
@@ -561,6 +565,8 @@ class SimConsumer(ClientNode):
             return  # not asked for: ignored
         position, epoch = requested[partition]
         error = data.error_code
+        if error != ErrorCode.none:
+            self.errors[error.name.upper()] += 1
         if error == ErrorCode.offset_out_of_range:
             self._resets.add(partition)
         elif error in STALE_LEADER:
@@ -649,6 +655,7 @@ class SimConsumer(ClientNode):
             return
         codes = {p.error_code for t in done.response.topics for p in t.partitions}
         errors = codes - {ErrorCode.none}
+        self.errors.update(e.name.upper() for e in errors)
         if not errors:
             self._committed(done.now_ms, offsets, reads, "ok", "")
             return

@@ -76,6 +76,7 @@ class ClientNode:
         self.decoded: Counter[int] = Counter()  # responses kio decoded, per api key
         self.failed_requests = 0  # requests that ended disconnected or timed out
         self.unreachable = 0  # connections to a broker that broke or could not be opened
+        self.errors: Counter[str] = Counter()  # error codes brokers answered, by name
         self.leaders: dict[int, Leader] = {}
         self.partition_count = 0
         self.metadata_needed = True

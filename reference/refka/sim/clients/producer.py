@@ -237,6 +237,8 @@ class SimProducer(ClientNode):
             self._retry(queue, batch, done.now_ms, "no result for the partition")
             return
         error = result.error_code
+        if error != ErrorCode.none:
+            self.errors[error.name.upper()] += 1
         if error == ErrorCode.none:
             self._finish(queue, batch, done.now_ms, offset=int(result.base_offset))
         elif error == ErrorCode.duplicate_sequence_number and self.idempotent:
