@@ -11,6 +11,7 @@ import pytest
 from kio.schema.errors import ErrorCode
 from refka.core.effects import Effect
 from refka.sim.clients import SimAdmin, SimConsumer, SimProducer
+from refka.sim.clients.node import Leader
 from refka.sim.history import History
 
 world = pytest.importorskip("refka.sim.world")
@@ -98,6 +99,11 @@ def test_producer_and_group_across_a_leader_crash(seed: int) -> None:
     assert acknowledged >= set(range(20))
     run.until(lambda: acknowledged <= set(run.reads(consumer)), every=poll)
     assert consumer.leaders[0] == after  # it fetches with the new leader epoch (KIP-320)
+    consumer.leaders[0] = Leader(after.node, before.epoch)  # as if it had missed the election
+    run.call(producer, lambda now: producer.send(0, 40, now))
+    run.until(lambda: 40 in run.reads(consumer), every=poll)
+    assert consumer.errors["FENCED_LEADER_EPOCH"] >= 1
+    assert consumer.leaders[0] == after
     run.cluster.restart(before.node)
     restarted_ms = run.cluster.now_ms
     run.until(lambda: (broker := run.cluster.broker(before.node)) is not None and broker.ready)
