@@ -19,8 +19,7 @@ from refka.core.network_client import NodeAddress
 from refka.log.file_slice import FileSlice
 from refka.log.storage import MemoryStorage
 from refka.node import make_broker, make_controller
-from refka.sim.clients import SimAdmin, SimConsumer, SimProducer
-from refka.sim.clients.node import Leader
+from refka.sim.clients import Leader, SimAdmin, SimConsumer, SimProducer
 from refka.sim.history import History, Op
 from refka.sim.router import Router
 

@@ -10,8 +10,7 @@ from typing import TypeVar
 import pytest
 from kio.schema.errors import ErrorCode
 from refka.core.effects import Effect
-from refka.sim.clients import SimAdmin, SimConsumer, SimProducer
-from refka.sim.clients.node import Leader
+from refka.sim.clients import Leader, SimAdmin, SimConsumer, SimProducer
 from refka.sim.history import History
 
 world = pytest.importorskip("refka.sim.world")
