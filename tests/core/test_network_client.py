@@ -93,6 +93,19 @@ def test_a_request_times_out_after_request_timeout_ms() -> None:
     assert not c.ready(2, TIMEOUT_MS)
 
 
+def test_a_request_may_carry_its_own_timeout() -> None:
+    """A JoinGroup waits for the rebalance: its deadline is its own, not request.timeout.ms."""
+    c = client()
+    done: list[ClientResponse] = []
+    c.send(NODE, request(), 0, done.append, timeout_ms=3 * TIMEOUT_MS)
+    c.drain()
+    assert c.next_deadline_ms() == 3 * TIMEOUT_MS
+    c.on_tick(TIMEOUT_MS)
+    assert done == []
+    c.on_tick(3 * TIMEOUT_MS)
+    assert [(r.disconnected, r.timed_out) for r in done] == [(True, True)]
+
+
 def test_unreachable_completes_every_request_in_flight_and_backs_off() -> None:
     c = client()
     done: list[ClientResponse] = []

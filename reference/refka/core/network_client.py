@@ -143,8 +143,11 @@ class NetworkClient:
         request: Any,
         now_ms: int,
         on_complete: Callable[[ClientResponse], None],
+        timeout_ms: int | None = None,
     ) -> bool:
-        """Send ``request`` to ``node``; False (nothing sent) while the node is in backoff."""
+        """Send ``request`` to ``node``; False (nothing sent) while the node is in backoff.
+        ``timeout_ms`` replaces ``request.timeout.ms`` for this request (a JoinGroup waits for
+        the rebalance, as the Java consumer's)."""
         if not self.ready(node.node_id, now_ms):
             return False
         correlation_id = self._next_correlation_id
@@ -154,7 +157,7 @@ class NetworkClient:
             correlation_id,
             api_key,
             codec.response_class(api_key, version),
-            now_ms + self.request_timeout_ms,
+            now_ms + (self.request_timeout_ms if timeout_ms is None else timeout_ms),
             on_complete,
         )
         self._nodes.setdefault(node.node_id, _Node()).in_flight.append(entry)

@@ -119,6 +119,14 @@ class Router:
         self._perform(node, node.core.on_request(connection_id, frame, self.now_ms))
         self.run()
 
+    def client_step(self, node_id: int, call: Callable[[int], Iterable[Effect]]) -> None:
+        """Call a client node's own operation with the current time (a simulated producer's
+        ``send``, a consumer's ``poll``) and perform the effects it returns."""
+        node = self.nodes[node_id]
+        self._record(f"client step {node_id}")
+        self._perform(node, call(self.now_ms))
+        self.run()
+
     # -------------------------------------------------------------------- time
 
     def advance(self, ms: int) -> None:
