@@ -42,7 +42,7 @@ from refka.core.topics import Node, Topics
 from refka.core.trace import Tracer
 from refka.handlers import registry
 from refka.log.storage import Storage
-from refka.metadata.image import MetadataDelta, MetadataImage
+from refka.metadata.image import MetadataDelta, MetadataImage, whole_image_delta
 from refka.metadata.records import TOPIC_RESOURCE
 from refka.replication.replica_fetcher import FetcherConfig
 from refka.replication.replica_manager import ReplicaManager, ReplicationConfig
@@ -119,6 +119,7 @@ class Broker:
             on_partitions_changed=self.partitions.partitions_changed,
             replicas=self.partitions.replicas,
         )
+        self._publishing = False  # replicas and groups follow the image (after catch-up)
         self.loader = MetadataLoader(
             config.node_id,
             self.controller,
@@ -237,14 +238,36 @@ class Broker:
     # -------------------------------------------------------------- internals
 
     def _publish(self, image: MetadataImage, delta: MetadataDelta, now_ms: int) -> None:
-        """A metadata delta was applied: roles, groups and the lifecycle follow the image."""
+        """A metadata delta was applied: roles, groups and the lifecycle follow the image.
+
+        Replica roles and group coordination wait until the controller has acknowledged that
+        this broker caught up with the metadata log past its own registration (Kafka's
+        ``BrokerServer`` installs its metadata publisher only after the lifecycle manager's
+        ``initialCatchUpFuture``). Before that the image may still name this broker the
+        leader of an epoch that ended when it crashed: the registration that fences it and
+        moves its leadership (KIP-966 unclean shutdown) is not applied yet. Acting on it would
+        lead a partition again with a log that lost its unflushed tail, and the followers
+        would truncate committed records to match it."""
         self.image = image
+        self.lifecycle.on_metadata_applied(image.offset)
+        if not self._publishing:
+            return
+        self._apply(image, delta, now_ms)
+
+    def _maybe_start_publishing(self, now_ms: int) -> None:
+        """The controller said this broker caught up: hand the replicas and groups the whole
+        image once, then every delta."""
+        if self._publishing or not self.lifecycle.caught_up:
+            return
+        self._publishing = True
+        self._apply(self.image, whole_image_delta(self.image), now_ms)
+
+    def _apply(self, image: MetadataImage, delta: MetadataDelta, now_ms: int) -> None:
         self.replicas.apply_delta(image, delta, self.config.node_id, now_ms)
         for topic in delta.changed_configs:
             if topic[0] == TOPIC_RESOURCE and topic[1] in image.topics_by_name:
                 self.partitions.reconfigure_topic(topic[1])
         self.groups.on_metadata(image, now_ms)
-        self.lifecycle.on_metadata_applied(image.offset)
 
     def _reply(self, ctx: RequestContext, response: Any) -> None:
         self.dispatch.reply(ctx, response)
@@ -253,6 +276,7 @@ class Broker:
         return dict(self.image.configs.get((TOPIC_RESOURCE, topic), {}))
 
     def _collect(self, now_ms: int) -> list[Effect]:
+        self._maybe_start_publishing(now_ms)
         self.lifecycle.on_tick(now_ms)
         self.loader.on_tick(now_ms)
         self.replicas.poll(now_ms)

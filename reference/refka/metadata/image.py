@@ -467,3 +467,19 @@ def iter_partitions(image: MetadataImage) -> Iterator[tuple[str, int, PartitionR
         partitions = image.topics_by_name[name].partitions
         for p in sorted(partitions):
             yield name, p, partitions[p]
+
+
+def whole_image_delta(image: MetadataImage) -> MetadataDelta:
+    """A delta that changes everything ``image`` holds: what a publisher installed late is
+    given first (Kafka's loader hands a new publisher the whole image as one delta)."""
+    return MetadataDelta(
+        changed_partitions={
+            (name, index): registration
+            for name, topic in image.topics_by_name.items()
+            for index, registration in topic.partitions.items()
+        },
+        deleted_topics=frozenset(),
+        created_topics=frozenset(image.topics_by_name),
+        changed_brokers=frozenset(image.brokers),
+        changed_configs=frozenset(image.configs),
+    )

@@ -29,7 +29,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from refka.protocol.batch_header import read_header
 from refka.protocol.records import iter_records
+from refka.sim.clients.wire import decode_value
 
 TopicPartition = tuple[str, int]
 
@@ -75,16 +77,6 @@ class PartitionState:
     elr: tuple[int, ...]
 
 
-def decode_value(value: bytes | None) -> int | None:
-    """A simulated client's record value: its unique integer, in ASCII decimal."""
-    if value is None:
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        return None
-
-
 def read_log(log: Any) -> tuple[tuple[int, ...], dict[int, int]]:
     """``(epochs, values)`` of a ``PartitionLog`` from its segments' bytes (page cache)."""
     epochs: list[int] = []
@@ -95,8 +87,8 @@ def read_log(log: Any) -> tuple[tuple[int, ...], dict[int, int]]:
             if batch.last_offset < start:
                 continue
             first = max(batch.base_offset, start)
-            epochs += [batch.partition_leader_epoch] * (batch.last_offset - first + 1)
             data = log.storage.read(segment.log_path, batch.position, batch.size)
+            epochs += [read_header(data).partition_leader_epoch] * (batch.last_offset - first + 1)
             for record in iter_records(data):
                 value = decode_value(record.value)
                 if value is not None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from refka.sim.checker import Report, check, guarantees_for
-from refka.sim.clients import SimConsumer, SimProducer
+from refka.sim.clients import SimAdmin, SimConsumer, SimProducer
 from refka.sim.history import History
 from refka.sim.invariants import (
     HighWatermarkMonotonic,
@@ -33,7 +33,7 @@ from refka.sim.invariants import (
 from refka.sim.network import NetworkFaults
 from refka.sim.schedule import Operation, Schedule, SimConfig
 from refka.sim.timeline import WORLD, Step
-from refka.sim.world import SimCluster
+from refka.sim.world import FIRST_CLIENT_ID, SimCluster
 
 TOPIC = "sim"
 GROUP = "sim-group"
@@ -65,14 +65,18 @@ class Simulation:
         self.world.start()
         self.history = History()
         brokers = self.world.broker_ids
-        self.producers = [
-            SimProducer(100 + i, brokers, TOPIC, config.acks, config.idempotent, 5, self.history)
-            for i in range(config.producers)
-        ]
+        self.world_clients: list[Any] = []
+        self.admin = SimAdmin(self._next_process(), brokers, TOPIC, self.history)
+        self._new_process(self.admin)
+        self.producers: list[SimProducer] = []
         self.consumers: list[Any] = []
-        self.world_clients: list[Any] = list(self.producers)
         self.clients: dict[int, int] = {}  # the schedule's client number -> its node id
-        for i, producer in enumerate(self.producers):
+        for i in range(config.producers):
+            producer = SimProducer(
+                self._next_process(), brokers, TOPIC, config.acks, config.idempotent, 5,
+                self.history, seed=seed + i,
+            )  # fmt: skip
+            self.producers.append(producer)
             self.clients[i] = self._new_process(producer)
         for i in range(config.consumers):
             self._add_consumer(config.producers + i)
@@ -87,32 +91,37 @@ class Simulation:
 
     # ------------------------------------------------------------------ set-up
 
+    def _next_process(self) -> int:
+        return FIRST_CLIENT_ID + len(self.world_clients)
+
     def _new_process(self, client: Any) -> int:
         """Add ``client`` to the world; its node id is its process number in the history."""
         node = self.world.add_client(client)
         assert node == client.client_id, (node, client.client_id)
+        self.world_clients.append(client)
         return node
 
     def _add_consumer(self, number: int) -> None:
         """Consumer ``number`` of the schedule, as a new process (also after a crash)."""
-        process = 100 + len(self.world_clients)
         consumer = SimConsumer(
-            process, self.world.broker_ids, GROUP, TOPIC, self.config.commit, self.history
-        )
+            self._next_process(), self.world.broker_ids, GROUP, TOPIC, self.config.commit,
+            self.history, seed=self.schedule.seed + number,
+        )  # fmt: skip
         index = number - self.config.producers
         if index < len(self.consumers):
             self.consumers[index] = consumer
         else:
             self.consumers.append(consumer)
-        self.world_clients.append(consumer)
         self.clients[number] = self._new_process(consumer)
 
     def _create_topic(self) -> None:
-        """Metadata auto-creates ``sim`` (``num.partitions``, ``default.replication.factor``);
-        wait until every partition has a leader."""
-        first = self.producers[0] if self.producers else None
-        if first is not None:
-            self.world.client_step(self.clients[0], first.refresh_metadata, "metadata")
+        """CreateTopics ``sim``; wait until every partition has a leader."""
+        c, admin = self.config, self.admin
+        self.world.client_step(
+            admin.client_id,
+            lambda now: admin.create_topic(now, c.partitions, c.replication_factor),
+            f"create topic {TOPIC}",
+        )
 
         def ready() -> bool:
             controller = self.world.controller()
@@ -232,7 +241,7 @@ class Simulation:
             *leader_completeness(self.states, views, self.acked),
             *self.hw_monotonic.check(self.states, views),
             *single_owner_per_generation(
-                (GROUP, c.generation_id, c.member_id, c.assignment)
+                (GROUP, c.generation, c.member_id, [(TOPIC, p) for p in c.assignment])
                 for c in self.consumers
                 if c.member_id
             ),
