@@ -171,6 +171,9 @@ class OffsetActions:
             return None
         if group.state is GroupState.DEAD:
             return E.coordinator_not_available
+        # bug switch: Bug.ZOMBIE_COMMIT (spec/bugs/ConsumerGroup_ZombieCommit.cfg)
+        if not self.config.fence_offset_commits:
+            return None  # whatever the member id and generation
         if simple:
             return E.unknown_member_id
         error = self._validate(group, group_id, member_id, group_instance_id, generation_id)
