@@ -42,3 +42,12 @@ def test_a_zombie_of_an_ended_generation_commits_only_under_the_switch(fence: bo
     else:
         assert stale_generation == unknown_member == ErrorCode.none
         assert committed(d) == 12
+
+
+@pytest.mark.parametrize("fence", [True, False])
+def test_a_commit_with_a_generation_to_an_unknown_group(fence: bool) -> None:
+    d = Driver(coordinator=make_coordinator(fence_offset_commits=fence))
+    error = commit(d, "zombie", 3, 5)
+    assert error == (ErrorCode.illegal_generation if fence else ErrorCode.none)
+    if not fence:
+        assert committed(d) == 5
