@@ -146,7 +146,7 @@ class ReplicaFetcher:
         state.fetch_offset = replica.log_end_offset
 
     def _epoch_field(self, state: PartitionFetchState) -> int:
-        """``current_leader_epoch`` (KIP-320), or -1 (none) as a follower before it sent."""
+        """``current_leader_epoch`` (KIP-320), or -1 (none), as followers sent before it."""
         # bug switch: Bug.STALE_EPOCH_FETCH (spec/bugs/Replication_StaleEpochFetch.cfg)
         return state.leader_epoch if self.config.fence_epochs else -1
 
