@@ -85,9 +85,12 @@ def _next_seq(seq: int) -> int:
 class ProducerStateManager:
     """The producer ids of one partition and what each has appended."""
 
-    def __init__(self) -> None:
+    def __init__(self, deduplicate: bool = True) -> None:
+        """``deduplicate=False`` (a bug switch) appends a retried batch again."""
         self.producers: dict[int, ProducerEntry] = {}
+        self.deduplicate = deduplicate
 
+    # bug switch: Bug.NO_IDEMPOTENCE_WINDOW (spec/bugs/Delivery_RetriesWithoutIdempotence.cfg)
     def check_sequence(self, header: BatchHeader) -> SequenceCheck:
         """Decide whether a batch from an idempotent producer may be appended (no state change)."""
         entry = self.producers.get(header.producer_id)
@@ -108,7 +111,8 @@ class ProducerStateManager:
             return SEQUENCE_OK
         duplicate = entry.find_duplicate(first_seq, header.last_sequence)
         if duplicate is not None:
-            return SequenceDuplicate(duplicate)
+            # the bug switch: appended again, as before KIP-98
+            return SequenceDuplicate(duplicate) if self.deduplicate else SEQUENCE_OK
         if entry.last_seq != NO_SEQUENCE and first_seq != _next_seq(entry.last_seq):
             return SequenceError(
                 ErrorCode.out_of_order_sequence_number,
@@ -122,7 +126,11 @@ class ProducerStateManager:
         if header.producer_epoch != entry.producer_epoch:
             entry.producer_epoch = header.producer_epoch
             entry.batches.clear()
-        if header.base_sequence != NO_SEQUENCE:
+        repeated = (
+            not self.deduplicate
+            and entry.find_duplicate(header.base_sequence, header.last_sequence) is not None
+        )
+        if header.base_sequence != NO_SEQUENCE and not repeated:  # a repeat keeps the window
             last_offset = first_offset + header.last_offset_delta
             entry.batches.append(
                 BatchMetadata(

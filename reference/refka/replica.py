@@ -140,9 +140,13 @@ class Replica:
         replica_id: int,
         leader_epoch: int,
         high_watermark: int | None = None,
+        hide_lagging_high_watermark: bool = True,
+        deduplicate_batches: bool = True,
     ) -> None:
         """``high_watermark``: the checkpointed one (``replication-offset-checkpoint``), bounded
-        by the log; without it the HW starts at the log start offset and is relearned."""
+        by the log; without it the HW starts at the log start offset and is relearned.
+        ``hide_lagging_high_watermark`` (KIP-207) and ``deduplicate_batches`` (KIP-98) are off
+        only under bug switches (``refka.bugs``)."""
         self.log = log
         self.epoch_cache: LeaderEpochCache = log.leader_epoch_cache
         self.replica_id = replica_id
@@ -154,7 +158,8 @@ class Replica:
         self.isr: frozenset[int] = frozenset({replica_id})
         self.pending_isr: frozenset[int] | None = None  # an AlterPartition in flight (KIP-497)
         self.followers: dict[int, FollowerState] = {}
-        self.producer_state = ProducerStateManager()
+        self.hide_lagging_high_watermark = hide_lagging_high_watermark
+        self.producer_state = ProducerStateManager(deduplicate=deduplicate_batches)
         self.high_watermark = self._bounded(
             log.log_start_offset if high_watermark is None else high_watermark
         )
@@ -215,11 +220,14 @@ class Replica:
                 return start
         return self.log_end_offset
 
+    # bug switch: Bug.HIGH_WATERMARK_REGRESSION (spec/bugs/Replication_HighWatermarkRegression.cfg)
     @property
     def is_high_watermark_exposable(self) -> bool:
         """KIP-207 (Replication.tla ConsumerReadHighWatermark with Kip207): a new leader's HW
         may lag the old leader's; it is shown to consumers (ListOffsets latest) only once it
         reaches the start of this leader's epoch, so it never moves backwards for them."""
+        if not self.hide_lagging_high_watermark:
+            return True
         return self.high_watermark >= self.epoch_start_offset
 
     # ------------------------------------------------------------ transitions

@@ -139,6 +139,8 @@ class Cluster:
     now_ms: int = 0
     queue: list[Message] = field(default_factory=list)
     down: set[int] = field(default_factory=set)
+    switches: dict[str, Any] = field(default_factory=dict)  # ReplicationConfig bug switches
+    fetcher_switches: dict[str, Any] = field(default_factory=dict)  # FetcherConfig ones
 
     def __post_init__(self) -> None:
         self.topic_id = uuid.UUID(int=7)
@@ -157,7 +159,12 @@ class Cluster:
     def _start(self, n: int) -> None:
         config = ReplicationConfig(
             replica_lag_time_max_ms=self.lag_ms,
-            fetcher=FetcherConfig(replica_fetch_backoff_ms=100, fetch_version=self.fetch_version),
+            fetcher=FetcherConfig(
+                replica_fetch_backoff_ms=100,
+                fetch_version=self.fetch_version,
+                **self.fetcher_switches,
+            ),
+            **self.switches,
         )
         done = self.completed.setdefault(n, [])
         manager = ReplicaManager(
@@ -312,7 +319,9 @@ def _list_offsets(manager: ReplicaManager, request: Any, version: int) -> Any:
         for p in topic.partitions:
             replica = manager.replica(topic.name, p.partition_index)
             error = ErrorCode.none if replica is not None else ErrorCode.not_leader_or_follower
-            offset = replica.log_start_offset if replica is not None else -1
+            offset = -1
+            if replica is not None:  # LATEST (-1): the HW; EARLIEST: the log start offset
+                offset = replica.high_watermark if p.timestamp == -1 else replica.log_start_offset
             parts.append(
                 codec.build(
                     m.ListOffsetsPartitionResponse,

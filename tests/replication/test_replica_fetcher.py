@@ -57,14 +57,16 @@ def follower_with_epochs(epochs: list[int], leader_epoch: int) -> Replica:
     return replica
 
 
-def fetcher_for(replica: Replica, client: ScriptedClient) -> ReplicaFetcher:
+def fetcher_for(
+    replica: Replica, client: ScriptedClient, config: FetcherConfig | None = None
+) -> ReplicaFetcher:
     fetcher = ReplicaFetcher(
         LEADER,
         2,
         lambda: 102,
         {TP: replica}.get,
         client,
-        FetcherConfig(replica_fetch_backoff_ms=50, fetch_version=12),  # v17: its own test
+        config or FetcherConfig(replica_fetch_backoff_ms=50, fetch_version=12),  # v17: own test
     )
     fetcher.add_partition(TP, None, replica.leader_epoch)
     return fetcher

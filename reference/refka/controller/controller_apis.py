@@ -284,7 +284,9 @@ def _alter_one(
             partition_epoch=-1,
         )
     partition = topic.partitions.get(data.partition_index)
-    error = rc.validate_alter_partition(c.image, broker_id, partition, data)
+    error = rc.validate_alter_partition(
+        c.image, broker_id, partition, data, c.settings.fence_stale_broker_epochs
+    )
     if error is not ErrorCode.none:
         return codec.build(
             m.PartitionData,

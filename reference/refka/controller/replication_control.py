@@ -133,8 +133,12 @@ def partition_updates(
 # ------------------------------------------------------------------ AlterPartition
 
 
-def validate_alter_partition(image: Any, broker_id: int, partition: Any, data: Any) -> ErrorCode:
-    """Kafka's ``validateAlterPartitionData``, in its order."""
+def validate_alter_partition(
+    image: Any, broker_id: int, partition: Any, data: Any, fence_stale_broker_epochs: bool = True
+) -> ErrorCode:
+    """Kafka's ``validateAlterPartitionData``, in its order. ``fence_stale_broker_epochs``
+    off (a bug switch) ignores the broker epochs of ``new_isr_with_epochs``, as before
+    KIP-903."""
     if partition is None:
         return ErrorCode.unknown_topic_or_partition
     if data.leader_epoch > partition.leader_epoch:
@@ -160,7 +164,9 @@ def validate_alter_partition(image: Any, broker_id: int, partition: Any, data: A
         broker = image.brokers.get(state.broker_id)
         if broker is None or broker.in_controlled_shutdown or broker.fenced:
             return ErrorCode.ineligible_replica
-        if state.broker_epoch != -1 and state.broker_epoch != broker.broker_epoch:
+        # bug switch: Bug.STALE_BROKER_EPOCH (spec/bugs/Election_StaleBrokerEpoch.cfg)
+        stale = state.broker_epoch != -1 and state.broker_epoch != broker.broker_epoch
+        if stale and fence_stale_broker_epochs:
             return ErrorCode.ineligible_replica  # KIP-903: it restarted since it caught up
     return ErrorCode.none
 

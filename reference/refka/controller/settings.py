@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from refka.bugs import Bug
 from refka.config import BrokerConfig
 from refka.core.topic_defaults import TopicDefault, topic_defaults
 
@@ -53,6 +54,8 @@ class ControllerSettings:
     leader_imbalance_check_interval_seconds: int = 300
     metadata_log_max_record_bytes_between_snapshots: int = 20 * 1024 * 1024
     eligible_leader_replicas_enabled: bool = True  # KIP-966, on for new clusters since 4.1
+    # KIP-903: AlterPartition's broker epochs must match the registrations
+    fence_stale_broker_epochs: bool = True
     # every topic config's default from the broker keys (CreateTopics lists them, v5+)
     topic_config_defaults: Mapping[str, TopicDefault] = field(
         default_factory=lambda: topic_defaults(BrokerConfig())
@@ -64,4 +67,14 @@ class ControllerSettings:
         values = {attr: getattr(config, attr) for attr in _KEYS.values() if hasattr(config, attr)}
         if isinstance(config, BrokerConfig):
             values["topic_config_defaults"] = topic_defaults(config)
+        bugs: frozenset[Bug] = getattr(config, "bugs", frozenset())
+        # bug switch: Bug.UNCLEAN_ELECTION (spec/bugs/Election_UncleanElection.cfg)
+        if Bug.UNCLEAN_ELECTION in bugs:
+            values["unclean_leader_election_enable"] = True
+        # bug switch: Bug.LAST_REPLICA_STANDING (spec/bugs/Election_LastReplicaStanding.cfg)
+        if Bug.LAST_REPLICA_STANDING in bugs:
+            values["eligible_leader_replicas_enabled"] = False
+        # bug switch: Bug.STALE_BROKER_EPOCH (spec/bugs/Election_StaleBrokerEpoch.cfg)
+        if Bug.STALE_BROKER_EPOCH in bugs:
+            values["fence_stale_broker_epochs"] = False
         return cls(cluster_id=cluster_id, **values)

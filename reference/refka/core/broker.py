@@ -30,6 +30,7 @@ from refka.broker.lifecycle import BrokerLifecycleManager, BrokerState, Registra
 from refka.broker.meta_properties import MetaProperties
 from refka.broker.metadata_loader import MetadataLoader
 from refka.broker.producer_ids import ProducerIdManager
+from refka.bugs import Bug
 from refka.config import BrokerConfig, advertised_address, quorum_voter
 from refka.core.context import RequestContext
 from refka.core.dispatch import Dispatcher
@@ -44,7 +45,7 @@ from refka.handlers import registry
 from refka.log.storage import Storage
 from refka.metadata.image import MetadataDelta, MetadataImage, whole_image_delta
 from refka.metadata.records import TOPIC_RESOURCE
-from refka.replication.replica_fetcher import FetcherConfig
+from refka.replication.replica_fetcher import FetcherConfig, TruncationMode
 from refka.replication.replica_manager import ReplicaManager, ReplicationConfig
 
 log = logging.getLogger(__name__)
@@ -306,6 +307,13 @@ def _controller_address(config: BrokerConfig) -> NodeAddress:
 
 
 def _replication_config(config: BrokerConfig) -> ReplicationConfig:
+    """Kafka's replication configs, and the replication bug switches (``refka.bugs``)."""
+    bugs = config.bugs
+    truncation = TruncationMode.KIP279
+    if Bug.FAST_LEADER_CHANGE in bugs:
+        truncation = TruncationMode.KIP101
+    if Bug.TRUNCATE_TO_HIGH_WATERMARK in bugs:
+        truncation = TruncationMode.HIGH_WATERMARK
     return ReplicationConfig(
         replica_lag_time_max_ms=config.replica_lag_time_max_ms,
         replica_high_watermark_checkpoint_interval_ms=(
@@ -317,7 +325,13 @@ def _replication_config(config: BrokerConfig) -> ReplicationConfig:
             replica_fetch_max_bytes=config.replica_fetch_max_bytes,
             replica_fetch_response_max_bytes=config.replica_fetch_response_max_bytes,
             replica_fetch_backoff_ms=config.replica_fetch_backoff_ms,
+            truncation=truncation,
+            fence_epochs=Bug.STALE_EPOCH_FETCH not in bugs,
         ),
+        fence_leader_epochs=Bug.STALE_EPOCH_FETCH not in bugs,
+        ack_before_isr=Bug.ACK_BEFORE_ISR in bugs,
+        hide_lagging_high_watermark=Bug.HIGH_WATERMARK_REGRESSION not in bugs,
+        deduplicate_producer_batches=Bug.NO_IDEMPOTENCE_WINDOW not in bugs,
     )
 
 

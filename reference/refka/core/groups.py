@@ -28,6 +28,7 @@ from typing import Any
 
 from kio.schema.errors import ErrorCode
 
+from refka.bugs import Bug
 from refka.core.context import PENDING, RequestContext
 from refka.core.coordinator_loader import CoordinatorLoader
 from refka.core.coordinator_write import DelayedCoordinatorWrite, coordinator_error
@@ -231,6 +232,8 @@ def make_group_service(
         for name in GroupConfig.__dataclass_fields__
         if hasattr(config, name)
     }
+    # bug switch: Bug.ZOMBIE_COMMIT (spec/bugs/ConsumerGroup_ZombieCommit.cfg)
+    values["fence_offset_commits"] = Bug.ZOMBIE_COMMIT not in getattr(config, "bugs", ())
     coordinator = GroupCoordinator(
         GroupConfig(**values), SeededRandom(random.next_u64()), owned_partitions=frozenset()
     )

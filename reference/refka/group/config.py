@@ -16,6 +16,8 @@ class GroupConfig:
     offsets_retention_minutes: int = 7 * 24 * 60
     offsets_retention_check_interval_ms: int = 600_000
     offset_metadata_max_bytes: int = 4096
+    # OffsetCommit checks member id and generation (off only under Bug.ZOMBIE_COMMIT)
+    fence_offset_commits: bool = True
 
     @property
     def offsets_retention_ms(self) -> int:
@@ -27,6 +29,6 @@ class GroupConfig:
         values = {}
         for name in cls.__dataclass_fields__:
             key = name.replace("_", ".")
-            if key in properties:
+            if key in properties and name != "fence_offset_commits":
                 values[name] = int(str(properties[key]))
         return cls(**values)  # type: ignore[arg-type]

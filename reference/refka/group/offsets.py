@@ -149,6 +149,7 @@ class OffsetActions:
             self.pending_offsets.pop(group_id, None)
         return dropped
 
+    # bug switch: Bug.ZOMBIE_COMMIT (spec/bugs/ConsumerGroup_ZombieCommit.cfg)
     def _commit_error(
         self,
         group_id: str,
@@ -162,8 +163,9 @@ class OffsetActions:
             return error
         group = self.groups.get(group_id)
         simple = generation_id < 0 and not member_id and group_instance_id is None
+        fenced = self.config.fence_offset_commits
         if group is None:
-            if not simple:
+            if not simple and fenced:
                 return E.illegal_generation
             self.groups[group_id] = ClassicGroup(group_id, state_timestamp_ms=now_ms)
             return None
@@ -171,6 +173,8 @@ class OffsetActions:
             return None
         if group.state is GroupState.DEAD:
             return E.coordinator_not_available
+        if not fenced:
+            return None  # whatever the member id and generation
         if simple:
             return E.unknown_member_id
         error = self._validate(group, group_id, member_id, group_instance_id, generation_id)

@@ -47,7 +47,9 @@ class DelayedProduce:
         results: Mapping[TopicPartition, AppendResult],
         replicas: Callable[[TopicPartition], Replica | None],
         respond: Callable[[dict[TopicPartition, AppendResult]], object],
+        ack_on_append: bool = False,
     ) -> None:
+        """``ack_on_append`` (a bug switch) answers at once, before the ISR has the records."""
         self.ctx = ctx
         self.deadline_ms = deadline_ms
         self.results = dict(results)
@@ -56,6 +58,9 @@ class DelayedProduce:
         self.waiting = {
             tp: r.last_offset + 1 for tp, r in results.items() if r.error_code == ErrorCode.none
         }
+        # bug switch: Bug.ACK_BEFORE_ISR (spec/bugs/Replication_AckBeforeIsr.cfg)
+        if ack_on_append:
+            self.waiting = {}
         self.watched = frozenset(self.waiting)
 
     def try_complete(self, now_ms: int, force: bool) -> object | None:

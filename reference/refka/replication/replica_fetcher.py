@@ -20,6 +20,12 @@ Fetches (FollowerFetch) carry our replica id (v15+: ReplicaState with the broker
 ``current_leader_epoch`` (KIP-320); their records are appended unchanged
 (``Replica.append_as_follower``) and the follower's HW becomes min(leader HW, own LEO).
 Errors back off ``replica.fetch.backoff.ms``. One request is in flight at a time.
+
+Bug switches (``refka.bugs``) bring back the older protocols (``FetcherConfig.truncation``,
+``fence_epochs``): truncate to the own high watermark (before KIP-101), one
+OffsetsForLeaderEpoch round (KIP-101 before KIP-279), no ``current_leader_epoch`` (before
+KIP-320). The three send no ``last_fetched_epoch`` (it came with Kafka 2.7), so the leader
+never answers a diverging epoch.
 """
 
 from __future__ import annotations
@@ -43,6 +49,15 @@ FETCH_KEY = 1
 LIST_OFFSETS_KEY = 2
 OFFSET_FOR_LEADER_EPOCH_KEY = 23
 EARLIEST_TIMESTAMP = -2
+LATEST_TIMESTAMP = -1
+
+
+class TruncationMode(enum.Enum):
+    """How a follower truncates when it starts following (Replication.tla TruncationMode)."""
+
+    KIP279 = "Kip279"  # OffsetsForLeaderEpoch until follower and leader agree (Kafka 2.0+)
+    KIP101 = "Kip101"  # one OffsetsForLeaderEpoch round with the latest epoch (0.11 to 1.1)
+    HIGH_WATERMARK = "HighWatermark"  # the own high watermark (before 0.11)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +72,16 @@ class FetcherConfig:
     fetch_version: int = 17  # v15+: ReplicaState carries the broker epoch (KIP-903); topic ids
     offset_for_leader_epoch_version: int = 4
     list_offsets_version: int = 7
+    # bug switch: Bug.TRUNCATE_TO_HIGH_WATERMARK (spec/bugs/Replication_TruncateToHighWatermark.cfg)
+    # bug switch: Bug.FAST_LEADER_CHANGE (spec/bugs/Replication_FastLeaderChange.cfg)
+    truncation: TruncationMode = TruncationMode.KIP279
+    # bug switch: Bug.STALE_EPOCH_FETCH (spec/bugs/Replication_StaleEpochFetch.cfg)
+    fence_epochs: bool = True  # KIP-320: requests carry current_leader_epoch
+
+    @property
+    def sends_last_fetched_epoch(self) -> bool:
+        """Fetch v12+ (Kafka 2.7): the leader checks it and answers a diverging epoch."""
+        return self.truncation is TruncationMode.KIP279 and self.fence_epochs
 
 
 class FetchState(enum.Enum):
@@ -72,6 +97,7 @@ class PartitionFetchState:
     state: FetchState = FetchState.TRUNCATING
     fetch_offset: int = 0
     delayed_until_ms: int = 0
+    reset_to_latest: bool = False  # truncating to the HW: ahead of the leader, ask its latest
 
 
 ReplicaLookup = Callable[[TopicPartition], Replica | None]
@@ -106,7 +132,23 @@ class ReplicaFetcher:
         self, tp: TopicPartition, topic_id: uuid.UUID | None, leader_epoch: int
     ) -> None:
         """BecomeFollower: (re)start ``tp`` at ``leader_epoch`` by truncating first (KIP-279)."""
-        self.partitions[tp] = PartitionFetchState(topic_id, leader_epoch)
+        state = self.partitions[tp] = PartitionFetchState(topic_id, leader_epoch)
+        replica = self.replicas(tp)
+        if self.config.truncation is TruncationMode.HIGH_WATERMARK and replica is not None:
+            self._truncate_to_high_watermark(state, replica)
+
+    # bug switch: Bug.TRUNCATE_TO_HIGH_WATERMARK (spec/bugs/Replication_TruncateToHighWatermark.cfg)
+    def _truncate_to_high_watermark(self, state: PartitionFetchState, replica: Replica) -> None:
+        """Before KIP-101 (Replication.tla TruncationMode "HighWatermark"): a follower that
+        starts following (or restarts) drops everything above its own high watermark."""
+        replica.truncate_to(min(replica.high_watermark, replica.log_end_offset))
+        state.state = FetchState.FETCHING
+        state.fetch_offset = replica.log_end_offset
+
+    def _epoch_field(self, state: PartitionFetchState) -> int:
+        """``current_leader_epoch`` (KIP-320), or -1 (none), as followers sent before it."""
+        # bug switch: Bug.STALE_EPOCH_FETCH (spec/bugs/Replication_StaleEpochFetch.cfg)
+        return state.leader_epoch if self.config.fence_epochs else -1
 
     def remove_partition(self, tp: TopicPartition) -> None:
         self.partitions.pop(tp, None)
@@ -201,7 +243,7 @@ class ReplicaFetcher:
                 codec.build(
                     m.OffsetForLeaderPartition,
                     partition=tp[1],
-                    current_leader_epoch=state.leader_epoch,
+                    current_leader_epoch=self._epoch_field(state),
                     leader_epoch=UNDEFINED_EPOCH if latest is None else latest,
                 )
             )
@@ -234,8 +276,12 @@ class ReplicaFetcher:
     def _truncate(
         self, state: PartitionFetchState, replica: Replica, leader_epoch: int, end_offset: int
     ) -> None:
-        """One step of KIP-279's loop (Kip279Offset): truncate, and either fetch or ask again."""
-        target, done = truncation_offset(replica, leader_epoch, end_offset)
+        """One step of KIP-279's loop (Kip279Offset): truncate, and either fetch or ask again.
+        Under the bug switch, KIP-101's single round (Kip101Offset)."""
+        if self.config.truncation is TruncationMode.KIP101:
+            target, done = kip101_truncation_offset(replica, end_offset), True
+        else:
+            target, done = truncation_offset(replica, leader_epoch, end_offset)
         replica.truncate_to(target)
         if done:
             state.state = FetchState.FETCHING
@@ -256,8 +302,8 @@ class ReplicaFetcher:
                 codec.build(
                     m.ListOffsetsPartition,
                     partition_index=tp[1],
-                    current_leader_epoch=state.leader_epoch,
-                    timestamp=EARLIEST_TIMESTAMP,
+                    current_leader_epoch=self._epoch_field(state),
+                    timestamp=LATEST_TIMESTAMP if state.reset_to_latest else EARLIEST_TIMESTAMP,
                     max_num_offsets=1,
                 )
             )
@@ -286,10 +332,17 @@ class ReplicaFetcher:
                     self.remove_partition(tp)
                 elif answer.error_code != ErrorCode.none:
                     self._delay(tp, now_ms)
+                elif state.reset_to_latest:  # truncating to the HW, ahead of the leader
+                    state.reset_to_latest = False
+                    replica.truncate_to(min(answer.offset, replica.log_end_offset))
+                    state.fetch_offset = replica.log_end_offset
+                    state.state = FetchState.FETCHING
                 elif state.fetch_offset < answer.offset:
                     replica.truncate_fully_and_start_at(answer.offset)
                     state.fetch_offset = answer.offset
                     state.state = FetchState.FETCHING
+                elif self.config.truncation is TruncationMode.HIGH_WATERMARK:
+                    state.reset_to_latest = True  # ask the leader where its log ends
                 else:
                     state.state = FetchState.TRUNCATING
         self._sent = {}
@@ -307,14 +360,16 @@ class ReplicaFetcher:
             assert replica is not None
             state.fetch_offset = replica.log_end_offset
             latest = replica.epoch_cache.latest_epoch
+            if latest is None or not c.sends_last_fetched_epoch:
+                latest = UNDEFINED_EPOCH
             self._sent[tp] = (state.leader_epoch, state.fetch_offset)
             by_topic.setdefault(tp[0], []).append(
                 codec.build(
                     m.FetchPartition,
                     partition=tp[1],
-                    current_leader_epoch=state.leader_epoch,
+                    current_leader_epoch=self._epoch_field(state),
                     fetch_offset=state.fetch_offset,
-                    last_fetched_epoch=UNDEFINED_EPOCH if latest is None else latest,
+                    last_fetched_epoch=latest,
                     log_start_offset=replica.log_start_offset,
                     partition_max_bytes=c.replica_fetch_max_bytes,
                 )
@@ -403,6 +458,16 @@ def truncation_offset(replica: Replica, leader_epoch: int, end_offset: int) -> t
     if follower_epoch != leader_epoch:  # we lack the leader's epoch: cut a step, ask again
         return min(follower_end, leo), False
     return min(follower_end, end_offset, leo), True
+
+
+def kip101_truncation_offset(replica: Replica, end_offset: int) -> int:
+    """KIP-101 as first shipped (Replication.tla ``Kip101Offset``): the leader's end offset for
+    our latest epoch, whatever epoch it names; our HW when it knows none (Kafka 0.11)."""
+    # bug switch: Bug.FAST_LEADER_CHANGE (spec/bugs/Replication_FastLeaderChange.cfg)
+    leo = replica.log_end_offset
+    if end_offset == UNDEFINED_EPOCH_OFFSET:
+        return min(replica.high_watermark, leo)
+    return min(end_offset, leo)
 
 
 def _replica_state(m: Any, replica_id: int, broker_epoch: int) -> Any:

@@ -67,6 +67,11 @@ class ReplicationConfig:
     replica_lag_time_max_ms: int = 30_000
     replica_high_watermark_checkpoint_interval_ms: int = 5_000
     fetcher: FetcherConfig = field(default_factory=FetcherConfig)
+    # Kafka's rules that bug switches (``refka.bugs``) turn off; see ``refka.bugs``
+    fence_leader_epochs: bool = True  # KIP-320: Bug.STALE_EPOCH_FETCH
+    ack_before_isr: bool = False  # Bug.ACK_BEFORE_ISR
+    hide_lagging_high_watermark: bool = True  # KIP-207: Bug.HIGH_WATERMARK_REGRESSION
+    deduplicate_producer_batches: bool = True  # KIP-98: Bug.NO_IDEMPOTENCE_WINDOW
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +156,14 @@ class ReplicaManager:
         if replica is None:
             log = self.logs.get_or_create(tp[0], tp[1], self.log_config_for(tp[0]), now_ms)
             hw = self.hw_checkpoint.take(tp)
-            replica = self.replicas[tp] = Replica(log, self.local_id, 0, high_watermark=hw)
+            replica = self.replicas[tp] = Replica(
+                log,
+                self.local_id,
+                0,
+                high_watermark=hw,
+                hide_lagging_high_watermark=self.config.hide_lagging_high_watermark,
+                deduplicate_batches=self.config.deduplicate_producer_batches,
+            )
         return replica
 
     def _make_leader(self, tp: TopicPartition, reg: PartitionRegistrationLike, now_ms: int) -> None:
@@ -286,7 +298,12 @@ class ReplicaManager:
         """acks=all: the response now if every appended partition is already replicated (or
         failed), else ``PENDING`` with a ``DelayedProduce`` in the purgatory."""
         operation = DelayedProduce(
-            ctx, ctx.now_ms + timeout_ms, results, self.replicas.get, respond
+            ctx,
+            ctx.now_ms + timeout_ms,
+            results,
+            self.replicas.get,
+            respond,
+            ack_on_append=self.config.ack_before_isr,
         )
         response = operation.try_complete(ctx.now_ms, force=False)
         if response is not None:
@@ -303,8 +320,12 @@ class ReplicaManager:
 
     # ------------------------------------------------------------------- fetch
 
+    # bug switch: Bug.STALE_EPOCH_FETCH (spec/bugs/Replication_StaleEpochFetch.cfg)
     def _check_epoch(self, replica: Replica, current_leader_epoch: int) -> ErrorCode:
-        """KIP-320: FENCED_LEADER_EPOCH below our epoch, UNKNOWN_LEADER_EPOCH above it."""
+        """KIP-320: FENCED_LEADER_EPOCH below our epoch, UNKNOWN_LEADER_EPOCH above it. Under
+        the bug switch any epoch is accepted, as before KIP-320."""
+        if not self.config.fence_leader_epochs:
+            return ErrorCode.none
         if current_leader_epoch == -1 or current_leader_epoch == replica.leader_epoch:
             return ErrorCode.none
         if current_leader_epoch < replica.leader_epoch:
