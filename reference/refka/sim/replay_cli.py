@@ -41,8 +41,13 @@ def run(args: argparse.Namespace) -> int:
     if outcome.violations:
         v = outcome.violations[0]
         assert outcome.failed_at is not None
-        op = schedule.operations[outcome.failed_at]
-        print(f"violated: {v.invariant} after operation {outcome.failed_at} ({op}): {v.detail}")
+        at = outcome.failed_at
+        where = (
+            f"after operation {at} ({schedule.operations[at]})"
+            if at < len(schedule.operations)
+            else "on the healed cluster, after the last operation"
+        )
+        print(f"violated: {v.invariant} {where}: {v.detail}")
         return 1
     if outcome.report is not None and not outcome.report.ok:
         print(outcome.report)

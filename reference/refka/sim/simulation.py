@@ -45,7 +45,7 @@ class Outcome:
     """How a run ended: the first violation (if any), at which operation, and the end check."""
 
     violations: list[Violation] = field(default_factory=list)
-    failed_at: int | None = None  # index of the operation after which it broke
+    failed_at: int | None = None  # the operation after which it broke (len: on the healed end)
     report: Report | None = None  # the history checker's, on the healed cluster
 
     @property
@@ -296,4 +296,6 @@ class Simulation:
                 if stop:
                     return sim, outcome
         outcome.report = sim.finish()
+        if sim.violations and outcome.failed_at is None:
+            outcome.violations, outcome.failed_at = sim.violations, len(schedule.operations)
         return sim, outcome
