@@ -10,6 +10,7 @@ shrunk counterexample, which ``refka replay FILE`` reruns.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 from hypothesis import strategies as st
@@ -35,6 +36,8 @@ class ClusterMachine(RuleBasedStateMachine):
     schedule_dir: Path = Path(".refka") / "schedules"
     name: str = "kafka"
     check_history: bool = True
+    stop_at: float | None = None  # time.monotonic() after which examples do nothing
+    stats: dict[str, float] = {}  # steps applied; steps and seconds to the first failure
 
     def __init__(self) -> None:
         super().__init__()
@@ -45,10 +48,15 @@ class ClusterMachine(RuleBasedStateMachine):
 
     @initialize(seed=st.integers(0, 2**31 - 1))
     def start(self, seed: int) -> None:
+        if self.stop_at is not None and time.monotonic() > self.stop_at:
+            return  # out of budget: this example passes at once (shrinking ends with it)
+        self.stats.setdefault("started", time.monotonic())
         self.sim = Simulation(seed, self.config)
 
     def apply(self, operation: Operation) -> None:
-        assert self.sim is not None
+        if self.sim is None:
+            return
+        self.stats["steps"] = self.stats.get("steps", 0) + 1
         found = self.sim.apply(operation)
         if found:
             self.fail(found)
@@ -56,6 +64,9 @@ class ClusterMachine(RuleBasedStateMachine):
     def fail(self, found: list[Violation]) -> None:
         assert self.sim is not None
         self.failed = True
+        if "first_steps" not in self.stats:
+            self.stats["first_steps"] = self.stats.get("steps", 0)
+            self.stats["first_seconds"] = time.monotonic() - self.stats["started"]
         path = self.sim.schedule.write(self.schedule_dir / f"{self.name}.json")
         first = found[0]
         raise InvariantViolated(
@@ -71,6 +82,9 @@ class ClusterMachine(RuleBasedStateMachine):
             self.fail(self.sim.violations)
         if not report.ok:
             self.failed = True
+            if "first_steps" not in self.stats:
+                self.stats["first_steps"] = self.stats.get("steps", 0)
+                self.stats["first_seconds"] = time.monotonic() - self.stats["started"]
             path = self.sim.schedule.write(self.schedule_dir / f"{self.name}.json")
             raise InvariantViolated(f"{report}\n  replay with: refka replay {path}")
 
@@ -185,6 +199,7 @@ def cluster_machine(
     name: str = "kafka",
     schedule_dir: str | Path | None = None,
     check_history: bool = True,
+    stop_at: float | None = None,
 ) -> type[ClusterMachine]:
     """A state machine class for one configuration (one bug switched on, or none)."""
     directory = Path(schedule_dir or os.environ.get(SCHEDULE_DIR_ENV, ".refka/schedules"))
@@ -194,5 +209,7 @@ def cluster_machine(
         "schedule_dir": directory,
         "name": name,
         "check_history": check_history,
+        "stop_at": stop_at,
+        "stats": {},
     }
     return type(f"ClusterMachine_{name}", (ClusterMachine,), attributes)
