@@ -154,11 +154,18 @@ def test_screenshot_of_a_real_simulated_run(tmp_path: Path) -> None:
     world = pytest.importorskip("refka.sim.world", reason="refka.sim.world is not on main yet")
     cluster = world.SimCluster(seed=1, brokers=3, trace=True)
     cluster.start()
-    cluster.run_for(3000)
+    cluster.run_for(1_000)
+    cluster.crash(2)
+    cluster.partition([(1, 3), (3, 1)])
+    cluster.run_for(2_000)
+    cluster.heal()
+    cluster.restart(2)
+    cluster.run_for(2_000)
     steps: list[Step] = list(cluster.steps)
-    assert steps, "the run recorded no steps"
-    page = draw_html(steps, "seed 1: three brokers start")
-    assert "broker 3" in page
+    page = draw_html(steps, "seed 1: a broker crashes during a partition")
+    assert "broker 3" in page and ">crash" in page and ">restart<" in page
+    assert "repeats not drawn" in page  # the heartbeats and idle fetches collapse
     png = _screenshot(page, tmp_path, "real")
     size, pixels = _pixels(png)
     assert size == WINDOW and len(set(pixels)) > 50
+    assert not any(_near(p, VIOLATION) for p in pixels[WINDOW[0] * 200 :])  # below the legend

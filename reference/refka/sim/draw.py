@@ -47,13 +47,14 @@ API_COLOURS = {
 PALETTE = ("#393b79", "#637939", "#8c6d31", "#7b4173", "#3182bd", "#31a354", "#756bb1")
 BAND_FILL = {
     "down": "url(#down)",
-    "paused": "#f5c54240",
+    "paused": "#5dade240",
     "cut": "#9b59b626",
     "disk": "#e67e2230",
 }
-FAULT_FILL = {"down": "#555555", "paused": "#c9a227", "cut": "#8e44ad", "disk": "#d35400"}
+FAULT_FILL = {"down": "#555555", "paused": "#2e86c1", "cut": "#8e44ad", "disk": "#d35400"}
 BAND_OF = {
     "crash": "down",
+    "halt": "down",
     "restart": "down",
     "pause": "paused",
     "resume": "paused",
@@ -62,8 +63,18 @@ BAND_OF = {
     "heal": "cut",
     "disk_full": "disk",
     "disk_ok": "disk",
+    "disk_not_full": "disk",
     "disk_free": "disk",
 }
+
+DEFS = (
+    '<svg width="0" height="0" style="position:absolute" aria-hidden="true"><defs>'
+    '<pattern id="down" width="6" height="6" patternUnits="userSpaceOnUse" '
+    'patternTransform="rotate(45)"><rect width="6" height="6" fill="#eeeeee"/>'
+    '<line x1="0" y1="0" x2="0" y2="6" stroke="#b0b0b0" stroke-width="2"/></pattern>'
+    "</defs></svg>"
+)
+"""The hatching of a crashed node's column, shared by the diagram and the legend."""
 
 CSS = """
 body { font: 13px system-ui, -apple-system, "Segoe UI", sans-serif; color: #222;
@@ -102,6 +113,7 @@ def draw_html(
             '<html lang="en"><head><meta charset="utf-8">',
             f"<title>{escape(title)}</title>",
             f"<style>{CSS}</style></head><body>",
+            DEFS,
             f"<h1>{escape(title)}</h1>",
             f'<p class="summary">{escape(_summary(steps, lay))}</p>',
             _legend(steps),
@@ -143,7 +155,7 @@ def _summary(steps: Sequence[Step], lay: Layout) -> str:
 
 def _row_height(row: Row) -> int:
     kinds = {s.kind for s in row.steps}
-    mark = 34 if "violation" in kinds else 26 if "fault" in kinds else 20
+    mark = 46 if "violation" in kinds else 26 if "fault" in kinds else 20
     if kinds <= {"send", "receive"}:
         mark = 16
     return mark + (NOTE_H if row.note else 0)
@@ -199,10 +211,6 @@ class _Canvas:
         self.out.append(
             f'<svg xmlns="http://www.w3.org/2000/svg" width="{self.width}" '
             f'height="{self.height}" viewBox="0 0 {self.width} {self.height}">'
-            '<defs><pattern id="down" width="6" height="6" patternUnits="userSpaceOnUse" '
-            'patternTransform="rotate(45)"><rect width="6" height="6" fill="#eeeeee"/>'
-            '<line x1="0" y1="0" x2="0" y2="6" stroke="#b0b0b0" stroke-width="2"/>'
-            "</pattern></defs>"
         )
         self.violation_rows()
         for band in self.lay.bands:
@@ -267,6 +275,20 @@ class _Canvas:
         self.out.append(
             _t(f"#{first}", GUTTER - 6, cy + 4, text_anchor="end", fill="#999", font_size="10")
         )
+        if row.badge:
+            self.out.append(
+                f'<g><rect x="{GUTTER + 2}" y="{cy - 6}" width="26" height="12" rx="6" '
+                'fill="#eeeeee"/>'
+                + _t(
+                    f"+{row.badge}",
+                    GUTTER + 15,
+                    cy + 3,
+                    text_anchor="middle",
+                    fill="#777",
+                    font_size="9",
+                )
+                + f"<title>not drawn (repeats):\n{escape(row.elided_list())}</title></g>"
+            )
         if row.note:
             y = row.y + NOTE_H / 2
             self.out.append(
@@ -281,7 +303,7 @@ class _Canvas:
                     font_size="10",
                     font_style="italic",
                 )
-                + f"<title>{escape(row.note_title or row.note)}</title></g>"
+                + f"<title>{escape(row.elided_list() or row.note)}</title></g>"
             )
 
     def messages(self) -> None:
@@ -313,6 +335,7 @@ class _Canvas:
         parts = [
             f'<g class="msg"><line x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" y2="{y2:.1f}" '
             f'stroke="{colour}" stroke-width="1.5"{dash}/>'
+            f'<circle cx="{x1:.1f}" cy="{y1:.1f}" r="2.2" fill="{colour}"/>'
         ]
         if end.kind == "drop":
             parts.append(_cross(x2, y2))
@@ -341,7 +364,9 @@ class _Canvas:
         )
 
     def mark(self, step: Step, cy: float) -> None:
-        if step.kind == "trace":
+        if step.kind == "receive" and step.message is None:
+            self.notice(step, cy)
+        elif step.kind == "trace":
             self.dot(step, cy)
         elif step.kind == "client":
             self.client(step, cy)
@@ -349,6 +374,18 @@ class _Canvas:
             self.fault(step, cy)
         elif step.kind == "violation":
             self.violation(step, cy)
+
+    def notice(self, step: Step, cy: float) -> None:
+        """A connection event with no message (the peer unreachable, a disconnect)."""
+        x = self.x(step.node)
+        peer = f" \u2190 {step.peer}" if step.peer is not None else ""
+        self.out.append(
+            f'<g class="mark"><circle cx="{x}" cy="{cy}" r="3.5" fill="#fff" stroke="#888" '
+            'stroke-width="1.5"/>'
+            + _t(f"{step.action}{peer}", x + 7, cy + 3, "lbl", font_size="9", fill="#777")
+            + _title(step)
+            + "</g>"
+        )
 
     def dot(self, step: Step, cy: float) -> None:
         x = self.x(step.node)
@@ -381,8 +418,8 @@ class _Canvas:
     def fault(self, step: Step, cy: float) -> None:
         name = fault_name(step)
         fill = FAULT_FILL.get(BAND_OF.get(name, ""), "#666666")
-        label = _short(f"{step.action} {step.state}".strip(), 40)
-        w = 12 + 6.2 * len(label)
+        label = _short(f"{step.action} {step.state}".strip(), 36)
+        w = 14 + 7.0 * len(label)
         if step.node == WORLD or step.node not in self.cols:
             xs = [x for x, _ in self.cols.values()]
             x = (min(xs) + max(xs)) / 2 if xs else GUTTER + COL / 2
@@ -405,21 +442,22 @@ class _Canvas:
         )
 
     def violation(self, step: Step, cy: float) -> None:
+        """The invariant's name in a red box, its details below, a red ring on its node."""
         label = f"\u2716 {step.action}"
         w = 16 + 8.6 * len(label)
-        x = GUTTER + 6
+        x, top = GUTTER + 6, cy - 8
         ring = ""
         if step.node in self.cols:
             ring = (
-                f'<circle cx="{self.x(step.node)}" cy="{cy}" r="9" fill="none" '
+                f'<circle cx="{self.x(step.node)}" cy="{top}" r="9" fill="none" '
                 f'stroke="{VIOLATION}" stroke-width="3"/>'
             )
         self.out.append(
-            f'<g class="mark"><rect x="{x}" y="{cy - 11}" width="{w:.1f}" height="22" rx="4" '
+            f'<g class="mark"><rect x="{x}" y="{top - 11}" width="{w:.1f}" height="22" rx="4" '
             f'fill="{VIOLATION}"/>'
-            + _t(label, x + 8, cy + 5, fill="#fff", font_size="13", font_weight="700")
+            + _t(label, x + 8, top + 5, fill="#fff", font_size="13", font_weight="700")
             + ring
-            + _t(_short(step.state, 90), x + w + 8, cy + 4, "vlbl", fill="#8b0000", font_size="11")
+            + _t(_short(step.state, 120), x + 2, cy + 16, "vlbl", fill="#8b0000", font_size="11")
             + _title(step)
             + "</g>"
         )
@@ -499,11 +537,7 @@ def _legend(steps: Sequence[Step]) -> str:
         item('<path d="M17 1 L23 7 L17 13 L11 7 Z" fill="#16a085"/>', "client op"),
         item('<rect x="2" y="1" width="30" height="12" rx="3" fill="#555"/>', "fault"),
         item(
-            '<rect x="2" y="1" width="30" height="12" fill="url(#down)" stroke="#ccc"/>'
-            '<defs><pattern id="down" width="6" height="6" patternUnits="userSpaceOnUse" '
-            'patternTransform="rotate(45)"><rect width="6" height="6" fill="#eeeeee"/>'
-            '<line x1="0" y1="0" x2="0" y2="6" stroke="#b0b0b0" stroke-width="2"/>'
-            "</pattern></defs>",
+            '<rect x="2" y="1" width="30" height="12" fill="url(#down)" stroke="#ccc"/>',
             "down",
         ),
         item(f'<rect x="2" y="1" width="30" height="12" fill="{BAND_FILL["paused"]}"/>', "paused"),

@@ -9,9 +9,9 @@ Collapsing (``collapse=True``): within a quiet stretch (between two drawn steps 
 messages), a message whose sender, receiver and action already appeared in the stretch is not
 drawn (both its send and its receive), and a trace event identical to one already drawn since
 the last fault, client operation, drop or violation is not drawn either. So a run of heartbeat
-and empty-fetch round trips shows one round trip per stretch, and a note above the next row
-counts the repeats left out (a message counts once). Messages that were dropped or delivered
-twice are always drawn.
+and empty-fetch round trips shows one round trip per stretch, and a note above the next row (a
+"+N" badge when fewer than ``NOTE_MIN``) counts the repeats left out (a message counts once).
+Messages that were dropped or delivered twice are always drawn.
 """
 
 from __future__ import annotations
@@ -25,15 +25,19 @@ from refka.sim.timeline import WORLD, Step
 GAP_MS = 1000
 """A simulated-time gap between two rows at least this long gets a note."""
 
+NOTE_MIN = 10
+"""So many left-out repeats before a row get a note; fewer get a small badge."""
+
 STRONG = frozenset({"fault", "client", "drop", "violation"})
 
 # fault action -> (band kind, actions that end it); "heal" ends every partition band
 BANDS: dict[str, tuple[str, frozenset[str]]] = {
     "crash": ("down", frozenset({"restart"})),
+    "halt": ("down", frozenset({"restart"})),
     "pause": ("paused", frozenset({"resume", "crash"})),
     "partition": ("cut", frozenset({"heal"})),
     "isolate": ("cut", frozenset({"heal"})),
-    "disk_full": ("disk", frozenset({"disk_ok", "disk_free"})),
+    "disk_full": ("disk", frozenset({"disk_not_full", "disk_ok", "disk_free"})),
 }
 
 
@@ -47,18 +51,39 @@ def fault_name(step: Step) -> str:
 
 @dataclass(slots=True)
 class Row:
-    """One row of the diagram: steps drawn side by side, with an optional note above."""
+    """One row of the diagram: steps drawn side by side, with what was left out before them."""
 
     at_ms: int
     steps: list[Step]
-    note: str = ""
-    note_title: str = ""
+    gap_ms: int = 0  # since the previous row
+    elided: Counter[str] = field(default_factory=Counter)  # left out just before this row
     y: int = 0  # top of the row (its note included)
     height: int = 0
 
     @property
     def exclusive(self) -> bool:
         return any(s.kind in ("fault", "violation") or s.node == WORLD for s in self.steps)
+
+    @property
+    def note(self) -> str:
+        """A line above the row for a long gap or many left-out repeats ("" for none)."""
+        total = sum(self.elided.values())
+        if self.gap_ms < GAP_MS and total < NOTE_MIN:
+            return ""
+        parts = [f"+{self.gap_ms} ms"] if self.gap_ms >= GAP_MS else []
+        if total:
+            top = ", ".join(f"{k} \u00d7{n}" for k, n in self.elided.most_common(3))
+            more = " \u2026" if len(self.elided) > 3 else ""
+            parts.append(f"{total} repeats not drawn: {top}{more}")
+        return " \u00b7 ".join(parts)
+
+    @property
+    def badge(self) -> int:
+        """The number of left-out repeats when too few for a note (drawn as a small "+N")."""
+        return 0 if self.note else sum(self.elided.values())
+
+    def elided_list(self) -> str:
+        return "\n".join(f"{k} \u00d7{n}" for k, n in sorted(self.elided.items()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,36 +168,20 @@ def _fits(row: Row, step: Step, sends: dict[int, Step]) -> bool:
     return True
 
 
-def _note(elided: Counter[str], gap_ms: int) -> tuple[str, str]:
-    parts = []
-    if gap_ms >= GAP_MS:
-        parts.append(f"+{gap_ms} ms")
-    total = sum(elided.values())
-    if total:
-        top = ", ".join(f"{k} \u00d7{n}" for k, n in elided.most_common(3))
-        more = " \u2026" if len(elided) > 3 else ""
-        parts.append(f"{total} repeats not drawn: {top}{more}")
-    title = "\n".join(f"{k} \u00d7{n}" for k, n in sorted(elided.items()))
-    return " \u00b7 ".join(parts), title
-
-
 def layout(steps: Sequence[Step], collapse: bool = True) -> Layout:
     """Rows for the steps to draw (see the module docstring for the rules)."""
     sends = {s.message: s for s in steps if s.kind == "send" and s.message is not None}
     out = Layout(rows=[], row_of={}, sends=sends)
-    pending: Counter[str] = Counter()
     for step, elided in visible(steps, collapse):
-        pending += elided
         out.elided += sum(elided.values())
         last = out.rows[-1] if out.rows else None
-        if last is not None and not pending and _fits(last, step, sends):
+        if last is not None and _fits(last, step, sends):
             last.steps.append(step)
+            last.elided += elided
         else:
             gap = step.at_ms - last.at_ms if last is not None else 0
-            note, title = _note(pending, gap)
-            last = Row(at_ms=step.at_ms, steps=[step], note=note, note_title=title)
+            last = Row(at_ms=step.at_ms, steps=[step], gap_ms=gap, elided=elided)
             out.rows.append(last)
-            pending = Counter()
         out.row_of[step.index] = last
     out.bands = bands([s for r in out.rows for s in r.steps if s.kind == "fault"])
     return out
