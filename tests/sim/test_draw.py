@@ -43,6 +43,18 @@ def test_violation_is_drawn_in_red_with_its_invariant() -> None:
     assert clean.count(VIOLATION) == 1
 
 
+def test_partial_timelines_still_draw() -> None:
+    assert "No steps." in draw_html([], "empty")
+    orphan = [
+        Step(0, 5, 1, "receive", "Fetch v17 response", peer=2, message=7),  # its send is missing
+        Step(1, 6, 2, "send", "Fetch v17 request", peer=1, message=8),  # never delivered
+        Step(2, 7, 3, "drop", "Fetch v17 request", peer=1, message=9),  # its send is missing
+    ]
+    page = draw_html(orphan, "partial")
+    assert "(not delivered when the run ended)" in page
+    assert page.count('<g class="msg">') == 3
+
+
 def test_same_steps_same_bytes() -> None:
     assert draw_html(story(), "t") == draw_html(story(), "t")
 
