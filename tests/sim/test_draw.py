@@ -16,7 +16,7 @@ from refka.sim.spacetime import bands, layout
 from refka.sim.timeline import WORLD, Step
 from timeline_story import Script, story
 
-WINDOW = (1000, 1100)
+WINDOW = (1040, 1100)
 
 
 def test_page_is_self_contained_and_escaped() -> None:

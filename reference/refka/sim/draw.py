@@ -23,6 +23,7 @@ GUTTER = 124  # px: the ms and step columns
 COL = 150  # px: one node's column
 RIGHT = 120  # px: room for the last column's labels
 NOTE_H = 16
+LABEL_CHARS = 25  # a trace label (action and state) fits in one column
 VIOLATION = "#d0021b"  # used for the violation only
 DROP = "#222222"
 
@@ -389,11 +390,13 @@ class _Canvas:
 
     def dot(self, step: Step, cy: float) -> None:
         x = self.x(step.node)
-        state = _short(step.state, max(6, 30 - len(step.action)))
+        room = LABEL_CHARS - len(step.action)  # keep clear of the next column's labels
+        state = _short(step.state, room) if room >= 5 else ""
         self.out.append(
             f'<g class="mark"><circle cx="{x}" cy="{cy}" r="4" fill="#34495e"/>'
             f'<text x="{x + 7}" y="{cy + 3.5:.1f}" class="lbl" font-size="10" fill="#222">'
-            f'{escape(step.action)} <tspan fill="#777" font-size="9">{escape(state)}</tspan>'
+            f"{escape(_short(step.action, LABEL_CHARS))} "
+            f'<tspan fill="#777" font-size="9">{escape(state)}</tspan>'
             "</text>" + _title(step) + "</g>"
         )
 

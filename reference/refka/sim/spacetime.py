@@ -3,7 +3,8 @@
 Time flows down by step, not by clock: only steps get rows, so idle simulated time takes no
 space (a note marks a gap of ``GAP_MS`` or more). Steps share a row when they happened at the
 same millisecond on different nodes and none is the receipt of a message sent in that row, so a
-row never reorders a node's own steps nor puts an effect beside its cause.
+row never reorders a node's own steps nor puts an effect beside its cause; labelled steps (trace
+events, client operations) share rows only with each other, so no arrow starts across a label.
 
 Collapsing (``collapse=True``): within a quiet stretch (between two drawn steps that are not
 messages), a message whose sender, receiver and action already appeared in the stretch is not
@@ -160,6 +161,9 @@ def _fits(row: Row, step: Step, sends: dict[int, Step]) -> bool:
     if row.exclusive or step.kind in ("fault", "violation") or step.node == WORLD:
         return False
     if step.at_ms != row.at_ms or any(s.node == step.node for s in row.steps):
+        return False
+    labelled = {"trace", "client"}  # their labels would sit under the row's arrows
+    if (step.kind in labelled) != (row.steps[0].kind in labelled):
         return False
     if step.kind in ("receive", "drop") and step.message is not None:
         send = sends.get(step.message)
