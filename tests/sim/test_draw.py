@@ -6,6 +6,7 @@ and read the PNG back with Pillow (a dependency of the dev extra's matplotlib).
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import subprocess
 from pathlib import Path
@@ -86,6 +87,19 @@ def test_a_dropped_message_is_drawn_even_when_repeated() -> None:
     drawn = {s.steps[i].kind for i in lay.row_of}
     assert "drop" in drawn
     assert any(s.steps[i].message == lost and s.steps[i].kind == "send" for i in lay.row_of)
+
+
+def test_a_message_the_network_delayed_is_drawn_even_when_repeated() -> None:
+    s = Script()
+    for _ in range(3):
+        s.call(2, 1, "Fetch v17", ms=1)
+    late = s.send(2, 1, "Fetch v17 request")
+    s.steps[-1] = dataclasses.replace(s.steps[-1], state="delayed 700 ms")
+    s.tick(700)
+    s.receive(late)
+    lay = layout(s.steps)
+    assert lay.row_of.keys() >= {len(s.steps) - 2, len(s.steps) - 1}
+    assert "Fetch (delayed 700 ms)" in draw_html(s.steps, "t")
 
 
 def test_a_row_never_holds_a_message_and_its_receipt() -> None:

@@ -343,9 +343,10 @@ class _Canvas:
         else:
             parts.append(_head(x1, y1, x2, y2, colour))
         lx, ly = x1 + (x2 - x1) * 0.3, y1 + (y2 - y1) * 0.3
-        parts.append(
-            _t(end.action.split(" ", 1)[0], lx + 3, ly - 2, "lbl", fill=colour, font_size="9")
-        )
+        label = end.action.split(" ", 1)[0]
+        if send is not None and send.state:  # what the network did to it
+            label += f" ({_short(send.state, 18)})"
+        parts.append(_t(label, lx + 3, ly - 2, "lbl", fill=colour, font_size="9"))
         sent = f"\nsent: {send.line()}" if send is not None else ""
         parts.append(_title(end, sent) + "</g>")
         self.out.append("".join(parts))
@@ -428,6 +429,7 @@ class _Canvas:
             x = (min(xs) + max(xs)) / 2 if xs else GUTTER + COL / 2
         else:
             x = self.x(step.node)
+        x = max(x, GUTTER + 2 + w / 2)  # a long label on the first column stays off the gutter
         self.out.append(
             f'<g class="mark"><rect x="{x - w / 2:.1f}" y="{cy - 9}" width="{w:.1f}" '
             f'height="18" rx="4" fill="{fill}"/>'

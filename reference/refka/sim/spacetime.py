@@ -12,7 +12,7 @@ drawn (both its send and its receive), and a trace event identical to one alread
 the last fault, client operation, drop or violation is not drawn either. So a run of heartbeat
 and empty-fetch round trips shows one round trip per stretch, and a note above the next row (a
 "+N" badge when fewer than ``NOTE_MIN``) counts the repeats left out (a message counts once).
-Messages that were dropped or delivered twice are always drawn.
+Messages that were dropped, delivered twice or marked by the network are always drawn.
 """
 
 from __future__ import annotations
@@ -107,13 +107,14 @@ class Layout:
 
 
 def _always_drawn(steps: Sequence[Step]) -> set[int]:
-    """Messages drawn even when collapsing: dropped, or delivered more than once."""
+    """Messages drawn even when collapsing: dropped, delivered more than once, or sent with a
+    note from the network ("delayed 40 ms", "reordered", "held: link cut")."""
     receipts: Counter[int] = Counter()
     keep: set[int] = set()
     for s in steps:
         if s.message is None:
             continue
-        if s.kind == "drop":
+        if s.kind == "drop" or (s.kind == "send" and s.state):
             keep.add(s.message)
         elif s.kind == "receive":
             receipts[s.message] += 1
