@@ -15,7 +15,7 @@ from refka.sim.world import SimCluster
 from wire_client import WireClient, create_topic, produce
 
 FAULTY = NetworkFaults(
-    min_latency_ms=1, max_latency_ms=10, drop=0.002, duplicate=0.002, reorder=0.005, delay=0.01
+    min_latency_ms=1, max_latency_ms=10, drop=0.002, duplicate=0.002, reorder=0.01, delay=0.01
 )
 
 

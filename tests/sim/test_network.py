@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import random
-
 from kio.schema.errors import ErrorCode
+from refka.core.seeded import SeededRandom
 from refka.sim.network import TO_SOURCE, TO_TARGET, Network, NetworkFaults
 from refka.sim.world import SimCluster
 from test_world import TOPIC, log_end_offset, with_topic
@@ -47,7 +46,7 @@ def test_a_dropped_request_times_out_and_the_client_reconnects() -> None:
 
 
 def test_one_connection_is_fifo_unless_a_frame_is_reordered() -> None:
-    network = Network(random.Random(3), NetworkFaults(min_latency_ms=1, max_latency_ms=50))
+    network = Network(SeededRandom(3), NetworkFaults(min_latency_ms=1, max_latency_ms=50))
     conn = network.open(1, 2, 0, 0)
     arrivals = [network.route(conn, TO_TARGET, now_ms).arrivals[0] for now_ms in range(200)]
     assert arrivals == sorted(arrivals)
@@ -57,7 +56,7 @@ def test_one_connection_is_fifo_unless_a_frame_is_reordered() -> None:
 
 
 def test_a_drop_stalls_its_direction_until_the_connection_is_replaced() -> None:
-    network = Network(random.Random(3), NetworkFaults(drop=1.0))
+    network = Network(SeededRandom(3), NetworkFaults(drop=1.0))
     conn = network.open(1, 2, 0, 0)
     assert network.route(conn, TO_TARGET, 0).note.startswith("dropped")
     network.faults = NetworkFaults()
@@ -68,7 +67,7 @@ def test_a_drop_stalls_its_direction_until_the_connection_is_replaced() -> None:
 
 
 def test_a_cut_holds_frames() -> None:
-    network = Network(random.Random(3), NetworkFaults())
+    network = Network(SeededRandom(3), NetworkFaults())
     network.cuts.add((2, 1))
     conn = network.open(1, 2, 0, 0)
     assert network.route(conn, TO_SOURCE, 0).held

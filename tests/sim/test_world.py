@@ -88,6 +88,8 @@ def test_a_crashed_leader_is_replaced() -> None:
     world.crash(leader)
     assert not world.alive(leader)
     assert world.run_until(lambda: leader_of(world) not in (-1, leader), 30_000)
+    dropped = [s for s in world.steps if s.kind == "drop" and s.node == leader]
+    assert dropped and all(s.state == "connection closed" for s in dropped)
     new_leader = leader_of(world)
     assert partition_error(produce(world, client, new_leader, TOPIC, [b"b"])) == ErrorCode.none
 
@@ -147,6 +149,8 @@ def test_a_paused_follower_leaves_the_isr_and_returns_after_resume() -> None:
     assert follower not in isr(world, leader)
     assert log_end_offset(world, follower) == 0  # it got nothing while paused
     world.resume(follower)
+    [resumed] = [s for s in world.steps if s.action == "resume"]
+    assert resumed.state != "parked=0"  # what came for it while paused is delivered now
     assert world.run_until(lambda: follower in isr(world, leader), 30_000)
     assert log_end_offset(world, follower) == 1
 

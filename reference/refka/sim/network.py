@@ -37,8 +37,9 @@ cuts and drops.
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass, field
+
+from refka.core.seeded import SeededRandom
 
 CONNECTION_ID_BASE = 1_000_000
 """Connection ids of simulated connections start here (a core only compares them)."""
@@ -107,7 +108,7 @@ class Fate:
 class Network:
     """The cuts, the connections and the fault draws; the world moves the frames."""
 
-    def __init__(self, rng: random.Random, faults: NetworkFaults) -> None:
+    def __init__(self, rng: SeededRandom, faults: NetworkFaults) -> None:
         self.rng = rng
         self.faults = faults
         self.cuts: set[tuple[int, int]] = set()
@@ -132,7 +133,7 @@ class Network:
     def latency_ms(self) -> int:
         f = self.faults
         span = f.max_latency_ms - f.min_latency_ms
-        return f.min_latency_ms + (int(self.rng.random() * (span + 1)) if span else 0)
+        return f.min_latency_ms + (int(self.rng.fraction() * (span + 1)) if span else 0)
 
     def fifo(self, conn: Conn, direction: int, at_ms: int) -> int:
         """The arrival time of the next thing on ``direction``: never before the previous."""
@@ -147,20 +148,20 @@ class Network:
         if conn.ends(direction) in self.cuts:
             return Fate((), "held: link cut", held=True)
         f, rng = self.faults, self.rng
-        if f.drop and rng.random() < f.drop:
+        if f.drop and rng.fraction() < f.drop:
             conn.stalled[direction] = True
             return Fate((), "dropped (the connection stalls)")
         at_ms = now_ms + self.latency_ms()
         note = ""
-        if f.delay and rng.random() < f.delay:
-            extra_ms = 1 + int(rng.random() * f.max_delay_ms)
+        if f.delay and rng.fraction() < f.delay:
+            extra_ms = 1 + int(rng.fraction() * f.max_delay_ms)
             at_ms += extra_ms
             note = f"delayed {extra_ms} ms"
-        if f.reorder and rng.random() < f.reorder:
+        if f.reorder and rng.fraction() < f.reorder:
             note = "reordered"  # escapes FIFO: may overtake frames sent before it
         else:
             at_ms = self.fifo(conn, direction, at_ms)
-        if f.duplicate and rng.random() < f.duplicate:
+        if f.duplicate and rng.fraction() < f.duplicate:
             again_ms = self.fifo(conn, direction, at_ms + self.latency_ms())
             return Fate((at_ms, again_ms), "duplicated")
         return Fate((at_ms,), note)

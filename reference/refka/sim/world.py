@@ -7,11 +7,12 @@ core the asyncio server drives (``refka.node.make_controller`` / ``make_broker``
 view of the time and carries out the effects it returns, through the simulated network
 (``refka.sim.network``).
 
-Determinism: one ``random.Random(seed)`` owned by the world draws every latency, fault and core
-seed; everything that happens goes through one heap ordered by ``(at_ms, sequence)``, so ties
-are broken by the order things were scheduled; nodes are always visited in id order. The same
-seed and the same calls give the same :attr:`SimCluster.steps`, byte for byte, whatever
-``PYTHONHASHSEED`` is.
+Determinism: one random source owned by the world, ``SeededRandom(seed)`` (SplitMix64, as the
+cores' own; the seam test keeps the ``random`` module out of ``refka.sim``), draws every
+latency, fault and core seed; everything that happens goes through one heap ordered by
+``(at_ms, sequence)``, so ties are broken by the order things were scheduled; nodes are
+always visited in id order. The same seed and the same calls give the same
+:attr:`SimCluster.steps`, byte for byte, whatever ``PYTHONHASHSEED`` is.
 
 Processes (fault model):
 
@@ -36,7 +37,6 @@ Processes (fault model):
 from __future__ import annotations
 
 import heapq
-import random
 import struct
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -98,7 +98,7 @@ class SimCluster:
     ) -> None:
         self.seed = seed
         self.now_ms = start_ms
-        self.rng = random.Random(seed)
+        self.rng = SeededRandom(seed)
         self.network = Network(self.rng, network)
         self.controller_id = CONTROLLER_ID
         self.broker_ids = tuple(range(1, brokers + 1))
