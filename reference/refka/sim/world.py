@@ -442,7 +442,13 @@ class SimCluster:
         if target.role == "client":
             raise ValueError("a client that restarts is a new client: add_client")
         self._record(node, "fault", "restart")
-        target.core = self._new_core(target)
+        try:
+            target.core = self._new_core(target)
+        except OSError as error:
+            # Kafka fails to start on a log directory it cannot write (recovery, checkpoints):
+            # the process exits and the node stays down.
+            self._record(node, "fault", "halt", state=f"start failed: {error}")
+            return
         self._schedule_tick(target, self.now_ms)
 
     def pause(self, node: int) -> None:
