@@ -117,6 +117,7 @@ class Broker:
             _replication_config(config),
             on_partitions_changed=self.partitions.partitions_changed,
             replicas=self.partitions.replicas,
+            tracer=tracer,
         )
         self.loader = MetadataLoader(
             config.node_id,
@@ -135,7 +136,12 @@ class Broker:
             config, self.node, self.partitions, lambda: self.image, forwarding, producer_ids
         )
         self.groups = make_group_service(
-            self.topics, self.partitions, self.random, self._reply, registry.GROUP_RESPONDERS
+            self.topics,
+            self.partitions,
+            self.random,
+            self._reply,
+            registry.GROUP_RESPONDERS,
+            tracer,
         )
         services = registry.BrokerServices(self.partitions, self.topics, self.groups, self.replicas)
         self.apis = registry.broker_apis(services)

@@ -34,6 +34,7 @@ from refka.core.coordinator_write import DelayedCoordinatorWrite, coordinator_er
 from refka.core.partitions import Partitions
 from refka.core.seeded import SeededRandom
 from refka.core.topics import Node, Topics
+from refka.core.trace import Tracer
 from refka.group import messages as msg
 from refka.group.config import GroupConfig
 from refka.group.coordinator import GroupCoordinator
@@ -223,6 +224,7 @@ def make_group_service(
     random: SeededRandom,
     reply: Callable[[RequestContext, Any], None],
     responders: Mapping[int, Responder],
+    tracer: Tracer | None = None,
 ) -> GroupService:
     """The group coordinator of this node; it coordinates the partitions it will lead."""
     config = topics.config
@@ -232,7 +234,11 @@ def make_group_service(
         if hasattr(config, name)
     }
     coordinator = GroupCoordinator(
-        GroupConfig(**values), SeededRandom(random.next_u64()), owned_partitions=frozenset()
+        GroupConfig(**values),
+        SeededRandom(random.next_u64()),
+        owned_partitions=frozenset(),
+        tracer=tracer,
+        node=config.node_id,
     )
     return GroupService(
         coordinator,

@@ -30,6 +30,7 @@ from kio.schema.errors import ErrorCode
 from refka.core.context import PENDING, RequestContext
 from refka.core.network_client import Client, NodeAddress
 from refka.core.purgatory import Purgatory
+from refka.core.trace import Tracer
 from refka.log.config import LogConfig
 from refka.log.leader_epoch_cache import UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET
 from refka.log.log_manager import LogManager
@@ -96,8 +97,12 @@ class ReplicaManager:
         config: ReplicationConfig | None = None,
         on_partitions_changed: Callable[[Iterable[TopicPartition], int], None] | None = None,
         replicas: dict[TopicPartition, Replica] | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
+        """``tracer`` goes to every replica this manager opens (``refka.core.trace``); the
+        fetchers and the AlterPartition manager use their replicas'."""
         self.local_id = local_id
+        self.tracer = tracer
         self.logs = logs
         self.log_config_for = log_config_for
         self.purgatory = purgatory
@@ -150,7 +155,9 @@ class ReplicaManager:
         if replica is None:
             log = self.logs.get_or_create(tp[0], tp[1], self.log_config_for(tp[0]), now_ms)
             hw = self.hw_checkpoint.take(tp)
-            replica = self.replicas[tp] = Replica(log, self.local_id, 0, high_watermark=hw)
+            replica = self.replicas[tp] = Replica(
+                log, self.local_id, 0, high_watermark=hw, tracer=self.tracer
+            )
         return replica
 
     def _make_leader(self, tp: TopicPartition, reg: PartitionRegistrationLike, now_ms: int) -> None:
