@@ -145,6 +145,34 @@ def test_an_isr_shrink_is_send_alter_partition_then_handle_alter_partition() -> 
     assert [(e.node, e.replicas, e.new_isr) for e in expand] == [(leader, (lagging,), (1, 2, 3))]
 
 
+def test_a_broker_that_crashed_registers_unclean_and_leaves_the_isr() -> None:
+    cluster = in_sync_cluster()
+    leader = cluster.leader()
+    follower = next(n for n in BROKERS if n != leader)
+    cluster.produce(leader, acks=-1, count=2)
+    cluster.advance_until(cluster.in_sync)
+    cluster.events.clear()
+    cluster.crash_and_restart(follower)  # nothing was flushed: its log is empty again
+    # its old session runs out first (DUPLICATE_BROKER_REGISTRATION until then): fenced, out
+    # of the ISR; then it registers, reporting the unclean shutdown, and catches up
+    cluster.advance_until(lambda: cluster.brokers[follower].ready and cluster.in_sync())
+    others = tuple(n for n in (1, 2, 3) if n != follower)
+    state = trace.PartitionState(TOPIC, 0, leader, 0, 1, others, ())
+    [fenced] = cluster.of(FenceBroker)
+    assert fenced == FenceBroker(CONTROLLER, follower, fenced.broker_epoch, (state,))
+    [registered] = cluster.of(RegisterBroker)
+    epoch = cluster.brokers[follower].lifecycle.broker_epoch
+    assert registered == RegisterBroker(CONTROLLER, follower, epoch, False, ())
+    assert epoch > fenced.broker_epoch
+    assert cluster.events.index(fenced) < cluster.events.index(registered)
+    became = [e for e in cluster.of(BecomeFollower) if e.node == follower]
+    assert [(e.leader, e.truncation_offset) for e in became] == [(leader, 0)]
+    fetched = [e for e in cluster.of(FollowerFetch) if e.node == follower and e.epochs]
+    assert sum(len(e.epochs) for e in fetched) == 2
+    expand = [e for e in cluster.of(SendAlterPartition) if e.change == "ExpandIsr"]
+    assert [(e.node, e.replicas) for e in expand] == [(leader, (follower,))]
+
+
 def test_flush_messages_one_flushes_every_append() -> None:
     cluster = TracedCluster()
     cluster.create_topic(**{"flush.messages": "1"})

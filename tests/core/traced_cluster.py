@@ -54,6 +54,8 @@ class TracedCluster:
         cluster_id = format_directory(self.storages[0], 0, SeededRandom(1)).cluster_id
         self.router.add_node(CONTROLLER, self.controller, self._reader(CONTROLLER))
         self.brokers: dict[int, Broker] = {}
+        self.configs: dict[int, BrokerConfig] = {}
+        self.tracer = tracer
         for n in BROKERS:
             format_directory(self.storages[n], n, SeededRandom(n), cluster_id)
             config = BrokerConfig.model_validate(
@@ -66,15 +68,34 @@ class TracedCluster:
                     **common,
                 }
             )
-            address = NodeAddress(CONTROLLER, "controller", 9093)
-            self.brokers[n] = make_broker(
-                config, self.storages[n], START_MS, n, controller=address, tracer=tracer
-            )
+            self.configs[n] = config
+            self.brokers[n] = self._broker(n)
             self.router.add_node(n, self.brokers[n], self._reader(n))
         for n in (CONTROLLER, *BROKERS):
             self.router.tick(n)
         self.advance_until(lambda: all(b.ready for b in self.brokers.values()))
         self.correlation_id = 0
+
+    def _broker(self, n: int, seed: int | None = None) -> Broker:
+        """The core of broker ``n``; a restarted one needs another seed (its incarnation id)."""
+        address = NodeAddress(CONTROLLER, "controller", 9093)
+        return make_broker(
+            self.configs[n],
+            self.storages[n],
+            self.router.now_ms,
+            n if seed is None else seed,
+            controller=address,
+            tracer=self.tracer,
+        )
+
+    def crash_and_restart(self, n: int) -> None:
+        """Broker ``n`` loses what it had not flushed and starts again on its storage."""
+        self.router.set_down(n)
+        self.storages[n].crash()
+        self.brokers[n] = self._broker(n, seed=self.router.now_ms + n)
+        self.router.nodes[n].core = self.brokers[n]
+        self.router.set_down(n, False)
+        self.router.tick(n)
 
     def _reader(self, node: int) -> Any:
         storage = self.storages[node]

@@ -49,8 +49,10 @@ def handle_api_versions(c: QuorumController, ctx: RequestContext, request: Any) 
 def handle_broker_registration(c: QuorumController, ctx: RequestContext, request: Any) -> Any:
     m = _module(ctx)
     existing = c.image.brokers.get(request.broker_id)
-    clean = existing is None or existing.broker_epoch == getattr(
-        request, "previous_broker_epoch", -1
+    clean = (  # as ClusterControl.register decides (KIP-966), for the RegisterBroker event
+        existing is None
+        or existing.incarnation_id == request.incarnation_id
+        or existing.broker_epoch == getattr(request, "previous_broker_epoch", -1)
     )
     error, message, records = c.cluster.register(c.image, request, c.log.end_offset, ctx.now_ms)
     epoch = -1
@@ -253,6 +255,14 @@ def handle_alter_partition(c: QuorumController, ctx: RequestContext, request: An
     """KIP-497 AlterPartition (Election.tla ``HandleAlterPartition``)."""
     m = _module(ctx)
     if c.cluster.check_broker_epoch(c.image, request.broker_id, request.broker_epoch) is not None:
+        if c.tracer is not None:
+            for topic_data in request.topics:
+                topic = c.image.topics_by_id.get(topic_data.topic_id)
+                for data in topic_data.partitions:
+                    if topic is not None and data.partition_index in topic.partitions:
+                        _trace_alter(
+                            c, request.broker_id, topic, data, ErrorCode.stale_broker_epoch
+                        )
         return codec.build(
             m.AlterPartitionResponse,
             throttle_time=codec.millis(0),
