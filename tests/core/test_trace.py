@@ -301,12 +301,18 @@ def test_a_group_generation_its_assignment_and_a_commit() -> None:
     )  # fmt: skip
     assert committed.topics[0].partitions[0].error_code == 0
     generation = joined.generation_id
+    assert cluster.of(trace.JoinGroup) == [
+        trace.JoinGroup(coordinator, group, member, 0, "PreparingRebalance")
+    ]
     assert cluster.of(trace.CompleteJoin) == [
         trace.CompleteJoin(coordinator, group, generation, (member,), member, "CompletingRebalance")
     ]
     assert cluster.of(trace.SyncGroupLeader) == [
         trace.SyncGroupLeader(coordinator, group, generation, ((member, b"\x00a"),))
     ]
+    steps = [type(e).__name__ for e in cluster.events if e.node == coordinator]
+    steps = [n for n in steps if n in ("JoinGroup", "CompleteJoin", "SyncGroupLeader")]
+    assert steps == ["JoinGroup", "CompleteJoin", "SyncGroupLeader"]
     assert cluster.of(trace.CommitOffset) == [
         trace.CommitOffset(coordinator, group, member, generation, ((TOPIC, 0, 7),))
     ]

@@ -36,6 +36,8 @@ FenceBroker            Election ``FenceBroker``                     ``QuorumCont
 RegisterBroker         Election ``RegisterBroker``                  ``QuorumController.commit``
 Flush                  Election ``Flush``                           ``PartitionLog.flush`` (hook
                                                                     set by ``Replica``)
+JoinGroup              ConsumerGroup ``JoinGroup`` (a new member)   ``GroupCoordinator.
+                                                                    _add_member_and_rebalance``
 CompleteJoin           ConsumerGroup ``CompleteJoin``               ``GroupCoordinator.
                                                                     _complete_join``
 SyncGroupLeader        ConsumerGroup ``SyncGroupLeader``            ``GroupCoordinator.sync_group``
@@ -239,6 +241,17 @@ class RegisterBroker(TraceEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class JoinGroup(TraceEvent):
+    """A new ``member`` joined; the group is now in ``state`` (a rebalance) at ``generation``
+    (the one before the rebalance completes)."""
+
+    group: str
+    member: str
+    generation: int
+    state: str
+
+
+@dataclass(frozen=True, slots=True)
 class CompleteJoin(TraceEvent):
     """The join phase ended: ``generation`` starts with ``members`` (empty: the group is
     Empty)."""
@@ -303,6 +316,7 @@ EVENT_TYPES: tuple[type[TraceEvent], ...] = (
     HandleAlterPartition,
     FenceBroker,
     RegisterBroker,
+    JoinGroup,
     CompleteJoin,
     SyncGroupLeader,
     LeaveGroup,

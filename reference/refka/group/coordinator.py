@@ -220,6 +220,11 @@ class GroupCoordinator(OffsetActions):
             is_new=True,
         )
         group.add_member(member)
+        if self.tracer is not None:  # the group rebalances (the join may complete at once)
+            state = GroupState.PREPARING_REBALANCE.value
+            self.tracer(
+                trace.JoinGroup(self.node, group.group_id, member_id, group.generation_id, state)
+            )
         if group.state is GroupState.PREPARING_REBALANCE:
             self._extend_initial_delay(group, now_ms)
             return []
