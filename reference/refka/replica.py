@@ -30,6 +30,8 @@ from dataclasses import dataclass
 
 from kio.schema.errors import ErrorCode
 
+from refka.core import trace
+from refka.core.trace import Tracer
 from refka.log.file_slice import FileSlice
 from refka.log.leader_epoch_cache import LeaderEpochCache
 from refka.log.partition_log import PartitionLog
@@ -142,12 +144,17 @@ class Replica:
         high_watermark: int | None = None,
         hide_lagging_high_watermark: bool = True,
         deduplicate_batches: bool = True,
+        tracer: Tracer | None = None,
     ) -> None:
         """``high_watermark``: the checkpointed one (``replication-offset-checkpoint``), bounded
         by the log; without it the HW starts at the log start offset and is relearned.
         ``hide_lagging_high_watermark`` (KIP-207) and ``deduplicate_batches`` (KIP-98) are off
-        only under bug switches (``refka.bugs``)."""
+        only under bug switches (``refka.bugs``). ``tracer``: where the replica's steps go
+        (``refka.core.trace``), or None."""
         self.log = log
+        self.tracer = tracer
+        if tracer is not None:
+            log.on_flush = self._trace_flush
         self.epoch_cache: LeaderEpochCache = log.leader_epoch_cache
         self.replica_id = replica_id
         self.role = ReplicaRole.NONE
@@ -160,6 +167,7 @@ class Replica:
         self.followers: dict[int, FollowerState] = {}
         self.hide_lagging_high_watermark = hide_lagging_high_watermark
         self.producer_state = ProducerStateManager(deduplicate=deduplicate_batches)
+        self._fetched: tuple[int, list[BatchHeader]] | None = None  # FollowerFetch, traced
         self.high_watermark = self._bounded(
             log.log_start_offset if high_watermark is None else high_watermark
         )
@@ -265,6 +273,19 @@ class Replica:
         if is_new_leader:
             self.epoch_cache.assign(leader_epoch, self.log_end_offset)
             self._reset_followers(now_ms)
+            if self.tracer is not None:
+                self.tracer(
+                    trace.BecomeLeader(
+                        self.replica_id,
+                        self.topic,
+                        self.partition,
+                        leader_epoch,
+                        partition_epoch,
+                        tuple(sorted(self.isr)),
+                        self.log_end_offset,
+                        self.high_watermark,
+                    )
+                )
         else:
             self._track_followers()
         self.maybe_increment_high_watermark()
@@ -408,6 +429,19 @@ class Replica:
         if header.has_producer_id:
             timestamp_ms = now_ms if log_append else header.max_timestamp
             self.producer_state.update(header, base_offset, timestamp_ms)
+        if self.tracer is not None:
+            self.tracer(
+                trace.LeaderAppend(
+                    self.replica_id,
+                    self.topic,
+                    self.partition,
+                    self.leader_epoch,
+                    base_offset,
+                    self.log_end_offset,
+                    header.producer_id if header.has_producer_id else -1,
+                    headers[0].base_sequence if header.has_producer_id else -1,
+                )
+            )
         self.maybe_increment_high_watermark()
         return AppendResult(
             base_offset=base_offset,
@@ -424,9 +458,22 @@ class Replica:
         if len(self.isr) < self.min_insync_replicas and self.role is ReplicaRole.LEADER:
             return False
         known = self.replica_log_end_offsets
-        candidate = min(known.get(r, UNKNOWN_OFFSET) for r in self.maximal_isr | {self.replica_id})
+        commit_isr = self.maximal_isr | {self.replica_id}
+        candidate = min(known.get(r, UNKNOWN_OFFSET) for r in commit_isr)
         if candidate > self.high_watermark:
-            self.high_watermark = candidate
+            previous, self.high_watermark = self.high_watermark, candidate
+            if self.tracer is not None:
+                self.tracer(
+                    trace.AdvanceHighWatermark(
+                        self.replica_id,
+                        self.topic,
+                        self.partition,
+                        self.leader_epoch,
+                        previous,
+                        candidate,
+                        tuple(sorted(commit_isr)),
+                    )
+                )
             return True
         return False
 
@@ -482,15 +529,56 @@ class Replica:
                 f" log end offset {self.log_end_offset}"
             )
         size = sum(h.size for h in headers)
+        offset = self.log_end_offset
         self.log.append(data[:size], now_ms)
         for header in headers:
             if header.has_producer_id and not header.is_control:
                 self.producer_state.update(header, header.base_offset, header.max_timestamp)
+        if self.tracer is not None:
+            self._fetched = (offset, headers)
         return self.log_end_offset
 
     def update_high_watermark_from_leader(self, leader_high_watermark: int) -> None:
-        """FollowerFetch: a follower's HW is the leader's, bounded by its own LEO."""
+        """FollowerFetch: a follower's HW is the leader's, bounded by its own LEO. With a
+        tracer, this ends the FollowerFetch step: one event for the records appended (if any)
+        and the new HW (if it moved)."""
+        if self.tracer is None:
+            self.high_watermark = self._bounded(leader_high_watermark)
+            return
+        previous = self.high_watermark
         self.high_watermark = self._bounded(leader_high_watermark)
+        fetched, self._fetched = self._fetched, None
+        if fetched is not None:
+            offset, headers = fetched
+            epochs = tuple(
+                h.partition_leader_epoch
+                for h in headers
+                for _ in range(h.base_offset, h.next_offset)
+            )
+            self.trace_follower_fetch(offset, epochs)
+        elif self.high_watermark != previous:
+            self.trace_follower_fetch(self.log_end_offset, ())
+
+    def trace_follower_fetch(self, offset: int, epochs: tuple[int, ...]) -> None:
+        """Emit FollowerFetch: the log is now ``log[:offset] + epochs`` (tracer set)."""
+        assert self.tracer is not None
+        self.tracer(
+            trace.FollowerFetch(
+                self.replica_id,
+                self.topic,
+                self.partition,
+                self.leader_id,
+                self.leader_epoch,
+                offset,
+                epochs,
+                self.log_end_offset,
+                self.high_watermark,
+            )
+        )
+
+    def _trace_flush(self, offset: int) -> None:
+        if self.tracer is not None:
+            self.tracer(trace.Flush(self.replica_id, self.topic, self.partition, offset))
 
     def _bounded(self, high_watermark: int) -> int:
         """Kafka's ``UnifiedLog.updateHighWatermark``: within [log start offset, LEO]."""

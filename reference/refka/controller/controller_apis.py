@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING, Any
 from kio.schema.errors import ErrorCode
 
 from refka.controller import replication_control as rc
-from refka.controller import topic_control
+from refka.controller import topic_control, trace_events
 from refka.controller.config_control import handle_alter_configs, handle_incremental_alter_configs
 from refka.controller.metadata_fetch import METADATA_TOPIC, handle_fetch
 from refka.controller.producer_id_control import generate_next_producer_id_block
 from refka.controller.reassignment import reassign
+from refka.core import trace
 from refka.core.context import RequestContext
 from refka.core.topic_defaults import topic_entries
 from refka.handlers import api_versions
@@ -47,10 +48,16 @@ def handle_api_versions(c: QuorumController, ctx: RequestContext, request: Any) 
 
 def handle_broker_registration(c: QuorumController, ctx: RequestContext, request: Any) -> Any:
     m = _module(ctx)
+    existing = c.image.brokers.get(request.broker_id)
+    clean = (  # as ClusterControl.register decides (KIP-966), for the RegisterBroker event
+        existing is None
+        or existing.incarnation_id == request.incarnation_id
+        or existing.broker_epoch == getattr(request, "previous_broker_epoch", -1)
+    )
     error, message, records = c.cluster.register(c.image, request, c.log.end_offset, ctx.now_ms)
     epoch = -1
     if error is ErrorCode.none:
-        first = c.commit(records, ctx.now_ms)
+        first = c.commit(records, ctx.now_ms, clean_shutdown=clean)
         epoch = first + len(records) - 1  # the RegisterBrokerRecord's offset
     del message  # the response has no message field
     return codec.build(
@@ -248,6 +255,14 @@ def handle_alter_partition(c: QuorumController, ctx: RequestContext, request: An
     """KIP-497 AlterPartition (Election.tla ``HandleAlterPartition``)."""
     m = _module(ctx)
     if c.cluster.check_broker_epoch(c.image, request.broker_id, request.broker_epoch) is not None:
+        if c.tracer is not None:
+            for topic_data in request.topics:
+                topic = c.image.topics_by_id.get(topic_data.topic_id)
+                for data in topic_data.partitions:
+                    if topic is not None and data.partition_index in topic.partitions:
+                        _trace_alter(
+                            c, request.broker_id, topic, data, ErrorCode.stale_broker_epoch
+                        )
         return codec.build(
             m.AlterPartitionResponse,
             throttle_time=codec.millis(0),
@@ -271,6 +286,33 @@ def handle_alter_partition(c: QuorumController, ctx: RequestContext, request: An
     )
 
 
+def _trace_alter(c: QuorumController, broker_id: int, topic: Any, data: Any, error: Any) -> None:
+    """HandleAlterPartition: the request's ISR, the answer, the partition's state after it."""
+    assert c.tracer is not None
+    s = trace_events.partition_state(c.image, topic.topic_id, data.partition_index)
+    requested = getattr(data, "new_isr_with_epochs", None)
+    wanted = (
+        tuple(b.broker_id for b in requested)
+        if requested
+        else tuple(getattr(data, "new_isr", ()) or ())
+    )
+    c.tracer(
+        trace.HandleAlterPartition(
+            c.node_id,
+            s.topic,
+            s.partition,
+            broker_id,
+            tuple(sorted(wanted)),
+            ErrorCode(error).name.upper(),
+            s.leader,
+            s.leader_epoch,
+            s.partition_epoch,
+            s.isr,
+            s.elr,
+        )
+    )
+
+
 def _alter_one(
     c: QuorumController, m: Any, ctx: RequestContext, broker_id: int, topic: Any, data: Any
 ) -> Any:
@@ -287,6 +329,8 @@ def _alter_one(
     error = rc.validate_alter_partition(
         c.image, broker_id, partition, data, c.settings.fence_stale_broker_epochs
     )
+    if error is not ErrorCode.none and c.tracer is not None and partition is not None:
+        _trace_alter(c, broker_id, topic, data, error)
     if error is not ErrorCode.none:
         return codec.build(
             m.PartitionData,
@@ -299,6 +343,8 @@ def _alter_one(
     record = rc.alter_partition_change(c.image, c.settings, topic, data.partition_index, data)
     if record is not None:
         c.commit([record], ctx.now_ms)
+    if c.tracer is not None:
+        _trace_alter(c, broker_id, topic, data, error)
     now = c.image.topics_by_id[topic.topic_id].partitions[data.partition_index]
     return codec.build(
         m.PartitionData,

@@ -25,7 +25,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from refka.controller import controller_apis
+from refka.controller import controller_apis, trace_events
 from refka.controller.cluster_control import ClusterControl
 from refka.controller.metadata_fetch import DelayedMetadataFetch
 from refka.controller.replication_control import (
@@ -155,15 +155,19 @@ class QuorumController:
 
     # ------------------------------------------------------------- the write path
 
-    def commit(self, records: Sequence[Any], now_ms: int) -> int:
+    def commit(self, records: Sequence[Any], now_ms: int, clean_shutdown: bool = True) -> int:
         """Append ``records`` as one batch, flush, apply to the image; return the first offset.
 
-        Nothing is answered or acted on before this returns: persist before acting."""
+        Nothing is answered or acted on before this returns: persist before acting.
+        ``clean_shutdown``: for a registration, whether the broker stopped cleanly (traced)."""
         if not records:
             return int(self.log.end_offset)
         first = int(self.log.end_offset)
         last = self.log.append(list(records), self.epoch, now_ms)
         self.image, _ = self.image.apply(last, records)
+        if self.tracer is not None:
+            for event in trace_events.committed(self.node_id, records, self.image, clean_shutdown):
+                self.tracer(event)
         self._bytes_since_snapshot += sum(len(encode_record(r)) for r in records)
         for ctx, response in self.fetches.check([METADATA_PARTITION], now_ms):
             self.dispatcher.reply(ctx, response)

@@ -119,6 +119,7 @@ class Broker:
             _replication_config(config),
             on_partitions_changed=self.partitions.partitions_changed,
             replicas=self.partitions.replicas,
+            tracer=tracer,
         )
         self._publishing = False  # replicas and groups follow the image (after catch-up)
         self.loader = MetadataLoader(
@@ -138,7 +139,12 @@ class Broker:
             config, self.node, self.partitions, lambda: self.image, forwarding, producer_ids
         )
         self.groups = make_group_service(
-            self.topics, self.partitions, self.random, self._reply, registry.GROUP_RESPONDERS
+            self.topics,
+            self.partitions,
+            self.random,
+            self._reply,
+            registry.GROUP_RESPONDERS,
+            tracer,
         )
         services = registry.BrokerServices(self.partitions, self.topics, self.groups, self.replicas)
         self.apis = registry.broker_apis(services)

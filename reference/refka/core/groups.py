@@ -35,6 +35,7 @@ from refka.core.coordinator_write import DelayedCoordinatorWrite, coordinator_er
 from refka.core.partitions import Partitions
 from refka.core.seeded import SeededRandom
 from refka.core.topics import Node, Topics
+from refka.core.trace import Tracer
 from refka.group import messages as msg
 from refka.group.config import GroupConfig
 from refka.group.coordinator import GroupCoordinator
@@ -224,6 +225,7 @@ def make_group_service(
     random: SeededRandom,
     reply: Callable[[RequestContext, Any], None],
     responders: Mapping[int, Responder],
+    tracer: Tracer | None = None,
 ) -> GroupService:
     """The group coordinator of this node; it coordinates the partitions it will lead."""
     config = topics.config
@@ -235,7 +237,11 @@ def make_group_service(
     # bug switch: Bug.ZOMBIE_COMMIT (spec/bugs/ConsumerGroup_ZombieCommit.cfg)
     values["fence_offset_commits"] = Bug.ZOMBIE_COMMIT not in getattr(config, "bugs", ())
     coordinator = GroupCoordinator(
-        GroupConfig(**values), SeededRandom(random.next_u64()), owned_partitions=frozenset()
+        GroupConfig(**values),
+        SeededRandom(random.next_u64()),
+        owned_partitions=frozenset(),
+        tracer=tracer,
+        node=config.node_id,
     )
     return GroupService(
         coordinator,

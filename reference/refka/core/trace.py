@@ -1,12 +1,58 @@
 """Trace events: what a core did, named after the TLA+ action it performed.
 
-A core that is given a ``Tracer`` calls it once per spec-level step (``LeaderAppend``,
-``FollowerFetch``, ``BecomeLeader``, ...), with a frozen dataclass whose fields are the values
-of the spec variables that the step changed. A core without one (the default, and the asyncio
-server unless ``refka.trace.file`` is set) pays one ``is None`` test per step.
+A core that is given a ``Tracer`` calls it once per spec-level step with a frozen dataclass
+whose fields are the values of the spec variables that the step changed, so that every event is
+self-contained (no earlier event is needed to know what changed). A core without one (the
+default, and the asyncio server unless ``refka.trace.file`` is set) pays one ``is None`` test
+per step and builds nothing. ``repr(event)`` is valid Python: ``eval(repr(e)) == e`` with the
+classes below in scope (the server's trace file holds one repr per line).
 
-The events themselves are defined below, one per action; ``docs/spec.md`` maps each to its
-TLA+ action. The simulator (``refka.sim``) collects them; trace validation reads them.
+Logs are sequences of epochs, as in the specs: a record is ``(offset, epoch)``. ``isr`` and
+``elr`` are sorted tuples of broker ids; ``-1`` is "no leader" (the specs' ``None``).
+
+docs:
+
+=====================  ===========================================  ==============================
+event                  TLA+ action                                  emitted by
+=====================  ===========================================  ==============================
+LeaderAppend           Replication/Election ``LeaderAppend``,       ``Replica._append``
+                       Delivery ``HandleProduce``
+FollowerFetch          Replication/Election ``FollowerFetch``       ``Replica.append_as_follower``;
+                       (append, or Election's truncating branch)    ``ReplicaFetcher._truncate``
+BecomeLeader           Replication ``BecomeLeader``                 ``Replica.become_leader``
+BecomeFollower         Replication ``BecomeFollower`` (with its     ``ReplicaFetcher._truncate``
+                       truncation: emitted once the KIP-279 loop    (the first truncation that
+                       settles on the truncation offset)            completes after
+                                                                    ``add_partition``)
+AdvanceHighWatermark   Replication/Election/Delivery                ``Replica.
+                       ``AdvanceHighWatermark``                     maybe_increment_high_watermark``
+SendAlterPartition     Election ``SendAlterPartition``              ``AlterPartitionManager.submit``
+                       (``ShrinkIsr`` / ``ExpandIsr``)
+HandleAlterPartition   Election ``HandleAlterPartition`` (the       ``controller_apis._alter_one``
+                       committed ISR: ``CommitIsr``)
+ElectLeader            Replication/Election ``ElectLeader``         ``QuorumController.commit``
+                       (also a new partition's first leader)        (``controller/trace_events``)
+FenceBroker            Election ``FenceBroker``                     ``QuorumController.commit``
+RegisterBroker         Election ``RegisterBroker``                  ``QuorumController.commit``
+Flush                  Election ``Flush``                           ``PartitionLog.flush`` (hook
+                                                                    set by ``Replica``)
+JoinGroup              ConsumerGroup ``JoinGroup`` (a new member)   ``GroupCoordinator.
+                                                                    _add_member_and_rebalance``
+CompleteJoin           ConsumerGroup ``CompleteJoin``               ``GroupCoordinator.
+                                                                    _complete_join``
+SyncGroupLeader        ConsumerGroup ``SyncGroupLeader``            ``GroupCoordinator.sync_group``
+LeaveGroup             ConsumerGroup ``LeaveGroup``                 ``GroupCoordinator._leave_one``
+MemberExpired          ConsumerGroup ``MemberExpired``              ``GroupCoordinator._tick_group``
+CommitOffset           ConsumerGroup/Delivery ``CommitOffset``      ``GroupCoordinator.
+                                                                    commit_offsets``
+=====================  ===========================================  ==============================
+
+Refinements the specs abstract away: Kafka's controller elects at once when it fences a leader
+or removes it from the ISR, so a ``FenceBroker`` (or ``RegisterBroker``) event is followed by an
+``ElectLeader`` for each partition whose leader it moved (its ``partitions`` already show the
+state after both); a broker registers fenced and is unfenced by a later heartbeat (no event;
+elections that the unfencing allows are ``ElectLeader``); a follower that restarts at its
+current epoch emits ``BecomeFollower`` again (Replication.tla's restart).
 """
 
 from __future__ import annotations
@@ -23,3 +69,272 @@ class TraceEvent:
 
 
 Tracer = Callable[[TraceEvent], None]
+
+
+# ---------------------------------------------------------------- replicas (brokers)
+
+
+@dataclass(frozen=True, slots=True)
+class LeaderAppend(TraceEvent):
+    """The leader appended records ``[offset, log_end_offset)``, all of ``leader_epoch``.
+    ``producer_id``/``base_sequence`` are -1 for a non-idempotent batch (Delivery.tla)."""
+
+    topic: str
+    partition: int
+    leader_epoch: int
+    offset: int
+    log_end_offset: int
+    producer_id: int = -1
+    base_sequence: int = -1
+
+
+@dataclass(frozen=True, slots=True)
+class FollowerFetch(TraceEvent):
+    """A follower's log became ``log[:offset] + epochs`` (one epoch per record; an append has
+    ``offset`` = its previous log end offset, a truncation has no ``epochs``); its high
+    watermark is now ``high_watermark``."""
+
+    topic: str
+    partition: int
+    leader: int
+    leader_epoch: int
+    offset: int
+    epochs: tuple[int, ...]
+    log_end_offset: int
+    high_watermark: int
+
+
+@dataclass(frozen=True, slots=True)
+class BecomeLeader(TraceEvent):
+    """The replica leads ``leader_epoch``, which starts at ``log_end_offset`` (KIP-101)."""
+
+    topic: str
+    partition: int
+    leader_epoch: int
+    partition_epoch: int
+    isr: tuple[int, ...]
+    log_end_offset: int
+    high_watermark: int
+
+
+@dataclass(frozen=True, slots=True)
+class BecomeFollower(TraceEvent):
+    """The replica follows ``leader`` in ``leader_epoch``; its log was truncated to
+    ``truncation_offset`` (now its log end offset) and its HW to ``high_watermark``."""
+
+    topic: str
+    partition: int
+    leader: int
+    leader_epoch: int
+    truncation_offset: int
+    high_watermark: int
+
+
+@dataclass(frozen=True, slots=True)
+class AdvanceHighWatermark(TraceEvent):
+    """The leader's HW moved from ``previous_high_watermark`` to ``high_watermark``: the
+    records in between are committed. ``isr``: the commit ISR (KIP-497's maximal ISR)."""
+
+    topic: str
+    partition: int
+    leader_epoch: int
+    previous_high_watermark: int
+    high_watermark: int
+    isr: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SendAlterPartition(TraceEvent):
+    """The leader asks the controller for ``new_isr`` (``change``: "ShrinkIsr" drops
+    ``replicas``, "ExpandIsr" adds them), with each member's broker epoch (KIP-903)."""
+
+    topic: str
+    partition: int
+    change: str
+    replicas: tuple[int, ...]
+    leader_epoch: int
+    partition_epoch: int
+    isr: tuple[int, ...]
+    new_isr: tuple[int, ...]
+    broker_epochs: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Flush(TraceEvent):
+    """The replica's log is on disk up to ``offset`` (exclusive)."""
+
+    topic: str
+    partition: int
+    offset: int
+
+
+# ----------------------------------------------------------------------- controller
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionState:
+    """The controller's registration of one partition (not an event: a part of one)."""
+
+    topic: str
+    partition: int
+    leader: int
+    leader_epoch: int
+    partition_epoch: int
+    isr: tuple[int, ...]
+    elr: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ElectLeader(TraceEvent):
+    """The controller made ``leader`` the partition's leader in ``leader_epoch``; ``unclean``:
+    it came from outside the ISR and the ELR (unclean.leader.election.enable)."""
+
+    topic: str
+    partition: int
+    leader: int
+    leader_epoch: int
+    partition_epoch: int
+    isr: tuple[int, ...]
+    elr: tuple[int, ...]
+    unclean: bool
+
+
+@dataclass(frozen=True, slots=True)
+class HandleAlterPartition(TraceEvent):
+    """The controller answered a leader's AlterPartition: ``error`` "NONE" commits ``isr``
+    (CommitIsr); another error (stale partition or broker epoch) leaves the state as given."""
+
+    topic: str
+    partition: int
+    broker: int
+    requested_isr: tuple[int, ...]
+    error: str
+    leader: int
+    leader_epoch: int
+    partition_epoch: int
+    isr: tuple[int, ...]
+    elr: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FenceBroker(TraceEvent):
+    """The controller fenced ``broker`` (session expired, or controlled shutdown done);
+    ``partitions``: the state of each partition that changed with it."""
+
+    broker: int
+    broker_epoch: int
+    partitions: tuple[PartitionState, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterBroker(TraceEvent):
+    """``broker`` registered with ``broker_epoch``; ``clean_shutdown`` False means it lost
+    unflushed data (KIP-966: it left the ISRs and ELRs in ``partitions``)."""
+
+    broker: int
+    broker_epoch: int
+    clean_shutdown: bool
+    partitions: tuple[PartitionState, ...]
+
+
+# ------------------------------------------------------------------ consumer groups
+
+
+@dataclass(frozen=True, slots=True)
+class JoinGroup(TraceEvent):
+    """A new ``member`` joined; the group is now in ``state`` (a rebalance) at ``generation``
+    (the one before the rebalance completes)."""
+
+    group: str
+    member: str
+    generation: int
+    state: str
+
+
+@dataclass(frozen=True, slots=True)
+class CompleteJoin(TraceEvent):
+    """The join phase ended: ``generation`` starts with ``members`` (empty: the group is
+    Empty)."""
+
+    group: str
+    generation: int
+    members: tuple[str, ...]
+    leader: str
+    state: str
+
+
+@dataclass(frozen=True, slots=True)
+class SyncGroupLeader(TraceEvent):
+    """The leader's SyncGroup: ``assignment`` (member id, its ConsumerProtocol assignment
+    bytes) for ``generation``; the group is Stable."""
+
+    group: str
+    generation: int
+    assignment: tuple[tuple[str, bytes], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LeaveGroup(TraceEvent):
+    """``member`` left; the group is now in ``state``."""
+
+    group: str
+    member: str
+    generation: int
+    state: str
+
+
+@dataclass(frozen=True, slots=True)
+class MemberExpired(TraceEvent):
+    """``member``'s session timed out; the coordinator removed it."""
+
+    group: str
+    member: str
+    generation: int
+    state: str
+
+
+@dataclass(frozen=True, slots=True)
+class CommitOffset(TraceEvent):
+    """The coordinator accepted ``member``'s OffsetCommit in ``generation`` (-1: a group that
+    only stores offsets): ``offsets`` are (topic, partition, offset)."""
+
+    group: str
+    member: str
+    generation: int
+    offsets: tuple[tuple[str, int, int], ...]
+
+
+EVENT_TYPES: tuple[type[TraceEvent], ...] = (
+    LeaderAppend,
+    FollowerFetch,
+    BecomeLeader,
+    BecomeFollower,
+    AdvanceHighWatermark,
+    SendAlterPartition,
+    Flush,
+    ElectLeader,
+    HandleAlterPartition,
+    FenceBroker,
+    RegisterBroker,
+    JoinGroup,
+    CompleteJoin,
+    SyncGroupLeader,
+    LeaveGroup,
+    MemberExpired,
+    CommitOffset,
+)
+
+
+def namespace() -> dict[str, object]:
+    """The names ``eval`` needs to read a ``repr`` of any event back."""
+    names: dict[str, object] = {cls.__name__: cls for cls in EVENT_TYPES}
+    names["PartitionState"] = PartitionState
+    return names
+
+
+def parse(line: str) -> TraceEvent:
+    """An event from its ``repr`` (trusted input: a trace file this project wrote)."""
+    event = eval(line, {"__builtins__": {}}, namespace())
+    if not isinstance(event, TraceEvent):
+        raise ValueError(f"not a trace event: {line!r}")
+    return event

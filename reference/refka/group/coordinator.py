@@ -24,6 +24,8 @@ from typing import Protocol
 
 from kio.schema.errors import ErrorCode
 
+from refka.core import trace
+from refka.core.trace import Tracer
 from refka.group import records as rec
 from refka.group.classic_group import ClassicGroup
 from refka.group.config import GroupConfig
@@ -75,6 +77,8 @@ class GroupCoordinator(OffsetActions):
     _staged: dict[int, list[PendingCommit]] = field(default_factory=dict)  # by partition
     _writes: dict[int, tuple[int, list[PendingCommit]]] = field(default_factory=dict)
     _next_write_id: int = 1
+    tracer: Tracer | None = None  # ConsumerGroup.tla steps (refka.core.trace)
+    node: int = -1  # this broker's id, for the trace events
 
     # -- routing -----------------------------------------------------------------------
 
@@ -216,6 +220,11 @@ class GroupCoordinator(OffsetActions):
             is_new=True,
         )
         group.add_member(member)
+        if self.tracer is not None:  # the group rebalances (the join may complete at once)
+            state = GroupState.PREPARING_REBALANCE.value
+            self.tracer(
+                trace.JoinGroup(self.node, group.group_id, member_id, group.generation_id, state)
+            )
         if group.state is GroupState.PREPARING_REBALANCE:
             self._extend_initial_delay(group, now_ms)
             return []
@@ -321,6 +330,17 @@ class GroupCoordinator(OffsetActions):
                 group.remove_member(member.member_id)
         group.initial_rebalance_end_ms = None
         group.init_next_generation(now_ms)
+        if self.tracer is not None:
+            self.tracer(
+                trace.CompleteJoin(
+                    self.node,
+                    group.group_id,
+                    group.generation_id,
+                    tuple(sorted(group.members)),
+                    group.leader_id or "",
+                    group.state.value,
+                )
+            )
         if group.state is GroupState.EMPTY:
             group.rebalance_deadline_ms = None
             self._store_group(group)
@@ -362,6 +382,11 @@ class GroupCoordinator(OffsetActions):
         assignments = dict(req.assignments)
         for m in group.members.values():
             m.assignment = assignments.get(m.member_id, b"")
+        if self.tracer is not None:
+            assigned = tuple(sorted((m.member_id, m.assignment) for m in group.members.values()))
+            self.tracer(
+                trace.SyncGroupLeader(self.node, group.group_id, group.generation_id, assigned)
+            )
         self._store_group(group)
         group.transition_to(GroupState.STABLE, now_ms)
         group.rebalance_deadline_ms = None
@@ -435,6 +460,12 @@ class GroupCoordinator(OffsetActions):
         if member_id not in group.members:
             return E.unknown_member_id
         effects += self._remove_member_and_rebalance(group, member_id, now_ms)
+        if self.tracer is not None:
+            self.tracer(
+                trace.LeaveGroup(
+                    self.node, group.group_id, member_id, group.generation_id, group.state.value
+                )
+            )
         return E.none
 
     def _remove_member_and_rebalance(
@@ -602,6 +633,16 @@ class GroupCoordinator(OffsetActions):
             waiting = member.awaiting_join is not None or member.awaiting_sync is not None
             if member.heartbeat_deadline_ms <= now_ms and not waiting:
                 effects += self._remove_member_and_rebalance(group, member.member_id, now_ms)
+                if self.tracer is not None:
+                    self.tracer(
+                        trace.MemberExpired(
+                            self.node,
+                            group.group_id,
+                            member.member_id,
+                            group.generation_id,
+                            group.state.value,
+                        )
+                    )
         deadline = group.rebalance_deadline_ms
         initial_end = group.initial_rebalance_end_ms
         if group.state is GroupState.PREPARING_REBALANCE and (

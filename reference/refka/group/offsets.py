@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from kio.schema.errors import ErrorCode
 
+from refka.core import trace
 from refka.group import records as rec
 from refka.group.classic_group import ClassicGroup
 from refka.group.messages import (
@@ -36,6 +37,7 @@ from refka.group.messages import (
 from refka.group.state import GroupState
 
 if TYPE_CHECKING:
+    from refka.core.trace import Tracer
     from refka.group.config import GroupConfig
 
 TopicPartition = tuple[str, int]
@@ -64,6 +66,8 @@ class OffsetActions:
         pending_offsets: dict[str, dict[TopicPartition, StoredOffset]]
         _staged: dict[int, list[PendingCommit]]
         _writes: dict[int, tuple[int, list[PendingCommit]]]
+        tracer: Tracer | None
+        node: int
 
         def partition_for(self, group_id: str) -> int: ...
         def _coordinator_error(self, group_id: str) -> ErrorCode | None: ...
@@ -116,6 +120,16 @@ class OffsetActions:
             self._staged.setdefault(partition, []).append((group_id, tp, offset))
             self._record(partition, *offset_record(group_id, e.topic, e.partition, offset))
             results_list.append(PartitionResult(e.topic, e.partition, E.none))
+        if self.tracer is not None:
+            accepted = tuple(
+                (e.topic, e.partition, e.offset)
+                for e, r in zip(entries, results_list, strict=True)
+                if r.error == E.none
+            )
+            if accepted:
+                self.tracer(
+                    trace.CommitOffset(self.node, group_id, member_id, generation_id, accepted)
+                )
         reply = Reply(request, OffsetCommitResult(tuple(results_list)))
         return self._finish([reply], now_ms)
 

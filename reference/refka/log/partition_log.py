@@ -93,6 +93,7 @@ class PartitionLog:
         self.log_start_offset = 0
         self.log_end_offset = 0
         self.recovery_point = 0
+        self.on_flush: Callable[[int], None] | None = None  # Flush trace events (Replica sets)
         self.last_flush_ms = now_ms
         self.now_ms = now_ms  # the latest time a caller passed in
         self.pending_deletes: dict[str, int] = {}  # ``.deleted`` path -> when it goes
@@ -281,9 +282,12 @@ class PartitionLog:
         if self._dir_dirty:
             self.storage.fsync(self.dir_name)
             self._dir_dirty = False
+        flushed = self.recovery_point != self.log_end_offset
         self.recovery_point = self.log_end_offset
         if now_ms is not None:
             self.last_flush_ms = now_ms
+        if self.on_flush is not None and flushed:
+            self.on_flush(self.recovery_point)
 
     def on_tick(self, now_ms: int) -> None:
         """``flush.ms``: flush when that long has passed since the last flush; remove the

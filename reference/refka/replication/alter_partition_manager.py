@@ -20,6 +20,7 @@ from typing import Any
 
 from kio.schema.errors import ErrorCode
 
+from refka.core import trace
 from refka.core.network_client import Client, ClientResponse, NodeAddress
 from refka.protocol import codec
 from refka.replica import Replica
@@ -70,6 +71,8 @@ class AlterPartitionManager:
             return False
         replica.pending_isr = frozenset(b for b, _ in change.new_isr_with_epochs)
         self.unsent[tp] = change
+        if replica.tracer is not None:
+            replica.tracer(_trace_event(self.local_id, replica, change))
         return True
 
     def is_pending(self, tp: TopicPartition) -> bool:
@@ -152,3 +155,22 @@ class AlterPartitionManager:
         replica = self.replicas(tp)
         if replica is not None:
             replica.pending_isr = None
+
+
+def _trace_event(node: int, replica: Replica, change: IsrChange) -> trace.SendAlterPartition:
+    """SendAlterPartition: a shrink when the new ISR drops members, else an expansion."""
+    new_isr = tuple(b for b, _ in change.new_isr_with_epochs)
+    shrink = not replica.isr <= set(new_isr)
+    moved = replica.isr - set(new_isr) if shrink else set(new_isr) - replica.isr
+    return trace.SendAlterPartition(
+        node,
+        change.topic,
+        change.partition,
+        "ShrinkIsr" if shrink else "ExpandIsr",
+        tuple(sorted(moved)),
+        change.leader_epoch,
+        change.partition_epoch,
+        tuple(sorted(replica.isr)),
+        new_isr,
+        tuple(e for _, e in change.new_isr_with_epochs),
+    )

@@ -38,6 +38,7 @@ from typing import Any
 
 from kio.schema.errors import ErrorCode
 
+from refka.core import trace
 from refka.core.network_client import Client, ClientResponse, NodeAddress
 from refka.log.leader_epoch_cache import UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET
 from refka.protocol import codec
@@ -98,6 +99,7 @@ class PartitionFetchState:
     fetch_offset: int = 0
     delayed_until_ms: int = 0
     reset_to_latest: bool = False  # truncating to the HW: ahead of the leader, ask its latest
+    traced: bool = False  # BecomeFollower emitted for this epoch (only with a tracer)
 
 
 ReplicaLookup = Callable[[TopicPartition], Replica | None]
@@ -286,6 +288,29 @@ class ReplicaFetcher:
         if done:
             state.state = FetchState.FETCHING
             state.fetch_offset = replica.log_end_offset
+            if replica.tracer is not None:
+                self._trace_truncated(state, replica)
+
+    @staticmethod
+    def _trace_truncated(state: PartitionFetchState, replica: Replica) -> None:
+        """The first completed truncation of an epoch ends BecomeFollower; a later one (a
+        diverging epoch in a Fetch answer) is Election.tla's truncating FollowerFetch."""
+        assert replica.tracer is not None
+        if state.traced:
+            replica.trace_follower_fetch(replica.log_end_offset, ())
+            return
+        state.traced = True
+        replica.tracer(
+            trace.BecomeFollower(
+                replica.replica_id,
+                replica.topic,
+                replica.partition,
+                replica.leader_id,
+                replica.leader_epoch,
+                replica.log_end_offset,
+                replica.high_watermark,
+            )
+        )
 
     # -------------------------------------------------------------- ListOffsets
 

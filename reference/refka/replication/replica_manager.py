@@ -30,6 +30,7 @@ from kio.schema.errors import ErrorCode
 from refka.core.context import PENDING, RequestContext
 from refka.core.network_client import Client, NodeAddress
 from refka.core.purgatory import Purgatory
+from refka.core.trace import Tracer
 from refka.log.config import LogConfig
 from refka.log.leader_epoch_cache import UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET
 from refka.log.log_manager import LogManager
@@ -101,8 +102,12 @@ class ReplicaManager:
         config: ReplicationConfig | None = None,
         on_partitions_changed: Callable[[Iterable[TopicPartition], int], None] | None = None,
         replicas: dict[TopicPartition, Replica] | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
+        """``tracer`` goes to every replica this manager opens (``refka.core.trace``); the
+        fetchers and the AlterPartition manager use their replicas'."""
         self.local_id = local_id
+        self.tracer = tracer
         self.logs = logs
         self.log_config_for = log_config_for
         self.purgatory = purgatory
@@ -163,6 +168,7 @@ class ReplicaManager:
                 high_watermark=hw,
                 hide_lagging_high_watermark=self.config.hide_lagging_high_watermark,
                 deduplicate_batches=self.config.deduplicate_producer_batches,
+                tracer=self.tracer,
             )
         return replica
 

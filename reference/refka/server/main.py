@@ -84,12 +84,16 @@ async def serve(config: BrokerConfig) -> int:
     from refka.node import make_broker, make_controller
     from refka.server.driver import NodeServer, now_ms
     from refka.server.files import SegmentFiles
+    from refka.server.trace_file import TraceFile
 
     log = logging.getLogger("refka.server")
     try:
         node_roles = roles(config)
         storage = FileStorage(config.log_dirs)
         metadata_storage = FileStorage(config.metadata_log_dir) if config.metadata_log_dir else None
+        trace = (
+            TraceFile(config.refka_trace_file, config.node_id) if config.refka_trace_file else None
+        )
     except (OSError, ValueError) as error:
         print(f"refka broker: {error}", file=sys.stderr)
         return 1
@@ -110,7 +114,9 @@ async def serve(config: BrokerConfig) -> int:
             c_host, c_port = controller_listener(config) or ("127.0.0.1", 0)
             bind = f"{c_host}:{c_port}"
             c_listener = await server.add_listener(c_host, c_port)
-            controller = make_controller(config, storage, now_ms(), seed, metadata_storage)
+            controller = make_controller(
+                config, storage, now_ms(), seed, metadata_storage, tracer=trace
+            )
             c_listener.core = controller
             ready_line = f"refka controller ready on {c_listener.host}:{c_listener.port}"
         if "broker" in node_roles:
@@ -124,7 +130,7 @@ async def serve(config: BrokerConfig) -> int:
             if controller is not None:  # combined: the broker's controller is its own
                 address = "127.0.0.1" if c_listener.host in ("0.0.0.0", "::") else c_listener.host
                 own = NodeAddress(config.node_id, address, c_listener.port)
-            broker = make_broker(config, storage, now_ms(), seed + 1, host_name, own)
+            broker = make_broker(config, storage, now_ms(), seed + 1, host_name, own, tracer=trace)
             b_listener.core = broker
             ready_line = f"refka broker ready on {b_listener.host}:{b_listener.port}"
     except OSError as error:
@@ -155,6 +161,8 @@ async def serve(config: BrokerConfig) -> int:
     if broker is not None:
         await _controlled_shutdown(server, broker, config)
     await server.close()
+    if trace is not None:
+        trace.close()
     log.info("shut down cleanly")
     return 0
 

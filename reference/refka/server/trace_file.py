@@ -1,0 +1,25 @@
+"""``refka.trace.file``: the server writes its cores' trace events (``refka.core.trace``) to a
+file, one ``repr(event)`` a line after the node id (``1 LeaderAppend(node=1, ...)``), for trace
+validation. Lines are written as they happen (line buffered), so a running node's file can be
+read; ``refka.core.trace.parse`` reads an event back from the part after the node id.
+"""
+
+from __future__ import annotations
+
+from typing import TextIO
+
+from refka.core.trace import TraceEvent
+
+
+class TraceFile:
+    """A ``Tracer`` that appends to one file; ``close`` when the server stops."""
+
+    def __init__(self, path: str, node_id: int) -> None:
+        self.node_id = node_id
+        self._file: TextIO = open(path, "a", buffering=1, encoding="utf-8")  # noqa: SIM115
+
+    def __call__(self, event: TraceEvent) -> None:
+        self._file.write(f"{self.node_id} {event!r}\n")
+
+    def close(self) -> None:
+        self._file.close()
