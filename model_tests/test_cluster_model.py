@@ -10,7 +10,6 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import run_state_machine_as_test
-
 from refka.sim.generate import FAULT_KINDS
 from refka.sim.machine import cluster_machine
 from refka.sim.schedule import SimConfig

@@ -17,7 +17,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from refka.sim.schedule import Schedule
 from refka.sim.simulation import Simulation
 

@@ -90,7 +90,7 @@ def hunt(bug: Bug, budget_s: float, directory: str) -> Hunt:
     invariant, found = "", False
     try:
         run_state_machine_as_test(cls, settings=options)
-    except Exception as error:  # noqa: BLE001 - a crash of the run is reported, not raised
+    except Exception as error:
         violated = _violations(error)
         found = bool(violated)
         invariant = violated[0] if violated else f"error: {type(error).__name__}: {error}"

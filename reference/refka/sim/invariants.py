@@ -107,7 +107,12 @@ class LogReader:
     def view(self, node: int, replica: Any) -> ReplicaView:
         log = replica.log
         key = (node, (replica.topic, replica.partition))
-        stamp = (id(log), log.log_start_offset, log.log_end_offset, tuple(log.leader_epoch_cache.entries))
+        stamp = (
+            id(log),
+            log.log_start_offset,
+            log.log_end_offset,
+            tuple(log.leader_epoch_cache.entries),
+        )
         cached = self._cache.get(key)
         if cached is None or cached[0] != stamp:
             cached = self._cache[key] = (stamp, read_log(log))
@@ -193,7 +198,9 @@ def leader_in_isr(states: Mapping[TopicPartition, PartitionState]) -> Iterator[V
 
 
 def serving_leader(
-    tp: TopicPartition, state: PartitionState, views: Mapping[tuple[int, TopicPartition], ReplicaView]
+    tp: TopicPartition,
+    state: PartitionState,
+    views: Mapping[tuple[int, TopicPartition], ReplicaView],
 ) -> ReplicaView | None:
     """The replica that is ``ctrlLeader`` and has taken over in ``ctrlEpoch``, if alive."""
     view = views.get((state.leader, tp))

@@ -8,7 +8,6 @@ Everything it does follows from the schedule: the same schedule gives the same t
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -222,7 +221,12 @@ class Simulation:
             return
         ops = self.history.ops
         for op in ops[self._history_seen :]:
-            if op.f == "send" and op.type == "ok" and op.offset is not None and op.value is not None:
+            if (
+                op.f == "send"
+                and op.type == "ok"
+                and op.offset is not None
+                and op.value is not None
+            ):
                 self.acked.setdefault((op.topic, op.partition), {})[op.offset] = op.value
         self._history_seen = len(ops)
 
@@ -249,8 +253,14 @@ class Simulation:
         for violation in found:
             steps = self.world.steps
             steps.append(
-                Step(len(steps), self.world.now_ms, WORLD, "violation", violation.invariant,
-                     state=violation.detail)
+                Step(
+                    len(steps),
+                    self.world.now_ms,
+                    WORLD,
+                    "violation",
+                    violation.invariant,
+                    state=violation.detail,
+                )
             )
         self.violations += found
         return found
@@ -284,7 +294,9 @@ class Simulation:
         return check(self.history, guarantees, final)
 
     @classmethod
-    def replay(cls, schedule: Schedule, trace: bool = False, stop: bool = True) -> tuple[Simulation, Outcome]:
+    def replay(
+        cls, schedule: Schedule, trace: bool = False, stop: bool = True
+    ) -> tuple[Simulation, Outcome]:
         """Rerun ``schedule``; with ``stop``, stop at the first violation as the run that wrote
         it did."""
         sim = cls(schedule.seed, schedule.config, trace)
