@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from refka.core.trace import CommitOffset
 from refka.sim.invariants import (
     HighWatermarkMonotonic,
     PartitionState,
@@ -10,7 +11,7 @@ from refka.sim.invariants import (
     leader_in_isr,
     log_matching,
     single_leader_per_epoch,
-    single_owner_per_generation,
+    SingleOwnerPerGeneration,
 )
 
 TP = ("t", 0)
@@ -78,8 +79,11 @@ def test_high_watermark_monotonic_remembers_what_was_shown() -> None:
     assert v.invariant == "HighWatermarkMonotonic" and "3 after 5" in v.detail
 
 
-def test_single_owner_per_generation() -> None:
-    ok = [("g", 1, "a", [TP]), ("g", 2, "b", [TP]), ("g", 2, "b", [TP])]
-    assert not list(single_owner_per_generation(ok))
-    [v] = single_owner_per_generation([("g", 1, "a", [TP]), ("g", 1, "b", [TP])])
-    assert v.invariant == "SingleOwnerPerGeneration"
+def test_single_owner_per_generation_over_accepted_commits() -> None:
+    def commit(member: str, generation: int) -> CommitOffset:
+        return CommitOffset(1, "g", member, generation, (("t", 0, 5),))
+
+    check = SingleOwnerPerGeneration()
+    assert not list(check.check([commit("a", 1), commit("b", 2), commit("b", 2)]))
+    [v] = check.check([commit("a", 2)])
+    assert v.invariant == "SingleOwnerPerGeneration" and "by b and by a" in v.detail

@@ -295,8 +295,9 @@ class MemberExpired(TraceEvent):
 
 @dataclass(frozen=True, slots=True)
 class CommitOffset(TraceEvent):
-    """The coordinator accepted ``member``'s OffsetCommit in ``generation`` (-1: a group that
-    only stores offsets): ``offsets`` are (topic, partition, offset)."""
+    """The coordinator accepted ``member``'s OffsetCommit while the group was in
+    ``generation`` (the coordinator's, as ConsumerGroup.tla records it in ``commits``; -1: a
+    group that only stores offsets): ``offsets`` are (topic, partition, offset)."""
 
     group: str
     member: str

@@ -126,9 +126,11 @@ class OffsetActions:
                 for e, r in zip(entries, results_list, strict=True)
                 if r.error == E.none
             )
-            if accepted:
+            group = self.groups.get(group_id)
+            generation = group.generation_id if group is not None else generation_id
+            if accepted:  # ConsumerGroup.tla: <<member, the coordinator's generation, p>>
                 self.tracer(
-                    trace.CommitOffset(self.node, group_id, member_id, generation_id, accepted)
+                    trace.CommitOffset(self.node, group_id, member_id, generation, accepted)
                 )
         reply = Reply(request, OffsetCommitResult(tuple(results_list)))
         return self._finish([reply], now_ms)

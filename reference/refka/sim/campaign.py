@@ -168,6 +168,6 @@ def _write_traces(hunts: list[Hunt], directory: Path) -> None:
     for h in hunts:
         if not h.found:
             continue
-        sim, _ = Simulation.replay(Schedule.read(h.schedule), trace=True)
+        sim, _ = Simulation.replay(Schedule.read(h.schedule))
         lines = [repr(e) for e in sim.world.trace_events]
         (directory / f"{h.bug}.trace").write_text("\n".join(lines) + "\n")

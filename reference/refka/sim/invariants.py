@@ -261,18 +261,22 @@ class HighWatermarkMonotonic:
             self.observed[tp] = max(before, shown)
 
 
-def single_owner_per_generation(
-    assignments: Iterable[tuple[str, int, str, Iterable[TopicPartition]]],
-) -> Iterator[Violation]:
-    """SingleOwnerPerGeneration (ConsumerGroup.tla): no partition is owned by two members of
-    one generation. ``assignments``: (group, generation, member, partitions)."""
-    owners: dict[tuple[str, int, TopicPartition], str] = {}
-    for group, generation, member, partitions in assignments:
-        for tp in partitions:
-            other = owners.setdefault((group, generation, tp), member)
-            if other != member:
-                yield Violation(
-                    "SingleOwnerPerGeneration",
-                    f"group {group} generation {generation}: {tp[0]}-{tp[1]} is owned by "
-                    f"{other} and {member}",
-                )
+@dataclass
+class SingleOwnerPerGeneration:
+    """SingleOwnerPerGeneration (ConsumerGroup.tla): in every generation, offsets for a
+    partition are committed by one member only. It reads the coordinators' ``CommitOffset``
+    trace events (the spec's ``commits``: member, the coordinator's generation, partition)."""
+
+    owners: dict[tuple[str, int, TopicPartition], str] = field(default_factory=dict)
+
+    def check(self, commits: Iterable[Any]) -> Iterator[Violation]:
+        for c in commits:
+            for topic, partition, _ in c.offsets:
+                key = (c.group, c.generation, (topic, partition))
+                other = self.owners.setdefault(key, c.member)
+                if other != c.member:
+                    yield Violation(
+                        "SingleOwnerPerGeneration",
+                        f"group {c.group} generation {c.generation}: {topic}-{partition} "
+                        f"committed by {other} and by {c.member}",
+                    )

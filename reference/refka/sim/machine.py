@@ -86,7 +86,11 @@ class ClusterMachine(RuleBasedStateMachine):
                 self.stats["first_steps"] = self.stats.get("steps", 0)
                 self.stats["first_seconds"] = time.monotonic() - self.stats["started"]
             path = self.sim.schedule.write(self.schedule_dir / f"{self.name}.json")
-            raise InvariantViolated(f"{report}\n  replay with: refka replay {path}")
+            first = report.violations[0]
+            raise InvariantViolated(
+                f"{first.name} (history check on the healed cluster): {first.describe()}\n"
+                f"  seed {self.sim.schedule.seed}; replay with: refka replay {path}"
+            )
 
     # ------------------------------------------------------------------ clients
 

@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     schedule = Schedule.read(args.file)
     print(f"seed {schedule.seed}")
-    sim, outcome = Simulation.replay(schedule, trace=bool(args.trace))
+    sim, outcome = Simulation.replay(schedule)
     if not args.quiet:
         sys.stdout.write(format_timeline(sim.world.steps))
     if args.trace:
@@ -50,7 +50,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"violated: {v.invariant} {where}: {v.detail}")
         return 1
     if outcome.report is not None and not outcome.report.ok:
-        print(outcome.report)
+        print("violated: the history check on the healed cluster")
+        for line in outcome.report.lines():
+            print(f"  {line}")
         return 1
     print("no violation")
     return 0

@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     config = replace(SimConfig(brokers=args.brokers), bugs=tuple(args.bug))
     started = time.perf_counter()
-    sim = Simulation(seed, config, trace=bool(args.trace))
+    sim = Simulation(seed, config)
     rng = random.Random(seed)
     start_ms = sim.world.now_ms
     failed_at = None
@@ -70,5 +70,9 @@ def run(args: argparse.Namespace) -> int:
     for violation in sim.violations:
         print(f"VIOLATION {violation.invariant} at operation {failed_at}: {violation.detail}")
     if report is not None:
-        print(report)
+        print(
+            f"history check: {'ok' if report.ok else 'VIOLATED'}, {len(report.anomalies)} anomalies"
+        )
+        for line in report.lines():
+            print(f"  {line}")
     return 1 if sim.violations or (report is not None and not report.ok) else 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from refka.core.trace import CommitOffset
 from refka.sim.checker import Report, check, guarantees_for
 from refka.sim.clients import SimAdmin, SimConsumer, SimProducer
 from refka.sim.history import History
@@ -27,7 +28,7 @@ from refka.sim.invariants import (
     partition_states,
     serving_leader,
     single_leader_per_epoch,
-    single_owner_per_generation,
+    SingleOwnerPerGeneration,
 )
 from refka.sim.network import NetworkFaults
 from refka.sim.schedule import Operation, Schedule, SimConfig
@@ -57,10 +58,11 @@ class Simulation:
     ``config.partitions`` partitions, ``config.producers`` producers and ``config.consumers``
     consumers in one group."""
 
-    def __init__(self, seed: int, config: SimConfig | None = None, trace: bool = False) -> None:
+    def __init__(self, seed: int, config: SimConfig | None = None) -> None:
         self.config = config = config or SimConfig()
         self.schedule = Schedule(seed, config)
-        self.world = SimCluster(seed, config.brokers, config.broker_configs(), trace=trace)
+        # Traced always: SingleOwnerPerGeneration reads the coordinators' CommitOffset steps.
+        self.world = SimCluster(seed, config.brokers, config.broker_configs(), trace=True)
         self.world.start()
         self.history = History()
         brokers = self.world.broker_ids
@@ -82,6 +84,8 @@ class Simulation:
         self.next_value = 0
         self.reader = LogReader()
         self.hw_monotonic = HighWatermarkMonotonic()
+        self.single_owner = SingleOwnerPerGeneration()
+        self._trace_seen = 0
         self.states: dict[TopicPartition, PartitionState] = {}
         self.acked: dict[TopicPartition, dict[int, int]] = {}
         self._history_seen = 0
@@ -230,6 +234,12 @@ class Simulation:
                 self.acked.setdefault((op.topic, op.partition), {})[op.offset] = op.value
         self._history_seen = len(ops)
 
+    def _new_commits(self) -> list[CommitOffset]:
+        events = self.world.trace_events
+        new = [e for e in events[self._trace_seen :] if isinstance(e, CommitOffset)]
+        self._trace_seen = len(events)
+        return new
+
     def check(self) -> list[Violation]:
         """Every invariant of the spec, on the state after the last step; violations are also
         recorded in the timeline."""
@@ -244,11 +254,7 @@ class Simulation:
             *leader_in_isr(self.states),
             *leader_completeness(self.states, views, self.acked),
             *self.hw_monotonic.check(self.states, views),
-            *single_owner_per_generation(
-                (GROUP, c.generation, c.member_id, [(TOPIC, p) for p in c.assignment])
-                for c in self.consumers
-                if c.member_id
-            ),
+            *self.single_owner.check(self._new_commits()),
         ]
         for violation in found:
             steps = self.world.steps
@@ -294,12 +300,10 @@ class Simulation:
         return check(self.history, guarantees, final)
 
     @classmethod
-    def replay(
-        cls, schedule: Schedule, trace: bool = False, stop: bool = True
-    ) -> tuple[Simulation, Outcome]:
+    def replay(cls, schedule: Schedule, stop: bool = True) -> tuple[Simulation, Outcome]:
         """Rerun ``schedule``; with ``stop``, stop at the first violation as the run that wrote
         it did."""
-        sim = cls(schedule.seed, schedule.config, trace)
+        sim = cls(schedule.seed, schedule.config)
         outcome = Outcome()
         for index, operation in enumerate(schedule.operations):
             found = sim.apply(operation)

@@ -104,7 +104,7 @@ class SimCluster:
         self.broker_ids = tuple(range(1, brokers + 1))
         self.steps: list[Step] = []
         self.trace_events: list[TraceEvent] = []
-        self.tracer = self.trace_events.append if trace else None
+        self.tracer = self._trace if trace else None
         self.events = 0
         self._heap: list[tuple[int, int, Callable[..., None], tuple[Any, ...]]] = []
         self._sequence = 0
@@ -527,6 +527,11 @@ class SimCluster:
 
     # --------------------------------------------------------------- timeline
 
+    def _trace(self, event: TraceEvent) -> None:
+        """A core's trace event: kept, and a ``trace`` step of the timeline with its fields."""
+        self.trace_events.append(event)
+        self._record(event.node, "trace", type(event).__name__, state=trace_state(event))
+
     def _record(
         self,
         node: int,
@@ -543,3 +548,17 @@ class SimCluster:
 def _read(storage: MemoryStorage | None, piece: FileSlice) -> bytes:
     assert storage is not None, "a client sent a FileSlice"
     return storage.read(piece.path, piece.position, piece.size)
+
+
+def trace_state(event: TraceEvent) -> str:
+    """A trace event's fields but ``node`` as ``key=value`` pairs, for the timeline."""
+    fields = (f for f in event.__dataclass_fields__ if f != "node")
+    return " ".join(f"{f}={_short(getattr(event, f))}" for f in fields)
+
+
+def _short(value: object) -> str:
+    if isinstance(value, tuple | list | frozenset):
+        return "[" + ",".join(_short(v) for v in value) + "]"
+    if isinstance(value, bytes):
+        return f"<{len(value)} bytes>"
+    return str(value).replace(" ", "")
