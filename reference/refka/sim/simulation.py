@@ -20,6 +20,7 @@ from refka.sim.invariants import (
     LogReader,
     PartitionState,
     ReplicaView,
+    SingleOwnerPerGeneration,
     TopicPartition,
     Violation,
     leader_completeness,
@@ -28,7 +29,6 @@ from refka.sim.invariants import (
     partition_states,
     serving_leader,
     single_leader_per_epoch,
-    SingleOwnerPerGeneration,
 )
 from refka.sim.network import NetworkFaults
 from refka.sim.schedule import Operation, Schedule, SimConfig
