@@ -27,8 +27,11 @@ def fault(rng: random.Random, config: SimConfig, kinds: frozenset[str]) -> Opera
     kind = rng.choice(choices)
     node = rng.choice(nodes)
     if kind == "crash":
-        if rng.random() < 0.5:
+        roll = rng.random()
+        if roll < 0.35:
             return Operation.of("restart", node=node)
+        if roll < 0.6:
+            return Operation.of("bounce", node=node)
         torn = rng.choice((1, 17, 61)) if "torn" in kinds and rng.random() < 0.3 else 0
         return Operation.of("crash", node=node, torn_bytes=torn)
     if kind == "pause":

@@ -173,6 +173,21 @@ def log_matching(views: Iterable[ReplicaView]) -> Iterator[Violation]:
                         break
 
 
+def no_duplicate_appends(views: Iterable[ReplicaView]) -> Iterator[Violation]:
+    """NoDuplicateAppends (Delivery.tla, idempotent producers): no value is in a log twice."""
+    for v in views:
+        seen: dict[int, int] = {}
+        for offset, value in sorted(v.values.items()):
+            first = seen.setdefault(value, offset)
+            if first != offset:
+                yield Violation(
+                    "NoDuplicateAppends",
+                    f"{v.tp[0]}-{v.tp[1]} on node {v.node}: value {value} at offsets {first} "
+                    f"and {offset}",
+                )
+                break
+
+
 def single_leader_per_epoch(views: Iterable[ReplicaView]) -> Iterator[Violation]:
     """No two replicas lead one partition in the same leader epoch."""
     leaders: dict[tuple[TopicPartition, int], int] = {}

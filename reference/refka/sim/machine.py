@@ -20,6 +20,8 @@ from refka.sim.generate import FAULT_KINDS
 from refka.sim.invariants import Violation
 from refka.sim.schedule import Operation, SimConfig
 from refka.sim.simulation import Simulation
+from refka.sim.timeline import format_timeline
+from refka.sim.world import FIRST_CLIENT_ID
 
 SCHEDULE_DIR_ENV = "REFKA_SCHEDULE_DIR"
 
@@ -54,6 +56,8 @@ class ClusterMachine(RuleBasedStateMachine):
         self.sim = Simulation(seed, self.config)
 
     def apply(self, operation: Operation) -> None:
+        if self.sim is not None and self.stop_at is not None and time.monotonic() > self.stop_at:
+            self.sim = None  # out of budget: the rest of this example does nothing
         if self.sim is None:
             return
         self.stats["steps"] = self.stats.get("steps", 0) + 1
@@ -61,13 +65,21 @@ class ClusterMachine(RuleBasedStateMachine):
         if found:
             self.fail(found)
 
+    def write_schedule(self) -> Path:
+        """The run so far as ``<name>.json``, and its timeline beside it (``.timeline``): what
+        ``refka replay`` of the file prints."""
+        assert self.sim is not None
+        path = self.sim.schedule.write(self.schedule_dir / f"{self.name}.json")
+        path.with_suffix(".timeline").write_text(format_timeline(self.sim.world.steps))
+        return path
+
     def fail(self, found: list[Violation]) -> None:
         assert self.sim is not None
         self.failed = True
         if "first_steps" not in self.stats:
             self.stats["first_steps"] = self.stats.get("steps", 0)
             self.stats["first_seconds"] = time.monotonic() - self.stats["started"]
-        path = self.sim.schedule.write(self.schedule_dir / f"{self.name}.json")
+        path = self.write_schedule()
         first = found[0]
         raise InvariantViolated(
             f"{first.invariant} violated after step {len(self.sim.schedule.operations)}: "
@@ -85,7 +97,7 @@ class ClusterMachine(RuleBasedStateMachine):
             if "first_steps" not in self.stats:
                 self.stats["first_steps"] = self.stats.get("steps", 0)
                 self.stats["first_seconds"] = time.monotonic() - self.stats["started"]
-            path = self.sim.schedule.write(self.schedule_dir / f"{self.name}.json")
+            path = self.write_schedule()
             first = report.violations[0]
             raise InvariantViolated(
                 f"{first.name} (history check on the healed cluster): {first.describe()}\n"
@@ -94,6 +106,7 @@ class ClusterMachine(RuleBasedStateMachine):
 
     # ------------------------------------------------------------------ clients
 
+    @precondition(lambda self: self.config.producers > 0)
     @rule(data=st.data())
     def produce(self, data: st.DataObject) -> None:
         c = self.config
@@ -102,16 +115,19 @@ class ClusterMachine(RuleBasedStateMachine):
             partition = data.draw(st.integers(0, c.partitions - 1), "partition")
             self.apply(Operation.of("produce", client=client, partition=partition))
 
+    @precondition(lambda self: self.config.consumers > 0)
     @rule(data=st.data())
     def poll(self, data: st.DataObject) -> None:
         if self.config.consumers:
             self.apply(Operation.of("poll", client=self._consumer(data)))
 
+    @precondition(lambda self: self.config.consumers > 0)
     @rule(data=st.data())
     def commit(self, data: st.DataObject) -> None:
         if self.config.consumers:
             self.apply(Operation.of("commit", client=self._consumer(data)))
 
+    @precondition(lambda self: self.config.consumers > 0)
     @rule(data=st.data())
     def restart_client(self, data: st.DataObject) -> None:
         if self.config.consumers:
@@ -141,15 +157,26 @@ class ClusterMachine(RuleBasedStateMachine):
     def restart(self, data: st.DataObject) -> None:
         self.apply(Operation.of("restart", node=self._node(data)))
 
+    @precondition(lambda self: "crash" in self.kinds)
+    @rule(data=st.data())
+    def bounce(self, data: st.DataObject) -> None:
+        self.apply(Operation.of("bounce", node=self._node(data)))
+
+    def _process(self, data: st.DataObject) -> int:
+        """A node or a client (100 + its number): what may pause."""
+        c = self.config
+        clients = [FIRST_CLIENT_ID + i for i in range(c.producers + c.consumers)]
+        return data.draw(st.sampled_from([*range(c.brokers + 1), *clients]), "process")
+
     @precondition(lambda self: "pause" in self.kinds)
     @rule(data=st.data())
     def pause(self, data: st.DataObject) -> None:
-        self.apply(Operation.of("pause", node=self._node(data)))
+        self.apply(Operation.of("pause", node=self._process(data)))
 
     @precondition(lambda self: "pause" in self.kinds)
     @rule(data=st.data())
     def resume(self, data: st.DataObject) -> None:
-        self.apply(Operation.of("resume", node=self._node(data)))
+        self.apply(Operation.of("resume", node=self._process(data)))
 
     @precondition(lambda self: "partition" in self.kinds)
     @rule(data=st.data())

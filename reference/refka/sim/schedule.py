@@ -27,6 +27,7 @@ OPERATIONS: dict[str, tuple[str, ...]] = {
     # faults
     "crash": ("node", "torn_bytes"),
     "restart": ("node",),
+    "bounce": ("node",),  # crash and restart at once: a broker restart (kill -9, start)
     "pause": ("node",),
     "resume": ("node",),
     "isolate": ("node",),
@@ -82,10 +83,17 @@ class SimConfig:
     bugs: tuple[str, ...] = ()  # refka.bugs, by short name
     configs: tuple[tuple[str, str], ...] = ()  # more Kafka settings for every node
     step_ms: int = 20  # simulated time each operation lets pass after it
+    latency_ms: int = 5  # the network's latency bound (uniform in 1..latency_ms)
     unclean_leader_election: bool = False
 
     def broker_configs(self) -> dict[str, str]:
+        """Kafka's settings for every node: the cluster's shape, and failure detection a few
+        times faster than Kafka's defaults (sessions of 3 s, not 9 s; a follower out of the
+        ISR after 3 s, not 30 s), so that a schedule of tens of steps sees faults handled."""
         configs = {
+            "broker.session.timeout.ms": "3000",
+            "broker.heartbeat.interval.ms": "500",
+            "replica.lag.time.max.ms": "3000",
             "default.replication.factor": str(self.replication_factor),
             "num.partitions": str(self.partitions),
             "min.insync.replicas": str(self.min_insync_replicas),

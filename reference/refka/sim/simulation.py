@@ -26,6 +26,7 @@ from refka.sim.invariants import (
     leader_completeness,
     leader_in_isr,
     log_matching,
+    no_duplicate_appends,
     partition_states,
     serving_leader,
     single_leader_per_epoch,
@@ -62,7 +63,10 @@ class Simulation:
         self.config = config = config or SimConfig()
         self.schedule = Schedule(seed, config)
         # Traced always: SingleOwnerPerGeneration reads the coordinators' CommitOffset steps.
-        self.world = SimCluster(seed, config.brokers, config.broker_configs(), trace=True)
+        network = NetworkFaults(max_latency_ms=config.latency_ms)
+        self.world = SimCluster(
+            seed, config.brokers, config.broker_configs(), network=network, trace=True
+        )
         self.world.start()
         self.history = History()
         brokers = self.world.broker_ids
@@ -176,10 +180,15 @@ class Simulation:
         elif name == "restart":
             if not w.alive(op.arg("node")):
                 w.restart(op.arg("node"))
+        elif name == "bounce":
+            if w.alive(op.arg("node")):
+                w.crash(op.arg("node"))
+            w.restart(op.arg("node"))
         elif name == "pause":
-            w.pause(op.arg("node"))
+            if w.alive(self._node(op.arg("node"))):
+                w.pause(self._node(op.arg("node")))
         elif name == "resume":
-            w.resume(op.arg("node"))
+            w.resume(self._node(op.arg("node")))
         elif name == "isolate":
             w.isolate(op.arg("node"))
         elif name == "cut":
@@ -199,6 +208,11 @@ class Simulation:
                     reorder=op.arg("reorder"),
                 )
             )
+
+    def _node(self, node: int) -> int:
+        """A schedule's node: the controller and brokers by id; a client by 100 + its number
+        (its current process)."""
+        return self.clients.get(node - FIRST_CLIENT_ID, node) if node >= FIRST_CLIENT_ID else node
 
     def _client(self, number: int) -> Any:
         producers = len(self.producers)
@@ -255,6 +269,7 @@ class Simulation:
             *leader_completeness(self.states, views, self.acked),
             *self.hw_monotonic.check(self.states, views),
             *self.single_owner.check(self._new_commits()),
+            *(no_duplicate_appends(views.values()) if self.config.idempotent else ()),
         ]
         for violation in found:
             steps = self.world.steps
@@ -277,7 +292,7 @@ class Simulation:
         """Heal the cluster (every node up, no cuts, no faults), let it settle, read every
         partition from its leader, and check the history (``refka.sim.checker``)."""
         w = self.world
-        w.set_network(NetworkFaults())
+        w.set_network(NetworkFaults(max_latency_ms=self.config.latency_ms))
         w.heal()
         for node in (w.controller_id, *w.broker_ids):
             w.disk_full(node, False)
