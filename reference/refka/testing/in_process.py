@@ -75,6 +75,8 @@ class InProcessBroker:
             raise BrokerFailed("broker already running")
         began = time.perf_counter()
         self.starts += 1
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
         try:
             config, warnings = load_config(None, self.settings())
         except ConfigError as error:
@@ -97,19 +99,21 @@ class InProcessBroker:
         self.ready_ms = (time.perf_counter() - began) * 1000
 
     def _run(self, config: object) -> None:
-        handler = logging.FileHandler(self.log_path)
-        handler.setFormatter(logging.Formatter(LOG_FORMAT))
         logger = logging.getLogger("refka")
-        logger.addHandler(handler)
-        if logger.level == logging.NOTSET or logger.level > logging.INFO:
-            logger.setLevel(logging.INFO)
+        handler: logging.Handler | None = None
         try:
+            handler = logging.FileHandler(self.log_path)
+            handler.setFormatter(logging.Formatter(LOG_FORMAT))
+            logger.addHandler(handler)
+            if logger.level == logging.NOTSET or logger.level > logging.INFO:
+                logger.setLevel(logging.INFO)
             self.exit_code = asyncio.run(self._serve(config))
         except BaseException as error:
             self._error = error
         finally:
-            logger.removeHandler(handler)
-            handler.close()
+            if handler is not None:
+                logger.removeHandler(handler)
+                handler.close()
             self._ready.set()
 
     async def _serve(self, config: object) -> int:
