@@ -1,5 +1,11 @@
 """A refka cluster on loopback for tests: one controller and N brokers, each a process, with
-handles for fault tests (kill, pause, restart a node; who leads a partition)."""
+handles for fault tests: kill, pause, resume, restart a node; isolate, slow, heal a broker's
+link to the controller (each broker reaches the controller through its own
+:class:`~refka.testing.proxy.TcpProxy`); who leads a partition.
+
+Replication (follower fetch) goes straight to the leader's advertised listener, the one
+clients use, so it is not proxied: refka has a single client listener (no separate
+inter-broker listener yet), and the issue asks that clients' connections stay untouched."""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from refka.testing.process import START_TIMEOUT_S, RunningBroker, broker_configs
+from refka.testing.proxy import TcpProxy
 
 
 class RunningCluster:
@@ -22,6 +29,7 @@ class RunningCluster:
     def __init__(self, controller: RunningBroker, brokers: dict[int, RunningBroker]) -> None:
         self.controller = controller
         self.brokers = brokers
+        self.links: dict[int, TcpProxy] = {}  # broker id -> the proxy of its controller link
 
     @property
     def nodes(self) -> dict[int, RunningBroker]:
@@ -85,6 +93,30 @@ class RunningCluster:
             f"--- node {node_id} ---\n{node.log_tail(size)}" for node_id, node in self.nodes.items()
         )
 
+    def _link(self, node_id: int) -> TcpProxy:
+        if node_id not in self.links:
+            raise KeyError(f"node {node_id} has no proxied link; brokers are {sorted(self.links)}")
+        return self.links[node_id]
+
+    def isolate(self, node_id: int) -> None:
+        """Cut the broker's link to the controller and refuse it until :meth:`heal`: its
+        heartbeats stop, so the controller fences it and moves its leaderships (after
+        ``broker.session.timeout.ms``). Clients' connections to it are not touched."""
+        self._link(node_id).isolate()
+
+    def slow(self, node_id: int, latency_ms: float) -> None:
+        """Delay the broker's controller link by ``latency_ms`` each way."""
+        self._link(node_id).slow(latency_ms)
+
+    def heal(self) -> None:
+        """Undo every :meth:`isolate` and :meth:`slow`."""
+        for link in self.links.values():
+            link.heal()
+
+    def close_links(self) -> None:
+        for link in self.links.values():
+            link.close()
+
     def stop(self) -> None:
         for broker in self.brokers.values():
             broker.stop()
@@ -122,10 +154,11 @@ def running_cluster(
         format_cluster(cluster)
         try:
             cluster.controller.start(start_timeout_s)
-            voters = f"{CONTROLLER_NODE_ID}@{host}:{cluster.controller.port}"
             offsets = {}
             for node_id, broker in cluster.brokers.items():
-                broker.configs["controller.quorum.voters"] = voters
+                link = cluster.links[node_id] = TcpProxy(host)
+                link.target = (cluster.controller.host, cluster.controller.port)
+                broker.configs["controller.quorum.voters"] = f"{CONTROLLER_NODE_ID}@{link.address}"
                 offsets[node_id] = broker.launch()
             for node_id, broker in cluster.brokers.items():
                 broker.wait_ready(offsets[node_id], start_timeout_s)
@@ -133,6 +166,8 @@ def running_cluster(
         except BaseException:
             cluster.terminate()
             raise
+        finally:
+            cluster.close_links()
         cluster.stop()
 
 

@@ -27,11 +27,12 @@ from refka.testing.process import (
     BrokerFailed,
     broker_configs,
 )
+from refka.testing.proxy import Proxied, TcpProxy
 
 LOG_FORMAT = "[%(asctime)s] %(levelname)s %(message)s (%(name)s)"
 
 
-class InProcessBroker:
+class InProcessBroker(Proxied):
     """One refka broker served by a thread of this process; restartable on its dir and port."""
 
     mode = "in-process"
@@ -55,8 +56,8 @@ class InProcessBroker:
 
     @property
     def bootstrap(self) -> str:
-        """``host:port``, for a client's ``bootstrap.servers``."""
-        return f"{self.host}:{self.port}"
+        """``host:port`` (the proxy's, when there is one), for ``bootstrap.servers``."""
+        return self.proxy.address if self.proxy is not None else f"{self.host}:{self.port}"
 
     @property
     def running(self) -> bool:
@@ -202,18 +203,28 @@ def in_process_broker(
     config: Mapping[str, object] | None = None,
     start_timeout_s: float = START_TIMEOUT_S,
     work_dir: Path | None = None,
+    proxy: bool = False,
     **configs: object,
 ) -> Iterator[InProcessBroker]:
-    """:func:`refka.testing.running_broker`'s twin, serving from a thread of this process."""
+    """:func:`refka.testing.running_broker`'s twin, serving from a thread of this process
+    (``proxy=True`` as there)."""
     with tempfile.TemporaryDirectory(prefix="refka-broker-") as tmp:
         work = Path(work_dir) if work_dir is not None else Path(tmp)
         data = Path(data_dir) if data_dir is not None else work / "data"
         data.mkdir(parents=True, exist_ok=True)
         broker = InProcessBroker(data, work, host, port, broker_configs(config, **configs))
+        if proxy:  # clients reach the broker through it: the broker advertises the proxy
+            broker.proxy = TcpProxy(host)
+            broker.configs["advertised.listeners"] = f"PLAINTEXT://{broker.proxy.address}"
         try:
             broker.start(start_timeout_s)
+            if broker.proxy is not None:
+                broker.proxy.target = (broker.host, broker.port)
             yield broker
         except BaseException:
             broker.terminate()
             raise
+        finally:
+            if broker.proxy is not None:
+                broker.proxy.close()
         broker.stop()

@@ -28,6 +28,8 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
+from refka.testing.proxy import Proxied, TcpProxy
+
 READY_LINE = re.compile(r"refka (?:broker|controller) ready on (\S+):(\d+)([^\n]*)\n")  # a line
 STARTUP_MS = re.compile(r" in (\d+) ms")
 START_TIMEOUT_S = 30.0
@@ -54,7 +56,7 @@ def broker_configs(config: Mapping[str, object] | None = None, **configs: object
     return merged
 
 
-class RunningBroker:
+class RunningBroker(Proxied):
     """One refka broker process; restartable on the same data directory and port."""
 
     def __init__(
@@ -81,8 +83,8 @@ class RunningBroker:
 
     @property
     def bootstrap(self) -> str:
-        """``host:port``, for a client's ``bootstrap.servers``."""
-        return f"{self.host}:{self.port}"
+        """``host:port`` (the proxy's, when there is one), for ``bootstrap.servers``."""
+        return self.proxy.address if self.proxy is not None else f"{self.host}:{self.port}"
 
     def command(self) -> list[str]:
         listener = f"{self.listener}://{self.host}:{self.port}"
@@ -229,12 +231,15 @@ def running_broker(
     config: Mapping[str, object] | None = None,
     start_timeout_s: float = START_TIMEOUT_S,
     work_dir: Path | None = None,
+    proxy: bool = False,
     **configs: object,
 ) -> Iterator[RunningBroker]:
     """Run a refka broker for the duration of the block; always stops it.
 
     ``data_dir`` (``log.dirs``) defaults to a temporary directory removed afterwards;
     ``work_dir`` (the broker's stdout and stderr files) likewise, unless given.
+    ``proxy=True`` puts a :class:`~refka.testing.proxy.TcpProxy` between clients and the broker
+    (``bootstrap`` and the advertised listener are the proxy's): ``slow``, ``isolate``, ``heal``.
     ``port=0`` lets the broker pick a free port; restarts keep the one it picked.
     Leaving the block normally requires a clean exit (code 0) of a running broker.
     """
@@ -243,10 +248,18 @@ def running_broker(
         data = Path(data_dir) if data_dir is not None else work / "data"
         data.mkdir(parents=True, exist_ok=True)
         broker = RunningBroker(data, work, host, port, broker_configs(config, **configs))
+        if proxy:  # clients reach the broker through it: the broker advertises the proxy
+            broker.proxy = TcpProxy(host)
+            broker.configs["advertised.listeners"] = f"PLAINTEXT://{broker.proxy.address}"
         try:
             broker.start(start_timeout_s)
+            if broker.proxy is not None:
+                broker.proxy.target = (broker.host, broker.port)
             yield broker
         except BaseException:
             broker.terminate()
             raise
+        finally:
+            if broker.proxy is not None:
+                broker.proxy.close()
         broker.stop()
