@@ -11,10 +11,12 @@ Fixtures, one fresh node set per scope:
   controller and 3 brokers.
 
 ``@pytest.mark.refka(mode="in-process", num_partitions=3, ...)`` sets a function-scoped
-fixture's mode and Kafka configs; ``--refka-mode`` sets the default mode of ``refka_broker*``
-(``subprocess`` or ``in-process``). A failed test's report shows the log tail of every refka
-node it used; with ``--refka-keep-data`` their data and logs stay on disk (the report says
-where), else they are removed after the fixture's scope.
+fixture's mode and Kafka configs; ``--refka-mode`` sets the default mode of ``refka_broker*``:
+``subprocess`` (a fresh interpreter per broker), ``forked`` (a broker process forked from a
+warm fork server: the same process semantics, a start in milliseconds) or ``in-process``.
+A failed test's report shows the log tail of every refka node it used; with
+``--refka-keep-data`` their data and logs stay on disk (the report says where), else they are
+removed after the fixture's scope.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from refka.testing import (
     running_cluster,
 )
 
-MODES = ("subprocess", "in-process")
+MODES = ("subprocess", "forked", "in-process")
 CLUSTER_BROKERS = 3
 LOG_TAIL_BYTES = 3000
 Handle = RunningBroker | InProcessBroker | RunningCluster
@@ -57,7 +59,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--refka-mode",
         choices=MODES,
         default="subprocess",
-        help="how refka_broker fixtures run the broker (default: subprocess)",
+        help="how refka_broker fixtures run the broker: a fresh interpreter (subprocess, the "
+        "default), a process forked from a warm fork server (forked), or a thread (in-process)",
     )
 
 
@@ -101,8 +104,12 @@ def _serve(
 def _broker(request: pytest.FixtureRequest, name: str) -> Iterator[Handle]:
     mode, configs = _settings(request)
     root = Path(tempfile.mkdtemp(prefix=f"{name}-"))
-    run = in_process_broker if mode == "in-process" else running_broker
-    yield from _serve(request, run(root / "data", work_dir=root, **configs), root)
+    data = root / "data"
+    if mode == "in-process":
+        start: AbstractContextManager[Handle] = in_process_broker(data, work_dir=root, **configs)
+    else:
+        start = running_broker(data, work_dir=root, fork=mode == "forked", **configs)
+    yield from _serve(request, start, root)
 
 
 def _cluster(request: pytest.FixtureRequest, name: str) -> Iterator[Handle]:

@@ -6,13 +6,20 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TypeVar
 
 import confluent_kafka
 import pytest
 from refka.peers.readiness import is_ready
-from refka.testing import RunningCluster, in_process_broker, running_broker
+from refka.testing import (
+    BrokerFailed,
+    RunningBroker,
+    RunningCluster,
+    in_process_broker,
+    running_broker,
+)
 
 T = TypeVar("T")
 DEADLINE_S = 30.0
@@ -57,8 +64,16 @@ def consume_all(bootstrap: str, topic: str, count: int) -> list[bytes]:
     return seen
 
 
-@pytest.mark.parametrize("start", [running_broker, in_process_broker], ids=["sub", "in"])
-def test_both_modes_share_the_interface(tmp_path: Path, start: Callable) -> None:
+def forked_broker(*args: object, **kwargs: object) -> AbstractContextManager[RunningBroker]:
+    return running_broker(*args, fork=True, **kwargs)  # type: ignore[arg-type]
+
+
+MODES = [running_broker, forked_broker, in_process_broker]
+MODE_IDS = ["subprocess", "forked", "in-process"]
+
+
+@pytest.mark.parametrize("start", MODES, ids=MODE_IDS)
+def test_every_mode_shares_the_interface(tmp_path: Path, start: Callable) -> None:
     with start(tmp_path / "data") as broker:
         broker.create_topic("shared", partitions=3)  # returns with every partition led
         acked = produce(broker.bootstrap, "shared", [b"a", b"b", b"c"])
@@ -70,7 +85,7 @@ def test_both_modes_share_the_interface(tmp_path: Path, start: Callable) -> None
         assert not broker.running
         broker.start()
         assert sorted(consume_all(broker.bootstrap, "shared", 3)) == [b"a", b"b", b"c"]
-        assert "ready on" in broker.log_tail() or "start" in broker.log_tail()
+        assert "shut down cleanly" in broker.log_tail()  # the restart's clean stop, logged
 
 
 def metadata_round_trip_s(bootstrap: str) -> float:
@@ -80,7 +95,7 @@ def metadata_round_trip_s(bootstrap: str) -> float:
     return time.monotonic() - began
 
 
-@pytest.mark.parametrize("start", [running_broker, in_process_broker], ids=["sub", "in"])
+@pytest.mark.parametrize("start", MODES, ids=MODE_IDS)
 def test_the_proxy_slows_and_isolates_the_clients_link(start: Callable) -> None:
     with start(proxy=True) as broker:
         assert broker.proxy is not None and broker.bootstrap == broker.proxy.address
@@ -116,3 +131,19 @@ def test_cluster_handles_kill_and_isolate_move_the_leader(refka_cluster: Running
     assert third != second
     refka_cluster.heal()
     produce(refka_cluster.bootstrap, "moving", [b"after the faults"])
+
+
+def test_a_forked_broker_is_a_process_of_its_own(tmp_path: Path) -> None:
+    """kill() is a SIGKILL of the broker alone; the fork server forks the next one; a broker
+    that cannot start reports its exit code and stderr as a fresh interpreter's does."""
+    with running_broker(tmp_path / "a", fork=True) as first, running_broker(fork=True) as second:
+        assert first.pid != second.pid
+        first.kill()
+        assert first.process is None and second.running
+        first.start()
+        first.create_topic("after-kill")
+    with (
+        pytest.raises(BrokerFailed, match=r"(?s)exited with 2 before ready.*log.segment.bytes"),
+        running_broker(tmp_path / "b", fork=True, log_segment_bytes=-1),
+    ):
+        pass

@@ -2,6 +2,8 @@
 
 - subprocess: ``python -m refka broker`` spawned, until a Metadata request is answered
   (the same probe as the main bench's start time); target <= 100 ms;
+- subprocess, forked: the same broker process forked from the warm fork server
+  (``refka.testing.fork_server``, ``fork=True``), from the request until Metadata answers;
 - in-process, cold: a fresh interpreter's ``import refka.testing`` plus the first in-process
   start, until Metadata answers (what the first test of a session pays, interpreter start
   excluded);
@@ -29,7 +31,12 @@ from refka.bench.probe import metadata_answers, metadata_frame, wait_first_metad
 from refka.peers.readiness import free_port
 
 DEADLINE_S = 30.0
-TARGETS_MS = {"subprocess": 100.0, "in-process, cold": None, "in-process, warm": 20.0}
+TARGETS_MS = {
+    "subprocess": 100.0,
+    "subprocess, forked": 100.0,
+    "in-process, cold": None,
+    "in-process, warm": 20.0,
+}
 
 COLD = """
 import time
@@ -69,6 +76,29 @@ def subprocess_ms(work_dir: Path) -> tuple[float, float]:
     return (answered - began) * 1000, cpu
 
 
+def forked_ms(work_dir: Path) -> tuple[float, float]:
+    from refka.testing.fork_server import fork_server
+
+    work_dir.mkdir(parents=True)
+    port = free_port()
+    argv = ["broker", "--set", f"listeners=PLAINTEXT://127.0.0.1:{port}"]
+    argv += ["--set", f"log.dirs={work_dir / 'data'}"]
+    server = fork_server()
+    began = time.perf_counter()
+    process = server.spawn(argv, work_dir / "out", work_dir / "err", work_dir / "status")
+    try:
+        while not metadata_answers("127.0.0.1", port, metadata_frame()):
+            if process.poll() is not None or time.perf_counter() - began > DEADLINE_S:
+                raise RuntimeError(f"forked broker did not answer ({process.poll()})")
+            time.sleep(0.001)
+        answered = time.perf_counter()
+        cpu = cpu_ms(process.pid)
+    finally:
+        process.terminate()
+        process.wait(30)
+    return (answered - began) * 1000, cpu
+
+
 def in_process_cold_ms() -> tuple[float, float]:
     out = subprocess.run(
         [sys.executable, "-c", COLD], capture_output=True, text=True, check=True, timeout=60
@@ -96,8 +126,10 @@ def measure(repetitions: int) -> dict[str, list[tuple[float, float]]]:
     runs: dict[str, list[tuple[float, float]]] = {mode: [] for mode in TARGETS_MS}
     with tempfile.TemporaryDirectory(prefix="refka-bench-start-") as tmp:
         in_process_warm_ms(Path(tmp) / "warm-up")  # imports refka here, once
+        forked_ms(Path(tmp) / "fork-warm-up")  # starts the fork server, once
         for n in range(repetitions):
             runs["subprocess"].append(subprocess_ms(Path(tmp) / f"sub-{n}"))
+            runs["subprocess, forked"].append(forked_ms(Path(tmp) / f"fork-{n}"))
             runs["in-process, cold"].append(in_process_cold_ms())
             runs["in-process, warm"].append(in_process_warm_ms(Path(tmp) / f"warm-{n}"))
     return runs

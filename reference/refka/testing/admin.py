@@ -18,8 +18,8 @@ from kio.schema.create_topics.v4.request import (
 )
 from kio.schema.create_topics.v4.response import CreateTopicsResponse
 from kio.schema.errors import ErrorCode
-from kio.schema.metadata.v4.request import MetadataRequest, MetadataRequestTopic
-from kio.schema.metadata.v4.response import MetadataResponse, MetadataResponseTopic
+from kio.schema.metadata.v7.request import MetadataRequest, MetadataRequestTopic
+from kio.schema.metadata.v7.response import MetadataResponse, MetadataResponseTopic
 from kio.schema.types import TopicName
 from kio.static.primitive import i16, i32
 
@@ -49,7 +49,7 @@ def _call(bootstrap: str, request: object, response_type: type, timeout_s: float
 
 
 def topic_metadata(bootstrap: str, topic: str, timeout_s: float = 5.0) -> MetadataResponseTopic:
-    """Metadata v4 for one topic, without auto-creating it."""
+    """Metadata v7 for one topic, without auto-creating it."""
     request = MetadataRequest(
         topics=(MetadataRequestTopic(name=TopicName(topic)),), allow_auto_topic_creation=False
     )
@@ -61,16 +61,24 @@ def topic_metadata(bootstrap: str, topic: str, timeout_s: float = 5.0) -> Metada
     raise TopicNotReady(f"metadata for {topic!r} lists no such topic")
 
 
-def leader_of(bootstrap: str, topic: str, partition: int) -> int:
-    """The node id Metadata names as the partition's leader (``-1`` for none)."""
+def leader_and_epoch(
+    bootstrap: str, topic: str, partition: int, timeout_s: float = 5.0
+) -> tuple[int, int]:
+    """The partition's leader and leader epoch as this broker's Metadata names them
+    (``(-1, -1)`` when it names none or does not answer)."""
     try:
-        found = topic_metadata(bootstrap, topic)
+        found = topic_metadata(bootstrap, topic, timeout_s)
     except (TopicNotReady, ConnectionError):
-        return NO_LEADER
+        return NO_LEADER, -1
     for p in found.partitions:
         if p.partition_index == partition and p.error_code == ErrorCode.none:
-            return int(p.leader_id)
-    return NO_LEADER
+            return int(p.leader_id), int(p.leader_epoch)
+    return NO_LEADER, -1
+
+
+def leader_of(bootstrap: str, topic: str, partition: int) -> int:
+    """The node id Metadata names as the partition's leader (``-1`` for none)."""
+    return leader_and_epoch(bootstrap, topic, partition)[0]
 
 
 def wait_topic_ready(bootstrap: str, topic: str, partitions: int, timeout_s: float) -> None:

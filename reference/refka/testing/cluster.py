@@ -63,16 +63,18 @@ class RunningCluster:
         self.node(node_id).restart()
 
     def leader_of(self, topic: str, partition: int = 0) -> int:
-        """The node id that the brokers' Metadata names as the partition's leader, ``-1`` for
-        none (asks every running broker until one knows)."""
-        from refka.testing.admin import NO_LEADER, leader_of
+        """The partition's leader by the newest leader epoch any running broker's Metadata
+        names, ``-1`` for none. (A broker cut off from the controller keeps naming the leader
+        it last knew; the epoch tells the newer answer.)"""
+        from refka.testing.admin import NO_LEADER, leader_and_epoch
 
-        for broker in self.brokers.values():
-            if broker.running:
-                leader = leader_of(broker.bootstrap, topic, partition)
-                if leader != NO_LEADER:
-                    return leader
-        return NO_LEADER
+        answers = [
+            leader_and_epoch(b.bootstrap, topic, partition, LEADER_QUERY_TIMEOUT_S)
+            for b in self.brokers.values()
+            if b.running
+        ]
+        leader, _ = max(answers, key=lambda answer: answer[1], default=(NO_LEADER, -1))
+        return leader
 
     def create_topic(
         self,
@@ -128,6 +130,7 @@ class RunningCluster:
 
 
 CONTROLLER_NODE_ID = 0
+LEADER_QUERY_TIMEOUT_S = 1.0  # a paused broker does not answer; do not wait long for it
 
 
 @contextmanager

@@ -27,8 +27,12 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from refka.testing.proxy import Proxied, TcpProxy
+
+if TYPE_CHECKING:
+    from refka.testing.fork_server import ForkedProcess
 
 READY_LINE = re.compile(r"refka (?:broker|controller) ready on (\S+):(\d+)([^\n]*)\n")  # a line
 STARTUP_MS = re.compile(r" in (\d+) ms")
@@ -67,6 +71,7 @@ class RunningBroker(Proxied):
         port: int,
         configs: dict[str, str],
         listener: str = "PLAINTEXT",
+        fork: bool = False,
     ) -> None:
         self.data_dir = data_dir
         self.listener = listener
@@ -75,11 +80,14 @@ class RunningBroker(Proxied):
         self.configs = configs
         self.stdout_path = work_dir / "broker.stdout"
         self.stderr_path = work_dir / "broker.stderr"
-        self.process: subprocess.Popen[bytes] | None = None
+        self.fork = fork  # fork from refka.testing.fork_server instead of a fresh interpreter
+        self.process: subprocess.Popen[bytes] | ForkedProcess | None = None
         self.ready_ms: int | None = None
         self.starts = 0
 
-    mode = "subprocess"
+    @property
+    def mode(self) -> str:
+        return "forked" if self.fork else "subprocess"
 
     @property
     def bootstrap(self) -> str:
@@ -108,6 +116,13 @@ class RunningBroker(Proxied):
             with path.open("ab") as f:
                 f.write(banner)
         offset = self.stdout_path.stat().st_size
+        if self.fork:
+            from refka.testing.fork_server import fork_server
+
+            status = self.stdout_path.with_name(f"broker.exit-{self.starts}")
+            argv = self.command()[3:]  # after `python -m refka`
+            self.process = fork_server().spawn(argv, self.stdout_path, self.stderr_path, status)
+            return offset
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         with self.stdout_path.open("ab") as out, self.stderr_path.open("ab") as err:
             self.process = subprocess.Popen(
@@ -232,6 +247,7 @@ def running_broker(
     start_timeout_s: float = START_TIMEOUT_S,
     work_dir: Path | None = None,
     proxy: bool = False,
+    fork: bool = False,
     **configs: object,
 ) -> Iterator[RunningBroker]:
     """Run a refka broker for the duration of the block; always stops it.
@@ -240,6 +256,8 @@ def running_broker(
     ``work_dir`` (the broker's stdout and stderr files) likewise, unless given.
     ``proxy=True`` puts a :class:`~refka.testing.proxy.TcpProxy` between clients and the broker
     (``bootstrap`` and the advertised listener are the proxy's): ``slow``, ``isolate``, ``heal``.
+    ``fork=True`` forks the broker from a warm fork server (:mod:`refka.testing.fork_server`)
+    instead of starting an interpreter: the same process semantics, a start in milliseconds.
     ``port=0`` lets the broker pick a free port; restarts keep the one it picked.
     Leaving the block normally requires a clean exit (code 0) of a running broker.
     """
@@ -247,7 +265,7 @@ def running_broker(
         work = Path(work_dir) if work_dir is not None else Path(tmp)
         data = Path(data_dir) if data_dir is not None else work / "data"
         data.mkdir(parents=True, exist_ok=True)
-        broker = RunningBroker(data, work, host, port, broker_configs(config, **configs))
+        broker = RunningBroker(data, work, host, port, broker_configs(config, **configs), fork=fork)
         if proxy:  # clients reach the broker through it: the broker advertises the proxy
             broker.proxy = TcpProxy(host)
             broker.configs["advertised.listeners"] = f"PLAINTEXT://{broker.proxy.address}"

@@ -95,9 +95,11 @@ class TcpProxy:
         self._server.close()
         self._cut()
         tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        if tasks:  # aborted transports end them; cancel only what still waits (a slow chunk)
+            _, pending = await asyncio.wait(tasks, timeout=1.0)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
         self._loop.stop()
 
     def close(self) -> None:
