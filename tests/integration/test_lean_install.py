@@ -77,8 +77,11 @@ def test_the_wheel_without_extras_runs_the_broker_and_the_fixtures(tmp_path: Pat
     run(user, "-m", "pip", "install", "--quiet", wheel)
     assert installed(user) - fresh <= BASE, installed(user) - fresh - BASE
     base_mb = site_packages_mb(user) - fresh_mb
+    refka = tmp_path / "user" / "bin" / "refka"
     for tool in ("broker", "cluster", "storage"):
-        run(tmp_path / "user" / "bin" / "refka", tool, "--help")
+        run(refka, tool, "--help")
+    missing = subprocess.run([refka, "conform", "--help"], capture_output=True, text=True)
+    assert missing.returncode == 2 and "pip install 'refka[conformance]'" in missing.stderr
 
     run(user, "-m", "pip", "install", "--quiet", "pytest")
     assert installed(user) - fresh <= BASE | PYTEST, installed(user) - fresh - BASE - PYTEST
