@@ -167,9 +167,13 @@ def pytest_runtest_makereport(
     if not report.failed:
         return
     keep = item.config.getoption("refka_keep_data")
+    reported: set[int] = set()
     for name, value in getattr(item, "funcargs", {}).items():
         if not isinstance(value, RunningBroker | InProcessBroker | RunningCluster):
             continue
+        if id(value) in reported:  # the same node under another fixture's name
+            continue
+        reported.add(id(value))
         _failed.setdefault(id(value), []).append(item.nodeid)
         where = f"{value.mode} {value.bootstrap}"
         report.sections.append((f"refka {name} ({where}) log tail", value.log_tail(LOG_TAIL_BYTES)))
