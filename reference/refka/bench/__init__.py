@@ -62,7 +62,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--start",
         action="store_true",
-        help="only measure refka's start time, subprocess and in-process (see refka.bench.start)",
+        help="only measure start time, first record and memory of refka's fixture modes (and of "
+        "Apache Kafka when --brokers names kafka; see refka.bench.start)",
     )
     parser.add_argument(
         "--cluster",
@@ -145,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
         from refka.bench import start
 
         _cache_bytecode()
-        return start.run(args.repetitions or 5)
+        return start.run(args.repetitions or 5, args.brokers)
     from refka.bench import machine, report
     from refka.bench.workloads import make_values
 

@@ -1,31 +1,37 @@
-"""``refka bench --start``: how fast a test gets a broker, in the fixtures' two modes.
+"""``refka bench --start``: how fast a test gets a broker, in the fixtures' modes, beside the
+Apache Kafka peer, all in one run.
 
-- subprocess: ``python -m refka broker`` spawned, until a Metadata request is answered
-  (the same probe as the main bench's start time); target <= 100 ms;
+- subprocess: ``python -m refka broker`` spawned; target <= 100 ms to the Metadata answer;
 - subprocess, forked: the same broker process forked from the warm fork server
-  (``refka.testing.fork_server``, ``fork=True``), from the request until Metadata answers;
+  (``refka.testing.fork_server``, ``fork=True``), from the request on;
 - in-process, cold: a fresh interpreter's ``import refka.testing`` plus the first in-process
-  start, until Metadata answers (what the first test of a session pays, interpreter start
-  excluded);
+  start (what the first test of a session pays, interpreter start excluded);
 - in-process, warm: a further start in a process that already imported refka (every later
-  test); target <= 20 ms.
+  test); target <= 20 ms;
+- Apache Kafka: the peer the project starts (``refka.peers.kafka``, KRaft combined mode),
+  when its jars are present.
 
-Minimum and median of the repetitions: the minimum is the least disturbed by other load on a
-shared machine, the median what a test sees typically. Beside the wall time, the CPU time the
-start consumed (user + system, Linux: ``/proc/PID/stat`` of the child; in-process: the
-process's CPU clock), which load from other processes does not inflate.
+Figures, medians of the repetitions: start (until a Metadata request is answered; also the
+minimum, the least disturbed by other load on a shared machine), the CPU time the start
+consumed (user + system, which other load does not inflate), the time to the first produced
+record (start, CreateTopics until the partition has a leader, one acks=all Produce) and the
+resident memory of the broker process once ready (in-process: of the whole test process).
 """
 
 from __future__ import annotations
 
+import datetime
 import math
 import os
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 from refka.bench.probe import metadata_answers, metadata_frame, wait_first_metadata
 from refka.peers.readiness import free_port
@@ -36,19 +42,16 @@ TARGETS_MS = {
     "subprocess, forked": 100.0,
     "in-process, cold": None,
     "in-process, warm": 20.0,
+    "Apache Kafka": None,
 }
+TOPIC = "first"
 
-COLD = """
-import time
-began, cpu = time.perf_counter(), time.process_time()
-from refka.bench.probe import metadata_answers, metadata_frame
-from refka.testing import in_process_broker
-with in_process_broker() as broker:
-    host, port = broker.bootstrap.split(":")
-    while not metadata_answers(host, int(port), metadata_frame()):
-        time.sleep(0.001)
-    print((time.perf_counter() - began) * 1000, (time.process_time() - cpu) * 1000)
-"""
+
+class Sample(NamedTuple):
+    start_ms: float
+    cpu_ms: float
+    first_record_ms: float
+    rss_mb: float
 
 
 def cpu_ms(pid: int) -> float:
@@ -61,7 +64,56 @@ def cpu_ms(pid: int) -> float:
         return math.nan
 
 
-def subprocess_ms(work_dir: Path) -> tuple[float, float]:
+def rss_mb(pid: int) -> float:
+    """Resident memory of ``pid`` in MB (Linux; NaN elsewhere)."""
+    try:
+        from refka.bench.brokers import rss_mb as read
+
+        return read(pid)
+    except (OSError, RuntimeError):
+        return math.nan
+
+
+def produce_first(bootstrap: str) -> None:
+    """Create the topic (until its partition has a leader), then one acks=all Produce."""
+    from kio.schema.errors import ErrorCode
+    from kio.schema.produce.v3.request import (
+        PartitionProduceData,
+        ProduceRequest,
+        TopicProduceData,
+    )
+    from kio.schema.produce.v3.response import ProduceResponse
+    from kio.schema.types import TopicName
+    from kio.static.primitive import i16, i32, i32Timedelta
+
+    from refka.protocol.records import build_batch
+    from refka.testing.admin import _call, create_topic
+
+    create_topic(bootstrap, TOPIC)
+    batch = build_batch([(None, b"first", [], int(time.time() * 1000))])
+    partition = PartitionProduceData(index=i32(0), records=batch)  # type: ignore[arg-type]
+    request = ProduceRequest(
+        transactional_id=None,
+        acks=i16(-1),
+        timeout=i32Timedelta.parse(datetime.timedelta(seconds=10)),
+        topic_data=(TopicProduceData(name=TopicName(TOPIC), partition_data=(partition,)),),
+    )
+    response = _call(bootstrap, request, ProduceResponse, DEADLINE_S)
+    assert isinstance(response, ProduceResponse)
+    [[answer]] = [t.partition_responses for t in response.responses]
+    if answer.error_code != ErrorCode.none:
+        raise RuntimeError(f"first produce: {answer.error_code.name}")
+
+
+def _answered(port: int, began: float, alive: Callable[[], bool]) -> float:
+    while not metadata_answers("127.0.0.1", port, metadata_frame()):
+        if not alive() or time.perf_counter() - began > DEADLINE_S:
+            raise RuntimeError(f"no Metadata answer on port {port}")
+        time.sleep(0.001)
+    return time.perf_counter()
+
+
+def subprocess_sample(work_dir: Path) -> Sample:
     port = free_port()
     argv = [sys.executable, "-m", "refka", "broker"]
     argv += ["--set", f"listeners=PLAINTEXT://127.0.0.1:{port}", "--set", f"log.dirs={work_dir}"]
@@ -69,14 +121,16 @@ def subprocess_ms(work_dir: Path) -> tuple[float, float]:
     process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         answered = wait_first_metadata("127.0.0.1", port, process, DEADLINE_S)
-        cpu = cpu_ms(process.pid)
+        cpu, rss = cpu_ms(process.pid), rss_mb(process.pid)
+        produce_first(f"127.0.0.1:{port}")
+        produced = time.perf_counter()
     finally:
         process.terminate()
         process.wait()
-    return (answered - began) * 1000, cpu
+    return Sample((answered - began) * 1000, cpu, (produced - began) * 1000, rss)
 
 
-def forked_ms(work_dir: Path) -> tuple[float, float]:
+def forked_sample(work_dir: Path) -> Sample:
     from refka.testing.fork_server import fork_server
 
     work_dir.mkdir(parents=True)
@@ -87,69 +141,117 @@ def forked_ms(work_dir: Path) -> tuple[float, float]:
     began = time.perf_counter()
     process = server.spawn(argv, work_dir / "out", work_dir / "err", work_dir / "status")
     try:
-        while not metadata_answers("127.0.0.1", port, metadata_frame()):
-            if process.poll() is not None or time.perf_counter() - began > DEADLINE_S:
-                raise RuntimeError(f"forked broker did not answer ({process.poll()})")
-            time.sleep(0.001)
-        answered = time.perf_counter()
-        cpu = cpu_ms(process.pid)
+        answered = _answered(port, began, lambda: process.poll() is None)
+        cpu, rss = cpu_ms(process.pid), rss_mb(process.pid)
+        produce_first(f"127.0.0.1:{port}")
+        produced = time.perf_counter()
     finally:
         process.terminate()
         process.wait(30)
-    return (answered - began) * 1000, cpu
+    return Sample((answered - began) * 1000, cpu, (produced - began) * 1000, rss)
 
 
-def in_process_cold_ms() -> tuple[float, float]:
+COLD = """
+import time
+began, cpu = time.perf_counter(), time.process_time()
+from refka.bench.start import _answered, produce_first, rss_mb
+from refka.testing import in_process_broker
+with in_process_broker() as broker:
+    answered = _answered(broker.port, began, lambda: broker.running)
+    spent, rss = (time.process_time() - cpu) * 1000, rss_mb(__import__("os").getpid())
+    produce_first(broker.bootstrap)
+    produced = time.perf_counter()
+print((answered - began) * 1000, spent, (produced - began) * 1000, rss)
+"""
+
+
+def in_process_cold_sample() -> Sample:
     out = subprocess.run(
         [sys.executable, "-c", COLD], capture_output=True, text=True, check=True, timeout=60
     )
-    wall, cpu = out.stdout.split()[-2:]
-    return float(wall), float(cpu)
+    return Sample(*(float(v) for v in out.stdout.split()[-4:]))
 
 
-def in_process_warm_ms(work_dir: Path) -> tuple[float, float]:
+def in_process_warm_sample(work_dir: Path) -> Sample:
     from refka.testing import InProcessBroker
 
     broker = InProcessBroker(work_dir, work_dir, "127.0.0.1", 0, {})
     began, cpu = time.perf_counter(), time.process_time()
     broker.start()
-    host, port = broker.bootstrap.split(":")
-    while not metadata_answers(host, int(port), metadata_frame()):
-        time.sleep(0.001)
-    elapsed, cpu = (time.perf_counter() - began) * 1000, (time.process_time() - cpu) * 1000
+    answered = _answered(broker.port, began, lambda: broker.running)
+    spent, rss = (time.process_time() - cpu) * 1000, rss_mb(os.getpid())
+    produce_first(broker.bootstrap)
+    produced = time.perf_counter()
     broker.stop()
-    return elapsed, cpu
+    return Sample((answered - began) * 1000, spent, (produced - began) * 1000, rss)
 
 
-def measure(repetitions: int) -> dict[str, list[tuple[float, float]]]:
-    """Each mode ``repetitions`` times, interleaved; (wall, CPU) milliseconds."""
-    runs: dict[str, list[tuple[float, float]]] = {mode: [] for mode in TARGETS_MS}
+def kafka_sample(work_dir: Path) -> Sample:
+    from refka.bench.brokers import start_timed, stop
+
+    started = start_timed("kafka", work_dir)
+    try:
+        cpu, rss = cpu_ms(started.pid), rss_mb(started.pid)
+        before = time.perf_counter()
+        produce_first(started.peer.bootstrap)
+        produce_ms = (time.perf_counter() - before) * 1000
+    finally:
+        stop(started)
+    return Sample(started.start_ms, cpu, started.start_ms + produce_ms, rss)
+
+
+def kafka_available() -> bool:
+    from refka.peers.kafka import _jars_present, libs_dir
+
+    return _jars_present(libs_dir()) and shutil.which("java") is not None
+
+
+def measure(repetitions: int, kafka: bool = False) -> dict[str, list[Sample]]:
+    """Each mode ``repetitions`` times, interleaved."""
+    modes = [m for m in TARGETS_MS if kafka or m != "Apache Kafka"]
+    runs: dict[str, list[Sample]] = {mode: [] for mode in modes}
     with tempfile.TemporaryDirectory(prefix="refka-bench-start-") as tmp:
-        in_process_warm_ms(Path(tmp) / "warm-up")  # imports refka here, once
-        forked_ms(Path(tmp) / "fork-warm-up")  # starts the fork server, once
+        root = Path(tmp)
+        in_process_warm_sample(root / "warm-up")  # imports refka here, once
+        forked_sample(root / "fork-warm-up")  # starts the fork server, once
         for n in range(repetitions):
-            runs["subprocess"].append(subprocess_ms(Path(tmp) / f"sub-{n}"))
-            runs["subprocess, forked"].append(forked_ms(Path(tmp) / f"fork-{n}"))
-            runs["in-process, cold"].append(in_process_cold_ms())
-            runs["in-process, warm"].append(in_process_warm_ms(Path(tmp) / f"warm-{n}"))
+            runs["subprocess"].append(subprocess_sample(root / f"sub-{n}"))
+            runs["subprocess, forked"].append(forked_sample(root / f"fork-{n}"))
+            runs["in-process, cold"].append(in_process_cold_sample())
+            runs["in-process, warm"].append(in_process_warm_sample(root / f"warm-{n}"))
+            if kafka:
+                runs["Apache Kafka"].append(kafka_sample(root / f"kafka-{n}"))
     return runs
 
 
-def table(runs: dict[str, list[tuple[float, float]]]) -> str:
+def table(runs: dict[str, list[Sample]]) -> str:
     lines = [
-        "| mode | wall min ms | wall median ms | CPU median ms | target (wall) |",
-        "| --- | ---: | ---: | ---: | --- |",
+        "| broker, mode | start ms (min) | start ms | start CPU ms | first record ms "
+        "| RSS MB | start target |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
-    for mode, values in runs.items():
-        walls, cpus = [w for w, _ in values], [c for _, c in values]
+    for mode, samples in runs.items():
+        starts = [s.start_ms for s in samples]
+
+        def median(values: list[float]) -> str:
+            known = [v for v in values if not math.isnan(v)]
+            return f"{statistics.median(known):.0f}" if known else "-"
+
         target = TARGETS_MS[mode]
         lines.append(
-            f"| {mode} | {min(walls):.0f} | {statistics.median(walls):.0f} | "
-            f"{statistics.median(cpus):.0f} | {f'<= {target:.0f} ms' if target else '-'} |"
+            f"| {mode} | {min(starts):.0f} | {median(starts)} | "
+            f"{median([s.cpu_ms for s in samples])} | "
+            f"{median([s.first_record_ms for s in samples])} | "
+            f"{median([s.rss_mb for s in samples])} | "
+            f"{f'<= {target:.0f} ms' if target else '-'} |"
         )
     return "\n".join(lines) + "\n"
 
 
-def run(repetitions: int) -> int:
-    print(table(measure(repetitions)), end="")
+def run(repetitions: int, brokers: str = "refka") -> int:
+    kafka = "kafka" in brokers.split(",")
+    if kafka and not kafka_available():
+        print("refka bench --start: the Apache Kafka jars are missing; measuring refka only")
+        kafka = False
+    print(table(measure(repetitions, kafka)), end="")
     return 0
