@@ -1,8 +1,10 @@
 """Shared test set-up: the ``--slow`` switch and refka's broker fixtures.
 
 - ``@pytest.mark.slow`` tests are skipped unless pytest runs with ``--slow``.
-- ``refka_broker``: a fresh refka broker process per test (from :mod:`refka.testing`).
-- ``broker``: the same, under a short name.
+- ``refka_broker``, ``refka_cluster``, ...: refka's pytest plugin (:mod:`refka.pytest_plugin`);
+  an installed refka loads it through its entry point, and the line below loads it when refka
+  runs from the source tree.
+- ``broker``: ``refka_broker`` under a short name.
 """
 
 from __future__ import annotations
@@ -11,9 +13,9 @@ import contextlib
 from collections.abc import Iterator
 
 import pytest
-from refka.testing import RunningBroker, refka_broker
+from refka.testing import RunningBroker
 
-__all__ = ["broker", "refka_broker"]
+pytest_plugins = ["pytester", "refka.pytest_plugin"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

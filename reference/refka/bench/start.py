@@ -1,0 +1,257 @@
+"""``refka bench --start``: how fast a test gets a broker, in the fixtures' modes, beside the
+Apache Kafka peer, all in one run.
+
+- subprocess: ``python -m refka broker`` spawned; target <= 100 ms to the Metadata answer;
+- subprocess, forked: the same broker process forked from the warm fork server
+  (``refka.testing.fork_server``, ``fork=True``), from the request on;
+- in-process, cold: a fresh interpreter's ``import refka.testing`` plus the first in-process
+  start (what the first test of a session pays, interpreter start excluded);
+- in-process, warm: a further start in a process that already imported refka (every later
+  test); target <= 20 ms;
+- Apache Kafka: the peer the project starts (``refka.peers.kafka``, KRaft combined mode),
+  when its jars are present.
+
+Figures, medians of the repetitions: start (until a Metadata request is answered; also the
+minimum, the least disturbed by other load on a shared machine), the CPU time the start
+consumed (user + system, which other load does not inflate), the time to the first produced
+record (start, CreateTopics until the partition has a leader, one acks=all Produce) and the
+resident memory of the broker process once ready (in-process: of the whole test process).
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import NamedTuple
+
+from refka.bench.probe import metadata_answers, metadata_frame, wait_first_metadata
+from refka.peers.readiness import free_port
+
+DEADLINE_S = 30.0
+TARGETS_MS = {
+    "subprocess": 100.0,
+    "subprocess, forked": 100.0,
+    "in-process, cold": None,
+    "in-process, warm": 20.0,
+    "Apache Kafka": None,
+}
+TOPIC = "first"
+
+
+class Sample(NamedTuple):
+    start_ms: float
+    cpu_ms: float
+    first_record_ms: float
+    rss_mb: float
+
+
+def cpu_ms(pid: int) -> float:
+    """User + system CPU milliseconds of process ``pid`` so far (Linux; NaN elsewhere)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            fields = stat.read().rsplit(b")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return math.nan
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of ``pid`` in MB (Linux; NaN elsewhere)."""
+    try:
+        from refka.bench.brokers import rss_mb as read
+
+        return read(pid)
+    except (OSError, RuntimeError):
+        return math.nan
+
+
+def produce_first(bootstrap: str) -> None:
+    """Create the topic (until its partition has a leader), then one acks=all Produce."""
+    from kio.schema.errors import ErrorCode
+    from kio.schema.produce.v3.request import (
+        PartitionProduceData,
+        ProduceRequest,
+        TopicProduceData,
+    )
+    from kio.schema.produce.v3.response import ProduceResponse
+    from kio.schema.types import TopicName
+    from kio.static.primitive import i16, i32, i32Timedelta
+
+    from refka.protocol.records import build_batch
+    from refka.testing.admin import _call, create_topic
+
+    create_topic(bootstrap, TOPIC)
+    batch = build_batch([(None, b"first", [], int(time.time() * 1000))])
+    partition = PartitionProduceData(index=i32(0), records=batch)  # type: ignore[arg-type]
+    request = ProduceRequest(
+        transactional_id=None,
+        acks=i16(-1),
+        timeout=i32Timedelta.parse(datetime.timedelta(seconds=10)),
+        topic_data=(TopicProduceData(name=TopicName(TOPIC), partition_data=(partition,)),),
+    )
+    response = _call(bootstrap, request, ProduceResponse, DEADLINE_S)
+    assert isinstance(response, ProduceResponse)
+    [[answer]] = [t.partition_responses for t in response.responses]
+    if answer.error_code != ErrorCode.none:
+        raise RuntimeError(f"first produce: {answer.error_code.name}")
+
+
+def _answered(port: int, began: float, alive: Callable[[], bool]) -> float:
+    while not metadata_answers("127.0.0.1", port, metadata_frame()):
+        if not alive() or time.perf_counter() - began > DEADLINE_S:
+            raise RuntimeError(f"no Metadata answer on port {port}")
+        time.sleep(0.001)
+    return time.perf_counter()
+
+
+def subprocess_sample(work_dir: Path) -> Sample:
+    port = free_port()
+    argv = [sys.executable, "-m", "refka", "broker"]
+    argv += ["--set", f"listeners=PLAINTEXT://127.0.0.1:{port}", "--set", f"log.dirs={work_dir}"]
+    began = time.perf_counter()
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        answered = wait_first_metadata("127.0.0.1", port, process, DEADLINE_S)
+        cpu, rss = cpu_ms(process.pid), rss_mb(process.pid)
+        produce_first(f"127.0.0.1:{port}")
+        produced = time.perf_counter()
+    finally:
+        process.terminate()
+        process.wait()
+    return Sample((answered - began) * 1000, cpu, (produced - began) * 1000, rss)
+
+
+def forked_sample(work_dir: Path) -> Sample:
+    from refka.testing.fork_server import fork_server
+
+    work_dir.mkdir(parents=True)
+    port = free_port()
+    argv = ["broker", "--set", f"listeners=PLAINTEXT://127.0.0.1:{port}"]
+    argv += ["--set", f"log.dirs={work_dir / 'data'}"]
+    server = fork_server()
+    began = time.perf_counter()
+    process = server.spawn(argv, work_dir / "out", work_dir / "err", work_dir / "status")
+    try:
+        answered = _answered(port, began, lambda: process.poll() is None)
+        cpu, rss = cpu_ms(process.pid), rss_mb(process.pid)
+        produce_first(f"127.0.0.1:{port}")
+        produced = time.perf_counter()
+    finally:
+        process.terminate()
+        process.wait(30)
+    return Sample((answered - began) * 1000, cpu, (produced - began) * 1000, rss)
+
+
+COLD = """
+import time
+began, cpu = time.perf_counter(), time.process_time()
+from refka.bench.start import _answered, produce_first, rss_mb
+from refka.testing import in_process_broker
+with in_process_broker() as broker:
+    answered = _answered(broker.port, began, lambda: broker.running)
+    spent, rss = (time.process_time() - cpu) * 1000, rss_mb(__import__("os").getpid())
+    produce_first(broker.bootstrap)
+    produced = time.perf_counter()
+print((answered - began) * 1000, spent, (produced - began) * 1000, rss)
+"""
+
+
+def in_process_cold_sample() -> Sample:
+    out = subprocess.run(
+        [sys.executable, "-c", COLD], capture_output=True, text=True, check=True, timeout=60
+    )
+    return Sample(*(float(v) for v in out.stdout.split()[-4:]))
+
+
+def in_process_warm_sample(work_dir: Path) -> Sample:
+    from refka.testing import InProcessBroker
+
+    broker = InProcessBroker(work_dir, work_dir, "127.0.0.1", 0, {})
+    began, cpu = time.perf_counter(), time.process_time()
+    broker.start()
+    answered = _answered(broker.port, began, lambda: broker.running)
+    spent, rss = (time.process_time() - cpu) * 1000, rss_mb(os.getpid())
+    produce_first(broker.bootstrap)
+    produced = time.perf_counter()
+    broker.stop()
+    return Sample((answered - began) * 1000, spent, (produced - began) * 1000, rss)
+
+
+def kafka_sample(work_dir: Path) -> Sample:
+    from refka.bench.brokers import start_timed, stop
+
+    started = start_timed("kafka", work_dir)
+    try:
+        cpu, rss = cpu_ms(started.pid), rss_mb(started.pid)
+        before = time.perf_counter()
+        produce_first(started.peer.bootstrap)
+        produce_ms = (time.perf_counter() - before) * 1000
+    finally:
+        stop(started)
+    return Sample(started.start_ms, cpu, started.start_ms + produce_ms, rss)
+
+
+def kafka_available() -> bool:
+    from refka.peers.kafka import _jars_present, libs_dir
+
+    return _jars_present(libs_dir()) and shutil.which("java") is not None
+
+
+def measure(repetitions: int, kafka: bool = False) -> dict[str, list[Sample]]:
+    """Each mode ``repetitions`` times, interleaved."""
+    modes = [m for m in TARGETS_MS if kafka or m != "Apache Kafka"]
+    runs: dict[str, list[Sample]] = {mode: [] for mode in modes}
+    with tempfile.TemporaryDirectory(prefix="refka-bench-start-") as tmp:
+        root = Path(tmp)
+        in_process_warm_sample(root / "warm-up")  # imports refka here, once
+        forked_sample(root / "fork-warm-up")  # starts the fork server, once
+        for n in range(repetitions):
+            runs["subprocess"].append(subprocess_sample(root / f"sub-{n}"))
+            runs["subprocess, forked"].append(forked_sample(root / f"fork-{n}"))
+            runs["in-process, cold"].append(in_process_cold_sample())
+            runs["in-process, warm"].append(in_process_warm_sample(root / f"warm-{n}"))
+            if kafka:
+                runs["Apache Kafka"].append(kafka_sample(root / f"kafka-{n}"))
+    return runs
+
+
+def table(runs: dict[str, list[Sample]]) -> str:
+    lines = [
+        "| broker, mode | start ms (min) | start ms | start CPU ms | first record ms "
+        "| RSS MB | start target |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for mode, samples in runs.items():
+        starts = [s.start_ms for s in samples]
+
+        def median(values: list[float]) -> str:
+            known = [v for v in values if not math.isnan(v)]
+            return f"{statistics.median(known):.0f}" if known else "-"
+
+        target = TARGETS_MS[mode]
+        lines.append(
+            f"| {mode} | {min(starts):.0f} | {median(starts)} | "
+            f"{median([s.cpu_ms for s in samples])} | "
+            f"{median([s.first_record_ms for s in samples])} | "
+            f"{median([s.rss_mb for s in samples])} | "
+            f"{f'<= {target:.0f} ms' if target else '-'} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def run(repetitions: int, brokers: str = "refka") -> int:
+    kafka = "kafka" in brokers.split(",")
+    if kafka and not kafka_available():
+        print("refka bench --start: the Apache Kafka jars are missing; measuring refka only")
+        kafka = False
+    print(table(measure(repetitions, kafka)), end="")
+    return 0

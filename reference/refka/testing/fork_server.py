@@ -1,0 +1,206 @@
+"""A fork server for subprocess mode: one warm process that has already imported refka and
+built its config model forks each broker, so a broker process is ready in milliseconds instead
+of paying an interpreter start and refka's imports every time.
+
+The server (``python -m refka.testing.fork_server``) reads one JSON request a line on stdin
+(``argv`` for ``refka``, ``stdout``/``stderr`` file paths, ``status``: where to write the exit
+status) and answers the child's pid. The child redirects its standard streams to the files,
+runs ``refka.cli.main(argv)`` and exits with its code; the server reaps it (SIGCHLD) and writes
+the status file. :class:`ForkedProcess` is the test side's handle, shaped like ``Popen``.
+
+The server is started on first use, once per test process, and ends with it (its stdin
+closes), killing any broker still running. A broker forked this way is an ordinary process:
+SIGKILL, SIGSTOP, SIGTERM all act on it alone.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import gc
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+POLL_INTERVAL_S = 0.002
+
+
+class ForkedProcess:
+    """A broker forked by the fork server: ``pid``, ``poll``, ``wait``, ``returncode``,
+    ``send_signal``, ``terminate``, ``kill``, as :class:`subprocess.Popen` has them."""
+
+    def __init__(self, pid: int, status_path: Path, argv: list[str]) -> None:
+        self.pid = pid
+        self.args = argv
+        self.status_path = status_path
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            try:
+                text = self.status_path.read_text()
+            except FileNotFoundError:
+                return None
+            if text.endswith("\n"):
+                self.returncode = int(text)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(self.args, timeout or 0.0)
+            time.sleep(POLL_INTERVAL_S)
+        assert self.returncode is not None
+        return self.returncode
+
+    def send_signal(self, signum: int) -> None:
+        if self.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signum)
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+
+class ForkServer:
+    """The test side: starts the server process, asks it to fork brokers."""
+
+    def __init__(self) -> None:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "refka.testing.fork_server"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        if self.process.stdout.readline().strip() != "ready":
+            raise RuntimeError("the refka fork server did not start")
+        self._lock = threading.Lock()
+
+    def spawn(self, argv: list[str], stdout: Path, stderr: Path, status: Path) -> ForkedProcess:
+        request = {"argv": argv, "stdout": str(stdout), "stderr": str(stderr)}
+        request["status"] = str(status)
+        assert self.process.stdin is not None and self.process.stdout is not None
+        with self._lock:
+            self.process.stdin.write(json.dumps(request) + "\n")
+            self.process.stdin.flush()
+            answer = self.process.stdout.readline()
+        if not answer:
+            raise RuntimeError(f"the refka fork server exited ({self.process.poll()})")
+        return ForkedProcess(int(answer), status, argv)
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            assert self.process.stdin is not None
+            self.process.stdin.close()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+_server: ForkServer | None = None
+_server_lock = threading.Lock()
+
+
+def fork_server() -> ForkServer:
+    """The process's fork server, started on first use."""
+    global _server
+    with _server_lock:
+        if _server is None or _server.process.poll() is not None:
+            _server = ForkServer()
+            atexit.register(_server.close)
+        return _server
+
+
+# --- the server process ------------------------------------------------------------------------
+
+
+def _child(request: dict[str, str]) -> None:
+    """In the forked child: become a broker process; never returns."""
+    code = 1
+    try:
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        null = os.open(os.devnull, os.O_RDONLY)
+        out = os.open(request["stdout"], os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        err = os.open(request["stderr"], os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        for fd, target in ((null, 0), (out, 1), (err, 2)):
+            os.dup2(fd, target)
+            os.close(fd)
+        sys.stdin = open(0, closefd=False)  # noqa: SIM115 - the process's own streams
+        sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
+        sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
+        from refka.cli import main
+
+        code = main(list(request["argv"]))
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else 1
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def _serve() -> None:
+    sys.modules.setdefault("hypothesis", None)  # type: ignore[arg-type]  # as refka.cli does
+    import asyncio  # noqa: F401 - warm: everything a broker imports
+    import logging  # noqa: F401
+
+    import refka.cli
+    import refka.config
+    import refka.node
+    import refka.server.driver
+    import refka.server.main
+
+    refka.config.load_config(None, [])  # builds and exercises the config model once
+    gc.collect()
+    gc.freeze()  # the warm objects stay out of the children's collections: fewer copied pages
+    statuses: dict[int, str] = {}
+
+    def reap(_signum: int, _frame: object) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            path = statuses.pop(pid, None)
+            if path is not None:
+                Path(path).write_text(f"{os.waitstatus_to_exitcode(status)}\n")
+
+    signal.signal(signal.SIGCHLD, reap)
+    print("ready", flush=True)
+    for line in sys.stdin:
+        request = json.loads(line)
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
+        pid = os.fork()
+        if pid == 0:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
+            _child(request)
+        statuses[pid] = request["status"]
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
+        print(pid, flush=True)
+    for pid in list(statuses):  # the test process is gone: no broker outlives it
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+if __name__ == "__main__":
+    _serve()

@@ -1,0 +1,149 @@
+"""``refka.testing``'s two modes share one interface, the proxy's fault handles, and the
+cluster's fault handles (kill, isolate a broker from the controller, leader_of)."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import TypeVar
+
+import confluent_kafka
+import pytest
+from refka.peers.readiness import is_ready
+from refka.testing import (
+    BrokerFailed,
+    RunningBroker,
+    RunningCluster,
+    in_process_broker,
+    running_broker,
+)
+
+T = TypeVar("T")
+DEADLINE_S = 30.0
+
+
+def wait_for(condition: Callable[[], T | None], what: str, timeout_s: float = DEADLINE_S) -> T:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError(f"not within {timeout_s} s: {what}")
+
+
+def produce(bootstrap: str, topic: str, values: list[bytes]) -> list[tuple[int, int]]:
+    producer = confluent_kafka.Producer({"bootstrap.servers": bootstrap, "acks": "all"})
+    acked: list[tuple[int, int]] = []
+
+    def report(err: object, msg: confluent_kafka.Message) -> None:
+        assert err is None, err
+        acked.append((msg.partition(), msg.offset()))
+
+    for value in values:
+        producer.produce(topic, value, on_delivery=report)
+    assert producer.flush(20) == 0
+    return acked
+
+
+def consume_all(bootstrap: str, topic: str, count: int) -> list[bytes]:
+    consumer = confluent_kafka.Consumer(
+        {"bootstrap.servers": bootstrap, "group.id": "modes", "auto.offset.reset": "earliest"}
+    )
+    consumer.subscribe([topic])
+    seen: list[bytes] = []
+    deadline = time.monotonic() + DEADLINE_S
+    while len(seen) < count and time.monotonic() < deadline:
+        message = consumer.poll(0.2)
+        if message is not None and message.error() is None:
+            seen.append(message.value())
+    consumer.close()
+    return seen
+
+
+def forked_broker(*args: object, **kwargs: object) -> AbstractContextManager[RunningBroker]:
+    return running_broker(*args, fork=True, **kwargs)  # type: ignore[arg-type]
+
+
+MODES = [running_broker, forked_broker, in_process_broker]
+MODE_IDS = ["subprocess", "forked", "in-process"]
+
+
+@pytest.mark.parametrize("start", MODES, ids=MODE_IDS)
+def test_every_mode_shares_the_interface(tmp_path: Path, start: Callable) -> None:
+    with start(tmp_path / "data") as broker:
+        broker.create_topic("shared", partitions=3)  # returns with every partition led
+        acked = produce(broker.bootstrap, "shared", [b"a", b"b", b"c"])
+        assert len(acked) == 3
+        port = broker.port
+        broker.restart()
+        assert broker.port == port
+        broker.kill()
+        assert not broker.running
+        broker.start()
+        assert sorted(consume_all(broker.bootstrap, "shared", 3)) == [b"a", b"b", b"c"]
+        assert "shut down cleanly" in broker.log_tail()  # the restart's clean stop, logged
+
+
+def metadata_round_trip_s(bootstrap: str) -> float:
+    host, port = bootstrap.split(":")
+    began = time.monotonic()
+    assert is_ready(host, int(port), timeout_s=5)
+    return time.monotonic() - began
+
+
+@pytest.mark.parametrize("start", MODES, ids=MODE_IDS)
+def test_the_proxy_slows_and_isolates_the_clients_link(start: Callable) -> None:
+    with start(proxy=True) as broker:
+        assert broker.proxy is not None and broker.bootstrap == broker.proxy.address
+        assert metadata_round_trip_s(broker.bootstrap) < 0.4
+        broker.slow(200)  # two round trips (ApiVersions, Metadata), 2 x 200 ms each
+        assert metadata_round_trip_s(broker.bootstrap) >= 0.8
+        broker.isolate()
+        host, port = broker.bootstrap.split(":")
+        assert not is_ready(host, int(port), timeout_s=2)
+        with socket.create_connection((host, int(port)), timeout=2) as sock:
+            assert sock.recv(1) == b""  # accepted, then closed at once
+        broker.heal()
+        assert metadata_round_trip_s(broker.bootstrap) < 0.4
+        broker.create_topic("through-the-proxy")
+
+
+@pytest.mark.refka(broker_session_timeout_ms=2000, broker_heartbeat_interval_ms=200)
+def test_cluster_handles_kill_and_isolate_move_the_leader(refka_cluster: RunningCluster) -> None:
+    refka_cluster.create_topic("moving", partitions=1, replication_factor=3)
+    first = refka_cluster.leader_of("moving", 0)
+    assert first in refka_cluster.brokers
+    refka_cluster.kill(first)
+    second = wait_for(
+        lambda: (leader := refka_cluster.leader_of("moving", 0)) not in (first, -1) and leader,
+        "a new leader after the kill",
+    )
+    refka_cluster.restart(first)
+    refka_cluster.isolate(second)  # its heartbeats stop: fenced, leadership moves
+    third = wait_for(
+        lambda: (leader := refka_cluster.leader_of("moving", 0)) not in (second, -1) and leader,
+        "a new leader after isolating the leader from the controller",
+    )
+    assert third != second
+    refka_cluster.heal()
+    produce(refka_cluster.bootstrap, "moving", [b"after the faults"])
+
+
+def test_a_forked_broker_is_a_process_of_its_own(tmp_path: Path) -> None:
+    """kill() is a SIGKILL of the broker alone; the fork server forks the next one; a broker
+    that cannot start reports its exit code and stderr as a fresh interpreter's does."""
+    with running_broker(tmp_path / "a", fork=True) as first, running_broker(fork=True) as second:
+        assert first.pid != second.pid
+        first.kill()
+        assert first.process is None and second.running
+        first.start()
+        first.create_topic("after-kill")
+    with (
+        pytest.raises(BrokerFailed, match=r"(?s)exited with 2 before ready.*log.segment.bytes"),
+        running_broker(tmp_path / "b", fork=True, log_segment_bytes=-1),
+    ):
+        pass

@@ -1,0 +1,42 @@
+"""``refka bench --start``: every fixture mode is measured, and the table says so."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+
+from refka.bench.start import TARGETS_MS, measure, table
+
+
+def test_every_mode_gets_a_start_time() -> None:
+    runs = measure(1)
+    assert set(runs) == set(TARGETS_MS) - {"Apache Kafka"}
+    for mode, [sample] in runs.items():
+        assert 0 < sample.start_ms < sample.first_record_ms < 60_000, mode
+        assert math.isnan(sample.cpu_ms) or sample.cpu_ms >= 0, mode
+        assert math.isnan(sample.rss_mb) or sample.rss_mb > 10, mode
+    # a warm in-process start does less work than an interpreter's start
+    assert runs["in-process, warm"][0].cpu_ms < runs["subprocess"][0].cpu_ms
+    assert [line.split("|")[1].strip() for line in table(runs).splitlines()[2:]] == list(runs)
+
+
+def test_the_command_prints_the_table() -> None:
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "refka",
+            "bench",
+            "--start",
+            "--repetitions",
+            "1",
+            "--brokers",
+            "refka",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    ).stdout
+    assert "| subprocess, forked |" in out and "| in-process, warm |" in out
