@@ -38,6 +38,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 EXTRAS: dict[str, tuple[str, frozenset[str]]] = {
     "conform": ("conformance", frozenset({"pytest", "confluent_kafka", "kafka", "aiokafka"})),
     "bench": ("bench", frozenset({"confluent_kafka", "matplotlib", "pyinstrument"})),
+    "campaign": ("sim", frozenset({"hypothesis"})),
 }
 
 
