@@ -38,6 +38,7 @@ class ClusterMachine(RuleBasedStateMachine):
     schedule_dir: Path = Path(".refka") / "schedules"
     name: str = "kafka"
     check_history: bool = True
+    allowed_rules: frozenset[str] | None = None  # the rules drawn (None: every rule)
     stop_at: float | None = None  # time.monotonic() after which examples do nothing
     stats: dict[str, float] = {}  # steps applied; steps and seconds to the first failure
 
@@ -47,6 +48,9 @@ class ClusterMachine(RuleBasedStateMachine):
         self.failed = False
 
     # ------------------------------------------------------------------ plumbing
+
+    def enabled(self, rule: str) -> bool:
+        return self.allowed_rules is None or rule in self.allowed_rules
 
     @initialize(seed=st.integers(0, 2**31 - 1))
     def start(self, seed: int) -> None:
@@ -106,7 +110,7 @@ class ClusterMachine(RuleBasedStateMachine):
 
     # ------------------------------------------------------------------ clients
 
-    @precondition(lambda self: self.config.producers > 0)
+    @precondition(lambda self: self.config.producers > 0 and self.enabled("produce"))
     @rule(data=st.data())
     def produce(self, data: st.DataObject) -> None:
         c = self.config
@@ -115,19 +119,19 @@ class ClusterMachine(RuleBasedStateMachine):
             partition = data.draw(st.integers(0, c.partitions - 1), "partition")
             self.apply(Operation.of("produce", client=client, partition=partition))
 
-    @precondition(lambda self: self.config.consumers > 0)
+    @precondition(lambda self: self.config.consumers > 0 and self.enabled("poll"))
     @rule(data=st.data())
     def poll(self, data: st.DataObject) -> None:
         if self.config.consumers:
             self.apply(Operation.of("poll", client=self._consumer(data)))
 
-    @precondition(lambda self: self.config.consumers > 0)
+    @precondition(lambda self: self.config.consumers > 0 and self.enabled("commit"))
     @rule(data=st.data())
     def commit(self, data: st.DataObject) -> None:
         if self.config.consumers:
             self.apply(Operation.of("commit", client=self._consumer(data)))
 
-    @precondition(lambda self: self.config.consumers > 0)
+    @precondition(lambda self: self.config.consumers > 0 and self.enabled("restart_client"))
     @rule(data=st.data())
     def restart_client(self, data: st.DataObject) -> None:
         if self.config.consumers:
@@ -137,6 +141,7 @@ class ClusterMachine(RuleBasedStateMachine):
         c = self.config
         return c.producers + data.draw(st.integers(0, c.consumers - 1), "consumer")
 
+    @precondition(lambda self: self.enabled("run"))
     @rule(ms=st.sampled_from((50, 200, 1_000, 5_000, 20_000)))
     def run(self, ms: int) -> None:
         self.apply(Operation.of("run", ms=ms))
@@ -146,18 +151,18 @@ class ClusterMachine(RuleBasedStateMachine):
     def _node(self, data: st.DataObject) -> int:
         return data.draw(st.integers(0, self.config.brokers), "node")
 
-    @precondition(lambda self: "crash" in self.kinds)
+    @precondition(lambda self: "crash" in self.kinds and self.enabled("crash"))
     @rule(data=st.data(), torn=st.sampled_from((0, 0, 0, 1, 17)))
     def crash(self, data: st.DataObject, torn: int) -> None:
         torn = torn if "torn" in self.kinds else 0
         self.apply(Operation.of("crash", node=self._node(data), torn_bytes=torn))
 
-    @precondition(lambda self: "crash" in self.kinds)
+    @precondition(lambda self: "crash" in self.kinds and self.enabled("restart"))
     @rule(data=st.data())
     def restart(self, data: st.DataObject) -> None:
         self.apply(Operation.of("restart", node=self._node(data)))
 
-    @precondition(lambda self: "crash" in self.kinds)
+    @precondition(lambda self: "crash" in self.kinds and self.enabled("bounce"))
     @rule(data=st.data())
     def bounce(self, data: st.DataObject) -> None:
         self.apply(Operation.of("bounce", node=self._node(data)))
@@ -166,36 +171,37 @@ class ClusterMachine(RuleBasedStateMachine):
         """A node or a client (100 + its number): what may pause."""
         c = self.config
         clients = [FIRST_CLIENT_ID + i for i in range(c.producers + c.consumers)]
-        return data.draw(st.sampled_from([*range(c.brokers + 1), *clients]), "process")
+        nodes = [*range(c.brokers + 1)] if "crash" in self.kinds or self.allowed_rules is None else []
+        return data.draw(st.sampled_from([*nodes, *clients]), "process")
 
-    @precondition(lambda self: "pause" in self.kinds)
+    @precondition(lambda self: "pause" in self.kinds and self.enabled("pause"))
     @rule(data=st.data())
     def pause(self, data: st.DataObject) -> None:
         self.apply(Operation.of("pause", node=self._process(data)))
 
-    @precondition(lambda self: "pause" in self.kinds)
+    @precondition(lambda self: "pause" in self.kinds and self.enabled("resume"))
     @rule(data=st.data())
     def resume(self, data: st.DataObject) -> None:
         self.apply(Operation.of("resume", node=self._process(data)))
 
-    @precondition(lambda self: "partition" in self.kinds)
+    @precondition(lambda self: "partition" in self.kinds and self.enabled("isolate"))
     @rule(data=st.data())
     def isolate(self, data: st.DataObject) -> None:
         self.apply(Operation.of("isolate", node=self._node(data)))
 
-    @precondition(lambda self: "partition" in self.kinds)
+    @precondition(lambda self: "partition" in self.kinds and self.enabled("cut"))
     @rule(data=st.data())
     def cut(self, data: st.DataObject) -> None:
         source = self._node(data)
         target = data.draw(st.integers(0, self.config.brokers).filter(lambda n: n != source))
         self.apply(Operation.of("cut", source=source, target=target))
 
-    @precondition(lambda self: "partition" in self.kinds)
+    @precondition(lambda self: "partition" in self.kinds and self.enabled("heal"))
     @rule()
     def heal(self) -> None:
         self.apply(Operation.of("heal"))
 
-    @precondition(lambda self: "network" in self.kinds)
+    @precondition(lambda self: "network" in self.kinds and self.enabled("network"))
     @rule(
         drop=st.sampled_from((0.0, 0.01, 0.05)),
         duplicate=st.sampled_from((0.0, 0.01, 0.05)),
@@ -213,12 +219,12 @@ class ClusterMachine(RuleBasedStateMachine):
             )
         )
 
-    @precondition(lambda self: "disk" in self.kinds)
+    @precondition(lambda self: "disk" in self.kinds and self.enabled("disk_full"))
     @rule(data=st.data(), full=st.booleans())
     def disk_full(self, data: st.DataObject, full: bool) -> None:
         self.apply(Operation.of("disk_full", node=self._node(data), full=full))
 
-    @precondition(lambda self: "skew" in self.kinds)
+    @precondition(lambda self: "skew" in self.kinds and self.enabled("skew"))
     @rule(data=st.data(), ms=st.sampled_from((-30_000, -500, 500, 30_000)))
     def skew(self, data: st.DataObject, ms: int) -> None:
         self.apply(Operation.of("skew", node=self._node(data), ms=ms))
@@ -231,6 +237,7 @@ def cluster_machine(
     schedule_dir: str | Path | None = None,
     check_history: bool = True,
     stop_at: float | None = None,
+    rules: frozenset[str] | None = None,
 ) -> type[ClusterMachine]:
     """A state machine class for one configuration (one bug switched on, or none)."""
     directory = Path(schedule_dir or os.environ.get(SCHEDULE_DIR_ENV, ".refka/schedules"))
@@ -241,6 +248,7 @@ def cluster_machine(
         "name": name,
         "check_history": check_history,
         "stop_at": stop_at,
+        "allowed_rules": rules,
         "stats": {},
     }
     return type(f"ClusterMachine_{name}", (ClusterMachine,), attributes)
