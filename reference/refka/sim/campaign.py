@@ -116,12 +116,13 @@ def hunt(bug: Bug, budget_s: float, directory: str) -> Hunt:
         print_blob=False,
     )
     invariant, found = "", False
-    try:
-        run_state_machine_as_test(cls, settings=options)
-    except Exception as error:
-        violated = _violations(error)
-        found = bool(violated)
-        invariant = violated[0] if violated else f"error: {type(error).__name__}: {error}"
+    while not invariant and time.monotonic() - started < budget_s:  # rounds of fresh examples
+        try:
+            run_state_machine_as_test(cls, settings=options)
+        except Exception as error:  # a crash of a run is reported, not raised
+            violated = _violations(error)
+            found = bool(violated)
+            invariant = violated[0] if violated else f"error: {type(error).__name__}: {error}"
     path = Path(directory) / f"{bug.short_name}.json"
     shrunk = len(Schedule.read(path).operations) if found and path.exists() else 0
     stats = cls.stats

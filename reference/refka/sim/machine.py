@@ -40,6 +40,7 @@ class ClusterMachine(RuleBasedStateMachine):
     check_history: bool = True
     allowed_rules: frozenset[str] | None = None  # the rules drawn (None: every rule)
     stop_at: float | None = None  # time.monotonic() after which examples do nothing
+    shrink_s: float | None = 20.0  # with stop_at: seconds of shrinking after the first failure
     stats: dict[str, float] = {}  # steps applied; steps and seconds to the first failure
 
     def __init__(self) -> None:
@@ -69,6 +70,17 @@ class ClusterMachine(RuleBasedStateMachine):
         if found:
             self.fail(found)
 
+    def _first_failure(self) -> None:
+        """Count the steps and seconds to the first failure; give shrinking ``shrink_s``."""
+        if "first_steps" in self.stats:
+            return
+        now = time.monotonic()
+        self.stats["first_steps"] = self.stats.get("steps", 0)
+        self.stats["first_seconds"] = now - self.stats["started"]
+        cls = type(self)
+        if cls.stop_at is not None and cls.shrink_s is not None:
+            cls.stop_at = min(cls.stop_at, now + cls.shrink_s)
+
     def write_schedule(self) -> Path:
         """The run so far as ``<name>.json``, and its timeline beside it (``.timeline``): what
         ``refka replay`` of the file prints."""
@@ -80,9 +92,7 @@ class ClusterMachine(RuleBasedStateMachine):
     def fail(self, found: list[Violation]) -> None:
         assert self.sim is not None
         self.failed = True
-        if "first_steps" not in self.stats:
-            self.stats["first_steps"] = self.stats.get("steps", 0)
-            self.stats["first_seconds"] = time.monotonic() - self.stats["started"]
+        self._first_failure()
         path = self.write_schedule()
         first = found[0]
         raise InvariantViolated(
@@ -98,9 +108,7 @@ class ClusterMachine(RuleBasedStateMachine):
             self.fail(self.sim.violations)
         if not report.ok:
             self.failed = True
-            if "first_steps" not in self.stats:
-                self.stats["first_steps"] = self.stats.get("steps", 0)
-                self.stats["first_seconds"] = time.monotonic() - self.stats["started"]
+            self._first_failure()
             path = self.write_schedule()
             first = report.violations[0]
             raise InvariantViolated(
@@ -171,7 +179,9 @@ class ClusterMachine(RuleBasedStateMachine):
         """A node or a client (100 + its number): what may pause."""
         c = self.config
         clients = [FIRST_CLIENT_ID + i for i in range(c.producers + c.consumers)]
-        nodes = [*range(c.brokers + 1)] if "crash" in self.kinds or self.allowed_rules is None else []
+        nodes = (
+            [*range(c.brokers + 1)] if "crash" in self.kinds or self.allowed_rules is None else []
+        )
         return data.draw(st.sampled_from([*nodes, *clients]), "process")
 
     @precondition(lambda self: "pause" in self.kinds and self.enabled("pause"))

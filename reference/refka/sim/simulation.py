@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from refka.core.trace import CommitOffset
+from refka.core.trace import BecomeLeader, CommitOffset, TraceEvent
 from refka.sim.checker import Report, check, guarantees_for
 from refka.sim.clients import SimAdmin, SimConsumer, SimProducer
 from refka.sim.history import History
@@ -90,6 +90,8 @@ class Simulation:
         self.hw_monotonic = HighWatermarkMonotonic()
         self.single_owner = SingleOwnerPerGeneration()
         self._trace_seen = 0
+        self._between: list[Violation] = []  # found by a step inside an operation
+        self.world.trace_listeners.append(self._on_trace)
         self.states: dict[TopicPartition, PartitionState] = {}
         self.acked: dict[TopicPartition, dict[int, int]] = {}
         self._history_seen = 0
@@ -248,6 +250,23 @@ class Simulation:
                 self.acked.setdefault((op.topic, op.partition), {})[op.offset] = op.value
         self._history_seen = len(ops)
 
+    def _on_trace(self, event: TraceEvent) -> None:
+        """ConsumerReadHighWatermark may happen at any step, not only between operations: a
+        leader that has just taken over shows its high watermark at once (or, under KIP-207,
+        hides it), before its followers' first fetches move it."""
+        if not isinstance(event, BecomeLeader):
+            return
+        broker = self.world.broker(event.node)
+        replica = (
+            None if broker is None else broker.replicas.replicas.get((event.topic, event.partition))
+        )
+        if replica is None:
+            return
+        view = self.reader.view(event.node, replica)
+        tp = (event.topic, event.partition)
+        state = PartitionState(event.node, event.leader_epoch, event.isr, ())
+        self._between += self.hw_monotonic.check({tp: state}, {(event.node, tp): view})
+
     def _new_commits(self) -> list[CommitOffset]:
         events = self.world.trace_events
         new = [e for e in events[self._trace_seen :] if isinstance(e, CommitOffset)]
@@ -263,6 +282,7 @@ class Simulation:
         self._absorb_history()
         views = self.views()
         found = [
+            *self._between,
             *log_matching(views.values()),
             *single_leader_per_epoch(views.values()),
             *leader_in_isr(self.states),
@@ -271,6 +291,7 @@ class Simulation:
             *self.single_owner.check(self._new_commits()),
             *(no_duplicate_appends(views.values()) if self.config.idempotent else ()),
         ]
+        self._between = []
         for violation in found:
             steps = self.world.steps
             steps.append(

@@ -105,6 +105,7 @@ class SimCluster:
         self.steps: list[Step] = []
         self.trace_events: list[TraceEvent] = []
         self.tracer = self._trace if trace else None
+        self.trace_listeners: list[Callable[[TraceEvent], None]] = []  # called per event
         self.events = 0
         self._heap: list[tuple[int, int, Callable[..., None], tuple[Any, ...]]] = []
         self._sequence = 0
@@ -531,6 +532,8 @@ class SimCluster:
         """A core's trace event: kept, and a ``trace`` step of the timeline with its fields."""
         self.trace_events.append(event)
         self._record(event.node, "trace", type(event).__name__, state=trace_state(event))
+        for listener in self.trace_listeners:
+            listener(event)
 
     def _record(
         self,
