@@ -7,11 +7,11 @@ from refka.sim.invariants import (
     HighWatermarkMonotonic,
     PartitionState,
     ReplicaView,
+    SingleOwnerPerGeneration,
     leader_completeness,
     leader_in_isr,
     log_matching,
     single_leader_per_epoch,
-    SingleOwnerPerGeneration,
 )
 
 TP = ("t", 0)

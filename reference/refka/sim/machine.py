@@ -39,6 +39,7 @@ class ClusterMachine(RuleBasedStateMachine):
     name: str = "kafka"
     check_history: bool = True
     allowed_rules: frozenset[str] | None = None  # the rules drawn (None: every rule)
+    run_ms: tuple[int, ...] = (50, 200, 1_000, 5_000, 20_000)  # how long a `run` lets pass
     stop_at: float | None = None  # time.monotonic() after which examples do nothing
     shrink_s: float | None = 20.0  # with stop_at: seconds of shrinking after the first failure
     stats: dict[str, float] = {}  # steps applied; steps and seconds to the first failure
@@ -150,9 +151,9 @@ class ClusterMachine(RuleBasedStateMachine):
         return c.producers + data.draw(st.integers(0, c.consumers - 1), "consumer")
 
     @precondition(lambda self: self.enabled("run"))
-    @rule(ms=st.sampled_from((50, 200, 1_000, 5_000, 20_000)))
-    def run(self, ms: int) -> None:
-        self.apply(Operation.of("run", ms=ms))
+    @rule(data=st.data())
+    def run(self, data: st.DataObject) -> None:
+        self.apply(Operation.of("run", ms=data.draw(st.sampled_from(self.run_ms), "ms")))
 
     # ------------------------------------------------------------------ faults
 
@@ -248,6 +249,7 @@ def cluster_machine(
     check_history: bool = True,
     stop_at: float | None = None,
     rules: frozenset[str] | None = None,
+    run_ms: tuple[int, ...] = ClusterMachine.run_ms,
 ) -> type[ClusterMachine]:
     """A state machine class for one configuration (one bug switched on, or none)."""
     directory = Path(schedule_dir or os.environ.get(SCHEDULE_DIR_ENV, ".refka/schedules"))
@@ -259,6 +261,7 @@ def cluster_machine(
         "check_history": check_history,
         "stop_at": stop_at,
         "allowed_rules": rules,
+        "run_ms": run_ms,
         "stats": {},
     }
     return type(f"ClusterMachine_{name}", (ClusterMachine,), attributes)

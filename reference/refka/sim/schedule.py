@@ -85,6 +85,7 @@ class SimConfig:
     step_ms: int = 20  # simulated time each operation lets pass after it
     latency_ms: int = 5  # the network's latency bound (uniform in 1..latency_ms)
     unclean_leader_election: bool = False
+    invariants: tuple[str, ...] = ()  # the invariants checked (empty: all of them)
 
     def broker_configs(self) -> dict[str, str]:
         """Kafka's settings for every node: the cluster's shape, and failure detection a few
@@ -117,6 +118,7 @@ class Schedule:
     def to_json(self) -> str:
         config = asdict(self.config)
         config["bugs"] = list(self.config.bugs)
+        config["invariants"] = list(self.config.invariants)
         config["configs"] = dict(self.config.configs)
         data = {
             "format": FORMAT,
@@ -133,6 +135,7 @@ class Schedule:
             raise ValueError(f"not a refka schedule (format {data.get('format')!r})")
         raw = dict(data["config"])
         raw["bugs"] = tuple(raw.get("bugs", ()))
+        raw["invariants"] = tuple(raw.get("invariants", ()))
         raw["configs"] = tuple(sorted(dict(raw.get("configs", {})).items()))
         known = {f.name for f in fields(SimConfig)}
         config = SimConfig(**{k: v for k, v in raw.items() if k in known})

@@ -292,6 +292,8 @@ class Simulation:
             *(no_duplicate_appends(views.values()) if self.config.idempotent else ()),
         ]
         self._between = []
+        if self.config.invariants:  # a model that checks only some (as a spec/bugs/*.cfg)
+            found = [v for v in found if v.invariant in self.config.invariants]
         for violation in found:
             steps = self.world.steps
             steps.append(

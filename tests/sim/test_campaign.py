@@ -1,0 +1,43 @@
+"""The short campaign of CI: with each bug switch on, the model tests find a counterexample
+within the budget, and ``refka campaign`` exits 0 only when every bug was found."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from refka.bugs import Bug
+from refka.sim.schedule import Schedule
+
+BUDGET_S = int(os.environ.get("REFKA_CAMPAIGN_BUDGET", "60"))
+
+
+def test_a_short_campaign_finds_every_bug(tmp_path: Path) -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "refka", "campaign", "--budget", str(BUDGET_S),
+         "--workers", str(os.cpu_count() or 1), "--schedule-dir", str(tmp_path),
+         "--json", str(tmp_path / "campaign.json")],
+        capture_output=True, text=True, timeout=BUDGET_S * len(Bug) + 300,
+    )  # fmt: skip
+    table = run.stdout[run.stdout.find("bug ") :]
+    assert run.returncode == 0, table + run.stderr[-3000:]
+    hunts = json.loads((tmp_path / "campaign.json").read_text())
+    assert sorted(h["bug"] for h in hunts) == sorted(b.short_name for b in Bug)
+    for h in hunts:
+        assert h["found"] and h["seconds"] <= BUDGET_S, h
+        schedule = Schedule.read(h["schedule"])
+        assert schedule.config.bugs == (h["bug"],)
+        assert 0 < len(schedule.operations) == h["shrunk"]
+
+
+def test_campaign_lists_every_switch_with_its_spec_config() -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "refka", "campaign", "--list"], capture_output=True, text=True
+    )
+    assert run.returncode == 0
+    for bug in Bug:
+        assert f"spec/bugs/{bug.value}.cfg" in run.stdout
+        assert (Path(__file__).parents[2] / "spec" / "bugs" / f"{bug.value}.cfg").exists()
