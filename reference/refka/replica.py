@@ -455,12 +455,21 @@ class Replica:
         going back, and not at all while the ISR is below min.insync.replicas (KIP-966)."""
         if self.role is not ReplicaRole.LEADER and self.role is not ReplicaRole.NONE:
             return False
-        if len(self.isr) < self.min_insync_replicas and self.role is ReplicaRole.LEADER:
+        if (
+            self.role is ReplicaRole.LEADER
+            and len(self.isr) < len(self.replicas)  # a full ISR is never below min.insync
+            and len(self.isr) < self.min_insync_replicas
+        ):
             return False
-        known = self.replica_log_end_offsets
-        commit_isr = self.maximal_isr | {self.replica_id}
-        candidate = min(known.get(r, UNKNOWN_OFFSET) for r in commit_isr)
+        candidate = self.log_end_offset  # the minimum of replica_log_end_offsets over it:
+        for r in self.maximal_isr:
+            if r != self.replica_id:
+                state = self.followers.get(r)
+                follower_end = UNKNOWN_OFFSET if state is None else state.log_end_offset
+                if follower_end < candidate:
+                    candidate = follower_end
         if candidate > self.high_watermark:
+            commit_isr = self.maximal_isr | {self.replica_id}
             previous, self.high_watermark = self.high_watermark, candidate
             if self.tracer is not None:
                 self.tracer(
@@ -482,7 +491,9 @@ class Replica:
     ) -> bool:
         """FollowerFetch, the leader's side: the follower holds everything below
         ``fetch_offset``. Returns True if the high watermark advanced."""
-        state = self.followers.setdefault(follower_id, FollowerState())
+        state = self.followers.get(follower_id)
+        if state is None:
+            state = self.followers[follower_id] = FollowerState()
         state.update_fetch_state(fetch_offset, self.log_end_offset, now_ms, broker_epoch)
         return self.maybe_increment_high_watermark()
 
@@ -609,18 +620,19 @@ class Replica:
     def read_records(
         self, fetch_offset: int, max_bytes: int, min_one_batch: bool, isolation: FetchIsolation
     ) -> ReadResult:
-        max_offset = {
-            FetchIsolation.LOG_END: self.log_end_offset,
-            FetchIsolation.HIGH_WATERMARK: self.high_watermark,
-            FetchIsolation.TXN_COMMITTED: self.last_stable_offset,
-        }[isolation]
+        if isolation is FetchIsolation.LOG_END:
+            max_offset = self.log_end_offset
+        elif isolation is FetchIsolation.HIGH_WATERMARK:
+            max_offset = self.high_watermark
+        else:
+            max_offset = self.last_stable_offset
         slices = self.log.read(fetch_offset, max_bytes, max_offset, min_one_batch)
         return ReadResult(
             slices=slices,
             high_watermark=self.high_watermark,
             last_stable_offset=self.last_stable_offset,
             log_start_offset=self.log_start_offset,
-            size=sum(s.size for s in slices),
+            size=sum(s.size for s in slices) if slices else 0,
         )
 
     # -------------------------------------------------------------- truncation

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from typing import Any
+from functools import lru_cache
+from typing import Any, NamedTuple
 
 from kio.schema.errors import ErrorCode
 
@@ -35,8 +36,10 @@ READ_COMMITTED = 1
 _MARKER = b"\xfe\xffrefka-records:"  # + 4-byte index: 20 bytes that no other field can hold
 
 
-@dataclass(frozen=True, slots=True)
-class _PartitionRead:
+class _Shape(NamedTuple):
+    """One partition of a response, its records aside: what its encoding depends on (a
+    tuple, so that hashing it for ``_body`` is cheap)."""
+
     topic: str
     topic_id: Any
     partition: int
@@ -44,13 +47,27 @@ class _PartitionRead:
     high_watermark: int = -1
     last_stable_offset: int = -1
     log_start_offset: int = -1
-    slices: tuple[FileSlice, ...] = ()
+    has_records: bool = False
     leader: tuple[int, int] | None = None  # KIP-951: (leader id, epoch) with an error
     diverging_epoch: tuple[int, int] | None = None  # (epoch, end offset) to a follower
+
+
+@dataclass(frozen=True, slots=True)
+class _PartitionRead:
+    shape: _Shape
+    slices: tuple[FileSlice, ...] = ()
 
     @property
     def size(self) -> int:
         return sum(s.size for s in self.slices)
+
+    @property
+    def error_code(self) -> ErrorCode:
+        return self.shape.error_code
+
+    @property
+    def leader(self) -> tuple[int, int] | None:
+        return self.shape.leader
 
 
 def handle_fetch(
@@ -105,6 +122,7 @@ def _read_all(
 ) -> list[_PartitionRead]:
     committed_only = request.isolation_level == READ_COMMITTED
     follower = _follower_id(request)
+    follower_epoch = _follower_epoch(request)
     budget = request.max_bytes
     reads: list[_PartitionRead] = []
     first_data = True
@@ -113,7 +131,7 @@ def _read_all(
         for wanted in topic.partitions:
             if not name:
                 error = ErrorCode.unknown_topic_id
-                reads.append(_PartitionRead(name, topic_id, wanted.partition, error))
+                reads.append(_PartitionRead(_Shape(name, topic_id, wanted.partition, error)))
                 continue
             limit = min(wanted.partition_max_bytes, budget)
             if follower >= 0:
@@ -127,7 +145,7 @@ def _read_all(
                     limit,
                     first_data,
                     now_ms,
-                    _follower_epoch(request),
+                    follower_epoch,
                 )
             else:
                 found = replicas.read_for_consumer(
@@ -181,9 +199,9 @@ def _partition_read(
 ) -> _PartitionRead:
     if found.error_code != ErrorCode.none or found.read is None:
         leader = (found.leader_id, found.leader_epoch) if found.leader_id >= 0 else None
-        return _PartitionRead(topic, topic_id, partition, found.error_code, leader=leader)
+        return _PartitionRead(_Shape(topic, topic_id, partition, found.error_code, leader=leader))
     result = found.read
-    return _PartitionRead(
+    shape = _Shape(
         topic,
         topic_id,
         partition,
@@ -191,9 +209,10 @@ def _partition_read(
         result.high_watermark,
         result.last_stable_offset,
         result.log_start_offset,
-        tuple(result.slices),
+        bool(result.slices),
         diverging_epoch=found.diverging_epoch,
     )
+    return _PartitionRead(shape, tuple(result.slices))
 
 
 def _session_error(ctx: RequestContext, error: ErrorCode) -> Any:
@@ -206,17 +225,38 @@ def _session_error(ctx: RequestContext, error: ErrorCode) -> Any:
 def _encode(
     ctx: RequestContext, replicas: ReplicaManager, reads: list[_PartitionRead], committed: bool
 ) -> Encoded:
-    """The response, in the request's order of topics and partitions: consecutive partitions of
-    one topic share a topic entry, and a topic the request interleaves appears once per run, as
-    Kafka builds it. ``aborted_transactions`` is null unless the fetch is read_committed."""
+    """The response: its body (with a placeholder for each partition's records) is a function
+    of the partitions' fields alone, so it is encoded once and reused while they do not change:
+    a follower's fetch of idle partitions gets the same answer every ``replica.fetch.wait.max.ms``
+    (Kafka keeps the unchanged partitions out of a session's incremental answer, KIP-227)."""
     m = codec.response_module(KEY, ctx.api_version)
-    slices_by_marker: list[tuple[FileSlice, ...]] = []
+    leaders = {r.leader[0] for r in reads if r.leader}
+    endpoints = node_endpoints(m, replicas, leaders) if leaders else ()
+    shapes = tuple(r.shape for r in reads)
+    body = _body(ctx.api_version, committed, shapes, endpoints)
+    slices_by_marker = [r.slices for r in reads if r.slices]
+    return Encoded(_splice(body, slices_by_marker, m.FetchResponse.__flexible__))
+
+
+@lru_cache(maxsize=1024)
+def _body(
+    api_version: int,
+    committed: bool,
+    shapes: tuple[_Shape, ...],
+    endpoints: tuple[Any, ...],
+) -> bytes:
+    """The encoded body, in the request's order of topics and partitions: consecutive
+    partitions of one topic share a topic entry, and a topic the request interleaves appears
+    once per run, as Kafka builds it. ``aborted_transactions`` is null unless the fetch is
+    read_committed. The n-th partition with records holds placeholder n."""
+    m = codec.response_module(KEY, api_version)
+    markers = 0
     runs: list[tuple[tuple[str, Any], list[Any]]] = []
-    for read in reads:
+    for read in shapes:
         records = b""
-        if read.slices:
-            records = _MARKER + struct.pack(">i", len(slices_by_marker))
-            slices_by_marker.append(read.slices)
+        if read.has_records:
+            records = _MARKER + struct.pack(">i", markers)
+            markers += 1
         if not runs or runs[-1][0] != (read.topic, read.topic_id):
             runs.append(((read.topic, read.topic_id), []))
         runs[-1][1].append(
@@ -244,14 +284,12 @@ def _encode(
             )
             for (name, topic_id), parts in runs
         ),
-        node_endpoints=node_endpoints(m, replicas, {r.leader[0] for r in reads if r.leader}),
+        node_endpoints=endpoints,
     )
-    body = codec.encode(response)
-    flexible = m.FetchResponse.__flexible__
-    return Encoded(_splice(body, slices_by_marker, flexible))
+    return codec.encode(response)
 
 
-def _tagged(m: Any, read: _PartitionRead) -> dict[str, Any]:
+def _tagged(m: Any, read: _Shape) -> dict[str, Any]:
     """The optional fields: the diverging epoch (v12+) and the current leader (KIP-951)."""
     extra: dict[str, Any] = {}
     if read.diverging_epoch is not None and hasattr(m, "EpochEndOffset"):

@@ -71,9 +71,29 @@ def decode(cls: Any, buf: bytes | memoryview, offset: int = 0) -> tuple[Any, int
 
 
 def encode(entity: Entity) -> bytes:
+    """The entity's bytes. Encoding is a function of the entity's value (kio's entities are
+    frozen), so recent bodies are remembered by value: a follower sends the same Fetch, and a
+    broker the same heartbeat, again and again while nothing changes."""
+    try:
+        body = _bodies.get(entity)
+    except TypeError:  # a field holds a list, not a tuple: not hashable, encode it each time
+        return _write(entity)
+    if body is None:
+        body = _write(entity)
+        if len(_bodies) >= _BODIES_REMEMBERED:
+            _bodies.clear()
+        _bodies[entity] = body
+    return body
+
+
+def _write(entity: Entity) -> bytes:
     buffer = io.BytesIO()
     _writer(type(entity))(buffer, entity)
     return buffer.getvalue()
+
+
+_bodies: dict[Entity, bytes] = {}
+_BODIES_REMEMBERED = 1024
 
 
 @cache
@@ -124,14 +144,29 @@ _HEADER_V1 = struct.Struct(">iiB")
 def request_frame(entity: Entity, correlation_id: int, client_id: str | None) -> bytes:
     """A request as a client sends it: header (v1, or v2 when flexible) and body, no size
     prefix."""
-    header_type: Any = entity.__header_schema__  # type: ignore[attr-defined]
-    header = header_type(
-        request_api_key=entity.__api_key__,  # type: ignore[attr-defined]
-        request_api_version=entity.__version__,  # type: ignore[attr-defined]
-        correlation_id=correlation_id,
-        client_id=client_id,
+    header = _request_header(
+        entity.__header_schema__,  # type: ignore[attr-defined]
+        entity.__api_key__,  # type: ignore[attr-defined]
+        entity.__version__,  # type: ignore[attr-defined]
+        client_id,
     )
-    return encode(header) + encode(entity)
+    return header[:4] + _CORRELATION_ID.pack(correlation_id) + header[8:] + encode(entity)
+
+
+@cache
+def _request_header(
+    header_type: Any, api_key: int, api_version: int, client_id: str | None
+) -> bytes:
+    """The request header with correlation id 0: in every header version the id is the int32
+    after the api key and version (bytes 4 to 8), which ``request_frame`` fills in."""
+    return _write(
+        header_type(
+            request_api_key=api_key,
+            request_api_version=api_version,
+            correlation_id=0,
+            client_id=client_id,
+        )
+    )
 
 
 def response_correlation_id(frame: bytes | memoryview) -> int:
