@@ -34,7 +34,7 @@ import enum
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from kio.schema.errors import ErrorCode
 
@@ -105,6 +105,17 @@ class PartitionFetchState:
 ReplicaLookup = Callable[[TopicPartition], Replica | None]
 
 
+class _Wanted(NamedTuple):
+    """What a Fetch asks of one partition."""
+
+    tp: TopicPartition
+    topic_id: uuid.UUID | None
+    current_leader_epoch: int
+    fetch_offset: int
+    last_fetched_epoch: int
+    log_start_offset: int
+
+
 class ReplicaFetcher:
     """Fetches every partition this node follows from one leader node."""
 
@@ -127,6 +138,7 @@ class ReplicaFetcher:
         self.in_flight = False
         self._last_poll_ms = 0
         self._sent: dict[TopicPartition, tuple[int, int]] = {}  # tp -> (epoch, fetch offset)
+        self._last_fetch: tuple[Any, Any] | None = None  # (what it asked, the FetchRequest)
 
     # ------------------------------------------------------------ partitions
 
@@ -375,34 +387,57 @@ class ReplicaFetcher:
     # -------------------------------------------------------------------- Fetch
 
     def _fetch_request(self, tps: list[TopicPartition]) -> tuple[Any, Callable[[Any, int], None]]:
-        c = self.config
-        m = codec.request_module(FETCH_KEY, c.fetch_version)
-        by_topic: dict[str, list[Any]] = {}
+        """The Fetch of ``tps``: the previous request again when each partition asks the same
+        (a caught-up follower of idle partitions sends the same Fetch every
+        ``replica.fetch.wait.max.ms``), so that its encoded body is reused."""
         self._sent = {}
+        wanted = []
         for tp in tps:
             state = self.partitions[tp]
             replica = self.replicas(tp)
             assert replica is not None
             state.fetch_offset = replica.log_end_offset
             latest = replica.epoch_cache.latest_epoch
-            if latest is None or not c.sends_last_fetched_epoch:
+            if latest is None or not self.config.sends_last_fetched_epoch:
                 latest = UNDEFINED_EPOCH
             self._sent[tp] = (state.leader_epoch, state.fetch_offset)
-            by_topic.setdefault(tp[0], []).append(
+            wanted.append(
+                _Wanted(
+                    tp,
+                    state.topic_id,
+                    self._epoch_field(state),
+                    state.fetch_offset,
+                    latest,
+                    replica.log_start_offset,
+                )
+            )
+        key = (tuple(wanted), self.broker_epoch())
+        if self._last_fetch is None or self._last_fetch[0] != key:
+            self._last_fetch = (key, self._build_fetch(*key))
+        return self._last_fetch[1], self._on_fetch
+
+    def _build_fetch(self, wanted: tuple[_Wanted, ...], broker_epoch: int) -> Any:
+        c = self.config
+        m = codec.request_module(FETCH_KEY, c.fetch_version)
+        by_topic: dict[str, list[Any]] = {}
+        topic_ids: dict[str, uuid.UUID | None] = {}
+        for w in wanted:
+            topic_ids.setdefault(w.tp[0], w.topic_id)
+            by_topic.setdefault(w.tp[0], []).append(
                 codec.build(
                     m.FetchPartition,
-                    partition=tp[1],
-                    current_leader_epoch=self._epoch_field(state),
-                    fetch_offset=state.fetch_offset,
-                    last_fetched_epoch=latest,
-                    log_start_offset=replica.log_start_offset,
+                    partition=w.tp[1],
+                    current_leader_epoch=w.current_leader_epoch,
+                    fetch_offset=w.fetch_offset,
+                    last_fetched_epoch=w.last_fetched_epoch,
+                    log_start_offset=w.log_start_offset,
                     partition_max_bytes=c.replica_fetch_max_bytes,
                 )
             )
-        request = codec.build(
+        return codec.build(
             m.FetchRequest,
             replica_id=self.local_id,
-            replica_state=_replica_state(m, self.local_id, self.broker_epoch()),
+            replica_state=_replica_state(m, self.local_id, broker_epoch),
             max_wait=codec.millis(c.replica_fetch_wait_max_ms),
             min_bytes=c.replica_fetch_min_bytes,
             max_bytes=c.replica_fetch_response_max_bytes,
@@ -410,18 +445,12 @@ class ReplicaFetcher:
             session_id=0,
             session_epoch=-1,
             topics=tuple(
-                codec.build(
-                    m.FetchTopic,
-                    topic=t,
-                    topic_id=self.partitions[(t, ps[0].partition)].topic_id,
-                    partitions=tuple(ps),
-                )
+                codec.build(m.FetchTopic, topic=t, topic_id=topic_ids[t], partitions=tuple(ps))
                 for t, ps in by_topic.items()
             ),
             forgotten_topics_data=(),
             rack_id="",
         )
-        return request, self._on_fetch
 
     def _on_fetch(self, body: Any, now_ms: int) -> None:
         if body.error_code != ErrorCode.none:
