@@ -16,7 +16,7 @@ placeholder in each ``records`` field, and the placeholders are then replaced by
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any, NamedTuple
 
@@ -52,10 +52,9 @@ class _Shape(NamedTuple):
     diverging_epoch: tuple[int, int] | None = None  # (epoch, end offset) to a follower
 
 
-@dataclass(frozen=True, slots=True)
-class _PartitionRead:
+class _PartitionRead(NamedTuple):
     shape: _Shape
-    slices: tuple[FileSlice, ...] = ()
+    slices: Sequence[FileSlice] = ()
 
     @property
     def size(self) -> int:
@@ -210,9 +209,10 @@ def _partition_read(
         result.last_stable_offset,
         result.log_start_offset,
         bool(result.slices),
-        diverging_epoch=found.diverging_epoch,
+        None,
+        found.diverging_epoch,
     )
-    return _PartitionRead(shape, tuple(result.slices))
+    return _PartitionRead(shape, result.slices)
 
 
 def _session_error(ctx: RequestContext, error: ErrorCode) -> Any:
@@ -304,7 +304,7 @@ def _tagged(m: Any, read: _Shape) -> dict[str, Any]:
 
 
 def _splice(
-    body: bytes, slices_by_marker: list[tuple[FileSlice, ...]], flexible: bool
+    body: bytes, slices_by_marker: list[Sequence[FileSlice]], flexible: bool
 ) -> tuple[Chunk, ...]:
     """Replace each placeholder and its length prefix with the real length and the slices.
 

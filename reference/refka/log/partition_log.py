@@ -350,8 +350,10 @@ class PartitionLog:
         holding ``max_offset`` (the high watermark) or after it; within ``max_bytes`` unless
         ``min_one_batch`` and the first batch alone is larger. (Kafka stops at the end of the
         first segment; going on costs a client nothing and fills the fetch.)"""
+        if start_offset == self.log_end_offset:  # a caught-up reader: nothing to check or read
+            return []
         self._check_range(start_offset)
-        if start_offset >= self.log_end_offset or start_offset >= max_offset:
+        if start_offset >= max_offset:
             return []
         slices: list[FileSlice] = []
         budget = max_bytes

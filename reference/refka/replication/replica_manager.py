@@ -23,7 +23,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from kio.schema.errors import ErrorCode
 
@@ -75,10 +75,10 @@ class ReplicationConfig:
     deduplicate_producer_batches: bool = True  # KIP-98: Bug.NO_IDEMPOTENCE_WINDOW
 
 
-@dataclass(frozen=True, slots=True)
-class PartitionRead:
+class PartitionRead(NamedTuple):
     """One partition of a Fetch: an error, or what was read. ``leader_id``/``leader_epoch``
-    name the current leader for NOT_LEADER_OR_FOLLOWER / FENCED answers (KIP-951)."""
+    name the current leader for NOT_LEADER_OR_FOLLOWER / FENCED answers (KIP-951). A tuple,
+    as ``ReadResult``: one per partition of every fetch."""
 
     error_code: ErrorCode
     read: ReadResult | None = None
