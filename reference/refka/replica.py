@@ -462,7 +462,7 @@ class Replica:
             and len(self.isr) < self.min_insync_replicas
         ):
             return False
-        candidate = self.log_end_offset  # the minimum of replica_log_end_offsets over it:
+        candidate = self.log.log_end_offset  # the minimum of replica_log_end_offsets over it:
         for r in self.maximal_isr:
             if r != self.replica_id:
                 state = self.followers.get(r)
@@ -495,7 +495,7 @@ class Replica:
         state = self.followers.get(follower_id)
         if state is None:
             state = self.followers[follower_id] = FollowerState()
-        state.update_fetch_state(fetch_offset, self.log_end_offset, now_ms, broker_epoch)
+        state.update_fetch_state(fetch_offset, self.log.log_end_offset, now_ms, broker_epoch)
         return self.maybe_increment_high_watermark()
 
     def out_of_sync_replicas(self, now_ms: int, lag_time_max_ms: int) -> frozenset[int]:
@@ -622,7 +622,7 @@ class Replica:
         self, fetch_offset: int, max_bytes: int, min_one_batch: bool, isolation: FetchIsolation
     ) -> ReadResult:
         if isolation is FetchIsolation.LOG_END:
-            max_offset = self.log_end_offset
+            max_offset = self.log.log_end_offset
         elif isolation is FetchIsolation.HIGH_WATERMARK:
             max_offset = self.high_watermark
         else:

@@ -398,10 +398,16 @@ class ReplicaManager:
         so complete DelayedProduce). A fetch whose ``last_fetched_epoch`` disagrees with our
         log gets ``diverging_epoch`` instead of records (KIP-595 style, Kafka 2.7+)."""
         self._now_ms = now_ms
-        found = self._leader_or_error(topic, partition, current_leader_epoch)
-        if isinstance(found, PartitionRead):
-            return found
-        replica = found
+        replica = self.replicas.get((topic, partition))
+        if (
+            replica is None
+            or replica.role is not ReplicaRole.LEADER
+            or (current_leader_epoch != -1 and current_leader_epoch != replica.leader_epoch)
+        ):  # not plainly this epoch's leader: the checks in full, and their error if any
+            found = self._leader_or_error(topic, partition, current_leader_epoch)
+            if isinstance(found, PartitionRead):
+                return found
+            replica = found
         state = replica.followers.get(follower_id)
         if follower_id not in replica.replicas or (
             state is not None and broker_epoch != -1 and broker_epoch < state.broker_epoch
@@ -423,7 +429,8 @@ class ReplicaManager:
         advanced = replica.update_follower_fetch_state(
             follower_id, fetch_offset, now_ms, broker_epoch
         )
-        self._maybe_expand_isr(replica, follower_id)
+        if follower_id not in replica.isr:  # (an ISR member is never added again)
+            self._maybe_expand_isr(replica, follower_id)
         if advanced:
             self._notify([(topic, partition)], now_ms)
         return PartitionRead(ErrorCode.none, read, replica.leader_id, replica.leader_epoch)
@@ -539,7 +546,8 @@ class ReplicaManager:
 
     def next_deadline_ms(self) -> int | None:
         deadlines = [f.next_deadline_ms() for f in self.fetchers.values()]
-        if any(r.is_leader and len(r.replicas) > 1 for r in self.replicas.values()):
+        leader = ReplicaRole.LEADER  # (``is_leader``, without a property call per replica)
+        if any(r.role is leader and len(r.replicas) > 1 for r in self.replicas.values()):
             deadlines.append(self._next_isr_check_ms)
         deadlines.append(self.hw_checkpoint.next_due_ms)
         known = [d for d in deadlines if d is not None]
