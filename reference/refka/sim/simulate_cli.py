@@ -8,6 +8,7 @@ lines give the speed: simulated events per second and simulated seconds per real
 from __future__ import annotations
 
 import argparse
+import gc
 import random
 import sys
 import time
@@ -34,6 +35,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="print only the summary")
 
 
+def fewer_collections() -> None:
+    """A run allocates millions of short-lived objects and few reference cycles: collect the
+    youngest generation every 100,000 allocations rather than 700 (a few per cent faster;
+    the timeline does not depend on it)."""
+    gc.set_threshold(100_000, 50, 100)
+
+
 def run(args: argparse.Namespace) -> int:
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**31)
     print(f"seed {seed}")
@@ -43,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"unknown fault kinds: {sorted(unknown)}", file=sys.stderr)
         return 2
     config = replace(SimConfig(brokers=args.brokers), bugs=tuple(args.bug))
+    fewer_collections()
     started = time.perf_counter()
     sim = Simulation(seed, config)
     rng = random.Random(seed)
