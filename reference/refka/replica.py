@@ -456,6 +456,8 @@ class Replica:
         going back, and not at all while the ISR is below min.insync.replicas (KIP-966)."""
         if self.role is not ReplicaRole.LEADER and self.role is not ReplicaRole.NONE:
             return False
+        if self.high_watermark >= self.log.log_end_offset:
+            return False  # no LEO in the ISR is above ours: nothing can move it (idle, mostly)
         if (
             self.role is ReplicaRole.LEADER
             and len(self.isr) < len(self.replicas)  # a full ISR is never below min.insync
