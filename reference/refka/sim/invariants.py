@@ -156,32 +156,49 @@ def partition_states(image: Any) -> dict[TopicPartition, PartitionState]:
 # ---------------------------------------------------------------------------------- invariants
 
 
-def log_matching(views: Iterable[ReplicaView]) -> Iterator[Violation]:
-    """LogMatching: two logs that hold the same record hold the same records before it."""
+def log_matching(
+    views: Iterable[ReplicaView],
+    memo: dict[TopicPartition, tuple[tuple[ReplicaView, ...], list[Violation]]] | None = None,
+) -> Iterator[Violation]:
+    """LogMatching: two logs that hold the same record hold the same records before it.
+    ``memo`` keeps each partition's answer for its views: a partition whose replicas did not
+    change since the last check gives the same answer without comparing logs again."""
     by_tp: dict[TopicPartition, list[ReplicaView]] = {}
     for v in views:
         by_tp.setdefault(v.tp, []).append(v)
     for tp, replicas in sorted(by_tp.items()):
-        for i, a in enumerate(replicas):
-            for b in replicas[i + 1 :]:
-                start = max(a.log_start_offset, b.log_start_offset)
-                end = min(a.log_end_offset, b.log_end_offset)
-                if end <= start or _overlap(a, start, end) == _overlap(b, start, end):
-                    continue  # the logs agree wherever both hold records
-                last_same = -1
-                for offset in range(end - 1, start - 1, -1):
-                    if a.epoch_at(offset) == b.epoch_at(offset):
-                        last_same = offset
-                        break
-                for offset in range(start, last_same):
-                    if a.epoch_at(offset) != b.epoch_at(offset):
-                        yield Violation(
-                            "LogMatching",
-                            f"{tp[0]}-{tp[1]}: nodes {a.node} and {b.node} agree at offset "
-                            f"{last_same} (epoch {a.epoch_at(last_same)}) but not at {offset} "
-                            f"(epochs {a.epoch_at(offset)} and {b.epoch_at(offset)})",
-                        )
-                        break
+        key = tuple(replicas)
+        known = None if memo is None else memo.get(tp)
+        if known is not None and known[0] == key:
+            yield from known[1]
+            continue
+        found = list(_log_matching(tp, replicas))
+        if memo is not None:
+            memo[tp] = (key, found)
+        yield from found
+
+
+def _log_matching(tp: TopicPartition, replicas: list[ReplicaView]) -> Iterator[Violation]:
+    for i, a in enumerate(replicas):
+        for b in replicas[i + 1 :]:
+            start = max(a.log_start_offset, b.log_start_offset)
+            end = min(a.log_end_offset, b.log_end_offset)
+            if end <= start or _overlap(a, start, end) == _overlap(b, start, end):
+                continue  # the logs agree wherever both hold records
+            last_same = -1
+            for offset in range(end - 1, start - 1, -1):
+                if a.epoch_at(offset) == b.epoch_at(offset):
+                    last_same = offset
+                    break
+            for offset in range(start, last_same):
+                if a.epoch_at(offset) != b.epoch_at(offset):
+                    yield Violation(
+                        "LogMatching",
+                        f"{tp[0]}-{tp[1]}: nodes {a.node} and {b.node} agree at offset "
+                        f"{last_same} (epoch {a.epoch_at(last_same)}) but not at {offset} "
+                        f"(epochs {a.epoch_at(offset)} and {b.epoch_at(offset)})",
+                    )
+                    break
 
 
 def no_duplicate_appends(views: Iterable[ReplicaView]) -> Iterator[Violation]:

@@ -87,6 +87,7 @@ class Simulation:
             self._add_consumer(config.producers + i)
         self.next_value = 0
         self.reader = LogReader()
+        self._log_matching: dict[TopicPartition, Any] = {}  # log_matching's memo
         self.hw_monotonic = HighWatermarkMonotonic()
         self.single_owner = SingleOwnerPerGeneration()
         self._trace_seen = 0
@@ -283,7 +284,7 @@ class Simulation:
         views = self.views()
         found = [
             *self._between,
-            *log_matching(views.values()),
+            *log_matching(views.values(), self._log_matching),
             *single_leader_per_epoch(views.values()),
             *leader_in_isr(self.states),
             *leader_completeness(self.states, views, self.acked),
