@@ -34,6 +34,7 @@ from refka.replication.replica_manager import PartitionRead, ReplicaManager
 KEY = 1
 READ_COMMITTED = 1
 _MARKER = b"\xfe\xffrefka-records:"  # + 4-byte index: 20 bytes that no other field can hold
+_STAND_IN = b"\xfe\xffrefka-partitions:"  # + 4-byte index: a topic's partitions go there
 
 
 class _Shape(NamedTuple):
@@ -247,46 +248,103 @@ def _body(
 ) -> bytes:
     """The encoded body, in the request's order of topics and partitions: consecutive
     partitions of one topic share a topic entry, and a topic the request interleaves appears
-    once per run, as Kafka builds it. ``aborted_transactions`` is null unless the fetch is
-    read_committed. The n-th partition with records holds placeholder n."""
-    m = codec.response_module(KEY, api_version)
-    markers = 0
-    runs: list[tuple[tuple[str, Any], list[Any]]] = []
+    once per run, as Kafka builds it. The n-th partition with records holds placeholder n.
+
+    Assembled from pieces kio encodes: the response with one stand-in partition per topic
+    (``_skeleton``) and each partition (``_partition``), both remembered, so that a change to
+    one partition re-encodes that partition only. A stand-in and its array's length prefix
+    are replaced by the topic's partitions and their count."""
+    runs: list[tuple[tuple[str, Any], list[_Shape]]] = []
     for read in shapes:
-        records = b""
-        if read.has_records:
-            records = _MARKER + struct.pack(">i", markers)
-            markers += 1
         if not runs or runs[-1][0] != (read.topic, read.topic_id):
             runs.append(((read.topic, read.topic_id), []))
-        runs[-1][1].append(
-            codec.build(
-                m.PartitionData,
-                partition_index=read.partition,
-                error_code=read.error_code,
-                high_watermark=read.high_watermark,
-                last_stable_offset=read.last_stable_offset,
-                log_start_offset=read.log_start_offset,
-                aborted_transactions=() if committed else None,
-                preferred_read_replica=-1,
-                records=records,
-                **_tagged(m, read),
-            )
+        runs[-1][1].append(read)
+    skeleton = _skeleton(api_version, tuple(topic for topic, _ in runs), endpoints)
+    flexible = codec.response_module(KEY, api_version).FetchResponse.__flexible__
+    pieces: list[bytes] = []
+    position = markers = 0
+    for index, (_, reads) in enumerate(runs):
+        stand_in = _array_length(1, flexible) + _stand_in(api_version, index)
+        at = skeleton.index(stand_in, position)
+        pieces += (skeleton[position:at], _array_length(len(reads), flexible))
+        for read in reads:
+            pieces.append(_partition(api_version, committed, read, markers))
+            markers += read.has_records
+        position = at + len(stand_in)
+    pieces.append(skeleton[position:])
+    return b"".join(pieces)
+
+
+@lru_cache(maxsize=256)
+def _skeleton(
+    api_version: int, topics: tuple[tuple[str, Any], ...], endpoints: tuple[Any, ...]
+) -> bytes:
+    """The response with topic ``i``'s partitions replaced by stand-in ``i``."""
+    m = codec.response_module(KEY, api_version)
+    return codec.encode(
+        codec.build(
+            m.FetchResponse,
+            throttle_time=codec.millis(0),
+            error_code=ErrorCode.none,
+            session_id=0,
+            responses=tuple(
+                codec.build(
+                    m.FetchableTopicResponse,
+                    topic=name,
+                    topic_id=topic_id,
+                    partitions=(_stand_in_entity(m, i),),
+                )
+                for i, (name, topic_id) in enumerate(topics)
+            ),
+            node_endpoints=endpoints,
         )
-    response = codec.build(
-        m.FetchResponse,
-        throttle_time=codec.millis(0),
-        error_code=ErrorCode.none,
-        session_id=0,
-        responses=tuple(
-            codec.build(
-                m.FetchableTopicResponse, topic=name, topic_id=topic_id, partitions=tuple(parts)
-            )
-            for (name, topic_id), parts in runs
-        ),
-        node_endpoints=endpoints,
     )
-    return codec.encode(response)
+
+
+@lru_cache(maxsize=64)
+def _stand_in(api_version: int, index: int) -> bytes:
+    return codec.encode(_stand_in_entity(codec.response_module(KEY, api_version), index))
+
+
+def _stand_in_entity(m: Any, index: int) -> Any:
+    return codec.build(
+        m.PartitionData,
+        partition_index=-1,
+        error_code=ErrorCode.none,
+        high_watermark=-1,
+        last_stable_offset=-1,
+        log_start_offset=-1,
+        aborted_transactions=None,
+        preferred_read_replica=-1,
+        records=_STAND_IN + struct.pack(">i", index),
+    )
+
+
+@lru_cache(maxsize=4096)
+def _partition(api_version: int, committed: bool, read: _Shape, marker: int) -> bytes:
+    """One partition's entry; its records are placeholder ``marker`` if it has any.
+    ``aborted_transactions`` is null unless the fetch is read_committed."""
+    m = codec.response_module(KEY, api_version)
+    records = _MARKER + struct.pack(">i", marker) if read.has_records else b""
+    return codec.encode(
+        codec.build(
+            m.PartitionData,
+            partition_index=read.partition,
+            error_code=read.error_code,
+            high_watermark=read.high_watermark,
+            last_stable_offset=read.last_stable_offset,
+            log_start_offset=read.log_start_offset,
+            aborted_transactions=() if committed else None,
+            preferred_read_replica=-1,
+            records=records,
+            **_tagged(m, read),
+        )
+    )
+
+
+def _array_length(count: int, flexible: bool) -> bytes:
+    """An array's length prefix: a uvarint of count + 1 (flexible versions) or an int32."""
+    return encode_uvarint(count + 1) if flexible else struct.pack(">i", count)
 
 
 def _tagged(m: Any, read: _Shape) -> dict[str, Any]:

@@ -392,13 +392,14 @@ class ReplicaFetcher:
         ``replica.fetch.wait.max.ms``), so that its encoded body is reused."""
         self._sent = {}
         wanted = []
+        sends_last_fetched_epoch = self.config.sends_last_fetched_epoch
         for tp in tps:
             state = self.partitions[tp]
             replica = self.replicas(tp)
             assert replica is not None
             state.fetch_offset = replica.log_end_offset
             latest = replica.epoch_cache.latest_epoch
-            if latest is None or not self.config.sends_last_fetched_epoch:
+            if latest is None or not sends_last_fetched_epoch:
                 latest = UNDEFINED_EPOCH
             self._sent[tp] = (state.leader_epoch, state.fetch_offset)
             wanted.append(
