@@ -73,7 +73,11 @@ def decode(cls: Any, buf: bytes | memoryview, offset: int = 0) -> tuple[Any, int
 def encode(entity: Entity) -> bytes:
     """The entity's bytes. Encoding is a function of the entity's value (kio's entities are
     frozen), so recent bodies are remembered by value: a follower sends the same Fetch, and a
-    broker the same heartbeat, again and again while nothing changes."""
+    broker the same heartbeat, again and again while nothing changes. The very same entity
+    (a follower resends its request object) is found by identity, without hashing it."""
+    same = _bodies_by_id.get(id(entity))
+    if same is not None and same[0] is entity:  # held here, so its id is not reused
+        return same[1]
     try:
         body = _bodies.get(entity)
     except TypeError:  # a field holds a list, not a tuple: not hashable, encode it each time
@@ -83,6 +87,9 @@ def encode(entity: Entity) -> bytes:
         if len(_bodies) >= _BODIES_REMEMBERED:
             _bodies.clear()
         _bodies[entity] = body
+    if len(_bodies_by_id) >= _BODIES_REMEMBERED:
+        _bodies_by_id.clear()
+    _bodies_by_id[id(entity)] = (entity, body)
     return body
 
 
@@ -93,6 +100,7 @@ def _write(entity: Entity) -> bytes:
 
 
 _bodies: dict[Entity, bytes] = {}
+_bodies_by_id: dict[int, tuple[Entity, bytes]] = {}
 _BODIES_REMEMBERED = 1024
 
 
