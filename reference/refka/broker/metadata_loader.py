@@ -53,6 +53,7 @@ class MetadataLoader:
         self.high_watermark = 0
         self._in_flight = False
         self._next_fetch_ms = now_ms
+        self._last_fetch: tuple[tuple[int, int], FetchRequest] | None = None
 
     @property
     def next_offset(self) -> int:
@@ -76,6 +77,14 @@ class MetadataLoader:
         return None if self._in_flight else self._next_fetch_ms
 
     def _fetch_request(self) -> FetchRequest:
+        """The Fetch from ``next_offset``; the previous request again while nothing was
+        applied (a caught-up broker long-polls the controller with the same request)."""
+        asked = (self.next_offset, self.last_fetched_epoch)
+        if self._last_fetch is None or self._last_fetch[0] != asked:
+            self._last_fetch = (asked, self._build_fetch_request())
+        return self._last_fetch[1]
+
+    def _build_fetch_request(self) -> FetchRequest:
         partition = FetchPartition(
             partition=i32(0),
             current_leader_epoch=i32(-1),
