@@ -623,19 +623,23 @@ class Replica:
     def read_records(
         self, fetch_offset: int, max_bytes: int, min_one_batch: bool, isolation: FetchIsolation
     ) -> ReadResult:
+        log = self.log
+        if fetch_offset == log.log_end_offset:  # caught up: nothing to read (PartitionLog.read)
+            hw, lso = self.high_watermark, self.last_stable_offset
+            return ReadResult([], hw, lso, log.log_start_offset, 0)
         if isolation is FetchIsolation.LOG_END:
-            max_offset = self.log.log_end_offset
+            max_offset = log.log_end_offset
         elif isolation is FetchIsolation.HIGH_WATERMARK:
             max_offset = self.high_watermark
         else:
             max_offset = self.last_stable_offset
-        slices = self.log.read(fetch_offset, max_bytes, max_offset, min_one_batch)
+        slices = log.read(fetch_offset, max_bytes, max_offset, min_one_batch)
         return ReadResult(
             slices=slices,
             high_watermark=self.high_watermark,
             last_stable_offset=self.last_stable_offset,
             log_start_offset=self.log_start_offset,
-            size=sum(s.size for s in slices) if slices else 0,
+            size=sum(s.size for s in slices),
         )
 
     # -------------------------------------------------------------- truncation

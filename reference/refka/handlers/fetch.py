@@ -59,7 +59,7 @@ class _PartitionRead(NamedTuple):
 
     @property
     def size(self) -> int:
-        return sum(s.size for s in self.slices)
+        return sum(s.size for s in self.slices) if self.slices else 0
 
     @property
     def error_code(self) -> ErrorCode:
