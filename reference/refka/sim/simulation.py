@@ -94,6 +94,7 @@ class Simulation:
         self._between: list[Violation] = []  # found by a step inside an operation
         self.world.trace_listeners.append(self._on_trace)
         self.states: dict[TopicPartition, PartitionState] = {}
+        self._states_image: Any = None  # the controller's image ``states`` was read from
         self.acked: dict[TopicPartition, dict[int, int]] = {}
         self._history_seen = 0
         self.violations: list[Violation] = []
@@ -278,8 +279,9 @@ class Simulation:
         """Every invariant of the spec, on the state after the last step; violations are also
         recorded in the timeline."""
         controller = self.world.controller()
-        if controller is not None:
-            self.states = partition_states(controller.image)
+        if controller is not None and controller.image is not self._states_image:
+            self.states = partition_states(controller.image)  # (images are immutable)
+            self._states_image = controller.image
         self._absorb_history()
         views = self.views()
         found = [
