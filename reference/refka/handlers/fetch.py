@@ -252,27 +252,25 @@ def _body(
 
     Assembled from pieces kio encodes: the response with one stand-in partition per topic
     (``_skeleton``) and each partition (``_partition``), both remembered, so that a change to
-    one partition re-encodes that partition only. A stand-in and its array's length prefix
-    are replaced by the topic's partitions and their count."""
+    one partition re-encodes that partition only (``codec.fill_arrays``)."""
     runs: list[tuple[tuple[str, Any], list[_Shape]]] = []
     for read in shapes:
         if not runs or runs[-1][0] != (read.topic, read.topic_id):
             runs.append(((read.topic, read.topic_id), []))
         runs[-1][1].append(read)
-    skeleton = _skeleton(api_version, tuple(topic for topic, _ in runs), endpoints)
-    flexible = codec.response_module(KEY, api_version).FetchResponse.__flexible__
-    pieces: list[bytes] = []
-    position = markers = 0
-    for index, (_, reads) in enumerate(runs):
-        stand_in = _array_length(1, flexible) + _stand_in(api_version, index)
-        at = skeleton.index(stand_in, position)
-        pieces += (skeleton[position:at], _array_length(len(reads), flexible))
+    arrays: list[list[bytes]] = []
+    markers = 0
+    for _, reads in runs:
+        arrays.append([])
         for read in reads:
-            pieces.append(_partition(api_version, committed, read, markers))
+            arrays[-1].append(_partition(api_version, committed, read, markers))
             markers += read.has_records
-        position = at + len(stand_in)
-    pieces.append(skeleton[position:])
-    return b"".join(pieces)
+    return codec.fill_arrays(
+        _skeleton(api_version, tuple(topic for topic, _ in runs), endpoints),
+        [_stand_in(api_version, i) for i in range(len(runs))],
+        arrays,
+        codec.response_module(KEY, api_version).FetchResponse.__flexible__,
+    )
 
 
 @lru_cache(maxsize=256)
@@ -340,11 +338,6 @@ def _partition(api_version: int, committed: bool, read: _Shape, marker: int) -> 
             **_tagged(m, read),
         )
     )
-
-
-def _array_length(count: int, flexible: bool) -> bytes:
-    """An array's length prefix: a uvarint of count + 1 (flexible versions) or an int32."""
-    return encode_uvarint(count + 1) if flexible else struct.pack(">i", count)
 
 
 def _tagged(m: Any, read: _Shape) -> dict[str, Any]:

@@ -19,6 +19,8 @@ from kio.serial import entity_reader, entity_writer
 from kio.static.constants import EntityType
 from kio.static.protocol import Entity
 
+from refka.protocol.varint import encode_uvarint
+
 E = TypeVar("E")
 
 _UTC = datetime.UTC
@@ -91,6 +93,39 @@ def encode(entity: Entity) -> bytes:
         _bodies_by_id.clear()
     _bodies_by_id[id(entity)] = (entity, body)
     return body
+
+
+def remember(entity: Entity, body: bytes) -> None:
+    """``encode(entity)`` is ``body`` (assembled by the caller from pieces kio encoded, as
+    ``fill_arrays`` does), for as long as the entity is remembered."""
+    if len(_bodies_by_id) >= _BODIES_REMEMBERED:
+        _bodies_by_id.clear()
+    _bodies_by_id[id(entity)] = (entity, body)
+
+
+def fill_arrays(
+    skeleton: bytes, stand_ins: list[bytes], arrays: list[list[bytes]], flexible: bool
+) -> bytes:
+    """``skeleton`` with array ``i``, which holds just the encoded entity ``stand_ins[i]``,
+    holding the encoded entities ``arrays[i]`` instead; the arrays stand in ``skeleton`` in
+    this order. A change to one entry of a large array then re-encodes that entry only."""
+    pieces: list[bytes] = []
+    position = 0
+    for stand_in, entries in zip(stand_ins, arrays, strict=True):
+        placeholder = _array_length(1, flexible) + stand_in
+        at = skeleton.index(placeholder, position)
+        pieces += (skeleton[position:at], _array_length(len(entries), flexible), *entries)
+        position = at + len(placeholder)
+    pieces.append(skeleton[position:])
+    return b"".join(pieces)
+
+
+def _array_length(count: int, flexible: bool) -> bytes:
+    """An array's length prefix: a uvarint of count + 1 (flexible versions) or an int32."""
+    return encode_uvarint(count + 1) if flexible else _INT32.pack(count)
+
+
+_INT32 = struct.Struct(">i")
 
 
 def _write(entity: Entity) -> bytes:

@@ -34,6 +34,7 @@ import enum
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from kio.schema.errors import ErrorCode
@@ -418,40 +419,33 @@ class ReplicaFetcher:
         return self._last_fetch[1], self._on_fetch
 
     def _build_fetch(self, wanted: tuple[_Wanted, ...], broker_epoch: int) -> Any:
+        """The FetchRequest, its body assembled from remembered pieces (``codec.fill_arrays``):
+        after a produce, only the partitions whose offsets moved are encoded again."""
         c = self.config
-        m = codec.request_module(FETCH_KEY, c.fetch_version)
-        by_topic: dict[str, list[Any]] = {}
-        topic_ids: dict[str, uuid.UUID | None] = {}
-        for w in wanted:
-            topic_ids.setdefault(w.tp[0], w.topic_id)
-            by_topic.setdefault(w.tp[0], []).append(
-                codec.build(
-                    m.FetchPartition,
-                    partition=w.tp[1],
-                    current_leader_epoch=w.current_leader_epoch,
-                    fetch_offset=w.fetch_offset,
-                    last_fetched_epoch=w.last_fetched_epoch,
-                    log_start_offset=w.log_start_offset,
-                    partition_max_bytes=c.replica_fetch_max_bytes,
-                )
-            )
-        return codec.build(
-            m.FetchRequest,
-            replica_id=self.local_id,
-            replica_state=_replica_state(m, self.local_id, broker_epoch),
-            max_wait=codec.millis(c.replica_fetch_wait_max_ms),
-            min_bytes=c.replica_fetch_min_bytes,
-            max_bytes=c.replica_fetch_response_max_bytes,
-            isolation_level=0,
-            session_id=0,
-            session_epoch=-1,
-            topics=tuple(
-                codec.build(m.FetchTopic, topic=t, topic_id=topic_ids[t], partitions=tuple(ps))
-                for t, ps in by_topic.items()
-            ),
-            forgotten_topics_data=(),
-            rack_id="",
+        by_topic: dict[tuple[str, uuid.UUID | None], list[_Wanted]] = {}
+        first_ids: dict[str, uuid.UUID | None] = {}
+        for w in wanted:  # a topic's partitions together, under its first partition's id
+            topic_id = first_ids.setdefault(w.tp[0], w.topic_id)
+            by_topic.setdefault((w.tp[0], topic_id), []).append(w)
+        topics = tuple(by_topic)
+        common = (c.fetch_version, c.replica_fetch_max_bytes)
+        request = _fetch_entity(
+            c,
+            self.local_id,
+            broker_epoch,
+            tuple(tuple(_fetch_partition(*common, w) for w in ws) for ws in by_topic.values()),
+            topics,
         )
+        codec.remember(
+            request,
+            codec.fill_arrays(
+                _fetch_skeleton(c, self.local_id, broker_epoch, topics),
+                [codec.encode(_stand_in(c.fetch_version, i)) for i in range(len(topics))],
+                [[_fetch_partition_bytes(*common, w) for w in ws] for ws in by_topic.values()],
+                codec.is_flexible(FETCH_KEY, c.fetch_version),
+            ),
+        )
+        return request
 
     def _on_fetch(self, body: Any, now_ms: int) -> None:
         if body.error_code != ErrorCode.none:
@@ -523,6 +517,83 @@ def kip101_truncation_offset(replica: Replica, end_offset: int) -> int:
     if end_offset == UNDEFINED_EPOCH_OFFSET:
         return min(replica.high_watermark, leo)
     return min(end_offset, leo)
+
+
+def _fetch_entity(
+    c: FetcherConfig,
+    local_id: int,
+    broker_epoch: int,
+    partitions: tuple[tuple[Any, ...], ...],
+    topics: tuple[tuple[str, uuid.UUID | None], ...],
+) -> Any:
+    """A follower's FetchRequest: topic ``i`` asks for ``partitions[i]``."""
+    m = codec.request_module(FETCH_KEY, c.fetch_version)
+    return codec.build(
+        m.FetchRequest,
+        replica_id=local_id,
+        replica_state=_replica_state(m, local_id, broker_epoch),
+        max_wait=codec.millis(c.replica_fetch_wait_max_ms),
+        min_bytes=c.replica_fetch_min_bytes,
+        max_bytes=c.replica_fetch_response_max_bytes,
+        isolation_level=0,
+        session_id=0,
+        session_epoch=-1,
+        topics=tuple(
+            codec.build(m.FetchTopic, topic=t, topic_id=topic_id, partitions=ps)
+            for (t, topic_id), ps in zip(topics, partitions, strict=True)
+        ),
+        forgotten_topics_data=(),
+        rack_id="",
+    )
+
+
+@lru_cache(maxsize=256)
+def _fetch_skeleton(
+    c: FetcherConfig,
+    local_id: int,
+    broker_epoch: int,
+    topics: tuple[tuple[str, uuid.UUID | None], ...],
+) -> bytes:
+    """The request with stand-in ``i`` as topic ``i``'s only partition."""
+    stand_ins = tuple((_stand_in(c.fetch_version, i),) for i in range(len(topics)))
+    return codec.encode(_fetch_entity(c, local_id, broker_epoch, stand_ins, topics))
+
+
+@lru_cache(maxsize=64)
+def _stand_in(version: int, index: int) -> Any:
+    """A partition no follower asks for: its fetch offset spells "refka" and the index."""
+    m = codec.request_module(FETCH_KEY, version)
+    return codec.build(
+        m.FetchPartition,
+        partition=-1,
+        current_leader_epoch=-1,
+        fetch_offset=_STAND_IN_OFFSET + index,
+        last_fetched_epoch=-1,
+        log_start_offset=-1,
+        partition_max_bytes=-1,
+    )
+
+
+_STAND_IN_OFFSET = int.from_bytes(b"refka\x00\x00\x00", "big")
+
+
+@lru_cache(maxsize=4096)
+def _fetch_partition(version: int, max_bytes: int, w: _Wanted) -> Any:
+    m = codec.request_module(FETCH_KEY, version)
+    return codec.build(
+        m.FetchPartition,
+        partition=w.tp[1],
+        current_leader_epoch=w.current_leader_epoch,
+        fetch_offset=w.fetch_offset,
+        last_fetched_epoch=w.last_fetched_epoch,
+        log_start_offset=w.log_start_offset,
+        partition_max_bytes=max_bytes,
+    )
+
+
+@lru_cache(maxsize=4096)
+def _fetch_partition_bytes(version: int, max_bytes: int, w: _Wanted) -> bytes:
+    return codec.encode(_fetch_partition(version, max_bytes, w))
 
 
 def _replica_state(m: Any, replica_id: int, broker_epoch: int) -> Any:
