@@ -57,3 +57,16 @@ def test_the_same_seed_prints_the_same_run() -> None:
     assert outputs[0] == outputs[1]
     assert outputs[0].startswith("seed 7\n")
     assert " LeaderAppend " in outputs[0] and " crash" in outputs[0]
+
+
+def test_replay_draws_the_run(tmp_path: Path) -> None:
+    regression = Path(__file__).parents[2] / "model_tests" / "regressions"
+    schedule = sorted(regression.glob("*.json"))[0]
+    html = tmp_path / "run.html"
+    replayed = refka("replay", str(schedule), "--quiet", "--draw", str(html))
+    assert replayed.returncode == 0, replayed.stdout[-2000:] + replayed.stderr[-2000:]
+    page = html.read_text()
+    assert page.startswith("<!DOCTYPE html>") and "<svg" in page
+    assert "no violation" in replayed.stdout
+    for label in ("controller 0", "broker 1", "broker 3"):
+        assert label in page, label

@@ -49,8 +49,15 @@ _CUTS = frozenset({"isolate", "cut", "heal"})
 
 SCENARIOS: dict[Bug, Scenario] = {
     Bug.TRUNCATE_TO_HIGH_WATERMARK: Scenario(_THREE, _CRASH, _CRASHES),
-    Bug.FAST_LEADER_CHANGE: Scenario(_ANY_LEADER, _CRASH | {"partition"}, _CRASHES | _CUTS),
-    Bug.STALE_EPOCH_FETCH: Scenario(_ANY_LEADER, _CRASH | {"partition"}, _CRASHES | _CUTS),
+    Bug.FAST_LEADER_CHANGE: Scenario(
+        replace(_ANY_LEADER, brokers=2, replication_factor=2),
+        frozenset({"partition"}),
+        _PRODUCE | _CUTS,
+        run_ms=(200, 5_000),  # a session (3 s) expires in one: elections follow cuts
+    ),
+    Bug.STALE_EPOCH_FETCH: Scenario(
+        _ANY_LEADER, frozenset({"partition"}), _PRODUCE | _CUTS, run_ms=(200, 5_000)
+    ),
     Bug.ACK_BEFORE_ISR: Scenario(
         replace(_TWO, latency_ms=100), _CRASH | {"partition"}, _CRASHES | _CUTS
     ),
