@@ -84,6 +84,7 @@ class SimConfig:
     configs: tuple[tuple[str, str], ...] = ()  # more Kafka settings for every node
     step_ms: int = 20  # simulated time each operation lets pass after it
     latency_ms: int = 5  # the network's latency bound (uniform in 1..latency_ms)
+    request_timeout_ms: int = 5_000  # the clients' request.timeout.ms (Kafka's: 30 s)
     unclean_leader_election: bool = False
     invariants: tuple[str, ...] = ()  # the invariants checked (empty: all of them)
 

@@ -71,7 +71,10 @@ class Simulation:
         self.history = History()
         brokers = self.world.broker_ids
         self.world_clients: list[Any] = []
-        self.admin = SimAdmin(self._next_process(), brokers, TOPIC, self.history)
+        timeout = config.request_timeout_ms
+        self.admin = SimAdmin(
+            self._next_process(), brokers, TOPIC, self.history, request_timeout_ms=timeout
+        )
         self._new_process(self.admin)
         self.producers: list[SimProducer] = []
         self.consumers: list[Any] = []
@@ -79,7 +82,7 @@ class Simulation:
         for i in range(config.producers):
             producer = SimProducer(
                 self._next_process(), brokers, TOPIC, config.acks, config.idempotent, 5,
-                self.history, seed=seed + i,
+                self.history, seed=seed + i, request_timeout_ms=timeout,
             )  # fmt: skip
             self.producers.append(producer)
             self.clients[i] = self._new_process(producer)
@@ -117,6 +120,7 @@ class Simulation:
         consumer = SimConsumer(
             self._next_process(), self.world.broker_ids, GROUP, TOPIC, self.config.commit,
             self.history, seed=self.schedule.seed + number,
+            request_timeout_ms=self.config.request_timeout_ms,
         )  # fmt: skip
         index = number - self.config.producers
         if index < len(self.consumers):
