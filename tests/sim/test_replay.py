@@ -31,10 +31,10 @@ def refka(*args: str, hash_seed: str = "0") -> subprocess.CompletedProcess[str]:
 
 
 def test_a_failing_schedule_replays_to_the_same_violation_and_timeline(tmp_path: Path) -> None:
-    found = hunt(Bug.TRUNCATE_TO_HIGH_WATERMARK, 120, str(tmp_path))
+    found = hunt(Bug.NO_IDEMPOTENCE_WINDOW, 120, str(tmp_path))
     assert found.found, found
     schedule = Schedule.read(found.schedule)
-    assert schedule.config.bugs == ("TruncateToHighWatermark",)
+    assert schedule.config.bugs == ("RetriesWithoutIdempotence",)
     timeline = Path(found.schedule).with_suffix(".timeline").read_text()
     assert timeline.startswith(HEADER)
     replayed = refka("replay", found.schedule, hash_seed="1")
