@@ -83,11 +83,15 @@ class RunningCluster:
         replication_factor: int = 1,
         configs: Mapping[str, object] | None = None,
     ) -> None:
-        """Create a topic; returns once Metadata shows a leader for every partition."""
-        from refka.testing.admin import create_topic
+        """Create a topic; returns once every running broker's Metadata shows a leader for
+        every partition (each broker applies the controller's records on its own; the leader
+        serves the partition once it has)."""
+        from refka.testing.admin import READY_TIMEOUT_S, create_topic, wait_topic_ready
 
-        running = ",".join(b.bootstrap for b in self.brokers.values() if b.running)
-        create_topic(running, name, partitions, replication_factor, configs)
+        running = [b.bootstrap for b in self.brokers.values() if b.running]
+        create_topic(",".join(running), name, partitions, replication_factor, configs)
+        for bootstrap in running:
+            wait_topic_ready(bootstrap, name, partitions, READY_TIMEOUT_S)
 
     def log_tail(self, size: int = 2000) -> str:
         """Every node's log tail, one section per node."""
