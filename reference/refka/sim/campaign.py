@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -105,9 +106,13 @@ class Hunt:
     total_seconds: float
 
 
-def hunt(bug: Bug, budget_s: float, directory: str) -> Hunt:
+def hunt(bug: Bug, budget_s: float, directory: str, seed: int | None = None) -> Hunt:
     """Run the state machine with ``bug`` on until it fails or ``budget_s`` passes; shrinking
-    stops at the budget too (later examples pass at once), keeping the smallest schedule."""
+    stops at the budget too (later examples pass at once), keeping the smallest schedule.
+
+    With ``seed``, Hypothesis draws round ``k``'s examples from ``(seed, bug, k)`` (it seeds
+    from the global random source), and the simulator is deterministic: the hunt finds the
+    same counterexample after the same steps on any machine."""
     from hypothesis import HealthCheck, settings
     from hypothesis.stateful import run_state_machine_as_test
 
@@ -134,8 +139,11 @@ def hunt(bug: Bug, budget_s: float, directory: str) -> Hunt:
         suppress_health_check=list(HealthCheck),
         print_blob=False,
     )
-    invariant, found = "", False
+    invariant, found, rounds = "", False, 0
     while not invariant and time.monotonic() - started < budget_s:  # rounds of fresh examples
+        if seed is not None:
+            random.seed(f"{seed}:{bug.short_name}:{rounds}")
+        rounds += 1
         try:
             run_state_machine_as_test(cls, settings=options)
         except Exception as error:  # a crash of a run is reported, not raised
@@ -168,7 +176,7 @@ def _violations(error: BaseException) -> list[str]:
     return []
 
 
-def _hunt(args: tuple[Bug, float, str]) -> Hunt:
+def _hunt(args: tuple[Bug, float, str, int | None]) -> Hunt:
     return hunt(*args)
 
 
@@ -180,6 +188,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--schedule-dir", help="where shrunk schedules go (default: a temp dir)")
     parser.add_argument("--trace-dir", help="keep each counterexample's trace here")
     parser.add_argument("--json", help="also write the table as JSON here")
+    parser.add_argument(
+        "--seed", type=int, help="draw Hypothesis's examples from this seed (a repeatable hunt)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -193,7 +204,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"campaign: {len(bugs)} bugs, {args.budget:.0f} s each, {args.workers} workers")
     print(f"schedules in {directory}")
     started = time.monotonic()
-    jobs = [(bug, args.budget, directory) for bug in bugs]
+    jobs = [(bug, args.budget, directory, args.seed) for bug in bugs]
     with ProcessPoolExecutor(max_workers=max(1, args.workers)) as pool:
         hunts = list(pool.map(_hunt, jobs))
     print(f"{'bug':<26} {'found':<6} {'steps':>6} {'seconds':>8} {'shrunk':>7}  invariant")
