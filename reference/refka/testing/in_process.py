@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-import tempfile
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -26,8 +25,9 @@ from refka.testing.process import (
     STOP_TIMEOUT_S,
     BrokerFailed,
     broker_configs,
+    serving,
 )
-from refka.testing.proxy import Proxied, TcpProxy
+from refka.testing.proxy import Proxied
 
 LOG_FORMAT = "[%(asctime)s] %(levelname)s %(message)s (%(name)s)"
 
@@ -208,23 +208,9 @@ def in_process_broker(
 ) -> Iterator[InProcessBroker]:
     """:func:`refka.testing.running_broker`'s twin, serving from a thread of this process
     (``proxy=True`` as there)."""
-    with tempfile.TemporaryDirectory(prefix="refka-broker-") as tmp:
-        work = Path(work_dir) if work_dir is not None else Path(tmp)
-        data = Path(data_dir) if data_dir is not None else work / "data"
-        data.mkdir(parents=True, exist_ok=True)
-        broker = InProcessBroker(data, work, host, port, broker_configs(config, **configs))
-        if proxy:  # clients reach the broker through it: the broker advertises the proxy
-            broker.proxy = TcpProxy(host)
-            broker.configs["advertised.listeners"] = f"PLAINTEXT://{broker.proxy.address}"
-        try:
-            broker.start(start_timeout_s)
-            if broker.proxy is not None:
-                broker.proxy.target = (broker.host, broker.port)
-            yield broker
-        except BaseException:
-            broker.terminate()
-            raise
-        finally:
-            if broker.proxy is not None:
-                broker.proxy.close()
-        broker.stop()
+
+    def make(data: Path, work: Path) -> InProcessBroker:
+        return InProcessBroker(data, work, host, port, broker_configs(config, **configs))
+
+    with serving(make, data_dir, work_dir, host, proxy, start_timeout_s) as broker:
+        yield broker

@@ -24,10 +24,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from refka.testing.proxy import Proxied, TcpProxy
 
@@ -261,11 +261,47 @@ def running_broker(
     ``port=0`` lets the broker pick a free port; restarts keep the one it picked.
     Leaving the block normally requires a clean exit (code 0) of a running broker.
     """
+
+    def make(data: Path, work: Path) -> RunningBroker:
+        return RunningBroker(data, work, host, port, broker_configs(config, **configs), fork=fork)
+
+    with serving(make, data_dir, work_dir, host, proxy, start_timeout_s) as broker:
+        yield broker
+
+
+class Served(Protocol):
+    """What :func:`serving` needs of a broker of any mode."""
+
+    proxy: TcpProxy | None
+    configs: Any
+    host: str
+    port: int
+
+    def start(self, timeout_s: float = ...) -> None: ...
+    def terminate(self) -> None: ...
+    def stop(self) -> None: ...
+
+
+B = TypeVar("B", bound=Served)
+
+
+@contextmanager
+def serving(
+    make: Callable[[Path, Path], B],
+    data_dir: Path | None,
+    work_dir: Path | None,
+    host: str,
+    proxy: bool,
+    start_timeout_s: float,
+) -> Iterator[B]:
+    """The life of one broker of any mode (``make(data_dir, work_dir)``): its directories
+    (temporary unless given), the optional proxy in front of it, start, and a stop that always
+    happens (a terminate when the block fails)."""
     with tempfile.TemporaryDirectory(prefix="refka-broker-") as tmp:
         work = Path(work_dir) if work_dir is not None else Path(tmp)
         data = Path(data_dir) if data_dir is not None else work / "data"
         data.mkdir(parents=True, exist_ok=True)
-        broker = RunningBroker(data, work, host, port, broker_configs(config, **configs), fork=fork)
+        broker = make(data, work)
         if proxy:  # clients reach the broker through it: the broker advertises the proxy
             broker.proxy = TcpProxy(host)
             broker.configs["advertised.listeners"] = f"PLAINTEXT://{broker.proxy.address}"
