@@ -10,9 +10,9 @@ was found. Bugs run in parallel over ``--workers`` processes (the standard libra
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
-import random
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from refka.bugs import Bug
+from refka.sim.machine import AWAITS
 from refka.sim.schedule import Schedule, SimConfig
 
 
@@ -32,6 +33,7 @@ class Scenario:
     rules: frozenset[str]  # the state machine's rules drawn (the faults and operations it needs)
     steps: int = 30  # rules per Hypothesis example
     run_ms: tuple[int, ...] = (50, 200, 1_000, 5_000, 20_000)  # what a `run` rule may let pass
+    awaits: tuple[str, ...] = AWAITS  # the steps a `run_until` rule may wait for
 
 
 _THREE = SimConfig(partitions=1, consumers=0, min_insync_replicas=1)
@@ -44,7 +46,7 @@ _ANY_LEADER = replace(
 """Replication.tla's abstraction for the truncation bugs: every replica may lead (Kafka's
 unclean election), and only LogMatching is checked, as in their spec/bugs configurations."""
 _CRASH = frozenset({"crash"})
-_PRODUCE = frozenset({"produce", "run"})
+_PRODUCE = frozenset({"produce", "run", "run_until"})
 _CRASHES = _PRODUCE | {"crash", "restart", "bounce"}
 _CUTS = frozenset({"isolate", "cut", "heal"})
 
@@ -110,11 +112,12 @@ def hunt(bug: Bug, budget_s: float, directory: str, seed: int | None = None) -> 
     """Run the state machine with ``bug`` on until it fails or ``budget_s`` passes; shrinking
     stops at the budget too (later examples pass at once), keeping the smallest schedule.
 
-    With ``seed``, Hypothesis draws round ``k``'s examples from ``(seed, bug, k)`` (it seeds
-    from the global random source), and the simulator is deterministic: the hunt finds the
-    same counterexample after the same steps on any machine."""
+    With ``seed``, Hypothesis draws round ``k``'s examples from ``(seed, bug, k)``, and the
+    simulator is deterministic: the hunt finds the same counterexample after the same steps
+    on any machine."""
     from hypothesis import HealthCheck, settings
-    from hypothesis.stateful import run_state_machine_as_test
+    from hypothesis import seed as seeded
+    from hypothesis.stateful import get_state_machine_test
 
     from refka.sim import machine
 
@@ -130,6 +133,8 @@ def hunt(bug: Bug, budget_s: float, directory: str, seed: int | None = None) -> 
         stop_at=started + budget_s,
         rules=scenario.rules,
         run_ms=scenario.run_ms,
+        awaits=scenario.awaits,
+        swarm=True,
     )
     options = settings(
         max_examples=20,
@@ -141,11 +146,12 @@ def hunt(bug: Bug, budget_s: float, directory: str, seed: int | None = None) -> 
     )
     invariant, found, rounds = "", False, 0
     while not invariant and time.monotonic() - started < budget_s:  # rounds of fresh examples
+        test = get_state_machine_test(cls, settings=options)
         if seed is not None:
-            random.seed(f"{seed}:{bug.short_name}:{rounds}")
+            test = seeded(hash_seed(f"{seed}:{bug.short_name}:{rounds}"))(test)
         rounds += 1
         try:
-            run_state_machine_as_test(cls, settings=options)
+            test()
         except Exception as error:  # a crash of a run is reported, not raised
             violated = _violations(error)
             found = bool(violated)
@@ -163,6 +169,11 @@ def hunt(bug: Bug, budget_s: float, directory: str, seed: int | None = None) -> 
         str(path) if found else "",
         round(time.monotonic() - started, 1),
     )
+
+
+def hash_seed(text: str) -> int:
+    """A seed for Hypothesis from ``text``, the same in every process (``hash`` is not)."""
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big")
 
 
 def _violations(error: BaseException) -> list[str]:

@@ -19,11 +19,24 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition,
 from refka.sim.generate import FAULT_KINDS
 from refka.sim.invariants import Violation
 from refka.sim.schedule import Operation, SimConfig
-from refka.sim.simulation import Simulation
+from refka.sim.simulation import TOPIC, Simulation
 from refka.sim.timeline import format_timeline
 from refka.sim.world import FIRST_CLIENT_ID
 
 SCHEDULE_DIR_ENV = "REFKA_SCHEDULE_DIR"
+
+AWAITS = (
+    "BecomeLeader",
+    "BecomeFollower",
+    "FollowerFetch",
+    "AdvanceHighWatermark",
+    "SendAlterPartition",
+    "HandleAlterPartition",
+    "ElectLeader",
+    "FenceBroker",
+    "RegisterBroker",
+)
+"""The replication and election steps (``refka.core.trace``) a ``run_until`` may wait for."""
 
 
 class InvariantViolated(AssertionError):
@@ -40,6 +53,8 @@ class ClusterMachine(RuleBasedStateMachine):
     check_history: bool = True
     allowed_rules: frozenset[str] | None = None  # the rules drawn (None: every rule)
     run_ms: tuple[int, ...] = (50, 200, 1_000, 5_000, 20_000)  # how long a `run` lets pass
+    awaits: tuple[str, ...] = AWAITS  # the trace events a `run_until` may wait for
+    swarm: bool = False  # each example draws the subset of the allowed rules it uses
     stop_at: float | None = None  # time.monotonic() after which examples do nothing
     shrink_s: float | None = 20.0  # with stop_at: seconds of shrinking after the first failure
     stats: dict[str, float] = {}  # steps applied; steps and seconds to the first failure
@@ -48,14 +63,22 @@ class ClusterMachine(RuleBasedStateMachine):
         super().__init__()
         self.sim: Simulation | None = None
         self.failed = False
+        self.drawn_rules: frozenset[str] | None = None  # swarm testing: this example's rules
 
     # ------------------------------------------------------------------ plumbing
 
     def enabled(self, rule: str) -> bool:
-        return self.allowed_rules is None or rule in self.allowed_rules
+        allowed = self.allowed_rules is None or rule in self.allowed_rules
+        return allowed and (self.drawn_rules is None or rule in self.drawn_rules)
 
-    @initialize(seed=st.integers(0, 2**31 - 1))
-    def start(self, seed: int) -> None:
+    @initialize(seed=st.integers(0, 2**31 - 1), data=st.data())
+    def start(self, seed: int, data: st.DataObject) -> None:
+        if self.swarm and self.allowed_rules is not None:
+            # Swarm testing (Groce et al., ISSTA 2012): an example that leaves some rules out
+            # runs the others more often, and deeper; shrinking keeps every rule first.
+            rules = sorted(self.allowed_rules)
+            left_out = data.draw(st.sets(st.sampled_from(rules), max_size=len(rules) - 1))
+            self.drawn_rules = frozenset(rules) - left_out
         if self.stop_at is not None and time.monotonic() > self.stop_at:
             return  # out of budget: this example passes at once (shrinking ends with it)
         self.stats.setdefault("started", time.monotonic())
@@ -155,10 +178,28 @@ class ClusterMachine(RuleBasedStateMachine):
     def run(self, data: st.DataObject) -> None:
         self.apply(Operation.of("run", ms=data.draw(st.sampled_from(self.run_ms), "ms")))
 
+    @precondition(lambda self: self.enabled("run_until"))
+    @rule(data=st.data())
+    def run_until(self, data: st.DataObject) -> None:
+        """Time passes until a node takes a given step (or the longest ``run``): where a race
+        between a fault and that step is decided."""
+        action = data.draw(st.sampled_from(self.awaits), "action")
+        node = data.draw(st.sampled_from([-1, *self._by_role()]), "node")
+        self.apply(Operation.of("run_until", action=action, node=node, max_ms=max(self.run_ms)))
+
     # ------------------------------------------------------------------ faults
 
+    def _by_role(self) -> list[int]:
+        """The controller and brokers, ordered by their roles for the first partition: its
+        leader, the rest of its ISR, the other brokers, the controller. A fault aimed at "the
+        leader" is one draw (and what shrinking tends to), whichever node leads now."""
+        brokers = range(1, self.config.brokers + 1)
+        state = None if self.sim is None else self.sim.states.get((TOPIC, 0))
+        first = [] if state is None else [state.leader, *sorted(state.isr)]
+        return [*dict.fromkeys([*(n for n in first if n in brokers), *brokers, 0])]
+
     def _node(self, data: st.DataObject) -> int:
-        return data.draw(st.integers(0, self.config.brokers), "node")
+        return data.draw(st.sampled_from(self._by_role()), "node")
 
     @precondition(lambda self: "crash" in self.kinds and self.enabled("crash"))
     @rule(data=st.data(), torn=st.sampled_from((0, 0, 0, 1, 17)))
@@ -171,6 +212,11 @@ class ClusterMachine(RuleBasedStateMachine):
     def restart(self, data: st.DataObject) -> None:
         self.apply(Operation.of("restart", node=self._node(data)))
 
+    @precondition(lambda self: "crash" in self.kinds and self.enabled("stop"))
+    @rule(data=st.data())
+    def stop(self, data: st.DataObject) -> None:
+        self.apply(Operation.of("stop", node=self._node(data)))
+
     @precondition(lambda self: "crash" in self.kinds and self.enabled("bounce"))
     @rule(data=st.data())
     def bounce(self, data: st.DataObject) -> None:
@@ -180,9 +226,7 @@ class ClusterMachine(RuleBasedStateMachine):
         """A node or a client (100 + its number): what may pause."""
         c = self.config
         clients = [FIRST_CLIENT_ID + i for i in range(c.producers + c.consumers)]
-        nodes = (
-            [*range(c.brokers + 1)] if "crash" in self.kinds or self.allowed_rules is None else []
-        )
+        nodes = self._by_role() if "crash" in self.kinds or self.allowed_rules is None else []
         return data.draw(st.sampled_from([*nodes, *clients]), "process")
 
     @precondition(lambda self: "pause" in self.kinds and self.enabled("pause"))
@@ -204,7 +248,7 @@ class ClusterMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def cut(self, data: st.DataObject) -> None:
         source = self._node(data)
-        target = data.draw(st.integers(0, self.config.brokers).filter(lambda n: n != source))
+        target = data.draw(st.sampled_from([n for n in self._by_role() if n != source]))
         self.apply(Operation.of("cut", source=source, target=target))
 
     @precondition(lambda self: "partition" in self.kinds and self.enabled("heal"))
@@ -250,6 +294,8 @@ def cluster_machine(
     stop_at: float | None = None,
     rules: frozenset[str] | None = None,
     run_ms: tuple[int, ...] = ClusterMachine.run_ms,
+    awaits: tuple[str, ...] = AWAITS,
+    swarm: bool = False,
 ) -> type[ClusterMachine]:
     """A state machine class for one configuration (one bug switched on, or none)."""
     directory = Path(schedule_dir or os.environ.get(SCHEDULE_DIR_ENV, ".refka/schedules"))
@@ -262,6 +308,8 @@ def cluster_machine(
         "stop_at": stop_at,
         "allowed_rules": rules,
         "run_ms": run_ms,
+        "awaits": awaits,
+        "swarm": swarm,
         "stats": {},
     }
     return type(f"ClusterMachine_{name}", (ClusterMachine,), attributes)

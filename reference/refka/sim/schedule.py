@@ -24,9 +24,11 @@ OPERATIONS: dict[str, tuple[str, ...]] = {
     "restart_client": ("client",),  # a consumer crashes; a new process takes its place
     # time
     "run": ("ms",),
+    "run_until": ("action", "node", "max_ms"),  # until a node's trace event (node -1: any)
     # faults
     "crash": ("node", "torn_bytes"),
     "restart": ("node",),
+    "stop": ("node",),  # a clean shutdown (SIGTERM): controlled shutdown, flush, exit
     "bounce": ("node",),  # crash and restart at once: a broker restart (kill -9, start)
     "pause": ("node",),
     "resume": ("node",),

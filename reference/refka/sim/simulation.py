@@ -182,12 +182,17 @@ class Simulation:
                 self._add_consumer(number)
         elif name == "run":
             w.run_for(op.arg("ms"))
+        elif name == "run_until":
+            self._run_until(op.arg("action"), op.arg("node"), op.arg("max_ms"))
         elif name == "crash":
             if w.alive(op.arg("node")):
                 w.crash(op.arg("node"), op.arg("torn_bytes"))
         elif name == "restart":
             if not w.alive(op.arg("node")):
                 w.restart(op.arg("node"))
+        elif name == "stop":
+            if w.alive(op.arg("node")):
+                w.stop(op.arg("node"))
         elif name == "bounce":
             if w.alive(op.arg("node")):
                 w.crash(op.arg("node"))
@@ -216,6 +221,21 @@ class Simulation:
                     reorder=op.arg("reorder"),
                 )
             )
+
+    def _run_until(self, action: str, node: int, max_ms: int) -> None:
+        """Let time pass until ``node`` (-1: any node) takes the step named ``action`` (a trace
+        event: a TLA+ action), or ``max_ms`` passed: a step that ends where a race is decided."""
+        seen: list[TraceEvent] = []
+
+        def listen(event: TraceEvent) -> None:
+            if type(event).__name__ == action and node in (-1, event.node):
+                seen.append(event)
+
+        self.world.trace_listeners.append(listen)
+        try:
+            self.world.run_until(lambda: bool(seen), max_ms)
+        finally:
+            self.world.trace_listeners.remove(listen)
 
     def _node(self, node: int) -> int:
         """A schedule's node: the controller and brokers by id; a client by 100 + its number
