@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import logging
 import os
 import tempfile
 import time
@@ -106,15 +107,19 @@ class Hunt:
     invariant: str
     schedule: str  # its file
     total_seconds: float
+    events_per_s: float  # simulated events per real second, over the whole hunt
+    speedup: float  # simulated seconds per real second (the operations' time, not set-up)
 
 
-def hunt(bug: Bug, budget_s: float, directory: str, seed: int | None = None) -> Hunt:
+def hunt(
+    bug: Bug, budget_s: float, directory: str, seed: int | None = None, shrink_s: float = 20.0
+) -> Hunt:
     """Run the state machine with ``bug`` on until it fails or ``budget_s`` passes; shrinking
     stops at the budget too (later examples pass at once), keeping the smallest schedule.
 
     With ``seed``, Hypothesis draws round ``k``'s examples from ``(seed, bug, k)``, and the
     simulator is deterministic: the hunt finds the same counterexample after the same steps
-    on any machine."""
+    on any machine. ``shrink_s``: how long shrinking may go on after the first failure."""
     from hypothesis import HealthCheck, settings
     from hypothesis import seed as seeded
     from hypothesis.stateful import get_state_machine_test
@@ -136,6 +141,7 @@ def hunt(bug: Bug, budget_s: float, directory: str, seed: int | None = None) -> 
         awaits=scenario.awaits,
         swarm=True,
     )
+    cls.shrink_s = shrink_s
     options = settings(
         max_examples=20,
         stateful_step_count=scenario.steps,
@@ -159,6 +165,7 @@ def hunt(bug: Bug, budget_s: float, directory: str, seed: int | None = None) -> 
     path = Path(directory) / f"{bug.short_name}.json"
     shrunk = len(Schedule.read(path).operations) if found and path.exists() else 0
     stats = cls.stats
+    elapsed = time.monotonic() - started
     return Hunt(
         bug.short_name,
         found,
@@ -167,7 +174,9 @@ def hunt(bug: Bug, budget_s: float, directory: str, seed: int | None = None) -> 
         shrunk,
         invariant,
         str(path) if found else "",
-        round(time.monotonic() - started, 1),
+        round(elapsed, 1),
+        round(stats.get("events", 0) / elapsed),
+        round(stats.get("simulated_ms", 0) / 1000 / elapsed, 1),
     )
 
 
@@ -187,13 +196,17 @@ def _violations(error: BaseException) -> list[str]:
     return []
 
 
-def _hunt(args: tuple[Bug, float, str, int | None]) -> Hunt:
+def _hunt(args: tuple[Bug, float, str, int | None, float]) -> Hunt:
+    logging.disable(logging.WARNING)  # the reference's warnings: the timeline has its steps
     return hunt(*args)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--budget", type=float, default=60.0, help="seconds per bug (60)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument(
+        "--shrink", type=float, default=20.0, help="seconds of shrinking after a find (20)"
+    )
     parser.add_argument("--list", action="store_true", help="name the switches and stop")
     parser.add_argument("--bug", action="append", default=[], help="hunt only these (repeat)")
     parser.add_argument("--schedule-dir", help="where shrunk schedules go (default: a temp dir)")
@@ -215,14 +228,17 @@ def run(args: argparse.Namespace) -> int:
     print(f"campaign: {len(bugs)} bugs, {args.budget:.0f} s each, {args.workers} workers")
     print(f"schedules in {directory}")
     started = time.monotonic()
-    jobs = [(bug, args.budget, directory, args.seed) for bug in bugs]
+    jobs = [(bug, args.budget, directory, args.seed, args.shrink) for bug in bugs]
     with ProcessPoolExecutor(max_workers=max(1, args.workers)) as pool:
         hunts = list(pool.map(_hunt, jobs))
-    print(f"{'bug':<26} {'found':<6} {'steps':>6} {'seconds':>8} {'shrunk':>7}  invariant")
+    print(
+        f"{'bug':<26} {'found':<6} {'steps':>6} {'seconds':>8} {'shrunk':>7}"
+        f" {'events/s':>9} {'sim s/s':>8}  invariant"
+    )
     for h in hunts:
         print(
             f"{h.bug:<26} {'yes' if h.found else 'NO':<6} {h.steps:>6} {h.seconds:>8.1f}"
-            f" {h.shrunk:>7}  {h.invariant}"
+            f" {h.shrunk:>7} {h.events_per_s:>9,.0f} {h.speedup:>8.0f}  {h.invariant}"
         )
     if args.trace_dir:
         _write_traces(hunts, Path(args.trace_dir))

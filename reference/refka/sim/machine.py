@@ -57,7 +57,7 @@ class ClusterMachine(RuleBasedStateMachine):
     swarm: bool = False  # each example draws the subset of the allowed rules it uses
     stop_at: float | None = None  # time.monotonic() after which examples do nothing
     shrink_s: float | None = 20.0  # with stop_at: seconds of shrinking after the first failure
-    stats: dict[str, float] = {}  # steps applied; steps and seconds to the first failure
+    stats: dict[str, float] = {}  # steps, events and simulated ms; steps and s to a failure
 
     def __init__(self) -> None:
         super().__init__()
@@ -89,8 +89,14 @@ class ClusterMachine(RuleBasedStateMachine):
             self.sim = None  # out of budget: the rest of this example does nothing
         if self.sim is None:
             return
-        self.stats["steps"] = self.stats.get("steps", 0) + 1
-        found = self.sim.apply(operation)
+        stats, world = self.stats, self.sim.world
+        events, now_ms = world.events, world.now_ms
+        stats["steps"] = stats.get("steps", 0) + 1
+        try:
+            found = self.sim.apply(operation)
+        finally:
+            stats["events"] = stats.get("events", 0) + world.events - events
+            stats["simulated_ms"] = stats.get("simulated_ms", 0) + world.now_ms - now_ms
         if found:
             self.fail(found)
 
