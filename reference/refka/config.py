@@ -122,14 +122,16 @@ class BrokerConfig(BaseModel):
         "Listener List - Comma-separated list of URIs we will listen on and the listener names. "
         "Specify hostname as 0.0.0.0 to bind to all interfaces. Leave hostname empty to bind to "
         "the default interface. Example: PLAINTEXT://myhost:9092. A broker serves clients on the "
-        "first listener not named in `controller.listener.names`; a controller serves on the "
-        "first that is. A combined node without a controller listener gets one on an ephemeral "
-        "loopback port.",
+        "listeners not named in `controller.listener.names` (each name once, each in "
+        "`listener.security.protocol.map`); a controller serves on the first that is. A "
+        "combined node without a controller listener gets one on an ephemeral loopback port.",
     )
     advertised_listeners: str | None = _f(
         None,
         "Listeners to publish to ZooKeeper/clients to use, if different than the `listeners` "
-        "config property. If this is not set, the value for `listeners` will be used.",
+        "config property. If this is not set, the value for `listeners` will be used. Their "
+        "names must be among those of `listeners`; port 0 stands for the port the listener "
+        "of that name bound.",
     )
     controller_listener_names: str = _f(
         "",
@@ -138,10 +140,14 @@ class BrokerConfig(BaseModel):
     )
     listener_security_protocol_map: str = _f(
         "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL",
-        "Map between listener names and security protocols. refka speaks PLAINTEXT only.",
+        "Map between listener names and security protocols. refka speaks PLAINTEXT only. A "
+        "controller listener missing from it is PLAINTEXT.",
     )
     inter_broker_listener_name: str | None = _f(
-        None, "Name of listener used for communication between brokers. Accepted and ignored."
+        None,
+        "Name of listener used for communication between brokers: followers fetch from the "
+        "leader's endpoint of this listener. It must be one of `advertised.listeners`. Unset: "
+        "the first listener not named in `controller.listener.names`.",
     )
     controller_quorum_voters: str = _f(
         "",
@@ -729,6 +735,7 @@ class BrokerConfig(BaseModel):
             raise ValueError(
                 "group.min.session.timeout.ms must not exceed group.max.session.timeout.ms"
             )
+        check_listeners(self)
         return self
 
 
@@ -760,32 +767,94 @@ def _listener_list(value: str) -> list[tuple[str, str, int]]:
     return listeners
 
 
-def _client_listener(value: str, config: BrokerConfig) -> tuple[str, str, int]:
+def _controller_names(config: BrokerConfig) -> set[str]:
     names = config.controller_listener_names or "CONTROLLER"
-    controllers = {n.strip().upper() for n in names.split(",")}
-    listeners = _listener_list(value)
-    return next((lst for lst in listeners if lst[0] not in controllers), listeners[0])
+    return {n.strip().upper() for n in names.split(",") if n.strip()}
+
+
+def _protocol_map(config: BrokerConfig) -> dict[str, str]:
+    pairs = (e.partition(":") for e in config.listener_security_protocol_map.split(","))
+    return {name.strip().upper(): proto.strip().upper() for name, _, proto in pairs if name}
+
+
+def broker_listeners(config: BrokerConfig) -> list[tuple[str, str, int]]:
+    """The ``(name, host, port)`` listeners a broker binds: those of ``listeners`` not named
+    in ``controller.listener.names``; the first one alone when every one is (as before refka
+    had several). An empty host binds every interface (``0.0.0.0``), as in Kafka."""
+    listeners = _listener_list(config.listeners)
+    controllers = _controller_names(config)
+    chosen = [lst for lst in listeners if lst[0] not in controllers] or listeners[:1]
+    return [(name, host or "0.0.0.0", port) for name, host, port in chosen]
+
+
+def advertised_listeners(config: BrokerConfig, host_name: str) -> list[tuple[str, str, int]]:
+    """The ``(name, host, port)`` endpoints the broker registers with the controller (Kafka's
+    ``effectiveAdvertisedBrokerListeners``): ``advertised.listeners``, else ``listeners``,
+    without the controller listeners; an empty or wildcard host becomes ``host_name``, this
+    machine's host name as the driver looked it up (Kafka uses the canonical host name)."""
+    if config.advertised_listeners:
+        controllers = _controller_names(config)
+        entries = _listener_list(config.advertised_listeners)
+        chosen = [lst for lst in entries if lst[0] not in controllers] or entries[:1]
+    else:
+        chosen = broker_listeners(config)
+    return [
+        (name, host_name if host in ("", "0.0.0.0", "::") else host, port)
+        for name, host, port in chosen
+    ]
+
+
+def inter_broker_listener(config: BrokerConfig) -> str:
+    """``inter.broker.listener.name``, else the first broker listener's name."""
+    if config.inter_broker_listener_name:
+        return config.inter_broker_listener_name.strip().upper()
+    return broker_listeners(config)[0][0]
+
+
+def check_listeners(config: BrokerConfig) -> None:
+    """Kafka's checks of the listener configs (``KafkaConfig.validateValues``), for a node
+    with the broker role: distinct names, each in ``listener.security.protocol.map`` (a
+    controller listener may be missing: it is PLAINTEXT), ``advertised.listeners`` names
+    among ``listeners``' and ``inter.broker.listener.name`` among the advertised ones."""
+    listeners = _listener_list(config.listeners)
+    names = [name for name, _, _ in listeners]
+    if len(set(names)) != len(names):
+        raise ValueError(f"Each listener must have a different name, listeners: {config.listeners}")
+    if "broker" not in config.process_roles:
+        return
+    controllers = _controller_names(config)
+    protocols = _protocol_map(config)
+    for name in names:
+        if name not in protocols and name not in controllers:
+            raise ValueError(
+                f"Error creating broker listeners from '{config.listeners}': "
+                f"No security protocol defined for listener {name}"
+            )
+    advertised = {name for name, _, _ in advertised_listeners(config, "")}
+    if config.advertised_listeners and not advertised <= set(names):
+        raise ValueError(
+            "advertised.listeners listener names must be equal to or a subset of the ones "
+            f"defined in listeners. Found {','.join(sorted(advertised))}. The valid options "
+            f"based on the current configuration are {','.join(names)}"
+        )
+    if config.inter_broker_listener_name and inter_broker_listener(config) not in advertised:
+        raise ValueError(
+            "inter.broker.listener.name must be a listener name defined in "
+            "advertised.listeners. The valid options based on currently configured listeners "
+            f"are {','.join(sorted(advertised))}"
+        )
 
 
 def listener_address(config: BrokerConfig) -> tuple[str, int]:
-    """The ``(host, port)`` to bind: the first listener that is not a controller listener.
-
-    An empty host binds every interface (``0.0.0.0``), as in Kafka.
-    """
-    _, host, port = _client_listener(config.listeners, config)
-    return (host or "0.0.0.0", port)
+    """The ``(host, port)`` of the broker's first listener (the one clients are told of
+    first; :func:`broker_listeners` lists them all)."""
+    _, host, port = broker_listeners(config)[0]
+    return (host, port)
 
 
 def advertised_address(config: BrokerConfig, host_name: str) -> tuple[str, int]:
-    """The ``(host, port)`` given to clients in Metadata: ``advertised.listeners``, else
-    ``listeners``; an empty or wildcard host becomes ``host_name``, this machine's host name as
-    the driver looked it up (Kafka uses the canonical host name)."""
-    if config.advertised_listeners:
-        _, host, port = _client_listener(config.advertised_listeners, config)
-    else:
-        _, host, port = _client_listener(config.listeners, config)
-    if host in ("", "0.0.0.0", "::"):
-        host = host_name
+    """The ``(host, port)`` of the first advertised endpoint (:func:`advertised_listeners`)."""
+    _, host, port = advertised_listeners(config, host_name)[0]
     return (host, port)
 
 

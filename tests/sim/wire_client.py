@@ -34,7 +34,7 @@ class WireClient:
 
         return call
 
-    def on_connect(self, connection_id: int, now_ms: int) -> list[Effect]:
+    def on_connect(self, connection_id: int, now_ms: int, listener: str = "") -> list[Effect]:
         raise AssertionError("a client accepts no connections")
 
     def on_request(

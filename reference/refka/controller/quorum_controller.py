@@ -95,8 +95,8 @@ class QuorumController:
 
     # ------------------------------------------------------------------- events
 
-    def on_connect(self, connection_id: int, now_ms: int) -> list[Effect]:
-        self.dispatcher.on_connect(connection_id)
+    def on_connect(self, connection_id: int, now_ms: int, listener: str = "") -> list[Effect]:
+        self.dispatcher.on_connect(connection_id, listener)
         return []
 
     def on_disconnect(self, connection_id: int, now_ms: int) -> list[Effect]:

@@ -3,7 +3,7 @@
 Drivers (the asyncio server, the in-process router, tests) feed it events with the current time
 and carry out the effects it returns (``refka.core.effects``):
 
-- ``on_connect(connection_id, now_ms)`` / ``on_disconnect(connection_id, now_ms)``;
+- ``on_connect(connection_id, now_ms, listener)`` / ``on_disconnect(connection_id, now_ms)``;
 - ``on_request(connection_id, frame, now_ms)``: one request frame, size prefix removed;
 - ``on_response(node_id, frame, now_ms)`` / ``on_unreachable(node_id, now_ms)``: the answers
   to the requests this broker sent (``SendRequest``) to the controller and to other brokers;
@@ -31,7 +31,7 @@ from refka.broker.meta_properties import MetaProperties
 from refka.broker.metadata_loader import MetadataLoader
 from refka.broker.producer_ids import ProducerIdManager
 from refka.bugs import Bug
-from refka.config import BrokerConfig, advertised_address, quorum_voter
+from refka.config import BrokerConfig, advertised_listeners, inter_broker_listener, quorum_voter
 from refka.core.context import RequestContext
 from refka.core.dispatch import Dispatcher
 from refka.core.effects import Close, Effect, Halt, Send, Wakeup
@@ -73,7 +73,8 @@ class Broker:
         self.tracer = tracer
         self.storage = storage
         self.random = SeededRandom(seed)
-        host, port = advertised_address(config, host_name)
+        endpoints = advertised_listeners(config, host_name)
+        listener, host, port = endpoints[0]
         self.node = Node(config.node_id, host, port, config.broker_rack)
         self.controller = controller or _controller_address(config)
         self.meta = MetaProperties.read(storage)
@@ -99,7 +100,7 @@ class Broker:
                 config.node_id,
                 self.meta.cluster_id,
                 self.random.uuid4(),
-                (("PLAINTEXT", host, port),),
+                tuple(endpoints),
                 config.broker_rack,
                 take_previous_broker_epoch(storage),
             ),
@@ -136,7 +137,13 @@ class Broker:
             config.node_id, lambda: self.lifecycle.broker_epoch, self.controller, self.network
         )
         self.topics = Topics(
-            config, self.node, self.partitions, lambda: self.image, forwarding, producer_ids
+            config,
+            self.node,
+            self.partitions,
+            lambda: self.image,
+            forwarding,
+            producer_ids,
+            listener,
         )
         self.groups = make_group_service(
             self.topics,
@@ -162,8 +169,10 @@ class Broker:
 
     # ----------------------------------------------------------------- events
 
-    def on_connect(self, connection_id: int, now_ms: int) -> list[Effect]:
-        self.dispatch.on_connect(connection_id)
+    def on_connect(self, connection_id: int, now_ms: int, listener: str = "") -> list[Effect]:
+        """A connection accepted on ``listener`` (a name of ``listeners``; "" for the first):
+        Metadata and FindCoordinator on it answer with that listener's endpoints."""
+        self.dispatch.on_connect(connection_id, listener or self.topics.listener)
         return []
 
     def on_disconnect(self, connection_id: int, now_ms: int) -> list[Effect]:
@@ -321,6 +330,7 @@ def _replication_config(config: BrokerConfig) -> ReplicationConfig:
     if Bug.TRUNCATE_TO_HIGH_WATERMARK in bugs:
         truncation = TruncationMode.HIGH_WATERMARK
     return ReplicationConfig(
+        inter_broker_listener=inter_broker_listener(config),
         replica_lag_time_max_ms=config.replica_lag_time_max_ms,
         replica_high_watermark_checkpoint_interval_ms=(
             config.replica_high_watermark_checkpoint_interval_ms

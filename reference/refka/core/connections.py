@@ -25,6 +25,7 @@ class ResponseQueue:
     """The responses owed on one connection, oldest first."""
 
     connection_id: int
+    listener: str = ""  # the listener the connection arrived on
     slots: deque[_Slot] = field(default_factory=deque)
     next_sequence: int = 0
 

@@ -26,6 +26,7 @@ class RequestContext:
     client_id: str | None
     now_ms: int
     sequence: int  # position of this request on its connection, for in-order responses
+    listener: str = ""  # the listener it arrived on ("": the node's first)
 
 
 @dataclass(frozen=True, slots=True)

@@ -74,8 +74,8 @@ class Dispatcher:
         self._unsupported_api_versions = unsupported_api_versions
         self._on_connection_closed = on_connection_closed
 
-    def on_connect(self, connection_id: int) -> None:
-        self.queues[connection_id] = ResponseQueue(connection_id)
+    def on_connect(self, connection_id: int, listener: str = "") -> None:
+        self.queues[connection_id] = ResponseQueue(connection_id, listener)
 
     def on_disconnect(self, connection_id: int) -> None:
         self.queues.pop(connection_id, None)
@@ -114,6 +114,7 @@ class Dispatcher:
             client_id=header.client_id,
             now_ms=now_ms,
             sequence=queue.open_slot(),
+            listener=queue.listener,
         )
         return self._handle(api, ctx, request)
 

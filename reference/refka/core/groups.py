@@ -101,9 +101,10 @@ class GroupService:
         deadlines = (self.coordinator.next_deadline_ms(), self.loader.next_deadline_ms())
         return min((d for d in deadlines if d is not None), default=None)
 
-    def coordinator_for(self, group_id: str, now_ms: int) -> Node | None:
-        """The broker that leads the group's ``__consumer_offsets`` partition, or None while
-        there is none (the topic is asked for on first use, as Kafka creates it)."""
+    def coordinator_for(self, group_id: str, now_ms: int, listener: str = "") -> Node | None:
+        """The broker that leads the group's ``__consumer_offsets`` partition (its endpoint of
+        ``listener``), or None while there is none (the topic is asked for on first use, as
+        Kafka creates it)."""
         topic = self._topics.image.topics_by_name.get(OFFSETS_TOPIC)
         if topic is None:
             self.ensure_offsets_topic(now_ms)
@@ -111,7 +112,7 @@ class GroupService:
         registration = topic.partitions.get(self.coordinator.partition_for(group_id))
         if registration is None or registration.leader < 0:
             return None
-        return self._topics.broker(registration.leader)
+        return self._topics.broker(registration.leader, listener)
 
     def ensure_offsets_topic(self, now_ms: int) -> None:
         """Ask the controller for ``__consumer_offsets`` (compacted,
@@ -127,7 +128,7 @@ class GroupService:
             key = "segment.bytes" if segment_bytes >= 1 << 20 else "internal.segment.bytes"
             configs[key] = str(segment_bytes)
         partitions = self.coordinator.config.offsets_topic_num_partitions
-        alive = max(1, len(self._topics.alive_brokers()))
+        alive = max(1, self._topics.alive_broker_count())
         factor = min(config.offsets_topic_replication_factor, alive)
         self._topics.create_in_background(OFFSETS_TOPIC, partitions, factor, configs, now_ms)
 

@@ -89,7 +89,11 @@ class MetadataView:
 
 
 class Topics:
-    """The image (``image``), this node (``node``), and the operations that go to the controller."""
+    """The image (``image``), this node (``node``), and the operations that go to the controller.
+
+    ``listener`` names this node's first advertised listener: the one a request on an unnamed
+    listener ("") is answered for.
+    """
 
     def __init__(
         self,
@@ -99,8 +103,10 @@ class Topics:
         image: Callable[[], MetadataImage],
         forwarding: ForwardingManager,
         producer_ids: ProducerIdManager,
+        listener: str = "PLAINTEXT",
     ) -> None:
         self.config = config
+        self.listener = listener
         self.node = node
         self._partitions = partitions
         self._image = image
@@ -124,19 +130,28 @@ class Topics:
         """The effective log config of a topic with ``configs`` (ValueError if one is bad)."""
         return self._partitions.log_config(dict(configs))
 
-    def alive_brokers(self) -> list[Node]:
-        """Unfenced brokers, by id, with their PLAINTEXT address (Metadata, DescribeCluster)."""
+    def alive_brokers(self, listener: str = "") -> list[Node]:
+        """Unfenced brokers, by id, with their endpoint of ``listener`` (Metadata,
+        DescribeCluster: the listener the request arrived on); a broker without one is left
+        out, as Kafka's ``MetadataCache.getAliveBrokerNodes``."""
+        name = listener or self.listener
         return [
-            _node(b)
+            _node(b, name)
             for b in sorted(self.image.brokers.values(), key=lambda b: b.broker_id)
-            if not b.fenced and b.address() is not None
+            if not b.fenced and b.address(name) is not None
         ]
 
-    def broker(self, broker_id: int) -> Node | None:
+    def alive_broker_count(self) -> int:
+        """Unfenced brokers, whatever their listeners (replication factors are capped by it)."""
+        return sum(not b.fenced for b in self.image.brokers.values())
+
+    def broker(self, broker_id: int, listener: str = "") -> Node | None:
+        """The broker's endpoint of ``listener``, None if it has none (or is unknown)."""
+        name = listener or self.listener
         registration = self.image.brokers.get(broker_id)
-        if registration is None or registration.address() is None:
+        if registration is None or registration.address(name) is None:
             return None
-        return _node(registration)
+        return _node(registration, name)
 
     def forward(self, ctx: RequestContext, request: Any) -> Deferred | Any:
         """Send an admin request to the controller; its answer goes to the client."""
@@ -154,8 +169,8 @@ class Topics:
         self.forwarding.create_topic(name, partitions, replication_factor, configs, now_ms)
 
 
-def _node(registration: BrokerRegistration) -> Node:
-    address = registration.address()
+def _node(registration: BrokerRegistration, listener: str) -> Node:
+    address = registration.address(listener)
     assert address is not None
     host, port = address
     return Node(registration.broker_id, host, port, registration.rack)

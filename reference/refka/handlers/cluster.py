@@ -1,4 +1,5 @@
-"""DescribeCluster (KIP-700): the cluster id, the controller and the brokers."""
+"""DescribeCluster (KIP-700): the cluster id, the controller and the brokers (their endpoints
+of the listener the request arrived on)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ NO_AUTHORIZED_OPERATIONS = -(1 << 31)
 
 def handle_describe_cluster(topics: Topics, ctx: RequestContext, request: Any) -> Any:
     m = codec.response_module(KEY, ctx.api_version)
-    brokers = topics.alive_brokers()
+    brokers = topics.alive_brokers(ctx.listener)
     ids = [b.node_id for b in brokers]
     controller_id = topics.node.node_id if topics.node.node_id in ids else (ids or [-1])[0]
     return codec.build(

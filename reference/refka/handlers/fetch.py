@@ -232,7 +232,7 @@ def _encode(
     (Kafka keeps the unchanged partitions out of a session's incremental answer, KIP-227)."""
     m = codec.response_module(KEY, ctx.api_version)
     leaders = {r.leader[0] for r in reads if r.leader}
-    endpoints = node_endpoints(m, replicas, leaders) if leaders else ()
+    endpoints = node_endpoints(m, replicas, leaders, ctx.listener) if leaders else ()
     shapes = tuple(r.shape for r in reads)
     body = _body(ctx.api_version, committed, shapes, endpoints)
     slices_by_marker = [r.slices for r in reads if r.slices]

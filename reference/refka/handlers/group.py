@@ -93,7 +93,7 @@ def handle_find_coordinator(groups: GroupService, ctx: RequestContext, request: 
 def _coordinator(groups: GroupService, ctx: RequestContext, key_type: int, key: str) -> dict:
     if key_type not in (0, 1):
         return _no_coordinator(E.invalid_request, f"unsupported key type {key_type}")
-    node = groups.coordinator_for(key, ctx.now_ms)
+    node = groups.coordinator_for(key, ctx.now_ms, ctx.listener)
     if node is None:
         return _no_coordinator(E.coordinator_not_available, None)
     return {

@@ -5,6 +5,9 @@ leader epochs, all from the broker's ``MetadataImage``. Unknown topics are creat
 the request (v4+) and ``auto.create.topics.enable`` allow it: the broker asks the controller and,
 as Kafka, answers LEADER_NOT_AVAILABLE so that the client asks again. As a KRaft broker does,
 ``controller_id`` names a live broker (clients send admin requests there; it forwards them).
+Brokers are answered with their endpoints of the listener the request arrived on (Kafka's rule:
+a broker without that listener is left out, and a partition whose leader lacks it gets
+LISTENER_NOT_FOUND from v6, LEADER_NOT_AVAILABLE before).
 """
 
 from __future__ import annotations
@@ -32,12 +35,13 @@ def handle_metadata(topics: Topics, ctx: RequestContext, request: Any) -> Any:
     requested = request.topics
     if _refuses_ids(ctx.api_version, requested):
         return _invalid_request(m, requested)
+    listener = ctx.listener or topics.listener
     if requested is None or (ctx.api_version == 0 and not requested):
-        answered = [_topic(m, image, t) for t in image.topics_by_name.values()]
+        answered = [_topic(m, image, t, ctx, listener) for t in image.topics_by_name.values()]
     else:
         allow_create = getattr(request, "allow_auto_topic_creation", True)
         answered = [_requested(m, topics, ctx, t, allow_create) for t in requested]
-    brokers = topics.alive_brokers()
+    brokers = topics.alive_brokers(listener)
     return codec.build(
         m.MetadataResponse,
         throttle_time=codec.millis(0),
@@ -88,37 +92,41 @@ def _invalid_request(m: Any, requested: Any) -> Any:
 
 def _requested(m: Any, topics: Topics, ctx: RequestContext, wanted: Any, allow: bool) -> Any:
     image = topics.image
+    listener = ctx.listener or topics.listener
     name = wanted.name
     topic_id = getattr(wanted, "topic_id", None)
     if name is None and topic_id is not None:
         found = image.topics_by_id.get(topic_id)
         if found is None:
             return _error(m, ErrorCode.unknown_topic_id, None, topic_id)
-        return _topic(m, image, found)
+        return _topic(m, image, found, ctx, listener)
     topic = image.topics_by_name.get(name)
     if topic is not None:
-        return _topic(m, image, topic)
+        return _topic(m, image, topic, ctx, listener)
     if invalid_reason(name) is not None:
         return _error(m, ErrorCode.invalid_topic_exception, name)
     if allow and topics.config.auto_create_topics_enable:
         config = topics.config
-        factor = min(config.default_replication_factor, max(1, len(topics.alive_brokers())))
+        factor = min(config.default_replication_factor, max(1, topics.alive_broker_count()))
         topics.create_in_background(name, config.num_partitions, factor, {}, ctx.now_ms)
         return _error(m, ErrorCode.leader_not_available, name)
     return _error(m, ErrorCode.unknown_topic_or_partition, name)
 
 
-def _topic(m: Any, image: MetadataImage, topic: TopicImage) -> Any:
+def _topic(
+    m: Any, image: MetadataImage, topic: TopicImage, ctx: RequestContext, listener: str
+) -> Any:
     fenced = {b.broker_id for b in image.brokers.values() if b.fenced}
     partitions = []
     for index in sorted(topic.partitions):
         r = topic.partitions[index]
+        error, leader = _leader(image, r.leader, ctx.api_version, listener)
         partitions.append(
             codec.build(
                 m.MetadataResponsePartition,
-                error_code=ErrorCode.none if r.leader >= 0 else ErrorCode.leader_not_available,
+                error_code=error,
                 partition_index=index,
-                leader_id=r.leader,
+                leader_id=leader,
                 leader_epoch=r.leader_epoch,
                 replica_nodes=r.replicas,
                 isr_nodes=r.isr,
@@ -136,6 +144,19 @@ def _topic(m: Any, image: MetadataImage, topic: TopicImage) -> Any:
         partitions=tuple(partitions),
         topic_authorized_operations=NO_AUTHORIZED_OPERATIONS,
     )
+
+
+def _leader(image: MetadataImage, leader: int, version: int, listener: str) -> tuple[Any, int]:
+    """The partition's error and leader id: none, or LEADER_NOT_AVAILABLE (-1) when there is
+    no leader, or LISTENER_NOT_FOUND (v6+) when the leader has no endpoint of the listener
+    the request came on (``KRaftMetadataCache``)."""
+    if leader < 0:
+        return ErrorCode.leader_not_available, leader
+    registration = image.brokers.get(leader)
+    if registration is not None and registration.address(listener) is None:
+        missing = ErrorCode.listener_not_found if version >= 6 else ErrorCode.leader_not_available
+        return missing, -1
+    return ErrorCode.none, leader
 
 
 def _error(m: Any, error: ErrorCode, name: str | None, topic_id: Any = None) -> Any:

@@ -46,7 +46,7 @@ def handle_produce(
         return CLOSE_CONNECTION if failed else NO_RESPONSE
 
     def respond(final: dict[tuple[str, int], AppendResult]) -> Any:
-        return _response(m, request, final, replicas)
+        return _response(m, request, final, replicas, ctx.listener)
 
     if acks == -1 and appended:
         timeout_ms = int(request.timeout.total_seconds() * 1000)
@@ -69,7 +69,11 @@ def _append(
 
 
 def _response(
-    m: Any, request: Any, results: dict[tuple[str, int], AppendResult], replicas: ReplicaManager
+    m: Any,
+    request: Any,
+    results: dict[tuple[str, int], AppendResult],
+    replicas: ReplicaManager,
+    listener: str,
 ) -> Any:
     hinted: set[int] = set()
     topics = []
@@ -88,7 +92,7 @@ def _response(
         m.ProduceResponse,
         responses=tuple(topics),
         throttle_time=codec.millis(0),
-        node_endpoints=node_endpoints(m, replicas, hinted),
+        node_endpoints=node_endpoints(m, replicas, hinted, listener),
     )
 
 
@@ -109,14 +113,17 @@ def _leader_hint(
     return codec.build(m.LeaderIdAndEpoch, leader_id=leader_id, leader_epoch=leader_epoch)
 
 
-def node_endpoints(m: Any, replicas: ReplicaManager, hinted: set[int]) -> tuple[Any, ...]:
-    """KIP-951: the address of every leader a NOT_LEADER_OR_FOLLOWER answer names."""
+def node_endpoints(
+    m: Any, replicas: ReplicaManager, hinted: set[int], listener: str
+) -> tuple[Any, ...]:
+    """KIP-951: the address of every leader a NOT_LEADER_OR_FOLLOWER answer names, on the
+    listener the request came on ("": PLAINTEXT)."""
     if not hasattr(m, "NodeEndpoint") or replicas.image is None:
         return ()
     endpoints = []
     for node_id in sorted(hinted):
         broker = replicas.image.brokers.get(node_id)
-        address = None if broker is None else broker.address()
+        address = None if broker is None else broker.address(listener or "PLAINTEXT")
         if address is not None:
             endpoints.append(
                 codec.build(

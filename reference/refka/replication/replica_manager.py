@@ -65,6 +65,7 @@ class PartitionRegistrationLike(Protocol):
 class ReplicationConfig:
     """Kafka's broker configs for replication (defaults as Kafka's)."""
 
+    inter_broker_listener: str = "PLAINTEXT"  # followers fetch from the leader's endpoint of it
     replica_lag_time_max_ms: int = 30_000
     replica_high_watermark_checkpoint_interval_ms: int = 5_000
     fetcher: FetcherConfig = field(default_factory=FetcherConfig)
@@ -219,7 +220,7 @@ class ReplicaManager:
         if node_id < 0 or self.image is None:
             return None
         broker = self.image.brokers.get(node_id)
-        address = None if broker is None else broker.address()
+        address = None if broker is None else broker.address(self.config.inter_broker_listener)
         return None if address is None else NodeAddress(node_id, address[0], address[1])
 
     def _remove_from_fetchers(self, tp: TopicPartition) -> None:

@@ -51,8 +51,9 @@ class ShortFile(OSError):
 class Connection(asyncio.Protocol):
     """A client connection; ``connection_id`` is the core's name for it."""
 
-    def __init__(self, server: CoreRunner) -> None:
+    def __init__(self, server: CoreRunner, listener: str = "") -> None:
         self.server = server
+        self.listener = listener  # the name of the listener it arrived on
         self.connection_id = 0
         self.transport: asyncio.Transport | None = None
         self.closed = False

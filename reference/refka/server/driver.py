@@ -6,7 +6,9 @@ asyncio server bound to one core, each connection is a
 :class:`~refka.server.connection.Connection` protocol, and the request handler is the core
 itself, called synchronously for each complete frame. A process with the roles
 ``broker,controller`` runs two cores: the broker on its PLAINTEXT listener, the controller on
-its CONTROLLER listener (:class:`NodeServer`); :class:`BrokerServer` is the one-listener case.
+its CONTROLLER listener (:class:`NodeServer`), and a broker with several listeners (a client one
+and an inter-broker one) serves them all from one core, telling it which listener each
+connection arrived on; :class:`BrokerServer` is the one-listener case.
 
 The driver is the only place that reads the clock: every event carries
 ``now_ms = time.time_ns() // 1_000_000`` (wall-clock milliseconds, as Kafka's timestamps).
@@ -81,7 +83,7 @@ class CoreRunner:
         connection.connection_id = connection_id
         self.connections[connection_id] = connection
         assert self.core is not None
-        self.perform(self.core.on_connect(connection_id, now_ms()))
+        self.perform(self.core.on_connect(connection_id, now_ms(), connection.listener))
 
     def request(self, connection: Connection, frame: bytes | memoryview) -> None:
         """One complete request frame (size prefix removed) from ``connection``."""
@@ -198,9 +200,10 @@ class CoreRunner:
 class Listener:
     """One bound listener and the runner of the core it serves (``core`` may be set late)."""
 
-    def __init__(self, runner: CoreRunner, server: asyncio.Server) -> None:
+    def __init__(self, runner: CoreRunner, server: asyncio.Server, name: str = "") -> None:
         self.runner = runner
         self.server = server
+        self.name = name  # the listener's name in ``listeners`` ("": unnamed)
         bound = server.sockets[0].getsockname()
         self.host, self.port = str(bound[0]), int(bound[1])
 
@@ -255,23 +258,35 @@ class NodeServer:
     # --------------------------------------------------------------- life cycle
 
     async def add_listener(
-        self, host: str, port: int, core: Core | None = None, backlog: int = 1024
+        self,
+        host: str,
+        port: int,
+        core: Core | None = None,
+        backlog: int = 1024,
+        name: str = "",
+        runner: CoreRunner | None = None,
     ) -> Listener:
-        """Bind ``host:port`` (not yet accepting) for ``core``; the listener names the port."""
-        shared = next((r for r in self.runners if core is not None and r.core is core), None)
-        return await self._bind(host, port, shared or CoreRunner(self, core), backlog)
+        """Bind ``host:port`` (not yet accepting) for ``core`` (or for the core of ``runner``,
+        another listener's); the listener names the port. ``name`` is the listener's name in
+        ``listeners``, given to the core with each connection."""
+        shared = runner or next(
+            (r for r in self.runners if core is not None and r.core is core), None
+        )
+        return await self._bind(host, port, shared or CoreRunner(self, core), backlog, name)
 
-    async def _bind(self, host: str, port: int, runner: CoreRunner, backlog: int) -> Listener:
+    async def _bind(
+        self, host: str, port: int, runner: CoreRunner, backlog: int, name: str = ""
+    ) -> Listener:
         self._loop = asyncio.get_running_loop()
         server = await self._loop.create_server(
-            lambda: Connection(runner),
+            lambda: Connection(runner, name),
             host,
             port,
             reuse_address=True,
             backlog=backlog,
             start_serving=False,
         )
-        listener = Listener(runner, server)
+        listener = Listener(runner, server, name)
         self.listeners.append(listener)
         return listener
 

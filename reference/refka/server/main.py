@@ -1,8 +1,11 @@
-"""``refka broker``: load the configuration, bind the listener, run until SIGINT/SIGTERM.
+"""``refka broker``: load the configuration, bind the listeners, run until SIGINT/SIGTERM.
 
-Start-up prints one line to stdout once the listener accepts connections::
+Start-up prints one line to stdout once the listeners accept connections::
 
     refka broker ready on 127.0.0.1:9092 (node 1, log.dirs ./data) in 57 ms
+
+A broker with several listeners names the first there and the others at the end of the
+parenthesis (``..., listeners REPLICATION://127.0.0.1:9094``).
 
 The milliseconds count from the start of the process (Linux: ``/proc/self/stat``, 10 ms
 resolution; elsewhere from the import of this module), so they include the interpreter's own
@@ -26,6 +29,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from refka.config import BrokerConfig
+    from refka.server.driver import Listener
 
 LOG_FORMAT = "[%(asctime)s] %(levelname)s %(message)s (%(name)s)"  # as Kafka's log4j layout
 
@@ -91,7 +95,7 @@ async def serve(
     import signal
     import socket
 
-    from refka.config import advertised_address, controller_listener, listener_address, roles
+    from refka.config import broker_listeners, controller_listener, roles
     from refka.core.network_client import NodeAddress
     from refka.log.storage import FileStorage
     from refka.node import make_broker, make_controller
@@ -121,7 +125,7 @@ async def serve(
     log.debug("seed %d", seed)
     host_name = socket.gethostname()
     controller = broker = None
-    bind = ""
+    bind = details = ""
     try:
         if "controller" in node_roles:
             c_host, c_port = controller_listener(config) or ("127.0.0.1", 0)
@@ -134,12 +138,13 @@ async def serve(
             ready_line = f"refka controller ready on {c_listener.host}:{c_listener.port}"
             ready_port = c_listener.port
         if "broker" in node_roles:
-            host, port = listener_address(config)
-            bind = f"{host}:{port}"
-            b_listener = await server.add_listener(host, port)
-            config = _advertise_bound_port(
-                config, advertised_address(config, host_name), b_listener.port
-            )
+            b_listeners: list[Listener] = []
+            for name, host, port in broker_listeners(config):  # one core serves them all
+                bind = f"{host}:{port}"
+                runner = b_listeners[0].runner if b_listeners else None
+                b_listeners.append(await server.add_listener(host, port, name=name, runner=runner))
+            b_listener = b_listeners[0]
+            config = _advertise_bound_ports(config, host_name, b_listeners)
             own = None
             if controller is not None:  # combined: the broker's controller is its own
                 address = "127.0.0.1" if c_listener.host in ("0.0.0.0", "::") else c_listener.host
@@ -148,6 +153,8 @@ async def serve(
             b_listener.core = broker
             ready_line = f"refka broker ready on {b_listener.host}:{b_listener.port}"
             ready_port = b_listener.port
+            others = ",".join(f"{b.name}://{b.host}:{b.port}" for b in b_listeners[1:])
+            details = f", listeners {others}" if others else ""
     except OSError as error:
         print(f"refka broker: cannot listen on {bind}: {error}", file=sys.stderr)
         return 1
@@ -169,11 +176,12 @@ async def serve(
     if not stopped.done():
         if announce is not None:
             announce(
-                f"{ready_line} (node {config.node_id}, log.dirs {config.log_dirs})", ready_port
+                f"{ready_line} (node {config.node_id}, log.dirs {config.log_dirs}{details})",
+                ready_port,
             )
         else:
             print(
-                f"{ready_line} (node {config.node_id}, log.dirs {config.log_dirs}) "
+                f"{ready_line} (node {config.node_id}, log.dirs {config.log_dirs}{details}) "
                 f"in {_startup_ms()} ms",
                 flush=True,
             )
@@ -208,14 +216,22 @@ async def _controlled_shutdown(server: object, broker: object, config: BrokerCon
 SHUTDOWN_WAIT_S = 5.0
 
 
-def _advertise_bound_port(
-    config: BrokerConfig, advertised: tuple[str, int], bound_port: int
+def _advertise_bound_ports(
+    config: BrokerConfig, host_name: str, listeners: list[Listener]
 ) -> BrokerConfig:
-    """With port 0 the kernel picks the port: advertise that one."""
-    host, port = advertised
-    if port != 0:
+    """With port 0 the kernel picks the port: an advertised endpoint of port 0 advertises the
+    port its listener of the same name bound."""
+    from refka.config import advertised_listeners
+
+    endpoints = advertised_listeners(config, host_name)
+    if all(port != 0 for _, _, port in endpoints):
         return config
-    return config.model_copy(update={"advertised_listeners": f"PLAINTEXT://{host}:{bound_port}"})
+    bound = {listener.name: listener.port for listener in listeners}
+    text = ",".join(
+        f"{name}://{f'[{host}]' if ':' in host else host}:{port or bound.get(name, 0)}"
+        for name, host, port in endpoints
+    )
+    return config.model_copy(update={"advertised_listeners": text})
 
 
 def _stop(stopped: object, signum: int) -> None:

@@ -86,7 +86,7 @@ class ClientNode:
 
     # ------------------------------------------------------------------ Core protocol
 
-    def on_connect(self, connection_id: int, now_ms: int) -> list[Effect]:
+    def on_connect(self, connection_id: int, now_ms: int, listener: str = "") -> list[Effect]:
         return []
 
     def on_request(
