@@ -20,6 +20,7 @@ from refka.testing import (
     in_process_broker,
     running_broker,
 )
+from refka.testing.proxy import TcpProxy
 
 T = TypeVar("T")
 DEADLINE_S = 30.0
@@ -110,6 +111,48 @@ def test_the_proxy_slows_and_isolates_the_clients_link(start: Callable) -> None:
         broker.heal()
         assert metadata_round_trip_s(broker.bootstrap) < 0.4
         broker.create_topic("through-the-proxy")
+
+
+def test_the_proxy_isolates_and_slows_one_client_id_only() -> None:
+    """With ``identify_clients`` the proxy knows a connection by its first request's
+    client_id: cutting or slowing one sender (a broker's fetches) leaves the others alone."""
+    from kio.schema.metadata.v1.request import MetadataRequest
+    from kio.schema.metadata.v1.response import MetadataResponse
+    from refka.peers.readiness import read_response, request_frame
+
+    def connect(client_id: str) -> Callable[[], float]:
+        sock = socket.create_connection((proxy.host, proxy.port), timeout=5)
+        opened.append(sock)
+
+        def round_trip_s() -> float:
+            began = time.monotonic()
+            sock.sendall(request_frame(MetadataRequest(topics=()), client_id))
+            assert isinstance(read_response(sock, MetadataResponse), MetadataResponse)
+            return time.monotonic() - began
+
+        return round_trip_s
+
+    opened: list[socket.socket] = []
+    with in_process_broker() as broker:
+        proxy = TcpProxy(identify_clients=True)
+        proxy.target = (broker.host, broker.port)
+        try:
+            cut, kept = connect("broker-7"), connect("someone-else")
+            assert cut() < 0.4 and kept() < 0.4
+            proxy.isolate_client("broker-7")
+            with pytest.raises(ConnectionError):  # its open connection is cut
+                cut()
+            assert kept() < 0.4
+            with pytest.raises(ConnectionError):  # and a new one closed after its first request
+                connect("broker-7")()
+            proxy.heal()
+            assert connect("broker-7")() < 0.4
+            proxy.slow_client("broker-7", 300)
+            assert connect("broker-7")() >= 0.6 and kept() < 0.3
+        finally:
+            for sock in opened:
+                sock.close()
+            proxy.close()
 
 
 @pytest.mark.refka(broker_session_timeout_ms=2000, broker_heartbeat_interval_ms=200)

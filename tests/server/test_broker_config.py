@@ -9,6 +9,9 @@ from refka.config import (
     BrokerConfig,
     ConfigError,
     advertised_address,
+    advertised_listeners,
+    broker_listeners,
+    inter_broker_listener,
     listener_address,
     load_config,
     parse_properties,
@@ -176,3 +179,49 @@ def test_the_example_server_properties_loads_without_warnings() -> None:
     config, warnings = load_config(str(REPO / "config" / "server.properties"), [])
     assert warnings == []
     assert config == BrokerConfig()  # the example spells out refka's defaults
+
+
+def test_several_listeners_are_bound_and_advertised_and_one_is_inter_broker() -> None:
+    config, _ = load_config(
+        None,
+        [
+            "listeners=PLAINTEXT://127.0.0.1:9092,CONTROLLER://:9093,REPLICATION://:9094",
+            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,REPLICATION:PLAINTEXT",
+            "advertised.listeners=PLAINTEXT://broker.example:9092,REPLICATION://10.0.0.1:9094",
+            "inter.broker.listener.name=replication",
+        ],
+    )
+    assert broker_listeners(config) == [
+        ("PLAINTEXT", "127.0.0.1", 9092),
+        ("REPLICATION", "0.0.0.0", 9094),
+    ]
+    assert advertised_listeners(config, "this-host") == [
+        ("PLAINTEXT", "broker.example", 9092),
+        ("REPLICATION", "10.0.0.1", 9094),
+    ]
+    assert inter_broker_listener(config) == "REPLICATION"
+    unset, _ = load_config(None, ["listeners=CONTROLLER://:9093,PLAINTEXT://:9092"])
+    assert inter_broker_listener(unset) == "PLAINTEXT"  # the first broker listener
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        (
+            ["listeners=PLAINTEXT://:9092,PLAINTEXT://:9093"],
+            "Each listener must have a different name",
+        ),
+        (["listeners=PLAINTEXT://:9092,INTERNAL://:9093"], "No security protocol defined"),
+        (
+            ["listeners=PLAINTEXT://:9092", "advertised.listeners=OTHER://h:9092"],
+            "must be equal to or a subset of the ones defined in listeners",
+        ),
+        (
+            ["listeners=PLAINTEXT://:9092", "inter.broker.listener.name=SSL"],
+            "inter.broker.listener.name must be a listener name defined in advertised.listeners",
+        ),
+    ],
+)
+def test_kafkas_listener_errors(settings: list[str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, settings)

@@ -127,3 +127,44 @@ def test_a_port_in_use_exits_1_saying_so(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
     assert result.stdout == ""
+
+
+@needs_core
+def test_each_listener_answers_metadata_with_its_own_endpoints(tmp_path: Path) -> None:
+    """Two broker listeners on port 0: the ready line names both bound ports, each advertised
+    (port 0 advertises the bound one), and Metadata on each names the broker by that one."""
+    from kio.schema.metadata.v7.request import MetadataRequest
+    from kio.schema.metadata.v7.response import MetadataResponse
+    from refka.peers.readiness import read_response, request_frame
+
+    process = subprocess.Popen(
+        broker(
+            "listeners=PLAINTEXT://127.0.0.1:0,REPLICATION://127.0.0.1:0",
+            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,REPLICATION:PLAINTEXT",
+            "inter.broker.listener.name=REPLICATION",
+            f"log.dirs={tmp_path}",
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        first = re.search(r"ready on 127\.0\.0\.1:(\d+) ", line)
+        other = re.search(r", listeners REPLICATION://127\.0\.0\.1:(\d+)\)", line)
+        assert first and other, f"not a ready line naming both listeners: {line!r}"
+        ports = {int(first[1]), int(other[1])}
+        assert len(ports) == 2 and 0 not in ports
+        for port in ports:
+            with socket.create_connection(("127.0.0.1", port), timeout=DEADLINE_S) as sock:
+                sock.sendall(request_frame(MetadataRequest(topics=None), "test"))
+                answer = read_response(sock, MetadataResponse)
+            assert isinstance(answer, MetadataResponse)
+            assert [(b.node_id, b.host, b.port) for b in answer.brokers] == [(1, "127.0.0.1", port)]
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(DEADLINE_S) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

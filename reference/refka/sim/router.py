@@ -108,13 +108,16 @@ class Router:
 
     # ------------------------------------------------------------------ clients
 
-    def client_request(self, node_id: int, connection_id: int, frame: bytes) -> None:
-        """A frame from a test client on ``connection_id`` (< LINK_CONNECTION_ID_BASE)."""
+    def client_request(
+        self, node_id: int, connection_id: int, frame: bytes, listener: str = ""
+    ) -> None:
+        """A frame from a test client on ``connection_id`` (< LINK_CONNECTION_ID_BASE),
+        connected to the node's ``listener`` ("": its first) on first use."""
         assert connection_id < LINK_CONNECTION_ID_BASE
         node = self.nodes[node_id]
         if connection_id not in node.clients:
             node.clients.add(connection_id)
-            self._perform(node, node.core.on_connect(connection_id, self.now_ms))
+            self._perform(node, node.core.on_connect(connection_id, self.now_ms, listener))
         self._record(f"client {connection_id} -> {node_id} request")
         self._perform(node, node.core.on_request(connection_id, frame, self.now_ms))
         self.run()

@@ -1,11 +1,15 @@
 """A refka cluster on loopback for tests: one controller and N brokers, each a process, with
 handles for fault tests: kill, pause, resume, restart a node; isolate, slow, heal a broker's
-link to the controller (each broker reaches the controller through its own
-:class:`~refka.testing.proxy.TcpProxy`); who leads a partition.
+links to the rest of the cluster; who leads a partition.
 
-Replication (follower fetch) goes straight to the leader's advertised listener, the one
-clients use, so it is not proxied: refka has a single client listener (no separate
-inter-broker listener yet), and the issue asks that clients' connections stay untouched."""
+Each broker has two listeners, as a Kafka deployment that keeps replication apart: PLAINTEXT
+for clients (direct, never proxied) and REPLICATION, its ``inter.broker.listener.name``, whose
+advertised address is a :class:`~refka.testing.proxy.TcpProxy` the cluster owns, so followers
+fetch from a leader through it. Each broker also reaches the controller through a proxy of its
+own. Isolating a broker cuts its controller link, its REPLICATION proxy (others fetching from
+it) and, in the other brokers' REPLICATION proxies, its own connections (it fetching from
+them: those proxies know a connection's sender by the ``client_id`` of its first request,
+``broker-<id>``)."""
 
 from __future__ import annotations
 
@@ -30,6 +34,7 @@ class RunningCluster:
         self.controller = controller
         self.brokers = brokers
         self.links: dict[int, TcpProxy] = {}  # broker id -> the proxy of its controller link
+        self.replication: dict[int, TcpProxy] = {}  # broker id -> its REPLICATION listener's
 
     @property
     def nodes(self) -> dict[int, RunningBroker]:
@@ -99,29 +104,44 @@ class RunningCluster:
             f"--- node {node_id} ---\n{node.log_tail(size)}" for node_id, node in self.nodes.items()
         )
 
-    def _link(self, node_id: int) -> TcpProxy:
+    def _proxies(self) -> list[TcpProxy]:
+        return [*self.links.values(), *self.replication.values()]
+
+    def _check_proxied(self, node_id: int) -> None:
         if node_id not in self.links:
             raise KeyError(f"node {node_id} has no proxied link; brokers are {sorted(self.links)}")
-        return self.links[node_id]
 
     def isolate(self, node_id: int) -> None:
-        """Cut the broker's link to the controller and refuse it until :meth:`heal`: its
-        heartbeats stop, so the controller fences it and moves its leaderships (after
-        ``broker.session.timeout.ms``). Clients' connections to it are not touched."""
-        self._link(node_id).isolate()
+        """Cut every link of the broker to the rest of the cluster and refuse them until
+        :meth:`heal`: its controller link (its heartbeats stop, so the controller fences it
+        and moves its leaderships after ``broker.session.timeout.ms``), the others' fetches
+        from it, and its fetches from the others. Clients' connections are not touched."""
+        self._check_proxied(node_id)
+        self.links[node_id].isolate()
+        for other, proxy in self.replication.items():
+            if other == node_id:
+                proxy.isolate()
+            else:
+                proxy.isolate_client(broker_client_id(node_id))
 
     def slow(self, node_id: int, latency_ms: float) -> None:
-        """Delay the broker's controller link by ``latency_ms`` each way."""
-        self._link(node_id).slow(latency_ms)
+        """Delay the same links as :meth:`isolate` cuts by ``latency_ms`` each way."""
+        self._check_proxied(node_id)
+        self.links[node_id].slow(latency_ms)
+        for other, proxy in self.replication.items():
+            if other == node_id:
+                proxy.slow(latency_ms)
+            else:
+                proxy.slow_client(broker_client_id(node_id), latency_ms)
 
     def heal(self) -> None:
         """Undo every :meth:`isolate` and :meth:`slow`."""
-        for link in self.links.values():
-            link.heal()
+        for proxy in self._proxies():
+            proxy.heal()
 
     def close_links(self) -> None:
-        for link in self.links.values():
-            link.close()
+        for proxy in self._proxies():
+            proxy.close()
 
     def stop(self) -> None:
         for broker in self.brokers.values():
@@ -135,6 +155,12 @@ class RunningCluster:
 
 CONTROLLER_NODE_ID = 0
 LEADER_QUERY_TIMEOUT_S = 1.0  # a paused broker does not answer; do not wait long for it
+REPLICATION_LISTENER = "REPLICATION"
+
+
+def broker_client_id(node_id: int) -> str:
+    """The ``client_id`` of a refka broker's own requests (its network client's name)."""
+    return f"broker-{node_id}"
 
 
 @contextmanager
@@ -163,12 +189,12 @@ def running_cluster(
             cluster.controller.start(start_timeout_s)
             offsets = {}
             for node_id, broker in cluster.brokers.items():
-                link = cluster.links[node_id] = TcpProxy(host)
-                link.target = (cluster.controller.host, cluster.controller.port)
-                broker.configs["controller.quorum.voters"] = f"{CONTROLLER_NODE_ID}@{link.address}"
+                _proxy_links(cluster, node_id, broker, host)
                 offsets[node_id] = broker.launch()
             for node_id, broker in cluster.brokers.items():
                 broker.wait_ready(offsets[node_id], start_timeout_s)
+                port = broker.other_listeners[REPLICATION_LISTENER]
+                cluster.replication[node_id].target = (broker.host, port)
             yield cluster
         except BaseException:
             cluster.terminate()
@@ -176,6 +202,28 @@ def running_cluster(
         finally:
             cluster.close_links()
         cluster.stop()
+
+
+def _proxy_links(cluster: RunningCluster, node_id: int, broker: RunningBroker, host: str) -> None:
+    """Put the broker's controller link and its REPLICATION listener behind proxies: it
+    reaches the controller through one, and advertises the other as its inter-broker
+    endpoint (its client listener's advertised port 0 is the port it binds)."""
+    link = cluster.links[node_id] = TcpProxy(host)
+    link.target = (cluster.controller.host, cluster.controller.port)
+    replication = cluster.replication[node_id] = TcpProxy(host, identify_clients=True)
+    broker.other_listeners[REPLICATION_LISTENER] = 0
+    broker.configs.update(
+        {
+            "controller.quorum.voters": f"{CONTROLLER_NODE_ID}@{link.address}",
+            "advertised.listeners": (
+                f"{broker.listener}://{host}:0,{REPLICATION_LISTENER}://{replication.address}"
+            ),
+            "listener.security.protocol.map": (
+                f"{broker.listener}:PLAINTEXT,{REPLICATION_LISTENER}:PLAINTEXT"
+            ),
+            "inter.broker.listener.name": REPLICATION_LISTENER,
+        }
+    )
 
 
 def format_cluster(cluster: RunningCluster) -> str:

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 READY_LINE = re.compile(r"refka (?:broker|controller) ready on (\S+):(\d+)([^\n]*)\n")  # a line
 STARTUP_MS = re.compile(r" in (\d+) ms")
+OTHER_LISTENER = re.compile(r"(\w+)://\[?[^\s,)\]]*\]?:(\d+)")  # in ", listeners A://h:p,..."
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 15.0
 POLL_INTERVAL_S = 0.01
@@ -77,6 +78,7 @@ class RunningBroker(Proxied):
         self.listener = listener
         self.host = host
         self.port = port
+        self.other_listeners: dict[str, int] = {}  # name -> port (0 until the broker binds)
         self.configs = configs
         self.stdout_path = work_dir / "broker.stdout"
         self.stderr_path = work_dir / "broker.stderr"
@@ -95,8 +97,11 @@ class RunningBroker(Proxied):
         return self.proxy.address if self.proxy is not None else f"{self.host}:{self.port}"
 
     def command(self) -> list[str]:
-        listener = f"{self.listener}://{self.host}:{self.port}"
-        settings = {"listeners": listener, "log.dirs": str(self.data_dir), **self.configs}
+        listeners = ",".join(
+            f"{name}://{self.host}:{port}"
+            for name, port in {self.listener: self.port, **self.other_listeners}.items()
+        )
+        settings = {"listeners": listeners, "log.dirs": str(self.data_dir), **self.configs}
         args = [sys.executable, "-m", "refka", "broker"]
         for key, value in settings.items():
             args += ["--set", f"{key}={value}"]
@@ -138,6 +143,9 @@ class RunningBroker(Proxied):
                 match = READY_LINE.search(f.read().decode(errors="replace"))
             if match:
                 self.host, self.port = match[1], int(match[2])
+                for name, port in OTHER_LISTENER.findall(match[3]):
+                    if name in self.other_listeners:
+                        self.other_listeners[name] = int(port)
                 startup = STARTUP_MS.search(match[3])
                 self.ready_ms = int(startup[1]) if startup else None
                 return
