@@ -62,6 +62,7 @@ class TcpProxy:
         if self.isolated or self.target is None:
             writer.close()
             return
+        _no_delay(writer)
         client, first = "", b""
         if self.identify_clients:
             try:
@@ -158,6 +159,16 @@ class TcpProxy:
         if not self._thread.is_alive():
             self._loop.close()
         self._listener.close()
+
+
+def _no_delay(writer: asyncio.StreamWriter) -> None:
+    """TCP_NODELAY on an accepted connection: asyncio sets it only on sockets whose protocol is
+    IPPROTO_TCP, and ``socket.create_server``'s (so its accepted ones) say 0. Without it
+    Nagle's algorithm holds each small answer back until the peer's delayed ACK (~40 ms)."""
+    sock = writer.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 async def _first_client_id(reader: asyncio.StreamReader) -> tuple[str, bytes]:
