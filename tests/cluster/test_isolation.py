@@ -8,7 +8,8 @@ others' fetches from it and its fetches from the others.
 - an isolated follower stops replicating and leaves the ISR while acks=all produce
   (min.insync.replicas=1) goes on; healed, it catches up and rejoins;
 - an isolated leader is replaced by the controller, and no longer replicates: an acks=all
-  produce sent straight to it is never acknowledged; healed, it follows the new leader.
+  produce sent straight to it is never acknowledged; healed, it follows the new leader;
+- a slowed follower (still in the ISR) slows every acks=all produce by its fetch round trip.
 
 A replica's progress is its high watermark as ListOffsets answers with the debugging replica
 id (-2), which any replica answers, leader or not: a follower learns the leader's high
@@ -17,6 +18,7 @@ watermark only by fetching.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -133,3 +135,25 @@ def test_an_isolated_leader_is_replaced_and_cannot_replicate(cluster: RunningClu
                            among=others)  # fmt: skip
     assert back.leader == moved.leader
     wait_for(lambda: replica_offset(cluster, old, topic) == 10, "the old leader caught up")
+
+
+def test_a_slowed_follower_slows_acks_all(cluster: RunningCluster) -> None:
+    """The leader acknowledges once the follower's next fetch shows it has the record: one
+    fetch answer and one fetch request through the follower's slowed links, 2 x 300 ms."""
+    topic = "slowed-follower"
+    before = replicated_topic(cluster, topic, 1, MIN_ISR_1)[0]
+    leader = cluster.brokers[before.leader].bootstrap
+    follower = next(r for r in before.replicas if r != before.leader)
+
+    def produce_s() -> float:
+        began = time.monotonic()
+        assert produce_raw(leader, topic, acks=-1, timeout_ms=5000) == ErrorCode.none
+        return time.monotonic() - began
+
+    assert produce_s() < 0.5
+    cluster.slow(follower, 300)
+    assert produce_s() >= 0.6
+    cluster.heal()
+    partition_where(cluster, topic, lambda s: s.fully_replicated, "all in sync")
+    produce_s()  # a fetch that left while slowed may still be on its way
+    assert produce_s() < 0.5
