@@ -73,7 +73,7 @@ class FakeBroker:
         led = SimpleNamespace(leader=1)  # every partition led by this node
         topics = SimpleNamespace(
             node=node,
-            broker=lambda broker_id: node if broker_id == 1 else None,
+            broker=lambda broker_id, listener="": node if broker_id == 1 else None,
             image=SimpleNamespace(
                 topics_by_name={
                     OFFSETS_TOPIC: SimpleNamespace(partitions=dict.fromkeys(range(50), led)),
