@@ -344,13 +344,16 @@ class Simulation:
         w = self.world
         w.set_network(NetworkFaults(max_latency_ms=self.config.latency_ms))
         w.heal()
+        # A clock ahead of the world's steps back when set right: its node's timers (its
+        # heartbeats) starve that long, so the settling starts after that.
+        set_back_ms = max(0, *(w.nodes[n].skew_ms for n in (w.controller_id, *w.broker_ids)))
         for node in (w.controller_id, *w.broker_ids):
             w.disk_full(node, False)
             w.skew(node, 0)
             if not w.alive(node):
                 w.restart(node)
             w.resume(node)
-        w.run_for(SETTLE_MS)
+        w.run_for(set_back_ms + SETTLE_MS)
         self.check()
         views = self.views()
         final: dict[TopicPartition, list[tuple[int, int]]] = {}
