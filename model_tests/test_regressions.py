@@ -10,7 +10,7 @@ is now, none of them may violate an invariant or the history checker.
   truncated two committed records to match it (HighWatermarkMonotonic: 0 after 2). Fixed by
   publishing the image to the replicas only once the controller says the broker caught up,
   as Kafka's BrokerServer does.
-- ``clock-ahead-set-back-at-the-end.json``: a broker's clock runs 30 s ahead (and the
+- ``skewed-clock-set-back-at-the-end.json``: a broker's clock runs 30 s ahead (and the
   controller's 30 s behind) when the run ends. Healing set it right, a step back of 30 s that
   starved its heartbeats for as long as the cluster was given to settle; it stayed fenced and
   out of the ISR, the new leader's high watermark stayed below the last acknowledged offset
