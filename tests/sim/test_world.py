@@ -7,6 +7,7 @@ test client node (``wire_client.WireClient``) speaking the wire protocol.
 from __future__ import annotations
 
 from kio.schema.errors import ErrorCode
+from refka.broker.clean_shutdown import CLEAN_SHUTDOWN_FILE
 from refka.replica import Replica
 from refka.sim.world import SimCluster
 from wire_client import WireClient, create_topic, create_topics_request, partition_error, produce
@@ -235,6 +236,19 @@ def test_a_crash_restarts_unclean_and_a_stop_restarts_clean() -> None:
     world.restart(leader)
     assert previous_broker_epoch(world, leader) > 0
     assert world.run_until(lambda: ready(world, leader), 30_000)
+
+
+def test_a_stop_on_a_full_disk_exits_without_the_clean_shutdown_file() -> None:
+    world, _, leader = with_topic()
+    follower = next(n for n in world.broker_ids if n != leader)
+    world.disk_full(follower)
+    world.stop(follower)  # its high watermark checkpoint cannot be written
+    assert not world.alive(follower)
+    assert not world.storage(follower).exists(CLEAN_SHUTDOWN_FILE)
+    world.disk_full(follower, False)
+    world.restart(follower)
+    assert previous_broker_epoch(world, follower) == -1  # an unclean start (KIP-966)
+    assert world.run_until(lambda: ready(world, follower), 30_000)
 
 
 def test_tracing_gives_every_core_the_worlds_tracer_and_none_without_it() -> None:

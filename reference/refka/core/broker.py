@@ -245,11 +245,16 @@ class Broker:
         """Flush and close the logs; after a completed controlled shutdown, leave the
         clean-shutdown file (KIP-966) so that the next start registers as clean. The high
         watermarks are checkpointed first (``replication-offset-checkpoint``), as Kafka's
-        ``ReplicaManager.shutdown``."""
-        self.replicas.checkpoint_high_watermarks()
-        self.partitions.close()
-        if self.shutdown_complete:
-            mark_clean_shutdown(self.storage, self.lifecycle.broker_epoch)
+        ``ReplicaManager.shutdown``. An I/O error (a full disk) takes the log directory
+        offline instead, as in ``_guard``: Kafka's ``LogManager.shutdown`` closes only the live
+        log directories, so no clean-shutdown file is left and the next start is unclean."""
+        try:
+            self.replicas.checkpoint_high_watermarks()
+            self.partitions.close()
+            if self.shutdown_complete:
+                mark_clean_shutdown(self.storage, self.lifecycle.broker_epoch)
+        except OSError as error:
+            self.replicas.handle_log_dir_failure(error)
 
     # -------------------------------------------------------------- internals
 
