@@ -14,12 +14,11 @@ from typing import TYPE_CHECKING, Any
 from kio.schema.errors import ErrorCode
 
 from refka.controller import replication_control as rc
-from refka.controller import topic_control, trace_events
+from refka.controller import topic_control
 from refka.controller.config_control import handle_alter_configs, handle_incremental_alter_configs
 from refka.controller.metadata_fetch import METADATA_TOPIC, handle_fetch
 from refka.controller.producer_id_control import generate_next_producer_id_block
 from refka.controller.reassignment import reassign
-from refka.core import trace
 from refka.core.context import RequestContext
 from refka.core.topic_defaults import topic_entries
 from refka.handlers import api_versions
@@ -289,6 +288,9 @@ def handle_alter_partition(c: QuorumController, ctx: RequestContext, request: An
 def _trace_alter(c: QuorumController, broker_id: int, topic: Any, data: Any, error: Any) -> None:
     """HandleAlterPartition: the request's ISR, the answer, the partition's state after it."""
     assert c.tracer is not None
+    from refka.controller import trace_events  # only a traced core loads it (issue 15)
+    from refka.core import trace
+
     s = trace_events.partition_state(c.image, topic.topic_id, data.partition_index)
     requested = getattr(data, "new_isr_with_epochs", None)
     wanted = (

@@ -24,7 +24,7 @@ the partition is loaded again (on the next change of leader).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kio.schema.errors import ErrorCode
 
@@ -35,11 +35,13 @@ from refka.core.coordinator_write import DelayedCoordinatorWrite, coordinator_er
 from refka.core.partitions import Partitions
 from refka.core.seeded import SeededRandom
 from refka.core.topics import Node, Topics
-from refka.core.trace import Tracer
 from refka.group import messages as msg
 from refka.group.config import GroupConfig
 from refka.group.coordinator import GroupCoordinator
 from refka.metadata.image import MetadataImage
+
+if TYPE_CHECKING:
+    from refka.core.trace import Tracer
 
 OFFSETS_TOPIC = "__consumer_offsets"
 
