@@ -26,7 +26,7 @@ from kio.schema.errors import ErrorCode
 
 from refka.group import records as rec
 from refka.group.classic_group import ClassicGroup
-from refka.group.config import GroupConfig
+from refka.group.config import GroupConfig, retention_check
 from refka.group.member import ClassicMember
 from refka.group.messages import (
     Append,
@@ -621,11 +621,11 @@ class GroupCoordinator(OffsetActions):
         effects: list[Effect] = []
         for group in list(self.groups.values()):
             effects += self._tick_group(group, now_ms)
-        if self.next_retention_check_ms is None:
-            self.next_retention_check_ms = now_ms + self.config.offsets_retention_check_interval_ms
-        elif now_ms >= self.next_retention_check_ms:
+        due, self.next_retention_check_ms = retention_check(
+            self.next_retention_check_ms, now_ms, self.config.offsets_retention_check_interval_ms
+        )
+        if due:
             self.expire_offsets(now_ms)
-            self.next_retention_check_ms = now_ms + self.config.offsets_retention_check_interval_ms
         return self._finish(effects, now_ms)
 
     def _tick_group(self, group: ClassicGroup, now_ms: int) -> list[Effect]:
