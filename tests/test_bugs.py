@@ -8,9 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
 from refka.bugs import Bug, parse_bugs
-from refka.config import BrokerConfig
+from refka.config import BrokerConfig, ConfigError
 from refka.controller.settings import ControllerSettings
 from refka.core.broker import Broker
 from refka.core.network_client import NodeAddress
@@ -42,7 +41,7 @@ def test_parse_short_and_full_names_any_case_and_spacing() -> None:
 def test_an_unknown_name_is_refused_with_the_known_ones() -> None:
     with pytest.raises(ValueError, match=r"unknown bug 'Nope'.*TruncateToHighWatermark"):
         parse_bugs("UncleanElection,Nope")
-    with pytest.raises(ValidationError, match="unknown bug"):
+    with pytest.raises(ConfigError, match="unknown bug"):
         BrokerConfig.model_validate({"refka.bugs": "Nope"})
 
 

@@ -9,6 +9,8 @@ listener, exactly as a broker of a separate controller would.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from refka.broker.meta_properties import format_directory
 from refka.config import BrokerConfig
 from refka.controller.quorum_controller import QuorumController
@@ -16,9 +18,11 @@ from refka.controller.settings import ControllerSettings
 from refka.core.broker import Broker
 from refka.core.network_client import NodeAddress
 from refka.core.seeded import SeededRandom
-from refka.core.trace import Tracer
 from refka.log.storage import Storage
 from refka.metadata.metadata_log import MetadataLog
+
+if TYPE_CHECKING:
+    from refka.core.trace import Tracer
 
 
 def make_controller(

@@ -27,12 +27,10 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from kio.schema.errors import ErrorCode
 
-from refka.core import trace
-from refka.core.trace import Tracer
 from refka.log.file_slice import FileSlice
 from refka.log.leader_epoch_cache import LeaderEpochCache
 from refka.log.partition_log import PartitionLog
@@ -40,6 +38,9 @@ from refka.producer_state import ProducerStateManager, SequenceDuplicate, Sequen
 from refka.protocol import compression
 from refka.protocol import records as batches
 from refka.protocol.batch_header import BatchHeader, iter_headers, read_header
+
+if TYPE_CHECKING:
+    from refka.core.trace import Tracer
 
 TARGET_CODECS = {
     "uncompressed": compression.NONE,
@@ -275,6 +276,8 @@ class Replica:
             self.epoch_cache.assign(leader_epoch, self.log_end_offset)
             self._reset_followers(now_ms)
             if self.tracer is not None:
+                from refka.core import trace  # only a traced core loads the events (issue 15)
+
                 self.tracer(
                     trace.BecomeLeader(
                         self.replica_id,
@@ -431,6 +434,8 @@ class Replica:
             timestamp_ms = now_ms if log_append else header.max_timestamp
             self.producer_state.update(header, base_offset, timestamp_ms)
         if self.tracer is not None:
+            from refka.core import trace
+
             self.tracer(
                 trace.LeaderAppend(
                     self.replica_id,
@@ -475,6 +480,8 @@ class Replica:
             commit_isr = self.maximal_isr | {self.replica_id}
             previous, self.high_watermark = self.high_watermark, candidate
             if self.tracer is not None:
+                from refka.core import trace
+
                 self.tracer(
                     trace.AdvanceHighWatermark(
                         self.replica_id,
@@ -576,6 +583,8 @@ class Replica:
     def trace_follower_fetch(self, offset: int, epochs: tuple[int, ...]) -> None:
         """Emit FollowerFetch: the log is now ``log[:offset] + epochs`` (tracer set)."""
         assert self.tracer is not None
+        from refka.core import trace
+
         self.tracer(
             trace.FollowerFetch(
                 self.replica_id,
@@ -592,6 +601,8 @@ class Replica:
 
     def _trace_flush(self, offset: int) -> None:
         if self.tracer is not None:
+            from refka.core import trace
+
             self.tracer(trace.Flush(self.replica_id, self.topic, self.partition, offset))
 
     def _bounded(self, high_watermark: int) -> int:

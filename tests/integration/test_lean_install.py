@@ -20,8 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SUITE = Path(__file__).with_name("lean_user_suite.py")
 # refka's base dependencies and theirs; nothing else may arrive with `pip install refka`.
 BASE = {
-    "refka", "kio", "pydantic", "pydantic-core", "annotated-types", "typing-extensions",
-    "typing-inspection", "crc32c", "lz4", "zstandard", "cramjam", "pip",
+    "refka", "kio", "typing-extensions", "crc32c", "lz4", "zstandard", "cramjam", "pip",
 }  # fmt: skip
 PYTEST = {"pytest", "iniconfig", "packaging", "pluggy", "pygments"}
 IGNORED = {".venv", ".git", "data", "build", "dist", "states", "bench", ".peers"}

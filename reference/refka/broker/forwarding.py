@@ -14,11 +14,6 @@ import datetime
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from kio.schema.create_topics.v7.request import (
-    CreatableTopic,
-    CreatableTopicConfig,
-    CreateTopicsRequest,
-)
 from kio.schema.errors import ErrorCode
 from kio.schema.types import TopicName
 from kio.static.primitive import i16, i32, i32Timedelta
@@ -70,6 +65,12 @@ class ForwardingManager:
     ) -> None:
         """Ask for a topic and answer nobody: auto-creation (Metadata, ``__consumer_offsets``).
         A failure is ignored; the next request that needs the topic asks again."""
+        from kio.schema.create_topics.v7.request import (  # on first use: not at start
+            CreatableTopic,
+            CreatableTopicConfig,
+            CreateTopicsRequest,
+        )
+
         topic = CreatableTopic(
             name=TopicName(name),
             num_partitions=i32(partitions),

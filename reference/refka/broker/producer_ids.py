@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from kio.schema.allocate_producer_ids.v0.request import AllocateProducerIdsRequest
 from kio.schema.errors import ErrorCode
 from kio.schema.types import BrokerId
 from kio.static.primitive import i64
@@ -52,6 +51,10 @@ class ProducerIdManager:
         return WAITING
 
     def _request_block(self, now_ms: int) -> bool:
+        from kio.schema.allocate_producer_ids.v0.request import (  # on first use: not at start
+            AllocateProducerIdsRequest,
+        )
+
         request = AllocateProducerIdsRequest(
             broker_id=BrokerId(self.broker_id), broker_epoch=i64(self.broker_epoch())
         )

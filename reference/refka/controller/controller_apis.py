@@ -3,6 +3,9 @@
 Ranges are those of Apache Kafka 4.4's controller within what kio has. Each handler reads
 the request, asks the control module for records and an answer, commits the records
 (``QuorumController.commit``: appended, flushed, applied) and only then answers.
+
+The control modules a controller needs only once it is asked for topics, configs, producer ids
+or reassignments are imported by their handlers on first use, not at start (issue 15).
 """
 
 from __future__ import annotations
@@ -14,12 +17,7 @@ from typing import TYPE_CHECKING, Any
 from kio.schema.errors import ErrorCode
 
 from refka.controller import replication_control as rc
-from refka.controller import topic_control, trace_events
-from refka.controller.config_control import handle_alter_configs, handle_incremental_alter_configs
 from refka.controller.metadata_fetch import METADATA_TOPIC, handle_fetch
-from refka.controller.producer_id_control import generate_next_producer_id_block
-from refka.controller.reassignment import reassign
-from refka.core import trace
 from refka.core.context import RequestContext
 from refka.core.topic_defaults import topic_entries
 from refka.handlers import api_versions
@@ -28,6 +26,7 @@ from refka.protocol import codec
 ZERO_UUID = uuid.UUID(int=0)
 
 if TYPE_CHECKING:
+    from refka.controller import topic_control
     from refka.controller.quorum_controller import QuorumController
 
 
@@ -93,6 +92,8 @@ def handle_allocate_producer_ids(c: QuorumController, ctx: RequestContext, reque
             producer_id_start=-1,
             producer_id_len=0,
         )
+    from refka.controller.producer_id_control import generate_next_producer_id_block
+
     block, record = generate_next_producer_id_block(
         max(c.image.next_producer_id, 0), request.broker_id, request.broker_epoch
     )
@@ -112,6 +113,8 @@ def handle_allocate_producer_ids(c: QuorumController, ctx: RequestContext, reque
 def handle_create_topics(c: QuorumController, ctx: RequestContext, request: Any) -> Any:
     """Kafka's ``ControllerApis.createTopics``: a name given twice gets one INVALID_REQUEST
     answer, after the others."""
+    from refka.controller import topic_control
+
     m = _module(ctx)
     counts = Counter(t.name for t in request.topics)
     results = []
@@ -172,6 +175,8 @@ def _created(m: Any, c: QuorumController, name: str, o: topic_control.TopicOutco
 def handle_delete_topics(c: QuorumController, ctx: RequestContext, request: Any) -> Any:
     """Kafka's ``ControllerApis.deleteTopics``: a topic is named by name or (v6+) by id, not
     both; names or ids given twice get one INVALID_REQUEST answer each, after the others."""
+    from refka.controller import topic_control
+
     m = _module(ctx)
     results = []
 
@@ -217,6 +222,8 @@ def handle_delete_topics(c: QuorumController, ctx: RequestContext, request: Any)
 
 
 def handle_create_partitions(c: QuorumController, ctx: RequestContext, request: Any) -> Any:
+    from refka.controller import topic_control
+
     m = _module(ctx)
     duplicates = _duplicates(request.topics)
     results = [
@@ -289,6 +296,9 @@ def handle_alter_partition(c: QuorumController, ctx: RequestContext, request: An
 def _trace_alter(c: QuorumController, broker_id: int, topic: Any, data: Any, error: Any) -> None:
     """HandleAlterPartition: the request's ISR, the answer, the partition's state after it."""
     assert c.tracer is not None
+    from refka.controller import trace_events  # only a traced core loads it (issue 15)
+    from refka.core import trace
+
     s = trace_events.partition_state(c.image, topic.topic_id, data.partition_index)
     requested = getattr(data, "new_isr_with_epochs", None)
     wanted = (
@@ -417,6 +427,8 @@ def handle_alter_partition_reassignments(
     c: QuorumController, ctx: RequestContext, request: Any
 ) -> Any:
     """KIP-455, reordering only (``refka.controller.reassignment``)."""
+    from refka.controller.reassignment import reassign
+
     m = _module(ctx)
     topics = []
     for topic in request.topics:
@@ -489,6 +501,18 @@ def handle_describe_quorum(c: QuorumController, ctx: RequestContext, request: An
         topics=tuple(topics),
         nodes=(),
     )
+
+
+def handle_alter_configs(c: QuorumController, ctx: RequestContext, request: Any) -> Any:
+    from refka.controller import config_control
+
+    return config_control.handle_alter_configs(c, ctx, request)
+
+
+def handle_incremental_alter_configs(c: QuorumController, ctx: RequestContext, request: Any) -> Any:
+    from refka.controller import config_control
+
+    return config_control.handle_incremental_alter_configs(c, ctx, request)
 
 
 API_TABLE: dict[int, tuple[str, int, int, Any]] = {

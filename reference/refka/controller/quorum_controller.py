@@ -23,9 +23,9 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from refka.controller import controller_apis, trace_events
+from refka.controller import controller_apis
 from refka.controller.cluster_control import ClusterControl
 from refka.controller.metadata_fetch import DelayedMetadataFetch
 from refka.controller.replication_control import (
@@ -40,9 +40,11 @@ from refka.core.dispatch import Api, Dispatcher
 from refka.core.effects import Effect, Halt, Send, Wakeup
 from refka.core.purgatory import Purgatory
 from refka.core.seeded import SeededRandom
-from refka.core.trace import Tracer
 from refka.handlers import api_versions
 from refka.metadata.records import encode_record
+
+if TYPE_CHECKING:
+    from refka.core.trace import Tracer
 
 log = logging.getLogger(__name__)
 
@@ -166,6 +168,8 @@ class QuorumController:
         last = self.log.append(list(records), self.epoch, now_ms)
         self.image, _ = self.image.apply(last, records)
         if self.tracer is not None:
+            from refka.controller import trace_events  # only a traced core loads it (issue 15)
+
             for event in trace_events.committed(self.node_id, records, self.image, clean_shutdown):
                 self.tracer(event)
         self._bytes_since_snapshot += sum(len(encode_record(r)) for r in records)

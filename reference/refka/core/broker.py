@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from refka.broker.clean_shutdown import mark_clean_shutdown, take_previous_broker_epoch
 from refka.broker.forwarding import ForwardingManager
@@ -40,13 +40,15 @@ from refka.core.network_client import NetworkClient, NodeAddress
 from refka.core.partitions import Partitions
 from refka.core.seeded import SeededRandom
 from refka.core.topics import Node, Topics
-from refka.core.trace import Tracer
 from refka.handlers import registry
 from refka.log.storage import Storage
 from refka.metadata.image import MetadataDelta, MetadataImage, whole_image_delta
 from refka.metadata.records import TOPIC_RESOURCE
 from refka.replication.replica_fetcher import FetcherConfig, TruncationMode
 from refka.replication.replica_manager import ReplicaManager, ReplicationConfig
+
+if TYPE_CHECKING:
+    from refka.core.trace import Tracer
 
 log = logging.getLogger(__name__)
 

@@ -14,6 +14,10 @@ partition it does not lead get NOT_COORDINATOR. Replies become wire responses th
 ``responders`` (``refka.handlers.group.RESPONDERS``), given by the registry so the core does not
 import the wire layer.
 
+The coordinator is built on first use (a group request, or leading an offsets partition): until
+then a ``DeferredCoordinator`` keeps the one timer an empty coordinator has, so the broker's
+start does not import the group machinery (issue 15) and its deadlines are the same.
+
 Each write's outcome goes back to the coordinator (``complete_write``) before its answers: an
 OffsetCommit's offsets become visible to OffsetFetch only once replicated, and are dropped if
 the write fails (Kafka's pending offset commits). Known limit: the group metadata (members,
@@ -24,7 +28,8 @@ the partition is loaded again (on the next change of leader).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from kio.schema.errors import ErrorCode
 
@@ -35,11 +40,13 @@ from refka.core.coordinator_write import DelayedCoordinatorWrite, coordinator_er
 from refka.core.partitions import Partitions
 from refka.core.seeded import SeededRandom
 from refka.core.topics import Node, Topics
-from refka.core.trace import Tracer
-from refka.group import messages as msg
-from refka.group.config import GroupConfig
-from refka.group.coordinator import GroupCoordinator
+from refka.group.config import GroupConfig, retention_check
 from refka.metadata.image import MetadataImage
+
+if TYPE_CHECKING:
+    from refka.core.trace import Tracer
+    from refka.group import messages as msg
+    from refka.group.coordinator import GroupCoordinator
 
 OFFSETS_TOPIC = "__consumer_offsets"
 
@@ -47,12 +54,44 @@ Responder = Callable[[int, Any], Any]  # (api version, coordinator result) -> re
 E = ErrorCode
 
 
+@dataclass(slots=True)
+class DeferredCoordinator:
+    """A group coordinator not built yet: what it is built from, and the offsets retention
+    timer (the only state an empty coordinator changes), handed over when it is built."""
+
+    config: GroupConfig
+    seed: int
+    node: int
+    tracer: Tracer | None = None
+    next_retention_check_ms: int | None = None
+
+    def on_tick(self, now_ms: int) -> None:
+        """What an empty coordinator's ``on_tick`` does: move the retention timer (a check
+        of no offsets expires nothing)."""
+        _, self.next_retention_check_ms = retention_check(
+            self.next_retention_check_ms, now_ms, self.config.offsets_retention_check_interval_ms
+        )
+
+    def build(self) -> GroupCoordinator:
+        from refka.group.coordinator import GroupCoordinator
+
+        coordinator = GroupCoordinator(
+            self.config,
+            SeededRandom(self.seed),
+            owned_partitions=frozenset(),
+            tracer=self.tracer,
+            node=self.node,
+        )
+        coordinator.next_retention_check_ms = self.next_retention_check_ms
+        return coordinator
+
+
 class GroupService:
     """The coordinator of this node's groups, with the partitions and topics it writes to."""
 
     def __init__(
         self,
-        coordinator: GroupCoordinator,
+        coordinator: GroupCoordinator | DeferredCoordinator,
         topics: Topics,
         partitions: Partitions,
         reply: Callable[[RequestContext, Any], None],
@@ -60,7 +99,7 @@ class GroupService:
         commit_timeout_ms: int = 5_000,
         load_buffer_size: int = 5 << 20,
     ) -> None:
-        self.coordinator = coordinator
+        self._coordinator = coordinator
         self._topics = topics
         self._partitions = partitions
         self._reply = reply
@@ -69,6 +108,13 @@ class GroupService:
         self.loader = CoordinatorLoader(
             lambda p: partitions.replica(OFFSETS_TOPIC, p), partitions.read_bytes, load_buffer_size
         )
+
+    @property
+    def coordinator(self) -> GroupCoordinator:
+        """The coordinator, built on first use."""
+        if isinstance(self._coordinator, DeferredCoordinator):
+            self._coordinator = self._coordinator.build()
+        return self._coordinator
 
     @property
     def node(self) -> Node:
@@ -94,11 +140,20 @@ class GroupService:
         """Load a chunk of every loading partition, then fire the coordinator's timers."""
         for load in self.loader.step(now_ms):
             self._loaded(load.partition, load.records)
-        for ctx, response in self._carry_out(self.coordinator.on_tick(now_ms), now_ms):
+        if isinstance(self._coordinator, DeferredCoordinator):
+            self._coordinator.on_tick(now_ms)
+            return
+        for ctx, response in self._carry_out(self._coordinator.on_tick(now_ms), now_ms):
             self._reply(ctx, response)
 
     def next_deadline_ms(self) -> int | None:
-        deadlines = (self.coordinator.next_deadline_ms(), self.loader.next_deadline_ms())
+        coordinator = self._coordinator
+        own = (
+            coordinator.next_retention_check_ms
+            if isinstance(coordinator, DeferredCoordinator)
+            else coordinator.next_deadline_ms()
+        )
+        deadlines = (own, self.loader.next_deadline_ms())
         return min((d for d in deadlines if d is not None), default=None)
 
     def coordinator_for(self, group_id: str, now_ms: int, listener: str = "") -> Node | None:
@@ -139,6 +194,8 @@ class GroupService:
         topic = image.topics_by_name.get(OFFSETS_TOPIC)
         me = self._topics.node.node_id
         led = frozenset(p for p, r in (topic.partitions.items() if topic else ()) if r.leader == me)
+        if isinstance(self._coordinator, DeferredCoordinator) and not led:
+            return  # owns nothing, loads nothing, leads nothing: nothing changes
         coordinator = self.coordinator
         owned = coordinator.owned_partitions or frozenset()
         for partition in sorted((owned | self.loader.loading) - led):
@@ -165,6 +222,8 @@ class GroupService:
         append failed: with the mapped error), else when the ``DelayedCoordinatorWrite``
         completes. The coordinator learns each write's outcome first (``complete_write``):
         the offsets it commits become visible only once replicated."""
+        from refka.group import messages as msg
+
         required: dict[tuple[str, int], int] = {}
         error = E.none
         replies: list[msg.Reply] = []
@@ -211,10 +270,14 @@ class GroupService:
             self._answer(reply, error)
 
     def _answer(self, reply: msg.Effect, error: ErrorCode) -> None:
+        from refka.group import messages as msg
+
         assert isinstance(reply, msg.Reply)
         self._reply(*self._response(reply, error))
 
     def _response(self, reply: msg.Reply, error: ErrorCode) -> tuple[RequestContext, Any]:
+        from refka.group import messages as msg
+
         ctx: RequestContext = reply.request  # type: ignore[assignment]
         result = reply.result if error == E.none else msg.with_error(reply.result, error)
         return ctx, self._responders[ctx.api_key](ctx.api_version, result)
@@ -237,12 +300,9 @@ def make_group_service(
     }
     # bug switch: Bug.ZOMBIE_COMMIT (spec/bugs/ConsumerGroup_ZombieCommit.cfg)
     values["fence_offset_commits"] = Bug.ZOMBIE_COMMIT not in getattr(config, "bugs", ())
-    coordinator = GroupCoordinator(
-        GroupConfig(**values),
-        SeededRandom(random.next_u64()),
-        owned_partitions=frozenset(),
-        tracer=tracer,
-        node=config.node_id,
+    # the seed is drawn now, as it was when the coordinator was built here
+    coordinator = DeferredCoordinator(
+        GroupConfig(**values), random.next_u64(), config.node_id, tracer
     )
     return GroupService(
         coordinator,

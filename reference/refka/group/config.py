@@ -32,3 +32,13 @@ class GroupConfig:
             if key in properties and name != "fence_offset_commits":
                 values[name] = int(str(properties[key]))
         return cls(**values)  # type: ignore[arg-type]
+
+
+def retention_check(next_check_ms: int | None, now_ms: int, interval_ms: int) -> tuple[bool, int]:
+    """The offsets retention timer (KIP-211) at ``now_ms``: whether a check is due, and when the
+    next one is. The first tick only sets the timer."""
+    if next_check_ms is None:
+        return False, now_ms + interval_ms
+    if now_ms >= next_check_ms:
+        return True, now_ms + interval_ms
+    return False, next_check_ms

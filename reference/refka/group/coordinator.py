@@ -20,15 +20,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from kio.schema.errors import ErrorCode
 
-from refka.core import trace
-from refka.core.trace import Tracer
 from refka.group import records as rec
 from refka.group.classic_group import ClassicGroup
-from refka.group.config import GroupConfig
+from refka.group.config import GroupConfig, retention_check
 from refka.group.member import ClassicMember
 from refka.group.messages import (
     Append,
@@ -51,6 +49,9 @@ from refka.group.messages import (
 from refka.group.offsets import OffsetActions, PendingCommit, StoredOffset, offset_key
 from refka.group.partitioner import partition_for
 from refka.group.state import GroupState, parse_state
+
+if TYPE_CHECKING:
+    from refka.core.trace import Tracer
 
 
 class RandomBits(Protocol):
@@ -221,6 +222,8 @@ class GroupCoordinator(OffsetActions):
         )
         group.add_member(member)
         if self.tracer is not None:  # the group rebalances (the join may complete at once)
+            from refka.core import trace  # only a traced core loads the events (issue 15)
+
             state = GroupState.PREPARING_REBALANCE.value
             self.tracer(
                 trace.JoinGroup(self.node, group.group_id, member_id, group.generation_id, state)
@@ -331,6 +334,8 @@ class GroupCoordinator(OffsetActions):
         group.initial_rebalance_end_ms = None
         group.init_next_generation(now_ms)
         if self.tracer is not None:
+            from refka.core import trace
+
             self.tracer(
                 trace.CompleteJoin(
                     self.node,
@@ -383,6 +388,8 @@ class GroupCoordinator(OffsetActions):
         for m in group.members.values():
             m.assignment = assignments.get(m.member_id, b"")
         if self.tracer is not None:
+            from refka.core import trace
+
             assigned = tuple(sorted((m.member_id, m.assignment) for m in group.members.values()))
             self.tracer(
                 trace.SyncGroupLeader(self.node, group.group_id, group.generation_id, assigned)
@@ -461,6 +468,8 @@ class GroupCoordinator(OffsetActions):
             return E.unknown_member_id
         effects += self._remove_member_and_rebalance(group, member_id, now_ms)
         if self.tracer is not None:
+            from refka.core import trace
+
             self.tracer(
                 trace.LeaveGroup(
                     self.node, group.group_id, member_id, group.generation_id, group.state.value
@@ -612,11 +621,11 @@ class GroupCoordinator(OffsetActions):
         effects: list[Effect] = []
         for group in list(self.groups.values()):
             effects += self._tick_group(group, now_ms)
-        if self.next_retention_check_ms is None:
-            self.next_retention_check_ms = now_ms + self.config.offsets_retention_check_interval_ms
-        elif now_ms >= self.next_retention_check_ms:
+        due, self.next_retention_check_ms = retention_check(
+            self.next_retention_check_ms, now_ms, self.config.offsets_retention_check_interval_ms
+        )
+        if due:
             self.expire_offsets(now_ms)
-            self.next_retention_check_ms = now_ms + self.config.offsets_retention_check_interval_ms
         return self._finish(effects, now_ms)
 
     def _tick_group(self, group: ClassicGroup, now_ms: int) -> list[Effect]:
@@ -634,6 +643,8 @@ class GroupCoordinator(OffsetActions):
             if member.heartbeat_deadline_ms <= now_ms and not waiting:
                 effects += self._remove_member_and_rebalance(group, member.member_id, now_ms)
                 if self.tracer is not None:
+                    from refka.core import trace
+
                     self.tracer(
                         trace.MemberExpired(
                             self.node,

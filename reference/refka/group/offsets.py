@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING
 
 from kio.schema.errors import ErrorCode
 
-from refka.core import trace
 from refka.group import records as rec
 from refka.group.classic_group import ClassicGroup
 from refka.group.messages import (
@@ -129,6 +128,8 @@ class OffsetActions:
             group = self.groups.get(group_id)
             generation = group.generation_id if group is not None else generation_id
             if accepted:  # ConsumerGroup.tla: <<member, the coordinator's generation, p>>
+                from refka.core import trace  # only a traced core loads the events (issue 15)
+
                 self.tracer(
                     trace.CommitOffset(self.node, group_id, member_id, generation, accepted)
                 )

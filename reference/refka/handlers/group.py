@@ -21,45 +21,25 @@ from kio.schema.errors import ErrorCode
 from refka.core.context import RequestContext
 from refka.core.groups import GroupService
 from refka.group import messages as msg
+from refka.handlers.group_apis import (
+    DELETE_GROUPS,
+    DESCRIBE_GROUPS,
+    FIND_COORDINATOR,
+    HEARTBEAT,
+    JOIN_GROUP,
+    LEAVE_GROUP,
+    LIST_GROUPS,
+    OFFSET_COMMIT,
+    OFFSET_DELETE,
+    OFFSET_FETCH,
+    SYNC_GROUP,
+)
+from refka.handlers.group_apis import NAMES as NAMES  # re-exported with the handlers
+from refka.handlers.group_apis import SUPPORTED_VERSIONS as SUPPORTED_VERSIONS
 from refka.protocol import codec
 
 NO_AUTHORIZED_OPERATIONS = -(1 << 31)
 E = ErrorCode
-
-OFFSET_COMMIT, OFFSET_FETCH, FIND_COORDINATOR, JOIN_GROUP = 8, 9, 10, 11
-HEARTBEAT, LEAVE_GROUP, SYNC_GROUP, DESCRIBE_GROUPS, LIST_GROUPS = 12, 13, 14, 15, 16
-DELETE_GROUPS, OFFSET_DELETE = 42, 47
-
-NAMES = {
-    OFFSET_COMMIT: "OffsetCommit",
-    OFFSET_FETCH: "OffsetFetch",
-    FIND_COORDINATOR: "FindCoordinator",
-    JOIN_GROUP: "JoinGroup",
-    HEARTBEAT: "Heartbeat",
-    LEAVE_GROUP: "LeaveGroup",
-    SYNC_GROUP: "SyncGroup",
-    DESCRIBE_GROUPS: "DescribeGroups",
-    LIST_GROUPS: "ListGroups",
-    DELETE_GROUPS: "DeleteGroups",
-    OFFSET_DELETE: "OffsetDelete",
-}
-
-# Every version kio has a schema for, up to the last one before topic ids (OffsetCommit v10,
-# OffsetFetch v10) and share groups (FindCoordinator v6); aiokafka, kafka-python, librdkafka
-# and the Java client each find a common version (see /work/shared/notes/kafka-clients.md).
-SUPPORTED_VERSIONS = {
-    OFFSET_COMMIT: (2, 9),
-    OFFSET_FETCH: (1, 9),
-    FIND_COORDINATOR: (0, 5),
-    JOIN_GROUP: (0, 9),
-    HEARTBEAT: (0, 4),
-    LEAVE_GROUP: (0, 5),
-    SYNC_GROUP: (0, 5),
-    DESCRIBE_GROUPS: (0, 6),
-    LIST_GROUPS: (0, 5),
-    DELETE_GROUPS: (0, 2),
-    OFFSET_DELETE: (0, 0),
-}
 
 
 def _ms(value: datetime.timedelta | int) -> int:
@@ -471,3 +451,8 @@ HANDLERS: dict[int, Callable[[GroupService, RequestContext, Any], Any]] = {
     DELETE_GROUPS: handle_delete_groups,
     OFFSET_DELETE: handle_offset_delete,
 }
+
+
+def handle(api_key: int, groups: GroupService, ctx: RequestContext, request: Any) -> Any:
+    """The handler of ``api_key`` (the registry binds one per group API)."""
+    return HANDLERS[api_key](groups, ctx, request)

@@ -19,13 +19,19 @@ never the whole broker:
 :func:`broker_apis` binds each handler to its service with ``functools.partial``, so the
 dispatcher (``refka.core.dispatch``) calls ``api.handle(ctx, request)``. The core imports this
 module; nothing here imports the core's ``Broker`` (the services are built first, then the
-table), so there is no import circle and no lazy import. A controller core builds its own table
-the same way from its own services.
+table), so there is no import circle. A controller core builds its own table the same way from
+its own services.
+
+The handlers a first Metadata answer needs (ApiVersions, Metadata, the forwarded admin APIs) are
+imported with this module; every other handler module on its API's first request
+(:func:`on_first_request`), so that the broker's start does not import them, nor the group
+machinery behind the group handlers (issue 15).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import importlib
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -34,22 +40,46 @@ from refka.core.dispatch import Api
 from refka.core.groups import GroupService
 from refka.core.partitions import Partitions
 from refka.core.topics import Topics
-from refka.handlers import (
-    api_versions,
-    cluster,
-    configs,
-    fetch,
-    forwarded,
-    group,
-    list_offsets,
-    metadata,
-    offset_for_leader_epoch,
-    produce,
-    producer_ids,
-)
+from refka.handlers import api_versions, forwarded, group_apis, metadata
 from refka.replication.replica_manager import ReplicaManager
 
-GROUP_RESPONDERS: Mapping[int, Callable[[int, Any], Any]] = group.RESPONDERS
+Handler = Callable[[Any, Any], Any]  # (ctx, request) -> response
+
+
+def on_first_request(module: str, name: str, *services: object) -> Handler:
+    """The handler ``name`` of ``refka.handlers.<module>``, bound to ``services``, imported
+    when its first request arrives."""
+    bound: Handler | None = None
+
+    def handle(ctx: Any, request: Any) -> Any:
+        nonlocal bound
+        if bound is None:
+            found = getattr(importlib.import_module(f"refka.handlers.{module}"), name)
+            bound = partial(found, *services)
+        return bound(ctx, request)
+
+    return handle
+
+
+class _GroupResponders(Mapping[int, Callable[[int, Any], Any]]):
+    """``refka.handlers.group.RESPONDERS``, imported on first use (a group reply)."""
+
+    def _table(self) -> Mapping[int, Callable[[int, Any], Any]]:
+        from refka.handlers import group
+
+        return group.RESPONDERS
+
+    def __getitem__(self, key: int) -> Callable[[int, Any], Any]:
+        return self._table()[key]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._table())
+
+    def __len__(self) -> int:
+        return len(self._table())
+
+
+GROUP_RESPONDERS: Mapping[int, Callable[[int, Any], Any]] = _GroupResponders()
 """Coordinator results -> wire responses, for the ``GroupService`` to answer with."""
 
 
@@ -67,28 +97,29 @@ def broker_apis(services: BrokerServices) -> dict[int, Api]:
     """The broker's API table, each handler bound to its service."""
     p, t, r = services.partitions, services.topics, services.replicas
     forward = partial(forwarded.handle_forwarded, t)
+    lazy = on_first_request
     apis: dict[int, Api] = {}
     table = [
-        Api(0, "Produce", 3, 11, partial(produce.handle_produce, p, r), advertised_min_version=0),
-        Api(1, "Fetch", 4, 17, partial(fetch.handle_fetch, p, r)),
-        Api(2, "ListOffsets", 1, 11, partial(list_offsets.handle_list_offsets, p, r)),
+        Api(0, "Produce", 3, 11, lazy("produce", "handle_produce", p, r), advertised_min_version=0),
+        Api(1, "Fetch", 4, 17, lazy("fetch", "handle_fetch", p, r)),
+        Api(2, "ListOffsets", 1, 11, lazy("list_offsets", "handle_list_offsets", p, r)),
         Api(3, "Metadata", 0, 12, partial(metadata.handle_metadata, t)),
         Api(18, "ApiVersions", 0, 4, partial(api_versions.handle_api_versions, apis)),
         Api(19, "CreateTopics", 2, 7, forward),
         Api(20, "DeleteTopics", 1, 6, forward),
-        Api(23, "OffsetForLeaderEpoch", 2, 4, partial(offset_for_leader_epoch.handle, r)),
-        Api(22, "InitProducerId", 0, 5, partial(producer_ids.handle_init_producer_id, t)),
-        Api(32, "DescribeConfigs", 1, 4, partial(configs.handle_describe_configs, t)),
+        Api(23, "OffsetForLeaderEpoch", 2, 4, lazy("offset_for_leader_epoch", "handle", r)),
+        Api(22, "InitProducerId", 0, 5, lazy("producer_ids", "handle_init_producer_id", t)),
+        Api(32, "DescribeConfigs", 1, 4, lazy("configs", "handle_describe_configs", t)),
         Api(33, "AlterConfigs", 0, 2, forward),
         Api(37, "CreatePartitions", 0, 3, forward),
         Api(43, "ElectLeaders", 0, 2, forward),
         Api(44, "IncrementalAlterConfigs", 0, 1, forward),
         Api(45, "AlterPartitionReassignments", 0, 1, forward),
-        Api(60, "DescribeCluster", 0, 1, partial(cluster.handle_describe_cluster, t)),
+        Api(60, "DescribeCluster", 0, 1, lazy("cluster", "handle_describe_cluster", t)),
     ]
-    for key, (low, high) in group.SUPPORTED_VERSIONS.items():
-        handler = partial(group.HANDLERS[key], services.groups)
-        table.append(Api(key, group.NAMES[key], low, high, handler))
+    for key, (low, high) in group_apis.SUPPORTED_VERSIONS.items():
+        handler = lazy("group", "handle", key, services.groups)
+        table.append(Api(key, group_apis.NAMES[key], low, high, handler))
     apis.update((api.key, api) for api in table)
     return apis
 

@@ -19,8 +19,6 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import crc32c
-
 from refka.log.config import LogConfig
 from refka.log.file_slice import FileSlice
 from refka.log.leader_epoch_cache import LeaderEpochCache
@@ -30,6 +28,7 @@ from refka.log.storage import Storage
 from refka.log.time_index import ENTRY_SIZE as TIME_ENTRY_SIZE
 from refka.log.time_index import NO_TIMESTAMP, TimeIndex
 from refka.protocol.batch_header import ATTRIBUTES, HEADER_SIZE, LOG_OVERHEAD
+from refka.protocol.crc import crc32c
 
 # baseOffset, batchLength, partitionLeaderEpoch, magic, crc, attributes, lastOffsetDelta,
 # baseTimestamp, maxTimestamp: the header prefix the log needs.
@@ -176,7 +175,7 @@ class LogSegment:
                 chunk_start = position
                 chunk = self.storage.read(self.log_path, position, max(size, _RECOVERY_CHUNK_BYTES))
                 at = 0
-            if crc32c.crc32c(memoryview(chunk)[at + ATTRIBUTES : at + size]) != crc:
+            if crc32c(memoryview(chunk)[at + ATTRIBUTES : at + size]) != crc:
                 return
             if base + delta - self.base_offset > 0x7FFFFFFF:
                 return

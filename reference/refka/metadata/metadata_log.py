@@ -23,8 +23,6 @@ import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from kio.schema.snapshot_footer_record.v0.data import SnapshotFooterRecord
-from kio.schema.snapshot_header_record.v0.data import SnapshotHeaderRecord
 from kio.serial import entity_writer
 from kio.static.primitive import i16, i64
 
@@ -189,6 +187,8 @@ class MetadataLog:
             ]
             chunks.append(build_batch(values, base_offset=offset, partition_leader_epoch=epoch))
             offset += len(values)
+        from kio.schema.snapshot_footer_record.v0.data import SnapshotFooterRecord
+
         footer = _body(SnapshotFooterRecord(version=i16(0)))
         chunks.append(_control_batch(SNAPSHOT_FOOTER, footer, epoch, offset, now_ms))
         path = f"{self.dir_name}/{snapshot_name(end_offset, epoch)}"
@@ -252,6 +252,8 @@ class MetadataLog:
 
 
 def _header(now_ms: int) -> bytes:
+    from kio.schema.snapshot_header_record.v0.data import SnapshotHeaderRecord  # not at start
+
     return _body(SnapshotHeaderRecord(version=i16(0), last_contained_log_timestamp=i64(now_ms)))
 
 

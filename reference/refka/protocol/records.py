@@ -36,7 +36,6 @@ import struct
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from crc32c import crc32c
 from kio.schema.errors import ErrorCode
 
 from refka.protocol import compression as codecs
@@ -57,6 +56,7 @@ from refka.protocol.batch_header import (
     BatchHeader,
     read_header,
 )
+from refka.protocol.crc import crc32c
 from refka.protocol.varint import decode_uvarint, decode_varint, encode_varint
 
 Buffer = bytes | bytearray | memoryview

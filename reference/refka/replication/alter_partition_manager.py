@@ -16,14 +16,16 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kio.schema.errors import ErrorCode
 
-from refka.core import trace
 from refka.core.network_client import Client, ClientResponse, NodeAddress
 from refka.protocol import codec
 from refka.replica import Replica
+
+if TYPE_CHECKING:
+    from refka.core import trace
 
 TopicPartition = tuple[str, int]
 ALTER_PARTITION_KEY = 56
@@ -159,6 +161,8 @@ class AlterPartitionManager:
 
 def _trace_event(node: int, replica: Replica, change: IsrChange) -> trace.SendAlterPartition:
     """SendAlterPartition: a shrink when the new ISR drops members, else an expansion."""
+    from refka.core import trace  # only a traced core loads the events (issue 15)
+
     new_isr = tuple(b for b, _ in change.new_isr_with_epochs)
     shrink = not replica.isr <= set(new_isr)
     moved = replica.isr - set(new_isr) if shrink else set(new_isr) - replica.isr

@@ -39,7 +39,6 @@ from typing import Any, NamedTuple
 
 from kio.schema.errors import ErrorCode
 
-from refka.core import trace
 from refka.core.network_client import Client, ClientResponse, NodeAddress
 from refka.log.leader_epoch_cache import UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET
 from refka.protocol import codec
@@ -312,6 +311,8 @@ class ReplicaFetcher:
         if state.traced:
             replica.trace_follower_fetch(replica.log_end_offset, ())
             return
+        from refka.core import trace  # only a traced core loads the events (issue 15)
+
         state.traced = True
         replica.tracer(
             trace.BecomeFollower(

@@ -23,14 +23,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from kio.schema.errors import ErrorCode
 
 from refka.core.context import PENDING, RequestContext
 from refka.core.network_client import Client, NodeAddress
 from refka.core.purgatory import Purgatory
-from refka.core.trace import Tracer
 from refka.log.config import LogConfig
 from refka.log.leader_epoch_cache import UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET
 from refka.log.log_manager import LogManager
@@ -40,6 +39,9 @@ from refka.replication.alter_partition_manager import AlterPartitionManager, Isr
 from refka.replication.delayed_produce import DelayedProduce, check_enough_replicas_reach_offset
 from refka.replication.high_watermark_checkpoint import HighWatermarkCheckpoint
 from refka.replication.replica_fetcher import FetcherConfig, ReplicaFetcher
+
+if TYPE_CHECKING:
+    from refka.core.trace import Tracer
 
 TopicPartition = tuple[str, int]
 NO_LEADER = -1

@@ -101,16 +101,17 @@ async def serve(
     from refka.node import make_broker, make_controller
     from refka.server.driver import NodeServer, now_ms
     from refka.server.files import SegmentFiles
-    from refka.server.trace_file import TraceFile
 
     log = logging.getLogger("refka.server")
     try:
         node_roles = roles(config)
         storage = FileStorage(config.log_dirs)
         metadata_storage = FileStorage(config.metadata_log_dir) if config.metadata_log_dir else None
-        trace = (
-            TraceFile(config.refka_trace_file, config.node_id) if config.refka_trace_file else None
-        )
+        trace = None
+        if config.refka_trace_file:
+            from refka.server.trace_file import TraceFile  # only a traced node loads the events
+
+            trace = TraceFile(config.refka_trace_file, config.node_id)
     except (OSError, ValueError) as error:
         print(f"refka broker: {error}", file=sys.stderr)
         return 1

@@ -157,6 +157,36 @@ def _child(request: dict[str, str]) -> None:
         os._exit(code)
 
 
+def _warm_first_use() -> None:
+    """Import what a broker imports only on first use (the handlers beyond Metadata, the group
+    coordinator, the controller's control modules, the compression codecs): the standalone
+    broker's start skips them (issue 15), a forked broker has them warm."""
+    import importlib
+
+    for module in (
+        "refka.handlers.cluster",
+        "refka.handlers.configs",
+        "refka.handlers.fetch",
+        "refka.handlers.group",
+        "refka.handlers.list_offsets",
+        "refka.handlers.offset_for_leader_epoch",
+        "refka.handlers.produce",
+        "refka.handlers.producer_ids",
+        "refka.group.coordinator",
+        "refka.controller.config_control",
+        "refka.controller.producer_id_control",
+        "refka.controller.reassignment",
+        "refka.controller.topic_control",
+        "kio.schema.create_topics.v7.request",
+        "kio.schema.allocate_producer_ids.v0.request",
+        "gzip",
+        "lz4.frame",
+        "zstandard",
+        "cramjam",
+    ):
+        importlib.import_module(module)
+
+
 def _serve() -> None:
     sys.modules.setdefault("hypothesis", None)  # type: ignore[arg-type]  # as refka.cli does
     import asyncio  # noqa: F401 - warm: everything a broker imports
@@ -168,6 +198,7 @@ def _serve() -> None:
     import refka.server.driver
     import refka.server.main
 
+    _warm_first_use()
     refka.config.load_config(None, [])  # builds and exercises the config model once
     gc.collect()
     gc.freeze()  # the warm objects stay out of the children's collections: fewer copied pages

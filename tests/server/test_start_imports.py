@@ -1,0 +1,69 @@
+"""The broker's start path (issue 15): ``python -m refka broker`` becomes ready without importing
+what only later requests, tracing, compressed batches or other tools need. Checked by module
+name (``python -X importtime``), never by time."""
+
+from __future__ import annotations
+
+import selectors
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+READY_DEADLINE_S = 60.0
+
+NOT_AT_START = {
+    "pydantic",  # the config model is refka's own
+    "hypothesis",  # kio registers strategies when it is importable
+    "importlib.metadata",  # pydantic's plugin loader, the crc32c package's version lookup
+    "gzip",
+    "lz4",
+    "zstandard",
+    "cramjam",
+    "refka.core.trace",
+    "refka.controller.trace_events",
+    "refka.group.coordinator",
+    "refka.group.messages",
+    "refka.handlers.fetch",
+    "refka.handlers.group",
+    "refka.handlers.produce",
+    "refka.controller.topic_control",
+    "refka.sim",
+    "refka.bench",
+    "kio.schema.create_topics.v7.request",
+}
+AT_START = {"refka.core.broker", "refka.controller.quorum_controller", "refka.handlers.metadata"}
+
+
+def imports_until_ready(log_dir: Path) -> set[str]:
+    """The modules a broker imports until it prints its ready line (then it is killed)."""
+    argv = [sys.executable, "-X", "importtime", "-u", "-m", "refka", "broker"]
+    argv += ["--set", "listeners=PLAINTEXT://127.0.0.1:0", "--set", f"log.dirs={log_dir}"]
+    process = subprocess.Popen(
+        argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert process.stdout is not None
+    selector = selectors.DefaultSelector()
+    selector.register(process.stdout, selectors.EVENT_READ)
+    end = time.monotonic() + READY_DEADLINE_S
+    ready = ""
+    while not ready.startswith("refka broker ready") and time.monotonic() < end:
+        if selector.select(timeout=end - time.monotonic()):
+            ready = process.stdout.readline()
+            if not ready and process.poll() is not None:
+                break
+    process.kill()  # no shutdown path: only the start's imports are listed
+    _, stderr = process.communicate(timeout=30)
+    assert ready.startswith("refka broker ready"), stderr[-2000:]
+    return {
+        line.rsplit("|", 1)[1].strip()
+        for line in stderr.splitlines()
+        if line.startswith("import time:") and line.count("|") == 2
+    }
+
+
+def test_the_start_imports_only_what_the_first_answer_needs(tmp_path: Path) -> None:
+    imported = imports_until_ready(tmp_path)
+    assert imported >= AT_START  # the listing is read
+    # exact names: a blocked import (kio's ``hypothesis.strategies``) is listed, failing
+    assert not NOT_AT_START & imported, f"imported at start: {sorted(NOT_AT_START & imported)}"
