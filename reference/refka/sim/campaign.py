@@ -35,6 +35,8 @@ class Scenario:
     steps: int = 30  # rules per Hypothesis example
     run_ms: tuple[int, ...] = (50, 200, 1_000, 5_000, 20_000)  # what a `run` rule may let pass
     awaits: tuple[str, ...] = AWAITS  # the steps a `run_until` rule may wait for
+    swarm: bool = True  # the machine's own swarm (on top of Hypothesis's rule feature flags)
+    fault_controller: bool = True  # False: only brokers (and their links) fail
 
 
 _THREE = SimConfig(partitions=1, consumers=0, min_insync_replicas=1)
@@ -55,12 +57,21 @@ SCENARIOS: dict[Bug, Scenario] = {
     Bug.TRUNCATE_TO_HIGH_WATERMARK: Scenario(_THREE, _CRASH, _CRASHES),
     Bug.FAST_LEADER_CHANGE: Scenario(
         replace(_ANY_LEADER, brokers=2, replication_factor=2),
-        frozenset({"partition"}),
-        _PRODUCE | _CUTS,
+        frozenset({"partition", "crash"}),
+        frozenset({"produce", "run", "cut", "heal", "roll"}),
         run_ms=(200, 5_000),  # a session (3 s) expires in one: elections follow cuts
+        swarm=False,  # every rule is needed: Hypothesis's feature flags leave enough out
+        fault_controller=False,  # Replication.tla's ElectLeader never fails
     ),
     Bug.STALE_EPOCH_FETCH: Scenario(
-        _ANY_LEADER, frozenset({"partition"}), _PRODUCE | _CUTS, run_ms=(200, 5_000)
+        replace(_ANY_LEADER, brokers=2, replication_factor=2),
+        frozenset({"partition", "crash"}),
+        frozenset({"produce", "run_until", "cut", "bounce"}),
+        steps=15,
+        run_ms=(200, 5_000),
+        awaits=("BecomeLeader", "ElectLeader"),
+        swarm=False,
+        fault_controller=False,
     ),
     Bug.ACK_BEFORE_ISR: Scenario(
         replace(_TWO, latency_ms=100), _CRASH | {"partition"}, _CRASHES | _CUTS
@@ -144,7 +155,8 @@ def hunt(
         rules=scenario.rules,
         run_ms=scenario.run_ms,
         awaits=scenario.awaits,
-        swarm=True,
+        swarm=scenario.swarm,
+        fault_controller=scenario.fault_controller,
     )
     cls.shrink_s = shrink_s
     options = settings(

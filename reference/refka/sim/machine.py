@@ -55,6 +55,7 @@ class ClusterMachine(RuleBasedStateMachine):
     run_ms: tuple[int, ...] = (50, 200, 1_000, 5_000, 20_000)  # how long a `run` lets pass
     awaits: tuple[str, ...] = AWAITS  # the trace events a `run_until` may wait for
     swarm: bool = False  # each example draws the subset of the allowed rules it uses
+    fault_controller: bool = True  # False: faults hit brokers and links, never the controller
     stop_at: float | None = None  # time.monotonic() after which examples do nothing
     shrink_s: float | None = 20.0  # with stop_at: seconds of shrinking after the first failure
     stats: dict[str, float] = {}  # steps, events and simulated ms; steps and s to a failure
@@ -205,7 +206,12 @@ class ClusterMachine(RuleBasedStateMachine):
         return [*dict.fromkeys([*(n for n in first if n in brokers), *brokers, 0])]
 
     def _node(self, data: st.DataObject) -> int:
-        return data.draw(st.sampled_from(self._by_role()), "node")
+        """The node a fault hits (a cut's source): by role; only brokers without
+        ``fault_controller`` (Replication.tla's controller, ElectLeader, never fails)."""
+        nodes = self._by_role()
+        if not self.fault_controller:
+            nodes = [n for n in nodes if n != 0]
+        return data.draw(st.sampled_from(nodes), "node")
 
     @precondition(lambda self: "crash" in self.kinds and self.enabled("crash"))
     @rule(data=st.data(), torn=st.sampled_from((0, 0, 0, 1, 17)))
@@ -227,6 +233,13 @@ class ClusterMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def bounce(self, data: st.DataObject) -> None:
         self.apply(Operation.of("bounce", node=self._node(data)))
+
+    @precondition(lambda self: "crash" in self.kinds and self.enabled("roll"))
+    @rule(data=st.data())
+    def roll(self, data: st.DataObject) -> None:
+        """One broker of a rolling restart (a config change, an upgrade): a clean stop, its
+        leaderships moved away by controlled shutdown, then a start on the flushed logs."""
+        self.apply(Operation.of("roll", node=self._node(data)))
 
     def _process(self, data: st.DataObject) -> int:
         """A node or a client (100 + its number): what may pause."""
@@ -302,6 +315,7 @@ def cluster_machine(
     run_ms: tuple[int, ...] = ClusterMachine.run_ms,
     awaits: tuple[str, ...] = AWAITS,
     swarm: bool = False,
+    fault_controller: bool = True,
 ) -> type[ClusterMachine]:
     """A state machine class for one configuration (one bug switched on, or none)."""
     directory = Path(schedule_dir or os.environ.get(SCHEDULE_DIR_ENV, ".refka/schedules"))
@@ -316,6 +330,7 @@ def cluster_machine(
         "run_ms": run_ms,
         "awaits": awaits,
         "swarm": swarm,
+        "fault_controller": fault_controller,
         "stats": {},
     }
     return type(f"ClusterMachine_{name}", (ClusterMachine,), attributes)

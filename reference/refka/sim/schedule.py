@@ -30,6 +30,7 @@ OPERATIONS: dict[str, tuple[str, ...]] = {
     "restart": ("node",),
     "stop": ("node",),  # a clean shutdown (SIGTERM): controlled shutdown, flush, exit
     "bounce": ("node",),  # crash and restart at once: a broker restart (kill -9, start)
+    "roll": ("node",),  # stop and restart at once: one step of a rolling restart
     "pause": ("node",),
     "resume": ("node",),
     "isolate": ("node",),

@@ -197,6 +197,10 @@ class Simulation:
             if w.alive(op.arg("node")):
                 w.crash(op.arg("node"))
             w.restart(op.arg("node"))
+        elif name == "roll":
+            if w.alive(op.arg("node")):
+                w.stop(op.arg("node"))
+            w.restart(op.arg("node"))
         elif name == "pause":
             if w.alive(self._node(op.arg("node"))):
                 w.pause(self._node(op.arg("node")))
