@@ -89,6 +89,7 @@ class SimConfig:
     latency_ms: int = 5  # the network's latency bound (uniform in 1..latency_ms)
     request_timeout_ms: int = 5_000  # the clients' request.timeout.ms (Kafka's: 30 s)
     unclean_leader_election: bool = False
+    produce_every_ms: int = 0  # a background producer: one record per period (0: none)
     invariants: tuple[str, ...] = ()  # the invariants checked (empty: all of them)
 
     def broker_configs(self) -> dict[str, str]:

@@ -102,6 +102,9 @@ class Simulation:
         self._history_seen = 0
         self.violations: list[Violation] = []
         self._create_topic()
+        self._background = config.produce_every_ms > 0 and config.producers > 0
+        if self._background:
+            self.world.call_at(self.world.now_ms + config.produce_every_ms, self._produce_on)
 
     # ------------------------------------------------------------------ set-up
 
@@ -161,15 +164,7 @@ class Simulation:
     def _perform(self, op: Operation) -> None:
         w, name = self.world, op.name
         if name == "produce":
-            producer = self._client(op.arg("client"))
-            if isinstance(producer, SimProducer):
-                value, partition = self.next_value, op.arg("partition") % self.config.partitions
-                self.next_value += 1
-                w.client_step(
-                    self.clients[op.arg("client")],
-                    lambda now: producer.send(partition, value, now),
-                    f"produce {value} to {TOPIC}-{partition}",
-                )
+            self._produce(op.arg("client"), op.arg("partition"))
         elif name in ("poll", "commit"):
             consumer = self._client(op.arg("client"))
             if isinstance(consumer, SimConsumer):
@@ -225,6 +220,27 @@ class Simulation:
                     reorder=op.arg("reorder"),
                 )
             )
+
+    def _produce(self, client: int, partition: int) -> None:
+        """Producer ``client`` sends the next value to ``partition``."""
+        producer = self._client(client)
+        if isinstance(producer, SimProducer):
+            value, partition = self.next_value, partition % self.config.partitions
+            self.next_value += 1
+            self.world.client_step(
+                self.clients[client],
+                lambda now: producer.send(partition, value, now),
+                f"produce {value} to {TOPIC}-{partition}",
+            )
+
+    def _produce_on(self) -> None:
+        """The background producer (``produce_every_ms``): producer 0 sends the next value,
+        round-robin over the partitions, as a workload does beside the faults (Jepsen's
+        generators), until ``finish`` heals the cluster."""
+        if not self._background:
+            return
+        self._produce(0, self.next_value)
+        self.world.call_at(self.world.now_ms + self.config.produce_every_ms, self._produce_on)
 
     def _run_until(self, action: str, node: int, max_ms: int) -> None:
         """Let time pass until ``node`` (-1: any node) takes the step named ``action`` (a trace
@@ -346,6 +362,7 @@ class Simulation:
         """Heal the cluster (every node up, no cuts, no faults), let it settle, read every
         partition from its leader, and check the history (``refka.sim.checker``)."""
         w = self.world
+        self._background = False
         w.set_network(NetworkFaults(max_latency_ms=self.config.latency_ms))
         w.heal()
         # A clock ahead of the world's steps back when set right: its node's timers (its

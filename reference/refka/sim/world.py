@@ -196,6 +196,11 @@ class SimCluster:
         self.now_ms = until_ms
         return done is not None and done()
 
+    def call_at(self, at_ms: int, call: Callable[[], None]) -> None:
+        """Run ``call()`` when the clock reaches ``at_ms`` (a workload's timer), in order with
+        everything else due then."""
+        self._at(at_ms, call)
+
     def _at(self, at_ms: int, handler: Callable[..., None], *args: Any) -> None:
         self._sequence += 1
         heapq.heappush(self._heap, (at_ms, self._sequence, handler, args))
