@@ -35,6 +35,7 @@ class Scenario:
     steps: int = 30  # rules per Hypothesis example
     run_ms: tuple[int, ...] = (50, 200, 1_000, 5_000, 20_000)  # what a `run` rule may let pass
     awaits: tuple[str, ...] = AWAITS  # the steps a `run_until` rule may wait for
+    swarm: bool = True  # each example draws a subset of the rules (pointless with two)
 
 
 _THREE = SimConfig(partitions=1, consumers=0, min_insync_replicas=1)
@@ -52,7 +53,14 @@ _CRASHES = _PRODUCE | {"crash", "restart", "bounce"}
 _CUTS = frozenset({"isolate", "cut", "heal"})
 
 SCENARIOS: dict[Bug, Scenario] = {
-    Bug.TRUNCATE_TO_HIGH_WATERMARK: Scenario(_THREE, _CRASH, _CRASHES),
+    Bug.TRUNCATE_TO_HIGH_WATERMARK: Scenario(
+        replace(_THREE, step_ms=0),
+        _CRASH,
+        frozenset({"produce", "crash_leader_at"}),
+        run_ms=(200, 1_000, 5_000),
+        awaits=("AdvanceHighWatermark", "ElectLeader", "BecomeLeader", "BecomeFollower"),
+        swarm=False,
+    ),
     Bug.FAST_LEADER_CHANGE: Scenario(
         replace(_ANY_LEADER, brokers=2, replication_factor=2),
         frozenset({"partition"}),
@@ -63,7 +71,11 @@ SCENARIOS: dict[Bug, Scenario] = {
         _ANY_LEADER, frozenset({"partition"}), _PRODUCE | _CUTS, run_ms=(200, 5_000)
     ),
     Bug.ACK_BEFORE_ISR: Scenario(
-        replace(_TWO, latency_ms=100), _CRASH | {"partition"}, _CRASHES | _CUTS
+        replace(_TWO, latency_ms=100),
+        _CRASH | {"partition"},
+        frozenset({"produce", "cut", "crash_leader_at"}),
+        run_ms=(200, 1_000, 5_000),
+        awaits=("LeaderAppend", "ElectLeader", "BecomeLeader"),
     ),
     Bug.HIGH_WATERMARK_REGRESSION: Scenario(_THREE, _CRASH, _CRASHES),
     Bug.UNCLEAN_ELECTION: Scenario(_TWO, _CRASH | {"partition"}, _CRASHES | _CUTS),
@@ -88,11 +100,13 @@ SCENARIOS: dict[Bug, Scenario] = {
             partitions=2,
             replication_factor=1,
             min_insync_replicas=1,
+            producers=0,
             consumers=2,
             latency_ms=100,
         ),
         frozenset({"pause"}),
         frozenset({"poll", "commit", "run", "pause", "resume"}),
+        run_ms=(1_000, 5_000, 20_000),
     ),
 }
 """Each bug's hunting ground: the smallest cluster, the faults and the operations its TLA+
@@ -144,7 +158,7 @@ def hunt(
         rules=scenario.rules,
         run_ms=scenario.run_ms,
         awaits=scenario.awaits,
-        swarm=True,
+        swarm=scenario.swarm,
     )
     cls.shrink_s = shrink_s
     options = settings(

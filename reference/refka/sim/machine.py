@@ -213,6 +213,23 @@ class ClusterMachine(RuleBasedStateMachine):
         torn = torn if "torn" in self.kinds else 0
         self.apply(Operation.of("crash", node=self._node(data), torn_bytes=torn))
 
+    @precondition(
+        lambda self: (
+            "crash" in self.kinds
+            and self.allowed_rules is not None  # opt-in: a scenario names it
+            and self.enabled("crash_leader_at")
+        )
+    )
+    @rule(data=st.data())
+    def crash_leader_at(self, data: st.DataObject) -> None:
+        """Time passes until any node takes a given step, then the first partition's leader
+        (as the controller names it at that moment) crashes: Replication.tla's ElectLeader
+        forced at the moment a race is decided, in one draw (a ``run_until`` and a ``crash``
+        in the schedule)."""
+        action = data.draw(st.sampled_from(self.awaits), "action")
+        self.apply(Operation.of("run_until", action=action, node=-1, max_ms=max(self.run_ms)))
+        self.apply(Operation.of("crash", node=self._by_role()[0], torn_bytes=0))
+
     @precondition(lambda self: "crash" in self.kinds and self.enabled("restart"))
     @rule(data=st.data())
     def restart(self, data: st.DataObject) -> None:
