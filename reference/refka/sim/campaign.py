@@ -105,7 +105,7 @@ SCENARIOS: dict[Bug, Scenario] = {
             latency_ms=100,
         ),
         frozenset({"pause"}),
-        frozenset({"poll", "commit", "run", "pause", "resume"}),
+        frozenset({"poll", "commit", "run", "stalled_commit"}),
         run_ms=(1_000, 5_000, 20_000),
     ),
 }

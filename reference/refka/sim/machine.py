@@ -169,6 +169,27 @@ class ClusterMachine(RuleBasedStateMachine):
         if self.config.consumers:
             self.apply(Operation.of("commit", client=self._consumer(data)))
 
+    @precondition(
+        lambda self: (
+            self.config.consumers > 0
+            and self.allowed_rules is not None  # opt-in: a scenario names it
+            and self.enabled("stalled_commit")
+        )
+    )
+    @rule(data=st.data())
+    def stalled_commit(self, data: st.DataObject) -> None:
+        """A consumer stalls (a GC pause, SIGSTOP) for a while right before it commits: it is
+        paused, time passes, it resumes and commits at once, before its next heartbeat's
+        answer can tell it that its session expired meanwhile (``pause``, ``run``, ``resume``
+        and ``commit`` in the schedule)."""
+        if self.config.consumers:
+            client = self._consumer(data)
+            ms = data.draw(st.sampled_from(self.run_ms), "ms")
+            self.apply(Operation.of("pause", node=FIRST_CLIENT_ID + client))
+            self.apply(Operation.of("run", ms=ms))
+            self.apply(Operation.of("resume", node=FIRST_CLIENT_ID + client))
+            self.apply(Operation.of("commit", client=client))
+
     @precondition(lambda self: self.config.consumers > 0 and self.enabled("restart_client"))
     @rule(data=st.data())
     def restart_client(self, data: st.DataObject) -> None:
