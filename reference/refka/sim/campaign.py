@@ -53,11 +53,13 @@ _CRASHES = _PRODUCE | {"crash", "restart", "bounce"}
 _CUTS = frozenset({"isolate", "cut", "heal"})
 
 SCENARIOS: dict[Bug, Scenario] = {
-    Bug.TRUNCATE_TO_HIGH_WATERMARK: Scenario(
-        replace(_THREE, step_ms=0),
+    Bug.TRUNCATE_TO_HIGH_WATERMARK: Scenario(  # TLC: LeaderAppend .. BecomeLeader, 7 states
+        replace(_THREE, step_ms=0),  # a leader crashed at a step, not 20 ms after it
         _CRASH,
-        frozenset({"produce", "crash_leader_at"}),
+        frozenset({"produce", "crash_leader_at"}),  # records; leader changes at chosen steps
         run_ms=(200, 1_000, 5_000),
+        # the acknowledging leader dies before its followers learn the HW, the next before
+        # the follower that cut its log to its own HW fetches the record again
         awaits=("AdvanceHighWatermark", "ElectLeader", "BecomeLeader", "BecomeFollower"),
         swarm=False,
     ),
@@ -70,9 +72,11 @@ SCENARIOS: dict[Bug, Scenario] = {
     Bug.STALE_EPOCH_FETCH: Scenario(
         _ANY_LEADER, frozenset({"partition"}), _PRODUCE | _CUTS, run_ms=(200, 5_000)
     ),
-    Bug.ACK_BEFORE_ISR: Scenario(
+    Bug.ACK_BEFORE_ISR: Scenario(  # TLC: LeaderAppend, ElectLeader, BecomeLeader
         replace(_TWO, latency_ms=100),
         _CRASH | {"partition"},
+        # the leader dies at its append, before its follower has the record: a follower's
+        # fetch parked at the leader gets it at once, one in flight or held by a cut does not
         frozenset({"produce", "cut", "crash_leader_at"}),
         run_ms=(200, 1_000, 5_000),
         awaits=("LeaderAppend", "ElectLeader", "BecomeLeader"),
@@ -100,11 +104,13 @@ SCENARIOS: dict[Bug, Scenario] = {
             partitions=2,
             replication_factor=1,
             min_insync_replicas=1,
-            producers=0,
+            producers=0,  # (a paused producer is no zombie)
             consumers=2,
             latency_ms=100,
         ),
         frozenset({"pause"}),
+        # a member stalls past its session (10 s) right before it commits (TLC: the zombie
+        # commits in the generation that left it out, then the new owner commits)
         frozenset({"poll", "commit", "run", "stalled_commit"}),
         run_ms=(1_000, 5_000, 20_000),
     ),
