@@ -80,6 +80,21 @@ def test_truncation_to_the_high_watermark_sends_no_epoch_request() -> None:
     assert (sent.fetch_offset, sent.last_fetched_epoch) == (1, -1)
 
 
+def test_truncation_to_the_high_watermark_is_traced_as_become_follower() -> None:
+    """The truncation is Replication.tla's BecomeFollower under TruncationMode "HighWatermark":
+    traced as such, so that a schedule's ``run_until`` can stop at it."""
+    from refka.core.trace import BecomeFollower
+
+    replica = follower_with_epochs([1, 1, 2], leader_epoch=3)
+    replica.update_high_watermark_from_leader(1)
+    seen: list[Any] = []
+    replica.tracer = seen.append
+    config = FetcherConfig(fetch_version=12, truncation=TruncationMode.HIGH_WATERMARK)
+    fetcher_for(replica, ScriptedClient(), config)
+    steps = [e for e in seen if isinstance(e, BecomeFollower)]
+    assert [(e.leader_epoch, e.truncation_offset, e.high_watermark) for e in steps] == [(3, 1, 1)]
+
+
 def test_ahead_of_the_leader_a_high_watermark_follower_asks_for_the_latest_offset() -> None:
     """OFFSET_OUT_OF_RANGE above the leader's log start: before KIP-101 the follower cut its
     log to the leader's end (here its HW, what ListOffsets LATEST answers)."""

@@ -54,7 +54,16 @@ _CRASHES = _PRODUCE | {"crash", "restart", "bounce"}
 _CUTS = frozenset({"isolate", "cut", "heal"})
 
 SCENARIOS: dict[Bug, Scenario] = {
-    Bug.TRUNCATE_TO_HIGH_WATERMARK: Scenario(_THREE, _CRASH, _CRASHES),
+    Bug.TRUNCATE_TO_HIGH_WATERMARK: Scenario(  # TLC: LeaderAppend .. BecomeLeader, 7 states
+        replace(_THREE, step_ms=0),  # a leader crashed at a step, not 20 ms after it
+        _CRASH,
+        frozenset({"produce", "crash_leader_at"}),  # records; leader changes at chosen steps
+        run_ms=(200, 1_000, 5_000),
+        # the acknowledging leader dies before its followers learn the HW, the next before
+        # the follower that cut its log to its own HW fetches the record again
+        awaits=("AdvanceHighWatermark", "ElectLeader", "BecomeLeader", "BecomeFollower"),
+        swarm=False,
+    ),
     # Leaders change by rolling restarts while a cut keeps the two replicas apart, under a
     # steady workload (each leader appends what its follower cannot fetch): TLC's
     # ElectLeader/BecomeLeader twice, then BecomeFollower after the heal.
@@ -79,8 +88,14 @@ SCENARIOS: dict[Bug, Scenario] = {
         swarm=False,
         fault_controller=False,
     ),
-    Bug.ACK_BEFORE_ISR: Scenario(
-        replace(_TWO, latency_ms=100), _CRASH | {"partition"}, _CRASHES | _CUTS
+    Bug.ACK_BEFORE_ISR: Scenario(  # TLC: LeaderAppend, ElectLeader, BecomeLeader
+        replace(_TWO, latency_ms=100),
+        _CRASH | {"partition"},
+        # the leader dies at its append, before its follower has the record: a follower's
+        # fetch parked at the leader gets it at once, one in flight or held by a cut does not
+        frozenset({"produce", "cut", "crash_leader_at"}),
+        run_ms=(200, 1_000, 5_000),
+        awaits=("LeaderAppend", "ElectLeader", "BecomeLeader"),
     ),
     Bug.HIGH_WATERMARK_REGRESSION: Scenario(_THREE, _CRASH, _CRASHES),
     Bug.UNCLEAN_ELECTION: Scenario(_TWO, _CRASH | {"partition"}, _CRASHES | _CUTS),
@@ -105,11 +120,15 @@ SCENARIOS: dict[Bug, Scenario] = {
             partitions=2,
             replication_factor=1,
             min_insync_replicas=1,
+            producers=0,  # (a paused producer is no zombie)
             consumers=2,
             latency_ms=100,
         ),
         frozenset({"pause"}),
-        frozenset({"poll", "commit", "run", "pause", "resume"}),
+        # a member stalls past its session (10 s) right before it commits (TLC: the zombie
+        # commits in the generation that left it out, then the new owner commits)
+        frozenset({"poll", "commit", "run", "stalled_commit"}),
+        run_ms=(1_000, 5_000, 20_000),
     ),
 }
 """Each bug's hunting ground: the smallest cluster, the faults and the operations its TLA+
@@ -252,7 +271,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"schedules in {directory}")
     started = time.monotonic()
     jobs = [(bug, args.budget, directory, args.seed, args.shrink) for bug in bugs]
-    with ProcessPoolExecutor(max_workers=max(1, args.workers)) as pool:
+    # A process per hunt: a hunt's steps depend on its seed alone, not on the hunts before it.
+    with ProcessPoolExecutor(max_workers=max(1, args.workers), max_tasks_per_child=1) as pool:
         hunts = list(pool.map(_hunt, jobs))
     print(
         f"{'bug':<26} {'found':<6} {'steps':>6} {'seconds':>8} {'shrunk':>7}"

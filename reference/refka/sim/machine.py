@@ -304,6 +304,42 @@ class ClusterMachine(RuleBasedStateMachine):
         self.apply(Operation.of("skew", node=self._node(data), ms=ms))
 
 
+class TimedFaultMachine(ClusterMachine):
+    """The cluster machine with rules that fault inside a race (a crash at a chosen step, a
+    stall right before a commit). Only a scenario that names them gets them
+    (``cluster_machine``): the other machines keep the rules, and so the draws, they had."""
+
+    @precondition(lambda self: "crash" in self.kinds and self.enabled("crash_leader_at"))
+    @rule(data=st.data())
+    def crash_leader_at(self, data: st.DataObject) -> None:
+        """Time passes until any node takes a given step, then the first partition's leader
+        (as the controller names it at that moment) crashes: Replication.tla's ElectLeader
+        forced at the moment a race is decided, in one draw (a ``run_until`` and a ``crash``
+        in the schedule)."""
+        action = data.draw(st.sampled_from(self.awaits), "action")
+        self.apply(Operation.of("run_until", action=action, node=-1, max_ms=max(self.run_ms)))
+        self.apply(Operation.of("crash", node=self._by_role()[0], torn_bytes=0))
+
+    @precondition(lambda self: self.config.consumers > 0 and self.enabled("stalled_commit"))
+    @rule(data=st.data())
+    def stalled_commit(self, data: st.DataObject) -> None:
+        """A consumer stalls (a GC pause, SIGSTOP) for a while right before it commits: it is
+        paused, time passes, it resumes and commits at once, before its next heartbeat's
+        answer can tell it that its session expired meanwhile (``pause``, ``run``, ``resume``
+        and ``commit`` in the schedule)."""
+        if self.config.consumers:
+            client = self._consumer(data)
+            ms = data.draw(st.sampled_from(self.run_ms), "ms")
+            self.apply(Operation.of("pause", node=FIRST_CLIENT_ID + client))
+            self.apply(Operation.of("run", ms=ms))
+            self.apply(Operation.of("resume", node=FIRST_CLIENT_ID + client))
+            self.apply(Operation.of("commit", client=client))
+
+
+TIMED_FAULTS = frozenset({"crash_leader_at", "stalled_commit"})
+"""The rules of ``TimedFaultMachine``."""
+
+
 def cluster_machine(
     config: SimConfig,
     kinds: frozenset[str] = frozenset(FAULT_KINDS),
@@ -333,4 +369,5 @@ def cluster_machine(
         "fault_controller": fault_controller,
         "stats": {},
     }
-    return type(f"ClusterMachine_{name}", (ClusterMachine,), attributes)
+    base = TimedFaultMachine if rules and rules & TIMED_FAULTS else ClusterMachine
+    return type(f"ClusterMachine_{name}", (base,), attributes)
