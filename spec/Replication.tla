@@ -15,9 +15,10 @@
 (* Abstractions: the controller is two variables (ctrlLeader, ctrlEpoch);  *)
 (* every replica is in the ISR (ISR changes live in Election.tla); a       *)
 (* LeaderAndIsr request is delivered late but never lost; a fetch or an    *)
-(* OffsetsForLeaderEpoch round trip is one atomic step; one record per     *)
-(* fetch. A follower may re-run BecomeFollower at its current epoch: that  *)
-(* is a broker restart, which reloads the log and truncates again.         *)
+(* OffsetsForLeaderEpoch round trip is one atomic step; at most one    *)
+(* record per fetch. A follower may re-run BecomeFollower at its current   *)
+(* epoch: that is a broker restart, which reloads the log and truncates    *)
+(* again.                                                                  *)
 (*                                                                         *)
 (* Historical bugs, each switched on by a constant:                        *)
 (*   TruncationMode = "HighWatermark"  truncate to the local HW            *)
@@ -155,15 +156,21 @@ LeaderAppend(l) ==
     /\ acked' = IF AckBeforeIsr THEN acked \cup {<<Len(log[l]), leaderEpoch[l]>>} ELSE acked
     /\ UNCHANGED <<highWatermark, leaderEpoch, leader, ctrlLeader, ctrlEpoch, observedHw>>
 
-(* A fetch from f to the replica it follows: one record and the leader's HW. *)
+(* A fetch from f to the replica it follows: the leader's next record, if f *)
+(* lacks one, and the leader's HW. A caught-up follower's fetch returns no  *)
+(* record but still moves its HW (ReplicaFetcher; found by trace            *)
+(* validation: without it a follower's HW lags until the next record).      *)
 FollowerFetch(f) ==
-    LET l == leader[f] IN
+    LET l == leader[f]
+        fetched == IF Len(log[f]) < Len(log[l])
+                   THEN Append(log[f], log[l][Len(log[f]) + 1]) ELSE log[f]
+    IN
     /\ l # f
     /\ IsLeader(l)
     /\ FenceEpochs => leaderEpoch[l] = leaderEpoch[f]
-    /\ Len(log[f]) < Len(log[l])
-    /\ log' = [log EXCEPT ![f] = Append(@, log[l][Len(@) + 1])]
-    /\ highWatermark' = [highWatermark EXCEPT ![f] = Min({highWatermark[l], Len(log[f]) + 1})]
+    /\ Len(log[f]) <= Len(log[l])
+    /\ log' = [log EXCEPT ![f] = fetched]
+    /\ highWatermark' = [highWatermark EXCEPT ![f] = Min({highWatermark[l], Len(fetched)})]
     /\ UNCHANGED <<leaderEpoch, leader, ctrlLeader, ctrlEpoch, acked, observedHw>>
 
 (* A follower counts toward the HW when its fetches reach l in l's epoch. *)
