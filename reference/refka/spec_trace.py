@@ -72,7 +72,7 @@ class TraceError(ValueError):
     """The trace has no partition to validate (or not from its creation)."""
 
 
-def _is_ours(event: ev.TraceEvent, topic: str, partition: int) -> bool:
+def _is_ours(event: object, topic: str, partition: int) -> bool:
     return getattr(event, "topic", None) == topic and getattr(event, "partition", None) == partition
 
 
@@ -104,8 +104,8 @@ def _split(event: ev.TraceEvent, line: int, source: str) -> list[Step]:
                          epoch=event.leader_epoch, offset=event.truncation_offset,
                          hw=event.high_watermark)]  # fmt: skip
         case ev.AdvanceHighWatermark():
-            return [Step("AdvanceHighWatermark", n, line, source, epoch=event.leader_epoch,
-                         prev_hw=event.previous_high_watermark, hw=event.high_watermark)]  # fmt: skip
+            hws = {"prev_hw": event.previous_high_watermark, "hw": event.high_watermark}
+            return [Step("AdvanceHighWatermark", n, line, source, epoch=event.leader_epoch, **hws)]
     return []
 
 

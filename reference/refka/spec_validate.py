@@ -143,8 +143,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("traces", nargs="+", metavar="TRACE", help="trace files (one repr a line)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                         help="traces validated at once (default: the core count)")  # fmt: skip
-    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, help="seconds per TLC run")
-    parser.add_argument("--spec-dir", type=Path, default=None, help="default: the repository's spec/")
+    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, help="per TLC run (s)")
+    parser.add_argument("--spec-dir", type=Path, default=None, help="default: the repo's spec/")
 
 
 def run(args: argparse.Namespace) -> int:

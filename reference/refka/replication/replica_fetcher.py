@@ -158,6 +158,8 @@ class ReplicaFetcher:
         replica.truncate_to(min(replica.high_watermark, replica.log_end_offset))
         state.state = FetchState.FETCHING
         state.fetch_offset = replica.log_end_offset
+        if replica.tracer is not None:  # the same BecomeFollower step, truncating elsewhere
+            self._trace_truncated(state, replica)
 
     def _epoch_field(self, state: PartitionFetchState) -> int:
         """``current_leader_epoch`` (KIP-320), or -1 (none), as followers sent before it."""
