@@ -17,7 +17,7 @@ What is left out, and why (docs/spec.md, "Trace validation"):
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from refka.core import trace as ev
 
@@ -40,6 +40,7 @@ class Step:
     record: int = NO_VALUE
     hw: int = NO_VALUE
     prev_hw: int = NO_VALUE
+    note: str = ""  # what the spec abstracts away here, if the event may show it
 
     def tla(self) -> str:
         return (
@@ -109,6 +110,22 @@ def _split(event: ev.TraceEvent, line: int, source: str) -> list[Step]:
     return []
 
 
+def _noted(step: Step, event: ev.TraceEvent, replicas: set[int], unclean: set[int]) -> Step:
+    """A note for a rejection at ``step`` when the event shows what Replication.tla leaves out."""
+    if isinstance(event, ev.AdvanceHighWatermark) and set(event.isr) != replicas:
+        note = (f"the commit ISR {event.isr} is not every replica: Replication.tla's HW waits "
+                "for all of them (ISR changes are Election.tla's)")  # fmt: skip
+        return replace(step, note=note)
+    if isinstance(event, ev.BecomeFollower) and event.node in unclean:
+        unclean.discard(event.node)
+        note = (
+            f"node {event.node} restarted after an unclean shutdown and may have lost "
+            "unflushed records, which Replication.tla does not model (Election.tla does)"
+        )
+        return replace(step, note=note)
+    return step
+
+
 def replication_steps(
     events: Iterable[ev.TraceEvent], topic: str = "sim", partition: int = 0
 ) -> ReplicationTrace:
@@ -117,8 +134,11 @@ def replication_steps(
     first: ev.ElectLeader | None = None
     replicas: set[int] = set()
     controller_epoch = NO_VALUE
+    unclean: set[int] = set()  # brokers that registered after an unclean shutdown
     for line, event in enumerate(events, start=1):
         source = repr(event)
+        if isinstance(event, ev.RegisterBroker) and not event.clean_shutdown:
+            unclean.add(event.broker)
         if isinstance(event, _CONTROLLER_STATES):
             for state in event.partitions:
                 if _is_ours(state, topic, partition) and state.leader_epoch > controller_epoch:
@@ -139,7 +159,7 @@ def replication_steps(
             continue
         if first is None:
             raise TraceError(f"line {line}: {topic}-{partition} acts before its first election")
-        steps.extend(_split(event, line, source))
+        steps.extend(_noted(s, event, replicas, unclean) for s in _split(event, line, source))
     if first is None:
         raise TraceError(f"no ElectLeader of {topic}-{partition} in the trace")
     if first.leader_epoch != 0:

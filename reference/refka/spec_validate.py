@@ -66,6 +66,8 @@ class Verdict:
         if self.step is not None:
             out.append(f"  trace line {self.step.line}: {self.step.source}")
             out.append(f"  as the trace spec reads it: {self.step.tla()}")
+            if self.step.note:
+                out.append(f"  note: {self.step.note}")
         out.append("  the spec's state before it:" if not self.invariant else "  the state:")
         out.extend("    " + s for s in self.state.splitlines())
         return out
