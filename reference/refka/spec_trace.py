@@ -77,6 +77,19 @@ def _is_ours(event: object, topic: str, partition: int) -> bool:
     return getattr(event, "topic", None) == topic and getattr(event, "partition", None) == partition
 
 
+def _fetch_steps(event: ev.FollowerFetch, line: int, source: str) -> list[Step]:
+    """A fetch of k records is k steps, the HW on the last; an empty fetch is one step (a
+    truncating one, offset below the log end, has no Replication step and will not match)."""
+    epochs: tuple[int, ...] = event.epochs or (NO_VALUE,)
+    last = len(epochs) - 1
+    return [
+        Step("FollowerFetch", event.node, line, source, leader=event.leader,
+             epoch=event.leader_epoch, offset=event.offset + i, record=e,
+             hw=event.high_watermark if i == last else NO_VALUE)
+        for i, e in enumerate(epochs)
+    ]  # fmt: skip
+
+
 def _split(event: ev.TraceEvent, line: int, source: str) -> list[Step]:
     """The steps of one replica event: a batch of k records is k steps."""
     n = event.node
@@ -87,16 +100,7 @@ def _split(event: ev.TraceEvent, line: int, source: str) -> list[Step]:
                 for o in range(event.offset, event.log_end_offset)
             ]
         case ev.FollowerFetch():
-            common = {"leader": event.leader, "epoch": event.leader_epoch}
-            if not event.epochs:  # an empty fetch (or a truncation: no Replication step)
-                return [Step("FollowerFetch", n, line, source, **common, offset=event.offset,
-                             hw=event.high_watermark)]  # fmt: skip
-            last = len(event.epochs) - 1
-            return [
-                Step("FollowerFetch", n, line, source, **common, offset=event.offset + i,
-                     record=e, hw=event.high_watermark if i == last else NO_VALUE)
-                for i, e in enumerate(event.epochs)
-            ]  # fmt: skip
+            return _fetch_steps(event, line, source)
         case ev.BecomeLeader():
             return [Step("BecomeLeader", n, line, source, epoch=event.leader_epoch,
                          offset=event.log_end_offset, hw=event.high_watermark)]  # fmt: skip
@@ -105,8 +109,9 @@ def _split(event: ev.TraceEvent, line: int, source: str) -> list[Step]:
                          epoch=event.leader_epoch, offset=event.truncation_offset,
                          hw=event.high_watermark)]  # fmt: skip
         case ev.AdvanceHighWatermark():
-            hws = {"prev_hw": event.previous_high_watermark, "hw": event.high_watermark}
-            return [Step("AdvanceHighWatermark", n, line, source, epoch=event.leader_epoch, **hws)]
+            return [Step("AdvanceHighWatermark", n, line, source, epoch=event.leader_epoch,
+                         prev_hw=event.previous_high_watermark,
+                         hw=event.high_watermark)]  # fmt: skip
     return []
 
 
