@@ -108,6 +108,9 @@ def _split(event: ev.TraceEvent, line: int, source: str) -> list[Step]:
             return [Step("BecomeFollower", n, line, source, leader=event.leader,
                          epoch=event.leader_epoch, offset=event.truncation_offset,
                          hw=event.high_watermark)]  # fmt: skip
+        case ev.ReadHighWatermark():
+            return [Step("ConsumerReadHighWatermark", n, line, source, epoch=event.leader_epoch,
+                         hw=event.high_watermark)]  # fmt: skip
         case ev.AdvanceHighWatermark():
             return [Step("AdvanceHighWatermark", n, line, source, epoch=event.leader_epoch,
                          prev_hw=event.previous_high_watermark,

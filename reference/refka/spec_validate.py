@@ -99,12 +99,13 @@ def _prepare(spec_dir: Path, workdir: Path, trace: ReplicationTrace, stop_at: in
     (workdir / "TraceData.tla").write_text(trace_module(trace, stop_at))
 
 
-def validate(path: str, spec_dir: Path, java: str, jar: Path,
-             timeout_s: float = DEFAULT_TIMEOUT_S) -> Verdict:  # fmt: skip
-    """TLC's verdict on one trace file."""
+def validate(path: str, spec_dir: Path, java: str, jar: Path, topic: str = "sim",
+             partition: int = 0, timeout_s: float = DEFAULT_TIMEOUT_S) -> Verdict:  # fmt: skip
+    """TLC's verdict on the trace of ``topic``-``partition`` in one trace file."""
     started = time.monotonic()
     try:
-        trace = replication_steps(read_trace(Path(path).read_text().splitlines()))
+        events = read_trace(Path(path).read_text().splitlines())
+        trace = replication_steps(events, topic, partition)
     except (OSError, SyntaxError, ValueError, TraceError) as exc:
         return Verdict(path, False, 0, 0.0, error=str(exc))
     n = len(trace.steps)
@@ -145,6 +146,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("traces", nargs="+", metavar="TRACE", help="trace files (one repr a line)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                         help="traces validated at once (default: the core count)")  # fmt: skip
+    parser.add_argument("--topic", default="sim", help="the partition's topic (sim)")
+    parser.add_argument("--partition", type=int, default=0, help="the partition (0)")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, help="per TLC run (s)")
     parser.add_argument("--spec-dir", type=Path, default=None, help="default: the repo's spec/")
 
@@ -158,8 +161,10 @@ def run(args: argparse.Namespace) -> int:
         return 2
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        verdicts = list(pool.map(lambda p: validate(p, spec_dir, java, jar, args.timeout),
-                                 args.traces))  # fmt: skip
+        verdicts = list(pool.map(
+            lambda p: validate(p, spec_dir, java, jar, args.topic, args.partition, args.timeout),
+            args.traces,
+        ))  # fmt: skip
     for verdict in verdicts:
         print("\n".join(verdict.lines()))
     elapsed = time.monotonic() - started

@@ -101,6 +101,13 @@ TraceAdvanceHighWatermark ==
     /\ AdvanceHighWatermark(Ev.node)
     /\ highWatermark'[Ev.node] = Ev.hw
 
+(* The leader shows a consumer its HW (ListOffsets latest): observedHw. *)
+TraceConsumerReadHighWatermark ==
+    /\ IsEvent("ConsumerReadHighWatermark")
+    /\ leaderEpoch[Ev.node] = SpecEpoch(Ev.epoch)
+    /\ highWatermark[Ev.node] = Ev.hw
+    /\ ConsumerReadHighWatermark(Ev.node)
+
 TraceNext ==
     /\ \/ TraceElectLeader
        \/ TraceBecomeLeader
@@ -108,6 +115,7 @@ TraceNext ==
        \/ TraceLeaderAppend
        \/ TraceFollowerFetch
        \/ TraceAdvanceHighWatermark
+       \/ TraceConsumerReadHighWatermark
     /\ pos' = pos + 1
 
 TraceSpec == TraceInit /\ [][TraceNext]_traceVars

