@@ -14,7 +14,7 @@ import pytest
 from kio.schema.errors import ErrorCode
 from refka.core import trace as ev
 from refka.protocol import codec
-from refka.sim.schedule import Operation, SimConfig
+from refka.sim.schedule import Operation, Schedule, SimConfig
 from refka.sim.simulation import Simulation
 from refka.spec_check import default_spec_dir, find_tla2tools
 from refka.spec_trace import read_trace, replication_steps, tla_module
@@ -207,3 +207,53 @@ def test_high_watermark_regression_is_rejected_at_the_consumers_read(tmp_path: P
     reads = [i for i, e in enumerate(events, 1) if isinstance(e, ev.ReadHighWatermark)]
     assert len(reads) == 2 and rejected.step.line == reads[-1]  # the read of HW 0, not HW 1
     assert "observedHw = 1" in rejected.state
+
+
+SCHEDULES = Path(__file__).parent / "schedules"
+
+
+def replayed(schedule: Schedule, path: Path) -> tuple[Path, list[str]]:
+    """Run ``schedule``; its trace file and the invariants it violated."""
+    sim, outcome = Simulation.replay(schedule)
+    path.write_text("".join(repr(e) + "\n" for e in sim.world.trace_events))
+    return path, [v.invariant for v in outcome.violations]
+
+
+def first_divergence(fixed: Path, bug: Path) -> int:
+    """The line of the first event of ``sim``-0 in which the bug's run differs from the fixed
+    run of the same schedule (the simulator is deterministic): the switch's first act.
+    Flushes are left out: their timing follows the steps."""
+
+    def steps(path: Path) -> list[tuple[int, str]]:
+        events = read_trace(path.read_text().splitlines())
+        return [(i, repr(e)) for i, e in enumerate(events, 1)
+                if ours(e) and not isinstance(e, ev.Flush)]  # fmt: skip
+
+    for (_, a), (line, b) in zip(steps(fixed), steps(bug), strict=False):
+        if a != b:
+            return line
+    raise AssertionError("the runs do not differ")
+
+
+@needs_tlc
+@pytest.mark.parametrize(
+    ("bug", "action"),
+    [("FastLeaderChange", "BecomeFollower"), ("StaleEpochFetch", "FollowerFetch")],
+)
+def test_bug_schedule_is_rejected_where_the_switch_first_acts(
+    bug: str, action: str, tmp_path: Path
+) -> None:
+    """TLC's counterexample as a schedule (model_tests' bug schedules), every replica needed
+    for the HW: accepted with the switch off, rejected at the switch's first act with it on."""
+    schedule = Schedule.read(SCHEDULES / f"{bug}.json")
+    assert schedule.config.bugs == (bug,)
+    fixed, broken = replayed(replace(schedule, config=replace(schedule.config, bugs=())),
+                             tmp_path / "fixed.trace")  # fmt: skip
+    assert broken == []
+    bugged, broken = replayed(schedule, tmp_path / "bug.trace")
+    assert broken and set(broken) == {"LogMatching"}
+    accepted = check(fixed)
+    assert accepted.accepted, "\n".join(accepted.lines())
+    rejected = check(bugged)
+    assert not rejected.accepted and rejected.step is not None, "\n".join(rejected.lines())
+    assert (rejected.step.action, rejected.step.line) == (action, first_divergence(fixed, bugged))

@@ -199,8 +199,9 @@ class PartitionState:
 
 @dataclass(frozen=True, slots=True)
 class ElectLeader(TraceEvent):
-    """The controller made ``leader`` the partition's leader in ``leader_epoch``; ``unclean``:
-    it came from outside the ISR and the ELR (unclean.leader.election.enable)."""
+    """The controller made ``leader`` the partition's leader in ``leader_epoch`` (-1: it left
+    the partition leaderless); ``unclean``: it came from outside the ISR and the ELR
+    (unclean.leader.election.enable)."""
 
     topic: str
     partition: int
