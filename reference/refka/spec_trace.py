@@ -40,13 +40,14 @@ class Step:
     record: int = NO_VALUE
     hw: int = NO_VALUE
     prev_hw: int = NO_VALUE
+    end: int = NO_VALUE  # the end of the records an acks=all answer acknowledges
     note: str = ""  # what the spec abstracts away here, if the event may show it
 
     def tla(self) -> str:
         return (
             f'[action |-> "{self.action}", node |-> {self.node}, leader |-> {self.leader}, '
             f"epoch |-> {self.epoch}, offset |-> {self.offset}, record |-> {self.record}, "
-            f"hw |-> {self.hw}, prevHw |-> {self.prev_hw}]"
+            f"hw |-> {self.hw}, prevHw |-> {self.prev_hw}, end |-> {self.end}]"
         )
 
 
@@ -111,6 +112,9 @@ def _split(event: ev.TraceEvent, line: int, source: str) -> list[Step]:
         case ev.ReadHighWatermark():
             return [Step("ConsumerReadHighWatermark", n, line, source, epoch=event.leader_epoch,
                          hw=event.high_watermark)]  # fmt: skip
+        case ev.AcknowledgeProduce():
+            return [Step("AcknowledgeProduce", n, line, source, offset=event.offset,
+                         end=event.log_end_offset)]  # fmt: skip
         case ev.AdvanceHighWatermark():
             return [Step("AdvanceHighWatermark", n, line, source, epoch=event.leader_epoch,
                          prev_hw=event.previous_high_watermark,

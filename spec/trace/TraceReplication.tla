@@ -6,10 +6,12 @@
 (*                                                                         *)
 (* TraceData (written per trace by `refka spec validate`) defines Trace,   *)
 (* a sequence of events [action, node, leader, epoch, offset, record, hw,  *)
-(* prevHw] holding the reference's own values (-1: none), and the model's  *)
-(* bounds. Each event is matched by exactly one step of the base spec      *)
-(* whose primed variables it constrains, and the position pos moves on by  *)
-(* one: TLC reaches pos = Len(Trace) + 1 only if every event was matched.  *)
+(* prevHw, end] holding the reference's own values (-1: none), and the     *)
+(* model's bounds. Each event is matched by exactly one step of the base   *)
+(* spec whose primed variables it constrains (or by a stuttering step that *)
+(* checks the state, where the mapping says so), and the position pos    *)
+(* moves on by one: TLC reaches pos = Len(Trace) + 1 only if every event   *)
+(* was matched.                                                            *)
 (*                                                                         *)
 (* The mapping (docs/spec.md, "Trace validation"):                         *)
 (*  - epochs: the reference's first leader epoch is 0, the spec's 1, so    *)
@@ -26,6 +28,8 @@
 (*    one record each (the converter splits it); only the last record of   *)
 (*    a fetch carries the follower's new HW (the others: -1, the spec      *)
 (*    computes it);                                                        *)
+(*  - an acks=all answer (AcknowledgeProduce) changes no variable: its     *)
+(*    records must already be in acked;                                    *)
 (*  - events Replication.tla has no variables for (ISR changes, broker     *)
 (*    registration and fencing, flushes, group events) are left out by     *)
 (*    the converter, except the leader epochs they carry.                  *)
@@ -108,6 +112,15 @@ TraceConsumerReadHighWatermark ==
     /\ highWatermark[Ev.node] = Ev.hw
     /\ ConsumerReadHighWatermark(Ev.node)
 
+(* An acks=all answer: the records [offset, end) it acknowledges are in    *)
+(* acked. No variable changes (acked grew when the HW passed them): a      *)
+(* stuttering step that checks the state.                                  *)
+TraceAcknowledgeProduce ==
+    /\ IsEvent("AcknowledgeProduce")
+    /\ \A o \in Ev.offset..(Ev.end - 1) :
+         o < Len(log[Ev.node]) /\ <<o, log[Ev.node][o + 1]>> \in acked
+    /\ UNCHANGED vars
+
 TraceNext ==
     /\ \/ TraceElectLeader
        \/ TraceBecomeLeader
@@ -116,6 +129,7 @@ TraceNext ==
        \/ TraceFollowerFetch
        \/ TraceAdvanceHighWatermark
        \/ TraceConsumerReadHighWatermark
+       \/ TraceAcknowledgeProduce
     /\ pos' = pos + 1
 
 TraceSpec == TraceInit /\ [][TraceNext]_traceVars

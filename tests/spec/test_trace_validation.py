@@ -135,6 +135,17 @@ def test_truncate_to_high_watermark_is_rejected_at_its_truncation(
 
 
 @needs_tlc
+def test_ack_before_isr_is_rejected_at_the_early_acknowledgement(
+    traces: dict[str, Path], tmp_path: Path
+) -> None:
+    bug = simulated_trace(tmp_path / "ack.trace", ("AckBeforeIsr",))
+    verdict = check(bug)
+    assert not verdict.accepted and verdict.step is not None, "\n".join(verdict.lines())
+    assert verdict.step.action == "AcknowledgeProduce"
+    assert verdict.step.line == first_divergence(traces["correct"], bug)
+
+
+@needs_tlc
 def test_tampered_high_watermark_past_the_isr_minimum_is_rejected(
     traces: dict[str, Path], tmp_path: Path
 ) -> None:

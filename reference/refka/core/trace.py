@@ -38,6 +38,8 @@ Flush                  Election ``Flush``                           ``PartitionL
                                                                     set by ``Replica``)
 ReadHighWatermark      Replication ``ConsumerReadHighWatermark``    ``handle_list_offsets`` (a
                        (ListOffsets latest, read_uncommitted)       consumer's request)
+AcknowledgeProduce     Replication/Election ``acked`` (the records  ``DelayedProduce.try_complete``
+                       an acks=all answer acknowledges)
 JoinGroup              ConsumerGroup ``JoinGroup`` (a new member)   ``GroupCoordinator.
                                                                     _add_member_and_rebalance``
 CompleteJoin           ConsumerGroup ``CompleteJoin``               ``GroupCoordinator.
@@ -179,6 +181,17 @@ class ReadHighWatermark(TraceEvent):
     partition: int
     leader_epoch: int
     high_watermark: int
+
+
+@dataclass(frozen=True, slots=True)
+class AcknowledgeProduce(TraceEvent):
+    """The leader answered an acks=all Produce without error: records ``[offset,
+    log_end_offset)`` are acknowledged (the specs' ``acked``; not an action of its own)."""
+
+    topic: str
+    partition: int
+    offset: int
+    log_end_offset: int
 
 
 # ----------------------------------------------------------------------- controller
@@ -328,6 +341,7 @@ EVENT_TYPES: tuple[type[TraceEvent], ...] = (
     SendAlterPartition,
     Flush,
     ReadHighWatermark,
+    AcknowledgeProduce,
     ElectLeader,
     HandleAlterPartition,
     FenceBroker,
