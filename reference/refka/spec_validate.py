@@ -58,7 +58,7 @@ class Verdict:
             return [head + f"error: {self.error}"]
         if self.accepted:
             return [head + f"accepted ({self.events} events, {self.seconds:.1f}s)"]
-        if self.invariant and self.step:
+        if self.invariant:
             why = f"rejected: event {self.index} breaks {self.invariant}"
         else:
             why = f"rejected at event {self.index} of {self.events}: no step of the spec matches it"
@@ -74,7 +74,7 @@ class Verdict:
 
 
 def _last_state(output: str) -> str:
-    """The last ``State n:`` block of TLC's counterexample, without the trace position."""
+    """The last ``State n:`` block of TLC's counterexample (the trace spec's ``pos`` too)."""
     blocks = re.split(r"^State \d+: .*$", output, flags=re.MULTILINE)
     if len(blocks) < 2:
         return ""
@@ -119,8 +119,9 @@ def validate(path: str, spec_dir: Path, java: str, jar: Path, topic: str = "sim"
                 return Verdict(path, True, n, time.monotonic() - started)
             if violated is not None:  # a spec invariant broken by the event before
                 index = int(re.findall(r"^/\\ pos = (\d+)$", output, re.MULTILINE)[-1]) - 1
-                return Verdict(path, False, n, time.monotonic() - started, index,
-                               trace.steps[index - 1], violated, _last_state(output))  # fmt: skip
+                step = trace.steps[index - 1] if index >= 1 else None  # 0: Init breaks it
+                return Verdict(path, False, n, time.monotonic() - started, index, step,
+                               violated, _last_state(output))  # fmt: skip
             depths = [int(d) for d in _DEPTH.findall(output)]
             if _NO_ERROR not in output or not depths:
                 errors = [ln for ln in output.splitlines() if ln.startswith("Error")]
