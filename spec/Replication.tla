@@ -15,9 +15,10 @@
 (* Abstractions: the controller is two variables (ctrlLeader, ctrlEpoch);  *)
 (* every replica is in the ISR (ISR changes live in Election.tla); a       *)
 (* LeaderAndIsr request is delivered late but never lost; a fetch or an    *)
-(* OffsetsForLeaderEpoch round trip is one atomic step; one record per     *)
-(* fetch. A follower may re-run BecomeFollower at its current epoch: that  *)
-(* is a broker restart, which reloads the log and truncates again.         *)
+(* OffsetsForLeaderEpoch round trip is one atomic step; at most one     *)
+(* record per fetch. A follower may re-run BecomeFollower at its current   *)
+(* epoch: that is a broker restart, which reloads the log and truncates    *)
+(* again.                                                                  *)
 (*                                                                         *)
 (* Historical bugs, each switched on by a constant:                        *)
 (*   TruncationMode = "HighWatermark"  truncate to the local HW            *)
@@ -95,8 +96,8 @@ Kip101Offset(fl, l) ==
              leaderEnd == IF e = leaderEpoch[l] THEN Len(log[l]) ELSE EndOffsetOf(log[l], e)
          IN Min({leaderEnd, Len(fl)})
 
-TruncationOffset(f, l) ==
-    CASE TruncationMode = "HighWatermark" -> highWatermark[f]
+TruncationOffset(f, l, h) ==
+    CASE TruncationMode = "HighWatermark" -> h
       [] TruncationMode = "Kip101"        -> Kip101Offset(log[f], l)
       [] TruncationMode = "Kip279"        -> Kip279Offset(log[f], l)
 
@@ -134,15 +135,19 @@ BecomeLeader(r) ==
 (* f receives LeaderAndIsr naming another leader (or restarts) and truncates *)
 (* its log (Replica.truncate_to). Epoch-based truncation asks the leader,    *)
 (* which must already lead this epoch when requests are fenced (KIP-320).   *)
+(* A restarted f starts from the HW of its checkpoint file (Kafka's         *)
+(* replication-offset-checkpoint, written every few seconds): any h up to   *)
+(* the HW it had (found by trace validation).                              *)
 BecomeFollower(f) ==
     LET l == ctrlLeader IN
     /\ f # l
     /\ TruncationMode # "HighWatermark" =>
          /\ IsLeader(l)
          /\ FenceEpochs => leaderEpoch[l] = ctrlEpoch
-    /\ LET t == TruncationOffset(f, l) IN
-       /\ log' = [log EXCEPT ![f] = Truncate(@, t)]
-       /\ highWatermark' = [highWatermark EXCEPT ![f] = Min({@, t})]
+    /\ \E h \in 0..highWatermark[f] :
+         LET t == TruncationOffset(f, l, h) IN
+         /\ log' = [log EXCEPT ![f] = Truncate(@, t)]
+         /\ highWatermark' = [highWatermark EXCEPT ![f] = Min({h, t})]
     /\ leaderEpoch' = [leaderEpoch EXCEPT ![f] = ctrlEpoch]
     /\ leader' = [leader EXCEPT ![f] = l]
     /\ UNCHANGED <<ctrlLeader, ctrlEpoch, acked, observedHw>>
@@ -155,15 +160,24 @@ LeaderAppend(l) ==
     /\ acked' = IF AckBeforeIsr THEN acked \cup {<<Len(log[l]), leaderEpoch[l]>>} ELSE acked
     /\ UNCHANGED <<highWatermark, leaderEpoch, leader, ctrlLeader, ctrlEpoch, observedHw>>
 
-(* A fetch from f to the replica it follows: one record and the leader's HW. *)
+(* A fetch from f to the replica it follows. The leader builds the        *)
+(* response and f applies it later (ReplicaFetcher), so it shows the       *)
+(* leader as it was at some point: at most one record f lacks (none if it  *)
+(* left before the leader appended it) and an HW no larger than the        *)
+(* leader's. A caught-up follower's empty fetch still moves its HW. (Found *)
+(* by trace validation: a fetch with one record and the leader's current   *)
+(* HW rejected traces of the correct reference.)                           *)
 FollowerFetch(f) ==
     LET l == leader[f] IN
     /\ l # f
     /\ IsLeader(l)
     /\ FenceEpochs => leaderEpoch[l] = leaderEpoch[f]
-    /\ Len(log[f]) < Len(log[l])
-    /\ log' = [log EXCEPT ![f] = Append(@, log[l][Len(@) + 1])]
-    /\ highWatermark' = [highWatermark EXCEPT ![f] = Min({highWatermark[l], Len(log[f]) + 1})]
+    /\ Len(log[f]) <= Len(log[l])
+    /\ \E n \in 0..Min({1, Len(log[l]) - Len(log[f])}) :
+         LET fetched == log[f] \o SubSeq(log[l], Len(log[f]) + 1, Len(log[f]) + n) IN
+         /\ log' = [log EXCEPT ![f] = fetched]
+         /\ \E hw \in 0..Min({highWatermark[l], Len(fetched)}) :
+              highWatermark' = [highWatermark EXCEPT ![f] = hw]
     /\ UNCHANGED <<leaderEpoch, leader, ctrlLeader, ctrlEpoch, acked, observedHw>>
 
 (* A follower counts toward the HW when its fetches reach l in l's epoch. *)

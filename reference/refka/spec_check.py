@@ -260,9 +260,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     check.add_argument("--list", action="store_true", help="list the configurations and exit")
     check.add_argument("-v", "--verbose", action="store_true",
                        help="print TLC's output (counterexamples) for every run")  # fmt: skip
+    from refka import spec_validate
+
+    spec_validate.add_arguments(sub.add_parser(
+        "validate", help="check traces of the reference against spec/trace/TraceReplication.tla"
+    ))  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.action == "validate":
+        from refka import spec_validate
+
+        return spec_validate.run(args)
     spec_dir = (args.spec_dir or default_spec_dir()).resolve()
     if not spec_dir.is_dir():
         print(f"refka spec: no spec directory at {spec_dir}", file=sys.stderr)

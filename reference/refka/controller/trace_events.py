@@ -4,8 +4,10 @@
 produced (only when it has a tracer). A RegisterBrokerRecord makes a ``RegisterBroker``, a
 fencing BrokerRegistrationChangeRecord a ``FenceBroker`` (each with the partitions that changed
 in the same batch); every PartitionChangeRecord that gives a partition a leader, and every new
-PartitionRecord, makes an ``ElectLeader``. ISR-only changes are ``HandleAlterPartition``,
-emitted by the AlterPartition handler, which knows the request.
+PartitionRecord, makes an ``ElectLeader``; so does one that leaves a partition leaderless
+(leader -1, a new leader epoch) in a batch with neither of the others, whose partition states
+would show it (a controlled shutdown moving the last leader away). ISR-only changes are
+``HandleAlterPartition``, emitted by the AlterPartition handler, which knows the request.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from refka.controller.cluster_control import FENCE
-from refka.controller.partition_change import NO_LEADER_CHANGE, RECOVERING
+from refka.controller.partition_change import NO_LEADER, NO_LEADER_CHANGE, RECOVERING
 from refka.core import trace
 from refka.metadata.records import (
     BrokerRegistrationChangeRecord,
@@ -49,13 +51,20 @@ def committed(
             yield trace.RegisterBroker(
                 node, record.broker_id, record.broker_epoch, clean_shutdown, states
             )
-        elif isinstance(record, BrokerRegistrationChangeRecord) and record.fenced == FENCE:
+        elif _fences(record):
             yield trace.FenceBroker(node, record.broker_id, record.broker_epoch, states)
         elif isinstance(record, PartitionRecord) and record.leader >= 0:
             yield _elected(node, partition_state(image, record.topic_id, record.partition_id))
+    shown = any(isinstance(r, RegisterBrokerRecord) or _fences(r) for r in records)
     for record, state in zip(changes, states, strict=True):
         if record.leader != NO_LEADER_CHANGE and record.leader >= 0:
             yield _elected(node, state, record.leader_recovery_state == RECOVERING)
+        elif record.leader == NO_LEADER and not shown:
+            yield _elected(node, state)  # leaderless (a controlled shutdown of the last leader)
+
+
+def _fences(record: Any) -> bool:
+    return isinstance(record, BrokerRegistrationChangeRecord) and record.fenced == FENCE
 
 
 def _elected(node: int, s: trace.PartitionState, unclean: bool = False) -> trace.ElectLeader:

@@ -36,6 +36,10 @@ FenceBroker            Election ``FenceBroker``                     ``QuorumCont
 RegisterBroker         Election ``RegisterBroker``                  ``QuorumController.commit``
 Flush                  Election ``Flush``                           ``PartitionLog.flush`` (hook
                                                                     set by ``Replica``)
+ReadHighWatermark      Replication ``ConsumerReadHighWatermark``    ``handle_list_offsets`` (a
+                       (ListOffsets latest, read_uncommitted)       consumer's request)
+AcknowledgeProduce     Replication/Election ``acked`` (the records  ``DelayedProduce.try_complete``
+                       an acks=all answer acknowledges)
 JoinGroup              ConsumerGroup ``JoinGroup`` (a new member)   ``GroupCoordinator.
                                                                     _add_member_and_rebalance``
 CompleteJoin           ConsumerGroup ``CompleteJoin``               ``GroupCoordinator.
@@ -168,6 +172,28 @@ class Flush(TraceEvent):
     offset: int
 
 
+@dataclass(frozen=True, slots=True)
+class ReadHighWatermark(TraceEvent):
+    """The leader showed a consumer ``high_watermark`` as the latest offset (ListOffsets latest,
+    read_uncommitted): Replication.tla's ``ConsumerReadHighWatermark`` (``observedHw``)."""
+
+    topic: str
+    partition: int
+    leader_epoch: int
+    high_watermark: int
+
+
+@dataclass(frozen=True, slots=True)
+class AcknowledgeProduce(TraceEvent):
+    """The leader answered an acks=all Produce without error: records ``[offset,
+    log_end_offset)`` are acknowledged (the specs' ``acked``; not an action of its own)."""
+
+    topic: str
+    partition: int
+    offset: int
+    log_end_offset: int
+
+
 # ----------------------------------------------------------------------- controller
 
 
@@ -186,8 +212,9 @@ class PartitionState:
 
 @dataclass(frozen=True, slots=True)
 class ElectLeader(TraceEvent):
-    """The controller made ``leader`` the partition's leader in ``leader_epoch``; ``unclean``:
-    it came from outside the ISR and the ELR (unclean.leader.election.enable)."""
+    """The controller made ``leader`` the partition's leader in ``leader_epoch`` (-1: it left
+    the partition leaderless); ``unclean``: it came from outside the ISR and the ELR
+    (unclean.leader.election.enable)."""
 
     topic: str
     partition: int
@@ -313,6 +340,8 @@ EVENT_TYPES: tuple[type[TraceEvent], ...] = (
     AdvanceHighWatermark,
     SendAlterPartition,
     Flush,
+    ReadHighWatermark,
+    AcknowledgeProduce,
     ElectLeader,
     HandleAlterPartition,
     FenceBroker,

@@ -13,6 +13,7 @@ from typing import Any
 
 from kio.schema.errors import ErrorCode
 
+from refka.core import trace
 from refka.core.context import RequestContext
 from refka.core.partitions import Partitions
 from refka.protocol import codec
@@ -77,6 +78,11 @@ def _partition(
     if wanted.timestamp == LATEST and not replica.is_high_watermark_exposable:
         return answer(ErrorCode.offset_not_available)  # KIP-207: a new leader's HW is not known
     found = _lookup(replica, wanted.timestamp, committed)
+    if wanted.timestamp == LATEST and not committed and not debug and replica.tracer is not None:
+        replica.tracer(trace.ReadHighWatermark(
+            replica.replica_id, topic, wanted.partition_index, replica.leader_epoch,
+            replica.high_watermark,
+        ))  # fmt: skip
     if found is None:
         return answer(ErrorCode.none)
     offset, timestamp = found

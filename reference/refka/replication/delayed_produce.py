@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 
 from kio.schema.errors import ErrorCode
 
+from refka.core import trace
 from refka.core.context import RequestContext
 from refka.replica import AppendResult, Replica
 
@@ -77,4 +78,15 @@ class DelayedProduce:
                 self.results[tp], error_code=ErrorCode.request_timed_out
             )
         self.waiting = {}
+        self._trace_acknowledged()
         return self.respond(self.results)
+
+    def _trace_acknowledged(self) -> None:
+        """AcknowledgeProduce for each partition answered without error (``acked``)."""
+        for tp, result in self.results.items():
+            replica = self.replicas(tp)
+            if result.error_code != ErrorCode.none or replica is None or replica.tracer is None:
+                continue
+            replica.tracer(trace.AcknowledgeProduce(
+                replica.replica_id, tp[0], tp[1], result.base_offset, result.last_offset + 1
+            ))  # fmt: skip

