@@ -17,6 +17,12 @@ is now, none of them may violate an invariant or the history checker.
   (KIP-966: not with fewer than min.insync.replicas in the ISR), and the history checker read
   the record as lost (lost-write, with no bug switch on). Fixed in the simulator: the settling
   starts once the clocks set back have caught up.
+- ``retry-resent-under-a-new-producer-id.json`` (``refka simulate --seed 3 --steps 80 --faults
+  crash``): the simulator's idempotent producer re-sent a batch whose first attempt had been
+  written (its answer lost with a crashed leader) under the fresh producer id it took after
+  another batch failed, and the leader appended it again (NoDuplicateAppends: one value at
+  offsets 9 and 10). Fixed in the simulated producer: a batch keeps the producer id and
+  sequence of its first attempt on every retry, as the Java producer's does.
 """
 
 from __future__ import annotations

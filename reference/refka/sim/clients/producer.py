@@ -182,7 +182,10 @@ class SimProducer(ClientNode):
     def _produce(self, queue: deque[_Batch], leader: Leader, now_ms: int) -> bool:
         """Send the batch at the head of ``queue``; True if it is done (acks=0)."""
         batch = queue[0]
-        if self.idempotent and batch.producer != self.producer:
+        if self.idempotent and batch.producer is None:
+            # A batch keeps the producer id and sequence it was first sent with on every
+            # retry (as the Java producer's): under a new id the broker could not tell a
+            # retry of a written batch from a new one, and would append it again.
             assert self.producer is not None
             batch.producer = self.producer
             batch.sequence = self._sequences.get(batch.partition, 0)
@@ -247,8 +250,10 @@ class SimProducer(ClientNode):
             batch.maybe_written |= error not in NOT_WRITTEN
             if error in STALE_METADATA:
                 self._leader_lost(batch.partition)
-            if error in RESTART_SEQUENCES:
+            if error in RESTART_SEQUENCES:  # the broker lost this producer: start over
                 self._new_producer_id()
+                for queued in queue:
+                    queued.producer = None
             if error.retriable or error in RESTART_SEQUENCES:
                 self._retry(queue, batch, done.now_ms, error.name.upper())
             else:
