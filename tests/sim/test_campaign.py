@@ -1,11 +1,11 @@
 """The short campaign of CI: with each bug switch on, the model tests find a counterexample
 within the budget, and ``refka campaign`` exits 0 only when every bug it hunted was found.
 
-CI hunts the bugs found within seconds in every run so far (with ``--seed 0`` each takes the
-same steps every run: TruncateToHighWatermark 223, AckBeforeIsr 2,497, ZombieCommit 94). The
-others are hunted by ``refka campaign`` but not asserted here: FastLeaderChange,
-StaleEpochFetch and StaleBrokerEpoch (the deepest TLC counterexamples, 10 to 16 states) have
-not been found (docs/simulation.md, "One bug, two checkers").
+CI hunts every bug that ``refka campaign --seed 0`` finds (with a seed a hunt takes the same
+steps on every run, so "found" does not depend on luck, only the seconds on the machine's load).
+StaleEpochFetch and StaleBrokerEpoch are hunted by ``refka campaign`` but not found yet; their
+hand-written schedules (``model_tests/bug_schedules/``) show the reference reaches them
+(docs/simulation.md, "One bug, two checkers").
 """
 
 from __future__ import annotations
@@ -28,13 +28,14 @@ RELIABLY_FOUND = [
     Bug.TRUNCATE_TO_HIGH_WATERMARK,
     Bug.ACK_BEFORE_ISR,
     Bug.ZOMBIE_COMMIT,
+    Bug.FAST_LEADER_CHANGE,
 ]
 HUNTED = RELIABLY_FOUND
 
 
 def test_a_short_campaign_finds_every_bug(tmp_path: Path) -> None:
     run = subprocess.run(
-        [sys.executable, "-m", "refka", "campaign", "--budget", str(BUDGET_S),
+        [sys.executable, "-m", "refka", "campaign", "--budget", str(BUDGET_S), "--shrink", "5",
          "--workers", str(os.cpu_count() or 1), "--schedule-dir", str(tmp_path),
          "--json", str(tmp_path / "campaign.json"), "--seed", "0",
          *(arg for b in HUNTED for arg in ("--bug", b.short_name))],
