@@ -7,6 +7,7 @@ same librdkafka workloads; medians of the repetitions, ratios refka/peer, the is
     refka bench --profile                         # also profile refka's produce and fetch paths
     refka bench --cluster 3                       # 3-broker refka against 3-broker Kafka, RF=3
     refka bench --start                           # start time of the test fixtures' modes
+    refka bench --start --python VENV/bin/python  # ... and of refka installed in VENV
 
 Each repetition starts every broker afresh, in turn, so start time is measured once per
 repetition and noise from a shared machine falls on all brokers alike. With `--cluster N`
@@ -64,6 +65,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="only measure start time, first record and memory of refka's fixture modes (and of "
         "Apache Kafka when --brokers names kafka; see refka.bench.start)",
+    )
+    parser.add_argument(
+        "--python",
+        metavar="PATH",
+        help="with --start: also spawn the broker under this interpreter (a venv with refka "
+        "installed from its wheel), beside this checkout's",
     )
     parser.add_argument(
         "--cluster",
@@ -146,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
         from refka.bench import start
 
         _cache_bytecode()
-        return start.run(args.repetitions or 5, args.brokers)
+        return start.run(args.repetitions or 5, args.brokers, args.python)
     from refka.bench import machine, report
     from refka.bench.workloads import make_values
 

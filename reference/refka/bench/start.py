@@ -2,6 +2,8 @@
 Apache Kafka peer, all in one run.
 
 - subprocess: ``python -m refka broker`` spawned; target <= 100 ms to the Metadata answer;
+- subprocess, --python: the same under another interpreter (``--python PATH``, e.g. a venv
+  with refka's wheel installed, as users have it), when given;
 - subprocess, forked: the same broker process forked from the warm fork server
   (``refka.testing.fork_server``, ``fork=True``), from the request on;
 - in-process, cold: a fresh interpreter's ``import refka.testing`` plus the first in-process
@@ -39,11 +41,13 @@ from refka.peers.readiness import free_port
 DEADLINE_S = 30.0
 TARGETS_MS = {
     "subprocess": 100.0,
+    "subprocess, --python": 100.0,
     "subprocess, forked": 100.0,
     "in-process, cold": None,
     "in-process, warm": 20.0,
     "Apache Kafka": None,
 }
+OTHER_PYTHON = "subprocess, --python"
 TOPIC = "first"
 
 
@@ -113,12 +117,15 @@ def _answered(port: int, began: float, alive: Callable[[], bool]) -> float:
     return time.perf_counter()
 
 
-def subprocess_sample(work_dir: Path) -> Sample:
+def subprocess_sample(work_dir: Path, python: str = sys.executable) -> Sample:
+    """``python -m refka broker``; another interpreter (a venv with refka installed from its
+    wheel) runs outside this checkout's ``PYTHONPATH``."""
     port = free_port()
-    argv = [sys.executable, "-m", "refka", "broker"]
+    argv = [python, "-m", "refka", "broker"]
     argv += ["--set", f"listeners=PLAINTEXT://127.0.0.1:{port}", "--set", f"log.dirs={work_dir}"]
     began = time.perf_counter()
-    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = None if python == sys.executable else outside_checkout()
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     try:
         answered = wait_first_metadata("127.0.0.1", port, process, DEADLINE_S)
         cpu, rss = cpu_ms(process.pid), rss_mb(process.pid)
@@ -128,6 +135,12 @@ def subprocess_sample(work_dir: Path) -> Sample:
         process.terminate()
         process.wait()
     return Sample((answered - began) * 1000, cpu, (produced - began) * 1000, rss)
+
+
+def outside_checkout() -> dict[str, str]:
+    """This environment without what points into the checkout or skips the bytecode cache."""
+    dropped = ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONDONTWRITEBYTECODE")
+    return {k: v for k, v in os.environ.items() if k not in dropped}
 
 
 def forked_sample(work_dir: Path) -> Sample:
@@ -206,9 +219,14 @@ def kafka_available() -> bool:
     return _jars_present(libs_dir()) and shutil.which("java") is not None
 
 
-def measure(repetitions: int, kafka: bool = False) -> dict[str, list[Sample]]:
-    """Each mode ``repetitions`` times, interleaved."""
+def measure(
+    repetitions: int, kafka: bool = False, python: str | None = None
+) -> dict[str, list[Sample]]:
+    """Each mode ``repetitions`` times, interleaved; with ``python``, also the subprocess mode
+    under that interpreter (row ``subprocess, --python``)."""
     modes = [m for m in TARGETS_MS if kafka or m != "Apache Kafka"]
+    if python:
+        modes.insert(1, OTHER_PYTHON)
     runs: dict[str, list[Sample]] = {mode: [] for mode in modes}
     with tempfile.TemporaryDirectory(prefix="refka-bench-start-") as tmp:
         root = Path(tmp)
@@ -216,6 +234,8 @@ def measure(repetitions: int, kafka: bool = False) -> dict[str, list[Sample]]:
         forked_sample(root / "fork-warm-up")  # starts the fork server, once
         for n in range(repetitions):
             runs["subprocess"].append(subprocess_sample(root / f"sub-{n}"))
+            if python:
+                runs[OTHER_PYTHON].append(subprocess_sample(root / f"other-{n}", python))
             runs["subprocess, forked"].append(forked_sample(root / f"fork-{n}"))
             runs["in-process, cold"].append(in_process_cold_sample())
             runs["in-process, warm"].append(in_process_warm_sample(root / f"warm-{n}"))
@@ -248,10 +268,12 @@ def table(runs: dict[str, list[Sample]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run(repetitions: int, brokers: str = "refka") -> int:
+def run(repetitions: int, brokers: str = "refka", python: str | None = None) -> int:
     kafka = "kafka" in brokers.split(",")
     if kafka and not kafka_available():
         print("refka bench --start: the Apache Kafka jars are missing; measuring refka only")
         kafka = False
-    print(table(measure(repetitions, kafka)), end="")
+    if python:
+        print(f"subprocess, --python: {python}")
+    print(table(measure(repetitions, kafka, python)), end="")
     return 0
