@@ -34,7 +34,6 @@ from kio.schema.errors import ErrorCode
 from refka.log.file_slice import FileSlice
 from refka.log.leader_epoch_cache import LeaderEpochCache
 from refka.log.partition_log import PartitionLog
-from refka.producer_state import ProducerStateManager, SequenceDuplicate, SequenceError
 from refka.protocol import compression
 from refka.protocol import records as batches
 from refka.protocol.batch_header import BatchHeader, iter_headers, read_header
@@ -168,6 +167,8 @@ class Replica:
         self.pending_isr: frozenset[int] | None = None  # an AlterPartition in flight (KIP-497)
         self.followers: dict[int, FollowerState] = {}
         self.hide_lagging_high_watermark = hide_lagging_high_watermark
+        from refka.producer_state import ProducerStateManager  # with the first partition
+
         self.producer_state = ProducerStateManager(deduplicate=deduplicate_batches)
         self._fetched: tuple[int, list[BatchHeader]] | None = None  # FollowerFetch, traced
         self.high_watermark = self._bounded(
@@ -388,6 +389,8 @@ class Replica:
         if required_acks == -1 and len(self.isr) < min_insync_replicas:
             return AppendResult(ErrorCode.not_enough_replicas)
         if header.has_producer_id:
+            from refka.producer_state import SequenceDuplicate, SequenceError
+
             check = self.producer_state.check_sequence(header)
             if isinstance(check, SequenceError):
                 return AppendResult(check.error_code, error_message=check.message)

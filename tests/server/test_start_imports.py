@@ -28,6 +28,9 @@ NOT_AT_START = {
     "refka.handlers.group",
     "refka.handlers.produce",
     "refka.controller.topic_control",
+    "refka.controller.partition_change",  # the first partition to change loads the builder
+    "refka.producer_state",  # the first partition's replica
+    "json",  # the clean-shutdown file, on a restart after a clean stop
     "refka.sim",
     "refka.bench",
     "kio.schema.create_topics.v7.request",

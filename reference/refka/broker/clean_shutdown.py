@@ -9,8 +9,6 @@ the eligible leader replicas of its partitions, since its log may have lost unfl
 
 from __future__ import annotations
 
-import json
-
 from refka.log.storage import Storage, write_atomically
 
 CLEAN_SHUTDOWN_FILE = ".kafka_cleanshutdown"
@@ -21,6 +19,8 @@ def take_previous_broker_epoch(storage: Storage) -> int:
     """The broker epoch of the last clean shutdown (the file is removed), else -1."""
     if not storage.exists(CLEAN_SHUTDOWN_FILE):
         return NO_EPOCH
+    import json  # only a restart after a clean shutdown reads the file
+
     try:
         data = json.loads(storage.read(CLEAN_SHUTDOWN_FILE, 0, storage.size(CLEAN_SHUTDOWN_FILE)))
         epoch = int(data["brokerEpoch"])
@@ -32,5 +32,7 @@ def take_previous_broker_epoch(storage: Storage) -> int:
 
 def mark_clean_shutdown(storage: Storage, broker_epoch: int) -> None:
     if broker_epoch >= 0:
+        import json
+
         text = json.dumps({"version": 0, "brokerEpoch": broker_epoch})
         write_atomically(storage, CLEAN_SHUTDOWN_FILE, text.encode())

@@ -26,10 +26,10 @@ from typing import Any
 
 from kio.schema.errors import ErrorCode
 
-from refka.controller.partition_change import NO_LEADER
 from refka.controller.replication_control import partition_updates, partitions_with
 from refka.controller.settings import ControllerSettings
 from refka.metadata.records import (
+    NO_LEADER,
     BrokerEndpoint,
     BrokerFeature,
     BrokerRegistrationChangeRecord,

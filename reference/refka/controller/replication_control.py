@@ -16,20 +16,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kio.schema.errors import ErrorCode
 
-from refka.controller.partition_change import (
-    NO_LEADER,
-    NO_LEADER_CHANGE,
-    RECOVERING,
-    Election,
-    PartitionChange,
-    PartitionChangeBuilder,
-)
 from refka.controller.settings import ControllerSettings
-from refka.metadata.records import PartitionChangeRecord
+from refka.metadata.image import RECOVERING
+from refka.metadata.records import NO_LEADER, NO_LEADER_CHANGE, PartitionChangeRecord
+
+if TYPE_CHECKING:
+    from refka.controller.partition_change import PartitionChange
 
 TOPIC_RESOURCE = 2
 BROKER_RESOURCE = 4
@@ -105,6 +101,11 @@ def partition_updates(
     """Kafka's ``generateLeaderAndIsrUpdates``: the PartitionChangeRecords that take
     ``broker_to_remove`` (or ``broker_with_unclean_shutdown``, also out of the ELR) out of
     ISRs and leaderships, or let ``broker_to_add`` (being unfenced) lead."""
+    partitions = list(partitions)
+    if not partitions:  # a broker's first registration: the builder is not loaded (issue 15)
+        return []
+    from refka.controller.partition_change import Election, PartitionChangeBuilder
+
     gone = {broker_to_remove, broker_with_unclean_shutdown}
 
     def acceptable(replica: int) -> bool:
@@ -175,6 +176,8 @@ def alter_partition_change(
     image: Any, settings: ControllerSettings, topic: Any, partition_id: int, data: Any
 ) -> Any | None:
     """The record for a validated AlterPartition (None when nothing changes)."""
+    from refka.controller.partition_change import PartitionChangeBuilder
+
     partition = topic.partitions[partition_id]
     change = PartitionChangeBuilder(
         partition,
@@ -198,6 +201,8 @@ def elect_leader(
     image: Any, settings: ControllerSettings, topic: Any, partition_id: int, election_type: int
 ) -> tuple[ErrorCode, str | None, Any | None]:
     """One partition of ElectLeaders (KIP-460): the error and the record, as Kafka answers."""
+    from refka.controller.partition_change import Election, PartitionChangeBuilder
+
     partition = topic.partitions.get(partition_id)
     if partition is None:
         message = f"No such partition as {topic.name}-{partition_id}"

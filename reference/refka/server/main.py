@@ -56,7 +56,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the broker until SIGINT or SIGTERM; 0 after a clean shutdown, 2 on a bad config."""
+    """Run the broker until SIGINT or SIGTERM; 0 after a clean shutdown, 2 on a bad config.
+
+    The garbage collector stays off until the broker is ready (``serve`` turns it back on):
+    the start allocates only what lives on (modules, classes, the cores), so its collections
+    were ~5-8 ms of start-up spent finding nothing (issue 15)."""
+    import gc
+
+    gc.disable()
+    try:
+        return _run(args)
+    finally:
+        gc.enable()
+
+
+def _run(args: argparse.Namespace) -> int:
     import logging
 
     logging.basicConfig(level=args.log_level, format=LOG_FORMAT, stream=sys.stderr)
@@ -186,6 +200,7 @@ async def serve(
                 f"in {_startup_ms()} ms",
                 flush=True,
             )
+    _collect_from_now()
     received = await stopped
     log.info("shutting down on %s", signal.Signals(received).name)
     if broker is not None and received != signal.SIGKILL:
@@ -198,6 +213,16 @@ async def serve(
 
 
 READY_POLL_S = 0.002
+
+
+def _collect_from_now() -> None:
+    """Once ready, the collector of a process ``run`` started goes back on, and the objects of
+    the start (modules, classes, cores: all long-lived) are frozen out of its scans."""
+    import gc
+
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()
 
 
 async def _controlled_shutdown(server: object, broker: object, config: BrokerConfig) -> None:
