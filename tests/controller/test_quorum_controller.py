@@ -10,13 +10,8 @@ from typing import Any
 import pytest
 from controller_driver import CLUSTER_ID, ControllerDriver, decode_metadata
 from kio.schema.errors import ErrorCode
-from refka.metadata.records import (
-    BrokerRegistrationChangeRecord,
-    PartitionChangeRecord,
-    PartitionRecord,
-    RegisterBrokerRecord,
-    TopicRecord,
-)
+from refka.metadata.records import BrokerRegistrationChangeRecord, RegisterBrokerRecord
+from refka.metadata.topic_records import PartitionChangeRecord, PartitionRecord, TopicRecord
 from refka.protocol import codec
 
 from conformance.wire import build

@@ -8,6 +8,7 @@ from typing import Any, get_args, get_origin
 
 from hypothesis import strategies as st
 from refka.metadata import records as r
+from refka.metadata import topic_records as t
 from refka.metadata.image import MetadataImage
 
 _INTS = {
@@ -51,7 +52,7 @@ def entity(cls: Any) -> st.SearchStrategy[Any]:
 
 
 def any_record() -> st.SearchStrategy[Any]:
-    return st.sampled_from(list(r.RECORD_TYPES.values())).flatmap(entity)
+    return st.sampled_from(list(r.all_record_types().values())).flatmap(entity)
 
 
 # -- valid sequences: each record drawn against the image the ones before it built ------------
@@ -96,12 +97,12 @@ def _topic(draw: Draw, image: MetadataImage) -> Any:
     free = [n for n in ("a", "b", "c", "d") if n not in image.topics_by_name]
     if not free:
         return r.NoOpRecord()
-    return r.TopicRecord(name=draw(st.sampled_from(free)), topic_id=draw(st.uuids()))
+    return t.TopicRecord(name=draw(st.sampled_from(free)), topic_id=draw(st.uuids()))
 
 
 def _partition(draw: Draw, image: MetadataImage) -> Any:
     topic_id = draw(st.sampled_from(sorted(image.topics_by_id)))
-    return r.PartitionRecord(
+    return t.PartitionRecord(
         partition_id=draw(st.integers(0, 3)),
         topic_id=topic_id,
         replicas=draw(_REPLICAS),
@@ -120,7 +121,7 @@ def _partition_change(draw: Draw, image: MetadataImage) -> Any:
     if not topics:
         return _partition(draw, image)
     topic = draw(st.sampled_from(sorted(topics, key=lambda t: t.name)))
-    return r.PartitionChangeRecord(
+    return t.PartitionChangeRecord(
         partition_id=draw(st.sampled_from(sorted(topic.partitions))),
         topic_id=topic.topic_id,
         isr=draw(_MAYBE_REPLICAS),
@@ -135,13 +136,13 @@ def _partition_change(draw: Draw, image: MetadataImage) -> Any:
 def _topic_end(draw: Draw, image: MetadataImage) -> Any:
     topic = image.topics_by_id[draw(st.sampled_from(sorted(image.topics_by_id)))]
     if draw(st.booleans()):
-        return r.RemoveTopicRecord(topic_id=topic.topic_id)
-    return r.ClearElrRecord(topic_name=draw(st.sampled_from([topic.name, ""])))
+        return t.RemoveTopicRecord(topic_id=topic.topic_id)
+    return t.ClearElrRecord(topic_name=draw(st.sampled_from([topic.name, ""])))
 
 
 def _config(draw: Draw, image: MetadataImage) -> Any:
     kind, name = draw(st.sampled_from([(2, "a"), (2, "b"), (4, ""), (4, "1")]))
-    return r.ConfigRecord(
+    return t.ConfigRecord(
         resource_type=kind,
         resource_name=name,
         name=draw(st.sampled_from(["x", "y"])),
@@ -157,7 +158,7 @@ def _other(draw: Draw, image: MetadataImage) -> Any:
             feature_level=st.integers(0, 3),
         )
         | st.builds(
-            r.ProducerIdsRecord,
+            t.ProducerIdsRecord,
             broker_id=_IDS,
             broker_epoch=st.integers(0, 9),
             next_producer_id=st.integers(0, 10**6),

@@ -13,20 +13,22 @@ from refka.metadata.image import MetadataImage, MetadataReplayError, PartitionRe
 from refka.metadata.records import (
     BrokerEndpoint,
     BrokerRegistrationChangeRecord,
-    ClearElrRecord,
-    ConfigRecord,
     FeatureLevelRecord,
     FenceBrokerRecord,
     MetadataRecord,
     NoOpRecord,
+    RegisterBrokerRecord,
+    UnfenceBrokerRecord,
+    UnregisterBrokerRecord,
+)
+from refka.metadata.topic_records import (
+    ClearElrRecord,
+    ConfigRecord,
     PartitionChangeRecord,
     PartitionRecord,
     ProducerIdsRecord,
-    RegisterBrokerRecord,
     RemoveTopicRecord,
     TopicRecord,
-    UnfenceBrokerRecord,
-    UnregisterBrokerRecord,
 )
 
 T = uuid.UUID(int=1)

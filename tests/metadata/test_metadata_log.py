@@ -25,10 +25,9 @@ from refka.metadata.records import (
     MetadataRecord,
     MetadataRecordError,
     NoOpRecord,
-    PartitionRecord,
-    TopicRecord,
     encode_record,
 )
+from refka.metadata.topic_records import PartitionRecord, TopicRecord
 from refka.protocol.batch_header import iter_headers
 from refka.protocol.records import NewRecord, build_batch, iter_batch_records
 

@@ -31,6 +31,7 @@ NOT_AT_START = {
     "refka.controller.partition_change",  # the first partition to change loads the builder
     "refka.producer_state",  # the first partition's replica
     "json",  # the clean-shutdown file, on a restart after a clean stop
+    "refka.metadata.topic_records",  # the first topic, config or producer-id record
     "refka.sim",
     "refka.bench",
     "kio.schema.create_topics.v7.request",

@@ -18,7 +18,7 @@ from kio.schema.errors import ErrorCode
 from refka.controller.topic_control import validate_topic_configs
 from refka.core.context import RequestContext
 from refka.log import topic_configs as defs
-from refka.metadata.records import ConfigRecord
+from refka.metadata.topic_records import ConfigRecord
 from refka.protocol import codec
 
 if TYPE_CHECKING:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from refka.metadata.records import ProducerIdsRecord
+from refka.metadata.topic_records import ProducerIdsRecord
 
 BLOCK_SIZE = 1000
 LONG_MAX = (1 << 63) - 1

@@ -16,7 +16,7 @@ from typing import Any
 from kio.schema.errors import ErrorCode
 
 from refka.controller.placement import PlacementError, validate_assignment
-from refka.metadata.records import PartitionChangeRecord
+from refka.metadata.topic_records import PartitionChangeRecord
 
 Outcome = tuple[ErrorCode, str | None, Any | None]  # error, message, record
 

@@ -22,7 +22,7 @@ from kio.schema.errors import ErrorCode
 
 from refka.controller.settings import ControllerSettings
 from refka.metadata.image import RECOVERING
-from refka.metadata.records import NO_LEADER, NO_LEADER_CHANGE, PartitionChangeRecord
+from refka.metadata.records import NO_LEADER, NO_LEADER_CHANGE
 
 if TYPE_CHECKING:
     from refka.controller.partition_change import PartitionChange
@@ -67,6 +67,8 @@ def unclean_enabled(image: Any, settings: ControllerSettings, topic: str) -> boo
 
 
 def change_record(topic_id: Any, partition_id: int, change: PartitionChange) -> Any:
+    from refka.metadata.topic_records import PartitionChangeRecord  # with the first change
+
     return PartitionChangeRecord(
         partition_id=partition_id,
         topic_id=topic_id,

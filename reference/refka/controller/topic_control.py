@@ -22,7 +22,12 @@ from refka.controller.replication_control import is_active
 from refka.controller.settings import ControllerSettings
 from refka.handlers.topic_names import invalid_reason
 from refka.log.config import LogConfig
-from refka.metadata.records import ConfigRecord, PartitionRecord, RemoveTopicRecord, TopicRecord
+from refka.metadata.topic_records import (
+    ConfigRecord,
+    PartitionRecord,
+    RemoveTopicRecord,
+    TopicRecord,
+)
 
 TOPIC_RESOURCE = 2
 DEFAULT = -1

@@ -18,12 +18,8 @@ from typing import Any
 from refka.controller.cluster_control import FENCE
 from refka.controller.partition_change import NO_LEADER, NO_LEADER_CHANGE, RECOVERING
 from refka.core import trace
-from refka.metadata.records import (
-    BrokerRegistrationChangeRecord,
-    PartitionChangeRecord,
-    PartitionRecord,
-    RegisterBrokerRecord,
-)
+from refka.metadata.records import BrokerRegistrationChangeRecord, RegisterBrokerRecord
+from refka.metadata.topic_records import PartitionChangeRecord, PartitionRecord
 
 
 def partition_state(image: Any, topic_id: Any, partition: int) -> trace.PartitionState:

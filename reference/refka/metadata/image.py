@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from refka.metadata.records import (
     NO_LEADER,
@@ -29,22 +29,23 @@ from refka.metadata.records import (
     BrokerEndpoint,
     BrokerFeature,
     BrokerRegistrationChangeRecord,
-    ClearElrRecord,
-    ConfigRecord,
     FeatureLevelRecord,
-    FenceBrokerRecord,
     MetadataRecord,
-    NoOpRecord,
-    PartitionChangeRecord,
-    PartitionRecord,
-    ProducerIdsRecord,
     RegisterBrokerRecord,
     RegisterControllerRecord,
-    RemoveTopicRecord,
-    TopicRecord,
-    UnfenceBrokerRecord,
     UnregisterBrokerRecord,
 )
+
+if TYPE_CHECKING:
+    from refka.metadata.topic_records import (
+        ClearElrRecord,
+        ConfigRecord,
+        PartitionChangeRecord,
+        PartitionRecord,
+        ProducerIdsRecord,
+        RemoveTopicRecord,
+        TopicRecord,
+    )
 
 ConfigKey = tuple[int, str]  # (resource type: 2 topic, 4 broker; resource name)
 RECOVERED, RECOVERING = 0, 1  # LeaderRecoveryState (KIP-704)
@@ -165,6 +166,8 @@ class PartitionRegistration:
         )
 
     def to_record(self, topic_id: uuid.UUID, partition_id: int) -> PartitionRecord:
+        from refka.metadata.topic_records import PartitionRecord
+
         return PartitionRecord(
             partition_id=partition_id,
             topic_id=topic_id,
@@ -240,6 +243,8 @@ class MetadataImage:
     def to_records(self) -> list[MetadataRecord]:
         """Records that rebuild this image from an empty one (a snapshot's body); as Kafka,
         features first, so ``metadata.version`` leads."""
+        from refka.metadata.topic_records import ConfigRecord, ProducerIdsRecord, TopicRecord
+
         out: list[MetadataRecord] = [
             FeatureLevelRecord(name=name, feature_level=level)
             for name, level in sorted(self.features.items(), key=lambda kv: kv[0] != _MV)
@@ -279,26 +284,27 @@ class _ImageBuilder:
         self.changed_partitions: dict[tuple[uuid.UUID, int], None] = {}
         self.changed_brokers: set[int] = set()
         self.changed_configs: set[ConfigKey] = set()
-        self._replay: dict[type[Any], Callable[[Any], None]] = {
-            RegisterBrokerRecord: self._register_broker,
-            UnregisterBrokerRecord: self._unregister_broker,
-            FenceBrokerRecord: lambda r: self._change_broker(r.id, r.epoch, fenced=True),
-            UnfenceBrokerRecord: lambda r: self._change_broker(r.id, r.epoch, fenced=False),
-            BrokerRegistrationChangeRecord: self._broker_registration_change,
-            RegisterControllerRecord: self._register_controller,
-            TopicRecord: self._topic,
-            PartitionRecord: self._partition,
-            PartitionChangeRecord: self._partition_change,
-            RemoveTopicRecord: self._remove_topic,
-            ClearElrRecord: self._clear_elr,
-            ConfigRecord: self._config,
-            FeatureLevelRecord: self._feature_level,
-            ProducerIdsRecord: self._producer_ids,
-            NoOpRecord: lambda _r: None,
+        # by class name: the topic records' classes load only with the first of them
+        self._replay: dict[str, Callable[[Any], None]] = {
+            "RegisterBrokerRecord": self._register_broker,
+            "UnregisterBrokerRecord": self._unregister_broker,
+            "FenceBrokerRecord": lambda r: self._change_broker(r.id, r.epoch, fenced=True),
+            "UnfenceBrokerRecord": lambda r: self._change_broker(r.id, r.epoch, fenced=False),
+            "BrokerRegistrationChangeRecord": self._broker_registration_change,
+            "RegisterControllerRecord": self._register_controller,
+            "TopicRecord": self._topic,
+            "PartitionRecord": self._partition,
+            "PartitionChangeRecord": self._partition_change,
+            "RemoveTopicRecord": self._remove_topic,
+            "ClearElrRecord": self._clear_elr,
+            "ConfigRecord": self._config,
+            "FeatureLevelRecord": self._feature_level,
+            "ProducerIdsRecord": self._producer_ids,
+            "NoOpRecord": lambda _r: None,
         }
 
     def replay(self, record: MetadataRecord) -> None:
-        handler = self._replay.get(type(record))
+        handler = self._replay.get(type(record).__name__)
         if handler is None:
             raise MetadataReplayError(f"cannot replay {type(record).__name__}")
         handler(record)
@@ -385,6 +391,8 @@ class _ImageBuilder:
             self.changed_configs.add((TOPIC_RESOURCE, topic.name))
 
     def _clear_elr(self, record: ClearElrRecord) -> None:
+        from refka.metadata.topic_records import PartitionChangeRecord
+
         for topic in list(self.topics.values()):
             if record.topic_name and topic.name != record.topic_name:
                 continue

@@ -19,12 +19,23 @@ Note: no ``from __future__ import annotations`` here; kio reads the field types 
 import io
 import uuid
 from dataclasses import dataclass, field, fields, make_dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias
 
 from kio.serial import entity_reader, entity_writer
 from kio.static.constants import EntityType
 
 from refka.protocol.varint import decode_uvarint, encode_uvarint
+
+if TYPE_CHECKING:
+    from refka.metadata.topic_records import (
+        ClearElrRecord,
+        ConfigRecord,
+        PartitionChangeRecord,
+        PartitionRecord,
+        ProducerIdsRecord,
+        RemoveTopicRecord,
+        TopicRecord,
+    )
 
 FRAME_VERSION = 1
 
@@ -164,105 +175,14 @@ class RegisterControllerRecord:
     features: tuple[BrokerFeature, ...] = _entities()
 
 
-# -- topics and partitions -------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TopicRecord:
-    """apiKey 2: a topic was created."""
-
-    __type__: ClassVar = EntityType.data
-    __version__: ClassVar[int] = 0
-    __flexible__: ClassVar[bool] = True
-    name: str = field(metadata=_meta("string"))
-    topic_id: uuid.UUID = field(metadata=_meta("uuid"))
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PartitionRecord:
-    """apiKey 3: a partition's full registration (v1 directories KIP-858, v2 ELR KIP-966)."""
-
-    __type__: ClassVar = EntityType.data
-    __version__: ClassVar[int] = 2
-    __flexible__: ClassVar[bool] = True
-    partition_id: int = _f("int32", -1)
-    topic_id: uuid.UUID = field(metadata=_meta("uuid"))
-    replicas: tuple[int, ...] = _f("int32", ())
-    isr: tuple[int, ...] = _f("int32", ())
-    removing_replicas: tuple[int, ...] = _f("int32", ())
-    adding_replicas: tuple[int, ...] = _f("int32", ())
-    leader: int = _f("int32", -1)
-    leader_recovery_state: int = _f("int8", 0, tag=0)
-    leader_epoch: int = _f("int32", -1)
-    partition_epoch: int = _f("int32", -1)
-    directories: tuple[uuid.UUID, ...] = _f("uuid", (), since=1)
-    eligible_leader_replicas: tuple[int, ...] | None = _f("int32", None, tag=1, since=2)
-    last_known_elr: tuple[int, ...] | None = _f("int32", None, tag=2, since=2)
-
-
 NO_LEADER = -1
 NO_LEADER_CHANGE = -2
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PartitionChangeRecord:
-    """apiKey 5: a change to a partition; every field but the ids is "unchanged" by default
-    (None lists, ``leader`` -2, ``leader_recovery_state`` -1)."""
-
-    __type__: ClassVar = EntityType.data
-    __version__: ClassVar[int] = 2
-    __flexible__: ClassVar[bool] = True
-    partition_id: int = _f("int32", -1)
-    topic_id: uuid.UUID = field(metadata=_meta("uuid"))
-    isr: tuple[int, ...] | None = _f("int32", None, tag=0)
-    leader: int = _f("int32", NO_LEADER_CHANGE, tag=1)
-    replicas: tuple[int, ...] | None = _f("int32", None, tag=2)
-    removing_replicas: tuple[int, ...] | None = _f("int32", None, tag=3)
-    adding_replicas: tuple[int, ...] | None = _f("int32", None, tag=4)
-    leader_recovery_state: int = _f("int8", -1, tag=5)
-    directories: tuple[uuid.UUID, ...] | None = _f("uuid", None, tag=8, since=1)
-    eligible_leader_replicas: tuple[int, ...] | None = _f("int32", None, tag=6, since=2)
-    last_known_elr: tuple[int, ...] | None = _f("int32", None, tag=7, since=2)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RemoveTopicRecord:
-    """apiKey 9: a topic and all its partitions are deleted."""
-
-    __type__: ClassVar = EntityType.data
-    __version__: ClassVar[int] = 0
-    __flexible__: ClassVar[bool] = True
-    topic_id: uuid.UUID = field(metadata=_meta("uuid"))
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ClearElrRecord:
-    """apiKey 28: clear the ELR and last known ELR of a topic, or of all topics if the name is
-    empty (KIP-966, when ELR is turned off)."""
-
-    __type__: ClassVar = EntityType.data
-    __version__: ClassVar[int] = 0
-    __flexible__: ClassVar[bool] = True
-    topic_name: str = _f("string", "")
 
 
 # -- configs, features, producer ids, no-ops -------------------------------------------------
 
 TOPIC_RESOURCE = 2
 BROKER_RESOURCE = 4
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ConfigRecord:
-    """apiKey 4: set (or with ``value`` None delete) one config key of a resource."""
-
-    __type__: ClassVar = EntityType.data
-    __version__: ClassVar[int] = 0
-    __flexible__: ClassVar[bool] = True
-    resource_type: int = field(metadata=_meta("int8"))  # 2 topic, 4 broker (ConfigResource.Type)
-    resource_name: str = field(metadata=_meta("string"))  # "" for the cluster-wide broker default
-    name: str = field(metadata=_meta("string"))
-    value: str | None = _f("string", None)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -277,18 +197,6 @@ class FeatureLevelRecord:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ProducerIdsRecord:
-    """apiKey 15: a block of producer ids was handed out (KIP-730)."""
-
-    __type__: ClassVar = EntityType.data
-    __version__: ClassVar[int] = 0
-    __flexible__: ClassVar[bool] = True
-    broker_id: int = field(metadata=_meta("int32"))
-    broker_epoch: int = _f("int64", -1)
-    next_producer_id: int = field(metadata=_meta("int64"))
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
 class NoOpRecord:
     """apiKey 20: advances the log (and the high watermark) with no change (KIP-835)."""
 
@@ -300,41 +208,34 @@ class NoOpRecord:
 RECORD_TYPES: dict[int, type[Any]] = {
     0: RegisterBrokerRecord,
     1: UnregisterBrokerRecord,
-    2: TopicRecord,
-    3: PartitionRecord,
-    4: ConfigRecord,
-    5: PartitionChangeRecord,
     7: FenceBrokerRecord,
     8: UnfenceBrokerRecord,
-    9: RemoveTopicRecord,
     12: FeatureLevelRecord,
-    15: ProducerIdsRecord,
     17: BrokerRegistrationChangeRecord,
     20: NoOpRecord,
     27: RegisterControllerRecord,
-    28: ClearElrRecord,
 }
-"""api key -> the latest class; ``record_class(api_key, version)`` gives older versions."""
+"""api key -> the latest class; ``record_class(api_key, version)`` gives older versions. The
+types of ``TOPIC_RECORD_KEYS`` join when ``refka.metadata.topic_records`` is loaded."""
+
+TOPIC_RECORD_KEYS = frozenset({2, 3, 4, 5, 9, 15, 28})
+"""Topic, Partition, Config, PartitionChange, RemoveTopic, ProducerIds, ClearElr."""
 
 API_KEYS: dict[type[Any], int] = {cls: key for key, cls in RECORD_TYPES.items()}
 
-MetadataRecord = (
-    RegisterBrokerRecord
-    | UnregisterBrokerRecord
-    | TopicRecord
-    | PartitionRecord
-    | ConfigRecord
-    | PartitionChangeRecord
-    | FenceBrokerRecord
-    | UnfenceBrokerRecord
-    | RemoveTopicRecord
-    | FeatureLevelRecord
-    | ProducerIdsRecord
-    | BrokerRegistrationChangeRecord
-    | NoOpRecord
-    | RegisterControllerRecord
-    | ClearElrRecord
+MetadataRecord: TypeAlias = (
+    "RegisterBrokerRecord | UnregisterBrokerRecord | TopicRecord | PartitionRecord"
+    " | ConfigRecord | PartitionChangeRecord | FenceBrokerRecord | UnfenceBrokerRecord"
+    " | RemoveTopicRecord | FeatureLevelRecord | ProducerIdsRecord"
+    " | BrokerRegistrationChangeRecord | NoOpRecord | RegisterControllerRecord | ClearElrRecord"
 )
+
+
+def all_record_types() -> dict[int, type[Any]]:
+    """``RECORD_TYPES`` with the topic records loaded."""
+    import refka.metadata.topic_records  # noqa: F401 - registers its classes
+
+    return RECORD_TYPES
 
 
 class MetadataRecordError(ValueError):
@@ -343,6 +244,8 @@ class MetadataRecordError(ValueError):
 
 def record_class(api_key: int, version: int) -> type[Any]:
     """The entity class of ``api_key`` at ``version`` (the latest class, or one derived)."""
+    if api_key in TOPIC_RECORD_KEYS and api_key not in RECORD_TYPES:
+        all_record_types()  # the first topic, partition, config or producer-id record
     latest = RECORD_TYPES.get(api_key)
     if latest is None:
         raise MetadataRecordError(f"unknown metadata record type {api_key}")
