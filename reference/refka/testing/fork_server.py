@@ -159,8 +159,9 @@ def _child(request: dict[str, str]) -> None:
 
 def _warm_first_use() -> None:
     """Import what a broker imports only on first use (the handlers beyond Metadata, the group
-    coordinator, the controller's control modules, the compression codecs): the standalone
-    broker's start skips them (issue 15), a forked broker has them warm."""
+    coordinator, the controller's control modules, the partition-change builder, the topic
+    records, the producer state, the compression codecs): the standalone broker's start skips
+    them (issue 15), a forked broker has them warm."""
     import importlib
 
     for module in (
@@ -177,6 +178,9 @@ def _warm_first_use() -> None:
         "refka.controller.producer_id_control",
         "refka.controller.reassignment",
         "refka.controller.topic_control",
+        "refka.controller.partition_change",
+        "refka.metadata.topic_records",
+        "refka.producer_state",
         "kio.schema.create_topics.v7.request",
         "kio.schema.allocate_producer_ids.v0.request",
         "gzip",
