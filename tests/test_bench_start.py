@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+import os
 import subprocess
 import sys
 
-from refka.bench.start import TARGETS_MS, measure, table
+import pytest
+from refka.bench.start import TARGETS_MS, measure, outside_checkout, table
 
 
 def test_every_mode_gets_a_start_time() -> None:
@@ -40,3 +42,11 @@ def test_the_command_prints_the_table() -> None:
         check=True,
     ).stdout
     assert "| subprocess, forked |" in out and "| in-process, warm |" in out
+
+
+def test_another_interpreter_runs_outside_this_checkout(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYTHONPATH", "/checkout/reference")
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    env = outside_checkout()
+    assert "PYTHONPATH" not in env and "PYTHONDONTWRITEBYTECODE" not in env
+    assert env["PATH"] == os.environ["PATH"]
