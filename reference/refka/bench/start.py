@@ -224,9 +224,9 @@ def measure(
 ) -> dict[str, list[Sample]]:
     """Each mode ``repetitions`` times, interleaved; with ``python``, also the subprocess mode
     under that interpreter (row ``subprocess, --python``)."""
-    modes = [m for m in TARGETS_MS if kafka or m != "Apache Kafka"]
-    if python:
-        modes.insert(1, OTHER_PYTHON)
+    skipped = {"Apache Kafka"} if not kafka else set()
+    skipped |= {OTHER_PYTHON} if not python else set()
+    modes = [m for m in TARGETS_MS if m not in skipped]
     runs: dict[str, list[Sample]] = {mode: [] for mode in modes}
     with tempfile.TemporaryDirectory(prefix="refka-bench-start-") as tmp:
         root = Path(tmp)
