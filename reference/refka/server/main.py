@@ -58,9 +58,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the broker until SIGINT or SIGTERM; 0 after a clean shutdown, 2 on a bad config.
 
-    The garbage collector stays off until the broker is ready (``serve`` turns it back on):
-    the start allocates only what lives on (modules, classes, the cores), so its collections
-    were ~5-8 ms of start-up spent finding nothing (issue 15)."""
+    The garbage collector stays off until the broker is ready (``serve`` turns it back on then,
+    or after ``COLLECTOR_OFF_MAX_S`` if its controller keeps it waiting): the start allocates
+    mostly what lives on (modules, classes, the cores), and collecting during it cost ~5-8 ms
+    of start-up (issue 15)."""
     import gc
 
     gc.disable()
@@ -185,6 +186,7 @@ async def serve(
     for runner in server.runners:  # the first tick: registration, the first metadata fetch
         assert runner.core is not None
         runner.perform(runner.core.on_tick(now_ms()))
+    loop.call_later(COLLECTOR_OFF_MAX_S, _collect_from_now)  # a broker its controller keeps waiting
     if broker is not None:
         while not broker.ready and not stopped.done():
             await asyncio.wait([stopped], timeout=READY_POLL_S)
@@ -213,6 +215,7 @@ async def serve(
 
 
 READY_POLL_S = 0.002
+COLLECTOR_OFF_MAX_S = 1.0
 
 
 def _collect_from_now() -> None:
