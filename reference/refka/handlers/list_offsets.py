@@ -13,7 +13,6 @@ from typing import Any
 
 from kio.schema.errors import ErrorCode
 
-from refka.core import trace
 from refka.core.context import RequestContext
 from refka.core.partitions import Partitions
 from refka.protocol import codec
@@ -79,6 +78,8 @@ def _partition(
         return answer(ErrorCode.offset_not_available)  # KIP-207: a new leader's HW is not known
     found = _lookup(replica, wanted.timestamp, committed)
     if wanted.timestamp == LATEST and not committed and not debug and replica.tracer is not None:
+        from refka.core import trace  # only a traced core loads the events
+
         replica.tracer(trace.ReadHighWatermark(
             replica.replica_id, topic, wanted.partition_index, replica.leader_epoch,
             replica.high_watermark,

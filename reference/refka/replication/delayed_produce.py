@@ -18,7 +18,6 @@ from collections.abc import Callable, Mapping
 
 from kio.schema.errors import ErrorCode
 
-from refka.core import trace
 from refka.core.context import RequestContext
 from refka.replica import AppendResult, Replica
 
@@ -83,6 +82,8 @@ class DelayedProduce:
 
     def _trace_acknowledged(self) -> None:
         """AcknowledgeProduce for each partition answered without error (``acked``)."""
+        from refka.core import trace  # only a traced core loads the events (issue 15)
+
         for tp, result in self.results.items():
             replica = self.replicas(tp)
             if result.error_code != ErrorCode.none or replica is None or replica.tracer is None:
