@@ -53,10 +53,12 @@ class Recorder:
     ) -> list[Effect]:
         return self._keep(self.core.on_request(connection_id, frame, now_ms))
 
-    def on_response(self, node_id: int, frame: bytes | memoryview, now_ms: int) -> list[Effect]:
+    def on_response(
+        self, node_id: int, frame: bytes | memoryview, now_ms: int, channel: str = ""
+    ) -> list[Effect]:
         return self._keep(self.core.on_response(node_id, frame, now_ms))
 
-    def on_unreachable(self, node_id: int, now_ms: int) -> list[Effect]:
+    def on_unreachable(self, node_id: int, now_ms: int, channel: str = "") -> list[Effect]:
         return self._keep(self.core.on_unreachable(node_id, now_ms))
 
     def on_tick(self, now_ms: int) -> list[Effect]:

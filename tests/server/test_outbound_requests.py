@@ -54,11 +54,13 @@ class ProbeCore:
         sent = self.network.send(node, request, now_ms, self.completed.append)
         return [Send(connection_id, (_frame(b"SENT" if sent else b"BACKOFF"),)), *self._effects()]
 
-    def on_response(self, node_id: int, frame: bytes | memoryview, now_ms: int) -> list[Effect]:
+    def on_response(
+        self, node_id: int, frame: bytes | memoryview, now_ms: int, channel: str = ""
+    ) -> list[Effect]:
         self.network.on_response(node_id, frame, now_ms)
         return self._effects()
 
-    def on_unreachable(self, node_id: int, now_ms: int) -> list[Effect]:
+    def on_unreachable(self, node_id: int, now_ms: int, channel: str = "") -> list[Effect]:
         self.unreachable.append(node_id)
         self.network.on_unreachable(node_id, now_ms)
         return self._effects()
@@ -146,10 +148,10 @@ def test_a_core_asks_a_refka_broker_process_and_gets_the_decoded_answer(loop: Lo
     with running_broker() as broker:
         assert ask(port, 7, broker.port) == b"SENT"
         wait_until(lambda: len(probe.completed) == 1, "the ApiVersions answer")
-        connection = loop.server.runners[0].outbound[7]
+        connection = loop.server.runners[0].outbound[(7, "")]
         assert ask(port, 7, broker.port) == b"SENT"
         wait_until(lambda: len(probe.completed) == 2, "the second answer")
-        assert loop.server.runners[0].outbound == {7: connection}  # opened once, reused
+        assert loop.server.runners[0].outbound == {(7, ""): connection}  # opened once, reused
         assert probe.unreachable == []
     wait_until(lambda: probe.unreachable == [7], "the broker's exit reported")  # EOF
     first, second = probe.completed

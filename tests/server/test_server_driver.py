@@ -71,10 +71,12 @@ class FakeCore:
         self.disconnected.append(connection_id)
         return []
 
-    def on_response(self, node_id: int, frame: bytes | memoryview, now_ms: int) -> list[Effect]:
+    def on_response(
+        self, node_id: int, frame: bytes | memoryview, now_ms: int, channel: str = ""
+    ) -> list[Effect]:
         raise AssertionError("this core sends no requests")
 
-    def on_unreachable(self, node_id: int, now_ms: int) -> list[Effect]:
+    def on_unreachable(self, node_id: int, now_ms: int, channel: str = "") -> list[Effect]:
         raise AssertionError("this core sends no requests")
 
     def shutdown(self, now_ms: int) -> None:

@@ -42,11 +42,13 @@ class Asker:
         sent = self.ask(now_ms)
         return [Send(connection_id, (b"\0\0\0\2" + (b"OK" if sent else b"NO"),)), *self._effects()]
 
-    def on_response(self, node_id: int, frame: bytes | memoryview, now_ms: int) -> list[Effect]:
+    def on_response(
+        self, node_id: int, frame: bytes | memoryview, now_ms: int, channel: str = ""
+    ) -> list[Effect]:
         self.network.on_response(node_id, frame, now_ms)
         return self._effects()
 
-    def on_unreachable(self, node_id: int, now_ms: int) -> list[Effect]:
+    def on_unreachable(self, node_id: int, now_ms: int, channel: str = "") -> list[Effect]:
         self.unreachable.append(node_id)
         self.network.on_unreachable(node_id, now_ms)
         return self._effects()
@@ -98,10 +100,12 @@ class Answerer:
         self.disconnected.append(connection_id)
         return []
 
-    def on_response(self, node_id: int, frame: bytes | memoryview, now_ms: int) -> list[Effect]:
+    def on_response(
+        self, node_id: int, frame: bytes | memoryview, now_ms: int, channel: str = ""
+    ) -> list[Effect]:
         raise AssertionError("the answerer asks nothing")
 
-    def on_unreachable(self, node_id: int, now_ms: int) -> list[Effect]:
+    def on_unreachable(self, node_id: int, now_ms: int, channel: str = "") -> list[Effect]:
         raise AssertionError("the answerer asks nothing")
 
     def shutdown(self, now_ms: int) -> None:

@@ -45,11 +45,13 @@ class WireClient:
     def on_disconnect(self, connection_id: int, now_ms: int) -> list[Effect]:
         return []
 
-    def on_response(self, node_id: int, frame: bytes | memoryview, now_ms: int) -> list[Effect]:
+    def on_response(
+        self, node_id: int, frame: bytes | memoryview, now_ms: int, channel: str = ""
+    ) -> list[Effect]:
         self.network.on_response(node_id, frame, now_ms)
         return self._effects()
 
-    def on_unreachable(self, node_id: int, now_ms: int) -> list[Effect]:
+    def on_unreachable(self, node_id: int, now_ms: int, channel: str = "") -> list[Effect]:
         self.network.on_unreachable(node_id, now_ms)
         return self._effects()
 

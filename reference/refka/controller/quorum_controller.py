@@ -109,10 +109,12 @@ class QuorumController:
     def fetches_cancel(self, connection_id: int) -> None:
         self.fetches.cancel_connection(connection_id)
 
-    def on_response(self, node_id: int, frame: bytes | memoryview, now_ms: int) -> list[Effect]:
+    def on_response(
+        self, node_id: int, frame: bytes | memoryview, now_ms: int, channel: str = ""
+    ) -> list[Effect]:
         return []  # a single voter sends no requests
 
-    def on_unreachable(self, node_id: int, now_ms: int) -> list[Effect]:
+    def on_unreachable(self, node_id: int, now_ms: int, channel: str = "") -> list[Effect]:
         return []
 
     def on_request(

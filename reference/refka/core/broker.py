@@ -5,8 +5,10 @@ and carry out the effects it returns (``refka.core.effects``):
 
 - ``on_connect(connection_id, now_ms, listener)`` / ``on_disconnect(connection_id, now_ms)``;
 - ``on_request(connection_id, frame, now_ms)``: one request frame, size prefix removed;
-- ``on_response(node_id, frame, now_ms)`` / ``on_unreachable(node_id, now_ms)``: the answers
-  to the requests this broker sent (``SendRequest``) to the controller and to other brokers;
+- ``on_response(node_id, frame, now_ms, channel)`` / ``on_unreachable(node_id, now_ms,
+  channel)``: the answers to the requests this broker sent (``SendRequest``) to the controller
+  and to other brokers, on one of its channels (``refka.core.channels``: ``heartbeat``,
+  ``alter-partition``, ``forwarding``, ``raft``, and ``""`` for the replica fetchers);
 - ``on_tick(now_ms)``: time passed (long-poll deadlines, heartbeats, ISR checks, group timers).
 
 The broker is a composition (KIP-500, KIP-631): a ``BrokerLifecycleManager`` registers with the
@@ -32,6 +34,8 @@ from refka.broker.metadata_loader import MetadataLoader
 from refka.broker.producer_ids import ProducerIdManager
 from refka.bugs import Bug
 from refka.config import BrokerConfig, advertised_listeners, inter_broker_listener, quorum_voter
+from refka.core import channels
+from refka.core.channels import Channels
 from refka.core.context import RequestContext
 from refka.core.dispatch import Dispatcher
 from refka.core.effects import Close, Effect, Halt, Send, Wakeup
@@ -87,13 +91,17 @@ class Broker:
                 "format themselves"
             )
         self.image = MetadataImage.empty(self.meta.cluster_id)
-        self.network = NetworkClient(
-            f"broker-{config.node_id}",
-            config.request_timeout_ms,
-            config.reconnect_backoff_ms,
-            config.reconnect_backoff_max_ms,
-            SeededRandom(self.random.next_u64()),
+        self.channels = Channels(
+            lambda channel: NetworkClient(
+                f"broker-{config.node_id}",
+                config.request_timeout_ms,
+                config.reconnect_backoff_ms,
+                config.reconnect_backoff_max_ms,
+                SeededRandom(self.random.next_u64()),
+                channel,
+            )
         )
+        self.network = self.channels[channels.DEFAULT]
         self.partitions = Partitions(
             config, storage, config.node_id, now_ms, self._topic_configs, self._reply
         )
@@ -107,7 +115,7 @@ class Broker:
                 take_previous_broker_epoch(storage),
             ),
             self.controller,
-            self.network,
+            self.channels[channels.HEARTBEAT],
             config.broker_heartbeat_interval_ms,
             now_ms,
         )
@@ -123,20 +131,22 @@ class Broker:
             on_partitions_changed=self.partitions.partitions_changed,
             replicas=self.partitions.replicas,
             tracer=tracer,
+            alter_partition_client=self.channels[channels.ALTER_PARTITION],
         )
         self._publishing = False  # replicas and groups follow the image (after catch-up)
         self.loader = MetadataLoader(
             config.node_id,
             self.controller,
-            self.network,
+            self.channels[channels.RAFT],
             self.image,
             self._publish,
             config.reconnect_backoff_ms,
             now_ms,
         )
-        forwarding = ForwardingManager(self.controller, self.network, self._reply)
+        to_controller = self.channels[channels.FORWARDING]
+        forwarding = ForwardingManager(self.controller, to_controller, self._reply)
         producer_ids = ProducerIdManager(
-            config.node_id, lambda: self.lifecycle.broker_epoch, self.controller, self.network
+            config.node_id, lambda: self.lifecycle.broker_epoch, self.controller, to_controller
         )
         self.topics = Topics(
             config,
@@ -191,16 +201,18 @@ class Broker:
 
         return self._guard(handle)
 
-    def on_response(self, node_id: int, frame: bytes | memoryview, now_ms: int) -> list[Effect]:
+    def on_response(
+        self, node_id: int, frame: bytes | memoryview, now_ms: int, channel: str = ""
+    ) -> list[Effect]:
         def handle() -> list[Effect]:
-            self.network.on_response(node_id, frame, now_ms)
+            self.channels.on_response(node_id, frame, now_ms, channel)
             return self._collect(now_ms)
 
         return self._guard(handle)
 
-    def on_unreachable(self, node_id: int, now_ms: int) -> list[Effect]:
+    def on_unreachable(self, node_id: int, now_ms: int, channel: str = "") -> list[Effect]:
         def handle() -> list[Effect]:
-            self.network.on_unreachable(node_id, now_ms)
+            self.channels.on_unreachable(node_id, now_ms, channel)
             return self._collect(now_ms)
 
         return self._guard(handle)
@@ -208,7 +220,7 @@ class Broker:
     def on_tick(self, now_ms: int) -> list[Effect]:
         def handle() -> list[Effect]:
             self._wakeup_ms = None
-            self.network.on_tick(now_ms)
+            self.channels.on_tick(now_ms)
             self.partitions.on_tick(now_ms)
             self.replicas.on_tick(now_ms)
             self.groups.on_tick(now_ms)
@@ -304,11 +316,11 @@ class Broker:
         self.loader.on_tick(now_ms)
         self.replicas.poll(now_ms)
         effects: list[Effect] = self.dispatch.drain()
-        effects += self.network.drain()
+        effects += self.channels.drain()
         deadline = _earliest(
             self.partitions.next_deadline_ms(),
             self.groups.next_deadline_ms(),
-            self.network.next_deadline_ms(),
+            self.channels.next_deadline_ms(),
             self.replicas.next_deadline_ms(),
             self.lifecycle.next_deadline_ms(),
             self.loader.next_deadline_ms(),

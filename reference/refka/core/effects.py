@@ -8,9 +8,13 @@ Events every core (broker, controller) accepts:
 
 - inbound connections: ``on_connect``, ``on_request(connection_id, frame, now_ms)``,
   ``on_disconnect``; answered with ``Send`` and ``Close``;
-- outbound requests: ``on_response(node_id, frame, now_ms)`` for a response frame read from the
-  connection to ``node_id`` (size prefix removed), ``on_unreachable(node_id, now_ms)`` when that
-  connection cannot be opened or is lost; asked for with ``SendRequest`` and ``Disconnect``;
+- outbound requests: ``on_response(node_id, frame, now_ms, channel)`` for a response frame read
+  from the connection to ``node_id`` on ``channel`` (size prefix removed),
+  ``on_unreachable(node_id, now_ms, channel)`` when that connection cannot be opened or is
+  lost; asked for with ``SendRequest`` and ``Disconnect``. A core may keep several
+  connections to one node, one per *channel* (a broker's ``heartbeat``, ``alter-partition``,
+  ``forwarding`` and ``raft`` channels to the controller, as Kafka's ``BrokerServer`` has one
+  ``NodeToControllerChannelManager`` each); ``""`` is the default channel;
 - time: ``on_tick(now_ms)``, asked for with ``Wakeup``.
 """
 
@@ -59,24 +63,28 @@ class Wakeup:
 class SendRequest:
     """Send one request frame to another node (the driver owns the outbound connection).
 
-    The driver opens one connection per ``node_id`` on the first request for it, writes the
-    frame with its size prefix, and feeds every response frame to ``on_response``.
+    The driver opens one connection per ``(node_id, channel)`` on the first request for it,
+    writes the frame with its size prefix, and feeds every response frame to ``on_response``
+    with that channel. Channels to one node never share a connection, so a stalled one holds
+    up only its own requests (Kafka: a ``NetworkClient`` per ``NodeToControllerChannelManager``).
     """
 
     node_id: int
     host: str
     port: int
     frame: bytes  # request header + body, no size prefix
+    channel: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class Disconnect:
     """Drop the outbound connection to ``node_id`` (a request timed out or the peer answered
     out of order); the core already failed what was in flight, so the driver does not report
-    it with ``on_unreachable``. The next ``SendRequest`` opens a new connection."""
+    it with ``on_unreachable``. The next ``SendRequest`` on ``channel`` opens a new connection."""
 
     node_id: int
     reason: str
+    channel: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,8 +110,10 @@ class Core(Protocol):
     ) -> list[Effect]: ...
     def on_tick(self, now_ms: int) -> list[Effect]: ...
     def on_disconnect(self, connection_id: int, now_ms: int) -> list[Effect]: ...
-    def on_response(self, node_id: int, frame: bytes | memoryview, now_ms: int) -> list[Effect]: ...
-    def on_unreachable(self, node_id: int, now_ms: int) -> list[Effect]: ...
+    def on_response(
+        self, node_id: int, frame: bytes | memoryview, now_ms: int, channel: str = ""
+    ) -> list[Effect]: ...
+    def on_unreachable(self, node_id: int, now_ms: int, channel: str = "") -> list[Effect]: ...
     def shutdown(self, now_ms: int) -> None: ...
 
 

@@ -118,8 +118,12 @@ class NetworkClient:
         reconnect_backoff_ms: int,
         reconnect_backoff_max_ms: int,
         random: SeededRandom | None = None,
+        channel: str = "",
     ) -> None:
+        """``channel`` names this client's connections to the driver (``SendRequest.channel``):
+        one ``NetworkClient`` per channel, as Kafka's ``NodeToControllerChannelManager``s."""
         self.client_id = client_id
+        self.channel = channel
         self.request_timeout_ms = request_timeout_ms
         self.reconnect_backoff_ms = reconnect_backoff_ms
         self.reconnect_backoff_max_ms = reconnect_backoff_max_ms
@@ -162,7 +166,7 @@ class NetworkClient:
         )
         self._nodes.setdefault(node.node_id, _Node()).in_flight.append(entry)
         frame = codec.request_frame(request, correlation_id, self.client_id)
-        self._outbox.append(SendRequest(node.node_id, node.host, node.port, frame))
+        self._outbox.append(SendRequest(node.node_id, node.host, node.port, frame, self.channel))
         return True
 
     def on_response(self, node_id: int, frame: bytes | memoryview, now_ms: int) -> None:
@@ -223,7 +227,7 @@ class NetworkClient:
         log.info("node %d: %s; %d request(s) failed, backoff %d ms", node_id, reason,
                  len(failed), wait_ms)  # fmt: skip
         if disconnect:
-            self._outbox.append(Disconnect(node_id, reason))
+            self._outbox.append(Disconnect(node_id, reason, self.channel))
         for entry in failed:
             timed_out = entry.deadline_ms <= now_ms
             entry.on_complete(ClientResponse(node_id, entry.api_key, None, True, timed_out, now_ms))

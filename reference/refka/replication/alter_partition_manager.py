@@ -5,7 +5,12 @@ A leader submits the ISR it wants (a shrink drops followers that lagged for
 ``replica.lag.time.max.ms``; an expansion adds a follower that reached the high watermark) with the
 broker epoch of every member (KIP-903). One change per partition is in flight; meanwhile the
 leader commits against the maximal ISR (``Replica.pending_isr``). Pending changes go out in one
-AlterPartition (v3, topic ids) at a time; a disconnect or a top-level error sends them again.
+AlterPartition (v3, topic ids) at a time, on the broker's own "alter-partition" channel
+(``refka.core.channels``); a disconnect (the connection lost, or ``request.timeout.ms`` passed
+on a stalled one) or a top-level error sends them again, each with the broker epochs computed
+when it was submitted, as Kafka's ``NodeToControllerRequestThread`` requeues the request it
+could not deliver: a retry can land after a member restarted and registered again, which
+KIP-903's epoch check answers with INELIGIBLE_REPLICA.
 The answer's state (leader epoch, partition epoch, ISR) is applied when its partition epoch is
 newer than the replica's; INVALID_UPDATE_VERSION, FENCED_LEADER_EPOCH and the other partition
 errors drop the change, and the metadata image brings the truth.

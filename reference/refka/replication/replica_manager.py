@@ -106,9 +106,12 @@ class ReplicaManager:
         on_partitions_changed: Callable[[Iterable[TopicPartition], int], None] | None = None,
         replicas: dict[TopicPartition, Replica] | None = None,
         tracer: Tracer | None = None,
+        alter_partition_client: Client | None = None,
     ) -> None:
         """``tracer`` goes to every replica this manager opens (``refka.core.trace``); the
-        fetchers and the AlterPartition manager use their replicas'."""
+        fetchers and the AlterPartition manager use their replicas'. AlterPartition goes on
+        ``alter_partition_client`` (Kafka's "alter-partition" channel: its own connection to
+        the controller), the fetches on ``client``."""
         self.local_id = local_id
         self.tracer = tracer
         self.logs = logs
@@ -124,7 +127,12 @@ class ReplicaManager:
         self.fetchers: dict[int, ReplicaFetcher] = {}
         self.image: Any = None
         self.alter_partition = AlterPartitionManager(
-            local_id, broker_epoch, controller, self.replicas.get, client, self._isr_changed
+            local_id,
+            broker_epoch,
+            controller,
+            self.replicas.get,
+            client if alter_partition_client is None else alter_partition_client,
+            self._isr_changed,
         )
         self.completed: list[tuple[RequestContext, object]] = []  # without on_partitions_changed
         self._changed: set[TopicPartition] = set()

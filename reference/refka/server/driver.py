@@ -15,10 +15,11 @@ The driver is the only place that reads the clock: every event carries
 A :class:`CoreRunner` carries out one core's effects in order: ``Send`` to the connection it
 names (which need not be the one whose request is being handled: a produce may complete a
 long-poll fetch elsewhere), ``Close``, ``Wakeup`` (the core's timer calling ``on_tick``; only
-the earliest one is kept), ``SendRequest`` (on the core's connection to that node id, opened on
-first use: :class:`~refka.server.outbound.OutboundConnection`) and ``Disconnect``. Responses
-read from a node go to ``core.on_response``; a failed connect or a lost connection to
-``core.on_unreachable``.
+the earliest one is kept), ``SendRequest`` (on the core's connection to that node id and channel,
+opened on first use: :class:`~refka.server.outbound.OutboundConnection`; a broker has a channel
+each for its heartbeats, AlterPartition, forwarding and metadata fetches, as Kafka's
+``BrokerServer``) and ``Disconnect``. Responses read from a node go to ``core.on_response``
+with their channel; a failed connect or a lost connection to ``core.on_unreachable``.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ class CoreRunner:
         self.server = server
         self.core = core
         self.connections: dict[int, Connection] = {}
-        self.outbound: dict[int, OutboundConnection] = {}
+        self.outbound: dict[tuple[int, str], OutboundConnection] = {}  # by (node id, channel)
         self._wakeup_ms: int | None = None
         self._timer: asyncio.TimerHandle | None = None
 
@@ -104,10 +105,10 @@ class CoreRunner:
 
     def response(self, connection: OutboundConnection, frame: bytes | memoryview) -> None:
         """A response frame from the node at the other end of ``connection``."""
-        if self.outbound.get(connection.node_id) is not connection or self.core is None:
+        if self.outbound.get(connection.key) is not connection or self.core is None:
             return
         try:
-            effects = self.core.on_response(connection.node_id, frame, now_ms())
+            effects = self.core.on_response(connection.node_id, frame, now_ms(), connection.channel)
         except Exception:
             log.exception("node %d: the core failed on a response", connection.node_id)
             return
@@ -115,12 +116,12 @@ class CoreRunner:
 
     def lost(self, connection: OutboundConnection, reason: str) -> None:
         """The connection to a node failed or closed (not on the core's request)."""
-        if self.outbound.get(connection.node_id) is not connection:
+        if self.outbound.get(connection.key) is not connection:
             return
-        del self.outbound[connection.node_id]
-        log.info("node %d unreachable: %s", connection.node_id, reason)
+        del self.outbound[connection.key]
+        log.info("node %d unreachable (%r): %s", connection.node_id, connection.channel, reason)
         if self.core is not None and not self.server.closing:
-            self.perform(self.core.on_unreachable(connection.node_id, now_ms()))
+            self.perform(self.core.on_unreachable(connection.node_id, now_ms(), connection.channel))
 
     # ------------------------------------------------------------------ effects
 
@@ -141,7 +142,7 @@ class CoreRunner:
                     log.info("closing connection %d: %s", effect.connection_id, effect.reason)
                     connection.close()
             elif isinstance(effect, Disconnect):
-                outbound = self.outbound.pop(effect.node_id, None)
+                outbound = self.outbound.pop((effect.node_id, effect.channel), None)
                 if outbound is not None:
                     log.info("dropping connection to node %d: %s", effect.node_id, effect.reason)
                     outbound.drop()
@@ -151,13 +152,16 @@ class CoreRunner:
                 raise TypeError(f"unknown effect {effect!r}")
 
     def _send_request(self, effect: SendRequest) -> None:
-        connection = self.outbound.get(effect.node_id)
+        key = (effect.node_id, effect.channel)
+        connection = self.outbound.get(key)
         if connection is not None and connection.address != (effect.host, effect.port):
             connection.drop()  # the node moved: its answers on the old address are lost
             connection = None
         if connection is None:
-            connection = OutboundConnection(self, effect.node_id, effect.host, effect.port)
-            self.outbound[effect.node_id] = connection
+            connection = OutboundConnection(
+                self, effect.node_id, effect.host, effect.port, effect.channel
+            )
+            self.outbound[key] = connection
             connection.open(self.server.loop)
         connection.send(effect.frame)
 

@@ -1,6 +1,7 @@
 """One outbound connection from a core to another node: Kafka's client-side ``KafkaChannel``.
 
-Opened by the driver on the first ``SendRequest`` for a node id. Request frames written before
+Opened by the driver on the first ``SendRequest`` for a node id and channel (a core keeps one
+connection per channel to a node: ``refka.core.channels``). Request frames written before
 the connection is up wait in ``pending`` and leave in order once it is; each gets its 4-byte
 size prefix here. Response frames are cut by the sans-I/O ``FrameDecoder`` and handed to the
 owner (``refka.server.driver.CoreRunner``), which feeds them to ``core.on_response``. A failed
@@ -31,11 +32,13 @@ class Owner(Protocol):
 
 
 class OutboundConnection(asyncio.Protocol):
-    """The connection to ``node_id`` at ``(host, port)``."""
+    """The connection to ``node_id`` at ``(host, port)`` for the core's ``channel``."""
 
-    def __init__(self, owner: Owner, node_id: int, host: str, port: int) -> None:
+    def __init__(self, owner: Owner, node_id: int, host: str, port: int, channel: str = "") -> None:
         self.owner = owner
         self.node_id = node_id
+        self.channel = channel
+        self.key = (node_id, channel)
         self.address = (host, port)
         self.transport: asyncio.Transport | None = None
         self.pending: list[bytes] = []

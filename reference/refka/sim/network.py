@@ -2,9 +2,12 @@
 
 Every node talks to another over a connection it opens (``SendRequest``), as Kafka's
 ``NetworkClient`` does; the connection carries requests from its source to its target and
-responses back. A :class:`Conn` is one TCP connection (one *generation* of the link from source
-to target): a reconnect opens a new one with a new connection id, so nothing sent on an old
-connection can arrive on the new one.
+responses back. A node may hold one connection per *channel* to the same target (a broker's
+``heartbeat``, ``alter-partition``, ``forwarding`` and ``raft`` channels to the controller,
+``refka.core.channels``); each is its own TCP connection with its own faults.
+A :class:`Conn` is one TCP connection (one *generation* of the link from source to target):
+a reconnect opens a new one with a new connection id, so nothing sent on an old connection
+can arrive on the new one.
 
 What a frame may meet on its way, each drawn per frame from the world's random source
 (:class:`NetworkFaults`):
@@ -24,6 +27,14 @@ What a frame may meet on its way, each drawn per frame from the world's random s
 - **reorder** (``reorder``): the frame may overtake frames sent before it on its connection
   (it escapes the FIFO rule), which TCP never does either; the peer sees responses out of order
   (a correlation mismatch again) or requests in another order than sent.
+
+A **stall** (``stall(source, target, channel)``, a schedule operation) black-holes one
+connection, both ways, as a drop does: the one open on that channel now, or else the next one
+opened. It stands for a TCP connection stuck while the others between the same hosts work (a
+middlebox or a NAT that lost that one flow's state, a full socket buffer on a stuck peer
+thread): the sender's requests on that channel time out (``request.timeout.ms``), it
+disconnects and retries on a new connection; its other channels are untouched. ``heal``
+forgets a stall not yet armed on a connection, not a connection already stuck.
 
 Partitions are directed cuts ``(sender, receiver)``. A frame sent on a cut direction is *held*
 (TCP keeps retransmitting it) and released, in order, when the cut heals, unless its connection
@@ -79,6 +90,7 @@ class Conn:
     connection_id: int
     source_incarnation: int
     target_incarnation: int
+    channel: str = ""  # the source's channel (SendRequest.channel)
     accepted: bool = False  # the target was told (on_connect, with the first frame)
     source_closed: bool = False  # the source dropped it or heard it break: answers are dropped
     target_closed: bool = False  # the target closed it or died: requests are dropped
@@ -112,21 +124,39 @@ class Network:
         self.rng = rng
         self.faults = faults
         self.cuts: set[tuple[int, int]] = set()
-        self.links: dict[tuple[int, int], Conn] = {}  # the source's current connection
+        self.stalls: set[tuple[int, int, str]] = set()  # armed for the next connection
+        self.links: dict[tuple[int, int, str], Conn] = {}  # the source's current connection
         self.conns: dict[int, Conn] = {}  # every connection not yet closed at both ends
         self._next_connection_id = CONNECTION_ID_BASE
 
-    def open(self, source: int, target: int, source_inc: int, target_inc: int) -> Conn:
-        conn = Conn(source, target, self._next_connection_id, source_inc, target_inc)
+    def open(
+        self, source: int, target: int, source_inc: int, target_inc: int, channel: str = ""
+    ) -> Conn:
+        conn = Conn(source, target, self._next_connection_id, source_inc, target_inc, channel)
         self._next_connection_id += 1
-        self.links[(source, target)] = conn
+        key = (source, target, channel)
+        self.links[key] = conn
         self.conns[conn.connection_id] = conn
+        if key in self.stalls:
+            self.stalls.discard(key)
+            conn.stalled = [True, True]
         return conn
+
+    def stall(self, source: int, target: int, channel: str) -> bool:
+        """Black-hole the connection ``source`` has open to ``target`` on ``channel`` (True),
+        or the next one it opens (False)."""
+        conn = self.links.get((source, target, channel))
+        if conn is None:
+            self.stalls.add((source, target, channel))
+            return False
+        conn.stalled = [True, True]
+        return True
 
     def forget(self, conn: Conn) -> None:
         """The source end is closed: a new request opens a new connection."""
-        if self.links.get((conn.source, conn.target)) is conn:
-            del self.links[(conn.source, conn.target)]
+        key = (conn.source, conn.target, conn.channel)
+        if self.links.get(key) is conn:
+            del self.links[key]
         if conn.source_closed and conn.target_closed:
             self.conns.pop(conn.connection_id, None)
 

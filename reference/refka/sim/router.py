@@ -1,10 +1,12 @@
 """An in-process network for several cores: requests between nodes with no sockets.
 
 The router plays the driver for every core at once, with a fake clock. A ``SendRequest`` from
-node S to node T is delivered to ``T.on_request`` on the link's connection id (one per (S, T)
-pair, fixed for the router's life: a reconnect reuses it, after a fresh ``on_connect``); T's
-``Send`` on that connection goes back to ``S.on_response(T, frame)`` with its size prefix
-removed. Everything happens through one FIFO queue of events, so a run is deterministic: the
+node S to node T is delivered to ``T.on_request`` on the link's connection id (one per (S, T,
+channel), fixed for the router's life: a reconnect reuses it, after a fresh ``on_connect``);
+T's ``Send`` on that connection goes back to ``S.on_response(T, frame, channel)`` with its size
+prefix removed. A broker's channels to the controller (``refka.core.channels``) are links of
+their own; the timeline names a channel other than the default in brackets.
+Everything happens through one FIFO queue of events, so a run is deterministic: the
 same script gives the same :attr:`Router.timeline`.
 
 Fault model: a node marked down (:meth:`Router.set_down`) receives nothing and is not ticked
@@ -42,11 +44,13 @@ ReadSlice = Callable[[FileSlice], bytes]
 
 @dataclass(slots=True)
 class _Link:
-    """The connection from ``source`` to ``target``; ``generation`` counts reconnects."""
+    """The connection from ``source`` to ``target`` on the source's ``channel``;
+    ``generation`` counts reconnects."""
 
     source: int
     target: int
     connection_id: int
+    channel: str = ""
     generation: int = 0
     open: bool = False
 
@@ -75,6 +79,7 @@ class _Deliver:
 class _Unreachable:
     source: int
     target: int
+    channel: str = ""
 
 
 class Router:
@@ -83,7 +88,7 @@ class Router:
     def __init__(self, now_ms: int = 0) -> None:
         self.now_ms = now_ms
         self.nodes: dict[int, _Node] = {}
-        self.links: dict[tuple[int, int], _Link] = {}
+        self.links: dict[tuple[int, int, str], _Link] = {}
         self.timeline: list[str] = []
         self.client_frames: dict[tuple[int, int], list[bytes]] = {}
         self._queue: deque[_Deliver | _Unreachable] = deque()
@@ -183,20 +188,22 @@ class Router:
             return  # the link broke after this was sent
         if event.to_target:
             target = self.nodes[link.target]
-            self._record(f"{link.source} -> {link.target} request")
+            self._record(f"{link.source} -> {link.target} request{_tag(link.channel)}")
             effects = target.core.on_request(link.connection_id, event.frame, self.now_ms)
             self._perform(target, effects)
         else:
             source = self.nodes[link.source]
-            self._record(f"{link.target} -> {link.source} response")
-            self._perform(source, source.core.on_response(link.target, event.frame, self.now_ms))
+            self._record(f"{link.target} -> {link.source} response{_tag(link.channel)}")
+            effects = source.core.on_response(link.target, event.frame, self.now_ms, link.channel)
+            self._perform(source, effects)
 
     def _deliver_unreachable(self, event: _Unreachable) -> None:
         source = self.nodes[event.source]
         if source.down:
             return
-        self._record(f"{event.source} unreachable {event.target}")
-        self._perform(source, source.core.on_unreachable(event.target, self.now_ms))
+        self._record(f"{event.source} unreachable {event.target}{_tag(event.channel)}")
+        effects = source.core.on_unreachable(event.target, self.now_ms, event.channel)
+        self._perform(source, effects)
 
     # ----------------------------------------------------------------- effects
 
@@ -212,9 +219,10 @@ class Router:
             elif isinstance(effect, Close):
                 self._close_inbound(node, effect.connection_id)
             elif isinstance(effect, Disconnect):
-                link = self.links.get((node.node_id, effect.node_id))
+                link = self.links.get((node.node_id, effect.node_id, effect.channel))
                 if link is not None and link.open:
-                    self._record(f"{node.node_id} disconnects {effect.node_id}")
+                    tag = _tag(effect.channel)
+                    self._record(f"{node.node_id} disconnects {effect.node_id}{tag}")
                     self._close_link(link, unreachable=False)
             elif isinstance(effect, Halt):
                 self._record(f"{node.node_id} halts: {effect.reason}")
@@ -236,13 +244,13 @@ class Router:
     def _send_request(self, node: _Node, request: SendRequest) -> None:
         target = self.nodes.get(request.node_id)
         if target is None or target.down:
-            self._queue.append(_Unreachable(node.node_id, request.node_id))
+            self._queue.append(_Unreachable(node.node_id, request.node_id, request.channel))
             return
-        link = self._link(node.node_id, request.node_id)
+        link = self._link(node.node_id, request.node_id, request.channel)
         if not link.open:
             link.open = True
             link.generation += 1
-            self._record(f"{link.source} connects {link.target}")
+            self._record(f"{link.source} connects {link.target}{_tag(link.channel)}")
             self._perform(target, target.core.on_connect(link.connection_id, self.now_ms))
         self._queue.append(_Deliver(link, link.generation, request.frame, to_target=True))
 
@@ -263,13 +271,14 @@ class Router:
         if not target.down:
             self._perform(target, target.core.on_disconnect(link.connection_id, self.now_ms))
         if unreachable:
-            self._queue.append(_Unreachable(link.source, link.target))
+            self._queue.append(_Unreachable(link.source, link.target, link.channel))
 
-    def _link(self, source: int, target: int) -> _Link:
-        link = self.links.get((source, target))
+    def _link(self, source: int, target: int, channel: str) -> _Link:
+        link = self.links.get((source, target, channel))
         if link is None:
             connection_id = LINK_CONNECTION_ID_BASE + len(self.links)
-            link = self.links[(source, target)] = _Link(source, target, connection_id)
+            link = _Link(source, target, connection_id, channel)
+            self.links[(source, target, channel)] = link
         return link
 
     def _inbound_link(self, target: int, connection_id: int) -> _Link | None:
@@ -287,3 +296,8 @@ class Router:
 
     def _record(self, event: str) -> None:
         self.timeline.append(f"{self.now_ms} {event}")
+
+
+def _tag(channel: str) -> str:
+    """`` [channel]`` for a named channel, nothing for the default one."""
+    return f" [{channel}]" if channel else ""

@@ -106,6 +106,12 @@ class Layout:
     bands: list[Band] = field(default_factory=list)
 
 
+def network_note(state: str) -> str:
+    """A message step's note from the network, without the channel it names (``world``
+    appends ``channel=NAME`` for a connection on a named channel)."""
+    return state.split("channel=", 1)[0].strip()
+
+
 def _always_drawn(steps: Sequence[Step]) -> set[int]:
     """Messages drawn even when collapsing: dropped, delivered more than once, or sent with a
     note from the network ("delayed 40 ms", "reordered", "held: link cut")."""
@@ -114,7 +120,7 @@ def _always_drawn(steps: Sequence[Step]) -> set[int]:
     for s in steps:
         if s.message is None:
             continue
-        if s.kind == "drop" or (s.kind == "send" and s.state):
+        if s.kind == "drop" or (s.kind == "send" and network_note(s.state)):
             keep.add(s.message)
         elif s.kind == "receive":
             receipts[s.message] += 1

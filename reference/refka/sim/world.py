@@ -245,7 +245,7 @@ class SimCluster:
             elif isinstance(effect, Close):
                 self._close_inbound(node, effect.connection_id)
             elif isinstance(effect, Disconnect):
-                conn = self.network.links.get((node.node_id, effect.node_id))
+                conn = self.network.links.get((node.node_id, effect.node_id, effect.channel))
                 if conn is not None:
                     self._close_source(conn, f"disconnect: {effect.reason}")
             elif isinstance(effect, Halt):
@@ -256,12 +256,14 @@ class SimCluster:
                 raise TypeError(f"unknown effect {effect!r}")
 
     def _send_request(self, node: _Node, request: SendRequest) -> None:
-        conn = self.network.links.get((node.node_id, request.node_id))
+        conn = self.network.links.get((node.node_id, request.node_id, request.channel))
         if conn is None:
             target = self.nodes.get(request.node_id)
             alive = target is not None and target.core is not None
             target_inc = target.incarnation if target is not None else -1
-            conn = self.network.open(node.node_id, request.node_id, node.incarnation, target_inc)
+            conn = self.network.open(
+                node.node_id, request.node_id, node.incarnation, target_inc, request.channel
+            )
             if not alive:  # connection refused
                 conn.target_closed = True
                 self._hangup(conn, TO_SOURCE, "connection refused")
@@ -288,11 +290,11 @@ class SimCluster:
         self._message += 1
         message = self._message
         fate = self.network.route(conn, direction, self.now_ms)
-        self._record(sender, "send", action, receiver, message, fate.note)
+        self._record(sender, "send", action, receiver, message, _on(conn, fate.note))
         if fate.held:
             conn.held[direction].append((frame, message, action))
         elif not fate.arrivals:
-            self._record(receiver, "drop", action, sender, message, fate.note)
+            self._record(receiver, "drop", action, sender, message, _on(conn, fate.note))
         for at_ms in fate.arrivals:
             self._at(at_ms, self._arrive, conn, direction, frame, message, action)
 
@@ -313,17 +315,17 @@ class SimCluster:
         else:
             dead = conn.source_closed or node.incarnation != conn.source_incarnation
         if dead or node.core is None:
-            self._record(receiver, "drop", action, sender, message, "connection closed")
+            self._record(receiver, "drop", action, sender, message, _on(conn, "connection closed"))
             return
         if node.paused:
             node.parked.append((self._arrive, (conn, direction, frame, message, action)))
             return
-        self._record(receiver, "receive", action, sender, message)
+        self._record(receiver, "receive", action, sender, message, _on(conn, ""))
         now_ms = self.now_ms + node.skew_ms
         core = node.core
         if direction == TO_SOURCE:
             self.events += 1
-            self._perform(node, core.on_response(sender, frame, now_ms))
+            self._perform(node, core.on_response(sender, frame, now_ms, conn.channel))
             return
         if not conn.accepted:
             conn.accepted = True
@@ -384,9 +386,9 @@ class SimCluster:
         conn.source_closed = True
         self.network.forget(conn)
         if node.core is not None:
-            self._record(receiver, "receive", "unreachable", sender, state=reason)
+            self._record(receiver, "receive", "unreachable", sender, state=_on(conn, reason))
             self.events += 1
-            self._perform(node, node.core.on_unreachable(sender, now_ms))
+            self._perform(node, node.core.on_unreachable(sender, now_ms, conn.channel))
 
     # ------------------------------------------------------------------ faults
 
@@ -488,10 +490,18 @@ class SimCluster:
         """Remove every cut; the frames held go on their way."""
         self._record(WORLD, "fault", "heal")
         self.network.cuts.clear()
+        self.network.stalls.clear()
         for conn in list(self.network.conns.values()):
             for direction in (TO_TARGET, TO_SOURCE):
                 if conn.held[direction]:
                     self._release(conn, direction)
+
+    def stall(self, source: int, target: int, channel: str) -> None:
+        """Black-hole ``source``'s connection to ``target`` on ``channel`` (the open one, or
+        else the next one it opens): a stuck TCP connection (``refka.sim.network``)."""
+        now = self.network.stall(source, target, channel)
+        state = f"{source}->{target} channel={channel or '-'} " + ("now" if now else "next")
+        self._record(WORLD, "fault", "stall", state=state)
 
     def skew(self, node: int, offset_ms: int) -> None:
         """The node's clock reads ``offset_ms`` more than the world's."""
@@ -551,6 +561,13 @@ class SimCluster:
     ) -> None:
         steps = self.steps
         steps.append(Step(len(steps), self.now_ms, node, kind, action, peer, message, state))
+
+
+def _on(conn: Conn, note: str) -> str:
+    """A message step's state: ``note``, then its channel when not the default one."""
+    if not conn.channel:
+        return note
+    return f"{note} channel={conn.channel}".lstrip()
 
 
 def _read(storage: MemoryStorage | None, piece: FileSlice) -> bytes:
