@@ -16,6 +16,7 @@ from pathlib import Path
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
 
+from refka.core.channels import CHANNELS
 from refka.sim.generate import FAULT_KINDS
 from refka.sim.invariants import Violation
 from refka.sim.schedule import Operation, SimConfig
@@ -54,6 +55,7 @@ class ClusterMachine(RuleBasedStateMachine):
     allowed_rules: frozenset[str] | None = None  # the rules drawn (None: every rule)
     run_ms: tuple[int, ...] = (50, 200, 1_000, 5_000, 20_000)  # how long a `run` lets pass
     awaits: tuple[str, ...] = AWAITS  # the trace events a `run_until` may wait for
+    stall_channels: tuple[str, ...] = CHANNELS  # the channels a `stall` may hit
     swarm: bool = False  # each example draws the subset of the allowed rules it uses
     fault_controller: bool = True  # False: faults hit brokers and links, never the controller
     stop_at: float | None = None  # time.monotonic() after which examples do nothing
@@ -275,6 +277,21 @@ class ClusterMachine(RuleBasedStateMachine):
     def heal(self) -> None:
         self.apply(Operation.of("heal"))
 
+    @precondition(lambda self: "stall" in self.kinds and self.enabled("stall"))
+    @rule(data=st.data())
+    def stall(self, data: st.DataObject) -> None:
+        """A broker's connection on one channel gets stuck: a named channel's goes to the
+        controller (``refka.core.channels``), the default one's (replica fetches) to another
+        broker."""
+        brokers = [n for n in self._by_role() if n != 0]
+        source = data.draw(st.sampled_from(brokers), "source")
+        channel = data.draw(st.sampled_from(self.stall_channels), "channel")
+        others = [n for n in brokers if n != source]
+        if channel == "" and not others:
+            return
+        target = data.draw(st.sampled_from(others), "target") if channel == "" else 0
+        self.apply(Operation.of("stall", source=source, target=target, channel=channel))
+
     @precondition(lambda self: "network" in self.kinds and self.enabled("network"))
     @rule(
         drop=st.sampled_from((0.0, 0.01, 0.05)),
@@ -352,6 +369,7 @@ def cluster_machine(
     awaits: tuple[str, ...] = AWAITS,
     swarm: bool = False,
     fault_controller: bool = True,
+    stall_channels: tuple[str, ...] = CHANNELS,
 ) -> type[ClusterMachine]:
     """A state machine class for one configuration (one bug switched on, or none)."""
     directory = Path(schedule_dir or os.environ.get(SCHEDULE_DIR_ENV, ".refka/schedules"))
@@ -365,6 +383,7 @@ def cluster_machine(
         "allowed_rules": rules,
         "run_ms": run_ms,
         "awaits": awaits,
+        "stall_channels": stall_channels,
         "swarm": swarm,
         "fault_controller": fault_controller,
         "stats": {},

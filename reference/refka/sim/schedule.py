@@ -35,12 +35,14 @@ OPERATIONS: dict[str, tuple[str, ...]] = {
     "resume": ("node",),
     "isolate": ("node",),
     "cut": ("source", "target"),  # one direction of one link
+    "stall": ("source", "target", "channel"),  # one stuck connection (a channel's, by name)
     "heal": (),
     "skew": ("node", "ms"),
     "disk_full": ("node", "full"),
     "network": ("drop", "duplicate", "reorder", "max_latency_ms"),
 }
-"""Every operation a schedule may hold, with its arguments (all integers or floats/bools)."""
+"""Every operation a schedule may hold, with its arguments (integers, floats or bools; a
+channel is a string, ``refka.core.channels``)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -205,6 +205,8 @@ class Simulation:
             w.isolate(op.arg("node"))
         elif name == "cut":
             w.partition([(op.arg("source"), op.arg("target"))])
+        elif name == "stall":
+            w.stall(op.arg("source"), op.arg("target"), op.arg("channel"))
         elif name == "heal":
             w.heal()
         elif name == "skew":
