@@ -56,10 +56,10 @@ class Recorder:
     def on_response(
         self, node_id: int, frame: bytes | memoryview, now_ms: int, channel: str = ""
     ) -> list[Effect]:
-        return self._keep(self.core.on_response(node_id, frame, now_ms))
+        return self._keep(self.core.on_response(node_id, frame, now_ms, channel))
 
     def on_unreachable(self, node_id: int, now_ms: int, channel: str = "") -> list[Effect]:
-        return self._keep(self.core.on_unreachable(node_id, now_ms))
+        return self._keep(self.core.on_unreachable(node_id, now_ms, channel))
 
     def on_tick(self, now_ms: int) -> list[Effect]:
         return self._keep(self.core.on_tick(now_ms))

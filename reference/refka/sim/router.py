@@ -63,6 +63,7 @@ class _Node:
     down: bool = False
     wakeup_ms: int | None = None
     clients: set[int] = field(default_factory=set)
+    broken: list[tuple[int, str]] = field(default_factory=list)  # its links broken while down
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,14 +101,21 @@ class Router:
     # ------------------------------------------------------------------ faults
 
     def set_down(self, node_id: int, down: bool = True) -> None:
-        """Take a node off the network (or put it back); its links break."""
+        """Take a node off the network (or put it back); its links break. Back up, it hears
+        ``on_unreachable`` for each of its own connections that broke meanwhile (one per
+        channel), as a process finds its sockets reset."""
         node = self.nodes[node_id]
         node.down = down
         self._record(f"{'down' if down else 'up'} {node_id}")
         if not down:
+            broken, node.broken = node.broken, []
+            self._queue.extend(_Unreachable(node_id, target, ch) for target, ch in broken)
+            self.run()
             return
         for link in self.links.values():
             if link.open and node_id in (link.source, link.target):
+                if link.source == node_id:
+                    node.broken.append((link.target, link.channel))
                 self._close_link(link, unreachable=link.target == node_id)
         self.run()
 
