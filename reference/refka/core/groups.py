@@ -27,6 +27,7 @@ the partition is loaded again (on the next change of leader).
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -124,6 +125,16 @@ class GroupService:
         """Whether ``topic``-``partition`` exists on this node (OffsetCommit checks it first)."""
         known = self._topics.image.topics_by_name.get(topic)
         return known is not None and partition in known.partitions
+
+    def topic_id(self, name: str) -> uuid.UUID | None:
+        """The id of topic ``name`` (OffsetCommit and OffsetFetch v10 name topics by id)."""
+        known = self._topics.image.topics_by_name.get(name)
+        return None if known is None else known.topic_id
+
+    def topic_name(self, topic_id: uuid.UUID | None) -> str | None:
+        """The name of the topic with id ``topic_id``, None if there is none."""
+        known = self._topics.image.topics_by_id.get(topic_id)  # type: ignore[arg-type]
+        return None if known is None else known.name
 
     def run(self, ctx: RequestContext, effects: list[msg.Effect]) -> Any:
         """Append, then answer every request concerned once the appends are replicated; our

@@ -7,6 +7,7 @@ back; the coordinator sees only these.
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from dataclasses import dataclass
 
 from kio.schema.errors import ErrorCode
@@ -141,7 +142,11 @@ class PartitionResult:
 
 @dataclass(frozen=True, slots=True)
 class OffsetCommitResult:
+    """``topic_ids``: (name, id) of the topics an OffsetCommit v10+ named by id (KIP-848), for
+    the answer to name them so again."""
+
     partitions: tuple[PartitionResult, ...]
+    topic_ids: tuple[tuple[str, uuid.UUID], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,7 +215,8 @@ def with_error(result: object, error: ErrorCode) -> object:
     """``result`` as answered when the write it waited for failed with ``error``: every part
     that had succeeded gets ``error`` (a part that had failed keeps its own error)."""
     if isinstance(result, OffsetCommitResult):
-        return OffsetCommitResult(tuple(_failed_part(p, error) for p in result.partitions))
+        failed = tuple(_failed_part(p, error) for p in result.partitions)
+        return dataclasses.replace(result, partitions=failed)
     if isinstance(result, tuple):
         return tuple(
             DeletedGroup(g.group_id, error) if g.error == ErrorCode.none else g for g in result

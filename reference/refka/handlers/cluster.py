@@ -1,5 +1,6 @@
 """DescribeCluster (KIP-700): the cluster id, the controller and the brokers (their endpoints
-of the listener the request arrived on)."""
+of the listener the request arrived on). From v2 (KIP-1073) the request may ask for fenced
+brokers too, and each broker says whether it is fenced."""
 
 from __future__ import annotations
 
@@ -17,8 +18,8 @@ NO_AUTHORIZED_OPERATIONS = -(1 << 31)
 
 def handle_describe_cluster(topics: Topics, ctx: RequestContext, request: Any) -> Any:
     m = codec.response_module(KEY, ctx.api_version)
-    brokers = topics.alive_brokers(ctx.listener)
-    ids = [b.node_id for b in brokers]
+    alive = topics.alive_brokers(ctx.listener)
+    ids = [b.node_id for b in alive]
     controller_id = topics.node.node_id if topics.node.node_id in ids else (ids or [-1])[0]
     return codec.build(
         m.DescribeClusterResponse,
@@ -28,15 +29,30 @@ def handle_describe_cluster(topics: Topics, ctx: RequestContext, request: Any) -
         endpoint_type=1,
         cluster_id=topics.cluster_id,
         controller_id=controller_id,
-        brokers=tuple(
-            codec.build(
-                m.DescribeClusterBroker,
-                broker_id=b.node_id,
-                host=b.host,
-                port=b.port,
-                rack=b.rack,
-            )
-            for b in brokers
+        brokers=_brokers(
+            m, topics, ctx.listener, getattr(request, "include_fenced_brokers", False)
         ),
         cluster_authorized_operations=NO_AUTHORIZED_OPERATIONS,
     )
+
+
+def _brokers(m: Any, topics: Topics, listener: str, include_fenced: bool) -> tuple[Any, ...]:
+    """The unfenced brokers with an endpoint of ``listener``; with ``include_fenced`` (v2) the
+    fenced ones as well, by id."""
+    name = listener or topics.listener
+    found = []
+    for b in sorted(topics.image.brokers.values(), key=lambda b: b.broker_id):
+        address = b.address(name)
+        if address is None or (b.fenced and not include_fenced):
+            continue
+        found.append(
+            codec.build(
+                m.DescribeClusterBroker,
+                broker_id=b.broker_id,
+                host=address[0],
+                port=address[1],
+                rack=b.rack,
+                is_fenced=b.fenced,
+            )
+        )
+    return tuple(found)

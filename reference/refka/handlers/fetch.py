@@ -7,7 +7,9 @@ purgatory) until ``min_bytes`` are readable or ``max_wait_ms`` passes, unless a 
 error. Consumers read below the high watermark (read_uncommitted) or the last stable offset
 (read_committed); KIP-320 fences a request whose ``current_leader_epoch`` is not ours.
 From v13 topics are named by id (KIP-516; an unknown id: UNKNOWN_TOPIC_ID); from v16 an answer
-that names the leader (KIP-951) carries the leader's endpoint.
+that names the leader (KIP-951) carries the leader's endpoint. From v18 a follower tells its
+high watermark (KIP-1166): one behind the leader's is answered at once, not parked, so that the
+follower learns the new high watermark without waiting for new records.
 
 The records of each partition leave as ``FileSlice``s: the response is encoded by kio with a
 placeholder in each ``records`` field, and the placeholders are then replaced by the slices.
@@ -33,6 +35,7 @@ from refka.replication.replica_manager import PartitionRead, ReplicaManager
 
 KEY = 1
 READ_COMMITTED = 1
+_HW_NOT_SENT = (1 << 63) - 1  # a follower's high watermark before v18 (KIP-1166's default)
 _MARKER = b"\xfe\xffrefka-records:"  # + 4-byte index: 20 bytes that no other field can hold
 _STAND_IN = b"\xfe\xffrefka-partitions:"  # + 4-byte index: a topic's partitions go there
 
@@ -56,6 +59,7 @@ class _Shape(NamedTuple):
 class _PartitionRead(NamedTuple):
     shape: _Shape
     slices: Sequence[FileSlice] = ()
+    follower_behind: bool = False  # KIP-1166: the follower's high watermark is behind ours
 
     @property
     def size(self) -> int:
@@ -81,7 +85,7 @@ def handle_fetch(
         max_wait_ms <= 0
         or not reads
         or sum(r.size for r in reads) >= request.min_bytes
-        or any(r.error_code != ErrorCode.none for r in reads)
+        or any(r.error_code != ErrorCode.none or r.follower_behind for r in reads)
     )
     if ready:
         return _encode(ctx, replicas, reads, request.isolation_level == READ_COMMITTED)
@@ -110,7 +114,11 @@ class DelayedFetch:
     def try_complete(self, now_ms: int, force: bool) -> Encoded | None:
         reads = _read_all(self.replicas, self.ctx, self.request, now_ms)
         enough = sum(r.size for r in reads) >= self.request.min_bytes
-        if force or enough or any(r.error_code != ErrorCode.none for r in reads):
+        if (
+            force
+            or enough
+            or any(r.error_code != ErrorCode.none or r.follower_behind for r in reads)
+        ):
             return _encode(
                 self.ctx, self.replicas, reads, self.request.isolation_level == READ_COMMITTED
             )
@@ -159,6 +167,9 @@ def _read_all(
                     fetch_only_from_leader=ctx.api_version < 11,
                 )
             read = _partition_read(name, topic_id, wanted.partition, found)
+            if follower >= 0 and found.read is not None:
+                known = getattr(wanted, "high_watermark", _HW_NOT_SENT)
+                read = read._replace(follower_behind=known < found.read.high_watermark)
             if read.slices:
                 first_data = False
                 budget = max(0, budget - read.size)

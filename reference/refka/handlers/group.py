@@ -13,7 +13,8 @@ Effects are carried out in order: every ``Append`` before any reply (persist, th
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable, Iterable
+import uuid
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from kio.schema.errors import ErrorCode
@@ -212,26 +213,38 @@ def leave_group_response(version: int, r: msg.LeaveGroupResult) -> Any:
 
 def handle_offset_commit(groups: GroupService, ctx: RequestContext, request: Any) -> Any:
     """As Kafka's ``KafkaApis``: partitions the broker does not know are answered
-    UNKNOWN_TOPIC_OR_PARTITION here; only the others reach the coordinator."""
-    entries = [
-        msg.OffsetCommitEntry(
-            topic.name,
-            p.partition_index,
-            p.committed_offset,
-            getattr(p, "committed_leader_epoch", -1),
-            p.committed_metadata,
-        )
-        for topic in request.topics
-        for p in topic.partitions
-    ]
-    unknown = tuple(
+    UNKNOWN_TOPIC_OR_PARTITION here; only the others reach the coordinator. v10 names topics
+    by id (KIP-848): an id the broker does not know is UNKNOWN_TOPIC_ID."""
+    ids: dict[str, uuid.UUID] = {}
+    entries: list[msg.OffsetCommitEntry] = []
+    unknown: list[msg.PartitionResult] = []
+    for topic in request.topics:
+        name = _topic_name(groups, ctx.api_version, topic)
+        if ctx.api_version >= TOPIC_IDS_VERSION:
+            ids[name] = topic.topic_id
+        for p in topic.partitions:
+            if name.startswith(_UNKNOWN_ID):
+                unknown.append(msg.PartitionResult(name, p.partition_index, E.unknown_topic_id))
+                continue
+            entries.append(
+                msg.OffsetCommitEntry(
+                    name,
+                    p.partition_index,
+                    p.committed_offset,
+                    getattr(p, "committed_leader_epoch", -1),
+                    p.committed_metadata,
+                )
+            )
+    unknown.extend(
         msg.PartitionResult(e.topic, e.partition, E.unknown_topic_or_partition)
         for e in entries
         if not groups.hosted(e.topic, e.partition)
     )
     known = [e for e in entries if groups.hosted(e.topic, e.partition)]
+    topic_ids = tuple(ids.items())
     if not known:
-        return offset_commit_response(ctx.api_version, msg.OffsetCommitResult(unknown))
+        result = msg.OffsetCommitResult(tuple(unknown), topic_ids)
+        return offset_commit_response(ctx.api_version, result)
     retention = getattr(request, "retention_time", None)
     effects = groups.coordinator.commit_offsets(
         ctx,
@@ -243,63 +256,132 @@ def handle_offset_commit(groups: GroupService, ctx: RequestContext, request: Any
         getattr(request, "group_instance_id", None),
         -1 if retention is None else _ms(retention),
     )
-    if unknown:
-        effects = [_with_unknown(effect, ctx, unknown) for effect in effects]
+    if unknown or topic_ids:
+        effects = [_with_unknown(effect, ctx, tuple(unknown), topic_ids) for effect in effects]
     return groups.run(ctx, effects)
 
 
+TOPIC_IDS_VERSION = 10  # OffsetCommit and OffsetFetch v10 name topics by id
+_UNKNOWN_ID = "\x00"  # no legal topic name starts so: an unknown id's stand-in name
+
+
+def _topic_name(groups: GroupService, version: int, topic: Any) -> str:
+    """The topic's name: as given before v10, looked up by id from v10 (a stand-in that is
+    no legal topic name for an id the broker does not know)."""
+    if version < TOPIC_IDS_VERSION:
+        return str(topic.name)
+    name = groups.topic_name(topic.topic_id)
+    return f"{_UNKNOWN_ID}{topic.topic_id}" if name is None else name
+
+
 def _with_unknown(
-    effect: msg.Effect, ctx: RequestContext, unknown: tuple[msg.PartitionResult, ...]
+    effect: msg.Effect,
+    ctx: RequestContext,
+    unknown: tuple[msg.PartitionResult, ...],
+    topic_ids: tuple[tuple[str, uuid.UUID], ...],
 ) -> msg.Effect:
     if isinstance(effect, msg.Reply) and effect.request is ctx:
         result: msg.OffsetCommitResult = effect.result  # type: ignore[assignment]
-        return msg.Reply(ctx, msg.OffsetCommitResult(result.partitions + unknown))
+        return msg.Reply(ctx, msg.OffsetCommitResult(result.partitions + unknown, topic_ids))
     return effect
 
 
 def offset_commit_response(version: int, r: msg.OffsetCommitResult) -> Any:
     m = codec.response_module(OFFSET_COMMIT, version)
-    topics = _partition_errors(m, "OffsetCommit", r.partitions)
+    topics = _partition_errors(m, "OffsetCommit", r.partitions, dict(r.topic_ids))
     return codec.build(m.OffsetCommitResponse, throttle_time=codec.millis(0), topics=topics)
 
 
 def handle_offset_fetch(groups: GroupService, ctx: RequestContext, request: Any) -> Any:
-    """OffsetFetch answers at once (v8+: several groups, KIP-709)."""
+    """OffsetFetch answers at once (v8+: several groups, KIP-709; v10: topics by id, an
+    unknown id's partitions UNKNOWN_TOPIC_ID)."""
     coordinator = groups.coordinator
     m = codec.response_module(OFFSET_FETCH, ctx.api_version)
     if ctx.api_version >= 8:
-        answered = tuple(
-            _fetched_group(m, ctx.api_version, coordinator.fetch_offsets(g.group_id, _wanted(g)))
-            for g in request.groups
+        answered = []
+        for g in request.groups:
+            wanted, unknown = _wanted(groups, ctx.api_version, g)
+            result = coordinator.fetch_offsets(g.group_id, wanted)
+            answered.append(_fetched_group(m, ctx.api_version, groups, result, unknown))
+        return codec.build(
+            m.OffsetFetchResponse, throttle_time=codec.millis(0), groups=tuple(answered)
         )
-        return codec.build(m.OffsetFetchResponse, throttle_time=codec.millis(0), groups=answered)
-    result = coordinator.fetch_offsets(request.group_id, _wanted(request))
+    wanted, _ = _wanted(groups, ctx.api_version, request)
+    result = coordinator.fetch_offsets(request.group_id, wanted)
     topics = _fetched_topics(m, ctx.api_version, result, "OffsetFetchResponseTopic", "Partition")
     return codec.build(
         m.OffsetFetchResponse, throttle_time=codec.millis(0), topics=topics, error_code=result.error
     )
 
 
-def _wanted(group: Any) -> list[tuple[str, list[int]]] | None:
+def _wanted(
+    groups: GroupService, version: int, group: Any
+) -> tuple[list[tuple[str, list[int]]] | None, list[tuple[uuid.UUID, list[int]]]]:
+    """The (topic, partitions) asked for (None: all), and those of topic ids not known."""
     if group.topics is None:
-        return None
-    return [(t.name, list(t.partition_indexes)) for t in group.topics]
+        return None, []
+    wanted: list[tuple[str, list[int]]] = []
+    unknown: list[tuple[uuid.UUID, list[int]]] = []
+    for t in group.topics:
+        name = _topic_name(groups, version, t)
+        if name.startswith(_UNKNOWN_ID):
+            unknown.append((t.topic_id, list(t.partition_indexes)))
+        else:
+            wanted.append((name, list(t.partition_indexes)))
+    return wanted, unknown
 
 
-def _fetched_group(m: Any, version: int, result: msg.GroupOffsets) -> Any:
-    topics = _fetched_topics(m, version, result, "OffsetFetchResponseTopics", "Partitions")
+def _fetched_group(
+    m: Any,
+    version: int,
+    groups: GroupService,
+    result: msg.GroupOffsets,
+    unknown: list[tuple[uuid.UUID, list[int]]],
+) -> Any:
+    ids = None
+    if version >= TOPIC_IDS_VERSION:
+        ids = {o.topic: groups.topic_id(o.topic) for o in result.partitions}
+    topics = _fetched_topics(m, version, result, "OffsetFetchResponseTopics", "Partitions", ids)
+    if unknown and result.error is E.none:
+        topics += tuple(_unknown_topic(m, topic_id, parts) for topic_id, parts in unknown)
     return codec.build(
         m.OffsetFetchResponseGroup, group_id=result.group_id, topics=topics, error_code=result.error
     )
 
 
+def _unknown_topic(m: Any, topic_id: uuid.UUID, partitions: list[int]) -> Any:
+    return codec.build(
+        m.OffsetFetchResponseTopics,
+        topic_id=topic_id,
+        partitions=tuple(
+            codec.build(
+                m.OffsetFetchResponsePartitions,
+                partition_index=p,
+                committed_offset=-1,
+                committed_leader_epoch=-1,
+                metadata="",
+                error_code=E.unknown_topic_id,
+            )
+            for p in partitions
+        ),
+    )
+
+
 def _fetched_topics(
-    m: Any, version: int, result: msg.GroupOffsets, topic_cls: str, partition_suffix: str
+    m: Any,
+    version: int,
+    result: msg.GroupOffsets,
+    topic_cls: str,
+    partition_suffix: str,
+    ids: dict[str, uuid.UUID | None] | None = None,
 ) -> tuple[Any, ...]:
-    """v1 has no group-level error: a group error goes into each partition instead."""
+    """v1 has no group-level error: a group error goes into each partition instead. With
+    ``ids`` (v10) topics are named by id, and a topic without one (deleted) is left out."""
     partition_cls = getattr(m, f"OffsetFetchResponse{partition_suffix}")
     partitions = []
     for o in result.partitions:
+        if ids is not None and ids.get(o.topic) is None:
+            continue
         error = result.error if version < 2 and result.error is not E.none else o.error
         partition = codec.build(
             partition_cls,
@@ -310,7 +392,7 @@ def _fetched_topics(
             error_code=error,
         )
         partitions.append((o.topic, partition))
-    return _topics(getattr(m, topic_cls), partitions)
+    return _topics(getattr(m, topic_cls), partitions, ids)
 
 
 def handle_offset_delete(groups: GroupService, ctx: RequestContext, request: Any) -> Any:
@@ -328,7 +410,10 @@ def offset_delete_response(version: int, r: msg.OffsetDeleteResult) -> Any:
 
 
 def _partition_errors(
-    m: Any, api: str, partitions: Iterable[msg.PartitionResult]
+    m: Any,
+    api: str,
+    partitions: Iterable[msg.PartitionResult],
+    ids: Mapping[str, uuid.UUID | None] | None = None,
 ) -> tuple[Any, ...]:
     """OffsetCommit's and OffsetDelete's answer: an error code a partition, grouped by topic."""
     partition_cls = getattr(m, f"{api}ResponsePartition")
@@ -338,16 +423,27 @@ def _partition_errors(
             (x.topic, codec.build(partition_cls, partition_index=x.partition, error_code=x.error))
             for x in partitions
         ),
+        ids,
     )
 
 
-def _topics(topic_cls: Any, partitions: Iterable[tuple[str, Any]]) -> tuple[Any, ...]:
-    """(topic, partition entity) pairs as ``topic_cls`` entities, topics in first-seen order."""
+def _topics(
+    topic_cls: Any,
+    partitions: Iterable[tuple[str, Any]],
+    ids: Mapping[str, uuid.UUID | None] | None = None,
+) -> tuple[Any, ...]:
+    """(topic, partition entity) pairs as ``topic_cls`` entities, topics in first-seen order;
+    each named by its id from ``ids`` where the version names topics by id."""
     grouped: dict[str, list[Any]] = {}
     for topic, partition in partitions:
         grouped.setdefault(topic, []).append(partition)
     return tuple(
-        codec.build(topic_cls, name=name, partitions=tuple(parts))
+        codec.build(
+            topic_cls,
+            name=name,
+            topic_id=None if ids is None else ids.get(name),
+            partitions=tuple(parts),
+        )
         for name, parts in grouped.items()
     )
 

@@ -7,7 +7,8 @@ as Kafka, answers LEADER_NOT_AVAILABLE so that the client asks again. As a KRaft
 ``controller_id`` names a live broker (clients send admin requests there; it forwards them).
 Brokers are answered with their endpoints of the listener the request arrived on (Kafka's rule:
 a broker without that listener is left out, and a partition whose leader lacks it gets
-LISTENER_NOT_FOUND from v6, LEADER_NOT_AVAILABLE before).
+LISTENER_NOT_FOUND from v6, LEADER_NOT_AVAILABLE before). v13 adds a top-level error code
+(KIP-1102, for a client to rebootstrap): a broker answers none, as Kafka's does.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ def handle_metadata(topics: Topics, ctx: RequestContext, request: Any) -> Any:
         controller_id=_controller_id(topics, brokers),
         topics=tuple(answered),
         cluster_authorized_operations=NO_AUTHORIZED_OPERATIONS,
+        error_code=ErrorCode.none,
     )
 
 
@@ -87,6 +89,7 @@ def _invalid_request(m: Any, requested: Any) -> Any:
         controller_id=-1,
         topics=topics,
         cluster_authorized_operations=NO_AUTHORIZED_OPERATIONS,
+        error_code=ErrorCode.none,
     )
 
 

@@ -31,14 +31,17 @@ def handle_produce(
     the records (or its timeout), the other acks are answered at once."""
     m = codec.response_module(KEY, ctx.api_version)
     acks = request.acks
+    names = topic_names(replicas, request)
     results: dict[tuple[str, int], AppendResult] = {}
-    for topic_data in request.topic_data:
+    for topic_data, name in zip(request.topic_data, names, strict=True):
         for data in topic_data.partition_data:
-            key = (topic_data.name, data.index)
+            key = (name, data.index)
             if acks not in VALID_ACKS:
                 results[key] = AppendResult(ErrorCode.invalid_required_acks)
+            elif name.startswith(_UNKNOWN_ID):
+                results[key] = AppendResult(ErrorCode.unknown_topic_id)
             else:
-                results[key] = _append(replicas, ctx, topic_data.name, data, acks)
+                results[key] = _append(replicas, ctx, name, data, acks)
     appended = [tp for tp, r in results.items() if r.error_code == ErrorCode.none]
     partitions.partitions_changed(appended, ctx.now_ms)
     if acks == 0:
@@ -46,12 +49,29 @@ def handle_produce(
         return CLOSE_CONNECTION if failed else NO_RESPONSE
 
     def respond(final: dict[tuple[str, int], AppendResult]) -> Any:
-        return _response(m, request, final, replicas, ctx.listener)
+        return _response(m, request, names, final, replicas, ctx.listener)
 
     if acks == -1 and appended:
         timeout_ms = int(request.timeout.total_seconds() * 1000)
         return replicas.delay_produce(ctx, timeout_ms, results, respond)
     return respond(results)
+
+
+_UNKNOWN_ID = "\x00"  # no legal topic name starts so: an unknown id's stand-in name
+
+
+def topic_names(replicas: ReplicaManager, request: Any) -> list[str]:
+    """Each topic's name: as given to v12, looked up by id from v13 (an unknown id gets a
+    stand-in that is no legal topic name, so its partitions keep apart from any others)."""
+    names = []
+    for topic_data in request.topic_data:
+        name = getattr(topic_data, "name", None)
+        if name is None:
+            image = replicas.image
+            found = None if image is None else image.topics_by_id.get(topic_data.topic_id)
+            name = f"{_UNKNOWN_ID}{topic_data.topic_id}" if found is None else found.name
+        names.append(name)
+    return names
 
 
 def _append(
@@ -71,21 +91,25 @@ def _append(
 def _response(
     m: Any,
     request: Any,
+    names: list[str],
     results: dict[tuple[str, int], AppendResult],
     replicas: ReplicaManager,
     listener: str,
 ) -> Any:
     hinted: set[int] = set()
     topics = []
-    for topic_data in request.topic_data:
+    for topic_data, name in zip(request.topic_data, names, strict=True):
         answers = []
         for data in topic_data.partition_data:
-            result = results[(topic_data.name, data.index)]
-            leader = _leader_hint(m, replicas, topic_data.name, data.index, result, hinted)
+            result = results[(name, data.index)]
+            leader = _leader_hint(m, replicas, name, data.index, result, hinted)
             answers.append(_partition_response(m, data.index, result, leader))
         topics.append(
             codec.build(
-                m.TopicProduceResponse, name=topic_data.name, partition_responses=tuple(answers)
+                m.TopicProduceResponse,
+                name=name,
+                topic_id=getattr(topic_data, "topic_id", None),
+                partition_responses=tuple(answers),
             )
         )
     return codec.build(

@@ -100,10 +100,10 @@ def broker_apis(services: BrokerServices) -> dict[int, Api]:
     lazy = on_first_request
     apis: dict[int, Api] = {}
     table = [
-        Api(0, "Produce", 3, 11, lazy("produce", "handle_produce", p, r), advertised_min_version=0),
-        Api(1, "Fetch", 4, 17, lazy("fetch", "handle_fetch", p, r)),
+        Api(0, "Produce", 3, 13, lazy("produce", "handle_produce", p, r), advertised_min_version=0),
+        Api(1, "Fetch", 4, 18, lazy("fetch", "handle_fetch", p, r)),
         Api(2, "ListOffsets", 1, 11, lazy("list_offsets", "handle_list_offsets", p, r)),
-        Api(3, "Metadata", 0, 12, partial(metadata.handle_metadata, t)),
+        Api(3, "Metadata", 0, 13, partial(metadata.handle_metadata, t)),
         Api(18, "ApiVersions", 0, 4, partial(api_versions.handle_api_versions, apis)),
         Api(19, "CreateTopics", 2, 7, forward),
         Api(20, "DeleteTopics", 1, 6, forward),
@@ -115,7 +115,7 @@ def broker_apis(services: BrokerServices) -> dict[int, Api]:
         Api(43, "ElectLeaders", 0, 2, forward),
         Api(44, "IncrementalAlterConfigs", 0, 1, forward),
         Api(45, "AlterPartitionReassignments", 0, 1, forward),
-        Api(60, "DescribeCluster", 0, 1, lazy("cluster", "handle_describe_cluster", t)),
+        Api(60, "DescribeCluster", 0, 2, lazy("cluster", "handle_describe_cluster", t)),
     ]
     for key, (low, high) in group_apis.SUPPORTED_VERSIONS.items():
         handler = lazy("group", "handle", key, services.groups)
