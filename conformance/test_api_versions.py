@@ -10,7 +10,8 @@ from kio.schema.errors import ErrorCode
 from kio.schema.response_header.v0.header import ResponseHeader
 from kio.serial import entity_reader
 
-from conformance.target import Target, require_api
+from conformance.api_parity import KAFKA_4_4
+from conformance.target import NOT_SUPPORTED, Target, require_api
 from conformance.wire import Connection, build, encode_request, frame
 
 
@@ -91,3 +92,14 @@ def test_null_client_id(conn: Connection) -> None:
 @pytest.mark.parametrize("api_key", [0, 1, 2, 3])
 def test_core_apis_advertised(target: Target, api_key: int) -> None:
     assert api_key in target.api_ranges
+
+
+@pytest.mark.api("ApiVersions", behaviour="advertises Apache Kafka 4.4's version range of an API")
+@pytest.mark.parametrize("api_key", sorted(KAFKA_4_4), ids=lambda k: KAFKA_4_4[k][0])
+def test_range_matches_kafka(target: Target, api_key: int) -> None:
+    """Version parity (issue 12): an API the target speaks, it speaks at Kafka 4.4's range
+    (``conformance/api_parity.py``; against Kafka this checks the table is still Kafka's)."""
+    name, low, high = KAFKA_4_4[api_key]
+    if api_key not in target.api_ranges:
+        pytest.skip(f"{NOT_SUPPORTED}: {name} (target advertises none)")
+    assert target.api_ranges[api_key] == (low, high), f"Kafka 4.4 advertises {name} v{low}-v{high}"

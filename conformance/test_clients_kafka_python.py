@@ -151,3 +151,38 @@ def test_group_commit(target: Target, topic: str) -> None:
         c.close()
     assert [r.offset for r in got] == [0, 1, 2, 3, 4]
     assert committed == 5
+
+
+@pytest.mark.api(
+    "ApiVersions",
+    behaviour="kafka-python pinned to a Kafka release's API versions: produce, group, commit",
+)
+@pytest.mark.parametrize("release", [(3, 9), (4, 0), (4, 1)], ids=lambda r: "%d.%d" % r)
+def test_pinned_api_versions(target: Target, topic: str, release: tuple[int, int]) -> None:
+    """``api_version=release`` skips ApiVersions and uses that release's versions (Metadata
+    v13 and FindCoordinator v6 from 4.0, Produce v13 and Fetch v18 from 4.1): a broker that
+    does not speak one of them closes the connection and the client never gets through."""
+    require_data_plane(target)
+    pinned = {"api_version": release, "request_timeout_ms": 5000}
+    produce_all(target, topic, messages(5), max_block_ms=10000, **pinned)
+    group = unique_topic("pinned")
+    c = KafkaConsumer(
+        topic,
+        bootstrap_servers=target.bootstrap,
+        group_id=group,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        **pinned,
+    )
+    try:
+        got: list[Any] = []
+        end = deadline()
+        while len(got) < 5 and time.monotonic() < end:
+            for records in c.poll(timeout_ms=500).values():
+                got.extend(records)
+        assert [r.offset for r in got] == [0, 1, 2, 3, 4]
+        c.commit()
+        committed = c.committed(TopicPartition(topic, 0))
+    finally:
+        c.close()
+    assert committed == 5

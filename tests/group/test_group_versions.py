@@ -3,6 +3,7 @@ errors (a field a version lacks is dropped; one it needs is present)."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
@@ -58,6 +59,9 @@ def test_every_advertised_request_version_exists_in_kio() -> None:
         assert api_key in handlers.HANDLERS
 
 
+T_ID = uuid.UUID(int=7)  # topic "t"'s id (v10 of OffsetCommit and OffsetFetch name topics by id)
+
+
 class FakeBroker:
     """The group handlers' service over fakes of the topics and partitions it writes to."""
 
@@ -71,14 +75,16 @@ class FakeBroker:
 
         node = SimpleNamespace(node_id=1, host="127.0.0.1", port=9092)
         led = SimpleNamespace(leader=1)  # every partition led by this node
+        t = SimpleNamespace(name="t", topic_id=T_ID, partitions={0: led})
         topics = SimpleNamespace(
             node=node,
             broker=lambda broker_id, listener="": node if broker_id == 1 else None,
             image=SimpleNamespace(
                 topics_by_name={
                     OFFSETS_TOPIC: SimpleNamespace(partitions=dict.fromkeys(range(50), led)),
-                    "t": SimpleNamespace(partitions={0: led}),
-                }
+                    "t": t,
+                },
+                topics_by_id={T_ID: t},
             ),
         )
         self.appended: list[tuple[str, int, bytes]] = []
@@ -140,12 +146,15 @@ def test_offset_commit_then_fetch_every_version() -> None:
         partition = nested(8, version, "OffsetCommitRequestPartition", partition_index=0,
                            committed_offset=version, committed_leader_epoch=-1,
                            committed_metadata=f"v{version}")  # fmt: skip
-        topic = nested(8, version, "OffsetCommitRequestTopic", name="t", partitions=(partition,))
+        topic = nested(8, version, "OffsetCommitRequestTopic", name="t", topic_id=T_ID,
+                       partitions=(partition,))  # fmt: skip
         req = request(8, version, group_id="g", generation_id_or_member_epoch=-1, member_id="",
                       group_instance_id=None, topics=(topic,))  # fmt: skip
         response = handlers.handle_offset_commit(broker.groups, ctx(8, version), req)  # type: ignore[arg-type]
         roundtrip(response)
         assert response.topics[0].partitions[0].error_code == E.none  # type: ignore[attr-defined]
+        if version >= 10:
+            assert response.topics[0].topic_id == T_ID  # type: ignore[attr-defined]
     assert broker.appended and all(t == OFFSETS_TOPIC for t, _, _ in broker.appended)
     low, high = handlers.SUPPORTED_VERSIONS[handlers.OFFSET_FETCH]
     for version in range(low, high + 1):
@@ -154,8 +163,9 @@ def test_offset_commit_then_fetch_every_version() -> None:
             req = request(9, version, group_id="g", topics=(wanted,), require_stable=False)
         else:
             wanted = nested(
-                9, version, "OffsetFetchRequestTopics", name="t", partition_indexes=(0,)
-            )
+                9, version, "OffsetFetchRequestTopics", name="t", topic_id=T_ID,
+                partition_indexes=(0,)
+            )  # fmt: skip
             groups = (
                 nested(9, version, "OffsetFetchRequestGroup", group_id="g", member_id=None,
                        member_epoch=-1, topics=(wanted,)),
@@ -168,6 +178,41 @@ def test_offset_commit_then_fetch_every_version() -> None:
         topics = response.topics if version < 8 else response.groups[0].topics  # type: ignore[attr-defined]
         (p,) = topics[0].partitions
         assert (p.committed_offset, p.metadata) == (high, f"v{high}")
+        if version >= 10:
+            assert topics[0].topic_id == T_ID
+
+
+def test_v10_unknown_topic_id() -> None:
+    """OffsetCommit and OffsetFetch v10: a topic id the broker does not know is
+    UNKNOWN_TOPIC_ID, answered under that id (Kafka 4.4 does the same)."""
+    broker = FakeBroker()
+    stranger = uuid.UUID(int=99)
+    partition = nested(8, 10, "OffsetCommitRequestPartition", partition_index=0,
+                       committed_offset=5, committed_leader_epoch=-1, committed_metadata="")  # fmt: skip
+    topics = tuple(
+        nested(8, 10, "OffsetCommitRequestTopic", topic_id=i, partitions=(partition,))
+        for i in (T_ID, stranger)
+    )
+    req = request(8, 10, group_id="g", generation_id_or_member_epoch=-1, member_id="",
+                  group_instance_id=None, topics=topics)  # fmt: skip
+    response = handlers.handle_offset_commit(broker.groups, ctx(8, 10), req)  # type: ignore[arg-type]
+    roundtrip(response)
+    errors = {t.topic_id: t.partitions[0].error_code for t in response.topics}  # type: ignore[attr-defined]
+    assert errors == {T_ID: E.none, stranger: E.unknown_topic_id}
+    wanted = tuple(
+        nested(9, 10, "OffsetFetchRequestTopics", topic_id=i, partition_indexes=(0,))
+        for i in (T_ID, stranger)
+    )
+    group = nested(9, 10, "OffsetFetchRequestGroup", group_id="g", member_id=None,
+                   member_epoch=-1, topics=wanted)  # fmt: skip
+    req = request(9, 10, groups=(group,), require_stable=False)
+    response = handlers.handle_offset_fetch(broker.groups, ctx(9, 10), req)  # type: ignore[arg-type]
+    roundtrip(response)
+    found = {
+        t.topic_id: (t.partitions[0].committed_offset, t.partitions[0].error_code)
+        for t in response.groups[0].topics  # type: ignore[attr-defined]
+    }
+    assert found == {T_ID: (5, E.none), stranger: (-1, E.unknown_topic_id)}
 
 
 def test_find_coordinator_describe_and_list_every_version() -> None:
