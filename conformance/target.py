@@ -13,12 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from kio.index import load_request_schema
 from kio.index import schema_name_map as _schemas
 from kio.schema.errors import ErrorCode
 from kio.schema.index import api_key_map
 
-from conformance.wire import Connection, build
+from conformance.wire import EXTRA_SCHEMAS, Connection, build, request_schema
 
 # API keys by Kafka's name (the names in the report and in @pytest.mark.api).
 API_KEYS: dict[str, int] = {
@@ -31,8 +30,10 @@ NOT_SUPPORTED = "not supported"
 
 
 def kio_versions(api_key: int) -> range:
+    """The versions the suite can encode: kio's, and those declared where kio lacks them."""
     versions = sorted(_schemas[api_key_map[api_key]])
-    return range(versions[0], versions[-1] + 1)
+    newest = max([versions[-1], *(v for k, v in EXTRA_SCHEMAS if k == api_key)])
+    return range(versions[0], newest + 1)
 
 
 def api_key_of(api: str | int) -> int:
@@ -267,4 +268,4 @@ def unique_topic(prefix: str = "conform") -> str:
 
 
 def request_type(api: str | int, version: int) -> Any:
-    return load_request_schema(api_key_of(api), version)
+    return request_schema(api_key_of(api), version)

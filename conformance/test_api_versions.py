@@ -30,7 +30,7 @@ def test_ranges_well_formed(target: Target) -> None:
 
 
 @pytest.mark.api("ApiVersions", behaviour="answers at each advertised version")
-@pytest.mark.parametrize("version", [0, 1, 2, 3])
+@pytest.mark.parametrize("version", [0, 1, 2, 3, 4, 5])
 def test_answers_at_version(target: Target, conn: Connection, version: int) -> None:
     require_api(target, "ApiVersions", version, version)
     answer = conn.request(

@@ -157,7 +157,7 @@ def test_group_commit(target: Target, topic: str) -> None:
     "ApiVersions",
     behaviour="kafka-python pinned to a Kafka release's API versions: produce, group, commit",
 )
-@pytest.mark.parametrize("release", [(3, 9), (4, 0), (4, 1)], ids=lambda r: "%d.%d" % r)
+@pytest.mark.parametrize("release", [(3, 9), (4, 0), (4, 1)], ids=lambda r: f"{r[0]}.{r[1]}")
 def test_pinned_api_versions(target: Target, topic: str, release: tuple[int, int]) -> None:
     """``api_version=release`` skips ApiVersions and uses that release's versions (Metadata
     v13 and FindCoordinator v6 from 4.0, Produce v13 and Fetch v18 from 4.1): a broker that

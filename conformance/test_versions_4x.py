@@ -1,7 +1,8 @@
 """The request versions Apache Kafka 4.x serves beyond 3.x (issue 12's version parity):
 Produce v13, OffsetCommit v10 and OffsetFetch v10 name topics by id (KIP-516, KIP-848),
 Metadata v13 has a top-level error code (KIP-1102), Fetch v18 (KIP-1166), FindCoordinator v6
-(share groups' key type, KIP-932), DescribeCluster v2 (fenced brokers, KIP-1073).
+(share groups' key type, KIP-932), DescribeCluster v2 (fenced brokers, KIP-1073), ApiVersions
+v5 (the cluster and broker the client expects) and DeleteGroups v3 (a message per result).
 
 Each probe runs at exactly the new version; a target that does not advertise it counts the
 probe as *not supported*.
@@ -259,3 +260,73 @@ def test_describe_cluster_v2(target: Target) -> None:
         assert answer.error_code == ErrorCode.none
         assert {(b.broker_id, b.host, b.port) for b in answer.brokers} == expected
         assert not any(b.is_fenced for b in answer.brokers)
+
+
+def api_versions_v5(target: Target, cluster_id: str | None, node_id: int) -> Any:
+    return call_at(
+        target,
+        "ApiVersions",
+        5,
+        client_software_name="refka-conformance",
+        client_software_version="1",
+        cluster_id=cluster_id,
+        node_id=node_id,
+    )
+
+
+@pytest.mark.api("ApiVersions", behaviour="v5: the expected cluster and broker: the full answer")
+def test_api_versions_v5_expected_broker(target: Target) -> None:
+    require_api(target, "ApiVersions", 5, 5)
+    assert target.node_id is not None
+    for cluster_id, node_id in ((target.cluster_id, target.node_id), (None, -1)):
+        answer = api_versions_v5(target, cluster_id, node_id)
+        assert answer.error_code == ErrorCode.none
+        ranges = {a.api_key: (a.min_version, a.max_version) for a in answer.api_keys}
+        assert ranges == target.api_ranges
+
+
+@pytest.mark.observed
+@pytest.mark.api("ApiVersions", behaviour="v5: another cluster or broker: REBOOTSTRAP_REQUIRED")
+def test_api_versions_v5_unexpected_broker(target: Target) -> None:
+    require_api(target, "ApiVersions", 5, 5)
+    assert target.node_id is not None
+    for cluster_id, node_id in (("another-cluster", target.node_id), (target.cluster_id, 999)):
+        answer = api_versions_v5(target, cluster_id, node_id)
+        assert (answer.error_code, answer.api_keys) == (ErrorCode.rebootstrap_required, ())
+
+
+@pytest.mark.observed
+@pytest.mark.api(
+    "ApiVersions", behaviour="v5: a cluster id without a node id (or not): INVALID_REQUEST"
+)
+def test_api_versions_v5_half_identity(target: Target) -> None:
+    require_api(target, "ApiVersions", 5, 5)
+    for cluster_id, node_id in ((target.cluster_id, -1), (None, 1)):
+        answer = api_versions_v5(target, cluster_id, node_id)
+        assert (answer.error_code, answer.api_keys) == (ErrorCode.invalid_request, ())
+
+
+def delete_groups_v3(target: Target, *groups: str) -> dict[str, Any]:
+    answer = call_at(target, "DeleteGroups", 3, groups_names=list(groups))
+    return {r.group_id: r for r in answer.results}
+
+
+@pytest.mark.api("DeleteGroups", behaviour="v3: an unknown group: GROUP_ID_NOT_FOUND, no message")
+def test_delete_groups_v3_unknown(target: Target) -> None:
+    group = group_name()
+    require_api(target, "DeleteGroups", 3, 3)
+    wait_coordinator(target, group)
+    found = delete_groups_v3(target, group)[group]
+    assert (found.error_code, found.error_message) == (ErrorCode.group_id_not_found, None)
+
+
+@pytest.mark.api("DeleteGroups", behaviour="v3: a group with only offsets is deleted with them")
+def test_delete_groups_v3_with_offsets(target: Target, topic: str) -> None:
+    require_api(target, "DeleteGroups", 3, 3)
+    require_api(target, "OffsetCommit", 10, 10)
+    group, tid = group_name(), topic_id(target, topic)
+    wait_coordinator(target, group)
+    commit_v10(target, group, (tid, 4))
+    found = delete_groups_v3(target, group)[group]
+    assert (found.error_code, found.error_message) == (ErrorCode.none, None)
+    assert fetch_offsets_v10(target, group, [tid])[tid].committed_offset == -1

@@ -23,8 +23,10 @@ import typing
 import uuid
 from typing import Any
 
-from kio.index import load_request_schema, load_response_schema
+from kio.index import KioIndexError, load_request_schema, load_response_schema
 from kio.serial import entity_reader, entity_writer
+from kio.static.constants import EntityType
+from refka.protocol.kio_extra import MODULES as EXTRA_SCHEMAS
 
 CLIENT_ID = "refka-conformance"
 
@@ -82,9 +84,33 @@ def make(entity_type: type, values: dict[str, Any]) -> Any:
     return entity_type(**kwargs)
 
 
+def request_schema(api_key: int, version: int) -> Any:
+    """kio's request entity of `api_key` at `version`, or the one declared where kio lacks it
+    (`refka.protocol.kio_extra`: ApiVersions v5, DeleteGroups v3)."""
+    try:
+        return load_request_schema(api_key, version)
+    except KioIndexError:
+        return _extra_schema(api_key, version, EntityType.request)
+
+
+def response_schema(api_key: int, version: int) -> Any:
+    try:
+        return load_response_schema(api_key, version)
+    except KioIndexError:
+        return _extra_schema(api_key, version, EntityType.response)
+
+
+def _extra_schema(api_key: int, version: int, kind: EntityType) -> Any:
+    module = EXTRA_SCHEMAS.get((api_key, version))
+    if module is None:
+        raise KioIndexError(f"no schema for API {api_key} v{version}")
+    found = [v for v in vars(module).values() if getattr(v, "__type__", None) is kind]
+    return found[0]
+
+
 def build(api_key: int, version: int, **values: Any) -> Any:
     """The request entity of `api_key` at `version` built from `values`."""
-    return make(load_request_schema(api_key, version), values)
+    return make(request_schema(api_key, version), values)
 
 
 def encode_request(
@@ -170,7 +196,7 @@ class Connection:
 
     def receive(self, request: Any, correlation_id: int) -> Any:
         """Read the response to `request` (sent with `correlation_id`)."""
-        response_type = load_response_schema(request.__api_key__, request.__version__)
+        response_type = response_schema(request.__api_key__, request.__version__)
         response, unread = decode_response(self.recv_frame(), response_type, correlation_id)
         if self.exact and unread:
             raise AssertionError(f"{unread} trailing bytes after the response")

@@ -188,7 +188,8 @@ def test_v10_unknown_topic_id() -> None:
     broker = FakeBroker()
     stranger = uuid.UUID(int=99)
     partition = nested(8, 10, "OffsetCommitRequestPartition", partition_index=0,
-                       committed_offset=5, committed_leader_epoch=-1, committed_metadata="")  # fmt: skip
+                       committed_offset=5, committed_leader_epoch=-1,
+                       committed_metadata="")  # fmt: skip
     topics = tuple(
         nested(8, 10, "OffsetCommitRequestTopic", topic_id=i, partitions=(partition,))
         for i in (T_ID, stranger)

@@ -307,3 +307,56 @@ def test_removed_replica_is_stopped_and_its_log_deleted() -> None:
     assert cluster.managers[3].replica(TOPIC, 0) is None
     assert cluster.managers[3].logs.get(TOPIC, 0) is None
     assert cluster.managers[3].fetchers == {}
+
+
+def follower_fetch(cluster: Cluster, version: int, known_high_watermark: int | None) -> Any:
+    """Follower 2's Fetch at ``version`` from its log end, its high watermark as given (v18)."""
+    m = codec.request_module(1, version)
+    fields = {} if known_high_watermark is None else {"high_watermark": known_high_watermark}
+    partition = codec.build(m.FetchPartition, partition=0, current_leader_epoch=0,
+                            fetch_offset=cluster.replica(2).log_end_offset, last_fetched_epoch=0,
+                            log_start_offset=0, partition_max_bytes=1 << 20, **fields)  # fmt: skip
+    return codec.build(
+        m.FetchRequest,
+        cluster_id=None,
+        replica_state=codec.build(m.ReplicaState, replica_id=2, replica_epoch=102),
+        max_wait=codec.millis(500),
+        min_bytes=1,
+        max_bytes=1 << 20,
+        isolation_level=0,
+        session_id=0,
+        session_epoch=-1,
+        topics=(codec.build(m.FetchTopic, topic_id=cluster.topic_id, partitions=(partition,)),),
+        forgotten_topics_data=(),
+        rack_id="",
+    )
+
+
+def test_fetch_v18_follower_behind_the_high_watermark_is_answered_at_once() -> None:
+    """KIP-1166: a follower's Fetch with nothing to read waits in the purgatory, unless the
+    high watermark it tells (v18) is behind the leader's; before v18 it always waits."""
+    from types import SimpleNamespace
+
+    from refka.core.context import Encoded
+    from refka.handlers.fetch import handle_fetch
+
+    cluster = Cluster(node_ids=(1, 2), fetch_version=17)
+    cluster.produce(2, acks=1)
+    cluster.run(4)
+    leader = cluster.managers[1]
+    assert cluster.replica(1).high_watermark == 2 == cluster.replica(2).log_end_offset
+    image = leader.image
+    topic = image.topics_by_name[TOPIC]
+    leader.image = SimpleNamespace(  # the handler finds v13+'s topics by id
+        brokers=image.brokers,
+        topics_by_name=image.topics_by_name,
+        topics_by_id={topic.topic_id: topic},
+    )
+    for version, known, answered in ((17, None, False), (18, 2, False), (18, 1, True)):
+        parked: list[Any] = []
+        partitions = SimpleNamespace(watch=parked.append)
+        context = RequestContext(1, 1, 1, version, "follower", cluster.now_ms, 0)
+        request = wire(follower_fetch(cluster, version, known))
+        response = handle_fetch(partitions, leader, context, request)  # type: ignore[arg-type]
+        assert isinstance(response, Encoded) is answered, (version, known)
+        assert (response is PENDING) is (not answered) and len(parked) == (not answered)

@@ -1,13 +1,16 @@
 """ApiVersions (KIP-35, KIP-511): the APIs and version ranges this broker speaks.
 
 From v3 the client names its software; a name or version that is not a legal identifier
-gets INVALID_REQUEST, as in Kafka's ``ApiVersionsRequest.isValid``.
+gets INVALID_REQUEST, as in Kafka's ``ApiVersionsRequest.isValid``. From v5 the client may name
+the cluster and the broker it expects (``cluster_id`` and ``node_id``, both or neither: one
+alone is INVALID_REQUEST); a broker that is not the one expected answers REBOOTSTRAP_REQUIRED,
+so that the client finds its cluster again (Kafka 4.4's answers, observed).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from kio.schema.errors import ErrorCode
@@ -39,16 +42,35 @@ def _response(apis: Mapping[int, Api], version: int, error_code: ErrorCode) -> A
     )
 
 
-def handle_api_versions(apis: Mapping[int, Api], ctx: RequestContext, request: Any) -> Any:
-    if ctx.api_version >= 3 and not _valid_software(request):
+Identity = Callable[[], tuple[str | None, int]]
+"""This broker's (cluster id, node id), for v5's check."""
+
+NO_NODE = -1
+
+
+def handle_api_versions(
+    apis: Mapping[int, Api], ctx: RequestContext, request: Any, identity: Identity | None = None
+) -> Any:
+    error = _request_error(request, ctx.api_version, identity)
+    if error is not ErrorCode.none:
         m = codec.response_module(KEY, ctx.api_version)
         return codec.build(
-            m.ApiVersionsResponse,
-            error_code=ErrorCode.invalid_request,
-            api_keys=(),
-            throttle_time=codec.millis(0),
+            m.ApiVersionsResponse, error_code=error, api_keys=(), throttle_time=codec.millis(0)
         )
     return _response(apis, ctx.api_version, ErrorCode.none)
+
+
+def _request_error(request: Any, version: int, identity: Identity | None) -> ErrorCode:
+    if version >= 3 and not _valid_software(request):
+        return ErrorCode.invalid_request
+    expected_cluster = getattr(request, "cluster_id", None)
+    expected_node = getattr(request, "node_id", NO_NODE)
+    if (expected_cluster is None) != (expected_node == NO_NODE):
+        return ErrorCode.invalid_request
+    mismatch = identity is not None and (expected_cluster, expected_node) != identity()
+    if expected_cluster is not None and mismatch:
+        return ErrorCode.rebootstrap_required
+    return ErrorCode.none
 
 
 def _valid_software(request: Any) -> bool:

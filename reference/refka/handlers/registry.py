@@ -99,12 +99,16 @@ def broker_apis(services: BrokerServices) -> dict[int, Api]:
     forward = partial(forwarded.handle_forwarded, t)
     lazy = on_first_request
     apis: dict[int, Api] = {}
+
+    def who() -> tuple[str | None, int]:
+        return t.cluster_id, t.node.node_id
+
     table = [
         Api(0, "Produce", 3, 13, lazy("produce", "handle_produce", p, r), advertised_min_version=0),
         Api(1, "Fetch", 4, 18, lazy("fetch", "handle_fetch", p, r)),
         Api(2, "ListOffsets", 1, 11, lazy("list_offsets", "handle_list_offsets", p, r)),
         Api(3, "Metadata", 0, 13, partial(metadata.handle_metadata, t)),
-        Api(18, "ApiVersions", 0, 4, partial(api_versions.handle_api_versions, apis)),
+        Api(18, "ApiVersions", 0, 5, partial(api_versions.handle_api_versions, apis, identity=who)),
         Api(19, "CreateTopics", 2, 7, forward),
         Api(20, "DeleteTopics", 1, 6, forward),
         Api(23, "OffsetForLeaderEpoch", 2, 4, lazy("offset_for_leader_epoch", "handle", r)),

@@ -14,11 +14,12 @@ from functools import cache
 from types import ModuleType
 from typing import Any, TypeVar
 
-from kio.index import load_payload_module
+from kio.index import KioIndexError, load_payload_module
 from kio.serial import entity_reader, entity_writer
 from kio.static.constants import EntityType
 from kio.static.protocol import Entity
 
+from refka.protocol import kio_extra
 from refka.protocol.varint import encode_uvarint
 
 E = TypeVar("E")
@@ -28,13 +29,24 @@ _UTC = datetime.UTC
 
 @cache
 def request_module(api_key: int, api_version: int) -> ModuleType:
-    """kio's module for a request (raises ``KioIndexError`` for an unknown key or version)."""
-    return load_payload_module(api_key, api_version, EntityType.request)
+    """kio's module for a request (raises ``KioIndexError`` for an unknown key or version),
+    or ``kio_extra``'s for a version kio lacks."""
+    return _module(api_key, api_version, EntityType.request)
 
 
 @cache
 def response_module(api_key: int, api_version: int) -> ModuleType:
-    return load_payload_module(api_key, api_version, EntityType.response)
+    return _module(api_key, api_version, EntityType.response)
+
+
+def _module(api_key: int, api_version: int, entity_type: EntityType) -> ModuleType:
+    try:
+        return load_payload_module(api_key, api_version, entity_type)  # type: ignore[arg-type]
+    except KioIndexError:
+        found = kio_extra.MODULES.get((api_key, api_version))
+        if found is None:
+            raise
+        return found
 
 
 @cache
