@@ -41,6 +41,7 @@ class Run:
     target: str = "unknown"
     bootstrap: str = ""
     outcomes: dict[str, Outcome] = field(default_factory=dict)
+    api_ranges: dict[int, tuple[int, int]] = field(default_factory=dict)  # its ApiVersions
 
     def by_api(self) -> dict[str, Counter[str]]:
         tally: dict[str, Counter[str]] = {}
@@ -61,11 +62,14 @@ class Run:
             "totals": dict(self.totals()),
             "by_api": {api: dict(c) for api, c in self.by_api().items()},
             "tests": [asdict(o) for o in self.outcomes.values()],
+            "api_ranges": {str(key): list(r) for key, r in sorted(self.api_ranges.items())},
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Run:
         run = cls(data["target"], data["bootstrap"])
+        ranges = data.get("api_ranges", {})
+        run.api_ranges = {int(key): (int(r[0]), int(r[1])) for key, r in ranges.items()}
         for item in data["tests"]:
             run.outcomes[item["test_id"]] = Outcome(**item)
         return run
@@ -105,6 +109,7 @@ class Collector:
         target = getattr(session.config, "_conformance_target", None)
         if target is not None:
             self.run.target, self.run.bootstrap = target.name, target.bootstrap
+            self.run.api_ranges = dict(target.api_ranges)
 
 
 def short_id(nodeid: str) -> str:

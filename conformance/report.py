@@ -16,6 +16,7 @@ from pathlib import Path
 
 from refka.peers.process import Peer, PeerUnavailable
 
+from conformance import api_parity
 from conformance.differences import REFKA_PEER_CONFIG, load
 from conformance.outcomes import COLUMNS, ERROR, FAILED, PASSED, UNSUPPORTED, Run, table_markdown
 from conformance.runner import run_suite_subprocess
@@ -115,6 +116,43 @@ KNOWN_UNPROBED = [
 ]
 
 
+PARITY_BEFORE = [
+    "Before issue 12 (refka at e18b61b, measured the same way): 18 of Kafka 4.4's 77 APIs at",
+    "Kafka's exact range, 9 present with a lower maximum (Produce 0-11, Fetch 4-17, Metadata",
+    "0-12, OffsetCommit 2-9, OffsetFetch 1-9, FindCoordinator 0-5, ApiVersions 0-4,",
+    "DeleteGroups 0-2, DescribeCluster 0-1), 50 missing.",
+]
+
+
+def parity_section(runs: dict[str, Run]) -> list[str]:
+    """Each broker's ApiVersions against Apache Kafka 4.4's (``conformance/api_parity.py``)."""
+    ranges = {name: run.api_ranges for name, run in runs.items() if name != "Apache Kafka"}
+    ranges = {name: found for name, found in ranges.items() if found}
+    if not ranges:
+        return []
+    out = ["## API versions against Apache Kafka 4.4", ""]
+    out += [
+        "Each API the brokers advertise (ApiVersions), against Apache Kafka 4.4.0's range:",
+        "*match* is Kafka's exact range, *present* another range, *missing* not advertised.",
+        "`test_api_versions.py::test_range_matches_kafka` checks every API a target",
+        "advertises (against Kafka: that the table is still Kafka's), and",
+        "`python -m conformance.api_parity --bootstrap HOST:PORT` prints it for any broker.",
+        "ApiVersions v5 and DeleteGroups v3, which kio 0.6.5 lacks, are declared as kio",
+        "entities in `refka/protocol/kio_extra.py`.",
+        "",
+    ]
+    out += [f"- {api_parity.counts_line(name, found)}" for name, found in ranges.items()]
+    out += ["", *PARITY_BEFORE, "", api_parity.table_markdown(ranges, only_present=True), ""]
+    missing = [
+        name
+        for key, (name, _, _) in sorted(api_parity.KAFKA_4_4.items())
+        if key not in ranges.get("refka", {})
+    ]
+    if "refka" in ranges:
+        out += [f"Not served by refka ({len(missing)}): " + ", ".join(missing) + ".", ""]
+    return out
+
+
 def failures_section(name: str, run: Run) -> list[str]:
     bad = run.with_outcome(FAILED, ERROR)
     if not bad:
@@ -188,6 +226,7 @@ def render(results: dict[str, Run | str]) -> str:
         if isinstance(result, str):
             out += [f"{name}: {result}", ""]
     out += differences_section(runs)
+    out += parity_section(runs)
     kafka = runs.get("Apache Kafka")
     if kafka is not None:
         noted = sorted((o.test_id, o.behaviour) for o in kafka.outcomes.values() if o.observed)
