@@ -1,8 +1,9 @@
 """Which APIs the broker speaks, at which versions, and the handler of each.
 
-ApiVersions advertises exactly this table. The ranges are chosen so that librdkafka
-(confluent-kafka, kcat), kafka-python, aiokafka and the Java client each find a common version
-for every API they use (``docs/architecture.md`` lists why each bound is where it is).
+ApiVersions advertises exactly this table: each API at Apache Kafka 4.4's range (issue 12; a
+client pinned to a Kafka release sends that release's versions without asking), which
+librdkafka (confluent-kafka, kcat), kafka-python, aiokafka and the Java client each find a
+common version in (``docs/architecture.md`` lists what each newer version changes).
 Produce is advertised from v0 as Apache Kafka 4 does (KIP-896), so that librdkafka < 2.11.1
 keeps compression on, but v0-v2 are refused on the wire (kio has no schema for them).
 
