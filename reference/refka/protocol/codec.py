@@ -19,7 +19,6 @@ from kio.serial import entity_reader, entity_writer
 from kio.static.constants import EntityType
 from kio.static.protocol import Entity
 
-from refka.protocol import kio_extra
 from refka.protocol.varint import encode_uvarint
 
 E = TypeVar("E")
@@ -43,6 +42,8 @@ def _module(api_key: int, api_version: int, entity_type: EntityType) -> ModuleTy
     try:
         return load_payload_module(api_key, api_version, entity_type)  # type: ignore[arg-type]
     except KioIndexError:
+        from refka.protocol import kio_extra  # on first use: the start does not need it
+
         found = kio_extra.MODULES.get((api_key, api_version))
         if found is None:
             raise
