@@ -190,3 +190,21 @@ def test_followers_fetch_from_the_leaders_inter_broker_endpoint(cluster: Cluster
                                       if b is not cluster.brokers[1]))  # fmt: skip
     assert cluster.brokers[2].replicas.fetchers[1].leader == NodeAddress(1, "rep1", 9094)
     assert cluster.brokers[3].replicas.fetchers[1].leader == NodeAddress(1, "broker1", 9092)
+
+
+def test_describe_cluster_v2_lists_a_fenced_broker_when_asked() -> None:
+    """DescribeCluster v2 (KIP-1073): a fenced broker is listed only when the request asks for
+    fenced brokers, and then with ``is_fenced``; v1 never lists it."""
+    cluster = Cluster()
+    cluster.router.set_down(3)  # no more heartbeats: the controller fences it
+
+    def described(version: int, include: bool) -> list[tuple[int, bool]]:
+        answer = cluster.call(1, "PLAINTEXT", DESCRIBE_CLUSTER, version, endpoint_type=1,
+                              include_cluster_authorized_operations=False,
+                              include_fenced_brokers=include)  # fmt: skip
+        return sorted((b.broker_id, getattr(b, "is_fenced", False)) for b in answer.brokers)
+
+    assert described(2, True) == [(1, False), (2, False), (3, False)]
+    cluster.advance_until(lambda: described(2, False) == [(1, False), (2, False)])
+    assert described(2, True) == [(1, False), (2, False), (3, True)]
+    assert described(1, True) == [(1, False), (2, False)]
