@@ -680,7 +680,7 @@ class BrokerConfig(ConfigModel):
     refka_trace_file: str | None = _f(
         None,
         "Record this node's trace events (refka.core.trace) to this file, for trace "
-        "validation. Unset: no tracing.",
+        "validation; {node} in the path is replaced by node.id. Unset: no tracing.",
     )
 
     @property

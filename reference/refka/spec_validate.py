@@ -8,6 +8,11 @@ behaviours that follow it. The trace is accepted when TLC reaches the end of it 
 the spec matches, and a second run stopped just before it prints the spec's state there. A
 spec invariant violated on the way rejects the trace at the event that led to it.
 
+With ``--merge``, the files are the per-node traces of one run (a real cluster's
+``refka.trace.file``s; several nodes may share a file): ``refka.trace_merge`` orders them by
+the messages between the nodes into one trace, written to ``--merged`` (default: the first
+file's name plus ``.merged``), which is then validated.
+
 Exit status: 0 when every trace is accepted, 1 when one is rejected, 2 when TLC cannot run.
 Traces run in parallel, as many as there are cores (``--jobs``).
 """
@@ -151,6 +156,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--partition", type=int, default=0, help="the partition (0)")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, help="per TLC run (s)")
     parser.add_argument("--spec-dir", type=Path, default=None, help="default: the repo's spec/")
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="the files are the per-node traces of one run: merge, then validate",
+    )
+    parser.add_argument("--merged", default=None, help="where --merge writes the merged trace")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -161,6 +172,11 @@ def run(args: argparse.Namespace) -> int:
               "package: pip install 'refka[spec]')", file=sys.stderr)  # fmt: skip
         return 2
     started = time.monotonic()
+    if args.merge:
+        merged = _merge(args.traces, args.merged)
+        if merged is None:
+            return 2
+        args.traces = [merged]
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         verdicts = list(pool.map(
             lambda p: validate(p, spec_dir, java, jar, args.topic, args.partition, args.timeout),
@@ -171,8 +187,23 @@ def run(args: argparse.Namespace) -> int:
     elapsed = time.monotonic() - started
     events = sum(v.events for v in verdicts)
     accepted = sum(v.accepted for v in verdicts)
-    print(f"{accepted}/{len(verdicts)} traces accepted; {len(verdicts) / elapsed:.2f} traces/s, "
-          f"{events / elapsed:,.0f} events/s")  # fmt: skip
+    print(f"{accepted}/{len(verdicts)} traces accepted, {events:,} steps in {elapsed:.1f}s; "
+          f"{len(verdicts) / elapsed:.2f} traces/s, {events / elapsed:,.0f} steps/s")  # fmt: skip
     if any(v.error for v in verdicts):
         return 2
     return 0 if accepted == len(verdicts) else 1
+
+
+def _merge(paths: list[str], out: str | None) -> str | None:
+    """Merge one run's node traces into ``out``; None (after saying why) if they cannot be."""
+    from refka.trace_merge import MergeError, merge, read_node_traces
+
+    target = out or paths[0] + ".merged"
+    try:
+        events = merge(read_node_traces(paths))
+        Path(target).write_text("".join(repr(e) + "\n" for e in events))
+    except (OSError, MergeError) as exc:
+        print(f"refka spec validate --merge: {exc}", file=sys.stderr)
+        return None
+    print(f"merged {len(paths)} files: {len(events)} events -> {target}")
+    return target

@@ -2,6 +2,9 @@
 file, one ``repr(event)`` a line after the node id (``1 LeaderAppend(node=1, ...)``), for trace
 validation. Lines are written as they happen (line buffered), so a running node's file can be
 read; ``refka.core.trace.parse`` reads an event back from the part after the node id.
+``{node}`` in the path is the node id, so that the nodes of a cluster given one config each
+write their own file (``refka spec validate --merge`` merges them; nodes that share a file
+append whole lines, and the merge separates them again).
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ class TraceFile:
 
     def __init__(self, path: str, node_id: int) -> None:
         self.node_id = node_id
-        self._file: TextIO = open(path, "a", buffering=1, encoding="utf-8")  # noqa: SIM115
+        own = path.replace("{node}", str(node_id))
+        self._file: TextIO = open(own, "a", buffering=1, encoding="utf-8")  # noqa: SIM115
 
     def __call__(self, event: TraceEvent) -> None:
         self._file.write(f"{self.node_id} {event!r}\n")

@@ -1,0 +1,275 @@
+"""Merge the per-node trace files of one real run into one trace, in an order consistent with
+the messages the nodes exchanged (issue 14: trace validation of real runs).
+
+Each node of a run records its own events (``refka.trace.file``, one ``<node> repr(event)``
+a line); a node's events are in the order it took them. Wall clocks do not order two nodes'
+events soundly, so the merge orders them by what the events themselves show a node learned
+from another, for each partition:
+
+- *controller -> broker* (metadata): a broker's first event at leader epoch ``e`` comes after
+  the controller's event that started ``e`` (``ElectLeader``, or a ``FenceBroker`` /
+  ``RegisterBroker`` that moved the leader);
+- *leader -> follower* (Fetch response): a follower's ``FollowerFetch`` of records up to ``end``
+  with high watermark ``h`` in epoch ``e`` comes after the leader's first event of ``e`` at
+  which its log end offset was ``>= end`` and its high watermark ``>= h``; a ``BecomeFollower``
+  of ``e`` (KIP-279's OffsetsForLeaderEpoch) after the leader's ``BecomeLeader`` of ``e``;
+- *follower -> leader* (Fetch request): the leader's ``AdvanceHighWatermark`` to ``h`` comes
+  after each other commit-ISR member's first event of ``e`` at which its log end offset was
+  ``>= h`` (the fetch offset it reported).
+
+The specs make a fetch or an OffsetsForLeaderEpoch round trip one atomic step, so the order
+also places such a step while what it read still holds, which the messages allow (the two
+events are concurrent): a step that read a node's epoch-``e`` state comes before that node
+leaves ``e``; a ``BecomeLeader``/``BecomeFollower``/``ReadHighWatermark`` of ``e`` before the
+controller starts the next epoch; and an ``AdvanceHighWatermark`` to ``h`` before the record
+that takes a follower whose fetch offset was ``h`` (the one the leader waited for) past it.
+
+The result is a topological order of these edges and each node's own order; ties go to the
+event further back in its own file. A cycle (no order satisfies them) raises ``MergeError``.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from refka.core import trace as ev
+
+EventId = tuple[int, int]  # (node, index in the node's own sequence)
+_CONTROLLER_STATES = (ev.FenceBroker, ev.RegisterBroker)
+_READS_CONTROLLER = (ev.BecomeLeader, ev.BecomeFollower, ev.ReadHighWatermark)
+
+
+class MergeError(ValueError):
+    """The node traces cannot be merged (unreadable, or no order satisfies the messages)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Point:
+    """A node's state for one partition right after its event ``index``."""
+
+    index: int
+    event: ev.TraceEvent
+    epoch: int
+    log_end: int
+    hw: int
+
+
+@dataclass(slots=True)
+class NodeTraces:
+    """Each node's events in its own order, and where each came from (for ties)."""
+
+    events: dict[int, list[ev.TraceEvent]] = field(default_factory=dict)
+    rank: dict[EventId, float] = field(default_factory=dict)
+
+
+def _parse_line(line: str) -> ev.TraceEvent:
+    """``<node> repr`` (the server's file) or a bare ``repr`` (the simulator's)."""
+    head, _, rest = line.partition(" ")
+    return ev.parse(rest if head.isdigit() else line)
+
+
+def read_node_traces(paths: Sequence[str | Path]) -> NodeTraces:
+    """The events of every node in ``paths`` (several nodes may share a file). A file's last
+    line may be cut short by a killed node: it is dropped."""
+    out = NodeTraces()
+    for path in paths:
+        lines = [ln for ln in Path(path).read_text().splitlines() if ln.strip()]
+        for number, line in enumerate(lines):
+            try:
+                event = _parse_line(line)
+            except (SyntaxError, ValueError, TypeError, NameError) as exc:
+                if number == len(lines) - 1:
+                    break
+                raise MergeError(f"{path}:{number + 1}: not a trace event ({exc})") from exc
+            own = out.events.setdefault(event.node, [])
+            out.rank[(event.node, len(own))] = number / len(lines)
+            own.append(event)
+    return out
+
+
+def _points(events: list[ev.TraceEvent], topic: str, partition: int) -> list[_Point]:
+    """A node's states for one partition, one after each of its events of that partition."""
+    epoch = log_end = hw = -1
+    points = []
+    for index, event in enumerate(events):
+        if getattr(event, "topic", None) != topic or getattr(event, "partition", None) != partition:
+            continue
+        match event:
+            case ev.BecomeLeader():
+                epoch, log_end, hw = event.leader_epoch, event.log_end_offset, event.high_watermark
+            case ev.BecomeFollower():
+                epoch, log_end = event.leader_epoch, event.truncation_offset
+                hw = event.high_watermark
+            case ev.LeaderAppend():
+                log_end = event.log_end_offset
+            case ev.FollowerFetch():
+                log_end, hw = event.log_end_offset, event.high_watermark
+            case ev.AdvanceHighWatermark():
+                hw = event.high_watermark
+            case _:
+                pass
+        points.append(_Point(index, event, epoch, log_end, hw))
+    return points
+
+
+class _Edges:
+    """The cross-node edges of one run, built partition by partition."""
+
+    def __init__(self, nodes: dict[int, list[ev.TraceEvent]]) -> None:
+        self.nodes = nodes
+        self.after: dict[EventId, list[EventId]] = defaultdict(list)
+        self.before: dict[EventId, int] = defaultdict(int)
+
+    def add(self, first: EventId | None, then: EventId | None) -> None:
+        if first is None or then is None or first[0] == then[0]:
+            return  # a node's own order needs no edge
+        self.after[first].append(then)
+        self.before[then] += 1
+
+    def partition(self, topic: str, partition: int) -> None:
+        points = {n: _points(events, topic, partition) for n, events in self.nodes.items()}
+        starts = _epoch_starts(self.nodes, topic, partition)
+        epochs = sorted(starts)
+        for node, own in points.items():
+            seen: set[int] = set()
+            for point in own:
+                if isinstance(point.event, ev.ElectLeader):
+                    continue
+                if point.epoch in starts and point.epoch not in seen:
+                    seen.add(point.epoch)
+                    self.add(starts[point.epoch], (node, point.index))
+                if isinstance(point.event, _READS_CONTROLLER):
+                    later = [e for e in epochs if e > point.event.leader_epoch]
+                    self.add((node, point.index), starts[later[0]] if later else None)
+                self._messages(node, point, points)
+
+    def _messages(self, node: int, point: _Point, points: dict[int, list[_Point]]) -> None:
+        here = (node, point.index)
+        match point.event:
+            case ev.FollowerFetch(leader=leader, leader_epoch=epoch):
+                source = _first(points.get(leader, []), epoch, point.log_end, point.hw)
+                self._read(here, leader, source, points)
+            case ev.BecomeFollower(leader=leader, leader_epoch=epoch) if leader >= 0:
+                source = _first(points.get(leader, []), epoch, -1, -1)
+                self._read(here, leader, source, points)
+            case ev.AdvanceHighWatermark(leader_epoch=epoch, high_watermark=hw, isr=isr):
+                waited = []
+                for member in sorted(set(isr) - {node}):
+                    source = _first(points.get(member, []), epoch, hw, -1)
+                    self.add(_id(member, source), here)
+                    self._before_leaving(here, member, source, points)
+                    if source is not None and source.log_end == hw:
+                        waited.append((member, source))
+                self._hold_back(here, hw, waited, points)
+
+    def _read(self, here: EventId, node: int, source: _Point | None,
+              points: dict[int, list[_Point]]) -> None:  # fmt: skip
+        """``here`` read ``node``'s state as of ``source``: after it, before ``node`` moves on."""
+        self.add(_id(node, source), here)
+        self._before_leaving(here, node, source, points)
+
+    def _before_leaving(self, here: EventId, node: int, source: _Point | None,
+                        points: dict[int, list[_Point]]) -> None:  # fmt: skip
+        if source is None:
+            return
+        leaves = next((p for p in points[node] if p.index > source.index
+                       and p.epoch != source.epoch), None)  # fmt: skip
+        self.add(here, _id(node, leaves))
+
+    def _hold_back(self, here: EventId, hw: int, waited: list[tuple[int, _Point]],
+                   points: dict[int, list[_Point]]) -> None:  # fmt: skip
+        """The HW moved to exactly ``hw``: some follower the leader waited for (its fetch
+        offset was ``hw``) is still at ``hw`` here, so its next record comes after."""
+        growths = []
+        for member, source in waited:
+            growth = next((p for p in points[member] if p.index > source.index
+                           and p.epoch == source.epoch and p.log_end > hw), None)  # fmt: skip
+            if growth is None or growth.hw >= hw:
+                return  # it stays at hw, or its next fetch already shows this HW
+            growths.append((member, growth))
+        if growths:
+            member, growth = growths[0]
+            self.add(here, (member, growth.index))
+
+
+def _id(node: int, point: _Point | None) -> EventId | None:
+    return None if point is None else (node, point.index)
+
+
+def _first(points: list[_Point], epoch: int, log_end: int, hw: int) -> _Point | None:
+    """The first state of ``epoch`` with at least ``log_end`` and ``hw`` (the one a message
+    showed), or None when the node's trace has none."""
+    return next((p for p in points if p.epoch == epoch and p.log_end >= log_end and p.hw >= hw),
+                None)  # fmt: skip
+
+
+def _epoch_starts(nodes: dict[int, list[ev.TraceEvent]], topic: str,
+                  partition: int) -> dict[int, EventId]:  # fmt: skip
+    """The controller event that started each leader epoch of the partition."""
+    starts: dict[int, EventId] = {}
+    for node, events in sorted(nodes.items()):
+        for index, event in enumerate(events):
+            states: Iterable[ev.PartitionState | ev.ElectLeader] = ()
+            if isinstance(event, ev.ElectLeader):
+                states = (event,)
+            elif isinstance(event, _CONTROLLER_STATES):
+                states = event.partitions
+            for state in states:
+                if state.topic == topic and state.partition == partition:
+                    starts.setdefault(state.leader_epoch, (node, index))
+    return starts
+
+
+def _partitions(nodes: dict[int, list[ev.TraceEvent]]) -> set[tuple[str, int]]:
+    out = set()
+    for events in nodes.values():
+        for event in events:
+            topic, partition = getattr(event, "topic", None), getattr(event, "partition", None)
+            if isinstance(topic, str) and isinstance(partition, int):
+                out.add((topic, partition))
+    return out
+
+
+def merge(traces: NodeTraces) -> list[ev.TraceEvent]:
+    """One trace of every node's events, in an order consistent with each node's own order
+    and with the edges above (ties: the event further back in its file first)."""
+    nodes = traces.events
+    edges = _Edges(nodes)
+    for topic, partition in sorted(_partitions(nodes)):
+        edges.partition(topic, partition)
+    heads = dict.fromkeys(nodes, 0)
+    ready: list[tuple[float, int]] = []
+    for node in nodes:
+        _offer(ready, traces, edges, node, heads[node])
+    merged: list[ev.TraceEvent] = []
+    while ready:
+        _, node = heapq.heappop(ready)
+        index = heads[node]
+        merged.append(nodes[node][index])
+        for then in edges.after.get((node, index), []):
+            edges.before[then] -= 1
+            if edges.before[then] == 0 and heads[then[0]] == then[1]:
+                _offer(ready, traces, edges, then[0], then[1])
+        heads[node] = index + 1
+        _offer(ready, traces, edges, node, index + 1)
+    if len(merged) < sum(len(e) for e in nodes.values()):
+        raise MergeError(_stuck(nodes, heads, edges))
+    return merged
+
+
+def _offer(ready: list[tuple[float, int]], traces: NodeTraces, edges: _Edges, node: int,
+           index: int) -> None:  # fmt: skip
+    if index < len(traces.events[node]) and edges.before[(node, index)] == 0:
+        heapq.heappush(ready, (traces.rank[(node, index)], node))
+
+
+def _stuck(nodes: dict[int, list[ev.TraceEvent]], heads: dict[int, int], edges: _Edges) -> str:
+    waiting = [f"node {n} event {i + 1}: {nodes[n][i]!r}" for n, i in heads.items()
+               if i < len(nodes[n])]  # fmt: skip
+    return "no order satisfies the messages (a cycle); the next event of each node:\n  " + (
+        "\n  ".join(waiting)
+    )

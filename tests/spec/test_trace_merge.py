@@ -1,0 +1,117 @@
+"""``refka.trace_merge``: per-node traces of one run merged in an order consistent with the
+messages, then validated (``refka spec validate --merge``). A simulated run split into its
+nodes' files and merged back (in an order different from the simulator's) is accepted; the
+same files merged by file position alone are not a behaviour."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from refka.core import trace as ev
+from refka.spec_trace import read_trace
+from refka.trace_merge import MergeError, merge, read_node_traces
+from test_trace_validation import needs_tlc, simulated_trace
+
+T = "sim"
+
+
+def node_files(trace: Path, out: Path) -> list[Path]:
+    """The simulator's one trace as the server writes it: one file a node, ``<node> repr``."""
+    by_node: dict[int, list[str]] = {}
+    for line in trace.read_text().splitlines():
+        by_node.setdefault(ev.parse(line).node, []).append(f"{ev.parse(line).node} {line}")
+    paths = []
+    for node, lines in sorted(by_node.items()):
+        path = out / f"node-{node}.trace"
+        path.write_text("\n".join(lines) + "\n")
+        paths.append(path)
+    return paths
+
+
+def write(path: Path, events: list[ev.TraceEvent]) -> Path:
+    path.write_text("".join(f"{e.node} {e!r}\n" for e in events))
+    return path
+
+
+ELECT = ev.ElectLeader(0, T, 0, leader=1, leader_epoch=0, partition_epoch=0, isr=(1, 2),
+                       elr=(), unclean=False)  # fmt: skip
+LEAD = ev.BecomeLeader(1, T, 0, leader_epoch=0, partition_epoch=0, isr=(1, 2), log_end_offset=0,
+                       high_watermark=0)  # fmt: skip
+FOLLOW = ev.BecomeFollower(2, T, 0, leader=1, leader_epoch=0, truncation_offset=0,
+                           high_watermark=0)  # fmt: skip
+APPEND = ev.LeaderAppend(1, T, 0, leader_epoch=0, offset=0, log_end_offset=2)
+
+
+def fetch(offset: int, end: int, hw: int) -> ev.FollowerFetch:
+    return ev.FollowerFetch(2, T, 0, leader=1, leader_epoch=0, offset=offset,
+                            epochs=(0,) * (end - offset), log_end_offset=end,
+                            high_watermark=hw)  # fmt: skip
+
+
+def advance(before: int, hw: int) -> ev.AdvanceHighWatermark:
+    return ev.AdvanceHighWatermark(1, T, 0, leader_epoch=0, previous_high_watermark=before,
+                                   high_watermark=hw, isr=(1, 2))  # fmt: skip
+
+
+FETCH = fetch(0, 2, 0)
+ADVANCE = advance(0, 2)
+
+
+def test_a_fetch_follows_the_append_it_fetched_and_the_hw_the_fetch_reported(
+    tmp_path: Path,
+) -> None:
+    """The follower's file is much shorter, so by position alone its fetch would come before
+    the leader's append; the merge puts each event after what it learned by a message."""
+    leader = write(tmp_path / "1", [LEAD, APPEND, ADVANCE])
+    follower = write(tmp_path / "2", [FOLLOW, FETCH])
+    controller = write(tmp_path / "0", [ELECT])
+    merged = merge(read_node_traces([follower, leader, controller]))
+    order = [merged.index(e) for e in (ELECT, LEAD, FOLLOW, APPEND, FETCH, ADVANCE)]
+    assert order == sorted(order), merged
+
+
+def test_an_hw_that_no_follower_reached_cannot_be_ordered(tmp_path: Path) -> None:
+    """A leader's HW above what its follower fetched, and a follower fetch showing that HW:
+    each needs the other first (a cycle), which no run can produce."""
+    write(tmp_path / "1", [LEAD, APPEND, advance(0, 1)])
+    write(tmp_path / "2", [FOLLOW, fetch(0, 1, 1)])
+    write(tmp_path / "0", [ELECT])
+    with pytest.raises(MergeError, match="no order"):
+        merge(read_node_traces([tmp_path / "0", tmp_path / "1", tmp_path / "2"]))
+
+
+def test_a_killed_nodes_cut_last_line_is_dropped_and_a_shared_file_is_split(
+    tmp_path: Path,
+) -> None:
+    shared = tmp_path / "shared"
+    shared.write_text(f"0 {ELECT!r}\n1 {LEAD!r}\n2 {FOLLOW!r}\n1 {APPEND!r}\n2 Follower")
+    traces = read_node_traces([shared])
+    assert traces.events == {0: [ELECT], 1: [LEAD, APPEND], 2: [FOLLOW]}
+
+
+@pytest.fixture(scope="module")
+def split_run(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    tmp = tmp_path_factory.mktemp("split")
+    return node_files(simulated_trace(tmp / "sim.trace"), tmp)
+
+
+def test_the_merge_of_a_split_run_reorders_it(split_run: list[Path]) -> None:
+    original = read_trace((split_run[0].parent / "sim.trace").read_text().splitlines())
+    merged = merge(read_node_traces(split_run))
+    assert sorted(map(repr, merged)) == sorted(map(repr, original))
+    assert merged != original  # the nodes' files hold no global order to copy
+
+
+@needs_tlc
+def test_a_simulated_run_split_into_node_files_is_accepted_once_merged(
+    split_run: list[Path], tmp_path: Path
+) -> None:
+    out = tmp_path / "merged.trace"
+    args = ["spec", "validate", "--merge", "--merged", str(out), *map(str, split_run)]
+    run = subprocess.run([sys.executable, "-m", "refka", *args], capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "1/1 traces accepted" in run.stdout and "steps/s" in run.stdout
+    assert f"merged {len(split_run)} files" in run.stdout and out.exists()
