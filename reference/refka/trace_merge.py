@@ -23,6 +23,16 @@ events are concurrent): a step that read a node's epoch-``e`` state comes before
 leaves ``e``; a ``BecomeLeader``/``BecomeFollower``/``ReadHighWatermark`` of ``e`` before the
 controller starts the next epoch; and an ``AdvanceHighWatermark`` to ``h`` before the record
 that takes a follower whose fetch offset was ``h`` (the one the leader waited for) past it.
+Replication.tla's HW waits for every replica, Kafka's only for the ISR: where the messages allow
+it (the edge closes no cycle), a replica outside the commit ISR that already holds the records
+(a restarted leader that kept its log) has rejoined the leader's epoch before the HW moves. A
+replica that has not is left where it is, and the HW step is rejected (with a note).
+
+A restarted broker's events also come after the controller's ``RegisterBroker`` of its
+restart (it acts on partitions only once caught up past its own registration): each start of a
+node opens with a ``# start`` line (``refka.server.trace_file``), and the i-th start with events
+follows the i-th registration of that broker (its own, or an earlier one if a start registered
+and died without an event).
 
 The result is a topological order of these edges and each node's own order; ties go to the
 event further back in its own file. A cycle (no order satisfies them) raises ``MergeError``.
@@ -37,6 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from refka.core import trace as ev
+from refka.server.trace_file import START
 
 EventId = tuple[int, int]  # (node, index in the node's own sequence)
 _CONTROLLER_STATES = (ev.FenceBroker, ev.RegisterBroker)
@@ -64,17 +75,22 @@ class NodeTraces:
 
     events: dict[int, list[ev.TraceEvent]] = field(default_factory=dict)
     rank: dict[EventId, float] = field(default_factory=dict)
+    starts: dict[int, list[int]] = field(default_factory=dict)  # index of each start's 1st event
 
 
-def _parse_line(line: str) -> ev.TraceEvent:
-    """``<node> repr`` (the server's file) or a bare ``repr`` (the simulator's)."""
+def _parse_line(line: str) -> ev.TraceEvent | int:
+    """``<node> repr`` (the server's file) or a bare ``repr`` (the simulator's); for a
+    ``<node> # start`` line, the node."""
     head, _, rest = line.partition(" ")
+    if head.isdigit() and rest == START:
+        return int(head)
     return ev.parse(rest if head.isdigit() else line)
 
 
 def read_node_traces(paths: Sequence[str | Path]) -> NodeTraces:
-    """The events of every node in ``paths`` (several nodes may share a file). A file's last
-    line may be cut short by a killed node: it is dropped."""
+    """The events of every node in ``paths`` (several nodes may share a file). A line cut short
+    by a killed node (the file's last, or the one its restart's ``# start`` continues) is
+    dropped."""
     out = NodeTraces()
     for path in paths:
         lines = [ln for ln in Path(path).read_text().splitlines() if ln.strip()]
@@ -82,9 +98,16 @@ def read_node_traces(paths: Sequence[str | Path]) -> NodeTraces:
             try:
                 event = _parse_line(line)
             except (SyntaxError, ValueError, TypeError, NameError) as exc:
-                if number == len(lines) - 1:
+                head = line.split(" ", 1)[0]
+                if line.endswith(START) and head.isdigit():
+                    event = int(head)  # cut, then the node's next start
+                elif number == len(lines) - 1:
                     break
-                raise MergeError(f"{path}:{number + 1}: not a trace event ({exc})") from exc
+                else:
+                    raise MergeError(f"{path}:{number + 1}: not a trace event ({exc})") from exc
+            if isinstance(event, int):
+                out.starts.setdefault(event, []).append(len(out.events.setdefault(event, [])))
+                continue
             own = out.events.setdefault(event.node, [])
             out.rank[(event.node, len(own))] = number / len(lines)
             own.append(event)
@@ -123,6 +146,7 @@ class _Edges:
         self.nodes = nodes
         self.after: dict[EventId, list[EventId]] = defaultdict(list)
         self.before: dict[EventId, int] = defaultdict(int)
+        self.soft: list[tuple[EventId, EventId | None]] = []  # kept unless they close a cycle
 
     def add(self, first: EventId | None, then: EventId | None) -> None:
         if first is None or then is None or first[0] == then[0]:
@@ -147,6 +171,19 @@ class _Edges:
                     self.add((node, point.index), starts[later[0]] if later else None)
                 self._messages(node, point, points)
 
+    def registrations(self, starts: dict[int, list[int]]) -> None:
+        """Each start of a broker (with events) after its registration (see above)."""
+        registered: dict[int, list[EventId]] = defaultdict(list)
+        for node, events in sorted(self.nodes.items()):
+            for index, event in enumerate(events):
+                if isinstance(event, ev.RegisterBroker):
+                    registered[event.broker].append((node, index))
+        for broker, own in starts.items():
+            ends = [*own[1:], len(self.nodes[broker])]
+            lives = [start for start, end in zip(own, ends, strict=True) if start < end]
+            for life, registration in zip(lives, registered[broker], strict=False):
+                self.add(registration, (broker, life))
+
     def _messages(self, node: int, point: _Point, points: dict[int, list[_Point]]) -> None:
         here = (node, point.index)
         match point.event:
@@ -165,6 +202,12 @@ class _Edges:
                     if source is not None and source.log_end == hw:
                         waited.append((member, source))
                 self._hold_back(here, hw, waited, points)
+                for outsider in sorted(self._replicas(points) - set(isr) - {node}):
+                    source = _first(points[outsider], epoch, hw, -1)
+                    if source is not None:
+                        self.soft.append(((outsider, source.index), here))
+                        leaves = _leaves(points[outsider], source)
+                        self.soft.append((here, _id(outsider, leaves)))
 
     def _read(self, here: EventId, node: int, source: _Point | None,
               points: dict[int, list[_Point]]) -> None:  # fmt: skip
@@ -174,11 +217,34 @@ class _Edges:
 
     def _before_leaving(self, here: EventId, node: int, source: _Point | None,
                         points: dict[int, list[_Point]]) -> None:  # fmt: skip
-        if source is None:
-            return
-        leaves = next((p for p in points[node] if p.index > source.index
-                       and p.epoch != source.epoch), None)  # fmt: skip
-        self.add(here, _id(node, leaves))
+        if source is not None:
+            self.add(here, _id(node, _leaves(points[node], source)))
+
+    @staticmethod
+    def _replicas(points: dict[int, list[_Point]]) -> set[int]:
+        return {n for n, own in points.items()
+                if any(not isinstance(p.event, ev.ElectLeader) for p in own)}  # fmt: skip
+
+    def soften(self) -> None:
+        """Add the preferred edges that no order contradicts (each one unless it closes a
+        cycle with the edges already there)."""
+        for first, then in self.soft:
+            if then is not None and first[0] != then[0] and not self._reaches(then, first):
+                self.add(first, then)
+
+    def _reaches(self, start: EventId, goal: EventId) -> bool:
+        seen: set[EventId] = set()
+        stack = [start]
+        while stack:
+            node, index = stack.pop()
+            if node == goal[0] and index <= goal[1]:
+                return True
+            if (node, index) in seen or index >= len(self.nodes[node]):
+                continue
+            seen.add((node, index))
+            stack.append((node, index + 1))
+            stack.extend(self.after.get((node, index), []))
+        return False
 
     def _hold_back(self, here: EventId, hw: int, waited: list[tuple[int, _Point]],
                    points: dict[int, list[_Point]]) -> None:  # fmt: skip
@@ -194,6 +260,11 @@ class _Edges:
         if growths:
             member, growth = growths[0]
             self.add(here, (member, growth.index))
+
+
+def _leaves(points: list[_Point], source: _Point) -> _Point | None:
+    """The node's first state after ``source`` in another epoch (it left ``source``'s)."""
+    return next((p for p in points if p.index > source.index and p.epoch != source.epoch), None)
 
 
 def _id(node: int, point: _Point | None) -> EventId | None:
@@ -241,6 +312,8 @@ def merge(traces: NodeTraces) -> list[ev.TraceEvent]:
     edges = _Edges(nodes)
     for topic, partition in sorted(_partitions(nodes)):
         edges.partition(topic, partition)
+    edges.registrations(traces.starts)
+    edges.soften()
     heads = dict.fromkeys(nodes, 0)
     ready: list[tuple[float, int]] = []
     for node in nodes:

@@ -92,6 +92,21 @@ def test_a_killed_nodes_cut_last_line_is_dropped_and_a_shared_file_is_split(
     assert traces.events == {0: [ELECT], 1: [LEAD, APPEND], 2: [FOLLOW]}
 
 
+def test_a_restarted_broker_acts_after_its_registration(tmp_path: Path) -> None:
+    """Broker 2's second start (after ``# start``) comes after the controller registered it
+    again, however early it sits in broker 2's file."""
+    again = ev.RegisterBroker(0, broker=2, broker_epoch=9, clean_shutdown=False, partitions=())
+    first = ev.RegisterBroker(0, broker=2, broker_epoch=3, clean_shutdown=True, partitions=())
+    (tmp_path / "2").write_text(f"2 # start\n2 {FOLLOW!r}\n2 Follower2 # start\n2 {FOLLOW!r}\n")
+    write(tmp_path / "0", [first, ELECT, *[ELECT] * 20, again])
+    write(tmp_path / "1", [LEAD])
+    traces = read_node_traces([tmp_path / n for n in "012"])
+    assert traces.starts[2] == [0, 1] and traces.events[2] == [FOLLOW, FOLLOW]
+    merged = merge(traces)
+    assert merged.index(first) < merged.index(FOLLOW) and merged[-1] == FOLLOW
+    assert merged[-2] == again
+
+
 @pytest.fixture(scope="module")
 def split_run(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     tmp = tmp_path_factory.mktemp("split")

@@ -4,7 +4,10 @@ validation. Lines are written as they happen (line buffered), so a running node'
 read; ``refka.core.trace.parse`` reads an event back from the part after the node id.
 ``{node}`` in the path is the node id, so that the nodes of a cluster given one config each
 write their own file (``refka spec validate --merge`` merges them; nodes that share a file
-append whole lines, and the merge separates them again).
+append whole lines, and the merge separates them again). Each start of the node writes
+``<node> # start`` first: the merge orders a restarted broker's events after the controller's
+``RegisterBroker`` of that start (a broker acts on partitions only once it has caught up past
+its own registration).
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from __future__ import annotations
 from typing import TextIO
 
 from refka.core.trace import TraceEvent
+
+START = "# start"  # the line (after the node id) that opens each start's events
 
 
 class TraceFile:
@@ -21,6 +26,7 @@ class TraceFile:
         self.node_id = node_id
         own = path.replace("{node}", str(node_id))
         self._file: TextIO = open(own, "a", buffering=1, encoding="utf-8")  # noqa: SIM115
+        self._file.write(f"{node_id} {START}\n")
 
     def __call__(self, event: TraceEvent) -> None:
         self._file.write(f"{self.node_id} {event!r}\n")
