@@ -13,6 +13,10 @@ With ``--merge``, the files are the per-node traces of one run (a real cluster's
 the messages between the nodes into one trace, written to ``--merged`` (default: the first
 file's name plus ``.merged``), which is then validated.
 
+With ``--cut``, each trace is validated up to the first step outside Replication.tla's
+abstraction (``refka.trace_cut``: a HW that moved with a smaller ISR), written beside it as
+``TRACE.cut``; the line it was cut at is printed.
+
 Exit status: 0 when every trace is accepted, 1 when one is rejected, 2 when TLC cannot run.
 Traces run in parallel, as many as there are cores (``--jobs``).
 """
@@ -162,6 +166,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the files are the per-node traces of one run: merge, then validate",
     )
     parser.add_argument("--merged", default=None, help="where --merge writes the merged trace")
+    parser.add_argument(
+        "--cut",
+        action="store_true",
+        help="validate each trace up to its first HW moved by a smaller ISR",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -177,6 +186,8 @@ def run(args: argparse.Namespace) -> int:
         if merged is None:
             return 2
         args.traces = [merged]
+    if args.cut:
+        args.traces = [_cut(path, args.topic, args.partition) for path in args.traces]
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         verdicts = list(pool.map(
             lambda p: validate(p, spec_dir, java, jar, args.topic, args.partition, args.timeout),
@@ -206,4 +217,20 @@ def _merge(paths: list[str], out: str | None) -> str | None:
         print(f"refka spec validate --merge: {exc}", file=sys.stderr)
         return None
     print(f"merged {len(paths)} files: {len(events)} events -> {target}")
+    return target
+
+
+def _cut(path: str, topic: str, partition: int) -> str:
+    """``path`` up to its first step outside Replication.tla, as ``path.cut`` (unreadable:
+    ``path`` itself, which ``validate`` then reports)."""
+    from refka.trace_cut import cut
+
+    try:
+        kept = cut(read_trace(Path(path).read_text().splitlines()), topic, partition)
+    except (OSError, SyntaxError, ValueError):
+        return path
+    target = path + ".cut"
+    Path(target).write_text("".join(repr(e) + "\n" for e in kept.events))
+    if kept.at_line:
+        print(f"{path}: cut at line {kept.at_line} (a HW moved by a smaller ISR)")
     return target

@@ -11,9 +11,12 @@ from pathlib import Path
 
 import pytest
 from refka.core import trace as ev
+from refka.sim.schedule import Schedule
+from refka.spec_check import default_spec_dir
 from refka.spec_trace import read_trace
+from refka.spec_validate import validate
 from refka.trace_merge import MergeError, merge, read_node_traces
-from test_trace_validation import needs_tlc, simulated_trace
+from test_trace_validation import JAR, JAVA, SCHEDULES, needs_tlc, replayed, simulated_trace
 
 T = "sim"
 
@@ -130,3 +133,33 @@ def test_a_simulated_run_split_into_node_files_is_accepted_once_merged(
     assert run.returncode == 0, run.stdout + run.stderr
     assert "1/1 traces accepted" in run.stdout and "steps/s" in run.stdout
     assert f"merged {len(split_run)} files" in run.stdout and out.exists()
+
+
+def bug_trace(bug: str, path: Path) -> Path:
+    if bug in ("TruncateToHighWatermark", "AckBeforeIsr"):
+        return simulated_trace(path, (bug,))
+    return replayed(Schedule.read(SCHEDULES / f"{bug}.json"), path)[0]
+
+
+@needs_tlc
+@pytest.mark.parametrize(
+    ("bug", "action"),
+    [
+        ("TruncateToHighWatermark", "BecomeFollower"),
+        ("AckBeforeIsr", "AcknowledgeProduce"),
+        ("FastLeaderChange", "BecomeFollower"),
+        ("StaleEpochFetch", "FollowerFetch"),
+    ],
+)
+def test_a_bugs_run_split_into_node_files_is_still_rejected_once_merged(
+    bug: str, action: str, tmp_path: Path
+) -> None:
+    """The merge does not launder a bug: its reordering of concurrent events leaves the
+    step that breaks the spec unmatched, as in the simulator's own order."""
+    files = node_files(bug_trace(bug, tmp_path / "bug.trace"), tmp_path)
+    merged = tmp_path / "merged.trace"
+    merged.write_text("".join(repr(e) + "\n" for e in merge(read_node_traces(files))))
+    assert JAVA is not None and JAR is not None
+    verdict = validate(str(merged), default_spec_dir(), JAVA, JAR)
+    assert not verdict.accepted and verdict.step is not None, "\n".join(verdict.lines())
+    assert verdict.step.action == action
