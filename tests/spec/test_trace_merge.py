@@ -13,7 +13,7 @@ import pytest
 from refka.core import trace as ev
 from refka.sim.schedule import Schedule
 from refka.spec_check import default_spec_dir
-from refka.spec_trace import read_trace
+from refka.spec_trace import TraceError, read_trace, replication_steps
 from refka.spec_validate import validate
 from refka.trace_merge import MergeError, merge, read_node_traces
 from test_trace_validation import JAR, JAVA, SCHEDULES, needs_tlc, replayed, simulated_trace
@@ -121,6 +121,11 @@ def test_the_merge_of_a_split_run_reorders_it(split_run: list[Path]) -> None:
     merged = merge(read_node_traces(split_run))
     assert sorted(map(repr, merged)) == sorted(map(repr, original))
     assert merged != original  # the nodes' files hold no global order to copy
+    traces = read_node_traces(split_run)
+    by_position = [traces.events[n][i] for _, n, i in
+                   sorted((r, n, i) for (n, i), r in traces.rank.items())]  # fmt: skip
+    with pytest.raises(TraceError, match="acts before its first election"):
+        replication_steps(by_position)  # without the messages' order, not even a trace
 
 
 @needs_tlc
