@@ -483,21 +483,24 @@ class Replica:
             commit_isr = self.maximal_isr | {self.replica_id}
             previous, self.high_watermark = self.high_watermark, candidate
             if self.tracer is not None:
-                from refka.core import trace
-
-                self.tracer(
-                    trace.AdvanceHighWatermark(
-                        self.replica_id,
-                        self.topic,
-                        self.partition,
-                        self.leader_epoch,
-                        previous,
-                        candidate,
-                        tuple(sorted(commit_isr)),
-                    )
-                )
+                self._trace_advance(self.tracer, previous, tuple(sorted(commit_isr)))
             return True
         return False
+
+    def _trace_advance(self, tracer: Tracer, previous: int, isr: tuple[int, ...]) -> None:
+        """The AdvanceHighWatermark event, with the log end offset known of each member."""
+        from refka.core import trace
+
+        def known(r: int) -> int:
+            if r == self.replica_id:
+                return self.log.log_end_offset
+            state = self.followers.get(r)
+            return UNKNOWN_OFFSET if state is None else state.log_end_offset
+
+        ends = tuple(known(r) for r in isr)
+        tracer(trace.AdvanceHighWatermark(self.replica_id, self.topic, self.partition,
+                                          self.leader_epoch, previous, self.high_watermark,
+                                          isr, ends))  # fmt: skip
 
     def update_follower_fetch_state(
         self, follower_id: int, fetch_offset: int, now_ms: int, broker_epoch: int = -1

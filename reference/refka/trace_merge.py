@@ -13,16 +13,18 @@ from another, for each partition:
   with high watermark ``h`` in epoch ``e`` comes after the leader's first event of ``e`` at
   which its log end offset was ``>= end`` and its high watermark ``>= h``; a ``BecomeFollower``
   of ``e`` (KIP-279's OffsetsForLeaderEpoch) after the leader's ``BecomeLeader`` of ``e``;
-- *follower -> leader* (Fetch request): the leader's ``AdvanceHighWatermark`` to ``h`` comes
-  after each other commit-ISR member's first event of ``e`` at which its log end offset was
-  ``>= h`` (the fetch offset it reported).
+- *follower -> leader* (Fetch request): the leader's ``AdvanceHighWatermark`` comes after each
+  other commit-ISR member's first event of ``e`` at which its log end offset reached the one
+  the leader knew of it (the event's ``log_end_offsets``: the fetch offset it reported).
 
 The specs make a fetch or an OffsetsForLeaderEpoch round trip one atomic step, so the order
 also places such a step while what it read still holds, which the messages allow (the two
 events are concurrent): a step that read a node's epoch-``e`` state comes before that node
 leaves ``e``; a ``BecomeLeader``/``BecomeFollower``/``ReadHighWatermark`` of ``e`` before the
-controller starts the next epoch; and an ``AdvanceHighWatermark`` to ``h`` before the record
-that takes a follower whose fetch offset was ``h`` (the one the leader waited for) past it.
+controller starts the next epoch; and an ``AdvanceHighWatermark`` before the record that takes
+a follower past the log end offset the leader knew of it (its next fetch offset had not reached
+the leader, so no message orders the two).
+
 Replication.tla's HW waits for every replica, Kafka's only for the ISR: where the messages allow
 it (the edge closes no cycle), a replica outside the commit ISR that already holds the records
 (a restarted leader that kept its log) has rejoined the leader's epoch before the HW moves. A
@@ -193,21 +195,33 @@ class _Edges:
             case ev.BecomeFollower(leader=leader, leader_epoch=epoch) if leader >= 0:
                 source = _first(points.get(leader, []), epoch, -1, -1)
                 self._read(here, leader, source, points)
-            case ev.AdvanceHighWatermark(leader_epoch=epoch, high_watermark=hw, isr=isr):
-                waited = []
-                for member in sorted(set(isr) - {node}):
-                    source = _first(points.get(member, []), epoch, hw, -1)
-                    self.add(_id(member, source), here)
-                    self._before_leaving(here, member, source, points)
-                    if source is not None and source.log_end == hw:
-                        waited.append((member, source))
-                self._hold_back(here, hw, waited, points)
-                for outsider in sorted(self._replicas(points) - set(isr) - {node}):
-                    source = _first(points[outsider], epoch, hw, -1)
-                    if source is not None:
-                        self.soft.append(((outsider, source.index), here))
-                        leaves = _leaves(points[outsider], source)
-                        self.soft.append((here, _id(outsider, leaves)))
+            case ev.AdvanceHighWatermark():
+                self._advance(here, point.event, points)
+
+    def _advance(self, here: EventId, event: ev.AdvanceHighWatermark,
+                 points: dict[int, list[_Point]]) -> None:  # fmt: skip
+        """Fetch requests: each follower reached the log end offset the leader knew of it
+        (``log_end_offsets``; a trace without them: the new HW) before the HW moved, and went
+        past it only after (its next fetch offset had not reached the leader)."""
+        known = dict(zip(event.isr, event.log_end_offsets, strict=False))
+        epoch, hw, waited = event.leader_epoch, event.high_watermark, []
+        for member in sorted(set(event.isr) - {here[0]}):
+            reported = known.get(member, hw)
+            source = _first(points.get(member, []), epoch, reported, -1)
+            self.add(_id(member, source), here)
+            self._before_leaving(here, member, source, points)
+            if source is None or source.log_end != reported:
+                continue
+            if member in known:
+                self.add(here, _id(member, _growth(points[member], source)))
+            else:
+                waited.append((member, source))
+        self._hold_back(here, hw, waited, points)
+        for outsider in sorted(self._replicas(points) - set(event.isr) - {here[0]}):
+            source = _first(points[outsider], epoch, hw, -1)
+            if source is not None:
+                self.soft.append(((outsider, source.index), here))
+                self.soft.append((here, _id(outsider, _leaves(points[outsider], source))))
 
     def _read(self, here: EventId, node: int, source: _Point | None,
               points: dict[int, list[_Point]]) -> None:  # fmt: skip
@@ -248,18 +262,24 @@ class _Edges:
 
     def _hold_back(self, here: EventId, hw: int, waited: list[tuple[int, _Point]],
                    points: dict[int, list[_Point]]) -> None:  # fmt: skip
-        """The HW moved to exactly ``hw``: some follower the leader waited for (its fetch
-        offset was ``hw``) is still at ``hw`` here, so its next record comes after."""
+        """A trace without ``log_end_offsets``: the HW moved to exactly ``hw``, so some
+        follower that sat at ``hw`` is still there (its next record comes after), unless one
+        stays there anyway or already shows this HW."""
         growths = []
         for member, source in waited:
-            growth = next((p for p in points[member] if p.index > source.index
-                           and p.epoch == source.epoch and p.log_end > hw), None)  # fmt: skip
+            growth = _growth(points[member], source)
             if growth is None or growth.hw >= hw:
-                return  # it stays at hw, or its next fetch already shows this HW
+                return
             growths.append((member, growth))
         if growths:
             member, growth = growths[0]
             self.add(here, (member, growth.index))
+
+
+def _growth(points: list[_Point], source: _Point) -> _Point | None:
+    """The node's first state after ``source`` with a longer log in the same epoch."""
+    return next((p for p in points if p.index > source.index and p.epoch == source.epoch
+                 and p.log_end > source.log_end), None)  # fmt: skip
 
 
 def _leaves(points: list[_Point], source: _Point) -> _Point | None:

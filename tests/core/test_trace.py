@@ -73,7 +73,7 @@ def test_an_acks_all_produce_is_leader_append_follower_fetches_then_the_high_wat
             3,
         )
     [advanced] = cluster.of(AdvanceHighWatermark)
-    assert advanced == AdvanceHighWatermark(leader, TOPIC, 0, 0, 0, 3, (1, 2, 3))
+    assert advanced == AdvanceHighWatermark(leader, TOPIC, 0, 0, 0, 3, (1, 2, 3), (3, 3, 3))
     assert cluster.events.index(advanced) > max(cluster.events.index(e) for e in copies)
     # the followers learn the new HW with their next fetch: a FollowerFetch with no records
     cluster.router.advance(1_000)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -108,6 +109,24 @@ def test_a_restarted_broker_acts_after_its_registration(tmp_path: Path) -> None:
     merged = merge(traces)
     assert merged.index(first) < merged.index(FOLLOW) and merged[-1] == FOLLOW
     assert merged[-2] == again
+
+
+def test_the_hw_moves_before_a_follower_passes_the_offset_the_leader_knew(
+    tmp_path: Path,
+) -> None:
+    """The leader knew follower 3 at offset 1 (``log_end_offsets``) when its HW moved to 1:
+    follower 3's fetch of record 1, early in its file, comes after the HW step (the spec's
+    HW is the smallest log end offset at that step), and its fetch of record 0 before."""
+    lead = replace(LEAD, isr=(1, 2, 3))
+    first, second = (ev.LeaderAppend(1, T, 0, 0, o, o + 1) for o in (0, 1))
+    to_one = ev.AdvanceHighWatermark(1, T, 0, 0, 0, 1, (1, 2, 3), (2, 2, 1))
+    three = [replace(fetch(o, o + 1, 0), node=3) for o in (0, 1)]
+    write(tmp_path / "1", [lead, first, second, to_one])
+    write(tmp_path / "2", [FOLLOW, fetch(0, 2, 0)])
+    write(tmp_path / "3", [replace(FOLLOW, node=3), *three])
+    write(tmp_path / "0", [replace(ELECT, isr=(1, 2, 3))])
+    merged = merge(read_node_traces([tmp_path / n for n in "0123"]))
+    assert merged.index(three[0]) < merged.index(to_one) < merged.index(three[1]), merged
 
 
 @pytest.fixture(scope="module")

@@ -137,7 +137,9 @@ class BecomeFollower(TraceEvent):
 @dataclass(frozen=True, slots=True)
 class AdvanceHighWatermark(TraceEvent):
     """The leader's HW moved from ``previous_high_watermark`` to ``high_watermark``: the
-    records in between are committed. ``isr``: the commit ISR (KIP-497's maximal ISR)."""
+    records in between are committed. ``isr``: the commit ISR (KIP-497's maximal ISR);
+    ``log_end_offsets``: the log end offset the leader knew of each of its members (its own,
+    and each follower's last fetch offset), which orders a real run's merged trace."""
 
     topic: str
     partition: int
@@ -145,6 +147,7 @@ class AdvanceHighWatermark(TraceEvent):
     previous_high_watermark: int
     high_watermark: int
     isr: tuple[int, ...]
+    log_end_offsets: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
