@@ -90,30 +90,40 @@ def _parse_line(line: str) -> ev.TraceEvent | int:
 
 
 def read_node_traces(paths: Sequence[str | Path]) -> NodeTraces:
-    """The events of every node in ``paths`` (several nodes may share a file). A line cut short
-    by a killed node (the file's last, or the one its restart's ``# start`` continues) is
-    dropped."""
+    """The events of every node in ``paths`` (several nodes may share a file, but a node's
+    events are in one file). A line cut short by a killed node (the file's last, or the one
+    its restart's ``# start`` continues) is dropped."""
     out = NodeTraces()
+    owner: dict[int, str] = {}
     for path in paths:
         lines = [ln for ln in Path(path).read_text().splitlines() if ln.strip()]
         for number, line in enumerate(lines):
-            try:
-                event = _parse_line(line)
-            except (SyntaxError, ValueError, TypeError, NameError) as exc:
-                head = line.split(" ", 1)[0]
-                if line.endswith(START) and head.isdigit():
-                    event = int(head)  # cut, then the node's next start
-                elif number == len(lines) - 1:
-                    break
-                else:
-                    raise MergeError(f"{path}:{number + 1}: not a trace event ({exc})") from exc
+            event = _read_line(line, number == len(lines) - 1, f"{path}:{number + 1}")
+            if event is None:
+                break
+            node = event if isinstance(event, int) else event.node
+            if owner.setdefault(node, str(path)) != str(path):
+                raise MergeError(f"node {node}'s events are in {owner[node]} and {path}")
+            own = out.events.setdefault(node, [])
             if isinstance(event, int):
-                out.starts.setdefault(event, []).append(len(out.events.setdefault(event, [])))
-                continue
-            own = out.events.setdefault(event.node, [])
-            out.rank[(event.node, len(own))] = number / len(lines)
-            own.append(event)
+                out.starts.setdefault(node, []).append(len(own))
+            else:
+                out.rank[(node, len(own))] = number / len(lines)
+                own.append(event)
     return out
+
+
+def _read_line(line: str, last: bool, where: str) -> ev.TraceEvent | int | None:
+    """The line's event (a node id: its ``# start``); None: a cut last line."""
+    try:
+        return _parse_line(line)
+    except (SyntaxError, ValueError, TypeError, NameError) as exc:
+        head = line.split(" ", 1)[0]
+        if line.endswith(START) and head.isdigit():
+            return int(head)  # cut, then the node's next start
+        if last:
+            return None
+        raise MergeError(f"{where}: not a trace event ({exc})") from exc
 
 
 def _points(events: list[ev.TraceEvent], topic: str, partition: int) -> list[_Point]:

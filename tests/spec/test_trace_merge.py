@@ -94,6 +94,8 @@ def test_a_killed_nodes_cut_last_line_is_dropped_and_a_shared_file_is_split(
     shared.write_text(f"0 {ELECT!r}\n1 {LEAD!r}\n2 {FOLLOW!r}\n1 {APPEND!r}\n2 Follower")
     traces = read_node_traces([shared])
     assert traces.events == {0: [ELECT], 1: [LEAD, APPEND], 2: [FOLLOW]}
+    with pytest.raises(MergeError, match="node 0's events are in"):
+        read_node_traces([shared, write(tmp_path / "0", [ELECT])])
 
 
 def test_a_restarted_broker_acts_after_its_registration(tmp_path: Path) -> None:

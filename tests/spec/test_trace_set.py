@@ -16,6 +16,7 @@ import random
 import re
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -24,8 +25,12 @@ from refka.core import trace as ev
 from refka.sim.generate import FAULT_KINDS, operation
 from refka.sim.schedule import SimConfig
 from refka.sim.simulation import Simulation
+from refka.spec_check import default_spec_dir
+from refka.spec_validate import validate
 from refka.trace_cut import Cut, cut
-from test_trace_validation import needs_tlc
+from refka.trace_merge import merge, read_node_traces
+from test_trace_merge import node_files
+from test_trace_validation import JAR, JAVA, needs_tlc
 
 FAULTS = frozenset(FAULT_KINDS) - {"torn"}
 CI_SET = (6, 300)  # runs, operations each: ~20 s on 2 cores
@@ -87,3 +92,28 @@ def test_the_ci_set_of_random_runs_is_accepted(tmp_path: Path) -> None:
 def test_the_long_set_of_random_runs_is_accepted(tmp_path: Path) -> None:
     steps, seconds = validate_set(*SLOW_SET, tmp_path)
     print(f"long set: {2 * SLOW_SET[0]} traces, {steps} steps validated in {seconds:.1f}s")
+
+
+@needs_tlc
+@pytest.mark.slow
+def test_the_long_set_split_into_node_files_and_merged_is_accepted(tmp_path: Path) -> None:
+    """Each run as a real cluster records it (one file a node, ``refka.trace_merge``): the
+    merge's order, cut like the simulator's own, is accepted too."""
+    assert JAVA is not None and JAR is not None
+    jobs = []
+    for seed in range(SLOW_SET[0] // 2):
+        run_dir = tmp_path / f"seed-{seed}"
+        run_dir.mkdir()
+        files = node_files(simulated_run(seed, SLOW_SET[1], run_dir / "sim.trace"), run_dir)
+        merged = merge(read_node_traces(files))
+        for partition in range(SimConfig().partitions):
+            path = run_dir / f"merged-{partition}.trace"
+            kept = cut(merged, "sim", partition).events
+            path.write_text("".join(repr(e) + "\n" for e in kept))
+            jobs.append((str(path), partition))
+    with ThreadPoolExecutor(2) as pool:
+        verdicts = list(pool.map(lambda job: validate(job[0], default_spec_dir(), JAVA, JAR,
+                                                      partition=job[1]), jobs))  # fmt: skip
+    rejected = ["\n".join(v.lines()) for v in verdicts if not v.accepted]
+    assert not rejected, "\n".join(rejected)
+    print(f"long set merged: {len(verdicts)} traces, {sum(v.events for v in verdicts)} steps")
