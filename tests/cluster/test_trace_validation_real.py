@@ -2,7 +2,8 @@
 recording its own trace (``refka.trace.file`` with ``{node}``); confluent-kafka produces with
 acks=all and reads back; the partition's leader is killed (kill -9) and restarted; more records;
 then ``refka spec validate --merge`` merges the four node files by their messages and TLC
-checks the partition's trace against spec/trace/TraceReplication.tla: accepted.
+checks the partition's trace against spec/trace/TraceReplication.tla: accepted. The same run
+with a bug switched on (``refka.bugs=AckBeforeIsr``) is rejected at the bug's first act.
 
 Records are produced only while all three replicas are in the ISR: Replication.tla's HW waits
 for every replica (a HW that moves with a smaller ISR is Election.tla's to check).
@@ -76,6 +77,15 @@ def settled(files: list[Path], records: int) -> bool:
     return True
 
 
+def validate_merged(files: list[Path], merged: Path) -> subprocess.CompletedProcess[str]:
+    """``refka spec validate --merge`` on the node files, while the cluster still runs (its
+    stop is traced too, and is not part of the run checked)."""
+    args = ["spec", "validate", "--merge", "--merged", str(merged), "--topic", TOPIC,
+            *map(str, files)]  # fmt: skip
+    return subprocess.run([sys.executable, "-m", "refka", *args], capture_output=True,
+                          text=True, timeout=300)  # fmt: skip
+
+
 @needs_tlc
 def test_a_real_cluster_run_with_a_leader_killed_is_accepted(tmp_path: Path) -> None:
     pattern = tmp_path / "node-{node}.trace"
@@ -93,14 +103,31 @@ def test_a_real_cluster_run_with_a_leader_killed_is_accepted(tmp_path: Path) -> 
         produce(cluster, range(5, 10))
         assert read_back(cluster) == list(range(10))
         wait_for(lambda: settled(files, 10), "every replica's HW at 10 in its trace")
-        merged = tmp_path / "merged.trace"
-        args = ["spec", "validate", "--merge", "--merged", str(merged), "--topic", TOPIC,
-                *map(str, files)]  # fmt: skip
-        run = subprocess.run([sys.executable, "-m", "refka", *args], capture_output=True,
-                             text=True, timeout=300)  # fmt: skip
+        run = validate_merged(files, tmp_path / "merged.trace")
     print(run.stdout)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "1/1 traces accepted" in run.stdout
-    steps = merged.read_text()
+    steps = (tmp_path / "merged.trace").read_text()
     for action in ("ReadHighWatermark", f"BecomeFollower(node={leader}", "AdvanceHighWatermark"):
         assert action in steps, action  # the run has the steps it was meant to have
+
+
+@needs_tlc
+def test_a_real_run_that_acknowledges_before_the_isr_has_the_records_is_rejected(
+    tmp_path: Path,
+) -> None:
+    """The same pipeline has teeth: the brokers run with ``refka.bugs=AckBeforeIsr`` (acks=all
+    answered right after the leader's append), and the merged trace is rejected at the first
+    acknowledgement, whose records are not yet acked in the spec."""
+    files = [tmp_path / f"node-{n}.trace" for n in (0, *BROKERS)]
+    config = {**FAST, **CALM, "refka.trace.file": str(tmp_path / "node-{node}.trace"),
+              "refka.bugs": "AckBeforeIsr"}  # fmt: skip
+    with running_cluster(3, config=config, work_dir=tmp_path / "work") as cluster:
+        replicated_topic(cluster, TOPIC)
+        produce(cluster, range(3))
+        wait_for(lambda: settled(files, 3), "every replica's HW at 3 in its trace")
+        run = validate_merged(files, tmp_path / "merged.trace")
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "rejected at event" in run.stdout
+    rejected = next(ln for ln in run.stdout.splitlines() if "trace line" in ln)
+    assert ": AcknowledgeProduce(" in rejected and "offset=0, log_end_offset=1)" in rejected
