@@ -153,6 +153,26 @@ def move_leader(target: Target, p: Placement) -> Placement:
     return new
 
 
+def wait_known(target: Target, node: int, p: Placement) -> None:
+    """Wait until broker `node`'s Metadata names `p`'s leader: each broker applies the
+    controller's records on its own, and one that has not yet answers UNKNOWN_TOPIC_ID."""
+    end = time.monotonic() + CONVERGE_S
+    while True:
+        answer = on_node(
+            target, node, "Metadata", 1, 12,
+            topics=[{"name": p.topic, "topic_id": None}],
+            allow_auto_topic_creation=False,
+            include_topic_authorized_operations=False,
+            include_cluster_authorized_operations=False,
+        )  # fmt: skip
+        found = answer.topics[0].partitions if answer.topics else ()
+        if found and int(found[0].leader_id) == p.leader:
+            return
+        if time.monotonic() > end:
+            raise AssertionError(f"broker {node} does not know {p.topic} led by {p.leader}")
+        time.sleep(0.1)
+
+
 def wait_serving(target: Target, p: Placement) -> None:
     """Wait until the leader answers ListOffsets at its epoch (its metadata caught up)."""
     end = time.monotonic() + CONVERGE_S

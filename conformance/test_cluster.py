@@ -22,6 +22,7 @@ from conformance.cluster import (
     placement,
     replicated_topic,
     require_cluster,
+    wait_known,
     wait_placement,
     wait_serving,
 )
@@ -50,6 +51,7 @@ def single(target: Target, brokers: dict[int, str]) -> tuple[Placement, int]:
     """A one-replica topic, and a live broker that is not its replica."""
     p = single_replica_topic(target)
     outsider = next(b for b in sorted(brokers) if b not in p.replicas)
+    wait_known(target, outsider, p)
     return p, outsider
 
 
