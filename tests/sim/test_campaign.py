@@ -16,6 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from refka.bugs import Bug
 from refka.sim.schedule import Schedule
 
@@ -33,6 +34,7 @@ RELIABLY_FOUND = [
 HUNTED = RELIABLY_FOUND
 
 
+@pytest.mark.exclusive  # the budget assumes the cores: under xdist, no test runs beside it
 def test_a_short_campaign_finds_every_bug(tmp_path: Path) -> None:
     run = subprocess.run(
         [sys.executable, "-m", "refka", "campaign", "--budget", str(BUDGET_S), "--shrink", "5",
