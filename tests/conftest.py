@@ -33,6 +33,11 @@ def pytest_configure(config: pytest.Config) -> None:
         "exclusive: under pytest-xdist, runs while no other test runs (its time budget assumes "
         "the machine's cores)",
     )
+    # An xdist worker (not a pytest that a test runs) has a basetemp of
+    # ``<the run's basetemp>/popen-gwN``: the parent is the run's, where the locks live.
+    if hasattr(config, "workerinput") and config.option.basetemp:
+        run_dir = Path(config.option.basetemp).parent
+        config.pluginmanager.register(Turns(run_dir), "refka-turns")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -50,17 +55,18 @@ def broker(refka_broker: RunningBroker) -> Iterator[RunningBroker]:
     yield refka_broker
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, None, None]:
+class Turns:
     """Under pytest-xdist, every test (its fixtures' set-up and teardown included) takes its
-    turn: shared for most, alone for ``exclusive`` ones."""
-    if not hasattr(item.config, "workerinput"):  # not an xdist worker (nor a pytest it runs)
-        yield
-        return
-    # Each worker's basetemp is ``<the run's basetemp>/popen-gwN``: the parent is the run's.
-    run_dir = Path(item.config.option.basetemp).parent
-    with _turn(run_dir, exclusive=item.get_closest_marker("exclusive") is not None):
-        yield
+    turn: shared for most, alone for ``exclusive`` ones. A plugin of the whole session, not a
+    conftest hook, so that model_tests/ take their turns too."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_protocol(self, item: pytest.Item) -> Generator[None, None, None]:
+        with _turn(self.run_dir, exclusive=item.get_closest_marker("exclusive") is not None):
+            yield
 
 
 @contextlib.contextmanager
