@@ -22,7 +22,7 @@ HUNTED = list(Bug)
 
 def test_a_short_campaign_finds_every_bug(tmp_path: Path) -> None:
     run = subprocess.run(
-        [sys.executable, "-m", "refka", "campaign", "--budget", str(BUDGET_S), "--shrink", "5",
+        [sys.executable, "-m", "refka", "campaign", "--budget", str(BUDGET_S), "--shrink", "2",
          "--workers", str(os.cpu_count() or 1), "--schedule-dir", str(tmp_path),
          "--json", str(tmp_path / "campaign.json"), "--seed", "0",
          *(arg for b in HUNTED for arg in ("--bug", b.short_name))],
