@@ -66,6 +66,14 @@ def test_a_leader_bounced_until_it_leads_again_is_a_bounce_and_a_run_until() -> 
         stall = m.sim.schedule.operations[2]
         assert stall.name == "stall" and stall.arg("channel") == ALTER_PARTITION
         assert stall.arg("source") == m._by_role()[0] != 0
+        leaders: list[int] = []  # the leader the controller names before each operation
+        apply = m.apply
+        m.apply = lambda op: (leaders.append(m._by_role()[0]), apply(op))[1]  # type: ignore[method-assign]
+        m.bounce_leader_at(data)
+        assert m.sim.schedule.operations[3:] == (
+            Operation.of("run_until", action="BecomeLeader", node=-1, max_ms=1_000),
+            Operation.of("bounce", node=leaders[1]),
+        )
 
     bounce()
 

@@ -374,6 +374,18 @@ class LeaderChangeMachine(TimedFaultMachine):
         self.apply(Operation.of("bounce", node=self._by_role()[0]))
         self.apply(Operation.of("run_until", action=action, node=-1, max_ms=max(self.run_ms)))
 
+    @precondition(lambda self: "crash" in self.kinds and self.enabled("bounce_leader_at"))
+    @rule(data=st.data())
+    def bounce_leader_at(self, data: st.DataObject) -> None:
+        """Time passes until any node takes a given step, then the first partition's leader
+        (as the controller names it at that moment) is killed and started again: the leader's
+        UncleanShutdown where a race is decided (Election.tla's FenceBroker and ElectLeader
+        follow), as ``crash_leader_at`` but with the broker back for the steps after it (a
+        ``run_until`` and a ``bounce`` in the schedule)."""
+        action = data.draw(st.sampled_from(self.awaits), "action")
+        self.apply(Operation.of("run_until", action=action, node=-1, max_ms=max(self.run_ms)))
+        self.apply(Operation.of("bounce", node=self._by_role()[0]))
+
     def _follower(self) -> int:
         """The first partition's follower: the first broker after its leader (by role)."""
         brokers = [n for n in self._by_role() if n != 0]
@@ -419,6 +431,7 @@ class LeaderChangeMachine(TimedFaultMachine):
 LEADER_CHANGES = frozenset(
     {
         "bounce_leader_until",
+        "bounce_leader_at",
         "cut_from_controller",
         "bounce_follower",
         "cut_follower",
