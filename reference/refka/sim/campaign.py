@@ -89,7 +89,7 @@ SCENARIOS: dict[Bug, Scenario] = {
         # leader that loses its tail and is elected again (ElectLeader, BecomeLeader), and
         # LeaderAppend; `run` lets the stale fetch come
         frozenset({"produce", "cut_from_controller", "bounce_leader_until", "run"}),
-        steps=16,
+        steps=24,  # longer examples: more chances to meet the follower's log end (see docs)
         run_ms=(1_000,),  # about one replica.fetch.backoff.ms: the stale follower fetches
         awaits=("BecomeLeader",),
         swarm=False,
