@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from refka.bugs import Bug
-from refka.core.channels import ALTER_PARTITION, CHANNELS, DEFAULT
+from refka.core.channels import ALTER_PARTITION, CHANNELS
 from refka.sim.machine import AWAITS
 from refka.sim.schedule import Schedule, SimConfig
 
@@ -39,6 +39,7 @@ class Scenario:
     swarm: bool = True  # the machine's own swarm (on top of Hypothesis's rule feature flags)
     fault_controller: bool = True  # False: only brokers (and their links) fail
     stall_channels: tuple[str, ...] = CHANNELS  # the channels a `stall` rule may hit
+    uniform_rules: bool = False  # True: every example mixes every rule (no feature flags)
 
 
 _THREE = SimConfig(partitions=1, consumers=0, min_insync_replicas=1)
@@ -84,11 +85,16 @@ SCENARIOS: dict[Bug, Scenario] = {
     Bug.STALE_EPOCH_FETCH: Scenario(
         replace(_ANY_LEADER, brokers=2, replication_factor=2),
         frozenset({"partition", "crash"}),
-        frozenset({"produce", "run_until", "cut", "bounce"}),
-        run_ms=(5_000,),  # the longest a run_until waits
-        awaits=("BecomeLeader", "ElectLeader"),
+        # TLC's actions: a replica that misses BecomeFollower (cut from the controller), a
+        # leader that loses its tail and is elected again (ElectLeader, BecomeLeader), and
+        # LeaderAppend; `run` lets the stale fetch come
+        frozenset({"produce", "cut_from_controller", "bounce_leader_until", "run"}),
+        steps=24,  # longer examples: more chances to meet the follower's log end (see docs)
+        run_ms=(1_000,),  # about one replica.fetch.backoff.ms: the stale follower fetches
+        awaits=("BecomeLeader",),
         swarm=False,
         fault_controller=False,
+        uniform_rules=True,
     ),
     Bug.ACK_BEFORE_ISR: Scenario(  # TLC: LeaderAppend, ElectLeader, BecomeLeader
         replace(_TWO, latency_ms=100),
@@ -103,20 +109,31 @@ SCENARIOS: dict[Bug, Scenario] = {
     Bug.UNCLEAN_ELECTION: Scenario(_TWO, _CRASH | {"partition"}, _CRASHES | _CUTS),
     Bug.LAST_REPLICA_STANDING: Scenario(_TWO, _CRASH | {"partition"}, _CRASHES | _CUTS),
     Bug.STALE_BROKER_EPOCH: Scenario(
-        replace(_TWO, min_insync_replicas=2, latency_ms=100, invariants=("LeaderCompleteness",)),
-        _CRASH | {"stall"},
-        frozenset({"produce", "run", "run_until", "bounce", "stall"}),
-        steps=20,
-        # KIP-903's race: the leader's AlterPartition is stuck on its own connection (a stall
-        # of the alter-partition channel) until request.timeout.ms (30 s), while the follower
-        # restarts (a bounce loses its unflushed log), registers again and is unfenced; the
-        # retry carries the old broker epoch. A stalled fetch keeps the follower from
-        # catching up meanwhile; a bounce of the leader elects it. Only NoAckedRecordLost is
-        # checked, as in its spec/bugs configuration (no end check).
-        run_ms=(1_000, 5_000, 40_000),  # 40 s: past a retry after request.timeout.ms
-        awaits=("SendAlterPartition", "HandleAlterPartition", "RegisterBroker"),
-        stall_channels=(ALTER_PARTITION, DEFAULT),
+        replace(
+            _TWO,
+            min_insync_replicas=2,
+            latency_ms=100,
+            invariants=("LeaderCompleteness",),
+            step_ms=5_000,  # a restarted broker registers and catches up within a step
+            produce_every_ms=2_000,  # records to acknowledge, and then to lose
+        ),
+        _CRASH | {"stall", "partition"},
+        # KIP-903's story in Election.tla's actions: the leader's AlterPartition delayed (its
+        # alter-partition connection stuck: handled only when retried after
+        # request.timeout.ms, 30 s), the follower's unclean restarts (each one registers a
+        # new broker epoch), a follower that does not fetch (FollowerFetch is never forced),
+        # and the leader's unclean restart when the controller handles an AlterPartition
+        # (FenceBroker, ElectLeader; a crash instead would end the example when drawn early).
+        # Only NoAckedRecordLost is checked, as in its spec/bugs configuration (as
+        # LeaderCompleteness; no end check).
+        frozenset({"stall_leader", "bounce_follower", "cut_follower", "bounce_leader_at"}),
+        steps=12,
+        run_ms=(40_000,),  # a bounce_leader_at waits past a retry after request.timeout.ms
+        awaits=("HandleAlterPartition",),
+        stall_channels=(ALTER_PARTITION,),
+        swarm=False,
         fault_controller=False,  # Election.tla's controller never fails
+        uniform_rules=True,
     ),
     Bug.NO_IDEMPOTENCE_WINDOW: Scenario(
         replace(_TWO, latency_ms=50), frozenset({"network"}), _PRODUCE | {"network"}
@@ -190,6 +207,7 @@ def hunt(
         swarm=scenario.swarm,
         fault_controller=scenario.fault_controller,
         stall_channels=scenario.stall_channels,
+        uniform_rules=scenario.uniform_rules,
     )
     cls.shrink_s = shrink_s
     options = settings(

@@ -357,6 +357,124 @@ TIMED_FAULTS = frozenset({"crash_leader_at", "stalled_commit"})
 """The rules of ``TimedFaultMachine``."""
 
 
+class LeaderChangeMachine(TimedFaultMachine):
+    """With macro rules for Replication.tla's leader changes, each one spec action that takes
+    the reference several operations. A class of their own, as Hypothesis draws a rule among
+    all of a class's rules: the scenarios without them keep their draws."""
+
+    @precondition(lambda self: "crash" in self.kinds and self.enabled("bounce_leader_until"))
+    @rule(data=st.data())
+    def bounce_leader_until(self, data: st.DataObject) -> None:
+        """The first partition's leader (as the controller names it now) is killed and started
+        again, losing its unflushed tail, and time passes until any node takes a given step:
+        Replication.tla's ElectLeader and BecomeLeader of a replica that lost records, with the
+        next operation at the moment the new leader takes over (a ``bounce`` and a
+        ``run_until`` in the schedule)."""
+        action = data.draw(st.sampled_from(self.awaits), "action")
+        self.apply(Operation.of("bounce", node=self._by_role()[0]))
+        self.apply(Operation.of("run_until", action=action, node=-1, max_ms=max(self.run_ms)))
+
+    @precondition(lambda self: "crash" in self.kinds and self.enabled("bounce_leader_at"))
+    @rule(data=st.data())
+    def bounce_leader_at(self, data: st.DataObject) -> None:
+        """Time passes until any node takes a given step, then the first partition's leader
+        (as the controller names it at that moment) is killed and started again: the leader's
+        UncleanShutdown where a race is decided (Election.tla's FenceBroker and ElectLeader
+        follow), as ``crash_leader_at`` but with the broker back for the steps after it (a
+        ``run_until`` and a ``bounce`` in the schedule)."""
+        action = data.draw(st.sampled_from(self.awaits), "action")
+        self.apply(Operation.of("run_until", action=action, node=-1, max_ms=max(self.run_ms)))
+        self.apply(Operation.of("bounce", node=self._by_role()[0]))
+
+    def _follower(self) -> int:
+        """The first partition's follower: the first broker after its leader (by role)."""
+        brokers = [n for n in self._by_role() if n != 0]
+        return brokers[1] if len(brokers) > 1 else brokers[0]
+
+    @precondition(lambda self: "crash" in self.kinds and self.enabled("bounce_follower"))
+    @rule()
+    def bounce_follower(self) -> None:
+        """The first partition's follower is killed and started again (Election.tla's
+        UncleanShutdown of a replica that is not the leader; it registers with a new broker
+        epoch by itself): a ``bounce`` in the schedule."""
+        self.apply(Operation.of("bounce", node=self._follower()))
+
+    @precondition(lambda self: "partition" in self.kinds and self.enabled("cut_follower"))
+    @rule()
+    def cut_follower(self) -> None:
+        """The first partition's follower's requests to its leader are held: it takes no
+        FollowerFetch (which the spec never forces) until a heal; a ``cut`` in the schedule."""
+        leader, follower = self._by_role()[0], self._follower()
+        if leader != follower:
+            self.apply(Operation.of("cut", source=follower, target=leader))
+
+    @precondition(lambda self: "partition" in self.kinds and self.enabled("cut_from_controller"))
+    @rule()
+    def cut_from_controller(self) -> None:
+        """The first partition's follower's requests to the controller are held (every
+        channel): it is fenced and hears of no new leader or epoch, yet keeps fetching on the
+        metadata it has (a replica that misses Replication.tla's BecomeFollower); a ``cut``."""
+        follower = self._follower()
+        if follower != self._by_role()[0]:
+            self.apply(Operation.of("cut", source=follower, target=0))
+
+    @precondition(lambda self: "stall" in self.kinds and self.enabled("stall_leader"))
+    @rule(data=st.data())
+    def stall_leader(self, data: st.DataObject) -> None:
+        """The first partition's leader's connection to the controller on one channel gets
+        stuck: what it sends there (an AlterPartition: Election.tla's SendAlterPartition) is
+        handled only when it is retried after ``request.timeout.ms``; a ``stall``."""
+        channel = data.draw(st.sampled_from([c for c in self.stall_channels if c]), "channel")
+        self.apply(Operation.of("stall", source=self._by_role()[0], target=0, channel=channel))
+
+
+LEADER_CHANGES = frozenset(
+    {
+        "bounce_leader_until",
+        "bounce_leader_at",
+        "cut_from_controller",
+        "bounce_follower",
+        "cut_follower",
+        "stall_leader",
+    }
+)
+"""The rules of ``LeaderChangeMachine``."""
+
+
+class UniformRuleMachine(ClusterMachine):
+    """Every step draws its rule uniformly among the scenario's, in one Hypothesis rule:
+    Hypothesis's rule feature flags (``FeatureStrategy``: most examples of a stateful test
+    leave most rules out) then have one rule to act on, and every example mixes every rule.
+    For a bug whose counterexample needs each of its scenario's rules, in an order."""
+
+    dispatching: bool = False  # inside ``step``: the rules' preconditions may hold
+
+    def enabled(self, rule: str) -> bool:
+        return self.dispatching and super().enabled(rule)
+
+    @precondition(lambda self: self.allowed_rules is not None)
+    @rule(data=st.data())
+    def step(self, data: st.DataObject) -> None:
+        rules = {r.function.__name__: r for r in type(self).setup_state().rules}
+        self.dispatching = True
+        try:
+            names = [
+                name
+                for name in sorted(self.allowed_rules or ())
+                if name in rules and all(p(self) for p in rules[name].preconditions)
+            ]
+            if not names:
+                return
+            chosen = rules[data.draw(st.sampled_from(names), "rule")]
+            arguments = {
+                key: data if key == "data" else data.draw(strategy, key)
+                for key, strategy in chosen.arguments_strategies.items()
+            }
+            chosen.function(self, **arguments)
+        finally:
+            self.dispatching = False
+
+
 def cluster_machine(
     config: SimConfig,
     kinds: frozenset[str] = frozenset(FAULT_KINDS),
@@ -370,6 +488,7 @@ def cluster_machine(
     swarm: bool = False,
     fault_controller: bool = True,
     stall_channels: tuple[str, ...] = CHANNELS,
+    uniform_rules: bool = False,
 ) -> type[ClusterMachine]:
     """A state machine class for one configuration (one bug switched on, or none)."""
     directory = Path(schedule_dir or os.environ.get(SCHEDULE_DIR_ENV, ".refka/schedules"))
@@ -388,5 +507,12 @@ def cluster_machine(
         "fault_controller": fault_controller,
         "stats": {},
     }
-    base = TimedFaultMachine if rules and rules & TIMED_FAULTS else ClusterMachine
-    return type(f"ClusterMachine_{name}", (base,), attributes)
+    base: type[ClusterMachine] = ClusterMachine
+    if rules and rules & LEADER_CHANGES:
+        base = LeaderChangeMachine
+    elif rules and rules & TIMED_FAULTS:
+        base = TimedFaultMachine
+    bases: tuple[type[ClusterMachine], ...] = (base,)
+    if uniform_rules and rules:
+        bases = (UniformRuleMachine, base)
+    return type(f"ClusterMachine_{name}", bases, attributes)
