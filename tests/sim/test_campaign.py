@@ -1,8 +1,10 @@
 """The short campaign of CI: with each bug switch on, the model tests find a counterexample
 within the budget, and ``refka campaign`` exits 0 only when every bug it hunted was found.
 
-CI hunts every bug with ``refka campaign --seed 0`` (with a seed a hunt takes the same steps on
-every run, so "found" does not depend on luck, only the seconds on the machine's load).
+CI hunts every bug with ``refka campaign --seed 0`` and a budget in steps: with a seed a hunt
+takes the same steps on every run, so "found" depends neither on luck nor on the machine's load.
+The budget in seconds is a generous bound only; the 60 s goal of a quiet machine is measured by
+the campaign itself and kept in ``docs/simulation.md``.
 """
 
 from __future__ import annotations
@@ -17,14 +19,16 @@ import pytest
 from refka.bugs import Bug
 from refka.sim.schedule import Schedule
 
-BUDGET_S = int(os.environ.get("REFKA_CAMPAIGN_BUDGET", "90"))
+MAX_STEPS = 15_000  # the slowest hunt, AckBeforeIsr, finds its bug after 10,906 (seed 0)
+BUDGET_S = int(os.environ.get("REFKA_CAMPAIGN_BUDGET", "600"))
 HUNTED = list(Bug)
 
 
-@pytest.mark.exclusive  # the budget assumes the cores: under xdist, no test runs beside it
+@pytest.mark.exclusive  # its hunting processes take both cores: under xdist, nothing runs beside it
 def test_a_short_campaign_finds_every_bug(tmp_path: Path) -> None:
     run = subprocess.run(
         [sys.executable, "-m", "refka", "campaign", "--budget", str(BUDGET_S), "--shrink", "2",
+         "--max-steps", str(MAX_STEPS),
          "--workers", str(os.cpu_count() or 1), "--schedule-dir", str(tmp_path),
          "--json", str(tmp_path / "campaign.json"), "--seed", "0",
          *(arg for b in HUNTED for arg in ("--bug", b.short_name))],
@@ -35,7 +39,7 @@ def test_a_short_campaign_finds_every_bug(tmp_path: Path) -> None:
     hunts = json.loads((tmp_path / "campaign.json").read_text())
     assert sorted(h["bug"] for h in hunts) == sorted(b.short_name for b in HUNTED)
     for h in hunts:
-        assert h["found"] and h["seconds"] <= BUDGET_S, h
+        assert h["found"] and h["steps"] <= MAX_STEPS, h
         schedule = Schedule.read(h["schedule"])
         assert schedule.config.bugs == (h["bug"],)
         assert 0 < len(schedule.operations) == h["shrunk"]

@@ -177,10 +177,16 @@ class Hunt:
 
 
 def hunt(
-    bug: Bug, budget_s: float, directory: str, seed: int | None = None, shrink_s: float = 20.0
+    bug: Bug,
+    budget_s: float,
+    directory: str,
+    seed: int | None = None,
+    shrink_s: float = 20.0,
+    max_steps: int | None = None,
 ) -> Hunt:
-    """Run the state machine with ``bug`` on until it fails or ``budget_s`` passes; shrinking
-    stops at the budget too (later examples pass at once), keeping the smallest schedule.
+    """Run the state machine with ``bug`` on until it fails, ``budget_s`` passes or
+    ``max_steps`` rules were applied; shrinking stops at the time budget too (later examples
+    pass at once), keeping the smallest schedule.
 
     With ``seed``, Hypothesis draws round ``k``'s examples from ``(seed, bug, k)``, and the
     simulator is deterministic: the hunt finds the same counterexample after the same steps
@@ -201,6 +207,7 @@ def hunt(
         directory,
         check_history=not config.invariants,
         stop_at=started + budget_s,
+        max_steps=max_steps,
         rules=scenario.rules,
         run_ms=scenario.run_ms,
         awaits=scenario.awaits,
@@ -219,7 +226,12 @@ def hunt(
         print_blob=False,
     )
     invariant, found, rounds = "", False, 0
-    while not invariant and time.monotonic() - started < budget_s:  # rounds of fresh examples
+
+    def in_budget() -> bool:
+        steps = cls.stats.get("steps", 0)
+        return time.monotonic() - started < budget_s and (max_steps is None or steps < max_steps)
+
+    while not invariant and in_budget():  # rounds of fresh examples
         test = get_state_machine_test(cls, settings=options)
         if seed is not None:
             test = seeded(hash_seed(f"{seed}:{bug.short_name}:{rounds}"))(test)
@@ -264,7 +276,7 @@ def _violations(error: BaseException) -> list[str]:
     return []
 
 
-def _hunt(args: tuple[Bug, float, str, int | None, float]) -> Hunt:
+def _hunt(args: tuple[Bug, float, str, int | None, float, int | None]) -> Hunt:
     logging.disable(logging.WARNING)  # the reference's warnings: the timeline has its steps
     return hunt(*args)
 
@@ -274,6 +286,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument(
         "--shrink", type=float, default=20.0, help="seconds of shrinking after a find (20)"
+    )
+    parser.add_argument(
+        "--max-steps",
+        type=int,
+        help="a budget in steps per bug too: with --seed, found or not depends on the seed alone",
     )
     parser.add_argument("--list", action="store_true", help="name the switches and stop")
     parser.add_argument("--bug", action="append", default=[], help="hunt only these (repeat)")
@@ -293,10 +310,11 @@ def run(args: argparse.Namespace) -> int:
     wanted = {b.lower() for b in args.bug}
     bugs = [b for b in Bug if not wanted or b.short_name.lower() in wanted]
     directory = args.schedule_dir or tempfile.mkdtemp(prefix="refka-campaign-")
-    print(f"campaign: {len(bugs)} bugs, {args.budget:.0f} s each, {args.workers} workers")
+    steps = f", {args.max_steps:,} steps" if args.max_steps else ""
+    print(f"campaign: {len(bugs)} bugs, {args.budget:.0f} s{steps} each, {args.workers} workers")
     print(f"schedules in {directory}")
     started = time.monotonic()
-    jobs = [(bug, args.budget, directory, args.seed, args.shrink) for bug in bugs]
+    jobs = [(bug, args.budget, directory, args.seed, args.shrink, args.max_steps) for bug in bugs]
     # A process per hunt: a hunt's steps depend on its seed alone, not on the hunts before it.
     with ProcessPoolExecutor(max_workers=max(1, args.workers), max_tasks_per_child=1) as pool:
         hunts = list(pool.map(_hunt, jobs))

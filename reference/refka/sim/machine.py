@@ -59,6 +59,7 @@ class ClusterMachine(RuleBasedStateMachine):
     swarm: bool = False  # each example draws the subset of the allowed rules it uses
     fault_controller: bool = True  # False: faults hit brokers and links, never the controller
     stop_at: float | None = None  # time.monotonic() after which examples do nothing
+    max_steps: int | None = None  # a budget in steps: rules applied, until the first failure
     shrink_s: float | None = 20.0  # with stop_at: seconds of shrinking after the first failure
     stats: dict[str, float] = {}  # steps, events and simulated ms; steps and s to a failure
 
@@ -82,13 +83,13 @@ class ClusterMachine(RuleBasedStateMachine):
             rules = sorted(self.allowed_rules)
             left_out = data.draw(st.sets(st.sampled_from(rules), max_size=len(rules) - 1))
             self.drawn_rules = frozenset(rules) - left_out
-        if self.stop_at is not None and time.monotonic() > self.stop_at:
+        if self.out_of_budget():
             return  # out of budget: this example passes at once (shrinking ends with it)
         self.stats.setdefault("started", time.monotonic())
         self.sim = Simulation(seed, self.config)
 
     def apply(self, operation: Operation) -> None:
-        if self.sim is not None and self.stop_at is not None and time.monotonic() > self.stop_at:
+        if self.sim is not None and self.out_of_budget():
             self.sim = None  # out of budget: the rest of this example does nothing
         if self.sim is None:
             return
@@ -102,6 +103,14 @@ class ClusterMachine(RuleBasedStateMachine):
             stats["simulated_ms"] = stats.get("simulated_ms", 0) + world.now_ms - now_ms
         if found:
             self.fail(found)
+
+    def out_of_budget(self) -> bool:
+        """Past ``stop_at``, or ``max_steps`` applied with no failure found (a budget in steps
+        makes "found" depend on the seed alone, not on the machine's load)."""
+        searching = self.max_steps is not None and "first_steps" not in self.stats
+        if searching and self.stats.get("steps", 0) >= (self.max_steps or 0):
+            return True
+        return self.stop_at is not None and time.monotonic() > self.stop_at
 
     def _first_failure(self) -> None:
         """Count the steps and seconds to the first failure; give shrinking ``shrink_s``."""
@@ -482,6 +491,7 @@ def cluster_machine(
     schedule_dir: str | Path | None = None,
     check_history: bool = True,
     stop_at: float | None = None,
+    max_steps: int | None = None,
     rules: frozenset[str] | None = None,
     run_ms: tuple[int, ...] = ClusterMachine.run_ms,
     awaits: tuple[str, ...] = AWAITS,
@@ -499,6 +509,7 @@ def cluster_machine(
         "name": name,
         "check_history": check_history,
         "stop_at": stop_at,
+        "max_steps": max_steps,
         "allowed_rules": rules,
         "run_ms": run_ms,
         "awaits": awaits,
