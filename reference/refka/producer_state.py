@@ -12,6 +12,12 @@ spec's idempotence rule (Delivery.tla, invariant NoDuplicateAppends), as Kafka's
   epoch is new: OUT_OF_ORDER_SEQUENCE_NUMBER;
 - a producer id the partition has no state for is accepted at any sequence (its state may have
   been removed with old segments), as Kafka does.
+
+Transactions (KIP-98): a producer's first transactional batch opens its transaction at that
+offset (``ongoing``); its COMMIT or ABORT marker closes it (``complete_txn``). The first offset
+of the oldest open transaction bounds the last stable offset (``first_unstable_offset``). A
+marker's epoch may be newer than the producer's (the coordinator fenced it, KIP-890): the
+producer's state moves to that epoch, so a late write of the older epoch is refused.
 """
 
 from __future__ import annotations
@@ -57,6 +63,15 @@ class ProducerEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class CompletedTxn:
+    """A transaction a marker closed: its producer, first offset and the marker's offset."""
+
+    producer_id: int
+    first_offset: int
+    last_offset: int
+
+
+@dataclass(frozen=True, slots=True)
 class SequenceOk:
     """The batch may be appended."""
 
@@ -89,6 +104,7 @@ class ProducerStateManager:
         """``deduplicate=False`` (a bug switch) appends a retried batch again."""
         self.producers: dict[int, ProducerEntry] = {}
         self.deduplicate = deduplicate
+        self.ongoing: dict[int, int] = {}  # producer id -> first offset of its open transaction
 
     # bug switch: Bug.NO_IDEMPOTENCE_WINDOW (spec/bugs/Delivery_RetriesWithoutIdempotence.cfg)
     def check_sequence(self, header: BatchHeader) -> SequenceCheck:
@@ -142,7 +158,34 @@ class ProducerStateManager:
                 )
             )
         entry.last_timestamp_ms = timestamp_ms
+        if header.is_transactional:
+            self.ongoing.setdefault(header.producer_id, first_offset)
+
+    def check_marker(self, header: BatchHeader) -> SequenceError | None:
+        """A marker older than the producer's epoch is refused: INVALID_PRODUCER_EPOCH."""
+        entry = self.producers.get(header.producer_id)
+        if entry is not None and header.producer_epoch < entry.producer_epoch:
+            return SequenceError(
+                ErrorCode.invalid_producer_epoch,
+                f"marker epoch {header.producer_epoch} is older than {entry.producer_epoch}",
+            )
+        return None
+
+    def complete_txn(self, header: BatchHeader, marker_offset: int) -> CompletedTxn | None:
+        """A COMMIT or ABORT marker at ``marker_offset``: close the producer's transaction (None
+        if it had none open here) and move the producer to the marker's epoch."""
+        entry = self.producers.setdefault(header.producer_id, ProducerEntry())
+        if header.producer_epoch > entry.producer_epoch:
+            entry.producer_epoch = header.producer_epoch
+            entry.batches.clear()
+        first = self.ongoing.pop(header.producer_id, None)
+        return None if first is None else CompletedTxn(header.producer_id, first, marker_offset)
+
+    def first_unstable_offset(self) -> int | None:
+        """The first offset of the oldest open transaction, or None."""
+        return min(self.ongoing.values(), default=None)
 
     def truncate(self) -> None:
         """Forget all state (after a truncation the state is rebuilt from the log)."""
         self.producers.clear()
+        self.ongoing.clear()

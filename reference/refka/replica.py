@@ -34,6 +34,7 @@ from kio.schema.errors import ErrorCode
 from refka.log.file_slice import FileSlice
 from refka.log.leader_epoch_cache import LeaderEpochCache
 from refka.log.partition_log import PartitionLog
+from refka.log.transaction_index import AbortedTxn, TransactionIndex
 from refka.protocol import compression
 from refka.protocol import records as batches
 from refka.protocol.batch_header import BatchHeader, iter_headers, read_header
@@ -101,6 +102,7 @@ class ReadResult(NamedTuple):
     last_stable_offset: int
     log_start_offset: int
     size: int
+    aborted: tuple[tuple[int, int], ...] = ()  # read_committed: (producer id, first offset)
 
 
 @dataclass(slots=True)
@@ -170,6 +172,7 @@ class Replica:
         from refka.producer_state import ProducerStateManager  # with the first partition
 
         self.producer_state = ProducerStateManager(deduplicate=deduplicate_batches)
+        self.txn_index = TransactionIndex()
         self._fetched: tuple[int, list[BatchHeader]] | None = None  # FollowerFetch, traced
         self.high_watermark = self._bounded(
             log.log_start_offset if high_watermark is None else high_watermark
@@ -196,8 +199,16 @@ class Replica:
 
     @property
     def last_stable_offset(self) -> int:
-        """No transactions yet: everything below the high watermark is stable."""
-        return self.high_watermark
+        """The LSO (Transactions.tla ``LastStableOffset``): the first offset of the oldest open
+        transaction, or the high watermark if that is lower (Kafka's ``UnifiedLog``)."""
+        unstable = self.producer_state.first_unstable_offset()
+        hw = self.high_watermark
+        return hw if unstable is None or unstable > hw else unstable
+
+    def aborted_transactions(self, fetch_offset: int) -> list[AbortedTxn]:
+        """What a read_committed Fetch from ``fetch_offset`` returns in
+        ``aborted_transactions``: the aborted transactions below the LSO it may read."""
+        return self.txn_index.collect(fetch_offset, self.last_stable_offset)
 
     @property
     def is_leader(self) -> bool:
@@ -388,7 +399,11 @@ class Replica:
         header = headers[0]
         if required_acks == -1 and len(self.isr) < min_insync_replicas:
             return AppendResult(ErrorCode.not_enough_replicas)
-        if header.has_producer_id:
+        if header.is_control and header.has_producer_id:
+            refused = self.producer_state.check_marker(header)
+            if refused is not None:
+                return AppendResult(refused.error_code, error_message=refused.message)
+        elif header.has_producer_id:
             from refka.producer_state import SequenceDuplicate, SequenceError
 
             check = self.producer_state.check_sequence(header)
@@ -433,7 +448,9 @@ class Replica:
             self.epoch_cache.assign(self.leader_epoch, base_offset)
         self.log.append(data, now_ms)
         header = headers[-1]
-        if header.has_producer_id:
+        if header.is_control:
+            self._track_batches(data)
+        elif header.has_producer_id:
             timestamp_ms = now_ms if log_append else header.max_timestamp
             self.producer_state.update(header, base_offset, timestamp_ms)
         if self.tracer is not None:
@@ -558,9 +575,7 @@ class Replica:
         size = sum(h.size for h in headers)
         offset = self.log_end_offset
         self.log.append(data[:size], now_ms)
-        for header in headers:
-            if header.has_producer_id and not header.is_control:
-                self.producer_state.update(header, header.base_offset, header.max_timestamp)
+        self._track_batches(data[:size])
         if self.tracer is not None:
             self._fetched = (offset, headers)
         return self.log_end_offset
@@ -651,12 +666,17 @@ class Replica:
         else:
             max_offset = self.last_stable_offset
         slices = log.read(fetch_offset, max_bytes, max_offset, min_one_batch)
+        aborted: tuple[tuple[int, int], ...] = ()
+        if slices and isolation is FetchIsolation.TXN_COMMITTED and self.txn_index.entries:
+            found = self.txn_index.collect(fetch_offset, max_offset)
+            aborted = tuple((a.producer_id, a.first_offset) for a in found)
         return ReadResult(
             slices=slices,
             high_watermark=self.high_watermark,
             last_stable_offset=self.last_stable_offset,
             log_start_offset=self.log_start_offset,
             size=sum(s.size for s in slices),
+            aborted=aborted,
         )
 
     # -------------------------------------------------------------- truncation
@@ -683,15 +703,40 @@ class Replica:
         """Replay producer batches from the log's batch headers, a bounded chunk at a time
         (Kafka loads ``.snapshot`` files first and replays only the tail)."""
         self.producer_state.truncate()
+        self.txn_index.clear()
         offset = self.log_start_offset
         while offset < self.log_end_offset:
             slices = self.log.read(offset, _REBUILD_CHUNK_BYTES, self.log_end_offset, True)
             if not slices:
                 break
-            for header in iter_headers(self.log.read_bytes(slices)):
-                if header.has_producer_id and not header.is_control:
-                    self.producer_state.update(header, header.base_offset, header.max_timestamp)
-                offset = header.next_offset
+            offset = self._track_batches(self.log.read_bytes(slices), offset)
+
+    def _track_batches(self, data: bytes | bytearray, offset: int = -1) -> int:
+        """Producer state from appended batches (with their offsets): sequences, open
+        transactions, and the aborted ones their markers close. Returns the next offset."""
+        state = self.producer_state
+        for header, batch in batches.iter_batches(data):
+            offset = header.next_offset
+            if not header.has_producer_id:
+                continue
+            if not header.is_control:
+                state.update(header, header.base_offset, header.max_timestamp)
+                continue
+            from refka.protocol.txn_markers import ABORT, control_type
+
+            kind = control_type(header, batch)
+            completed = None if kind is None else state.complete_txn(header, header.base_offset)
+            if completed is not None and kind == ABORT:
+                stable = state.first_unstable_offset()
+                self.txn_index.append(
+                    AbortedTxn(
+                        completed.producer_id,
+                        completed.first_offset,
+                        completed.last_offset,
+                        header.next_offset if stable is None else stable,
+                    )
+                )
+        return offset
 
 
 _REBUILD_CHUNK_BYTES = 16 * 1024 * 1024

@@ -44,6 +44,7 @@ from refka.core.network_client import NetworkClient, NodeAddress
 from refka.core.partitions import Partitions
 from refka.core.seeded import SeededRandom
 from refka.core.topics import Node, Topics
+from refka.core.transactions import TransactionService
 from refka.handlers import registry
 from refka.log.storage import Storage
 from refka.metadata.image import MetadataDelta, MetadataImage, whole_image_delta
@@ -165,7 +166,10 @@ class Broker:
             registry.GROUP_RESPONDERS,
             tracer,
         )
-        services = registry.BrokerServices(self.partitions, self.topics, self.groups, self.replicas)
+        self.transactions = TransactionService(self.topics, self.partitions)
+        services = registry.BrokerServices(
+            self.partitions, self.topics, self.groups, self.replicas, self.transactions
+        )
         self.apis = registry.broker_apis(services)
         self.dispatch = Dispatcher(
             self.apis,
@@ -224,6 +228,7 @@ class Broker:
             self.partitions.on_tick(now_ms)
             self.replicas.on_tick(now_ms)
             self.groups.on_tick(now_ms)
+            self.transactions.on_tick(now_ms)
             return self._collect(now_ms)
 
         return self._guard(handle)
@@ -320,6 +325,7 @@ class Broker:
         deadline = _earliest(
             self.partitions.next_deadline_ms(),
             self.groups.next_deadline_ms(),
+            self.transactions.next_deadline_ms(),
             self.channels.next_deadline_ms(),
             self.replicas.next_deadline_ms(),
             self.lifecycle.next_deadline_ms(),

@@ -1,0 +1,157 @@
+"""Transactions with unmodified clients (issue 11): a transactional producer commits and aborts;
+a read_committed consumer sees exactly the committed records, a read_uncommitted one sees the
+aborted ones too.
+
+confluent-kafka (librdkafka) and kafka-python run ``init_transactions``, ``begin_transaction``,
+then ``commit_transaction`` or ``abort_transaction``; the consumers read the partition from the
+beginning by assignment until they reach the end of the log.
+"""
+
+from __future__ import annotations
+
+import time
+
+import confluent_kafka
+import kafka
+import pytest
+from confluent_kafka.admin import AdminClient, NewTopic
+from refka.testing import RunningBroker
+
+DEADLINE_S = 30.0
+
+
+def create_topic(bootstrap: str, topic: str, partitions: int = 1) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    for future in admin.create_topics([NewTopic(topic, partitions, 1)]).values():
+        future.result(timeout=DEADLINE_S)
+
+
+def confluent_producer(bootstrap: str, txn_id: str) -> confluent_kafka.Producer:
+    producer = confluent_kafka.Producer(
+        {"bootstrap.servers": bootstrap, "transactional.id": txn_id, "linger.ms": 0}
+    )
+    producer.init_transactions(DEADLINE_S)
+    return producer
+
+
+def send(producer: confluent_kafka.Producer, topic: str, values: list[bytes]) -> None:
+    for value in values:
+        producer.produce(topic, value, partition=0)
+    producer.flush(DEADLINE_S)
+
+
+def read_all(bootstrap: str, topic: str, isolation: str) -> list[bytes]:
+    """Every record value of partition 0 a consumer at ``isolation`` gets, read until the
+    consumer's position reaches the last stable offset (read_committed) or the high
+    watermark (read_uncommitted) and stays there."""
+    consumer = confluent_kafka.Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"reader-{isolation}",
+            "isolation.level": isolation,
+            "enable.auto.commit": False,
+            "enable.partition.eof": True,
+        }
+    )
+    consumer.assign([confluent_kafka.TopicPartition(topic, 0, confluent_kafka.OFFSET_BEGINNING)])
+    values: list[bytes] = []
+    deadline = time.monotonic() + DEADLINE_S
+    try:
+        while time.monotonic() < deadline:
+            message = consumer.poll(0.5)
+            if message is None:
+                continue
+            if message.error() is not None:
+                if message.error().code() == confluent_kafka.KafkaError._PARTITION_EOF:
+                    return values
+                raise AssertionError(message.error())
+            values.append(message.value())
+        raise AssertionError(f"no end of partition within {DEADLINE_S} s; got {values}")
+    finally:
+        consumer.close()
+
+
+def test_confluent_commit_and_abort(refka_broker: RunningBroker) -> None:
+    """Committed, aborted, committed: read_committed sees the two committed transactions,
+    read_uncommitted all three; the log's end is stable once every transaction ended."""
+    bootstrap, topic = refka_broker.bootstrap, "txn-confluent"
+    create_topic(bootstrap, topic)
+    producer = confluent_producer(bootstrap, "txn-confluent-1")
+    batches = [[f"{name}-{i}".encode() for i in range(5)] for name in ("c1", "a1", "c2")]
+    for values, commit in zip(batches, (True, False, True), strict=True):
+        producer.begin_transaction()
+        send(producer, topic, values)
+        if commit:
+            producer.commit_transaction(DEADLINE_S)
+        else:
+            producer.abort_transaction(DEADLINE_S)
+    assert read_all(bootstrap, topic, "read_committed") == batches[0] + batches[2]
+    assert read_all(bootstrap, topic, "read_uncommitted") == batches[0] + batches[1] + batches[2]
+
+
+def test_confluent_open_transaction_holds_read_committed(refka_broker: RunningBroker) -> None:
+    """While a transaction is open, read_committed stops before its first record (the last
+    stable offset) and read_uncommitted reads it; after the commit both see it."""
+    bootstrap, topic = refka_broker.bootstrap, "txn-open"
+    create_topic(bootstrap, topic)
+    producer = confluent_producer(bootstrap, "txn-open-1")
+    producer.begin_transaction()
+    send(producer, topic, [b"first"])
+    producer.commit_transaction(DEADLINE_S)
+    producer.begin_transaction()
+    send(producer, topic, [b"open-1", b"open-2"])
+    assert read_all(bootstrap, topic, "read_committed") == [b"first"]
+    assert read_all(bootstrap, topic, "read_uncommitted") == [b"first", b"open-1", b"open-2"]
+    producer.commit_transaction(DEADLINE_S)
+    assert read_all(bootstrap, topic, "read_committed") == [b"first", b"open-1", b"open-2"]
+
+
+def test_kafka_python_commits(refka_broker: RunningBroker) -> None:
+    """kafka-python's transactional producer commits one transaction and aborts the next;
+    a read_committed consumer sees only the committed one."""
+    bootstrap, topic = refka_broker.bootstrap, "txn-kafka-python"
+    create_topic(bootstrap, topic)
+    producer = kafka.KafkaProducer(bootstrap_servers=bootstrap, transactional_id="txn-kp-1")
+    try:
+        producer.init_transactions()
+        producer.begin_transaction()
+        for i in range(3):
+            producer.send(topic, f"kp-c-{i}".encode(), partition=0)
+        producer.commit_transaction()
+        producer.begin_transaction()
+        producer.send(topic, b"kp-aborted", partition=0)
+        producer.flush()
+        producer.abort_transaction()
+    finally:
+        producer.close()
+    committed = [f"kp-c-{i}".encode() for i in range(3)]
+    assert read_all(bootstrap, topic, "read_committed") == committed
+    assert read_all(bootstrap, topic, "read_uncommitted") == [*committed, b"kp-aborted"]
+
+
+@pytest.mark.parametrize("isolation", ["read_committed", "read_uncommitted"])
+def test_list_offsets_latest_is_lso_at_read_committed(
+    refka_broker: RunningBroker, isolation: str
+) -> None:
+    """ListOffsets latest at read_committed answers the last stable offset (the first offset
+    of the open transaction); at read_uncommitted the high watermark."""
+    bootstrap, topic = refka_broker.bootstrap, f"txn-lso-{isolation}"
+    create_topic(bootstrap, topic)
+    producer = confluent_producer(bootstrap, f"txn-lso-{isolation}")
+    producer.begin_transaction()
+    send(producer, topic, [b"a", b"b"])
+    producer.commit_transaction(DEADLINE_S)  # offsets 0, 1 and the marker at 2
+    producer.begin_transaction()
+    send(producer, topic, [b"open"])  # offset 3, open
+    consumer = confluent_kafka.Consumer(
+        {"bootstrap.servers": bootstrap, "group.id": "lso", "isolation.level": isolation}
+    )
+    try:
+        low, high = consumer.get_watermark_offsets(
+            confluent_kafka.TopicPartition(topic, 0), timeout=DEADLINE_S, cached=False
+        )
+    finally:
+        consumer.close()
+    producer.abort_transaction(DEADLINE_S)
+    assert low == 0
+    assert high == (3 if isolation == "read_committed" else 4)
