@@ -1,0 +1,148 @@
+"""The transaction coordinator without a broker: the one state table, and the answers Kafka's
+``TransactionCoordinator`` gives (Transactions.tla ``BeginTxn``, ``EndTxn``, ``WriteMarker``)."""
+
+from __future__ import annotations
+
+import pytest
+from kio.schema.errors import ErrorCode
+from refka.txn.coordinator import TransactionConfig, TransactionCoordinator, WriteTxnMarkers
+from refka.txn.metadata import TransactionMetadata
+from refka.txn.state import (
+    VALID_PREVIOUS_STATES,
+    IllegalTransactionTransition,
+    TransactionResult,
+    TransactionState,
+)
+
+S = TransactionState
+E = ErrorCode
+TP = ("t", 0)
+
+
+def test_every_state_has_a_row() -> None:
+    assert set(VALID_PREVIOUS_STATES) == set(TransactionState)
+
+
+@pytest.mark.parametrize(
+    ("current", "target"),
+    [
+        (S.EMPTY, S.PREPARE_COMMIT),  # nothing to commit
+        (S.COMPLETE_ABORT, S.COMPLETE_COMMIT),
+        (S.PREPARE_COMMIT, S.PREPARE_ABORT),  # a commit once prepared is final
+        (S.DEAD, S.ONGOING),
+        (S.PREPARE_ABORT, S.ONGOING),
+    ],
+)
+def test_an_illegal_transition_raises_and_changes_nothing(
+    current: TransactionState, target: TransactionState
+) -> None:
+    txn = TransactionMetadata("id", 1, 0, 60_000, state=current)
+    with pytest.raises(IllegalTransactionTransition):
+        txn.transition_to(target, 5)
+    assert txn.state is current
+    assert txn.txn_last_update_timestamp_ms == -1
+
+
+def test_a_legal_transition_moves() -> None:
+    txn = TransactionMetadata("id", 1, 0, 60_000)
+    txn.transition_to(S.ONGOING, 7)
+    assert (txn.state, txn.txn_start_timestamp_ms) == (S.ONGOING, 7)
+
+
+def coordinator(max_timeout_ms: int = 900_000) -> TransactionCoordinator:
+    return TransactionCoordinator(TransactionConfig(max_timeout_ms, 50))
+
+
+def init(c: TransactionCoordinator, pid: int = -1, epoch: int = -1, now: int = 0) -> tuple:
+    result, markers = c.init_producer_id("id", 60_000, pid, epoch, 1000, now)
+    return result.error, result.producer_id, result.producer_epoch, markers
+
+
+def test_init_gives_a_producer_id_and_bumps_the_epoch_of_the_next_instance() -> None:
+    c = coordinator()
+    assert init(c)[:3] == (E.none, 1000, 0)
+    assert init(c)[:3] == (E.none, 1000, 1)  # a new instance fences the older one
+    assert c.add_partitions("id", 1000, 0, [TP], 0) == E.producer_fenced
+
+
+def test_timeout_above_the_maximum_is_refused() -> None:
+    c = coordinator(max_timeout_ms=1000)
+    result, _ = c.init_producer_id("id", 1001, -1, -1, 7, 0)
+    assert result.error == E.invalid_transaction_timeout
+
+
+def test_commit_prepares_writes_markers_then_completes() -> None:
+    c = coordinator()
+    init(c)
+    assert c.add_partitions("id", 1000, 0, [TP, ("t", 1)], 0) == E.none
+    assert c.transactions["id"].state is S.ONGOING
+    result, markers = c.end_transaction("id", 1000, 0, TransactionResult.COMMIT, 1)
+    assert result.error == E.none
+    assert markers == [WriteTxnMarkers("id", 1000, 0, 0, TransactionResult.COMMIT, (TP, ("t", 1)))]
+    assert c.transactions["id"].state is S.PREPARE_COMMIT
+    # while the markers are written, the next transaction must wait
+    assert c.add_partitions("id", 1000, 0, [TP], 2) == E.concurrent_transactions
+    again, _ = c.end_transaction("id", 1000, 0, TransactionResult.COMMIT, 2)
+    assert again.error == E.concurrent_transactions
+    c.complete_markers("id", 3)
+    assert c.transactions["id"].state is S.COMPLETE_COMMIT
+    retried, markers = c.end_transaction("id", 1000, 0, TransactionResult.COMMIT, 4)
+    assert (retried.error, markers) == (E.none, [])  # a retried commit succeeds
+    other, _ = c.end_transaction("id", 1000, 0, TransactionResult.ABORT, 4)
+    assert other.error == E.invalid_txn_state
+
+
+def test_end_without_a_transaction_is_invalid_txn_state() -> None:
+    c = coordinator()
+    init(c)
+    result, _ = c.end_transaction("id", 1000, 0, TransactionResult.COMMIT, 1)
+    assert result.error == E.invalid_txn_state
+
+
+def test_unknown_producer_id_is_a_mapping_error() -> None:
+    c = coordinator()
+    init(c)
+    assert c.add_partitions("id", 999, 0, [TP], 0) == E.invalid_producer_id_mapping
+    assert c.add_partitions("other", 1000, 0, [TP], 0) == E.invalid_producer_id_mapping
+
+
+def test_a_new_instance_fences_and_aborts_the_ongoing_transaction() -> None:
+    c = coordinator()
+    init(c)
+    c.add_partitions("id", 1000, 0, [TP], 0)
+    error, _, _, markers = init(c, now=1)
+    assert error == E.concurrent_transactions  # the client retries once the abort is done
+    assert markers == [WriteTxnMarkers("id", 1000, 1, 0, TransactionResult.ABORT, (TP,))]
+    c.complete_markers("id", 2)
+    assert init(c, now=3)[:3] == (E.none, 1000, 2)
+
+
+def test_kip360_a_retried_bump_returns_the_same_epoch() -> None:
+    c = coordinator()
+    init(c)  # epoch 0
+    assert init(c, 1000, 0)[:3] == (E.none, 1000, 1)
+    assert init(c, 1000, 0)[:3] == (E.none, 1000, 1)  # the answer was lost: same bump
+    assert init(c, 999, 0)[0] == E.producer_fenced
+
+
+def test_verify_only_checks_membership() -> None:
+    c = coordinator()
+    init(c)
+    c.add_partitions("id", 1000, 0, [TP], 0)
+    assert c.add_partitions("id", 1000, 0, [TP], 0, verify_only=True) == E.none
+    assert c.add_partitions("id", 1000, 0, [("t", 9)], 0, verify_only=True) == E.invalid_txn_state
+    assert ("t", 9) not in c.transactions["id"].partitions
+
+
+def test_a_timed_out_transaction_is_aborted_with_a_bumped_epoch() -> None:
+    c = coordinator()
+    c.init_producer_id("id", 100, -1, -1, 1000, 0)
+    c.add_partitions("id", 1000, 0, [TP], 10)
+    assert c.next_deadline_ms() == 110
+    assert c.on_tick(109) == []
+    markers = c.on_tick(110)
+    assert markers == [WriteTxnMarkers("id", 1000, 1, 0, TransactionResult.ABORT, (TP,))]
+    c.complete_markers("id", 111)
+    assert c.transactions["id"].state is S.COMPLETE_ABORT
+    result, _ = c.end_transaction("id", 1000, 0, TransactionResult.COMMIT, 112)
+    assert result.error == E.producer_fenced  # the old epoch may not commit

@@ -1,0 +1,89 @@
+"""The log side of transactions: open transactions bound the last stable offset, ABORT markers
+fill the aborted-transaction index, a fenced producer's late write is refused, and all of it
+is rebuilt from the log when the partition is opened again (Transactions.tla
+``LastStableOffset``, ``ReadCommittedSeesNoAborted``)."""
+
+from __future__ import annotations
+
+from kio.schema.errors import ErrorCode
+from refka.log.storage import MemoryStorage
+from refka.log.transaction_index import AbortedTxn
+from refka.protocol.records import NewRecord, build_batch
+from refka.protocol.txn_markers import ABORT, COMMIT, marker_batch
+from refka.replica import Replica
+
+from tests.replication.replication_helpers import make_replica
+
+
+def txn_batch(pid: int, epoch: int, seq: int, count: int = 1) -> bytes:
+    records = [NewRecord(None, b"v", (), 0) for _ in range(count)]
+    return build_batch(
+        records, producer_id=pid, producer_epoch=epoch, base_sequence=seq, is_transactional=True
+    )
+
+
+def plain_batch() -> bytes:
+    return build_batch([NewRecord(None, b"p", (), 0)])
+
+
+def append(replica: Replica, data: bytes, from_client: bool = True) -> ErrorCode:
+    return replica.append_as_leader(data, 0, 1, 1, from_client=from_client).error_code
+
+
+def marker(pid: int, epoch: int, kind: int) -> bytes:
+    return marker_batch(pid, epoch, 0, kind, 0)
+
+
+def test_open_transaction_holds_the_lso_until_its_marker() -> None:
+    replica = make_replica()
+    append(replica, plain_batch())  # 0
+    append(replica, txn_batch(7, 0, 0, 2))  # 1, 2
+    append(replica, plain_batch())  # 3
+    assert (replica.high_watermark, replica.last_stable_offset) == (4, 1)
+    append(replica, marker(7, 0, COMMIT), from_client=False)  # 4
+    assert replica.last_stable_offset == replica.high_watermark == 5
+    assert replica.txn_index.entries == []
+
+
+def test_the_oldest_open_transaction_bounds_the_lso() -> None:
+    replica = make_replica()
+    append(replica, txn_batch(7, 0, 0))  # 0
+    append(replica, txn_batch(8, 0, 0))  # 1
+    append(replica, marker(7, 0, ABORT), from_client=False)  # 2
+    assert replica.last_stable_offset == 1
+    assert replica.txn_index.entries == [AbortedTxn(7, 0, 2, 1)]
+
+
+def test_read_committed_returns_aborted_transactions_below_the_lso() -> None:
+    replica = make_replica()
+    append(replica, txn_batch(7, 0, 0, 3))  # 0-2
+    append(replica, marker(7, 0, ABORT), from_client=False)  # 3
+    append(replica, txn_batch(7, 0, 3))  # 4, a new transaction, open
+    committed = replica.read(0, 1 << 20, True, committed_only=True)
+    assert committed.last_stable_offset == 4
+    assert committed.aborted == ((7, 0),)
+    assert replica.read(0, 1 << 20, True, committed_only=False).aborted == ()
+    assert replica.read(4, 1 << 20, True, committed_only=True).aborted == ()
+
+
+def test_a_late_write_of_a_fenced_epoch_is_refused() -> None:
+    """The coordinator aborted with a bumped epoch (KIP-890): the old epoch's write fails."""
+    replica = make_replica()
+    append(replica, txn_batch(7, 0, 0))
+    append(replica, marker(7, 1, ABORT), from_client=False)
+    assert append(replica, txn_batch(7, 0, 1)) == ErrorCode.invalid_producer_epoch
+    assert append(replica, marker(7, 0, ABORT), from_client=False) == (
+        ErrorCode.invalid_producer_epoch
+    )
+
+
+def test_reopening_rebuilds_open_transactions_and_the_aborted_index() -> None:
+    storage = MemoryStorage()
+    replica = make_replica(storage=storage)
+    append(replica, txn_batch(7, 0, 0))  # 0
+    append(replica, marker(7, 0, ABORT), from_client=False)  # 1
+    append(replica, txn_batch(8, 0, 0))  # 2, open
+    replica.log.flush()
+    again = Replica(replica.log, 1, 0, high_watermark=3)
+    assert again.last_stable_offset == 2
+    assert again.txn_index.entries == [AbortedTxn(7, 0, 1, 2)]
