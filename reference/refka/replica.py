@@ -449,7 +449,7 @@ class Replica:
         self.log.append(data, now_ms)
         header = headers[-1]
         if header.is_control:
-            self._track_batches(data)
+            self._track_batches(data, persist=True)
         elif header.has_producer_id:
             timestamp_ms = now_ms if log_append else header.max_timestamp
             self.producer_state.update(header, base_offset, timestamp_ms)
@@ -575,7 +575,7 @@ class Replica:
         size = sum(h.size for h in headers)
         offset = self.log_end_offset
         self.log.append(data[:size], now_ms)
-        self._track_batches(data[:size])
+        self._track_batches(data[:size], persist=True)
         if self.tracer is not None:
             self._fetched = (offset, headers)
         return self.log_end_offset
@@ -711,9 +711,12 @@ class Replica:
                 break
             offset = self._track_batches(self.log.read_bytes(slices), offset)
 
-    def _track_batches(self, data: bytes | bytearray, offset: int = -1) -> int:
+    def _track_batches(
+        self, data: bytes | bytearray, offset: int = -1, persist: bool = False
+    ) -> int:
         """Producer state from appended batches (with their offsets): sequences, open
-        transactions, and the aborted ones their markers close. Returns the next offset."""
+        transactions, and the aborted ones their markers close (written to the segment's
+        ``.txnindex`` when ``persist``: a new append, not a replay). Returns the next offset."""
         state = self.producer_state
         for header, batch in batches.iter_batches(data):
             offset = header.next_offset
@@ -728,14 +731,15 @@ class Replica:
             completed = None if kind is None else state.complete_txn(header, header.base_offset)
             if completed is not None and kind == ABORT:
                 stable = state.first_unstable_offset()
-                self.txn_index.append(
-                    AbortedTxn(
-                        completed.producer_id,
-                        completed.first_offset,
-                        completed.last_offset,
-                        header.next_offset if stable is None else stable,
-                    )
+                aborted = AbortedTxn(
+                    completed.producer_id,
+                    completed.first_offset,
+                    completed.last_offset,
+                    header.next_offset if stable is None else stable,
                 )
+                self.txn_index.append(aborted)
+                if persist:
+                    self.log.append_aborted_txn(aborted.last_offset, aborted.encode())
         return offset
 
 

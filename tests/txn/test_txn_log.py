@@ -87,3 +87,26 @@ def test_reopening_rebuilds_open_transactions_and_the_aborted_index() -> None:
     again = Replica(replica.log, 1, 0, high_watermark=3)
     assert again.last_stable_offset == 2
     assert again.txn_index.entries == [AbortedTxn(7, 0, 1, 2)]
+
+
+def test_an_abort_is_written_to_the_segments_txnindex_in_kafkas_format() -> None:
+    """34 bytes per aborted transaction (version 0, producer id, first offset, last offset,
+    last stable offset) in ``<base offset>.txnindex``; truncating below the marker removes
+    the entry, as the follower's truncation does."""
+    storage = MemoryStorage()
+    replica = make_replica(storage=storage)
+    append(replica, txn_batch(7, 0, 0, 2))  # 0, 1
+    append(replica, marker(7, 0, ABORT), from_client=False)  # 2
+    append(replica, txn_batch(9, 0, 0))  # 3
+    append(replica, marker(9, 0, COMMIT), from_client=False)  # 4: commits leave no entry
+    path = replica.log.active_segment.txn_index_path
+    assert path.endswith("/00000000000000000000.txnindex")
+    data = storage.read(path, 0, storage.size(path))
+    version, producer_id = "0000", "0000000000000007"
+    first, last, stable = "0000000000000000", "0000000000000002", "0000000000000003"
+    assert data == bytes.fromhex(version + producer_id + first + last + stable)
+    assert AbortedTxn.decode(data) == AbortedTxn(7, 0, 2, 3)
+    replica.truncate_to(2)
+    assert storage.size(path) == 0
+    assert replica.txn_index.entries == []
+    assert replica.last_stable_offset == 0  # the transaction is open again
