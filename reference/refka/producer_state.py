@@ -161,8 +161,9 @@ class ProducerStateManager:
         if header.is_transactional:
             self.ongoing.setdefault(header.producer_id, first_offset)
 
-    def check_marker(self, header: BatchHeader) -> SequenceError | None:
-        """A marker older than the producer's epoch is refused: INVALID_PRODUCER_EPOCH."""
+    def check_epoch(self, header: BatchHeader) -> SequenceError | None:
+        """A batch without sequences (a marker, a coordinator's write) older than the
+        producer's epoch is refused: INVALID_PRODUCER_EPOCH."""
         entry = self.producers.get(header.producer_id)
         if entry is not None and header.producer_epoch < entry.producer_epoch:
             return SequenceError(

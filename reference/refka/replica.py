@@ -399,8 +399,9 @@ class Replica:
         header = headers[0]
         if required_acks == -1 and len(self.isr) < min_insync_replicas:
             return AppendResult(ErrorCode.not_enough_replicas)
-        if header.is_control and header.has_producer_id:
-            refused = self.producer_state.check_marker(header)
+        if header.has_producer_id and (header.is_control or not from_client):
+            # a marker, or the group coordinator's transactional offsets: no sequence
+            refused = self.producer_state.check_epoch(header)
             if refused is not None:
                 return AppendResult(refused.error_code, error_message=refused.message)
         elif header.has_producer_id:

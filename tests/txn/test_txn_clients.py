@@ -155,3 +155,78 @@ def test_list_offsets_latest_is_lso_at_read_committed(
     producer.abort_transaction(DEADLINE_S)
     assert low == 0
     assert high == (3 if isolation == "read_committed" else 4)
+
+
+def test_confluent_consume_transform_produce_commits_offsets_in_the_transaction(
+    refka_broker: RunningBroker,
+) -> None:
+    """send_offsets_to_transaction (AddOffsetsToTxn, TxnOffsetCommit): the group's offset
+    moves only when the transaction commits; an aborted transaction leaves it, and the
+    committed offset survives a restart of the broker (the offsets partition is loaded again,
+    its transactional records counted at their COMMIT marker)."""
+    bootstrap = refka_broker.bootstrap
+    source, sink, group = "ctp-in", "ctp-out", "ctp-group"
+    create_topic(bootstrap, source)
+    create_topic(bootstrap, sink)
+    plain = confluent_kafka.Producer({"bootstrap.servers": bootstrap})
+    for i in range(6):
+        plain.produce(source, f"in-{i}".encode(), partition=0)
+    plain.flush(DEADLINE_S)
+    consumer = confluent_kafka.Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": group,
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "isolation.level": "read_committed",
+        }
+    )
+    consumer.assign([confluent_kafka.TopicPartition(source, 0, 0)])
+    producer = confluent_producer(bootstrap, "ctp-1")
+    try:
+        for commit in (True, False):
+            taken = consume(consumer, 3)
+            producer.begin_transaction()
+            send(producer, sink, [b"out-" + m.value() for m in taken])
+            positions = [confluent_kafka.TopicPartition(source, 0, taken[-1].offset() + 1)]
+            producer.send_offsets_to_transaction(
+                positions, consumer.consumer_group_metadata(), DEADLINE_S
+            )
+            if commit:
+                producer.commit_transaction(DEADLINE_S)
+            else:
+                producer.abort_transaction(DEADLINE_S)
+        assert committed_offset(bootstrap, source, group) == 3
+    finally:
+        consumer.close()
+    assert read_all(bootstrap, sink, "read_committed") == [b"out-in-0", b"out-in-1", b"out-in-2"]
+    refka_broker.restart()
+    assert committed_offset(bootstrap, source, group) == 3
+
+
+def consume(consumer: confluent_kafka.Consumer, count: int) -> list[confluent_kafka.Message]:
+    taken: list[confluent_kafka.Message] = []
+    deadline = time.monotonic() + DEADLINE_S
+    while len(taken) < count:
+        assert time.monotonic() < deadline, f"got {len(taken)} of {count} records"
+        message = consumer.poll(0.5)
+        if message is not None and message.error() is None:
+            taken.append(message)
+    return taken
+
+
+def committed_offset(bootstrap: str, topic: str, group: str) -> int:
+    """The group's committed offset of partition 0, asked by a fresh consumer (OffsetFetch),
+    retried while the coordinator is not ready (after a restart)."""
+    reader = confluent_kafka.Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+    deadline = time.monotonic() + DEADLINE_S
+    try:
+        while True:
+            try:
+                [found] = reader.committed([confluent_kafka.TopicPartition(topic, 0)], timeout=5)
+                return int(found.offset)
+            except confluent_kafka.KafkaException:
+                if time.monotonic() > deadline:
+                    raise
+    finally:
+        reader.close()

@@ -166,7 +166,9 @@ class Broker:
             registry.GROUP_RESPONDERS,
             tracer,
         )
-        self.transactions = TransactionService(self.topics, self.partitions)
+        self.transactions = TransactionService(
+            self.topics, self.partitions, self.groups.on_txn_marker
+        )
         services = registry.BrokerServices(
             self.partitions, self.topics, self.groups, self.replicas, self.transactions
         )

@@ -18,6 +18,7 @@ forgets it); a marker for a partition this node does not lead is skipped (logged
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from kio.schema.errors import ErrorCode
@@ -36,9 +37,17 @@ E = ErrorCode
 class TransactionService:
     """The transaction coordinator of this node, with the partitions it writes markers to."""
 
-    def __init__(self, topics: Topics, partitions: Partitions) -> None:
+    def __init__(
+        self,
+        topics: Topics,
+        partitions: Partitions,
+        on_marker: Callable[[str, int, int, bool], None] | None = None,
+    ) -> None:
+        """``on_marker(topic, partition, producer_id, committed)``: a marker was written (the
+        group coordinator completes the transaction's offsets)."""
         self._topics = topics
         self._partitions = partitions
+        self._on_marker = on_marker
         self._coordinator: TransactionCoordinator | None = None
 
     @property
@@ -99,6 +108,7 @@ class TransactionService:
         partition's leader log, then complete the transaction (Transactions.tla
         ``WriteMarker``)."""
         from refka.protocol.txn_markers import marker_batch
+        from refka.txn.state import TransactionResult
 
         for effect in effects:
             batch = marker_batch(
@@ -110,6 +120,9 @@ class TransactionService:
             )
             for topic, partition in effect.partitions:
                 result = self._partitions.append_as_coordinator(topic, partition, batch, now_ms)
+                if result.error_code == E.none and self._on_marker is not None:
+                    commit = effect.result is TransactionResult.COMMIT
+                    self._on_marker(topic, partition, effect.producer_id, commit)
                 if result.error_code != E.none:
                     log.warning(
                         "marker for %s-%d (producer %d) not written: %s",

@@ -81,6 +81,7 @@ class OffsetActions:
         def _record(self, partition: int, key: bytes, value: bytes | None) -> None: ...
         def _finish(self, effects: Sequence[Effect], now_ms: int) -> list[Effect]: ...
         def _delete_group(self, group: ClassicGroup, now_ms: int) -> None: ...
+        def complete_txn_write(self, write_id: int, error: ErrorCode) -> None: ...
 
     # -- CommitOffset / OffsetFetch / OffsetDelete -------------------------------------
 
@@ -146,6 +147,7 @@ class OffsetActions:
         """The driver's report on an ``Append``: replicated (``E.none``) or failed. Its offsets
         become committed, or are dropped; either way they are no longer pending. An offset
         deleted meanwhile (OffsetDelete, DeleteGroups, unload) stays deleted."""
+        self.complete_txn_write(write_id, error)
         _, commits = self._writes.pop(write_id, (-1, []))
         for group_id, tp, offset in commits:
             pending = self.pending_offsets.get(group_id, {})

@@ -311,6 +311,16 @@ def offset_commit_response(version: int, r: msg.OffsetCommitResult) -> Any:
     return codec.build(m.OffsetCommitResponse, throttle_time=codec.millis(0), topics=topics)
 
 
+TXN_OFFSET_COMMIT = 28
+
+
+def txn_offset_commit_response(version: int, r: msg.OffsetCommitResult) -> Any:
+    """TxnOffsetCommit's answer (``refka.handlers.txn_offset_commit``): OffsetCommit's shape."""
+    m = codec.response_module(TXN_OFFSET_COMMIT, version)
+    topics = _partition_errors(m, "TxnOffsetCommit", r.partitions)
+    return codec.build(m.TxnOffsetCommitResponse, throttle_time=codec.millis(0), topics=topics)
+
+
 def handle_offset_fetch(groups: GroupService, ctx: RequestContext, request: Any) -> Any:
     """OffsetFetch answers at once (v8+: several groups, KIP-709; v10: topics by id, an
     unknown id's partitions UNKNOWN_TOPIC_ID)."""
@@ -549,6 +559,7 @@ RESPONDERS: dict[int, Callable[[int, Any], Any]] = {
     HEARTBEAT: heartbeat_response,
     LEAVE_GROUP: leave_group_response,
     OFFSET_COMMIT: offset_commit_response,
+    TXN_OFFSET_COMMIT: txn_offset_commit_response,
     OFFSET_DELETE: offset_delete_response,
     DELETE_GROUPS: delete_groups_response,
 }

@@ -101,7 +101,7 @@ class BrokerServices:
 def broker_apis(services: BrokerServices) -> dict[int, Api]:
     """The broker's API table, each handler bound to its service."""
     p, t, r = services.partitions, services.topics, services.replicas
-    x, txn = services.transactions, "transactions"
+    x, g, txn = services.transactions, services.groups, "transactions"
     forward = partial(forwarded.handle_forwarded, t)
     lazy = on_first_request
     apis: dict[int, Api] = {}
@@ -120,7 +120,9 @@ def broker_apis(services: BrokerServices) -> dict[int, Api]:
         Api(23, "OffsetForLeaderEpoch", 2, 4, lazy("offset_for_leader_epoch", "handle", r)),
         Api(22, "InitProducerId", 0, 5, lazy("producer_ids", "handle_init_producer_id", t, x)),
         Api(24, "AddPartitionsToTxn", 0, 5, lazy(txn, "handle_add_partitions_to_txn", x)),
+        Api(25, "AddOffsetsToTxn", 0, 4, lazy(txn, "handle_add_offsets_to_txn", x)),
         Api(26, "EndTxn", 0, 4, lazy(txn, "handle_end_txn", x)),
+        Api(28, "TxnOffsetCommit", 0, 4, lazy("txn_offset_commit", "handle_txn_offset_commit", g)),
         Api(32, "DescribeConfigs", 1, 4, lazy("configs", "handle_describe_configs", t)),
         Api(33, "AlterConfigs", 0, 2, forward),
         Api(37, "CreatePartitions", 0, 3, forward),
