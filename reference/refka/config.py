@@ -662,6 +662,13 @@ class BrokerConfig(ConfigModel):
         ge=1,
         le=INT_MAX,
     )
+    transaction_state_log_load_buffer_size: int = _f(
+        5242880,
+        "Batch size for reading from the transaction log segments when loading producer ids and "
+        "transactions into the cache (soft-limit, overridden if records are too large).",
+        ge=1,
+        le=INT_MAX,
+    )
     producer_id_expiration_ms: int = _f(
         86400000,
         "The time in ms that a topic partition leader will wait before expiring producer IDs. "

@@ -230,3 +230,64 @@ def committed_offset(bootstrap: str, topic: str, group: str) -> int:
                     raise
     finally:
         reader.close()
+
+
+def stable_end(bootstrap: str, topic: str) -> int:
+    """ListOffsets latest at read_committed: the partition's last stable offset."""
+    consumer = confluent_kafka.Consumer(
+        {"bootstrap.servers": bootstrap, "group.id": "lso", "isolation.level": "read_committed"}
+    )
+    try:
+        _, high = consumer.get_watermark_offsets(
+            confluent_kafka.TopicPartition(topic, 0), timeout=DEADLINE_S, cached=False
+        )
+        return int(high)
+    finally:
+        consumer.close()
+
+
+def test_a_transaction_survives_a_broker_kill_and_the_next_instance_aborts_it(
+    refka_broker: RunningBroker,
+) -> None:
+    """The coordinator's state is in ``__transaction_state``: after kill -9 and a restart the
+    broker still knows the open transaction, and a new producer instance with the same
+    transactional id fences it and aborts it (markers written), so the LSO moves past it."""
+    bootstrap, topic = refka_broker.bootstrap, "txn-kill"
+    create_topic(bootstrap, topic)
+    first = confluent_producer(bootstrap, "txn-kill-1")
+    first.begin_transaction()
+    send(first, topic, [b"lost-1", b"lost-2"])
+    assert stable_end(bootstrap, topic) == 0
+    refka_broker.kill()
+    refka_broker.start()
+    confluent_producer(bootstrap, "txn-kill-1")  # init_transactions: fence and abort
+    assert stable_end(bootstrap, topic) == 3  # two records and the ABORT marker
+    assert read_all(bootstrap, topic, "read_committed") == []
+    assert read_all(bootstrap, topic, "read_uncommitted") == [b"lost-1", b"lost-2"]
+
+
+def test_a_timed_out_transaction_is_aborted_by_the_coordinator(
+    refka_broker: RunningBroker,
+) -> None:
+    """``transaction.timeout.ms``: a transaction left open that long is aborted; the LSO
+    moves past it and its producer is fenced (its commit fails)."""
+    bootstrap, topic = refka_broker.bootstrap, "txn-timeout"
+    create_topic(bootstrap, topic)
+    producer = confluent_kafka.Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "transactional.id": "txn-timeout-1",
+            "transaction.timeout.ms": 1000,
+            "linger.ms": 0,
+        }
+    )
+    producer.init_transactions(DEADLINE_S)
+    producer.begin_transaction()
+    send(producer, topic, [b"abandoned"])
+    deadline = time.monotonic() + DEADLINE_S
+    while stable_end(bootstrap, topic) != 2:  # the record and the ABORT marker
+        assert time.monotonic() < deadline, "the transaction was not aborted"
+        time.sleep(0.1)
+    with pytest.raises(confluent_kafka.KafkaException):
+        producer.commit_transaction(DEADLINE_S)
+    assert read_all(bootstrap, topic, "read_committed") == []

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import pytest
 from kio.schema.errors import ErrorCode
-from refka.txn.coordinator import TransactionConfig, TransactionCoordinator, WriteTxnMarkers
+from refka.txn.coordinator import (
+    AppendTxnLog,
+    Effect,
+    TransactionConfig,
+    TransactionCoordinator,
+    WriteTxnMarkers,
+)
 from refka.txn.metadata import TransactionMetadata
 from refka.txn.state import (
     VALID_PREVIOUS_STATES,
@@ -53,16 +59,24 @@ def coordinator(max_timeout_ms: int = 900_000) -> TransactionCoordinator:
     return TransactionCoordinator(TransactionConfig(max_timeout_ms, 50))
 
 
+def markers_of(effects: list[Effect]) -> list[WriteTxnMarkers]:
+    return [e for e in effects if isinstance(e, WriteTxnMarkers)]
+
+
 def init(c: TransactionCoordinator, pid: int = -1, epoch: int = -1, now: int = 0) -> tuple:
-    result, markers = c.init_producer_id("id", 60_000, pid, epoch, 1000, now)
-    return result.error, result.producer_id, result.producer_epoch, markers
+    result, effects = c.init_producer_id("id", 60_000, pid, epoch, 1000, now)
+    return result.error, result.producer_id, result.producer_epoch, markers_of(effects)
+
+
+def add(c: TransactionCoordinator, pid: int, epoch: int, tps: list, **kw: bool) -> ErrorCode:
+    return c.add_partitions("id", pid, epoch, tps, 0, **kw)[0]
 
 
 def test_init_gives_a_producer_id_and_bumps_the_epoch_of_the_next_instance() -> None:
     c = coordinator()
     assert init(c)[:3] == (E.none, 1000, 0)
     assert init(c)[:3] == (E.none, 1000, 1)  # a new instance fences the older one
-    assert c.add_partitions("id", 1000, 0, [TP], 0) == E.producer_fenced
+    assert add(c, 1000, 0, [TP]) == E.producer_fenced
 
 
 def test_timeout_above_the_maximum_is_refused() -> None:
@@ -74,20 +88,23 @@ def test_timeout_above_the_maximum_is_refused() -> None:
 def test_commit_prepares_writes_markers_then_completes() -> None:
     c = coordinator()
     init(c)
-    assert c.add_partitions("id", 1000, 0, [TP, ("t", 1)], 0) == E.none
+    assert add(c, 1000, 0, [TP, ("t", 1)]) == E.none
     assert c.transactions["id"].state is S.ONGOING
-    result, markers = c.end_transaction("id", 1000, 0, TransactionResult.COMMIT, 1)
+    result, effects = c.end_transaction("id", 1000, 0, TransactionResult.COMMIT, 1)
     assert result.error == E.none
-    assert markers == [WriteTxnMarkers("id", 1000, 0, 0, TransactionResult.COMMIT, (TP, ("t", 1)))]
+    assert isinstance(effects[0], AppendTxnLog)  # the prepare record before the markers
+    assert markers_of(effects) == [
+        WriteTxnMarkers("id", 1000, 0, 0, TransactionResult.COMMIT, (TP, ("t", 1)))
+    ]
     assert c.transactions["id"].state is S.PREPARE_COMMIT
     # while the markers are written, the next transaction must wait
-    assert c.add_partitions("id", 1000, 0, [TP], 2) == E.concurrent_transactions
+    assert add(c, 1000, 0, [TP]) == E.concurrent_transactions
     again, _ = c.end_transaction("id", 1000, 0, TransactionResult.COMMIT, 2)
     assert again.error == E.concurrent_transactions
-    c.complete_markers("id", 3)
+    assert [type(e) for e in c.complete_markers("id", 3)] == [AppendTxnLog]
     assert c.transactions["id"].state is S.COMPLETE_COMMIT
-    retried, markers = c.end_transaction("id", 1000, 0, TransactionResult.COMMIT, 4)
-    assert (retried.error, markers) == (E.none, [])  # a retried commit succeeds
+    retried, effects = c.end_transaction("id", 1000, 0, TransactionResult.COMMIT, 4)
+    assert (retried.error, effects) == (E.none, [])  # a retried commit succeeds
     other, _ = c.end_transaction("id", 1000, 0, TransactionResult.ABORT, 4)
     assert other.error == E.invalid_txn_state
 
@@ -102,14 +119,14 @@ def test_end_without_a_transaction_is_invalid_txn_state() -> None:
 def test_unknown_producer_id_is_a_mapping_error() -> None:
     c = coordinator()
     init(c)
-    assert c.add_partitions("id", 999, 0, [TP], 0) == E.invalid_producer_id_mapping
-    assert c.add_partitions("other", 1000, 0, [TP], 0) == E.invalid_producer_id_mapping
+    assert add(c, 999, 0, [TP]) == E.invalid_producer_id_mapping
+    assert c.add_partitions("other", 1000, 0, [TP], 0)[0] == E.invalid_producer_id_mapping
 
 
 def test_a_new_instance_fences_and_aborts_the_ongoing_transaction() -> None:
     c = coordinator()
     init(c)
-    c.add_partitions("id", 1000, 0, [TP], 0)
+    add(c, 1000, 0, [TP])
     error, _, _, markers = init(c, now=1)
     assert error == E.concurrent_transactions  # the client retries once the abort is done
     assert markers == [WriteTxnMarkers("id", 1000, 1, 0, TransactionResult.ABORT, (TP,))]
@@ -128,9 +145,9 @@ def test_kip360_a_retried_bump_returns_the_same_epoch() -> None:
 def test_verify_only_checks_membership() -> None:
     c = coordinator()
     init(c)
-    c.add_partitions("id", 1000, 0, [TP], 0)
-    assert c.add_partitions("id", 1000, 0, [TP], 0, verify_only=True) == E.none
-    assert c.add_partitions("id", 1000, 0, [("t", 9)], 0, verify_only=True) == E.invalid_txn_state
+    add(c, 1000, 0, [TP])
+    assert add(c, 1000, 0, [TP], verify_only=True) == E.none
+    assert add(c, 1000, 0, [("t", 9)], verify_only=True) == E.invalid_txn_state
     assert ("t", 9) not in c.transactions["id"].partitions
 
 
@@ -140,9 +157,56 @@ def test_a_timed_out_transaction_is_aborted_with_a_bumped_epoch() -> None:
     c.add_partitions("id", 1000, 0, [TP], 10)
     assert c.next_deadline_ms() == 110
     assert c.on_tick(109) == []
-    markers = c.on_tick(110)
+    markers = markers_of(c.on_tick(110))
     assert markers == [WriteTxnMarkers("id", 1000, 1, 0, TransactionResult.ABORT, (TP,))]
     c.complete_markers("id", 111)
     assert c.transactions["id"].state is S.COMPLETE_ABORT
     result, _ = c.end_transaction("id", 1000, 0, TransactionResult.COMMIT, 112)
     assert result.error == E.producer_fenced  # the old epoch may not commit
+
+
+def test_a_record_holds_the_state_in_kafkas_format() -> None:
+    """TransactionLogValue v1 (flexible): id, epoch, timeout, status, partitions by topic,
+    timestamps, then tagged fields only when not at their defaults."""
+    from refka.txn import records
+
+    txn = TransactionMetadata("id", 5, 2, 60_000, state=S.ONGOING, partitions={("t", 3), ("t", 0)})
+    txn.txn_start_timestamp_ms, txn.txn_last_update_timestamp_ms = 6, 7
+    value = records.encode_value(txn)
+    assert value.hex() == (
+        "0001"  # value version 1
+        "0000000000000005" "0002" "0000ea60" "01"  # producer id, epoch, timeout, Ongoing
+        "02" "0274" "03" "00000000" "00000003" "00"  # [{topic "t", [0, 3]}], no tags
+        "0000000000000007" "0000000000000006" "00"  # last update, start, no tags
+    )  # fmt: skip
+    assert records.encode_key("id").hex() == "0000" "0002" "6964"  # fmt: skip
+    assert records.decode_value("id", value) == txn
+    assert records.decode_key(records.encode_key("id")) == "id"
+
+
+def test_a_loaded_partition_restores_transactions_and_finishes_prepared_ones() -> None:
+    """Replaying the records a coordinator wrote gives the same transactions; one caught in
+    PrepareCommit gets its markers again (the broker died between EndTxn and the markers)."""
+    first = coordinator()
+    effects: list[Effect] = []
+    effects += first.init_producer_id("id", 60_000, -1, -1, 1000, 0)[1]
+    effects += first.add_partitions("id", 1000, 0, [TP], 1)[1]
+    effects += first.end_transaction("id", 1000, 0, TransactionResult.COMMIT, 2)[1]
+    logged = [e.records for e in effects if isinstance(e, AppendTxnLog)]
+    from refka.group.records import iter_key_values
+
+    replay = [kv for batch in logged for kv in iter_key_values(batch)]
+    second = coordinator()
+    again = second.load(first.partition_for("id"), replay, coordinator_epoch=4)
+    assert second.transactions["id"] == first.transactions["id"]
+    assert again == [WriteTxnMarkers("id", 1000, 0, 4, TransactionResult.COMMIT, (TP,))]
+    second.unload(first.partition_for("id"))
+    assert second.transactions == {}
+
+
+def test_not_coordinator_for_an_id_of_a_partition_not_owned() -> None:
+    c = coordinator()
+    c.owned_partitions = frozenset()
+    assert c.coordinator_error("id") == E.not_coordinator
+    c.loading_partitions = frozenset({c.partition_for("id")})
+    assert c.coordinator_error("id") == E.coordinator_load_in_progress

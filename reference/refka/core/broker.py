@@ -167,7 +167,7 @@ class Broker:
             tracer,
         )
         self.transactions = TransactionService(
-            self.topics, self.partitions, self.groups.on_txn_marker
+            self.topics, self.partitions, self._reply, self.groups.on_txn_marker
         )
         services = registry.BrokerServices(
             self.partitions, self.topics, self.groups, self.replicas, self.transactions
@@ -310,6 +310,7 @@ class Broker:
             if topic[0] == TOPIC_RESOURCE and topic[1] in image.topics_by_name:
                 self.partitions.reconfigure_topic(topic[1])
         self.groups.on_metadata(image, now_ms)
+        self.transactions.on_metadata(image, now_ms)
 
     def _reply(self, ctx: RequestContext, response: Any) -> None:
         self.dispatch.reply(ctx, response)

@@ -1,54 +1,72 @@
 """The transaction coordinator as the core owns it: ``__transaction_state`` and the markers.
 
-The coordinator (``refka.txn``) is a state machine; this service decides which transactional
-ids this node coordinates and carries out its ``WriteTxnMarkers`` effects. A transactional id
-belongs to the leader of its ``__transaction_state`` partition (``abs(hashCode) %
-transaction.state.log.num.partitions``, as Kafka's ``TransactionStateManager.partitionFor``);
-the topic is created on first use (compacted, ``transaction.state.log.replication.factor``
-capped at the live brokers, ``transaction.state.log.min.isr``), as ``__consumer_offsets`` is.
+The coordinator (``refka.txn``) is a state machine; this service carries out its effects. A
+transactional id belongs to the leader of its ``__transaction_state`` partition (``abs(hashCode)
+% transaction.state.log.num.partitions``, Kafka's ``TransactionStateManager.partitionFor``); the
+topic is created on first use (compacted, ``transaction.state.log.replication.factor`` capped at
+the live brokers, ``transaction.state.log.min.isr``), as ``__consumer_offsets`` is. A newly led
+partition is replayed in bounded steps (``CoordinatorLoader``, as for groups), and the
+coordinator gives it up when another broker leads it.
 
-Markers: on one node the effect becomes a control batch appended to each partition's leader
-log here (``append_as_coordinator``), then the coordinator completes the transaction. On a
-cluster the same effect will become WriteTxnMarkers requests to the partition leaders.
-
-Known limits: the coordinator's state is not written to ``__transaction_state`` yet (a restart
-forgets it); a marker for a partition this node does not lead is skipped (logged).
+Effects, in order: an ``AppendTxnLog`` is a leader append to ``__transaction_state``; the answer
+to the request and the markers wait until the high watermark passes it (at most
+``transaction.state.log``'s commit timeout, ``offsets.commit.timeout.ms`` as for groups; a failed
+write answers the coordinator's error). A ``WriteTxnMarkers`` becomes, on this node, a control
+batch appended to each partition's leader log (``append_as_coordinator``); ``on_marker`` tells
+the group coordinator (transactional offsets), then the coordinator completes the transaction.
+On a cluster the markers for partitions led elsewhere will be WriteTxnMarkers requests; until
+then such a marker is skipped (logged).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from kio.schema.errors import ErrorCode
 
+from refka.core.context import PENDING, RequestContext
+from refka.core.coordinator_loader import CoordinatorLoader, PartitionLoad
+from refka.core.coordinator_write import DelayedCoordinatorWrite, coordinator_error
 from refka.core.partitions import Partitions
 from refka.core.topics import Node, Topics
+from refka.metadata.image import MetadataImage
 
 if TYPE_CHECKING:
-    from refka.txn.coordinator import TransactionCoordinator, WriteTxnMarkers
+    from refka.txn.coordinator import Effect, TransactionCoordinator, WriteTxnMarkers
 
 log = logging.getLogger(__name__)
 TRANSACTION_STATE_TOPIC = "__transaction_state"
 E = ErrorCode
+Done = Callable[[ErrorCode], None]
 
 
 class TransactionService:
-    """The transaction coordinator of this node, with the partitions it writes markers to."""
+    """The transaction coordinator of this node, with the partitions it writes to."""
 
     def __init__(
         self,
         topics: Topics,
         partitions: Partitions,
+        reply: Callable[[RequestContext, Any], None],
         on_marker: Callable[[str, int, int, bool], None] | None = None,
     ) -> None:
         """``on_marker(topic, partition, producer_id, committed)``: a marker was written (the
         group coordinator completes the transaction's offsets)."""
         self._topics = topics
         self._partitions = partitions
+        self._reply = reply
         self._on_marker = on_marker
         self._coordinator: TransactionCoordinator | None = None
+        self._now_ms = 0  # the latest time seen (for writes completed by the purgatory)
+        config = topics.config
+        self._commit_timeout_ms = config.offsets_commit_timeout_ms
+        self.loader = CoordinatorLoader(
+            lambda p: partitions.replica(TRANSACTION_STATE_TOPIC, p),
+            partitions.read_bytes,
+            config.transaction_state_log_load_buffer_size,
+        )
 
     @property
     def coordinator(self) -> TransactionCoordinator:
@@ -60,13 +78,16 @@ class TransactionService:
             self._coordinator = TransactionCoordinator(
                 TransactionConfig(
                     config.transaction_max_timeout_ms, config.transaction_state_log_num_partitions
-                )
+                ),
+                owned_partitions=frozenset(),
             )
         return self._coordinator
 
     @property
     def topics(self) -> Topics:
         return self._topics
+
+    # ------------------------------------------------------------ routing
 
     def coordinator_for(
         self, transactional_id: str, now_ms: int, listener: str = ""
@@ -83,12 +104,13 @@ class TransactionService:
         return self._topics.broker(registration.leader, listener)
 
     def check_coordinator(self, transactional_id: str, now_ms: int) -> ErrorCode:
-        """NONE if this node coordinates the id; else NOT_COORDINATOR (another node leads its
-        partition) or COORDINATOR_NOT_AVAILABLE (no leader, or no topic yet)."""
-        node = self.coordinator_for(transactional_id, now_ms)
-        if node is None:
+        """NONE if this node coordinates the id now; else COORDINATOR_NOT_AVAILABLE (no topic
+        yet), COORDINATOR_LOAD_IN_PROGRESS or NOT_COORDINATOR."""
+        self._now_ms = max(self._now_ms, now_ms)
+        if TRANSACTION_STATE_TOPIC not in self._topics.image.topics_by_name:
+            self._ensure_topic(now_ms)
             return E.coordinator_not_available
-        return E.none if node.node_id == self._topics.node.node_id else E.not_coordinator
+        return self.coordinator.coordinator_error(transactional_id)
 
     def _ensure_topic(self, now_ms: int) -> None:
         config = self._topics.config
@@ -103,14 +125,72 @@ class TransactionService:
             TRANSACTION_STATE_TOPIC, partitions, factor, configs, now_ms
         )
 
-    def write_markers(self, effects: list[WriteTxnMarkers], now_ms: int) -> None:
-        """Carry out the coordinator's marker effects: append each control batch to its
-        partition's leader log, then complete the transaction (Transactions.tla
-        ``WriteMarker``)."""
+    # ------------------------------------------------------------ effects
+
+    def run(
+        self, ctx: RequestContext, effects: list[Effect], respond: Callable[[ErrorCode], Any]
+    ) -> Any:
+        """Carry out ``effects``; the answer (``respond(error)``, NONE when every write
+        succeeded) is returned now if nothing had to be replicated, else sent later (PENDING)."""
+        own: Any = PENDING
+        now = True
+
+        def done(error: ErrorCode) -> None:
+            nonlocal own
+            if now:
+                own = respond(error)
+            else:
+                self._reply(ctx, respond(error))
+
+        self._carry_out(effects, ctx.now_ms, done)
+        now = False
+        return own
+
+    def _carry_out(self, effects: list[Effect], now_ms: int, done: Done | None) -> None:
+        """Append the records, then (once replicated) answer and write the markers."""
+        from refka.txn.coordinator import AppendTxnLog, WriteTxnMarkers
+
+        self._now_ms = max(self._now_ms, now_ms)
+        markers = [e for e in effects if isinstance(e, WriteTxnMarkers)]
+        required: dict[tuple[str, int], int] = {}
+        error = E.none
+        for effect in effects:
+            if not isinstance(effect, AppendTxnLog):
+                continue
+            result = self._partitions.append_as_coordinator(
+                TRANSACTION_STATE_TOPIC, effect.partition, effect.records, now_ms
+            )
+            if result.error_code != E.none:
+                error = error if error != E.none else result.error_code
+            else:
+                required[(TRANSACTION_STATE_TOPIC, effect.partition)] = result.last_offset + 1
+
+        def finish(failed: ErrorCode) -> None:
+            if done is not None:
+                done(failed)
+            if failed == E.none:
+                self._write_markers(markers, self._now_ms)
+
+        if error != E.none or not required:
+            finish(coordinator_error(error))
+            return
+        write = DelayedCoordinatorWrite(
+            now_ms + self._commit_timeout_ms,
+            required,
+            lambda tp: self._partitions.replica(*tp),
+            finish,
+        )
+        if write.try_complete(now_ms, force=False) is None:
+            self._partitions.watch(write)
+
+    def _write_markers(self, effects: list[WriteTxnMarkers], now_ms: int) -> None:
+        """Append each marker's control batch to its partition's leader log, then complete
+        the transaction (Transactions.tla ``WriteMarker``)."""
         from refka.protocol.txn_markers import marker_batch
         from refka.txn.state import TransactionResult
 
         for effect in effects:
+            commit = effect.result is TransactionResult.COMMIT
             batch = marker_batch(
                 effect.producer_id,
                 effect.producer_epoch,
@@ -120,9 +200,6 @@ class TransactionService:
             )
             for topic, partition in effect.partitions:
                 result = self._partitions.append_as_coordinator(topic, partition, batch, now_ms)
-                if result.error_code == E.none and self._on_marker is not None:
-                    commit = effect.result is TransactionResult.COMMIT
-                    self._on_marker(topic, partition, effect.producer_id, commit)
                 if result.error_code != E.none:
                     log.warning(
                         "marker for %s-%d (producer %d) not written: %s",
@@ -131,12 +208,53 @@ class TransactionService:
                         effect.producer_id,
                         result.error_code.name,
                     )
-            self.coordinator.complete_markers(effect.transactional_id, now_ms)
+                elif self._on_marker is not None:
+                    self._on_marker(topic, partition, effect.producer_id, commit)
+            completed = self.coordinator.complete_markers(effect.transactional_id, now_ms)
+            self._carry_out(completed, now_ms, None)
+
+    # ------------------------------------------------------------ events
+
+    def on_metadata(self, image: MetadataImage, now_ms: int) -> None:
+        """Coordinate exactly the ids whose ``__transaction_state`` partition this broker
+        leads: load a newly led partition, forget one led elsewhere now."""
+        topic = image.topics_by_name.get(TRANSACTION_STATE_TOPIC)
+        me = self._topics.node.node_id
+        led = frozenset(p for p, r in (topic.partitions.items() if topic else ()) if r.leader == me)
+        if self._coordinator is None and not led:
+            return
+        coordinator = self.coordinator
+        owned = coordinator.owned_partitions or frozenset()
+        for partition in sorted((owned | self.loader.loading) - led):
+            self.loader.cancel(partition)
+            coordinator.unload(partition)
+        for partition in sorted(led - owned - self.loader.loading):
+            self.loader.start(partition, now_ms)
+        coordinator.owned_partitions = owned & led
+        coordinator.loading_partitions = self.loader.loading
+        for load in self.loader.step(now_ms, chunks=0):  # nothing to replay: active at once
+            self._loaded(load, now_ms)
+
+    def _loaded(self, load: PartitionLoad, now_ms: int) -> None:
+        coordinator = self.coordinator
+        replica = self._partitions.replica(TRANSACTION_STATE_TOPIC, load.partition)
+        epoch = 0 if replica is None else replica.leader_epoch
+        effects = coordinator.load(load.partition, load.records, epoch)
+        coordinator.owned_partitions = (coordinator.owned_partitions or frozenset()) | {
+            load.partition
+        }
+        coordinator.loading_partitions = self.loader.loading
+        self._carry_out(effects, now_ms, None)
 
     def on_tick(self, now_ms: int) -> None:
-        """Abort the transactions that timed out."""
+        """Load a chunk of every loading partition; abort the transactions that timed out."""
+        self._now_ms = max(self._now_ms, now_ms)
+        for load in self.loader.step(now_ms):
+            self._loaded(load, now_ms)
         if self._coordinator is not None:
-            self.write_markers(self._coordinator.on_tick(now_ms), now_ms)
+            self._carry_out(self._coordinator.on_tick(now_ms), now_ms, None)
 
     def next_deadline_ms(self) -> int | None:
-        return None if self._coordinator is None else self._coordinator.next_deadline_ms()
+        own = None if self._coordinator is None else self._coordinator.next_deadline_ms()
+        deadlines = (own, self.loader.next_deadline_ms())
+        return min((d for d in deadlines if d is not None), default=None)

@@ -1,9 +1,10 @@
 """The transaction APIs (KIP-98): InitProducerId with a transactional id, AddPartitionsToTxn,
 AddOffsetsToTxn and EndTxn, answered by the ``TransactionCoordinator`` of this node.
 
-Every request first checks that this node coordinates the transactional id (NOT_COORDINATOR /
-COORDINATOR_NOT_AVAILABLE otherwise, so the client asks FindCoordinator again). The markers an
-EndTxn (or a fencing InitProducerId) asks for are written before the answer goes out.
+Every request first checks that this node coordinates the transactional id (NOT_COORDINATOR,
+COORDINATOR_LOAD_IN_PROGRESS or COORDINATOR_NOT_AVAILABLE otherwise). The coordinator's
+effects go to ``TransactionService.run``: the answer goes out once its ``__transaction_state``
+record is replicated, and the markers an EndTxn asks for are written after it.
 """
 
 from __future__ import annotations
@@ -36,24 +37,22 @@ def handle_init_producer_id(txns: TransactionService, ctx: RequestContext, reque
     if error != E.none:
         return _init_response(ctx, ProducerIdResult(error))
     if not txns.coordinator.needs_producer_id(txn_id):
-        return _init_response(ctx, _init(txns, ctx, request, None))
+        return _init(txns, ctx, request, None)
 
     def granted(producer_id: int | None) -> None:
-        result = _init(txns, ctx, request, producer_id)
-        txns.topics.forwarding.reply(ctx, _init_response(ctx, result))
+        response = _init(txns, ctx, request, producer_id)
+        if response is not PENDING:
+            txns.topics.forwarding.reply(ctx, response)
 
     producer_id = txns.topics.producer_ids.allocate(ctx.now_ms, granted)
     if producer_id == WAITING:
         return PENDING
-    fresh = None if producer_id == UNAVAILABLE else producer_id
-    return _init_response(ctx, _init(txns, ctx, request, fresh))
+    return _init(txns, ctx, request, None if producer_id == UNAVAILABLE else producer_id)
 
 
-def _init(
-    txns: TransactionService, ctx: RequestContext, request: Any, fresh: int | None
-) -> ProducerIdResult:
+def _init(txns: TransactionService, ctx: RequestContext, request: Any, fresh: int | None) -> Any:
     timeout_ms = int(request.transaction_timeout.total_seconds() * 1000)
-    result, markers = txns.coordinator.init_producer_id(
+    result, effects = txns.coordinator.init_producer_id(
         request.transactional_id,
         timeout_ms,
         int(getattr(request, "producer_id", -1)),
@@ -61,8 +60,12 @@ def _init(
         fresh,
         ctx.now_ms,
     )
-    txns.write_markers(markers, ctx.now_ms)
-    return result
+    return txns.run(ctx, effects, lambda error: _init_response(ctx, _failed(result, error)))
+
+
+def _failed(result: ProducerIdResult, error: ErrorCode) -> ProducerIdResult:
+    """The coordinator's answer, or the error of the write it waited for."""
+    return result if error == E.none else ProducerIdResult(error)
 
 
 def _init_response(ctx: RequestContext, result: ProducerIdResult) -> Any:
@@ -86,7 +89,7 @@ def handle_add_partitions_to_txn(
     (v4+, KIP-890 part 1)."""
     m = codec.response_module(ADD_PARTITIONS_TO_TXN, ctx.api_version)
     if ctx.api_version < 4:
-        topics = _add_partitions(
+        wanted, errors, effects = _add_partitions(
             txns,
             ctx,
             request.v3_and_below_transactional_id,
@@ -95,39 +98,50 @@ def handle_add_partitions_to_txn(
             request.v3_and_below_topics,
             False,
         )
-        return codec.build(
+
+        def respond(failed: ErrorCode) -> Any:
+            answer = errors if failed == E.none else _per_partition(wanted, lambda _: failed)
+            return codec.build(
+                m.AddPartitionsToTxnResponse,
+                throttle_time=codec.millis(0),
+                results_by_topic_v3_and_below=_topic_results(m, answer),
+            )
+
+        return txns.run(ctx, effects, respond)
+    results = []
+    all_effects: list[Any] = []
+    for txn in request.transactions:  # brokers' batched verification (KIP-890 part 1)
+        _, errors, effects = _add_partitions(
+            txns,
+            ctx,
+            txn.transactional_id,
+            int(txn.producer_id),
+            int(txn.producer_epoch),
+            txn.topics,
+            txn.verify_only,
+        )
+        all_effects += effects
+        results.append(
+            codec.build(
+                m.AddPartitionsToTxnResult,
+                transactional_id=txn.transactional_id,
+                topic_results=_topic_results(m, errors),
+            )
+        )
+    return txns.run(
+        ctx,
+        all_effects,
+        lambda failed: codec.build(
             m.AddPartitionsToTxnResponse,
             throttle_time=codec.millis(0),
-            results_by_topic_v3_and_below=_topic_results(m, topics),
-        )
-    results = tuple(
-        codec.build(
-            m.AddPartitionsToTxnResult,
-            transactional_id=txn.transactional_id,
-            topic_results=_topic_results(
-                m,
-                _add_partitions(
-                    txns,
-                    ctx,
-                    txn.transactional_id,
-                    int(txn.producer_id),
-                    int(txn.producer_epoch),
-                    txn.topics,
-                    txn.verify_only,
-                ),
-            ),
-        )
-        for txn in request.transactions
-    )
-    return codec.build(
-        m.AddPartitionsToTxnResponse,
-        throttle_time=codec.millis(0),
-        error_code=E.none,
-        results_by_transaction=results,
+            error_code=failed,
+            results_by_transaction=tuple(results) if failed == E.none else (),
+        ),
     )
 
 
 TopicErrors = dict[str, dict[int, ErrorCode]]
+Wanted = list[tuple[str, int]]
 
 
 def _add_partitions(
@@ -138,7 +152,7 @@ def _add_partitions(
     producer_epoch: int,
     topics: Any,
     verify_only: bool,
-) -> TopicErrors:
+) -> tuple[Wanted, TopicErrors, list[Any]]:
     """Each partition's error: unknown partitions get UNKNOWN_TOPIC_OR_PARTITION and the rest
     OPERATION_NOT_ATTEMPTED, as Kafka answers; else the coordinator's one answer for all."""
     wanted = [(t.name, int(p)) for t in topics for p in t.partitions]
@@ -146,13 +160,15 @@ def _add_partitions(
     unknown = {tp for tp in wanted if tp[0] not in known or tp[1] not in known[tp[0]].partitions}
     if unknown:
         unknown_error, other_error = E.unknown_topic_or_partition, E.operation_not_attempted
-        return _per_partition(wanted, lambda tp: unknown_error if tp in unknown else other_error)
+        errors = _per_partition(wanted, lambda tp: unknown_error if tp in unknown else other_error)
+        return wanted, errors, []
     error = txns.check_coordinator(txn_id, ctx.now_ms)
+    effects: list[Any] = []
     if error == E.none:
-        error = txns.coordinator.add_partitions(
+        error, effects = txns.coordinator.add_partitions(
             txn_id, producer_id, producer_epoch, wanted, ctx.now_ms, verify_only
         )
-    return _per_partition(wanted, lambda _: error)
+    return wanted, _per_partition(wanted, lambda _: error), effects
 
 
 def _per_partition(wanted: list[tuple[str, int]], error_of: Any) -> TopicErrors:
@@ -188,17 +204,26 @@ def handle_add_offsets_to_txn(txns: TransactionService, ctx: RequestContext, req
     committed or aborted with the markers)."""
     m = codec.response_module(ADD_OFFSETS_TO_TXN, ctx.api_version)
     error = txns.check_coordinator(request.transactional_id, ctx.now_ms)
+    effects: list[Any] = []
     if error == E.none:
         partitions = txns.topics.config.offsets_topic_num_partitions
         offsets = (OFFSETS_TOPIC, partition_for(request.group_id, partitions))
-        error = txns.coordinator.add_partitions(
+        error, effects = txns.coordinator.add_partitions(
             request.transactional_id,
             int(request.producer_id),
             int(request.producer_epoch),
             [offsets],
             ctx.now_ms,
         )
-    return codec.build(m.AddOffsetsToTxnResponse, throttle_time=codec.millis(0), error_code=error)
+    return txns.run(
+        ctx,
+        effects,
+        lambda failed: codec.build(
+            m.AddOffsetsToTxnResponse,
+            throttle_time=codec.millis(0),
+            error_code=error if failed == E.none else failed,
+        ),
+    )
 
 
 # -- EndTxn ------------------------------------------------------------------------------
@@ -209,19 +234,24 @@ def handle_end_txn(txns: TransactionService, ctx: RequestContext, request: Any) 
     m = codec.response_module(END_TXN, ctx.api_version)
     error = txns.check_coordinator(request.transactional_id, ctx.now_ms)
     result = ProducerIdResult(error)
+    effects: list[Any] = []
     if error == E.none:
-        result, markers = txns.coordinator.end_transaction(
+        result, effects = txns.coordinator.end_transaction(
             request.transactional_id,
             int(request.producer_id),
             int(request.producer_epoch),
             TransactionResult.COMMIT if request.committed else TransactionResult.ABORT,
             ctx.now_ms,
         )
-        txns.write_markers(markers, ctx.now_ms)
-    return codec.build(
-        m.EndTxnResponse,
-        throttle_time=codec.millis(0),
-        error_code=result.error,
-        producer_id=result.producer_id,
-        producer_epoch=result.producer_epoch,
-    )
+
+    def respond(failed: ErrorCode) -> Any:
+        answer = _failed(result, failed)
+        return codec.build(
+            m.EndTxnResponse,
+            throttle_time=codec.millis(0),
+            error_code=answer.error,
+            producer_id=answer.producer_id,
+            producer_epoch=answer.producer_epoch,
+        )
+
+    return txns.run(ctx, effects, respond)

@@ -1,23 +1,27 @@
 """The transaction coordinator as a sans-I/O state machine (Kafka's ``TransactionCoordinator``
-over a ``TransactionStateManager``): requests in, results and ``WriteTxnMarkers`` effects out.
+over a ``TransactionStateManager``): requests in, results and effects out.
 
 It answers for the transactional ids of the ``__transaction_state`` partitions it owns
-(``partition_for``, as groups map to ``__consumer_offsets``). Ending a transaction moves it to
-PrepareCommit / PrepareAbort and returns a ``WriteTxnMarkers`` effect naming the partitions;
-whoever carries it out (the broker appends the control batches on one node; on a cluster it
-becomes WriteTxnMarkers requests to the partition leaders) calls ``complete_markers``, which
-moves the transaction to CompleteCommit / CompleteAbort (Transactions.tla ``EndTxn`` then
-``WriteMarker``). Time comes in as ``now_ms``; ``on_tick`` aborts transactions older than their
-timeout (``transaction.timeout.ms``), fencing the producer with an epoch bump as Kafka does.
+(``partition_for``, as groups map to ``__consumer_offsets``): NOT_COORDINATOR for the others,
+COORDINATOR_LOAD_IN_PROGRESS while a partition is replayed (``load``). Every change of a
+transaction is written to its partition (an ``AppendTxnLog`` effect, Kafka's record format in
+``refka.txn.records``); the driver answers the request only once that write is replicated.
+Ending a transaction moves it to PrepareCommit / PrepareAbort and returns a ``WriteTxnMarkers``
+effect naming the partitions, to be carried out after the prepare record is written (the broker
+appends the control batches on one node; on a cluster they become WriteTxnMarkers requests);
+then ``complete_markers`` moves it to CompleteCommit / CompleteAbort and writes that too
+(Transactions.tla ``EndTxn`` then ``WriteMarker``). A transaction loaded in a prepare state gets
+its markers again. Time comes in as ``now_ms``; ``on_tick`` aborts transactions older than
+their timeout (``transaction.timeout.ms``), fencing the producer with an epoch bump.
 
-Known limit: the state is kept in memory only; ``__transaction_state`` records are not written
-yet, so a restart forgets the transactional ids.
+Known limit: the state changes in memory before its record is written; a failed write is not
+rolled back until the partition is loaded again (as the group coordinator's metadata).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from kio.schema.errors import ErrorCode
 
@@ -45,6 +49,18 @@ class WriteTxnMarkers:
 
 
 @dataclass(frozen=True, slots=True)
+class AppendTxnLog:
+    """Effect: append ``records`` (one batch) to ``__transaction_state`` partition
+    ``partition``; what follows it in the same effect list waits until it is replicated."""
+
+    partition: int
+    records: bytes
+
+
+Effect = WriteTxnMarkers | AppendTxnLog
+
+
+@dataclass(frozen=True, slots=True)
 class ProducerIdResult:
     """The answer to InitProducerId and (v5+) EndTxn."""
 
@@ -59,20 +75,41 @@ class TransactionConfig:
     transaction_state_log_num_partitions: int = 50
 
 
-Outcome = tuple[ProducerIdResult, list[WriteTxnMarkers]]
+Outcome = tuple[ProducerIdResult, list[Effect]]
 
 
+@dataclass(slots=True)
 class TransactionCoordinator:
-    """The transactional ids this node coordinates, by id."""
+    """The transactional ids this node coordinates, by id. ``owned_partitions`` None: every
+    partition (a coordinator tested alone)."""
 
-    def __init__(self, config: TransactionConfig, coordinator_epoch: int = 0) -> None:
-        self.config = config
-        self.coordinator_epoch = coordinator_epoch
-        self.transactions: dict[str, TransactionMetadata] = {}
+    config: TransactionConfig
+    owned_partitions: frozenset[int] | None = None
+    loading_partitions: frozenset[int] = frozenset()
+    coordinator_epochs: dict[int, int] = field(default_factory=dict)  # by partition
+    transactions: dict[str, TransactionMetadata] = field(default_factory=dict)
 
     def partition_for(self, transactional_id: str) -> int:
         """``abs(transactionalId.hashCode()) % transaction.state.log.num.partitions``."""
         return partition_for(transactional_id, self.config.transaction_state_log_num_partitions)
+
+    def coordinator_error(self, transactional_id: str) -> ErrorCode:
+        """NONE if this coordinator answers for the id now."""
+        partition = self.partition_for(transactional_id)
+        if partition in self.loading_partitions:
+            return E.coordinator_load_in_progress
+        owned = self.owned_partitions
+        return E.none if owned is None or partition in owned else E.not_coordinator
+
+    def _persist(self, txn: TransactionMetadata, now_ms: int) -> AppendTxnLog:
+        """The record of the transaction's new state (Kafka's ``appendTransactionToLog``)."""
+        from refka.protocol.records import NewRecord, build_batch
+        from refka.txn import records
+
+        record = NewRecord(
+            records.encode_key(txn.transactional_id), records.encode_value(txn), (), now_ms
+        )
+        return AppendTxnLog(self.partition_for(txn.transactional_id), build_batch([record]))
 
     # ------------------------------------------------------------ InitProducerId
 
@@ -120,7 +157,8 @@ class TransactionCoordinator:
         txn.txn_timeout_ms = txn_timeout_ms
         txn.partitions.clear()
         txn.transition_to(S.EMPTY, now_ms)
-        return ProducerIdResult(E.none, txn.producer_id, txn.producer_epoch), []
+        result = ProducerIdResult(E.none, txn.producer_id, txn.producer_epoch)
+        return result, [self._persist(txn, now_ms)]
 
     def _bump_or_rotate(self, txn: TransactionMetadata, fresh_producer_id: int | None) -> None:
         if txn.epoch_exhausted and fresh_producer_id is not None:
@@ -131,7 +169,7 @@ class TransactionCoordinator:
         else:
             txn.bump_epoch()
 
-    def _fence_and_abort(self, txn: TransactionMetadata, now_ms: int) -> list[WriteTxnMarkers]:
+    def _fence_and_abort(self, txn: TransactionMetadata, now_ms: int) -> list[Effect]:
         """PrepareEpochFence: bump the epoch so the old instance is fenced, then abort its
         transaction with the new epoch (Kafka's ``prepareFenceProducerEpoch``)."""
         txn.transition_to(S.PREPARE_EPOCH_FENCE, now_ms)
@@ -148,25 +186,25 @@ class TransactionCoordinator:
         partitions: Iterable[TopicPartition],
         now_ms: int,
         verify_only: bool = False,
-    ) -> ErrorCode:
+    ) -> tuple[ErrorCode, list[Effect]]:
         """AddPartitionsToTxn / AddOffsetsToTxn: the transaction becomes Ongoing with these
         partitions. ``verify_only`` (v4+, KIP-890 part 1): only check that they are in the
         ongoing transaction (INVALID_TXN_STATE if not)."""
         txn = self.transactions.get(transactional_id)
         error = _check_producer(txn, producer_id, producer_epoch)
         if error is not E.none or txn is None:
-            return error
+            return error, []
         wanted = set(partitions)
         if verify_only:
             ok = txn.state is S.ONGOING and wanted <= txn.partitions
-            return E.none if ok else E.invalid_txn_state
+            return (E.none if ok else E.invalid_txn_state), []
         if txn.state in PENDING_STATES:
-            return E.concurrent_transactions
+            return E.concurrent_transactions, []
         if txn.state is S.ONGOING and wanted <= txn.partitions:
-            return E.none
+            return E.none, []
         txn.transition_to(S.ONGOING, now_ms)
         txn.partitions |= wanted
-        return E.none
+        return E.none, [self._persist(txn, now_ms)]
 
     # ------------------------------------------------------------ EndTxn
 
@@ -199,36 +237,73 @@ class TransactionCoordinator:
 
     def _prepare_end(
         self, txn: TransactionMetadata, result: TransactionResult, now_ms: int
-    ) -> list[WriteTxnMarkers]:
+    ) -> list[Effect]:
         commit = result is TransactionResult.COMMIT
         txn.transition_to(S.PREPARE_COMMIT if commit else S.PREPARE_ABORT, now_ms)
-        return [
-            WriteTxnMarkers(
-                txn.transactional_id,
-                txn.producer_id,
-                txn.producer_epoch,
-                self.coordinator_epoch,
-                result,
-                tuple(sorted(txn.partitions)),
-            )
-        ]
+        return [self._persist(txn, now_ms), self._markers(txn)]
 
-    def complete_markers(self, transactional_id: str, now_ms: int) -> None:
+    def _markers(self, txn: TransactionMetadata) -> WriteTxnMarkers:
+        commit = txn.state is S.PREPARE_COMMIT
+        return WriteTxnMarkers(
+            txn.transactional_id,
+            txn.producer_id,
+            txn.producer_epoch,
+            self.coordinator_epochs.get(self.partition_for(txn.transactional_id), 0),
+            TransactionResult.COMMIT if commit else TransactionResult.ABORT,
+            tuple(sorted(txn.partitions)),
+        )
+
+    def complete_markers(self, transactional_id: str, now_ms: int) -> list[Effect]:
         """Every marker is written: PrepareCommit -> CompleteCommit, PrepareAbort ->
         CompleteAbort; the transaction's partitions are forgotten."""
         txn = self.transactions.get(transactional_id)
         if txn is None or txn.state not in (S.PREPARE_COMMIT, S.PREPARE_ABORT):
-            return
+            return []
         done = S.COMPLETE_COMMIT if txn.state is S.PREPARE_COMMIT else S.COMPLETE_ABORT
         txn.transition_to(done, now_ms)
         txn.partitions.clear()
+        return [self._persist(txn, now_ms)]
+
+    # ------------------------------------------------------------ loading
+
+    def load(
+        self,
+        partition: int,
+        records: Iterable[tuple[bytes | None, bytes | None]],
+        coordinator_epoch: int,
+    ) -> list[Effect]:
+        """Replay a ``__transaction_state`` partition (the last record of an id wins, a
+        tombstone removes it) and own it; a transaction found in a prepare state gets its
+        markers written again (Kafka's ``loadTransactionsForTxnTopicPartition``)."""
+        from refka.txn import records as rec
+
+        loaded: dict[str, TransactionMetadata | None] = {}
+        for key, value in records:
+            txn_id = None if key is None else rec.decode_key(bytes(key))
+            if txn_id is not None:
+                loaded[txn_id] = None if value is None else rec.decode_value(txn_id, bytes(value))
+        self.coordinator_epochs[partition] = coordinator_epoch
+        effects: list[Effect] = []
+        for txn_id, txn in loaded.items():
+            if txn is None:
+                continue
+            self.transactions[txn_id] = txn
+            if txn.state in (S.PREPARE_COMMIT, S.PREPARE_ABORT):
+                effects.append(self._markers(txn))
+        return effects
+
+    def unload(self, partition: int) -> None:
+        """Another broker leads ``partition`` now: forget its transactional ids."""
+        for txn_id in [t for t in self.transactions if self.partition_for(t) == partition]:
+            del self.transactions[txn_id]
+        self.coordinator_epochs.pop(partition, None)
 
     # ------------------------------------------------------------ timers
 
-    def on_tick(self, now_ms: int) -> list[WriteTxnMarkers]:
+    def on_tick(self, now_ms: int) -> list[Effect]:
         """Abort every transaction ongoing for longer than its timeout, fencing its producer
         (Kafka's ``abortTimedOutTransactions``)."""
-        effects: list[WriteTxnMarkers] = []
+        effects: list[Effect] = []
         for txn in list(self.transactions.values()):
             if txn.state is S.ONGOING and now_ms >= txn.txn_start_timestamp_ms + txn.txn_timeout_ms:
                 effects += self._fence_and_abort(txn, now_ms)
