@@ -102,6 +102,7 @@ def broker_apis(services: BrokerServices) -> dict[int, Api]:
     """The broker's API table, each handler bound to its service."""
     p, t, r = services.partitions, services.topics, services.replicas
     x, g, txn = services.transactions, services.groups, "transactions"
+    admin = "transaction_admin"
     forward = partial(forwarded.handle_forwarded, t)
     lazy = on_first_request
     apis: dict[int, Api] = {}
@@ -130,6 +131,9 @@ def broker_apis(services: BrokerServices) -> dict[int, Api]:
         Api(44, "IncrementalAlterConfigs", 0, 1, forward),
         Api(45, "AlterPartitionReassignments", 0, 1, forward),
         Api(60, "DescribeCluster", 0, 2, lazy("cluster", "handle_describe_cluster", t)),
+        Api(61, "DescribeProducers", 0, 0, lazy("describe_producers", "handle", p)),
+        Api(65, "DescribeTransactions", 0, 0, lazy(admin, "handle_describe_transactions", x)),
+        Api(66, "ListTransactions", 0, 2, lazy(admin, "handle_list_transactions", x)),
     ]
     for key, (low, high) in group_apis.SUPPORTED_VERSIONS.items():
         handler = lazy("group", "handle", key, services.groups)

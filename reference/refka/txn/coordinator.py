@@ -20,7 +20,7 @@ rolled back until the partition is loaded again (as the group coordinator's meta
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from kio.schema.errors import ErrorCode
@@ -297,6 +297,37 @@ class TransactionCoordinator:
         for txn_id in [t for t in self.transactions if self.partition_for(t) == partition]:
             del self.transactions[txn_id]
         self.coordinator_epochs.pop(partition, None)
+
+    # ------------------------------------------------------------ admin
+
+    def describe(self, transactional_id: str) -> tuple[ErrorCode, TransactionMetadata | None]:
+        """DescribeTransactions (KIP-664): the id's state, or TRANSACTIONAL_ID_NOT_FOUND."""
+        error = self.coordinator_error(transactional_id)
+        if error is not E.none:
+            return error, None
+        txn = self.transactions.get(transactional_id)
+        return (E.none, txn) if txn is not None else (E.transactional_id_not_found, None)
+
+    def list_transactions(
+        self,
+        states: frozenset[TransactionState],
+        producer_ids: frozenset[int],
+        min_duration_ms: int,
+        matches: Callable[[str], bool],
+        now_ms: int,
+    ) -> list[TransactionMetadata]:
+        """ListTransactions (KIP-664, KIP-994, KIP-1152): the ids of the owned partitions whose
+        state and producer id pass the filters (empty: any), ongoing for at least
+        ``min_duration_ms`` (-1: any), with a matching transactional id."""
+        return [
+            txn
+            for txn_id, txn in sorted(self.transactions.items())
+            if self.coordinator_error(txn_id) is E.none
+            and (not states or txn.state in states)
+            and (not producer_ids or txn.producer_id in producer_ids)
+            and (min_duration_ms < 0 or now_ms - txn.txn_start_timestamp_ms >= min_duration_ms)
+            and matches(txn_id)
+        ]
 
     # ------------------------------------------------------------ timers
 

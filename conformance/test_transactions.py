@@ -1,0 +1,219 @@
+"""Transactions (KIP-98, KIP-664): the coordinator's answers and what it reports.
+
+Each probe gets its own transactional id and talks to the coordinator through raw requests:
+InitProducerId, AddPartitionsToTxn, EndTxn, DescribeTransactions, ListTransactions and
+DescribeProducers. A coordinator that is not ready yet (its ``__transaction_state`` is being
+created or loaded) is asked again until a deadline.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from kio.schema.errors import ErrorCode
+
+from conformance.client_flows import deadline
+from conformance.probes import PRODUCE, produce_request, send
+from conformance.records import Record, build_batch
+from conformance.target import Target, require_api, unique_topic
+
+E = ErrorCode
+NOT_READY = {E.coordinator_not_available, E.not_coordinator, E.coordinator_load_in_progress}
+TXN_APIS = ("FindCoordinator", "InitProducerId", "AddPartitionsToTxn", "EndTxn")
+
+
+def until_ready(call: Any, error_of: Any = lambda a: a.error_code) -> Any:
+    """``call()`` until its error is not a coordinator-not-ready one (or the deadline)."""
+    end = deadline()
+    while True:
+        answer = call()
+        if error_of(answer) not in NOT_READY | {E.concurrent_transactions}:
+            return answer
+        assert time.monotonic() < end, answer
+        time.sleep(0.1)
+
+
+def init(target: Target, txn_id: str, producer_id: int = -1, epoch: int = -1) -> Any:
+    for api in TXN_APIS:
+        require_api(target, api, 0)
+    target.call("FindCoordinator", 0, 3, key=txn_id, key_type=1)  # creates the topic
+    answer = until_ready(
+        lambda: target.call(
+            "InitProducerId",
+            0,
+            None,
+            transactional_id=txn_id,
+            transaction_timeout=60000,
+            producer_id=producer_id,
+            producer_epoch=epoch,
+        )
+    )
+    assert answer.error_code == E.none, answer
+    return answer
+
+
+def add_partitions(target: Target, txn_id: str, pid: int, epoch: int, topic: str) -> ErrorCode:
+    answer = target.call(
+        "AddPartitionsToTxn",
+        0,
+        3,
+        v3_and_below_transactional_id=txn_id,
+        v3_and_below_producer_id=pid,
+        v3_and_below_producer_epoch=epoch,
+        v3_and_below_topics=[{"name": topic, "partitions": [0]}],
+    )
+    return ErrorCode(
+        answer.results_by_topic_v3_and_below[0].results_by_partition[0].partition_error_code
+    )
+
+
+def end_txn(target: Target, txn_id: str, pid: int, epoch: int, commit: bool) -> ErrorCode:
+    answer = target.call(
+        "EndTxn",
+        0,
+        4,
+        transactional_id=txn_id,
+        producer_id=pid,
+        producer_epoch=epoch,
+        committed=commit,
+    )
+    return ErrorCode(answer.error_code)
+
+
+def describe(target: Target, txn_id: str) -> Any:
+    require_api(target, "DescribeTransactions", 0)
+    answer = target.call("DescribeTransactions", 0, None, transactional_ids=[txn_id])
+    return answer.transaction_states[0]
+
+
+TRANSACTIONAL = 0x10  # the batch attribute
+
+
+def send_transactional(target: Target, txn_id: str, topic: str, pid: int, epoch: int) -> None:
+    batch = build_batch(
+        [Record(b"in-txn")],
+        attributes=TRANSACTIONAL,
+        producer_id=pid,
+        producer_epoch=epoch,
+        base_sequence=0,
+    )
+    request = produce_request(topic, batch) | {"transactional_id": txn_id}
+    answer = send(target, None, PRODUCE, **request)
+    response = answer.responses[0].partition_responses[0]
+    assert response.error_code == E.none, response
+
+
+@pytest.mark.api(
+    "EndTxn", behaviour="ending a transaction that has no partitions: INVALID_TXN_STATE"
+)
+def test_end_without_a_transaction(target: Target) -> None:
+    txn_id = unique_topic("txn")
+    answer = init(target, txn_id)
+    error = end_txn(target, txn_id, answer.producer_id, answer.producer_epoch, True)
+    assert error == E.invalid_txn_state
+
+
+@pytest.mark.api("AddPartitionsToTxn", behaviour="an older epoch of the id: PRODUCER_FENCED")
+def test_older_epoch_is_fenced(target: Target, topic: str) -> None:
+    txn_id = unique_topic("txn")
+    first = init(target, txn_id)
+    second = init(target, txn_id)
+    assert second.producer_id == first.producer_id
+    assert second.producer_epoch == first.producer_epoch + 1
+    error = add_partitions(target, txn_id, first.producer_id, first.producer_epoch, topic)
+    assert error == E.producer_fenced
+
+
+@pytest.mark.api("EndTxn", behaviour="commit after abort: INVALID_TXN_STATE; abort again: ok")
+def test_end_the_other_way_after_an_abort(target: Target, topic: str) -> None:
+    txn_id = unique_topic("txn")
+    answer = init(target, txn_id)
+    pid, epoch = answer.producer_id, answer.producer_epoch
+    assert add_partitions(target, txn_id, pid, epoch, topic) == E.none
+    send_transactional(target, txn_id, topic, pid, epoch)
+    assert until_ready(lambda: end_txn(target, txn_id, pid, epoch, False), lambda e: e) == E.none
+    assert until_ready(lambda: end_txn(target, txn_id, pid, epoch, True), lambda e: e) == (
+        E.invalid_txn_state
+    )
+    assert until_ready(lambda: end_txn(target, txn_id, pid, epoch, False), lambda e: e) == E.none
+
+
+@pytest.mark.api("DescribeTransactions", behaviour="an unknown id: TRANSACTIONAL_ID_NOT_FOUND")
+def test_describe_unknown(target: Target) -> None:
+    init(target, unique_topic("txn"))  # the coordinator is up
+    state = until_ready(lambda: describe(target, unique_topic("never")))
+    assert state.error_code == E.transactional_id_not_found
+
+
+@pytest.mark.api("DescribeTransactions", behaviour="Ongoing with its partitions; CompleteAbort")
+def test_describe_through_a_transaction(target: Target, topic: str) -> None:
+    # (not described in Empty: its start time is -1, which kio cannot parse as a timestamp)
+    txn_id = unique_topic("txn")
+    answer = init(target, txn_id)
+    pid, epoch = answer.producer_id, answer.producer_epoch
+    assert add_partitions(target, txn_id, pid, epoch, topic) == E.none
+    ongoing = until_ready(lambda: describe(target, txn_id))
+    assert (ongoing.error_code, ongoing.transaction_state) == (E.none, "Ongoing")
+    assert (ongoing.producer_id, ongoing.producer_epoch) == (pid, epoch)
+    assert ongoing.transaction_timeout.total_seconds() == 60
+    assert [(t.topic, list(t.partitions)) for t in ongoing.topics] == [(topic, [0])]
+    assert end_txn(target, txn_id, pid, epoch, False) == E.none
+    end = deadline()  # the markers are written after EndTxn answers
+    while (done := describe(target, txn_id)).transaction_state != "CompleteAbort":
+        assert done.transaction_state == "PrepareAbort" and time.monotonic() < end, done
+        time.sleep(0.05)
+    assert not done.topics
+
+
+@pytest.mark.api("ListTransactions", behaviour="filters by state; unknown state filters listed")
+def test_list_by_state(target: Target, topic: str) -> None:
+    require_api(target, "ListTransactions", 0)
+    txn_id = unique_topic("txn")
+    answer = init(target, txn_id)
+    pid, epoch = answer.producer_id, answer.producer_epoch
+    assert add_partitions(target, txn_id, pid, epoch, topic) == E.none
+    listed = target.call(
+        "ListTransactions", 0, None, state_filters=["Ongoing", "Nope"], producer_id_filters=[]
+    )
+    assert listed.error_code == E.none
+    assert list(listed.unknown_state_filters) == ["Nope"]
+    found = [
+        (s.transactional_id, s.producer_id, s.transaction_state) for s in listed.transaction_states
+    ]
+    assert (txn_id, pid, "Ongoing") in found
+    empty = target.call(
+        "ListTransactions", 0, None, state_filters=["Empty"], producer_id_filters=[pid]
+    )
+    assert empty.transaction_states == ()
+    end_txn(target, txn_id, pid, epoch, False)
+
+
+@pytest.mark.api(
+    "DescribeProducers", behaviour="the open transaction's first offset, -1 once it ended"
+)
+def test_describe_producers(target: Target, topic: str) -> None:
+    require_api(target, "DescribeProducers", 0)
+    txn_id = unique_topic("txn")
+    answer = init(target, txn_id)
+    pid, epoch = answer.producer_id, answer.producer_epoch
+    assert add_partitions(target, txn_id, pid, epoch, topic) == E.none
+    send_transactional(target, txn_id, topic, pid, epoch)
+
+    def producers() -> list[Any]:
+        described = target.call(
+            "DescribeProducers", 0, None, topics=[{"name": topic, "partition_indexes": [0]}]
+        )
+        partition = described.topics[0].partitions[0]
+        assert partition.error_code == E.none, partition
+        return list(partition.active_producers)
+
+    [open_txn] = producers()
+    assert (open_txn.producer_id, open_txn.producer_epoch) == (pid, epoch)
+    assert (open_txn.last_sequence, open_txn.current_txn_start_offset) == (0, 0)
+    assert end_txn(target, txn_id, pid, epoch, True) == E.none
+    end = deadline()
+    while (after := producers()[0]).current_txn_start_offset != -1:
+        assert time.monotonic() < end, after
+        time.sleep(0.05)
