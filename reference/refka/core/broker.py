@@ -167,7 +167,7 @@ class Broker:
             tracer,
         )
         self.transactions = TransactionService(
-            self.topics, self.partitions, self._reply, self.groups.on_txn_marker
+            self.topics, self.partitions, self._reply, self.network, self.groups.on_txn_marker
         )
         services = registry.BrokerServices(
             self.partitions, self.topics, self.groups, self.replicas, self.transactions

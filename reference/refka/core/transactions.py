@@ -10,33 +10,35 @@ coordinator gives it up when another broker leads it.
 
 Effects, in order: an ``AppendTxnLog`` is a leader append to ``__transaction_state``; the answer
 to the request and the markers wait until the high watermark passes it (at most
-``transaction.state.log``'s commit timeout, ``offsets.commit.timeout.ms`` as for groups; a failed
-write answers the coordinator's error). A ``WriteTxnMarkers`` becomes, on this node, a control
-batch appended to each partition's leader log (``append_as_coordinator``); ``on_marker`` tells
-the group coordinator (transactional offsets), then the coordinator completes the transaction.
-On a cluster the markers for partitions led elsewhere will be WriteTxnMarkers requests; until
-then such a marker is skipped (logged).
+``offsets.commit.timeout.ms``, as for groups; a failed write answers the coordinator's error).
+A ``WriteTxnMarkers`` goes to the ``TxnMarkerSender`` (``refka.core.txn_markers``): a control
+batch appended here for the partitions this broker leads, WriteTxnMarkers requests to the
+leaders of the others; once every marker is replicated the coordinator completes the
+transaction. ``on_marker`` tells the group coordinator of each marker written here
+(transactional offsets); this broker also writes the markers other coordinators send it
+(``write_marker``, the WriteTxnMarkers handler).
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from kio.schema.errors import ErrorCode
 
+from refka.config import inter_broker_listener
 from refka.core.context import PENDING, RequestContext
 from refka.core.coordinator_loader import CoordinatorLoader, PartitionLoad
 from refka.core.coordinator_write import DelayedCoordinatorWrite, coordinator_error
+from refka.core.network_client import NetworkClient, NodeAddress
 from refka.core.partitions import Partitions
 from refka.core.topics import Node, Topics
+from refka.core.txn_markers import TxnMarkerSender, append_marker
 from refka.metadata.image import MetadataImage
 
 if TYPE_CHECKING:
     from refka.txn.coordinator import Effect, TransactionCoordinator, WriteTxnMarkers
 
-log = logging.getLogger(__name__)
 TRANSACTION_STATE_TOPIC = "__transaction_state"
 E = ErrorCode
 Done = Callable[[ErrorCode], None]
@@ -50,10 +52,12 @@ class TransactionService:
         topics: Topics,
         partitions: Partitions,
         reply: Callable[[RequestContext, Any], None],
+        client: NetworkClient,
         on_marker: Callable[[str, int, int, bool], None] | None = None,
     ) -> None:
-        """``on_marker(topic, partition, producer_id, committed)``: a marker was written (the
-        group coordinator completes the transaction's offsets)."""
+        """``client``: the connections to the other brokers (markers for the partitions they
+        lead). ``on_marker(topic, partition, producer_id, committed)``: a marker was written
+        here (the group coordinator completes the transaction's offsets)."""
         self._topics = topics
         self._partitions = partitions
         self._reply = reply
@@ -62,6 +66,17 @@ class TransactionService:
         self._now_ms = 0  # the latest time seen (for writes completed by the purgatory)
         config = topics.config
         self._commit_timeout_ms = config.offsets_commit_timeout_ms
+        self._listener = inter_broker_listener(config)
+        self.markers = TxnMarkerSender(
+            topics.node.node_id,
+            partitions,
+            lambda: topics.image,
+            self._broker_address,
+            client,
+            self._marker_written,
+            self._markers_complete,
+            config.offsets_commit_timeout_ms,
+        )
         self.loader = CoordinatorLoader(
             lambda p: partitions.replica(TRANSACTION_STATE_TOPIC, p),
             partitions.read_bytes,
@@ -86,6 +101,10 @@ class TransactionService:
     @property
     def topics(self) -> Topics:
         return self._topics
+
+    def reply(self, ctx: RequestContext, response: Any) -> None:
+        """Answer a request that waited (PENDING)."""
+        self._reply(ctx, response)
 
     # ------------------------------------------------------------ routing
 
@@ -184,34 +203,49 @@ class TransactionService:
             self._partitions.watch(write)
 
     def _write_markers(self, effects: list[WriteTxnMarkers], now_ms: int) -> None:
-        """Append each marker's control batch to its partition's leader log, then complete
-        the transaction (Transactions.tla ``WriteMarker``)."""
-        from refka.protocol.txn_markers import marker_batch
-        from refka.txn.state import TransactionResult
-
+        """Hand each marker effect to the sender (Transactions.tla ``WriteMarker``)."""
         for effect in effects:
-            commit = effect.result is TransactionResult.COMMIT
-            batch = marker_batch(
-                effect.producer_id,
-                effect.producer_epoch,
-                effect.coordinator_epoch,
-                int(effect.result),
-                now_ms,
-            )
-            for topic, partition in effect.partitions:
-                result = self._partitions.append_as_coordinator(topic, partition, batch, now_ms)
-                if result.error_code != E.none:
-                    log.warning(
-                        "marker for %s-%d (producer %d) not written: %s",
-                        topic,
-                        partition,
-                        effect.producer_id,
-                        result.error_code.name,
-                    )
-                elif self._on_marker is not None:
-                    self._on_marker(topic, partition, effect.producer_id, commit)
-            completed = self.coordinator.complete_markers(effect.transactional_id, now_ms)
+            self.markers.send(effect, now_ms)
+
+    def _markers_complete(self, transactional_id: str, now_ms: int) -> None:
+        """Every marker of the transaction is written: complete it (and write that)."""
+        if self._coordinator is not None:
+            completed = self._coordinator.complete_markers(transactional_id, now_ms)
             self._carry_out(completed, now_ms, None)
+
+    def _marker_written(self, topic: str, partition: int, producer_id: int, commit: bool) -> None:
+        if self._on_marker is not None:
+            self._on_marker(topic, partition, producer_id, commit)
+
+    def _broker_address(self, node_id: int) -> NodeAddress | None:
+        broker = self._topics.image.brokers.get(node_id)
+        address = None if broker is None else broker.address(self._listener)
+        return None if address is None else NodeAddress(node_id, address[0], address[1])
+
+    def write_marker(
+        self,
+        tp: tuple[str, int],
+        producer_id: int,
+        producer_epoch: int,
+        coordinator_epoch: int,
+        commit: bool,
+        now_ms: int,
+        done: Callable[[ErrorCode], None],
+    ) -> None:
+        """A marker another coordinator asked for (WriteTxnMarkers): append it to the leader
+        log here; ``done(error)`` once replicated."""
+        from refka.protocol.txn_markers import ABORT, COMMIT, marker_batch
+
+        self._now_ms = max(self._now_ms, now_ms)
+        kind = COMMIT if commit else ABORT
+        batch = marker_batch(producer_id, producer_epoch, coordinator_epoch, kind, now_ms)
+
+        def written(error: ErrorCode) -> None:
+            if error == E.none:
+                self._marker_written(tp[0], tp[1], producer_id, commit)
+            done(error)
+
+        append_marker(self._partitions, tp, batch, now_ms, self._commit_timeout_ms, written)
 
     # ------------------------------------------------------------ events
 
@@ -251,10 +285,11 @@ class TransactionService:
         self._now_ms = max(self._now_ms, now_ms)
         for load in self.loader.step(now_ms):
             self._loaded(load, now_ms)
+        self.markers.on_tick(now_ms)
         if self._coordinator is not None:
             self._carry_out(self._coordinator.on_tick(now_ms), now_ms, None)
 
     def next_deadline_ms(self) -> int | None:
         own = None if self._coordinator is None else self._coordinator.next_deadline_ms()
-        deadlines = (own, self.loader.next_deadline_ms())
+        deadlines = (own, self.loader.next_deadline_ms(), self.markers.next_deadline_ms())
         return min((d for d in deadlines if d is not None), default=None)

@@ -123,6 +123,7 @@ def broker_apis(services: BrokerServices) -> dict[int, Api]:
         Api(24, "AddPartitionsToTxn", 0, 5, lazy(txn, "handle_add_partitions_to_txn", x)),
         Api(25, "AddOffsetsToTxn", 0, 4, lazy(txn, "handle_add_offsets_to_txn", x)),
         Api(26, "EndTxn", 0, 4, lazy(txn, "handle_end_txn", x)),
+        Api(27, "WriteTxnMarkers", 1, 1, lazy("write_txn_markers", "handle_write_txn_markers", x)),
         Api(28, "TxnOffsetCommit", 0, 4, lazy("txn_offset_commit", "handle_txn_offset_commit", g)),
         Api(32, "DescribeConfigs", 1, 4, lazy("configs", "handle_describe_configs", t)),
         Api(33, "AlterConfigs", 0, 2, forward),
