@@ -217,3 +217,27 @@ def test_describe_producers(target: Target, topic: str) -> None:
     while (after := producers()[0]).current_txn_start_offset != -1:
         assert time.monotonic() < end, after
         time.sleep(0.05)
+
+
+@pytest.mark.api(
+    "Produce", behaviour="a transactional write to a partition not in the transaction is refused"
+)
+def test_produce_outside_the_transaction(target: Target, topic: str) -> None:
+    """KIP-890 part 1: the leader asks the coordinator whether the partition is in the
+    producer's ongoing transaction before the transaction's first write there."""
+    txn_id = unique_topic("txn")
+    answer = init(target, txn_id)
+    batch = build_batch(
+        [Record(b"stray")],
+        attributes=TRANSACTIONAL,
+        producer_id=answer.producer_id,
+        producer_epoch=answer.producer_epoch,
+        base_sequence=0,
+    )
+    request = produce_request(topic, batch) | {"transactional_id": txn_id}
+    # v12+ is transaction version 2 (KIP-890 part 2): the write adds the partition instead
+    for version, expected in ((11, E.transaction_abortable), (9, E.invalid_txn_state)):
+        pinned = ("Produce", version, version)
+        answer = send(target, None, pinned, **request)
+        response = answer.responses[0].partition_responses[0]
+        assert response.error_code == expected, (version, response)

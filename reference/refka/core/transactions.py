@@ -102,6 +102,23 @@ class TransactionService:
     def topics(self) -> Topics:
         return self._topics
 
+    def verify(
+        self, transactional_id: str, producer_id: int, epoch: int, tp: tuple[str, int]
+    ) -> ErrorCode:
+        """KIP-890 part 1, before a transaction's first write to a partition: NONE if the
+        partition is in the producer's ongoing transaction, else INVALID_TXN_STATE. Made only
+        when this broker coordinates the id (a remote coordinator would be asked with
+        AddPartitionsToTxn v4 ``verify_only``: not built yet, so such a write is accepted)."""
+        if self._coordinator is None:
+            return E.none
+        coordinator = self._coordinator
+        if coordinator.coordinator_error(transactional_id) is not E.none:
+            return E.none
+        error, _ = coordinator.add_partitions(
+            transactional_id, producer_id, epoch, [tp], self._now_ms, verify_only=True
+        )
+        return E.none if error == E.none else E.invalid_txn_state
+
     def reply(self, ctx: RequestContext, response: Any) -> None:
         """Answer a request that waited (PENDING)."""
         self._reply(ctx, response)

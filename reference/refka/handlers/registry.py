@@ -105,13 +105,14 @@ def broker_apis(services: BrokerServices) -> dict[int, Api]:
     admin = "transaction_admin"
     forward = partial(forwarded.handle_forwarded, t)
     lazy = on_first_request
+    produce = lazy("produce", "handle_produce", p, r, x)
     apis: dict[int, Api] = {}
 
     def who() -> tuple[str | None, int]:
         return t.cluster_id, t.node.node_id
 
     table = [
-        Api(0, "Produce", 3, 13, lazy("produce", "handle_produce", p, r), advertised_min_version=0),
+        Api(0, "Produce", 3, 13, produce, advertised_min_version=0),
         Api(1, "Fetch", 4, 18, lazy("fetch", "handle_fetch", p, r)),
         Api(2, "ListOffsets", 1, 11, lazy("list_offsets", "handle_list_offsets", p, r)),
         Api(3, "Metadata", 0, 13, partial(metadata.handle_metadata, t)),
