@@ -241,3 +241,84 @@ def test_produce_outside_the_transaction(target: Target, topic: str) -> None:
         answer = send(target, None, pinned, **request)
         response = answer.responses[0].partition_responses[0]
         assert response.error_code == expected, (version, response)
+
+
+def txn_offset_commit(
+    target: Target, txn_id: str, group: str, pid: int, epoch: int, topic: str, offset: int
+) -> ErrorCode:
+    require_api(target, "AddOffsetsToTxn", 0)
+    require_api(target, "TxnOffsetCommit", 0)
+    target.call("FindCoordinator", 0, 3, key=group, key_type=0)  # creates the offsets topic
+    added = until_ready(
+        lambda: target.call(
+            "AddOffsetsToTxn",
+            0,
+            None,
+            transactional_id=txn_id,
+            producer_id=pid,
+            producer_epoch=epoch,
+            group_id=group,
+        )
+    )
+    assert added.error_code == E.none, added
+    answer = until_ready(
+        lambda: target.call(
+            "TxnOffsetCommit",
+            0,
+            3,
+            transactional_id=txn_id,
+            group_id=group,
+            producer_id=pid,
+            producer_epoch=epoch,
+            generation_id=-1,
+            member_id="",
+            group_instance_id=None,
+            topics=[
+                {
+                    "name": topic,
+                    "partitions": [
+                        {
+                            "partition_index": 0,
+                            "committed_offset": offset,
+                            "committed_leader_epoch": -1,
+                            "committed_metadata": "",
+                        }
+                    ],
+                }
+            ],
+        ),
+        lambda a: a.topics[0].partitions[0].error_code,
+    )
+    return ErrorCode(answer.topics[0].partitions[0].error_code)
+
+
+def offset_fetch(target: Target, group: str, topic: str, require_stable: bool) -> Any:
+    answer = target.call(
+        "OffsetFetch",
+        7,
+        7,
+        group_id=group,
+        topics=[{"name": topic, "partition_indexes": [0]}],
+        require_stable=require_stable,
+    )
+    return answer.topics[0].partitions[0]
+
+
+@pytest.mark.api(
+    "TxnOffsetCommit", behaviour="pending until the commit; require_stable: UNSTABLE_OFFSET_COMMIT"
+)
+def test_offsets_in_a_transaction(target: Target, topic: str) -> None:
+    txn_id, group = unique_topic("txn"), unique_topic("group")
+    answer = init(target, txn_id)
+    pid, epoch = answer.producer_id, answer.producer_epoch
+    assert txn_offset_commit(target, txn_id, group, pid, epoch, topic, 7) == E.none
+    unstable = offset_fetch(target, group, topic, require_stable=True)
+    assert unstable.error_code == E.unstable_offset_commit, unstable
+    pending = offset_fetch(target, group, topic, require_stable=False)
+    assert (pending.error_code, pending.committed_offset) == (E.none, -1)
+    assert until_ready(lambda: end_txn(target, txn_id, pid, epoch, True), lambda e: e) == E.none
+    end = deadline()  # the marker reaches the offsets partition after EndTxn answers
+    while (stable := offset_fetch(target, group, topic, require_stable=True)).error_code:
+        assert stable.error_code == E.unstable_offset_commit and time.monotonic() < end, stable
+        time.sleep(0.05)
+    assert stable.committed_offset == 7

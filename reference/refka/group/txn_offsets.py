@@ -131,6 +131,11 @@ class TxnOffsetActions:
         if not by_group:
             self.pending_txn_offsets.pop(producer_id, None)
 
+    def has_pending_txn_offset(self, group_id: str, tp: TopicPartition) -> bool:
+        """An offset of ``tp`` waits for its transaction's marker (KIP-447 ``require_stable``)."""
+        pending = self.pending_txn_offsets.values()
+        return any(tp in by_group.get(group_id, {}) for by_group in pending)
+
     def load_open_txn(
         self, partition: int, producer_id: int, records: Sequence[tuple[bytes | None, bytes | None]]
     ) -> None:

@@ -326,17 +326,18 @@ def handle_offset_fetch(groups: GroupService, ctx: RequestContext, request: Any)
     unknown id's partitions UNKNOWN_TOPIC_ID)."""
     coordinator = groups.coordinator
     m = codec.response_module(OFFSET_FETCH, ctx.api_version)
+    stable = bool(getattr(request, "require_stable", False))
     if ctx.api_version >= 8:
         answered = []
         for g in request.groups:
             wanted, unknown = _wanted(groups, ctx.api_version, g)
-            result = coordinator.fetch_offsets(g.group_id, wanted)
+            result = coordinator.fetch_offsets(g.group_id, wanted, stable)
             answered.append(_fetched_group(m, ctx.api_version, groups, result, unknown))
         return codec.build(
             m.OffsetFetchResponse, throttle_time=codec.millis(0), groups=tuple(answered)
         )
     wanted, _ = _wanted(groups, ctx.api_version, request)
-    result = coordinator.fetch_offsets(request.group_id, wanted)
+    result = coordinator.fetch_offsets(request.group_id, wanted, stable)
     topics = _fetched_topics(m, ctx.api_version, result, "OffsetFetchResponseTopic", "Partition")
     return codec.build(
         m.OffsetFetchResponse, throttle_time=codec.millis(0), topics=topics, error_code=result.error
