@@ -636,6 +636,13 @@ class BrokerConfig(ConfigModel):
         ge=1,
         le=INT_MAX,
     )
+    transaction_remove_expired_transaction_cleanup_interval_ms: int = _f(
+        3600000,
+        "The interval at which to remove transactions that have expired due to "
+        "<code>transactional.id.expiration.ms</code> passing.",
+        ge=1,
+        le=INT_MAX,
+    )
     transaction_max_timeout_ms: int = _f(
         900000,
         "The maximum allowed timeout for transactions. If a client's requested transaction time "

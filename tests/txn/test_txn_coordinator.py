@@ -210,3 +210,26 @@ def test_not_coordinator_for_an_id_of_a_partition_not_owned() -> None:
     assert c.coordinator_error("id") == E.not_coordinator
     c.loading_partitions = frozenset({c.partition_for("id")})
     assert c.coordinator_error("id") == E.coordinator_load_in_progress
+
+
+def test_an_idle_id_expires_to_dead_with_a_tombstone() -> None:
+    """transactional.id.expiration.ms, checked every
+    transaction.remove.expired.transaction.cleanup.interval.ms: an id idle that long and not
+    in a transaction is removed (a tombstone); an ongoing one is not."""
+    config = TransactionConfig(900_000, 50, 1_000, 100)
+    c = TransactionCoordinator(config)
+    c.init_producer_id("idle", 60_000, -1, -1, 1, 0)
+    c.init_producer_id("busy", 60_000, -1, -1, 2, 0)
+    c.add_partitions("busy", 2, 0, [TP], 0)
+    assert c.on_tick(0) == [] and c.next_expiration_check_ms == 100
+    assert c.on_tick(500) == []  # checked, nothing idle long enough
+    effects = c.on_tick(1_000)
+    [tombstone] = [e for e in effects if isinstance(e, AppendTxnLog)]
+    from refka.group.records import iter_key_values
+    from refka.txn import records
+
+    [(key, value)] = list(iter_key_values(tombstone.records))
+    assert key is not None and records.decode_key(key) == "idle" and value is None
+    assert set(c.transactions) == {"busy"}
+    result, _ = c.init_producer_id("idle", 60_000, -1, -1, 3, 1_001)
+    assert (result.producer_id, result.producer_epoch) == (3, 0)  # a new producer id

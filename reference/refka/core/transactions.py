@@ -92,7 +92,10 @@ class TransactionService:
             config = self._topics.config
             self._coordinator = TransactionCoordinator(
                 TransactionConfig(
-                    config.transaction_max_timeout_ms, config.transaction_state_log_num_partitions
+                    config.transaction_max_timeout_ms,
+                    config.transaction_state_log_num_partitions,
+                    config.transactional_id_expiration_ms,
+                    config.transaction_remove_expired_transaction_cleanup_interval_ms,
                 ),
                 owned_partitions=frozenset(),
             )

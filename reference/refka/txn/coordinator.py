@@ -27,7 +27,12 @@ from kio.schema.errors import ErrorCode
 
 from refka.group.partitioner import partition_for
 from refka.txn.metadata import NO_EPOCH, NO_PRODUCER_ID, TopicPartition, TransactionMetadata
-from refka.txn.state import PENDING_STATES, TransactionResult, TransactionState
+from refka.txn.state import (
+    PENDING_STATES,
+    VALID_PREVIOUS_STATES,
+    TransactionResult,
+    TransactionState,
+)
 
 E = ErrorCode
 S = TransactionState
@@ -73,9 +78,12 @@ class ProducerIdResult:
 class TransactionConfig:
     transaction_max_timeout_ms: int = 900_000
     transaction_state_log_num_partitions: int = 50
+    transactional_id_expiration_ms: int = 604_800_000
+    transaction_remove_expired_transaction_cleanup_interval_ms: int = 3_600_000
 
 
 Outcome = tuple[ProducerIdResult, list[Effect]]
+_NEXT = {s: {t for t, before in VALID_PREVIOUS_STATES.items() if s in before} for s in S}
 
 
 @dataclass(slots=True)
@@ -88,6 +96,7 @@ class TransactionCoordinator:
     loading_partitions: frozenset[int] = frozenset()
     coordinator_epochs: dict[int, int] = field(default_factory=dict)  # by partition
     transactions: dict[str, TransactionMetadata] = field(default_factory=dict)
+    next_expiration_check_ms: int | None = None
 
     def partition_for(self, transactional_id: str) -> int:
         """``abs(transactionalId.hashCode()) % transaction.state.log.num.partitions``."""
@@ -102,13 +111,13 @@ class TransactionCoordinator:
         return E.none if owned is None or partition in owned else E.not_coordinator
 
     def _persist(self, txn: TransactionMetadata, now_ms: int) -> AppendTxnLog:
-        """The record of the transaction's new state (Kafka's ``appendTransactionToLog``)."""
+        """The record of the transaction's new state (Kafka's ``appendTransactionToLog``); a
+        Dead transaction's is a tombstone."""
         from refka.protocol.records import NewRecord, build_batch
         from refka.txn import records
 
-        record = NewRecord(
-            records.encode_key(txn.transactional_id), records.encode_value(txn), (), now_ms
-        )
+        value = None if txn.state is S.DEAD else records.encode_value(txn)
+        record = NewRecord(records.encode_key(txn.transactional_id), value, (), now_ms)
         return AppendTxnLog(self.partition_for(txn.transactional_id), build_batch([record]))
 
     # ------------------------------------------------------------ InitProducerId
@@ -333,20 +342,44 @@ class TransactionCoordinator:
 
     def on_tick(self, now_ms: int) -> list[Effect]:
         """Abort every transaction ongoing for longer than its timeout, fencing its producer
-        (Kafka's ``abortTimedOutTransactions``)."""
+        (Kafka's ``abortTimedOutTransactions``); every
+        ``transaction.remove.expired.transaction.cleanup.interval.ms``, expire the ids idle for
+        ``transactional.id.expiration.ms``."""
         effects: list[Effect] = []
         for txn in list(self.transactions.values()):
             if txn.state is S.ONGOING and now_ms >= txn.txn_start_timestamp_ms + txn.txn_timeout_ms:
                 effects += self._fence_and_abort(txn, now_ms)
+        interval = self.config.transaction_remove_expired_transaction_cleanup_interval_ms
+        if self.next_expiration_check_ms is None:
+            self.next_expiration_check_ms = now_ms + interval
+        elif now_ms >= self.next_expiration_check_ms:
+            self.next_expiration_check_ms = now_ms + interval
+            effects += self._expire(now_ms)
+        return effects
+
+    def _expire(self, now_ms: int) -> list[Effect]:
+        """Kafka's ``removeExpiredTransactionalIds``: an id with no transaction in progress and
+        no update for ``transactional.id.expiration.ms`` becomes Dead (a tombstone) and is
+        forgotten; its next InitProducerId gets a new producer id."""
+        expiration_ms = self.config.transactional_id_expiration_ms
+        effects: list[Effect] = []
+        for txn_id, txn in list(self.transactions.items()):
+            idle = now_ms - txn.txn_last_update_timestamp_ms >= expiration_ms
+            if idle and S.DEAD in _NEXT[txn.state]:
+                txn.transition_to(S.DEAD, now_ms)
+                effects.append(self._persist(txn, now_ms))
+                del self.transactions[txn_id]
         return effects
 
     def next_deadline_ms(self) -> int | None:
-        """When the first ongoing transaction times out."""
+        """When the first ongoing transaction times out, or the next expiration check."""
         deadlines = [
             txn.txn_start_timestamp_ms + txn.txn_timeout_ms
             for txn in self.transactions.values()
             if txn.state is S.ONGOING
         ]
+        if self.transactions and self.next_expiration_check_ms is not None:
+            deadlines.append(self.next_expiration_check_ms)
         return min(deadlines, default=None)
 
 
