@@ -147,13 +147,15 @@ class Replica:
         high_watermark: int | None = None,
         hide_lagging_high_watermark: bool = True,
         deduplicate_batches: bool = True,
+        read_committed_below_lso: bool = True,
         tracer: Tracer | None = None,
     ) -> None:
         """``high_watermark``: the checkpointed one (``replication-offset-checkpoint``), bounded
         by the log; without it the HW starts at the log start offset and is relearned.
-        ``hide_lagging_high_watermark`` (KIP-207) and ``deduplicate_batches`` (KIP-98) are off
-        only under bug switches (``refka.bugs``). ``tracer``: where the replica's steps go
-        (``refka.core.trace``), or None."""
+        ``hide_lagging_high_watermark`` (KIP-207), ``deduplicate_batches`` and
+        ``read_committed_below_lso`` (KIP-98) are off only under bug switches
+        (``refka.bugs``). ``tracer``: where the replica's steps go (``refka.core.trace``), or
+        None."""
         self.log = log
         self.tracer = tracer
         if tracer is not None:
@@ -169,6 +171,7 @@ class Replica:
         self.pending_isr: frozenset[int] | None = None  # an AlterPartition in flight (KIP-497)
         self.followers: dict[int, FollowerState] = {}
         self.hide_lagging_high_watermark = hide_lagging_high_watermark
+        self.read_committed_below_lso = read_committed_below_lso
         from refka.producer_state import ProducerStateManager  # with the first partition
 
         self.producer_state = ProducerStateManager(deduplicate=deduplicate_batches)
@@ -660,15 +663,17 @@ class Replica:
         if fetch_offset == log.log_end_offset:  # caught up: nothing to read (PartitionLog.read)
             hw, lso = self.high_watermark, self.last_stable_offset
             return ReadResult([], hw, lso, log.log_start_offset, 0)
+        # bug switch: Bug.READ_UNCOMMITTED (spec/bugs/Transactions_ReadUncommitted.cfg)
+        committed = isolation is FetchIsolation.TXN_COMMITTED and self.read_committed_below_lso
         if isolation is FetchIsolation.LOG_END:
             max_offset = log.log_end_offset
-        elif isolation is FetchIsolation.HIGH_WATERMARK:
-            max_offset = self.high_watermark
-        else:
+        elif committed:
             max_offset = self.last_stable_offset
+        else:
+            max_offset = self.high_watermark
         slices = log.read(fetch_offset, max_bytes, max_offset, min_one_batch)
         aborted: tuple[tuple[int, int], ...] = ()
-        if slices and isolation is FetchIsolation.TXN_COMMITTED and self.txn_index.entries:
+        if slices and committed and self.txn_index.entries:
             found = self.txn_index.collect(fetch_offset, max_offset)
             aborted = tuple((a.producer_id, a.first_offset) for a in found)
         return ReadResult(

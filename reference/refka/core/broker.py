@@ -376,6 +376,7 @@ def _replication_config(config: BrokerConfig) -> ReplicationConfig:
         ack_before_isr=Bug.ACK_BEFORE_ISR in bugs,
         hide_lagging_high_watermark=Bug.HIGH_WATERMARK_REGRESSION not in bugs,
         deduplicate_producer_batches=Bug.NO_IDEMPOTENCE_WINDOW not in bugs,
+        read_committed_below_lso=Bug.READ_UNCOMMITTED not in bugs,
     )
 
 

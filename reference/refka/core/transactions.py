@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from kio.schema.errors import ErrorCode
 
+from refka.bugs import Bug
 from refka.config import inter_broker_listener
 from refka.core.context import PENDING, RequestContext
 from refka.core.coordinator_loader import CoordinatorLoader, PartitionLoad
@@ -67,6 +68,8 @@ class TransactionService:
         config = topics.config
         self._commit_timeout_ms = config.offsets_commit_timeout_ms
         self._listener = inter_broker_listener(config)
+        # bug switch: Bug.LATE_WRITE_AFTER_ABORT (spec/bugs/Transactions_LateWriteAfterAbort.cfg)
+        self.verify_writes = Bug.LATE_WRITE_AFTER_ABORT not in getattr(config, "bugs", ())
         self.markers = TxnMarkerSender(
             topics.node.node_id,
             partitions,
@@ -112,7 +115,7 @@ class TransactionService:
         partition is in the producer's ongoing transaction, else INVALID_TXN_STATE. Made only
         when this broker coordinates the id (a remote coordinator would be asked with
         AddPartitionsToTxn v4 ``verify_only``: not built yet, so such a write is accepted)."""
-        if self._coordinator is None:
+        if self._coordinator is None or not self.verify_writes:
             return E.none
         coordinator = self._coordinator
         if coordinator.coordinator_error(transactional_id) is not E.none:
