@@ -5,13 +5,8 @@ from __future__ import annotations
 
 import pytest
 from kio.schema.errors import ErrorCode
-from refka.txn.coordinator import (
-    AppendTxnLog,
-    Effect,
-    TransactionConfig,
-    TransactionCoordinator,
-    WriteTxnMarkers,
-)
+from refka.txn.coordinator import TransactionCoordinator
+from refka.txn.effects import AppendTxnLog, Effect, WriteTxnMarkers
 from refka.txn.metadata import TransactionMetadata
 from refka.txn.state import (
     VALID_PREVIOUS_STATES,
@@ -19,6 +14,7 @@ from refka.txn.state import (
     TransactionResult,
     TransactionState,
 )
+from refka.txn.state_manager import TransactionConfig
 
 S = TransactionState
 E = ErrorCode
@@ -56,7 +52,7 @@ def test_a_legal_transition_moves() -> None:
 
 
 def coordinator(max_timeout_ms: int = 900_000) -> TransactionCoordinator:
-    return TransactionCoordinator(TransactionConfig(max_timeout_ms, 50))
+    return TransactionCoordinator.build(TransactionConfig(max_timeout_ms, 50))
 
 
 def markers_of(effects: list[Effect]) -> list[WriteTxnMarkers]:
@@ -89,20 +85,20 @@ def test_commit_prepares_writes_markers_then_completes() -> None:
     c = coordinator()
     init(c)
     assert add(c, 1000, 0, [TP, ("t", 1)]) == E.none
-    assert c.transactions["id"].state is S.ONGOING
+    assert c.state.transactions["id"].state is S.ONGOING
     result, effects = c.end_transaction("id", 1000, 0, TransactionResult.COMMIT, 1)
     assert result.error == E.none
     assert isinstance(effects[0], AppendTxnLog)  # the prepare record before the markers
     assert markers_of(effects) == [
         WriteTxnMarkers("id", 1000, 0, 0, TransactionResult.COMMIT, (TP, ("t", 1)))
     ]
-    assert c.transactions["id"].state is S.PREPARE_COMMIT
+    assert c.state.transactions["id"].state is S.PREPARE_COMMIT
     # while the markers are written, the next transaction must wait
     assert add(c, 1000, 0, [TP]) == E.concurrent_transactions
     again, _ = c.end_transaction("id", 1000, 0, TransactionResult.COMMIT, 2)
     assert again.error == E.concurrent_transactions
     assert [type(e) for e in c.complete_markers("id", 3)] == [AppendTxnLog]
-    assert c.transactions["id"].state is S.COMPLETE_COMMIT
+    assert c.state.transactions["id"].state is S.COMPLETE_COMMIT
     retried, effects = c.end_transaction("id", 1000, 0, TransactionResult.COMMIT, 4)
     assert (retried.error, effects) == (E.none, [])  # a retried commit succeeds
     other, _ = c.end_transaction("id", 1000, 0, TransactionResult.ABORT, 4)
@@ -148,7 +144,7 @@ def test_verify_only_checks_membership() -> None:
     add(c, 1000, 0, [TP])
     assert add(c, 1000, 0, [TP], verify_only=True) == E.none
     assert add(c, 1000, 0, [("t", 9)], verify_only=True) == E.invalid_txn_state
-    assert ("t", 9) not in c.transactions["id"].partitions
+    assert ("t", 9) not in c.state.transactions["id"].partitions
 
 
 def test_a_timed_out_transaction_is_aborted_with_a_bumped_epoch() -> None:
@@ -160,7 +156,7 @@ def test_a_timed_out_transaction_is_aborted_with_a_bumped_epoch() -> None:
     markers = markers_of(c.on_tick(110))
     assert markers == [WriteTxnMarkers("id", 1000, 1, 0, TransactionResult.ABORT, (TP,))]
     c.complete_markers("id", 111)
-    assert c.transactions["id"].state is S.COMPLETE_ABORT
+    assert c.state.transactions["id"].state is S.COMPLETE_ABORT
     result, _ = c.end_transaction("id", 1000, 0, TransactionResult.COMMIT, 112)
     assert result.error == E.producer_fenced  # the old epoch may not commit
 
@@ -197,19 +193,20 @@ def test_a_loaded_partition_restores_transactions_and_finishes_prepared_ones() -
 
     replay = [kv for batch in logged for kv in iter_key_values(batch)]
     second = coordinator()
-    again = second.load(first.partition_for("id"), replay, coordinator_epoch=4)
-    assert second.transactions["id"] == first.transactions["id"]
+    again = second.load(first.state.partition_for("id"), replay, coordinator_epoch=4)
+    assert second.state.transactions["id"] == first.state.transactions["id"]
     assert again == [WriteTxnMarkers("id", 1000, 0, 4, TransactionResult.COMMIT, (TP,))]
-    second.unload(first.partition_for("id"))
-    assert second.transactions == {}
+    second.state.unload(first.state.partition_for("id"))
+    assert second.state.transactions == {}
 
 
 def test_not_coordinator_for_an_id_of_a_partition_not_owned() -> None:
     c = coordinator()
-    c.owned_partitions = frozenset()
-    assert c.coordinator_error("id") == E.not_coordinator
-    c.loading_partitions = frozenset({c.partition_for("id")})
-    assert c.coordinator_error("id") == E.coordinator_load_in_progress
+    state = c.state
+    state.owned_partitions = frozenset()
+    assert state.coordinator_error("id") == E.not_coordinator
+    state.loading_partitions = frozenset({state.partition_for("id")})
+    assert state.coordinator_error("id") == E.coordinator_load_in_progress
 
 
 def test_an_idle_id_expires_to_dead_with_a_tombstone() -> None:
@@ -217,11 +214,11 @@ def test_an_idle_id_expires_to_dead_with_a_tombstone() -> None:
     transaction.remove.expired.transaction.cleanup.interval.ms: an id idle that long and not
     in a transaction is removed (a tombstone); an ongoing one is not."""
     config = TransactionConfig(900_000, 50, 1_000, 100)
-    c = TransactionCoordinator(config)
+    c = TransactionCoordinator.build(config)
     c.init_producer_id("idle", 60_000, -1, -1, 1, 0)
     c.init_producer_id("busy", 60_000, -1, -1, 2, 0)
     c.add_partitions("busy", 2, 0, [TP], 0)
-    assert c.on_tick(0) == [] and c.next_expiration_check_ms == 100
+    assert c.on_tick(0) == [] and c.state.next_expiration_check_ms == 100
     assert c.on_tick(500) == []  # checked, nothing idle long enough
     effects = c.on_tick(1_000)
     [tombstone] = [e for e in effects if isinstance(e, AppendTxnLog)]
@@ -230,6 +227,6 @@ def test_an_idle_id_expires_to_dead_with_a_tombstone() -> None:
 
     [(key, value)] = list(iter_key_values(tombstone.records))
     assert key is not None and records.decode_key(key) == "idle" and value is None
-    assert set(c.transactions) == {"busy"}
+    assert set(c.state.transactions) == {"busy"}
     result, _ = c.init_producer_id("idle", 60_000, -1, -1, 3, 1_001)
     assert (result.producer_id, result.producer_epoch) == (3, 0)  # a new producer id

@@ -38,7 +38,8 @@ from refka.core.txn_markers import TxnMarkerSender, append_marker
 from refka.metadata.image import MetadataImage
 
 if TYPE_CHECKING:
-    from refka.txn.coordinator import Effect, TransactionCoordinator, WriteTxnMarkers
+    from refka.txn.coordinator import TransactionCoordinator
+    from refka.txn.effects import Effect, WriteTxnMarkers
 
 TRANSACTION_STATE_TOPIC = "__transaction_state"
 E = ErrorCode
@@ -90,17 +91,18 @@ class TransactionService:
     def coordinator(self) -> TransactionCoordinator:
         """Built on first use, so that the broker's start does not import ``refka.txn``."""
         if self._coordinator is None:
-            from refka.txn.coordinator import TransactionConfig, TransactionCoordinator
+            from refka.txn.coordinator import TransactionCoordinator
+            from refka.txn.state_manager import TransactionConfig
 
             config = self._topics.config
-            self._coordinator = TransactionCoordinator(
+            self._coordinator = TransactionCoordinator.build(
                 TransactionConfig(
                     config.transaction_max_timeout_ms,
                     config.transaction_state_log_num_partitions,
                     config.transactional_id_expiration_ms,
                     config.transaction_remove_expired_transaction_cleanup_interval_ms,
                 ),
-                owned_partitions=frozenset(),
+                owned=frozenset(),
             )
         return self._coordinator
 
@@ -118,7 +120,7 @@ class TransactionService:
         if self._coordinator is None or not self.verify_writes:
             return E.none
         coordinator = self._coordinator
-        if coordinator.coordinator_error(transactional_id) is not E.none:
+        if coordinator.state.coordinator_error(transactional_id) is not E.none:
             return E.none
         error, _ = coordinator.add_partitions(
             transactional_id, producer_id, epoch, [tp], self._now_ms, verify_only=True
@@ -140,7 +142,7 @@ class TransactionService:
         if topic is None:
             self._ensure_topic(now_ms)
             return None
-        registration = topic.partitions.get(self.coordinator.partition_for(transactional_id))
+        registration = topic.partitions.get(self.coordinator.state.partition_for(transactional_id))
         if registration is None or registration.leader < 0:
             return None
         return self._topics.broker(registration.leader, listener)
@@ -152,7 +154,7 @@ class TransactionService:
         if TRANSACTION_STATE_TOPIC not in self._topics.image.topics_by_name:
             self._ensure_topic(now_ms)
             return E.coordinator_not_available
-        return self.coordinator.coordinator_error(transactional_id)
+        return self.coordinator.state.coordinator_error(transactional_id)
 
     def _ensure_topic(self, now_ms: int) -> None:
         config = self._topics.config
@@ -190,7 +192,7 @@ class TransactionService:
 
     def _carry_out(self, effects: list[Effect], now_ms: int, done: Done | None) -> None:
         """Append the records, then (once replicated) answer and write the markers."""
-        from refka.txn.coordinator import AppendTxnLog, WriteTxnMarkers
+        from refka.txn.effects import AppendTxnLog, WriteTxnMarkers
 
         self._now_ms = max(self._now_ms, now_ms)
         markers = [e for e in effects if isinstance(e, WriteTxnMarkers)]
@@ -280,15 +282,15 @@ class TransactionService:
         led = frozenset(p for p, r in (topic.partitions.items() if topic else ()) if r.leader == me)
         if self._coordinator is None and not led:
             return
-        coordinator = self.coordinator
-        owned = coordinator.owned_partitions or frozenset()
+        state = self.coordinator.state
+        owned = state.owned_partitions or frozenset()
         for partition in sorted((owned | self.loader.loading) - led):
             self.loader.cancel(partition)
-            coordinator.unload(partition)
+            state.unload(partition)
         for partition in sorted(led - owned - self.loader.loading):
             self.loader.start(partition, now_ms)
-        coordinator.owned_partitions = owned & led
-        coordinator.loading_partitions = self.loader.loading
+        state.owned_partitions = owned & led
+        state.loading_partitions = self.loader.loading
         for load in self.loader.step(now_ms, chunks=0):  # nothing to replay: active at once
             self._loaded(load, now_ms)
 
@@ -297,10 +299,9 @@ class TransactionService:
         replica = self._partitions.replica(TRANSACTION_STATE_TOPIC, load.partition)
         epoch = 0 if replica is None else replica.leader_epoch
         effects = coordinator.load(load.partition, load.records, epoch)
-        coordinator.owned_partitions = (coordinator.owned_partitions or frozenset()) | {
-            load.partition
-        }
-        coordinator.loading_partitions = self.loader.loading
+        state = coordinator.state
+        state.owned_partitions = (state.owned_partitions or frozenset()) | {load.partition}
+        state.loading_partitions = self.loader.loading
         self._carry_out(effects, now_ms, None)
 
     def on_tick(self, now_ms: int) -> None:

@@ -28,7 +28,7 @@ from refka.core.partitions import Partitions
 from refka.metadata.image import MetadataImage
 
 if TYPE_CHECKING:
-    from refka.txn.coordinator import WriteTxnMarkers
+    from refka.txn.effects import WriteTxnMarkers
 
 TopicPartition = tuple[str, int]
 Written = Callable[[str, int, int, bool], None]  # topic, partition, producer id, committed

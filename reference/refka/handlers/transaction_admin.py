@@ -34,7 +34,7 @@ def handle_describe_transactions(
         error = txns.check_coordinator(txn_id, ctx.now_ms)
         txn = None
         if error == E.none:
-            error, txn = txns.coordinator.describe(txn_id)
+            error, txn = txns.coordinator.state.describe(txn_id)
         answers.append(_described(m, txn_id, error, txn))
     return codec.build(
         m.DescribeTransactionsResponse,
@@ -88,11 +88,11 @@ def handle_list_transactions(txns: TransactionService, ctx: RequestContext, requ
         compiled = re.compile(pattern) if pattern else None
     except re.error:
         return answer(E.invalid_regular_expression, [], ())
-    coordinator = txns.coordinator
-    if coordinator.loading_partitions:
+    state = txns.coordinator.state
+    if state.loading_partitions:
         return answer(E.coordinator_load_in_progress, [], ())
     unknown = tuple(s for s in request.state_filters if s not in STATES)
-    found = coordinator.list_transactions(
+    found = state.list_transactions(
         frozenset(STATES[s] for s in request.state_filters if s in STATES),
         frozenset(int(p) for p in request.producer_id_filters),
         int(getattr(request, "duration_filter", -1)),

@@ -18,7 +18,7 @@ from refka.core.context import PENDING, RequestContext
 from refka.core.transactions import TransactionService
 from refka.group.partitioner import partition_for
 from refka.protocol import codec
-from refka.txn.coordinator import ProducerIdResult
+from refka.txn.effects import ProducerIdResult
 from refka.txn.state import TransactionResult
 
 INIT_PRODUCER_ID, ADD_PARTITIONS_TO_TXN, ADD_OFFSETS_TO_TXN, END_TXN = 22, 24, 25, 26

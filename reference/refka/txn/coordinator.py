@@ -1,18 +1,17 @@
-"""The transaction coordinator as a sans-I/O state machine (Kafka's ``TransactionCoordinator``
-over a ``TransactionStateManager``): requests in, results and effects out.
+"""The transaction coordinator as a sans-I/O state machine (Kafka's ``TransactionCoordinator``):
+the transaction APIs over the ``TransactionStateManager`` (``state``), requests in, results and
+effects out.
 
-It answers for the transactional ids of the ``__transaction_state`` partitions it owns
-(``partition_for``, as groups map to ``__consumer_offsets``): NOT_COORDINATOR for the others,
-COORDINATOR_LOAD_IN_PROGRESS while a partition is replayed (``load``). Every change of a
-transaction is written to its partition (an ``AppendTxnLog`` effect, Kafka's record format in
-``refka.txn.records``); the driver answers the request only once that write is replicated.
-Ending a transaction moves it to PrepareCommit / PrepareAbort and returns a ``WriteTxnMarkers``
-effect naming the partitions, to be carried out after the prepare record is written (the broker
-appends the control batches on one node; on a cluster they become WriteTxnMarkers requests);
-then ``complete_markers`` moves it to CompleteCommit / CompleteAbort and writes that too
-(Transactions.tla ``EndTxn`` then ``WriteMarker``). A transaction loaded in a prepare state gets
-its markers again. Time comes in as ``now_ms``; ``on_tick`` aborts transactions older than
-their timeout (``transaction.timeout.ms``), fencing the producer with an epoch bump.
+Every change of a transaction is written to its ``__transaction_state`` partition (an
+``AppendTxnLog`` effect, Kafka's record format in ``refka.txn.records``); the driver answers
+the request only once that write is replicated. Ending a transaction moves it to PrepareCommit
+/ PrepareAbort and returns a ``WriteTxnMarkers`` effect naming the partitions, to be carried
+out after the prepare record is written (a control batch appended where the broker leads the
+partition, a WriteTxnMarkers request elsewhere); then ``complete_markers`` moves it to
+CompleteCommit / CompleteAbort and writes that too (Transactions.tla ``EndTxn`` then
+``WriteMarker``). A transaction loaded in a prepare state gets its markers again. Time comes in
+as ``now_ms``; ``on_tick`` aborts transactions older than their timeout
+(``transaction.timeout.ms``), fencing the producer with an epoch bump, and expires idle ids.
 
 Known limit: the state changes in memory before its record is written; a failed write is not
 rolled back until the partition is loaded again (as the group coordinator's metadata).
@@ -20,111 +19,44 @@ rolled back until the partition is loaded again (as the group coordinator's meta
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Self
 
 from kio.schema.errors import ErrorCode
 
-from refka.group.partitioner import partition_for
+from refka.txn.effects import Effect, ProducerIdResult, WriteTxnMarkers
 from refka.txn.metadata import NO_EPOCH, NO_PRODUCER_ID, TopicPartition, TransactionMetadata
-from refka.txn.state import (
-    PENDING_STATES,
-    VALID_PREVIOUS_STATES,
-    TransactionResult,
-    TransactionState,
-)
+from refka.txn.state import PENDING_STATES, TransactionResult, TransactionState
+from refka.txn.state_manager import TransactionConfig, TransactionStateManager
 
 E = ErrorCode
 S = TransactionState
-TRANSACTION_STATE_TOPIC = "__transaction_state"
-
-
-@dataclass(frozen=True, slots=True)
-class WriteTxnMarkers:
-    """Effect: write ``result``'s control batch for ``producer_id``/``producer_epoch`` to each
-    partition, then call ``complete_markers(transactional_id)`` (Transactions.tla
-    ``WriteMarker``)."""
-
-    transactional_id: str
-    producer_id: int
-    producer_epoch: int
-    coordinator_epoch: int
-    result: TransactionResult
-    partitions: tuple[TopicPartition, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class AppendTxnLog:
-    """Effect: append ``records`` (one batch) to ``__transaction_state`` partition
-    ``partition``; what follows it in the same effect list waits until it is replicated."""
-
-    partition: int
-    records: bytes
-
-
-Effect = WriteTxnMarkers | AppendTxnLog
-
-
-@dataclass(frozen=True, slots=True)
-class ProducerIdResult:
-    """The answer to InitProducerId and (v5+) EndTxn."""
-
-    error: ErrorCode
-    producer_id: int = NO_PRODUCER_ID
-    producer_epoch: int = NO_EPOCH
-
-
-@dataclass(frozen=True, slots=True)
-class TransactionConfig:
-    transaction_max_timeout_ms: int = 900_000
-    transaction_state_log_num_partitions: int = 50
-    transactional_id_expiration_ms: int = 604_800_000
-    transaction_remove_expired_transaction_cleanup_interval_ms: int = 3_600_000
 
 
 Outcome = tuple[ProducerIdResult, list[Effect]]
-_NEXT = {s: {t for t, before in VALID_PREVIOUS_STATES.items() if s in before} for s in S}
 
 
 @dataclass(slots=True)
 class TransactionCoordinator:
-    """The transactional ids this node coordinates, by id. ``owned_partitions`` None: every
-    partition (a coordinator tested alone)."""
+    """The transaction APIs over the ``TransactionStateManager`` of this node."""
 
-    config: TransactionConfig
-    owned_partitions: frozenset[int] | None = None
-    loading_partitions: frozenset[int] = frozenset()
-    coordinator_epochs: dict[int, int] = field(default_factory=dict)  # by partition
-    transactions: dict[str, TransactionMetadata] = field(default_factory=dict)
-    next_expiration_check_ms: int | None = None
+    state: TransactionStateManager
 
-    def partition_for(self, transactional_id: str) -> int:
-        """``abs(transactionalId.hashCode()) % transaction.state.log.num.partitions``."""
-        return partition_for(transactional_id, self.config.transaction_state_log_num_partitions)
+    @classmethod
+    def build(cls, config: TransactionConfig, owned: frozenset[int] | None = None) -> Self:
+        """A coordinator with no transactions; ``owned`` None: it owns every partition."""
+        return cls(TransactionStateManager(config, owned_partitions=owned))
 
-    def coordinator_error(self, transactional_id: str) -> ErrorCode:
-        """NONE if this coordinator answers for the id now."""
-        partition = self.partition_for(transactional_id)
-        if partition in self.loading_partitions:
-            return E.coordinator_load_in_progress
-        owned = self.owned_partitions
-        return E.none if owned is None or partition in owned else E.not_coordinator
-
-    def _persist(self, txn: TransactionMetadata, now_ms: int) -> AppendTxnLog:
-        """The record of the transaction's new state (Kafka's ``appendTransactionToLog``); a
-        Dead transaction's is a tombstone."""
-        from refka.protocol.records import NewRecord, build_batch
-        from refka.txn import records
-
-        value = None if txn.state is S.DEAD else records.encode_value(txn)
-        record = NewRecord(records.encode_key(txn.transactional_id), value, (), now_ms)
-        return AppendTxnLog(self.partition_for(txn.transactional_id), build_batch([record]))
+    @property
+    def config(self) -> TransactionConfig:
+        return self.state.config
 
     # ------------------------------------------------------------ InitProducerId
 
     def needs_producer_id(self, transactional_id: str) -> bool:
         """Whether InitProducerId for this id will take a fresh producer id."""
-        txn = self.transactions.get(transactional_id)
+        txn = self.state.transactions.get(transactional_id)
         return txn is None or txn.epoch_exhausted
 
     def init_producer_id(
@@ -144,12 +76,12 @@ class TransactionCoordinator:
             return ProducerIdResult(E.invalid_request), []
         if not 0 < txn_timeout_ms <= self.config.transaction_max_timeout_ms:
             return ProducerIdResult(E.invalid_transaction_timeout), []
-        txn = self.transactions.get(transactional_id)
+        txn = self.state.transactions.get(transactional_id)
         if txn is None:
             if fresh_producer_id is None:
                 return ProducerIdResult(E.coordinator_not_available), []
             txn = TransactionMetadata(transactional_id, fresh_producer_id, NO_EPOCH, txn_timeout_ms)
-            self.transactions[transactional_id] = txn
+            self.state.transactions[transactional_id] = txn
         if txn.state in PENDING_STATES:
             return ProducerIdResult(E.concurrent_transactions), []
         if not _valid_expected(txn, expected_producer_id, expected_epoch):
@@ -167,7 +99,7 @@ class TransactionCoordinator:
         txn.partitions.clear()
         txn.transition_to(S.EMPTY, now_ms)
         result = ProducerIdResult(E.none, txn.producer_id, txn.producer_epoch)
-        return result, [self._persist(txn, now_ms)]
+        return result, [self.state.persist(txn, now_ms)]
 
     def _bump_or_rotate(self, txn: TransactionMetadata, fresh_producer_id: int | None) -> None:
         if txn.epoch_exhausted and fresh_producer_id is not None:
@@ -199,7 +131,7 @@ class TransactionCoordinator:
         """AddPartitionsToTxn / AddOffsetsToTxn: the transaction becomes Ongoing with these
         partitions. ``verify_only`` (v4+, KIP-890 part 1): only check that they are in the
         ongoing transaction (INVALID_TXN_STATE if not)."""
-        txn = self.transactions.get(transactional_id)
+        txn = self.state.transactions.get(transactional_id)
         error = _check_producer(txn, producer_id, producer_epoch)
         if error is not E.none or txn is None:
             return error, []
@@ -213,7 +145,7 @@ class TransactionCoordinator:
             return E.none, []
         txn.transition_to(S.ONGOING, now_ms)
         txn.partitions |= wanted
-        return E.none, [self._persist(txn, now_ms)]
+        return E.none, [self.state.persist(txn, now_ms)]
 
     # ------------------------------------------------------------ EndTxn
 
@@ -229,7 +161,7 @@ class TransactionCoordinator:
         of a transaction already completed the same way succeeds; the other way, or with no
         transaction, is INVALID_TXN_STATE; one whose markers are still being written is
         CONCURRENT_TRANSACTIONS."""
-        txn = self.transactions.get(transactional_id)
+        txn = self.state.transactions.get(transactional_id)
         error = _check_producer(txn, producer_id, producer_epoch)
         if error is not E.none or txn is None:
             return ProducerIdResult(error), []
@@ -249,7 +181,7 @@ class TransactionCoordinator:
     ) -> list[Effect]:
         commit = result is TransactionResult.COMMIT
         txn.transition_to(S.PREPARE_COMMIT if commit else S.PREPARE_ABORT, now_ms)
-        return [self._persist(txn, now_ms), self._markers(txn)]
+        return [self.state.persist(txn, now_ms), self._markers(txn)]
 
     def _markers(self, txn: TransactionMetadata) -> WriteTxnMarkers:
         commit = txn.state is S.PREPARE_COMMIT
@@ -257,7 +189,7 @@ class TransactionCoordinator:
             txn.transactional_id,
             txn.producer_id,
             txn.producer_epoch,
-            self.coordinator_epochs.get(self.partition_for(txn.transactional_id), 0),
+            self.state.coordinator_epoch(txn.transactional_id),
             TransactionResult.COMMIT if commit else TransactionResult.ABORT,
             tuple(sorted(txn.partitions)),
         )
@@ -265,13 +197,13 @@ class TransactionCoordinator:
     def complete_markers(self, transactional_id: str, now_ms: int) -> list[Effect]:
         """Every marker is written: PrepareCommit -> CompleteCommit, PrepareAbort ->
         CompleteAbort; the transaction's partitions are forgotten."""
-        txn = self.transactions.get(transactional_id)
+        txn = self.state.transactions.get(transactional_id)
         if txn is None or txn.state not in (S.PREPARE_COMMIT, S.PREPARE_ABORT):
             return []
         done = S.COMPLETE_COMMIT if txn.state is S.PREPARE_COMMIT else S.COMPLETE_ABORT
         txn.transition_to(done, now_ms)
         txn.partitions.clear()
-        return [self._persist(txn, now_ms)]
+        return [self.state.persist(txn, now_ms)]
 
     # ------------------------------------------------------------ loading
 
@@ -281,62 +213,10 @@ class TransactionCoordinator:
         records: Iterable[tuple[bytes | None, bytes | None]],
         coordinator_epoch: int,
     ) -> list[Effect]:
-        """Replay a ``__transaction_state`` partition (the last record of an id wins, a
-        tombstone removes it) and own it; a transaction found in a prepare state gets its
-        markers written again (Kafka's ``loadTransactionsForTxnTopicPartition``)."""
-        from refka.txn import records as rec
-
-        loaded: dict[str, TransactionMetadata | None] = {}
-        for key, value in records:
-            txn_id = None if key is None else rec.decode_key(bytes(key))
-            if txn_id is not None:
-                loaded[txn_id] = None if value is None else rec.decode_value(txn_id, bytes(value))
-        self.coordinator_epochs[partition] = coordinator_epoch
-        effects: list[Effect] = []
-        for txn_id, txn in loaded.items():
-            if txn is None:
-                continue
-            self.transactions[txn_id] = txn
-            if txn.state in (S.PREPARE_COMMIT, S.PREPARE_ABORT):
-                effects.append(self._markers(txn))
-        return effects
-
-    def unload(self, partition: int) -> None:
-        """Another broker leads ``partition`` now: forget its transactional ids."""
-        for txn_id in [t for t in self.transactions if self.partition_for(t) == partition]:
-            del self.transactions[txn_id]
-        self.coordinator_epochs.pop(partition, None)
-
-    # ------------------------------------------------------------ admin
-
-    def describe(self, transactional_id: str) -> tuple[ErrorCode, TransactionMetadata | None]:
-        """DescribeTransactions (KIP-664): the id's state, or TRANSACTIONAL_ID_NOT_FOUND."""
-        error = self.coordinator_error(transactional_id)
-        if error is not E.none:
-            return error, None
-        txn = self.transactions.get(transactional_id)
-        return (E.none, txn) if txn is not None else (E.transactional_id_not_found, None)
-
-    def list_transactions(
-        self,
-        states: frozenset[TransactionState],
-        producer_ids: frozenset[int],
-        min_duration_ms: int,
-        matches: Callable[[str], bool],
-        now_ms: int,
-    ) -> list[TransactionMetadata]:
-        """ListTransactions (KIP-664, KIP-994, KIP-1152): the ids of the owned partitions whose
-        state and producer id pass the filters (empty: any), ongoing for at least
-        ``min_duration_ms`` (-1: any), with a matching transactional id."""
-        return [
-            txn
-            for txn_id, txn in sorted(self.transactions.items())
-            if self.coordinator_error(txn_id) is E.none
-            and (not states or txn.state in states)
-            and (not producer_ids or txn.producer_id in producer_ids)
-            and (min_duration_ms < 0 or now_ms - txn.txn_start_timestamp_ms >= min_duration_ms)
-            and matches(txn_id)
-        ]
+        """Replay a ``__transaction_state`` partition and own its ids; a transaction found in a
+        prepare state gets its markers written again."""
+        prepared = self.state.load(partition, records, coordinator_epoch)
+        return [self._markers(txn) for txn in prepared]
 
     # ------------------------------------------------------------ timers
 
@@ -346,40 +226,21 @@ class TransactionCoordinator:
         ``transaction.remove.expired.transaction.cleanup.interval.ms``, expire the ids idle for
         ``transactional.id.expiration.ms``."""
         effects: list[Effect] = []
-        for txn in list(self.transactions.values()):
+        for txn in list(self.state.transactions.values()):
             if txn.state is S.ONGOING and now_ms >= txn.txn_start_timestamp_ms + txn.txn_timeout_ms:
                 effects += self._fence_and_abort(txn, now_ms)
-        interval = self.config.transaction_remove_expired_transaction_cleanup_interval_ms
-        if self.next_expiration_check_ms is None:
-            self.next_expiration_check_ms = now_ms + interval
-        elif now_ms >= self.next_expiration_check_ms:
-            self.next_expiration_check_ms = now_ms + interval
-            effects += self._expire(now_ms)
-        return effects
-
-    def _expire(self, now_ms: int) -> list[Effect]:
-        """Kafka's ``removeExpiredTransactionalIds``: an id with no transaction in progress and
-        no update for ``transactional.id.expiration.ms`` becomes Dead (a tombstone) and is
-        forgotten; its next InitProducerId gets a new producer id."""
-        expiration_ms = self.config.transactional_id_expiration_ms
-        effects: list[Effect] = []
-        for txn_id, txn in list(self.transactions.items()):
-            idle = now_ms - txn.txn_last_update_timestamp_ms >= expiration_ms
-            if idle and S.DEAD in _NEXT[txn.state]:
-                txn.transition_to(S.DEAD, now_ms)
-                effects.append(self._persist(txn, now_ms))
-                del self.transactions[txn_id]
-        return effects
+        return effects + self.state.maybe_expire(now_ms)
 
     def next_deadline_ms(self) -> int | None:
         """When the first ongoing transaction times out, or the next expiration check."""
         deadlines = [
             txn.txn_start_timestamp_ms + txn.txn_timeout_ms
-            for txn in self.transactions.values()
+            for txn in self.state.transactions.values()
             if txn.state is S.ONGOING
         ]
-        if self.transactions and self.next_expiration_check_ms is not None:
-            deadlines.append(self.next_expiration_check_ms)
+        expiration = self.state.next_expiration_ms()
+        if expiration is not None:
+            deadlines.append(expiration)
         return min(deadlines, default=None)
 
 
