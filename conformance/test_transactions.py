@@ -157,7 +157,8 @@ def test_list_by_state(target: Target, topic: str) -> None:
 
 
 @pytest.mark.api(
-    "DescribeProducers", behaviour="the open transaction's first offset, -1 once it ended"
+    "DescribeProducers",
+    behaviour="the open transaction's first offset, -1 once it ended; the marker's epoch",
 )
 def test_describe_producers(target: Target, topic: str) -> None:
     require_api(target, "DescribeProducers", 0)
@@ -178,11 +179,13 @@ def test_describe_producers(target: Target, topic: str) -> None:
     [open_txn] = producers()
     assert (open_txn.producer_id, open_txn.producer_epoch) == (pid, epoch)
     assert (open_txn.last_sequence, open_txn.current_txn_start_offset) == (0, 0)
+    assert open_txn.coordinator_epoch == -1  # no marker of this producer yet
     assert end_txn(target, txn_id, pid, epoch, True) == E.none
     end = deadline()
     while (after := producers()[0]).current_txn_start_offset != -1:
         assert time.monotonic() < end, after
         time.sleep(0.05)
+    assert after.coordinator_epoch >= 0  # the marker's
 
 
 @pytest.mark.api(

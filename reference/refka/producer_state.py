@@ -50,6 +50,7 @@ class ProducerEntry:
     producer_epoch: int = NO_EPOCH
     batches: deque[BatchMetadata] = field(default_factory=lambda: deque(maxlen=MAX_CACHED_BATCHES))
     last_timestamp_ms: int = -1
+    coordinator_epoch: int = -1  # of the producer's last marker here
 
     @property
     def last_seq(self) -> int:
@@ -161,21 +162,33 @@ class ProducerStateManager:
         if header.is_transactional:
             self.ongoing.setdefault(header.producer_id, first_offset)
 
-    def check_epoch(self, header: BatchHeader) -> SequenceError | None:
+    def check_epoch(self, header: BatchHeader, coordinator_epoch: int = -1) -> SequenceError | None:
         """A batch without sequences (a marker, a coordinator's write) older than the
-        producer's epoch is refused: INVALID_PRODUCER_EPOCH."""
+        producer's epoch is refused: INVALID_PRODUCER_EPOCH; a marker from a coordinator older
+        than the one of the producer's last marker: TRANSACTION_COORDINATOR_FENCED (a
+        coordinator that lost its partition still sending markers)."""
         entry = self.producers.get(header.producer_id)
-        if entry is not None and header.producer_epoch < entry.producer_epoch:
+        if entry is None:
+            return None
+        if header.producer_epoch < entry.producer_epoch:
             return SequenceError(
                 ErrorCode.invalid_producer_epoch,
                 f"marker epoch {header.producer_epoch} is older than {entry.producer_epoch}",
             )
+        if header.is_control and coordinator_epoch < entry.coordinator_epoch:
+            return SequenceError(
+                ErrorCode.transaction_coordinator_fenced,
+                f"coordinator epoch {coordinator_epoch} is older than {entry.coordinator_epoch}",
+            )
         return None
 
-    def complete_txn(self, header: BatchHeader, marker_offset: int) -> CompletedTxn | None:
+    def complete_txn(
+        self, header: BatchHeader, marker_offset: int, coordinator_epoch: int = -1
+    ) -> CompletedTxn | None:
         """A COMMIT or ABORT marker at ``marker_offset``: close the producer's transaction (None
         if it had none open here) and move the producer to the marker's epoch."""
         entry = self.producers.setdefault(header.producer_id, ProducerEntry())
+        entry.coordinator_epoch = max(entry.coordinator_epoch, coordinator_epoch)
         if header.producer_epoch > entry.producer_epoch:
             entry.producer_epoch = header.producer_epoch
             entry.batches.clear()

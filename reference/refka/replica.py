@@ -404,7 +404,11 @@ class Replica:
             return AppendResult(ErrorCode.not_enough_replicas)
         if header.has_producer_id and (header.is_control or not from_client):
             # a marker, or the group coordinator's transactional offsets: no sequence
-            refused = self.producer_state.check_epoch(header)
+            from refka.protocol.txn_markers import read_marker
+
+            marker = read_marker(header, records) if header.is_control else None
+            coordinator_epoch = -1 if marker is None else marker[1]
+            refused = self.producer_state.check_epoch(header, coordinator_epoch)
             if refused is not None:
                 return AppendResult(refused.error_code, error_message=refused.message)
         elif header.has_producer_id:
@@ -731,11 +735,13 @@ class Replica:
             if not header.is_control:
                 state.update(header, header.base_offset, header.max_timestamp)
                 continue
-            from refka.protocol.txn_markers import ABORT, control_type
+            from refka.protocol.txn_markers import ABORT, read_marker
 
-            kind = control_type(header, batch)
-            completed = None if kind is None else state.complete_txn(header, header.base_offset)
-            if completed is not None and kind == ABORT:
+            marker = read_marker(header, batch)
+            completed = None
+            if marker is not None:
+                completed = state.complete_txn(header, header.base_offset, marker[1])
+            if completed is not None and marker is not None and marker[0] == ABORT:
                 stable = state.first_unstable_offset()
                 aborted = AbortedTxn(
                     completed.producer_id,

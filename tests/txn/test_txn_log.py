@@ -110,3 +110,16 @@ def test_an_abort_is_written_to_the_segments_txnindex_in_kafkas_format() -> None
     assert storage.size(path) == 0
     assert replica.txn_index.entries == []
     assert replica.last_stable_offset == 0  # the transaction is open again
+
+
+def test_a_marker_from_an_older_coordinator_is_fenced() -> None:
+    """A coordinator that lost its ``__transaction_state`` partition (an older coordinator
+    epoch) may still send a marker: TRANSACTION_COORDINATOR_FENCED, as Kafka answers."""
+    replica = make_replica()
+    append(replica, txn_batch(7, 0, 0))
+    assert append(replica, marker_batch(7, 0, 5, ABORT, 0), from_client=False) == ErrorCode.none
+    assert replica.producer_state.producers[7].coordinator_epoch == 5
+    append(replica, txn_batch(7, 0, 1))
+    stale = marker_batch(7, 0, 4, COMMIT, 0)
+    assert append(replica, stale, from_client=False) == ErrorCode.transaction_coordinator_fenced
+    assert replica.last_stable_offset == 2  # still open

@@ -45,7 +45,7 @@ def _partition(m: Any, replica: Replica | None, index: int) -> Any:
             producer_epoch=entry.producer_epoch,
             last_sequence=entry.last_seq,
             last_timestamp=entry.last_timestamp_ms,
-            coordinator_epoch=-1,
+            coordinator_epoch=entry.coordinator_epoch,
             current_txn_start_offset=state.ongoing.get(producer_id, -1),
         )
         for producer_id, entry in sorted(state.producers.items())

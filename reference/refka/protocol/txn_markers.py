@@ -46,14 +46,16 @@ def marker_batch(
     )
 
 
-def control_type(header: BatchHeader, batch: bytes | memoryview) -> int | None:
-    """ABORT or COMMIT for a marker batch, None for any other batch (or a malformed key)."""
+def read_marker(header: BatchHeader, batch: bytes | memoryview) -> tuple[int, int] | None:
+    """(ABORT or COMMIT, coordinator epoch) of a marker batch; None for any other batch (or a
+    malformed record)."""
     if not header.is_control or not header.is_transactional:
         return None
     for record in iter_records(batch):
-        key = record.key
-        if key is None or len(key) < 4:
+        key, value = record.key, record.value
+        if key is None or len(key) < 4 or value is None or len(value) < 6:
             return None
-        parsed, _ = entity_reader(ControlRecordTypeSchema)(bytes(key), 2)
-        return int(parsed.type_)
+        kind, _ = entity_reader(ControlRecordTypeSchema)(bytes(key), 2)
+        marker, _ = entity_reader(EndTxnMarker)(bytes(value), 2)
+        return int(kind.type_), int(marker.coordinator_epoch)
     return None
