@@ -123,3 +123,44 @@ def test_a_marker_from_an_older_coordinator_is_fenced() -> None:
     stale = marker_batch(7, 0, 4, COMMIT, 0)
     assert append(replica, stale, from_client=False) == ErrorCode.transaction_coordinator_fenced
     assert replica.last_stable_offset == 2  # still open
+
+
+def test_the_cleaner_drops_aborted_records_and_stops_at_the_lso() -> None:
+    """Compaction with transactions: an aborted transaction's record neither survives nor
+    supersedes the committed one before it, and an open transaction's segment is not
+    cleaned (Kafka's cleaner bounds the dirty section by the last stable offset)."""
+    from refka.log.cleaner import CleanerConfig, LogCleaner
+    from refka.log.config import LogConfig
+    from refka.log.partition_log import PartitionLog
+    from refka.protocol.records import iter_batch_records
+
+    storage = MemoryStorage()
+    config = LogConfig(cleanup_policy="compact", min_cleanable_dirty_ratio=0.0)
+    log = PartitionLog.open(storage, "t-0", "t", 0, config, 0)
+    replica = Replica(log, 1, 0)
+
+    def keyed(value: bytes, pid: int = -1, seq: int = -1) -> bytes:
+        record = NewRecord(b"k", value, (), 1000)
+        if pid < 0:
+            return build_batch([record])
+        return build_batch(
+            [record], producer_id=pid, producer_epoch=0, base_sequence=seq, is_transactional=True
+        )
+
+    append(replica, keyed(b"committed"))  # 0
+    log.roll(1000)
+    append(replica, keyed(b"aborted", pid=7, seq=0))  # 1
+    append(replica, marker(7, 0, ABORT), from_client=False)  # 2
+    log.roll(1000)
+    append(replica, keyed(b"open", pid=8, seq=0))  # 3: open, in its own segment
+    log.roll(1000)
+    append(replica, keyed(b"last"))  # 4, the active segment
+    cleaner = LogCleaner(storage, CleanerConfig(), 0, lambda _tp: (
+        replica.last_stable_offset, replica.txn_index.entries
+    ))  # fmt: skip
+    cleaner.on_tick(2000, {("t", 0): log})
+    data = log.read_bytes(log.read(0, 1 << 20, log.log_end_offset, True))
+    values = [
+        r.value for header, rs in iter_batch_records(data) for r in rs if not header.is_control
+    ]
+    assert values == [b"committed", b"open", b"last"]
