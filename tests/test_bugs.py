@@ -1,7 +1,7 @@
 """``refka.bugs``: parsing, and the narrow switches each core gets from it (spec/bugs/*.cfg).
 The behaviour behind every switch is tested beside its component (tests/replication/
 test_replication_bugs.py, tests/controller/test_election_bugs.py,
-tests/group/test_group_bugs.py)."""
+tests/group/test_group_bugs.py, tests/txn/test_txn_bugs.py)."""
 
 from __future__ import annotations
 
@@ -66,6 +66,7 @@ SWITCH_FIELDS = (
     "ack_before_isr",
     "hide_lagging_high_watermark",
     "deduplicate_producer_batches",
+    "read_committed_below_lso",
 )
 
 
@@ -75,6 +76,7 @@ def switches(broker: Broker) -> dict[str, object]:
     found["truncation"] = config.fetcher.truncation
     found["fence_epochs"] = config.fetcher.fence_epochs
     found["fence_offset_commits"] = broker.groups.coordinator.config.fence_offset_commits
+    found["verify_writes"] = broker.transactions.verify_writes
     return found
 
 
@@ -83,9 +85,11 @@ KAFKA = {
     "ack_before_isr": False,
     "hide_lagging_high_watermark": True,
     "deduplicate_producer_batches": True,
+    "read_committed_below_lso": True,
     "truncation": TruncationMode.KIP279,
     "fence_epochs": True,
     "fence_offset_commits": True,
+    "verify_writes": True,
 }
 
 
@@ -107,6 +111,8 @@ def test_without_bugs_the_broker_runs_kafkas_rules_the_components_defaults() -> 
         ("HighWatermarkRegression", {"hide_lagging_high_watermark": False}),
         ("RetriesWithoutIdempotence", {"deduplicate_producer_batches": False}),
         ("ZombieCommit", {"fence_offset_commits": False}),
+        ("ReadUncommitted", {"read_committed_below_lso": False}),
+        ("LateWriteAfterAbort", {"verify_writes": False}),
         ("UncleanElection", {}),  # the controller's
         ("LastReplicaStanding", {}),
         ("StaleBrokerEpoch", {}),

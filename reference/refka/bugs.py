@@ -22,6 +22,8 @@ class Bug(enum.Enum):
     STALE_BROKER_EPOCH = "Election_StaleBrokerEpoch"  # before KIP-903
     NO_IDEMPOTENCE_WINDOW = "Delivery_RetriesWithoutIdempotence"
     ZOMBIE_COMMIT = "ConsumerGroup_ZombieCommit"
+    LATE_WRITE_AFTER_ABORT = "Transactions_LateWriteAfterAbort"  # before KIP-890
+    READ_UNCOMMITTED = "Transactions_ReadUncommitted"  # read_committed reads past the LSO
 
     @property
     def short_name(self) -> str:

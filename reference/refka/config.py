@@ -636,6 +636,13 @@ class BrokerConfig(ConfigModel):
         ge=1,
         le=INT_MAX,
     )
+    transaction_remove_expired_transaction_cleanup_interval_ms: int = _f(
+        3600000,
+        "The interval at which to remove transactions that have expired due to "
+        "<code>transactional.id.expiration.ms</code> passing.",
+        ge=1,
+        le=INT_MAX,
+    )
     transaction_max_timeout_ms: int = _f(
         900000,
         "The maximum allowed timeout for transactions. If a client's requested transaction time "
@@ -659,6 +666,13 @@ class BrokerConfig(ConfigModel):
         2,
         "The minimum number of replicas that must acknowledge a write to transaction topic in "
         "order to be considered successful.",
+        ge=1,
+        le=INT_MAX,
+    )
+    transaction_state_log_load_buffer_size: int = _f(
+        5242880,
+        "Batch size for reading from the transaction log segments when loading producer ids and "
+        "transactions into the cache (soft-limit, overridden if records are too large).",
         ge=1,
         le=INT_MAX,
     )

@@ -12,6 +12,12 @@ spec's idempotence rule (Delivery.tla, invariant NoDuplicateAppends), as Kafka's
   epoch is new: OUT_OF_ORDER_SEQUENCE_NUMBER;
 - a producer id the partition has no state for is accepted at any sequence (its state may have
   been removed with old segments), as Kafka does.
+
+Transactions (KIP-98): a producer's first transactional batch opens its transaction at that
+offset (``ongoing``); its COMMIT or ABORT marker closes it (``complete_txn``). The first offset
+of the oldest open transaction bounds the last stable offset (``first_unstable_offset``). A
+marker's epoch may be newer than the producer's (the coordinator fenced it, KIP-890): the
+producer's state moves to that epoch, so a late write of the older epoch is refused.
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ class ProducerEntry:
     producer_epoch: int = NO_EPOCH
     batches: deque[BatchMetadata] = field(default_factory=lambda: deque(maxlen=MAX_CACHED_BATCHES))
     last_timestamp_ms: int = -1
+    coordinator_epoch: int = -1  # of the producer's last marker here
 
     @property
     def last_seq(self) -> int:
@@ -54,6 +61,15 @@ class ProducerEntry:
             if batch.first_seq == first_seq and batch.last_seq == last_seq:
                 return batch
         return None
+
+
+@dataclass(frozen=True, slots=True)
+class CompletedTxn:
+    """A transaction a marker closed: its producer, first offset and the marker's offset."""
+
+    producer_id: int
+    first_offset: int
+    last_offset: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +105,7 @@ class ProducerStateManager:
         """``deduplicate=False`` (a bug switch) appends a retried batch again."""
         self.producers: dict[int, ProducerEntry] = {}
         self.deduplicate = deduplicate
+        self.ongoing: dict[int, int] = {}  # producer id -> first offset of its open transaction
 
     # bug switch: Bug.NO_IDEMPOTENCE_WINDOW (spec/bugs/Delivery_RetriesWithoutIdempotence.cfg)
     def check_sequence(self, header: BatchHeader) -> SequenceCheck:
@@ -142,7 +159,47 @@ class ProducerStateManager:
                 )
             )
         entry.last_timestamp_ms = timestamp_ms
+        if header.is_transactional:
+            self.ongoing.setdefault(header.producer_id, first_offset)
+
+    def check_epoch(self, header: BatchHeader, coordinator_epoch: int = -1) -> SequenceError | None:
+        """A batch without sequences (a marker, a coordinator's write) older than the
+        producer's epoch is refused: INVALID_PRODUCER_EPOCH; a marker from a coordinator older
+        than the one of the producer's last marker: TRANSACTION_COORDINATOR_FENCED (a
+        coordinator that lost its partition still sending markers)."""
+        entry = self.producers.get(header.producer_id)
+        if entry is None:
+            return None
+        if header.producer_epoch < entry.producer_epoch:
+            return SequenceError(
+                ErrorCode.invalid_producer_epoch,
+                f"marker epoch {header.producer_epoch} is older than {entry.producer_epoch}",
+            )
+        if header.is_control and coordinator_epoch < entry.coordinator_epoch:
+            return SequenceError(
+                ErrorCode.transaction_coordinator_fenced,
+                f"coordinator epoch {coordinator_epoch} is older than {entry.coordinator_epoch}",
+            )
+        return None
+
+    def complete_txn(
+        self, header: BatchHeader, marker_offset: int, coordinator_epoch: int = -1
+    ) -> CompletedTxn | None:
+        """A COMMIT or ABORT marker at ``marker_offset``: close the producer's transaction (None
+        if it had none open here) and move the producer to the marker's epoch."""
+        entry = self.producers.setdefault(header.producer_id, ProducerEntry())
+        entry.coordinator_epoch = max(entry.coordinator_epoch, coordinator_epoch)
+        if header.producer_epoch > entry.producer_epoch:
+            entry.producer_epoch = header.producer_epoch
+            entry.batches.clear()
+        first = self.ongoing.pop(header.producer_id, None)
+        return None if first is None else CompletedTxn(header.producer_id, first, marker_offset)
+
+    def first_unstable_offset(self) -> int | None:
+        """The first offset of the oldest open transaction, or None."""
+        return min(self.ongoing.values(), default=None)
 
     def truncate(self) -> None:
         """Forget all state (after a truncation the state is rebuilt from the log)."""
         self.producers.clear()
+        self.ongoing.clear()

@@ -34,6 +34,7 @@ from kio.schema.errors import ErrorCode
 from refka.log.file_slice import FileSlice
 from refka.log.leader_epoch_cache import LeaderEpochCache
 from refka.log.partition_log import PartitionLog
+from refka.log.transaction_index import AbortedTxn, TransactionIndex
 from refka.protocol import compression
 from refka.protocol import records as batches
 from refka.protocol.batch_header import BatchHeader, iter_headers, read_header
@@ -101,6 +102,7 @@ class ReadResult(NamedTuple):
     last_stable_offset: int
     log_start_offset: int
     size: int
+    aborted: tuple[tuple[int, int], ...] = ()  # read_committed: (producer id, first offset)
 
 
 @dataclass(slots=True)
@@ -145,13 +147,15 @@ class Replica:
         high_watermark: int | None = None,
         hide_lagging_high_watermark: bool = True,
         deduplicate_batches: bool = True,
+        read_committed_below_lso: bool = True,
         tracer: Tracer | None = None,
     ) -> None:
         """``high_watermark``: the checkpointed one (``replication-offset-checkpoint``), bounded
         by the log; without it the HW starts at the log start offset and is relearned.
-        ``hide_lagging_high_watermark`` (KIP-207) and ``deduplicate_batches`` (KIP-98) are off
-        only under bug switches (``refka.bugs``). ``tracer``: where the replica's steps go
-        (``refka.core.trace``), or None."""
+        ``hide_lagging_high_watermark`` (KIP-207), ``deduplicate_batches`` and
+        ``read_committed_below_lso`` (KIP-98) are off only under bug switches
+        (``refka.bugs``). ``tracer``: where the replica's steps go (``refka.core.trace``), or
+        None."""
         self.log = log
         self.tracer = tracer
         if tracer is not None:
@@ -167,9 +171,11 @@ class Replica:
         self.pending_isr: frozenset[int] | None = None  # an AlterPartition in flight (KIP-497)
         self.followers: dict[int, FollowerState] = {}
         self.hide_lagging_high_watermark = hide_lagging_high_watermark
+        self.read_committed_below_lso = read_committed_below_lso
         from refka.producer_state import ProducerStateManager  # with the first partition
 
         self.producer_state = ProducerStateManager(deduplicate=deduplicate_batches)
+        self.txn_index = TransactionIndex()
         self._fetched: tuple[int, list[BatchHeader]] | None = None  # FollowerFetch, traced
         self.high_watermark = self._bounded(
             log.log_start_offset if high_watermark is None else high_watermark
@@ -196,8 +202,16 @@ class Replica:
 
     @property
     def last_stable_offset(self) -> int:
-        """No transactions yet: everything below the high watermark is stable."""
-        return self.high_watermark
+        """The LSO (Transactions.tla ``LastStableOffset``): the first offset of the oldest open
+        transaction, or the high watermark if that is lower (Kafka's ``UnifiedLog``)."""
+        unstable = self.producer_state.first_unstable_offset()
+        hw = self.high_watermark
+        return hw if unstable is None or unstable > hw else unstable
+
+    def aborted_transactions(self, fetch_offset: int) -> list[AbortedTxn]:
+        """What a read_committed Fetch from ``fetch_offset`` returns in
+        ``aborted_transactions``: the aborted transactions below the LSO it may read."""
+        return self.txn_index.collect(fetch_offset, self.last_stable_offset)
 
     @property
     def is_leader(self) -> bool:
@@ -388,7 +402,16 @@ class Replica:
         header = headers[0]
         if required_acks == -1 and len(self.isr) < min_insync_replicas:
             return AppendResult(ErrorCode.not_enough_replicas)
-        if header.has_producer_id:
+        if header.has_producer_id and (header.is_control or not from_client):
+            # a marker, or the group coordinator's transactional offsets: no sequence
+            from refka.protocol.txn_markers import read_marker
+
+            marker = read_marker(header, records) if header.is_control else None
+            coordinator_epoch = -1 if marker is None else marker[1]
+            refused = self.producer_state.check_epoch(header, coordinator_epoch)
+            if refused is not None:
+                return AppendResult(refused.error_code, error_message=refused.message)
+        elif header.has_producer_id:
             from refka.producer_state import SequenceDuplicate, SequenceError
 
             check = self.producer_state.check_sequence(header)
@@ -433,7 +456,9 @@ class Replica:
             self.epoch_cache.assign(self.leader_epoch, base_offset)
         self.log.append(data, now_ms)
         header = headers[-1]
-        if header.has_producer_id:
+        if header.is_control:
+            self._track_batches(data, persist=True)
+        elif header.has_producer_id:
             timestamp_ms = now_ms if log_append else header.max_timestamp
             self.producer_state.update(header, base_offset, timestamp_ms)
         if self.tracer is not None:
@@ -558,9 +583,7 @@ class Replica:
         size = sum(h.size for h in headers)
         offset = self.log_end_offset
         self.log.append(data[:size], now_ms)
-        for header in headers:
-            if header.has_producer_id and not header.is_control:
-                self.producer_state.update(header, header.base_offset, header.max_timestamp)
+        self._track_batches(data[:size], persist=True)
         if self.tracer is not None:
             self._fetched = (offset, headers)
         return self.log_end_offset
@@ -644,19 +667,26 @@ class Replica:
         if fetch_offset == log.log_end_offset:  # caught up: nothing to read (PartitionLog.read)
             hw, lso = self.high_watermark, self.last_stable_offset
             return ReadResult([], hw, lso, log.log_start_offset, 0)
+        # bug switch: Bug.READ_UNCOMMITTED (spec/bugs/Transactions_ReadUncommitted.cfg)
+        committed = isolation is FetchIsolation.TXN_COMMITTED and self.read_committed_below_lso
         if isolation is FetchIsolation.LOG_END:
             max_offset = log.log_end_offset
-        elif isolation is FetchIsolation.HIGH_WATERMARK:
-            max_offset = self.high_watermark
-        else:
+        elif committed:
             max_offset = self.last_stable_offset
+        else:
+            max_offset = self.high_watermark
         slices = log.read(fetch_offset, max_bytes, max_offset, min_one_batch)
+        aborted: tuple[tuple[int, int], ...] = ()
+        if slices and committed and self.txn_index.entries:
+            found = self.txn_index.collect(fetch_offset, max_offset)
+            aborted = tuple((a.producer_id, a.first_offset) for a in found)
         return ReadResult(
             slices=slices,
             high_watermark=self.high_watermark,
             last_stable_offset=self.last_stable_offset,
             log_start_offset=self.log_start_offset,
             size=sum(s.size for s in slices),
+            aborted=aborted,
         )
 
     # -------------------------------------------------------------- truncation
@@ -683,15 +713,46 @@ class Replica:
         """Replay producer batches from the log's batch headers, a bounded chunk at a time
         (Kafka loads ``.snapshot`` files first and replays only the tail)."""
         self.producer_state.truncate()
+        self.txn_index.clear()
         offset = self.log_start_offset
         while offset < self.log_end_offset:
             slices = self.log.read(offset, _REBUILD_CHUNK_BYTES, self.log_end_offset, True)
             if not slices:
                 break
-            for header in iter_headers(self.log.read_bytes(slices)):
-                if header.has_producer_id and not header.is_control:
-                    self.producer_state.update(header, header.base_offset, header.max_timestamp)
-                offset = header.next_offset
+            offset = self._track_batches(self.log.read_bytes(slices), offset)
+
+    def _track_batches(
+        self, data: bytes | bytearray, offset: int = -1, persist: bool = False
+    ) -> int:
+        """Producer state from appended batches (with their offsets): sequences, open
+        transactions, and the aborted ones their markers close (written to the segment's
+        ``.txnindex`` when ``persist``: a new append, not a replay). Returns the next offset."""
+        state = self.producer_state
+        for header, batch in batches.iter_batches(data):
+            offset = header.next_offset
+            if not header.has_producer_id:
+                continue
+            if not header.is_control:
+                state.update(header, header.base_offset, header.max_timestamp)
+                continue
+            from refka.protocol.txn_markers import ABORT, read_marker
+
+            marker = read_marker(header, batch)
+            completed = None
+            if marker is not None:
+                completed = state.complete_txn(header, header.base_offset, marker[1])
+            if completed is not None and marker is not None and marker[0] == ABORT:
+                stable = state.first_unstable_offset()
+                aborted = AbortedTxn(
+                    completed.producer_id,
+                    completed.first_offset,
+                    completed.last_offset,
+                    header.next_offset if stable is None else stable,
+                )
+                self.txn_index.append(aborted)
+                if persist:
+                    self.log.append_aborted_txn(aborted.last_offset, aborted.encode())
+        return offset
 
 
 _REBUILD_CHUNK_BYTES = 16 * 1024 * 1024

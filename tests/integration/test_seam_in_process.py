@@ -160,6 +160,7 @@ CORE = [
     "controller",
     "replication",
     "broker",
+    "txn",
     "producer_state.py",
     "replica.py",
     "node.py",

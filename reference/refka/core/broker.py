@@ -44,6 +44,7 @@ from refka.core.network_client import NetworkClient, NodeAddress
 from refka.core.partitions import Partitions
 from refka.core.seeded import SeededRandom
 from refka.core.topics import Node, Topics
+from refka.core.transactions import TransactionService
 from refka.handlers import registry
 from refka.log.storage import Storage
 from refka.metadata.image import MetadataDelta, MetadataImage, whole_image_delta
@@ -165,7 +166,12 @@ class Broker:
             registry.GROUP_RESPONDERS,
             tracer,
         )
-        services = registry.BrokerServices(self.partitions, self.topics, self.groups, self.replicas)
+        self.transactions = TransactionService(
+            self.topics, self.partitions, self._reply, self.network, self.groups.on_txn_marker
+        )
+        services = registry.BrokerServices(
+            self.partitions, self.topics, self.groups, self.replicas, self.transactions
+        )
         self.apis = registry.broker_apis(services)
         self.dispatch = Dispatcher(
             self.apis,
@@ -224,6 +230,7 @@ class Broker:
             self.partitions.on_tick(now_ms)
             self.replicas.on_tick(now_ms)
             self.groups.on_tick(now_ms)
+            self.transactions.on_tick(now_ms)
             return self._collect(now_ms)
 
         return self._guard(handle)
@@ -303,6 +310,7 @@ class Broker:
             if topic[0] == TOPIC_RESOURCE and topic[1] in image.topics_by_name:
                 self.partitions.reconfigure_topic(topic[1])
         self.groups.on_metadata(image, now_ms)
+        self.transactions.on_metadata(image, now_ms)
 
     def _reply(self, ctx: RequestContext, response: Any) -> None:
         self.dispatch.reply(ctx, response)
@@ -320,6 +328,7 @@ class Broker:
         deadline = _earliest(
             self.partitions.next_deadline_ms(),
             self.groups.next_deadline_ms(),
+            self.transactions.next_deadline_ms(),
             self.channels.next_deadline_ms(),
             self.replicas.next_deadline_ms(),
             self.lifecycle.next_deadline_ms(),
@@ -367,6 +376,7 @@ def _replication_config(config: BrokerConfig) -> ReplicationConfig:
         ack_before_isr=Bug.ACK_BEFORE_ISR in bugs,
         hide_lagging_high_watermark=Bug.HIGH_WATERMARK_REGRESSION not in bugs,
         deduplicate_producer_batches=Bug.NO_IDEMPOTENCE_WINDOW not in bugs,
+        read_committed_below_lso=Bug.READ_UNCOMMITTED not in bugs,
     )
 
 

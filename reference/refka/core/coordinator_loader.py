@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 
 from refka.log.file_slice import FileSlice
 from refka.log.partition_log import OffsetOutOfRange
-from refka.protocol.records import iter_batch_records
+from refka.protocol.records import Record, iter_batch_records
+from refka.protocol.txn_markers import COMMIT
 from refka.replica import Replica
 
 KeyValue = tuple[bytes | None, bytes | None]
@@ -32,6 +33,7 @@ class PartitionLoad:
     next_offset: int
     end_offset: int
     records: list[KeyValue] = field(default_factory=list)
+    open_txns: dict[int, list[KeyValue]] = field(default_factory=dict)  # by producer id
 
 
 class CoordinatorLoader:
@@ -104,6 +106,20 @@ class CoordinatorLoader:
         start = load.next_offset
         for header, records in iter_batch_records(data):
             load.next_offset = header.next_offset
-            if not header.is_control:
+            if header.is_control:
+                _end_txn(load, header.producer_id, records)
+            elif header.is_transactional:
+                held = load.open_txns.setdefault(header.producer_id, [])
+                held.extend((r.key, r.value) for r in records if r.offset >= start)
+            else:
                 load.records.extend((r.key, r.value) for r in records if r.offset >= start)
         return load.next_offset >= load.end_offset
+
+
+def _end_txn(load: PartitionLoad, producer_id: int, records: list[Record]) -> None:
+    """A transaction marker: its records count from here (COMMIT) or never (ABORT); records
+    of a transaction still open at the end stay in ``open_txns`` (KIP-98)."""
+    held = load.open_txns.pop(producer_id, [])
+    key = records[0].key if records else None
+    if key is not None and len(key) >= 4 and int.from_bytes(key[2:4], "big") == COMMIT:
+        load.records.extend(held)

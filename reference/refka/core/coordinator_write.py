@@ -54,8 +54,12 @@ class DelayedCoordinatorWrite:
         required: Mapping[TopicPartition, int],
         replicas: Callable[[TopicPartition], Replica | None],
         complete: Callable[[ErrorCode], None],
+        map_errors: bool = True,
     ) -> None:
+        """``map_errors``: answer the coordinator's error for the log's (False: the log's own,
+        for transaction markers)."""
         self.deadline_ms = deadline_ms
+        self.map_errors = map_errors
         self.waiting = dict(required)
         self.watched = frozenset(required)
         self.replicas = replicas
@@ -74,5 +78,5 @@ class DelayedCoordinatorWrite:
         if self.waiting and self.error == E.none:
             self.error = E.request_timed_out
         self.waiting = {}
-        self.complete(coordinator_error(self.error))
+        self.complete(coordinator_error(self.error) if self.map_errors else self.error)
         return True

@@ -36,7 +36,7 @@ from kio.schema.errors import ErrorCode
 
 from refka.bugs import Bug
 from refka.core.context import PENDING, RequestContext
-from refka.core.coordinator_loader import CoordinatorLoader
+from refka.core.coordinator_loader import CoordinatorLoader, PartitionLoad
 from refka.core.coordinator_write import DelayedCoordinatorWrite, coordinator_error
 from refka.core.partitions import Partitions
 from refka.core.seeded import SeededRandom
@@ -150,7 +150,7 @@ class GroupService:
     def on_tick(self, now_ms: int) -> None:
         """Load a chunk of every loading partition, then fire the coordinator's timers."""
         for load in self.loader.step(now_ms):
-            self._loaded(load.partition, load.records)
+            self._loaded(load)
         if isinstance(self._coordinator, DeferredCoordinator):
             self._coordinator.on_tick(now_ms)
             return
@@ -218,13 +218,21 @@ class GroupService:
         coordinator.owned_partitions = owned & led
         coordinator.loading_partitions = self.loader.loading
         for load in self.loader.step(now_ms, chunks=0):  # nothing to replay: active at once
-            self._loaded(load.partition, load.records)
+            self._loaded(load)
 
-    def _loaded(self, partition: int, records: list[tuple[bytes | None, bytes | None]]) -> None:
-        coordinator = self.coordinator
-        coordinator.load(partition, records)
+    def _loaded(self, load: PartitionLoad) -> None:
+        coordinator, partition = self.coordinator, load.partition
+        coordinator.load(partition, load.records)
+        for producer_id, records in load.open_txns.items():
+            coordinator.load_open_txn(partition, producer_id, records)
         coordinator.owned_partitions = (coordinator.owned_partitions or frozenset()) | {partition}
         coordinator.loading_partitions = self.loader.loading
+
+    def on_txn_marker(self, topic: str, partition: int, producer_id: int, commit: bool) -> None:
+        """A transaction's marker was written to ``topic``-``partition``: on an offsets
+        partition, its transactional offsets are committed or dropped."""
+        if topic == OFFSETS_TOPIC and not isinstance(self._coordinator, DeferredCoordinator):
+            self._coordinator.complete_txn(partition, producer_id, commit)
 
     def _carry_out(
         self, effects: list[msg.Effect], now_ms: int

@@ -22,6 +22,7 @@ from refka.log.config import LogConfig
 from refka.log.file_slice import FileSlice
 from refka.log.log_manager import LogManager
 from refka.log.storage import Storage
+from refka.log.transaction_index import AbortedTxn
 from refka.replica import AppendResult, Replica
 
 Reply = Callable[[RequestContext, Any], None]
@@ -63,6 +64,7 @@ class Partitions:
                 dedupe_buffer_size=config.log_cleaner_dedupe_buffer_size,
                 io_buffer_load_factor=config.log_cleaner_io_buffer_load_factor,
             ),
+            transactions=self._transactions,
         )
         self._logs_due_ms = now_ms
 
@@ -100,6 +102,12 @@ class Partitions:
         if result.error_code == ErrorCode.none:
             self.partitions_changed([(topic, partition)], now_ms)  # wake follower fetches
         return result
+
+    def _transactions(self, tp: TopicPartition) -> tuple[int, list[AbortedTxn]] | None:
+        """What the log cleaner needs of a replica: its last stable offset and aborted
+        transactions."""
+        replica = self.replicas.get(tp)
+        return None if replica is None else (replica.last_stable_offset, replica.txn_index.entries)
 
     def log_config(self, configs: dict[str, str]) -> LogConfig:
         """A topic's log config: its overrides over the broker's defaults (ValueError if bad)."""

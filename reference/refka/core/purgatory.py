@@ -11,7 +11,7 @@ cancelled with a connection and ``try_complete`` returns a non-None marker when 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -34,7 +34,14 @@ class DelayedOperation(Protocol):
 
 @dataclass(slots=True)
 class Purgatory:
+    """The waiting operations. A completion may append (a group coordinator's write answered,
+    then markers appended) and so check again, or watch a new operation, while a pass is
+    running: such a check is deferred until the pass ends (each operation is tried by one pass
+    at a time, so none completes twice), and an operation watched meanwhile is kept."""
+
     operations: list[DelayedOperation] = field(default_factory=list)
+    _busy: bool = False
+    _deferred: set[TopicPartition] = field(default_factory=set)
 
     def watch(self, operation: DelayedOperation) -> None:
         self.operations.append(operation)
@@ -44,9 +51,12 @@ class Purgatory:
     ) -> list[tuple[RequestContext, object]]:
         """Try every operation watching one of ``keys``; return those that completed."""
         touched = set(keys)
+        if self._busy:
+            self._deferred |= touched
+            return []
         if not touched or not self.operations:
             return []
-        return self._complete(lambda op: bool(op.watched & touched), now_ms, force=False)
+        return self._complete(_watching(touched), now_ms, force=False)
 
     def expire(self, now_ms: int) -> list[tuple[RequestContext, object]]:
         return self._complete(lambda op: op.deadline_ms <= now_ms, now_ms, force=True)
@@ -60,13 +70,29 @@ class Purgatory:
         return min((op.deadline_ms for op in self.operations), default=None)
 
     def _complete(self, selected, now_ms: int, force: bool) -> list[tuple[RequestContext, object]]:  # type: ignore[no-untyped-def]
+        self._busy = True
+        try:
+            done = self._pass(selected, now_ms, force)
+            while self._deferred:
+                keys, self._deferred = self._deferred, set()
+                done += self._pass(_watching(keys), now_ms, False)
+        finally:
+            self._busy = False
+        return done
+
+    def _pass(self, selected, now_ms: int, force: bool) -> list[tuple[RequestContext, object]]:  # type: ignore[no-untyped-def]
         done: list[tuple[RequestContext, object]] = []
         waiting: list[DelayedOperation] = []
-        for op in self.operations:
+        operations, self.operations = self.operations, []
+        for op in operations:
             response = op.try_complete(now_ms, force) if selected(op) else None
             if response is None:
                 waiting.append(op)
             elif op.ctx is not None:
                 done.append((op.ctx, response))
-        self.operations = waiting
+        self.operations = waiting + self.operations  # with those watched during the pass
         return done
+
+
+def _watching(keys: set[TopicPartition]) -> Callable[[DelayedOperation], bool]:
+    return lambda op: bool(op.watched & keys)

@@ -49,6 +49,7 @@ from refka.group.messages import (
 from refka.group.offsets import OffsetActions, PendingCommit, StoredOffset, offset_key
 from refka.group.partitioner import partition_for
 from refka.group.state import GroupState, parse_state
+from refka.group.txn_offsets import TxnOffsetActions, TxnOffsets
 
 if TYPE_CHECKING:
     from refka.core.trace import Tracer
@@ -65,7 +66,7 @@ E = ErrorCode
 
 
 @dataclass(slots=True)
-class GroupCoordinator(OffsetActions):
+class GroupCoordinator(OffsetActions, TxnOffsetActions):
     config: GroupConfig
     rng: RandomBits
     owned_partitions: frozenset[int] | None = None  # None: this broker owns every partition
@@ -73,6 +74,8 @@ class GroupCoordinator(OffsetActions):
     groups: dict[str, ClassicGroup] = field(default_factory=dict)
     offsets: dict[str, dict[TopicPartition, StoredOffset]] = field(default_factory=dict)
     pending_offsets: dict[str, dict[TopicPartition, StoredOffset]] = field(default_factory=dict)
+    pending_txn_offsets: dict[int, TxnOffsets] = field(default_factory=dict)  # by producer id
+    _txn_writes: dict[int, tuple[int, str, list[TopicPartition]]] = field(default_factory=dict)
     next_retention_check_ms: int | None = None
     _records: dict[int, list[tuple[bytes, bytes | None]]] = field(default_factory=dict)
     _staged: dict[int, list[PendingCommit]] = field(default_factory=dict)  # by partition
@@ -101,6 +104,10 @@ class GroupCoordinator(OffsetActions):
 
     def _new_member_id(self, prefix: str) -> str:
         return f"{prefix}-{uuid.UUID(int=self.rng.getrandbits(128), version=4)}"
+
+    def _new_write_id(self) -> int:
+        write_id, self._next_write_id = self._next_write_id, self._next_write_id + 1
+        return write_id
 
     def _finish(self, effects: Sequence[Effect], now_ms: int) -> list[Effect]:
         """Appends (one batch per partition) before every reply: persist, then acknowledge.
@@ -730,6 +737,7 @@ class GroupCoordinator(OffsetActions):
             del self._writes[write_id]
         self._records.pop(partition, None)
         self._staged.pop(partition, None)
+        self.unload_txn_offsets(partition)
         return effects
 
     def load(self, partition: int, records: Iterable[object]) -> None:

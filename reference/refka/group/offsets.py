@@ -81,6 +81,8 @@ class OffsetActions:
         def _record(self, partition: int, key: bytes, value: bytes | None) -> None: ...
         def _finish(self, effects: Sequence[Effect], now_ms: int) -> list[Effect]: ...
         def _delete_group(self, group: ClassicGroup, now_ms: int) -> None: ...
+        def complete_txn_write(self, write_id: int, error: ErrorCode) -> None: ...
+        def has_pending_txn_offset(self, group_id: str, tp: TopicPartition) -> bool: ...
 
     # -- CommitOffset / OffsetFetch / OffsetDelete -------------------------------------
 
@@ -146,6 +148,7 @@ class OffsetActions:
         """The driver's report on an ``Append``: replicated (``E.none``) or failed. Its offsets
         become committed, or are dropped; either way they are no longer pending. An offset
         deleted meanwhile (OffsetDelete, DeleteGroups, unload) stays deleted."""
+        self.complete_txn_write(write_id, error)
         _, commits = self._writes.pop(write_id, (-1, []))
         for group_id, tp, offset in commits:
             pending = self.pending_offsets.get(group_id, {})
@@ -204,10 +207,14 @@ class OffsetActions:
         return None
 
     def fetch_offsets(
-        self, group_id: str, topics: Iterable[tuple[str, Iterable[int]]] | None
+        self,
+        group_id: str,
+        topics: Iterable[tuple[str, Iterable[int]]] | None,
+        require_stable: bool = False,
     ) -> GroupOffsets:
         """OffsetFetch for one group: committed offsets only (a pending commit is not seen);
-        ``topics=None`` asks for every committed offset."""
+        ``topics=None`` asks for every committed offset. ``require_stable`` (KIP-447): a
+        partition with an offset pending in a transaction answers UNSTABLE_OFFSET_COMMIT."""
         error = self._coordinator_error(group_id)
         if error is not None:
             return GroupOffsets(group_id, error)
@@ -219,7 +226,9 @@ class OffsetActions:
         results = []
         for topic, p in wanted:
             o = stored.get((topic, p))
-            if o is None:
+            if require_stable and self.has_pending_txn_offset(group_id, (topic, p)):
+                results.append(CommittedOffset(topic, p, -1, -1, "", E.unstable_offset_commit))
+            elif o is None:
                 results.append(CommittedOffset(topic, p, -1, -1, ""))
             else:
                 results.append(CommittedOffset(topic, p, o.offset, o.leader_epoch, o.metadata))

@@ -54,6 +54,7 @@ class _Shape(NamedTuple):
     has_records: bool = False
     leader: tuple[int, int] | None = None  # KIP-951: (leader id, epoch) with an error
     diverging_epoch: tuple[int, int] | None = None  # (epoch, end offset) to a follower
+    aborted: tuple[tuple[int, int], ...] = ()  # read_committed: (producer id, first offset)
 
 
 class _PartitionRead(NamedTuple):
@@ -223,6 +224,7 @@ def _partition_read(
         bool(result.slices),
         None,
         found.diverging_epoch,
+        result.aborted,
     )
     return _PartitionRead(shape, result.slices)
 
@@ -343,11 +345,19 @@ def _partition(api_version: int, committed: bool, read: _Shape, marker: int) -> 
             high_watermark=read.high_watermark,
             last_stable_offset=read.last_stable_offset,
             log_start_offset=read.log_start_offset,
-            aborted_transactions=() if committed else None,
+            aborted_transactions=_aborted(m, read.aborted) if committed else None,
             preferred_read_replica=-1,
             records=records,
             **_tagged(m, read),
         )
+    )
+
+
+def _aborted(m: Any, aborted: tuple[tuple[int, int], ...]) -> tuple[Any, ...]:
+    """The aborted transactions a read_committed consumer must skip (KIP-98)."""
+    return tuple(
+        codec.build(m.AbortedTransaction, producer_id=producer_id, first_offset=first_offset)
+        for producer_id, first_offset in aborted
     )
 
 

@@ -21,6 +21,7 @@ from kio.schema.errors import ErrorCode
 
 from refka.core.context import RequestContext
 from refka.core.groups import GroupService
+from refka.core.transactions import TransactionService
 from refka.group import messages as msg
 from refka.handlers.group_apis import (
     DELETE_GROUPS,
@@ -53,13 +54,20 @@ def _ms(value: datetime.timedelta | int) -> int:
 
 
 def handle_find_coordinator(groups: GroupService, ctx: RequestContext, request: Any) -> Any:
-    """A group's coordinator is the leader of its ``__consumer_offsets`` partition;
-    COORDINATOR_NOT_AVAILABLE while there is none. A transactional id (key type 1) is
-    answered the same way until the transaction coordinator has its own topic."""
+    """FindCoordinator for groups only (no transaction coordinator given)."""
+    return find_coordinator(groups, None, ctx, request)
+
+
+def find_coordinator(
+    groups: GroupService, txns: TransactionService | None, ctx: RequestContext, request: Any
+) -> Any:
+    """A group's coordinator is the leader of its ``__consumer_offsets`` partition, a
+    transactional id's (key type 1) the leader of its ``__transaction_state`` partition;
+    COORDINATOR_NOT_AVAILABLE while there is none."""
     m = codec.response_module(FIND_COORDINATOR, ctx.api_version)
     key_type = getattr(request, "key_type", 0)
     keys = request.coordinator_keys if ctx.api_version >= 4 else (request.key,)
-    answers = [_coordinator(groups, ctx, key_type, key) for key in keys]
+    answers = [_coordinator(groups, txns, ctx, key_type, key) for key in keys]
     if ctx.api_version < 4:
         return codec.build(m.FindCoordinatorResponse, throttle_time=codec.millis(0), **answers[0])
     coordinators = tuple(
@@ -71,10 +79,21 @@ def handle_find_coordinator(groups: GroupService, ctx: RequestContext, request: 
     )
 
 
-def _coordinator(groups: GroupService, ctx: RequestContext, key_type: int, key: str) -> dict:
+def _coordinator(
+    groups: GroupService,
+    txns: TransactionService | None,
+    ctx: RequestContext,
+    key_type: int,
+    key: str,
+) -> dict:
     if key_type not in (0, 1):
         return _no_coordinator(E.invalid_request, f"unsupported key type {key_type}")
-    node = groups.coordinator_for(key, ctx.now_ms, ctx.listener)
+    if key_type == 1:
+        if txns is None:
+            return _no_coordinator(E.coordinator_not_available, None)
+        node = txns.coordinator_for(key, ctx.now_ms, ctx.listener)
+    else:
+        node = groups.coordinator_for(key, ctx.now_ms, ctx.listener)
     if node is None:
         return _no_coordinator(E.coordinator_not_available, None)
     return {
@@ -292,22 +311,33 @@ def offset_commit_response(version: int, r: msg.OffsetCommitResult) -> Any:
     return codec.build(m.OffsetCommitResponse, throttle_time=codec.millis(0), topics=topics)
 
 
+TXN_OFFSET_COMMIT = 28
+
+
+def txn_offset_commit_response(version: int, r: msg.OffsetCommitResult) -> Any:
+    """TxnOffsetCommit's answer (``refka.handlers.txn_offset_commit``): OffsetCommit's shape."""
+    m = codec.response_module(TXN_OFFSET_COMMIT, version)
+    topics = _partition_errors(m, "TxnOffsetCommit", r.partitions)
+    return codec.build(m.TxnOffsetCommitResponse, throttle_time=codec.millis(0), topics=topics)
+
+
 def handle_offset_fetch(groups: GroupService, ctx: RequestContext, request: Any) -> Any:
     """OffsetFetch answers at once (v8+: several groups, KIP-709; v10: topics by id, an
     unknown id's partitions UNKNOWN_TOPIC_ID)."""
     coordinator = groups.coordinator
     m = codec.response_module(OFFSET_FETCH, ctx.api_version)
+    stable = bool(getattr(request, "require_stable", False))
     if ctx.api_version >= 8:
         answered = []
         for g in request.groups:
             wanted, unknown = _wanted(groups, ctx.api_version, g)
-            result = coordinator.fetch_offsets(g.group_id, wanted)
+            result = coordinator.fetch_offsets(g.group_id, wanted, stable)
             answered.append(_fetched_group(m, ctx.api_version, groups, result, unknown))
         return codec.build(
             m.OffsetFetchResponse, throttle_time=codec.millis(0), groups=tuple(answered)
         )
     wanted, _ = _wanted(groups, ctx.api_version, request)
-    result = coordinator.fetch_offsets(request.group_id, wanted)
+    result = coordinator.fetch_offsets(request.group_id, wanted, stable)
     topics = _fetched_topics(m, ctx.api_version, result, "OffsetFetchResponseTopic", "Partition")
     return codec.build(
         m.OffsetFetchResponse, throttle_time=codec.millis(0), topics=topics, error_code=result.error
@@ -530,6 +560,7 @@ RESPONDERS: dict[int, Callable[[int, Any], Any]] = {
     HEARTBEAT: heartbeat_response,
     LEAVE_GROUP: leave_group_response,
     OFFSET_COMMIT: offset_commit_response,
+    TXN_OFFSET_COMMIT: txn_offset_commit_response,
     OFFSET_DELETE: offset_delete_response,
     DELETE_GROUPS: delete_groups_response,
 }

@@ -15,8 +15,10 @@ from kio.schema.errors import ErrorCode
 
 from refka.core.context import CLOSE_CONNECTION, NO_RESPONSE, RequestContext
 from refka.core.partitions import Partitions
+from refka.core.transactions import TransactionService
 from refka.handlers.topic_names import INTERNAL_TOPICS
 from refka.protocol import codec
+from refka.protocol.batch_header import HEADER_SIZE, read_header
 from refka.replica import AppendResult
 from refka.replication.replica_manager import ReplicaManager
 
@@ -25,21 +27,31 @@ VALID_ACKS = (-1, 0, 1)
 
 
 def handle_produce(
-    partitions: Partitions, replicas: ReplicaManager, ctx: RequestContext, request: Any
+    partitions: Partitions,
+    replicas: ReplicaManager,
+    txns: TransactionService,
+    ctx: RequestContext,
+    request: Any,
 ) -> Any:
     """LeaderAppend for each partition; acks=all waits in a DelayedProduce until the ISR has
     the records (or its timeout), the other acks are answered at once."""
     m = codec.response_module(KEY, ctx.api_version)
     acks = request.acks
     names = topic_names(replicas, request)
+    txn_id = getattr(request, "transactional_id", None)
     results: dict[tuple[str, int], AppendResult] = {}
     for topic_data, name in zip(request.topic_data, names, strict=True):
         for data in topic_data.partition_data:
             key = (name, data.index)
+            refused = (
+                None if txn_id is None else _unverified(partitions, txns, ctx, txn_id, key, data)
+            )
             if acks not in VALID_ACKS:
                 results[key] = AppendResult(ErrorCode.invalid_required_acks)
             elif name.startswith(_UNKNOWN_ID):
                 results[key] = AppendResult(ErrorCode.unknown_topic_id)
+            elif refused is not None:
+                results[key] = refused
             else:
                 results[key] = _append(replicas, ctx, name, data, acks)
     appended = [tp for tp, r in results.items() if r.error_code == ErrorCode.none]
@@ -72,6 +84,30 @@ def topic_names(replicas: ReplicaManager, request: Any) -> list[str]:
             name = f"{_UNKNOWN_ID}{topic_data.topic_id}" if found is None else found.name
         names.append(name)
     return names
+
+
+def _unverified(
+    partitions: Partitions,
+    txns: TransactionService,
+    ctx: RequestContext,
+    txn_id: str,
+    tp: tuple[str, int],
+    data: Any,
+) -> AppendResult | None:
+    """KIP-890 part 1: a transaction's first write to a partition must be in the producer's
+    ongoing transaction (``TransactionService.verify``); Produce v11 is told
+    TRANSACTION_ABORTABLE, older versions INVALID_TXN_STATE, as Kafka answers."""
+    replica = partitions.replica(*tp)
+    if replica is None or not data.records or len(data.records) < HEADER_SIZE:
+        return None
+    header = read_header(data.records)
+    if not header.is_transactional or header.producer_id in replica.producer_state.ongoing:
+        return None
+    error = txns.verify(txn_id, header.producer_id, header.producer_epoch, tp)
+    if error == ErrorCode.none:
+        return None
+    abortable = ctx.api_version >= 11
+    return AppendResult(ErrorCode.transaction_abortable if abortable else error)
 
 
 def _append(

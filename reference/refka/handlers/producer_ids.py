@@ -3,8 +3,7 @@
 Ids come from the block this broker holds (``refka.broker.producer_ids``, KIP-730): unique in
 the cluster across restarts. The answer waits while a new block is fetched from the controller;
 COORDINATOR_NOT_AVAILABLE if none can be had (the client retries). Transactions are not built
-yet: a transactional id gets COORDINATOR_NOT_AVAILABLE, as Kafka answers when its transaction
-state topic cannot be created.
+A transactional id goes to the transaction coordinator (``refka.handlers.transactions``).
 """
 
 from __future__ import annotations
@@ -16,14 +15,19 @@ from kio.schema.errors import ErrorCode
 from refka.broker.producer_ids import UNAVAILABLE, WAITING
 from refka.core.context import PENDING, RequestContext
 from refka.core.topics import Topics
+from refka.core.transactions import TransactionService
 from refka.protocol import codec
 
 KEY = 22
 
 
-def handle_init_producer_id(topics: Topics, ctx: RequestContext, request: Any) -> Any:
+def handle_init_producer_id(
+    topics: Topics, txns: TransactionService, ctx: RequestContext, request: Any
+) -> Any:
     if request.transactional_id is not None:
-        return _response(ctx, ErrorCode.coordinator_not_available, -1)
+        from refka.handlers import transactions
+
+        return transactions.handle_init_producer_id(txns, ctx, request)
 
     def granted(producer_id: int | None) -> None:
         if producer_id is None:

@@ -15,6 +15,8 @@ never the whole broker:
 - ``Topics`` (``refka.core.topics``): Metadata, CreateTopics, DeleteTopics, CreatePartitions,
   DescribeConfigs, AlterConfigs, IncrementalAlterConfigs, DescribeCluster, InitProducerId;
 - ``GroupService`` (``refka.core.groups``): the group APIs;
+- ``TransactionService`` (``refka.core.transactions``): the transaction APIs, and
+  FindCoordinator and InitProducerId for a transactional id;
 - the API table itself: ApiVersions.
 
 :func:`broker_apis` binds each handler to its service with ``functools.partial``, so the
@@ -41,6 +43,7 @@ from refka.core.dispatch import Api
 from refka.core.groups import GroupService
 from refka.core.partitions import Partitions
 from refka.core.topics import Topics
+from refka.core.transactions import TransactionService
 from refka.handlers import api_versions, forwarded, group_apis, metadata
 from refka.replication.replica_manager import ReplicaManager
 
@@ -92,20 +95,24 @@ class BrokerServices:
     topics: Topics
     groups: GroupService
     replicas: ReplicaManager
+    transactions: TransactionService
 
 
 def broker_apis(services: BrokerServices) -> dict[int, Api]:
     """The broker's API table, each handler bound to its service."""
     p, t, r = services.partitions, services.topics, services.replicas
+    x, g, txn = services.transactions, services.groups, "transactions"
+    admin = "transaction_admin"
     forward = partial(forwarded.handle_forwarded, t)
     lazy = on_first_request
+    produce = lazy("produce", "handle_produce", p, r, x)
     apis: dict[int, Api] = {}
 
     def who() -> tuple[str | None, int]:
         return t.cluster_id, t.node.node_id
 
     table = [
-        Api(0, "Produce", 3, 13, lazy("produce", "handle_produce", p, r), advertised_min_version=0),
+        Api(0, "Produce", 3, 13, produce, advertised_min_version=0),
         Api(1, "Fetch", 4, 18, lazy("fetch", "handle_fetch", p, r)),
         Api(2, "ListOffsets", 1, 11, lazy("list_offsets", "handle_list_offsets", p, r)),
         Api(3, "Metadata", 0, 13, partial(metadata.handle_metadata, t)),
@@ -113,7 +120,12 @@ def broker_apis(services: BrokerServices) -> dict[int, Api]:
         Api(19, "CreateTopics", 2, 7, forward),
         Api(20, "DeleteTopics", 1, 6, forward),
         Api(23, "OffsetForLeaderEpoch", 2, 4, lazy("offset_for_leader_epoch", "handle", r)),
-        Api(22, "InitProducerId", 0, 5, lazy("producer_ids", "handle_init_producer_id", t)),
+        Api(22, "InitProducerId", 0, 5, lazy("producer_ids", "handle_init_producer_id", t, x)),
+        Api(24, "AddPartitionsToTxn", 0, 5, lazy(txn, "handle_add_partitions_to_txn", x)),
+        Api(25, "AddOffsetsToTxn", 0, 4, lazy(txn, "handle_add_offsets_to_txn", x)),
+        Api(26, "EndTxn", 0, 4, lazy(txn, "handle_end_txn", x)),
+        Api(27, "WriteTxnMarkers", 1, 1, lazy("write_txn_markers", "handle_write_txn_markers", x)),
+        Api(28, "TxnOffsetCommit", 0, 4, lazy("txn_offset_commit", "handle_txn_offset_commit", g)),
         Api(32, "DescribeConfigs", 1, 4, lazy("configs", "handle_describe_configs", t)),
         Api(33, "AlterConfigs", 0, 2, forward),
         Api(37, "CreatePartitions", 0, 3, forward),
@@ -121,9 +133,14 @@ def broker_apis(services: BrokerServices) -> dict[int, Api]:
         Api(44, "IncrementalAlterConfigs", 0, 1, forward),
         Api(45, "AlterPartitionReassignments", 0, 1, forward),
         Api(60, "DescribeCluster", 0, 2, lazy("cluster", "handle_describe_cluster", t)),
+        Api(61, "DescribeProducers", 0, 0, lazy("describe_producers", "handle", p)),
+        Api(65, "DescribeTransactions", 0, 0, lazy(admin, "handle_describe_transactions", x)),
+        Api(66, "ListTransactions", 0, 2, lazy(admin, "handle_list_transactions", x)),
     ]
     for key, (low, high) in group_apis.SUPPORTED_VERSIONS.items():
         handler = lazy("group", "handle", key, services.groups)
+        if key == group_apis.FIND_COORDINATOR:  # transactional ids too
+            handler = lazy("group", "find_coordinator", services.groups, x)
         table.append(Api(key, group_apis.NAMES[key], low, high, handler))
     apis.update((api.key, api) for api in table)
     return apis

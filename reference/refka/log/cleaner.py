@@ -6,10 +6,12 @@ Sans-I/O: the log manager calls ``on_tick(now_ms, logs)``; files change only thr
 
 1. **Choose.** A log's *dirty* section runs from its first dirty offset (the
    ``cleaner-offset-checkpoint`` file at the log dir root, else the log start) to the first
-   uncleanable offset: the active segment's base, or the first segment holding a record newer
-   than ``min.compaction.lag.ms``. It is cleanable when dirty bytes / all bytes before that
-   offset exceeds ``min.cleanable.dirty.ratio``, when its oldest dirty record is older than
-   ``max.compaction.lag.ms``, or when tombstones it kept have reached their delete horizon.
+   uncleanable offset: the active segment's base, the first segment holding a record newer
+   than ``min.compaction.lag.ms``, or the first segment reaching the last stable offset (an
+   open transaction's records are not cleaned, nor what they may supersede). It is cleanable
+   when dirty bytes / all bytes before that offset exceeds ``min.cleanable.dirty.ratio``, when
+   its oldest dirty record is older than ``max.compaction.lag.ms``, or when tombstones it kept
+   have reached their delete horizon.
 2. **Map.** Each key's last offset in the dirty section (the "offset map", at most
    ``log.cleaner.dedupe.buffer.size`` / 24 x ``log.cleaner.io.buffer.load.factor`` keys; a
    fuller map ends the pass at a segment boundary, the rest waits for the next pass).
@@ -21,26 +23,30 @@ Sans-I/O: the log manager calls ``on_tick(now_ms, logs)``; files change only thr
    keeps its base and last offset, codec, producer fields and leader epoch. A batch left
    without records disappears, except a producer's last batch in the log (an empty batch
    keeps its sequence for idempotence) and the last batch of a group (an empty batch marks
-   where the group ends, for crash recovery). Control batches are kept as they are (refka
-   writes none: no transactions).
+   where the group ends, for crash recovery). Records of aborted transactions are dropped and
+   never supersede another record (Kafka's cleaner does the same); control batches are kept.
 4. **Swap.** ``PartitionLog.replace_segments`` swaps each group in crash-safely.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from refka.log.checkpoint import read_offsets, write_offsets
 from refka.log.partition_log import PartitionLog
 from refka.log.segment import BatchPosition, LogSegment
 from refka.log.storage import Storage
+from refka.log.transaction_index import AbortedTxn
 from refka.protocol import records as codec
 from refka.protocol.batch_header import BatchHeader, read_header
 
 CLEANER_CHECKPOINT = "cleaner-offset-checkpoint"
 _OFFSET_MAP_ENTRY_BYTES = 24  # Kafka's SkimpyOffsetMap: a 16-byte MD5 and an 8-byte offset
 TopicPartition = tuple[str, int]
+Transactions = Callable[[TopicPartition], tuple[int, Sequence[AbortedTxn]] | None]
+"""A partition's last stable offset and aborted transactions (None: no replica knows them)."""
+Aborted = dict[int, list[tuple[int, int]]]  # producer id -> (first offset, marker offset)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,9 +79,16 @@ class Cleanable:
 class LogCleaner:
     """Chooses and cleans one compacted log per pass; see the module docstring."""
 
-    def __init__(self, storage: Storage, config: CleanerConfig, now_ms: int) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        config: CleanerConfig,
+        now_ms: int,
+        transactions: Transactions | None = None,
+    ) -> None:
         self.storage = storage
         self.config = config
+        self.transactions = transactions or (lambda _tp: None)
         self.first_dirty: dict[TopicPartition, int] = read_offsets(storage, CLEANER_CHECKPOINT)
         self.tombstone_horizons: dict[TopicPartition, int] = {}
         self.next_run_ms = now_ms
@@ -119,6 +132,13 @@ class LogCleaner:
             ):
                 first_uncleanable = segment.base_offset
                 break
+        known = self.transactions(tp)
+        if known is not None:
+            stable = known[0]
+            for segment in log.segments:
+                if segment.next_offset > stable:
+                    first_uncleanable = min(first_uncleanable, segment.base_offset)
+                    break
         clean_bytes = sum(s.size for s in log.segments if s.next_offset <= first_dirty)
         dirty = [
             s
@@ -140,7 +160,9 @@ class LogCleaner:
 
     def clean(self, log: PartitionLog, case: Cleanable, now_ms: int) -> None:
         """One pass over ``log`` (Kafka's ``Cleaner.doClean``)."""
-        offsets, end = self.build_offset_map(log, case.first_dirty, case.first_uncleanable)
+        known = self.transactions(case.tp)
+        aborted = _aborted_ranges(known[1] if known is not None else ())
+        offsets, end = self.build_offset_map(log, case.first_dirty, case.first_uncleanable, aborted)
         end = max(end, case.first_dirty)
         last_of_producer = _last_batch_of_producers(log)
         horizon_for_new = now_ms + log.config.delete_retention_ms
@@ -157,7 +179,7 @@ class LogCleaner:
             for i, (header, data) in enumerate(batches):
                 out, horizon = _filter_batch(
                     header, data, offsets, now_ms, horizon_for_new, last_of_producer,
-                    last_in_group=i == len(batches) - 1,
+                    last_in_group=i == len(batches) - 1, aborted=_is_aborted(header, aborted),
                 )  # fmt: skip
                 if out is not None:
                     cleaned.append(out, [_position(out)])
@@ -175,7 +197,7 @@ class LogCleaner:
         self.passes += 1
 
     def build_offset_map(
-        self, log: PartitionLog, start: int, stop: int
+        self, log: PartitionLog, start: int, stop: int, aborted: Aborted | None = None
     ) -> tuple[dict[bytes, int], int]:
         """Each key's last offset in whole segments of [start, stop); and where the map ends."""
         offsets: dict[bytes, int] = {}
@@ -187,6 +209,8 @@ class LogCleaner:
                 break  # full: the rest waits for the next pass
             for header, data in _batches(log, segment):
                 if header.is_control or header.records_count == 0:
+                    continue
+                if aborted and _is_aborted(header, aborted):
                     continue
                 for record in codec.iter_records(data):
                     if record.key is not None and record.offset >= start:
@@ -203,15 +227,17 @@ def _filter_batch(
     horizon_for_new: int,
     last_of_producer: dict[int, int],
     last_in_group: bool,
+    aborted: bool = False,
 ) -> tuple[bytes | None, int | None]:
-    """What is left of one batch, and the delete horizon of the tombstones it keeps."""
+    """What is left of one batch, and the delete horizon of the tombstones it keeps (nothing
+    of a batch of an aborted transaction)."""
     if header.is_control:
         return data, None
     records = list(codec.iter_records(data)) if header.records_count else []
     horizon = codec.delete_horizon_ms(header)
 
     def keep(record: codec.Record) -> bool:
-        if record.key is None:
+        if aborted or record.key is None:
             return False  # Kafka's cleaner drops keyless records
         if offsets.get(record.key, record.offset) > record.offset:
             return False  # a later record has the same key
@@ -232,6 +258,21 @@ def _filter_batch(
     if producer_last or last_in_group:
         return codec.build_empty_batch(header), None
     return None, None
+
+
+def _aborted_ranges(entries: Sequence[AbortedTxn]) -> Aborted:
+    ranges: Aborted = {}
+    for entry in entries:
+        ranges.setdefault(entry.producer_id, []).append((entry.first_offset, entry.last_offset))
+    return ranges
+
+
+def _is_aborted(header: BatchHeader, aborted: Aborted) -> bool:
+    """Whether a transactional batch belongs to a transaction that aborted."""
+    if not header.is_transactional or header.is_control:
+        return False
+    ranges = aborted.get(header.producer_id, ())
+    return any(first <= header.base_offset <= last for first, last in ranges)
 
 
 def _batches(log: PartitionLog, segment: LogSegment) -> Iterator[tuple[BatchHeader, bytes]]:

@@ -23,7 +23,7 @@ from refka.log.checkpoint import (
     read_offsets,
     write_offsets,
 )
-from refka.log.cleaner import CleanerConfig, LogCleaner
+from refka.log.cleaner import CleanerConfig, LogCleaner, Transactions
 from refka.log.config import LogConfig
 from refka.log.partition_log import PartitionLog
 from refka.log.storage import Storage
@@ -67,7 +67,10 @@ class LogManager:
         checkpoint_interval_ms: int = 60_000,
         cleaner: CleanerConfig | None = None,
         file_delete_delay_ms: int = 60_000,
+        transactions: Transactions | None = None,
     ) -> None:
+        """``transactions``: each partition's last stable offset and aborted transactions, for
+        the cleaner (the replicas know them)."""
         self.storage = storage
         self.file_delete_delay_ms = file_delete_delay_ms  # log.segment.delete.delay.ms
         self.now_ms = now_ms  # the latest tick
@@ -77,7 +80,7 @@ class LogManager:
         self.retention_check_interval_ms = retention_check_interval_ms
         self.checkpoint_interval_ms = checkpoint_interval_ms
         self.logs: dict[TopicPartition, PartitionLog] = {}
-        self.cleaner = LogCleaner(storage, cleaner or CleanerConfig(), now_ms)
+        self.cleaner = LogCleaner(storage, cleaner or CleanerConfig(), now_ms, transactions)
         self.next_retention_check_ms = now_ms + retention_check_interval_ms
         self.next_checkpoint_ms = now_ms + checkpoint_interval_ms
         self._load_logs(now_ms)

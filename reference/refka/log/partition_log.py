@@ -141,7 +141,8 @@ class PartitionLog:
         bases = sorted(int(n[:-4]) for n in names if n.endswith(".log") and n[:-4].isdigit())
         for name in names:
             stem, _, suffix = name.partition(".")
-            if suffix in ("index", "timeindex") and stem.isdigit() and int(stem) not in bases:
+            orphan = suffix in ("index", "timeindex", "txnindex")
+            if orphan and stem.isdigit() and int(stem) not in bases:
                 self.storage.delete(f"{self.dir_name}/{name}")
         for i, base in enumerate(bases):
             segment = LogSegment(self.storage, self.dir_name, base, self.config, now_ms)
@@ -205,7 +206,8 @@ class PartitionLog:
         base = cleaned.base_offset
         assert old and old[0].base_offset == base, "cleaned segment must start the group"
         for path in cleaned.paths:
-            self.storage.rename(path, path.removesuffix(".cleaned") + SWAP)
+            if self.storage.exists(path):
+                self.storage.rename(path, path.removesuffix(".cleaned") + SWAP)
         self.storage.fsync(self.dir_name)
         self._advance(now_ms)
         for segment in old:
@@ -373,6 +375,11 @@ class PartitionLog:
                 break
             start_offset = segment.next_offset
         return slices
+
+    def append_aborted_txn(self, last_offset: int, entry: bytes) -> None:
+        """Write an aborted transaction to the ``.txnindex`` of the segment holding its
+        marker (``last_offset``)."""
+        self.segments[self._segment_index(last_offset)].append_aborted_txn(entry)
 
     def read_bytes(self, slices: list[FileSlice]) -> bytes:
         return b"".join(self.storage.read(s.path, s.position, s.size) for s in slices)

@@ -91,6 +91,7 @@ class LogSegment:
             base_offset,
             index_bytes // TIME_ENTRY_SIZE,
         )
+        self.txn_index_path = f"{dir_name}/{file_name(base_offset, '.txnindex')}{suffix}"
         self.index_interval_bytes = config.index_interval_bytes
         self.size = 0
         self.next_offset = base_offset
@@ -301,6 +302,7 @@ class LogSegment:
             return 0
         self.offset_index.truncate_to(offset)
         self.time_index.truncate_to(offset)
+        self._truncate_txn_index(offset)
         cut = self.size - found.position
         self.storage.truncate(self.log_path, found.position)
         self.size = found.position
@@ -310,6 +312,25 @@ class LogSegment:
             self.rolling_based_timestamp = None
         self._reload_max_timestamp()
         return cut
+
+    def append_aborted_txn(self, entry: bytes) -> None:
+        """One ``.txnindex`` entry (``refka.log.transaction_index``); the file is made on the
+        first aborted transaction, as Kafka's ``TransactionIndex`` does."""
+        self.storage.append(self.txn_index_path, entry)
+
+    def _truncate_txn_index(self, offset: int) -> None:
+        """Drop the aborted transactions whose marker is at or after ``offset``."""
+        if not self.storage.exists(self.txn_index_path):
+            return
+        from refka.log.transaction_index import ENTRY, AbortedTxn
+
+        data = self.storage.read(self.txn_index_path, 0, self.storage.size(self.txn_index_path))
+        keep = 0
+        while keep + ENTRY.size <= len(data):
+            if AbortedTxn.decode(data, keep).last_offset >= offset:
+                break
+            keep += ENTRY.size
+        self.storage.truncate(self.txn_index_path, keep)
 
     def _reload_max_timestamp(self) -> None:
         """Largest timestamp without a full scan: each offset index entry was written with a
@@ -343,20 +364,23 @@ class LogSegment:
 
     def flush(self) -> None:
         self.storage.fsync(self.log_path)
+        if self.storage.exists(self.txn_index_path):
+            self.storage.fsync(self.txn_index_path)
         self.offset_index.flush()
         self.time_index.flush()
 
     def close(self) -> None:
         self.offset_index.write()
         self.time_index.write()
-        for path in (self.log_path, self.offset_index.path, self.time_index.path):
+        for path in self.paths:
             self.storage.close(path)
 
     @property
-    def paths(self) -> tuple[str, str, str]:
-        return self.log_path, self.offset_index.path, self.time_index.path
+    def paths(self) -> tuple[str, str, str, str]:
+        """The segment's files; the ``.txnindex`` exists only once a transaction aborted."""
+        return self.log_path, self.offset_index.path, self.time_index.path, self.txn_index_path
 
     def delete(self) -> None:
-        for path in (self.log_path, self.offset_index.path, self.time_index.path):
+        for path in self.paths:
             if self.storage.exists(path):
                 self.storage.delete(path)

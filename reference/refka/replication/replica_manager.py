@@ -76,6 +76,7 @@ class ReplicationConfig:
     ack_before_isr: bool = False  # Bug.ACK_BEFORE_ISR
     hide_lagging_high_watermark: bool = True  # KIP-207: Bug.HIGH_WATERMARK_REGRESSION
     deduplicate_producer_batches: bool = True  # KIP-98: Bug.NO_IDEMPOTENCE_WINDOW
+    read_committed_below_lso: bool = True  # KIP-98: Bug.READ_UNCOMMITTED
 
 
 class PartitionRead(NamedTuple):
@@ -179,6 +180,7 @@ class ReplicaManager:
                 high_watermark=hw,
                 hide_lagging_high_watermark=self.config.hide_lagging_high_watermark,
                 deduplicate_batches=self.config.deduplicate_producer_batches,
+                read_committed_below_lso=self.config.read_committed_below_lso,
                 tracer=self.tracer,
             )
         return replica

@@ -309,6 +309,10 @@ def run(args: argparse.Namespace) -> int:
         return 0
     wanted = {b.lower() for b in args.bug}
     bugs = [b for b in Bug if not wanted or b.short_name.lower() in wanted]
+    unhunted = [b for b in bugs if b not in SCENARIOS]  # the simulator has no producer for them
+    for bug in unhunted:
+        print(f"{bug.short_name}: no simulated scenario yet (spec/bugs/{bug.value}.cfg)")
+    bugs = [b for b in bugs if b in SCENARIOS]
     directory = args.schedule_dir or tempfile.mkdtemp(prefix="refka-campaign-")
     steps = f", {args.max_steps:,} steps" if args.max_steps else ""
     print(f"campaign: {len(bugs)} bugs, {args.budget:.0f} s{steps} each, {args.workers} workers")

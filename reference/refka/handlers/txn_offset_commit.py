@@ -1,0 +1,56 @@
+"""TxnOffsetCommit (KIP-98, KIP-447): a transactional producer commits its consumer's offsets
+inside the transaction. The group coordinator answers (``refka.group.txn_offsets``): the
+offsets are written in the producer's transaction and become the group's committed offsets with
+the transaction's COMMIT marker. Partitions the broker does not host get
+UNKNOWN_TOPIC_OR_PARTITION here, as for OffsetCommit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kio.schema.errors import ErrorCode
+
+from refka.core.context import RequestContext
+from refka.core.groups import GroupService
+from refka.group import messages as msg
+from refka.handlers.group import txn_offset_commit_response
+
+E = ErrorCode
+
+
+def handle_txn_offset_commit(groups: GroupService, ctx: RequestContext, request: Any) -> Any:
+    entries = [
+        msg.OffsetCommitEntry(
+            topic.name,
+            p.partition_index,
+            p.committed_offset,
+            getattr(p, "committed_leader_epoch", -1),
+            p.committed_metadata,
+        )
+        for topic in request.topics
+        for p in topic.partitions
+    ]
+    unknown = tuple(
+        msg.PartitionResult(e.topic, e.partition, E.unknown_topic_or_partition)
+        for e in entries
+        if not groups.hosted(e.topic, e.partition)
+    )
+    known = [e for e in entries if groups.hosted(e.topic, e.partition)]
+    if unknown:
+        results = unknown + tuple(
+            msg.PartitionResult(e.topic, e.partition, E.operation_not_attempted) for e in known
+        )
+        return txn_offset_commit_response(ctx.api_version, msg.OffsetCommitResult(results))
+    effects = groups.coordinator.commit_txn_offsets(
+        ctx,
+        request.group_id,
+        int(request.producer_id),
+        int(request.producer_epoch),
+        getattr(request, "member_id", ""),
+        int(getattr(request, "generation_id", -1)),
+        getattr(request, "group_instance_id", None),
+        known,
+        ctx.now_ms,
+    )
+    return groups.run(ctx, effects)
