@@ -408,6 +408,19 @@ class BrokerConfig(ConfigModel):
         ge=0,
         le=LONG_MAX,
     )
+    log_flush_offset_checkpoint_interval_ms: int = _f(
+        60000,
+        "The frequency with which we update the persistent record of the last flush which acts "
+        "as the log recovery point.",
+        ge=0,
+        le=INT_MAX,
+    )
+    log_flush_start_offset_checkpoint_interval_ms: int = _f(
+        60000,
+        "The frequency with which we update the persistent record of log start offset",
+        ge=0,
+        le=INT_MAX,
+    )
     log_flush_scheduler_interval_ms: int = _f(
         LONG_MAX,
         "The frequency in ms that the log flusher checks whether any log needs to be flushed to "
