@@ -125,6 +125,19 @@ def test_admin(target: Target) -> None:
         admin.close()
 
 
+@pytest.mark.api("DeleteRecords", behaviour="kafka-python admin: delete records")
+def test_admin_delete_records(target: Target, topic: str) -> None:
+    require_api(target, "DeleteRecords", 0)
+    produce_all(target, topic, messages(5))
+    admin = KafkaAdminClient(bootstrap_servers=target.bootstrap)
+    try:
+        answer = admin.delete_records({TopicPartition(topic, 0): 2})
+    finally:
+        admin.close()
+    assert answer[TopicPartition(topic, 0)]["low_watermark"] == 2
+    assert [r.offset for r in consume(target, topic, 2, 3)] == [2, 3, 4]
+
+
 @pytest.mark.api("JoinGroup", behaviour="kafka-python group consumer: subscribe and commit")
 def test_group_commit(target: Target, topic: str) -> None:
     require_data_plane(target)

@@ -586,6 +586,13 @@ class Replica:
         elif self.high_watermark != previous:
             self.trace_follower_fetch(self.log_end_offset, ())
 
+    def follow_log_start_offset(self, leader_log_start_offset: int) -> None:
+        """FollowerFetch: raise the log start offset to the leader's (DeleteRecords, retention;
+        KIP-107), never past this replica's high watermark, as Kafka's follower."""
+        offset = min(leader_log_start_offset, self.high_watermark)
+        if offset > self.log_start_offset:
+            self.log.increment_log_start_offset(offset)
+
     def trace_follower_fetch(self, offset: int, epochs: tuple[int, ...]) -> None:
         """Emit FollowerFetch: the log is now ``log[:offset] + epochs`` (tracer set)."""
         assert self.tracer is not None

@@ -360,3 +360,20 @@ def test_fetch_v18_follower_behind_the_high_watermark_is_answered_at_once() -> N
         response = handle_fetch(partitions, leader, context, request)  # type: ignore[arg-type]
         assert isinstance(response, Encoded) is answered, (version, known)
         assert (response is PENDING) is (not answered) and len(parked) == (not answered)
+
+
+def test_followers_follow_the_leaders_log_start_offset() -> None:
+    """DeleteRecords on the leader (KIP-107): the followers raise their log start offsets to
+    the leader's from Fetch's log_start_offset, and never past their own high watermarks."""
+    from refka.handlers.delete_records import delete_records
+
+    cluster = Cluster()
+    cluster.produce(5, acks=1)
+    cluster.run(4)
+    assert delete_records(cluster.managers[1], TOPIC, 0, 3) == (ErrorCode.none, 3)
+    assert delete_records(cluster.managers[2], TOPIC, 0, 4)[0] == ErrorCode.not_leader_or_follower
+    assert delete_records(cluster.managers[1], TOPIC, 0, 6)[0] == ErrorCode.offset_out_of_range
+    cluster.run(4)
+    for n in (1, 2, 3):
+        assert cluster.replica(n).log_start_offset == 3
+        assert cluster.replica(n).log_end_offset == 5

@@ -12,6 +12,7 @@ How handlers reach the broker (one scheme for every handler): a handler is a pla
 never the whole broker:
 
 - ``Partitions`` (``refka.core.partitions``): Produce, Fetch, ListOffsets;
+- ``ReplicaManager`` (``refka.replication.replica_manager``): DeleteRecords, OffsetForLeaderEpoch;
 - ``Topics`` (``refka.core.topics``): Metadata, CreateTopics, DeleteTopics, CreatePartitions,
   DescribeConfigs, AlterConfigs, IncrementalAlterConfigs, DescribeCluster, InitProducerId;
 - ``GroupService`` (``refka.core.groups``): the group APIs;
@@ -113,6 +114,7 @@ def broker_apis(services: BrokerServices) -> dict[int, Api]:
         Api(19, "CreateTopics", 2, 7, forward),
         Api(20, "DeleteTopics", 1, 6, forward),
         Api(23, "OffsetForLeaderEpoch", 2, 4, lazy("offset_for_leader_epoch", "handle", r)),
+        Api(21, "DeleteRecords", 0, 2, lazy("delete_records", "handle_delete_records", r)),
         Api(22, "InitProducerId", 0, 5, lazy("producer_ids", "handle_init_producer_id", t)),
         Api(32, "DescribeConfigs", 1, 4, lazy("configs", "handle_describe_configs", t)),
         Api(33, "AlterConfigs", 0, 2, forward),

@@ -487,6 +487,7 @@ class ReplicaFetcher:
                     self._delay(tp, now_ms)
                     return
             replica.update_high_watermark_from_leader(answer.high_watermark)
+            replica.follow_log_start_offset(answer.log_start_offset)
             state.fetch_offset = replica.log_end_offset
         elif error == ErrorCode.offset_out_of_range:
             state.state = FetchState.RESETTING
