@@ -138,6 +138,27 @@ def test_admin_delete_records(target: Target, topic: str) -> None:
     assert [r.offset for r in consume(target, topic, 2, 3)] == [2, 3, 4]
 
 
+@pytest.mark.api("DescribeLogDirs", behaviour="kafka-python admin: describe log dirs")
+def test_admin_describe_log_dirs(target: Target, topic: str) -> None:
+    require_api(target, "DescribeLogDirs", 1)
+    produce_all(target, topic, messages(3))
+    admin = KafkaAdminClient(bootstrap_servers=target.bootstrap)
+    try:
+        brokers = admin.describe_log_dirs({topic: [0]})
+    finally:
+        admin.close()
+    found = [
+        p
+        for broker in brokers
+        for log_dir in broker["log_dirs"]
+        for t in log_dir["topics"]
+        if t["name"] == topic
+        for p in t["partitions"]
+    ]
+    assert [(p["partition_index"], p["offset_lag"]) for p in found] == [(0, 0)]
+    assert found[0]["partition_size"] > 0
+
+
 @pytest.mark.api("JoinGroup", behaviour="kafka-python group consumer: subscribe and commit")
 def test_group_commit(target: Target, topic: str) -> None:
     require_data_plane(target)

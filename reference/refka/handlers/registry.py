@@ -12,7 +12,8 @@ How handlers reach the broker (one scheme for every handler): a handler is a pla
 never the whole broker:
 
 - ``Partitions`` (``refka.core.partitions``): Produce, Fetch, ListOffsets;
-- ``ReplicaManager`` (``refka.replication.replica_manager``): DeleteRecords, OffsetForLeaderEpoch;
+- ``ReplicaManager`` (``refka.replication.replica_manager``): DeleteRecords, OffsetForLeaderEpoch,
+  DescribeLogDirs;
 - ``Topics`` (``refka.core.topics``): Metadata, CreateTopics, DeleteTopics, CreatePartitions,
   DescribeConfigs, AlterConfigs, IncrementalAlterConfigs, DescribeCluster, InitProducerId;
 - ``GroupService`` (``refka.core.groups``): the group APIs;
@@ -118,6 +119,7 @@ def broker_apis(services: BrokerServices) -> dict[int, Api]:
         Api(22, "InitProducerId", 0, 5, lazy("producer_ids", "handle_init_producer_id", t)),
         Api(32, "DescribeConfigs", 1, 4, lazy("configs", "handle_describe_configs", t)),
         Api(33, "AlterConfigs", 0, 2, forward),
+        Api(35, "DescribeLogDirs", 1, 5, lazy("log_dirs", "handle_describe_log_dirs", r)),
         Api(37, "CreatePartitions", 0, 3, forward),
         Api(43, "ElectLeaders", 0, 2, forward),
         Api(44, "IncrementalAlterConfigs", 0, 1, forward),
