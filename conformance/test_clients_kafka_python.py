@@ -159,6 +159,23 @@ def test_admin_describe_log_dirs(target: Target, topic: str) -> None:
     assert found[0]["partition_size"] > 0
 
 
+@pytest.mark.api("DescribeTopicPartitions", behaviour="kafka-python admin: paged partitions")
+def test_admin_describe_topic_partitions(target: Target, topic3: str) -> None:
+    require_api(target, "DescribeTopicPartitions", 0)
+    admin = KafkaAdminClient(bootstrap_servers=target.bootstrap)
+    try:
+        first = admin.describe_topic_partitions([topic3], response_partition_limit=2)
+        cursor = first["next_cursor"]
+        rest = admin.describe_topic_partitions([topic3], cursor=cursor)
+    finally:
+        admin.close()
+    assert cursor == {"topic_name": topic3, "partition_index": 2}
+    assert rest["next_cursor"] is None
+    found = [p for page in (first, rest) for t in page["topics"] for p in t["partitions"]]
+    assert [p["partition_index"] for p in found] == [0, 1, 2]
+    assert all(p["leader_id"] in p["isr_nodes"] for p in found)
+
+
 @pytest.mark.api("JoinGroup", behaviour="kafka-python group consumer: subscribe and commit")
 def test_group_commit(target: Target, topic: str) -> None:
     require_data_plane(target)

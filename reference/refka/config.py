@@ -324,6 +324,12 @@ class BrokerConfig(ConfigModel):
         "means retain the original compression codec set by the producer.",
         pattern=r"^(producer|uncompressed|gzip|snappy|lz4|zstd)$",
     )
+    max_request_partition_size_limit: int = _f(
+        2000,
+        "The maximum number of partitions can be served in one request.",
+        ge=1,
+        le=INT_MAX,
+    )
 
     # --- log --------------------------------------------------------------------------
     log_dir: str | None = _f(

@@ -15,7 +15,8 @@ never the whole broker:
 - ``ReplicaManager`` (``refka.replication.replica_manager``): DeleteRecords, OffsetForLeaderEpoch,
   DescribeLogDirs;
 - ``Topics`` (``refka.core.topics``): Metadata, CreateTopics, DeleteTopics, CreatePartitions,
-  DescribeConfigs, AlterConfigs, IncrementalAlterConfigs, DescribeCluster, InitProducerId;
+  DescribeConfigs, AlterConfigs, IncrementalAlterConfigs, DescribeCluster, InitProducerId,
+  DescribeTopicPartitions;
 - ``GroupService`` (``refka.core.groups``): the group APIs;
 - the API table itself: ApiVersions.
 
@@ -101,6 +102,7 @@ def broker_apis(services: BrokerServices) -> dict[int, Api]:
     p, t, r = services.partitions, services.topics, services.replicas
     forward = partial(forwarded.handle_forwarded, t)
     lazy = on_first_request
+    handle_dtp = "handle_describe_topic_partitions"
     apis: dict[int, Api] = {}
 
     def who() -> tuple[str | None, int]:
@@ -125,6 +127,7 @@ def broker_apis(services: BrokerServices) -> dict[int, Api]:
         Api(44, "IncrementalAlterConfigs", 0, 1, forward),
         Api(45, "AlterPartitionReassignments", 0, 1, forward),
         Api(60, "DescribeCluster", 0, 2, lazy("cluster", "handle_describe_cluster", t)),
+        Api(75, "DescribeTopicPartitions", 0, 0, lazy("topic_partitions", handle_dtp, t)),
     ]
     for key, (low, high) in group_apis.SUPPORTED_VERSIONS.items():
         handler = lazy("group", "handle", key, services.groups)
