@@ -377,3 +377,16 @@ def test_followers_follow_the_leaders_log_start_offset() -> None:
     for n in (1, 2, 3):
         assert cluster.replica(n).log_start_offset == 3
         assert cluster.replica(n).log_end_offset == 5
+
+
+def test_fetch_v18_carries_the_followers_high_watermark() -> None:
+    """KIP-1166: a follower's Fetch v18 names its high watermark (the leader answers a follower
+    behind its own at once: conformance/test_versions_4x.py)."""
+    cluster = Cluster(fetch_version=18)
+    cluster.produce(3, acks=1)
+    cluster.run(4)
+    fetcher = cluster.managers[2].fetchers[1]
+    request, _ = fetcher._fetch_request([TP])
+    sent = wire(request).topics[0].partitions[0]
+    assert (sent.fetch_offset, sent.high_watermark) == (3, cluster.replica(2).high_watermark)
+    assert cluster.replica(2).high_watermark == 3

@@ -70,7 +70,9 @@ class FetcherConfig:
     replica_fetch_max_bytes: int = 1_048_576
     replica_fetch_response_max_bytes: int = 10_485_760
     replica_fetch_backoff_ms: int = 1_000
-    fetch_version: int = 17  # v15+: ReplicaState carries the broker epoch (KIP-903); topic ids
+    # v15+: ReplicaState carries the broker epoch (KIP-903); topic ids; v18: the follower's high
+    # watermark (KIP-1166), so that the leader answers a follower behind it at once
+    fetch_version: int = 18
     offset_for_leader_epoch_version: int = 4
     list_offsets_version: int = 7
     # bug switch: Bug.TRUNCATE_TO_HIGH_WATERMARK (spec/bugs/Replication_TruncateToHighWatermark.cfg)
@@ -114,6 +116,7 @@ class _Wanted(NamedTuple):
     fetch_offset: int
     last_fetched_epoch: int
     log_start_offset: int
+    high_watermark: int  # v18 (KIP-1166)
 
 
 class ReplicaFetcher:
@@ -414,6 +417,7 @@ class ReplicaFetcher:
                     state.fetch_offset,
                     latest,
                     replica.log_start_offset,
+                    replica.high_watermark,
                 )
             )
         key = (tuple(wanted), self.broker_epoch())
@@ -592,6 +596,7 @@ def _fetch_partition(version: int, max_bytes: int, w: _Wanted) -> Any:
         last_fetched_epoch=w.last_fetched_epoch,
         log_start_offset=w.log_start_offset,
         partition_max_bytes=max_bytes,
+        high_watermark=w.high_watermark,
     )
 
 
