@@ -324,6 +324,13 @@ class BrokerConfig(ConfigModel):
         "means retain the original compression codec set by the producer.",
         pattern=r"^(producer|uncompressed|gzip|snappy|lz4|zstd)$",
     )
+    telemetry_max_bytes: int = _f(
+        1048576,
+        "The maximum size (after compression if compression is used) of telemetry metrics "
+        "pushed from a client to the broker. The default value is 1048576 (1 MB).",
+        ge=1,
+        le=INT_MAX,
+    )
     max_request_partition_size_limit: int = _f(
         2000,
         "The maximum number of partitions can be served in one request.",

@@ -18,6 +18,8 @@ never the whole broker:
   DescribeConfigs, AlterConfigs, IncrementalAlterConfigs, DescribeCluster, InitProducerId,
   DescribeTopicPartitions;
 - ``GroupService`` (``refka.core.groups``): the group APIs;
+- ``ClientMetrics`` (``refka.core.client_metrics``): GetTelemetrySubscriptions, PushTelemetry
+  (answered, not listed in ApiVersions, as Kafka without a metrics plugin);
 - the API table itself: ApiVersions.
 
 :func:`broker_apis` binds each handler to its service with ``functools.partial``, so the
@@ -40,6 +42,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from refka.core.client_metrics import ClientMetrics
 from refka.core.dispatch import Api
 from refka.core.groups import GroupService
 from refka.core.partitions import Partitions
@@ -95,6 +98,7 @@ class BrokerServices:
     topics: Topics
     groups: GroupService
     replicas: ReplicaManager
+    client_metrics: ClientMetrics
 
 
 def broker_apis(services: BrokerServices) -> dict[int, Api]:
@@ -103,6 +107,7 @@ def broker_apis(services: BrokerServices) -> dict[int, Api]:
     forward = partial(forwarded.handle_forwarded, t)
     lazy = on_first_request
     handle_dtp = "handle_describe_topic_partitions"
+    get_telemetry, cm = "handle_get_telemetry_subscriptions", services.client_metrics
     apis: dict[int, Api] = {}
 
     def who() -> tuple[str | None, int]:
@@ -128,6 +133,17 @@ def broker_apis(services: BrokerServices) -> dict[int, Api]:
         Api(45, "AlterPartitionReassignments", 0, 1, forward),
         Api(60, "DescribeCluster", 0, 2, lazy("cluster", "handle_describe_cluster", t)),
         Api(75, "DescribeTopicPartitions", 0, 0, lazy("topic_partitions", handle_dtp, t)),
+        Api(
+            71,
+            "GetTelemetrySubscriptions",
+            0,
+            0,
+            lazy("telemetry", get_telemetry, cm),
+            listed=False,
+        ),
+        Api(
+            72, "PushTelemetry", 0, 0, lazy("telemetry", "handle_push_telemetry", cm), listed=False
+        ),
     ]
     for key, (low, high) in group_apis.SUPPORTED_VERSIONS.items():
         handler = lazy("group", "handle", key, services.groups)
