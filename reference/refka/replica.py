@@ -112,6 +112,7 @@ class FollowerState:
     last_caught_up_time_ms: int = 0
     last_fetch_leader_log_end_offset: int = UNKNOWN_OFFSET
     broker_epoch: int = -1
+    log_start_offset: int = UNKNOWN_OFFSET  # from its fetches (DeleteRecords' low watermark)
 
     def update_fetch_state(
         self, fetch_offset: int, leader_log_end_offset: int, now_ms: int, broker_epoch: int
