@@ -108,8 +108,7 @@ def test_a_leader_change_elects_then_the_old_leader_truncates_as_a_follower() ->
     )
     [elected] = cluster.of(ElectLeader)
     assert elected == ElectLeader(CONTROLLER, TOPIC, 0, new, 1, 1, tuple(followers), (), False)
-    # HW 1: with Fetch v18 (KIP-1166) the followers learned the acks=all record's HW at once
-    assert cluster.of(BecomeLeader) == [BecomeLeader(new, TOPIC, 0, 1, 1, tuple(followers), 1, 1)]
+    assert cluster.of(BecomeLeader) == [BecomeLeader(new, TOPIC, 0, 1, 1, tuple(followers), 1, 0)]
     became = {e.node: e for e in cluster.of(BecomeFollower)}
     assert set(became) == set(BROKERS) - {new}
     # the old leader's log (2 records) is cut back to the new leader's (1 record)
