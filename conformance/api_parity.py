@@ -101,6 +101,54 @@ KAFKA_4_4: dict[int, tuple[str, int, int]] = {
 """API key -> (Kafka's name, min version, max version), as Apache Kafka 4.4.0 advertises."""
 
 
+KAFKA_4_4_CONTROLLER: dict[int, tuple[int, int]] = {
+    1: (4, 18),
+    17: (0, 1),
+    18: (0, 5),
+    19: (2, 7),
+    20: (1, 6),
+    29: (1, 3),
+    30: (1, 3),
+    31: (1, 3),
+    32: (1, 4),
+    33: (0, 2),
+    36: (0, 2),
+    37: (0, 3),
+    38: (1, 3),
+    39: (1, 2),
+    40: (1, 2),
+    41: (1, 3),
+    43: (0, 2),
+    44: (0, 1),
+    45: (0, 1),
+    46: (0, 0),
+    49: (0, 1),
+    50: (0, 0),
+    51: (0, 0),
+    52: (0, 2),
+    53: (0, 1),
+    54: (0, 1),
+    55: (0, 2),
+    56: (2, 3),
+    57: (0, 2),
+    58: (0, 0),
+    59: (0, 1),
+    60: (0, 2),
+    62: (0, 4),
+    63: (0, 2),
+    64: (0, 0),
+    67: (0, 0),
+    70: (0, 0),
+    73: (0, 0),
+    80: (0, 1),
+    81: (0, 0),
+    82: (0, 0),
+    94: (0, 0),
+}
+"""Apache Kafka 4.4.0's ApiVersions answer on its controller listener (the same node), measured
+on the wire: api key -> (lowest, highest version)."""
+
+
 def kafka_ranges() -> dict[int, tuple[int, int]]:
     return {key: (low, high) for key, (_, low, high) in KAFKA_4_4.items()}
 

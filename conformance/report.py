@@ -148,7 +148,12 @@ def parity_section(runs: dict[str, Run]) -> list[str]:
         "advertises (against Kafka: that the table is still Kafka's), and",
         "`python -m conformance.api_parity --bootstrap HOST:PORT` prints it for any broker.",
         "ApiVersions v5 and DeleteGroups v3, which kio 0.6.5 lacks, are declared as kio",
-        "entities in `refka/protocol/kio_extra.py`.",
+        "entities in `refka/protocol/kio_extra.py`. GetTelemetrySubscriptions and",
+        "PushTelemetry (KIP-714) are not in Kafka's table: without a metrics plugin Kafka",
+        "does not advertise them, yet answers them when sent; refka does the same",
+        "(`test_telemetry.py`). The controller listener's ranges are checked against Kafka",
+        "4.4's controller (`api_parity.KAFKA_4_4_CONTROLLER`, measured on the wire) by",
+        "`tests/controller/test_quorum_controller.py`.",
         "",
     ]
     out += [f"- {api_parity.counts_line(name, found)}" for name, found in ranges.items()]

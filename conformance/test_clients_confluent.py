@@ -155,6 +155,17 @@ def test_admin_describe_configs(target: Target) -> None:
     assert configs["cleanup.policy"].value == "delete"
 
 
+@pytest.mark.api("DeleteRecords", behaviour="confluent-kafka admin: delete records")
+def test_admin_delete_records(target: Target, topic: str) -> None:
+    require_api(target, "DeleteRecords", 0)
+    produce_all(target, topic, messages(5))
+    admin = AdminClient({"bootstrap.servers": target.bootstrap})
+    wanted = TopicPartition(topic, 0, 3)
+    deleted = admin.delete_records([wanted])[wanted].result(15)
+    assert deleted.low_watermark == 3
+    assert [m.offset() for m in consume(target, topic, 3, 2)] == [3, 4]
+
+
 def transactional_producer(target: Target) -> Producer:
     for api in ("InitProducerId", "AddPartitionsToTxn", "EndTxn", "FindCoordinator"):
         require_api(target, api, 0)

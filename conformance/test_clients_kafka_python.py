@@ -125,6 +125,57 @@ def test_admin(target: Target) -> None:
         admin.close()
 
 
+@pytest.mark.api("DeleteRecords", behaviour="kafka-python admin: delete records")
+def test_admin_delete_records(target: Target, topic: str) -> None:
+    require_api(target, "DeleteRecords", 0)
+    produce_all(target, topic, messages(5))
+    admin = KafkaAdminClient(bootstrap_servers=target.bootstrap)
+    try:
+        answer = admin.delete_records({TopicPartition(topic, 0): 2})
+    finally:
+        admin.close()
+    assert answer[TopicPartition(topic, 0)]["low_watermark"] == 2
+    assert [r.offset for r in consume(target, topic, 2, 3)] == [2, 3, 4]
+
+
+@pytest.mark.api("DescribeLogDirs", behaviour="kafka-python admin: describe log dirs")
+def test_admin_describe_log_dirs(target: Target, topic: str) -> None:
+    require_api(target, "DescribeLogDirs", 1)
+    produce_all(target, topic, messages(3))
+    admin = KafkaAdminClient(bootstrap_servers=target.bootstrap)
+    try:
+        brokers = admin.describe_log_dirs({topic: [0]})
+    finally:
+        admin.close()
+    found = [
+        p
+        for broker in brokers
+        for log_dir in broker["log_dirs"]
+        for t in log_dir["topics"]
+        if t["name"] == topic
+        for p in t["partitions"]
+    ]
+    assert [(p["partition_index"], p["offset_lag"]) for p in found] == [(0, 0)]
+    assert found[0]["partition_size"] > 0
+
+
+@pytest.mark.api("DescribeTopicPartitions", behaviour="kafka-python admin: paged partitions")
+def test_admin_describe_topic_partitions(target: Target, topic3: str) -> None:
+    require_api(target, "DescribeTopicPartitions", 0)
+    admin = KafkaAdminClient(bootstrap_servers=target.bootstrap)
+    try:
+        first = admin.describe_topic_partitions([topic3], response_partition_limit=2)
+        cursor = first["next_cursor"]
+        rest = admin.describe_topic_partitions([topic3], cursor=cursor)
+    finally:
+        admin.close()
+    assert cursor == {"topic_name": topic3, "partition_index": 2}
+    assert rest["next_cursor"] is None
+    found = [p for page in (first, rest) for t in page["topics"] for p in t["partitions"]]
+    assert [p["partition_index"] for p in found] == [0, 1, 2]
+    assert all(p["leader_id"] in p["isr_nodes"] for p in found)
+
+
 @pytest.mark.api("JoinGroup", behaviour="kafka-python group consumer: subscribe and commit")
 def test_group_commit(target: Target, topic: str) -> None:
     require_data_plane(target)

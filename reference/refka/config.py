@@ -324,6 +324,19 @@ class BrokerConfig(ConfigModel):
         "means retain the original compression codec set by the producer.",
         pattern=r"^(producer|uncompressed|gzip|snappy|lz4|zstd)$",
     )
+    telemetry_max_bytes: int = _f(
+        1048576,
+        "The maximum size (after compression if compression is used) of telemetry metrics "
+        "pushed from a client to the broker. The default value is 1048576 (1 MB).",
+        ge=1,
+        le=INT_MAX,
+    )
+    max_request_partition_size_limit: int = _f(
+        2000,
+        "The maximum number of partitions can be served in one request.",
+        ge=1,
+        le=INT_MAX,
+    )
 
     # --- log --------------------------------------------------------------------------
     log_dir: str | None = _f(
@@ -407,6 +420,19 @@ class BrokerConfig(ConfigModel):
         "disk. If not set, the value in `log.flush.scheduler.interval.ms` is used.",
         ge=0,
         le=LONG_MAX,
+    )
+    log_flush_offset_checkpoint_interval_ms: int = _f(
+        60000,
+        "The frequency with which we update the persistent record of the last flush which acts "
+        "as the log recovery point.",
+        ge=0,
+        le=INT_MAX,
+    )
+    log_flush_start_offset_checkpoint_interval_ms: int = _f(
+        60000,
+        "The frequency with which we update the persistent record of log start offset",
+        ge=0,
+        le=INT_MAX,
     )
     log_flush_scheduler_interval_ms: int = _f(
         LONG_MAX,

@@ -114,6 +114,7 @@ class FollowerState:
     last_caught_up_time_ms: int = 0
     last_fetch_leader_log_end_offset: int = UNKNOWN_OFFSET
     broker_epoch: int = -1
+    log_start_offset: int = UNKNOWN_OFFSET  # from its fetches (DeleteRecords' low watermark)
 
     def update_fetch_state(
         self, fetch_offset: int, leader_log_end_offset: int, now_ms: int, broker_epoch: int
@@ -608,6 +609,13 @@ class Replica:
             self.trace_follower_fetch(offset, epochs)
         elif self.high_watermark != previous:
             self.trace_follower_fetch(self.log_end_offset, ())
+
+    def follow_log_start_offset(self, leader_log_start_offset: int) -> None:
+        """FollowerFetch: raise the log start offset to the leader's (DeleteRecords, retention;
+        KIP-107), never past this replica's high watermark, as Kafka's follower."""
+        offset = min(leader_log_start_offset, self.high_watermark)
+        if offset > self.log_start_offset:
+            self.log.increment_log_start_offset(offset)
 
     def trace_follower_fetch(self, offset: int, epochs: tuple[int, ...]) -> None:
         """Emit FollowerFetch: the log is now ``log[:offset] + epochs`` (tracer set)."""

@@ -493,7 +493,7 @@ def test_api_versions_lists_the_controller_apis_and_bad_frames_close() -> None:
     d = ControllerDriver()
     answer = call(d, 18, 3, client_software_name="refka-test", client_software_version="1")
     keys = {k.api_key: (k.min_version, k.max_version) for k in answer.api_keys}
-    assert keys[62] == (0, 4) and keys[63] == (0, 1) and keys[56] == (2, 3) and 0 not in keys
+    assert keys[62] == (0, 4) and keys[63] == (0, 2) and keys[56] == (2, 3) and 0 not in keys
     produce = build(0, 9, acks=1, timeout=1000, topic_data=[])
     from conformance.wire import encode_request
 
@@ -530,3 +530,43 @@ def test_auto_leader_rebalance_moves_leadership_back_to_the_preferred_replica() 
         heartbeat(d, b)
     d.tick(1000)
     assert partition(d).leader == preferred
+
+
+@pytest.mark.parametrize("version", [0, 3, 5])
+def test_api_versions_at_kafka_44s_controller_ranges(version: int) -> None:
+    """Every API the controller serves at the range Kafka 4.4's controller advertises; v5 with
+    any expected cluster is answered (Kafka's controller does not check it)."""
+    from conformance.api_parity import KAFKA_4_4_CONTROLLER
+
+    d = ControllerDriver()
+    fields: dict[str, Any] = {"client_software_name": "t", "client_software_version": "1"}
+    if version == 5:
+        fields |= {"cluster_id": "AAAAAAAAAAAAAAAAAAAAAA", "node_id": 1}
+    answer = call(d, 18, version, **fields)
+    assert answer.error_code == ErrorCode.none
+    ranges = {k.api_key: (k.min_version, k.max_version) for k in answer.api_keys}
+    assert ranges == {key: KAFKA_4_4_CONTROLLER[key] for key in ranges}
+
+
+def test_broker_heartbeat_v2_with_offline_log_dirs_field() -> None:
+    """BrokerHeartbeat v2 (KIP-858) adds the broker's offline log dirs; refka's brokers have
+    one log dir, so an empty list is answered as v1 is."""
+    d = cluster()
+    broker = d.image.brokers[BROKERS[0]]
+    answer = call(
+        d,
+        63,
+        2,
+        connection=BROKERS[0],
+        broker_id=BROKERS[0],
+        broker_epoch=broker.broker_epoch,
+        current_metadata_offset=d.log.end_offset - 1,
+        want_fence=False,
+        want_shut_down=False,
+        offline_log_dirs=[],
+    )
+    assert (answer.error_code, answer.is_fenced, answer.is_caught_up) == (
+        ErrorCode.none,
+        False,
+        True,
+    )

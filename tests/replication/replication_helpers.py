@@ -362,6 +362,7 @@ def _fetch(manager: ReplicaManager, request: Any, version: int, now_ms: int) -> 
                 True,
                 now_ms,
                 broker_epoch,
+                p.log_start_offset,
             )
             replica = manager.replica(name, p.partition)
             records = b""

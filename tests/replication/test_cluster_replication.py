@@ -360,3 +360,70 @@ def test_fetch_v18_follower_behind_the_high_watermark_is_answered_at_once() -> N
         response = handle_fetch(partitions, leader, context, request)  # type: ignore[arg-type]
         assert isinstance(response, Encoded) is answered, (version, known)
         assert (response is PENDING) is (not answered) and len(parked) == (not answered)
+
+
+def delete_records_request(offset: int, timeout_ms: int) -> Any:
+    from conformance.wire import build
+
+    partitions = [{"partition_index": 0, "offset": offset}]
+    return wire(
+        build(21, 2, topics=[{"name": TOPIC, "partitions": partitions}], timeout=timeout_ms)
+    )
+
+
+def delete_records(cluster: Cluster, node: int, offset: int, timeout_ms: int = 30_000) -> Any:
+    from refka.handlers.delete_records import handle_delete_records
+
+    context = RequestContext(1, 1, 21, 2, "admin", cluster.now_ms, 0)
+    request = delete_records_request(offset, timeout_ms)
+    return handle_delete_records(cluster.managers[node], context, request)
+
+
+def deleted(response: Any) -> tuple[ErrorCode, int]:
+    [topic] = response.topics
+    [partition] = topic.partitions
+    return partition.error_code, partition.low_watermark
+
+
+def test_delete_records_waits_until_the_followers_follow_the_log_start_offset() -> None:
+    """KIP-107: the leader moves its log start offset; the followers raise theirs to it from
+    Fetch's log_start_offset (never past their high watermarks) and report it on their next
+    fetch; the request is answered when the lowest of them reaches the requested offset."""
+    cluster = Cluster()
+    cluster.produce(5, acks=1)
+    cluster.run(4)
+    assert delete_records(cluster, 1, 3) is PENDING
+    assert deleted(delete_records(cluster, 2, 4)) == (ErrorCode.not_leader_or_follower, -1)
+    assert deleted(delete_records(cluster, 1, 6)) == (ErrorCode.offset_out_of_range, -1)
+    cluster.run(4)
+    [(_, response)] = cluster.completed[1]
+    assert deleted(response) == (ErrorCode.none, 3)
+    for n in (1, 2, 3):
+        assert cluster.replica(n).log_start_offset == 3
+        assert cluster.replica(n).log_end_offset == 5
+    assert deleted(delete_records(cluster, 1, 2)) == (ErrorCode.none, 3)  # never back
+
+
+def test_delete_records_times_out_while_a_follower_is_down() -> None:
+    cluster = Cluster()
+    cluster.produce(5, acks=1)
+    cluster.run(4)
+    cluster.down.add(3)
+    assert delete_records(cluster, 1, 3, timeout_ms=1_000) is PENDING
+    cluster.run(4)
+    assert cluster.completed[1] == [] and cluster.replica(2).log_start_offset == 3
+    [(_, response)] = cluster.managers[1].purgatory.expire(cluster.now_ms + 1_000)
+    assert deleted(response) == (ErrorCode.request_timed_out, 0)
+
+
+def test_fetch_v18_carries_the_followers_high_watermark() -> None:
+    """KIP-1166: a follower's Fetch v18 names its high watermark (the leader answers a follower
+    behind its own at once: conformance/test_versions_4x.py)."""
+    cluster = Cluster(fetch_version=18)
+    cluster.produce(3, acks=1)
+    cluster.run(4)
+    fetcher = cluster.managers[2].fetchers[1]
+    request, _ = fetcher._fetch_request([TP])
+    sent = wire(request).topics[0].partitions[0]
+    assert (sent.fetch_offset, sent.high_watermark) == (3, cluster.replica(2).high_watermark)
+    assert cluster.replica(2).high_watermark == 3

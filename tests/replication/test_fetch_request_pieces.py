@@ -17,13 +17,13 @@ A, B = uuid.UUID(int=1), uuid.UUID(int=2)
 def wanted() -> tuple[_Wanted, ...]:
     """Two topics, one of them asked for before and after the other."""
     return (
-        _Wanted(("a", 0), A, 3, 10, 2, 0),
-        _Wanted(("b", 1), B, -1, 0, -1, 0),
-        _Wanted(("a", 2), A, 3, 7, 3, 5),
+        _Wanted(("a", 0), A, 3, 10, 2, 0, 9),
+        _Wanted(("b", 1), B, -1, 0, -1, 0, -1),
+        _Wanted(("a", 2), A, 3, 7, 3, 5, 7),
     )
 
 
-@pytest.mark.parametrize("version", range(4, 18))
+@pytest.mark.parametrize("version", range(4, 19))
 def test_assembled_request_is_kios_encoding_of_the_whole(version: int) -> None:
     fetcher = replica_fetcher.ReplicaFetcher.__new__(replica_fetcher.ReplicaFetcher)
     fetcher.config, fetcher.local_id = replace(FetcherConfig(), fetch_version=version), 2

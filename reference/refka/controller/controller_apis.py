@@ -38,7 +38,8 @@ def _module(ctx: RequestContext) -> Any:
 
 
 def handle_api_versions(c: QuorumController, ctx: RequestContext, request: Any) -> Any:
-    """The controller's APIs, answered by the broker's own ApiVersions handler."""
+    """The controller's APIs, answered by the broker's own ApiVersions handler. At v5 Kafka's
+    controller does not compare the cluster and node the client expects (a broker does)."""
     return api_versions.handle_api_versions(c.apis, ctx, request)
 
 
@@ -516,8 +517,8 @@ def handle_incremental_alter_configs(c: QuorumController, ctx: RequestContext, r
 
 
 API_TABLE: dict[int, tuple[str, int, int, Any]] = {
-    1: ("Fetch", 12, 17, handle_fetch),
-    18: ("ApiVersions", 0, 4, handle_api_versions),
+    1: ("Fetch", 4, 18, handle_fetch),
+    18: ("ApiVersions", 0, 5, handle_api_versions),
     19: ("CreateTopics", 2, 7, handle_create_topics),
     20: ("DeleteTopics", 1, 6, handle_delete_topics),
     33: ("AlterConfigs", 0, 2, handle_alter_configs),
@@ -528,7 +529,7 @@ API_TABLE: dict[int, tuple[str, int, int, Any]] = {
     55: ("DescribeQuorum", 0, 2, handle_describe_quorum),
     56: ("AlterPartition", 2, 3, handle_alter_partition),
     62: ("BrokerRegistration", 0, 4, handle_broker_registration),
-    63: ("BrokerHeartbeat", 0, 1, handle_broker_heartbeat),
+    63: ("BrokerHeartbeat", 0, 2, handle_broker_heartbeat),
     67: ("AllocateProducerIds", 0, 0, handle_allocate_producer_ids),
 }
 """api key -> (name, lowest version, highest version, handler(controller, ctx, request))."""

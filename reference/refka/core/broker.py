@@ -36,6 +36,7 @@ from refka.bugs import Bug
 from refka.config import BrokerConfig, advertised_listeners, inter_broker_listener, quorum_voter
 from refka.core import channels
 from refka.core.channels import Channels
+from refka.core.client_metrics import ClientMetrics
 from refka.core.context import RequestContext
 from refka.core.dispatch import Dispatcher
 from refka.core.effects import Close, Effect, Halt, Send, Wakeup
@@ -56,6 +57,7 @@ if TYPE_CHECKING:
     from refka.core.trace import Tracer
 
 log = logging.getLogger(__name__)
+TELEMETRY_SEED = 0x714  # the client instance ids' source: the seed's own stream (KIP-714)
 
 
 class Broker:
@@ -169,8 +171,9 @@ class Broker:
         self.transactions = TransactionService(
             self.topics, self.partitions, self._reply, self.network, self.groups.on_txn_marker
         )
+        telemetry = ClientMetrics(SeededRandom(seed ^ TELEMETRY_SEED), config.telemetry_max_bytes)
         services = registry.BrokerServices(
-            self.partitions, self.topics, self.groups, self.replicas, self.transactions
+            self.partitions, self.topics, self.groups, self.replicas, self.transactions, telemetry
         )
         self.apis = registry.broker_apis(services)
         self.dispatch = Dispatcher(

@@ -40,6 +40,7 @@ class Api:
     max_version: int
     handle: Handler
     advertised_min_version: int | None = None
+    listed: bool = True  # in ApiVersions; Kafka answers the telemetry APIs unlisted (KIP-714)
 
     def supports(self, version: int) -> bool:
         return self.min_version <= version <= self.max_version

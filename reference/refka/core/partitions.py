@@ -57,6 +57,10 @@ class Partitions:
             now_ms,
             config_for=lambda topic: self.log_config(topic_configs(topic)),
             retention_check_interval_ms=config.log_retention_check_interval_ms,
+            checkpoint_interval_ms=config.log_flush_offset_checkpoint_interval_ms,
+            start_offset_checkpoint_interval_ms=(
+                config.log_flush_start_offset_checkpoint_interval_ms
+            ),
             file_delete_delay_ms=config.log_segment_delete_delay_ms,
             cleaner=CleanerConfig(
                 enable=config.log_cleaner_enable,

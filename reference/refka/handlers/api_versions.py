@@ -28,6 +28,7 @@ def _response(apis: Mapping[int, Api], version: int, error_code: ErrorCode) -> A
     keys = tuple(
         codec.build(module.ApiVersion, api_key=api.key, min_version=low, max_version=high)
         for api in sorted(apis.values(), key=lambda a: a.key)
+        if api.listed
         for low, high in [api.advertised]
     )
     return codec.build(

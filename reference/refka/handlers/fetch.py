@@ -155,6 +155,7 @@ def _read_all(
                     first_data,
                     now_ms,
                     follower_epoch,
+                    getattr(wanted, "log_start_offset", -1),
                 )
             else:
                 found = replicas.read_for_consumer(

@@ -123,7 +123,7 @@ def _topic(
     partitions = []
     for index in sorted(topic.partitions):
         r = topic.partitions[index]
-        error, leader = _leader(image, r.leader, ctx.api_version, listener)
+        error, leader = leader_of(image, r.leader, ctx.api_version, listener)
         partitions.append(
             codec.build(
                 m.MetadataResponsePartition,
@@ -149,7 +149,7 @@ def _topic(
     )
 
 
-def _leader(image: MetadataImage, leader: int, version: int, listener: str) -> tuple[Any, int]:
+def leader_of(image: MetadataImage, leader: int, version: int, listener: str) -> tuple[Any, int]:
     """The partition's error and leader id: none, or LEADER_NOT_AVAILABLE (-1) when there is
     no leader, or LISTENER_NOT_FOUND (v6+) when the leader has no endpoint of the listener
     the request came on (``KRaftMetadataCache``)."""

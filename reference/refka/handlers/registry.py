@@ -12,11 +12,16 @@ How handlers reach the broker (one scheme for every handler): a handler is a pla
 never the whole broker:
 
 - ``Partitions`` (``refka.core.partitions``): Produce, Fetch, ListOffsets;
+- ``ReplicaManager`` (``refka.replication.replica_manager``): DeleteRecords, OffsetForLeaderEpoch,
+  DescribeLogDirs;
 - ``Topics`` (``refka.core.topics``): Metadata, CreateTopics, DeleteTopics, CreatePartitions,
-  DescribeConfigs, AlterConfigs, IncrementalAlterConfigs, DescribeCluster, InitProducerId;
+  DescribeConfigs, AlterConfigs, IncrementalAlterConfigs, DescribeCluster, InitProducerId,
+  DescribeTopicPartitions;
 - ``GroupService`` (``refka.core.groups``): the group APIs;
 - ``TransactionService`` (``refka.core.transactions``): the transaction APIs, and
   FindCoordinator and InitProducerId for a transactional id;
+- ``ClientMetrics`` (``refka.core.client_metrics``): GetTelemetrySubscriptions, PushTelemetry
+  (answered, not listed in ApiVersions, as Kafka without a metrics plugin);
 - the API table itself: ApiVersions.
 
 :func:`broker_apis` binds each handler to its service with ``functools.partial``, so the
@@ -39,6 +44,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from refka.core.client_metrics import ClientMetrics
 from refka.core.dispatch import Api
 from refka.core.groups import GroupService
 from refka.core.partitions import Partitions
@@ -96,6 +102,7 @@ class BrokerServices:
     groups: GroupService
     replicas: ReplicaManager
     transactions: TransactionService
+    client_metrics: ClientMetrics
 
 
 def broker_apis(services: BrokerServices) -> dict[int, Api]:
@@ -106,6 +113,8 @@ def broker_apis(services: BrokerServices) -> dict[int, Api]:
     forward = partial(forwarded.handle_forwarded, t)
     lazy = on_first_request
     produce = lazy("produce", "handle_produce", p, r, x)
+    handle_dtp = "handle_describe_topic_partitions"
+    get_telemetry, cm = "handle_get_telemetry_subscriptions", services.client_metrics
     apis: dict[int, Api] = {}
 
     def who() -> tuple[str | None, int]:
@@ -119,8 +128,9 @@ def broker_apis(services: BrokerServices) -> dict[int, Api]:
         Api(18, "ApiVersions", 0, 5, partial(api_versions.handle_api_versions, apis, identity=who)),
         Api(19, "CreateTopics", 2, 7, forward),
         Api(20, "DeleteTopics", 1, 6, forward),
-        Api(23, "OffsetForLeaderEpoch", 2, 4, lazy("offset_for_leader_epoch", "handle", r)),
+        Api(21, "DeleteRecords", 0, 2, lazy("delete_records", "handle_delete_records", r)),
         Api(22, "InitProducerId", 0, 5, lazy("producer_ids", "handle_init_producer_id", t, x)),
+        Api(23, "OffsetForLeaderEpoch", 2, 4, lazy("offset_for_leader_epoch", "handle", r)),
         Api(24, "AddPartitionsToTxn", 0, 5, lazy(txn, "handle_add_partitions_to_txn", x)),
         Api(25, "AddOffsetsToTxn", 0, 4, lazy(txn, "handle_add_offsets_to_txn", x)),
         Api(26, "EndTxn", 0, 4, lazy(txn, "handle_end_txn", x)),
@@ -128,6 +138,7 @@ def broker_apis(services: BrokerServices) -> dict[int, Api]:
         Api(28, "TxnOffsetCommit", 0, 4, lazy("txn_offset_commit", "handle_txn_offset_commit", g)),
         Api(32, "DescribeConfigs", 1, 4, lazy("configs", "handle_describe_configs", t)),
         Api(33, "AlterConfigs", 0, 2, forward),
+        Api(35, "DescribeLogDirs", 1, 5, lazy("log_dirs", "handle_describe_log_dirs", r)),
         Api(37, "CreatePartitions", 0, 3, forward),
         Api(43, "ElectLeaders", 0, 2, forward),
         Api(44, "IncrementalAlterConfigs", 0, 1, forward),
@@ -136,6 +147,18 @@ def broker_apis(services: BrokerServices) -> dict[int, Api]:
         Api(61, "DescribeProducers", 0, 0, lazy("describe_producers", "handle", p)),
         Api(65, "DescribeTransactions", 0, 0, lazy(admin, "handle_describe_transactions", x)),
         Api(66, "ListTransactions", 0, 2, lazy(admin, "handle_list_transactions", x)),
+        Api(75, "DescribeTopicPartitions", 0, 0, lazy("topic_partitions", handle_dtp, t)),
+        Api(
+            71,
+            "GetTelemetrySubscriptions",
+            0,
+            0,
+            lazy("telemetry", get_telemetry, cm),
+            listed=False,
+        ),
+        Api(
+            72, "PushTelemetry", 0, 0, lazy("telemetry", "handle_push_telemetry", cm), listed=False
+        ),
     ]
     for key, (low, high) in group_apis.SUPPORTED_VERSIONS.items():
         handler = lazy("group", "handle", key, services.groups)

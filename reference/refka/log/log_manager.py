@@ -2,10 +2,11 @@
 
 On start it finds the ``<topic>-<partition>`` folders (the topic may itself contain ``-``; the
 partition follows the last one), reads ``recovery-point-offset-checkpoint`` and
-``log-start-offset-checkpoint`` at the root and opens each log from those offsets. It writes both
-files back on ``checkpoint()`` (every ``log.flush.offset.checkpoint.interval.ms``) and on
-``close()``, runs retention every ``log.retention.check.interval.ms``, the ``flush.ms``
-timers on every tick, and the log cleaner (``refka.log.cleaner``) when it is due.
+``log-start-offset-checkpoint`` at the root and opens each log from those offsets. It writes
+them back every ``log.flush.offset.checkpoint.interval.ms`` and
+``log.flush.start.offset.checkpoint.interval.ms`` respectively, and both on ``close()``; runs
+retention every ``log.retention.check.interval.ms``, the ``flush.ms`` timers on every tick,
+and the log cleaner (``refka.log.cleaner``) when it is due.
 
 A deleted partition's folder is renamed ``<topic>-<partition>.<id>-delete`` and removed
 ``log.segment.delete.delay.ms`` later (Kafka's ``LogManager.asyncDelete``; the id is a hash,
@@ -65,6 +66,7 @@ class LogManager:
         config_for: Callable[[str], LogConfig] | None = None,
         retention_check_interval_ms: int = 300_000,
         checkpoint_interval_ms: int = 60_000,
+        start_offset_checkpoint_interval_ms: int = 60_000,
         cleaner: CleanerConfig | None = None,
         file_delete_delay_ms: int = 60_000,
         transactions: Transactions | None = None,
@@ -83,6 +85,8 @@ class LogManager:
         self.cleaner = LogCleaner(storage, cleaner or CleanerConfig(), now_ms, transactions)
         self.next_retention_check_ms = now_ms + retention_check_interval_ms
         self.next_checkpoint_ms = now_ms + checkpoint_interval_ms
+        self.start_offset_checkpoint_interval_ms = start_offset_checkpoint_interval_ms
+        self.next_start_offset_checkpoint_ms = now_ms + start_offset_checkpoint_interval_ms
         self._load_logs(now_ms)
 
     def _load_logs(self, now_ms: int) -> None:
@@ -164,24 +168,36 @@ class LogManager:
                 log.delete_expired_segments(now_ms)
             self.next_retention_check_ms = now_ms + self.retention_check_interval_ms
         if now_ms >= self.next_checkpoint_ms:
-            self.checkpoint()
+            self.checkpoint_recovery_points()
             self.next_checkpoint_ms = now_ms + self.checkpoint_interval_ms
+        if now_ms >= self.next_start_offset_checkpoint_ms:
+            self.checkpoint_log_start_offsets()
+            interval_ms = self.start_offset_checkpoint_interval_ms
+            self.next_start_offset_checkpoint_ms = now_ms + interval_ms
         cleaner_due = self.cleaner.on_tick(now_ms, self.logs)
         flush_due = (log.last_flush_ms + log.config.flush_ms for log in self.logs.values())
         file_deletes = (log.next_file_delete_ms for log in self.logs.values())
         deletes_due = [d for d in file_deletes if d is not None]
         deletes_due.extend(self.pending_dir_deletes.values())
-        due = min(self.next_retention_check_ms, self.next_checkpoint_ms, *flush_due, *deletes_due)
+        checkpoints_due = (self.next_checkpoint_ms, self.next_start_offset_checkpoint_ms)
+        due = min(self.next_retention_check_ms, *checkpoints_due, *flush_due, *deletes_due)
         return due if cleaner_due is None else min(due, cleaner_due)
 
     def checkpoint(self) -> None:
-        """Write both offset checkpoint files at the log dir root; as Kafka, a log start offset
-        is only recorded where it lies past the first segment's base offset."""
+        """Write both offset checkpoint files at the log dir root."""
+        self.checkpoint_recovery_points()
+        self.checkpoint_log_start_offsets()
+
+    def checkpoint_recovery_points(self) -> None:
         write_offsets(
             self.storage,
             RECOVERY_POINT_CHECKPOINT,
             {tp: log.recovery_point for tp, log in self.logs.items()},
         )
+
+    def checkpoint_log_start_offsets(self) -> None:
+        """As Kafka, a log start offset is only recorded where it lies past the first segment's
+        base offset (DeleteRecords, KIP-107, moved it inside that segment)."""
         write_offsets(
             self.storage,
             LOG_START_OFFSET_CHECKPOINT,

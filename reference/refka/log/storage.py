@@ -39,6 +39,19 @@ class Storage(Protocol):
         """Remove a file, or a directory with everything in it."""
         ...
 
+    def volume(self) -> Volume:
+        """The root's absolute path and its volume's size (DescribeLogDirs, KIP-827)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Volume:
+    """A log directory and the file system it is on; -1 bytes where unknown."""
+
+    path: str
+    total_bytes: int = -1
+    usable_bytes: int = -1
+
 
 def write_atomically(storage: Storage, path: str, data: bytes) -> None:
     """Write ``path`` via ``path.tmp``, fsync and rename, as Kafka's checkpoint files do."""
@@ -62,6 +75,13 @@ class FileStorage:
 
     def real_path(self, path: str) -> str:
         return os.path.join(self.root_dir, path)
+
+    def volume(self) -> Volume:
+        """As Java's ``FileStore`` total and usable space: blocks, and blocks free to users."""
+        found = os.statvfs(self.root_dir)
+        return Volume(
+            self.root_dir, found.f_blocks * found.f_frsize, found.f_bavail * found.f_frsize
+        )
 
     def mkdir(self, path: str) -> None:
         os.makedirs(self.real_path(path), exist_ok=True)
@@ -147,6 +167,9 @@ class MemoryStorage:
         self.dirs: set[str] = {""}
         self._last_write: tuple[str, int, int] | None = None  # path, position, length
         self.full = False  # the disk is full: writes fail with ENOSPC
+
+    def volume(self) -> Volume:
+        return Volume("/memory")
 
     def _parent(self, path: str) -> str:
         return path.rsplit("/", 1)[0] if "/" in path else ""

@@ -70,7 +70,13 @@ class FetcherConfig:
     replica_fetch_max_bytes: int = 1_048_576
     replica_fetch_response_max_bytes: int = 10_485_760
     replica_fetch_backoff_ms: int = 1_000
-    fetch_version: int = 17  # v15+: ReplicaState carries the broker epoch (KIP-903); topic ids
+    # v15+: ReplicaState carries the broker epoch (KIP-903); topic ids. v18 (KIP-1166) also
+    # sends the follower's high watermark, so that the leader answers a follower behind it at
+    # once; it is supported (``fetch_version=18``) but not the default: it narrows the window
+    # in which a follower's high watermark lags, which the simulator's campaign needs to find
+    # TruncateToHighWatermark and HighWatermarkRegression (a Kafka 4.4 cluster at an older
+    # metadata.version sends v17 too)
+    fetch_version: int = 17
     offset_for_leader_epoch_version: int = 4
     list_offsets_version: int = 7
     # bug switch: Bug.TRUNCATE_TO_HIGH_WATERMARK (spec/bugs/Replication_TruncateToHighWatermark.cfg)
@@ -114,6 +120,7 @@ class _Wanted(NamedTuple):
     fetch_offset: int
     last_fetched_epoch: int
     log_start_offset: int
+    high_watermark: int  # v18 (KIP-1166)
 
 
 class ReplicaFetcher:
@@ -414,6 +421,7 @@ class ReplicaFetcher:
                     state.fetch_offset,
                     latest,
                     replica.log_start_offset,
+                    replica.high_watermark,
                 )
             )
         key = (tuple(wanted), self.broker_epoch())
@@ -487,6 +495,7 @@ class ReplicaFetcher:
                     self._delay(tp, now_ms)
                     return
             replica.update_high_watermark_from_leader(answer.high_watermark)
+            replica.follow_log_start_offset(answer.log_start_offset)
             state.fetch_offset = replica.log_end_offset
         elif error == ErrorCode.offset_out_of_range:
             state.state = FetchState.RESETTING
@@ -591,6 +600,7 @@ def _fetch_partition(version: int, max_bytes: int, w: _Wanted) -> Any:
         last_fetched_epoch=w.last_fetched_epoch,
         log_start_offset=w.log_start_offset,
         partition_max_bytes=max_bytes,
+        high_watermark=w.high_watermark,
     )
 
 

@@ -405,6 +405,7 @@ class ReplicaManager:
         min_one_batch: bool,
         now_ms: int,
         broker_epoch: int = -1,
+        log_start_offset: int = -1,
     ) -> PartitionRead:
         """FollowerFetch on the leader: read up to the LEO, then record that the follower holds
         everything below ``fetch_offset`` (which may expand the ISR and AdvanceHighWatermark, and
@@ -442,6 +443,9 @@ class ReplicaManager:
         advanced = replica.update_follower_fetch_state(
             follower_id, fetch_offset, now_ms, broker_epoch
         )
+        follower = replica.followers[follower_id]
+        if log_start_offset != follower.log_start_offset:  # may complete a DeleteRecords
+            follower.log_start_offset, advanced = log_start_offset, True
         if follower_id not in replica.isr:  # (an ISR member is never added again)
             self._maybe_expand_isr(replica, follower_id)
         if advanced:
@@ -484,6 +488,21 @@ class ReplicaManager:
             return state.broker_epoch
         broker = None if self.image is None else self.image.brokers.get(broker_id)
         return -1 if broker is None else int(broker.broker_epoch)
+
+    def low_watermark(self, replica: Replica) -> int:
+        """DeleteRecords (KIP-107): the lowest log start offset among the leader and its
+        followers on live brokers whose log start offset it knows (Kafka's
+        ``lowWatermarkIfLeader``)."""
+        known = [
+            state.log_start_offset
+            for follower_id, state in replica.followers.items()
+            if state.log_start_offset >= 0 and self._alive(follower_id)
+        ]
+        return min([replica.log_start_offset, *known])
+
+    def _alive(self, broker_id: int) -> bool:
+        broker = None if self.image is None else self.image.brokers.get(broker_id)
+        return broker is not None and not broker.fenced
 
     def _eligible(self, broker_id: int) -> bool:
         """KIP-903/KIP-841: a fenced broker or one shutting down does not join the ISR."""
