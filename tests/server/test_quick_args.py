@@ -9,7 +9,6 @@ import subprocess
 import sys
 
 import pytest
-
 from refka.server.main import add_arguments, quick_args
 
 

@@ -33,6 +33,7 @@ NOT_AT_START = {
     "refka.replication.replica_fetcher",  # the first partition this node follows
     "argparse",  # the usual command line is read by ``quick_args``; argparse answers the rest
     "shutil",  # argparse's help formatter asks it for the terminal's width
+    "hashlib",  # a log deletion names its directory with it; segment.jitter.ms draws with it
     "json",  # the clean-shutdown file, on a restart after a clean stop
     "refka.metadata.topic_records",  # the first topic, config or producer-id record
     "refka.sim",
