@@ -36,6 +36,7 @@ NOT_AT_START = {
     "hashlib",  # a log deletion names its directory with it; segment.jitter.ms draws with it
     "json",  # the clean-shutdown file, on a restart after a clean stop
     "refka.metadata.topic_records",  # the first topic, config or producer-id record
+    "refka.metadata.read_records",  # records only Kafka's controller writes (fence, no-op ...)
     "refka.sim",
     "refka.bench",
     "kio.schema.create_topics.v7.request",
