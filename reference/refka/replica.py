@@ -171,6 +171,10 @@ class Replica:
 
         self.producer_state = ProducerStateManager(deduplicate=deduplicate_batches)
         self._fetched: tuple[int, list[BatchHeader]] | None = None  # FollowerFetch, traced
+        # A flush inside an append is traced after the append's event (Election.tla's Flush
+        # follows the LeaderAppend / FollowerFetch that wrote the records): held here.
+        self._holding_flush = False
+        self._held_flush = -1
         self.high_watermark = self._bounded(
             log.log_start_offset if high_watermark is None else high_watermark
         )
@@ -431,7 +435,7 @@ class Replica:
         )
         if self.epoch_cache.latest_epoch != self.leader_epoch:
             self.epoch_cache.assign(self.leader_epoch, base_offset)
-        self.log.append(data, now_ms)
+        self._traced_append(data, now_ms)
         header = headers[-1]
         if header.has_producer_id:
             timestamp_ms = now_ms if log_append else header.max_timestamp
@@ -451,6 +455,7 @@ class Replica:
                     headers[0].base_sequence if header.has_producer_id else -1,
                 )
             )
+            self._release_flush()
         self.maybe_increment_high_watermark()
         return AppendResult(
             base_offset=base_offset,
@@ -557,7 +562,7 @@ class Replica:
             )
         size = sum(h.size for h in headers)
         offset = self.log_end_offset
-        self.log.append(data[:size], now_ms)
+        self._traced_append(data[:size], now_ms)
         for header in headers:
             if header.has_producer_id and not header.is_control:
                 self.producer_state.update(header, header.base_offset, header.max_timestamp)
@@ -585,6 +590,7 @@ class Replica:
             self.trace_follower_fetch(offset, epochs)
         elif self.high_watermark != previous:
             self.trace_follower_fetch(self.log_end_offset, ())
+        self._release_flush()
 
     def trace_follower_fetch(self, offset: int, epochs: tuple[int, ...]) -> None:
         """Emit FollowerFetch: the log is now ``log[:offset] + epochs`` (tracer set)."""
@@ -605,8 +611,29 @@ class Replica:
             )
         )
 
+    def _traced_append(self, data: bytes, now_ms: int) -> None:
+        """``log.append``; with a tracer, a flush it does waits for ``_release_flush``."""
+        if self.tracer is None:
+            self.log.append(data, now_ms)
+            return
+        self._holding_flush = True
+        try:
+            self.log.append(data, now_ms)
+        except BaseException:
+            self._release_flush()
+            raise
+
+    def _release_flush(self) -> None:
+        self._holding_flush = False
+        if self._held_flush >= 0:
+            offset, self._held_flush = self._held_flush, -1
+            self._trace_flush(offset)
+
     def _trace_flush(self, offset: int) -> None:
         if self.tracer is not None:
+            if self._holding_flush:
+                self._held_flush = offset
+                return
             from refka.core import trace
 
             self.tracer(trace.Flush(self.replica_id, self.topic, self.partition, offset))
