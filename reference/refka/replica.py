@@ -611,7 +611,7 @@ class Replica:
             )
         )
 
-    def _traced_append(self, data: bytes, now_ms: int) -> None:
+    def _traced_append(self, data: bytes | bytearray, now_ms: int) -> None:
         """``log.append``; with a tracer, a flush it does waits for ``_release_flush``."""
         if self.tracer is None:
             self.log.append(data, now_ms)
