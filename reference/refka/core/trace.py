@@ -39,7 +39,8 @@ ControlledShutdown     Election ``CleanShutdown`` then              ``QuorumCont
                        memberships away before it stops)
 RegisterBroker         Election ``RegisterBroker``                  ``QuorumController.commit``
 Flush                  Election ``Flush``                           ``PartitionLog.flush`` (hook
-                                                                    set by ``Replica``)
+                                                                    set by ``Replica``; one inside
+                                                                    an append: after its event)
 ReadHighWatermark      Replication ``ConsumerReadHighWatermark``    ``handle_list_offsets`` (a
                        (ListOffsets latest, read_uncommitted)       consumer's request)
 AcknowledgeProduce     Replication/Election ``acked`` (the records  ``DelayedProduce.try_complete``
