@@ -221,13 +221,17 @@ ElectLeader ==
     /\ UNCHANGED <<log, flushed, alive, fenced, lostData, acked>>
     /\ TrackPartitionChange
 
-(* The leader sends AlterPartition: drop a follower that lags or is fenced, *)
-(* or add one that has caught up (with that replica's broker epoch).        *)
+(* The leader sends AlterPartition: drop a follower, or add one that has   *)
+(* caught up (with that replica's broker epoch). Kafka drops a follower     *)
+(* that has not fetched up to the leader's log end for                      *)
+(* replica.lag.time.max.ms: one that lags, is down, or is cut off while its *)
+(* log is complete (the leader cannot tell them apart; trace validation     *)
+(* found the last, which this action did not allow).                       *)
 SendAlterPartition(f) ==
     /\ leader # None /\ Serving(leader)
     /\ alterPartition = {}
     /\ f # leader
-    /\ \/ f \in isr /\ (log[f] # log[leader] \/ ~Serving(f))
+    /\ \/ f \in isr
        \/ f \notin isr /\ Serving(f) /\ log[f] = log[leader]
     /\ alterPartition' = {[replica |-> f,
                            newIsr |-> IF f \in isr THEN isr \ {f} ELSE isr \cup {f},

@@ -19,6 +19,8 @@ spec steps at once or none:
   an unchecked ``FenceBroker`` and ``RegisterBroker``;
 - a new ``SendAlterPartition`` while the reference dropped the one before (its leadership
   moved) first answers the old one: ``HandleAlterPartition`` with no change (it must be stale);
+- an error answer to a request the spec no longer holds (resent or duplicated on the network)
+  changes nothing: a stuttering step;
 - ``ReadHighWatermark``, other partitions and group events are left out.
 """
 
@@ -54,6 +56,7 @@ class ElectionStep:
     replica: int = NO_VALUE  # the replica an AlterPartition drops or adds
     isr: tuple[int, ...] | None = None  # the partition's state after the step, if it shows it
     elr: tuple[int, ...] = ()
+    ok: bool = True  # HandleAlterPartition: the controller answered NONE
     note: str = ""
 
     def tla(self) -> str:
@@ -62,7 +65,8 @@ class ElectionStep:
             f"epoch |-> {self.epoch}, offset |-> {self.offset}, end |-> {self.end}, "
             f"record |-> {self.record}, replica |-> {self.replica}, "
             f"hasState |-> {'TRUE' if self.isr is not None else 'FALSE'}, "
-            f"isr |-> {_set(self.isr)}, elr |-> {_set(self.elr)}]"
+            f"isr |-> {_set(self.isr)}, elr |-> {_set(self.elr)}, "
+            f"ok |-> {'TRUE' if self.ok else 'FALSE'}]"
         )
 
 
@@ -185,7 +189,7 @@ class _Converter:
             case ev.HandleAlterPartition():
                 self.pending = False
                 self.add("HandleAlterPartition", n, at, leader=event.leader, isr=event.isr,
-                         elr=event.elr)  # fmt: skip
+                         elr=event.elr, ok=event.error == "NONE")  # fmt: skip
 
 
 _CONTROLLER = (ev.ControlledShutdown, ev.FenceBroker, ev.RegisterBroker)

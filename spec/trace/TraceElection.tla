@@ -7,10 +7,10 @@
 (*                                                                         *)
 (* TraceData (written per trace by `refka spec validate --spec Election`)  *)
 (* defines Trace, a sequence of events [action, node, leader, epoch,       *)
-(* offset, end, record, replica, hasState, isr, elr] (-1: none), and the   *)
-(* model's bounds. Each event is matched by exactly one step of the base   *)
-(* spec whose primed variables it constrains, or by a stuttering step that *)
-(* checks the state where the mapping says so; pos moves on by one.        *)
+(* offset, end, record, replica, hasState, isr, elr, ok] (-1: none), and   *)
+(* the model's bounds. Each event is matched by exactly one step of the    *)
+(* base spec whose primed variables it constrains, or by a stuttering step *)
+(* that checks the state where the mapping says so; pos moves on by one.   *)
 (*                                                                         *)
 (* The mapping (docs/spec.md, "Trace validation of Election.tla"); the     *)
 (* converter, refka/spec_trace_election.py, does the first four:           *)
@@ -37,7 +37,8 @@
 (*    round later): AdvanceHighWatermark is the spec's step, or a          *)
 (*    stuttering one, after which the records it passes are in acked;      *)
 (*  - AbandonAlterPartition: the leader dropped its AlterPartition (it     *)
-(*    lost the leadership): HandleAlterPartition of a stale request.       *)
+(*    lost the leadership): HandleAlterPartition of a stale request;       *)
+(*  - an error answer to a request no longer in flight: stuttering.        *)
 (***************************************************************************)
 EXTENDS Election, TraceData, TLC
 
@@ -159,11 +160,16 @@ TraceAbandonAlterPartition ==
     /\ HandleAlterPartition
     /\ UNCHANGED <<isr, elr>>
 
+(* The controller's answer; an error answer to a request no longer in      *)
+(* flight (resent after a timeout, or duplicated by the network) changes    *)
+(* nothing: a stuttering step.                                              *)
 TraceHandleAlterPartition ==
     /\ IsEvent("HandleAlterPartition")
     /\ leader = LeaderOf(Ev.leader)
-    /\ HandleAlterPartition
-    /\ isr' = Ev.isr /\ elr' = Ev.elr
+    /\ \/ HandleAlterPartition /\ isr' = Ev.isr /\ elr' = Ev.elr
+       \/ /\ ~Ev.ok /\ alterPartition = {}
+          /\ isr = Ev.isr /\ elr = Ev.elr
+          /\ UNCHANGED vars
 
 TraceNext ==
     /\ \/ TraceElectLeader

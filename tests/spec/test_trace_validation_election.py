@@ -232,3 +232,27 @@ def test_cli_picks_the_spec(tmp_path: Path) -> None:
     assert f"{bug}: rejected at event" in both.stdout and "by Election" in both.stdout
     assert f"{fixed}: accepted by Election" in both.stdout
     assert "1/2 traces accepted (Election)" in both.stdout
+
+
+@needs_tlc
+def test_an_error_answer_to_a_request_no_longer_in_flight_changes_nothing(tmp_path: Path) -> None:
+    """A resent or duplicated AlterPartition answered again with an error is a stuttering step;
+    answered again as accepted with another ISR, it is rejected."""
+    schedule = Schedule.read(BUG_SCHEDULES / "UncleanElection.json")
+    fixed, _ = replayed(replace(schedule, config=replace(schedule.config, bugs=())),
+                        tmp_path / "fixed.trace")  # fmt: skip
+    lines = fixed.read_text().splitlines()
+    events = read_trace(lines)
+    at = next(i for i, e in enumerate(events) if isinstance(e, ev.HandleAlterPartition))
+    answer = events[at]
+    assert isinstance(answer, ev.HandleAlterPartition) and answer.error == "NONE"
+    again = replace(answer, error="INVALID_UPDATE_VERSION")
+    assert answer.isr != (1, 2)  # the shrink: accepted again, it would put the replica back
+    forged = replace(answer, isr=(1, 2))
+    for name, event, accepted in (("again", again, True), ("forged", forged, False)):
+        path = tmp_path / f"{name}.trace"
+        path.write_text("\n".join([*lines[: at + 1], repr(event), *lines[at + 1 :]]) + "\n")
+        verdict = check(path, schedule.config.min_insync_replicas)
+        assert verdict.accepted == accepted, "\n".join(verdict.lines())
+        if not accepted:
+            assert verdict.step is not None and verdict.step.line == at + 2
