@@ -38,12 +38,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from refka.core.trace import TraceEvent
+from refka.core.trace import JoinGroup, TraceEvent
 from refka.spec_check import default_spec_dir, find_tla2tools
 from refka.spec_trace import TraceError, read_trace, replication_steps
 from refka.spec_trace import tla_module as trace_module
 from refka.spec_trace_election import election_steps
 from refka.spec_trace_election import tla_module as election_module
+from refka.spec_trace_group import group_steps
+from refka.spec_trace_group import tla_module as group_module
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +57,7 @@ class SpecModule:
     base: str
     convert: Callable[[list[TraceEvent], str, int], Any]  # a trace with ``steps``
     data: Callable[[Any, int, Mapping[str, Any]], str]
+    applies: Callable[[list[TraceEvent]], bool] = lambda events: True  # has it events for it?
 
     @property
     def trace_module(self) -> str:
@@ -67,6 +70,12 @@ MODULES: dict[str, SpecModule] = {
     ),
     "Election": SpecModule(
         "Election", election_steps, lambda t, stop, o: election_module(t, o.get("min_isr", 1), stop)
+    ),
+    "ConsumerGroup": SpecModule(
+        "ConsumerGroup",
+        lambda events, topic, _: group_steps(events, topic),
+        lambda t, stop, _: group_module(t, stop),
+        applies=lambda events: any(isinstance(e, JoinGroup) for e in events),
     ),
 }
 DEFAULT_TIMEOUT_S = 300.0
@@ -186,6 +195,18 @@ def validate(path: str, spec_dir: Path, java: str, jar: Path, topic: str = "sim"
     return verdict(False, index, None, state)
 
 
+def _specs_for(path: str, spec: str) -> list[str]:
+    """``spec``, or for "all" every module the trace has events for (all if unreadable: each
+    verdict then says why)."""
+    if spec != "all":
+        return [spec]
+    try:
+        events = read_trace(Path(path).read_text().splitlines())
+    except (OSError, SyntaxError, ValueError):
+        return list(MODULES)
+    return [name for name, module in MODULES.items() if module.applies(events)]
+
+
 def _first_violation(output: str) -> str | None:
     for line in output.splitlines():
         if match := _VIOLATED.match(line):
@@ -238,7 +259,7 @@ def run(args: argparse.Namespace) -> int:
     if args.cut:
         args.traces = [_cut(path, args.topic, args.partition) for path in args.traces]
     specs = list(MODULES) if args.spec == "all" else [args.spec]
-    jobs = [(path, spec) for path in args.traces for spec in specs]
+    jobs = [(path, spec) for path in args.traces for spec in _specs_for(path, args.spec)]
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         verdicts = list(pool.map(
             lambda job: validate(job[0], spec_dir, java, jar, args.topic, args.partition,
