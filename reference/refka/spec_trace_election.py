@@ -132,7 +132,7 @@ class _Converter:
                 self.add("CleanShutdown", event.broker, at)
                 self.down.add(event.broker)
                 self.with_state("FenceBroker", event.broker, at, event.partitions)
-            case ev.FenceBroker() if event.broker in self.down:
+            case ev.FenceBroker() | ev.ControlledShutdown() if event.broker in self.down:
                 self.with_state("Fenced", event.broker, at, event.partitions)
             case ev.FenceBroker():
                 self.shutdown(event.broker, index, at)

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from refka.core.trace import JoinGroup, TraceEvent
+from refka.core.trace import ElectLeader, JoinGroup, TraceEvent
 from refka.spec_check import default_spec_dir, find_tla2tools
 from refka.spec_trace import TraceError, read_trace, replication_steps
 from refka.spec_trace import tla_module as trace_module
@@ -51,25 +51,33 @@ from refka.spec_trace_group import tla_module as group_module
 @dataclass(frozen=True, slots=True)
 class SpecModule:
     """A base spec with a trace spec: ``spec/<base>.tla`` and ``spec/trace/Trace<base>.tla``.
-    ``convert``: the trace's events of one partition as steps; ``data``: the TraceData module
-    (its second argument: TraceStopAt); ``options``: the command line's, by name."""
+    ``convert``: the trace's events (of one partition or group) as steps; ``data``: the
+    TraceData module (from the steps, TraceStopAt and the command line's options by name);
+    ``applies``: whether a trace has events for it (what ``--spec all`` runs)."""
 
     base: str
     convert: Callable[[list[TraceEvent], str, int], Any]  # a trace with ``steps``
     data: Callable[[Any, int, Mapping[str, Any]], str]
-    applies: Callable[[list[TraceEvent]], bool] = lambda events: True  # has it events for it?
+    applies: Callable[[list[TraceEvent]], bool] = lambda events: True
 
     @property
     def trace_module(self) -> str:
         return f"Trace{self.base}"
 
 
+def _elects(events: list[TraceEvent]) -> bool:
+    return any(isinstance(e, ElectLeader) for e in events)
+
+
 MODULES: dict[str, SpecModule] = {
     "Replication": SpecModule(
-        "Replication", replication_steps, lambda t, stop, _: trace_module(t, stop)
+        "Replication", replication_steps, lambda t, stop, _: trace_module(t, stop), _elects
     ),
     "Election": SpecModule(
-        "Election", election_steps, lambda t, stop, o: election_module(t, o.get("min_isr", 1), stop)
+        "Election",
+        election_steps,
+        lambda t, stop, o: election_module(t, o.get("min_isr", 1), stop),
+        _elects,
     ),
     "ConsumerGroup": SpecModule(
         "ConsumerGroup",
