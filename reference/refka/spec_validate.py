@@ -244,8 +244,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--spec",
         choices=[*MODULES, "all"],
-        default="all",
-        help="the base spec to validate against (default: all of them)",
+        default=None,
+        help="the base spec to validate against (default: all that the trace has events for; "
+        "with --merge or --cut, Replication, whose abstraction their refinements serve)",
     )
     parser.add_argument("--min-insync-replicas", type=int, default=1, dest="min_isr",
                         help="the partition's min.insync.replicas (Election)")  # fmt: skip
@@ -266,8 +267,9 @@ def run(args: argparse.Namespace) -> int:
         args.traces = [merged]
     if args.cut:
         args.traces = [_cut(path, args.topic, args.partition) for path in args.traces]
-    specs = list(MODULES) if args.spec == "all" else [args.spec]
-    jobs = [(path, spec) for path in args.traces for spec in _specs_for(path, args.spec)]
+    spec = args.spec or ("Replication" if args.merge or args.cut else "all")
+    specs = list(MODULES) if spec == "all" else [spec]
+    jobs = [(path, name) for path in args.traces for name in _specs_for(path, spec)]
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         verdicts = list(pool.map(
             lambda job: validate(job[0], spec_dir, java, jar, args.topic, args.partition,
@@ -279,8 +281,9 @@ def run(args: argparse.Namespace) -> int:
     elapsed = time.monotonic() - started
     events = sum(v.events for v in verdicts)
     accepted = sum(v.accepted for v in verdicts)
-    print(f"{accepted}/{len(verdicts)} traces accepted ({', '.join(specs)}), {events:,} steps in "
-          f"{elapsed:.1f}s; {len(verdicts) / elapsed:.2f} traces/s, {events / elapsed:,.0f} steps/s")  # fmt: skip
+    rates = f"{len(verdicts) / elapsed:.2f} traces/s, {events / elapsed:,.0f} steps/s"
+    print(f"{accepted}/{len(verdicts)} traces accepted, {events:,} steps in {elapsed:.1f}s; "
+          f"{rates} (specs: {', '.join(specs)})")  # fmt: skip
     if any(v.error for v in verdicts):
         return 2
     return 0 if accepted == len(verdicts) else 1

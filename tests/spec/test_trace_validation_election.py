@@ -231,7 +231,7 @@ def test_cli_picks_the_spec(tmp_path: Path) -> None:
     assert both.returncode == 1, both.stdout + both.stderr
     assert f"{bug}: rejected at event" in both.stdout and "by Election" in both.stdout
     assert f"{fixed}: accepted by Election" in both.stdout
-    assert "1/2 traces accepted (Election)" in both.stdout
+    assert "1/2 traces accepted," in both.stdout and "(specs: Election)" in both.stdout
 
 
 @needs_tlc
