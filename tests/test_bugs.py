@@ -15,7 +15,7 @@ from refka.core.broker import Broker
 from refka.core.network_client import NodeAddress
 from refka.log.storage import MemoryStorage
 from refka.node import make_broker, make_controller
-from refka.replication.replica_fetcher import FetcherConfig, TruncationMode
+from refka.replication.fetcher_config import FetcherConfig, TruncationMode
 from refka.replication.replica_manager import ReplicationConfig
 
 START_MS = 1_700_000_000_000

@@ -1,14 +1,19 @@
 """The ``refka`` command: one subcommand per tool, each living in its own module.
 
 Each subcommand module exposes ``add_arguments(parser)`` and ``run(args) -> int``; they are
-imported only when chosen, so ``refka broker`` starts without loading the others.
+imported only when chosen, so ``refka broker`` starts without loading the others. A module may
+also expose ``quick_args(argv)``, which reads its usual command line without argparse (building
+the parser costs a broker ~4 ms of its start, issue 15) and returns None for anything else.
 """
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import sys
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import argparse
 
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "broker": (
@@ -45,6 +50,8 @@ EXTRAS: dict[str, tuple[str, frozenset[str]]] = {
 def overview() -> argparse.ArgumentParser:
     """The parser listing the subcommands: built for help and unknown commands only (eleven
     parsers, ~3 ms of a broker's start, issue 15)."""
+    import argparse
+
     parser = argparse.ArgumentParser(prog="refka", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (_, help_text) in SUBCOMMANDS.items():
@@ -65,9 +72,15 @@ def main(argv: list[str] | None = None) -> int:
         sys.modules["hypothesis"] = None  # type: ignore[assignment]
     try:
         module = importlib.import_module(SUBCOMMANDS[name][0])
-        sub_parser = argparse.ArgumentParser(prog=f"refka {name}", description=SUBCOMMANDS[name][1])
-        module.add_arguments(sub_parser)
-        return int(module.run(sub_parser.parse_args(rest)) or 0)
+        quick = getattr(module, "quick_args", None)
+        args: Any = quick(rest) if quick is not None else None
+        if args is None:  # help, a mistake, or a subcommand without a quick reader
+            import argparse
+
+            parser = argparse.ArgumentParser(prog=f"refka {name}", description=SUBCOMMANDS[name][1])
+            module.add_arguments(parser)
+            args = parser.parse_args(rest)
+        return int(module.run(args) or 0)
     except ModuleNotFoundError as error:
         extra, modules = EXTRAS.get(name, ("", frozenset()))
         if (error.name or "").split(".")[0] not in modules:

@@ -178,6 +178,10 @@ class Replica:
         self.producer_state = ProducerStateManager(deduplicate=deduplicate_batches)
         self.txn_index = TransactionIndex()
         self._fetched: tuple[int, list[BatchHeader]] | None = None  # FollowerFetch, traced
+        # A flush inside an append is traced after the append's event (Election.tla's Flush
+        # follows the LeaderAppend / FollowerFetch that wrote the records): held here.
+        self._holding_flush = False
+        self._held_flush = -1
         self.high_watermark = self._bounded(
             log.log_start_offset if high_watermark is None else high_watermark
         )
@@ -455,7 +459,7 @@ class Replica:
         )
         if self.epoch_cache.latest_epoch != self.leader_epoch:
             self.epoch_cache.assign(self.leader_epoch, base_offset)
-        self.log.append(data, now_ms)
+        self._traced_append(data, now_ms)
         header = headers[-1]
         if header.is_control:
             self._track_batches(data, persist=True)
@@ -477,6 +481,7 @@ class Replica:
                     headers[0].base_sequence if header.has_producer_id else -1,
                 )
             )
+            self._release_flush()
         self.maybe_increment_high_watermark()
         return AppendResult(
             base_offset=base_offset,
@@ -583,7 +588,7 @@ class Replica:
             )
         size = sum(h.size for h in headers)
         offset = self.log_end_offset
-        self.log.append(data[:size], now_ms)
+        self._traced_append(data[:size], now_ms)
         self._track_batches(data[:size], persist=True)
         if self.tracer is not None:
             self._fetched = (offset, headers)
@@ -609,6 +614,7 @@ class Replica:
             self.trace_follower_fetch(offset, epochs)
         elif self.high_watermark != previous:
             self.trace_follower_fetch(self.log_end_offset, ())
+        self._release_flush()
 
     def follow_log_start_offset(self, leader_log_start_offset: int) -> None:
         """FollowerFetch: raise the log start offset to the leader's (DeleteRecords, retention;
@@ -636,8 +642,29 @@ class Replica:
             )
         )
 
+    def _traced_append(self, data: bytes | bytearray, now_ms: int) -> None:
+        """``log.append``; with a tracer, a flush it does waits for ``_release_flush``."""
+        if self.tracer is None:
+            self.log.append(data, now_ms)
+            return
+        self._holding_flush = True
+        try:
+            self.log.append(data, now_ms)
+        except BaseException:
+            self._release_flush()
+            raise
+
+    def _release_flush(self) -> None:
+        self._holding_flush = False
+        if self._held_flush >= 0:
+            offset, self._held_flush = self._held_flush, -1
+            self._trace_flush(offset)
+
     def _trace_flush(self, offset: int) -> None:
         if self.tracer is not None:
+            if self._holding_flush:
+                self._held_flush = offset
+                return
             from refka.core import trace
 
             self.tracer(trace.Flush(self.replica_id, self.topic, self.partition, offset))

@@ -2,11 +2,12 @@
 
 Each trace file (one event ``repr`` a line: ``refka simulate --trace``, ``refka campaign
 --trace-dir``, the server's ``refka.trace.file``) becomes the ``TraceData`` module of
-``spec/trace/TraceReplication.tla`` (``refka.spec_trace``), and TLC explores the spec's
-behaviours that follow it. The trace is accepted when TLC reaches the end of it (the invariant
-``TraceNotAccepted`` is violated); otherwise TLC's deepest level is the first event no step of
-the spec matches, and a second run stopped just before it prints the spec's state there. A
-spec invariant violated on the way rejects the trace at the event that led to it.
+``spec/trace/TraceReplication.tla`` (``refka.spec_trace``) and of
+``spec/trace/TraceElection.tla`` (``refka.spec_trace_election``; ``--spec`` picks one), and TLC
+explores the spec's behaviours that follow it. The trace is accepted when TLC reaches the end of
+it (the invariant ``TraceNotAccepted`` is violated); otherwise TLC's deepest level is the first
+event no step of the spec matches, and a second run stopped just before it prints the spec's
+state there. A spec invariant violated on the way rejects the trace at the event that led to it.
 
 With ``--merge``, the files are the per-node traces of one run (a real cluster's
 ``refka.trace.file``s; several nodes may share a file): ``refka.trace_merge`` orders them by
@@ -31,15 +32,60 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from refka.core.trace import ElectLeader, JoinGroup, TraceEvent
 from refka.spec_check import default_spec_dir, find_tla2tools
-from refka.spec_trace import ReplicationTrace, Step, TraceError, read_trace, replication_steps
+from refka.spec_trace import TraceError, read_trace, replication_steps
 from refka.spec_trace import tla_module as trace_module
+from refka.spec_trace_election import election_steps
+from refka.spec_trace_election import tla_module as election_module
+from refka.spec_trace_group import group_steps
+from refka.spec_trace_group import tla_module as group_module
 
-MODULE = "TraceReplication"
+
+@dataclass(frozen=True, slots=True)
+class SpecModule:
+    """A base spec with a trace spec: ``spec/<base>.tla`` and ``spec/trace/Trace<base>.tla``.
+    ``convert``: the trace's events (of one partition or group) as steps; ``data``: the
+    TraceData module (from the steps, TraceStopAt and the command line's options by name);
+    ``applies``: whether a trace has events for it (what ``--spec all`` runs)."""
+
+    base: str
+    convert: Callable[[list[TraceEvent], str, int], Any]  # a trace with ``steps``
+    data: Callable[[Any, int, Mapping[str, Any]], str]
+    applies: Callable[[list[TraceEvent]], bool] = lambda events: True
+
+    @property
+    def trace_module(self) -> str:
+        return f"Trace{self.base}"
+
+
+def _elects(events: list[TraceEvent]) -> bool:
+    return any(isinstance(e, ElectLeader) for e in events)
+
+
+MODULES: dict[str, SpecModule] = {
+    "Replication": SpecModule(
+        "Replication", replication_steps, lambda t, stop, _: trace_module(t, stop), _elects
+    ),
+    "Election": SpecModule(
+        "Election",
+        election_steps,
+        lambda t, stop, o: election_module(t, o.get("min_isr", 1), stop),
+        _elects,
+    ),
+    "ConsumerGroup": SpecModule(
+        "ConsumerGroup",
+        lambda events, topic, _: group_steps(events, topic),
+        lambda t, stop, _: group_module(t, stop),
+        applies=lambda events: any(isinstance(e, JoinGroup) for e in events),
+    ),
+}
 DEFAULT_TIMEOUT_S = 300.0
 _VIOLATED = re.compile(r"^Error: Invariant (\w+) is violated")
 _DEPTH = re.compile(r"depth of the complete state graph search is (\d+)")
@@ -56,21 +102,24 @@ class Verdict:
     events: int
     seconds: float
     index: int | None = None
-    step: Step | None = None
+    step: Any = None  # the module's step (refka.spec_trace.Step, ...ElectionStep)
     invariant: str | None = None
     state: str = ""
     error: str = ""
+    spec: str = "Replication"
 
     def lines(self) -> list[str]:
         head = f"{self.path}: "
         if self.error:
-            return [head + f"error: {self.error}"]
+            return [head + f"error ({self.spec}): {self.error}"]
         if self.accepted:
-            return [head + f"accepted ({self.events} events, {self.seconds:.1f}s)"]
+            return [head + f"accepted by {self.spec} ({self.events} events, "
+                    f"{self.seconds:.1f}s)"]  # fmt: skip
         if self.invariant:
-            why = f"rejected: event {self.index} breaks {self.invariant}"
+            why = f"rejected by {self.spec}: event {self.index} breaks {self.invariant}"
         else:
-            why = f"rejected at event {self.index} of {self.events}: no step of the spec matches it"
+            why = (f"rejected at event {self.index} of {self.events} by {self.spec}: no step "
+                   "of the spec matches it")  # fmt: skip
         out = [head + why]
         if self.step is not None:
             out.append(f"  trace line {self.step.line}: {self.step.source}")
@@ -91,58 +140,79 @@ def _last_state(output: str) -> str:
     return "\n".join(ln for ln in body.strip().splitlines() if ln.strip())
 
 
-def _run_tlc(java: str, jar: Path, workdir: Path, timeout_s: float) -> str:
+def _run_tlc(java: str, jar: Path, workdir: Path, timeout_s: float, module: str) -> str:
     cmd = [
         java, "-XX:+UseParallelGC", "-Xmx512m", f"-Djava.io.tmpdir={workdir}",
         "-cp", str(jar), "tlc2.TLC", "-workers", "1", "-deadlock",
-        "-metadir", str(workdir / "states"), "-config", f"{MODULE}.cfg", f"{MODULE}.tla",
+        "-metadir", str(workdir / "states"), "-config", f"{module}.cfg", f"{module}.tla",
     ]  # fmt: skip
     proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=timeout_s)
     return proc.stdout + proc.stderr
 
 
-def _prepare(spec_dir: Path, workdir: Path, trace: ReplicationTrace, stop_at: int) -> None:
-    for source in (spec_dir / "Replication.tla", spec_dir / "trace" / f"{MODULE}.tla",
-                   spec_dir / "trace" / f"{MODULE}.cfg"):  # fmt: skip
+def _prepare(spec_dir: Path, workdir: Path, module: SpecModule, data: str) -> None:
+    name = module.trace_module
+    for source in (spec_dir / f"{module.base}.tla", spec_dir / "trace" / f"{name}.tla",
+                   spec_dir / "trace" / f"{name}.cfg"):  # fmt: skip
         shutil.copy(source, workdir / source.name)
-    (workdir / "TraceData.tla").write_text(trace_module(trace, stop_at))
+    (workdir / "TraceData.tla").write_text(data)
 
 
 def validate(path: str, spec_dir: Path, java: str, jar: Path, topic: str = "sim",
-             partition: int = 0, timeout_s: float = DEFAULT_TIMEOUT_S) -> Verdict:  # fmt: skip
-    """TLC's verdict on the trace of ``topic``-``partition`` in one trace file."""
+             partition: int = 0, timeout_s: float = DEFAULT_TIMEOUT_S,
+             spec: str = "Replication", **options: Any) -> Verdict:  # fmt: skip
+    """TLC's verdict on the trace of ``topic``-``partition`` in one trace file, against the
+    trace spec of ``spec`` (a name in ``MODULES``); ``options`` for its TraceData (Election:
+    ``min_isr``, the topic's min.insync.replicas)."""
     started = time.monotonic()
+    module = MODULES[spec]
     try:
         events = read_trace(Path(path).read_text().splitlines())
-        trace = replication_steps(events, topic, partition)
+        trace = module.convert(events, topic, partition)
     except (OSError, SyntaxError, ValueError, TraceError) as exc:
-        return Verdict(path, False, 0, 0.0, error=str(exc))
+        return Verdict(path, False, 0, 0.0, error=str(exc), spec=spec)
     n = len(trace.steps)
+
+    def verdict(accepted: bool, index: int | None = None, invariant: str | None = None,
+                state: str = "", error: str = "") -> Verdict:  # fmt: skip
+        step = trace.steps[index - 1] if index is not None and index >= 1 else None
+        return Verdict(path, accepted, n, time.monotonic() - started, index, step, invariant,
+                       state, error, spec)  # fmt: skip
+
     with tempfile.TemporaryDirectory(prefix="refka-trace-") as tmp:
         workdir = Path(tmp)
-        _prepare(spec_dir, workdir, trace, 0)
+        _prepare(spec_dir, workdir, module, module.data(trace, 0, options))
         try:
-            output = _run_tlc(java, jar, workdir, timeout_s)
+            output = _run_tlc(java, jar, workdir, timeout_s, module.trace_module)
             violated = _first_violation(output)
             if violated == "TraceNotAccepted":
-                return Verdict(path, True, n, time.monotonic() - started)
+                return verdict(True)
             if violated is not None:  # a spec invariant broken by the event before
                 index = int(re.findall(r"^/\\ pos = (\d+)$", output, re.MULTILINE)[-1]) - 1
-                step = trace.steps[index - 1] if index >= 1 else None  # 0: Init breaks it
-                return Verdict(path, False, n, time.monotonic() - started, index, step,
-                               violated, _last_state(output))  # fmt: skip
+                return verdict(False, index, violated, _last_state(output))  # 0: Init breaks it
             depths = [int(d) for d in _DEPTH.findall(output)]
             if _NO_ERROR not in output or not depths:
                 errors = [ln for ln in output.splitlines() if ln.startswith("Error")]
-                return Verdict(path, False, n, time.monotonic() - started,
-                               error=errors[0] if errors else "TLC gave no verdict")  # fmt: skip
+                return verdict(False, error=errors[0] if errors else "TLC gave no verdict")
             index = depths[-1]  # TLC's depth counts states: pos = depth is the unmatched one
-            _prepare(spec_dir, workdir, trace, index)
-            state = _last_state(_run_tlc(java, jar, workdir, timeout_s))
+            _prepare(spec_dir, workdir, module, module.data(trace, index, options))
+            state = _last_state(_run_tlc(java, jar, workdir, timeout_s, module.trace_module))
         except subprocess.TimeoutExpired:
-            return Verdict(path, False, n, timeout_s, error=f"TLC timed out after {timeout_s:.0f}s")
-    return Verdict(path, False, n, time.monotonic() - started, index,
-                   trace.steps[index - 1], None, state)  # fmt: skip
+            return Verdict(path, False, n, timeout_s, error=f"TLC timed out after {timeout_s:.0f}s",
+                           spec=spec)  # fmt: skip
+    return verdict(False, index, None, state)
+
+
+def _specs_for(path: str, spec: str) -> list[str]:
+    """``spec``, or for "all" every module the trace has events for (all if unreadable: each
+    verdict then says why)."""
+    if spec != "all":
+        return [spec]
+    try:
+        events = read_trace(Path(path).read_text().splitlines())
+    except (OSError, SyntaxError, ValueError):
+        return list(MODULES)
+    return [name for name, module in MODULES.items() if module.applies(events)]
 
 
 def _first_violation(output: str) -> str | None:
@@ -171,6 +241,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="validate each trace up to its first HW moved by a smaller ISR",
     )
+    parser.add_argument(
+        "--spec",
+        choices=[*MODULES, "all"],
+        default=None,
+        help="the base spec to validate against (default: all that the trace has events for; "
+        "with --merge or --cut, Replication, whose abstraction their refinements serve)",
+    )
+    parser.add_argument("--min-insync-replicas", type=int, default=1, dest="min_isr",
+                        help="the partition's min.insync.replicas (Election)")  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
@@ -188,18 +267,23 @@ def run(args: argparse.Namespace) -> int:
         args.traces = [merged]
     if args.cut:
         args.traces = [_cut(path, args.topic, args.partition) for path in args.traces]
+    spec = args.spec or ("Replication" if args.merge or args.cut else "all")
+    specs = list(MODULES) if spec == "all" else [spec]
+    jobs = [(path, name) for path in args.traces for name in _specs_for(path, spec)]
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         verdicts = list(pool.map(
-            lambda p: validate(p, spec_dir, java, jar, args.topic, args.partition, args.timeout),
-            args.traces,
+            lambda job: validate(job[0], spec_dir, java, jar, args.topic, args.partition,
+                                 args.timeout, job[1], min_isr=args.min_isr),
+            jobs,
         ))  # fmt: skip
     for verdict in verdicts:
         print("\n".join(verdict.lines()))
     elapsed = time.monotonic() - started
     events = sum(v.events for v in verdicts)
     accepted = sum(v.accepted for v in verdicts)
+    rates = f"{len(verdicts) / elapsed:.2f} traces/s, {events / elapsed:,.0f} steps/s"
     print(f"{accepted}/{len(verdicts)} traces accepted, {events:,} steps in {elapsed:.1f}s; "
-          f"{len(verdicts) / elapsed:.2f} traces/s, {events / elapsed:,.0f} steps/s")  # fmt: skip
+          f"{rates} (specs: {', '.join(specs)})")  # fmt: skip
     if any(v.error for v in verdicts):
         return 2
     return 0 if accepted == len(verdicts) else 1

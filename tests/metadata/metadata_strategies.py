@@ -7,6 +7,7 @@ from dataclasses import fields, is_dataclass
 from typing import Any, get_args, get_origin
 
 from hypothesis import strategies as st
+from refka.metadata import read_records as rr
 from refka.metadata import records as r
 from refka.metadata import topic_records as t
 from refka.metadata.image import MetadataImage
@@ -80,11 +81,11 @@ def _broker_change(draw: Draw, image: MetadataImage) -> Any:
     b = image.brokers[draw(st.sampled_from(sorted(image.brokers)))]
     kind = draw(st.sampled_from(["fence", "unfence", "change", "unregister"]))
     if kind == "fence":
-        return r.FenceBrokerRecord(id=b.broker_id, epoch=b.broker_epoch)
+        return rr.FenceBrokerRecord(id=b.broker_id, epoch=b.broker_epoch)
     if kind == "unfence":
-        return r.UnfenceBrokerRecord(id=b.broker_id, epoch=b.broker_epoch)
+        return rr.UnfenceBrokerRecord(id=b.broker_id, epoch=b.broker_epoch)
     if kind == "unregister":
-        return r.UnregisterBrokerRecord(broker_id=b.broker_id, broker_epoch=b.broker_epoch)
+        return rr.UnregisterBrokerRecord(broker_id=b.broker_id, broker_epoch=b.broker_epoch)
     return r.BrokerRegistrationChangeRecord(
         broker_id=b.broker_id,
         broker_epoch=b.broker_epoch,
@@ -96,7 +97,7 @@ def _broker_change(draw: Draw, image: MetadataImage) -> Any:
 def _topic(draw: Draw, image: MetadataImage) -> Any:
     free = [n for n in ("a", "b", "c", "d") if n not in image.topics_by_name]
     if not free:
-        return r.NoOpRecord()
+        return rr.NoOpRecord()
     return t.TopicRecord(name=draw(st.sampled_from(free)), topic_id=draw(st.uuids()))
 
 
@@ -163,8 +164,8 @@ def _other(draw: Draw, image: MetadataImage) -> Any:
             broker_epoch=st.integers(0, 9),
             next_producer_id=st.integers(0, 10**6),
         )
-        | st.just(r.NoOpRecord())
-        | entity(r.RegisterControllerRecord)
+        | st.just(rr.NoOpRecord())
+        | entity(rr.RegisterControllerRecord)
     )
 
 

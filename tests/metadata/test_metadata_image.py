@@ -10,16 +10,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from metadata_strategies import valid_records
 from refka.metadata.image import MetadataImage, MetadataReplayError, PartitionRegistration
+from refka.metadata.read_records import (
+    FenceBrokerRecord,
+    NoOpRecord,
+    UnfenceBrokerRecord,
+    UnregisterBrokerRecord,
+)
 from refka.metadata.records import (
     BrokerEndpoint,
     BrokerRegistrationChangeRecord,
     FeatureLevelRecord,
-    FenceBrokerRecord,
     MetadataRecord,
-    NoOpRecord,
     RegisterBrokerRecord,
-    UnfenceBrokerRecord,
-    UnregisterBrokerRecord,
 )
 from refka.metadata.topic_records import (
     ClearElrRecord,

@@ -20,11 +20,11 @@ from refka.metadata.metadata_log import (
     decode_batches,
     snapshot_name,
 )
+from refka.metadata.read_records import NoOpRecord
 from refka.metadata.records import (
     FeatureLevelRecord,
     MetadataRecord,
     MetadataRecordError,
-    NoOpRecord,
     encode_record,
 )
 from refka.metadata.topic_records import PartitionRecord, TopicRecord

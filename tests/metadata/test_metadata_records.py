@@ -7,21 +7,23 @@ import uuid
 import pytest
 from hypothesis import given
 from metadata_strategies import any_record
+from refka.metadata.read_records import (
+    ControllerEndpoint,
+    FenceBrokerRecord,
+    NoOpRecord,
+    RegisterControllerRecord,
+    UnfenceBrokerRecord,
+    UnregisterBrokerRecord,
+)
 from refka.metadata.records import (
     API_KEYS,
     RECORD_TYPES,
     BrokerEndpoint,
     BrokerFeature,
     BrokerRegistrationChangeRecord,
-    ControllerEndpoint,
     FeatureLevelRecord,
-    FenceBrokerRecord,
     MetadataRecordError,
-    NoOpRecord,
     RegisterBrokerRecord,
-    RegisterControllerRecord,
-    UnfenceBrokerRecord,
-    UnregisterBrokerRecord,
     all_record_types,
     decode_record,
     encode_record,

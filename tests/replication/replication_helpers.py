@@ -22,7 +22,7 @@ from refka.log.storage import MemoryStorage
 from refka.protocol import codec
 from refka.protocol.records import NewRecord, build_batch
 from refka.replica import Replica
-from refka.replication.replica_fetcher import FetcherConfig
+from refka.replication.fetcher_config import FetcherConfig
 from refka.replication.replica_manager import ReplicaManager, ReplicationConfig
 
 TOPIC = "t"

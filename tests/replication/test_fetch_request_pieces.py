@@ -9,7 +9,8 @@ from dataclasses import replace
 import pytest
 from refka.protocol import codec
 from refka.replication import replica_fetcher
-from refka.replication.replica_fetcher import FetcherConfig, _Wanted
+from refka.replication.fetcher_config import FetcherConfig
+from refka.replication.replica_fetcher import _Wanted
 
 A, B = uuid.UUID(int=1), uuid.UUID(int=2)
 

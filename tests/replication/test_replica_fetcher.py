@@ -11,8 +11,8 @@ from refka.core.network_client import ClientResponse, NodeAddress
 from refka.protocol import codec
 from refka.protocol.records import NewRecord, build_batch
 from refka.replica import Replica
+from refka.replication.fetcher_config import FetcherConfig
 from refka.replication.replica_fetcher import (
-    FetcherConfig,
     FetchState,
     ReplicaFetcher,
     truncation_offset,

@@ -19,7 +19,8 @@ from kio.schema.errors import ErrorCode
 from refka.core.context import PENDING, RequestContext
 from refka.protocol.records import NewRecord, build_batch
 from refka.replica import Replica
-from refka.replication.replica_fetcher import FetcherConfig, FetchState, TruncationMode
+from refka.replication.fetcher_config import FetcherConfig, TruncationMode
+from refka.replication.replica_fetcher import FetchState
 from replication_helpers import TOPIC, Cluster, epochs_of, make_replica
 from test_replica_fetcher import (
     TP,

@@ -30,8 +30,13 @@ NOT_AT_START = {
     "refka.controller.topic_control",
     "refka.controller.partition_change",  # the first partition to change loads the builder
     "refka.producer_state",  # the first partition's replica
+    "refka.replication.replica_fetcher",  # the first partition this node follows
+    "argparse",  # the usual command line is read by ``quick_args``; argparse answers the rest
+    "shutil",  # argparse's help formatter asks it for the terminal's width
+    "hashlib",  # a log deletion names its directory with it; segment.jitter.ms draws with it
     "json",  # the clean-shutdown file, on a restart after a clean stop
     "refka.metadata.topic_records",  # the first topic, config or producer-id record
+    "refka.metadata.read_records",  # records only Kafka's controller writes (fence, no-op ...)
     "refka.sim",
     "refka.bench",
     "kio.schema.create_topics.v7.request",

@@ -160,7 +160,8 @@ def test_tampered_high_watermark_past_the_isr_minimum_is_rejected(
 @needs_tlc
 def test_cli_exits_1_when_a_trace_is_rejected(traces: dict[str, Path]) -> None:
     def cli(*paths: Path) -> subprocess.CompletedProcess[str]:
-        argv = [sys.executable, "-m", "refka", "spec", "validate", "--jobs", "2", *map(str, paths)]
+        argv = [sys.executable, "-m", "refka", "spec", "validate", "--jobs", "2",
+                "--spec", "Replication", *map(str, paths)]  # fmt: skip
         return subprocess.run(argv, capture_output=True, text=True, timeout=300)
 
     good, bad = traces["correct"], traces["TruncateToHighWatermark"]
@@ -168,7 +169,8 @@ def test_cli_exits_1_when_a_trace_is_rejected(traces: dict[str, Path]) -> None:
     assert both.returncode == 1, both.stdout + both.stderr
     assert f"{good}: accepted" in both.stdout
     assert f"{bad}: rejected at event" in both.stdout and "trace line" in both.stdout
-    assert "1/2 traces accepted" in both.stdout and "steps/s" in both.stdout
+    assert "1/2 traces accepted," in both.stdout and "steps/s" in both.stdout
+    assert "(specs: Replication)" in both.stdout
     missing = cli(good.with_name("missing.trace"))
     assert missing.returncode == 2
 

@@ -78,6 +78,13 @@ def rss_mb(pid: int) -> float:
         return math.nan
 
 
+RETRY_BACKOFF_S = 0.01
+# the first produce's errors a client retries: the topic is created, its leader not yet known
+RETRIED = frozenset(
+    {"not_leader_or_follower", "leader_not_available", "unknown_topic_or_partition"}
+)
+
+
 def produce_first(bootstrap: str) -> None:
     """Create the topic (until its partition has a leader), then one acks=all Produce."""
     from kio.schema.errors import ErrorCode
@@ -102,9 +109,14 @@ def produce_first(bootstrap: str) -> None:
         timeout=i32Timedelta.parse(datetime.timedelta(seconds=10)),
         topic_data=(TopicProduceData(name=TopicName(TOPIC), partition_data=(partition,)),),
     )
-    response = _call(bootstrap, request, ProduceResponse, DEADLINE_S)
-    assert isinstance(response, ProduceResponse)
-    [[answer]] = [t.partition_responses for t in response.responses]
+    end = time.monotonic() + DEADLINE_S
+    while True:  # as a client does: a leader the broker does not know yet is retried
+        response = _call(bootstrap, request, ProduceResponse, DEADLINE_S)
+        assert isinstance(response, ProduceResponse)
+        [[answer]] = [t.partition_responses for t in response.responses]
+        if answer.error_code.name not in RETRIED or time.monotonic() > end:
+            break
+        time.sleep(RETRY_BACKOFF_S)  # retry.backoff.ms
     if answer.error_code != ErrorCode.none:
         raise RuntimeError(f"first produce: {answer.error_code.name}")
 

@@ -2,7 +2,8 @@
 
 ``QuorumController.commit`` calls ``committed`` with a batch of records and the image they
 produced (only when it has a tracer). A RegisterBrokerRecord makes a ``RegisterBroker``, a
-fencing BrokerRegistrationChangeRecord a ``FenceBroker`` (each with the partitions that changed
+fencing BrokerRegistrationChangeRecord a ``FenceBroker``, one that begins a controlled
+shutdown a ``ControlledShutdown`` (each with the partitions that changed
 in the same batch); every PartitionChangeRecord that gives a partition a leader, and every new
 PartitionRecord, makes an ``ElectLeader``; so does one that leaves a partition leaderless
 (leader -1, a new leader epoch) in a batch with neither of the others, whose partition states
@@ -49,6 +50,8 @@ def committed(
             )
         elif _fences(record):
             yield trace.FenceBroker(node, record.broker_id, record.broker_epoch, states)
+        elif _shuts_down(record):
+            yield trace.ControlledShutdown(node, record.broker_id, record.broker_epoch, states)
         elif isinstance(record, PartitionRecord) and record.leader >= 0:
             yield _elected(node, partition_state(image, record.topic_id, record.partition_id))
     shown = any(isinstance(r, RegisterBrokerRecord) or _fences(r) for r in records)
@@ -61,6 +64,10 @@ def committed(
 
 def _fences(record: Any) -> bool:
     return isinstance(record, BrokerRegistrationChangeRecord) and record.fenced == FENCE
+
+
+def _shuts_down(record: Any) -> bool:
+    return isinstance(record, BrokerRegistrationChangeRecord) and record.in_controlled_shutdown == 1
 
 
 def _elected(node: int, s: trace.PartitionState, unclean: bool = False) -> trace.ElectLeader:

@@ -50,7 +50,7 @@ from refka.handlers import registry
 from refka.log.storage import Storage
 from refka.metadata.image import MetadataDelta, MetadataImage, whole_image_delta
 from refka.metadata.records import TOPIC_RESOURCE
-from refka.replication.replica_fetcher import FetcherConfig, TruncationMode
+from refka.replication.fetcher_config import FetcherConfig, TruncationMode
 from refka.replication.replica_manager import ReplicaManager, ReplicationConfig
 
 if TYPE_CHECKING:

@@ -33,9 +33,14 @@ HandleAlterPartition   Election ``HandleAlterPartition`` (the       ``controller
 ElectLeader            Replication/Election ``ElectLeader``         ``QuorumController.commit``
                        (also a new partition's first leader)        (``controller/trace_events``)
 FenceBroker            Election ``FenceBroker``                     ``QuorumController.commit``
+ControlledShutdown     Election ``CleanShutdown`` then              ``QuorumController.commit``
+                       ``FenceBroker`` (KIP-631: the controller
+                       moves the broker's leaderships and ISR
+                       memberships away before it stops)
 RegisterBroker         Election ``RegisterBroker``                  ``QuorumController.commit``
 Flush                  Election ``Flush``                           ``PartitionLog.flush`` (hook
-                                                                    set by ``Replica``)
+                                                                    set by ``Replica``; one inside
+                                                                    an append: after its event)
 ReadHighWatermark      Replication ``ConsumerReadHighWatermark``    ``handle_list_offsets`` (a
                        (ListOffsets latest, read_uncommitted)       consumer's request)
 AcknowledgeProduce     Replication/Election ``acked`` (the records  ``DelayedProduce.try_complete``
@@ -257,6 +262,16 @@ class FenceBroker(TraceEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class ControlledShutdown(TraceEvent):
+    """``broker`` asked to shut down (KIP-631): the controller took it out of every ISR and
+    moved its leaderships; ``partitions``: the state of each partition that changed with it."""
+
+    broker: int
+    broker_epoch: int
+    partitions: tuple[PartitionState, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class RegisterBroker(TraceEvent):
     """``broker`` registered with ``broker_epoch``; ``clean_shutdown`` False means it lost
     unflushed data (KIP-966: it left the ISRs and ELRs in ``partitions``)."""
@@ -348,6 +363,7 @@ EVENT_TYPES: tuple[type[TraceEvent], ...] = (
     ElectLeader,
     HandleAlterPartition,
     FenceBroker,
+    ControlledShutdown,
     RegisterBroker,
     JoinGroup,
     CompleteJoin,

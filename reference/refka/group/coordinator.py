@@ -473,20 +473,14 @@ class GroupCoordinator(OffsetActions, TxnOffsetActions):
             return E.none
         if member_id not in group.members:
             return E.unknown_member_id
-        effects += self._remove_member_and_rebalance(group, member_id, now_ms)
-        if self.tracer is not None:
-            from refka.core import trace
-
-            self.tracer(
-                trace.LeaveGroup(
-                    self.node, group.group_id, member_id, group.generation_id, group.state.value
-                )
-            )
+        effects += self._remove_member_and_rebalance(group, member_id, now_ms, "LeaveGroup")
         return E.none
 
     def _remove_member_and_rebalance(
-        self, group: ClassicGroup, member_id: str, now_ms: int
+        self, group: ClassicGroup, member_id: str, now_ms: int, event: str = ""
     ) -> list[Effect]:
+        """Remove the member; ``event`` ("LeaveGroup", "MemberExpired") is traced once the
+        group's state shows the removal, before a join phase it lets end (the spec's order)."""
         member = group.remove_member(member_id)
         effects: list[Effect] = []
         if member is not None and member.awaiting_join is not None:
@@ -496,8 +490,20 @@ class GroupCoordinator(OffsetActions, TxnOffsetActions):
         if member is not None and member.awaiting_sync is not None:
             effects.append(Reply(member.awaiting_sync, SyncGroupResult(E.unknown_member_id)))
         if group.state in (GroupState.STABLE, GroupState.COMPLETING_REBALANCE):
-            return effects + self._prepare_rebalance(group, now_ms)
+            effects += self._prepare_rebalance(group, now_ms)
+            self._trace_removal(group, member_id, event)
+            return effects
+        self._trace_removal(group, member_id, event)
         return effects + self._maybe_complete_join(group, now_ms)
+
+    def _trace_removal(self, group: ClassicGroup, member_id: str, event: str) -> None:
+        if self.tracer is None or not event:
+            return
+        from refka.core import trace
+
+        cls = trace.LeaveGroup if event == "LeaveGroup" else trace.MemberExpired
+        self.tracer(cls(self.node, group.group_id, member_id, group.generation_id,
+                        group.state.value))  # fmt: skip
 
     # -- validation --------------------------------------------------------------------
 
@@ -648,19 +654,9 @@ class GroupCoordinator(OffsetActions, TxnOffsetActions):
                 member.heartbeat_deadline_ms = now_ms + member.session_timeout_ms
             waiting = member.awaiting_join is not None or member.awaiting_sync is not None
             if member.heartbeat_deadline_ms <= now_ms and not waiting:
-                effects += self._remove_member_and_rebalance(group, member.member_id, now_ms)
-                if self.tracer is not None:
-                    from refka.core import trace
-
-                    self.tracer(
-                        trace.MemberExpired(
-                            self.node,
-                            group.group_id,
-                            member.member_id,
-                            group.generation_id,
-                            group.state.value,
-                        )
-                    )
+                effects += self._remove_member_and_rebalance(
+                    group, member.member_id, now_ms, "MemberExpired"
+                )
         deadline = group.rebalance_deadline_ms
         initial_end = group.initial_rebalance_end_ms
         if group.state is GroupState.PREPARING_REBALANCE and (
@@ -676,7 +672,9 @@ class GroupCoordinator(OffsetActions, TxnOffsetActions):
             # Members that never sent SyncGroup within the rebalance timeout are removed.
             for member_id in list(group.pending_sync):
                 if group.state is GroupState.COMPLETING_REBALANCE or member_id in group.members:
-                    effects += self._remove_member_and_rebalance(group, member_id, now_ms)
+                    effects += self._remove_member_and_rebalance(
+                        group, member_id, now_ms, "MemberExpired"
+                    )
         return effects
 
     # -- durability --------------------------------------------------------------------

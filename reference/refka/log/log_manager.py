@@ -15,7 +15,6 @@ not a random UUID, to stay deterministic); a ``-delete`` folder found on start i
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 
 from refka.log.checkpoint import (
@@ -144,6 +143,8 @@ class LogManager:
         log.close_files()
         self._deleted_count += 1
         seed = f"{log.dir_name}/{self.now_ms}/{self._deleted_count}".encode()
+        import hashlib  # only a deletion (hashlib costs the start ~1 ms)
+
         unique_id = hashlib.blake2b(seed, digest_size=16).hexdigest()
         doomed = delete_dir_name(topic, partition, unique_id)
         self.storage.rename(log.dir_name, doomed)

@@ -14,7 +14,6 @@ offset, so it is deterministic and the same each time the segment is opened.
 
 from __future__ import annotations
 
-import hashlib
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -46,6 +45,8 @@ def roll_jitter_ms(config: LogConfig, dir_name: str, base_offset: int) -> int:
     bound = min(config.segment_jitter_ms, config.segment_ms)
     if bound <= 0:
         return 0
+    import hashlib  # only a topic with segment.jitter.ms
+
     digest = hashlib.blake2b(f"{dir_name}/{base_offset}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big") % bound
 

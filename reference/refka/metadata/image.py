@@ -32,11 +32,10 @@ from refka.metadata.records import (
     FeatureLevelRecord,
     MetadataRecord,
     RegisterBrokerRecord,
-    RegisterControllerRecord,
-    UnregisterBrokerRecord,
 )
 
 if TYPE_CHECKING:
+    from refka.metadata.read_records import RegisterControllerRecord, UnregisterBrokerRecord
     from refka.metadata.topic_records import (
         ClearElrRecord,
         ConfigRecord,

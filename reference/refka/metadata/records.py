@@ -16,6 +16,7 @@ uvarint version | body``; ``encode_record`` and ``decode_record`` do that.
 Note: no ``from __future__ import annotations`` here; kio reads the field types at runtime.
 """
 
+import importlib
 import io
 import uuid
 from dataclasses import dataclass, field, fields, make_dataclass
@@ -27,6 +28,13 @@ from kio.static.constants import EntityType
 from refka.protocol.varint import decode_uvarint, encode_uvarint
 
 if TYPE_CHECKING:
+    from refka.metadata.read_records import (
+        FenceBrokerRecord,
+        NoOpRecord,
+        RegisterControllerRecord,
+        UnfenceBrokerRecord,
+        UnregisterBrokerRecord,
+    )
     from refka.metadata.topic_records import (
         ClearElrRecord,
         ConfigRecord,
@@ -102,39 +110,6 @@ class RegisterBrokerRecord:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class UnregisterBrokerRecord:
-    """apiKey 1: a broker's registration is removed."""
-
-    __type__: ClassVar = EntityType.data
-    __version__: ClassVar[int] = 0
-    __flexible__: ClassVar[bool] = True
-    broker_id: int = field(metadata=_meta("int32"))
-    broker_epoch: int = field(metadata=_meta("int64"))
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class FenceBrokerRecord:
-    """apiKey 7: fence broker ``id`` (it leaves every ISR)."""
-
-    __type__: ClassVar = EntityType.data
-    __version__: ClassVar[int] = 0
-    __flexible__: ClassVar[bool] = True
-    id: int = field(metadata=_meta("int32"))
-    epoch: int = field(metadata=_meta("int64"))
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class UnfenceBrokerRecord:
-    """apiKey 8: unfence broker ``id``."""
-
-    __type__: ClassVar = EntityType.data
-    __version__: ClassVar[int] = 0
-    __flexible__: ClassVar[bool] = True
-    id: int = field(metadata=_meta("int32"))
-    epoch: int = field(metadata=_meta("int64"))
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
 class BrokerRegistrationChangeRecord:
     """apiKey 17: ``fenced`` -1 unfenced, 0 no change, 1 fenced; ``in_controlled_shutdown``
     0 no change, 1 now in controlled shutdown."""
@@ -148,31 +123,6 @@ class BrokerRegistrationChangeRecord:
     in_controlled_shutdown: int = _f("int8", 0, tag=1, since=1)
     log_dirs: tuple[uuid.UUID, ...] = _f("uuid", (), tag=2, since=2)
     cordoned_log_dirs: tuple[uuid.UUID, ...] | None = _f("uuid", None, tag=3, since=3)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ControllerEndpoint:
-    __type__: ClassVar = EntityType.nested
-    __version__: ClassVar[int] = 0
-    __flexible__: ClassVar[bool] = True
-    name: str = field(metadata=_meta("string"))
-    host: str = field(metadata=_meta("string"))
-    port: int = field(metadata=_meta("uint16"))
-    security_protocol: int = _f("int16", 0)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RegisterControllerRecord:
-    """apiKey 27: a controller registered (KIP-919)."""
-
-    __type__: ClassVar = EntityType.data
-    __version__: ClassVar[int] = 0
-    __flexible__: ClassVar[bool] = True
-    controller_id: int = field(metadata=_meta("int32"))
-    incarnation_id: uuid.UUID = field(metadata=_meta("uuid"))
-    zk_migration_ready: bool = _f("bool", False)
-    end_points: tuple[ControllerEndpoint, ...] = _entities()
-    features: tuple[BrokerFeature, ...] = _entities()
 
 
 NO_LEADER = -1
@@ -196,30 +146,21 @@ class FeatureLevelRecord:
     feature_level: int = field(metadata=_meta("int16"))
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class NoOpRecord:
-    """apiKey 20: advances the log (and the high watermark) with no change (KIP-835)."""
-
-    __type__: ClassVar = EntityType.data
-    __version__: ClassVar[int] = 0
-    __flexible__: ClassVar[bool] = True
-
-
 RECORD_TYPES: dict[int, type[Any]] = {
     0: RegisterBrokerRecord,
-    1: UnregisterBrokerRecord,
-    7: FenceBrokerRecord,
-    8: UnfenceBrokerRecord,
     12: FeatureLevelRecord,
     17: BrokerRegistrationChangeRecord,
-    20: NoOpRecord,
-    27: RegisterControllerRecord,
 }
 """api key -> the latest class; ``record_class(api_key, version)`` gives older versions. The
-types of ``TOPIC_RECORD_KEYS`` join when ``refka.metadata.topic_records`` is loaded."""
+types of ``LAZY_RECORD_MODULES`` join when their module is loaded."""
 
-TOPIC_RECORD_KEYS = frozenset({2, 3, 4, 5, 9, 15, 28})
-"""Topic, Partition, Config, PartitionChange, RemoveTopic, ProducerIds, ClearElr."""
+LAZY_RECORD_MODULES: dict[int, str] = {
+    # Topic, Partition, Config, PartitionChange, RemoveTopic, ProducerIds, ClearElr
+    **dict.fromkeys((2, 3, 4, 5, 9, 15, 28), "refka.metadata.topic_records"),
+    # UnregisterBroker, FenceBroker, UnfenceBroker, NoOp, RegisterController
+    **dict.fromkeys((1, 7, 8, 20, 27), "refka.metadata.read_records"),
+}
+"""api key -> the module declaring it, loaded on the first record of that type (issue 15)."""
 
 API_KEYS: dict[type[Any], int] = {cls: key for key, cls in RECORD_TYPES.items()}
 
@@ -232,9 +173,9 @@ MetadataRecord: TypeAlias = (
 
 
 def all_record_types() -> dict[int, type[Any]]:
-    """``RECORD_TYPES`` with the topic records loaded."""
-    import refka.metadata.topic_records  # noqa: F401 - registers its classes
-
+    """``RECORD_TYPES`` with every lazily loaded module's records in it."""
+    for module in set(LAZY_RECORD_MODULES.values()):
+        importlib.import_module(module)  # registers its classes
     return RECORD_TYPES
 
 
@@ -244,8 +185,8 @@ class MetadataRecordError(ValueError):
 
 def record_class(api_key: int, version: int) -> type[Any]:
     """The entity class of ``api_key`` at ``version`` (the latest class, or one derived)."""
-    if api_key in TOPIC_RECORD_KEYS and api_key not in RECORD_TYPES:
-        all_record_types()  # the first topic, partition, config or producer-id record
+    if api_key in LAZY_RECORD_MODULES and api_key not in RECORD_TYPES:
+        importlib.import_module(LAZY_RECORD_MODULES[api_key])  # registers its classes
     latest = RECORD_TYPES.get(api_key)
     if latest is None:
         raise MetadataRecordError(f"unknown metadata record type {api_key}")

@@ -37,11 +37,12 @@ from refka.log.partition_log import OffsetOutOfRange
 from refka.replica import AppendResult, ReadResult, Replica, ReplicaRole
 from refka.replication.alter_partition_manager import AlterPartitionManager, IsrChange
 from refka.replication.delayed_produce import DelayedProduce, check_enough_replicas_reach_offset
+from refka.replication.fetcher_config import FetcherConfig
 from refka.replication.high_watermark_checkpoint import HighWatermarkCheckpoint
-from refka.replication.replica_fetcher import FetcherConfig, ReplicaFetcher
 
 if TYPE_CHECKING:
     from refka.core.trace import Tracer
+    from refka.replication.replica_fetcher import ReplicaFetcher
 
 TopicPartition = tuple[str, int]
 NO_LEADER = -1
@@ -218,6 +219,8 @@ class ReplicaManager:
         if leader is not None:
             fetcher = self.fetchers.get(leader.node_id)
             if fetcher is None or fetcher.leader != leader:
+                from refka.replication.replica_fetcher import ReplicaFetcher  # the first follower
+
                 fetcher = self.fetchers[leader.node_id] = ReplicaFetcher(
                     leader,
                     self.local_id,

@@ -19,12 +19,12 @@ import time
 
 _IMPORTED_S = time.perf_counter()
 
-import argparse  # noqa: E402 - after the start-up timestamp
-import os  # noqa: E402
+import os  # noqa: E402 - after the start-up timestamp
 import sys  # noqa: E402
-from typing import TYPE_CHECKING  # noqa: E402
+from typing import TYPE_CHECKING, NamedTuple  # noqa: E402
 
 if TYPE_CHECKING:
+    import argparse
     import asyncio
     from collections.abc import Callable
 
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from refka.server.driver import Listener
 
 LOG_FORMAT = "[%(asctime)s] %(levelname)s %(message)s (%(name)s)"  # as Kafka's log4j layout
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -49,13 +50,44 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--log-level",
         default="INFO",
-        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        choices=LOG_LEVELS,
         type=str.upper,
         help="log level of the messages on stderr (default INFO)",
     )
 
 
-def run(args: argparse.Namespace) -> int:
+class BrokerArgs(NamedTuple):
+    """The command line as ``add_arguments``' parser reads it (``quick_args``' result)."""
+
+    config: str | None
+    set: list[str]
+    log_level: str
+
+
+def quick_args(argv: list[str]) -> BrokerArgs | None:
+    """``--config FILE``, ``--set KEY=VALUE`` and ``--log-level LEVEL`` (also ``--flag=value``)
+    read without argparse; None for anything else (``--help``, an unknown or abbreviated flag, a
+    missing value), which ``add_arguments``' parser then answers as usual."""
+    found: dict[str, str] = {}
+    sets: list[str] = []
+    rest = list(argv)
+    while rest:
+        flag, equals, value = rest.pop(0).partition("=")
+        if not equals:
+            if not rest or rest[0].startswith("-"):
+                return None
+            value = rest.pop(0)
+        if flag == "--set":
+            sets.append(value)
+        elif flag in ("--config", "--log-level"):
+            found[flag] = value
+        else:
+            return None
+    level = found.get("--log-level", "INFO").upper()
+    return BrokerArgs(found.get("--config"), sets, level) if level in LOG_LEVELS else None
+
+
+def run(args: argparse.Namespace | BrokerArgs) -> int:
     """Run the broker until SIGINT or SIGTERM; 0 after a clean shutdown, 2 on a bad config.
 
     The garbage collector stays off until the broker is ready (``serve`` turns it back on then,
@@ -71,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
         gc.enable()
 
 
-def _run(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace | BrokerArgs) -> int:
     import logging
 
     logging.basicConfig(level=args.log_level, format=LOG_FORMAT, stream=sys.stderr)
