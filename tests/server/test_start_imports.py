@@ -41,6 +41,11 @@ NOT_AT_START = {
     "refka.bench",
     "kio.schema.create_topics.v7.request",
     "refka.protocol.kio_extra",  # ApiVersions v5 and DeleteGroups v3, on their first request
+    "refka.txn",  # the transaction coordinator, on the first transactional request
+    "refka.handlers.transactions",
+    "refka.protocol.txn_markers",  # with kio's marker schemas: the first marker read or written
+    "kio.schema.end_txn_marker.v0.data",
+    "refka.handlers.telemetry",  # the first GetTelemetrySubscriptions
 }
 AT_START = {"refka.core.broker", "refka.controller.quorum_controller", "refka.handlers.metadata"}
 

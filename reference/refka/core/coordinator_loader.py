@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from refka.log.file_slice import FileSlice
 from refka.log.partition_log import OffsetOutOfRange
 from refka.protocol.records import Record, iter_batch_records
-from refka.protocol.txn_markers import COMMIT
 from refka.replica import Replica
 
 KeyValue = tuple[bytes | None, bytes | None]
@@ -118,7 +117,10 @@ class CoordinatorLoader:
 
 def _end_txn(load: PartitionLoad, producer_id: int, records: list[Record]) -> None:
     """A transaction marker: its records count from here (COMMIT) or never (ABORT); records
-    of a transaction still open at the end stay in ``open_txns`` (KIP-98)."""
+    of a transaction still open at the end stay in ``open_txns`` (KIP-98). The marker's
+    module (with kio's marker schemas) loads with the first marker read (issue 15)."""
+    from refka.protocol.txn_markers import COMMIT
+
     held = load.open_txns.pop(producer_id, [])
     key = records[0].key if records else None
     if key is not None and len(key) >= 4 and int.from_bytes(key[2:4], "big") == COMMIT:
