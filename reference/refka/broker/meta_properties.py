@@ -24,6 +24,8 @@ class MetaPropertiesError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class MetaProperties:
+    """The identity in a log directory's ``meta.properties``: cluster, node, directory."""
+
     cluster_id: str
     node_id: int
     directory_id: str

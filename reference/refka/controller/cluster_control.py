@@ -51,6 +51,8 @@ class BrokerHeartbeatState:
 
 @dataclass(frozen=True, slots=True)
 class HeartbeatReply:
+    """The controller's answer to a broker heartbeat."""
+
     error: ErrorCode
     is_caught_up: bool = False
     is_fenced: bool = True
@@ -59,6 +61,8 @@ class HeartbeatReply:
 
 @dataclass(slots=True)
 class ClusterControl:
+    """Registrations and heartbeats of the brokers; see the module docstring."""
+
     settings: ControllerSettings
     heartbeats: dict[int, BrokerHeartbeatState] = field(default_factory=dict)
 

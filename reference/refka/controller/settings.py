@@ -37,6 +37,8 @@ _KEYS = {
 
 @dataclass(frozen=True, slots=True)
 class ControllerSettings:
+    """The broker keys the controller reads, with Kafka's defaults."""
+
     node_id: int = 1
     cluster_id: str = ""
     broker_session_timeout_ms: int = 9000

@@ -33,6 +33,8 @@ MAX_INSTANCES = 16_384  # Kafka's client instance cache size
 
 @dataclass(slots=True)
 class ClientInstance:
+    """A client instance's subscription and the times of its last requests."""
+
     subscription_id: int
     last_get_ms: int = -1
     last_push_ms: int = -1

@@ -15,6 +15,8 @@ from refka.core.effects import Chunk, Send
 
 @dataclass(slots=True)
 class _Slot:
+    """A request's place in its connection's response order."""
+
     sequence: int
     ready: bool = False
     chunks: tuple[Chunk, ...] | None = None  # None once ready: the request gets no answer

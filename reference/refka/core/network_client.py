@@ -44,6 +44,8 @@ MAX_CORRELATION_ID = (1 << 31) - 1
 
 @dataclass(frozen=True, slots=True)
 class NodeAddress:
+    """Where another node listens."""
+
     node_id: int
     host: str
     port: int
@@ -81,6 +83,8 @@ class Client(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class _InFlight:
+    """A request sent to a node, awaiting its response."""
+
     correlation_id: int
     api_key: int
     response_class: Any
@@ -90,6 +94,8 @@ class _InFlight:
 
 @dataclass(slots=True)
 class _Node:
+    """A node's requests in flight and its reconnect backoff."""
+
     in_flight: deque[_InFlight] = field(default_factory=deque)
     failures: int = 0  # consecutive failures since the last response
     backoff_until_ms: int | None = None

@@ -31,6 +31,8 @@ _VALUE_FROM = {
 
 @dataclass(frozen=True, slots=True)
 class TopicDefault:
+    """A topic config's default: its text, the broker key it comes from, and whether set."""
+
     value: str
     broker_key: str | None  # the broker key it comes from, if any
     set_on_broker: bool
@@ -68,6 +70,8 @@ def _field(key: str | None) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Entry:
+    """One DescribeConfigs entry: name, value, source, type and synonyms."""
+
     name: str
     value: str | None
     source: int

@@ -62,6 +62,8 @@ def append_marker(
 
 @dataclass(slots=True)
 class _Pending:
+    """A WriteTxnMarkers effect whose markers are not all written yet."""
+
     effect: WriteTxnMarkers
     remaining: set[TopicPartition]
     in_flight: set[TopicPartition] = field(default_factory=set)

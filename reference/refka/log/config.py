@@ -18,6 +18,8 @@ LONG_MAX = defs.LONG_MAX
 
 @dataclass(frozen=True, slots=True)
 class LogConfig:
+    """A topic's log settings: Kafka's defaults, then the topic's overrides."""
+
     segment_bytes: int = 1 << 30
     segment_ms: int = 7 * 24 * 3600 * 1000
     segment_jitter_ms: int = 0

@@ -155,6 +155,8 @@ class FileStorage:
 
 @dataclass
 class _MemoryFile:
+    """One file of the in-memory disk: the page cache and what was flushed."""
+
     data: bytearray = field(default_factory=bytearray)  # what reads see (page cache)
     durable: bytes = b""  # what survives a crash
 

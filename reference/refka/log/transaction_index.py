@@ -24,6 +24,8 @@ assert ENTRY.size == 34
 
 @dataclass(frozen=True, slots=True)
 class AbortedTxn:
+    """An aborted transaction in a segment's ``.txnindex`` (Kafka's ``AbortedTxn``)."""
+
     producer_id: int
     first_offset: int
     last_offset: int

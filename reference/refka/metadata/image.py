@@ -190,6 +190,8 @@ def _or(value: tuple[Any, ...] | None, current: tuple[Any, ...]) -> tuple[Any, .
 
 @dataclass(frozen=True, slots=True)
 class TopicImage:
+    """A topic in the image: its name, id and partitions."""
+
     name: str
     topic_id: uuid.UUID
     partitions: Mapping[int, PartitionRegistration]
@@ -209,6 +211,8 @@ class MetadataDelta:
 
 @dataclass(frozen=True, slots=True)
 class MetadataImage:
+    """The cluster metadata as of ``offset``, built from the metadata log's records."""
+
     offset: int  # last applied metadata offset (-1 = empty)
     cluster_id: str
     brokers: Mapping[int, BrokerRegistration]

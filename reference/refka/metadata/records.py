@@ -70,6 +70,8 @@ def _entities(since: int = 0) -> Any:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BrokerEndpoint:
+    """A listener of a ``RegisterBrokerRecord``."""
+
     __type__: ClassVar = EntityType.nested
     __version__: ClassVar[int] = 0
     __flexible__: ClassVar[bool] = True
@@ -81,6 +83,8 @@ class BrokerEndpoint:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BrokerFeature:
+    """A feature range a ``RegisterBrokerRecord`` supports."""
+
     __type__: ClassVar = EntityType.nested
     __version__: ClassVar[int] = 0
     __flexible__: ClassVar[bool] = True

@@ -226,6 +226,8 @@ def _check_produce_shape(
 
 @dataclass(frozen=True, slots=True)
 class _Limits:
+    """What a batch is checked against: timestamp window, compaction, decompressed size."""
+
     window: tuple[int, int] | None
     compacted_partition: str | None
     max_decompressed_bytes: int | None
