@@ -34,13 +34,13 @@ from kio.schema.errors import ErrorCode
 from refka.log.file_slice import FileSlice
 from refka.log.leader_epoch_cache import LeaderEpochCache
 from refka.log.partition_log import PartitionLog
-from refka.log.transaction_index import AbortedTxn, TransactionIndex
 from refka.protocol import compression
 from refka.protocol import records as batches
 from refka.protocol.batch_header import BatchHeader, iter_headers, read_header
 
 if TYPE_CHECKING:
     from refka.core.trace import Tracer
+    from refka.log.transaction_index import AbortedTxn, TransactionIndex
 
 TARGET_CODECS = {
     "uncompressed": compression.NONE,
@@ -173,10 +173,11 @@ class Replica:
         self.followers: dict[int, FollowerState] = {}
         self.hide_lagging_high_watermark = hide_lagging_high_watermark
         self.read_committed_below_lso = read_committed_below_lso
-        from refka.producer_state import ProducerStateManager  # with the first partition
+        from refka.log.transaction_index import TransactionIndex  # with the first partition
+        from refka.producer_state import ProducerStateManager
 
         self.producer_state = ProducerStateManager(deduplicate=deduplicate_batches)
-        self.txn_index = TransactionIndex()
+        self.txn_index: TransactionIndex = TransactionIndex()
         self._fetched: tuple[int, list[BatchHeader]] | None = None  # FollowerFetch, traced
         # A flush inside an append is traced after the append's event (Election.tla's Flush
         # follows the LeaderAppend / FollowerFetch that wrote the records): held here.
@@ -770,6 +771,7 @@ class Replica:
             if not header.is_control:
                 state.update(header, header.base_offset, header.max_timestamp)
                 continue
+            from refka.log.transaction_index import AbortedTxn
             from refka.protocol.txn_markers import ABORT, read_marker
 
             marker = read_marker(header, batch)

@@ -50,6 +50,7 @@ NOT_AT_START = {
     "refka.protocol.txn_markers",  # with kio's marker schemas: the first marker read or written
     "kio.schema.end_txn_marker.v0.data",
     "refka.handlers.telemetry",  # the first GetTelemetrySubscriptions
+    "refka.log.transaction_index",  # the first partition's replica
 }
 AT_START = {"refka.core.broker", "refka.controller.quorum_controller", "refka.handlers.metadata"}
 

@@ -9,7 +9,7 @@ the broker wrote itself (``__consumer_offsets``, ``append_as_coordinator``).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kio.schema.errors import ErrorCode
 
@@ -22,8 +22,10 @@ from refka.log.config import LogConfig
 from refka.log.file_slice import FileSlice
 from refka.log.log_manager import LogManager
 from refka.log.storage import Storage
-from refka.log.transaction_index import AbortedTxn
 from refka.replica import AppendResult, Replica
+
+if TYPE_CHECKING:
+    from refka.log.transaction_index import AbortedTxn
 
 Reply = Callable[[RequestContext, Any], None]
 

@@ -32,19 +32,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from refka.log.checkpoint import read_offsets, write_offsets
 from refka.log.partition_log import PartitionLog
 from refka.log.segment import BatchPosition, LogSegment
 from refka.log.storage import Storage
-from refka.log.transaction_index import AbortedTxn
 from refka.protocol import records as codec
 from refka.protocol.batch_header import BatchHeader, read_header
+
+if TYPE_CHECKING:
+    from refka.log.transaction_index import AbortedTxn
 
 CLEANER_CHECKPOINT = "cleaner-offset-checkpoint"
 _OFFSET_MAP_ENTRY_BYTES = 24  # Kafka's SkimpyOffsetMap: a 16-byte MD5 and an 8-byte offset
 TopicPartition = tuple[str, int]
-Transactions = Callable[[TopicPartition], tuple[int, Sequence[AbortedTxn]] | None]
+Transactions = Callable[[TopicPartition], "tuple[int, Sequence[AbortedTxn]] | None"]
 """A partition's last stable offset and aborted transactions (None: no replica knows them)."""
 Aborted = dict[int, list[tuple[int, int]]]  # producer id -> (first offset, marker offset)
 
