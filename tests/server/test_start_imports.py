@@ -47,6 +47,7 @@ NOT_AT_START = {
     "refka.protocol.kio_extra",  # ApiVersions v5 and DeleteGroups v3, on their first request
     "refka.txn",  # the transaction coordinator, on the first transactional request
     "refka.handlers.transactions",
+    "refka.core.txn_markers",  # the marker sender, with the first marker to write
     "refka.protocol.txn_markers",  # with kio's marker schemas: the first marker read or written
     "kio.schema.end_txn_marker.v0.data",
     "refka.handlers.telemetry",  # the first GetTelemetrySubscriptions

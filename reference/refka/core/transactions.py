@@ -34,10 +34,10 @@ from refka.core.coordinator_write import DelayedCoordinatorWrite, coordinator_er
 from refka.core.network_client import NetworkClient, NodeAddress
 from refka.core.partitions import Partitions
 from refka.core.topics import Node, Topics
-from refka.core.txn_markers import TxnMarkerSender, append_marker
 from refka.metadata.image import MetadataImage
 
 if TYPE_CHECKING:
+    from refka.core.txn_markers import TxnMarkerSender
     from refka.txn.coordinator import TransactionCoordinator
     from refka.txn.effects import Effect, WriteTxnMarkers
 
@@ -71,16 +71,8 @@ class TransactionService:
         self._listener = inter_broker_listener(config)
         # bug switch: Bug.LATE_WRITE_AFTER_ABORT (spec/bugs/Transactions_LateWriteAfterAbort.cfg)
         self.verify_writes = Bug.LATE_WRITE_AFTER_ABORT not in getattr(config, "bugs", ())
-        self.markers = TxnMarkerSender(
-            topics.node.node_id,
-            partitions,
-            lambda: topics.image,
-            self._broker_address,
-            client,
-            self._marker_written,
-            self._markers_complete,
-            config.offsets_commit_timeout_ms,
-        )
+        self._client = client
+        self._markers: TxnMarkerSender | None = None
         self.loader = CoordinatorLoader(
             lambda p: partitions.replica(TRANSACTION_STATE_TOPIC, p),
             partitions.read_bytes,
@@ -105,6 +97,25 @@ class TransactionService:
                 owned=frozenset(),
             )
         return self._coordinator
+
+    @property
+    def markers(self) -> TxnMarkerSender:
+        """Built with the first marker to write, so that the broker's start does not import
+        ``refka.core.txn_markers``."""
+        if self._markers is None:
+            from refka.core.txn_markers import TxnMarkerSender
+
+            self._markers = TxnMarkerSender(
+                self._topics.node.node_id,
+                self._partitions,
+                lambda: self._topics.image,
+                self._broker_address,
+                self._client,
+                self._marker_written,
+                self._markers_complete,
+                self._commit_timeout_ms,
+            )
+        return self._markers
 
     @property
     def topics(self) -> Topics:
@@ -259,6 +270,7 @@ class TransactionService:
     ) -> None:
         """A marker another coordinator asked for (WriteTxnMarkers): append it to the leader
         log here; ``done(error)`` once replicated."""
+        from refka.core.txn_markers import append_marker
         from refka.protocol.txn_markers import ABORT, COMMIT, marker_batch
 
         self._now_ms = max(self._now_ms, now_ms)
@@ -309,11 +321,13 @@ class TransactionService:
         self._now_ms = max(self._now_ms, now_ms)
         for load in self.loader.step(now_ms):
             self._loaded(load, now_ms)
-        self.markers.on_tick(now_ms)
+        if self._markers is not None:
+            self._markers.on_tick(now_ms)
         if self._coordinator is not None:
             self._carry_out(self._coordinator.on_tick(now_ms), now_ms, None)
 
     def next_deadline_ms(self) -> int | None:
         own = None if self._coordinator is None else self._coordinator.next_deadline_ms()
-        deadlines = (own, self.loader.next_deadline_ms(), self.markers.next_deadline_ms())
+        markers = None if self._markers is None else self._markers.next_deadline_ms()
+        deadlines = (own, self.loader.next_deadline_ms(), markers)
         return min((d for d in deadlines if d is not None), default=None)
