@@ -119,25 +119,14 @@ def _requested(m: Any, topics: Topics, ctx: RequestContext, wanted: Any, allow: 
 def _topic(
     m: Any, image: MetadataImage, topic: TopicImage, ctx: RequestContext, listener: str
 ) -> Any:
-    fenced = {b.broker_id for b in image.brokers.values() if b.fenced}
-    partitions = []
-    for index in sorted(topic.partitions):
-        r = topic.partitions[index]
-        error, leader = leader_of(image, r.leader, ctx.api_version, listener)
-        partitions.append(
-            codec.build(
-                m.MetadataResponsePartition,
-                error_code=error,
-                partition_index=index,
-                leader_id=leader,
-                leader_epoch=r.leader_epoch,
-                replica_nodes=r.replicas,
-                isr_nodes=r.isr,
-                offline_replicas=tuple(
-                    b for b in r.replicas if b in fenced or b not in image.brokers
-                ),
-            )
+    fenced = fenced_brokers(image)
+    partitions = [
+        codec.build(
+            m.MetadataResponsePartition,
+            **partition_fields(image, topic, index, ctx.api_version, listener, fenced),
         )
+        for index in sorted(topic.partitions)
+    ]
     return codec.build(
         m.MetadataResponseTopic,
         error_code=ErrorCode.none,
@@ -147,6 +136,35 @@ def _topic(
         partitions=tuple(partitions),
         topic_authorized_operations=NO_AUTHORIZED_OPERATIONS,
     )
+
+
+def fenced_brokers(image: MetadataImage) -> set[int]:
+    """The brokers the image has fenced."""
+    return {b.broker_id for b in image.brokers.values() if b.fenced}
+
+
+def partition_fields(
+    image: MetadataImage,
+    topic: TopicImage,
+    index: int,
+    version: int,
+    listener: str,
+    fenced: set[int],
+) -> dict[str, Any]:
+    """A partition's entry as Metadata and DescribeTopicPartitions both give it: its leader
+    (with the error a client needs), epoch, replicas, ISR and offline replicas."""
+    r = topic.partitions[index]
+    error, leader = leader_of(image, r.leader, version, listener)
+    offline = tuple(b for b in r.replicas if b in fenced or b not in image.brokers)
+    return {
+        "error_code": error,
+        "partition_index": index,
+        "leader_id": leader,
+        "leader_epoch": r.leader_epoch,
+        "replica_nodes": r.replicas,
+        "isr_nodes": r.isr,
+        "offline_replicas": offline,
+    }
 
 
 def leader_of(image: MetadataImage, leader: int, version: int, listener: str) -> tuple[Any, int]:

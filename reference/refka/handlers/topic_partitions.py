@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from kio.schema.errors import ErrorCode
 
-from refka.handlers.metadata import leader_of
+from refka.handlers.metadata import fenced_brokers, partition_fields
 from refka.handlers.topic_names import INTERNAL_TOPICS, invalid_reason
 from refka.protocol import codec
 
@@ -89,27 +89,16 @@ def _response(m: Any, answered: list[Any], next_cursor: Any) -> Any:
 def _topic(
     m: Any, image: MetadataImage, topic: TopicImage, indexes: list[int], listener: str
 ) -> Any:
-    fenced = {b.broker_id for b in image.brokers.values() if b.fenced}
-    partitions = []
-    for index in indexes:
-        r = topic.partitions[index]
-        error, leader = leader_of(image, r.leader, METADATA_VERSION, listener)
-        partitions.append(
-            codec.build(
-                m.DescribeTopicPartitionsResponsePartition,
-                error_code=error,
-                partition_index=index,
-                leader_id=leader,
-                leader_epoch=r.leader_epoch,
-                replica_nodes=r.replicas,
-                isr_nodes=r.isr,
-                eligible_leader_replicas=(),
-                last_known_elr=(),
-                offline_replicas=tuple(
-                    b for b in r.replicas if b in fenced or b not in image.brokers
-                ),
-            )
+    fenced = fenced_brokers(image)
+    partitions = [
+        codec.build(
+            m.DescribeTopicPartitionsResponsePartition,
+            **partition_fields(image, topic, index, METADATA_VERSION, listener, fenced),
+            eligible_leader_replicas=(),
+            last_known_elr=(),
         )
+        for index in indexes
+    ]
     return codec.build(
         m.DescribeTopicPartitionsResponseTopic,
         error_code=ErrorCode.none,
