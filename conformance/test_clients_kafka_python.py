@@ -182,26 +182,35 @@ def test_group_commit(target: Target, topic: str) -> None:
     for api in ("FindCoordinator", "JoinGroup", "SyncGroup", "OffsetCommit", "OffsetFetch"):
         require_api(target, api, 0)
     produce_all(target, topic, messages(5))
-    group = unique_topic("group")
+    offsets, committed = consume_and_commit(target, topic, unique_topic("group"), 5)
+    assert offsets == [0, 1, 2, 3, 4]
+    assert committed == 5
+
+
+def consume_and_commit(
+    target: Target, topic: str, group: str, count: int, **config: Any
+) -> tuple[list[int], int | None]:
+    """A group consumer polls ``count`` records of partition 0 (or until the deadline), then
+    commits: the offsets it saw and the offset committed."""
     c = KafkaConsumer(
         topic,
         bootstrap_servers=target.bootstrap,
         group_id=group,
         auto_offset_reset="earliest",
         enable_auto_commit=False,
+        **config,
     )
     try:
         got: list[Any] = []
         end = deadline()
-        while len(got) < 5 and time.monotonic() < end:
+        while len(got) < count and time.monotonic() < end:
             for records in c.poll(timeout_ms=500).values():
                 got.extend(records)
-        c.commit()
-        committed = c.committed(TopicPartition(topic, 0))
+        if len(got) == count:
+            c.commit()
+        return [r.offset for r in got], c.committed(TopicPartition(topic, 0))
     finally:
         c.close()
-    assert [r.offset for r in got] == [0, 1, 2, 3, 4]
-    assert committed == 5
 
 
 @pytest.mark.api(
@@ -216,24 +225,6 @@ def test_pinned_api_versions(target: Target, topic: str, release: tuple[int, int
     require_data_plane(target)
     pinned = {"api_version": release, "request_timeout_ms": 5000}
     produce_all(target, topic, messages(5), max_block_ms=10000, **pinned)
-    group = unique_topic("pinned")
-    c = KafkaConsumer(
-        topic,
-        bootstrap_servers=target.bootstrap,
-        group_id=group,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        **pinned,
-    )
-    try:
-        got: list[Any] = []
-        end = deadline()
-        while len(got) < 5 and time.monotonic() < end:
-            for records in c.poll(timeout_ms=500).values():
-                got.extend(records)
-        assert [r.offset for r in got] == [0, 1, 2, 3, 4]
-        c.commit()
-        committed = c.committed(TopicPartition(topic, 0))
-    finally:
-        c.close()
+    offsets, committed = consume_and_commit(target, topic, unique_topic("pinned"), 5, **pinned)
+    assert offsets == [0, 1, 2, 3, 4]
     assert committed == 5
