@@ -42,7 +42,9 @@ class Recorder:
         ]
         return effects
 
-    def on_connect(self, connection_id: int, now_ms: int, listener: str = "") -> list[Effect]:
+    def on_connect(
+        self, connection_id: int, now_ms: int, listener: str = "", client_host: str = ""
+    ) -> list[Effect]:
         return self._keep(self.core.on_connect(connection_id, now_ms))
 
     def on_disconnect(self, connection_id: int, now_ms: int) -> list[Effect]:

@@ -41,7 +41,9 @@ class ProbeCore:
         self.completed: list[ClientResponse] = []
         self.unreachable: list[int] = []
 
-    def on_connect(self, connection_id: int, now_ms: int, listener: str = "") -> list[Effect]:
+    def on_connect(
+        self, connection_id: int, now_ms: int, listener: str = "", client_host: str = ""
+    ) -> list[Effect]:
         return []
 
     def on_request(

@@ -40,7 +40,9 @@ class FakeCore:
         self.wake_requests: dict[int, int] = {}  # at_ms -> connection id
         self.shut_down = False
 
-    def on_connect(self, connection_id: int, now_ms: int, listener: str = "") -> list[Effect]:
+    def on_connect(
+        self, connection_id: int, now_ms: int, listener: str = "", client_host: str = ""
+    ) -> list[Effect]:
         self.connected.append(connection_id)
         return []
 

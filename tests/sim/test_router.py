@@ -32,7 +32,9 @@ class Asker:
             NodeAddress(ANSWERER, "h", 1), request, now_ms, self.completed.append
         )
 
-    def on_connect(self, connection_id: int, now_ms: int, listener: str = "") -> list[Effect]:
+    def on_connect(
+        self, connection_id: int, now_ms: int, listener: str = "", client_host: str = ""
+    ) -> list[Effect]:
         return []
 
     def on_request(

@@ -34,7 +34,9 @@ class WireClient:
 
         return call
 
-    def on_connect(self, connection_id: int, now_ms: int, listener: str = "") -> list[Effect]:
+    def on_connect(
+        self, connection_id: int, now_ms: int, listener: str = "", client_host: str = ""
+    ) -> list[Effect]:
         raise AssertionError("a client accepts no connections")
 
     def on_request(

@@ -97,8 +97,10 @@ class QuorumController:
 
     # ------------------------------------------------------------------- events
 
-    def on_connect(self, connection_id: int, now_ms: int, listener: str = "") -> list[Effect]:
-        self.dispatcher.on_connect(connection_id, listener)
+    def on_connect(
+        self, connection_id: int, now_ms: int, listener: str = "", client_host: str = ""
+    ) -> list[Effect]:
+        self.dispatcher.on_connect(connection_id, listener, client_host)
         return []
 
     def on_disconnect(self, connection_id: int, now_ms: int) -> list[Effect]:

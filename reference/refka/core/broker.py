@@ -3,7 +3,8 @@
 Drivers (the asyncio server, the in-process router, tests) feed it events with the current time
 and carry out the effects it returns (``refka.core.effects``):
 
-- ``on_connect(connection_id, now_ms, listener)`` / ``on_disconnect(connection_id, now_ms)``;
+- ``on_connect(connection_id, now_ms, listener, client_host)`` /
+  ``on_disconnect(connection_id, now_ms)``;
 - ``on_request(connection_id, frame, now_ms)``: one request frame, size prefix removed;
 - ``on_response(node_id, frame, now_ms, channel)`` / ``on_unreachable(node_id, now_ms,
   channel)``: the answers to the requests this broker sent (``SendRequest``) to the controller
@@ -190,10 +191,13 @@ class Broker:
 
     # ----------------------------------------------------------------- events
 
-    def on_connect(self, connection_id: int, now_ms: int, listener: str = "") -> list[Effect]:
-        """A connection accepted on ``listener`` (a name of ``listeners``; "" for the first):
-        Metadata and FindCoordinator on it answer with that listener's endpoints."""
-        self.dispatch.on_connect(connection_id, listener or self.topics.listener)
+    def on_connect(
+        self, connection_id: int, now_ms: int, listener: str = "", client_host: str = ""
+    ) -> list[Effect]:
+        """A connection from ``client_host`` accepted on ``listener`` (a name of ``listeners``;
+        "" for the first): Metadata and FindCoordinator on it answer with that listener's
+        endpoints."""
+        self.dispatch.on_connect(connection_id, listener or self.topics.listener, client_host)
         return []
 
     def on_disconnect(self, connection_id: int, now_ms: int) -> list[Effect]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
+from refka.core.context import ANONYMOUS
 from refka.core.effects import Chunk, Send
 
 
@@ -28,6 +29,8 @@ class ResponseQueue:
 
     connection_id: int
     listener: str = ""  # the listener the connection arrived on
+    client_host: str = ""  # the peer's address
+    principal: str = ANONYMOUS  # who authenticated on it (``Dispatcher.authenticate``)
     slots: deque[_Slot] = field(default_factory=deque)
     next_sequence: int = 0
 

@@ -14,6 +14,9 @@ from dataclasses import dataclass
 
 from refka.core.effects import Chunk
 
+ANONYMOUS = "User:ANONYMOUS"
+"""The principal of an unauthenticated connection (Kafka's ``KafkaPrincipal.ANONYMOUS``)."""
+
 
 @dataclass(frozen=True, slots=True)
 class RequestContext:
@@ -27,6 +30,8 @@ class RequestContext:
     now_ms: int
     sequence: int  # position of this request on its connection, for in-order responses
     listener: str = ""  # the listener it arrived on ("": the node's first)
+    principal: str = ANONYMOUS  # Kafka's ``KafkaPrincipal`` as "User:name", set by authentication
+    client_host: str = ""  # the peer's address, as ACLs' ``host`` matches it
 
 
 @dataclass(frozen=True, slots=True)

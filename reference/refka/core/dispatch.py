@@ -75,8 +75,12 @@ class Dispatcher:
         self._unsupported_api_versions = unsupported_api_versions
         self._on_connection_closed = on_connection_closed
 
-    def on_connect(self, connection_id: int, listener: str = "") -> None:
-        self.queues[connection_id] = ResponseQueue(connection_id, listener)
+    def on_connect(self, connection_id: int, listener: str = "", client_host: str = "") -> None:
+        self.queues[connection_id] = ResponseQueue(connection_id, listener, client_host)
+
+    def authenticate(self, connection_id: int, principal: str) -> None:
+        """From now on, requests on ``connection_id`` are made by ``principal``."""
+        self.queues[connection_id].principal = principal
 
     def on_disconnect(self, connection_id: int) -> None:
         self.queues.pop(connection_id, None)
@@ -116,6 +120,8 @@ class Dispatcher:
             now_ms=now_ms,
             sequence=queue.open_slot(),
             listener=queue.listener,
+            principal=queue.principal,
+            client_host=queue.client_host,
         )
         return self._handle(api, ctx, request)
 

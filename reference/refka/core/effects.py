@@ -104,7 +104,9 @@ class Core(Protocol):
     """The events a core accepts (``refka.core.broker.Broker``, the controller); what a driver
     (the asyncio server, the in-process router) needs of it."""
 
-    def on_connect(self, connection_id: int, now_ms: int, listener: str = "") -> list[Effect]: ...
+    def on_connect(
+        self, connection_id: int, now_ms: int, listener: str = "", client_host: str = ""
+    ) -> list[Effect]: ...
     def on_request(
         self, connection_id: int, frame: bytes | memoryview, now_ms: int
     ) -> list[Effect]: ...

@@ -54,6 +54,7 @@ class Connection(asyncio.Protocol):
     def __init__(self, server: CoreRunner, listener: str = "") -> None:
         self.server = server
         self.listener = listener  # the name of the listener it arrived on
+        self.client_host = ""  # the peer's address
         self.connection_id = 0
         self.transport: asyncio.Transport | None = None
         self.closed = False
@@ -69,6 +70,9 @@ class Connection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # not a subclass under uvloop
+        peer = transport.get_extra_info("peername")
+        if isinstance(peer, tuple):
+            self.client_host = str(peer[0])
         sock = transport.get_extra_info("socket")
         if sock is not None:
             self._socket_fd = sock.fileno()

@@ -84,7 +84,11 @@ class CoreRunner:
         connection.connection_id = connection_id
         self.connections[connection_id] = connection
         assert self.core is not None
-        self.perform(self.core.on_connect(connection_id, now_ms(), connection.listener))
+        self.perform(
+            self.core.on_connect(
+                connection_id, now_ms(), connection.listener, connection.client_host
+            )
+        )
 
     def request(self, connection: Connection, frame: bytes | memoryview) -> None:
         """One complete request frame (size prefix removed) from ``connection``."""
