@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 from kio.schema.errors import ErrorCode
 
+from refka.log.producer_snapshot import SnapshotEntry
 from refka.protocol.batch_header import NO_SEQUENCE, BatchHeader
 
 MAX_CACHED_BATCHES = 5
@@ -198,6 +199,45 @@ class ProducerStateManager:
     def first_unstable_offset(self) -> int | None:
         """The first offset of the oldest open transaction, or None."""
         return min(self.ongoing.values(), default=None)
+
+    def snapshot_entries(self) -> list[SnapshotEntry]:
+        """The state as a ``.snapshot`` file holds it (``refka.log.producer_snapshot``): per
+        producer only its last batch, as Kafka's ``ProducerStateManager`` writes it."""
+        entries = []
+        for producer_id, entry in sorted(self.producers.items()):
+            last = entry.batches[-1] if entry.batches else None
+            entries.append(
+                SnapshotEntry(
+                    producer_id,
+                    entry.producer_epoch,
+                    NO_SEQUENCE if last is None else last.last_seq,
+                    -1 if last is None else last.last_offset,
+                    0 if last is None else last.last_offset - last.first_offset,
+                    entry.last_timestamp_ms,
+                    entry.coordinator_epoch,
+                    self.ongoing.get(producer_id, -1),
+                )
+            )
+        return entries
+
+    def load_entries(self, entries: list[SnapshotEntry]) -> None:
+        """Restore the state a snapshot holds (after ``truncate``): the window of each producer
+        starts with its last batch, and its open transaction is open again."""
+        for e in entries:
+            entry = ProducerEntry(e.producer_epoch)
+            if e.last_offset >= 0:
+                first_seq = (e.last_sequence - e.offset_delta) % _SEQUENCE_MODULUS
+                first_offset = e.last_offset - e.offset_delta
+                entry.batches.append(
+                    BatchMetadata(
+                        first_seq, e.last_sequence, first_offset, e.last_offset, e.timestamp_ms
+                    )
+                )
+            entry.last_timestamp_ms = e.timestamp_ms
+            entry.coordinator_epoch = e.coordinator_epoch
+            self.producers[e.producer_id] = entry
+            if e.current_txn_first_offset >= 0:
+                self.ongoing[e.producer_id] = e.current_txn_first_offset
 
     def truncate(self) -> None:
         """Forget all state (after a truncation the state is rebuilt from the log)."""

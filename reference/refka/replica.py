@@ -186,7 +186,9 @@ class Replica:
         self.high_watermark = self._bounded(
             log.log_start_offset if high_watermark is None else high_watermark
         )
+        self.replayed_batches = 0  # by the last rebuild of the producer state
         self._rebuild_producer_state()
+        log.producer_snapshot = self._snapshot_bytes
 
     # ------------------------------------------------------------------ views
 
@@ -746,16 +748,65 @@ class Replica:
         return self.epoch_cache.end_offset_for(leader_epoch, self.log_end_offset)
 
     def _rebuild_producer_state(self) -> None:
-        """Replay producer batches from the log's batch headers, a bounded chunk at a time
-        (Kafka loads ``.snapshot`` files first and replays only the tail)."""
+        """Load the newest good ``.snapshot`` (``_load_snapshot``), then replay the producer
+        batches after it from the log's batch headers, a bounded chunk at a time, as Kafka's
+        ``UnifiedLog.rebuildProducerState``. ``replayed_batches`` counts the batches read."""
         self.producer_state.truncate()
         self.txn_index.clear()
-        offset = self.log_start_offset
+        offset = self._load_snapshot()
+        for segment in self.log.segments:  # the replay writes the tail's aborted txns again
+            if segment.next_offset > offset:
+                segment.truncate_txn_index(offset)
+        self.replayed_batches = 0
         while offset < self.log_end_offset:
             slices = self.log.read(offset, _REBUILD_CHUNK_BYTES, self.log_end_offset, True)
             if not slices:
                 break
-            offset = self._track_batches(self.log.read_bytes(slices), offset)
+            data = self.log.read_bytes(slices)
+            self.replayed_batches += sum(1 for _ in iter_headers(data))
+            offset = self._track_batches(data, offset, persist=True)
+
+    def _load_snapshot(self) -> int:
+        """Restore the newest snapshot above the log start offset and at or below the log end
+        offset, with the aborted transactions the ``.txnindex`` files hold below it; return
+        its offset (the log start offset if there is none). A corrupt one is deleted and the
+        next older one tried, as Kafka's ``ProducerStateManager.loadFromSnapshot``."""
+        from refka.log.producer_snapshot import CorruptSnapshot, decode
+
+        log = self.log
+        for offset in reversed(log.snapshot_offsets()):
+            if not log.log_start_offset < offset <= log.log_end_offset:
+                continue
+            try:
+                entries = decode(log.read_snapshot(offset))
+            except CorruptSnapshot:
+                log.storage.delete(log.snapshot_path(offset))
+                continue
+            self.producer_state.load_entries(entries)
+            self._load_aborted_txns(offset)
+            return offset
+        return self.log_start_offset
+
+    def _load_aborted_txns(self, upper: int) -> None:
+        """The ``.txnindex`` entries whose marker lies in [log start offset, ``upper``)."""
+        from refka.log.transaction_index import ENTRY, AbortedTxn
+
+        storage, start = self.log.storage, self.log_start_offset
+        for segment in self.log.segments:
+            if segment.base_offset >= upper or not storage.exists(segment.txn_index_path):
+                continue
+            path = segment.txn_index_path
+            data = storage.read(path, 0, storage.size(path))
+            for position in range(0, len(data) - ENTRY.size + 1, ENTRY.size):
+                aborted = AbortedTxn.decode(data, position)
+                if start <= aborted.last_offset < upper:
+                    self.txn_index.append(aborted)
+
+    def _snapshot_bytes(self) -> bytes:
+        """The producer state as a ``.snapshot`` file holds it (written by the log)."""
+        from refka.log.producer_snapshot import encode
+
+        return encode(self.producer_state.snapshot_entries())
 
     def _track_batches(
         self, data: bytes | bytearray, offset: int = -1, persist: bool = False

@@ -12,6 +12,13 @@ Segments removed by retention, truncation or the cleaner's swap are renamed with
 ``.deleted`` suffix and leave the disk ``file.delete.delay.ms`` later (``on_tick``), as Kafka's
 asynchronous segment deletion: a reader that already holds the file keeps its bytes meanwhile.
 No read sees them (they are no longer segments); on open, leftover ``.deleted`` files go.
+
+Producer state snapshots (``refka.log.producer_snapshot``): when the replica sets
+``producer_snapshot`` (the state's bytes), a ``<offset>.snapshot`` is written at each roll
+(the new segment's base offset) and at ``close`` (the log end offset), after the flush that
+makes the batches below it durable. As Kafka: a roll keeps the snapshots at or after the
+second newest segment's base offset; a segment's snapshot goes with it; truncation removes the
+snapshots above the new log end offset, a full truncation all of them.
 """
 
 from __future__ import annotations
@@ -24,8 +31,9 @@ from refka.log.config import LogConfig
 from refka.log.file_slice import FileSlice
 from refka.log.leader_epoch_cache import LeaderEpochCache
 from refka.log.offset_index import floor_entry
+from refka.log.producer_snapshot import snapshot_name, snapshot_offset
 from refka.log.segment import BatchPosition, LogSegment, file_name
-from refka.log.storage import Storage
+from refka.log.storage import Storage, write_atomically
 from refka.protocol.batch_header import HEADER_SIZE, LOG_OVERHEAD, read_header
 
 # baseOffset, batchLength, partitionLeaderEpoch, magic, (crc, attributes skipped),
@@ -99,6 +107,7 @@ class PartitionLog:
         self.pending_deletes: dict[str, int] = {}  # ``.deleted`` path -> when it goes
         self._dir_dirty = False  # a segment file was created since the directory's last fsync
         self.leader_epoch_cache = LeaderEpochCache(storage, dir_name)
+        self.producer_snapshot: Callable[[], bytes] | None = None  # the replica's state
 
     # -- opening and recovery ------------------------------------------------------------------
 
@@ -127,6 +136,8 @@ class PartitionLog:
         log.recovery_point = min(max(recovery_point, log.log_start_offset), log.log_end_offset)
         log.leader_epoch_cache.truncate_from_end(log.log_end_offset)
         log.leader_epoch_cache.truncate_from_start(log.log_start_offset)
+        end = log.log_end_offset  # a snapshot past a log cut short by recovery is void
+        log.delete_snapshots(lambda offset: offset > end)
         for segment in log.segments[:-1]:
             segment.close_index_handles()
         return log
@@ -273,7 +284,35 @@ class PartitionLog:
         segment = self._add_segment(self.log_end_offset, now_ms)
         self.flush(now_ms)
         active.close_index_handles()
+        if self.producer_snapshot is not None:
+            self.write_snapshot(segment.base_offset, self.producer_snapshot())
+            keep_from = min(self.recovery_point, self.segments[-2].base_offset)
+            self.delete_snapshots(lambda offset: offset < keep_from)
         return segment
+
+    # -- producer state snapshots --------------------------------------------------------------
+
+    def snapshot_path(self, offset: int) -> str:
+        return f"{self.dir_name}/{snapshot_name(offset)}"
+
+    def snapshot_offsets(self) -> list[int]:
+        """The offsets of the ``.snapshot`` files in the partition directory, ascending."""
+        found = (snapshot_offset(n) for n in self.storage.list_dir(self.dir_name))
+        return sorted(o for o in found if o is not None)
+
+    def write_snapshot(self, offset: int, data: bytes) -> None:
+        """``<offset>.snapshot``, written atomically (``.tmp``, fsync, rename)."""
+        write_atomically(self.storage, self.snapshot_path(offset), data)
+        self._dir_dirty = True
+
+    def read_snapshot(self, offset: int) -> bytes:
+        path = self.snapshot_path(offset)
+        return self.storage.read(path, 0, self.storage.size(path))
+
+    def delete_snapshots(self, doomed: Callable[[int], bool]) -> None:
+        for offset in self.snapshot_offsets():
+            if doomed(offset):
+                self.storage.delete(self.snapshot_path(offset))
 
     def flush(self, now_ms: int | None = None) -> None:
         """fsync every segment holding offsets at or after the recovery point, up to LEO."""
@@ -309,7 +348,8 @@ class PartitionLog:
         ``file.delete.delay.ms`` later (at once with a delay of 0)."""
         segment.close()
         renamed = []
-        for path in segment.paths:
+        snapshot = self.snapshot_path(segment.base_offset)
+        for path in (*segment.paths, snapshot):
             if self.storage.exists(path):
                 self.storage.rename(path, path + DELETED)
                 renamed.append(path)
@@ -452,6 +492,8 @@ class PartitionLog:
         # removes that batch too, so the start can be no later than the new end.
         self.log_start_offset = min(self.log_start_offset, offset, self.log_end_offset)
         self.leader_epoch_cache.truncate_from_end(offset)
+        end = self.log_end_offset
+        self.delete_snapshots(lambda snapshot: snapshot > end)
 
     def truncate_fully_and_start_at(self, offset: int, now_ms: int | None = None) -> None:
         """Delete every segment and start empty at ``offset`` (a follower far behind)."""
@@ -463,6 +505,7 @@ class PartitionLog:
         self._add_segment(offset, self.now_ms)
         self.log_start_offset = self.log_end_offset = self.recovery_point = offset
         self.leader_epoch_cache.clear()
+        self.delete_snapshots(lambda _offset: True)
 
     def increment_log_start_offset(self, offset: int) -> None:
         """DeleteRecords (KIP-107): records below ``offset`` are gone; segments follow later."""
@@ -530,8 +573,12 @@ class PartitionLog:
     # -- closing -------------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Flush everything (a clean shutdown leaves nothing to recover) and close files."""
+        """Flush everything (a clean shutdown leaves nothing to recover), write the producer
+        state snapshot at the log end offset, and close files."""
         self.flush()
+        if self.producer_snapshot is not None:
+            self.write_snapshot(self.log_end_offset, self.producer_snapshot())
+            self.storage.fsync(self.dir_name)
         for segment in self.segments:
             segment.close()
 

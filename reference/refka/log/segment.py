@@ -303,7 +303,7 @@ class LogSegment:
             return 0
         self.offset_index.truncate_to(offset)
         self.time_index.truncate_to(offset)
-        self._truncate_txn_index(offset)
+        self.truncate_txn_index(offset)
         cut = self.size - found.position
         self.storage.truncate(self.log_path, found.position)
         self.size = found.position
@@ -319,7 +319,7 @@ class LogSegment:
         first aborted transaction, as Kafka's ``TransactionIndex`` does."""
         self.storage.append(self.txn_index_path, entry)
 
-    def _truncate_txn_index(self, offset: int) -> None:
+    def truncate_txn_index(self, offset: int) -> None:
         """Drop the aborted transactions whose marker is at or after ``offset``."""
         if not self.storage.exists(self.txn_index_path):
             return
