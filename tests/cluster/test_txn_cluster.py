@@ -5,7 +5,9 @@ partition (replicated, ``transaction.state.log.replication.factor`` 3). Its mark
 leaders of the transaction's partitions: appended where it leads them, WriteTxnMarkers requests
 to the other brokers. When the coordinator's broker is killed (SIGKILL) with a transaction open,
 the new leader of its partition loads the transaction, and the producer's next instance fences
-and aborts it on every partition.
+and aborts it on every partition. Killed between EndTxn's PrepareCommit (PrepareAbort) and the
+markers (its requests to the other brokers cut, so the markers cannot leave), the new
+coordinator completes the commit (abort) on every partition.
 """
 
 from __future__ import annotations
@@ -157,3 +159,54 @@ def test_coordinator_killed_with_a_transaction_open(cluster: RunningCluster) -> 
         assert time.monotonic() < deadline, stable_ends(survivors, topic)
         time.sleep(0.2)
     assert read(survivors, topic, "read_committed") == {p: [] for p in range(PARTITIONS)}
+
+
+def topic_led_away_from(cluster: RunningCluster, coordinator: int) -> str:
+    """A topic whose partitions the other two brokers lead (the coordinator follows each), so
+    that every marker must leave the coordinator's broker as a WriteTxnMarkers request."""
+    others = sorted(n for n in cluster.brokers if n != coordinator)
+    name = f"t-{uuid.uuid4().hex[:8]}"
+    assignment = [[others[p % 2], others[(p + 1) % 2], coordinator] for p in range(PARTITIONS)]
+    admin = AdminClient({"bootstrap.servers": cluster.bootstrap})
+    admin.create_topics([NewTopic(name, PARTITIONS, replica_assignment=assignment)])[name].result(
+        30
+    )
+    deadline = time.monotonic() + DEADLINE_S
+    while [cluster.leader_of(name, p) for p in range(PARTITIONS)] != [a[0] for a in assignment]:
+        assert time.monotonic() < deadline, "the topic's leaders were not elected"
+        time.sleep(0.2)
+    return name
+
+
+@pytest.mark.parametrize("commit", [True, False], ids=["commit", "abort"])
+def test_coordinator_killed_between_end_txn_and_the_markers(
+    cluster: RunningCluster, commit: bool
+) -> None:
+    """EndTxn is answered once PrepareCommit (PrepareAbort) is replicated in
+    ``__transaction_state``; the coordinator's requests to the other brokers are cut, so its
+    markers cannot leave, and it is killed (SIGKILL) there. The new coordinator loads the
+    prepared transaction and writes its markers: every partition ends with the records and
+    exactly one marker, read_committed sees the records once (commit) or never (abort)."""
+    txn_id = f"txn-{uuid.uuid4().hex[:6]}"
+    producer = transactional(cluster.bootstrap, txn_id)
+    coordinator = cluster.leader_of("__transaction_state", partition_for(txn_id, TXN_PARTITIONS))
+    topic = topic_led_away_from(cluster, coordinator)
+    producer.begin_transaction()
+    send_all(producer, topic, "txn")
+    cluster.cut_requests_from(coordinator)
+    if commit:
+        producer.commit_transaction(DEADLINE_S)
+    else:
+        producer.abort_transaction(DEADLINE_S)
+    assert stable_ends(cluster.bootstrap, topic) == [0] * PARTITIONS  # no marker written
+    cluster.kill(coordinator)
+    cluster.heal()
+    survivors = ",".join(b.bootstrap for n, b in cluster.brokers.items() if n != coordinator)
+    deadline = time.monotonic() + DEADLINE_S
+    while stable_ends(survivors, topic) != [2] * PARTITIONS:  # the record and one marker
+        assert time.monotonic() < deadline, stable_ends(survivors, topic)
+        time.sleep(0.2)
+    records = {p: [f"txn-{p}".encode()] for p in range(PARTITIONS)}
+    expected = records if commit else {p: [] for p in range(PARTITIONS)}
+    assert read(survivors, topic, "read_committed") == expected
+    assert read(survivors, topic, "read_uncommitted") == records

@@ -1,6 +1,7 @@
 """A refka cluster on loopback for tests: one controller and N brokers, each a process, with
 handles for fault tests: kill, pause, resume, restart a node; isolate, slow, heal a broker's
-links to the rest of the cluster; who leads a partition.
+links to the rest of the cluster (or cut only its requests to the others); who leads a
+partition.
 
 Each broker has two listeners, as a Kafka deployment that keeps replication apart: PLAINTEXT
 for clients (direct, never proxied) and REPLICATION, its ``inter.broker.listener.name``, whose
@@ -122,6 +123,15 @@ class RunningCluster:
             if other == node_id:
                 proxy.isolate()
             else:
+                proxy.isolate_client(broker_client_id(node_id))
+
+    def cut_requests_from(self, node_id: int) -> None:
+        """Refuse, until :meth:`heal`, the broker's own connections to the other brokers: its
+        fetches and the WriteTxnMarkers its transaction coordinator sends. The others still
+        fetch from it (its leaderships keep replicating) and its controller link stays."""
+        self._check_proxied(node_id)
+        for other, proxy in self.replication.items():
+            if other != node_id:
                 proxy.isolate_client(broker_client_id(node_id))
 
     def slow(self, node_id: int, latency_ms: float) -> None:
