@@ -6,6 +6,7 @@ corrupt one skipped, and removed with truncation and segment deletion."""
 from __future__ import annotations
 
 import struct
+from pathlib import Path
 
 import pytest
 from kio.schema.errors import ErrorCode
@@ -18,7 +19,7 @@ from refka.log.producer_snapshot import (
     encode,
     snapshot_name,
 )
-from refka.log.storage import MemoryStorage
+from refka.log.storage import FileStorage, MemoryStorage, Storage
 from refka.protocol.records import NewRecord, build_batch
 from refka.protocol.txn_markers import ABORT, COMMIT, marker_batch
 from refka.replica import Replica
@@ -26,7 +27,7 @@ from refka.replica import Replica
 TOPIC, DIR = "snap", "snap-0"
 
 
-def open_replica(storage: MemoryStorage, recovery_point: int = 0, **config: int) -> Replica:
+def open_replica(storage: Storage, recovery_point: int = 0, **config: int) -> Replica:
     """The high watermark checkpointed at the recovery point."""
     log = PartitionLog.open(storage, DIR, TOPIC, 0, LogConfig(**config), 0, recovery_point)
     return Replica(log, 1, 0, high_watermark=recovery_point or log.log_end_offset)
@@ -229,3 +230,17 @@ def test_a_segments_snapshot_goes_with_it() -> None:
     gone = {s for s in before if s < replica.log.segments[0].base_offset}
     assert remaining == [s for s in before if s not in gone]
     assert not [n for n in storage.list_dir(DIR) if n.endswith(".deleted")]
+
+
+def test_real_files_after_a_kill_the_newest_roll_snapshot_and_the_tail(tmp_path: Path) -> None:
+    """On disk (``FileStorage``), a process killed without closing: the log reopened with no
+    recovery point checkpointed is scanned again, and the producer state comes from the
+    snapshot of the last roll plus the active segment's batches."""
+    storage = FileStorage(str(tmp_path))
+    replica = open_replica(storage, segment_bytes=1000)
+    fill(replica)
+    names = sorted(p.name for p in (tmp_path / DIR).iterdir() if p.suffix == ".snapshot")
+    assert names == [snapshot_name(o) for o in replica.log.snapshot_offsets()]
+    again = open_replica(storage, 0, segment_bytes=1000)
+    assert again.replayed_batches == sum(1 for _ in again.log.active_segment.batches(0)) > 0
+    assert state_of(again) == state_of(replica)
