@@ -231,3 +231,29 @@ def test_a_timed_out_transaction_is_aborted_by_the_coordinator(
     with pytest.raises(confluent_kafka.KafkaException):
         producer.commit_transaction(DEADLINE_S)
     assert read_all(bootstrap, topic, "read_committed") == []
+
+
+def test_an_open_transaction_survives_a_clean_restart_via_the_snapshot(
+    refka_broker: RunningBroker,
+) -> None:
+    """A clean stop writes the partition's ``<log end offset>.snapshot`` holding the open
+    transaction; after the restart the LSO still stops at its first record, and the same
+    producer commits it."""
+    from refka.log.producer_snapshot import decode
+
+    bootstrap, topic = refka_broker.bootstrap, "txn-snapshot"
+    create_topic(bootstrap, topic)
+    producer = confluent_producer(bootstrap, "txn-snapshot-1")
+    producer.begin_transaction()
+    send(producer, topic, [b"before"])
+    producer.commit_transaction(DEADLINE_S)
+    producer.begin_transaction()
+    send(producer, topic, [b"open-1", b"open-2"])
+    assert stable_end(bootstrap, topic) == 2  # the record and its COMMIT marker
+    refka_broker.restart()
+    snapshot = refka_broker.data_dir / f"{topic}-0" / f"{4:020d}.snapshot"  # the log end
+    [entry] = decode(snapshot.read_bytes())
+    assert entry.current_txn_first_offset == 2
+    assert stable_end(bootstrap, topic) == 2
+    producer.commit_transaction(DEADLINE_S)
+    assert read_all(bootstrap, topic, "read_committed") == [b"before", b"open-1", b"open-2"]
