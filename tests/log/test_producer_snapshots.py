@@ -244,3 +244,20 @@ def test_real_files_after_a_kill_the_newest_roll_snapshot_and_the_tail(tmp_path:
     again = open_replica(storage, 0, segment_bytes=1000)
     assert again.replayed_batches == sum(1 for _ in again.log.active_segment.batches(0)) > 0
     assert state_of(again) == state_of(replica)
+
+
+def test_opening_removes_stray_snapshots_but_the_clean_shutdowns() -> None:
+    """Kafka's ``removeStraySnapshots``: snapshots at no segment's base offset go, except the
+    newest if past the last base (the clean shutdown's); one past the log end goes too."""
+    storage = MemoryStorage()
+    replica = open_replica(storage, segment_bytes=1000)
+    fill(replica)
+    replica.log.close()
+    log, end = replica.log, replica.log_end_offset
+    bases = [s.base_offset for s in log.segments]
+    data = log.read_snapshot(end)
+    for stray in (bases[-1] - 1, bases[-2] - 1, end + 5):
+        log.write_snapshot(stray, data)
+    again = open_replica(storage, end, segment_bytes=1000)
+    assert again.log.snapshot_offsets() == [*bases[-2:], end]
+    assert again.replayed_batches == 0

@@ -18,7 +18,8 @@ Producer state snapshots (``refka.log.producer_snapshot``): when the replica set
 (the new segment's base offset) and at ``close`` (the log end offset), after the flush that
 makes the batches below it durable. As Kafka: a roll keeps the snapshots at or after the
 second newest segment's base offset; a segment's snapshot goes with it; truncation removes the
-snapshots above the new log end offset, a full truncation all of them.
+snapshots above the new log end offset, a full truncation all of them; opening removes stray
+ones (``_remove_stray_snapshots``).
 """
 
 from __future__ import annotations
@@ -136,8 +137,7 @@ class PartitionLog:
         log.recovery_point = min(max(recovery_point, log.log_start_offset), log.log_end_offset)
         log.leader_epoch_cache.truncate_from_end(log.log_end_offset)
         log.leader_epoch_cache.truncate_from_start(log.log_start_offset)
-        end = log.log_end_offset  # a snapshot past a log cut short by recovery is void
-        log.delete_snapshots(lambda offset: offset > end)
+        log._remove_stray_snapshots()
         for segment in log.segments[:-1]:
             segment.close_index_handles()
         return log
@@ -308,6 +308,17 @@ class PartitionLog:
     def read_snapshot(self, offset: int) -> bytes:
         path = self.snapshot_path(offset)
         return self.storage.read(path, 0, self.storage.size(path))
+
+    def _remove_stray_snapshots(self) -> None:
+        """On open: drop the snapshots past the log end offset (a log cut short by recovery);
+        then, as Kafka's ``removeStraySnapshots``, keep those at segment base offsets and the
+        newest other one if it lies past the last base (a clean shutdown's)."""
+        end = self.log_end_offset
+        self.delete_snapshots(lambda offset: offset > end)
+        bases = {s.base_offset for s in self.segments}
+        strays = [o for o in self.snapshot_offsets() if o not in bases]
+        keep = strays[-1] if strays and strays[-1] > max(bases) else None
+        self.delete_snapshots(lambda offset: offset in strays and offset != keep)
 
     def delete_snapshots(self, doomed: Callable[[int], bool]) -> None:
         for offset in self.snapshot_offsets():
