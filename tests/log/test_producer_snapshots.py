@@ -261,3 +261,21 @@ def test_opening_removes_stray_snapshots_but_the_clean_shutdowns() -> None:
     again = open_replica(storage, end, segment_bytes=1000)
     assert again.log.snapshot_offsets() == [*bases[-2:], end]
     assert again.replayed_batches == 0
+
+
+def test_the_tail_replay_writes_its_aborted_transactions_to_the_txnindex_again() -> None:
+    """A crash between an ABORT marker's append and its ``.txnindex`` entry: the replay after
+    the snapshot writes the entry again, so the next snapshot-based open still finds it."""
+    storage = MemoryStorage()
+    replica = open_replica(storage, segment_bytes=1000)
+    fill(replica)
+    append(replica, batch(5, 0, txn=True))
+    append(replica, marker(5, ABORT), from_client=False)
+    replica.log.flush()
+    path = replica.log.active_segment.txn_index_path
+    entries = storage.read(path, 0, storage.size(path))
+    assert len(entries) == 34
+    storage.truncate(path, 0)  # the entry never reached the file
+    again = open_replica(storage, 0, segment_bytes=1000)
+    assert storage.read(path, 0, storage.size(path)) == entries
+    assert state_of(again) == state_of(replica)
