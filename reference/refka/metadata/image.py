@@ -11,7 +11,9 @@ Replay rules, each where Kafka enforces it: a RegisterBrokerRecord replaces the 
 Fence/Unfence/BrokerRegistrationChange need the registered broker at that epoch; a
 PartitionChangeRecord merges into the registration (``PartitionRegistration.merge``);
 RemoveTopicRecord drops the topic and its configs; a ConfigRecord with value None deletes the key;
-a FeatureLevelRecord of level 0 removes the feature; KIP-966 ELR fields ride along.
+a FeatureLevelRecord of level 0 removes the feature; KIP-966 ELR fields ride along;
+AccessControlEntryRecord / RemoveAccessControlEntryRecord add and drop an ACL by id (Kafka's
+``AclsDelta``).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from refka.metadata.records import (
 )
 
 if TYPE_CHECKING:
+    from refka.metadata.acl_records import AccessControlEntryRecord
     from refka.metadata.read_records import RegisterControllerRecord, UnregisterBrokerRecord
     from refka.metadata.topic_records import (
         ClearElrRecord,
@@ -45,6 +48,8 @@ if TYPE_CHECKING:
         RemoveTopicRecord,
         TopicRecord,
     )
+
+from refka.security.acl import AclBinding
 
 ConfigKey = tuple[int, str]  # (resource type: 2 topic, 4 broker; resource name)
 RECOVERED, RECOVERING = 0, 1  # LeaderRecoveryState (KIP-704)
@@ -224,6 +229,7 @@ class MetadataImage:
     controllers: Mapping[int, RegisterControllerRecord] = field(
         default_factory=lambda: MappingProxyType({})
     )
+    acls: Mapping[uuid.UUID, AclBinding] = field(default_factory=lambda: MappingProxyType({}))
 
     @classmethod
     def empty(cls, cluster_id: str) -> MetadataImage:
@@ -267,6 +273,7 @@ class MetadataImage:
             ]
         if self.next_producer_id != -1:
             out.append(ProducerIdsRecord(broker_id=-1, next_producer_id=self.next_producer_id))
+        out += [acl_record(acl_id, self.acls[acl_id]) for acl_id in sorted(self.acls)]
         return out
 
 
@@ -284,6 +291,7 @@ class _ImageBuilder:
         self.configs = {k: dict(v) for k, v in image.configs.items()}
         self.next_producer_id = image.next_producer_id
         self.features = dict(image.features)
+        self.acls = dict(image.acls)
         self.changed_partitions: dict[tuple[uuid.UUID, int], None] = {}
         self.changed_brokers: set[int] = set()
         self.changed_configs: set[ConfigKey] = set()
@@ -304,6 +312,8 @@ class _ImageBuilder:
             "FeatureLevelRecord": self._feature_level,
             "ProducerIdsRecord": self._producer_ids,
             "NoOpRecord": lambda _r: None,
+            "AccessControlEntryRecord": lambda r: self.acls.__setitem__(r.id, acl_binding(r)),
+            "RemoveAccessControlEntryRecord": lambda r: self.acls.pop(r.id, None),
         }
 
     def replay(self, record: MetadataRecord) -> None:
@@ -454,6 +464,7 @@ class _ImageBuilder:
             next_producer_id=self.next_producer_id,
             features=MappingProxyType(self.features),
             controllers=MappingProxyType(self.controllers),
+            acls=MappingProxyType(self.acls),
         )
         delta = MetadataDelta(
             changed_partitions=MappingProxyType(changed),
@@ -464,6 +475,18 @@ class _ImageBuilder:
             deleted_topic_ids=deleted_ids,
         )
         return image, delta
+
+
+def acl_binding(record: AccessControlEntryRecord) -> AclBinding:
+    from refka.metadata import acl_records
+
+    return acl_records.acl_binding(record)
+
+
+def acl_record(acl_id: uuid.UUID, acl: AclBinding) -> AccessControlEntryRecord:
+    from refka.metadata import acl_records
+
+    return acl_records.acl_record(acl_id, acl)
 
 
 def _frozen_topic(topic: TopicImage) -> TopicImage:

@@ -28,6 +28,7 @@ from kio.static.constants import EntityType
 from refka.protocol.varint import decode_uvarint, encode_uvarint
 
 if TYPE_CHECKING:
+    from refka.metadata.acl_records import AccessControlEntryRecord, RemoveAccessControlEntryRecord
     from refka.metadata.read_records import (
         FenceBrokerRecord,
         NoOpRecord,
@@ -163,6 +164,8 @@ LAZY_RECORD_MODULES: dict[int, str] = {
     **dict.fromkeys((2, 3, 4, 5, 9, 15, 28), "refka.metadata.topic_records"),
     # UnregisterBroker, FenceBroker, UnfenceBroker, NoOp, RegisterController
     **dict.fromkeys((1, 7, 8, 20, 27), "refka.metadata.read_records"),
+    # AccessControlEntry, RemoveAccessControlEntry
+    **dict.fromkeys((18, 19), "refka.metadata.acl_records"),
 }
 """api key -> the module declaring it, loaded on the first record of that type (issue 15)."""
 
@@ -173,6 +176,7 @@ MetadataRecord: TypeAlias = (
     " | ConfigRecord | PartitionChangeRecord | FenceBrokerRecord | UnfenceBrokerRecord"
     " | RemoveTopicRecord | FeatureLevelRecord | ProducerIdsRecord"
     " | BrokerRegistrationChangeRecord | NoOpRecord | RegisterControllerRecord | ClearElrRecord"
+    " | AccessControlEntryRecord | RemoveAccessControlEntryRecord"
 )
 
 

@@ -1,0 +1,104 @@
+"""Kafka's ``StandardAuthorizer``: does an ACL allow this principal, from this host, this
+operation on this resource?
+
+The decision, as ``StandardAuthorizerData.authorize`` makes it:
+
+1. a principal in ``super.users`` may do anything;
+2. the ACLs that apply to the resource are those of its type whose pattern covers its name (a
+   LITERAL equal name, the LITERAL wildcard ``*``, a PREFIXED name that starts it);
+3. of those, an ACL matches the request if its principal is the requester or ``User:*``, its
+   host is the client's address or ``*``, and its operation is the requested one, ``ALL``, or,
+   for an ALLOW ACL only, one that implies it (READ/WRITE/DELETE/ALTER imply DESCRIBE,
+   ALTER_CONFIGS implies DESCRIBE_CONFIGS);
+4. a matching DENY wins; else a matching ALLOW allows; else, when no ACL applies to the
+   resource at all, ``allow.everyone.if.no.acl.found`` decides; else denied.
+
+Sans-I/O: the ACLs come from the metadata image (``acls()``), the caller gives the principal
+and host. ``refka.security.api_acls`` says which operation each API needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from refka.security.acl import (
+    IMPLIES_DESCRIBE,
+    IMPLIES_DESCRIBE_CONFIGS,
+    OPERATIONS,
+    WILDCARD,
+    WILDCARD_PRINCIPAL,
+    AclBinding,
+    AclOperation,
+    AclPermissionType,
+    ResourceType,
+)
+
+STANDARD_AUTHORIZER = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
+
+
+def parse_super_users(value: str | None) -> frozenset[str]:
+    """``super.users``: principals separated by semicolons (``User:alice;User:bob``)."""
+    return frozenset(p.strip() for p in (value or "").split(";") if p.strip())
+
+
+def acl_matches(acl: AclBinding, principal: str, host: str, operation: AclOperation) -> bool:
+    """Step 3: ``acl`` (already known to apply to the resource) matches the request."""
+    if acl.principal not in (principal, WILDCARD_PRINCIPAL):
+        return False
+    if acl.host not in (WILDCARD, host):
+        return False
+    if acl.operation in (AclOperation.ALL, operation):
+        return True
+    if acl.permission != AclPermissionType.ALLOW:
+        return False  # a DENY for READ does not deny DESCRIBE
+    if operation == AclOperation.DESCRIBE:
+        return acl.operation in IMPLIES_DESCRIBE
+    if operation == AclOperation.DESCRIBE_CONFIGS:
+        return acl.operation in IMPLIES_DESCRIBE_CONFIGS
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class StandardAuthorizer:
+    """The authorizer over the ACLs ``acls()`` returns (the current metadata image's)."""
+
+    acls: Callable[[], Iterable[AclBinding]]
+    super_users: frozenset[str] = frozenset()
+    allow_everyone_if_no_acl_found: bool = False
+
+    def authorize(
+        self,
+        principal: str,
+        host: str,
+        operation: AclOperation,
+        resource_type: ResourceType,
+        name: str,
+    ) -> bool:
+        if principal in self.super_users:
+            return True
+        applies = False
+        allowed = False
+        for acl in self.acls():
+            if not acl.applies_to(resource_type, name):
+                continue
+            applies = True
+            if acl_matches(acl, principal, host, operation):
+                if acl.permission == AclPermissionType.DENY:
+                    return False
+                allowed = allowed or acl.permission == AclPermissionType.ALLOW
+        if allowed:
+            return True
+        return not applies and self.allow_everyone_if_no_acl_found
+
+    def authorized_operations(
+        self, principal: str, host: str, resource_type: ResourceType, name: str
+    ) -> int:
+        """The bit field of the operations allowed on the resource (KIP-430): bit ``code``
+        set for each allowed operation of its type."""
+        bits = 0
+        for operation in OPERATIONS.get(resource_type, frozenset()):
+            if self.authorize(principal, host, operation, resource_type, name):
+                bits |= 1 << int(operation)
+        return bits
+
