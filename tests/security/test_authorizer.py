@@ -17,9 +17,11 @@ from refka.security.authorizer import StandardAuthorizer, parse_super_users
 
 Op, Perm, RT, PT = AclOperation, AclPermissionType, ResourceType, PatternType
 CONCRETE_OPS = [op for op in Op if op not in (Op.UNKNOWN, Op.ANY, Op.ALL)]
-NAMES = ["", "f", "fo", "foo", "foob", "foobar", "*", "bar"]
+NAMES = ["", "fo", "foo", "foobar", "*"]
 PRINCIPALS = ["User:alice", "User:bob", "User:*"]
 HOSTS = ["*", "10.0.0.1", "10.0.0.2"]
+SAMPLED_OPS = [Op.READ, Op.WRITE, Op.CREATE, Op.ALTER, Op.DESCRIBE, Op.DESCRIBE_CONFIGS]
+SAMPLED_OPS += [Op.ALTER_CONFIGS]  # the implying and implied ones, and one unrelated
 
 
 def acl(
@@ -95,24 +97,24 @@ def model(
 
 bindings = st.builds(
     AclBinding,
-    st.sampled_from([RT.TOPIC, RT.GROUP, RT.CLUSTER, RT.TRANSACTIONAL_ID]),
+    st.sampled_from([RT.TOPIC, RT.GROUP]),
     st.sampled_from(NAMES),
     st.sampled_from([PT.LITERAL, PT.PREFIXED]),
     st.sampled_from(PRINCIPALS),
     st.sampled_from(HOSTS),
-    st.sampled_from([Op.ALL, *CONCRETE_OPS]),
+    st.sampled_from([Op.ALL, *SAMPLED_OPS]),
     st.sampled_from([Perm.ALLOW, Perm.DENY]),
 )
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(
     acls=st.lists(bindings, max_size=8),
     supers=st.sets(st.sampled_from(PRINCIPALS[:2]), max_size=1),
     everyone=st.booleans(),
     principal=st.sampled_from(PRINCIPALS[:2]),
     host=st.sampled_from(HOSTS[1:]),
-    op=st.sampled_from(CONCRETE_OPS),
+    op=st.sampled_from(SAMPLED_OPS),
     rtype=st.sampled_from([RT.TOPIC, RT.GROUP]),
     name=st.sampled_from(NAMES),
 )
