@@ -710,6 +710,24 @@ class BrokerConfig(ConfigModel):
         le=INT_MAX,
     )
 
+    # --- authorization (refka.security.authorizer) ------------------------------------------
+    authorizer_class_name: str = _f(
+        "",
+        "The fully qualified name of a class that implements the Authorizer interface, which "
+        "is used by the broker for authorization. refka knows "
+        "org.apache.kafka.metadata.authorizer.StandardAuthorizer (ACLs in the metadata log); "
+        "empty: no authorizer, every request is allowed.",
+    )
+    super_users: str = _f(
+        "",
+        "Principals, separated by semicolons (User:alice;User:bob), allowed every operation "
+        "on every resource by the StandardAuthorizer.",
+    )
+    allow_everyone_if_no_acl_found: bool = _f(
+        False,
+        "Whether the StandardAuthorizer allows a request on a resource no ACL covers.",
+    )
+
     # --- refka's own: the simulator's bug switches and the trace ---------------------------
     refka_bugs: str = _f(
         "",

@@ -26,6 +26,7 @@ Reply = Callable[[RequestContext, Any], None]
 CREATE_TOPICS, DELETE_TOPICS, CREATE_PARTITIONS = 19, 20, 37
 ALTER_CONFIGS, INCREMENTAL_ALTER_CONFIGS, ELECT_LEADERS = 33, 44, 43
 ALTER_PARTITION_REASSIGNMENTS = 45
+CREATE_ACLS, DELETE_ACLS = 30, 31
 FORWARDED = frozenset(
     {
         CREATE_TOPICS,
@@ -34,6 +35,8 @@ FORWARDED = frozenset(
         ALTER_CONFIGS,
         INCREMENTAL_ALTER_CONFIGS,
         ELECT_LEADERS,
+        CREATE_ACLS,
+        DELETE_ACLS,
     }
 )
 
@@ -152,4 +155,18 @@ def failed(
             error_message=None,
             responses=(),
         )
+    if ctx.api_key == CREATE_ACLS:
+        results = tuple(
+            codec.build(m.AclCreationResult, error_code=error, error_message=None)
+            for _ in request.creations
+        )
+        return codec.build(m.CreateAclsResponse, throttle_time=zero, results=results)
+    if ctx.api_key == DELETE_ACLS:
+        filter_results = tuple(
+            codec.build(
+                m.DeleteAclsFilterResult, error_code=error, error_message=None, matching_acls=()
+            )
+            for _ in request.filters
+        )
+        return codec.build(m.DeleteAclsResponse, throttle_time=zero, filter_results=filter_results)
     raise ValueError(f"API {ctx.api_key} is not forwarded")

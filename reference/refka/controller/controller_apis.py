@@ -516,11 +516,25 @@ def handle_incremental_alter_configs(c: QuorumController, ctx: RequestContext, r
     return config_control.handle_incremental_alter_configs(c, ctx, request)
 
 
+def handle_create_acls(c: QuorumController, ctx: RequestContext, request: Any) -> Any:
+    from refka.controller import acl_control
+
+    return acl_control.handle_create_acls(c, ctx, request)
+
+
+def handle_delete_acls(c: QuorumController, ctx: RequestContext, request: Any) -> Any:
+    from refka.controller import acl_control
+
+    return acl_control.handle_delete_acls(c, ctx, request)
+
+
 API_TABLE: dict[int, tuple[str, int, int, Any]] = {
     1: ("Fetch", 4, 18, handle_fetch),
     18: ("ApiVersions", 0, 5, handle_api_versions),
     19: ("CreateTopics", 2, 7, handle_create_topics),
     20: ("DeleteTopics", 1, 6, handle_delete_topics),
+    30: ("CreateAcls", 1, 3, handle_create_acls),
+    31: ("DeleteAcls", 1, 3, handle_delete_acls),
     33: ("AlterConfigs", 0, 2, handle_alter_configs),
     37: ("CreatePartitions", 0, 3, handle_create_partitions),
     43: ("ElectLeaders", 0, 2, handle_elect_leaders),

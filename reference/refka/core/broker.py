@@ -53,6 +53,7 @@ from refka.metadata.image import MetadataDelta, MetadataImage, whole_image_delta
 from refka.metadata.records import TOPIC_RESOURCE
 from refka.replication.fetcher_config import FetcherConfig, TruncationMode
 from refka.replication.replica_manager import ReplicaManager, ReplicationConfig
+from refka.security.authorizer import make_authorizer
 
 if TYPE_CHECKING:
     from refka.core.trace import Tracer
@@ -181,6 +182,12 @@ class Broker:
             self.apis,
             registry.unsupported_api_versions(self.apis),
             self.partitions.cancel_connection,
+        )
+        self.dispatch.authorizer = make_authorizer(
+            config.authorizer_class_name,
+            lambda: self.image.acls.values(),
+            config.super_users,
+            config.allow_everyone_if_no_acl_found,
         )
         self._wakeup_ms: int | None = None
 

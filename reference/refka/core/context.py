@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from refka.core.effects import Chunk
+
+if TYPE_CHECKING:
+    from refka.security.authorizer import StandardAuthorizer
 
 ANONYMOUS = "User:ANONYMOUS"
 """The principal of an unauthenticated connection (Kafka's ``KafkaPrincipal.ANONYMOUS``)."""
@@ -32,6 +36,7 @@ class RequestContext:
     listener: str = ""  # the listener it arrived on ("": the node's first)
     principal: str = ANONYMOUS  # Kafka's ``KafkaPrincipal`` as "User:name", set by authentication
     client_host: str = ""  # the peer's address, as ACLs' ``host`` matches it
+    authorizer: StandardAuthorizer | None = None  # None: every request allowed (no authorizer)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,12 +16,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from refka.core.connections import ResponseQueue
 from refka.core.context import CLOSE_CONNECTION, NO_RESPONSE, PENDING, Encoded, RequestContext
 from refka.core.effects import Close, Effect
 from refka.protocol import codec, framing
+
+if TYPE_CHECKING:
+    from refka.security.authorizer import StandardAuthorizer
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +77,7 @@ class Dispatcher:
         self.queues: dict[int, ResponseQueue] = {}
         self._unsupported_api_versions = unsupported_api_versions
         self._on_connection_closed = on_connection_closed
+        self.authorizer: StandardAuthorizer | None = None  # ``authorizer.class.name``'s
 
     def on_connect(self, connection_id: int, listener: str = "", client_host: str = "") -> None:
         self.queues[connection_id] = ResponseQueue(connection_id, listener, client_host)
@@ -122,6 +126,7 @@ class Dispatcher:
             listener=queue.listener,
             principal=queue.principal,
             client_host=queue.client_host,
+            authorizer=self.authorizer,
         )
         return self._handle(api, ctx, request)
 

@@ -32,6 +32,7 @@ from refka.log.file_slice import FileSlice
 from refka.protocol import codec
 from refka.protocol.varint import encode_uvarint
 from refka.replication.replica_manager import PartitionRead, ReplicaManager
+from refka.security.api_acls import CLUSTER, TOPIC, allowed
 
 KEY = 1
 READ_COMMITTED = 1
@@ -135,11 +136,13 @@ def _read_all(
     budget = request.max_bytes
     reads: list[_PartitionRead] = []
     first_data = True
+    follower_allowed = follower < 0 or allowed(ctx, CLUSTER)
     for topic, name in zip(request.topics, _topic_names(replicas, request), strict=True):
         topic_id = getattr(topic, "topic_id", None)
+        may_read = follower_allowed if follower >= 0 else (not name or allowed(ctx, TOPIC, name))
         for wanted in topic.partitions:
-            if not name:
-                error = ErrorCode.unknown_topic_id
+            if not name or not may_read:
+                error = ErrorCode.topic_authorization_failed if name else ErrorCode.unknown_topic_id
                 reads.append(_PartitionRead(_Shape(name, topic_id, wanted.partition, error)))
                 continue
             limit = min(wanted.partition_max_bytes, budget)

@@ -12,6 +12,7 @@ Effects are carried out in order: every ``Append`` before any reply (persist, th
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -23,6 +24,7 @@ from refka.core.context import RequestContext
 from refka.core.groups import GroupService
 from refka.core.transactions import TransactionService
 from refka.group import messages as msg
+from refka.handlers import group_acls
 from refka.handlers.group_apis import (
     DELETE_GROUPS,
     DESCRIBE_GROUPS,
@@ -39,6 +41,7 @@ from refka.handlers.group_apis import (
 from refka.handlers.group_apis import NAMES as NAMES  # re-exported with the handlers
 from refka.handlers.group_apis import SUPPORTED_VERSIONS as SUPPORTED_VERSIONS
 from refka.protocol import codec
+from refka.security.api_acls import CLUSTER, GROUP, TOPIC, TXN, allowed, authorized_operations
 
 NO_AUTHORIZED_OPERATIONS = -(1 << 31)
 E = ErrorCode
@@ -88,6 +91,10 @@ def _coordinator(
 ) -> dict:
     if key_type not in (0, 1):
         return _no_coordinator(E.invalid_request, f"unsupported key type {key_type}")
+    if key_type == 1 and not allowed(ctx, TXN, key):
+        return _no_coordinator(E.transactional_id_authorization_failed, None)
+    if key_type == 0 and not allowed(ctx, GROUP, key):
+        return _no_coordinator(E.group_authorization_failed, None)
     if key_type == 1:
         if txns is None:
             return _no_coordinator(E.coordinator_not_available, None)
@@ -241,9 +248,14 @@ def handle_offset_commit(groups: GroupService, ctx: RequestContext, request: Any
         name = _topic_name(groups, ctx.api_version, topic)
         if ctx.api_version >= TOPIC_IDS_VERSION:
             ids[name] = topic.topic_id
+        may_read = name.startswith(_UNKNOWN_ID) or allowed(ctx, TOPIC, name)
         for p in topic.partitions:
             if name.startswith(_UNKNOWN_ID):
                 unknown.append(msg.PartitionResult(name, p.partition_index, E.unknown_topic_id))
+                continue
+            if not may_read:
+                denied = E.topic_authorization_failed
+                unknown.append(msg.PartitionResult(name, p.partition_index, denied))
                 continue
             entries.append(
                 msg.OffsetCommitEntry(
@@ -332,12 +344,14 @@ def handle_offset_fetch(groups: GroupService, ctx: RequestContext, request: Any)
         for g in request.groups:
             wanted, unknown = _wanted(groups, ctx.api_version, g)
             result = coordinator.fetch_offsets(g.group_id, wanted, stable)
+            result = group_acls.offsets_shown(ctx, result, wanted is None)
             answered.append(_fetched_group(m, ctx.api_version, groups, result, unknown))
         return codec.build(
             m.OffsetFetchResponse, throttle_time=codec.millis(0), groups=tuple(answered)
         )
     wanted, _ = _wanted(groups, ctx.api_version, request)
     result = coordinator.fetch_offsets(request.group_id, wanted, stable)
+    result = group_acls.offsets_shown(ctx, result, wanted is None)
     topics = _fetched_topics(m, ctx.api_version, result, "OffsetFetchResponseTopic", "Partition")
     return codec.build(
         m.OffsetFetchResponse, throttle_time=codec.millis(0), topics=topics, error_code=result.error
@@ -484,7 +498,26 @@ def _topics(
 def handle_describe_groups(groups: GroupService, ctx: RequestContext, request: Any) -> Any:
     m = codec.response_module(DESCRIBE_GROUPS, ctx.api_version)
     described = groups.coordinator.describe_groups(request.groups)
-    answered = tuple(_described_group(m, ctx.api_version, g) for g in described)
+    with_ops = getattr(request, "include_authorized_operations", False)
+    answered = tuple(
+        _described_group(m, ctx.api_version, g)
+        if allowed(ctx, GROUP, g.group_id)
+        else _described_group(
+            m,
+            ctx.api_version,
+            msg.DescribedGroup(g.group_id, E.group_authorization_failed, "", "", ""),
+        )
+        for g in described
+    )
+    if with_ops:
+        answered = tuple(
+            g
+            if g.error_code != E.none
+            else dataclasses.replace(
+                g, authorized_operations=authorized_operations(ctx, GROUP, g.group_id)
+            )
+            for g in answered
+        )
     return codec.build(m.DescribeGroupsResponse, throttle_time=codec.millis(0), groups=answered)
 
 
@@ -522,6 +555,7 @@ def handle_list_groups(groups: GroupService, ctx: RequestContext, request: Any) 
     listed = groups.coordinator.list_groups(
         getattr(request, "states_filter", ()), getattr(request, "types_filter", ())
     )
+    everyone = allowed(ctx, CLUSTER)  # DESCRIBE on the cluster lists every group
     answered = tuple(
         codec.build(
             m.ListedGroup,
@@ -531,6 +565,7 @@ def handle_list_groups(groups: GroupService, ctx: RequestContext, request: Any) 
             group_type=g.group_type,
         )
         for g in listed
+        if everyone or allowed(ctx, GROUP, g.group_id)
     )
     return codec.build(
         m.ListGroupsResponse, throttle_time=codec.millis(0), error_code=E.none, groups=answered
@@ -538,8 +573,24 @@ def handle_list_groups(groups: GroupService, ctx: RequestContext, request: Any) 
 
 
 def handle_delete_groups(groups: GroupService, ctx: RequestContext, request: Any) -> Any:
-    effects = groups.coordinator.delete_groups(ctx, request.groups_names, ctx.now_ms)
+    names = [g for g in request.groups_names if allowed(ctx, GROUP, g)]
+    denied = tuple(
+        msg.DeletedGroup(g, E.group_authorization_failed)
+        for g in request.groups_names
+        if g not in names
+    )
+    if not names:
+        return delete_groups_response(ctx.api_version, denied)
+    effects = groups.coordinator.delete_groups(ctx, names, ctx.now_ms)
+    if denied:
+        effects = [_with_denied_groups(effect, denied) for effect in effects]
     return groups.run(ctx, effects)
+
+
+def _with_denied_groups(effect: msg.Effect, denied: tuple[msg.DeletedGroup, ...]) -> msg.Effect:
+    if isinstance(effect, msg.Reply) and isinstance(effect.result, tuple):
+        return msg.Reply(effect.request, effect.result + denied)
+    return effect
 
 
 def delete_groups_response(version: int, results: tuple[msg.DeletedGroup, ...]) -> Any:
@@ -581,5 +632,9 @@ HANDLERS: dict[int, Callable[[GroupService, RequestContext, Any], Any]] = {
 
 
 def handle(api_key: int, groups: GroupService, ctx: RequestContext, request: Any) -> Any:
-    """The handler of ``api_key`` (the registry binds one per group API)."""
+    """The handler of ``api_key`` (the registry binds one per group API), after the group's
+    authorization (``group_acls.refusal``)."""
+    refused = group_acls.refusal(api_key, ctx, request, RESPONDERS)
+    if refused is not None:
+        return refused
     return HANDLERS[api_key](groups, ctx, request)

@@ -9,6 +9,11 @@ Brokers are answered with their endpoints of the listener the request arrived on
 a broker without that listener is left out, and a partition whose leader lacks it gets
 LISTENER_NOT_FOUND from v6, LEADER_NOT_AVAILABLE before). v13 adds a top-level error code
 (KIP-1102, for a client to rebootstrap): a broker answers none, as Kafka's does.
+
+With an authorizer (``refka.security.api_acls``): a listing of all topics leaves out those the
+principal may not DESCRIBE; a requested one it may not DESCRIBE gets TOPIC_AUTHORIZATION_FAILED
+(whether it exists or not, so existence does not leak); auto-creation needs CREATE on the
+CLUSTER or on the topic. ``include_*_authorized_operations`` (v8+) are answered (KIP-430).
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from refka.core.topics import Topics
 from refka.handlers.topic_names import INTERNAL_TOPICS, invalid_reason
 from refka.metadata.image import MetadataImage, TopicImage
 from refka.protocol import codec
+from refka.security.acl import AclOperation
+from refka.security.api_acls import CLUSTER, TOPIC, allowed, authorized_operations
 
 KEY = 3
 NO_AUTHORIZED_OPERATIONS = -(1 << 31)
@@ -38,10 +45,14 @@ def handle_metadata(topics: Topics, ctx: RequestContext, request: Any) -> Any:
         return _invalid_request(m, requested)
     listener = ctx.listener or topics.listener
     if requested is None or (ctx.api_version == 0 and not requested):
-        answered = [_topic(m, image, t, ctx, listener) for t in image.topics_by_name.values()]
+        answered = [
+            _topic(m, image, t, ctx, listener, request)
+            for t in image.topics_by_name.values()
+            if allowed(ctx, TOPIC, t.name)
+        ]
     else:
         allow_create = getattr(request, "allow_auto_topic_creation", True)
-        answered = [_requested(m, topics, ctx, t, allow_create) for t in requested]
+        answered = [_requested(m, topics, ctx, t, allow_create, request) for t in requested]
     brokers = topics.alive_brokers(listener)
     return codec.build(
         m.MetadataResponse,
@@ -55,7 +66,11 @@ def handle_metadata(topics: Topics, ctx: RequestContext, request: Any) -> Any:
         cluster_id=image.cluster_id,
         controller_id=_controller_id(topics, brokers),
         topics=tuple(answered),
-        cluster_authorized_operations=NO_AUTHORIZED_OPERATIONS,
+        cluster_authorized_operations=(
+            authorized_operations(ctx, CLUSTER, "kafka-cluster")
+            if getattr(request, "include_cluster_authorized_operations", False)
+            else NO_AUTHORIZED_OPERATIONS
+        ),
         error_code=ErrorCode.none,
     )
 
@@ -93,7 +108,9 @@ def _invalid_request(m: Any, requested: Any) -> Any:
     )
 
 
-def _requested(m: Any, topics: Topics, ctx: RequestContext, wanted: Any, allow: bool) -> Any:
+def _requested(
+    m: Any, topics: Topics, ctx: RequestContext, wanted: Any, allow: bool, request: Any
+) -> Any:
     image = topics.image
     listener = ctx.listener or topics.listener
     name = wanted.name
@@ -102,13 +119,18 @@ def _requested(m: Any, topics: Topics, ctx: RequestContext, wanted: Any, allow: 
         found = image.topics_by_id.get(topic_id)
         if found is None:
             return _error(m, ErrorCode.unknown_topic_id, None, topic_id)
-        return _topic(m, image, found, ctx, listener)
+        if not allowed(ctx, TOPIC, found.name):
+            return _error(m, ErrorCode.topic_authorization_failed, None, topic_id)
+        return _topic(m, image, found, ctx, listener, request)
     topic = image.topics_by_name.get(name)
+    auto = allow and topics.config.auto_create_topics_enable and topic is None
+    if not allowed(ctx, TOPIC, name) or (auto and not _may_create(ctx, name)):
+        return _error(m, ErrorCode.topic_authorization_failed, name)
     if topic is not None:
-        return _topic(m, image, topic, ctx, listener)
+        return _topic(m, image, topic, ctx, listener, request)
     if invalid_reason(name) is not None:
         return _error(m, ErrorCode.invalid_topic_exception, name)
-    if allow and topics.config.auto_create_topics_enable:
+    if auto:
         config = topics.config
         factor = min(config.default_replication_factor, max(1, topics.alive_broker_count()))
         topics.create_in_background(name, config.num_partitions, factor, {}, ctx.now_ms)
@@ -116,8 +138,19 @@ def _requested(m: Any, topics: Topics, ctx: RequestContext, wanted: Any, allow: 
     return _error(m, ErrorCode.unknown_topic_or_partition, name)
 
 
+def _may_create(ctx: RequestContext, name: str) -> bool:
+    """Auto-creation: CREATE on the CLUSTER, or on the topic (Kafka's ``KafkaApis``)."""
+    create = AclOperation.CREATE
+    return allowed(ctx, CLUSTER, op=create) or allowed(ctx, TOPIC, name, op=create)
+
+
 def _topic(
-    m: Any, image: MetadataImage, topic: TopicImage, ctx: RequestContext, listener: str
+    m: Any,
+    image: MetadataImage,
+    topic: TopicImage,
+    ctx: RequestContext,
+    listener: str,
+    request: Any = None,
 ) -> Any:
     fenced = fenced_brokers(image)
     partitions = [
@@ -134,7 +167,11 @@ def _topic(
         topic_id=topic.topic_id,
         is_internal=topic.name in INTERNAL_TOPICS,
         partitions=tuple(partitions),
-        topic_authorized_operations=NO_AUTHORIZED_OPERATIONS,
+        topic_authorized_operations=(
+            authorized_operations(ctx, TOPIC, topic.name)
+            if getattr(request, "include_topic_authorized_operations", False)
+            else NO_AUTHORIZED_OPERATIONS
+        ),
     )
 
 

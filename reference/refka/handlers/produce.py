@@ -21,6 +21,7 @@ from refka.protocol import codec
 from refka.protocol.batch_header import HEADER_SIZE, read_header
 from refka.replica import AppendResult
 from refka.replication.replica_manager import ReplicaManager
+from refka.security.api_acls import TOPIC, TXN, allowed
 
 KEY = 0
 VALID_ACKS = (-1, 0, 1)
@@ -40,16 +41,24 @@ def handle_produce(
     names = topic_names(replicas, request)
     txn_id = getattr(request, "transactional_id", None)
     results: dict[tuple[str, int], AppendResult] = {}
+    txn_denied = txn_id is not None and not allowed(ctx, TXN, txn_id)
     for topic_data, name in zip(request.topic_data, names, strict=True):
+        may_write = allowed(ctx, TOPIC, name)
         for data in topic_data.partition_data:
             key = (name, data.index)
             refused = (
-                None if txn_id is None else _unverified(partitions, txns, ctx, txn_id, key, data)
+                None
+                if txn_id is None or txn_denied or not may_write
+                else _unverified(partitions, txns, ctx, txn_id, key, data)
             )
             if acks not in VALID_ACKS:
                 results[key] = AppendResult(ErrorCode.invalid_required_acks)
+            elif txn_denied:
+                results[key] = AppendResult(ErrorCode.transactional_id_authorization_failed)
             elif name.startswith(_UNKNOWN_ID):
                 results[key] = AppendResult(ErrorCode.unknown_topic_id)
+            elif not may_write:
+                results[key] = AppendResult(ErrorCode.topic_authorization_failed)
             elif refused is not None:
                 results[key] = refused
             else:

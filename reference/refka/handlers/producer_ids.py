@@ -17,6 +17,8 @@ from refka.core.context import PENDING, RequestContext
 from refka.core.topics import Topics
 from refka.core.transactions import TransactionService
 from refka.protocol import codec
+from refka.security.acl import AclOperation
+from refka.security.api_acls import CLUSTER, TOPIC, TXN, allowed, allowed_on_any
 
 KEY = 22
 
@@ -27,7 +29,13 @@ def handle_init_producer_id(
     if request.transactional_id is not None:
         from refka.handlers import transactions
 
+        if not allowed(ctx, TXN, request.transactional_id):
+            return _response(ctx, ErrorCode.transactional_id_authorization_failed, -1)
+
         return transactions.handle_init_producer_id(txns, ctx, request)
+
+    if not (allowed(ctx, CLUSTER) or allowed_on_any(ctx, TOPIC, AclOperation.WRITE)):
+        return _response(ctx, ErrorCode.cluster_authorization_failed, -1)  # KIP-679
 
     def granted(producer_id: int | None) -> None:
         if producer_id is None:

@@ -313,8 +313,11 @@ class _ImageBuilder:
             "ProducerIdsRecord": self._producer_ids,
             "NoOpRecord": lambda _r: None,
             "AccessControlEntryRecord": lambda r: self.acls.__setitem__(r.id, acl_binding(r)),
-            "RemoveAccessControlEntryRecord": lambda r: self.acls.pop(r.id, None),
+            "RemoveAccessControlEntryRecord": lambda r: self._remove_acl(r.id),
         }
+
+    def _remove_acl(self, acl_id: uuid.UUID) -> None:
+        self.acls.pop(acl_id, None)
 
     def replay(self, record: MetadataRecord) -> None:
         handler = self._replay.get(type(record).__name__)

@@ -91,6 +91,30 @@ class StandardAuthorizer:
             return True
         return not applies and self.allow_everyone_if_no_acl_found
 
+    def authorize_any(
+        self, principal: str, host: str, operation: AclOperation, resource_type: ResourceType
+    ) -> bool:
+        """Whether ``operation`` is allowed on some resource of ``resource_type`` (Kafka's
+        ``authorizeByResourceType``, for an idempotent producer's WRITE on any topic, KIP-679):
+        a super user; or an ALLOW ACL for the principal, host and operation while no DENY on
+        the wildcard ``*`` takes it back; or no ACL of that type under
+        ``allow.everyone.if.no.acl.found``. (Kafka also weighs DENY ACLs on prefixes against
+        the ALLOW ones; refka does not.)"""
+        if principal in self.super_users:
+            return True
+        of_type = [acl for acl in self.acls() if acl.resource_type == resource_type]
+        if not of_type:
+            return self.allow_everyone_if_no_acl_found
+        hits = [acl for acl in of_type if acl_matches(acl, principal, host, operation)]
+        if any(
+            acl.permission == AclPermissionType.DENY
+            and acl.applies_to(resource_type, "*")
+            and acl.name == WILDCARD
+            for acl in hits
+        ):
+            return False
+        return any(acl.permission == AclPermissionType.ALLOW for acl in hits)
+
     def authorized_operations(
         self, principal: str, host: str, resource_type: ResourceType, name: str
     ) -> int:
@@ -102,3 +126,17 @@ class StandardAuthorizer:
                 bits |= 1 << int(operation)
         return bits
 
+
+def make_authorizer(
+    class_name: str,
+    acls: Callable[[], Iterable[AclBinding]],
+    super_users: str = "",
+    allow_everyone_if_no_acl_found: bool = False,
+) -> StandardAuthorizer | None:
+    """The authorizer ``authorizer.class.name`` names: None when empty (no authorization, as
+    Kafka); a ValueError for a class refka does not have (Kafka would not start either)."""
+    if not class_name.strip():
+        return None
+    if class_name.strip() != STANDARD_AUTHORIZER:
+        raise ValueError(f"authorizer.class.name: refka knows only {STANDARD_AUTHORIZER}")
+    return StandardAuthorizer(acls, parse_super_users(super_users), allow_everyone_if_no_acl_found)
