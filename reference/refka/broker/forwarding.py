@@ -49,13 +49,18 @@ class ForwardingManager:
         self.client = client
         self.reply = reply
 
-    def forward(self, ctx: RequestContext, request: Any) -> Deferred | Any:
+    def forward(
+        self, ctx: RequestContext, request: Any, merge: Callable[[Any], Any] | None = None
+    ) -> Deferred | Any:
+        """``merge`` completes the controller's answer (the items the broker refused itself)."""
+        complete = merge or (lambda response: response)
+
         def relay(result: ClientResponse) -> None:
             response = result.response
-            self.reply(ctx, response if response is not None else failed(ctx, request))
+            self.reply(ctx, complete(response if response is not None else failed(ctx, request)))
 
         if not self.client.send(self.controller, request, ctx.now_ms, relay):
-            return failed(ctx, request)
+            return complete(failed(ctx, request))
         return PENDING
 
     def create_topic(

@@ -153,9 +153,12 @@ class Topics:
             return None
         return _node(registration, name)
 
-    def forward(self, ctx: RequestContext, request: Any) -> Deferred | Any:
-        """Send an admin request to the controller; its answer goes to the client."""
-        return self.forwarding.forward(ctx, request)
+    def forward(
+        self, ctx: RequestContext, request: Any, merge: Callable[[Any], Any] | None = None
+    ) -> Deferred | Any:
+        """Send an admin request to the controller; its answer (through ``merge``, if given)
+        goes to the client."""
+        return self.forwarding.forward(ctx, request, merge)
 
     def create_in_background(
         self,

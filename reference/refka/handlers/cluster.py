@@ -11,6 +11,7 @@ from kio.schema.errors import ErrorCode
 from refka.core.context import RequestContext
 from refka.core.topics import Topics
 from refka.protocol import codec
+from refka.security.api_acls import CLUSTER, reported_operations
 
 KEY = 60
 NO_AUTHORIZED_OPERATIONS = -(1 << 31)
@@ -32,7 +33,11 @@ def handle_describe_cluster(topics: Topics, ctx: RequestContext, request: Any) -
         brokers=_brokers(
             m, topics, ctx.listener, getattr(request, "include_fenced_brokers", False)
         ),
-        cluster_authorized_operations=NO_AUTHORIZED_OPERATIONS,
+        cluster_authorized_operations=(
+            reported_operations(ctx, CLUSTER)
+            if getattr(request, "include_cluster_authorized_operations", False)
+            else NO_AUTHORIZED_OPERATIONS
+        ),
     )
 
 

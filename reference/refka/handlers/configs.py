@@ -21,6 +21,7 @@ from refka.core.topic_defaults import (
 )
 from refka.core.topics import Topics
 from refka.protocol import codec
+from refka.security import api_acls as acls
 
 KEY = 32
 TOPIC = 2
@@ -30,8 +31,32 @@ BROKER = 4
 def handle_describe_configs(topics: Topics, ctx: RequestContext, request: Any) -> Any:
     m = codec.response_module(KEY, ctx.api_version)
     synonyms = bool(getattr(request, "include_synonyms", False))
-    results = tuple(_resource(m, topics, resource, synonyms) for resource in request.resources)
+    results = tuple(
+        _resource(m, topics, resource, synonyms)
+        if _may_describe(ctx, resource)
+        else _denied(m, resource)
+        for resource in request.resources
+    )
     return codec.build(m.DescribeConfigsResponse, throttle_time=codec.millis(0), results=results)
+
+
+def _may_describe(ctx: RequestContext, resource: Any) -> bool:
+    """DESCRIBE_CONFIGS on the topic, or on the CLUSTER for a broker's configs."""
+    if resource.resource_type == TOPIC:
+        return acls.allowed(ctx, acls.TOPIC, resource.resource_name)
+    return acls.allowed(ctx, acls.CLUSTER)
+
+
+def _denied(m: Any, resource: Any) -> Any:
+    topic = resource.resource_type == TOPIC
+    return codec.build(
+        m.DescribeConfigsResult,
+        error_code=acls.DENIED[acls.TOPIC if topic else acls.CLUSTER],
+        error_message=None,
+        resource_type=resource.resource_type,
+        resource_name=resource.resource_name,
+        configs=(),
+    )
 
 
 def _resource(m: Any, topics: Topics, resource: Any, include_synonyms: bool) -> Any:

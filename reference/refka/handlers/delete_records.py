@@ -22,6 +22,7 @@ from kio.schema.errors import ErrorCode
 
 from refka.core.context import PENDING
 from refka.protocol import codec
+from refka.security.api_acls import TOPIC, allowed
 
 if TYPE_CHECKING:
     from refka.core.context import RequestContext
@@ -39,6 +40,9 @@ def handle_delete_records(replicas: ReplicaManager, ctx: RequestContext, request
     for topic in request.topics:
         for p in topic.partitions:
             tp = (topic.name, p.partition_index)
+            if not allowed(ctx, TOPIC, topic.name):
+                results[tp] = (ErrorCode.topic_authorization_failed, -1)
+                continue
             results[tp] = delete_records(replicas, topic.name, p.partition_index, p.offset)
             if results[tp][0] == ErrorCode.none:
                 waiting[tp] = results[tp][1]

@@ -11,6 +11,7 @@ from refka.core.context import RequestContext
 from refka.core.partitions import Partitions
 from refka.protocol import codec
 from refka.replica import Replica
+from refka.security.api_acls import TOPIC, allowed
 
 KEY = 61
 E = ErrorCode
@@ -24,6 +25,8 @@ def handle(partitions: Partitions, ctx: RequestContext, request: Any) -> Any:
             name=topic.name,
             partitions=tuple(
                 _partition(m, partitions.replica(topic.name, int(p)), int(p))
+                if allowed(ctx, TOPIC, topic.name)
+                else _error(m, int(p), E.topic_authorization_failed)
                 for p in topic.partition_indexes
             ),
         )

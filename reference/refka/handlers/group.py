@@ -41,7 +41,7 @@ from refka.handlers.group_apis import (
 from refka.handlers.group_apis import NAMES as NAMES  # re-exported with the handlers
 from refka.handlers.group_apis import SUPPORTED_VERSIONS as SUPPORTED_VERSIONS
 from refka.protocol import codec
-from refka.security.api_acls import CLUSTER, GROUP, TOPIC, TXN, allowed, authorized_operations
+from refka.security.api_acls import CLUSTER, GROUP, TOPIC, TXN, allowed, reported_operations
 
 NO_AUTHORIZED_OPERATIONS = -(1 << 31)
 E = ErrorCode
@@ -514,7 +514,7 @@ def handle_describe_groups(groups: GroupService, ctx: RequestContext, request: A
             g
             if g.error_code != E.none
             else dataclasses.replace(
-                g, authorized_operations=authorized_operations(ctx, GROUP, g.group_id)
+                g, authorized_operations=reported_operations(ctx, GROUP, g.group_id)
             )
             for g in answered
         )

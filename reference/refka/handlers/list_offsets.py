@@ -18,6 +18,7 @@ from refka.core.partitions import Partitions
 from refka.protocol import codec
 from refka.replica import Replica
 from refka.replication.replica_manager import ReplicaManager
+from refka.security.api_acls import TOPIC, allowed
 
 KEY = 2
 LATEST = -1
@@ -38,12 +39,26 @@ def handle_list_offsets(
             m.ListOffsetsTopicResponse,
             name=topic.name,
             partitions=tuple(
-                _partition(m, replicas, topic.name, p, committed, request) for p in topic.partitions
+                _partition(m, replicas, topic.name, p, committed, request)
+                if allowed(ctx, TOPIC, topic.name)
+                else _denied(m, p.partition_index)
+                for p in topic.partitions
             ),
         )
         for topic in request.topics
     )
     return codec.build(m.ListOffsetsResponse, throttle_time=codec.millis(0), topics=topics)
+
+
+def _denied(m: Any, index: int) -> Any:
+    return codec.build(
+        m.ListOffsetsPartitionResponse,
+        partition_index=index,
+        error_code=ErrorCode.topic_authorization_failed,
+        timestamp=-1,
+        offset=-1,
+        leader_epoch=-1,
+    )
 
 
 def _partition(

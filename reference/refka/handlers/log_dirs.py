@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from kio.schema.errors import ErrorCode
 
 from refka.protocol import codec
+from refka.security.api_acls import CLUSTER, allowed
 
 if TYPE_CHECKING:
     from refka.core.context import RequestContext
@@ -31,6 +32,13 @@ TopicPartition = tuple[str, int]
 
 def handle_describe_log_dirs(replicas: ReplicaManager, ctx: RequestContext, request: Any) -> Any:
     m = codec.response_module(KEY, ctx.api_version)
+    if not allowed(ctx, CLUSTER):  # DESCRIBE on the CLUSTER: no log dirs, the error (v3+)
+        return codec.build(
+            m.DescribeLogDirsResponse,
+            throttle_time=codec.millis(0),
+            error_code=ErrorCode.cluster_authorization_failed,
+            results=(),
+        )
     volume = replicas.logs.storage.volume()
     offline = replicas.offline_log_dir is not None
     wanted = _wanted(request.topics, replicas.logs.logs)

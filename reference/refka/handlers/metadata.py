@@ -29,7 +29,13 @@ from refka.handlers.topic_names import INTERNAL_TOPICS, invalid_reason
 from refka.metadata.image import MetadataImage, TopicImage
 from refka.protocol import codec
 from refka.security.acl import AclOperation
-from refka.security.api_acls import CLUSTER, TOPIC, allowed, authorized_operations
+from refka.security.api_acls import (
+    CLUSTER,
+    TOPIC,
+    allowed,
+    authorized_operations,
+    reported_operations,
+)
 
 KEY = 3
 NO_AUTHORIZED_OPERATIONS = -(1 << 31)
@@ -67,7 +73,7 @@ def handle_metadata(topics: Topics, ctx: RequestContext, request: Any) -> Any:
         controller_id=_controller_id(topics, brokers),
         topics=tuple(answered),
         cluster_authorized_operations=(
-            authorized_operations(ctx, CLUSTER, "kafka-cluster")
+            reported_operations(ctx, CLUSTER)
             if getattr(request, "include_cluster_authorized_operations", False)
             else NO_AUTHORIZED_OPERATIONS
         ),

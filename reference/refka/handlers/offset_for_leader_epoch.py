@@ -13,7 +13,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from kio.schema.errors import ErrorCode
+
 from refka.protocol import codec
+from refka.security.api_acls import CLUSTER, TOPIC, allowed
 
 if TYPE_CHECKING:
     from refka.core.context import RequestContext
@@ -28,16 +31,22 @@ DEBUGGING_REPLICA_ID = -2
 def handle(replica_manager: ReplicaManager, ctx: RequestContext, request: Any) -> Any:
     m = codec.response_module(KEY, ctx.api_version)
     only_leader = getattr(request, "replica_id", -1) != DEBUGGING_REPLICA_ID
+    follower = getattr(request, "replica_id", -1) >= 0  # CLUSTER_ACTION, as for Fetch
     topics = []
     for topic in request.topics:
         partitions = []
+        may = allowed(ctx, CLUSTER) if follower else allowed(ctx, TOPIC, topic.topic)
         for wanted in topic.partitions:
-            error, epoch, end_offset = replica_manager.offset_for_leader_epoch(
-                topic.topic,
-                wanted.partition,
-                wanted.current_leader_epoch,
-                wanted.leader_epoch,
-                only_leader,
+            error, epoch, end_offset = (
+                replica_manager.offset_for_leader_epoch(
+                    topic.topic,
+                    wanted.partition,
+                    wanted.current_leader_epoch,
+                    wanted.leader_epoch,
+                    only_leader,
+                )
+                if may
+                else (ErrorCode.topic_authorization_failed, -1, -1)
             )
             partitions.append(
                 codec.build(

@@ -22,6 +22,7 @@ from kio.schema.errors import ErrorCode
 from refka.handlers.metadata import fenced_brokers, partition_fields
 from refka.handlers.topic_names import INTERNAL_TOPICS, invalid_reason
 from refka.protocol import codec
+from refka.security.api_acls import TOPIC, allowed
 
 if TYPE_CHECKING:
     from refka.core.context import RequestContext
@@ -46,15 +47,25 @@ def handle_describe_topic_partitions(topics: Topics, ctx: RequestContext, reques
         refused = [_error(m, ErrorCode.invalid_request, n, NO_AUTHORIZED_OPERATIONS) for n in names]
         return _response(m, refused, None)
     wanted = sorted(set(names)) if names else sorted(topics.image.topics_by_name)
+    denied = frozenset(n for n in wanted if not allowed(ctx, TOPIC, n))  # DESCRIBE
+    if not names:  # a listing leaves them out; a request names them refused
+        wanted = [n for n in wanted if n not in denied]
     if cursor is not None:
         wanted = [n for n in wanted if n >= cursor.topic_name]
     configured = topics.config.max_request_partition_size_limit
     limit = max(1, min(request.response_partition_limit, configured))
-    return _page(m, topics.image, wanted, cursor, limit, ctx.listener or topics.listener)
+    listener = ctx.listener or topics.listener
+    return _page(m, topics.image, wanted, cursor, limit, listener, denied)
 
 
 def _page(
-    m: Any, image: MetadataImage, wanted: list[str], cursor: Any, limit: int, listener: str
+    m: Any,
+    image: MetadataImage,
+    wanted: list[str],
+    cursor: Any,
+    limit: int,
+    listener: str,
+    denied: frozenset[str] = frozenset(),
 ) -> Any:
     """The topics ``wanted`` from ``cursor`` on, up to ``limit`` partitions."""
     answered: list[Any] = []
@@ -64,6 +75,10 @@ def _page(
             following = codec.build(m.Cursor, topic_name=name, partition_index=start)
             return _response(m, answered, following)
         topic = image.topics_by_name.get(name)
+        if name in denied:
+            refused = ErrorCode.topic_authorization_failed
+            answered.append(_error(m, refused, name, NO_AUTHORIZED_OPERATIONS))
+            continue
         if topic is None:
             answered.append(_missing(m, name))
             continue

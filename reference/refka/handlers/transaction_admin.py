@@ -17,6 +17,7 @@ from kio.schema.errors import ErrorCode
 from refka.core.context import RequestContext
 from refka.core.transactions import TransactionService
 from refka.protocol import codec
+from refka.security.api_acls import TXN, allowed
 from refka.txn.metadata import TransactionMetadata
 from refka.txn.state import TransactionState
 
@@ -31,8 +32,11 @@ def handle_describe_transactions(
     m = codec.response_module(DESCRIBE_TRANSACTIONS, ctx.api_version)
     answers = []
     for txn_id in request.transactional_ids:
-        error = txns.check_coordinator(txn_id, ctx.now_ms)
         txn = None
+        if not allowed(ctx, TXN, txn_id):
+            error = E.transactional_id_authorization_failed
+        else:
+            error = txns.check_coordinator(txn_id, ctx.now_ms)
         if error == E.none:
             error, txn = txns.coordinator.state.describe(txn_id)
         answers.append(_described(m, txn_id, error, txn))
@@ -99,4 +103,5 @@ def handle_list_transactions(txns: TransactionService, ctx: RequestContext, requ
         (lambda txn_id: compiled.fullmatch(txn_id) is not None) if compiled else (lambda _: True),
         ctx.now_ms,
     )
-    return answer(E.none, found, unknown)
+    shown = [t for t in found if allowed(ctx, TXN, t.transactional_id)]  # DESCRIBE on each
+    return answer(E.none, shown, unknown)

@@ -18,6 +18,7 @@ from refka.core.context import PENDING, RequestContext
 from refka.core.transactions import TransactionService
 from refka.group.partitioner import partition_for
 from refka.protocol import codec
+from refka.security.api_acls import CLUSTER, GROUP, TOPIC, TXN, allowed
 from refka.txn.effects import ProducerIdResult
 from refka.txn.state import TransactionResult
 
@@ -108,6 +109,13 @@ def handle_add_partitions_to_txn(
             )
 
         return txns.run(ctx, effects, respond)
+    if not allowed(ctx, CLUSTER):  # v4+: brokers only, CLUSTER_ACTION
+        return codec.build(
+            m.AddPartitionsToTxnResponse,
+            throttle_time=codec.millis(0),
+            error_code=E.cluster_authorization_failed,
+            results_by_transaction=(),
+        )
     results = []
     all_effects: list[Any] = []
     for txn in request.transactions:  # brokers' batched verification (KIP-890 part 1)
@@ -156,6 +164,12 @@ def _add_partitions(
     """Each partition's error: unknown partitions get UNKNOWN_TOPIC_OR_PARTITION and the rest
     OPERATION_NOT_ATTEMPTED, as Kafka answers; else the coordinator's one answer for all."""
     wanted = [(t.name, int(p)) for t in topics for p in t.partitions]
+    if not allowed(ctx, TXN, txn_id):
+        return wanted, _per_partition(wanted, lambda _: E.transactional_id_authorization_failed), []
+    denied = {t.name for t in topics if not allowed(ctx, TOPIC, t.name)}
+    if denied:
+        refused, other = E.topic_authorization_failed, E.operation_not_attempted
+        return wanted, _per_partition(wanted, lambda tp: refused if tp[0] in denied else other), []
     known = txns.topics.image.topics_by_name
     unknown = {tp for tp in wanted if tp[0] not in known or tp[1] not in known[tp[0]].partitions}
     if unknown:
@@ -203,7 +217,12 @@ def handle_add_offsets_to_txn(txns: TransactionService, ctx: RequestContext, req
     """The group's ``__consumer_offsets`` partition joins the transaction (its offsets are
     committed or aborted with the markers)."""
     m = codec.response_module(ADD_OFFSETS_TO_TXN, ctx.api_version)
-    error = txns.check_coordinator(request.transactional_id, ctx.now_ms)
+    if not allowed(ctx, TXN, request.transactional_id):
+        error = E.transactional_id_authorization_failed
+    elif not allowed(ctx, GROUP, request.group_id):
+        error = E.group_authorization_failed
+    else:
+        error = txns.check_coordinator(request.transactional_id, ctx.now_ms)
     effects: list[Any] = []
     if error == E.none:
         partitions = txns.topics.config.offsets_topic_num_partitions
@@ -232,7 +251,10 @@ def handle_add_offsets_to_txn(txns: TransactionService, ctx: RequestContext, req
 def handle_end_txn(txns: TransactionService, ctx: RequestContext, request: Any) -> Any:
     """Commit or abort: the coordinator prepares, the markers are written, the answer goes."""
     m = codec.response_module(END_TXN, ctx.api_version)
-    error = txns.check_coordinator(request.transactional_id, ctx.now_ms)
+    if not allowed(ctx, TXN, request.transactional_id):
+        error = E.transactional_id_authorization_failed
+    else:
+        error = txns.check_coordinator(request.transactional_id, ctx.now_ms)
     result = ProducerIdResult(error)
     effects: list[Any] = []
     if error == E.none:

@@ -2,7 +2,8 @@
 inside the transaction. The group coordinator answers (``refka.group.txn_offsets``): the
 offsets are written in the producer's transaction and become the group's committed offsets with
 the transaction's COMMIT marker. Partitions the broker does not host get
-UNKNOWN_TOPIC_OR_PARTITION here, as for OffsetCommit.
+UNKNOWN_TOPIC_OR_PARTITION here, as for OffsetCommit. Authorization (``security.api_acls``):
+WRITE on the transactional id, READ on the group, READ on each topic.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from refka.core.context import RequestContext
 from refka.core.groups import GroupService
 from refka.group import messages as msg
 from refka.handlers.group import txn_offset_commit_response
+from refka.security.api_acls import GROUP, TOPIC, TXN, allowed
 
 E = ErrorCode
 
@@ -31,6 +33,21 @@ def handle_txn_offset_commit(groups: GroupService, ctx: RequestContext, request:
         for topic in request.topics
         for p in topic.partitions
     ]
+    refusal = _refusal(ctx, request)
+    if refusal is not None:
+        results = tuple(msg.PartitionResult(e.topic, e.partition, refusal) for e in entries)
+        return txn_offset_commit_response(ctx.api_version, msg.OffsetCommitResult(results))
+    denied = {e.topic for e in entries if not allowed(ctx, TOPIC, e.topic)}
+    if denied:
+        results = tuple(
+            msg.PartitionResult(
+                e.topic,
+                e.partition,
+                E.topic_authorization_failed if e.topic in denied else E.operation_not_attempted,
+            )
+            for e in entries
+        )
+        return txn_offset_commit_response(ctx.api_version, msg.OffsetCommitResult(results))
     unknown = tuple(
         msg.PartitionResult(e.topic, e.partition, E.unknown_topic_or_partition)
         for e in entries
@@ -54,3 +71,12 @@ def handle_txn_offset_commit(groups: GroupService, ctx: RequestContext, request:
         ctx.now_ms,
     )
     return groups.run(ctx, effects)
+
+
+def _refusal(ctx: RequestContext, request: Any) -> ErrorCode | None:
+    """WRITE on the transactional id, then READ on the group, as Kafka checks them."""
+    if not allowed(ctx, TXN, request.transactional_id):
+        return E.transactional_id_authorization_failed
+    if not allowed(ctx, GROUP, request.group_id):
+        return E.group_authorization_failed
+    return None

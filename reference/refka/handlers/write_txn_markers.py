@@ -14,6 +14,7 @@ from kio.schema.errors import ErrorCode
 from refka.core.context import PENDING, RequestContext
 from refka.core.transactions import TransactionService
 from refka.protocol import codec
+from refka.security.api_acls import CLUSTER, allowed
 
 KEY = 27
 E = ErrorCode
@@ -63,6 +64,9 @@ def handle_write_txn_markers(txns: TransactionService, ctx: RequestContext, requ
 
         return done
 
+    if not allowed(ctx, CLUSTER):  # CLUSTER_ACTION: brokers only
+        errors.update(dict.fromkeys(wanted, ErrorCode.cluster_authorization_failed))
+        return response()
     for key in wanted:
         marker = request.markers[key[0]]
         txns.write_marker(

@@ -117,3 +117,15 @@ def authorized_operations(ctx: RequestContext, resource_type: ResourceType, name
 
         return sum(1 << int(op) for op in OPERATIONS.get(resource_type, ()))
     return ctx.authorizer.authorized_operations(ctx.principal, ctx.client_host, resource_type, name)
+
+
+def reported_operations(
+    ctx: RequestContext, resource_type: ResourceType, name: str = CLUSTER_NAME
+) -> int:
+    """The authorized operations a response reports (KIP-430): 0 when the principal may not
+    even DESCRIBE the resource, as Kafka answers."""
+    if ctx.authorizer is not None and not ctx.authorizer.authorize(
+        ctx.principal, ctx.client_host, Op.DESCRIBE, resource_type, name
+    ):
+        return 0
+    return authorized_operations(ctx, resource_type, name)
