@@ -1,9 +1,10 @@
 """CreateAcls and DeleteAcls at the controller (Kafka's ``AclControlManager``): ACLs become
 AccessControlEntryRecord / RemoveAccessControlEntryRecord in the metadata log.
 
-A creation Kafka refuses gets INVALID_REQUEST; an ACL that exists already is answered success
-and writes nothing; a DeleteAcls filter removes every ACL it matches (an UNKNOWN field:
-INVALID_REQUEST), all the filters' records committed together.
+A creation Kafka cannot build (an ANY operation, say) fails the whole request with
+UNKNOWN_SERVER_ERROR; one it refuses (an empty name) gets INVALID_REQUEST; an ACL that exists
+already is answered success and writes nothing; a DeleteAcls filter removes every ACL it
+matches (an UNKNOWN field: INVALID_REQUEST), all the filters' records committed together.
 """
 
 from __future__ import annotations
@@ -15,7 +16,13 @@ from kio.schema.errors import ErrorCode
 from refka.core.context import RequestContext
 from refka.metadata.acl_records import RemoveAccessControlEntryRecord, acl_record
 from refka.protocol import codec
-from refka.security.acl_requests import acl_fields, binding_of, filter_of, invalid_binding
+from refka.security.acl_requests import (
+    acl_fields,
+    binding_of,
+    filter_of,
+    invalid_binding,
+    unbuildable,
+)
 
 if TYPE_CHECKING:
     from refka.controller.quorum_controller import QuorumController
@@ -25,8 +32,16 @@ def handle_create_acls(c: QuorumController, ctx: RequestContext, request: Any) -
     m = codec.response_module(ctx.api_key, ctx.api_version)
     existing = set(c.image.acls.values())
     records, results = [], []
-    for creation in request.creations:
-        acl = binding_of(creation)
+    acls = [binding_of(creation) for creation in request.creations]
+    broken = next((why for why in map(unbuildable, acls) if why is not None), None)
+    if broken is not None:
+        failed = codec.build(
+            m.AclCreationResult, error_code=ErrorCode.unknown_server_error, error_message=broken
+        )
+        return codec.build(
+            m.CreateAclsResponse, throttle_time=codec.millis(0), results=(failed,) * len(acls)
+        )
+    for acl in acls:
         why = invalid_binding(acl)
         if why is None and acl not in existing:
             existing.add(acl)

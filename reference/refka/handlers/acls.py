@@ -1,6 +1,7 @@
 """DescribeAcls, CreateAcls and DeleteAcls at the broker (Kafka's ``AclApis``).
 
-All three need an operation on the CLUSTER (DESCRIBE, ALTER, ALTER; ``security.api_acls``):
+Without an authorizer all three answer SECURITY_DISABLED. All three need an operation on the
+CLUSTER (DESCRIBE, ALTER, ALTER; ``security.api_acls``):
 denied, every item gets CLUSTER_AUTHORIZATION_FAILED. DescribeAcls reads the ACLs of the
 broker's metadata image; CreateAcls and DeleteAcls change metadata, so they are forwarded to
 the controller (``refka.controller.acl_control``), as KRaft brokers do (KIP-590).
@@ -33,6 +34,8 @@ def handle_describe_acls(topics: Topics, ctx: RequestContext, request: Any) -> A
             resources=resources,
         )
 
+    if ctx.authorizer is None:
+        return answer(ErrorCode.security_disabled, "No Authorizer is configured.")
     if not allowed(ctx, CLUSTER):
         return answer(ErrorCode.cluster_authorization_failed, None)
     acl_filter = filter_of(request)
@@ -61,7 +64,10 @@ def _order(acl: AclBinding) -> tuple[str, str, int, int]:
 
 
 def handle_alter_acls(topics: Topics, ctx: RequestContext, request: Any) -> Any:
-    """CreateAcls and DeleteAcls: ALTER on the CLUSTER, then the controller's answer."""
+    """CreateAcls and DeleteAcls: ALTER on the CLUSTER, then the controller's answer
+    (SECURITY_DISABLED without an authorizer, as Kafka)."""
+    if ctx.authorizer is None:
+        return failed(ctx, request, ErrorCode.security_disabled)
     if not allowed(ctx, CLUSTER):
         return failed(ctx, request, ErrorCode.cluster_authorization_failed)
     return topics.forward(ctx, request)

@@ -1,6 +1,5 @@
 """CreateAcls / DescribeAcls / DeleteAcls entries <-> ACL bindings and filters, with Kafka's
-validation (``AclControlManager.validateNewAcl`` and ``validateFilter``; the CLUSTER resource's
-one name, as ``AclApis``)."""
+validation (``AclApis``, ``AclControlManager.validateNewAcl`` and ``validateFilter``)."""
 
 from __future__ import annotations
 
@@ -35,20 +34,26 @@ def binding_of(creation: Any) -> AclBinding:
     )
 
 
-def invalid_binding(acl: AclBinding) -> str | None:
-    """Why Kafka refuses to create ``acl`` (INVALID_REQUEST), or None."""
+def unbuildable(acl: AclBinding) -> str | None:
+    """Why Kafka cannot even build ``acl`` (an ANY, MATCH or UNKNOWN where a concrete value
+    belongs): the whole CreateAcls request fails with UNKNOWN_SERVER_ERROR, as observed."""
     if acl.resource_type in (RT.UNKNOWN, RT.ANY):
-        return f"Invalid resourceType {acl.resource_type.name}"
+        return f"resourceType must not be {acl.resource_type.name}"
     if acl.pattern_type not in (PT.LITERAL, PT.PREFIXED):
-        return f"Invalid patternType {acl.pattern_type.name}"
+        return f"patternType must not be {acl.pattern_type.name}"
     if acl.operation in (Op.UNKNOWN, Op.ANY):
-        return f"Invalid operation {acl.operation.name}"
+        return f"operation must not be {acl.operation.name}"
     if acl.permission not in (Perm.ALLOW, Perm.DENY):
-        return f"Invalid permissionType {acl.permission.name}"
-    if not acl.name:
-        return "Resource name should not be empty"
+        return f"permissionType must not be {acl.permission.name}"
+    return None
+
+
+def invalid_binding(acl: AclBinding) -> str | None:
+    """Why Kafka refuses to create ``acl`` with INVALID_REQUEST, or None."""
     if acl.resource_type == RT.CLUSTER and acl.name != CLUSTER_NAME:
         return f"The only valid name for the CLUSTER resource is {CLUSTER_NAME}"
+    if not acl.name:
+        return "Invalid empty resource name"
     if ":" not in acl.principal:
         return f"Could not parse principal from `{acl.principal}` (no colon is found)"
     return None
