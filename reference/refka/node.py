@@ -20,6 +20,7 @@ from refka.core.network_client import NodeAddress
 from refka.core.seeded import SeededRandom
 from refka.log.storage import Storage
 from refka.metadata.metadata_log import MetadataLog
+from refka.security.authorizer import make_authorizer
 
 if TYPE_CHECKING:
     from refka.core.trace import Tracer
@@ -42,7 +43,14 @@ def make_controller(
     metadata_log = MetadataLog(metadata_storage or storage, now_ms, meta.cluster_id)
     image = metadata_log.load()
     settings = ControllerSettings.from_config(config, meta.cluster_id)
-    return QuorumController(settings, metadata_log, image, now_ms, random.next_u64(), tracer)
+    controller = QuorumController(settings, metadata_log, image, now_ms, random.next_u64(), tracer)
+    controller.dispatcher.authorizer = make_authorizer(
+        config.authorizer_class_name,
+        lambda: controller.image.acls.values(),
+        config.super_users,
+        config.allow_everyone_if_no_acl_found,
+    )
+    return controller
 
 
 def make_broker(

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from refka.controller import controller_apis
 from refka.controller.cluster_control import ClusterControl
+from refka.controller.controller_acls import guard
 from refka.controller.metadata_fetch import DelayedMetadataFetch
 from refka.controller.replication_control import (
     PREFERRED,
@@ -72,7 +73,7 @@ class QuorumController:
         self.random = SeededRandom(seed)
         self.cluster = ClusterControl(settings)
         self.apis = {
-            key: Api(key, name, low, high, functools.partial(handler, self))
+            key: Api(key, name, low, high, guard(key, functools.partial(handler, self)))
             for key, (name, low, high, handler) in controller_apis.API_TABLE.items()
         }
         self.dispatcher = Dispatcher(
