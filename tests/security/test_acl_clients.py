@@ -106,13 +106,32 @@ def test_acls_survive_a_restart(refka_broker: RunningBroker) -> None:
     assert found == [acl]
 
 
-@pytest.mark.refka(authorizer_class_name=STANDARD)
-def test_without_acls_the_admin_client_is_refused_cluster_operations(
+def cluster_acl(op: AclOperation, perm: AclPermissionType) -> AclBinding:
+    pattern = ResourcePatternType.LITERAL
+    return AclBinding(ResourceType.BROKER, "kafka-cluster", pattern, ANON, "*", op, perm)
+
+
+@pytest.mark.refka(authorizer_class_name=STANDARD, allow_everyone_if_no_acl_found=True)
+def test_a_principal_denied_alter_on_the_cluster_cannot_create_acls(
     refka_broker: RunningBroker,
 ) -> None:
-    with pytest.raises(KafkaException) as refused:
-        create(admin_of(refka_broker), topic_acl("t", AclOperation.READ))
-    assert refused.value.args[0].code() == KafkaError.CLUSTER_AUTHORIZATION_FAILED
+    """ALLOW ALL keeps the node's own anonymous requests (CLUSTER_ACTION) allowed; the DENY
+    takes ALTER away, which CreateAcls needs."""
+    admin = admin_of(refka_broker)
+    create(
+        admin,
+        cluster_acl(AclOperation.ALL, AclPermissionType.ALLOW),
+        cluster_acl(AclOperation.ALTER, AclPermissionType.DENY),
+    )
+
+    def refused() -> bool:
+        try:
+            create(admin, topic_acl("t", AclOperation.READ))
+        except KafkaException as error:
+            return bool(error.args[0].code() == KafkaError.CLUSTER_AUTHORIZATION_FAILED)
+        return False
+
+    wait_for(refused, "the DENY ALTER ACL")
 
 
 def produce_one(bootstrap: str, topic: str) -> KafkaError | None:
@@ -197,3 +216,23 @@ def test_a_consumer_group_the_principal_may_not_read_is_refused(
         assert seen.code() == KafkaError.GROUP_AUTHORIZATION_FAILED
     finally:
         consumer.close()
+
+
+@pytest.mark.refka(authorizer_class_name=STANDARD, allow_everyone_if_no_acl_found=True)
+def test_acls_reach_every_broker_of_a_cluster_and_replication_goes_on(refka_cluster) -> None:  # type: ignore[no-untyped-def]
+    """An ACL created through one broker is enforced by all (the metadata log replicates it);
+    followers still fetch (CLUSTER_ACTION: no ACL covers the cluster), so acks=all works."""
+    topic = f"replicated-{uuid.uuid4().hex[:6]}"
+    refka_cluster.create_topic(topic, 1, 3)
+    brokers = list(refka_cluster.brokers.values())
+    create(admin_of(brokers[0]), topic_acl(topic, AclOperation.WRITE, "User:alice"))
+    for broker in brokers:
+        admin = admin_of(broker)
+
+        def refused(admin: AdminClient = admin) -> bool:
+            error = admin.list_topics(topic, timeout=TIMEOUT_S).topics[topic].error
+            return error is not None and error.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED
+
+        wait_for(refused, f"the ACL on broker {broker.bootstrap}")
+    create(admin_of(brokers[1]), topic_acl(topic, AclOperation.WRITE))
+    wait_for(lambda: produce_one(refka_cluster.bootstrap, topic) is None, "a replicated write")
