@@ -46,7 +46,7 @@ def make_controller(
     controller = QuorumController(settings, metadata_log, image, now_ms, random.next_u64(), tracer)
     controller.dispatcher.authorizer = make_authorizer(
         config.authorizer_class_name,
-        lambda: controller.image.acls.values(),
+        lambda: controller.image.acls,
         config.super_users,
         config.allow_everyone_if_no_acl_found,
     )

@@ -185,7 +185,7 @@ class Broker:
         )
         self.dispatch.authorizer = make_authorizer(
             config.authorizer_class_name,
-            lambda: self.image.acls.values(),
+            lambda: self.image.acls,
             config.super_users,
             config.allow_everyone_if_no_acl_found,
         )

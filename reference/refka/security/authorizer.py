@@ -19,8 +19,8 @@ and host. ``refka.security.api_acls`` says which operation each API needs.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from refka.security.acl import (
     IMPLIES_DESCRIBE,
@@ -33,6 +33,7 @@ from refka.security.acl import (
     AclPermissionType,
     ResourceType,
 )
+from refka.security.acl_index import AclIndex
 
 STANDARD_AUTHORIZER = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
 
@@ -59,13 +60,31 @@ def acl_matches(acl: AclBinding, principal: str, host: str, operation: AclOperat
     return False
 
 
-@dataclass(frozen=True, slots=True)
 class StandardAuthorizer:
-    """The authorizer over the ACLs ``acls()`` returns (the current metadata image's)."""
+    """The authorizer over the ACLs ``acls()`` returns (the current metadata image's ACLs by
+    id, or any collection of bindings); their index is rebuilt when ``acls()`` returns
+    another object (a new image), not per request."""
 
-    acls: Callable[[], Iterable[AclBinding]]
-    super_users: frozenset[str] = frozenset()
-    allow_everyone_if_no_acl_found: bool = False
+    __slots__ = ("_index", "_source", "acls", "allow_everyone_if_no_acl_found", "super_users")
+
+    def __init__(
+        self,
+        acls: Callable[[], Mapping[Any, AclBinding] | Iterable[AclBinding]],
+        super_users: frozenset[str] = frozenset(),
+        allow_everyone_if_no_acl_found: bool = False,
+    ) -> None:
+        self.acls = acls
+        self.super_users = super_users
+        self.allow_everyone_if_no_acl_found = allow_everyone_if_no_acl_found
+        self._source: object = None
+        self._index = AclIndex(())
+
+    def index(self) -> AclIndex:
+        source = self.acls()
+        if source is not self._source:
+            bindings = source.values() if isinstance(source, Mapping) else source
+            self._source, self._index = source, AclIndex(bindings)
+        return self._index
 
     def authorize(
         self,
@@ -77,19 +96,16 @@ class StandardAuthorizer:
     ) -> bool:
         if principal in self.super_users:
             return True
-        applies = False
+        covering = self.index().covering(resource_type, name)
         allowed = False
-        for acl in self.acls():
-            if not acl.applies_to(resource_type, name):
-                continue
-            applies = True
+        for acl in covering:
             if acl_matches(acl, principal, host, operation):
                 if acl.permission == AclPermissionType.DENY:
                     return False
                 allowed = allowed or acl.permission == AclPermissionType.ALLOW
         if allowed:
             return True
-        return not applies and self.allow_everyone_if_no_acl_found
+        return not covering and self.allow_everyone_if_no_acl_found
 
     def authorize_any(
         self, principal: str, host: str, operation: AclOperation, resource_type: ResourceType
@@ -102,7 +118,7 @@ class StandardAuthorizer:
         the ALLOW ones; refka does not.)"""
         if principal in self.super_users:
             return True
-        of_type = [acl for acl in self.acls() if acl.resource_type == resource_type]
+        of_type = self.index().of_type(resource_type)
         if not of_type:
             return self.allow_everyone_if_no_acl_found
         hits = [acl for acl in of_type if acl_matches(acl, principal, host, operation)]
@@ -129,7 +145,7 @@ class StandardAuthorizer:
 
 def make_authorizer(
     class_name: str,
-    acls: Callable[[], Iterable[AclBinding]],
+    acls: Callable[[], Mapping[Any, AclBinding] | Iterable[AclBinding]],
     super_users: str = "",
     allow_everyone_if_no_acl_found: bool = False,
 ) -> StandardAuthorizer | None:
