@@ -440,9 +440,32 @@ def _fetched_topics(
 
 
 def handle_offset_delete(groups: GroupService, ctx: RequestContext, request: Any) -> Any:
+    """Partitions of a topic the principal may not READ are answered
+    TOPIC_AUTHORIZATION_FAILED here (the group's DELETE is checked before)."""
     partitions = [(t.name, p.partition_index) for t in request.topics for p in t.partitions]
+    readable = {name for name, _ in partitions if allowed(ctx, TOPIC, name)}
+    denied = tuple(
+        msg.PartitionResult(name, index, E.topic_authorization_failed)
+        for name, index in partitions
+        if name not in readable
+    )
+    partitions = [tp for tp in partitions if tp[0] in readable]
     effects = groups.coordinator.delete_offsets(ctx, request.group_id, partitions, ctx.now_ms)
+    if denied:
+        effects = [_with_denied_partitions(effect, ctx, denied) for effect in effects]
     return groups.run(ctx, effects)
+
+
+def _with_denied_partitions(
+    effect: msg.Effect, ctx: RequestContext, denied: tuple[msg.PartitionResult, ...]
+) -> msg.Effect:
+    if isinstance(effect, msg.Reply) and effect.request is ctx:
+        result = effect.result
+        if isinstance(result, msg.OffsetDeleteResult) and result.error is E.none:
+            return msg.Reply(
+                ctx, dataclasses.replace(result, partitions=result.partitions + denied)
+            )
+    return effect
 
 
 def offset_delete_response(version: int, r: msg.OffsetDeleteResult) -> Any:
