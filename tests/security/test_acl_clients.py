@@ -4,8 +4,11 @@ consumer group and Metadata are refused or allowed as Kafka's StandardAuthorizer
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
@@ -68,8 +71,12 @@ def test_admin_client_creates_describes_and_deletes_acls(refka_broker: RunningBr
         AclOperation.ANY,
         AclPermissionType.ANY,
     )
-    found = admin.describe_acls(everything, request_timeout=TIMEOUT_S).result(timeout=TIMEOUT_S)
-    assert sorted(found, key=str) == sorted([prefixed, literal], key=str)
+
+    def described() -> list[AclBinding]:
+        return list(admin.describe_acls(everything, request_timeout=TIMEOUT_S).result(TIMEOUT_S))
+
+    wait_for(lambda: len(described()) == 2, "the ACLs in the broker's image")
+    assert sorted(described(), key=str) == sorted([prefixed, literal], key=str)
     match = AclBindingFilter(
         ResourceType.TOPIC,
         "orders-eu",
@@ -83,8 +90,8 @@ def test_admin_client_creates_describes_and_deletes_acls(refka_broker: RunningBr
     assert matched == [prefixed]
     deleted = admin.delete_acls([match], request_timeout=TIMEOUT_S)[match].result(TIMEOUT_S)
     assert deleted == [prefixed]
-    left = admin.describe_acls(everything, request_timeout=TIMEOUT_S).result(timeout=TIMEOUT_S)
-    assert left == [literal]
+    wait_for(lambda: len(described()) == 1, "the deletion in the broker's image")
+    assert described() == [literal]
 
 
 @pytest.mark.refka(authorizer_class_name=STANDARD, super_users=ANON)
@@ -236,3 +243,28 @@ def test_acls_reach_every_broker_of_a_cluster_and_replication_goes_on(refka_clus
         wait_for(refused, f"the ACL on broker {broker.bootstrap}")
     create(admin_of(brokers[1]), topic_acl(topic, AclOperation.WRITE))
     wait_for(lambda: produce_one(refka_cluster.bootstrap, topic) is None, "a replicated write")
+
+
+@pytest.mark.refka(authorizer_class_name=STANDARD, super_users=ANON)
+def test_the_java_admin_client_creates_describes_and_deletes_acls(
+    refka_broker: RunningBroker,
+) -> None:
+    from refka.peers.kafka import libs_dir
+
+    libs = libs_dir()
+    if shutil.which("java") is None or not any(libs.glob("kafka-clients-*.jar")):
+        pytest.skip("Java or the kafka-clients jar is missing (scripts/ensure-peers)")
+    probe = Path(__file__).with_name("java") / "AclProbe.java"
+    run = subprocess.run(
+        ["java", "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-cp",
+         f"{libs}/*", str(probe), refka_broker.bootstrap],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    read = "orders-/PREFIXED/User:alice/READ/ALLOW"
+    deny = "audit/LITERAL/User:bob/ALL/DENY"
+    assert run.stdout.splitlines() == [
+        f"described {deny},{read}",
+        f"deleted {read}",
+        f"left {deny}",
+    ]
