@@ -51,6 +51,20 @@ _ANY_LEADER = replace(
 )
 """Replication.tla's abstraction for the truncation bugs: every replica may lead (Kafka's
 unclean election), and only LogMatching is checked, as in their spec/bugs configurations."""
+_TXN = SimConfig(
+    brokers=1,
+    partitions=2,
+    replication_factor=1,
+    min_insync_replicas=1,
+    producers=0,
+    consumers=0,
+    txn_producers=1,
+    readers=2,
+    invariants=("ReadCommittedSeesNoAborted",),
+)
+"""Transactions.tla's model: one transactional producer, a read_committed reader (and a
+read_uncommitted one), no replication; only ReadCommittedSeesNoAborted is checked, as in
+its spec/bugs configurations."""
 _CRASH = frozenset({"crash"})
 _PRODUCE = frozenset({"produce", "run", "run_until"})
 _CRASHES = _PRODUCE | {"crash", "restart", "bounce"}
@@ -154,6 +168,22 @@ SCENARIOS: dict[Bug, Scenario] = {
         frozenset({"poll", "commit", "run", "stalled_commit"}),
         run_ms=(1_000, 5_000, 20_000),
     ),
+    # Transactions.tla with Kip890 = FALSE: a write delayed past its request timeout arrives
+    # after its transaction aborted (EndTxn went on a new connection) and is appended
+    # unverified; the next transaction's COMMIT marker commits it. One broker: the
+    # coordinator is the partition leader, where the reference verifies writes (KIP-890
+    # part 1), so the same schedule holds without the switch.
+    Bug.LATE_WRITE_AFTER_ABORT: Scenario(
+        # a frame in ten held up to 3 s, past the clients' request timeout of 1 s
+        replace(_TXN, request_timeout_ms=1_000, delay=0.1, max_delay_ms=3_000),
+        frozenset(),
+        frozenset({"txn", "read", "run"}),
+        run_ms=(200, 1_000, 5_000),
+        swarm=False,
+        uniform_rules=True,  # every example mixes transactions, reads and waits
+    ),
+    # Transactions.tla with ReadCommitted = FALSE: an aborted transaction, then a read.
+    Bug.READ_UNCOMMITTED: Scenario(_TXN, frozenset(), frozenset({"txn", "read", "run"})),
 }
 """Each bug's hunting ground: the smallest cluster, the faults and the operations its TLA+
 counterexample needs (a truncating follower needs a third replica; a zombie commit, consumers

@@ -11,7 +11,11 @@ Operations (``f``):
   carries the ``offset`` the broker acknowledged;
 - ``poll``: a consumer's fetch; an ``ok`` carries the ``reads`` in the order the client got
   them: ``(topic, partition, offset, value)``;
-- ``commit``: a consumer's OffsetCommit of ``offsets``: ``(topic, partition, next offset)``.
+- ``commit``: a consumer's OffsetCommit of ``offsets``: ``(topic, partition, next offset)``;
+- ``txn``: a transactional producer's transaction of ``records`` ``(partition, offset,
+  value)`` (offset -1 until acknowledged): ``ok`` committed, ``fail`` aborted, ``info`` unknown;
+- ``read``: a reader's fetch round (``refka.sim.clients.reader``: no group, every
+  partition from offset 0, at its isolation level), with its ``reads``.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from dataclasses import dataclass
 
 Read = tuple[str, int, int, int]  # topic, partition, offset, value
 CommittedOffset = tuple[str, int, int]  # topic, partition, next offset to consume
+TxnRecord = tuple[int, int, int]  # partition, offset (-1: not acknowledged), value
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +43,7 @@ class Op:
     reads: tuple[Read, ...] = ()  # poll ok
     offsets: tuple[CommittedOffset, ...] = ()  # commit
     error: str = ""  # fail / info: why
+    records: tuple[TxnRecord, ...] = ()  # txn
 
 
 class History:

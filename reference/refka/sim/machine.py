@@ -450,6 +450,82 @@ LEADER_CHANGES = frozenset(
 """The rules of ``LeaderChangeMachine``."""
 
 
+class TransactionMachine(ClusterMachine):
+    """With transactional producers and readers (``txn_producers``, ``readers``): their
+    operations and the faults aimed at transactions. A class of their own, so that the other
+    machines keep their draws."""
+
+    delays_ms: tuple[int, ...] = (3_000,)  # how long a `delay` may hold a frame up
+
+    @precondition(lambda self: self.config.txn_producers > 0 and self.enabled("txn"))
+    @rule(data=st.data(), commit=st.booleans())
+    def txn(self, data: st.DataObject, commit: bool) -> None:
+        """A transaction of one to three records, one per partition round-robin, then
+        EndTxn commit (if every write was acknowledged) or abort: Transactions.tla's BeginTxn,
+        Send and EndTxn."""
+        c = self.config
+        client = data.draw(st.integers(0, c.txn_producers - 1), "client")
+        partition = data.draw(st.integers(0, c.partitions - 1), "partition")
+        records = data.draw(st.integers(1, 3), "records")
+        self.apply(
+            Operation.of("txn", client=client, partition=partition, records=records, commit=commit)
+        )
+
+    @precondition(lambda self: self.config.readers > 0 and self.enabled("read"))
+    @rule(data=st.data())
+    def read(self, data: st.DataObject) -> None:
+        """A reader's fetch round (Transactions.tla's ConsumerRead)."""
+        client = data.draw(st.integers(0, self.config.readers - 1), "client")
+        self.apply(Operation.of("read", client=client))
+
+    @precondition(lambda self: "network" in self.kinds and self.enabled("delay"))
+    @rule(data=st.data(), probability=st.sampled_from((0.05, 0.2)))
+    def delay(self, data: st.DataObject, probability: float) -> None:
+        """Frames are held up now and then, some longer than the clients' request timeout: a
+        request that timed out may still arrive (Transactions.tla's delayed HandleProduce)."""
+        max_ms = data.draw(st.sampled_from(self.delays_ms), "max_ms")
+        self.apply(Operation.of("delay", probability=probability, max_ms=max_ms))
+
+    @precondition(lambda self: "network" in self.kinds and self.enabled("lose_answers"))
+    @rule(drop=st.sampled_from((0.0, 0.02, 0.1)))
+    def lose_answers(self, drop: float) -> None:
+        """Frames are lost (and with them the rest of their connection): requests time out,
+        answers never come; no duplicates, which TCP never makes."""
+        latency = self.config.latency_ms
+        self.apply(
+            Operation.of("network", drop=drop, duplicate=0.0, reorder=0.0, max_latency_ms=latency)
+        )
+
+    @precondition(lambda self: self.config.txn_producers > 0 and self.enabled("stall_txn"))
+    @rule(data=st.data())
+    def stall_txn(self, data: st.DataObject) -> None:
+        """A transactional producer starts a transaction and stalls (a GC pause) past
+        ``transaction.timeout.ms``: the coordinator aborts it and bumps the epoch, and the
+        producer, resumed, is fenced (``txn``, ``pause``, ``run``, ``resume``)."""
+        client = data.draw(st.integers(0, self.config.txn_producers - 1), "client")
+        node = FIRST_CLIENT_ID + self.config.producers + self.config.consumers + client
+        self.apply(Operation.of("txn", client=client, partition=0, records=2, commit=True))
+        self.apply(Operation.of("pause", node=node))
+        self.apply(Operation.of("run", ms=self.config.transaction_timeout_ms + 5_000))
+        self.apply(Operation.of("resume", node=node))
+
+    @precondition(lambda self: "crash" in self.kinds and self.enabled("crash_coordinator"))
+    @rule(data=st.data(), clean=st.booleans())
+    def crash_coordinator(self, data: st.DataObject, clean: bool) -> None:
+        """The transaction coordinator's broker (of ``sim-txn-0``, as the producer last found
+        it) dies, or stops cleanly, and starts again: its ``__transaction_state`` partition
+        fails over and is loaded elsewhere, mid-transaction (a ``bounce`` or ``roll``)."""
+        coordinator = None
+        if self.sim is not None and self.sim.txn_producers:
+            coordinator = self.sim.txn_producers[0].coordinator
+        node = coordinator if coordinator is not None else self._node(data)
+        self.apply(Operation.of("roll" if clean else "bounce", node=node))
+
+
+TXN_RULES = frozenset({"txn", "read", "delay", "lose_answers", "stall_txn", "crash_coordinator"})
+"""The rules of ``TransactionMachine``."""
+
+
 class UniformRuleMachine(ClusterMachine):
     """Every step draws its rule uniformly among the scenario's, in one Hypothesis rule:
     Hypothesis's rule feature flags (``FeatureStrategy``: most examples of a stateful test
@@ -519,7 +595,9 @@ def cluster_machine(
         "stats": {},
     }
     base: type[ClusterMachine] = ClusterMachine
-    if rules and rules & LEADER_CHANGES:
+    if config.txn_producers or config.readers:
+        base = TransactionMachine
+    elif rules and rules & LEADER_CHANGES:
         base = LeaderChangeMachine
     elif rules and rules & TIMED_FAULTS:
         base = TimedFaultMachine

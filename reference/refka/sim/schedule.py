@@ -22,6 +22,10 @@ OPERATIONS: dict[str, tuple[str, ...]] = {
     "poll": ("client",),  # one fetch round of a consumer
     "commit": ("client",),  # a consumer commits its position
     "restart_client": ("client",),  # a consumer crashes; a new process takes its place
+    # a transaction of transactional producer `client`: `records` records, one per partition
+    # from `partition` on (round-robin), then commit (if asked and all were acknowledged)
+    "txn": ("client", "partition", "records", "commit"),
+    "read": ("client",),  # one fetch round of reader `client` (0 read_committed, 1 uncommitted)
     # time
     "run": ("ms",),
     "run_until": ("action", "node", "max_ms"),  # until a node's trace event (node -1: any)
@@ -40,6 +44,8 @@ OPERATIONS: dict[str, tuple[str, ...]] = {
     "skew": ("node", "ms"),
     "disk_full": ("node", "full"),
     "network": ("drop", "duplicate", "reorder", "max_latency_ms"),
+    # a frame held up now and then (a TCP retransmission stall), the other faults kept
+    "delay": ("probability", "max_ms"),
 }
 """Every operation a schedule may hold, with its arguments (integers, floats or bools; a
 channel is a string, ``refka.core.channels``)."""
@@ -93,6 +99,11 @@ class SimConfig:
     unclean_leader_election: bool = False
     produce_every_ms: int = 0  # a background producer: one record per period (0: none)
     invariants: tuple[str, ...] = ()  # the invariants checked (empty: all of them)
+    txn_producers: int = 0  # transactional producers (transactional.id sim-txn-N)
+    readers: int = 0  # readers of every partition: even ones read_committed, odd uncommitted
+    transaction_timeout_ms: int = 10_000  # the transactional producers' transaction.timeout.ms
+    delay: float = 0.0  # from the start: a frame's chance to be held up (NetworkFaults.delay)
+    max_delay_ms: int = 1_000  # ... by up to this much
 
     def broker_configs(self) -> dict[str, str]:
         """Kafka's settings for every node: the cluster's shape, and failure detection a few

@@ -8,12 +8,14 @@ Everything it does follows from the schedule: the same schedule gives the same t
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from refka.core.trace import BecomeLeader, CommitOffset, TraceEvent
 from refka.sim.checker import Report, check, guarantees_for
 from refka.sim.clients import SimAdmin, SimConsumer, SimProducer
+from refka.sim.clients.reader import READ_COMMITTED, READ_UNCOMMITTED, SimReader
+from refka.sim.clients.transactional import SimTxnProducer
 from refka.sim.history import History
 from refka.sim.invariants import (
     HighWatermarkMonotonic,
@@ -34,6 +36,7 @@ from refka.sim.invariants import (
 from refka.sim.network import NetworkFaults
 from refka.sim.schedule import Operation, Schedule, SimConfig
 from refka.sim.timeline import WORLD, Step
+from refka.sim.txn_invariants import TransactionChecker
 from refka.sim.world import FIRST_CLIENT_ID, SimCluster
 
 TOPIC = "sim"
@@ -88,6 +91,11 @@ class Simulation:
             self.clients[i] = self._new_process(producer)
         for i in range(config.consumers):
             self._add_consumer(config.producers + i)
+        self.txn_producers = [self._add_txn_producer(i) for i in range(config.txn_producers)]
+        self.readers = [self._add_reader(i) for i in range(config.readers)]
+        self.txn_checker = TransactionChecker(
+            r.client_id for r in self.readers if r.isolation_level == READ_COMMITTED
+        )
         self.next_value = 0
         self.reader = LogReader()
         self._log_matching: dict[TopicPartition, Any] = {}  # log_matching's memo
@@ -102,6 +110,9 @@ class Simulation:
         self._history_seen = 0
         self.violations: list[Violation] = []
         self._create_topic()
+        if config.delay:  # once the cluster is up
+            faults = replace(network, delay=config.delay, max_delay_ms=config.max_delay_ms)
+            self.world.set_network(faults)
         self._background = config.produce_every_ms > 0 and config.producers > 0
         if self._background:
             self.world.call_at(self.world.now_ms + config.produce_every_ms, self._produce_on)
@@ -131,6 +142,31 @@ class Simulation:
         else:
             self.consumers.append(consumer)
         self.clients[number] = self._new_process(consumer)
+
+    def _add_txn_producer(self, number: int) -> SimTxnProducer:
+        """Transactional producer ``number`` (``transactional.id`` sim-txn-N)."""
+        producer = SimTxnProducer(
+            self._next_process(), self.world.broker_ids, TOPIC, f"sim-txn-{number}",
+            self.history, transaction_timeout_ms=self.config.transaction_timeout_ms,
+            seed=self.schedule.seed + 1_000 + number,
+            request_timeout_ms=self.config.request_timeout_ms,
+        )  # fmt: skip
+        # a schedule names it as client producers + consumers + number (pause, resume)
+        self.clients[self.config.producers + self.config.consumers + number] = self._new_process(
+            producer
+        )
+        return producer
+
+    def _add_reader(self, number: int) -> SimReader:
+        """Reader ``number``: read_committed if even, read_uncommitted if odd."""
+        level = READ_UNCOMMITTED if number % 2 else READ_COMMITTED
+        reader = SimReader(
+            self._next_process(), self.world.broker_ids, TOPIC, level, self.history,
+            seed=self.schedule.seed + 2_000 + number,
+            request_timeout_ms=self.config.request_timeout_ms,
+        )  # fmt: skip
+        self._new_process(reader)
+        return reader
 
     def _create_topic(self) -> None:
         """CreateTopics ``sim``; wait until every partition has a leader."""
@@ -175,6 +211,13 @@ class Simulation:
             if isinstance(self._client(number), SimConsumer):
                 w.crash(self.clients[number])
                 self._add_consumer(number)
+        elif name == "txn":
+            self._transaction(op)
+        elif name == "read":
+            number = op.arg("client")
+            if number < len(self.readers):
+                reader = self.readers[number]
+                w.client_step(reader.client_id, reader.poll, "read")
         elif name == "run":
             w.run_for(op.arg("ms"))
         elif name == "run_until":
@@ -213,6 +256,9 @@ class Simulation:
             w.skew(op.arg("node"), op.arg("ms"))
         elif name == "disk_full":
             w.disk_full(op.arg("node"), op.arg("full"))
+        elif name == "delay":
+            faults = replace(w.network.faults, delay=op.arg("probability"))
+            w.set_network(replace(faults, max_delay_ms=max(1, op.arg("max_ms"))))
         elif name == "network":
             w.set_network(
                 NetworkFaults(
@@ -234,6 +280,23 @@ class Simulation:
                 lambda now: producer.send(partition, value, now),
                 f"produce {value} to {TOPIC}-{partition}",
             )
+
+    def _transaction(self, op: Operation) -> None:
+        """Transactional producer ``client`` runs a transaction of the next values."""
+        number = op.arg("client")
+        if number >= len(self.txn_producers):
+            return
+        producer, partitions = self.txn_producers[number], self.config.partitions
+        first, count = op.arg("partition"), max(1, op.arg("records"))
+        records = [((first + i) % partitions, self.next_value + i) for i in range(count)]
+        self.next_value += count
+        verb = "commit" if op.arg("commit") else "abort"
+        values = ",".join(str(v) for _, v in records)
+        self.world.client_step(
+            producer.client_id,
+            lambda now: producer.transaction(records, op.arg("commit"), now),
+            f"txn {values} then {verb}",
+        )
 
     def _produce_on(self) -> None:
         """The background producer (``produce_every_ms``): producer 0 sends the next value,
@@ -339,6 +402,7 @@ class Simulation:
             *self.hw_monotonic.check(self.states, views),
             *self.single_owner.check(self._new_commits()),
             *(no_duplicate_appends(views.values()) if self.config.idempotent else ()),
+            *self.txn_checker.check(self.history.ops),
         ]
         self._between = []
         if self.config.invariants:  # a model that checks only some (as a spec/bugs/*.cfg)
@@ -387,8 +451,32 @@ class Simulation:
             if leader is not None:
                 hw = leader.high_watermark
                 final[tp] = sorted((o, v) for o, v in leader.values.items() if o < hw)
+        if self.readers:
+            self._catch_up(final)
         guarantees = guarantees_for(self.config.acks, self.config.idempotent, self.config.commit)
         return check(self.history, guarantees, final)
+
+    def _catch_up(self, final: dict[TopicPartition, list[tuple[int, int]]]) -> None:
+        """The readers read until a round brings nothing new; then every committed
+        transaction must have been returned whole (``NoCommittedTransactionLost``), on the
+        partitions with a serving leader."""
+        w = self.world
+        for _ in range(40):
+            for reader in self.readers:
+                w.client_step(reader.client_id, reader.poll, "read")
+            w.run_for(500)
+            idle = not any(p.pending() for p in self.txn_producers)
+            if idle and all(r.caught_up() for r in self.readers):
+                break
+        found = [*self.txn_checker.check(self.history.ops)]
+        found += self.txn_checker.lost(tp[1] for tp in final)
+        for violation in found:
+            steps = w.steps
+            steps.append(
+                Step(len(steps), w.now_ms, WORLD, "violation", violation.invariant,
+                     state=violation.detail)
+            )  # fmt: skip
+        self.violations += found
 
     @classmethod
     def replay(cls, schedule: Schedule, stop: bool = True) -> tuple[Simulation, Outcome]:
