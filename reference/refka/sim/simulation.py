@@ -457,19 +457,23 @@ class Simulation:
         return check(self.history, guarantees, final)
 
     def _catch_up(self, final: dict[TopicPartition, list[tuple[int, int]]]) -> None:
-        """The readers read until a round brings nothing new; then every committed
-        transaction must have been returned whole (``NoCommittedTransactionLost``), on the
-        partitions with a serving leader."""
-        w = self.world
+        """The readers read until the producers are idle, every reader reached the last
+        stable offset and every committed record was returned (20 s at most: the markers of
+        a commit just answered, a leader just elected); then every committed transaction must
+        have been returned whole (``NoCommittedTransactionLost``), on the partitions with a
+        serving leader."""
+        w, checker, partitions = self.world, self.txn_checker, [tp[1] for tp in final]
+        found: list[Violation] = []
         for _ in range(40):
+            idle = not any(p.pending() for p in self.txn_producers)  # before this round
             for reader in self.readers:
                 w.client_step(reader.client_id, reader.poll, "read")
             w.run_for(500)
-            idle = not any(p.pending() for p in self.txn_producers)
-            if idle and all(r.caught_up() for r in self.readers):
+            found += checker.check(self.history.ops)
+            done = idle and all(r.caught_up() for r in self.readers)
+            if done and not checker.missing(partitions):
                 break
-        found = [*self.txn_checker.check(self.history.ops)]
-        found += self.txn_checker.lost(tp[1] for tp in final)
+        found += [*checker.check(self.history.ops), *checker.lost(partitions)]
         for violation in found:
             steps = w.steps
             steps.append(

@@ -107,20 +107,27 @@ class TransactionChecker:
     def lost(self, partitions: Iterable[int]) -> list[Violation]:
         """At the end, once every read_committed reader caught up: the committed records
         missing from any of them, on ``partitions`` (those with a leader)."""
-        readable = set(partitions)
         found = []
-        for txn, outcome in sorted(self.outcome.items()):
-            if outcome != "ok":
-                continue
-            for value, (partition, offset) in sorted(self.records[txn].items()):
-                for reader in sorted(self.committed_readers):
-                    seen = self.returned.get((reader, partition), {})
-                    if partition in readable and value not in seen:
-                        found += self._report(
-                            "NoCommittedTransactionLost",
-                            reader,
-                            value,
-                            f"value {value} of committed transaction op {txn} (sim-{partition}"
-                            f"@{offset}) was never returned to reader {reader} (read_committed)",
-                        )
+        for txn, reader, value, (partition, offset) in self.missing(partitions):
+            found += self._report(
+                "NoCommittedTransactionLost",
+                reader,
+                value,
+                f"value {value} of committed transaction op {txn} (sim-{partition}@{offset}) "
+                f"was never returned to reader {reader} (read_committed)",
+            )
         return found
+
+    def missing(self, partitions: Iterable[int]) -> list[tuple[Txn, int, int, tuple[int, int]]]:
+        """``(transaction, reader, value, (partition, offset))`` of each committed record on
+        ``partitions`` that a read_committed reader has not returned (yet)."""
+        readable = set(partitions)
+        return [
+            (txn, reader, value, where)
+            for txn, outcome in sorted(self.outcome.items())
+            if outcome == "ok"
+            for value, where in sorted(self.records[txn].items())
+            if where[0] in readable
+            for reader in sorted(self.committed_readers)
+            if value not in self.returned.get((reader, where[0]), {})
+        ]
