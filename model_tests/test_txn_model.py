@@ -1,7 +1,7 @@
 """Transactions on Kafka's behaviour (no bug switched on), under faults: a transactional
 producer commits or aborts at random while the transaction coordinator's broker dies or
 stops mid-transaction (its ``__transaction_state`` partition fails over and is loaded
-elsewhere), answers are lost, and the producer stalls past ``transaction.timeout.ms`` (the
+elsewhere), answers are lost, and a transaction lasts past ``transaction.timeout.ms`` (the
 coordinator aborts and fences it). After every step: ReadCommittedSeesNoAborted (G1a) and
 NoTornTransaction for the read_committed reader, and the replication invariants; on the
 healed cluster: NoCommittedTransactionLost.
@@ -29,7 +29,7 @@ CONFIG = SimConfig(
 )
 RULES = frozenset(
     {"txn", "read", "run", "crash", "restart", "bounce", "crash_coordinator", "lose_answers",
-     "stall_txn"}
+     "slow_txn"}
 )  # fmt: skip
 
 

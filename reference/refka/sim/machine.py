@@ -496,18 +496,23 @@ class TransactionMachine(ClusterMachine):
             Operation.of("network", drop=drop, duplicate=0.0, reorder=0.0, max_latency_ms=latency)
         )
 
-    @precondition(lambda self: self.config.txn_producers > 0 and self.enabled("stall_txn"))
-    @rule(data=st.data())
-    def stall_txn(self, data: st.DataObject) -> None:
-        """A transactional producer starts a transaction and stalls (a GC pause) past
-        ``transaction.timeout.ms``: the coordinator aborts it and bumps the epoch, and the
-        producer, resumed, is fenced (``txn``, ``pause``, ``run``, ``resume``)."""
-        client = data.draw(st.integers(0, self.config.txn_producers - 1), "client")
-        node = FIRST_CLIENT_ID + self.config.producers + self.config.consumers + client
-        self.apply(Operation.of("txn", client=client, partition=0, records=2, commit=True))
-        self.apply(Operation.of("pause", node=node))
-        self.apply(Operation.of("run", ms=self.config.transaction_timeout_ms + 5_000))
-        self.apply(Operation.of("resume", node=node))
+    @precondition(lambda self: self.config.txn_producers > 0 and self.enabled("slow_txn"))
+    @rule(data=st.data(), commit=st.booleans())
+    def slow_txn(self, data: st.DataObject, commit: bool) -> None:
+        """A transaction whose application works past ``transaction.timeout.ms`` before it
+        ends it: the coordinator aborts it and bumps the epoch, and the producer's EndTxn is
+        fenced (a ``slow_txn``, then a ``run`` past the timeout)."""
+        c = self.config
+        client = data.draw(st.integers(0, c.txn_producers - 1), "client")
+        partition = data.draw(st.integers(0, c.partitions - 1), "partition")
+        hold_ms = c.transaction_timeout_ms + 2_000
+        self.apply(
+            Operation.of(
+                "slow_txn", client=client, partition=partition, records=2, commit=commit,
+                hold_ms=hold_ms,
+            )
+        )  # fmt: skip
+        self.apply(Operation.of("run", ms=hold_ms + 1_000))
 
     @precondition(lambda self: "crash" in self.kinds and self.enabled("crash_coordinator"))
     @rule(data=st.data(), clean=st.booleans())
@@ -522,7 +527,7 @@ class TransactionMachine(ClusterMachine):
         self.apply(Operation.of("roll" if clean else "bounce", node=node))
 
 
-TXN_RULES = frozenset({"txn", "read", "delay", "lose_answers", "stall_txn", "crash_coordinator"})
+TXN_RULES = frozenset({"txn", "read", "delay", "lose_answers", "slow_txn", "crash_coordinator"})
 """The rules of ``TransactionMachine``."""
 
 

@@ -25,6 +25,8 @@ OPERATIONS: dict[str, tuple[str, ...]] = {
     # a transaction of transactional producer `client`: `records` records, one per partition
     # from `partition` on (round-robin), then commit (if asked and all were acknowledged)
     "txn": ("client", "partition", "records", "commit"),
+    # ... that ends (EndTxn) only `hold_ms` after it began (an application that works long)
+    "slow_txn": ("client", "partition", "records", "commit", "hold_ms"),
     "read": ("client",),  # one fetch round of reader `client` (0 read_committed, 1 uncommitted)
     # time
     "run": ("ms",),

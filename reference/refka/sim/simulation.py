@@ -211,7 +211,7 @@ class Simulation:
             if isinstance(self._client(number), SimConsumer):
                 w.crash(self.clients[number])
                 self._add_consumer(number)
-        elif name == "txn":
+        elif name in ("txn", "slow_txn"):
             self._transaction(op)
         elif name == "read":
             number = op.arg("client")
@@ -292,10 +292,11 @@ class Simulation:
         self.next_value += count
         verb = "commit" if op.arg("commit") else "abort"
         values = ",".join(str(v) for _, v in records)
+        hold_ms = op.arg("hold_ms") if op.name == "slow_txn" else 0
         self.world.client_step(
             producer.client_id,
-            lambda now: producer.transaction(records, op.arg("commit"), now),
-            f"txn {values} then {verb}",
+            lambda now: producer.transaction(records, op.arg("commit"), now, hold_ms),
+            f"txn {values} then {verb}" + (f" after {hold_ms} ms" if hold_ms else ""),
         )
 
     def _produce_on(self) -> None:

@@ -81,9 +81,10 @@ class _Txn:
     in_flight: bool = False  # AddPartitionsToTxn or EndTxn
     retry_ms: int = 0
     committing: bool = False  # the EndTxn sent commits
-    commit_maybe_handled: bool = False  # an EndTxn commit was sent and not refused
+    commit_maybe_handled: bool = False  # an EndTxn commit went unanswered
     end_unanswered: bool = False  # an EndTxn went unanswered: it may still arrive
     partitions: list[int] = field(default_factory=list)
+    end_at_ms: int = 0  # EndTxn not before (the application still working on it)
 
     def resolved(self) -> bool:
         return all(r.state in ("acked", "failed", "unknown") for r in self.records)
@@ -122,13 +123,15 @@ class SimTxnProducer(ClientNode):
         self._txn: _Txn | None = None
 
     def transaction(
-        self, records: Sequence[tuple[int, int]], commit: bool, now_ms: int
+        self, records: Sequence[tuple[int, int]], commit: bool, now_ms: int, hold_ms: int = 0
     ) -> list[Effect]:
         """Start a transaction writing ``(partition, value)`` records, then committing (if
-        ``commit`` and every write was acknowledged) or aborting."""
+        ``commit`` and every write was acknowledged) or aborting, not before ``hold_ms``
+        passed (an application that works that long between its sends and its commit)."""
         entries = tuple((p, -1, v) for p, v in records)
         self.history.add(now_ms, self.client_id, "invoke", "txn", topic=self.topic, records=entries)
-        self._queue.append(_Txn([_Record(p, v) for p, v in records], commit))
+        txn = _Txn([_Record(p, v) for p, v in records], commit, end_at_ms=now_ms + hold_ms)
+        self._queue.append(txn)
         return self._step(now_ms)
 
     def pending(self) -> int:
@@ -164,7 +167,7 @@ class SimTxnProducer(ClientNode):
             return []
         timers = [self._retry_ms]
         if txn is not None:
-            timers.append(txn.retry_ms)
+            timers += [txn.retry_ms, txn.end_at_ms]
             timers += [r.retry_ms for r in txn.records if r.state == "pending"]
         return timers
 
@@ -331,7 +334,7 @@ class SimTxnProducer(ClientNode):
             self._produce_all(txn, done.now_ms)
 
     def _end_txn(self, txn: _Txn, now_ms: int) -> None:
-        if txn.in_flight or now_ms < txn.retry_ms or self.coordinator is None:
+        if txn.in_flight or now_ms < max(txn.retry_ms, txn.end_at_ms) or self.coordinator is None:
             return
         assert self.producer is not None
         request = EndTxnRequest(
@@ -341,7 +344,6 @@ class SimTxnProducer(ClientNode):
             committed=txn.committing,
         )
         txn.in_flight = self._send(self.coordinator, request, now_ms, partial(self._on_end, txn))
-        txn.commit_maybe_handled |= txn.in_flight and txn.committing
 
     def _on_end(self, txn: _Txn, done: ClientResponse) -> None:
         txn.in_flight = False
@@ -350,6 +352,7 @@ class SimTxnProducer(ClientNode):
             self._finish(txn, done.now_ms, "ok" if txn.committing else "fail", "")
         elif self._coordinator_error(error, done.now_ms):
             txn.end_unanswered |= error is None
+            txn.commit_maybe_handled |= error is None and txn.committing
             txn.retry_ms = self._retry_ms
         else:
             assert error is not None
