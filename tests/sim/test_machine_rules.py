@@ -94,6 +94,8 @@ def test_the_other_scenarios_keep_their_rules_and_so_their_draws() -> None:
     plain = _rule_names(machine.ClusterMachine)
     timed = _rule_names(machine.TimedFaultMachine)
     assert timed - plain == machine.TIMED_FAULTS
+    transactions = _rule_names(machine.TransactionMachine)
+    assert transactions - plain == machine.TXN_RULES
     for bug, scenario in SCENARIOS.items():
         config = replace(scenario.config, bugs=(bug.short_name,))
         cls = machine.cluster_machine(
@@ -103,5 +105,8 @@ def test_the_other_scenarios_keep_their_rules_and_so_their_draws() -> None:
             assert bug in (Bug.STALE_EPOCH_FETCH, Bug.STALE_BROKER_EPOCH)
         elif scenario.rules & machine.TIMED_FAULTS:
             assert _rule_names(cls) == timed, bug
+        elif config.txn_producers:
+            assert bug in (Bug.LATE_WRITE_AFTER_ABORT, Bug.READ_UNCOMMITTED)
+            assert _rule_names(cls) - {"step"} == transactions, bug
         else:
             assert _rule_names(cls) == plain, bug
