@@ -455,8 +455,6 @@ class TransactionMachine(ClusterMachine):
     operations and the faults aimed at transactions. A class of their own, so that the other
     machines keep their draws."""
 
-    delays_ms: tuple[int, ...] = (3_000,)  # how long a `delay` may hold a frame up
-
     @precondition(lambda self: self.config.txn_producers > 0 and self.enabled("txn"))
     @rule(data=st.data(), commit=st.booleans())
     def txn(self, data: st.DataObject, commit: bool) -> None:
@@ -477,14 +475,6 @@ class TransactionMachine(ClusterMachine):
         """A reader's fetch round (Transactions.tla's ConsumerRead)."""
         client = data.draw(st.integers(0, self.config.readers - 1), "client")
         self.apply(Operation.of("read", client=client))
-
-    @precondition(lambda self: "network" in self.kinds and self.enabled("delay"))
-    @rule(data=st.data(), probability=st.sampled_from((0.05, 0.2)))
-    def delay(self, data: st.DataObject, probability: float) -> None:
-        """Frames are held up now and then, some longer than the clients' request timeout: a
-        request that timed out may still arrive (Transactions.tla's delayed HandleProduce)."""
-        max_ms = data.draw(st.sampled_from(self.delays_ms), "max_ms")
-        self.apply(Operation.of("delay", probability=probability, max_ms=max_ms))
 
     @precondition(lambda self: "network" in self.kinds and self.enabled("lose_answers"))
     @rule(drop=st.sampled_from((0.0, 0.02, 0.1)))
@@ -527,7 +517,7 @@ class TransactionMachine(ClusterMachine):
         self.apply(Operation.of("roll" if clean else "bounce", node=node))
 
 
-TXN_RULES = frozenset({"txn", "read", "delay", "lose_answers", "slow_txn", "crash_coordinator"})
+TXN_RULES = frozenset({"txn", "read", "lose_answers", "slow_txn", "crash_coordinator"})
 """The rules of ``TransactionMachine``."""
 
 

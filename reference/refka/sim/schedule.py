@@ -46,8 +46,6 @@ OPERATIONS: dict[str, tuple[str, ...]] = {
     "skew": ("node", "ms"),
     "disk_full": ("node", "full"),
     "network": ("drop", "duplicate", "reorder", "max_latency_ms"),
-    # a frame held up now and then (a TCP retransmission stall), the other faults kept
-    "delay": ("probability", "max_ms"),
 }
 """Every operation a schedule may hold, with its arguments (integers, floats or bools; a
 channel is a string, ``refka.core.channels``)."""

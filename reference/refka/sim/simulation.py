@@ -256,9 +256,6 @@ class Simulation:
             w.skew(op.arg("node"), op.arg("ms"))
         elif name == "disk_full":
             w.disk_full(op.arg("node"), op.arg("full"))
-        elif name == "delay":
-            faults = replace(w.network.faults, delay=op.arg("probability"))
-            w.set_network(replace(faults, max_delay_ms=max(1, op.arg("max_ms"))))
         elif name == "network":
             w.set_network(
                 NetworkFaults(
