@@ -54,7 +54,7 @@ from refka.protocol.records import NewRecord, build_batch
 from refka.sim.clients.node import ClientNode
 from refka.sim.clients.producer import NOT_WRITTEN, STALE_METADATA
 from refka.sim.clients.wire import encode_value
-from refka.sim.history import History, TxnRecord
+from refka.sim.history import History
 
 TRANSACTION = 1  # FindCoordinator key type
 COORDINATOR_LOST = frozenset({ErrorCode.not_coordinator, ErrorCode.coordinator_not_available})
@@ -396,6 +396,3 @@ def _partition_result(response: Any, topic: str, partition: int) -> Any:
 
 def _ms(value: int) -> i32Timedelta:
     return i32Timedelta.parse(datetime.timedelta(milliseconds=value))
-
-
-__all__ = ["SimTxnProducer", "TxnRecord"]
