@@ -26,6 +26,7 @@ from refka.bugs import Bug, parse_bugs
 from refka.config_model import ConfigError, ConfigModel, setting
 
 INT_MAX = 2**31 - 1
+LISTENER_PREFIX = "listener.name."
 LONG_MAX = 2**63 - 1
 MS_PER_HOUR = 3_600_000
 MS_PER_MINUTE = 60_000
@@ -121,8 +122,8 @@ class BrokerConfig(ConfigModel):
     )
     listener_security_protocol_map: str = _f(
         "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL",
-        "Map between listener names and security protocols. refka speaks PLAINTEXT only. A "
-        "controller listener missing from it is PLAINTEXT.",
+        "Map between listener names and security protocols. refka serves PLAINTEXT and "
+        "SASL_PLAINTEXT. A controller listener missing from it is PLAINTEXT.",
     )
     inter_broker_listener_name: str | None = _f(
         None,
@@ -728,6 +729,36 @@ class BrokerConfig(ConfigModel):
         "Whether the StandardAuthorizer allows a request on a resource no ACL covers.",
     )
 
+    # --- SASL (KIP-43, KIP-84, KIP-152, KIP-368); per listener as listener.name.<l>.<key> --
+    sasl_enabled_mechanisms: str = _f(
+        "GSSAPI",
+        "The list of SASL mechanisms enabled in the Kafka server. The list may contain any "
+        "mechanism for which a security provider is available. refka serves PLAIN, "
+        "SCRAM-SHA-256 and SCRAM-SHA-512; GSSAPI (the default) is not served.",
+    )
+    sasl_jaas_config: str | None = _f(
+        None,
+        "JAAS login context parameters for SASL connections in the format used by JAAS "
+        "configuration files. For brokers, the config must be prefixed with listener prefix "
+        "and SASL mechanism name in lower-case, e.g. "
+        "listener.name.sasl_plaintext.plain.sasl.jaas.config.",
+    )
+    sasl_mechanism_inter_broker_protocol: str = _f(
+        "GSSAPI", "SASL mechanism used for inter-broker communication. Default is GSSAPI."
+    )
+    sasl_mechanism_controller_protocol: str = _f(
+        "GSSAPI", "SASL mechanism used for communication with controllers. Default is GSSAPI."
+    )
+    connections_max_reauth_ms: int = _f(
+        0,
+        "When explicitly set to a positive number (the default is 0, not a positive number), a "
+        "session lifetime that will not exceed the configured value will be communicated to "
+        "v2.2.0 or later clients when they authenticate. The broker will disconnect any such "
+        "connection that is not re-authenticated within the session lifetime and that is then "
+        "subsequently used for any purpose other than re-authentication.",
+        ge=0,
+    )
+
     # --- refka's own: the simulator's bug switches and the trace ---------------------------
     refka_bugs: str = _f(
         "",
@@ -746,10 +777,20 @@ class BrokerConfig(ConfigModel):
         """The switched-on bugs of ``refka.bugs``."""
         return parse_bugs(self.refka_bugs)
 
+    listener_prefixed: dict[str, str] = {}  # listener.name.<l>.<key>: set by ``_before``
+
     def _before(self, data: dict[str, Any]) -> dict[str, Any]:
-        """Resolve ``*.hours``/``*.minutes`` -> ``*.ms`` and ``log.dir`` -> ``log.dirs``."""
+        """Resolve ``*.hours``/``*.minutes`` -> ``*.ms`` and ``log.dir`` -> ``log.dirs``; keep
+        the ``listener.name.<l>.`` keys apart (:func:`listener_setting` reads them)."""
         dotted = {_alias(k) if "_" in k and "." not in k else k: v for k, v in data.items()}
+        prefixed = {k: str(v) for k, v in dotted.items() if k.startswith(LISTENER_PREFIX)}
+        object.__setattr__(self, "listener_prefixed", prefixed)
         return _derive(dotted)
+
+    def model_copy(self, update: dict[str, Any] | None = None) -> Any:
+        copy = super().model_copy(update)
+        object.__setattr__(copy, "listener_prefixed", self.listener_prefixed)
+        return copy
 
     def _field_check(self, name: str, value: Any) -> Any:
         if name == "refka_bugs":
@@ -770,6 +811,41 @@ KNOWN_KEYS: frozenset[str] = frozenset(
     f.alias or _alias(n) for n, f in BrokerConfig.model_fields.items()
 )
 """Every Kafka key refka accepts (the others are warned about and ignored)."""
+
+
+def is_known_key(key: str) -> bool:
+    """``key`` is a Kafka key refka accepts, or one prefixed ``listener.name.<l>.`` (with a
+    SASL mechanism after it for ``sasl.jaas.config``), as Kafka's listener overrides."""
+    if key in KNOWN_KEYS:
+        return True
+    if not key.startswith(LISTENER_PREFIX):
+        return False
+    rest = key[len(LISTENER_PREFIX) :].partition(".")[2]
+    return rest in KNOWN_KEYS or rest.partition(".")[2] in KNOWN_KEYS or rest.startswith("ssl.")
+
+
+def listener_setting(
+    config: BrokerConfig, listener: str, key: str, mechanism: str | None = None
+) -> str | None:
+    """A setting for ``listener`` as Kafka resolves it: ``listener.name.<l>.<mech>.<key>``
+    (with a mechanism), else ``listener.name.<l>.<key>``, else the plain ``key``."""
+    prefix = f"{LISTENER_PREFIX}{listener.lower()}."
+    candidates = [f"{prefix}{mechanism.lower()}.{key}"] if mechanism else []
+    candidates.append(prefix + key)
+    for candidate in candidates:
+        if candidate in config.listener_prefixed:
+            return config.listener_prefixed[candidate].strip()
+    for name, field in BrokerConfig.model_fields.items():
+        if field.alias == key:
+            value = getattr(config, name)
+            return None if value is None else str(value)
+    return None
+
+
+def security_protocol(config: BrokerConfig, listener: str) -> str:
+    """The security protocol of ``listener`` (``listener.security.protocol.map``); a
+    controller listener missing from the map is PLAINTEXT."""
+    return _protocol_map(config).get(listener.upper(), "PLAINTEXT")
 
 
 # --- listeners --------------------------------------------------------------------------
@@ -975,8 +1051,8 @@ def load_config(path: str | None, overrides: list[str]) -> tuple[BrokerConfig, l
         if not sep or not key.strip():
             raise ConfigError(f"--set expects key=value, got {override!r}")
         raw[key.strip()] = value.strip()
-    warnings = [_unknown_key_warning(k) for k in raw if k not in KNOWN_KEYS]
-    known = {k: v.strip() for k, v in raw.items() if k in KNOWN_KEYS}  # Kafka trims values
+    warnings = [_unknown_key_warning(k) for k in raw if not is_known_key(k)]
+    known = {k: v.strip() for k, v in raw.items() if is_known_key(k)}  # Kafka trims values
     derived = _derive(known, warnings)
     return BrokerConfig.model_validate(derived), warnings
 

@@ -528,6 +528,14 @@ def handle_delete_acls(c: QuorumController, ctx: RequestContext, request: Any) -
     return acl_control.handle_delete_acls(c, ctx, request)
 
 
+def handle_alter_user_scram_credentials(
+    c: QuorumController, ctx: RequestContext, request: Any
+) -> Any:
+    from refka.controller import scram_control
+
+    return scram_control.handle_alter_user_scram_credentials(c, ctx, request)
+
+
 API_TABLE: dict[int, tuple[str, int, int, Any]] = {
     1: ("Fetch", 4, 18, handle_fetch),
     18: ("ApiVersions", 0, 5, handle_api_versions),
@@ -540,6 +548,7 @@ API_TABLE: dict[int, tuple[str, int, int, Any]] = {
     43: ("ElectLeaders", 0, 2, handle_elect_leaders),
     44: ("IncrementalAlterConfigs", 0, 1, handle_incremental_alter_configs),
     45: ("AlterPartitionReassignments", 0, 1, handle_alter_partition_reassignments),
+    51: ("AlterUserScramCredentials", 0, 0, handle_alter_user_scram_credentials),
     55: ("DescribeQuorum", 0, 2, handle_describe_quorum),
     56: ("AlterPartition", 2, 3, handle_alter_partition),
     62: ("BrokerRegistration", 0, 4, handle_broker_registration),

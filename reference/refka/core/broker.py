@@ -34,7 +34,13 @@ from refka.broker.meta_properties import MetaProperties
 from refka.broker.metadata_loader import MetadataLoader
 from refka.broker.producer_ids import ProducerIdManager
 from refka.bugs import Bug
-from refka.config import BrokerConfig, advertised_listeners, inter_broker_listener, quorum_voter
+from refka.config import (
+    BrokerConfig,
+    advertised_listeners,
+    broker_listeners,
+    inter_broker_listener,
+    quorum_voter,
+)
 from refka.core import channels
 from refka.core.channels import Channels
 from refka.core.client_metrics import ClientMetrics
@@ -53,13 +59,17 @@ from refka.metadata.image import MetadataDelta, MetadataImage, whole_image_delta
 from refka.metadata.records import TOPIC_RESOURCE
 from refka.replication.fetcher_config import FetcherConfig, TruncationMode
 from refka.replication.replica_manager import ReplicaManager, ReplicationConfig
+from refka.security.authenticator import SaslAuthenticator
 from refka.security.authorizer import make_authorizer
+from refka.security.scram import ScramCredential, ScramMechanism
+from refka.security.settings import sasl_listeners
 
 if TYPE_CHECKING:
     from refka.core.trace import Tracer
 
 log = logging.getLogger(__name__)
 TELEMETRY_SEED = 0x714  # the client instance ids' source: the seed's own stream (KIP-714)
+SASL_SEED = 0x5A5 << 16  # the SCRAM server nonces' source: the seed's own stream (KIP-84)
 
 
 class Broker:
@@ -178,10 +188,13 @@ class Broker:
             self.partitions, self.topics, self.groups, self.replicas, self.transactions, telemetry
         )
         self.apis = registry.broker_apis(services)
+        self.sasl = _sasl_authenticator(config, seed ^ SASL_SEED, lambda: self.image)
+        self.apis.update(registry.sasl_apis(self.sasl))
         self.dispatch = Dispatcher(
             self.apis,
             registry.unsupported_api_versions(self.apis),
             self.partitions.cancel_connection,
+            self.sasl,
         )
         self.dispatch.authorizer = make_authorizer(
             config.authorizer_class_name,
@@ -189,6 +202,7 @@ class Broker:
             config.super_users,
             config.allow_everyone_if_no_acl_found,
         )
+        self.sasl.on_authenticated = self.dispatch.authenticate
         self._wakeup_ms: int | None = None
 
     @property
@@ -352,6 +366,22 @@ class Broker:
             self._wakeup_ms = deadline
             effects.append(Wakeup(deadline))
         return effects
+
+
+def _sasl_authenticator(
+    config: BrokerConfig, seed: int, image: Callable[[], MetadataImage]
+) -> SaslAuthenticator:
+    """SASL on the broker's SASL listeners (KIP-43); SCRAM credentials from the image."""
+    names = [name for name, _, _ in broker_listeners(config)]
+    nonce_source = SeededRandom(seed)
+
+    def nonce() -> str:
+        return f"{nonce_source.next_u64():x}{nonce_source.next_u64():x}"
+
+    def credential(user: str, mechanism: ScramMechanism) -> ScramCredential | None:
+        return image().scram_credential(user, mechanism)
+
+    return SaslAuthenticator(sasl_listeners(config, names), credential, nonce)
 
 
 def _controller_address(config: BrokerConfig) -> NodeAddress:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from refka.core.connections import ResponseQueue
 from refka.core.context import CLOSE_CONNECTION, NO_RESPONSE, PENDING, Encoded, RequestContext
@@ -59,12 +59,22 @@ class Api:
         return low, self.max_version
 
 
+class Gate(Protocol):
+    """Authentication in front of the handlers (``refka.security.authenticator``)."""
+
+    def on_connect(self, connection_id: int, listener: str) -> None: ...
+    def on_disconnect(self, connection_id: int) -> None: ...
+    def admit(self, connection_id: int, api_key: int, now_ms: int) -> str | None: ...
+    def closing(self, connection_id: int) -> str | None: ...
+
+
 class Dispatcher:
     """Routes request frames to the handlers of ``apis`` and queues their answers in order.
 
     ``unsupported_api_versions()`` builds the v0 ApiVersions answer of KIP-511;
     ``on_connection_closed(connection_id)`` lets the owner forget a connection the dispatcher
-    closes itself (its waiting requests, for instance).
+    closes itself (its waiting requests, for instance). A ``gate`` (SASL) may refuse a request
+    before authentication (the connection closes) or close the connection after an answer.
     """
 
     def __init__(
@@ -72,7 +82,9 @@ class Dispatcher:
         apis: Mapping[int, Api],
         unsupported_api_versions: Callable[[], Any],
         on_connection_closed: Callable[[int], None] = lambda connection_id: None,
+        gate: Gate | None = None,
     ) -> None:
+        self.gate = gate
         self.apis = apis
         self.queues: dict[int, ResponseQueue] = {}
         self._unsupported_api_versions = unsupported_api_versions
@@ -81,6 +93,8 @@ class Dispatcher:
 
     def on_connect(self, connection_id: int, listener: str = "", client_host: str = "") -> None:
         self.queues[connection_id] = ResponseQueue(connection_id, listener, client_host)
+        if self.gate is not None:
+            self.gate.on_connect(connection_id, listener)
 
     def authenticate(self, connection_id: int, principal: str) -> None:
         """From now on, requests on ``connection_id`` are made by ``principal``."""
@@ -88,6 +102,8 @@ class Dispatcher:
 
     def on_disconnect(self, connection_id: int) -> None:
         self.queues.pop(connection_id, None)
+        if self.gate is not None:
+            self.gate.on_disconnect(connection_id)
 
     def on_request(
         self, connection_id: int, frame: bytes | memoryview, now_ms: int
@@ -104,6 +120,11 @@ class Dispatcher:
         api = self.apis.get(header.api_key)
         if api is None:
             return [Close(connection_id, f"unknown API key {header.api_key}")]
+        if self.gate is not None:
+            refused = self.gate.admit(connection_id, header.api_key, now_ms)
+            if refused is not None:
+                self._close(connection_id)
+                return [Close(connection_id, refused)]
         if not api.supports(header.api_version):
             if header.api_key != API_VERSIONS_KEY:
                 message = f"unsupported version {header.api_version} of {api.name}"
@@ -145,6 +166,9 @@ class Dispatcher:
             return [Close(connection_id, f"{api.name} failed with acks=0")]
         if result is not PENDING:
             self.reply(ctx, result)
+        closing = None if self.gate is None else self.gate.closing(connection_id)
+        if closing is not None:
+            return [Close(connection_id, closing)]  # after the answer, which drain sends first
         return []
 
     def reply(self, ctx: RequestContext, response: Any) -> None:
@@ -174,6 +198,8 @@ class Dispatcher:
 
     def _close(self, connection_id: int) -> None:
         self.queues.pop(connection_id, None)
+        if self.gate is not None:
+            self.gate.on_disconnect(connection_id)
         self._on_connection_closed(connection_id)
 
     def _answer_unsupported_api_versions(self, queue: ResponseQueue, correlation_id: int) -> None:

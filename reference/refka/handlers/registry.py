@@ -52,6 +52,7 @@ from refka.core.topics import Topics
 from refka.core.transactions import TransactionService
 from refka.handlers import api_versions, forwarded, group_apis, metadata
 from refka.replication.replica_manager import ReplicaManager
+from refka.security.authenticator import SaslAuthenticator
 
 Handler = Callable[[Any, Any], Any]  # (ctx, request) -> response
 
@@ -114,6 +115,7 @@ def broker_apis(services: BrokerServices) -> dict[int, Api]:
     lazy = on_first_request
     produce = lazy("produce", "handle_produce", p, r, x)
     handle_dtp = "handle_describe_topic_partitions"
+    dscram = "handle_describe_user_scram_credentials"
     get_telemetry, cm = "handle_get_telemetry_subscriptions", services.client_metrics
     apis: dict[int, Api] = {}
 
@@ -146,6 +148,8 @@ def broker_apis(services: BrokerServices) -> dict[int, Api]:
         Api(43, "ElectLeaders", 0, 2, forward),
         Api(44, "IncrementalAlterConfigs", 0, 1, forward),
         Api(45, "AlterPartitionReassignments", 0, 1, forward),
+        Api(50, "DescribeUserScramCredentials", 0, 0, lazy("scram_credentials", dscram, t)),
+        Api(51, "AlterUserScramCredentials", 0, 0, forward),
         Api(60, "DescribeCluster", 0, 2, lazy("cluster", "handle_describe_cluster", t)),
         Api(61, "DescribeProducers", 0, 0, lazy("describe_producers", "handle", p)),
         Api(65, "DescribeTransactions", 0, 0, lazy(admin, "handle_describe_transactions", x)),
@@ -170,6 +174,16 @@ def broker_apis(services: BrokerServices) -> dict[int, Api]:
         table.append(Api(key, group_apis.NAMES[key], low, high, handler))
     apis.update((api.key, api) for api in table)
     return apis
+
+
+def sasl_apis(sasl: SaslAuthenticator) -> dict[int, Api]:
+    """SaslHandshake and SaslAuthenticate, bound to the core's SASL sessions (KIP-43, KIP-152)."""
+    handshake = on_first_request("sasl", "handle_sasl_handshake", sasl)
+    authenticate = on_first_request("sasl", "handle_sasl_authenticate", sasl)
+    return {
+        17: Api(17, "SaslHandshake", 0, 1, handshake),
+        36: Api(36, "SaslAuthenticate", 0, 2, authenticate),
+    }
 
 
 def unsupported_api_versions(apis: Mapping[int, Api]) -> Callable[[], Any]:

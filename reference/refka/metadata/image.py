@@ -39,6 +39,10 @@ from refka.metadata.records import (
 if TYPE_CHECKING:
     from refka.metadata.acl_records import AccessControlEntryRecord
     from refka.metadata.read_records import RegisterControllerRecord, UnregisterBrokerRecord
+    from refka.metadata.scram_records import (
+        RemoveUserScramCredentialRecord,
+        UserScramCredentialRecord,
+    )
     from refka.metadata.topic_records import (
         ClearElrRecord,
         ConfigRecord,
@@ -48,6 +52,7 @@ if TYPE_CHECKING:
         RemoveTopicRecord,
         TopicRecord,
     )
+    from refka.security.scram import ScramCredential
 
 from refka.security.acl import AclBinding
 
@@ -230,6 +235,18 @@ class MetadataImage:
         default_factory=lambda: MappingProxyType({})
     )
     acls: Mapping[uuid.UUID, AclBinding] = field(default_factory=lambda: MappingProxyType({}))
+    scram: Mapping[tuple[str, int], UserScramCredentialRecord] = field(
+        default_factory=lambda: MappingProxyType({})
+    )  # (user, mechanism) -> credential (KIP-554)
+
+    def scram_credential(self, user: str, mechanism: int) -> ScramCredential | None:
+        """``user``'s SCRAM credential for ``mechanism`` (1 SHA-256, 2 SHA-512), if any."""
+        from refka.security.scram import ScramCredential
+
+        found = self.scram.get((user, int(mechanism)))
+        if found is None:
+            return None
+        return ScramCredential(found.salt, found.stored_key, found.server_key, found.iterations)
 
     @classmethod
     def empty(cls, cluster_id: str) -> MetadataImage:
@@ -271,6 +288,7 @@ class MetadataImage:
                 ConfigRecord(resource_type=kind, resource_name=resource, name=k, value=v)
                 for k, v in sorted(values.items())
             ]
+        out += [self.scram[key] for key in sorted(self.scram)]
         if self.next_producer_id != -1:
             out.append(ProducerIdsRecord(broker_id=-1, next_producer_id=self.next_producer_id))
         out += [acl_record(acl_id, self.acls[acl_id]) for acl_id in sorted(self.acls)]
@@ -292,6 +310,7 @@ class _ImageBuilder:
         self.next_producer_id = image.next_producer_id
         self.features = dict(image.features)
         self.acls = dict(image.acls)
+        self.scram = dict(image.scram)
         self.changed_partitions: dict[tuple[uuid.UUID, int], None] = {}
         self.changed_brokers: set[int] = set()
         self.changed_configs: set[ConfigKey] = set()
@@ -314,6 +333,8 @@ class _ImageBuilder:
             "NoOpRecord": lambda _r: None,
             "AccessControlEntryRecord": lambda r: self.acls.__setitem__(r.id, acl_binding(r)),
             "RemoveAccessControlEntryRecord": lambda r: self._remove_acl(r.id),
+            "UserScramCredentialRecord": self._scram,
+            "RemoveUserScramCredentialRecord": self._remove_scram,
         }
 
     def _remove_acl(self, acl_id: uuid.UUID) -> None:
@@ -441,6 +462,12 @@ class _ImageBuilder:
         else:
             self.features[record.name] = record.feature_level
 
+    def _scram(self, record: UserScramCredentialRecord) -> None:
+        self.scram[record.name, record.mechanism] = record
+
+    def _remove_scram(self, record: RemoveUserScramCredentialRecord) -> None:
+        self.scram.pop((record.name, record.mechanism), None)
+
     def _producer_ids(self, record: ProducerIdsRecord) -> None:
         self.next_producer_id = record.next_producer_id
 
@@ -468,6 +495,7 @@ class _ImageBuilder:
             features=MappingProxyType(self.features),
             controllers=MappingProxyType(self.controllers),
             acls=MappingProxyType(self.acls),
+            scram=MappingProxyType(self.scram),
         )
         delta = MetadataDelta(
             changed_partitions=MappingProxyType(changed),

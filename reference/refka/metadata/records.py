@@ -36,6 +36,10 @@ if TYPE_CHECKING:
         UnfenceBrokerRecord,
         UnregisterBrokerRecord,
     )
+    from refka.metadata.scram_records import (
+        RemoveUserScramCredentialRecord,
+        UserScramCredentialRecord,
+    )
     from refka.metadata.topic_records import (
         ClearElrRecord,
         ConfigRecord,
@@ -166,6 +170,8 @@ LAZY_RECORD_MODULES: dict[int, str] = {
     **dict.fromkeys((1, 7, 8, 20, 27), "refka.metadata.read_records"),
     # AccessControlEntry, RemoveAccessControlEntry
     **dict.fromkeys((18, 19), "refka.metadata.acl_records"),
+    # UserScramCredential, RemoveUserScramCredential
+    **dict.fromkeys((11, 22), "refka.metadata.scram_records"),
 }
 """api key -> the module declaring it, loaded on the first record of that type (issue 15)."""
 
@@ -177,6 +183,7 @@ MetadataRecord: TypeAlias = (
     " | RemoveTopicRecord | FeatureLevelRecord | ProducerIdsRecord"
     " | BrokerRegistrationChangeRecord | NoOpRecord | RegisterControllerRecord | ClearElrRecord"
     " | AccessControlEntryRecord | RemoveAccessControlEntryRecord"
+    " | UserScramCredentialRecord | RemoveUserScramCredentialRecord"
 )
 
 

@@ -1,0 +1,55 @@
+"""DescribeUserScramCredentials (v0, KIP-554): served by the broker from its metadata image
+(mechanism and iterations only, never the keys), as Kafka's ``KafkaApis`` does from its
+metadata cache. No users named (null or empty): every user with a credential. A named user
+without one: RESOURCE_NOT_FOUND; a user named twice: DUPLICATE_RESOURCE."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from kio.schema.errors import ErrorCode
+
+from refka.core.context import RequestContext
+from refka.core.topics import Topics
+from refka.protocol import codec
+
+KEY = 50
+
+
+def handle_describe_user_scram_credentials(
+    topics: Topics, ctx: RequestContext, request: Any
+) -> Any:
+    m = codec.response_module(KEY, ctx.api_version)
+    scram = topics.image.scram
+    named = [u.name for u in request.users or ()]
+    users = list(dict.fromkeys(named)) or sorted({user for user, _ in scram})
+    count = Counter(named)
+    results = []
+    for user in users:
+        infos = tuple(
+            m.CredentialInfo(mechanism=mech, iterations=record.iterations)
+            for (name, mech), record in sorted(scram.items())
+            if name == user
+        )
+        error, message = ErrorCode.none, None
+        if count[user] > 1:
+            error = ErrorCode.duplicate_resource
+            message = (
+                "Cannot describe SCRAM credentials for the same user twice in a single request"
+            )
+            infos = ()
+        elif not infos:
+            error = ErrorCode.resource_not_found
+            message = "Attempt to describe a user credential that does not exist"
+        results.append(
+            m.DescribeUserScramCredentialsResult(
+                user=user, error_code=error, error_message=message, credential_infos=infos
+            )
+        )
+    return m.DescribeUserScramCredentialsResponse(
+        throttle_time=codec.millis(0),
+        error_code=ErrorCode.none,
+        error_message=None,
+        results=tuple(results),
+    )

@@ -1,0 +1,103 @@
+"""SASL on a core's listeners: which listeners authenticate, with which mechanisms and users,
+and each connection's :class:`~refka.security.session.SaslSession` (Kafka's
+``ChannelBuilders``/``SaslChannelBuilder`` + ``SaslServerAuthenticator``).
+
+The dispatcher asks :meth:`SaslAuthenticator.admit` before it serves a request (a refusal
+closes the connection) and :meth:`closing` after (a failed exchange is answered, then closed);
+the SaslHandshake and SaslAuthenticate handlers drive the sessions. A connection on a listener
+that is not SASL has no session: SaslHandshake and SaslAuthenticate there answer
+ILLEGAL_SASL_STATE, as Kafka's ``KafkaApis`` does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from refka.security.mechanism import SaslServer
+from refka.security.plain import PLAIN, PlainServer
+from refka.security.scram import CredentialLookup, ScramMechanism, ScramServer
+from refka.security.session import (
+    ILLEGAL_SASL_STATE,
+    AuthenticateAnswer,
+    HandshakeAnswer,
+    SaslSession,
+)
+
+SERVED_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+
+
+@dataclass(frozen=True, slots=True)
+class ListenerSasl:
+    """A SASL listener's settings: ``sasl.enabled.mechanisms``, PLAIN's JAAS users and
+    ``connections.max.reauth.ms``."""
+
+    mechanisms: tuple[str, ...]
+    plain_users: dict[str, str] = field(default_factory=dict)
+    max_reauth_ms: int = 0
+
+
+class SaslAuthenticator:
+    """The SASL sessions of one core's connections."""
+
+    def __init__(
+        self,
+        listeners: dict[str, ListenerSasl],
+        credentials: CredentialLookup,
+        nonce: Callable[[], str],
+    ) -> None:
+        self.listeners = listeners
+        self._credentials = credentials
+        self._nonce = nonce
+        self.sessions: dict[int, SaslSession] = {}
+        self._closing: dict[int, str] = {}
+        self.on_authenticated: Callable[[int, str], None] = lambda connection_id, principal: None
+
+    def on_connect(self, connection_id: int, listener: str) -> None:
+        settings = self.listeners.get(listener.upper())
+        if settings is not None:
+            self.sessions[connection_id] = SaslSession(
+                settings.mechanisms,
+                lambda mechanism: self._server(settings, mechanism),
+                settings.max_reauth_ms,
+            )
+
+    def on_disconnect(self, connection_id: int) -> None:
+        self.sessions.pop(connection_id, None)
+        self._closing.pop(connection_id, None)
+
+    def admit(self, connection_id: int, api_key: int, now_ms: int) -> str | None:
+        session = self.sessions.get(connection_id)
+        return None if session is None else session.admit(api_key, now_ms)
+
+    def closing(self, connection_id: int) -> str | None:
+        """Why the connection closes once its answer is out (a failed exchange), or None."""
+        return self._closing.pop(connection_id, None)
+
+    def handshake(self, connection_id: int, mechanism: str) -> HandshakeAnswer:
+        session = self.sessions.get(connection_id)
+        if session is None:
+            return HandshakeAnswer(ILLEGAL_SASL_STATE, ())
+        answer = session.handshake(mechanism)
+        if answer.close:
+            self._closing[connection_id] = f"SASL handshake failed: mechanism {mechanism}"
+        return answer
+
+    def authenticate(self, connection_id: int, token: bytes, now_ms: int) -> AuthenticateAnswer:
+        session = self.sessions.get(connection_id)
+        if session is None:
+            message = "SaslAuthenticate request received after successful authentication"
+            return AuthenticateAnswer(ILLEGAL_SASL_STATE, message, b"")
+        answer = session.authenticate(token, now_ms)
+        if answer.close:
+            self._closing[connection_id] = f"SASL authentication failed: {answer.error_message}"
+        elif answer.principal is not None:
+            self.on_authenticated(connection_id, answer.principal)
+        return answer
+
+    def _server(self, settings: ListenerSasl, mechanism: str) -> SaslServer:
+        if mechanism == PLAIN:
+            return PlainServer(settings.plain_users)
+        scram = ScramMechanism.from_name(mechanism)
+        assert scram is not None, mechanism  # only SERVED_MECHANISMS are enabled
+        return ScramServer(scram, self._credentials, self._nonce)

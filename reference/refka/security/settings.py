@@ -1,0 +1,49 @@
+"""The SASL settings of a node's listeners, read from its config as Kafka reads them.
+
+A listener is SASL when ``listener.security.protocol.map`` maps it to SASL_PLAINTEXT or
+SASL_SSL. Its mechanisms are ``listener.name.<l>.sasl.enabled.mechanisms`` (else
+``sasl.enabled.mechanisms``); PLAIN's users are the ``user_<name>`` options of
+``listener.name.<l>.plain.sasl.jaas.config`` (else ``listener.name.<l>.sasl.jaas.config``,
+else ``sasl.jaas.config``). A mechanism refka does not serve (GSSAPI, OAUTHBEARER) is refused
+at start, naming it; so is PLAIN without a JAAS config.
+"""
+
+from __future__ import annotations
+
+from refka.config import BrokerConfig, listener_setting, security_protocol
+from refka.security.authenticator import SERVED_MECHANISMS, ListenerSasl
+from refka.security.jaas import parse_jaas_config
+from refka.security.plain import PLAIN, plain_users
+
+SASL_PROTOCOLS = ("SASL_PLAINTEXT", "SASL_SSL")
+
+
+def sasl_listeners(config: BrokerConfig, names: list[str]) -> dict[str, ListenerSasl]:
+    """The SASL listeners among ``names``, each with its settings."""
+    found: dict[str, ListenerSasl] = {}
+    for name in names:
+        if security_protocol(config, name) in SASL_PROTOCOLS:
+            found[name.upper()] = listener_sasl(config, name)
+    return found
+
+
+def listener_sasl(config: BrokerConfig, listener: str) -> ListenerSasl:
+    enabled = listener_setting(config, listener, "sasl.enabled.mechanisms") or ""
+    mechanisms = tuple(m.strip() for m in enabled.split(",") if m.strip())
+    unserved = [m for m in mechanisms if m not in SERVED_MECHANISMS]
+    if unserved:
+        raise ValueError(
+            f"sasl.enabled.mechanisms of listener {listener}: {', '.join(unserved)} not served "
+            f"(refka serves {', '.join(SERVED_MECHANISMS)})"
+        )
+    users: dict[str, str] = {}
+    if PLAIN in mechanisms:
+        jaas = listener_setting(config, listener, "sasl.jaas.config", PLAIN)
+        if not jaas:
+            raise ValueError(
+                f"Could not find a 'KafkaServer' or '{listener.lower()}.KafkaServer' entry in "
+                "the JAAS configuration. System property 'java.security.auth.login.config' is "
+                "not set"
+            )
+        users = plain_users(parse_jaas_config(jaas).options)
+    return ListenerSasl(mechanisms, users, config.connections_max_reauth_ms)
