@@ -1,0 +1,241 @@
+"""Real clients authenticate to refka over SASL_PLAINTEXT, or are refused, as Kafka does
+(issue 13): confluent-kafka with PLAIN and SCRAM-SHA-256/512, kafka-python and kcat with PLAIN,
+the Java client with SCRAM; raw frames for what a client never sends (a request before
+authentication, a wrong mechanism) and for KIP-368 re-authentication."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import confluent_kafka
+import kafka
+import pytest
+from confluent_kafka.admin import (
+    AdminClient,
+    ScramCredentialInfo,
+    ScramMechanism,
+    UserScramCredentialUpsertion,
+)
+from refka.testing import RunningBroker, running_broker
+
+from conformance.wire import Connection, ConnectionClosed, build
+
+JAAS = (
+    "org.apache.kafka.common.security.plain.PlainLoginModule required "
+    'username="admin" password="admin-secret" user_admin="admin-secret" user_alice="alice-secret";'
+)
+MECHANISMS = "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512"
+DEADLINE_S = 20.0
+KCAT = shutil.which("kcat")
+JAVA_PROBE = Path(__file__).with_name("java") / "ScramRoundTrip.java"
+
+
+def sasl_config(**extra: str) -> dict[str, str]:
+    return {
+        "listeners": "SASL_PLAINTEXT://127.0.0.1:0",
+        "sasl.enabled.mechanisms": MECHANISMS,
+        "listener.name.sasl_plaintext.plain.sasl.jaas.config": JAAS,
+        **extra,
+    }
+
+
+@pytest.fixture(scope="module")
+def sasl_broker() -> Iterator[RunningBroker]:
+    with running_broker(config=sasl_config()) as broker:
+        yield broker
+
+
+def client_config(broker: RunningBroker, mechanism: str, user: str, password: str) -> dict:
+    return {
+        "bootstrap.servers": broker.bootstrap,
+        "security.protocol": "SASL_PLAINTEXT",
+        "sasl.mechanism": mechanism,
+        "sasl.username": user,
+        "sasl.password": password,
+    }
+
+
+def produce_consume(config: dict[str, Any], topic: str, count: int = 5) -> list[bytes]:
+    producer = confluent_kafka.Producer(config)
+    for i in range(count):
+        producer.produce(topic, f"{topic}-{i}".encode())
+    assert producer.flush(DEADLINE_S) == 0
+    consumer = confluent_kafka.Consumer(
+        {**config, "group.id": f"g-{topic}", "auto.offset.reset": "earliest"}
+    )
+    consumer.subscribe([topic])
+    got: list[bytes] = []
+    deadline = time.monotonic() + DEADLINE_S
+    while len(got) < count and time.monotonic() < deadline:
+        message = consumer.poll(0.5)
+        if message is not None and message.error() is None:
+            got.append(message.value())
+    consumer.close()
+    return got
+
+
+def authentication_error(config: dict[str, Any]) -> confluent_kafka.KafkaError:
+    """The first error a producer with ``config`` reports (within the deadline)."""
+    errors: list[confluent_kafka.KafkaError] = []
+    producer = confluent_kafka.Producer({**config, "error_cb": errors.append})
+    deadline = time.monotonic() + DEADLINE_S
+    while not errors and time.monotonic() < deadline:
+        producer.poll(0.2)
+    assert errors, "no error reported"
+    return errors[0]
+
+
+def test_confluent_plain_produce_consume(sasl_broker: RunningBroker) -> None:
+    config = client_config(sasl_broker, "PLAIN", "alice", "alice-secret")
+    assert produce_consume(config, "plain") == [f"plain-{i}".encode() for i in range(5)]
+
+
+def test_confluent_plain_wrong_password_is_an_authentication_error(
+    sasl_broker: RunningBroker,
+) -> None:
+    error = authentication_error(client_config(sasl_broker, "PLAIN", "alice", "nope"))
+    assert error.code() == confluent_kafka.KafkaError._AUTHENTICATION
+    assert "Authentication failed: Invalid username or password" in error.str()
+
+
+def add_scram_user(broker: RunningBroker, user: str, password: str) -> None:
+    """AlterUserScramCredentials as the PLAIN admin, then wait until the broker describes it."""
+    admin = AdminClient(client_config(broker, "PLAIN", "admin", "admin-secret"))
+    upserts = [
+        UserScramCredentialUpsertion(user, ScramCredentialInfo(mechanism, 4096), password.encode())
+        for mechanism in (ScramMechanism.SCRAM_SHA_256, ScramMechanism.SCRAM_SHA_512)
+    ]
+    for future in admin.alter_user_scram_credentials(upserts).values():
+        future.result(DEADLINE_S)
+    deadline = time.monotonic() + DEADLINE_S
+    while time.monotonic() < deadline:
+        try:
+            described = admin.describe_user_scram_credentials([user])[user].result(DEADLINE_S)
+        except confluent_kafka.KafkaException:
+            continue  # RESOURCE_NOT_FOUND until the record reaches the broker's image
+        if len(described.scram_credential_infos) == 2:
+            return
+    raise AssertionError(f"{user}'s credentials never appeared")
+
+
+@pytest.mark.parametrize("mechanism", ["SCRAM-SHA-256", "SCRAM-SHA-512"])
+def test_confluent_scram_produce_consume_and_wrong_password(
+    sasl_broker: RunningBroker, mechanism: str
+) -> None:
+    user = f"bob-{mechanism[-3:]}"
+    add_scram_user(sasl_broker, user, "bob-secret")
+    topic = f"scram-{mechanism[-3:]}"
+    got = produce_consume(client_config(sasl_broker, mechanism, user, "bob-secret"), topic)
+    assert got == [f"{topic}-{i}".encode() for i in range(5)]
+    error = authentication_error(client_config(sasl_broker, mechanism, user, "wrong"))
+    assert error.code() == confluent_kafka.KafkaError._AUTHENTICATION
+    assert f"invalid credentials with SASL mechanism {mechanism}" in error.str()
+
+
+def test_describe_and_alter_scram_errors(sasl_broker: RunningBroker) -> None:
+    admin = AdminClient(client_config(sasl_broker, "PLAIN", "admin", "admin-secret"))
+    with pytest.raises(confluent_kafka.KafkaException) as missing:
+        admin.describe_user_scram_credentials(["nobody"])["nobody"].result(DEADLINE_S)
+    assert missing.value.args[0].code() == confluent_kafka.KafkaError.RESOURCE_NOT_FOUND
+    few = UserScramCredentialUpsertion(
+        "carol", ScramCredentialInfo(ScramMechanism.SCRAM_SHA_256, 1000), b"pw"
+    )
+    with pytest.raises(confluent_kafka.KafkaException) as refused:
+        admin.alter_user_scram_credentials([few])["carol"].result(DEADLINE_S)
+    assert refused.value.args[0].code() == confluent_kafka.KafkaError.UNACCEPTABLE_CREDENTIAL
+
+
+def test_kafka_python_plain(sasl_broker: RunningBroker) -> None:
+    common: dict[str, Any] = {
+        "bootstrap_servers": sasl_broker.bootstrap,
+        "security_protocol": "SASL_PLAINTEXT",
+        "sasl_mechanism": "PLAIN",
+        "sasl_plain_username": "alice",
+        "sasl_plain_password": "alice-secret",
+    }
+    producer = kafka.KafkaProducer(**common)
+    for i in range(3):
+        producer.send("kafka-python", f"kp-{i}".encode()).get(DEADLINE_S)
+    producer.close()
+    consumer = kafka.KafkaConsumer(
+        "kafka-python", auto_offset_reset="earliest", consumer_timeout_ms=10_000, **common
+    )
+    got = [m.value for m in consumer][:3]
+    consumer.close()
+    assert got == [f"kp-{i}".encode() for i in range(3)]
+    with pytest.raises(kafka.errors.KafkaError):
+        kafka.KafkaProducer(**{**common, "sasl_plain_password": "wrong"})
+
+
+@pytest.mark.skipif(KCAT is None, reason="kcat is not installed")
+def test_kcat_plain(sasl_broker: RunningBroker) -> None:
+    assert KCAT is not None
+    sasl = ["-X", "security.protocol=SASL_PLAINTEXT", "-X", "sasl.mechanisms=PLAIN"]
+    sasl += ["-X", "sasl.username=alice", "-X", "sasl.password=alice-secret"]
+    base = [KCAT, "-b", sasl_broker.bootstrap, *sasl]
+    subprocess.run([*base, "-P", "-t", "kcat"], input=b"k1\nk2\n", check=True, timeout=DEADLINE_S)
+    out = subprocess.run(
+        [*base, "-C", "-t", "kcat", "-o", "beginning", "-e", "-c", "2"],
+        capture_output=True,
+        check=True,
+        timeout=DEADLINE_S,
+    )
+    assert out.stdout.split() == [b"k1", b"k2"]
+
+
+def test_request_before_authentication_closes_the_connection(sasl_broker: RunningBroker) -> None:
+    """Regression: only ApiVersions, SaslHandshake and SaslAuthenticate before authentication."""
+    with Connection(sasl_broker.bootstrap) as conn:
+        assert conn.request(build(18, 3, client_software_name="t", client_software_version="1"))
+        conn.send(build(3, 12, topics=None, allow_auto_topic_creation=False))
+        assert conn.closed_by_peer()
+    with Connection(sasl_broker.bootstrap) as conn:  # after the handshake, before authenticating
+        assert conn.request(build(17, 1, mechanism="PLAIN")).error_code == 0
+        conn.send(build(3, 12, topics=None, allow_auto_topic_creation=False))
+        assert conn.closed_by_peer()
+
+
+def test_unsupported_mechanism_and_failed_authentication_answer_then_close(
+    sasl_broker: RunningBroker,
+) -> None:
+    with Connection(sasl_broker.bootstrap) as conn:
+        answer = conn.request(build(17, 1, mechanism="GSSAPI"))
+        assert answer.error_code == 33  # UNSUPPORTED_SASL_MECHANISM
+        assert answer.mechanisms == tuple(MECHANISMS.split(","))
+        assert conn.closed_by_peer()
+    with Connection(sasl_broker.bootstrap) as conn:
+        assert conn.request(build(17, 1, mechanism="PLAIN")).error_code == 0
+        answer = conn.request(build(36, 2, auth_bytes=b"\x00alice\x00wrong"))
+        assert answer.error_code == 58  # SASL_AUTHENTICATION_FAILED
+        assert answer.error_message == "Authentication failed: Invalid username or password"
+        assert conn.closed_by_peer()
+
+
+def authenticate(conn: Connection, password: str = "alice-secret") -> Any:
+    assert conn.request(build(17, 1, mechanism="PLAIN")).error_code == 0
+    return conn.request(build(36, 2, auth_bytes=b"\x00alice\x00" + password.encode()))
+
+
+def test_reauthentication_and_session_expiry() -> None:
+    """KIP-368: the session lifetime is ``connections.max.reauth.ms``; re-authenticating on the
+    live connection renews it; a request after it expired closes the connection."""
+    reauth_ms = 1500
+    with running_broker(config=sasl_config(**{"connections.max.reauth.ms": str(reauth_ms)})) as b:
+        metadata = build(3, 12, topics=None, allow_auto_topic_creation=False)
+        with Connection(b.bootstrap) as conn:
+            answer = authenticate(conn)
+            assert answer.error_code == 0
+            assert answer.session_lifetime.total_seconds() * 1000 == reauth_ms
+            assert conn.request(metadata).brokers
+            assert authenticate(conn).error_code == 0  # re-authentication on a live session
+            assert conn.request(metadata).brokers
+            deadline = time.monotonic() + DEADLINE_S
+            with pytest.raises(ConnectionClosed):
+                while time.monotonic() < deadline:  # served until the session expires
+                    conn.request(metadata)
+                    time.sleep(0.1)

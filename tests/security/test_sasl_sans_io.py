@@ -1,0 +1,183 @@
+"""The SASL state machines without sockets: JAAS parsing, PLAIN, SCRAM (RFC 5802 with a small
+client written here), and a connection's session (handshake, failure, KIP-368 expiry and
+re-authentication)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+
+import pytest
+from refka.security.jaas import JaasError, parse_jaas_config
+from refka.security.mechanism import SaslFailure
+from refka.security.plain import PlainServer, plain_users
+from refka.security.scram import (
+    ScramCredential,
+    ScramMechanism,
+    ScramServer,
+    make_credential,
+    salted_password,
+)
+from refka.security.session import (
+    ILLEGAL_SASL_STATE,
+    SASL_AUTHENTICATION_FAILED,
+    UNSUPPORTED_SASL_MECHANISM,
+    SaslSession,
+    State,
+)
+
+JAAS = (
+    "org.apache.kafka.common.security.plain.PlainLoginModule required "
+    'username="admin" password="admin-secret" user_admin="admin-secret" user_alice="alice-secret";'
+)
+SALT = b"0123456789abcdef"
+
+
+def test_jaas_config_as_kafka_writes_it() -> None:
+    entry = parse_jaas_config(JAAS)
+    assert entry.login_module == "org.apache.kafka.common.security.plain.PlainLoginModule"
+    assert entry.flag == "required"
+    assert plain_users(entry.options) == {"admin": "admin-secret", "alice": "alice-secret"}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "does not contain any login modules"),
+        ('M required a="b"', "not terminated by semi-colon"),
+        ('M always a="b";', "control flag"),
+        ("M required a;", "Value not specified"),
+        ("M required; N required;", "should be 1 module"),
+    ],
+)
+def test_jaas_config_refused_as_kafka(text: str, message: str) -> None:
+    with pytest.raises(JaasError, match=message):
+        parse_jaas_config(text)
+
+
+def test_plain_accepts_a_jaas_user_and_refuses_a_wrong_password() -> None:
+    server = PlainServer({"alice": "alice-secret"})
+    assert server.evaluate(b"\x00alice\x00alice-secret").done
+    assert server.authorization_id == "alice"
+    with pytest.raises(SaslFailure, match="Invalid username or password") as failure:
+        PlainServer({"alice": "alice-secret"}).evaluate(b"\x00alice\x00wrong")
+    assert failure.value.client
+    with pytest.raises(SaslFailure, match="authorization id that is different"):
+        PlainServer({"alice": "alice-secret"}).evaluate(b"bob\x00alice\x00alice-secret")
+
+
+def _client_exchange(
+    server: ScramServer, mechanism: ScramMechanism, user: str, password: str, extra: str = ""
+) -> bytes:
+    """An RFC 5802 client run against ``server``; returns the server's final message."""
+    bare = f"n={user},r=clientnonce{extra}"
+    first = server.evaluate(f"n,,{bare}".encode()).token.decode()
+    fields = dict(f.split("=", 1) for f in first.split(","))
+    assert fields["r"].startswith("clientnonce")
+    salted = salted_password(mechanism, password, base64.b64decode(fields["s"]), int(fields["i"]))
+    without_proof = f"c=biws,r={fields['r']}"
+    auth_message = f"{bare},{first},{without_proof}".encode()
+    h = mechanism.hash_name
+    client_key = hmac.new(salted, b"Client Key", h).digest()
+    signature = hmac.new(hashlib.new(h, client_key).digest(), auth_message, h).digest()
+    proof = bytes(a ^ b for a, b in zip(client_key, signature, strict=True))
+    step = server.evaluate(f"{without_proof},p={base64.b64encode(proof).decode()}".encode())
+    assert step.done
+    server_key = hmac.new(salted, b"Server Key", h).digest()
+    assert step.token == b"v=" + base64.b64encode(hmac.new(server_key, auth_message, h).digest())
+    return step.token
+
+
+def _credentials(mechanism: ScramMechanism, password: str) -> dict[str, ScramCredential]:
+    salted = salted_password(mechanism, password, SALT, 4096)
+    return {"bob": make_credential(mechanism, salted, SALT, 4096)}
+
+
+@pytest.mark.parametrize("mechanism", [ScramMechanism.SCRAM_SHA_256, ScramMechanism.SCRAM_SHA_512])
+def test_scram_exchange_with_the_right_password(mechanism: ScramMechanism) -> None:
+    creds = _credentials(mechanism, "bob-secret")
+    server = ScramServer(mechanism, lambda user, _m: creds.get(user), lambda: "servernonce")
+    _client_exchange(server, mechanism, "bob", "bob-secret")
+    assert server.complete and server.authorization_id == "bob"
+
+
+@pytest.mark.parametrize("mechanism", [ScramMechanism.SCRAM_SHA_256, ScramMechanism.SCRAM_SHA_512])
+def test_scram_refuses_a_wrong_password_an_unknown_user_and_tokenauth(
+    mechanism: ScramMechanism,
+) -> None:
+    creds = _credentials(mechanism, "bob-secret")
+
+    def server() -> ScramServer:
+        return ScramServer(mechanism, lambda user, _m: creds.get(user), lambda: "n")
+
+    with pytest.raises(SaslFailure, match="Invalid client credentials"):
+        _client_exchange(server(), mechanism, "bob", "wrong")
+    with pytest.raises(SaslFailure, match="Invalid user credentials"):
+        _client_exchange(server(), mechanism, "nobody", "bob-secret")
+    with pytest.raises(SaslFailure, match="Token Authentication failed"):
+        _client_exchange(server(), mechanism, "bob", "bob-secret", extra=",tokenauth=true")
+    with pytest.raises(SaslFailure, match="client first message format"):
+        server().evaluate(b"p=tls-unique,,n=bob,r=x")
+
+
+def _plain_session(max_reauth_ms: int = 0) -> SaslSession:
+    return SaslSession(("PLAIN",), lambda _m: PlainServer({"alice": "alice-secret"}), max_reauth_ms)
+
+
+def test_only_api_versions_and_the_handshake_before_authentication() -> None:
+    session = _plain_session()
+    assert session.admit(18, 0) is None
+    assert session.admit(17, 0) is None
+    assert "during SASL handshake" in (session.admit(3, 0) or "")  # Metadata: close
+    assert "during SASL handshake" in (session.admit(36, 0) or "")
+    assert session.handshake("PLAIN").error_code == 0
+    assert "during SASL authentication" in (session.admit(0, 0) or "")  # Produce: close
+
+
+def test_unsupported_mechanism_lists_the_enabled_ones_and_closes() -> None:
+    answer = _plain_session().handshake("SCRAM-SHA-256")
+    assert (answer.error_code, answer.mechanisms, answer.close) == (
+        UNSUPPORTED_SASL_MECHANISM,
+        ("PLAIN",),
+        True,
+    )
+
+
+def test_failed_authentication_answers_and_closes() -> None:
+    session = _plain_session()
+    session.handshake("PLAIN")
+    answer = session.authenticate(b"\x00alice\x00wrong", 0)
+    assert answer.error_code == SASL_AUTHENTICATION_FAILED and answer.close
+    assert answer.error_message == "Authentication failed: Invalid username or password"
+    assert session.state is State.FAILED and session.admit(3, 0) is not None
+
+
+def test_session_expires_and_reauthentication_renews_it() -> None:
+    session = _plain_session(max_reauth_ms=1000)
+    session.handshake("PLAIN")
+    answer = session.authenticate(b"\x00alice\x00alice-secret", 5000)
+    assert (answer.principal, answer.session_lifetime_ms) == ("User:alice", 1000)
+    assert session.admit(3, 5999) is None
+    assert "expired" in (session.admit(3, 6000) or "")
+    assert session.admit(17, 6000) is None  # a handshake starts re-authentication
+    assert session.handshake("PLAIN").error_code == 0
+    assert session.authenticate(b"\x00alice\x00alice-secret", 6000).principal == "User:alice"
+    assert session.admit(3, 6500) is None
+
+
+def test_reauthentication_may_not_change_the_principal_or_mechanism() -> None:
+    session = SaslSession(("PLAIN",), lambda _m: PlainServer({"alice": "a", "bob": "b"}), 1000)
+    session.handshake("PLAIN")
+    session.authenticate(b"\x00alice\x00a", 0)
+    session.handshake("PLAIN")
+    answer = session.authenticate(b"\x00bob\x00b", 10)
+    assert answer.error_code == SASL_AUTHENTICATION_FAILED and answer.close
+    assert "Cannot change principals" in (answer.error_message or "")
+
+
+def test_authenticate_after_success_is_an_illegal_state() -> None:
+    session = _plain_session()
+    session.handshake("PLAIN")
+    session.authenticate(b"\x00alice\x00alice-secret", 0)
+    assert session.authenticate(b"", 0).error_code == ILLEGAL_SASL_STATE
