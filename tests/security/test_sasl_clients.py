@@ -150,7 +150,9 @@ def test_describe_and_alter_scram_errors(sasl_broker: RunningBroker) -> None:
     assert refused.value.args[0].code() == confluent_kafka.KafkaError.UNACCEPTABLE_CREDENTIAL
 
 
-def test_kafka_python_plain(sasl_broker: RunningBroker) -> None:
+def test_kafka_python_plain(
+    sasl_broker: RunningBroker, caplog: pytest.LogCaptureFixture
+) -> None:
     common: dict[str, Any] = {
         "bootstrap_servers": sasl_broker.bootstrap,
         "security_protocol": "SASL_PLAINTEXT",
@@ -165,11 +167,13 @@ def test_kafka_python_plain(sasl_broker: RunningBroker) -> None:
     consumer = kafka.KafkaConsumer(
         "kafka-python", auto_offset_reset="earliest", consumer_timeout_ms=10_000, **common
     )
-    got = [m.value for m in consumer][:3]
+    got = [message.value for _, message in zip(range(3), consumer, strict=False)]
     consumer.close()
     assert got == [f"kp-{i}".encode() for i in range(3)]
-    with pytest.raises(kafka.errors.KafkaError):
-        kafka.KafkaProducer(**{**common, "sasl_plain_password": "wrong"})
+    wrong = {**common, "sasl_plain_password": "wrong", "bootstrap_timeout_ms": 2000}
+    with pytest.raises(kafka.errors.KafkaError):  # it retries, then gives up bootstrapping
+        kafka.KafkaProducer(**wrong)
+    assert "Authentication failed: Invalid username or password" in caplog.text
 
 
 @pytest.mark.skipif(KCAT is None, reason="kcat is not installed")
