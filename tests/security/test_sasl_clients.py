@@ -29,6 +29,7 @@ JAAS = (
     "org.apache.kafka.common.security.plain.PlainLoginModule required "
     'username="admin" password="admin-secret" user_admin="admin-secret" user_alice="alice-secret";'
 )
+SCRAM_JAAS = "org.apache.kafka.common.security.scram.ScramLoginModule required;"
 MECHANISMS = "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512"
 DEADLINE_S = 20.0
 KCAT = shutil.which("kcat")
@@ -40,6 +41,8 @@ def sasl_config(**extra: str) -> dict[str, str]:
         "listeners": "SASL_PLAINTEXT://127.0.0.1:0",
         "sasl.enabled.mechanisms": MECHANISMS,
         "listener.name.sasl_plaintext.plain.sasl.jaas.config": JAAS,
+        "listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config": SCRAM_JAAS,
+        "listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config": SCRAM_JAAS,
         **extra,
     }
 
@@ -150,9 +153,7 @@ def test_describe_and_alter_scram_errors(sasl_broker: RunningBroker) -> None:
     assert refused.value.args[0].code() == confluent_kafka.KafkaError.UNACCEPTABLE_CREDENTIAL
 
 
-def test_kafka_python_plain(
-    sasl_broker: RunningBroker, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_kafka_python_plain(sasl_broker: RunningBroker, caplog: pytest.LogCaptureFixture) -> None:
     common: dict[str, Any] = {
         "bootstrap_servers": sasl_broker.bootstrap,
         "security_protocol": "SASL_PLAINTEXT",

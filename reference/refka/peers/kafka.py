@@ -90,15 +90,23 @@ def java_command() -> str:
 
 
 def server_properties(
-    log_dir: Path, port: int, controller_port: int, extra: Mapping[str, str] | None = None
+    log_dir: Path,
+    port: int,
+    controller_port: int,
+    extra: Mapping[str, str] | None = None,
+    extra_listeners: Mapping[str, int] | None = None,
 ) -> dict[str, str]:
-    """A single-node KRaft configuration listening on 127.0.0.1 only."""
+    """A single-node KRaft configuration listening on 127.0.0.1 only; ``extra_listeners``
+    (name -> port, e.g. SASL_PLAINTEXT) are bound and advertised beside PLAINTEXT."""
+    more = "".join(f",{name}://127.0.0.1:{p}" for name, p in (extra_listeners or {}).items())
     properties = {
         "process.roles": "broker,controller",
         "node.id": "1",
         "controller.quorum.bootstrap.servers": f"127.0.0.1:{controller_port}",
-        "listeners": f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
-        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port}",
+        "listeners": (
+            f"PLAINTEXT://127.0.0.1:{port}{more},CONTROLLER://127.0.0.1:{controller_port}"
+        ),
+        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port}{more}",
         "controller.listener.names": "CONTROLLER",
         "inter.broker.listener.name": "PLAINTEXT",
         "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
@@ -126,7 +134,10 @@ def new_cluster_id() -> str:
 
 
 def start_kafka(
-    work_dir: Path, port: int | None = None, properties: Mapping[str, str] | None = None
+    work_dir: Path,
+    port: int | None = None,
+    properties: Mapping[str, str] | None = None,
+    extra_listeners: Mapping[str, int] | None = None,
 ) -> Peer:
     """Format a fresh log directory under `work_dir` and start the broker; wait until ready."""
     java = java_command()
@@ -134,7 +145,9 @@ def start_kafka(
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
-    config = server_properties(work_dir / "kafka-logs", port, free_port(), properties)
+    config = server_properties(
+        work_dir / "kafka-logs", port, free_port(), properties, extra_listeners
+    )
     config_path = work_dir / "server.properties"
     write_properties(config_path, config)
     log4j_path = work_dir / "log4j2.properties"
@@ -152,10 +165,13 @@ def start_kafka(
 
 @contextmanager
 def running_kafka(
-    work_dir: Path, port: int | None = None, properties: Mapping[str, str] | None = None
+    work_dir: Path,
+    port: int | None = None,
+    properties: Mapping[str, str] | None = None,
+    extra_listeners: Mapping[str, int] | None = None,
 ) -> Iterator[Peer]:
     """Start Apache Kafka for the duration of the `with` block."""
-    with start_kafka(work_dir, port, properties) as peer:
+    with start_kafka(work_dir, port, properties, extra_listeners) as peer:
         yield peer
 
 

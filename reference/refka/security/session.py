@@ -51,7 +51,7 @@ class HandshakeAnswer:
 @dataclass(frozen=True, slots=True)
 class AuthenticateAnswer:
     error_code: int
-    error_message: str | None
+    error_message: str | None  # "" on success, as Kafka's SaslAuthenticateResponseData
     token: bytes
     session_lifetime_ms: int = 0
     principal: str | None = None  # set once authenticated
@@ -128,7 +128,7 @@ class SaslSession:
         except SaslFailure as failure:
             return self._fail(failure, server.mechanism)
         if not step.done:
-            return AuthenticateAnswer(NONE, None, step.token)
+            return AuthenticateAnswer(NONE, "", step.token)
         principal = f"User:{server.authorization_id}"
         if self.state is State.REAUTHENTICATE and principal != self.principal:
             message = (
@@ -139,7 +139,7 @@ class SaslSession:
         self.principal, self.state, self._server = principal, State.COMPLETE, None
         lifetime_ms = self.max_reauth_ms
         self.expires_at_ms = now_ms + lifetime_ms if lifetime_ms > 0 else None
-        return AuthenticateAnswer(NONE, None, step.token, lifetime_ms, principal)
+        return AuthenticateAnswer(NONE, "", step.token, lifetime_ms, principal)
 
     def _fail(self, failure: SaslFailure, mechanism: str) -> AuthenticateAnswer:
         self.state, self._server = State.FAILED, None

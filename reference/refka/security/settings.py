@@ -4,8 +4,10 @@ A listener is SASL when ``listener.security.protocol.map`` maps it to SASL_PLAIN
 SASL_SSL. Its mechanisms are ``listener.name.<l>.sasl.enabled.mechanisms`` (else
 ``sasl.enabled.mechanisms``); PLAIN's users are the ``user_<name>`` options of
 ``listener.name.<l>.plain.sasl.jaas.config`` (else ``listener.name.<l>.sasl.jaas.config``,
-else ``sasl.jaas.config``). A mechanism refka does not serve (GSSAPI, OAUTHBEARER) is refused
-at start, naming it; so is PLAIN without a JAAS config.
+else ``sasl.jaas.config``). Each enabled mechanism needs its JAAS entry, as Kafka's
+``JaasContext.loadServerContext`` does (SCRAM's is ``ScramLoginModule required;``: its users
+are in the metadata log). A mechanism refka does not serve (GSSAPI, OAUTHBEARER) is refused at
+start, naming it; so is a mechanism without a JAAS entry.
 """
 
 from __future__ import annotations
@@ -37,13 +39,15 @@ def listener_sasl(config: BrokerConfig, listener: str) -> ListenerSasl:
             f"(refka serves {', '.join(SERVED_MECHANISMS)})"
         )
     users: dict[str, str] = {}
-    if PLAIN in mechanisms:
-        jaas = listener_setting(config, listener, "sasl.jaas.config", PLAIN)
+    for mechanism in mechanisms:
+        jaas = listener_setting(config, listener, "sasl.jaas.config", mechanism)
         if not jaas:
             raise ValueError(
                 f"Could not find a 'KafkaServer' or '{listener.lower()}.KafkaServer' entry in "
-                "the JAAS configuration. System property 'java.security.auth.login.config' is "
-                "not set"
+                "the JAAS configuration (listener.name."
+                f"{listener.lower()}.{mechanism.lower()}.sasl.jaas.config)"
             )
-        users = plain_users(parse_jaas_config(jaas).options)
+        entry = parse_jaas_config(jaas)
+        if mechanism == PLAIN:
+            users = plain_users(entry.options)
     return ListenerSasl(mechanisms, users, config.connections_max_reauth_ms)
