@@ -5,7 +5,6 @@ probes expect Kafka's behaviour; it is skipped only when Java or the Kafka jars 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from refka.peers.kafka import running_kafka

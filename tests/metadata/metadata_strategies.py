@@ -31,6 +31,8 @@ def _scalar(kafka_type: str) -> st.SearchStrategy[Any]:
         return st.uuids()
     if kafka_type == "string":
         return st.text(max_size=10)
+    if kafka_type == "bytes":
+        return st.binary(max_size=10)
     raise AssertionError(kafka_type)
 
 

@@ -181,3 +181,30 @@ def test_authenticate_after_success_is_an_illegal_state() -> None:
     session.handshake("PLAIN")
     session.authenticate(b"\x00alice\x00alice-secret", 0)
     assert session.authenticate(b"", 0).error_code == ILLEGAL_SASL_STATE
+
+
+def test_scram_credentials_live_in_the_metadata_image() -> None:
+    from refka.metadata.image import MetadataImage
+    from refka.metadata.records import decode_record, encode_record
+    from refka.metadata.scram_records import (
+        RemoveUserScramCredentialRecord,
+        UserScramCredentialRecord,
+    )
+
+    cred = _credentials(ScramMechanism.SCRAM_SHA_512, "pw")["bob"]
+    record = UserScramCredentialRecord(
+        name="bob",
+        mechanism=2,
+        salt=cred.salt,
+        stored_key=cred.stored_key,
+        server_key=cred.server_key,
+        iterations=4096,
+    )
+    assert encode_record(record)[:3] == b"\x01\x0b\x00"  # frame version 1, apiKey 11, v0
+    assert decode_record(encode_record(record)) == record
+    image, _ = MetadataImage.empty("c").apply(0, [record])
+    assert image.scram_credential("bob", ScramMechanism.SCRAM_SHA_512) == cred
+    assert image.scram_credential("bob", ScramMechanism.SCRAM_SHA_256) is None
+    assert record in image.to_records()
+    image, _ = image.apply(1, [RemoveUserScramCredentialRecord(name="bob", mechanism=2)])
+    assert image.scram_credential("bob", ScramMechanism.SCRAM_SHA_512) is None
