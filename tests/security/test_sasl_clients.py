@@ -244,3 +244,38 @@ def test_reauthentication_and_session_expiry() -> None:
                 while time.monotonic() < deadline:  # served until the session expires
                     conn.request(metadata)
                     time.sleep(0.1)
+
+
+def java_round_trip(
+    broker: RunningBroker, topic: str, settings: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    from refka.peers.kafka import libs_dir
+
+    libs = libs_dir()
+    if shutil.which("java") is None or not any(libs.glob("kafka-clients-*.jar")):
+        pytest.skip("Java or the kafka-clients jar is missing (scripts/ensure-peers)")
+    pairs = [f"{key}={value}" for key, value in settings.items()]
+    return subprocess.run(
+        ["java", "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-cp", f"{libs}/*",
+         str(JAVA_PROBE), broker.bootstrap, topic, "5", *pairs],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def java_scram(user: str, password: str, protocol: str = "SASL_PLAINTEXT") -> dict[str, str]:
+    return {
+        "security.protocol": protocol,
+        "sasl.mechanism": "SCRAM-SHA-512",
+        "sasl.jaas.config": "org.apache.kafka.common.security.scram.ScramLoginModule required "
+        f'username="{user}" password="{password}";',
+    }
+
+
+def test_java_client_scram_over_sasl_plaintext(sasl_broker: RunningBroker) -> None:
+    add_scram_user(sasl_broker, "java-user", "java-secret")
+    good = java_round_trip(sasl_broker, "java-scram", java_scram("java-user", "java-secret"))
+    assert good.returncode == 0, good.stderr[-2000:]
+    assert good.stdout.split() == ["consumed", "5"]
+    bad = java_round_trip(sasl_broker, "java-scram", java_scram("java-user", "wrong"))
+    assert bad.returncode == 3, bad.stdout + bad.stderr[-2000:]
+    assert "invalid credentials with SASL mechanism SCRAM-SHA-512" in bad.stdout
