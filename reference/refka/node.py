@@ -50,7 +50,18 @@ def make_controller(
         config.super_users,
         config.allow_everyone_if_no_acl_found,
     )
+    if image.offset == -1:  # a new cluster: commit what `storage format` bootstrapped
+        _commit_bootstrap(controller, metadata_storage or storage, now_ms)
     return controller
+
+
+def _commit_bootstrap(controller: QuorumController, storage: Storage, now_ms: int) -> None:
+    """The ``--add-scram`` records of ``refka storage format`` (``bootstrap.records``)."""
+    from refka.security.scram_bootstrap import BOOTSTRAP_FILE, decode_bootstrap
+
+    if storage.exists(BOOTSTRAP_FILE):
+        data = storage.read(BOOTSTRAP_FILE, 0, storage.size(BOOTSTRAP_FILE))
+        controller.commit(decode_bootstrap(data), now_ms)
 
 
 def make_broker(

@@ -2,6 +2,7 @@
 
     refka storage random-uuid
     refka storage format --cluster-id ID --config server.properties [--set node.id=2 ...]
+        [--add-scram 'SCRAM-SHA-256=[name=admin,password=admin-secret]' ...]
 
 A node's log directory (and its ``metadata.log.dir``) must carry ``meta.properties`` with the
 cluster id before a broker-only node starts; a combined node formats itself, and ``refka
@@ -14,6 +15,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from refka.log.storage import FileStorage
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,6 +28,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     fmt.add_argument("--cluster-id", "-t", required=True, help="the cluster id (random-uuid)")
     fmt.add_argument("--config", "-c", metavar="FILE", help="a server.properties file")
     fmt.add_argument("--set", metavar="KEY=VALUE", action="append", default=[])
+    fmt.add_argument(
+        "--add-scram",
+        "-S",
+        metavar="SCRAM",
+        action="append",
+        default=[],
+        help="a SCRAM user of the new cluster, e.g. 'SCRAM-SHA-256=[name=alice,password=secret]'",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -49,7 +62,25 @@ def run(args: argparse.Namespace) -> int:
                     f"{directory} belongs to cluster {meta.cluster_id}, not {args.cluster_id}"
                 )
             print(f"Formatted {directory} (cluster {meta.cluster_id}, node {meta.node_id})")
-    except (ConfigError, MetaPropertiesError, OSError) as error:
+        if args.add_scram:
+            _write_scram_bootstrap(
+                FileStorage(config.metadata_log_dir or config.log_dirs), args.add_scram
+            )
+    except (ConfigError, MetaPropertiesError, OSError, ValueError) as error:
         print(f"refka storage: {error}", file=sys.stderr)
         return 1
     return 0
+
+
+def _write_scram_bootstrap(storage: FileStorage, arguments: list[str]) -> None:
+    """``--add-scram``: the users' records in ``bootstrap.records`` (``scram_bootstrap``)."""
+    from refka.security.scram_bootstrap import BOOTSTRAP_FILE, encode_bootstrap, parse_add_scram
+
+    records = [parse_add_scram(argument, lambda: os.urandom(32)) for argument in arguments]
+    if storage.exists(BOOTSTRAP_FILE):
+        storage.delete(BOOTSTRAP_FILE)
+    storage.open(BOOTSTRAP_FILE)
+    storage.append(BOOTSTRAP_FILE, encode_bootstrap(records))
+    storage.fsync(BOOTSTRAP_FILE)
+    storage.close(BOOTSTRAP_FILE)
+    print(f"Added {len(records)} SCRAM credential(s) to {BOOTSTRAP_FILE}")

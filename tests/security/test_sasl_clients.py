@@ -279,3 +279,27 @@ def test_java_client_scram_over_sasl_plaintext(sasl_broker: RunningBroker) -> No
     bad = java_round_trip(sasl_broker, "java-scram", java_scram("java-user", "wrong"))
     assert bad.returncode == 3, bad.stdout + bad.stderr[-2000:]
     assert "invalid credentials with SASL mechanism SCRAM-SHA-512" in bad.stdout
+
+
+def test_storage_format_add_scram_makes_a_first_user(tmp_path: Path) -> None:
+    """``refka storage format --add-scram`` (kafka-storage's option): the user authenticates on
+    the new cluster's first start, before any AlterUserScramCredentials."""
+    import sys
+
+    data = tmp_path / "data"
+    refka = [sys.executable, "-m", "refka", "storage"]
+    cluster_id = subprocess.run(
+        [*refka, "random-uuid"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    subprocess.run(
+        [*refka, "format", "--cluster-id", cluster_id, "--set", f"log.dirs={data}",
+         "--add-scram", "SCRAM-SHA-256=[name=first,password=first-secret]",
+         "--add-scram", 'SCRAM-SHA-512=[name=first,iterations=8192,password="first-secret"]'],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    with running_broker(data, config=sasl_config()) as broker:
+        for mechanism in ("SCRAM-SHA-256", "SCRAM-SHA-512"):
+            config = client_config(broker, mechanism, "first", "first-secret")
+            producer = confluent_kafka.Producer(config)
+            producer.produce(f"first-{mechanism[-3:]}", b"authenticated")
+            assert producer.flush(DEADLINE_S) == 0
