@@ -842,6 +842,17 @@ def listener_setting(
     return None
 
 
+def controller_listener_name(config: BrokerConfig) -> str:
+    """The name of the controller listener a node binds (the first of ``listeners`` named in
+    ``controller.listener.names``), else the first of ``controller.listener.names``."""
+    names = _controller_names(config)
+    for name, _, _ in _listener_list(config.listeners):
+        if name in names:
+            return name
+    first = (config.controller_listener_names or "CONTROLLER").split(",")[0]
+    return first.strip().upper()
+
+
 def security_protocol(config: BrokerConfig, listener: str) -> str:
     """The security protocol of ``listener`` (``listener.security.protocol.map``); a
     controller listener missing from the map is PLAINTEXT."""

@@ -15,7 +15,7 @@ from refka.broker.meta_properties import format_directory
 from refka.config import BrokerConfig
 from refka.controller.quorum_controller import QuorumController
 from refka.controller.settings import ControllerSettings
-from refka.core.broker import Broker
+from refka.core.broker import SASL_SEED, Broker
 from refka.core.network_client import NodeAddress
 from refka.core.seeded import SeededRandom
 from refka.log.storage import Storage
@@ -52,7 +52,28 @@ def make_controller(
     )
     if image.offset == -1:  # a new cluster: commit what `storage format` bootstrapped
         _commit_bootstrap(controller, metadata_storage or storage, now_ms)
+    _controller_sasl(config, controller, seed)
     return controller
+
+
+def _controller_sasl(config: BrokerConfig, controller: QuorumController, seed: int) -> None:
+    """SASL on the controller listener (``listener.security.protocol.map``), SCRAM users from
+    the controller's image; SaslHandshake and SaslAuthenticate are served either way, as
+    Kafka's ``ControllerApis`` serves them."""
+    from refka.config import controller_listener_name
+    from refka.handlers.registry import sasl_apis
+    from refka.security.authenticator import SaslAuthenticator
+    from refka.security.settings import sasl_listeners
+
+    nonces = SeededRandom(seed ^ SASL_SEED)
+    sasl = SaslAuthenticator(
+        sasl_listeners(config, [controller_listener_name(config)]),
+        lambda user, mechanism: controller.image.scram_credential(user, mechanism),
+        lambda: f"{nonces.next_u64():x}{nonces.next_u64():x}",
+    )
+    controller.apis.update(sasl_apis(sasl))
+    controller.dispatcher.gate = sasl
+    sasl.on_authenticated = controller.dispatcher.authenticate
 
 
 def _commit_bootstrap(controller: QuorumController, storage: Storage, now_ms: int) -> None:

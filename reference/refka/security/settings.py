@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from refka.config import BrokerConfig, listener_setting, security_protocol
 from refka.security.authenticator import SERVED_MECHANISMS, ListenerSasl
+from refka.security.client import ClientCredentials
 from refka.security.jaas import parse_jaas_config
 from refka.security.plain import PLAIN, plain_users
 
@@ -51,3 +52,29 @@ def listener_sasl(config: BrokerConfig, listener: str) -> ListenerSasl:
         if mechanism == PLAIN:
             users = plain_users(entry.options)
     return ListenerSasl(mechanisms, users, config.connections_max_reauth_ms)
+
+
+CONTROLLER_CHANNELS = frozenset({"heartbeat", "alter-partition", "forwarding", "raft"})
+"""A broker's channels to the controller (``refka.core.channels``); the others reach brokers."""
+
+
+def outbound_credentials(
+    config: BrokerConfig, listener: str, mechanism_key: str
+) -> ClientCredentials | None:
+    """How this node authenticates to ``listener`` of another node: None unless the listener
+    is SASL; else ``mechanism_key``'s mechanism (``sasl.mechanism.inter.broker.protocol`` or
+    ``sasl.mechanism.controller.protocol``) with the ``username``/``password`` of the
+    listener's JAAS entry for it."""
+    if security_protocol(config, listener) not in SASL_PROTOCOLS:
+        return None
+    mechanism = (listener_setting(config, listener, mechanism_key) or "").strip()
+    if mechanism not in SERVED_MECHANISMS:
+        raise ValueError(f"{mechanism_key}={mechanism}: refka's clients speak {SERVED_MECHANISMS}")
+    jaas = listener_setting(config, listener, "sasl.jaas.config", mechanism)
+    options = parse_jaas_config(jaas).options if jaas else {}
+    if "username" not in options or "password" not in options:
+        raise ValueError(
+            f"the JAAS entry of listener {listener} for {mechanism} needs username and password "
+            f"for {mechanism_key}"
+        )
+    return ClientCredentials(mechanism, options["username"], options["password"])

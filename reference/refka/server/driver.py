@@ -35,6 +35,7 @@ from refka.core.effects import Close, Core, Disconnect, Effect, Halt, Send, Send
 from refka.server.connection import Connection
 from refka.server.files import SegmentFiles
 from refka.server.outbound import OutboundConnection
+from refka.server.outbound_sasl import OutboundSasl
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,7 @@ class CoreRunner:
         self.outbound: dict[tuple[int, str], OutboundConnection] = {}  # by (node id, channel)
         self._wakeup_ms: int | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self.outbound_sasl: OutboundSasl | None = None  # SASL for the core's own connections
 
     # What a Connection needs of its owner.
     @property
@@ -162,8 +164,9 @@ class CoreRunner:
             connection.drop()  # the node moved: its answers on the old address are lost
             connection = None
         if connection is None:
+            sasl = None if self.outbound_sasl is None else self.outbound_sasl(effect.channel)
             connection = OutboundConnection(
-                self, effect.node_id, effect.host, effect.port, effect.channel
+                self, effect.node_id, effect.host, effect.port, effect.channel, sasl
             )
             self.outbound[key] = connection
             connection.open(self.server.loop)

@@ -142,12 +142,18 @@ async def serve(
     import signal
     import socket
 
-    from refka.config import broker_listeners, controller_listener, roles
+    from refka.config import (
+        broker_listeners,
+        controller_listener,
+        controller_listener_name,
+        roles,
+    )
     from refka.core.network_client import NodeAddress
     from refka.log.storage import FileStorage
     from refka.node import make_broker, make_controller
     from refka.server.driver import NodeServer, now_ms
     from refka.server.files import SegmentFiles
+    from refka.server.outbound_sasl import outbound_sasl
 
     log = logging.getLogger("refka.server")
     try:
@@ -178,7 +184,8 @@ async def serve(
         if "controller" in node_roles:
             c_host, c_port = controller_listener(config) or ("127.0.0.1", 0)
             bind = f"{c_host}:{c_port}"
-            c_listener = await server.add_listener(c_host, c_port)
+            c_name = controller_listener_name(config)
+            c_listener = await server.add_listener(c_host, c_port, name=c_name)
             controller = make_controller(
                 config, storage, now_ms(), seed, metadata_storage, tracer=trace
             )
@@ -199,6 +206,7 @@ async def serve(
                 own = NodeAddress(config.node_id, address, c_listener.port)
             broker = make_broker(config, storage, now_ms(), seed + 1, host_name, own, tracer=trace)
             b_listener.core = broker
+            b_listener.runner.outbound_sasl = outbound_sasl(config)
             ready_line = f"refka broker ready on {b_listener.host}:{b_listener.port}"
             ready_port = b_listener.port
             others = ",".join(f"{b.name}://{b.host}:{b.port}" for b in b_listeners[1:])

@@ -17,6 +17,8 @@ import struct
 from typing import Protocol, cast
 
 from refka.protocol.framing import NEED_DATA, FrameDecoder, FrameTooLarge
+from refka.security.client import SaslClient
+from refka.security.mechanism import SaslFailure
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +36,15 @@ class Owner(Protocol):
 class OutboundConnection(asyncio.Protocol):
     """The connection to ``node_id`` at ``(host, port)`` for the core's ``channel``."""
 
-    def __init__(self, owner: Owner, node_id: int, host: str, port: int, channel: str = "") -> None:
+    def __init__(
+        self,
+        owner: Owner,
+        node_id: int,
+        host: str,
+        port: int,
+        channel: str = "",
+        sasl: SaslClient | None = None,
+    ) -> None:
         self.owner = owner
         self.node_id = node_id
         self.channel = channel
@@ -45,6 +55,7 @@ class OutboundConnection(asyncio.Protocol):
         self.finished = False  # reported lost, or dropped on the core's request
         self._decoder = FrameDecoder(MAX_RESPONSE_BYTES)
         self._connecting: asyncio.Task[None] | None = None
+        self.sasl = sasl  # authenticates first; the core's frames wait in ``pending`` till done
 
     def open(self, loop: asyncio.AbstractEventLoop) -> None:
         self._connecting = loop.create_task(self._connect(loop))
@@ -60,7 +71,7 @@ class OutboundConnection(asyncio.Protocol):
         if self.finished:
             return
         data = _SIZE.pack(len(frame)) + frame
-        if self.transport is None:
+        if self.transport is None or (self.sasl is not None and not self.sasl.done):
             self.pending.append(data)
         else:
             self.transport.write(data)
@@ -80,9 +91,28 @@ class OutboundConnection(asyncio.Protocol):
         if self.finished:
             self.transport.abort()
             return
-        if self.pending:
+        if self.sasl is not None:
+            frame = self.sasl.start()
+            self.transport.write(_SIZE.pack(len(frame)) + frame)
+            return
+        self._flush_pending()
+
+    def _flush_pending(self) -> None:
+        if self.pending and self.transport is not None:
             self.transport.write(b"".join(self.pending))
             self.pending.clear()
+
+    def _authenticating(self, frame: bytes | memoryview) -> None:
+        """A SASL response while authenticating (Kafka's ``SaslClientAuthenticator``)."""
+        assert self.sasl is not None and self.transport is not None
+        try:
+            frames = self.sasl.on_frame(frame)
+        except SaslFailure as failure:
+            self._lose(f"SASL authentication failed: {failure}")
+            return
+        self.transport.write(b"".join(_SIZE.pack(len(f)) + f for f in frames))
+        if self.sasl.done:
+            self._flush_pending()
 
     def data_received(self, data: bytes) -> None:
         decoder = self._decoder
@@ -90,7 +120,10 @@ class OutboundConnection(asyncio.Protocol):
             decoder.feed(data)
             frame = decoder.next_frame()
             while frame is not NEED_DATA and frame is not None and not self.finished:
-                self.owner.response(self, frame)
+                if self.sasl is not None and not self.sasl.done:
+                    self._authenticating(frame)
+                else:
+                    self.owner.response(self, frame)
                 frame = decoder.next_frame()
         except FrameTooLarge as error:
             self._lose(str(error))

@@ -224,15 +224,17 @@ def _proxy_links(cluster: RunningCluster, node_id: int, broker: RunningBroker, h
     link.target = (cluster.controller.host, cluster.controller.port)
     replication = cluster.replication[node_id] = TcpProxy(host, identify_clients=True)
     broker.other_listeners[REPLICATION_LISTENER] = 0
+    protocols = broker.configs.get(  # a test may make REPLICATION SASL_PLAINTEXT, say
+        "listener.security.protocol.map",
+        f"{broker.listener}:PLAINTEXT,{REPLICATION_LISTENER}:PLAINTEXT",
+    )
     broker.configs.update(
         {
             "controller.quorum.voters": f"{CONTROLLER_NODE_ID}@{link.address}",
             "advertised.listeners": (
                 f"{broker.listener}://{host}:0,{REPLICATION_LISTENER}://{replication.address}"
             ),
-            "listener.security.protocol.map": (
-                f"{broker.listener}:PLAINTEXT,{REPLICATION_LISTENER}:PLAINTEXT"
-            ),
+            "listener.security.protocol.map": protocols,
             "inter.broker.listener.name": REPLICATION_LISTENER,
         }
     )
