@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from typing import Any
 
 import pytest
 from refka.security.jaas import JaasError, parse_jaas_config
@@ -208,3 +209,56 @@ def test_scram_credentials_live_in_the_metadata_image() -> None:
     assert record in image.to_records()
     image, _ = image.apply(1, [RemoveUserScramCredentialRecord(name="bob", mechanism=2)])
     assert image.scram_credential("bob", ScramMechanism.SCRAM_SHA_512) is None
+
+
+def _respond(frame: bytes, session: SaslSession) -> bytes:
+    """What a broker answers ``frame`` (a SaslHandshake v1 or SaslAuthenticate v2 request)."""
+    from kio.schema.errors import ErrorCode
+    from refka.protocol import codec, framing
+
+    header, offset = framing.parse_request_header(frame)
+    request, _ = codec.decode(
+        codec.request_class(header.api_key, header.api_version), frame, offset
+    )
+    m = codec.response_module(header.api_key, header.api_version)
+    if header.api_key == 17:
+        answer = session.handshake(request.mechanism)
+        response = m.SaslHandshakeResponse(
+            error_code=ErrorCode(answer.error_code), mechanisms=answer.mechanisms
+        )
+    else:
+        auth = session.authenticate(request.auth_bytes, 0)
+        response = m.SaslAuthenticateResponse(
+            error_code=ErrorCode(auth.error_code),
+            error_message=auth.error_message,
+            auth_bytes=auth.token,
+            session_lifetime=codec.millis(0),
+        )
+    body = codec.encode(response)
+    flexible = codec.is_flexible(header.api_key, header.api_version)
+    return codec.response_header(header.correlation_id, flexible, len(body))[4:] + body
+
+
+@pytest.mark.parametrize("mechanism", ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"])
+@pytest.mark.parametrize("password", ["right", "wrong"])
+def test_the_outbound_client_against_a_session(mechanism: str, password: str) -> None:
+    from refka.security.client import ClientCredentials, SaslClient
+
+    scram = ScramMechanism.from_name(mechanism)
+    creds = _credentials(scram, "right") if scram is not None else {}
+
+    def server(name: str) -> Any:
+        if scram is None:
+            return PlainServer({"bob": "right"})
+        return ScramServer(scram, lambda user, _m: creds.get(user), lambda: "snonce")
+
+    session = SaslSession((mechanism,), server, 0)
+    client = SaslClient(ClientCredentials(mechanism, "bob", password), "cnonce", "broker-1")
+    frames = [client.start()]
+    try:
+        while frames:
+            frames = [f for frame in frames for f in client.on_frame(_respond(frame, session))]
+    except SaslFailure:
+        assert password == "wrong"
+        return
+    assert password == "right" and client.done and session.principal == "User:bob"
