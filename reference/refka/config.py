@@ -26,7 +26,6 @@ from refka.bugs import Bug, parse_bugs
 from refka.config_model import ConfigError, ConfigModel, setting
 
 INT_MAX = 2**31 - 1
-LISTENER_PREFIX = "listener.name."
 LONG_MAX = 2**63 - 1
 MS_PER_HOUR = 3_600_000
 MS_PER_MINUTE = 60_000
@@ -77,9 +76,14 @@ def _set_ms(values: dict[str, Any], ms_key: str, key: str, factor: int) -> None:
 
 _f = setting
 
+LISTENER_PREFIX = "listener.name."
+"""Kafka's per-listener keys: ``listener.name.<name>.<key>`` wins over ``<key>`` there."""
+
 
 class BrokerConfig(ConfigModel):
     """The broker's configuration: Kafka's keys (as aliases), types, defaults and docs."""
+
+    PREFIXES = (LISTENER_PREFIX,)
 
     # --- server basics ----------------------------------------------------------------
     node_id: int = _f(
@@ -122,8 +126,9 @@ class BrokerConfig(ConfigModel):
     )
     listener_security_protocol_map: str = _f(
         "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL",
-        "Map between listener names and security protocols. refka serves PLAINTEXT and "
-        "SASL_PLAINTEXT. A controller listener missing from it is PLAINTEXT.",
+        "Map between listener names and security protocols: PLAINTEXT, SSL, SASL_PLAINTEXT or "
+        "SASL_SSL (another is a config error). A controller listener missing from it is "
+        "PLAINTEXT.",
     )
     inter_broker_listener_name: str | None = _f(
         None,
@@ -777,20 +782,10 @@ class BrokerConfig(ConfigModel):
         """The switched-on bugs of ``refka.bugs``."""
         return parse_bugs(self.refka_bugs)
 
-    listener_prefixed: dict[str, str] = {}  # listener.name.<l>.<key>: set by ``_before``
-
     def _before(self, data: dict[str, Any]) -> dict[str, Any]:
-        """Resolve ``*.hours``/``*.minutes`` -> ``*.ms`` and ``log.dir`` -> ``log.dirs``; keep
-        the ``listener.name.<l>.`` keys apart (:func:`listener_setting` reads them)."""
+        """Resolve ``*.hours``/``*.minutes`` -> ``*.ms`` and ``log.dir`` -> ``log.dirs``."""
         dotted = {_alias(k) if "_" in k and "." not in k else k: v for k, v in data.items()}
-        prefixed = {k: str(v) for k, v in dotted.items() if k.startswith(LISTENER_PREFIX)}
-        object.__setattr__(self, "listener_prefixed", prefixed)
         return _derive(dotted)
-
-    def model_copy(self, update: dict[str, Any] | None = None) -> Any:
-        copy = super().model_copy(update)
-        object.__setattr__(copy, "listener_prefixed", self.listener_prefixed)
-        return copy
 
     def _field_check(self, name: str, value: Any) -> Any:
         if name == "refka_bugs":
@@ -811,52 +806,6 @@ KNOWN_KEYS: frozenset[str] = frozenset(
     f.alias or _alias(n) for n, f in BrokerConfig.model_fields.items()
 )
 """Every Kafka key refka accepts (the others are warned about and ignored)."""
-
-
-def is_known_key(key: str) -> bool:
-    """``key`` is a Kafka key refka accepts, or one prefixed ``listener.name.<l>.`` (with a
-    SASL mechanism after it for ``sasl.jaas.config``), as Kafka's listener overrides."""
-    if key in KNOWN_KEYS:
-        return True
-    if not key.startswith(LISTENER_PREFIX):
-        return False
-    rest = key[len(LISTENER_PREFIX) :].partition(".")[2]
-    return rest in KNOWN_KEYS or rest.partition(".")[2] in KNOWN_KEYS or rest.startswith("ssl.")
-
-
-def listener_setting(
-    config: BrokerConfig, listener: str, key: str, mechanism: str | None = None
-) -> str | None:
-    """A setting for ``listener`` as Kafka resolves it: ``listener.name.<l>.<mech>.<key>``
-    (with a mechanism), else ``listener.name.<l>.<key>``, else the plain ``key``."""
-    prefix = f"{LISTENER_PREFIX}{listener.lower()}."
-    candidates = [f"{prefix}{mechanism.lower()}.{key}"] if mechanism else []
-    candidates.append(prefix + key)
-    for candidate in candidates:
-        if candidate in config.listener_prefixed:
-            return config.listener_prefixed[candidate].strip()
-    for name, field in BrokerConfig.model_fields.items():
-        if field.alias == key:
-            value = getattr(config, name)
-            return None if value is None else str(value)
-    return None
-
-
-def controller_listener_name(config: BrokerConfig) -> str:
-    """The name of the controller listener a node binds (the first of ``listeners`` named in
-    ``controller.listener.names``), else the first of ``controller.listener.names``."""
-    names = _controller_names(config)
-    for name, _, _ in _listener_list(config.listeners):
-        if name in names:
-            return name
-    first = (config.controller_listener_names or "CONTROLLER").split(",")[0]
-    return first.strip().upper()
-
-
-def security_protocol(config: BrokerConfig, listener: str) -> str:
-    """The security protocol of ``listener`` (``listener.security.protocol.map``); a
-    controller listener missing from the map is PLAINTEXT."""
-    return _protocol_map(config).get(listener.upper(), "PLAINTEXT")
 
 
 # --- listeners --------------------------------------------------------------------------
@@ -884,6 +833,41 @@ def _listener_list(value: str) -> list[tuple[str, str, int]]:
 def _controller_names(config: BrokerConfig) -> set[str]:
     names = config.controller_listener_names or "CONTROLLER"
     return {n.strip().upper() for n in names.split(",") if n.strip()}
+
+
+SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+
+
+def security_protocol(config: BrokerConfig, listener: str) -> str:
+    """The security protocol of ``listener`` (PLAINTEXT when the map does not name it)."""
+    return _protocol_map(config).get(listener.upper(), "PLAINTEXT")
+
+
+def listener_setting(config: BrokerConfig, listener: str, name: str) -> Any:
+    """Field ``name`` (``ssl_client_auth``) for ``listener``: its ``listener.name.<listener>.``
+    key if set (validated as the field), else the broker-wide value."""
+    field = BrokerConfig.model_fields[name]
+    prefix = f"{LISTENER_PREFIX}{listener.lower()}."
+    for key, value in config.model_extra.items():
+        if key.lower().startswith(prefix) and key[len(prefix) :] == field.alias:
+            try:
+                return field.validate(value)
+            except ValueError as error:
+                raise ConfigError(f"invalid value {value!r} for {key}: {error}") from None
+    return getattr(config, name)
+
+
+def sasl_jaas_config(config: BrokerConfig, listener: str, mechanism: str) -> str | None:
+    """``sasl.jaas.config`` for ``mechanism`` on ``listener``, as Kafka's
+    ``JaasContext.loadServerContext`` looks it up: ``listener.name.<l>.<mechanism>.
+    sasl.jaas.config``; refka also takes ``listener.name.<l>.sasl.jaas.config`` and the plain
+    ``sasl.jaas.config``."""
+    prefix = f"{LISTENER_PREFIX}{listener.lower()}."
+    for key in (f"{prefix}{mechanism.lower()}.sasl.jaas.config", f"{prefix}sasl.jaas.config"):
+        for given, value in config.model_extra.items():
+            if given.lower() == key:
+                return value.strip()
+    return config.sasl_jaas_config
 
 
 def _protocol_map(config: BrokerConfig) -> dict[str, str]:
@@ -1062,10 +1046,14 @@ def load_config(path: str | None, overrides: list[str]) -> tuple[BrokerConfig, l
         if not sep or not key.strip():
             raise ConfigError(f"--set expects key=value, got {override!r}")
         raw[key.strip()] = value.strip()
-    warnings = [_unknown_key_warning(k) for k in raw if not is_known_key(k)]
-    known = {k: v.strip() for k, v in raw.items() if is_known_key(k)}  # Kafka trims values
+    warnings = [_unknown_key_warning(k) for k in raw if not _known(k)]
+    known = {k: v.strip() for k, v in raw.items() if _known(k)}  # Kafka trims values
     derived = _derive(known, warnings)
     return BrokerConfig.model_validate(derived), warnings
+
+
+def _known(key: str) -> bool:
+    return key in KNOWN_KEYS or key.startswith(LISTENER_PREFIX)
 
 
 def _read_text(path: str) -> str:
@@ -1097,6 +1085,17 @@ def controller_listener(config: BrokerConfig) -> tuple[str, int] | None:
         if name in names:
             return (host or "0.0.0.0", port)
     return None
+
+
+def controller_listener_name(config: BrokerConfig) -> str:
+    """The name of the controller listener a node binds (the first of ``listeners`` named in
+    ``controller.listener.names``), else the first of ``controller.listener.names``."""
+    names = _controller_names(config)
+    for name, _, _ in _listener_list(config.listeners):
+        if name in names:
+            return name
+    first = (config.controller_listener_names or "CONTROLLER").split(",")[0]
+    return first.strip().upper()
 
 
 def roles(config: BrokerConfig) -> frozenset[str]:

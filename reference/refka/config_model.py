@@ -84,6 +84,9 @@ class ConfigModel:
 
     model_fields: ClassVar[dict[str, ConfigField]] = {}
     model_fields_set: frozenset[str]
+    PREFIXES: ClassVar[tuple[str, ...]] = ()
+    """Key prefixes kept as given in ``model_extra`` (Kafka's ``listener.name.<name>.*``)."""
+    model_extra: dict[str, str]
 
     def __init_subclass__(cls) -> None:
         fields = dict(cls.model_fields)
@@ -110,6 +113,9 @@ class ConfigModel:
             except ValueError as error:
                 errors.append(f"invalid value {values[key]!r} for {field.alias}: {error}")
         object.__setattr__(self, "model_fields_set", frozenset(given))
+        prefixes = self.PREFIXES
+        extra = {k: str(v) for k, v in values.items() if prefixes and k.startswith(prefixes)}
+        object.__setattr__(self, "model_extra", extra)
         if not errors:
             try:
                 self._after()
@@ -140,13 +146,15 @@ class ConfigModel:
         copy = object.__new__(type(self))
         for name in self.model_fields:
             object.__setattr__(copy, name, getattr(self, name))
+        object.__setattr__(copy, "model_extra", dict(self.model_extra))
         for name, value in (update or {}).items():
             object.__setattr__(copy, name, value)
         object.__setattr__(copy, "model_fields_set", self.model_fields_set | set(update or {}))
         return copy
 
     def _values(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, name) for name in self.model_fields)
+        fields = tuple(getattr(self, name) for name in self.model_fields)
+        return (*fields, tuple(sorted(self.model_extra.items())))
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):

@@ -40,6 +40,7 @@ def sasl_config(**extra: str) -> dict[str, str]:
     return {
         "listeners": "SASL_PLAINTEXT://127.0.0.1:0",
         "sasl.enabled.mechanisms": MECHANISMS,
+        "sasl.mechanism.inter.broker.protocol": "PLAIN",  # the listener is the inter-broker one
         "listener.name.sasl_plaintext.plain.sasl.jaas.config": JAAS,
         "listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config": SCRAM_JAAS,
         "listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config": SCRAM_JAAS,

@@ -12,7 +12,7 @@ start, naming it; so is a mechanism without a JAAS entry.
 
 from __future__ import annotations
 
-from refka.config import BrokerConfig, listener_setting, security_protocol
+from refka.config import BrokerConfig, listener_setting, sasl_jaas_config, security_protocol
 from refka.security.authenticator import SERVED_MECHANISMS, ListenerSasl
 from refka.security.client import ClientCredentials
 from refka.security.jaas import parse_jaas_config
@@ -31,7 +31,7 @@ def sasl_listeners(config: BrokerConfig, names: list[str]) -> dict[str, Listener
 
 
 def listener_sasl(config: BrokerConfig, listener: str) -> ListenerSasl:
-    enabled = listener_setting(config, listener, "sasl.enabled.mechanisms") or ""
+    enabled = str(listener_setting(config, listener, "sasl_enabled_mechanisms"))
     mechanisms = tuple(m.strip() for m in enabled.split(",") if m.strip())
     unserved = [m for m in mechanisms if m not in SERVED_MECHANISMS]
     if unserved:
@@ -41,7 +41,7 @@ def listener_sasl(config: BrokerConfig, listener: str) -> ListenerSasl:
         )
     users: dict[str, str] = {}
     for mechanism in mechanisms:
-        jaas = listener_setting(config, listener, "sasl.jaas.config", mechanism)
+        jaas = sasl_jaas_config(config, listener, mechanism)
         if not jaas:
             raise ValueError(
                 f"Could not find a 'KafkaServer' or '{listener.lower()}.KafkaServer' entry in "
@@ -67,10 +67,16 @@ def outbound_credentials(
     listener's JAAS entry for it."""
     if security_protocol(config, listener) not in SASL_PROTOCOLS:
         return None
-    mechanism = (listener_setting(config, listener, mechanism_key) or "").strip()
+    mechanism = str(listener_setting(config, listener, mechanism_key.replace(".", "_"))).strip()
+    enabled = str(listener_setting(config, listener, "sasl_enabled_mechanisms")).split(",")
+    if mechanism not in (m.strip() for m in enabled):
+        raise ValueError(
+            f"{mechanism_key} must be included in sasl.enabled.mechanisms when SASL is used "
+            f"for {'inter-broker' if 'inter' in mechanism_key else 'controller'} communication"
+        )
     if mechanism not in SERVED_MECHANISMS:
         raise ValueError(f"{mechanism_key}={mechanism}: refka's clients speak {SERVED_MECHANISMS}")
-    jaas = listener_setting(config, listener, "sasl.jaas.config", mechanism)
+    jaas = sasl_jaas_config(config, listener, mechanism)
     options = parse_jaas_config(jaas).options if jaas else {}
     if "username" not in options or "password" not in options:
         raise ValueError(
