@@ -19,8 +19,10 @@ JAAS = (
     "org.apache.kafka.common.security.plain.PlainLoginModule required "
     'username="admin" password="admin-secret" user_admin="admin-secret" user_alice="alice-secret";'
 )
+REAUTH_MS = 600_000
 BROKER_CONFIG = {
     "sasl.enabled.mechanisms": ",".join(MECHANISMS),
+    "connections.max.reauth.ms": str(REAUTH_MS),
     "listener.name.sasl_plaintext.plain.sasl.jaas.config": JAAS,
     "listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config": (
         "org.apache.kafka.common.security.scram.ScramLoginModule required;"
@@ -69,7 +71,31 @@ def probe_plain_authenticates_then_serves(sasl: str, plaintext: str) -> None:
         _handshake(conn)
         answer = _authenticate(conn, b"\x00alice\x00alice-secret")
         assert answer.error_code == 0 and answer.error_message == "", answer
-        assert answer.session_lifetime.total_seconds() == 0  # connections.max.reauth.ms=0
+        assert answer.session_lifetime.total_seconds() * 1000 == REAUTH_MS
+        assert conn.request(_metadata()).brokers
+
+
+def probe_reauthentication_on_a_live_connection(sasl: str, plaintext: str) -> None:
+    """KIP-368: SaslHandshake + SaslAuthenticate again on an authenticated connection."""
+    with Connection(sasl) as conn:
+        _handshake(conn)
+        assert _authenticate(conn, b"\x00alice\x00alice-secret").error_code == 0
+        assert conn.request(_metadata()).brokers
+        assert _handshake(conn).error_code == 0
+        answer = _authenticate(conn, b"\x00alice\x00alice-secret")
+        assert answer.error_code == 0, answer
+        assert answer.session_lifetime.total_seconds() * 1000 == REAUTH_MS
+        assert conn.request(_metadata()).brokers
+
+
+def probe_handshake_v0_then_raw_tokens(sasl: str, plaintext: str) -> None:
+    """SaslHandshake v0: the SASL tokens follow as raw size-prefixed frames (KIP-43)."""
+    with Connection(sasl) as conn:
+        answer = conn.request(build(HANDSHAKE, 0, mechanism="PLAIN"))
+        assert answer.error_code == 0, answer
+        token = b"\x00alice\x00alice-secret"
+        conn.send_raw(len(token).to_bytes(4, "big") + token)
+        assert conn.recv_frame() == b""  # PLAIN's empty server token
         assert conn.request(_metadata()).brokers
 
 

@@ -262,3 +262,13 @@ def test_the_outbound_client_against_a_session(mechanism: str, password: str) ->
         assert password == "wrong"
         return
     assert password == "right" and client.done and session.principal == "User:bob"
+
+
+def test_handshake_v0_takes_raw_tokens_until_authenticated() -> None:
+    session = _plain_session()
+    assert session.handshake("PLAIN", version=0).error_code == 0 and session.raw_tokens
+    assert session.raw_token(b"\x00alice\x00alice-secret", 0) == b""
+    assert not session.raw_tokens and session.principal == "User:alice"
+    failing = _plain_session()
+    failing.handshake("PLAIN", version=0)
+    assert failing.raw_token(b"\x00alice\x00wrong", 0) is None  # no framing: just close

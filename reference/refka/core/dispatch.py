@@ -65,6 +65,8 @@ class Gate(Protocol):
     def on_connect(self, connection_id: int, listener: str) -> None: ...
     def on_disconnect(self, connection_id: int) -> None: ...
     def admit(self, connection_id: int, api_key: int, now_ms: int) -> str | None: ...
+    def expects_raw(self, connection_id: int) -> bool: ...
+    def raw_token(self, connection_id: int, token: bytes, now_ms: int) -> bytes | None: ...
     def closing(self, connection_id: int) -> str | None: ...
 
 
@@ -113,6 +115,8 @@ class Dispatcher:
         queue = self.queues.get(connection_id)
         if queue is None:
             queue = self.queues[connection_id] = ResponseQueue(connection_id)
+        if self.gate is not None and self.gate.expects_raw(connection_id):
+            return self._raw_token(queue, bytes(frame), now_ms)
         try:
             header, body_offset = framing.parse_request_header(frame)
         except Exception as error:
@@ -195,6 +199,17 @@ class Dispatcher:
             if queue.slots and queue.slots[0].ready:
                 effects.extend(queue.drain())
         return effects
+
+    def _raw_token(self, queue: ResponseQueue, token: bytes, now_ms: int) -> list[Effect]:
+        """A raw SASL token after SaslHandshake v0, answered with a raw token (KIP-43)."""
+        assert self.gate is not None
+        connection_id = queue.connection_id
+        answer = self.gate.raw_token(connection_id, token, now_ms)
+        if answer is None:
+            self._close(connection_id)
+            return [Close(connection_id, "SASL authentication failed")]
+        queue.fill(queue.open_slot(), (len(answer).to_bytes(4, "big") + answer,))
+        return []
 
     def _close(self, connection_id: int) -> None:
         self.queues.pop(connection_id, None)

@@ -2,9 +2,8 @@
 
 Both drive the connection's session in :class:`~refka.security.authenticator.SaslAuthenticator`.
 SaslAuthenticate v1+ carries ``session_lifetime_ms`` (``connections.max.reauth.ms``, 0: none).
-A handshake v0 (raw SASL tokens without SaslAuthenticate framing) is answered like v1; the raw
-tokens that would follow are not parsed as Kafka requests, so such a client is closed (every
-client of Kafka 4 sends v1: docs/security.md).
+After a handshake v0 the tokens come as raw size-prefixed frames, without SaslAuthenticate
+framing (KIP-43's original exchange); the dispatcher hands them to the session.
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ AUTHENTICATE_KEY = 36
 
 
 def handle_sasl_handshake(sasl: SaslAuthenticator, ctx: RequestContext, request: Any) -> Any:
-    answer = sasl.handshake(ctx.connection_id, request.mechanism)
+    answer = sasl.handshake(ctx.connection_id, request.mechanism, ctx.api_version)
     m = codec.response_module(HANDSHAKE_KEY, ctx.api_version)
     return m.SaslHandshakeResponse(
         error_code=ErrorCode(answer.error_code), mechanisms=answer.mechanisms

@@ -74,11 +74,24 @@ class SaslAuthenticator:
         """Why the connection closes once its answer is out (a failed exchange), or None."""
         return self._closing.pop(connection_id, None)
 
-    def handshake(self, connection_id: int, mechanism: str) -> HandshakeAnswer:
+    def expects_raw(self, connection_id: int) -> bool:
+        """The next frame is a raw SASL token (after SaslHandshake v0), not a request."""
+        session = self.sessions.get(connection_id)
+        return session is not None and session.raw_tokens
+
+    def raw_token(self, connection_id: int, token: bytes, now_ms: int) -> bytes | None:
+        """The server's raw token, or None: authentication failed (close the connection)."""
+        session = self.sessions[connection_id]
+        answer = session.raw_token(token, now_ms)
+        if answer is not None and not session.raw_tokens and session.principal is not None:
+            self.on_authenticated(connection_id, session.principal)
+        return answer
+
+    def handshake(self, connection_id: int, mechanism: str, version: int = 1) -> HandshakeAnswer:
         session = self.sessions.get(connection_id)
         if session is None:
             return HandshakeAnswer(ILLEGAL_SASL_STATE, ())
-        answer = session.handshake(mechanism)
+        answer = session.handshake(mechanism, version)
         if answer.close:
             self._closing[connection_id] = f"SASL handshake failed: mechanism {mechanism}"
         return answer

@@ -6,9 +6,10 @@ States and their legal moves (one method per event; an illegal move fails the co
   ``AUTHENTICATE`` (else UNSUPPORTED_SASL_MECHANISM, listing the enabled ones, then close);
   any other request closes the connection ("Unexpected Kafka request of type X during SASL
   handshake").
-- ``AUTHENTICATE``: SaslAuthenticate tokens go to the mechanism; done -> ``COMPLETE`` with the
-  principal ``User:<authorization id>``; a failure answers SASL_AUTHENTICATION_FAILED and closes.
-  Any other request closes the connection.
+- ``AUTHENTICATE``: SaslAuthenticate tokens go to the mechanism (after a SaslHandshake v0 they
+  come as raw size-prefixed frames instead, KIP-43's original framing: :meth:`raw_token`);
+  done -> ``COMPLETE`` with the principal ``User:<authorization id>``; a failure answers
+  SASL_AUTHENTICATION_FAILED and closes. Any other request closes the connection.
 - ``COMPLETE``: every API is served while the session lives. With ``connections.max.reauth.ms``
   > 0 the session expires that long after authentication; a request after that, other than a
   SaslHandshake that starts re-authentication, closes the connection (KIP-368). A SaslHandshake
@@ -75,6 +76,7 @@ class SaslSession:
         self.principal: str | None = None
         self.expires_at_ms: int | None = None
         self._server: SaslServer | None = None
+        self.raw_tokens = False  # after SaslHandshake v0: raw frames until authenticated
 
     def admit(self, api_key: int, now_ms: int) -> str | None:
         """Why a request of ``api_key`` closes the connection now, or None to serve it."""
@@ -97,8 +99,9 @@ class SaslSession:
             return "the SASL session expired (connections.max.reauth.ms) without re-authentication"
         return None
 
-    def handshake(self, mechanism: str) -> HandshakeAnswer:
-        """SaslHandshake: choose ``mechanism`` (or start re-authentication with it)."""
+    def handshake(self, mechanism: str, version: int = 1) -> HandshakeAnswer:
+        """SaslHandshake: choose ``mechanism`` (or start re-authentication with it); at v0 the
+        tokens follow as raw frames."""
         if mechanism not in self.mechanisms:
             self.state = State.FAILED
             return HandshakeAnswer(UNSUPPORTED_SASL_MECHANISM, self.mechanisms, close=True)
@@ -113,7 +116,18 @@ class SaslSession:
             return HandshakeAnswer(ILLEGAL_SASL_STATE, self.mechanisms, close=True)
         self.mechanism = mechanism
         self._server = self._new_server(mechanism)
+        self.raw_tokens = version == 0
         return HandshakeAnswer(NONE, self.mechanisms)
+
+    def raw_token(self, token: bytes, now_ms: int) -> bytes | None:
+        """One raw token after SaslHandshake v0: the server's raw token, or None when the
+        exchange failed (no framing carries an error: the connection is closed)."""
+        answer = self.authenticate(token, now_ms)
+        if answer.error_code != NONE:
+            return None
+        if self.state is State.COMPLETE:
+            self.raw_tokens = False
+        return answer.token
 
     def authenticate(self, token: bytes, now_ms: int) -> AuthenticateAnswer:
         """SaslAuthenticate: one token of the exchange."""
