@@ -107,9 +107,11 @@ def test_confluent_plain_wrong_password_is_an_authentication_error(
     assert "Authentication failed: Invalid username or password" in error.str()
 
 
-def add_scram_user(broker: RunningBroker, user: str, password: str) -> None:
+def add_scram_user(
+    broker: RunningBroker, user: str, password: str, admin_config: dict | None = None
+) -> None:
     """AlterUserScramCredentials as the PLAIN admin, then wait until the broker describes it."""
-    admin = AdminClient(client_config(broker, "PLAIN", "admin", "admin-secret"))
+    admin = AdminClient(admin_config or client_config(broker, "PLAIN", "admin", "admin-secret"))
     upserts = [
         UserScramCredentialUpsertion(user, ScramCredentialInfo(mechanism, 4096), password.encode())
         for mechanism in (ScramMechanism.SCRAM_SHA_256, ScramMechanism.SCRAM_SHA_512)
