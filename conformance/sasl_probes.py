@@ -154,6 +154,70 @@ def probe_authenticate_after_success_is_illegal(sasl: str, plaintext: str) -> No
         assert answer.error_code == ILLEGAL_SASL_STATE, answer
 
 
+def _alter(conn: Connection, deletions: list[Any], upsertions: list[Any]) -> dict[str, Any]:
+    answer = conn.request(build(51, 0, deletions=deletions, upsertions=upsertions))
+    return {r.user: (r.error_code, r.error_message) for r in answer.results}
+
+
+def _upsert(name: str, mechanism: int = 1, iterations: int = 4096) -> dict[str, Any]:
+    salt, salted = b"0123456789abcdef", b"s" * 32
+    return {
+        "name": name,
+        "mechanism": mechanism,
+        "iterations": iterations,
+        "salt": salt,
+        "salted_password": salted,
+    }
+
+
+def probe_alter_scram_credentials_errors(sasl: str, plaintext: str) -> None:
+    with Connection(plaintext) as conn:
+        results = _alter(
+            conn,
+            [{"name": "ghost", "mechanism": 1}, {"name": "twice", "mechanism": 2}],
+            [
+                _upsert("few", iterations=1000),
+                _upsert("many", iterations=20000),
+                _upsert("odd", mechanism=0),
+                _upsert("twice", mechanism=2),
+                _upsert(""),
+            ],
+        )
+    assert results == {
+        "ghost": (91, "Attempt to delete a user credential that does not exist"),
+        "twice": (91, "Attempt to delete a user credential that does not exist"),
+        "few": (93, "Too few iterations"),
+        "many": (93, "Too many iterations"),
+        "odd": (33, "Unknown SCRAM mechanism"),
+        "": (93, "Username must not be empty"),
+    }, results
+
+
+def probe_describe_scram_credentials(sasl: str, plaintext: str) -> None:
+    with Connection(plaintext) as conn:
+        assert _alter(conn, [], [_upsert("described", 2, 8192)]) == {"described": (0, None)}
+        answer = None
+        for _ in range(100):  # the record reaches the broker's image through the metadata log
+            answer = conn.request(build(50, 0, users=[{"name": "described"}]))
+            if answer.results[0].error_code == 0:
+                break
+        assert answer is not None
+        (found,) = answer.results
+        assert (found.user, found.error_code) == ("described", 0), answer
+        assert [(i.mechanism, i.iterations) for i in found.credential_infos] == [(2, 8192)]
+        answer = conn.request(
+            build(50, 0, users=[{"name": "nobody"}, {"name": "x"}, {"name": "x"}])
+        )
+        got = {r.user: (r.error_code, r.error_message) for r in answer.results}
+        assert got == {
+            "nobody": (91, "Attempt to describe a user credential that does not exist: nobody"),
+            "x": (
+                92,
+                "Cannot describe SCRAM credentials for the same user twice in a single request: x",
+            ),
+        }, got
+
+
 PROBES: dict[str, Probe] = {
     name.removeprefix("probe_"): probe
     for name, probe in sorted(globals().items())

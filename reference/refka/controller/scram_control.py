@@ -81,11 +81,6 @@ def _check(
             return ErrorCode.unacceptable_credential, "Username must not be empty"
         if mechanism not in KNOWN:
             return ErrorCode.unsupported_sasl_mechanism, "Unknown SCRAM mechanism"
-        if twice[name, mechanism] > 1:
-            return (
-                ErrorCode.duplicate_resource,
-                "A user credential cannot be altered twice in the same request",
-            )
         if upsert is None:
             if (name, mechanism) not in c.image.scram:
                 return (
@@ -96,4 +91,10 @@ def _check(
             return ErrorCode.unacceptable_credential, "Too few iterations"
         elif upsert.iterations > MAX_ITERATIONS:
             return ErrorCode.unacceptable_credential, "Too many iterations"
+    for name, mechanism, _ in changes:  # after the checks above, as Kafka orders them
+        if twice[name, mechanism] > 1:
+            return (
+                ErrorCode.duplicate_resource,
+                "A user credential cannot be altered twice in the same request",
+            )
     return ErrorCode.none, None

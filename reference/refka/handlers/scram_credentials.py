@@ -36,12 +36,13 @@ def handle_describe_user_scram_credentials(
         if count[user] > 1:
             error = ErrorCode.duplicate_resource
             message = (
-                "Cannot describe SCRAM credentials for the same user twice in a single request"
+                "Cannot describe SCRAM credentials for the same user twice in a single request: "
+                + user
             )
             infos = ()
         elif not infos:
             error = ErrorCode.resource_not_found
-            message = "Attempt to describe a user credential that does not exist"
+            message = f"Attempt to describe a user credential that does not exist: {user}"
         results.append(
             m.DescribeUserScramCredentialsResult(
                 user=user, error_code=error, error_message=message, credential_infos=infos
