@@ -5,6 +5,7 @@ authentication, a wrong mechanism) and for KIP-368 re-authentication."""
 
 from __future__ import annotations
 
+import logging
 import shutil
 import subprocess
 import time
@@ -174,6 +175,7 @@ def test_kafka_python_plain(sasl_broker: RunningBroker, caplog: pytest.LogCaptur
     got = [message.value for _, message in zip(range(3), consumer, strict=False)]
     consumer.close()
     assert got == [f"kp-{i}".encode() for i in range(3)]
+    caplog.set_level(logging.INFO, logger="kafka")  # it logs the broker's message at INFO
     wrong = {**common, "sasl_plain_password": "wrong", "bootstrap_timeout_ms": 2000}
     with pytest.raises(kafka.errors.KafkaError):  # it retries, then gives up bootstrapping
         kafka.KafkaProducer(**wrong)

@@ -61,11 +61,11 @@ from refka.replication.fetcher_config import FetcherConfig, TruncationMode
 from refka.replication.replica_manager import ReplicaManager, ReplicationConfig
 from refka.security.authenticator import SaslAuthenticator
 from refka.security.authorizer import make_authorizer
-from refka.security.scram import ScramCredential, ScramMechanism
 from refka.security.settings import sasl_listeners
 
 if TYPE_CHECKING:
     from refka.core.trace import Tracer
+    from refka.security.scram import ScramCredential, ScramMechanism
 
 log = logging.getLogger(__name__)
 TELEMETRY_SEED = 0x714  # the client instance ids' source: the seed's own stream (KIP-714)

@@ -13,16 +13,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from refka.security.mechanism import SaslServer
 from refka.security.plain import PLAIN, PlainServer
-from refka.security.scram import CredentialLookup, ScramMechanism, ScramServer
 from refka.security.session import (
     ILLEGAL_SASL_STATE,
     AuthenticateAnswer,
     HandshakeAnswer,
     SaslSession,
 )
+
+if TYPE_CHECKING:
+    from refka.security.scram import CredentialLookup
 
 SERVED_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 
@@ -111,6 +114,8 @@ class SaslAuthenticator:
     def _server(self, settings: ListenerSasl, mechanism: str) -> SaslServer:
         if mechanism == PLAIN:
             return PlainServer(settings.plain_users)
+        from refka.security.scram import ScramMechanism, ScramServer  # hashlib: not at start
+
         scram = ScramMechanism.from_name(mechanism)
         assert scram is not None, mechanism  # only SERVED_MECHANISMS are enabled
         return ScramServer(scram, self._credentials, self._nonce)

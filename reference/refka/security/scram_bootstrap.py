@@ -18,20 +18,19 @@ import struct
 from collections.abc import Callable
 from typing import Any
 
-from refka.security.scram import (
-    MAX_ITERATIONS,
-    MIN_ITERATIONS,
-    ScramMechanism,
-    make_credential,
-    salted_password,
-)
-
 BOOTSTRAP_FILE = "bootstrap.records"
 
 
 def parse_add_scram(argument: str, random_salt: Callable[[], bytes]) -> Any:
     """The ``UserScramCredentialRecord`` of one ``--add-scram`` argument."""
     from refka.metadata.scram_records import UserScramCredentialRecord
+    from refka.security.scram import (
+        MAX_ITERATIONS,
+        MIN_ITERATIONS,
+        ScramMechanism,
+        make_credential,
+        salted_password,
+    )
 
     name, sep, body = argument.partition("=")
     mechanism = ScramMechanism.from_name(name.strip())

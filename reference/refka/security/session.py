@@ -44,6 +44,8 @@ class State(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class HandshakeAnswer:
+    """SaslHandshake's answer; ``close``: close the connection once it is sent."""
+
     error_code: int
     mechanisms: tuple[str, ...]
     close: bool = False
@@ -51,6 +53,8 @@ class HandshakeAnswer:
 
 @dataclass(frozen=True, slots=True)
 class AuthenticateAnswer:
+    """SaslAuthenticate's answer; ``close``: close the connection once it is sent."""
+
     error_code: int
     error_message: str | None  # "" on success, as Kafka's SaslAuthenticateResponseData
     token: bytes

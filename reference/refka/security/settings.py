@@ -12,11 +12,15 @@ start, naming it; so is a mechanism without a JAAS entry.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from refka.config import BrokerConfig, listener_setting, sasl_jaas_config, security_protocol
 from refka.security.authenticator import SERVED_MECHANISMS, ListenerSasl
-from refka.security.client import ClientCredentials
 from refka.security.jaas import parse_jaas_config
 from refka.security.plain import PLAIN, plain_users
+
+if TYPE_CHECKING:
+    from refka.security.client import ClientCredentials
 
 SASL_PROTOCOLS = ("SASL_PLAINTEXT", "SASL_SSL")
 
@@ -83,4 +87,6 @@ def outbound_credentials(
             f"the JAAS entry of listener {listener} for {mechanism} needs username and password "
             f"for {mechanism_key}"
         )
+    from refka.security.client import ClientCredentials
+
     return ClientCredentials(mechanism, options["username"], options["password"])

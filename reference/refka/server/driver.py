@@ -30,12 +30,15 @@ import os
 import socket
 import time
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from refka.core.effects import Close, Core, Disconnect, Effect, Halt, Send, SendRequest, Wakeup
 from refka.server.connection import Connection
 from refka.server.files import SegmentFiles
 from refka.server.outbound import OutboundConnection
-from refka.server.outbound_sasl import OutboundSasl
+
+if TYPE_CHECKING:
+    from refka.server.outbound_sasl import OutboundSasl
 
 log = logging.getLogger(__name__)
 

@@ -14,11 +14,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import struct
-from typing import Protocol, cast
+from typing import TYPE_CHECKING, Protocol, cast
 
 from refka.protocol.framing import NEED_DATA, FrameDecoder, FrameTooLarge
-from refka.security.client import SaslClient
 from refka.security.mechanism import SaslFailure
+
+if TYPE_CHECKING:
+    from refka.security.client import SaslClient
 
 log = logging.getLogger(__name__)
 

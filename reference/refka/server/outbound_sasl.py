@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from refka.config import BrokerConfig, controller_listener_name, inter_broker_listener
-from refka.security.client import SaslClient
 from refka.security.settings import CONTROLLER_CHANNELS, outbound_credentials
 
-OutboundSasl = Callable[[str], SaslClient | None]
+if TYPE_CHECKING:
+    from refka.security.client import SaslClient
+
+OutboundSasl = Callable[[str], "SaslClient | None"]
 """channel -> a fresh SASL client for a new connection on it, or None (no SASL)."""
 
 
@@ -36,6 +39,8 @@ def outbound_sasl(config: BrokerConfig) -> OutboundSasl | None:
         credentials = to_controller if channel in CONTROLLER_CHANNELS else to_brokers
         if credentials is None:
             return None
+        from refka.security.client import SaslClient  # hashlib: only for a SASL link
+
         return SaslClient(credentials, os.urandom(16).hex(), client_id)
 
     return client
