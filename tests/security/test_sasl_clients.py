@@ -308,3 +308,33 @@ def test_storage_format_add_scram_makes_a_first_user(tmp_path: Path) -> None:
             producer = confluent_kafka.Producer(config)
             producer.produce(f"first-{mechanism[-3:]}", b"authenticated")
             assert producer.flush(DEADLINE_S) == 0
+
+
+class _Lines(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+def test_librdkafka_reauthenticates_before_its_session_expires() -> None:
+    """KIP-368 with a real client: librdkafka reads ``session_lifetime_ms`` and re-authenticates
+    on its live connection; its writes keep succeeding across several session lifetimes."""
+    reauth_ms = 1000
+    with running_broker(config=sasl_config(**{"connections.max.reauth.ms": str(reauth_ms)})) as b:
+        lines = _Lines()
+        logger = logging.getLogger("test.librdkafka.reauth")
+        logger.addHandler(lines)
+        logger.setLevel(logging.DEBUG)
+        config = client_config(b, "PLAIN", "alice", "alice-secret")
+        producer = confluent_kafka.Producer({**config, "debug": "security", "logger": logger})
+        deadline = time.monotonic() + DEADLINE_S
+        reauths = 0
+        while reauths < 2 and time.monotonic() < deadline:
+            producer.produce("reauth", b"x")
+            assert producer.flush(DEADLINE_S) == 0
+            producer.poll(0.1)  # serves the queued log lines to ``logger``
+            reauths = sum("Auth in state REAUTH" in line for line in lines.lines)
+        assert reauths >= 2, lines.lines[-20:]
