@@ -5,11 +5,15 @@ followers fetch from leaders only by authenticating, as Kafka's brokers do."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import confluent_kafka
+import pytest
 from confluent_kafka.admin import AdminClient
-from refka.testing.cluster import REPLICATION_LISTENER, running_cluster
+from refka.testing.cluster import CONTROLLER_NODE_ID, REPLICATION_LISTENER, running_cluster
 
 from conformance.wire import Connection, build
 
@@ -30,8 +34,44 @@ SASL_CLUSTER = {
 DEADLINE_S = 30.0
 
 
-def test_three_brokers_replicate_over_sasl_inter_broker_listeners() -> None:
-    with running_cluster(3, config=SASL_CLUSTER) as cluster:  # registered over SASL
+SCRAM_JAAS = (
+    "org.apache.kafka.common.security.scram.ScramLoginModule required "
+    'username="broker" password="broker-secret";'
+)
+SCRAM_CLUSTER = {
+    **SASL_CLUSTER,
+    "sasl.enabled.mechanisms": "SCRAM-SHA-512",
+    "sasl.mechanism.inter.broker.protocol": "SCRAM-SHA-512",
+    "sasl.mechanism.controller.protocol": "SCRAM-SHA-512",
+    f"listener.name.{REPLICATION_LISTENER.lower()}.scram-sha-512.sasl.jaas.config": SCRAM_JAAS,
+    "listener.name.controller.scram-sha-512.sasl.jaas.config": SCRAM_JAAS,
+}
+
+
+def format_with_scram_user(root: Path) -> None:
+    """The controller's directory formatted with the brokers' SCRAM user (``--add-scram``),
+    so that they can authenticate on the cluster's first start."""
+    refka = [sys.executable, "-m", "refka", "storage"]
+    cluster_id = subprocess.run(
+        [*refka, "random-uuid"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    subprocess.run(
+        [*refka, "format", "--cluster-id", cluster_id, "--set", f"node.id={CONTROLLER_NODE_ID}",
+         "--set", "process.roles=controller", "--set", "listeners=CONTROLLER://127.0.0.1:0",
+         "--set", f"log.dirs={root / f'node-{CONTROLLER_NODE_ID}'}",
+         "--add-scram", "SCRAM-SHA-512=[name=broker,password=broker-secret]"],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("mechanism", ["PLAIN", "SCRAM-SHA-512"])
+def test_three_brokers_replicate_over_sasl_inter_broker_listeners(
+    mechanism: str, tmp_path: Path
+) -> None:
+    config = SASL_CLUSTER if mechanism == "PLAIN" else SCRAM_CLUSTER
+    if mechanism != "PLAIN":
+        format_with_scram_user(tmp_path)
+    with running_cluster(3, tmp_path, config=config) as cluster:  # registered over SASL
         for listener in (cluster.controller.bootstrap, _replication(cluster, 1)):
             with Connection(listener) as conn:  # both refuse an unauthenticated request
                 conn.send(build(3, 12, topics=None, allow_auto_topic_creation=False))
