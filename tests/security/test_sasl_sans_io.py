@@ -272,3 +272,12 @@ def test_handshake_v0_takes_raw_tokens_until_authenticated() -> None:
     failing = _plain_session()
     failing.handshake("PLAIN", version=0)
     assert failing.raw_token(b"\x00alice\x00wrong", 0) is None  # no framing: just close
+
+
+def test_a_scram_exchange_takes_no_message_after_it_ended() -> None:
+    mechanism = ScramMechanism.SCRAM_SHA_256
+    creds = _credentials(mechanism, "pw")
+    server = ScramServer(mechanism, lambda user, _m: creds.get(user), lambda: "s")
+    _client_exchange(server, mechanism, "bob", "pw")
+    with pytest.raises(SaslFailure, match="Unexpected SASL request in state COMPLETE"):
+        server.evaluate(b"c=biws,r=x,p=y")

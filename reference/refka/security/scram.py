@@ -51,6 +51,15 @@ class ScramMechanism(enum.IntEnum):
         return None
 
 
+class ScramState(enum.Enum):
+    """Where a server exchange is: each client message moves it on; a failure ends it."""
+
+    RECEIVE_CLIENT_FIRST = "receive-client-first"
+    RECEIVE_CLIENT_FINAL = "receive-client-final"
+    COMPLETE = "complete"
+    FAILED = "failed"
+
+
 @dataclass(frozen=True, slots=True)
 class ScramCredential:
     """A user's stored SCRAM credential for one mechanism."""
@@ -96,21 +105,21 @@ class ScramServer:
         self._nonce = nonce
         self.complete = False
         self.authorization_id: str | None = None
-        self._state = "client-first"
+        self._state = ScramState.RECEIVE_CLIENT_FIRST
         self._credential: ScramCredential | None = None
         self._auth_prefix = b""  # client-first-bare "," server-first
         self._nonce_full = ""
         self._user = ""
 
     def evaluate(self, token: bytes) -> Step:
-        if self._state == "client-first":
+        if self._state is ScramState.RECEIVE_CLIENT_FIRST:
             return self._client_first(token.decode("utf-8", errors="replace"))
-        if self._state == "client-final":
+        if self._state is ScramState.RECEIVE_CLIENT_FINAL:
             return self._client_final(token.decode("utf-8", errors="replace"))
-        raise SaslFailure(f"Unexpected SASL request in state {self._state}")
+        raise SaslFailure(f"Unexpected SASL request in state {self._state.name}")
 
     def _client_first(self, message: str) -> Step:
-        self._state = "failed"
+        self._state = ScramState.FAILED
         gs2, _, rest = message.partition(",")
         authzid, _, bare = rest.partition(",")
         if gs2 != "n" or (authzid and not authzid.startswith("a=")):
@@ -136,11 +145,11 @@ class ScramServer:
         salt = base64.b64encode(credential.salt).decode()
         server_first = f"r={self._nonce_full},s={salt},i={credential.iterations}"
         self._auth_prefix = f"{bare},{server_first}".encode()
-        self._state = "client-final"
+        self._state = ScramState.RECEIVE_CLIENT_FINAL
         return Step(server_first.encode())
 
     def _client_final(self, message: str) -> Step:
-        self._state = "failed"
+        self._state = ScramState.FAILED
         without_proof, _, proof_b64 = message.rpartition(",p=")
         fields = without_proof.split(",")
         if len(fields) < 2 or not fields[0].startswith("c=") or not fields[1].startswith("r="):
@@ -164,7 +173,7 @@ class ScramServer:
         server_signature = _hmac(self.scram, credential.server_key, auth_message)
         self.authorization_id = self._user
         self.complete = True
-        self._state = "complete"
+        self._state = ScramState.COMPLETE
         return Step(b"v=" + base64.b64encode(server_signature), done=True)
 
 
