@@ -69,3 +69,17 @@ def test_inter_broker_mechanism_must_be_enabled_and_have_credentials() -> None:
     assert (
         outbound_credentials(plaintext, "PLAINTEXT", "sasl.mechanism.inter.broker.protocol") is None
     )
+
+
+def test_connections_max_reauth_ms_per_listener() -> None:
+    loaded, _ = load_config(
+        None,
+        [
+            "sasl.enabled.mechanisms=PLAIN",
+            f"sasl.jaas.config={PLAIN_JAAS}",
+            "connections.max.reauth.ms=1000",
+            "listener.name.other.connections.max.reauth.ms=5000",
+        ],
+    )
+    assert listener_sasl(loaded, "SASL_PLAINTEXT").max_reauth_ms == 1000
+    assert listener_sasl(loaded, "OTHER").max_reauth_ms == 5000

@@ -55,7 +55,8 @@ def listener_sasl(config: BrokerConfig, listener: str) -> ListenerSasl:
         entry = parse_jaas_config(jaas)
         if mechanism == PLAIN:
             users = plain_users(entry.options)
-    return ListenerSasl(mechanisms, users, config.connections_max_reauth_ms)
+    reauth_ms = int(listener_setting(config, listener, "connections_max_reauth_ms"))
+    return ListenerSasl(mechanisms, users, reauth_ms)
 
 
 CONTROLLER_CHANNELS = frozenset({"heartbeat", "alter-partition", "forwarding", "raft"})
