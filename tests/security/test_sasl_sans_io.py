@@ -130,10 +130,15 @@ def test_only_api_versions_and_the_handshake_before_authentication() -> None:
     session = _plain_session()
     assert session.admit(18, 0) is None
     assert session.admit(17, 0) is None
-    assert "during SASL handshake" in (session.admit(3, 0) or "")  # Metadata: close
-    assert "during SASL handshake" in (session.admit(36, 0) or "")
+    metadata = session.admit(3, 0)  # Metadata: closed, unanswered
+    assert metadata is not None and "during SASL handshake" in metadata.reason
+    assert metadata.error_code is None
+    authenticate = session.admit(36, 0)
+    assert authenticate is not None and "during SASL handshake" in authenticate.reason
     assert session.handshake("PLAIN").error_code == 0
-    assert "during SASL authentication" in (session.admit(0, 0) or "")  # Produce: close
+    produce = session.admit(0, 0)  # Produce: answered ILLEGAL_SASL_STATE, then closed
+    assert produce is not None and "during SASL authentication" in produce.reason
+    assert produce.error_code == ILLEGAL_SASL_STATE
 
 
 def test_unsupported_mechanism_lists_the_enabled_ones_and_closes() -> None:
@@ -160,7 +165,8 @@ def test_session_expires_and_reauthentication_renews_it() -> None:
     answer = session.authenticate(b"\x00alice\x00alice-secret", 5000)
     assert (answer.principal, answer.session_lifetime_ms) == ("User:alice", 1000)
     assert session.admit(3, 5999) is None
-    assert "expired" in (session.admit(3, 6000) or "")
+    expired = session.admit(3, 6000)
+    assert expired is not None and "expired" in expired.reason
     assert session.admit(17, 6000) is None  # a handshake starts re-authentication
     assert session.handshake("PLAIN").error_code == 0
     assert session.authenticate(b"\x00alice\x00alice-secret", 6000).principal == "User:alice"

@@ -59,12 +59,21 @@ class Api:
         return low, self.max_version
 
 
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A request a gate refuses: the connection closes, after an error answer of the request's
+    API carrying ``error_code`` when one is given (Kafka's ``getErrorResponse``)."""
+
+    reason: str
+    error_code: int | None = None
+
+
 class Gate(Protocol):
     """Authentication in front of the handlers (``refka.security.authenticator``)."""
 
     def on_connect(self, connection_id: int, listener: str) -> None: ...
     def on_disconnect(self, connection_id: int) -> None: ...
-    def admit(self, connection_id: int, api_key: int, now_ms: int) -> str | None: ...
+    def admit(self, connection_id: int, api_key: int, now_ms: int) -> Refusal | None: ...
     def expects_raw(self, connection_id: int) -> bool: ...
     def raw_token(self, connection_id: int, token: bytes, now_ms: int) -> bytes | None: ...
     def closing(self, connection_id: int) -> str | None: ...
@@ -127,8 +136,7 @@ class Dispatcher:
         if self.gate is not None:
             refused = self.gate.admit(connection_id, header.api_key, now_ms)
             if refused is not None:
-                self._close(connection_id)
-                return [Close(connection_id, refused)]
+                return self._refuse(queue, api, header.api_version, header.correlation_id, refused)
         if not api.supports(header.api_version):
             if header.api_key != API_VERSIONS_KEY:
                 message = f"unsupported version {header.api_version} of {api.name}"
@@ -199,6 +207,21 @@ class Dispatcher:
             if queue.slots and queue.slots[0].ready:
                 effects.extend(queue.drain())
         return effects
+
+    def _refuse(
+        self, queue: ResponseQueue, api: Api, version: int, correlation_id: int, refused: Refusal
+    ) -> list[Effect]:
+        connection_id = queue.connection_id
+        if refused.error_code is None or not api.supports(version):
+            self._close(connection_id)
+            return [Close(connection_id, refused.reason)]
+        from refka.protocol.error_response import error_response
+
+        body = codec.encode(error_response(api.key, version, refused.error_code))
+        flexible = api.key != API_VERSIONS_KEY and codec.is_flexible(api.key, version)
+        head = codec.response_header(correlation_id, flexible, len(body))
+        queue.fill(queue.open_slot(), (head, body))
+        return [Close(connection_id, refused.reason)]  # after the answer, which drain sends
 
     def _raw_token(self, queue: ResponseQueue, token: bytes, now_ms: int) -> list[Effect]:
         """A raw SASL token after SaslHandshake v0, answered with a raw token (KIP-43)."""

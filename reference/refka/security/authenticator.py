@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from refka.core.dispatch import Refusal
 from refka.security.mechanism import SaslServer
 from refka.security.plain import PLAIN, PlainServer
 from refka.security.session import (
@@ -69,7 +70,7 @@ class SaslAuthenticator:
         self.sessions.pop(connection_id, None)
         self._closing.pop(connection_id, None)
 
-    def admit(self, connection_id: int, api_key: int, now_ms: int) -> str | None:
+    def admit(self, connection_id: int, api_key: int, now_ms: int) -> Refusal | None:
         session = self.sessions.get(connection_id)
         return None if session is None else session.admit(api_key, now_ms)
 

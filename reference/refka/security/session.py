@@ -23,6 +23,7 @@ import enum
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from refka.core.dispatch import Refusal
 from refka.security.mechanism import SaslFailure, SaslServer
 
 SASL_HANDSHAKE = 17
@@ -82,25 +83,29 @@ class SaslSession:
         self._server: SaslServer | None = None
         self.raw_tokens = False  # after SaslHandshake v0: raw frames until authenticated
 
-    def admit(self, api_key: int, now_ms: int) -> str | None:
-        """Why a request of ``api_key`` closes the connection now, or None to serve it."""
+    def admit(self, api_key: int, now_ms: int) -> Refusal | None:
+        """Why a request of ``api_key`` closes the connection now, or None to serve it. During
+        authentication Kafka first answers such a request with ILLEGAL_SASL_STATE."""
         state = self.state
         if state is State.HANDSHAKE:
             if api_key in (API_VERSIONS, SASL_HANDSHAKE):
                 return None
-            return f"Unexpected Kafka request of type {api_key} during SASL handshake"
+            return Refusal(f"Unexpected Kafka request of type {api_key} during SASL handshake")
         if state is State.AUTHENTICATE:
             if api_key == SASL_AUTHENTICATE:
                 return None
-            return f"Unexpected Kafka request of type {api_key} during SASL authentication"
+            reason = f"Unexpected Kafka request of type {api_key} during SASL authentication"
+            return Refusal(reason, ILLEGAL_SASL_STATE)
         if state is State.FAILED:
-            return "SASL authentication failed"
+            return Refusal("SASL authentication failed")
         if api_key == SASL_HANDSHAKE or (
             state is State.REAUTHENTICATE and api_key == SASL_AUTHENTICATE
         ):
             return None
         if self.expires_at_ms is not None and now_ms >= self.expires_at_ms:
-            return "the SASL session expired (connections.max.reauth.ms) without re-authentication"
+            return Refusal(
+                "the SASL session expired (connections.max.reauth.ms) without re-authentication"
+            )
         return None
 
     def handshake(self, mechanism: str, version: int = 1) -> HandshakeAnswer:
