@@ -25,5 +25,5 @@ def test_every_known_response_builds_and_encodes() -> None:
 def test_metadata_error_response_is_kafkas() -> None:
     """Kafka's bytes for Metadata v12: no brokers, null cluster id, controller -1, no topics."""
     body = codec.encode(error_response(3, 12, ILLEGAL_SASL_STATE))
-    assert body == bytes.fromhex("00000000" "01" "00" "ffffffff" "01" "00")
+    assert body == bytes.fromhex("000000000100ffffffff0100")
     assert error_response(17, 1, ILLEGAL_SASL_STATE).error_code == ILLEGAL_SASL_STATE

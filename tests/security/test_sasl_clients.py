@@ -338,3 +338,30 @@ def test_librdkafka_reauthenticates_before_its_session_expires() -> None:
             producer.poll(0.1)  # serves the queued log lines to ``logger``
             reauths = sum("Auth in state REAUTH" in line for line in lines.lines)
         assert reauths >= 2, lines.lines[-20:]
+
+
+def test_the_authenticated_principal_is_what_acls_check() -> None:
+    """SASL sets the principal the StandardAuthorizer checks: the super user ``admin`` may
+    write and describe SCRAM users, ``alice`` without ACLs may do neither."""
+    authorizer = {
+        "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        "super.users": "User:admin;User:ANONYMOUS",  # ANONYMOUS: the PLAINTEXT controller link
+    }
+    with running_broker(config=sasl_config(**authorizer)) as broker:
+        admin = client_config(broker, "PLAIN", "admin", "admin-secret")
+        producer = confluent_kafka.Producer(admin)
+        producer.produce("acl-checked", b"by admin")
+        assert producer.flush(DEADLINE_S) == 0
+        errors: list[Any] = []
+        alice = confluent_kafka.Producer(
+            {**client_config(broker, "PLAIN", "alice", "alice-secret"), "error_cb": errors.append}
+        )
+        alice.produce("acl-checked", b"by alice", on_delivery=lambda e, _m: errors.append(e))
+        alice.flush(DEADLINE_S)
+        codes = {e.code() for e in errors if e is not None}
+        assert confluent_kafka.KafkaError.TOPIC_AUTHORIZATION_FAILED in codes, errors
+        with Connection(broker.bootstrap) as conn:  # raw: librdkafka aborts on this answer
+            assert authenticate(conn).error_code == 0
+            answer = conn.request(build(50, 0, users=[{"name": "x"}]))
+            assert answer.error_code == 31  # CLUSTER_AUTHORIZATION_FAILED
+            assert answer.error_message == "Cluster authorization failed."

@@ -27,6 +27,7 @@ CREATE_TOPICS, DELETE_TOPICS, CREATE_PARTITIONS = 19, 20, 37
 ALTER_CONFIGS, INCREMENTAL_ALTER_CONFIGS, ELECT_LEADERS = 33, 44, 43
 ALTER_PARTITION_REASSIGNMENTS = 45
 CREATE_ACLS, DELETE_ACLS = 30, 31
+ALTER_USER_SCRAM_CREDENTIALS = 51
 FORWARDED = frozenset(
     {
         CREATE_TOPICS,
@@ -37,6 +38,7 @@ FORWARDED = frozenset(
         ELECT_LEADERS,
         CREATE_ACLS,
         DELETE_ACLS,
+        ALTER_USER_SCRAM_CREDENTIALS,
     }
 )
 
@@ -174,4 +176,13 @@ def failed(
             for _ in request.filters
         )
         return codec.build(m.DeleteAclsResponse, throttle_time=zero, filter_results=filter_results)
+    if ctx.api_key == ALTER_USER_SCRAM_CREDENTIALS:
+        users = dict.fromkeys(c.name for c in (*request.deletions, *request.upsertions))
+        results = tuple(
+            codec.build(
+                m.AlterUserScramCredentialsResult, user=u, error_code=error, error_message=None
+            )
+            for u in users
+        )
+        return codec.build(m.AlterUserScramCredentialsResponse, throttle_time=zero, results=results)
     raise ValueError(f"API {ctx.api_key} is not forwarded")

@@ -61,6 +61,8 @@ API_ACLS: dict[int, tuple[Rule, ...]] = {
     44: ((TOPIC, Op.ALTER_CONFIGS), (CLUSTER, Op.ALTER_CONFIGS)),  # IncrementalAlterConfigs
     45: ((CLUSTER, Op.ALTER),),  # AlterPartitionReassignments
     47: ((GROUP, Op.DELETE), (TOPIC, Op.READ)),  # OffsetDelete
+    50: ((CLUSTER, Op.DESCRIBE),),  # DescribeUserScramCredentials
+    51: ((CLUSTER, Op.ALTER),),  # AlterUserScramCredentials
     55: ((CLUSTER, Op.DESCRIBE),),  # DescribeQuorum (controller)
     56: ((CLUSTER, Op.CLUSTER_ACTION),),  # AlterPartition (controller)
     61: ((TOPIC, Op.READ),),  # DescribeProducers
@@ -71,8 +73,9 @@ API_ACLS: dict[int, tuple[Rule, ...]] = {
     67: ((CLUSTER, Op.CLUSTER_ACTION),),  # AllocateProducerIds (controller)
     75: ((TOPIC, Op.DESCRIBE),),  # DescribeTopicPartitions
 }
-"""api key -> the (resource type, operation) rules it checks. ApiVersions, DescribeCluster
-and the telemetry APIs check none (DescribeCluster reports authorized operations only)."""
+"""api key -> the (resource type, operation) rules it checks. ApiVersions, DescribeCluster,
+SaslHandshake, SaslAuthenticate and the telemetry APIs check none (DescribeCluster reports
+authorized operations only)."""
 
 DENIED: dict[ResourceType, ErrorCode] = {
     TOPIC: ErrorCode.topic_authorization_failed,
