@@ -754,6 +754,15 @@ class BrokerConfig(ConfigModel):
     sasl_mechanism_controller_protocol: str = _f(
         "GSSAPI", "SASL mechanism used for communication with controllers. Default is GSSAPI."
     )
+    connection_failed_authentication_delay_ms: int = _f(
+        100,
+        "Connection close delay on failed authentication: this is the time (in milliseconds) "
+        "by which connection close will be delayed on authentication failure. This must be "
+        "configured to be less than connections.max.idle.ms to prevent connection timeout. "
+        "refka's broker delays the close (the answer leaves at once); its controller closes "
+        "at once.",
+        ge=0,
+    )
     connections_max_reauth_ms: int = _f(
         0,
         "When explicitly set to a positive number (the default is 0, not a positive number), a "

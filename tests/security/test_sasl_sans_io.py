@@ -287,3 +287,21 @@ def test_a_scram_exchange_takes_no_message_after_it_ended() -> None:
     _client_exchange(server, mechanism, "bob", "pw")
     with pytest.raises(SaslFailure, match="Unexpected SASL request in state COMPLETE"):
         server.evaluate(b"c=biws,r=x,p=y")
+
+
+def test_a_failed_connection_closes_after_the_delay() -> None:
+    """``connection.failed.authentication.delay.ms`` (KIP-306): the answer leaves at once, the
+    close waits; any request meanwhile closes it at once."""
+    from refka.security.authenticator import ListenerSasl, SaslAuthenticator
+
+    sasl = SaslAuthenticator(
+        {"SASL": ListenerSasl(("PLAIN",), {"alice": "pw"})}, lambda u, m: None, lambda: "n", 100
+    )
+    sasl.on_connect(7, "sasl")
+    sasl.handshake(7, "PLAIN", 1, 1000)
+    answer = sasl.authenticate(7, b"\x00alice\x00wrong", 1000)
+    assert answer.error_code == SASL_AUTHENTICATION_FAILED
+    assert sasl.closing(7) is None and sasl.next_deadline_ms() == 1100
+    assert sasl.due_closes(1099) == []
+    assert sasl.admit(7, 3, 1050) is not None  # a request meanwhile: closed now
+    assert [c for c, _ in sasl.due_closes(1100)] == [7] and sasl.next_deadline_ms() is None

@@ -259,7 +259,8 @@ class Broker:
             self.replicas.on_tick(now_ms)
             self.groups.on_tick(now_ms)
             self.transactions.on_tick(now_ms)
-            return self._collect(now_ms)
+            closes = [Close(c, reason) for c, reason in self.sasl.due_closes(now_ms)]
+            return self._collect(now_ms) + closes
 
         return self._guard(handle)
 
@@ -361,6 +362,7 @@ class Broker:
             self.replicas.next_deadline_ms(),
             self.lifecycle.next_deadline_ms(),
             self.loader.next_deadline_ms(),
+            self.sasl.next_deadline_ms(),
         )
         if deadline is not None and deadline != self._wakeup_ms:
             self._wakeup_ms = deadline
@@ -381,7 +383,12 @@ def _sasl_authenticator(
     def credential(user: str, mechanism: ScramMechanism) -> ScramCredential | None:
         return image().scram_credential(user, mechanism)
 
-    return SaslAuthenticator(sasl_listeners(config, names), credential, nonce)
+    return SaslAuthenticator(
+        sasl_listeners(config, names),
+        credential,
+        nonce,
+        config.connection_failed_authentication_delay_ms,
+    )
 
 
 def _controller_address(config: BrokerConfig) -> NodeAddress:

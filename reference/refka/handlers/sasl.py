@@ -21,7 +21,7 @@ AUTHENTICATE_KEY = 36
 
 
 def handle_sasl_handshake(sasl: SaslAuthenticator, ctx: RequestContext, request: Any) -> Any:
-    answer = sasl.handshake(ctx.connection_id, request.mechanism, ctx.api_version)
+    answer = sasl.handshake(ctx.connection_id, request.mechanism, ctx.api_version, ctx.now_ms)
     m = codec.response_module(HANDSHAKE_KEY, ctx.api_version)
     return m.SaslHandshakeResponse(
         error_code=ErrorCode(answer.error_code), mechanisms=answer.mechanisms

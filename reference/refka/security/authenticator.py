@@ -49,12 +49,17 @@ class SaslAuthenticator:
         listeners: dict[str, ListenerSasl],
         credentials: CredentialLookup,
         nonce: Callable[[], str],
+        failed_close_delay_ms: int = 0,
     ) -> None:
         self.listeners = listeners
         self._credentials = credentials
         self._nonce = nonce
+        self.failed_close_delay_ms = (
+            failed_close_delay_ms  # connection.failed.authentication.delay.ms
+        )
         self.sessions: dict[int, SaslSession] = {}
         self._closing: dict[int, str] = {}
+        self._delayed: dict[int, tuple[int, str]] = {}  # connection -> (close at ms, reason)
         self.on_authenticated: Callable[[int, str], None] = lambda connection_id, principal: None
 
     def on_connect(self, connection_id: int, listener: str) -> None:
@@ -69,14 +74,32 @@ class SaslAuthenticator:
     def on_disconnect(self, connection_id: int) -> None:
         self.sessions.pop(connection_id, None)
         self._closing.pop(connection_id, None)
+        self._delayed.pop(connection_id, None)
 
     def admit(self, connection_id: int, api_key: int, now_ms: int) -> Refusal | None:
         session = self.sessions.get(connection_id)
         return None if session is None else session.admit(api_key, now_ms)
 
     def closing(self, connection_id: int) -> str | None:
-        """Why the connection closes once its answer is out (a failed exchange), or None."""
+        """Why the connection closes once its answer is out (a failed exchange), or None; with
+        ``connection.failed.authentication.delay.ms`` the close waits (:meth:`due_closes`)."""
         return self._closing.pop(connection_id, None)
+
+    def due_closes(self, now_ms: int) -> list[tuple[int, str]]:
+        """The failed connections whose close delay (KIP-306) is over: (connection, reason)."""
+        due = [(c, reason) for c, (at_ms, reason) in self._delayed.items() if at_ms <= now_ms]
+        for connection_id, _ in due:
+            del self._delayed[connection_id]
+        return due
+
+    def next_deadline_ms(self) -> int | None:
+        return min((at_ms for at_ms, _ in self._delayed.values()), default=None)
+
+    def _fail(self, connection_id: int, reason: str, now_ms: int) -> None:
+        if self.failed_close_delay_ms > 0:
+            self._delayed[connection_id] = (now_ms + self.failed_close_delay_ms, reason)
+        else:
+            self._closing[connection_id] = reason
 
     def expects_raw(self, connection_id: int) -> bool:
         """The next frame is a raw SASL token (after SaslHandshake v0), not a request."""
@@ -91,13 +114,15 @@ class SaslAuthenticator:
             self.on_authenticated(connection_id, session.principal)
         return answer
 
-    def handshake(self, connection_id: int, mechanism: str, version: int = 1) -> HandshakeAnswer:
+    def handshake(
+        self, connection_id: int, mechanism: str, version: int = 1, now_ms: int = 0
+    ) -> HandshakeAnswer:
         session = self.sessions.get(connection_id)
         if session is None:
             return HandshakeAnswer(ILLEGAL_SASL_STATE, ())
         answer = session.handshake(mechanism, version)
         if answer.close:
-            self._closing[connection_id] = f"SASL handshake failed: mechanism {mechanism}"
+            self._fail(connection_id, f"SASL handshake failed: mechanism {mechanism}", now_ms)
         return answer
 
     def authenticate(self, connection_id: int, token: bytes, now_ms: int) -> AuthenticateAnswer:
@@ -107,7 +132,8 @@ class SaslAuthenticator:
             return AuthenticateAnswer(ILLEGAL_SASL_STATE, message, b"")
         answer = session.authenticate(token, now_ms)
         if answer.close:
-            self._closing[connection_id] = f"SASL authentication failed: {answer.error_message}"
+            reason = f"SASL authentication failed: {answer.error_message}"
+            self._fail(connection_id, reason, now_ms)
         elif answer.principal is not None:
             self.on_authenticated(connection_id, answer.principal)
         return answer
