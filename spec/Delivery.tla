@@ -124,11 +124,12 @@ Drop ==
        \/ \E s \in responses : responses' = responses \ {s} /\ UNCHANGED requests
     /\ UNCHANGED <<log, hw, nextSeq, outstanding, acked, failovers>> /\ UNCHANGED consumerVars
 
-(* The leader fails; the new leader from the ISR has the committed prefix. *)
+(* The leader fails; the new leader from the ISR has the committed prefix, *)
+(* and perhaps more of the old leader's log (what it had fetched).        *)
 LeaderFailover ==
     /\ failovers < MaxFailovers
     /\ failovers' = failovers + 1
-    /\ log' = SubSeq(log, 1, hw)
+    /\ \E k \in hw..Len(log) : log' = SubSeq(log, 1, k)
     /\ UNCHANGED <<hw, nextSeq, outstanding, requests, responses, acked>>
     /\ UNCHANGED consumerVars
 

@@ -420,9 +420,11 @@ class Replica:
             if refused is not None:
                 return AppendResult(refused.error_code, error_message=refused.message)
         elif header.has_producer_id:
-            from refka.producer_state import SequenceDuplicate, SequenceError
+            from refka.producer_state import SequenceDuplicate, SequenceError, SequenceOk
 
             check = self.producer_state.check_sequence(header)
+            if self.tracer is not None and not isinstance(check, SequenceOk):
+                self._trace_handle_produce(self.tracer, header, check)
             if isinstance(check, SequenceError):
                 return AppendResult(check.error_code, error_message=check.message)
             if isinstance(check, SequenceDuplicate):
@@ -434,6 +436,20 @@ class Replica:
         if from_client:
             records, headers = self._recompress(records, headers)
         return self._append(records, headers, now_ms)
+
+    def _trace_handle_produce(self, tracer: Tracer, header: BatchHeader, check: object) -> None:
+        """Delivery.tla's HandleProduce that appends nothing: a duplicate or a refusal."""
+        from refka.core import trace
+        from refka.producer_state import SequenceDuplicate, SequenceError
+
+        if isinstance(check, SequenceDuplicate):
+            verdict, offset = "duplicate", check.batch.first_offset
+        else:
+            assert isinstance(check, SequenceError)
+            verdict, offset = check.error_code.name.upper(), -1
+        tracer(trace.HandleProduce(self.replica_id, self.topic, self.partition, self.leader_epoch,
+                                   header.producer_id, header.producer_epoch,
+                                   header.base_sequence, verdict, offset))  # fmt: skip
 
     def _recompress(
         self, records: bytes, headers: list[BatchHeader]

@@ -38,10 +38,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from refka.core.trace import ElectLeader, JoinGroup, TraceEvent
+from refka.core.trace import ElectLeader, JoinGroup, LeaderAppend, TraceEvent
 from refka.spec_check import default_spec_dir, find_tla2tools
 from refka.spec_trace import TraceError, read_trace, replication_steps
 from refka.spec_trace import tla_module as trace_module
+from refka.spec_trace_delivery import delivery_steps
+from refka.spec_trace_delivery import tla_module as delivery_module
 from refka.spec_trace_election import election_steps
 from refka.spec_trace_election import tla_module as election_module
 from refka.spec_trace_group import group_steps
@@ -84,6 +86,14 @@ MODULES: dict[str, SpecModule] = {
         lambda events, topic, _: group_steps(events, topic),
         lambda t, stop, _: group_module(t, stop),
         applies=lambda events: any(isinstance(e, JoinGroup) for e in events),
+    ),
+    "Delivery": SpecModule(
+        "Delivery",
+        delivery_steps,
+        lambda t, stop, _: delivery_module(t, stop),
+        applies=lambda events: any(
+            isinstance(e, LeaderAppend) and e.producer_id >= 0 for e in events
+        ),
     ),
 }
 DEFAULT_TIMEOUT_S = 300.0

@@ -41,6 +41,9 @@ RegisterBroker         Election ``RegisterBroker``                  ``QuorumCont
 Flush                  Election ``Flush``                           ``PartitionLog.flush`` (hook
                                                                     set by ``Replica``; one inside
                                                                     an append: after its event)
+HandleProduce          Delivery ``HandleProduce`` (the branches    ``Replica.append_as_leader``
+                       that append nothing: a duplicate answered
+                       with its first offsets, a sequence refused)
 ReadHighWatermark      Replication ``ConsumerReadHighWatermark``    ``handle_list_offsets`` (a
                        (ListOffsets latest, read_uncommitted)       consumer's request)
 AcknowledgeProduce     Replication/Election ``acked`` (the records  ``DelayedProduce.try_complete``
@@ -177,6 +180,22 @@ class Flush(TraceEvent):
 
     topic: str
     partition: int
+    offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class HandleProduce(TraceEvent):
+    """The leader handled an idempotent batch without appending it (KIP-98): ``verdict``
+    "duplicate" (answered with the first write's ``offset``) or the error it refused it with
+    (``offset`` -1). An appended batch is a ``LeaderAppend``."""
+
+    topic: str
+    partition: int
+    leader_epoch: int
+    producer_id: int
+    producer_epoch: int
+    base_sequence: int
+    verdict: str
     offset: int
 
 
@@ -358,6 +377,7 @@ EVENT_TYPES: tuple[type[TraceEvent], ...] = (
     AdvanceHighWatermark,
     SendAlterPartition,
     Flush,
+    HandleProduce,
     ReadHighWatermark,
     AcknowledgeProduce,
     ElectLeader,
