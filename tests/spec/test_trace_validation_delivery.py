@@ -69,13 +69,10 @@ def test_a_retry_appended_twice_is_rejected_at_its_second_append(tmp_path: Path)
     verdict = check(bug)
     assert not verdict.accepted and verdict.invariant is None, verdict.lines()
     events = read_trace(bug.read_text().splitlines())
-    appends = [(i, e) for i, e in enumerate(events, 1) if isinstance(e, ev.LeaderAppend)]
-    seen: set[int] = set()
-    for line, append in appends:  # the first append of a sequence number appended before
-        if append.base_sequence in seen:
-            break
-        seen.add(append.base_sequence)
-    assert verdict.step.line == line and verdict.step.action == "HandleProduce", verdict.lines()
+    appends = [(i, e.base_sequence) for i, e in enumerate(events, 1)
+               if isinstance(e, ev.LeaderAppend)]  # fmt: skip
+    again = next(i for n, (i, seq) in enumerate(appends) if seq in {s for _, s in appends[:n]})
+    assert verdict.step.line == again and verdict.step.action == "HandleProduce", verdict.lines()
     assert "log = <<0, 1>>" in verdict.state
 
 
