@@ -45,6 +45,7 @@ def run(config: SimConfig, seed: int, ops: Callable[[int, int], list[Operation]]
 def lost_answer(path: Path, bugs: tuple[str, ...] = ()) -> Path:
     """Batch 1's answers from the leader to the producer are held (cut) past its
     request.timeout.ms: the producer retries it, twice, then the link heals."""
+
     def ops(leader: int, producer: int) -> list[Operation]:
         return [PRODUCE, Operation.of("run", ms=500), Operation.of("cut", source=leader,
                 target=producer), PRODUCE, Operation.of("run", ms=12000), Operation.of("heal"),
