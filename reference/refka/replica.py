@@ -451,6 +451,19 @@ class Replica:
                                    header.producer_id, header.producer_epoch,
                                    header.base_sequence, verdict, offset))  # fmt: skip
 
+    def _trace_marker(
+        self, tracer: Tracer, header: BatchHeader, data: bytes | bytearray, offset: int
+    ) -> None:
+        """Transactions.tla's WriteMarker: a commit or abort marker landed here."""
+        from refka.core import trace
+        from refka.protocol.txn_markers import COMMIT, read_marker
+
+        marker = read_marker(header, memoryview(data))
+        if marker is not None:
+            tracer(trace.WriteMarker(self.replica_id, self.topic, self.partition,
+                                     header.producer_id, header.producer_epoch,
+                                     marker[0] == COMMIT, offset))  # fmt: skip
+
     def _recompress(
         self, records: bytes, headers: list[BatchHeader]
     ) -> tuple[bytes, list[BatchHeader]]:
@@ -500,6 +513,8 @@ class Replica:
                     headers[0].base_sequence if header.has_producer_id else -1,
                 )
             )
+            if header.is_control:
+                self._trace_marker(self.tracer, header, data, base_offset)
             self._release_flush()
         self.maybe_increment_high_watermark()
         return AppendResult(
@@ -734,6 +749,8 @@ class Replica:
         if slices and committed and self.txn_index.entries:
             found = self.txn_index.collect(fetch_offset, max_offset)
             aborted = tuple((a.producer_id, a.first_offset) for a in found)
+        if self.tracer is not None and slices and isolation is FetchIsolation.TXN_COMMITTED:
+            self._trace_read_committed(self.tracer, fetch_offset, slices, aborted)
         return ReadResult(
             slices=slices,
             high_watermark=self.high_watermark,
@@ -742,6 +759,19 @@ class Replica:
             size=sum(s.size for s in slices),
             aborted=aborted,
         )
+
+    def _trace_read_committed(self, tracer: Tracer, fetch_offset: int,
+                              slices: list[FileSlice],
+                              aborted: tuple[tuple[int, int], ...]) -> None:  # fmt: skip
+        """Transactions.tla's ConsumerRead: what a read_committed Fetch was given."""
+        from refka.core import trace
+
+        end = fetch_offset
+        for header in iter_headers(self.log.read_bytes(slices)):
+            end = header.last_offset + 1
+        tracer(trace.ReadCommitted(self.replica_id, self.topic, self.partition, fetch_offset,
+                                   end, self.last_stable_offset, self.high_watermark,
+                                   aborted))  # fmt: skip
 
     # -------------------------------------------------------------- truncation
 

@@ -106,9 +106,10 @@ class _Converter:
                 self.failovers += 1
                 self.add("LeaderFailover", at, log_len=len(self.batches))
             case ev.LeaderAppend() if not self.stale(event, event.leader_epoch, at):
-                if event.producer_id < 0:
-                    self.add("Unmapped", at, note="a batch without a producer id: Delivery "
-                             "traces need the idempotent producer")  # fmt: skip
+                if event.producer_id < 0 or event.base_sequence < 0:
+                    self.add("Unmapped", at, note="a batch without a producer id or sequence "
+                             "(a transaction marker): Delivery traces need the idempotent "
+                             "producer, without transactions")  # fmt: skip
                     return
                 batch = self.batch(event.producer_id, event.base_sequence)
                 self.attempt(batch, at)

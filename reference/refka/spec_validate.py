@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from refka.core.trace import ElectLeader, JoinGroup, LeaderAppend, TraceEvent
+from refka.core.trace import AddPartitionsToTxn, ElectLeader, JoinGroup, LeaderAppend, TraceEvent
 from refka.spec_check import default_spec_dir, find_tla2tools
 from refka.spec_trace import TraceError, read_trace, replication_steps
 from refka.spec_trace import tla_module as trace_module
@@ -48,6 +48,8 @@ from refka.spec_trace_election import election_steps
 from refka.spec_trace_election import tla_module as election_module
 from refka.spec_trace_group import group_steps
 from refka.spec_trace_group import tla_module as group_module
+from refka.spec_trace_txn import tla_module as txn_module
+from refka.spec_trace_txn import txn_steps
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +67,10 @@ class SpecModule:
     @property
     def trace_module(self) -> str:
         return f"Trace{self.base}"
+
+
+def _transactional(events: list[TraceEvent]) -> bool:
+    return any(isinstance(e, AddPartitionsToTxn) for e in events)
 
 
 def _elects(events: list[TraceEvent]) -> bool:
@@ -91,9 +97,16 @@ MODULES: dict[str, SpecModule] = {
         "Delivery",
         delivery_steps,
         lambda t, stop, _: delivery_module(t, stop),
-        applies=lambda events: any(
-            isinstance(e, LeaderAppend) and e.producer_id >= 0 for e in events
+        applies=lambda events: (
+            any(isinstance(e, LeaderAppend) and e.producer_id >= 0 for e in events)
+            and not _transactional(events)
         ),
+    ),
+    "Transactions": SpecModule(
+        "Transactions",
+        txn_steps,
+        lambda t, stop, _: txn_module(t, stop),
+        applies=lambda events: _transactional(events),
     ),
 }
 DEFAULT_TIMEOUT_S = 300.0

@@ -181,7 +181,12 @@ class Broker:
             tracer,
         )
         self.transactions = TransactionService(
-            self.topics, self.partitions, self._reply, self.network, self.groups.on_txn_marker
+            self.topics,
+            self.partitions,
+            self._reply,
+            self.network,
+            self.groups.on_txn_marker,
+            tracer,
         )
         telemetry = ClientMetrics(SeededRandom(seed ^ TELEMETRY_SEED), config.telemetry_max_bytes)
         services = registry.BrokerServices(

@@ -57,6 +57,16 @@ LeaveGroup             ConsumerGroup ``LeaveGroup``                 ``GroupCoord
 MemberExpired          ConsumerGroup ``MemberExpired``              ``GroupCoordinator._tick_group``
 CommitOffset           ConsumerGroup/Delivery ``CommitOffset``      ``GroupCoordinator.
                                                                     commit_offsets``
+AddPartitionsToTxn     Transactions ``BeginTxn`` (the partition     ``TransactionCoordinator.
+                       joins the producer's transaction)            add_partitions``
+EndTxn                 Transactions ``EndTxn`` (PrepareCommit or    ``TransactionCoordinator.
+                       PrepareAbort; a timeout's abort too)         _prepare_end``
+WriteMarker            Transactions ``WriteMarker`` (the marker     ``Replica._append`` (a control
+                       lands in one partition)                      batch)
+CompleteTxn            Transactions ``WriteMarker``'s completion    ``TransactionCoordinator.
+                       (CompleteCommit or CompleteAbort)            complete_markers``
+ReadCommitted          Transactions ``ConsumerRead`` (a             ``Replica.read_records``
+                       read_committed Fetch's records)
 =====================  ===========================================  ==============================
 
 Refinements the specs abstract away: Kafka's controller elects at once when it fences a leader
@@ -369,6 +379,70 @@ class CommitOffset(TraceEvent):
     offsets: tuple[tuple[str, int, int], ...]
 
 
+# ------------------------------------------------------------------- transactions
+
+
+@dataclass(frozen=True, slots=True)
+class AddPartitionsToTxn(TraceEvent):
+    """The coordinator added ``partitions`` (topic, partition) to the ongoing transaction of
+    ``transactional_id`` (it was ``previous_state`` before: Empty or Complete* begins one)."""
+
+    transactional_id: str
+    producer_id: int
+    producer_epoch: int
+    partitions: tuple[tuple[str, int], ...]
+    previous_state: str
+
+
+@dataclass(frozen=True, slots=True)
+class EndTxn(TraceEvent):
+    """The transaction moved to ``state`` (PrepareCommit or PrepareAbort: EndTxn, or the
+    coordinator's abort at transaction.timeout.ms); its markers go to ``partitions``."""
+
+    transactional_id: str
+    producer_id: int
+    producer_epoch: int
+    state: str
+    partitions: tuple[tuple[str, int], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CompleteTxn(TraceEvent):
+    """Every marker is written: the transaction is in ``state`` (CompleteCommit or
+    CompleteAbort)."""
+
+    transactional_id: str
+    producer_id: int
+    producer_epoch: int
+    state: str
+
+
+@dataclass(frozen=True, slots=True)
+class WriteMarker(TraceEvent):
+    """The leader appended ``producer_id``'s commit (or abort) marker at ``offset``."""
+
+    topic: str
+    partition: int
+    producer_id: int
+    producer_epoch: int
+    commit: bool
+    offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReadCommitted(TraceEvent):
+    """The leader gave a read_committed Fetch the records ``[fetch_offset, end_offset)`` with
+    the LSO and the aborted transactions (producer id, first offset) among them."""
+
+    topic: str
+    partition: int
+    fetch_offset: int
+    end_offset: int
+    last_stable_offset: int
+    high_watermark: int
+    aborted: tuple[tuple[int, int], ...]
+
+
 EVENT_TYPES: tuple[type[TraceEvent], ...] = (
     LeaderAppend,
     FollowerFetch,
@@ -391,6 +465,11 @@ EVENT_TYPES: tuple[type[TraceEvent], ...] = (
     LeaveGroup,
     MemberExpired,
     CommitOffset,
+    AddPartitionsToTxn,
+    EndTxn,
+    CompleteTxn,
+    WriteMarker,
+    ReadCommitted,
 )
 
 

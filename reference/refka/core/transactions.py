@@ -37,6 +37,7 @@ from refka.core.topics import Node, Topics
 from refka.metadata.image import MetadataImage
 
 if TYPE_CHECKING:
+    from refka.core.trace import Tracer
     from refka.core.txn_markers import TxnMarkerSender
     from refka.txn.coordinator import TransactionCoordinator
     from refka.txn.effects import Effect, WriteTxnMarkers
@@ -56,10 +57,13 @@ class TransactionService:
         reply: Callable[[RequestContext, Any], None],
         client: NetworkClient,
         on_marker: Callable[[str, int, int, bool], None] | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
         """``client``: the connections to the other brokers (markers for the partitions they
         lead). ``on_marker(topic, partition, producer_id, committed)``: a marker was written
-        here (the group coordinator completes the transaction's offsets)."""
+        here (the group coordinator completes the transaction's offsets). ``tracer``: the
+        coordinator's Transactions.tla steps (``refka.core.trace``)."""
+        self._tracer = tracer
         self._topics = topics
         self._partitions = partitions
         self._reply = reply
@@ -96,6 +100,8 @@ class TransactionService:
                 ),
                 owned=frozenset(),
             )
+            self._coordinator.tracer = self._tracer
+            self._coordinator.node = self._topics.node.node_id
         return self._coordinator
 
     @property

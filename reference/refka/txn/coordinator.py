@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 from kio.schema.errors import ErrorCode
 
@@ -29,6 +29,9 @@ from refka.txn.effects import Effect, ProducerIdResult, WriteTxnMarkers
 from refka.txn.metadata import NO_EPOCH, NO_PRODUCER_ID, TopicPartition, TransactionMetadata
 from refka.txn.state import PENDING_STATES, TransactionResult, TransactionState
 from refka.txn.state_manager import TransactionConfig, TransactionStateManager
+
+if TYPE_CHECKING:
+    from refka.core.trace import Tracer
 
 E = ErrorCode
 S = TransactionState
@@ -42,6 +45,8 @@ class TransactionCoordinator:
     """The transaction APIs over the ``TransactionStateManager`` of this node."""
 
     state: TransactionStateManager
+    tracer: Tracer | None = None  # Transactions.tla steps (refka.core.trace)
+    node: int = -1  # this broker's id, for the trace events
 
     @classmethod
     def build(cls, config: TransactionConfig, owned: frozenset[int] | None = None) -> Self:
@@ -143,8 +148,17 @@ class TransactionCoordinator:
             return E.concurrent_transactions, []
         if txn.state is S.ONGOING and wanted <= txn.partitions:
             return E.none, []
+        previous = txn.state
         txn.transition_to(S.ONGOING, now_ms)
+        added = wanted - txn.partitions
         txn.partitions |= wanted
+        if self.tracer is not None:
+            from refka.core import trace
+
+            event = trace.AddPartitionsToTxn(self.node, txn.transactional_id, txn.producer_id,
+                                             txn.producer_epoch, tuple(sorted(added)),
+                                             _name(previous))  # fmt: skip
+            self.tracer(event)
         return E.none, [self.state.persist(txn, now_ms)]
 
     # ------------------------------------------------------------ EndTxn
@@ -181,6 +195,12 @@ class TransactionCoordinator:
     ) -> list[Effect]:
         commit = result is TransactionResult.COMMIT
         txn.transition_to(S.PREPARE_COMMIT if commit else S.PREPARE_ABORT, now_ms)
+        if self.tracer is not None:
+            from refka.core import trace
+
+            self.tracer(trace.EndTxn(self.node, txn.transactional_id, txn.producer_id,
+                                     txn.producer_epoch, _name(txn.state),
+                                     tuple(sorted(txn.partitions))))  # fmt: skip
         return [self.state.persist(txn, now_ms), self._markers(txn)]
 
     def _markers(self, txn: TransactionMetadata) -> WriteTxnMarkers:
@@ -203,6 +223,11 @@ class TransactionCoordinator:
         done = S.COMPLETE_COMMIT if txn.state is S.PREPARE_COMMIT else S.COMPLETE_ABORT
         txn.transition_to(done, now_ms)
         txn.partitions.clear()
+        if self.tracer is not None:
+            from refka.core import trace
+
+            self.tracer(trace.CompleteTxn(self.node, transactional_id, txn.producer_id,
+                                          txn.producer_epoch, _name(done)))  # fmt: skip
         return [self.state.persist(txn, now_ms)]
 
     # ------------------------------------------------------------ loading
@@ -264,3 +289,8 @@ def _valid_expected(txn: TransactionMetadata, producer_id: int, epoch: int) -> b
     if producer_id == txn.producer_id:
         return epoch in (txn.producer_epoch, txn.last_producer_epoch)
     return producer_id == txn.previous_producer_id
+
+
+def _name(state: TransactionState) -> str:
+    """Kafka's name of a state: ``PrepareCommit``."""
+    return "".join(word.capitalize() for word in state.name.split("_"))
