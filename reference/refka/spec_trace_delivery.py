@@ -111,10 +111,18 @@ class _Converter:
                              "(a transaction marker): Delivery traces need the idempotent "
                              "producer, without transactions")  # fmt: skip
                     return
+                fresh = event.producer_id not in self.bases
                 batch = self.batch(event.producer_id, event.base_sequence)
+                last = self.batches[-1][1] if self.batches else -1
+                note = ""
+                if fresh and self.bases and batch != last + 1:
+                    note = (
+                        f"a fresh producer id after batch {last + 1} was lost: Delivery.tla "
+                        "has one producer id, whose sequence numbers go on (no epoch bump)"
+                    )
                 self.attempt(batch, at)
                 self.batches.append((event.log_end_offset, batch))
-                self.add("HandleProduce", at, seq=batch, log_len=len(self.batches))
+                self.add("HandleProduce", at, seq=batch, log_len=len(self.batches), note=note)
             case ev.HandleProduce() if not self.stale(event, event.leader_epoch, at):
                 batch = self.batch(event.producer_id, event.base_sequence)
                 self.attempt(batch, at)

@@ -77,6 +77,7 @@ def test_a_retry_appended_twice_is_rejected_at_its_second_append(tmp_path: Path)
     assert "log = <<0, 1>>" in verdict.state
 
 
+@pytest.mark.slow
 @needs_tlc
 def test_a_leader_failover_with_a_fresh_producer_id_is_accepted(tmp_path: Path) -> None:
     def ops(leader: int, _: int) -> list[Operation]:
@@ -96,6 +97,7 @@ def test_a_leader_failover_with_a_fresh_producer_id_is_accepted(tmp_path: Path) 
     assert verdict.accepted, verdict.lines()
 
 
+@pytest.mark.slow
 @needs_tlc
 def test_an_answer_before_the_high_watermark_passes_its_batch_is_rejected(
     tmp_path: Path,

@@ -127,6 +127,7 @@ def late_write(tmp_path: Path, bugs: str = "") -> tuple[Path, ErrorCode]:
         return plain(node_file, ev.CompleteTxn, 1), errors[1]
 
 
+@pytest.mark.slow  # 3 TLC runs and 2 brokers
 @needs_tlc
 def test_a_write_after_the_abort_is_rejected_at_its_append(tmp_path: Path) -> None:
     fixed, refused = late_write(tmp_path / "fixed")

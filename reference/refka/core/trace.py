@@ -47,7 +47,8 @@ HandleProduce          Delivery ``HandleProduce`` (the branches    ``Replica.app
 ReadHighWatermark      Replication ``ConsumerReadHighWatermark``    ``handle_list_offsets`` (a
                        (ListOffsets latest, read_uncommitted)       consumer's request)
 AcknowledgeProduce     Replication/Election ``acked`` (the records  ``DelayedProduce.try_complete``
-                       an acks=all answer acknowledges)
+                       an acks=all answer acknowledges); Delivery
+                       ``ReceiveResponse``
 JoinGroup              ConsumerGroup ``JoinGroup`` (a new member)   ``GroupCoordinator.
                                                                     _add_member_and_rebalance``
 CompleteJoin           ConsumerGroup ``CompleteJoin``               ``GroupCoordinator.
