@@ -2,8 +2,10 @@
 
 Each trace file (one event ``repr`` a line: ``refka simulate --trace``, ``refka campaign
 --trace-dir``, the server's ``refka.trace.file``) becomes the ``TraceData`` module of
-``spec/trace/TraceReplication.tla`` (``refka.spec_trace``) and of
-``spec/trace/TraceElection.tla`` (``refka.spec_trace_election``; ``--spec`` picks one), and TLC
+``spec/trace/TraceReplication.tla`` (``refka.spec_trace``), of
+``spec/trace/TraceElection.tla`` (``refka.spec_trace_election``), and likewise of
+TraceConsumerGroup, TraceDelivery and TraceTransactions (``refka.spec_trace_group``,
+``_delivery``, ``_txn``; ``--spec`` picks one, or all the trace has events for), and TLC
 explores the spec's behaviours that follow it. The trace is accepted when TLC reaches the end of
 it (the invariant ``TraceNotAccepted`` is violated); otherwise TLC's deepest level is the first
 event no step of the spec matches, and a second run stopped just before it prints the spec's

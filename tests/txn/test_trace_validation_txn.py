@@ -17,6 +17,7 @@ from kio.schema.errors import ErrorCode
 from refka.core import trace as ev
 from refka.spec_check import default_spec_dir, find_tla2tools
 from refka.spec_trace import read_trace
+from refka.spec_trace_txn import txn_steps
 from refka.spec_validate import Verdict, validate
 from refka.testing import running_broker
 from txn_helpers import DEADLINE_S, confluent_producer, create_topic, read_all, send
@@ -143,3 +144,26 @@ def test_a_write_after_the_abort_is_rejected_at_its_append(tmp_path: Path) -> No
     late = next(i for i, e in appends if e.topic == TOPIC and e.base_sequence == 1)
     assert verdict.step.line == late and verdict.step.action == "Send", verdict.lines()
     assert "CompleteAbort" in verdict.state
+
+
+def test_a_transactions_records_make_one_entry_and_aborted_ones_are_not_delivered() -> None:
+    tp = (TOPIC, 0)
+    begin = [ev.AddPartitionsToTxn(1, "t", 7, 0, (tp,), state) for state in ("Empty", "x")]
+    events = [
+        begin[0],
+        ev.LeaderAppend(1, TOPIC, 0, 0, 0, 1, 7, 0),
+        ev.LeaderAppend(1, TOPIC, 0, 0, 1, 2, 7, 1),  # the same transaction's second batch
+        ev.EndTxn(1, "t", 7, 0, "PrepareAbort", (tp,)),
+        ev.WriteMarker(1, TOPIC, 0, 7, 0, False, 2),
+        ev.CompleteTxn(1, "t", 7, 0, "CompleteAbort"),
+        begin[1],
+        ev.LeaderAppend(1, TOPIC, 0, 0, 3, 4, 7, 2),
+        ev.ReadCommitted(1, TOPIC, 0, 0, 3, 3, 4, ((7, 0),)),  # up to the LSO: 3
+    ]
+    steps = txn_steps(events, TOPIC).steps
+    assert [s.action for s in steps] == [
+        "BeginTxn", "Send", "HandleProduce", "AppendMore", "EndTxn", "WriteMarker",
+        "CompleteTxn", "BeginTxn", "Send", "HandleProduce", "ConsumerRead", "ConsumerRead",
+    ]  # fmt: skip
+    assert [s.delivered for s in steps if s.action == "ConsumerRead"] == [(), ()]
+    assert steps[2].log_len == 1 and steps[5].log_len == 2 and steps[9].log_len == 3
