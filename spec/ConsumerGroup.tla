@@ -85,6 +85,19 @@ Heartbeat(m) ==
           /\ UNCHANGED joined
     /\ UNCHANGED <<groupState, generation, members, assignment, commits>>
 
+(* A stable member sends JoinGroup on its own (its subscription changed, *)
+(* or the leader saw new metadata): it revokes its partitions (eager      *)
+(* protocol) and the group rebalances.                                    *)
+RejoinGroup(m) ==
+    /\ memberPhase[m] = "stable"
+    /\ m \in members /\ memberGen[m] = generation
+    /\ groupState = "Stable"
+    /\ groupState' = "PreparingRebalance"
+    /\ joined' = joined \cup {m}
+    /\ memberPhase' = [memberPhase EXCEPT ![m] = "joining"]
+    /\ owned' = [owned EXCEPT ![m] = {}]
+    /\ UNCHANGED <<generation, members, assignment, memberGen, commits>>
+
 (* The join phase ends: members that did not rejoin are dropped and the *)
 (* rest enter the next generation (ClassicGroup.init_next_generation).  *)
 CompleteJoin ==
@@ -158,6 +171,7 @@ Next ==
     \/ SyncGroupLeader
     \/ \E m \in Members :
         \/ JoinGroup(m)
+        \/ RejoinGroup(m)
         \/ Heartbeat(m)
         \/ SyncGroup(m)
         \/ MemberExpired(m)

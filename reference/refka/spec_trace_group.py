@@ -94,6 +94,11 @@ class _Converter:
                 self.joined.add(m)
                 self.add("JoinGroup", at, member=m, generation=event.generation,
                          state=event.state)  # fmt: skip
+            case ev.RejoinGroup():
+                m = self.member(event.member)
+                self.joined.add(m)
+                self.add("RejoinGroup", at, member=m, generation=event.generation,
+                         state=event.state)  # fmt: skip
             case ev.CompleteJoin():
                 members = tuple(sorted(self.member(x) for x in event.members))
                 for m in members:
@@ -127,8 +132,8 @@ class _Converter:
                                  generation=event.generation, partition=partition)  # fmt: skip
 
 
-_GROUP_EVENTS = (ev.JoinGroup, ev.CompleteJoin, ev.SyncGroupLeader, ev.MemberExpired,
-                 ev.LeaveGroup, ev.CommitOffset)  # fmt: skip
+_GROUP_EVENTS = (ev.JoinGroup, ev.RejoinGroup, ev.CompleteJoin, ev.SyncGroupLeader,
+                 ev.MemberExpired, ev.LeaveGroup, ev.CommitOffset)  # fmt: skip
 
 
 def group_steps(events: Iterable[ev.TraceEvent], topic: str = "sim",

@@ -8,7 +8,8 @@
 (* events [action, member, generation, state, members, assignment,         *)
 (* partition] (-1: none): member ids are numbered 1, 2, ... as they join;  *)
 (* partitions are their numbers. The mapping (docs/spec.md):               *)
-(*  - JoinGroup (a new member), CompleteJoin, SyncGroupLeader,             *)
+(*  - JoinGroup (a new member), RejoinGroup (a known member's JoinGroup   *)
+(*    to a Stable group), CompleteJoin, SyncGroupLeader,                   *)
 (*    MemberExpired, LeaveGroup: the spec's action of that name, with the  *)
 (*    coordinator's generation, state, members and assignment after it;    *)
 (*  - an OffsetCommit of k partitions: k CommitOffset steps, in the        *)
@@ -38,6 +39,12 @@ TraceRejoin ==
     /\ IsEvent("Rejoin")
     /\ \/ Heartbeat(Ev.member) /\ memberPhase'[Ev.member] = "joining"
        \/ JoinGroup(Ev.member)
+
+TraceRejoinGroup ==
+    /\ IsEvent("RejoinGroup")
+    /\ generation = Ev.generation
+    /\ RejoinGroup(Ev.member)
+    /\ groupState' = Ev.state
 
 TraceCompleteJoin ==
     /\ IsEvent("CompleteJoin")
@@ -82,6 +89,7 @@ TraceInit == Init /\ pos = 1
 TraceNext ==
     /\ \/ TraceJoinGroup
        \/ TraceRejoin
+       \/ TraceRejoinGroup
        \/ TraceCompleteJoin
        \/ TraceSyncGroupLeader
        \/ TraceSyncGroup

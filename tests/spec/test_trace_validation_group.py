@@ -5,6 +5,8 @@ the switch off and rejected at the zombie's OffsetCommit with it on."""
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -99,3 +101,19 @@ def test_zombie_commit_is_rejected_at_the_zombies_commit(tmp_path: Path) -> None
     assert (rejected.step.action, rejected.step.line) == (
         "CommitOffset", first_divergence(fixed, bugged))  # fmt: skip
     assert "members = {" in rejected.state  # the zombie is not among them
+
+
+@needs_tlc
+def test_a_known_members_rejoin_of_a_stable_group_is_accepted(tmp_path: Path) -> None:
+    """A random run (``refka simulate --seed 9 --steps 300``) in which stable members send
+    JoinGroup on their own (``RejoinGroup``: the leader, on new metadata): ConsumerGroup.tla's
+    ``RejoinGroup``, accepted. Before that action, such a rebalance was rejected at its
+    ``CompleteJoin`` (no event had started it)."""
+    path = tmp_path / "run.trace"
+    argv = [sys.executable, "-m", "refka", "simulate", "--seed", "9", "--steps", "300",
+            "--quiet", "--trace", str(path)]  # fmt: skip
+    subprocess.run(argv, capture_output=True, text=True, timeout=300, check=False)
+    events = read_trace(path.read_text().splitlines())
+    assert any(isinstance(e, ev.RejoinGroup) and e.group == "sim-group" for e in events)
+    verdict = check(path)
+    assert verdict.accepted, "\n".join(verdict.lines())

@@ -51,6 +51,9 @@ AcknowledgeProduce     Replication/Election ``acked`` (the records  ``DelayedPro
                        ``ReceiveResponse``
 JoinGroup              ConsumerGroup ``JoinGroup`` (a new member)   ``GroupCoordinator.
                                                                     _add_member_and_rebalance``
+RejoinGroup            ConsumerGroup ``RejoinGroup`` (a known       ``GroupCoordinator.
+                       member's JoinGroup rebalances a Stable       _join_known_member``
+                       group)
 CompleteJoin           ConsumerGroup ``CompleteJoin``               ``GroupCoordinator.
                                                                     _complete_join``
 SyncGroupLeader        ConsumerGroup ``SyncGroupLeader``            ``GroupCoordinator.sync_group``
@@ -327,6 +330,17 @@ class JoinGroup(TraceEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class RejoinGroup(TraceEvent):
+    """A known ``member`` of the Stable group sent JoinGroup (the leader, or new protocols):
+    the group is now in ``state`` (a rebalance) at ``generation``."""
+
+    group: str
+    member: str
+    generation: int
+    state: str
+
+
+@dataclass(frozen=True, slots=True)
 class CompleteJoin(TraceEvent):
     """The join phase ended: ``generation`` starts with ``members`` (empty: the group is
     Empty)."""
@@ -461,6 +475,7 @@ EVENT_TYPES: tuple[type[TraceEvent], ...] = (
     ControlledShutdown,
     RegisterBroker,
     JoinGroup,
+    RejoinGroup,
     CompleteJoin,
     SyncGroupLeader,
     LeaveGroup,

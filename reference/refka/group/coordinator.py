@@ -192,6 +192,12 @@ class GroupCoordinator(OffsetActions, TxnOffsetActions):
             return [Reply(request, self._join_result(group, member))]
         _update_member(member, req)
         member.awaiting_join = request
+        if self.tracer is not None and group.state is GroupState.STABLE:
+            from refka.core import trace
+
+            state = GroupState.PREPARING_REBALANCE.value
+            self.tracer(trace.RejoinGroup(self.node, group.group_id, member_id,
+                                          group.generation_id, state))  # fmt: skip
         return self._prepare_rebalance(group, now_ms)
 
     def _take_join(self, member: ClassicMember, request: object) -> list[Effect]:
