@@ -5,8 +5,9 @@ idempotent producer's batches appended (``LeaderAppend``) or answered as duplica
 (``HandleProduce``), the high watermark, the acks=all answers (``AcknowledgeProduce``) and the
 leader changes. Delivery.tla's batch s is the producer's s-th batch: its sequence number
 under the first producer id; a later producer id (the producer's fresh id after a batch failed,
-its sequences from 0 again: what the Java producer's epoch bump does) continues the numbering
-after the batches sent so far. Its log counts batches, so offsets become batch positions.
+its sequences from 0 again: what the Java producer's epoch bump does) is the spec's
+``NewProducerId``, and its batches continue the numbering after the batches sent so far. The
+spec's log counts batches, so offsets become batch positions.
 
 The producer is a client: its steps are no events, and the converter places the ones the
 leader's events imply (docs/spec.md), each at the last moment it can be:
@@ -52,6 +53,7 @@ class DeliveryStep:
 class DeliveryTrace:
     steps: tuple[DeliveryStep, ...]
     failovers: int
+    producer_ids: int
 
     @property
     def batches(self) -> int:
@@ -81,9 +83,14 @@ class _Converter:
                  "leads: Delivery.tla has one leader at a time")  # fmt: skip
         return True
 
-    def batch(self, producer: int, seq: int) -> int:
-        """Delivery.tla's batch number of the producer's ``seq`` under ``producer``."""
-        return self.bases.setdefault(producer, len(self.sent)) + seq
+    def batch(self, producer: int, seq: int, at: tuple[int, int, str] | None = None) -> int:
+        """Delivery.tla's batch number of the producer's ``seq`` under ``producer``; a fresh
+        producer id (not the first) is the spec's ``NewProducerId`` step first."""
+        if producer not in self.bases:
+            if self.bases and at is not None:
+                self.add("NewProducerId", at, seq=len(self.sent))
+            self.bases[producer] = len(self.sent)
+        return self.bases[producer] + seq
 
     def attempt(self, batch: int, at: tuple[int, int, str]) -> None:
         """The producer's steps before an attempt of ``batch`` reaches the leader."""
@@ -111,20 +118,12 @@ class _Converter:
                              "(a transaction marker): Delivery traces need the idempotent "
                              "producer, without transactions")  # fmt: skip
                     return
-                fresh = event.producer_id not in self.bases
-                batch = self.batch(event.producer_id, event.base_sequence)
-                last = self.batches[-1][1] if self.batches else -1
-                note = ""
-                if fresh and self.bases and batch != last + 1:
-                    note = (
-                        f"a fresh producer id after batch {last + 1} was lost: Delivery.tla "
-                        "has one producer id, whose sequence numbers go on (no epoch bump)"
-                    )
+                batch = self.batch(event.producer_id, event.base_sequence, at)
                 self.attempt(batch, at)
                 self.batches.append((event.log_end_offset, batch))
-                self.add("HandleProduce", at, seq=batch, log_len=len(self.batches), note=note)
+                self.add("HandleProduce", at, seq=batch, log_len=len(self.batches))
             case ev.HandleProduce() if not self.stale(event, event.leader_epoch, at):
-                batch = self.batch(event.producer_id, event.base_sequence)
+                batch = self.batch(event.producer_id, event.base_sequence, at)
                 self.attempt(batch, at)
                 self.add("HandleProduce", at, seq=batch, log_len=len(self.batches))
             case ev.AdvanceHighWatermark() if not self.stale(event, event.leader_epoch, at):
@@ -173,7 +172,7 @@ def delivery_steps(events: Iterable[ev.TraceEvent], topic: str = "sim",
         conv.convert(event, (event.node, line, repr(event)))
     if not any(s.action == "HandleProduce" for s in conv.steps):
         raise TraceError(f"no produced batch of {topic}-{partition} in the trace")
-    return DeliveryTrace(tuple(conv.steps), conv.failovers)
+    return DeliveryTrace(tuple(conv.steps), conv.failovers, max(1, len(conv.bases)))
 
 
 def tla_module(trace: DeliveryTrace, stop_at: int = 0) -> str:
@@ -185,6 +184,7 @@ def tla_module(trace: DeliveryTrace, stop_at: int = 0) -> str:
         f"TraceNumBatches == {trace.batches}",
         f"TraceMaxInFlight == {trace.batches + 1}",
         f"TraceMaxFailovers == {trace.failovers}",
+        f"TraceProducerIds == {trace.producer_ids}",
         f"TraceStopAt == {stop_at}",
         f"Trace == <<\n    {body}\n  >>",
         "====",

@@ -20,6 +20,8 @@
 (*    producer retried after is lost (Drop) before the retry's Timeout;    *)
 (*  - BecomeLeader at a new epoch: LeaderFailover, the new leader's log    *)
 (*    the first logLen batches.                                            *)
+(*  - the first batch of a producer id after the first: NewProducerId      *)
+(*    before its Send (batch numbers go on: seq is its batch number).      *)
 (* The consumer's steps are no events here (ConsumerGroup.tla's ground).   *)
 (***************************************************************************)
 EXTENDS Delivery, TraceData
@@ -74,6 +76,11 @@ TraceLeaderFailover ==
     /\ LeaderFailover
     /\ Len(log') = Ev.logLen
 
+TraceNewProducerId ==
+    /\ IsEvent("NewProducerId")
+    /\ nextSeq = Ev.seq
+    /\ NewProducerId
+
 TraceInit == Init /\ pos = 1
 
 TraceNext ==
@@ -85,6 +92,7 @@ TraceNext ==
        \/ TraceDropResponse
        \/ TraceReceiveResponse
        \/ TraceLeaderFailover
+       \/ TraceNewProducerId
     /\ pos' = pos + 1
 
 TraceSpec == TraceInit /\ [][TraceNext]_traceVars

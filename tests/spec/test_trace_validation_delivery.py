@@ -92,7 +92,8 @@ def test_a_leader_failover_with_a_fresh_producer_id_is_accepted(tmp_path: Path) 
     producer_ids = {e.producer_id for e in events if isinstance(e, ev.LeaderAppend)}
     assert len(producer_ids) == 2
     trace = delivery_steps(events)
-    assert trace.failovers == 1
+    assert trace.failovers == 1 and trace.producer_ids == 2
+    assert [s.action for s in trace.steps].count("NewProducerId") == 1
     verdict = check(path)
     assert verdict.accepted, verdict.lines()
 
