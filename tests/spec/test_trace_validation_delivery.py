@@ -7,6 +7,8 @@ answer forged before the HW passes its batch is rejected."""
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -162,3 +164,20 @@ def test_a_real_idempotent_producers_batches_of_several_records_are_accepted(
     assert JAVA is not None and JAR is not None
     verdict = validate(str(path), default_spec_dir(), JAVA, JAR, topic="real", spec="Delivery")
     assert verdict.accepted, verdict.lines()
+
+
+@pytest.mark.slow
+@needs_tlc
+def test_random_simulator_runs_are_accepted(tmp_path: Path) -> None:
+    """``refka simulate --seed S --steps 300`` for seeds 0 to 11 (every fault kind), ``sim``-0
+    validated against Delivery.tla: all accepted (docs/spec.md)."""
+    paths = [tmp_path / f"s{seed}.trace" for seed in range(12)]
+    for seed, path in enumerate(paths):
+        argv = [sys.executable, "-m", "refka", "simulate", "--seed", str(seed), "--steps",
+                "300", "--quiet", "--trace", str(path)]  # fmt: skip
+        subprocess.run(argv, capture_output=True, text=True, timeout=300, check=False)
+    argv = [sys.executable, "-m", "refka", "spec", "validate", "--spec", "Delivery", "--jobs",
+            "2", *map(str, paths)]  # fmt: skip
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=900, check=False)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert "12/12 traces accepted" in done.stdout
