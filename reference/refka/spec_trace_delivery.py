@@ -167,8 +167,9 @@ def delivery_steps(events: Iterable[ev.TraceEvent], topic: str = "sim",
             last_answer[event.offset] = line
     numbering = _Converter({}, {})  # a first pass numbers the batches: each one's last attempt
     for line, event in ours:
-        attempt = isinstance(event, ev.LeaderAppend | ev.HandleProduce)
-        if attempt and event.producer_id >= 0 and event.base_sequence >= 0:
+        if not isinstance(event, ev.LeaderAppend | ev.HandleProduce):
+            continue
+        if event.producer_id >= 0 and event.base_sequence >= 0:
             batch = numbering.batch(event.producer_id, event.base_sequence)
             numbering.sent.add(batch)
             numbering.last_attempt[batch] = line
