@@ -1,8 +1,13 @@
-"""DescribeConfigs (KIP-133, KIP-226): the effective configuration of a topic or the topics.
+"""DescribeConfigs (KIP-133, KIP-226, KIP-569): the effective configuration of a topic or broker.
 
-Each entry says where its value comes from (``config_source``): DYNAMIC_TOPIC_CONFIG (1) for a
-topic's own override, STATIC_BROKER_CONFIG (4) when the broker's configuration sets it, and
-DEFAULT_CONFIG (5) otherwise. Unknown topics get UNKNOWN_TOPIC_OR_PARTITION.
+Every key Kafka 4.4 lists, in Kafka's order, with Kafka's type, read-only flag, sensitivity and
+documentation (``refka.core.kafka_configs``, recorded from Kafka). Each entry says where its
+value comes from (``config_source``): DYNAMIC_TOPIC_CONFIG (1) for a topic's own override,
+DYNAMIC_BROKER_CONFIG (2) / DYNAMIC_DEFAULT_BROKER_CONFIG (3) for a broker key set with
+AlterConfigs on this broker / on the cluster, STATIC_BROKER_CONFIG (4) when the broker's
+configuration file sets it, and DEFAULT_CONFIG (5) otherwise. Unknown topics get
+UNKNOWN_TOPIC_OR_PARTITION; a BROKER_LOGGER resource gets INVALID_REQUEST (refka has no
+per-logger levels to report; docs/conformance.md).
 """
 
 from __future__ import annotations
@@ -11,14 +16,15 @@ from typing import Any
 
 from kio.schema.errors import ErrorCode
 
+from refka.core.broker_entries import broker_entries
 from refka.core.context import RequestContext
-from refka.core.topic_defaults import (
+from refka.core.kafka_configs import (
     DEFAULT_CONFIG,
-    STATIC_BROKER_CONFIG,
-    Entry,
-    topic_defaults,
-    topic_entries,
+    DYNAMIC_BROKER_CONFIG,
+    DYNAMIC_DEFAULT_BROKER_CONFIG,
+    recorded,
 )
+from refka.core.topic_defaults import Entry, topic_defaults, topic_entries
 from refka.core.topics import Topics
 from refka.protocol import codec
 from refka.security import api_acls as acls
@@ -26,13 +32,17 @@ from refka.security import api_acls as acls
 KEY = 32
 TOPIC = 2
 BROKER = 4
+MIN_ISR = "min.insync.replicas"
 
 
 def handle_describe_configs(topics: Topics, ctx: RequestContext, request: Any) -> Any:
     m = codec.response_module(KEY, ctx.api_version)
-    synonyms = bool(getattr(request, "include_synonyms", False))
+    flags = (
+        bool(getattr(request, "include_synonyms", False)),
+        bool(getattr(request, "include_documentation", False)),
+    )
     results = tuple(
-        _resource(m, topics, resource, synonyms)
+        _resource(m, topics, resource, *flags)
         if _may_describe(ctx, resource)
         else _denied(m, resource)
         for resource in request.resources
@@ -59,7 +69,11 @@ def _denied(m: Any, resource: Any) -> Any:
     )
 
 
-def _resource(m: Any, topics: Topics, resource: Any, include_synonyms: bool) -> Any:
+def _resource(
+    m: Any, topics: Topics, resource: Any, include_synonyms: bool, include_documentation: bool
+) -> Any:
+    table = recorded().broker if resource.resource_type == BROKER else recorded().topic
+
     def result(error: ErrorCode, message: str | None, entries: list[Entry]) -> Any:
         wanted = resource.configuration_keys
         configs = tuple(
@@ -67,10 +81,10 @@ def _resource(m: Any, topics: Topics, resource: Any, include_synonyms: bool) -> 
                 m.DescribeConfigsResourceResult,
                 name=e.name,
                 value=e.value,
-                read_only=resource.resource_type == BROKER,
+                read_only=table[e.name].read_only if e.name in table else False,
                 config_source=e.source,
                 is_default=e.source == DEFAULT_CONFIG,
-                is_sensitive=False,
+                is_sensitive=table[e.name].sensitive if e.name in table else False,
                 synonyms=tuple(
                     codec.build(m.DescribeConfigsSynonym, name=n, value=v, source=src)
                     for n, v, src in e.synonyms
@@ -78,7 +92,9 @@ def _resource(m: Any, topics: Topics, resource: Any, include_synonyms: bool) -> 
                 if include_synonyms
                 else (),
                 config_type=e.config_type,
-                documentation=None,
+                documentation=table[e.name].documentation
+                if include_documentation and e.name in table
+                else None,
             )
             for e in entries
             if wanted is None or e.name in wanted
@@ -100,9 +116,10 @@ def _resource(m: Any, topics: Topics, resource: Any, include_synonyms: bool) -> 
                 "This server does not host this topic-partition.",
                 [],
             )
-        return result(
-            ErrorCode.none, None, topic_entries(topic_defaults(topics.config), dict(topic.configs))
+        entries = topic_entries(
+            topic_defaults(topics.config), dict(topic.configs), _dynamic(topics), list(table)
         )
+        return result(ErrorCode.none, None, entries)
     if resource.resource_type == BROKER:
         if resource.resource_name not in ("", str(topics.node.node_id)):
             return result(
@@ -110,22 +127,24 @@ def _resource(m: Any, topics: Topics, resource: Any, include_synonyms: bool) -> 
                 f"Unexpected broker id, expected {topics.node.node_id}",
                 [],
             )
-        return result(ErrorCode.none, None, _broker_entries(topics))
+        return result(ErrorCode.none, None, broker_entries(topics.config, _dynamic(topics)))
     return result(
         ErrorCode.invalid_request, f"Unsupported resource type {resource.resource_type}", []
     )
 
 
-def _broker_entries(topics: Topics) -> list[Entry]:
-    config = topics.config
-    entries: list[Entry] = []
-    for name, field in type(config).model_fields.items():
-        value = getattr(config, name)
-        text = (
-            None
-            if value is None
-            else (str(value).lower() if isinstance(value, bool) else str(value))
-        )
-        source = STATIC_BROKER_CONFIG if name in config.model_fields_set else DEFAULT_CONFIG
-        entries.append(Entry(field.alias or name.replace("_", "."), text, source))
-    return sorted(entries, key=lambda e: e.name)
+def _dynamic(topics: Topics) -> list[tuple[int, Any]]:
+    """The broker configs set with AlterConfigs: this broker's, then the cluster's.
+
+    With eligible leader replicas on (KIP-966, every new 4.x cluster), Kafka's controller
+    keeps a cluster-wide ``min.insync.replicas`` (written from the static value when the
+    cluster starts), so it is always DYNAMIC_DEFAULT_BROKER_CONFIG; refka's controller reads
+    the same value (the cluster's, else the static one), and describes it so.
+    """
+    configs = topics.image.configs
+    cluster = dict(configs.get((BROKER, ""), {}))
+    cluster.setdefault(MIN_ISR, str(topics.config.min_insync_replicas))
+    return [
+        (DYNAMIC_BROKER_CONFIG, configs.get((BROKER, str(topics.node.node_id)), {})),
+        (DYNAMIC_DEFAULT_BROKER_CONFIG, cluster),
+    ]

@@ -1,0 +1,67 @@
+"""DescribeConfigs key by key against Apache Kafka 4.4's recorded answer (config_table.py).
+
+A new topic, a topic with overrides and the broker: the same keys, types, read-only flags,
+sensitivity, documentation, synonyms (names and sources) and default values as Kafka's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from refka.core.kafka_configs import recorded
+
+from conformance.config_table import compare, kafka_entries
+from conformance.target import Target, unique_topic
+
+TOPIC, BROKER = 2, 4
+
+
+def describe(target: Target, resource_type: int, name: str) -> Any:
+    answer = target.call(
+        "DescribeConfigs",
+        4,
+        4,
+        include_synonyms=True,
+        include_documentation=True,
+        resources=[
+            {"resource_type": resource_type, "resource_name": name, "configuration_keys": None}
+        ],
+    )
+    result = answer.results[0]
+    assert result.error_code == 0, result.error_message
+    return result.configs
+
+
+def report(problems: list[str]) -> str:
+    return f"{len(problems)} differences from Kafka 4.4:\n" + "\n".join(problems[:60])
+
+
+@pytest.mark.api("DescribeConfigs", behaviour="a new topic: every key as Kafka 4.4 reports it")
+def test_topic_matches_kafka(target: Target, topic: str) -> None:
+    problems = compare(describe(target, TOPIC, topic), kafka_entries("topic"), "topic")
+    assert not problems, report(problems)
+
+
+@pytest.mark.api(
+    "DescribeConfigs", behaviour="a topic with overrides: every key as Kafka 4.4 reports it"
+)
+def test_overridden_topic_matches_kafka(target: Target) -> None:
+    name = unique_topic()
+    target.create_topic(name, 1, dict(recorded().raw["overrides"]))
+    answer = describe(target, TOPIC, name)
+    problems = compare(answer, kafka_entries("topic_overridden"), "topic")
+    want = {e["name"]: e["value"] for e in kafka_entries("topic_overridden")}
+    for c in answer:
+        if c.name in recorded().raw["overrides"] and c.value != want[c.name]:
+            problems.append(
+                f"topic {c.name}: override shown as {c.value!r}, Kafka {want[c.name]!r}"
+            )
+    assert not problems, report(problems)
+
+
+@pytest.mark.api("DescribeConfigs", behaviour="the broker: every key as Kafka 4.4 reports it")
+def test_broker_matches_kafka(target: Target) -> None:
+    node = target.node_id if target.node_id is not None else 1
+    problems = compare(describe(target, BROKER, str(node)), kafka_entries("broker"), "broker")
+    assert not problems, report(problems)
