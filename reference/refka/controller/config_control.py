@@ -101,6 +101,10 @@ def _alter(
     problem = _validate(kind, wanted)
     if problem is not None:
         return problem
+    per_broker = kind == BROKER and name and "min.insync.replicas" in wanted
+    if per_broker and c.settings.eligible_leader_replicas_enabled:  # KIP-966: cluster-wide
+        message = "Broker-level min.insync.replicas cannot be altered while ELR is enabled."
+        return ErrorCode.invalid_config, message, []
     records = [
         ConfigRecord(resource_type=kind, resource_name=name, name=key, value=wanted.get(key))
         for key in sorted(set(current) | set(wanted))

@@ -8,7 +8,7 @@ and, with ``include_synonyms``, the chain topic -> broker -> default.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from refka.config import BrokerConfig
@@ -80,39 +80,24 @@ class Entry:
 
 
 def topic_entries(
-    defaults: Mapping[str, TopicDefault],
-    overrides: Mapping[str, str],
-    dynamic: Sequence[tuple[int, Mapping[str, str]]] = (),
-    order: Sequence[str] = (),
+    defaults: Mapping[str, TopicDefault], overrides: Mapping[str, str]
 ) -> list[Entry]:
     """Kafka lists a topic's configs with the topic override first in the synonyms, then the
-    broker key's dynamic values (``dynamic``: per-broker, then cluster-wide, each with its
-    source), then the broker key if ``server.properties`` set it, then the broker key's default.
-    ``order`` is Kafka's order of the keys (the recorded table); the rest follow by name."""
-    rank = {name: i for i, name in enumerate(order)}
-    described = sorted(defs.DESCRIBED, key=lambda d: (rank.get(d.name, len(rank)), d.name))
-    return [_topic_entry(d, defaults[d.name], overrides, dynamic) for d in described]
-
-
-def _topic_entry(
-    d: defs.TopicConfigDef,
-    default: TopicDefault,
-    overrides: Mapping[str, str],
-    dynamic: Sequence[tuple[int, Mapping[str, str]]],
-) -> Entry:
-    synonyms: list[tuple[str, str | None, int]] = []
-    if d.name in overrides:
-        override = defs.format_value(d, defs.parse(d.name, overrides[d.name]))
-        synonyms.append((d.name, override, DYNAMIC_TOPIC_CONFIG))
-    key = d.synonyms[0] if d.synonyms else None
-    for source, values in dynamic:
-        if key is not None and key in values:
-            text = defs.format_value(d, defs.parse(d.name, values[key], validate=False))
-            synonyms.append((key, text, source))
-    if default.set_on_broker and default.broker_key is not None:
-        synonyms.append((default.broker_key, default.value, STATIC_BROKER_CONFIG))
-    value: str | None = synonyms[0][1] if synonyms else default.value
-    source = synonyms[0][2] if synonyms else DEFAULT_CONFIG
-    if d.synonyms:
-        synonyms.append((d.synonyms[0], d.default, DEFAULT_CONFIG))
-    return Entry(d.name, value, source, d.type, tuple(synonyms))
+    broker key if ``server.properties`` set it, then the broker key's default."""
+    entries: list[Entry] = []
+    for d in defs.DESCRIBED:
+        default = defaults[d.name]
+        synonyms: list[tuple[str, str | None, int]] = []
+        value, source = default.value, DEFAULT_CONFIG
+        if d.name in overrides:
+            value = defs.format_value(d, defs.parse(d.name, overrides[d.name]))
+            source = DYNAMIC_TOPIC_CONFIG
+            synonyms.append((d.name, value, DYNAMIC_TOPIC_CONFIG))
+        elif default.set_on_broker:
+            source = STATIC_BROKER_CONFIG
+        if default.set_on_broker and default.broker_key is not None:
+            synonyms.append((default.broker_key, default.value, STATIC_BROKER_CONFIG))
+        if d.synonyms:
+            synonyms.append((d.synonyms[0], d.default, DEFAULT_CONFIG))
+        entries.append(Entry(d.name, value, source, d.type, tuple(synonyms)))
+    return entries

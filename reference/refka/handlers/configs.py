@@ -16,15 +16,16 @@ from typing import Any
 
 from kio.schema.errors import ErrorCode
 
-from refka.core.broker_entries import broker_entries
+from refka.core.config_layers import Layers
 from refka.core.context import RequestContext
+from refka.core.described_configs import broker_entries, cluster_entries, topic_entries
 from refka.core.kafka_configs import (
     DEFAULT_CONFIG,
     DYNAMIC_BROKER_CONFIG,
     DYNAMIC_DEFAULT_BROKER_CONFIG,
     recorded,
 )
-from refka.core.topic_defaults import Entry, topic_defaults, topic_entries
+from refka.core.topic_defaults import Entry, topic_defaults
 from refka.core.topics import Topics
 from refka.protocol import codec
 from refka.security import api_acls as acls
@@ -116,9 +117,7 @@ def _resource(
                 "This server does not host this topic-partition.",
                 [],
             )
-        entries = topic_entries(
-            topic_defaults(topics.config), dict(topic.configs), _dynamic(topics), list(table)
-        )
+        entries = topic_entries(_layers(topics), topic_defaults(topics.config), dict(topic.configs))
         return result(ErrorCode.none, None, entries)
     if resource.resource_type == BROKER:
         if resource.resource_name not in ("", str(topics.node.node_id)):
@@ -127,13 +126,16 @@ def _resource(
                 f"Unexpected broker id, expected {topics.node.node_id}",
                 [],
             )
-        return result(ErrorCode.none, None, broker_entries(topics.config, _dynamic(topics)))
+        layers = _layers(topics)
+        if resource.resource_name == "":  # the cluster-wide defaults set with AlterConfigs
+            return result(ErrorCode.none, None, cluster_entries(layers))
+        return result(ErrorCode.none, None, broker_entries(layers))
     return result(
         ErrorCode.invalid_request, f"Unsupported resource type {resource.resource_type}", []
     )
 
 
-def _dynamic(topics: Topics) -> list[tuple[int, Any]]:
+def _layers(topics: Topics) -> Layers:
     """The broker configs set with AlterConfigs: this broker's, then the cluster's.
 
     With eligible leader replicas on (KIP-966, every new 4.x cluster), Kafka's controller
@@ -144,7 +146,7 @@ def _dynamic(topics: Topics) -> list[tuple[int, Any]]:
     configs = topics.image.configs
     cluster = dict(configs.get((BROKER, ""), {}))
     cluster.setdefault(MIN_ISR, str(topics.config.min_insync_replicas))
-    return [
-        (DYNAMIC_BROKER_CONFIG, configs.get((BROKER, str(topics.node.node_id)), {})),
-        (DYNAMIC_DEFAULT_BROKER_CONFIG, cluster),
-    ]
+    node = configs.get((BROKER, str(topics.node.node_id)), {})
+    return Layers(
+        topics.config, ((DYNAMIC_BROKER_CONFIG, node), (DYNAMIC_DEFAULT_BROKER_CONFIG, cluster))
+    )
