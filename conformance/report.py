@@ -113,8 +113,11 @@ PARITY_TEST = "test_api_versions.py::test_range_matches_kafka["
 KNOWN_UNPROBED = [
     "Differences the suite does not probe (see `docs/compaction.md`):",
     "",
-    "- Dynamic broker configs: AlterConfigs/IncrementalAlterConfigs on a BROKER or",
-    "  BROKER_LOGGER resource answer INVALID_REQUEST; refka reads `server.properties` only.",
+    "- Dynamic broker configs: AlterConfigs/IncrementalAlterConfigs store the keys of",
+    "  `config_control.BROKER_DYNAMIC_KEYS` (others: INVALID_REQUEST) and DescribeConfigs",
+    "  reports them, but only the cluster-wide `min.insync.replicas` and",
+    "  `unclean.leader.election.enable` act; the log layer reads `server.properties` only.",
+    "  BROKER_LOGGER resources answer INVALID_REQUEST (see `docs/configs.md`).",
     "- Topic configs of absent features are accepted, validated and described, with no effect:",
     "  tiered storage (`remote.*`, `local.retention.*`), `preallocate`,",
     "  `errors.deadletterqueue.group.enable`; and the",

@@ -9,12 +9,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from kio.schema.errors import ErrorCode
 from refka.core.kafka_configs import recorded
 
 from conformance.config_table import compare, kafka_entries
 from conformance.target import Target, unique_topic
 
 TOPIC, BROKER = 2, 4
+DYNAMIC_DEFAULT_BROKER_CONFIG = 3
 
 
 def describe(target: Target, resource_type: int, name: str) -> Any:
@@ -65,3 +67,44 @@ def test_broker_matches_kafka(target: Target) -> None:
     node = target.node_id if target.node_id is not None else 1
     problems = compare(describe(target, BROKER, str(node)), kafka_entries("broker"), "broker")
     assert not problems, report(problems)
+
+
+@pytest.mark.api(
+    "DescribeConfigs", behaviour="the cluster resource lists min.insync.replicas (KIP-966)"
+)
+@pytest.mark.observed
+def test_cluster_resource(target: Target) -> None:
+    """With eligible leader replicas on, Kafka keeps a cluster-wide min.insync.replicas; the
+    BROKER resource "" lists only cluster-wide keys, each its own only synonym."""
+    answer = describe(target, BROKER, "")
+    assert {int(c.config_source) for c in answer} == {DYNAMIC_DEFAULT_BROKER_CONFIG}
+    found = {c.name: c for c in answer}
+    assert "min.insync.replicas" in found
+    for c in answer:
+        assert [(s.name, s.source) for s in c.synonyms] == [(c.name, c.config_source)]
+
+
+@pytest.mark.api(
+    "IncrementalAlterConfigs", behaviour="a per-broker min.insync.replicas: INVALID_CONFIG"
+)
+@pytest.mark.observed
+def test_per_broker_min_isr_refused(target: Target) -> None:
+    node = target.node_id if target.node_id is not None else 1
+    answer = target.call(
+        "IncrementalAlterConfigs",
+        0,
+        1,
+        validate_only=True,
+        resources=[
+            {
+                "resource_type": BROKER,
+                "resource_name": str(node),
+                "configs": [{"name": "min.insync.replicas", "config_operation": 0, "value": "1"}],
+            }
+        ],
+    )
+    result = answer.responses[0]
+    assert result.error_code == ErrorCode.invalid_config
+    assert result.error_message == (
+        "Broker-level min.insync.replicas cannot be altered while ELR is enabled."
+    )
