@@ -13,10 +13,10 @@ from kio.schema.errors import ErrorCode
 from refka.core.kafka_configs import recorded
 
 from conformance.config_table import compare, kafka_entries
-from conformance.target import Target, unique_topic
+from conformance.target import Target, require_api, topic_spec, unique_topic
 
 TOPIC, BROKER = 2, 4
-DYNAMIC_DEFAULT_BROKER_CONFIG = 3
+DYNAMIC_DEFAULT_BROKER_CONFIG, DEFAULT_CONFIG = 3, 5
 
 
 def describe(target: Target, resource_type: int, name: str) -> Any:
@@ -108,3 +108,16 @@ def test_per_broker_min_isr_refused(target: Target) -> None:
     assert result.error_message == (
         "Broker-level min.insync.replicas cannot be altered while ELR is enabled."
     )
+
+
+@pytest.mark.api(
+    "CreateTopics", behaviour="v5+ configs: min.insync.replicas from the cluster-wide default"
+)
+@pytest.mark.observed
+def test_create_topics_min_isr_source(target: Target) -> None:
+    require_api(target, "CreateTopics", 5)
+    spec = topic_spec(unique_topic(), 1, None, 1)
+    answer = target.call("CreateTopics", 5, None, topics=[spec], timeout=15000, validate_only=True)
+    configs = {c.name: c for c in answer.topics[0].configs}
+    assert int(configs["min.insync.replicas"].config_source) == DYNAMIC_DEFAULT_BROKER_CONFIG
+    assert int(configs["cleanup.policy"].config_source) == DEFAULT_CONFIG

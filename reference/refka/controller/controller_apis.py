@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from kio.schema.errors import ErrorCode
@@ -19,7 +20,8 @@ from kio.schema.errors import ErrorCode
 from refka.controller import replication_control as rc
 from refka.controller.metadata_fetch import METADATA_TOPIC, handle_fetch
 from refka.core.context import RequestContext
-from refka.core.topic_defaults import topic_entries
+from refka.core.kafka_configs import DYNAMIC_DEFAULT_BROKER_CONFIG, DYNAMIC_TOPIC_CONFIG
+from refka.core.topic_defaults import Entry, topic_entries
 from refka.handlers import api_versions
 from refka.protocol import codec
 
@@ -144,11 +146,25 @@ def _duplicates(topics: Any) -> list[str]:
     return [name for name, n in counts.items() if n > 1]
 
 
+def _cluster_min_isr(c: QuorumController, entry: Entry) -> Entry:
+    """KIP-966: with eligible leader replicas on, Kafka keeps a cluster-wide
+    ``min.insync.replicas``; a topic without an override takes it from there (source
+    DYNAMIC_DEFAULT_BROKER_CONFIG), as DescribeConfigs reports (docs/configs.md)."""
+    if entry.name != "min.insync.replicas" or entry.source == DYNAMIC_TOPIC_CONFIG:
+        return entry
+    if not c.settings.eligible_leader_replicas_enabled:
+        return entry
+    cluster = c.image.configs.get((4, ""), {}).get(entry.name)
+    value = str(cluster) if cluster is not None else str(c.settings.min_insync_replicas)
+    return replace(entry, value=value, source=DYNAMIC_DEFAULT_BROKER_CONFIG)
+
+
 def _created(m: Any, c: QuorumController, name: str, o: topic_control.TopicOutcome) -> Any:
     ok = o.error is ErrorCode.none
     described = None
     if hasattr(m, "CreatableTopicConfigs"):
         entries = topic_entries(c.settings.topic_config_defaults, o.configs) if ok else []
+        entries = [_cluster_min_isr(c, e) for e in entries]
         described = tuple(
             codec.build(
                 m.CreatableTopicConfigs,
