@@ -121,3 +121,47 @@ def test_create_topics_min_isr_source(target: Target) -> None:
     configs = {c.name: c for c in answer.topics[0].configs}
     assert int(configs["min.insync.replicas"].config_source) == DYNAMIC_DEFAULT_BROKER_CONFIG
     assert int(configs["cleanup.policy"].config_source) == DEFAULT_CONFIG
+
+
+MALFORMED = (
+    "This most likely occurs because of a request being malformed by the client library or "
+    "the message was sent to an incompatible broker. See the broker logs for more details."
+)
+BAD_RESOURCES = [
+    (TOPIC, "", ErrorCode.invalid_topic_exception, "the empty string is not allowed"),
+    (TOPIC, "bad name!", ErrorCode.invalid_topic_exception, "other than ASCII alphanumerics"),
+    (BROKER, "abc", ErrorCode.invalid_request, "Broker id must be an integer, but it is: abc"),
+    (BROKER, "9999", ErrorCode.invalid_request, "or empty string, but received 9999"),
+    (9, "x", ErrorCode.invalid_request, MALFORMED),
+]
+
+
+@pytest.mark.api("DescribeConfigs", behaviour="bad resources: Kafka's error codes and messages")
+@pytest.mark.observed
+@pytest.mark.parametrize(("kind", "name", "error", "message"), BAD_RESOURCES)
+def test_bad_resource(target: Target, kind: int, name: str, error: ErrorCode, message: str) -> None:
+    answer = target.call(
+        "DescribeConfigs",
+        1,
+        4,
+        include_synonyms=False,
+        include_documentation=False,
+        resources=[{"resource_type": kind, "resource_name": name, "configuration_keys": None}],
+    )
+    result = answer.results[0]
+    assert (result.error_code, len(result.configs)) == (error, 0)
+    assert message in (result.error_message or "")
+
+
+@pytest.mark.api("DescribeConfigs", behaviour="a described resource has error message ''")
+@pytest.mark.observed
+def test_success_message_empty(target: Target, topic: str) -> None:
+    answer = target.call(
+        "DescribeConfigs",
+        1,
+        4,
+        include_synonyms=False,
+        include_documentation=False,
+        resources=[{"resource_type": TOPIC, "resource_name": topic, "configuration_keys": None}],
+    )
+    assert (answer.results[0].error_code, answer.results[0].error_message) == (ErrorCode.none, "")

@@ -12,6 +12,7 @@ per-logger levels to report; docs/conformance.md).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from kio.schema.errors import ErrorCode
@@ -27,12 +28,19 @@ from refka.core.kafka_configs import (
 )
 from refka.core.topic_defaults import Entry, topic_defaults
 from refka.core.topics import Topics
+from refka.handlers.topic_names import invalid_reason
 from refka.protocol import codec
 from refka.security import api_acls as acls
 
 KEY = 32
 TOPIC = 2
 BROKER = 4
+BROKER_LOGGER = 8
+UNKNOWN_TOPIC = "This server does not host this topic-partition."
+MALFORMED = (
+    "This most likely occurs because of a request being malformed by the client library or "
+    "the message was sent to an incompatible broker. See the broker logs for more details."
+)
 MIN_ISR = "min.insync.replicas"
 
 
@@ -109,30 +117,39 @@ def _resource(
             configs=configs,
         )
 
-    if resource.resource_type == TOPIC:
-        topic = topics.metadata.topics.get(resource.resource_name)
+    kind, name = resource.resource_type, resource.resource_name
+    if kind == TOPIC:
+        invalid = invalid_reason(name)
+        if invalid is not None:
+            return result(ErrorCode.invalid_topic_exception, invalid, [])
+        topic = topics.metadata.topics.get(name)
         if topic is None:
-            return result(
-                ErrorCode.unknown_topic_or_partition,
-                "This server does not host this topic-partition.",
-                [],
-            )
+            return result(ErrorCode.unknown_topic_or_partition, UNKNOWN_TOPIC, [])
         entries = topic_entries(_layers(topics), topic_defaults(topics.config), dict(topic.configs))
-        return result(ErrorCode.none, None, entries)
-    if resource.resource_type == BROKER:
-        if resource.resource_name not in ("", str(topics.node.node_id)):
-            return result(
-                ErrorCode.invalid_request,
-                f"Unexpected broker id, expected {topics.node.node_id}",
-                [],
-            )
-        layers = _layers(topics)
-        if resource.resource_name == "":  # the cluster-wide defaults set with AlterConfigs
-            return result(ErrorCode.none, None, cluster_entries(layers))
-        return result(ErrorCode.none, None, broker_entries(layers))
-    return result(
-        ErrorCode.invalid_request, f"Unsupported resource type {resource.resource_type}", []
-    )
+        return result(ErrorCode.none, "", entries)
+    if kind not in (BROKER, BROKER_LOGGER):
+        return result(ErrorCode.invalid_request, MALFORMED, [])
+    problem = _broker_id_problem(kind, name, topics.node.node_id)
+    if problem is not None:
+        return result(ErrorCode.invalid_request, problem, [])
+    if kind == BROKER_LOGGER:  # Kafka lists its log4j loggers; refka has none (docs/configs.md)
+        return result(ErrorCode.invalid_request, f"Unsupported resource type {kind}", [])
+    layers = _layers(topics)
+    if name == "":  # the cluster-wide defaults set with AlterConfigs
+        return result(ErrorCode.none, "", cluster_entries(layers))
+    return result(ErrorCode.none, "", broker_entries(layers))
+
+
+def _broker_id_problem(kind: int, name: str, node_id: int) -> str | None:
+    """Kafka's checks of a BROKER / BROKER_LOGGER resource name, with its messages."""
+    if kind == BROKER and name == "":
+        return None
+    if not re.fullmatch(r"[+-]?[0-9]+", name):
+        return f"Broker id must be an integer, but it is: {name}"
+    if int(name) == node_id:
+        return None
+    either = " or empty string," if kind == BROKER else ""
+    return f"Unexpected broker id, expected {node_id}{either} but received {name}"
 
 
 def _layers(topics: Topics) -> Layers:
