@@ -117,7 +117,7 @@ KNOWN_UNPROBED = [
     "  `config_control.BROKER_DYNAMIC_KEYS` (others: INVALID_REQUEST) and DescribeConfigs",
     "  reports them, but only the cluster-wide `min.insync.replicas` and",
     "  `unclean.leader.election.enable` act; the log layer reads `server.properties` only.",
-    "  BROKER_LOGGER resources answer INVALID_REQUEST (see `docs/configs.md`).",
+    "  IncrementalAlterConfigs on BROKER_LOGGER: INVALID_REQUEST (see `docs/configs.md`).",
     "- Topic configs of absent features are accepted, validated and described, with no effect:",
     "  tiered storage (`remote.*`, `local.retention.*`), `preallocate`,",
     "  `errors.deadletterqueue.group.enable`; and the",

@@ -15,7 +15,8 @@ from refka.core.kafka_configs import recorded
 from conformance.config_table import compare, kafka_entries
 from conformance.target import Target, require_api, topic_spec, unique_topic
 
-TOPIC, BROKER = 2, 4
+TOPIC, BROKER, BROKER_LOGGER = 2, 4, 8
+DYNAMIC_BROKER_LOGGER_CONFIG = 6
 DYNAMIC_DEFAULT_BROKER_CONFIG, DEFAULT_CONFIG = 3, 5
 
 
@@ -165,3 +166,24 @@ def test_success_message_empty(target: Target, topic: str) -> None:
         resources=[{"resource_type": TOPIC, "resource_name": topic, "configuration_keys": None}],
     )
     assert (answer.results[0].error_code, answer.results[0].error_message) == (ErrorCode.none, "")
+
+
+LOG4J_LEVELS = {"OFF", "FATAL", "ERROR", "WARN", "INFO", "DEBUG", "TRACE", "ALL"}
+
+
+@pytest.mark.api("DescribeConfigs", behaviour="BROKER_LOGGER: root and the loggers, with levels")
+@pytest.mark.observed
+def test_broker_loggers(target: Target) -> None:
+    node = target.node_id if target.node_id is not None else 1
+    answer = describe(target, BROKER_LOGGER, str(node))
+    found = {c.name: c for c in answer}
+    assert "root" in found
+    for c in answer:
+        assert c.value in LOG4J_LEVELS
+        assert (int(c.config_source), int(c.config_type), c.read_only, c.is_sensitive) == (
+            DYNAMIC_BROKER_LOGGER_CONFIG,
+            0,
+            False,
+            False,
+        )
+        assert (list(c.synonyms), c.documentation) == ([], "")

@@ -104,3 +104,23 @@ def test_the_probe_passes_kafkas_own_answer_and_flags_each_difference() -> None:
     wrong_default = [fake(e, value="9") if e["name"] == "segment.bytes" else fake(e) for e in kafka]
     problems = compare(wrong_default, kafka, "topic")
     assert any("default '9'" in p for p in problems)
+
+
+def test_broker_loggers_in_log4j_words() -> None:
+    import logging
+
+    from refka.core.broker_loggers import log4j_level, logger_entries
+
+    assert [log4j_level(x) for x in (50, 40, 30, 20, 10, 5)] == [
+        "FATAL",
+        "ERROR",
+        "WARN",
+        "INFO",
+        "DEBUG",
+        "TRACE",
+    ]
+    probe = logging.getLogger("refka.test_probe_logger")
+    probe.setLevel(logging.DEBUG)
+    found = by_name(logger_entries())
+    assert found["refka.test_probe_logger"].value == "DEBUG"
+    assert found["refka.test_probe_logger"].source == 6 and "root" in found

@@ -5,9 +5,9 @@ documentation (``refka.core.kafka_configs``, recorded from Kafka). Each entry sa
 value comes from (``config_source``): DYNAMIC_TOPIC_CONFIG (1) for a topic's own override,
 DYNAMIC_BROKER_CONFIG (2) / DYNAMIC_DEFAULT_BROKER_CONFIG (3) for a broker key set with
 AlterConfigs on this broker / on the cluster, STATIC_BROKER_CONFIG (4) when the broker's
-configuration file sets it, and DEFAULT_CONFIG (5) otherwise. Unknown topics get
-UNKNOWN_TOPIC_OR_PARTITION; a BROKER_LOGGER resource gets INVALID_REQUEST (refka has no
-per-logger levels to report; docs/conformance.md).
+configuration file sets it, and DEFAULT_CONFIG (5) otherwise. A BROKER_LOGGER resource lists
+refka's loggers (``refka.core.broker_loggers``). Bad resources get Kafka's errors and messages
+(docs/configs.md).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any
 
 from kio.schema.errors import ErrorCode
 
+from refka.core.broker_loggers import logger_entries
 from refka.core.config_layers import Layers
 from refka.core.context import RequestContext
 from refka.core.described_configs import broker_entries, cluster_entries, topic_entries
@@ -81,7 +82,14 @@ def _denied(m: Any, resource: Any) -> Any:
 def _resource(
     m: Any, topics: Topics, resource: Any, include_synonyms: bool, include_documentation: bool
 ) -> Any:
-    table = recorded().broker if resource.resource_type == BROKER else recorded().topic
+    logger = resource.resource_type == BROKER_LOGGER
+    table = (
+        {}
+        if logger
+        else recorded().broker
+        if resource.resource_type == BROKER
+        else recorded().topic
+    )
 
     def result(error: ErrorCode, message: str | None, entries: list[Entry]) -> Any:
         wanted = resource.configuration_keys
@@ -101,9 +109,7 @@ def _resource(
                 if include_synonyms
                 else (),
                 config_type=e.config_type,
-                documentation=table[e.name].documentation
-                if include_documentation and e.name in table
-                else None,
+                documentation=_documentation(table, e.name, logger, include_documentation),
             )
             for e in entries
             if wanted is None or e.name in wanted
@@ -132,12 +138,21 @@ def _resource(
     problem = _broker_id_problem(kind, name, topics.node.node_id)
     if problem is not None:
         return result(ErrorCode.invalid_request, problem, [])
-    if kind == BROKER_LOGGER:  # Kafka lists its log4j loggers; refka has none (docs/configs.md)
-        return result(ErrorCode.invalid_request, f"Unsupported resource type {kind}", [])
+    if kind == BROKER_LOGGER:
+        return result(ErrorCode.none, "", logger_entries())
     layers = _layers(topics)
     if name == "":  # the cluster-wide defaults set with AlterConfigs
         return result(ErrorCode.none, "", cluster_entries(layers))
     return result(ErrorCode.none, "", broker_entries(layers))
+
+
+def _documentation(table: Any, name: str, logger: bool, wanted: bool) -> str | None:
+    """Kafka's documentation of a key; a logger's is empty."""
+    if not wanted:
+        return None
+    if logger:
+        return ""
+    return table[name].documentation if name in table else None
 
 
 def _broker_id_problem(kind: int, name: str, node_id: int) -> str | None:
