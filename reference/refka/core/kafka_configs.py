@@ -11,10 +11,8 @@ are Kafka's defaults otherwise (reported, not acted on). The conformance probe
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from typing import Any
 
 # DescribeConfigs config_source values
@@ -76,6 +74,11 @@ def _key(entry: dict[str, Any]) -> KafkaKey:
 
 @cache
 def recorded() -> Recorded:
+    """The recording, read on the first DescribeConfigs (json and importlib.resources are off
+    the broker's start path, issue 15)."""
+    import json
+    from importlib import resources
+
     text = resources.files("refka.core").joinpath("kafka_configs.json").read_text()
     raw = json.loads(text)
     return Recorded(
