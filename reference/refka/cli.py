@@ -35,6 +35,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "simulate": ("refka.sim.simulate_cli", "run one random fault schedule on a simulated cluster"),
     "replay": ("refka.sim.replay_cli", "rerun a fault schedule file exactly, print or draw it"),
     "campaign": ("refka.sim.campaign", "hunt every bug switch with the model tests"),
+    "fuzz": ("refka.fuzz_cli", "throw hostile frames at a broker: crashes, hangs, lost data"),
 }
 
 
@@ -44,6 +45,7 @@ EXTRAS: dict[str, tuple[str, frozenset[str]]] = {
     "conform": ("conformance", frozenset({"pytest", "confluent_kafka", "kafka", "aiokafka"})),
     "bench": ("bench", frozenset({"confluent_kafka", "matplotlib", "pyinstrument"})),
     "campaign": ("sim", frozenset({"hypothesis"})),
+    "fuzz": ("sim", frozenset({"hypothesis"})),
 }
 
 
