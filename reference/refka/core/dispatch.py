@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from refka.core.connections import ResponseQueue
 from refka.core.context import CLOSE_CONNECTION, NO_RESPONSE, PENDING, Encoded, RequestContext
 from refka.core.effects import Close, Effect
-from refka.protocol import codec, framing
+from refka.protocol import codec, framing, nulls
 
 if TYPE_CHECKING:
     from refka.security.authorizer import StandardAuthorizer
@@ -146,6 +146,7 @@ class Dispatcher:
         try:
             request: Any
             request, _ = codec.decode(api.request_class(header.api_version), frame, body_offset)
+            nulls.check(request)
         except Exception as error:
             return [Close(connection_id, f"cannot parse {api.name} v{header.api_version}: {error}")]
         ctx = RequestContext(
