@@ -19,6 +19,15 @@ FOUND = {
         "0000002600180001000000070003c3ad0e0004f0bc88a48000000000000000ffffffffffff0000000000",
         "closed",
     ),
+    # WriteTxnMarkers v1 naming partition 0 of a topic twice: the answer waited for one
+    # marker result too many, and never went out.
+    "write-txn-markers-duplicate-partition": (
+        "000000a2001b000100000007000cc2bef48b9e9d62f2a581b37900047ffffffffffffffefc72010419f2b3"
+        "aaa9370cf2bdada5c28c554ced9dba5ec292c396c381010017f2819388c38d19c2bc36c296f0bfa988506a"
+        "c2b2407f047fffffff0000000000000000000103ffffdb5700000006008000000000ffbfffffffffffffff"
+        "ff00020566757a7a020000017c00ffffffff00000000000000000d000801017fffffff0000",
+        "answered",
+    ),
 }
 
 

@@ -22,12 +22,14 @@ E = ErrorCode
 
 def handle_write_txn_markers(txns: TransactionService, ctx: RequestContext, request: Any) -> Any:
     m = codec.response_module(KEY, ctx.api_version)
-    wanted = [
-        (index, topic.name, int(p))
-        for index, marker in enumerate(request.markers)
-        for topic in marker.topics
-        for p in topic.partition_indexes
-    ]
+    wanted = list(  # a partition named twice in one marker gets one marker and one answer
+        dict.fromkeys(
+            (index, topic.name, int(p))
+            for index, marker in enumerate(request.markers)
+            for topic in marker.topics
+            for p in topic.partition_indexes
+        )
+    )
     errors: dict[tuple[int, str, int], ErrorCode] = {}
     answered_now = True
 
