@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from refka.core.connections import ResponseQueue
 from refka.core.context import CLOSE_CONNECTION, NO_RESPONSE, PENDING, Encoded, RequestContext
 from refka.core.effects import Close, Effect
-from refka.protocol import codec, framing, nulls
+from refka.protocol import bounds, codec, framing, nulls
 
 if TYPE_CHECKING:
     from refka.security.authorizer import StandardAuthorizer
@@ -145,7 +145,9 @@ class Dispatcher:
             return []
         try:
             request: Any
-            request, _ = codec.decode(api.request_class(header.api_version), frame, body_offset)
+            cls = api.request_class(header.api_version)
+            bounds.check(cls, frame, body_offset)  # before kio allocates for a lying count
+            request, _ = codec.decode(cls, frame, body_offset)
             nulls.check(request)
         except Exception as error:
             return [Close(connection_id, f"cannot parse {api.name} v{header.api_version}: {error}")]
