@@ -12,7 +12,7 @@ import datetime
 from collections.abc import Iterator
 from typing import Any
 
-from refka.protocol import codec
+from refka.protocol import bounds, codec
 from refka.protocol.framing import NEED_DATA, FrameDecoder, FrameTooLarge, parse_request_header
 
 PRODUCE = 0
@@ -35,6 +35,7 @@ def _decode(frame: bytes) -> Any:
     try:
         header, offset = parse_request_header(frame)
         cls = codec.request_class(header.api_key, header.api_version)
+        bounds.check(cls, frame, offset)  # kio would abort on a count that lies
         return codec.decode(cls, frame, offset)[0]
     except Exception:
         return None  # the broker cannot parse it either: it closes the connection
