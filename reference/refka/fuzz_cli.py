@@ -129,7 +129,7 @@ def fuzz(target: Target, args: argparse.Namespace, echo: Callable[[str], None] =
         if problem is not None:
             stats.failures.append(problem)
         stats.seconds = time.perf_counter() - began
-        if not args.quiet and (number % 25 == 24 or number == rounds - 1):
+        if not args.quiet and number % 25 == 24 and number < rounds - 1:
             echo(stats.line())
     return stats
 
