@@ -99,9 +99,9 @@ def fuzz(target: Target, args: argparse.Namespace, echo: Callable[[str], None] =
     stats = Stats()
     names = _api_names()
     began = time.perf_counter()
-    rounds = (args.frames + ROUND - 1) // ROUND
-    for number in range(rounds):
-        budget = min(ROUND, args.frames - stats.inputs)
+    number = 0
+    while stats.inputs < args.frames:
+        budget = ROUND // 4  # each example is 4.5 inputs on average
 
         @seed(args.seed * 1_000_003 + number)
         @settings(
@@ -112,25 +112,27 @@ def fuzz(target: Target, args: argparse.Namespace, echo: Callable[[str], None] =
             suppress_health_check=list(HealthCheck),
         )
         @given(inputs(apis))
-        def one(item: FuzzInput) -> None:
-            if stats.inputs >= args.frames:
-                return
-            stats.inputs += 1
-            if not item.data:
-                stats.verdicts["unencodable"] += 1
-                return
-            outcome = target.send(item.data)
-            stats.verdicts[outcome.verdict] += 1
-            if outcome.verdict in ("crash", "hang"):
-                _write(args.out, stats, item, names.get(item.api_key, "garbage"), outcome)
+        def one(items: list[FuzzInput]) -> None:
+            for item in items:
+                if stats.inputs >= args.frames:
+                    return
+                stats.inputs += 1
+                if not item.data:
+                    stats.verdicts["unencodable"] += 1
+                    continue
+                outcome = target.send(item.data)
+                stats.verdicts[outcome.verdict] += 1
+                if outcome.verdict in ("crash", "hang"):
+                    _write(args.out, stats, item, names.get(item.api_key, "garbage"), outcome)
 
         one()
         problem = target.canary(f"round {number}".encode())
         if problem is not None:
             stats.failures.append(problem)
         stats.seconds = time.perf_counter() - began
-        if not args.quiet and number % 25 == 24 and number < rounds - 1:
+        if not args.quiet and number % 25 == 24 and stats.inputs < args.frames:
             echo(stats.line())
+        number += 1
     return stats
 
 

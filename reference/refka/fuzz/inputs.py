@@ -1,9 +1,10 @@
 """One fuzz input: the bytes a client writes on a fresh connection, and what they were meant as.
 
 ``inputs(apis)`` draws a request of a served API and version (``schema.entities``), encodes it
-with a request header as a client would, mutates it (``mutate``) and frames it, sometimes with
-a size prefix that lies; or it draws raw garbage. ``FuzzInput.reproducer`` is what a failing
-input leaves behind: enough to send the same bytes again.
+with a request header as a client would, and makes up to eight inputs of it: each mutated
+(``mutate``) and framed, sometimes with a size prefix that lies; or it draws raw garbage.
+``FuzzInput.reproducer`` is what a failing input leaves behind: enough to send the same bytes
+again.
 """
 
 from __future__ import annotations
@@ -51,18 +52,27 @@ def request_frame(draw: st.DrawFn, api: ApiRange, correlation_id: int) -> bytes:
 
 
 @st.composite
-def inputs(draw: st.DrawFn, apis: Sequence[ApiRange], correlation_id: int = 7) -> FuzzInput:
-    """A structured request, mutated and framed; one in ten is garbage."""
+def inputs(
+    draw: st.DrawFn, apis: Sequence[ApiRange], correlation_id: int = 7, variants: int = 8
+) -> list[FuzzInput]:
+    """A structured request and up to ``variants`` mutants of it, each framed (drawing the
+    request is the costly part); or, one time in ten, as many pieces of garbage."""
+    count = draw(st.integers(1, variants))
     if draw(st.integers(0, 9)) == 0:
-        return FuzzInput(-1, -1, "garbage", mutate.frame(draw(mutate.garbage())))
+        return [
+            FuzzInput(-1, -1, "garbage", mutate.frame(draw(mutate.garbage()))) for _ in range(count)
+        ]
     api = draw(st.sampled_from(apis))
     try:
         data = draw(request_frame(api, correlation_id))
     except (ValueError, TypeError, OverflowError) as error:  # a value kio cannot write
-        return FuzzInput(api[0], -1, f"unencodable {type(error).__name__}", b"")
+        return [FuzzInput(api[0], -1, f"unencodable {type(error).__name__}", b"")]
     version = int.from_bytes(data[2:4], "big")
-    name, damaged = draw(mutate.mutated(data))
-    lie = draw(st.sampled_from((None,) * 12 + mutate.SIZE_LIES))
-    if lie is not None:
-        name = f"{name}+size-{lie}"
-    return FuzzInput(api[0], version, name, mutate.frame(damaged, lie))
+    found = []
+    for _ in range(count):
+        name, damaged = draw(mutate.mutated(data))
+        lie = draw(st.sampled_from((None,) * 12 + mutate.SIZE_LIES))
+        if lie is not None:
+            name = f"{name}+size-{lie}"
+        found.append(FuzzInput(api[0], version, name, mutate.frame(damaged, lie)))
+    return found
