@@ -156,6 +156,7 @@ CORE = [
     "group",
     "handlers",
     "sim",
+    "fuzz",
     "metadata",
     "controller",
     "replication",
