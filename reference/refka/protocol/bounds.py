@@ -109,15 +109,12 @@ def _inner(annotation: Any) -> tuple[Any, bool]:
 def _field_step(field: dataclasses.Field[Any], annotation: Any) -> Step:
     annotation, optional = _inner(annotation)
     if get_origin(annotation) is tuple:
-        inner = _inner(get_args(annotation)[0])[0]
-        element = (
-            _entity(inner)
-            if dataclasses.is_dataclass(inner)
-            else _primitive(field.name, field.metadata["kafka_type"])
-        )
+        inner: Any = _inner(get_args(annotation)[0])[0]
+        entity = isinstance(inner, type) and dataclasses.is_dataclass(inner)
+        element = _entity(inner) if entity else _primitive(field.name, field.metadata["kafka_type"])
         return _array(field.name, element)
-    if dataclasses.is_dataclass(annotation):
-        nested = _entity(annotation)  # type: ignore[arg-type]
+    if isinstance(annotation, type) and dataclasses.is_dataclass(annotation):
+        nested = _entity(annotation)
         return _optional_entity(nested) if optional else nested
     return _primitive(field.name, field.metadata["kafka_type"])
 
@@ -129,7 +126,7 @@ def _primitive(name: str, kafka_type: str) -> Step:
 
 
 @cache
-def _entity(cls: type) -> Step:
+def _entity(cls: Any) -> Step:
     hints = get_type_hints(cls)
     steps: list[Step] = []
     tagged: dict[int, Step] = {}

@@ -37,7 +37,7 @@ def _unwrap(annotation: Any) -> tuple[Any, bool]:
 
 
 @cache
-def _plan(cls: type) -> tuple[_Check, ...]:
+def _plan(cls: Any) -> tuple[_Check, ...]:
     hints = get_type_hints(cls)
     checks = []
     for field in dataclasses.fields(cls):
@@ -53,7 +53,8 @@ def _plan(cls: type) -> tuple[_Check, ...]:
 
 def check(entity: Any) -> None:
     """Raise ``NullField`` if ``entity`` holds a null where its schema allows none."""
-    for item in _plan(type(entity)):
+    cls: Any = type(entity)
+    for item in _plan(cls):
         value = getattr(entity, item.name)
         if value is None:
             if not item.nullable:
