@@ -63,6 +63,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--api", action="append", help="fuzz only this API (Kafka's name)")
     parser.add_argument("--out", type=Path, default=Path("fuzz-failures"), help="reproducers")
     parser.add_argument("--timeout", type=float, default=5.0, help="seconds to wait (sockets)")
+    parser.add_argument(
+        "--controller", action="store_true", help="in process: fuzz the controller's listener"
+    )
     parser.add_argument("--quiet", action="store_true")
 
 
@@ -77,7 +80,8 @@ def run(args: argparse.Namespace) -> int:
     from refka.log.storage import FileStorage
 
     with tempfile.TemporaryDirectory(prefix="refka-fuzz-") as log_dir:
-        target = InProcessTarget(FileStorage(log_dir), seed=args.seed + 1)
+        storage = FileStorage(log_dir)
+        target = InProcessTarget(storage, seed=args.seed + 1, controller_listener=args.controller)
         stats = fuzz(target, args)
         target.reopen()  # log recovery on the same dir
         read = target.read_canary()

@@ -16,3 +16,12 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessTarget
     node = InProcessTarget(FileStorage(str(log_dir)))
     yield node
     node.close()
+
+
+@pytest.fixture(scope="module")
+def controller_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessTarget]:
+    """The same node, with the inputs sent to its controller's listener."""
+    log_dir: Path = tmp_path_factory.mktemp("fuzz-controller")
+    node = InProcessTarget(FileStorage(str(log_dir)), controller_listener=True)
+    yield node
+    node.close()

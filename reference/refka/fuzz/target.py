@@ -87,6 +87,7 @@ class InProcessTarget:
     storage: Storage
     seed: int = 1
     configs: dict[str, str] = field(default_factory=dict)
+    controller_listener: bool = False  # fuzz the controller core's listener, not the broker's
     connections: int = 0
 
     def __post_init__(self) -> None:
@@ -120,9 +121,16 @@ class InProcessTarget:
         return self.storage.read(piece.path, piece.position, piece.size)
 
     @property
+    def _fuzzed(self) -> tuple[int, Any]:
+        """The node id the inputs go to, and its dispatcher."""
+        if self.controller_listener:
+            return CONTROLLER, self.controller.core.dispatcher
+        return BROKER, self.broker.core.dispatch
+
+    @property
     def apis(self) -> list[tuple[int, int, int]]:
-        """The APIs the broker serves, as ApiVersions lists them: (key, min, max)."""
-        apis = self.broker.core.dispatch.apis.values()
+        """The APIs the fuzzed core serves, as ApiVersions lists them: (key, min, max)."""
+        apis = self._fuzzed[1].apis.values()
         return sorted((a.key, a.min_version, a.max_version) for a in apis)
 
     # ------------------------------------------------------------------ inputs
@@ -136,7 +144,7 @@ class InProcessTarget:
         frames, _ = split(data, self.config.socket_request_max_bytes)  # then a driver closes
         try:
             for frame in frames:
-                self.router.client_request(BROKER, connection_id, frame)
+                self.router.client_request(self._fuzzed[0], connection_id, frame)
                 if self._closed(connection_id):
                     break
             outcome = self._settle(connection_id, frames)
@@ -182,18 +190,18 @@ class InProcessTarget:
         return effects
 
     def _pending(self, connection_id: int) -> bool:
-        queue = self.broker.core.dispatch.queues.get(connection_id)
+        queue = self._fuzzed[1].queues.get(connection_id)
         return queue is not None and any(not slot.ready for slot in queue.slots)
 
     def _closed(self, connection_id: int) -> bool:
-        return connection_id not in self.router.nodes[BROKER].clients
+        return connection_id not in self.router.nodes[self._fuzzed[0]].clients
 
     def _drop(self, connection_id: int) -> None:
-        node = self.router.nodes[BROKER]
+        node = self.router.nodes[self._fuzzed[0]]
         if connection_id in node.clients:
             node.clients.discard(connection_id)
             self.router.client_step(
-                BROKER, lambda now: self.broker.on_disconnect(connection_id, now)
+                node.node_id, lambda now: node.core.on_disconnect(connection_id, now)
             )
 
     # ------------------------------------------------------------- the canary
