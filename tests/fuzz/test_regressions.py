@@ -44,3 +44,32 @@ def test_a_null_in_a_non_nullable_array_is_refused_as_kafka_refuses_it() -> None
     with pytest.raises(nulls.NullField, match="groups_names"):
         nulls.check(cls(groups_names=None))
     nulls.check(cls(groups_names=("g",)))
+
+
+CONTROLLER_FOUND = {
+    # Fetch v5 and v10 to the controller's listener: the answer built a current leader, a
+    # type that Fetch responses have only from v12 on (AttributeError, "internal error").
+    "controller-fetch-v5": (
+        "0000008700010005000000070013e0a4aee0a4a8e0a580e0a4b720d985d986d8b400000001000000060000"
+        "000000000006000000000200016700000002ffffff3a00000000000002a0000000000000000b000000010000"
+        "000e000000000000000fffffffffffffffffffffffff00000000000100000009ffffffffffe32b42ffffffff"
+        "ffffffd9000028b7",
+        "answered",
+    ),
+    "controller-fetch-v10": (
+        "000000680001000a00000007ffff7ffffffe0000000b00000000fffffef60100000001ffffffff000000010003"
+        "2cc3b1000000017fffffff0000000b0000000000000002ffc3ec93201a6046ffff1230000000010012"
+        "5f5f636f6e73756d65725f6f66667365747300000000",
+        "answered",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CONTROLLER_FOUND))
+def test_a_found_controller_input_gets_kafkas_answer(
+    controller_target: InProcessTarget, name: str
+) -> None:
+    data, verdict = CONTROLLER_FOUND[name]
+    outcome = controller_target.send(bytes.fromhex(data))
+    assert outcome.verdict == verdict, outcome.detail
+    assert controller_target.canary(name.encode()) is None

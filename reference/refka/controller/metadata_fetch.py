@@ -122,8 +122,8 @@ def _partition(controller: QuorumController, m: Any, topic: Any, p: Any) -> Any:
         "aborted_transactions": None,
         "preferred_read_replica": -1,
         "records": None,
-        "current_leader": codec.build(
-            m.LeaderIdAndEpoch, leader_id=controller.node_id, leader_epoch=epoch
+        "current_leader": _nested(
+            m, "LeaderIdAndEpoch", leader_id=controller.node_id, leader_epoch=epoch
         ),
     }
     error = _check(controller, topic, p)
@@ -131,15 +131,22 @@ def _partition(controller: QuorumController, m: Any, topic: Any, p: Any) -> Any:
         fields["high_watermark"] = fields["last_stable_offset"] = -1
         return codec.build(m.PartitionData, error_code=error, **fields)
     if p.fetch_offset > hw:  # past our end: tell the fetcher where the epoch ends
-        fields["diverging_epoch"] = codec.build(m.EpochEndOffset, epoch=epoch, end_offset=hw)
+        fields["diverging_epoch"] = _nested(m, "EpochEndOffset", epoch=epoch, end_offset=hw)
         return codec.build(m.PartitionData, error_code=ErrorCode.none, **fields)
     if p.fetch_offset < log.start_offset:  # not yet: the log keeps its prefix
         snapshot = log.snapshots()[-1]
-        fields["snapshot_id"] = codec.build(m.SnapshotId, end_offset=snapshot[0], epoch=snapshot[1])
+        fields["snapshot_id"] = _nested(m, "SnapshotId", end_offset=snapshot[0], epoch=snapshot[1])
         return codec.build(m.PartitionData, error_code=ErrorCode.none, **fields)
     slices, _ = log.read(p.fetch_offset, p.partition_max_bytes)
     fields["records"] = log.read_bytes(slices) if slices else None
     return codec.build(m.PartitionData, error_code=ErrorCode.none, **fields)
+
+
+def _nested(m: Any, name: str, **values: Any) -> Any:
+    """The response's nested entity ``name``, or None in a version without it (before v12 a
+    Fetch response has no current leader, diverging epoch or snapshot id)."""
+    cls = getattr(m, name, None)
+    return None if cls is None else codec.build(cls, **values)
 
 
 def _check(controller: QuorumController, topic: Any, p: Any) -> ErrorCode:
@@ -149,10 +156,12 @@ def _check(controller: QuorumController, topic: Any, p: Any) -> ErrorCode:
         return ErrorCode.unknown_topic_or_partition
     if p.partition != 0:
         return ErrorCode.unknown_topic_or_partition
-    if p.fetch_offset < 0 or (p.last_fetched_epoch < 0 and p.fetch_offset > 0):
+    last_fetched_epoch = getattr(p, "last_fetched_epoch", -1)  # v12+
+    if p.fetch_offset < 0 or (last_fetched_epoch < 0 and p.fetch_offset > 0):
         return ErrorCode.invalid_request
-    if p.current_leader_epoch > controller.epoch:
+    leader_epoch = getattr(p, "current_leader_epoch", -1)  # v9+
+    if leader_epoch > controller.epoch:
         return ErrorCode.unknown_leader_epoch
-    if 0 <= p.current_leader_epoch < controller.epoch:
+    if 0 <= leader_epoch < controller.epoch:
         return ErrorCode.fenced_leader_epoch
     return ErrorCode.none
