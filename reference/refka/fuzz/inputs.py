@@ -2,7 +2,8 @@
 
 ``inputs(apis)`` draws a request of a served API and version (``schema.entities``), encodes it
 with a request header as a client would, and makes up to eight inputs of it: each mutated
-(``mutate``) and framed, sometimes with a size prefix that lies; or it draws raw garbage.
+(``mutate``) and framed, sometimes with a size prefix that lies, sometimes all pipelined on
+one connection; or it draws raw garbage.
 ``FuzzInput.reproducer`` is what a failing input leaves behind: enough to send the same bytes
 again.
 """
@@ -75,4 +76,7 @@ def inputs(
         if lie is not None:
             name = f"{name}+size-{lie}"
         found.append(FuzzInput(api[0], version, name, mutate.frame(damaged, lie)))
+    if len(found) > 1 and draw(st.integers(0, 7)) == 0:  # all on one connection, pipelined
+        names = ",".join(f.mutation for f in found)
+        return [FuzzInput(api[0], version, f"pipelined {names}", b"".join(f.data for f in found))]
     return found
