@@ -28,6 +28,13 @@ FOUND = {
         "ff00020566757a7a020000017c00ffffffff00000000000000000d000801017fffffff0000",
         "answered",
     ),
+    # OffsetFetch v5 for a topic named "\x00": taken for an unknown topic id's stand-in, a
+    # topic id looked up on a version that has none (AttributeError).
+    "offset-fetch-nul-topic-name": (
+        "0000002d000900050000000700125f5f636f6e73756d65725f6f6666736574730000000000010001000000"
+        "000180000000",
+        "answered",
+    ),
 }
 
 

@@ -250,7 +250,7 @@ def handle_offset_commit(groups: GroupService, ctx: RequestContext, request: Any
             ids[name] = topic.topic_id
         may_read = name.startswith(_UNKNOWN_ID) or allowed(ctx, TOPIC, name)
         for p in topic.partitions:
-            if name.startswith(_UNKNOWN_ID):
+            if _unknown_id(ctx.api_version, name):
                 unknown.append(msg.PartitionResult(name, p.partition_index, E.unknown_topic_id))
                 continue
             if not may_read:
@@ -303,6 +303,12 @@ def _topic_name(groups: GroupService, version: int, topic: Any) -> str:
         return str(topic.name)
     name = groups.topic_name(topic.topic_id)
     return f"{_UNKNOWN_ID}{topic.topic_id}" if name is None else name
+
+
+def _unknown_id(version: int, name: str) -> bool:
+    """``name`` stands in for an unknown topic id; before v10 a client's name can start with
+    anything, "\\x00" included, and is only a name."""
+    return version >= TOPIC_IDS_VERSION and name.startswith(_UNKNOWN_ID)
 
 
 def _with_unknown(
@@ -368,7 +374,7 @@ def _wanted(
     unknown: list[tuple[uuid.UUID, list[int]]] = []
     for t in group.topics:
         name = _topic_name(groups, version, t)
-        if name.startswith(_UNKNOWN_ID):
+        if _unknown_id(version, name):
             unknown.append((t.topic_id, list(t.partition_indexes)))
         else:
             wanted.append((name, list(t.partition_indexes)))
