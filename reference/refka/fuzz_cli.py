@@ -146,6 +146,9 @@ def _chosen(
     if not wanted:
         return list(apis)
     names = {name.lower(): key for key, name in _api_names().items()}
+    unknown = [w for w in wanted if w.lower().replace("_", "") not in names]
+    if unknown:
+        raise SystemExit(f"refka fuzz: no API named {', '.join(unknown)}")
     keys = {names[w.lower().replace("_", "")] for w in wanted}
     return [api for api in apis if api[0] in keys]
 
