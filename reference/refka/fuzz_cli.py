@@ -126,7 +126,7 @@ def fuzz(target: Target, args: argparse.Namespace, echo: Callable[[str], None] =
                     continue
                 outcome = target.send(item.data)
                 stats.verdicts[outcome.verdict] += 1
-                if outcome.verdict in ("crash", "hang"):
+                if outcome.verdict in ("crash", "hang", "bad-answer"):
                     _write(args.out, stats, item, names.get(item.api_key, "garbage"), outcome)
 
         one()

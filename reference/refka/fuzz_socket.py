@@ -2,9 +2,10 @@
 
 Each input goes out on a fresh TCP connection; the target then reads until every whole frame
 that expects an answer (all but a Produce with acks=0) has one, the broker closes the
-connection, or ``timeout_s`` passes. A timeout is a ``hang`` unless a request asks to wait
-longer (``parked``). A broker's internal errors cannot be seen from outside: a crash shows as
-a broker that stops answering, which the canary (``refka.fuzz.canary``) finds between rounds.
+connection, or ``timeout_s`` passes; the answers must match the requests (``check_answers``).
+A timeout is a ``hang`` unless a request asks to wait longer (``parked``). A broker's internal
+errors cannot be seen from outside: a crash shows as a broker that stops answering, which the
+canary (``refka.fuzz.canary``) finds between rounds.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import uuid
 from typing import Any
 
 from refka.fuzz.canary import Canary, create_topics_request
-from refka.fuzz.frames import declared_wait_ms, expects_answer, split
+from refka.fuzz.frames import check_answers, declared_wait_ms, expects_answer, split
 from refka.fuzz.target import Outcome
 from refka.protocol import codec
 
@@ -83,23 +84,32 @@ class SocketTarget:
             except OSError:
                 return Outcome("closed", "while sending")
             deadline = time.monotonic() + self.timeout_s
-            answers = 0
-            while answers < owed or too_large:
+            answers: list[bytes] = []
+            closed: str | None = None
+            while len(answers) < owed or too_large:
                 sock.settimeout(max(deadline - time.monotonic(), 0.001))
                 try:
-                    if _read_frame(sock) is None:
-                        return Outcome("closed")
+                    answer = _read_frame(sock)
                 except TimeoutError:
                     break
                 except OSError as error:
-                    return Outcome("closed", str(error))
-                answers += 1
-        if answers >= owed and not too_large:
+                    closed = str(error)
+                    break
+                if answer is None:
+                    closed = "by the broker"
+                    break
+                answers.append(answer)
+        problem = check_answers(frames, answers)
+        if problem is not None:
+            return Outcome("bad-answer", problem)
+        if closed is not None:
+            return Outcome("closed", closed)
+        if len(answers) >= owed and not too_large:
             return Outcome("answered")
         wait_ms = max((declared_wait_ms(f) for f in frames), default=0)
         if wait_ms >= self.timeout_s * 1000:
             return Outcome("parked", f"asks to wait {wait_ms} ms")
-        return Outcome("hang", f"{answers} of {owed} answers after {self.timeout_s} s")
+        return Outcome("hang", f"{len(answers)} of {owed} answers after {self.timeout_s} s")
 
 
 def _known(api: Any, version: int) -> bool:

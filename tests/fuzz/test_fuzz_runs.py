@@ -8,7 +8,7 @@ import argparse
 from pathlib import Path
 
 import pytest
-from refka.core.context import PENDING
+from refka.core.context import PENDING, Encoded
 from refka.core.dispatch import Api
 from refka.fuzz.target import InProcessTarget
 from refka.fuzz_cli import add_arguments, run
@@ -97,3 +97,13 @@ def test_a_crash_writes_its_reproducer_and_fails_the_run(
     [first, *_] = sorted(out.iterdir())
     text = first.read_text()
     assert "api: ApiVersions (key 18)" in text and "bytes: " in text
+
+
+def test_an_answer_that_does_not_decode_counts_as_a_bad_answer(target: InProcessTarget) -> None:
+    saved = target.broker.core.dispatch.apis[API_VERSIONS]
+    _replace_api_versions(target, lambda ctx, request: Encoded((b"\x00",)))
+    try:
+        outcome = target.send(_api_versions_frame())
+    finally:
+        target.broker.core.dispatch.apis[API_VERSIONS] = saved
+    assert outcome.verdict == "bad-answer", outcome

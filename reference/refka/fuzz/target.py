@@ -10,6 +10,8 @@ driver uses, then the connection is dropped. The verdict (``Outcome``):
 - ``hang``: a request neither answered nor its connection closed after ``HANG_MS`` of fake
   time, unless the request itself asks to wait longer (a Fetch's ``max_wait_ms``, a
   JoinGroup's rebalance timeout): those are ``parked``;
+- ``bad-answer``: an answer out of order, with the wrong correlation id, or that does not
+  decode as the API's response;
 - otherwise ``answered`` or ``closed`` (Kafka's two answers to bad input).
 
 ``canary`` produces a record (acks=all) and reads everything back; ``reopen`` shuts the node
@@ -19,6 +21,7 @@ down and starts a new one on the same storage (log recovery), for the final comp
 from __future__ import annotations
 
 import logging
+import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +29,7 @@ from refka.config import BrokerConfig
 from refka.core.effects import Close, Effect, FileSlice, Halt, Send
 from refka.core.network_client import NodeAddress
 from refka.fuzz.canary import Canary, create_topics_request
-from refka.fuzz.frames import declared_wait_ms, split
+from refka.fuzz.frames import check_answers, declared_wait_ms, split
 from refka.fuzz.schema import NAMES
 from refka.log.storage import Storage
 from refka.node import make_broker, make_controller
@@ -44,7 +47,7 @@ INTERNAL_ERROR = "internal error"
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    verdict: str  # answered, closed, parked, crash, hang
+    verdict: str  # answered, closed, parked, crash, hang, bad-answer
     detail: str = ""
 
 
@@ -148,9 +151,8 @@ class InProcessTarget:
                 if self._closed(connection_id):
                     break
             outcome = self._settle(connection_id, frames)
-        except Exception as error:
-            logging.getLogger(__name__).debug("core raised", exc_info=True)
-            return Outcome("crash", f"{type(error).__name__}: {error}")
+        except Exception:
+            return Outcome("crash", traceback.format_exc())
         self._drop(connection_id)
         return outcome
 
@@ -171,6 +173,10 @@ class InProcessTarget:
             if wait_ms >= HANG_MS:
                 return Outcome("parked", f"asks to wait {wait_ms} ms")
             return Outcome("hang", f"no answer after {HANG_MS} ms")
+        answers = self.router.client_frames.get((self._fuzzed[0], connection_id), [])
+        problem = check_answers(frames, answers)
+        if problem is not None:
+            return Outcome("bad-answer", problem)
         closes = [e for e in effects if isinstance(e, Close) and e.connection_id == connection_id]
         return Outcome("closed", closes[0].reason) if closes else Outcome("answered")
 
@@ -198,6 +204,7 @@ class InProcessTarget:
 
     def _drop(self, connection_id: int) -> None:
         node = self.router.nodes[self._fuzzed[0]]
+        self.router.client_frames.pop((node.node_id, connection_id), None)  # not read: kept
         if connection_id in node.clients:
             node.clients.discard(connection_id)
             self.router.client_step(
