@@ -35,6 +35,12 @@ FOUND = {
         "000180000000",
         "answered",
     ),
+    # ApiVersions at an unknown version whose client id length is -32768: Kafka takes any
+    # negative length as a null client id and answers (UNSUPPORTED_VERSION at v0); refka
+    # closed the connection, as kio reads only -1 as null.
+    "api-versions-negative-client-id-length": ("0000000a0012e5441e6c06c38000", "answered"),
+    # Metadata v1 whose client id is not UTF-8: Kafka decodes it with replacement characters.
+    "metadata-client-id-not-utf8": ("0000001100030001000000070003ff80fe00000000", "answered"),
 }
 
 

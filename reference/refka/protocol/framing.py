@@ -27,10 +27,13 @@ from kio.serial import entity_reader
 from kio.serial.errors import DecodeError
 from kio.static.constants import EntityType
 
+from refka.protocol.varint import decode_uvarint
+
 DEFAULT_SOCKET_REQUEST_MAX_BYTES: Final = 104_857_600  # socket.request.max.bytes
 API_VERSIONS_KEY: Final = 18
 _SIZE = struct.Struct(">i")
 _FIXED = struct.Struct(">hhi")  # api key, api version, correlation id
+_CLIENT_ID_LENGTH = struct.Struct(">h")
 _COMPACT_AFTER_BYTES = 1 << 16
 _LARGE_FRAME_BYTES = 1 << 16  # frames this large are gathered in a buffer of their own
 
@@ -178,12 +181,41 @@ def parse_request_header(frame: bytes | bytearray | memoryview) -> tuple[Request
     reader = _READER_V2 if flexible else _READER_V1
     try:
         header, body_start = reader(frame, 0)
-    except DecodeError as e:
-        raise InvalidRequestHeader(f"error parsing request header: {e}") from e
+        client_id = header.client_id
+    except DecodeError:
+        client_id, body_start = _lenient_client_id(frame, flexible)
     fields = RequestHeaderFields(
-        api_key, api_version, correlation_id, header.client_id, 2 if flexible else 1
+        api_key, api_version, correlation_id, client_id, 2 if flexible else 1
     )
     return fields, body_start
+
+
+def _lenient_client_id(
+    frame: bytes | bytearray | memoryview, flexible: bool
+) -> tuple[str | None, int]:
+    """The client id as Kafka's ``RequestHeaderData.read`` takes it when kio will not: any
+    negative length is null, and bytes that are not UTF-8 are decoded with replacement
+    characters (Java's ``new String(bytes, UTF_8)``); then the v2 header's tagged fields."""
+    try:
+        (length,) = _CLIENT_ID_LENGTH.unpack_from(frame, _FIXED.size)
+        pos = _FIXED.size + 2
+        client_id = None
+        if length >= 0:
+            if pos + length > len(frame):
+                raise ValueError(f"client id of {length} bytes, {len(frame) - pos} left")
+            client_id = bytes(frame[pos : pos + length]).decode("utf-8", errors="replace")
+            pos += length
+        if flexible:
+            count, pos = decode_uvarint(frame, pos)
+            for _ in range(count):
+                _, pos = decode_uvarint(frame, pos)
+                size, pos = decode_uvarint(frame, pos)
+                pos += size
+            if pos > len(frame):
+                raise ValueError("tagged fields past the frame's end")
+    except (struct.error, ValueError) as e:
+        raise InvalidRequestHeader(f"error parsing request header: {e}") from e
+    return client_id, pos
 
 
 _READER_V1 = entity_reader(RequestHeaderV1)
