@@ -41,6 +41,9 @@ FOUND = {
     "api-versions-negative-client-id-length": ("0000000a0012e5441e6c06c38000", "answered"),
     # Metadata v1 whose client id is not UTF-8: Kafka decodes it with replacement characters.
     "metadata-client-id-not-utf8": ("0000001100030001000000070003ff80fe00000000", "answered"),
+    # ApiVersions v3 whose v2 header has a tagged field of tag 4: Kafka skips tags it does not
+    # know (KIP-482); kio raised on it and refka closed the connection.
+    "header-unknown-tag": ("00000014001200030000000500016301040100" + "0261023100", "answered"),
 }
 
 

@@ -24,7 +24,6 @@ from kio.schema.index import api_key_map, schema_name_map
 from kio.schema.request_header.v1 import RequestHeader as RequestHeaderV1
 from kio.schema.request_header.v2 import RequestHeader as RequestHeaderV2
 from kio.serial import entity_reader
-from kio.serial.errors import DecodeError
 from kio.static.constants import EntityType
 
 from refka.protocol.varint import decode_uvarint
@@ -182,7 +181,7 @@ def parse_request_header(frame: bytes | bytearray | memoryview) -> tuple[Request
     try:
         header, body_start = reader(frame, 0)
         client_id = header.client_id
-    except DecodeError:
+    except Exception:  # kio's DecodeError, or an unknown tag in the v2 header's tagged fields
         client_id, body_start = _lenient_client_id(frame, flexible)
     fields = RequestHeaderFields(
         api_key, api_version, correlation_id, client_id, 2 if flexible else 1
@@ -195,7 +194,8 @@ def _lenient_client_id(
 ) -> tuple[str | None, int]:
     """The client id as Kafka's ``RequestHeaderData.read`` takes it when kio will not: any
     negative length is null, and bytes that are not UTF-8 are decoded with replacement
-    characters (Java's ``new String(bytes, UTF_8)``); then the v2 header's tagged fields."""
+    characters (Java's ``new String(bytes, UTF_8)``); then the v2 header's tagged fields,
+    whatever their tags (KIP-482: a reader skips the tags it does not know)."""
     try:
         (length,) = _CLIENT_ID_LENGTH.unpack_from(frame, _FIXED.size)
         pos = _FIXED.size + 2
