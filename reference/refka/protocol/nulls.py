@@ -23,6 +23,8 @@ class NullField(ValueError):
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class _Check:
+    """One field of an entity to check: its name, whether null is allowed, and what to walk."""
+
     name: str
     nullable: bool
     child: type | None  # an entity class whose own fields need walking
