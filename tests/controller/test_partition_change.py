@@ -36,6 +36,8 @@ class Registration:
     leader_recovery_state: int = 0
     leader_epoch: int = 0
     partition_epoch: int = 0
+    adding_replicas: tuple[int, ...] = ()
+    removing_replicas: tuple[int, ...] = ()
 
     def merge(self, change: PartitionChange) -> Registration:
         new = dataclasses.replace(self, partition_epoch=self.partition_epoch + 1)

@@ -25,7 +25,7 @@ Reply = Callable[[RequestContext, Any], None]
 
 CREATE_TOPICS, DELETE_TOPICS, CREATE_PARTITIONS = 19, 20, 37
 ALTER_CONFIGS, INCREMENTAL_ALTER_CONFIGS, ELECT_LEADERS = 33, 44, 43
-ALTER_PARTITION_REASSIGNMENTS = 45
+ALTER_PARTITION_REASSIGNMENTS, LIST_PARTITION_REASSIGNMENTS = 45, 46
 CREATE_ACLS, DELETE_ACLS = 30, 31
 ALTER_USER_SCRAM_CREDENTIALS = 51
 FORWARDED = frozenset(
@@ -185,4 +185,12 @@ def failed(
             for u in users
         )
         return codec.build(m.AlterUserScramCredentialsResponse, throttle_time=zero, results=results)
+    if ctx.api_key == LIST_PARTITION_REASSIGNMENTS:
+        return codec.build(
+            m.ListPartitionReassignmentsResponse,
+            throttle_time=zero,
+            error_code=error,
+            error_message=None,
+            topics=(),
+        )
     raise ValueError(f"API {ctx.api_key} is not forwarded")

@@ -443,15 +443,18 @@ def handle_elect_leaders(c: QuorumController, ctx: RequestContext, request: Any)
 def handle_alter_partition_reassignments(
     c: QuorumController, ctx: RequestContext, request: Any
 ) -> Any:
-    """KIP-455, reordering only (``refka.controller.reassignment``)."""
+    """KIP-455 (``refka.controller.reassignment``)."""
     from refka.controller.reassignment import reassign
 
     m = _module(ctx)
+    allow = getattr(request, "allow_replication_factor_change", True)
     topics = []
     for topic in request.topics:
         parts = []
         for p in topic.partitions:
-            error, message, record = reassign(c.image, topic.name, p.partition_index, p.replicas)
+            error, message, record = reassign(
+                c.image, c.settings, topic.name, p.partition_index, p.replicas, allow
+            )
             if record is not None:
                 c.commit([record], ctx.now_ms)
             parts.append(
@@ -472,6 +475,42 @@ def handle_alter_partition_reassignments(
         error_code=ErrorCode.none,
         error_message=None,
         responses=tuple(topics),
+    )
+
+
+def handle_list_partition_reassignments(
+    c: QuorumController, ctx: RequestContext, request: Any
+) -> Any:
+    """KIP-455: the partitions with adding or removing replicas."""
+    from refka.controller.reassignment import ongoing
+
+    m = _module(ctx)
+    wanted = None
+    if request.topics is not None:
+        wanted = [(t.name, list(t.partition_indexes)) for t in request.topics]
+    topics = tuple(
+        codec.build(
+            m.OngoingTopicReassignment,
+            name=name,
+            partitions=tuple(
+                codec.build(
+                    m.OngoingPartitionReassignment,
+                    partition_index=o.partition_index,
+                    replicas=o.replicas,
+                    adding_replicas=o.adding_replicas,
+                    removing_replicas=o.removing_replicas,
+                )
+                for o in parts
+            ),
+        )
+        for name, parts in ongoing(c.image, wanted)
+    )
+    return codec.build(
+        m.ListPartitionReassignmentsResponse,
+        throttle_time=codec.millis(0),
+        error_code=ErrorCode.none,
+        error_message=None,
+        topics=topics,
     )
 
 
@@ -564,6 +603,7 @@ API_TABLE: dict[int, tuple[str, int, int, Any]] = {
     43: ("ElectLeaders", 0, 2, handle_elect_leaders),
     44: ("IncrementalAlterConfigs", 0, 1, handle_incremental_alter_configs),
     45: ("AlterPartitionReassignments", 0, 1, handle_alter_partition_reassignments),
+    46: ("ListPartitionReassignments", 0, 0, handle_list_partition_reassignments),
     51: ("AlterUserScramCredentials", 0, 0, handle_alter_user_scram_credentials),
     55: ("DescribeQuorum", 0, 2, handle_describe_quorum),
     56: ("AlterPartition", 2, 3, handle_alter_partition),

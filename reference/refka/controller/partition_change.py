@@ -24,8 +24,15 @@ on as for new clusters since 4.1):
   bumps the partition epoch (``PartitionRegistration.merge``). ISR shrinks no longer bump the
   leader epoch (that was for metadata versions before 3.6, KAFKA-15021).
 
-Not modelled: reassignment (adding/removing replicas), directories, the "balanced recovery"
-last-known-leader election of KIP-966 part 2.
+- KIP-455 reassignment (``PartitionReassignmentReplicas.maybeCompleteReassignment``): while
+  ``adding`` or ``removing`` replicas are set, any change whose target ISR (less the removing
+  replicas) is not empty and holds every adding replica completes the move: the replicas and
+  the ISR lose the removing ones, ``adding``/``removing`` become empty. Removing a replica
+  bumps the leader epoch even when the leader stays (Kafka's
+  ``triggerLeaderEpochBumpForReplicaReassignmentIfNeeded``).
+
+Not modelled: directories, the "balanced recovery" last-known-leader election of KIP-966
+part 2.
 """
 
 from __future__ import annotations
@@ -64,6 +71,10 @@ class PartitionState(Protocol):
     def leader(self) -> int: ...
     @property
     def leader_recovery_state(self) -> int: ...
+    @property
+    def adding_replicas(self) -> tuple[int, ...]: ...
+    @property
+    def removing_replicas(self) -> tuple[int, ...]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +86,9 @@ class PartitionChange:
     eligible_leader_replicas: tuple[int, ...] | None = None
     last_known_elr: tuple[int, ...] | None = None
     leader_recovery_state: int | None = None
+    replicas: tuple[int, ...] | None = None
+    adding_replicas: tuple[int, ...] | None = None
+    removing_replicas: tuple[int, ...] | None = None
     unclean: bool = False  # the leader came from outside the ISR and the ELR (not in the record)
 
     @property
@@ -85,6 +99,9 @@ class PartitionChange:
             and self.eligible_leader_replicas is None
             and self.last_known_elr is None
             and self.leader_recovery_state is None
+            and self.replicas is None
+            and self.adding_replicas is None
+            and self.removing_replicas is None
         )
 
 
@@ -106,13 +123,22 @@ class PartitionChangeBuilder:
     elr_enabled: bool = True
     unclean_shutdown_replicas: Collection[int] = ()
     target_leader_recovery_state: int | None = None
+    target_replicas: Sequence[int] | None = None  # KIP-455 (default: the partition's)
+    target_adding: Sequence[int] | None = None
+    target_removing: Sequence[int] | None = None
 
     def build(self) -> PartitionChange | None:
         """The change, or ``None`` when the partition would stay as it is."""
         p = self.partition
         isr = tuple(p.isr if self.target_isr is None else self.target_isr)
-        elr, last_known = self._target_elr(isr)
-        elected = self._elect(isr, elr)
+        replicas, adding, removing = self._assignment()
+        if adding or removing:  # completeReassignmentIfNeeded
+            kept = tuple(r for r in isr if r not in removing)
+            if kept and all(r in kept for r in adding):
+                replicas = tuple(r for r in replicas if r not in removing)
+                isr, adding, removing = kept, (), ()
+        elr, last_known = self._target_elr(isr, replicas)
+        elected = self._elect(isr, elr, replicas)
         leader = NO_LEADER_CHANGE
         new_isr: tuple[int, ...] | None = None
         recovery = self.target_leader_recovery_state
@@ -125,6 +151,8 @@ class PartitionChangeBuilder:
                 new_isr = (elected.node,)
                 if p.leader_recovery_state != RECOVERING:
                     recovery = RECOVERING
+        elif not set(p.replicas) <= set(replicas):  # a replica leaves: bump the leader epoch
+            leader = p.leader
         if elected.unclean or not self.elr_enabled:
             elr, last_known = (), ()
         if new_isr is None and (isr or self.elr_enabled) and isr != tuple(p.isr):
@@ -135,20 +163,38 @@ class PartitionChangeBuilder:
             eligible_leader_replicas=None if elr == tuple(p.elr) else elr,
             last_known_elr=None if last_known == tuple(p.last_known_elr) else last_known,
             leader_recovery_state=None if recovery in (None, p.leader_recovery_state) else recovery,
+            replicas=None if replicas == tuple(p.replicas) else replicas,
+            adding_replicas=None if adding == tuple(p.adding_replicas) else adding,
+            removing_replicas=None if removing == tuple(p.removing_replicas) else removing,
             unclean=elected.unclean,
         )
         return None if change.is_empty else change
 
+    def _assignment(self) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+        """The target replicas, adding and removing replicas (default: the partition's)."""
+        p = self.partition
+
+        def pick(target: Sequence[int] | None, current: tuple[int, ...]) -> tuple[int, ...]:
+            return tuple(current if target is None else target)
+
+        return (
+            pick(self.target_replicas, p.replicas),
+            pick(self.target_adding, p.adding_replicas),
+            pick(self.target_removing, p.removing_replicas),
+        )
+
     # ------------------------------------------------------------------ ELR
 
-    def _target_elr(self, isr: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    def _target_elr(
+        self, isr: tuple[int, ...], replicas: tuple[int, ...]
+    ) -> tuple[tuple[int, ...], tuple[int, ...]]:
         """KIP-966 ``ElrAfter``: members leaving an ISR below min ISR become eligible."""
         p = self.partition
         if not self.elr_enabled:
             return tuple(p.elr), tuple(p.last_known_elr)
         if len(isr) >= self.min_isr:
             return (), ()
-        candidates = set(p.elr) | set(p.isr)
+        candidates = (set(p.elr) | set(p.isr)) & set(replicas)
         unclean = set(self.unclean_shutdown_replicas)
         elr = tuple(sorted(r for r in candidates if r not in isr and r not in unclean))
         known = (candidates | set(p.last_known_elr)) - set(isr) - set(elr)
@@ -156,14 +202,15 @@ class PartitionChangeBuilder:
 
     # ------------------------------------------------------------- election
 
-    def _elect(self, isr: tuple[int, ...], elr: tuple[int, ...]) -> _Elected:
+    def _elect(
+        self, isr: tuple[int, ...], elr: tuple[int, ...], replicas: tuple[int, ...]
+    ) -> _Elected:
         p = self.partition
 
         def valid(replica: int) -> bool:
             eligible = replica in isr or (not isr and replica in elr)
             return eligible and self.is_acceptable_leader(replica)
 
-        replicas = tuple(p.replicas)
         if self.election is Election.PREFERRED and replicas and valid(replicas[0]):
             return _Elected(replicas[0], unclean=False)
         if p.leader != NO_LEADER and valid(p.leader):

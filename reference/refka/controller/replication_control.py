@@ -79,6 +79,9 @@ def change_record(topic_id: Any, partition_id: int, change: PartitionChange) -> 
         else change.leader_recovery_state,
         eligible_leader_replicas=change.eligible_leader_replicas,
         last_known_elr=change.last_known_elr,
+        replicas=change.replicas,
+        removing_replicas=change.removing_replicas,
+        adding_replicas=change.adding_replicas,
     )
 
 

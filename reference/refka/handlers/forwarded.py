@@ -1,9 +1,9 @@
 """The admin APIs that change cluster metadata, answered by the controller (KIP-590).
 
 CreateTopics, DeleteTopics, CreatePartitions, AlterConfigs, IncrementalAlterConfigs,
-ElectLeaders and AlterPartitionReassignments go to the controller unchanged
-(``refka.broker.forwarding``); its answer is the broker's answer. Validation and Kafka's error
-codes live in ``refka.controller``.
+ElectLeaders, AlterPartitionReassignments and ListPartitionReassignments go to the controller
+unchanged (``refka.broker.forwarding``); its answer is the broker's answer. Validation and
+Kafka's error codes live in ``refka.controller``.
 
 Authorization happens here, at the broker that knows the principal (``security.api_acls``):
 items the principal may not touch are answered TOPIC_AUTHORIZATION_FAILED (or

@@ -148,6 +148,7 @@ def broker_apis(services: BrokerServices) -> dict[int, Api]:
         Api(43, "ElectLeaders", 0, 2, forward),
         Api(44, "IncrementalAlterConfigs", 0, 1, forward),
         Api(45, "AlterPartitionReassignments", 0, 1, forward),
+        Api(46, "ListPartitionReassignments", 0, 0, forward),
         Api(50, "DescribeUserScramCredentials", 0, 0, lazy("scram_credentials", dscram, t)),
         Api(51, "AlterUserScramCredentials", 0, 0, forward),
         Api(60, "DescribeCluster", 0, 2, lazy("cluster", "handle_describe_cluster", t)),
