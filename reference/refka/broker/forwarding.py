@@ -28,6 +28,7 @@ ALTER_CONFIGS, INCREMENTAL_ALTER_CONFIGS, ELECT_LEADERS = 33, 44, 43
 ALTER_PARTITION_REASSIGNMENTS, LIST_PARTITION_REASSIGNMENTS = 45, 46
 CREATE_ACLS, DELETE_ACLS = 30, 31
 ALTER_USER_SCRAM_CREDENTIALS = 51
+ALTER_CLIENT_QUOTAS = 49
 FORWARDED = frozenset(
     {
         CREATE_TOPICS,
@@ -185,6 +186,20 @@ def failed(
             for u in users
         )
         return codec.build(m.AlterUserScramCredentialsResponse, throttle_time=zero, results=results)
+    if ctx.api_key == ALTER_CLIENT_QUOTAS:
+        entries = tuple(
+            codec.build(
+                m.EntryData,
+                error_code=error,
+                error_message=None,
+                entity=tuple(
+                    codec.build(m.EntityData, entity_type=e.entity_type, entity_name=e.entity_name)
+                    for e in entry.entity
+                ),
+            )
+            for entry in request.entries
+        )
+        return codec.build(m.AlterClientQuotasResponse, throttle_time=zero, entries=entries)
     if ctx.api_key == LIST_PARTITION_REASSIGNMENTS:
         return codec.build(
             m.ListPartitionReassignmentsResponse,

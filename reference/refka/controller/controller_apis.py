@@ -591,6 +591,12 @@ def handle_alter_user_scram_credentials(
     return scram_control.handle_alter_user_scram_credentials(c, ctx, request)
 
 
+def handle_alter_client_quotas(c: QuorumController, ctx: RequestContext, request: Any) -> Any:
+    from refka.controller import quota_control
+
+    return quota_control.handle_alter_client_quotas(c, ctx, request)
+
+
 API_TABLE: dict[int, tuple[str, int, int, Any]] = {
     1: ("Fetch", 4, 18, handle_fetch),
     18: ("ApiVersions", 0, 5, handle_api_versions),
@@ -604,6 +610,7 @@ API_TABLE: dict[int, tuple[str, int, int, Any]] = {
     44: ("IncrementalAlterConfigs", 0, 1, handle_incremental_alter_configs),
     45: ("AlterPartitionReassignments", 0, 1, handle_alter_partition_reassignments),
     46: ("ListPartitionReassignments", 0, 0, handle_list_partition_reassignments),
+    49: ("AlterClientQuotas", 0, 1, handle_alter_client_quotas),
     51: ("AlterUserScramCredentials", 0, 0, handle_alter_user_scram_credentials),
     55: ("DescribeQuorum", 0, 2, handle_describe_quorum),
     56: ("AlterPartition", 2, 3, handle_alter_partition),

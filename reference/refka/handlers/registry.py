@@ -117,6 +117,7 @@ def broker_apis(services: BrokerServices) -> dict[int, Api]:
     handle_dtp = "handle_describe_topic_partitions"
     dscram = "handle_describe_user_scram_credentials"
     get_telemetry, cm = "handle_get_telemetry_subscriptions", services.client_metrics
+    describe_quotas = "handle_describe_client_quotas"
     apis: dict[int, Api] = {}
 
     def who() -> tuple[str | None, int]:
@@ -149,6 +150,8 @@ def broker_apis(services: BrokerServices) -> dict[int, Api]:
         Api(44, "IncrementalAlterConfigs", 0, 1, forward),
         Api(45, "AlterPartitionReassignments", 0, 1, forward),
         Api(46, "ListPartitionReassignments", 0, 0, forward),
+        Api(48, "DescribeClientQuotas", 0, 1, lazy("client_quotas", describe_quotas, t)),
+        Api(49, "AlterClientQuotas", 0, 1, forward),
         Api(50, "DescribeUserScramCredentials", 0, 0, lazy("scram_credentials", dscram, t)),
         Api(51, "AlterUserScramCredentials", 0, 0, forward),
         Api(60, "DescribeCluster", 0, 2, lazy("cluster", "handle_describe_cluster", t)),

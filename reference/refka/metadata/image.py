@@ -57,6 +57,7 @@ if TYPE_CHECKING:
 from refka.security.acl import AclBinding
 
 ConfigKey = tuple[int, str]  # (resource type: 2 topic, 4 broker; resource name)
+QuotaEntity = tuple[tuple[str, str | None], ...]  # sorted (entity type, name; None = default)
 RECOVERED, RECOVERING = 0, 1  # LeaderRecoveryState (KIP-704)
 
 
@@ -235,6 +236,9 @@ class MetadataImage:
         default_factory=lambda: MappingProxyType({})
     )
     acls: Mapping[uuid.UUID, AclBinding] = field(default_factory=lambda: MappingProxyType({}))
+    client_quotas: Mapping[QuotaEntity, Mapping[str, float]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )  # ClientQuotaRecord (KIP-546): entity -> quota key -> value
     scram: Mapping[tuple[str, int], UserScramCredentialRecord] = field(
         default_factory=lambda: MappingProxyType({})
     )  # (user, mechanism) -> credential (KIP-554)
@@ -292,6 +296,15 @@ class MetadataImage:
         if self.next_producer_id != -1:
             out.append(ProducerIdsRecord(broker_id=-1, next_producer_id=self.next_producer_id))
         out += [acl_record(acl_id, self.acls[acl_id]) for acl_id in sorted(self.acls)]
+        if self.client_quotas:
+            from refka.metadata.quota_records import ClientQuotaRecord, EntityData
+
+            for entity, quotas in sorted(self.client_quotas.items(), key=lambda kv: repr(kv[0])):
+                data = tuple(EntityData(entity_type=t, entity_name=n) for t, n in entity)
+                out += [
+                    ClientQuotaRecord(entity=data, key=k, value=v)
+                    for k, v in sorted(quotas.items())
+                ]
         return out
 
 
@@ -311,6 +324,7 @@ class _ImageBuilder:
         self.features = dict(image.features)
         self.acls = dict(image.acls)
         self.scram = dict(image.scram)
+        self.client_quotas = {k: dict(v) for k, v in image.client_quotas.items()}
         self.changed_partitions: dict[tuple[uuid.UUID, int], None] = {}
         self.changed_brokers: set[int] = set()
         self.changed_configs: set[ConfigKey] = set()
@@ -330,6 +344,7 @@ class _ImageBuilder:
             "ConfigRecord": self._config,
             "FeatureLevelRecord": self._feature_level,
             "ProducerIdsRecord": self._producer_ids,
+            "ClientQuotaRecord": self._client_quota,
             "NoOpRecord": lambda _r: None,
             "AccessControlEntryRecord": lambda r: self.acls.__setitem__(r.id, acl_binding(r)),
             "RemoveAccessControlEntryRecord": lambda r: self._remove_acl(r.id),
@@ -471,6 +486,16 @@ class _ImageBuilder:
     def _producer_ids(self, record: ProducerIdsRecord) -> None:
         self.next_producer_id = record.next_producer_id
 
+    def _client_quota(self, record: Any) -> None:
+        entity = tuple(sorted((e.entity_type, e.entity_name) for e in record.entity))
+        quotas = self.client_quotas.setdefault(entity, {})
+        if record.remove:
+            quotas.pop(record.key, None)
+        else:
+            quotas[record.key] = float(record.value)
+        if not quotas:
+            del self.client_quotas[entity]
+
     # -- the result ----------------------------------------------------------------------------
 
     def build(self, offset: int) -> tuple[MetadataImage, MetadataDelta]:
@@ -496,6 +521,9 @@ class _ImageBuilder:
             controllers=MappingProxyType(self.controllers),
             acls=MappingProxyType(self.acls),
             scram=MappingProxyType(self.scram),
+            client_quotas=MappingProxyType(
+                {k: MappingProxyType(v) for k, v in self.client_quotas.items()}
+            ),
         )
         delta = MetadataDelta(
             changed_partitions=MappingProxyType(changed),

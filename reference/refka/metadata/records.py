@@ -29,6 +29,7 @@ from refka.protocol.varint import decode_uvarint, encode_uvarint
 
 if TYPE_CHECKING:
     from refka.metadata.acl_records import AccessControlEntryRecord, RemoveAccessControlEntryRecord
+    from refka.metadata.quota_records import ClientQuotaRecord
     from refka.metadata.read_records import (
         FenceBrokerRecord,
         NoOpRecord,
@@ -172,6 +173,7 @@ LAZY_RECORD_MODULES: dict[int, str] = {
     **dict.fromkeys((18, 19), "refka.metadata.acl_records"),
     # UserScramCredential, RemoveUserScramCredential
     **dict.fromkeys((11, 22), "refka.metadata.scram_records"),
+    14: "refka.metadata.quota_records",  # ClientQuota
 }
 """api key -> the module declaring it, loaded on the first record of that type (issue 15)."""
 
@@ -184,6 +186,7 @@ MetadataRecord: TypeAlias = (
     " | BrokerRegistrationChangeRecord | NoOpRecord | RegisterControllerRecord | ClearElrRecord"
     " | AccessControlEntryRecord | RemoveAccessControlEntryRecord"
     " | UserScramCredentialRecord | RemoveUserScramCredentialRecord"
+    " | ClientQuotaRecord"
 )
 
 
