@@ -773,6 +773,14 @@ class BrokerConfig(ConfigModel):
         ge=0,
     )
 
+    # --- client quotas (KIP-13, KIP-219) ------------------------------------------------
+    quota_window_num: int = _f(
+        11, "The number of samples to retain in memory for client quotas", ge=1, le=INT_MAX
+    )
+    quota_window_size_seconds: int = _f(
+        1, "The time span of each sample for client quotas", ge=1, le=INT_MAX
+    )
+
     # --- refka's own: the simulator's bug switches and the trace ---------------------------
     refka_bugs: str = _f(
         "",

@@ -57,6 +57,7 @@ from refka.handlers import registry
 from refka.log.storage import Storage
 from refka.metadata.image import MetadataDelta, MetadataImage, whole_image_delta
 from refka.metadata.records import TOPIC_RESOURCE
+from refka.quotas.throttler import RequestThrottler
 from refka.replication.fetcher_config import FetcherConfig, TruncationMode
 from refka.replication.replica_manager import ReplicaManager, ReplicationConfig
 from refka.security.authenticator import SaslAuthenticator
@@ -208,6 +209,13 @@ class Broker:
             config.allow_everyone_if_no_acl_found,
         )
         self.sasl.on_authenticated = self.dispatch.authenticate
+        self._now_ms = now_ms  # the current event's time, for answers made during it
+        self.dispatch.throttle = RequestThrottler(
+            lambda: self.image.client_quotas,
+            lambda: self._now_ms,
+            config.quota_window_num,
+            config.quota_window_size_seconds * 1000,
+        )
         self._wakeup_ms: int | None = None
 
     @property
@@ -234,6 +242,8 @@ class Broker:
     def on_request(
         self, connection_id: int, frame: bytes | memoryview, now_ms: int
     ) -> list[Effect]:
+        self._now_ms = now_ms
+
         def handle() -> list[Effect]:
             closed = self.dispatch.on_request(connection_id, frame, now_ms)
             return self._collect(now_ms) + closed
@@ -243,6 +253,8 @@ class Broker:
     def on_response(
         self, node_id: int, frame: bytes | memoryview, now_ms: int, channel: str = ""
     ) -> list[Effect]:
+        self._now_ms = now_ms
+
         def handle() -> list[Effect]:
             self.channels.on_response(node_id, frame, now_ms, channel)
             return self._collect(now_ms)
@@ -250,6 +262,8 @@ class Broker:
         return self._guard(handle)
 
     def on_unreachable(self, node_id: int, now_ms: int, channel: str = "") -> list[Effect]:
+        self._now_ms = now_ms
+
         def handle() -> list[Effect]:
             self.channels.on_unreachable(node_id, now_ms, channel)
             return self._collect(now_ms)
@@ -257,6 +271,8 @@ class Broker:
         return self._guard(handle)
 
     def on_tick(self, now_ms: int) -> list[Effect]:
+        self._now_ms = now_ms
+
         def handle() -> list[Effect]:
             self._wakeup_ms = None
             self.channels.on_tick(now_ms)
@@ -265,6 +281,7 @@ class Broker:
             self.groups.on_tick(now_ms)
             self.transactions.on_tick(now_ms)
             closes = [Close(c, reason) for c, reason in self.sasl.due_closes(now_ms)]
+            closes += self.dispatch.release(now_ms)  # muted connections whose throttle ended
             return self._collect(now_ms) + closes
 
         return self._guard(handle)
@@ -368,6 +385,7 @@ class Broker:
             self.lifecycle.next_deadline_ms(),
             self.loader.next_deadline_ms(),
             self.sasl.next_deadline_ms(),
+            self.dispatch.next_deadline_ms(),
         )
         if deadline is not None and deadline != self._wakeup_ms:
             self._wakeup_ms = deadline

@@ -6,6 +6,11 @@ UNSUPPORTED_VERSION answer that still lists the supported ranges; any other API 
 connection), decode the body, call the API's handler, and keep each connection's responses in
 request order (``ResponseQueue``).
 
+A ``Throttle`` (``refka.quotas.throttler``) may see each request and answer: it can put a
+throttle time into the answer and mute the connection for it (KIP-219). A muted connection's
+requests are held, in order, until ``release`` at the end of the time (Kafka mutes the socket;
+the requests wait unread).
+
 A handler is ``handle(ctx, request)`` (the registry binds it to its services) and returns a kio
 response entity, ``Encoded`` chunks, ``PENDING`` (answered later through :meth:`reply`),
 ``NO_RESPONSE`` or ``CLOSE_CONNECTION`` (``refka.core.context``).
@@ -14,6 +19,7 @@ response entity, ``Encoded`` chunks, ``PENDING`` (answered later through :meth:`
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -79,6 +85,15 @@ class Gate(Protocol):
     def closing(self, connection_id: int) -> str | None: ...
 
 
+class Throttle(Protocol):
+    """Client quotas between the dispatcher and the handlers (``RequestThrottler``)."""
+
+    def now(self) -> int: ...
+    def on_request(self, ctx: RequestContext, request: Any, size: int) -> Any: ...
+    def on_response(self, ctx: RequestContext, response: Any) -> tuple[Any, int]: ...
+    def on_disconnect(self, connection_id: int) -> None: ...
+
+
 class Dispatcher:
     """Routes request frames to the handlers of ``apis`` and queues their answers in order.
 
@@ -101,6 +116,9 @@ class Dispatcher:
         self._unsupported_api_versions = unsupported_api_versions
         self._on_connection_closed = on_connection_closed
         self.authorizer: StandardAuthorizer | None = None  # ``authorizer.class.name``'s
+        self.throttle: Throttle | None = None
+        self._muted_until: dict[int, int] = {}
+        self._held: dict[int, deque[bytes]] = {}
 
     def on_connect(self, connection_id: int, listener: str = "", client_host: str = "") -> None:
         self.queues[connection_id] = ResponseQueue(connection_id, listener, client_host)
@@ -115,12 +133,43 @@ class Dispatcher:
         self.queues.pop(connection_id, None)
         if self.gate is not None:
             self.gate.on_disconnect(connection_id)
+        self._forget(connection_id)
+
+    def _forget(self, connection_id: int) -> None:
+        self._muted_until.pop(connection_id, None)
+        self._held.pop(connection_id, None)
+        if self.throttle is not None:
+            self.throttle.on_disconnect(connection_id)
+
+    # ------------------------------------------------------------ muting (KIP-219)
+
+    def mute(self, connection_id: int, until_ms: int) -> None:
+        """Hold ``connection_id``'s next requests until ``until_ms``."""
+        self._muted_until[connection_id] = max(until_ms, self._muted_until.get(connection_id, 0))
+
+    def next_deadline_ms(self) -> int | None:
+        return min(self._muted_until.values(), default=None)
+
+    def release(self, now_ms: int) -> list[Effect]:
+        """Unmute the connections whose time is over and handle the requests they held."""
+        effects: list[Effect] = []
+        for connection_id in [c for c, t in self._muted_until.items() if t <= now_ms]:
+            del self._muted_until[connection_id]
+            held = self._held.pop(connection_id, deque())
+            while held and connection_id not in self._muted_until:
+                effects += self.on_request(connection_id, held.popleft(), now_ms)
+            if held:  # muted again by one of them: the rest wait on
+                self._held.setdefault(connection_id, deque()).extendleft(reversed(held))
+        return effects
 
     def on_request(
         self, connection_id: int, frame: bytes | memoryview, now_ms: int
     ) -> list[Effect]:
         """Handle one frame; the effects are a ``Close`` or nothing (answers wait in the
         queues until :meth:`drain`)."""
+        if connection_id in self._muted_until:
+            self._held.setdefault(connection_id, deque()).append(bytes(frame))
+            return []
         queue = self.queues.get(connection_id)
         if queue is None:
             queue = self.queues[connection_id] = ResponseQueue(connection_id)
@@ -164,6 +213,8 @@ class Dispatcher:
             client_host=queue.client_host,
             authorizer=self.authorizer,
         )
+        if self.throttle is not None:
+            request = self.throttle.on_request(ctx, request, len(frame) - body_offset)
         return self._handle(api, ctx, request)
 
     def _handle(self, api: Api, ctx: RequestContext, request: Any) -> list[Effect]:
@@ -191,6 +242,10 @@ class Dispatcher:
         queue = self.queues.get(ctx.connection_id)
         if queue is None:
             return  # the connection went away while the request waited
+        if self.throttle is not None:
+            response, throttle_ms = self.throttle.on_response(ctx, response)
+            if throttle_ms > 0:
+                self.mute(ctx.connection_id, self.throttle.now() + throttle_ms)
         if response is NO_RESPONSE:
             queue.fill(ctx.sequence, None)
             return
@@ -241,6 +296,7 @@ class Dispatcher:
         self.queues.pop(connection_id, None)
         if self.gate is not None:
             self.gate.on_disconnect(connection_id)
+        self._forget(connection_id)
         self._on_connection_closed(connection_id)
 
     def _answer_unsupported_api_versions(self, queue: ResponseQueue, correlation_id: int) -> None:
