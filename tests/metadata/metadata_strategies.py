@@ -33,6 +33,8 @@ def _scalar(kafka_type: str) -> st.SearchStrategy[Any]:
         return st.text(max_size=10)
     if kafka_type == "bytes":
         return st.binary(max_size=10)
+    if kafka_type == "float64":
+        return st.floats(allow_nan=False)
     raise AssertionError(kafka_type)
 
 
