@@ -570,3 +570,27 @@ def test_broker_heartbeat_v2_with_offline_log_dirs_field() -> None:
         False,
         True,
     )
+
+
+def test_describe_quorum_lists_the_brokers_that_fetch_as_observers() -> None:
+    d = cluster()
+    end = d.log.end_offset
+    fetch_metadata(d, end, connection=1)  # broker-less fetch (replica -1): not an observer
+    request = {"topic_name": "__cluster_metadata", "partitions": [{"partition_index": 0}]}
+    other = {"topic_name": "foo", "partitions": [{"partition_index": 0}]}
+    answer = call(d, 55, 2, topics=[request, other])
+    part = answer.topics[0].partitions[0]
+    assert [v.replica_id for v in part.current_voters] == [3000]
+    assert part.current_voters[0].log_end_offset == end and part.observers == ()
+    unknown = answer.topics[1].partitions[0]
+    assert unknown.error_code == ErrorCode.unknown_topic_or_partition
+    assert unknown.error_message == "This server does not host this topic-partition."
+    d.controller.quorum.on_fetch(1, end - 1, end, d.now_ms)
+    d.controller.quorum.on_fetch(2, end, end, d.now_ms)
+    observers = call(d, 55, 1, topics=[request]).topics[0].partitions[0].observers
+    assert [(o.replica_id, o.log_end_offset, o.last_caught_up_timestamp) for o in observers] == [
+        (1, end - 1, -1),
+        (2, end, d.now_ms),
+    ]
+    d.tick(300_000)
+    assert call(d, 55, 0, topics=[request]).topics[0].partitions[0].observers == ()

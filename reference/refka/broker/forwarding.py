@@ -28,7 +28,7 @@ ALTER_CONFIGS, INCREMENTAL_ALTER_CONFIGS, ELECT_LEADERS = 33, 44, 43
 ALTER_PARTITION_REASSIGNMENTS, LIST_PARTITION_REASSIGNMENTS = 45, 46
 CREATE_ACLS, DELETE_ACLS = 30, 31
 ALTER_USER_SCRAM_CREDENTIALS = 51
-ALTER_CLIENT_QUOTAS = 49
+ALTER_CLIENT_QUOTAS, DESCRIBE_QUORUM = 49, 55
 FORWARDED = frozenset(
     {
         CREATE_TOPICS,
@@ -200,6 +200,10 @@ def failed(
             for entry in request.entries
         )
         return codec.build(m.AlterClientQuotasResponse, throttle_time=zero, entries=entries)
+    if ctx.api_key == DESCRIBE_QUORUM:
+        return codec.build(
+            m.DescribeQuorumResponse, error_code=error, error_message=None, topics=(), nodes=()
+        )
     if ctx.api_key == LIST_PARTITION_REASSIGNMENTS:
         return codec.build(
             m.ListPartitionReassignmentsResponse,

@@ -519,44 +519,11 @@ def handle_list_partition_reassignments(
 
 def handle_describe_quorum(c: QuorumController, ctx: RequestContext, request: Any) -> Any:
     """A single voter: this controller leads; brokers that fetch are observers."""
-    m = _module(ctx)
+    from refka.controller.quorum_state import describe_quorum
+
+    observers = c.quorum.live_observers(ctx.now_ms)
     end = int(c.log.end_offset)
-    voter = codec.build(
-        m.ReplicaState,
-        replica_id=c.node_id,
-        replica_directory_id=None,
-        log_end_offset=end,
-        last_fetch_timestamp=ctx.now_ms,
-        last_caught_up_timestamp=ctx.now_ms,
-    )
-    topics = []
-    for topic in request.topics:
-        parts = []
-        for p in topic.partitions:
-            known = topic.topic_name == METADATA_TOPIC and p.partition_index == 0
-            parts.append(
-                codec.build(
-                    m.PartitionData,
-                    partition_index=p.partition_index,
-                    error_code=ErrorCode.none if known else ErrorCode.unknown_topic_or_partition,
-                    error_message=None,
-                    leader_id=c.node_id if known else -1,
-                    leader_epoch=c.epoch if known else -1,
-                    high_watermark=end if known else -1,
-                    current_voters=(voter,) if known else (),
-                    observers=(),
-                )
-            )
-        topics.append(
-            codec.build(m.TopicData, topic_name=topic.topic_name, partitions=tuple(parts))
-        )
-    return codec.build(
-        m.DescribeQuorumResponse,
-        error_code=ErrorCode.none,
-        error_message=None,
-        topics=tuple(topics),
-        nodes=(),
-    )
+    return describe_quorum(_module(ctx), request, c.node_id, c.epoch, end, observers, ctx.now_ms)
 
 
 def handle_alter_configs(c: QuorumController, ctx: RequestContext, request: Any) -> Any:

@@ -36,6 +36,10 @@ def handle_fetch(controller: QuorumController, ctx: RequestContext, request: Any
     if cluster_id is not None and cluster_id != controller.settings.cluster_id:
         return _response(ctx, ErrorCode.inconsistent_cluster_id, ())
     wanted = _wanted(request)
+    replica_id = _replica_id(request)
+    if wanted is not None and replica_id != controller.node_id:  # an observer (DescribeQuorum)
+        end = int(controller.log.end_offset)
+        controller.quorum.on_fetch(replica_id, wanted.fetch_offset, end, ctx.now_ms)
     if wanted is None or _has_new_data(controller, wanted) or request.max_wait.total_seconds() <= 0:
         return answer(controller, ctx, request)
     max_wait_ms = int(request.max_wait.total_seconds() * 1000)
@@ -62,6 +66,11 @@ class DelayedMetadataFetch:
         if force or wanted is None or _has_new_data(self.controller, wanted):
             return answer(self.controller, self.ctx, self.request)
         return None
+
+
+def _replica_id(request: Any) -> int:
+    state = getattr(request, "replica_state", None)
+    return int(state.replica_id if state is not None else getattr(request, "replica_id", -1))
 
 
 def _wanted(request: Any) -> Any | None:

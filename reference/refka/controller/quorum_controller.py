@@ -29,6 +29,7 @@ from refka.controller import controller_apis
 from refka.controller.cluster_control import ClusterControl
 from refka.controller.controller_acls import guard
 from refka.controller.metadata_fetch import DelayedMetadataFetch
+from refka.controller.quorum_state import QuorumState
 from refka.controller.replication_control import (
     PREFERRED,
     elect_leader,
@@ -82,6 +83,7 @@ class QuorumController:
             self.fetches_cancel,
         )
         self.fetches = Purgatory()
+        self.quorum = QuorumState()  # the observers, for DescribeQuorum
         self._wakeup_ms: int | None = None
         self._bytes_since_snapshot = 0
         self._rebalance_due_ms = now_ms + settings.leader_imbalance_check_interval_seconds * 1000

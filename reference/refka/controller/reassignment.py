@@ -60,17 +60,17 @@ def reassign(
     if partition is None:
         message = f"Unable to find partition {name}:{partition_id}."
         return ErrorCode.unknown_topic_or_partition, message, None
-    if replicas is not None and not allow_replication_factor_change:
-        heading = len(set(partition.replicas) - set(partition.removing_replicas))
-        if heading != len(replicas):
-            message = f"The replication factor is changed from {heading} to {len(replicas)}"
-            return ErrorCode.invalid_replication_factor, message, None
     if replicas is None:
         return _cancel(image, settings, topic, partition_id)
     try:
         validate_assignment(replicas, set(image.brokers))
     except PlacementError as error:
         return ErrorCode.invalid_replica_assignment, str(error), None
+    if not allow_replication_factor_change:
+        heading = len(set(partition.replicas) - set(partition.removing_replicas))
+        if heading != len(replicas):
+            message = f"The replication factor is changed from {heading} to {len(replicas)}"
+            return ErrorCode.invalid_replication_factor, message, None
     current = tuple(partition.replicas)
     target = tuple(replicas)
     merged = target + tuple(r for r in current if r not in target)
