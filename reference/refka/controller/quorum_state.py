@@ -2,11 +2,11 @@
 
 The controller is the only voter and always the leader at its log's epoch; its log end offset
 is the high watermark once a commit is flushed. Brokers that fetch ``__cluster_metadata`` are
-the observers (not the broker of a combined node, which is the voter itself), as Kafka's ``LeaderState`` tracks them: each one's fetch offset (the log end
-offset it reports), the time of its last fetch and the last time it had caught up with the
-leader's end. An observer that has not fetched for 5 minutes is dropped (Kafka's
-``OBSERVER_SESSION_TIMEOUT_MS``). Any other topic or partition gets Kafka's
-UNKNOWN_TOPIC_OR_PARTITION answer with zeroed fields.
+the observers (not the broker of a combined node: it is the voter itself), as Kafka's
+``LeaderState`` tracks them: each one's fetch offset (the log end offset it reports), the time
+of its last fetch and the last time it had caught up with the leader's end. An observer that
+has not fetched for 5 minutes is dropped (Kafka's ``OBSERVER_SESSION_TIMEOUT_MS``). Any other
+topic or partition gets Kafka's UNKNOWN_TOPIC_OR_PARTITION answer with zeroed fields.
 """
 
 from __future__ import annotations
