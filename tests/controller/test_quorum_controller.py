@@ -594,3 +594,20 @@ def test_describe_quorum_lists_the_brokers_that_fetch_as_observers() -> None:
     ]
     d.tick(300_000)
     assert call(d, 55, 0, topics=[request]).topics[0].partitions[0].observers == ()
+
+
+def test_unregister_broker_takes_it_out_of_isrs_and_the_registrations() -> None:
+    d = cluster()
+    create_topic(d)
+    p = partition(d)
+    gone = p.leader
+    answer = call(d, 64, 0, broker_id=gone)
+    assert (answer.error_code, answer.error_message) == (ErrorCode.none, None)
+    assert gone not in d.image.brokers
+    now = partition(d)
+    assert gone not in now.isr and now.leader not in (gone, -1)
+    again = call(d, 64, 0, broker_id=gone)
+    assert (again.error_code, again.error_message) == (
+        ErrorCode.broker_id_not_registered,
+        f"Broker ID {gone} is not currently registered",
+    )

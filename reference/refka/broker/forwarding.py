@@ -1,7 +1,8 @@
 """Admin requests a broker does not decide: forwarded to the controller (KIP-590, KIP-500).
 
-CreateTopics, DeleteTopics, CreatePartitions, AlterConfigs, IncrementalAlterConfigs and
-ElectLeaders change cluster metadata, which only the controller writes. The broker sends the
+CreateTopics, DeleteTopics, CreatePartitions, AlterConfigs, IncrementalAlterConfigs,
+ElectLeaders, AlterClientQuotas, DescribeQuorum, UnregisterBroker and the reassignment APIs
+(KIP-455) change or read cluster metadata that only the controller holds. The broker sends the
 client's request on unchanged (same API, same version) and relays the controller's answer; the
 new metadata reaches the broker itself through its metadata log fetch. When the controller
 cannot be reached before ``request.timeout.ms``, every item of the request gets
@@ -28,7 +29,7 @@ ALTER_CONFIGS, INCREMENTAL_ALTER_CONFIGS, ELECT_LEADERS = 33, 44, 43
 ALTER_PARTITION_REASSIGNMENTS, LIST_PARTITION_REASSIGNMENTS = 45, 46
 CREATE_ACLS, DELETE_ACLS = 30, 31
 ALTER_USER_SCRAM_CREDENTIALS = 51
-ALTER_CLIENT_QUOTAS, DESCRIBE_QUORUM = 49, 55
+ALTER_CLIENT_QUOTAS, DESCRIBE_QUORUM, UNREGISTER_BROKER = 49, 55, 64
 FORWARDED = frozenset(
     {
         CREATE_TOPICS,
@@ -200,6 +201,10 @@ def failed(
             for entry in request.entries
         )
         return codec.build(m.AlterClientQuotasResponse, throttle_time=zero, entries=entries)
+    if ctx.api_key == UNREGISTER_BROKER:
+        return codec.build(
+            m.UnregisterBrokerResponse, throttle_time=zero, error_code=error, error_message=None
+        )
     if ctx.api_key == DESCRIBE_QUORUM:
         return codec.build(
             m.DescribeQuorumResponse, error_code=error, error_message=None, topics=(), nodes=()

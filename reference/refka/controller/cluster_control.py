@@ -239,6 +239,23 @@ class ClusterControl:
         epoch = image.brokers[broker_id].broker_epoch
         return [*records, _registration_change(broker_id, epoch, fenced=FENCE)]
 
+    def unregister(self, image: Any, broker_id: int) -> tuple[str | None, list[Any]]:
+        """Kafka's ``unregisterBroker`` (``handleBrokerUnregistered``): the broker leaves every
+        ISR, ELR and leadership, then an ``UnregisterBrokerRecord`` removes its registration.
+        Returns Kafka's BROKER_ID_NOT_REGISTERED message, or the records."""
+        broker = image.brokers.get(broker_id)
+        if broker is None:
+            return f"Broker ID {broker_id} is not currently registered", []
+        from refka.metadata.read_records import UnregisterBrokerRecord
+
+        parts = partitions_with(image, lambda p: broker_id in p.isr or broker_id in p.elr)
+        records = partition_updates(
+            image, self.settings, parts, broker_with_unclean_shutdown=broker_id
+        )
+        self.heartbeats.pop(broker_id, None)
+        record = UnregisterBrokerRecord(broker_id=broker_id, broker_epoch=broker.broker_epoch)
+        return None, [*records, record]
+
 
 def _registration_change(broker_id: int, broker_epoch: int, fenced: int) -> Any:
     return BrokerRegistrationChangeRecord(

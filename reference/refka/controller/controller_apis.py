@@ -84,6 +84,18 @@ def handle_broker_heartbeat(c: QuorumController, ctx: RequestContext, request: A
     )
 
 
+def handle_unregister_broker(c: QuorumController, ctx: RequestContext, request: Any) -> Any:
+    """KIP-631 UnregisterBroker (``kafka-cluster unregister``)."""
+    message, records = c.cluster.unregister(c.image, request.broker_id)
+    c.commit(records, ctx.now_ms)
+    return codec.build(
+        _module(ctx).UnregisterBrokerResponse,
+        throttle_time=codec.millis(0),
+        error_code=ErrorCode.none if message is None else ErrorCode.broker_id_not_registered,
+        error_message=message,
+    )
+
+
 def handle_allocate_producer_ids(c: QuorumController, ctx: RequestContext, request: Any) -> Any:
     m = _module(ctx)
     stale = c.cluster.check_broker_epoch(c.image, request.broker_id, request.broker_epoch)
@@ -583,6 +595,7 @@ API_TABLE: dict[int, tuple[str, int, int, Any]] = {
     56: ("AlterPartition", 2, 3, handle_alter_partition),
     62: ("BrokerRegistration", 0, 4, handle_broker_registration),
     63: ("BrokerHeartbeat", 0, 2, handle_broker_heartbeat),
+    64: ("UnregisterBroker", 0, 0, handle_unregister_broker),
     67: ("AllocateProducerIds", 0, 0, handle_allocate_producer_ids),
 }
 """api key -> (name, lowest version, highest version, handler(controller, ctx, request))."""

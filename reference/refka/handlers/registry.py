@@ -118,6 +118,7 @@ def broker_apis(services: BrokerServices) -> dict[int, Api]:
     dscram = "handle_describe_user_scram_credentials"
     get_telemetry, cm = "handle_get_telemetry_subscriptions", services.client_metrics
     describe_quotas = "handle_describe_client_quotas"
+    list_resources = "handle_list_config_resources"
     apis: dict[int, Api] = {}
 
     def who() -> tuple[str | None, int]:
@@ -155,10 +156,12 @@ def broker_apis(services: BrokerServices) -> dict[int, Api]:
         Api(50, "DescribeUserScramCredentials", 0, 0, lazy("scram_credentials", dscram, t)),
         Api(51, "AlterUserScramCredentials", 0, 0, forward),
         Api(55, "DescribeQuorum", 0, 2, forward),
+        Api(64, "UnregisterBroker", 0, 0, forward),
         Api(60, "DescribeCluster", 0, 2, lazy("cluster", "handle_describe_cluster", t)),
         Api(61, "DescribeProducers", 0, 0, lazy("describe_producers", "handle", p)),
         Api(65, "DescribeTransactions", 0, 0, lazy(admin, "handle_describe_transactions", x)),
         Api(66, "ListTransactions", 0, 2, lazy(admin, "handle_list_transactions", x)),
+        Api(74, "ListConfigResources", 0, 1, lazy("config_resources", list_resources, t)),
         Api(75, "DescribeTopicPartitions", 0, 0, lazy("topic_partitions", handle_dtp, t)),
         Api(
             71,
