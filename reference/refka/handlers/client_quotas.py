@@ -12,10 +12,19 @@ from refka.core.context import RequestContext
 from refka.core.topics import Topics
 from refka.protocol import codec
 from refka.quotas import entities as q
+from refka.security.api_acls import CLUSTER, allowed
 
 
 def handle_describe_client_quotas(topics: Topics, ctx: RequestContext, request: Any) -> Any:
     m = codec.response_module(ctx.api_key, ctx.api_version)
+    if not allowed(ctx, CLUSTER):  # DESCRIBE_CONFIGS on the cluster
+        return codec.build(
+            m.DescribeClientQuotasResponse,
+            throttle_time=codec.millis(0),
+            error_code=ErrorCode.cluster_authorization_failed,
+            error_message=None,
+            entries=None,
+        )
     components = [(c.entity_type, c.match_type, c.match) for c in request.components]
     try:
         found = q.describe(topics.image.client_quotas, components, request.strict)

@@ -16,6 +16,7 @@ from kio.schema.errors import ErrorCode
 from refka.core.context import RequestContext
 from refka.core.topics import Topics
 from refka.protocol import codec
+from refka.security.api_acls import CLUSTER, allowed
 
 TOPIC, BROKER, BROKER_LOGGER, CLIENT_METRICS, GROUP = 2, 4, 8, 16, 32
 KNOWN = (BROKER_LOGGER, BROKER, TOPIC, GROUP, CLIENT_METRICS)
@@ -28,11 +29,16 @@ def handle_list_config_resources(topics: Topics, ctx: RequestContext, request: A
         wanted = (CLIENT_METRICS,)
     elif not wanted:
         wanted = KNOWN
-    if any(t not in KNOWN for t in wanted):
+    refused = None
+    if not allowed(ctx, CLUSTER):  # DESCRIBE_CONFIGS on the cluster
+        refused = ErrorCode.cluster_authorization_failed
+    elif any(t not in KNOWN for t in wanted):
+        refused = ErrorCode.unsupported_version
+    if refused is not None:
         return codec.build(
             m.ListConfigResourcesResponse,
             throttle_time=codec.millis(0),
-            error_code=ErrorCode.unsupported_version,
+            error_code=refused,
             config_resources=(),
         )
     image = topics.image

@@ -8,8 +8,9 @@ Kafka's error codes live in ``refka.controller``.
 Authorization happens here, at the broker that knows the principal (``security.api_acls``):
 items the principal may not touch are answered TOPIC_AUTHORIZATION_FAILED (or
 CLUSTER_AUTHORIZATION_FAILED for a broker's configs) and left out of the forwarded request;
-ElectLeaders and AlterPartitionReassignments need ALTER on the CLUSTER as a whole. CreateTopics
-needs CREATE on the CLUSTER or on the topic.
+ElectLeaders, AlterPartitionReassignments and UnregisterBroker need ALTER on the CLUSTER as a
+whole, ListPartitionReassignments and DescribeQuorum DESCRIBE, AlterClientQuotas ALTER_CONFIGS.
+CreateTopics needs CREATE on the CLUSTER or on the topic.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ RESPONSE_ITEMS = {
 
 
 def handle_forwarded(topics: Topics, ctx: RequestContext, request: Any) -> Any:
-    if ctx.api_key not in REQUEST_ITEMS:  # ElectLeaders, AlterPartitionReassignments
+    if ctx.api_key not in REQUEST_ITEMS:  # the cluster-wide ones
         if not allowed(ctx, CLUSTER):
             return f.failed(ctx, request, ErrorCode.cluster_authorization_failed)
         return topics.forward(ctx, request)

@@ -60,7 +60,10 @@ API_ACLS: dict[int, tuple[Rule, ...]] = {
     43: ((CLUSTER, Op.ALTER),),  # ElectLeaders
     44: ((TOPIC, Op.ALTER_CONFIGS), (CLUSTER, Op.ALTER_CONFIGS)),  # IncrementalAlterConfigs
     45: ((CLUSTER, Op.ALTER),),  # AlterPartitionReassignments
+    46: ((CLUSTER, Op.DESCRIBE),),  # ListPartitionReassignments
     47: ((GROUP, Op.DELETE), (TOPIC, Op.READ)),  # OffsetDelete
+    48: ((CLUSTER, Op.DESCRIBE_CONFIGS),),  # DescribeClientQuotas
+    49: ((CLUSTER, Op.ALTER_CONFIGS),),  # AlterClientQuotas
     50: ((CLUSTER, Op.DESCRIBE),),  # DescribeUserScramCredentials
     51: ((CLUSTER, Op.ALTER),),  # AlterUserScramCredentials
     55: ((CLUSTER, Op.DESCRIBE),),  # DescribeQuorum (controller)
@@ -68,9 +71,11 @@ API_ACLS: dict[int, tuple[Rule, ...]] = {
     61: ((TOPIC, Op.READ),),  # DescribeProducers
     62: ((CLUSTER, Op.CLUSTER_ACTION),),  # BrokerRegistration (controller)
     63: ((CLUSTER, Op.CLUSTER_ACTION),),  # BrokerHeartbeat (controller)
+    64: ((CLUSTER, Op.ALTER),),  # UnregisterBroker
     65: ((TXN, Op.DESCRIBE),),  # DescribeTransactions
     66: ((TXN, Op.DESCRIBE),),  # ListTransactions: the ids it may describe
     67: ((CLUSTER, Op.CLUSTER_ACTION),),  # AllocateProducerIds (controller)
+    74: ((CLUSTER, Op.DESCRIBE_CONFIGS),),  # ListConfigResources
     75: ((TOPIC, Op.DESCRIBE),),  # DescribeTopicPartitions
 }
 """api key -> the (resource type, operation) rules it checks. ApiVersions, DescribeCluster,
