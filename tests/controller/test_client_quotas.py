@@ -77,5 +77,19 @@ def test_the_record_round_trips() -> None:
         value=2048.0,
     )
     assert decode_record(encode_record(record)) == record
+    two = ClientQuotaRecord(
+        entity=(
+            EntityData(entity_type="user", entity_name=None),
+            EntityData(entity_type="client-id", entity_name="x"),
+        ),
+        key="producer_byte_rate",
+        value=1024.0,
+    )
+    # by hand from Kafka's schema: frame 1, key 14, v0; a compact array of 2 (type, nullable
+    # name, tags); the key; 1024.0 as a float64; remove false; no tags
+    assert encode_record(two).hex() == (
+        "010e00" "03" "05" + b"user".hex() + "00" "00" "0a" + b"client-id".hex() + "02" + "78" "00"
+        "13" + b"producer_byte_rate".hex() + "4090000000000000" "00" "00"
+    )  # fmt: skip
     removal = ClientQuotaRecord(entity=record.entity, key="consumer_byte_rate", remove=True)
     assert decode_record(encode_record(removal)) == removal
