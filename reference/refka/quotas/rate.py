@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 
 @dataclass(slots=True)
 class _Sample:
+    """One window: when it began and the sum recorded in it."""
+
     start_ms: int
     value: float = 0.0
 
