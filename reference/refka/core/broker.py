@@ -280,7 +280,7 @@ class Broker:
             self.replicas.on_tick(now_ms)
             self.groups.on_tick(now_ms)
             self.transactions.on_tick(now_ms)
-            closes = [Close(c, reason) for c, reason in self.sasl.due_closes(now_ms)]
+            closes: list[Effect] = [Close(c, reason) for c, reason in self.sasl.due_closes(now_ms)]
             closes += self.dispatch.release(now_ms)  # muted connections whose throttle ended
             return self._collect(now_ms) + closes
 
