@@ -113,10 +113,8 @@ PARITY_TEST = "test_api_versions.py::test_range_matches_kafka["
 KNOWN_UNPROBED = [
     "Differences the suite does not probe (see `docs/compaction.md`):",
     "",
-    "- Dynamic broker configs: AlterConfigs/IncrementalAlterConfigs store the keys of",
-    "  `config_control.BROKER_DYNAMIC_KEYS` (others: INVALID_REQUEST) and DescribeConfigs",
-    "  reports them, but only the cluster-wide `min.insync.replicas` and",
-    "  `unclean.leader.election.enable` act; the log layer reads `server.properties` only.",
+    "- Dynamic broker configs: every key Kafka lets change is stored and described; the log",
+    "  keys of `dynamic_config.ACTED_ON` act at once, the others (threads, `ssl.*`, ...) do not.",
     "  IncrementalAlterConfigs on BROKER_LOGGER: INVALID_REQUEST (see `docs/configs.md`).",
     "- Topic configs of absent features are accepted, validated and described, with no effect:",
     "  tiered storage (`remote.*`, `local.retention.*`), `preallocate`,",

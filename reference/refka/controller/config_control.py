@@ -17,6 +17,7 @@ from kio.schema.errors import ErrorCode
 
 from refka.controller.topic_control import validate_topic_configs
 from refka.core.context import RequestContext
+from refka.core.kafka_configs import recorded
 from refka.log import topic_configs as defs
 from refka.metadata.topic_records import ConfigRecord
 from refka.protocol import codec
@@ -28,15 +29,9 @@ TOPIC = 2
 BROKER = 4
 SET, DELETE, APPEND, SUBTRACT = 0, 1, 2, 3
 BROKER_LIST_KEYS = {"log.cleanup.policy"}
-BROKER_DYNAMIC_KEYS = {
-    "min.insync.replicas",
-    "unclean.leader.election.enable",
-    "log.retention.ms",
-    "log.retention.bytes",
-    "log.segment.bytes",
-    "log.cleanup.policy",
-    "message.max.bytes",
-}
+# broker key -> the topic config it is the default of: Kafka checks a dynamic value with the
+# topic config's validator (``log.segment.bytes`` at least 1048576), naming the broker key
+BROKER_SYNONYM_OF = {d.synonyms[0]: d for d in defs.DESCRIBED if d.synonyms}
 
 
 def handle_incremental_alter_configs(c: QuorumController, ctx: RequestContext, request: Any) -> Any:
@@ -178,9 +173,19 @@ def _validate(kind: int, configs: dict[str, str]) -> tuple[ErrorCode, str, list[
     if kind == TOPIC:
         problem = validate_topic_configs(configs)
         return None if problem is None else (ErrorCode.invalid_config, problem, [])
-    static = sorted(set(configs) - BROKER_DYNAMIC_KEYS)
+    static = sorted(k for k in configs if k in recorded().broker and recorded().broker[k].read_only)
     if static:
-        return ErrorCode.invalid_request, f"Cannot update these configs dynamically: {static}", []
+        listed = ", ".join(static)
+        return ErrorCode.invalid_request, f"Cannot update these configs dynamically: [{listed}]", []
+    for key, value in configs.items():
+        d = BROKER_SYNONYM_OF.get(key)
+        if d is None or key == "min.insync.replicas":
+            continue
+        try:
+            defs.parse(d.name, value)
+        except ValueError as error:
+            message = str(error).replace(f"configuration {d.name}", f"configuration {key}")
+            return ErrorCode.invalid_request, message, []
     for key in ("min.insync.replicas",):
         if key in configs and not (configs[key].isdigit() and int(configs[key]) >= 1):
             return ErrorCode.invalid_config, f"Invalid value {configs[key]} for {key}", []

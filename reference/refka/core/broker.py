@@ -46,6 +46,7 @@ from refka.core.channels import Channels
 from refka.core.client_metrics import ClientMetrics
 from refka.core.context import RequestContext
 from refka.core.dispatch import Dispatcher
+from refka.core.dynamic_config import CLUSTER, effective_config
 from refka.core.effects import Close, Effect, Halt, Send, Wakeup
 from refka.core.groups import make_group_service
 from refka.core.network_client import NetworkClient, NodeAddress
@@ -56,7 +57,7 @@ from refka.core.transactions import TransactionService
 from refka.handlers import registry
 from refka.log.storage import Storage
 from refka.metadata.image import MetadataDelta, MetadataImage, whole_image_delta
-from refka.metadata.records import TOPIC_RESOURCE
+from refka.metadata.records import BROKER_RESOURCE, TOPIC_RESOURCE
 from refka.quotas.throttler import RequestThrottler
 from refka.replication.fetcher_config import FetcherConfig, TruncationMode
 from refka.replication.replica_manager import ReplicaManager, ReplicationConfig
@@ -357,6 +358,8 @@ class Broker:
 
     def _apply(self, image: MetadataImage, delta: MetadataDelta, now_ms: int) -> None:
         self.replicas.apply_delta(image, delta, self.config.node_id, now_ms)
+        if any(kind == BROKER_RESOURCE for kind, _ in delta.changed_configs):
+            self.partitions.reconfigure_broker(self._effective_config(image))
         for topic in delta.changed_configs:
             if topic[0] == TOPIC_RESOURCE and topic[1] in image.topics_by_name:
                 self.partitions.reconfigure_topic(topic[1])
@@ -365,6 +368,11 @@ class Broker:
 
     def _reply(self, ctx: RequestContext, response: Any) -> None:
         self.dispatch.reply(ctx, response)
+
+    def _effective_config(self, image: MetadataImage) -> BrokerConfig:
+        cluster = image.configs.get((BROKER_RESOURCE, CLUSTER), {})
+        node = image.configs.get((BROKER_RESOURCE, str(self.config.node_id)), {})
+        return effective_config(self.config, cluster, node)
 
     def _topic_configs(self, topic: str) -> dict[str, str]:
         return dict(self.image.configs.get((TOPIC_RESOURCE, topic), {}))

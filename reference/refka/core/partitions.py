@@ -54,6 +54,7 @@ class Partitions:
         self._topic_configs = topic_configs
         self._reply = reply
         self._default_log_config: LogConfig | None = None
+        self.effective = config  # with the dynamic broker configs (``reconfigure_broker``)
         self.logs = LogManager(
             storage,
             now_ms,
@@ -64,12 +65,7 @@ class Partitions:
                 config.log_flush_start_offset_checkpoint_interval_ms
             ),
             file_delete_delay_ms=config.log_segment_delete_delay_ms,
-            cleaner=CleanerConfig(
-                enable=config.log_cleaner_enable,
-                backoff_ms=config.log_cleaner_backoff_ms,
-                dedupe_buffer_size=config.log_cleaner_dedupe_buffer_size,
-                io_buffer_load_factor=config.log_cleaner_io_buffer_load_factor,
-            ),
+            cleaner=_cleaner_config(config),
             transactions=self._transactions,
         )
         self._logs_due_ms = now_ms
@@ -122,7 +118,7 @@ class Partitions:
     def default_log_config(self) -> LogConfig:
         """The broker-level defaults of every topic config (``log.*`` keys and synonyms)."""
         if self._default_log_config is None:
-            defaults = {k: d.value for k, d in topic_defaults(self.config).items()}
+            defaults = {k: d.value for k, d in topic_defaults(self.effective).items()}
             self._default_log_config = LogConfig.from_topic_configs(defaults, validate=False)
         return self._default_log_config
 
@@ -132,6 +128,19 @@ class Partitions:
         for (name, _), replica in self.replicas.items():
             if name == topic:
                 replica.log.config = config
+
+    def reconfigure_broker(self, effective: BrokerConfig) -> None:
+        """Dynamic broker configs changed (``refka.core.dynamic_config``): every open log whose
+        topic does not override a key takes the new default at once, as do the cleaner and
+        ``log.segment.delete.delay.ms`` (Kafka's ``DynamicLogConfig``, ``LogCleaner``)."""
+        if effective == self.effective:
+            return
+        self.effective = effective
+        self._default_log_config = None
+        self.logs.cleaner.config = _cleaner_config(effective)
+        self.logs.file_delete_delay_ms = effective.log_segment_delete_delay_ms
+        for topic in {name for name, _ in self.replicas}:
+            self.reconfigure_topic(topic)
 
     # ------------------------------------------------------------- for the core
 
@@ -150,3 +159,12 @@ class Partitions:
 
     def close(self) -> None:
         self.logs.close()
+
+
+def _cleaner_config(config: BrokerConfig) -> CleanerConfig:
+    return CleanerConfig(
+        enable=config.log_cleaner_enable,
+        backoff_ms=config.log_cleaner_backoff_ms,
+        dedupe_buffer_size=config.log_cleaner_dedupe_buffer_size,
+        io_buffer_load_factor=config.log_cleaner_io_buffer_load_factor,
+    )

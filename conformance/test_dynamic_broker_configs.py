@@ -1,0 +1,122 @@
+"""Dynamic broker configs (KIP-226): IncrementalAlterConfigs on the BROKER resource.
+
+A dynamic key set on this broker shows in DescribeConfigs at once, as DYNAMIC_BROKER_CONFIG on
+the broker and as the default of every topic that does not override it; DELETE reverts it. A
+read-only key (``log.retention.hours``) cannot be changed without a restart.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from kio.schema.errors import ErrorCode
+
+from conformance.target import Target, require_api
+
+TOPIC, BROKER = 2, 4
+SET, DELETE = 0, 1
+DYNAMIC_BROKER_CONFIG, DEFAULT_CONFIG = 2, 5
+KEY, TOPIC_KEY = "log.cleaner.delete.retention.ms", "delete.retention.ms"
+
+
+def alter(target: Target, name: str, ops: list[tuple[str, int, str | None]], only: bool) -> Any:
+    require_api(target, "IncrementalAlterConfigs", 0)
+    answer = target.call(
+        "IncrementalAlterConfigs",
+        0,
+        1,
+        validate_only=only,
+        resources=[
+            {
+                "resource_type": BROKER,
+                "resource_name": name,
+                "configs": [{"name": k, "config_operation": o, "value": v} for k, o, v in ops],
+            }
+        ],
+    )
+    return answer.responses[0]
+
+
+def describe(target: Target, kind: int, name: str, key: str) -> Any:
+    answer = target.call(
+        "DescribeConfigs",
+        1,
+        4,
+        include_synonyms=True,
+        resources=[{"resource_type": kind, "resource_name": name, "configuration_keys": [key]}],
+    )
+    result = answer.results[0]
+    assert result.error_code == ErrorCode.none, result.error_message
+    (entry,) = result.configs
+    return entry
+
+
+def settles(target: Target, kind: int, name: str, key: str, want: tuple[str, int]) -> Any:
+    """The entry once it shows ``want`` (value, source): a broker applies the config record
+    when it reaches it in the metadata log, a moment after the controller committed it."""
+    deadline = time.monotonic() + 15
+    while True:
+        entry = describe(target, kind, name, key)
+        if (entry.value, entry.config_source) == want or time.monotonic() > deadline:
+            return entry
+        time.sleep(0.05)
+
+
+def _node(target: Target) -> str:
+    return str(target.node_id if target.node_id is not None else 1)
+
+
+@pytest.mark.api("IncrementalAlterConfigs", behaviour="a read-only broker key: INVALID_REQUEST")
+@pytest.mark.observed
+@pytest.mark.parametrize("resource", ["node", "cluster"])
+def test_read_only_key_refused(target: Target, resource: str) -> None:
+    name = _node(target) if resource == "node" else ""
+    result = alter(target, name, [("log.retention.hours", SET, "1")], only=False)
+    assert (result.error_code, result.error_message) == (
+        ErrorCode.invalid_request,
+        "Cannot update these configs dynamically: [log.retention.hours]",
+    )
+
+
+@pytest.mark.api(
+    "IncrementalAlterConfigs", behaviour="a dynamic broker key: described at once, DELETE reverts"
+)
+def test_dynamic_key_described(target: Target, topic: str) -> None:
+    node = _node(target)
+    assert alter(target, node, [(KEY, SET, "123456")], only=False).error_code == ErrorCode.none
+    try:
+        entry = settles(target, BROKER, node, KEY, ("123456", DYNAMIC_BROKER_CONFIG))
+        assert (entry.value, entry.config_source) == ("123456", DYNAMIC_BROKER_CONFIG)
+        assert [(s.name, s.value, s.source) for s in entry.synonyms] == [
+            (KEY, "123456", DYNAMIC_BROKER_CONFIG),
+            (KEY, "86400000", DEFAULT_CONFIG),
+        ]
+        entry = describe(target, TOPIC, topic, TOPIC_KEY)
+        assert (entry.value, entry.config_source) == ("123456", DYNAMIC_BROKER_CONFIG)
+    finally:
+        assert alter(target, node, [(KEY, DELETE, None)], only=False).error_code == 0
+    entry = settles(target, BROKER, node, KEY, ("86400000", DEFAULT_CONFIG))
+    assert (entry.value, entry.config_source) == ("86400000", DEFAULT_CONFIG)
+    entry = describe(target, TOPIC, topic, TOPIC_KEY)
+    assert (entry.value, entry.config_source) == ("86400000", DEFAULT_CONFIG)
+
+
+@pytest.mark.api("IncrementalAlterConfigs", behaviour="a bad broker value: the topic validator")
+@pytest.mark.observed
+@pytest.mark.parametrize(
+    ("key", "value", "complaint"),
+    [
+        ("log.segment.bytes", "10", "Value must be at least 1048576"),
+        ("log.segment.bytes", "abc", "Not a number of type INT"),
+        ("message.max.bytes", "-5", "Value must be at least 0"),
+        ("log.cleanup.policy", "bogus", "String must be one of: compact, delete"),
+    ],
+)
+def test_bad_value_refused(target: Target, key: str, value: str, complaint: str) -> None:
+    result = alter(target, _node(target), [(key, SET, value)], only=True)
+    assert (result.error_code, result.error_message) == (
+        ErrorCode.invalid_request,
+        f"Invalid value {value} for configuration {key}: {complaint}",
+    )
