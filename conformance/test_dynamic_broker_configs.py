@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from kio.schema.errors import ErrorCode
 
-from conformance.target import Target, require_api
+from conformance.target import Target, require_api, topic_spec, unique_topic
 
 TOPIC, BROKER = 2, 4
 SET, DELETE = 0, 1
@@ -120,3 +120,36 @@ def test_bad_value_refused(target: Target, key: str, value: str, complaint: str)
         ErrorCode.invalid_request,
         f"Invalid value {value} for configuration {key}: {complaint}",
     )
+
+
+@pytest.mark.api(
+    "CreateTopics", behaviour="v5+ configs: a topic key takes its broker key's dynamic value"
+)
+@pytest.mark.observed
+def test_create_topics_lists_dynamic_values(target: Target) -> None:
+    require_api(target, "CreateTopics", 5)
+    node, cluster_key = _node(target), "log.cleaner.delete.retention.ms"
+    want = {"delete.retention.ms": ("123", 3), "segment.bytes": ("2000000", DYNAMIC_BROKER_CONFIG)}
+
+    def created() -> dict[str, tuple[str, int]]:
+        spec = topic_spec(unique_topic(), 1, None, 1)
+        answer = target.call(
+            "CreateTopics", 5, None, topics=[spec], timeout=15000, validate_only=True
+        )
+        configs = answer.topics[0].configs
+        return {c.name: (c.value, int(c.config_source)) for c in configs if c.name in want}
+
+    assert alter(target, "", [(cluster_key, SET, "123")], only=False).error_code == 0
+    try:
+        assert (
+            alter(target, node, [("log.segment.bytes", SET, "2000000")], only=False).error_code == 0
+        )
+        deadline = time.monotonic() + 15
+        while (found := created()) != want and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert found == want
+    finally:
+        assert alter(target, "", [(cluster_key, DELETE, None)], only=False).error_code == 0
+        assert (
+            alter(target, node, [("log.segment.bytes", DELETE, None)], only=False).error_code == 0
+        )

@@ -20,9 +20,14 @@ from kio.schema.errors import ErrorCode
 from refka.controller import replication_control as rc
 from refka.controller.metadata_fetch import METADATA_TOPIC, handle_fetch
 from refka.core.context import RequestContext
-from refka.core.kafka_configs import DYNAMIC_DEFAULT_BROKER_CONFIG, DYNAMIC_TOPIC_CONFIG
-from refka.core.topic_defaults import Entry, topic_entries
+from refka.core.kafka_configs import (
+    DYNAMIC_BROKER_CONFIG,
+    DYNAMIC_DEFAULT_BROKER_CONFIG,
+    DYNAMIC_TOPIC_CONFIG,
+)
+from refka.core.topic_defaults import Entry, broker_key_for, topic_entries
 from refka.handlers import api_versions
+from refka.log import topic_configs as defs
 from refka.protocol import codec
 
 ZERO_UUID = uuid.UUID(int=0)
@@ -171,12 +176,32 @@ def _cluster_min_isr(c: QuorumController, entry: Entry) -> Entry:
     return replace(entry, value=value, source=DYNAMIC_DEFAULT_BROKER_CONFIG)
 
 
+def _dynamic_default(c: QuorumController, entry: Entry) -> Entry:
+    """A topic key without an override takes its broker key's dynamic value: this controller
+    node's (DYNAMIC_BROKER_CONFIG), else the cluster-wide one (DYNAMIC_DEFAULT_BROKER_CONFIG),
+    as Kafka 4.4 lists them (observed; conformance/test_dynamic_broker_configs.py)."""
+    if entry.source in (DYNAMIC_TOPIC_CONFIG, DYNAMIC_DEFAULT_BROKER_CONFIG):
+        return entry
+    key = broker_key_for(entry.name)
+    for name, source in (
+        (str(c.node_id), DYNAMIC_BROKER_CONFIG),
+        ("", DYNAMIC_DEFAULT_BROKER_CONFIG),
+    ):
+        value = c.image.configs.get((4, name), {}).get(key or "")
+        if value is not None:
+            parsed = defs.parse(entry.name, value, validate=False)
+            return replace(
+                entry, value=defs.format_value(defs.BY_NAME[entry.name], parsed), source=source
+            )
+    return entry
+
+
 def _created(m: Any, c: QuorumController, name: str, o: topic_control.TopicOutcome) -> Any:
     ok = o.error is ErrorCode.none
     described = None
     if hasattr(m, "CreatableTopicConfigs"):
         entries = topic_entries(c.settings.topic_config_defaults, o.configs) if ok else []
-        entries = [_cluster_min_isr(c, e) for e in entries]
+        entries = [_dynamic_default(c, _cluster_min_isr(c, e)) for e in entries]
         described = tuple(
             codec.build(
                 m.CreatableTopicConfigs,
