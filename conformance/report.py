@@ -120,7 +120,7 @@ KNOWN_UNPROBED = [
     "  tiered storage (`remote.*`, `local.retention.*`), `preallocate`,",
     "  `errors.deadletterqueue.group.enable`; and the",
     "  replication throttles, which in Kafka too act only once a throttle rate (a dynamic",
-    "  broker config, which refka lacks) is set.",
+    "  broker config refka stores but does not act on) is set.",
     "- The log cleaner leaves an empty batch where a cleaned group's last batch lost every",
     "  record (it marks the group's end for swap recovery); Kafka drops it.",
     "",

@@ -12,7 +12,8 @@ effect: tiered storage (``remote.*``, ``local.retention.*``), ``preallocate`` an
 honoured by the controller's elections (``refka.controller.partition_change``). The
 replication throttles (``*.replication.throttled.replicas``) have no effect either: in Kafka
 they throttle only once ``leader/follower.replication.throttled.rate`` is set, a dynamic broker
-config refka lacks.
+config refka stores but does not act on. The broker keys that give these configs their
+defaults can change without a restart (``refka.core.dynamic_config``).
 ``segment.jitter.ms`` (``refka.log.segment``) and ``file.delete.delay.ms``
 (``refka.log.partition_log``, ``refka.log.log_manager``) act as in Kafka.
 """
