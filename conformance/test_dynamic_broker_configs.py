@@ -153,3 +153,24 @@ def test_create_topics_lists_dynamic_values(target: Target) -> None:
         assert (
             alter(target, node, [("log.segment.bytes", DELETE, None)], only=False).error_code == 0
         )
+
+
+@pytest.mark.api("IncrementalAlterConfigs", behaviour="a bad broker value: KafkaConfig's checks")
+@pytest.mark.observed
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("log.retention.ms", "abc", "Invalid value abc for configuration log.retention.ms: "
+         "Not a number of type LONG"),
+        ("log.roll.ms", "0", "requirement failed: log.roll.ms must be greater than or equal to 1"),
+        ("log.cleaner.backoff.ms", "-1", "Invalid value -1 for configuration "
+         "log.cleaner.backoff.ms: Value must be at least 0"),
+        ("log.cleaner.dedupe.buffer.size", "10", "requirement failed: "
+         "log.cleaner.dedupe.buffer.size must be at least 1MB per cleaner thread."),
+        ("min.insync.replicas", "0", "Invalid value 0 for configuration min.insync.replicas: "
+         "Value must be at least 1"),
+    ],
+)  # fmt: skip
+def test_bad_broker_value_refused(target: Target, key: str, value: str, message: str) -> None:
+    result = alter(target, "", [(key, SET, value)], only=True)
+    assert (result.error_code, result.error_message) == (ErrorCode.invalid_request, message)

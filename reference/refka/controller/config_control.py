@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from kio.schema.errors import ErrorCode
 
+from refka.controller import broker_config_checks as checks
 from refka.controller.topic_control import validate_topic_configs
 from refka.core.context import RequestContext
 from refka.core.kafka_configs import recorded
@@ -29,9 +30,6 @@ TOPIC = 2
 BROKER = 4
 SET, DELETE, APPEND, SUBTRACT = 0, 1, 2, 3
 BROKER_LIST_KEYS = {"log.cleanup.policy"}
-# broker key -> the topic config it is the default of: Kafka checks a dynamic value with the
-# topic config's validator (``log.segment.bytes`` at least 1048576), naming the broker key
-BROKER_SYNONYM_OF = {d.synonyms[0]: d for d in defs.DESCRIBED if d.synonyms}
 
 
 def handle_incremental_alter_configs(c: QuorumController, ctx: RequestContext, request: Any) -> Any:
@@ -178,15 +176,7 @@ def _validate(kind: int, configs: dict[str, str]) -> tuple[ErrorCode, str, list[
         listed = ", ".join(static)
         return ErrorCode.invalid_request, f"Cannot update these configs dynamically: [{listed}]", []
     for key, value in configs.items():
-        d = BROKER_SYNONYM_OF.get(key)
-        if d is None or key == "min.insync.replicas":
-            continue
-        try:
-            defs.parse(d.name, value)
-        except ValueError as error:
-            message = str(error).replace(f"configuration {d.name}", f"configuration {key}")
-            return ErrorCode.invalid_request, message, []
-    for key in ("min.insync.replicas",):
-        if key in configs and not (configs[key].isdigit() and int(configs[key]) >= 1):
-            return ErrorCode.invalid_config, f"Invalid value {configs[key]} for {key}", []
+        complaint = checks.problem(key, value)
+        if complaint is not None:
+            return ErrorCode.invalid_request, complaint, []
     return None

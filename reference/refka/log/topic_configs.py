@@ -239,6 +239,16 @@ def parse(name: str, text: str, validate: bool = True) -> Value:
     return value
 
 
+def parse_as(d: TopicConfigDef, text: str) -> Value:
+    """``parse`` by a definition outside the table (a broker key checked as its topic config
+    is, under its own name); ValueError carries Kafka's message."""
+    value = _parse_type(d, text)
+    complaint = d.check(value) if d.check is not None else None
+    if complaint is not None:
+        raise ValueError(f"Invalid value {text} for configuration {d.name}: {complaint}")
+    return value
+
+
 def _parse_type(d: TopicConfigDef, text: str) -> Value:
     trimmed = text.strip()
     bad = f"Invalid value {text} for configuration {d.name}"
