@@ -139,8 +139,11 @@ class Partitions:
         self._default_log_config = None
         self.logs.cleaner.config = _cleaner_config(effective)
         self.logs.file_delete_delay_ms = effective.log_segment_delete_delay_ms
-        for topic in {name for name, _ in self.replicas}:
-            self.reconfigure_topic(topic)
+        configs: dict[str, LogConfig] = {}
+        for (topic, _), replica in self.replicas.items():
+            if topic not in configs:
+                configs[topic] = self.log_config(self._topic_configs(topic))
+            replica.log.config = configs[topic]
 
     # ------------------------------------------------------------- for the core
 
