@@ -26,6 +26,8 @@ from confluent_kafka.admin import (
 )
 from refka.testing import RunningBroker, running_broker
 
+from conformance.target import Target
+
 DEADLINE_S = 15.0
 MIB = 1 << 20
 VALUE = b"v" * 100_000
@@ -172,3 +174,48 @@ def test_read_only_key_refused(broker: RunningBroker) -> None:
     resource = ConfigResource(ResourceType.BROKER, "1", incremental_configs=[entry])
     with pytest.raises(Exception, match=r"Cannot update these configs dynamically"):
         admin.incremental_alter_configs([resource])[resource].result(DEADLINE_S)
+
+
+def alter_cluster(broker: RunningBroker, key: str, value: str | None) -> None:
+    """IncrementalAlterConfigs on the cluster resource "" (librdkafka refuses it: refka's
+    Kafka-protocol client of the conformance suite sends it), waiting until it applies."""
+    target = Target.discover(broker.bootstrap)
+    try:
+        answer = target.call(
+            "IncrementalAlterConfigs",
+            0,
+            1,
+            validate_only=False,
+            resources=[
+                {
+                    "resource_type": ResourceType.BROKER.value,
+                    "resource_name": "",
+                    "configs": [
+                        {"name": key, "config_operation": 0 if value else 1, "value": value}
+                    ],
+                }
+            ],
+        )
+        assert answer.responses[0].error_code == 0, answer
+    finally:
+        target.close()
+    source = ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG.value
+    wait_for(
+        lambda: (described(broker, key).source == source) == (value is not None),
+        f"cluster-wide {key}={value}",
+    )
+
+
+def test_per_broker_beats_cluster_wide(broker: RunningBroker) -> None:
+    create(broker, "layers")
+    alter_cluster(broker, "message.max.bytes", "50000")
+    try:
+        assert produce(broker, "layers", 1) == ["MSG_SIZE_TOO_LARGE"]
+        alter(broker, message_max_bytes="500000")
+        assert produce(broker, "layers", 1) == []
+        alter(broker, message_max_bytes=None)
+        assert produce(broker, "layers", 1) == ["MSG_SIZE_TOO_LARGE"]
+    finally:
+        alter(broker, message_max_bytes=None)
+        alter_cluster(broker, "message.max.bytes", None)
+    assert produce(broker, "layers", 1) == []
