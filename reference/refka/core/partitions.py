@@ -140,10 +140,10 @@ class Partitions:
         self.logs.cleaner.config = _cleaner_config(effective)
         self.logs.file_delete_delay_ms = effective.log_segment_delete_delay_ms
         configs: dict[str, LogConfig] = {}
-        for (topic, _), replica in self.replicas.items():
+        for (topic, _), log in self.logs.logs.items():  # the replicas' logs and any other
             if topic not in configs:
                 configs[topic] = self.log_config(self._topic_configs(topic))
-            replica.log.config = configs[topic]
+            log.config = configs[topic]
 
     # ------------------------------------------------------------- for the core
 
