@@ -781,6 +781,32 @@ class BrokerConfig(ConfigModel):
         1, "The time span of each sample for client quotas", ge=1, le=INT_MAX
     )
 
+    # --- delegation tokens (KIP-48, KIP-373) ----------------------------------------------
+    delegation_token_secret_key: str | None = _f(
+        None,
+        "Secret key to generate and verify delegation tokens. The same key must be configured "
+        "across all the brokers. If using Kafka with KRaft, the key must also be set across all "
+        "controllers. If the key is not set or set to empty string, brokers will disable the "
+        "delegation token support.",
+    )
+    delegation_token_max_lifetime_ms: int = _f(
+        604_800_000,
+        "The token has a maximum lifetime beyond which it cannot be renewed anymore. Default "
+        "value 7 days.",
+        ge=1,
+    )
+    delegation_token_expiry_time_ms: int = _f(
+        86_400_000,
+        "The token validity time in milliseconds before the token needs to be renewed. "
+        "Default value 1 day.",
+        ge=1,
+    )
+    delegation_token_expiry_check_interval_ms: int = _f(
+        3_600_000,
+        "Scan interval to remove expired delegation tokens.",
+        ge=1,
+    )
+
     # --- refka's own: the simulator's bug switches and the trace ---------------------------
     refka_bugs: str = _f(
         "",

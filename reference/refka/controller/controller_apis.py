@@ -601,6 +601,30 @@ def handle_alter_client_quotas(c: QuorumController, ctx: RequestContext, request
     return quota_control.handle_alter_client_quotas(c, ctx, request)
 
 
+def handle_create_delegation_token(c: QuorumController, ctx: RequestContext, request: Any) -> Any:
+    from refka.controller import token_control
+
+    return token_control.handle_create(c, ctx, request)
+
+
+def handle_renew_delegation_token(c: QuorumController, ctx: RequestContext, request: Any) -> Any:
+    from refka.controller import token_control
+
+    return token_control.handle_renew(c, ctx, request)
+
+
+def handle_expire_delegation_token(c: QuorumController, ctx: RequestContext, request: Any) -> Any:
+    from refka.controller import token_control
+
+    return token_control.handle_expire(c, ctx, request)
+
+
+def handle_envelope(c: QuorumController, ctx: RequestContext, request: Any) -> Any:
+    from refka.controller import envelope
+
+    return envelope.handle_envelope(c, ctx, request)
+
+
 API_TABLE: dict[int, tuple[str, int, int, Any]] = {
     1: ("Fetch", 4, 18, handle_fetch),
     18: ("ApiVersions", 0, 5, handle_api_versions),
@@ -612,12 +636,16 @@ API_TABLE: dict[int, tuple[str, int, int, Any]] = {
     37: ("CreatePartitions", 0, 3, handle_create_partitions),
     43: ("ElectLeaders", 0, 2, handle_elect_leaders),
     44: ("IncrementalAlterConfigs", 0, 1, handle_incremental_alter_configs),
+    38: ("CreateDelegationToken", 1, 3, handle_create_delegation_token),
+    39: ("RenewDelegationToken", 1, 2, handle_renew_delegation_token),
+    40: ("ExpireDelegationToken", 1, 2, handle_expire_delegation_token),
     45: ("AlterPartitionReassignments", 0, 1, handle_alter_partition_reassignments),
     46: ("ListPartitionReassignments", 0, 0, handle_list_partition_reassignments),
     49: ("AlterClientQuotas", 0, 1, handle_alter_client_quotas),
     51: ("AlterUserScramCredentials", 0, 0, handle_alter_user_scram_credentials),
     55: ("DescribeQuorum", 0, 2, handle_describe_quorum),
     56: ("AlterPartition", 2, 3, handle_alter_partition),
+    58: ("Envelope", 0, 0, handle_envelope),
     62: ("BrokerRegistration", 0, 4, handle_broker_registration),
     63: ("BrokerHeartbeat", 0, 2, handle_broker_heartbeat),
     64: ("UnregisterBroker", 0, 0, handle_unregister_broker),

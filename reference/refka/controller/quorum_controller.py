@@ -88,6 +88,10 @@ class QuorumController:
         self._bytes_since_snapshot = 0
         self._rebalance_due_ms = now_ms + settings.leader_imbalance_check_interval_seconds * 1000
         self._unclean_due_ms = now_ms + settings.unclean_leader_election_interval_ms
+        tokens = settings.delegation_tokens  # the expiry check runs only with tokens enabled
+        self._token_check_due_ms = (
+            now_ms + tokens.expiry_check_interval_ms if tokens.enabled else None
+        )
 
     @property
     def epoch(self) -> int:
@@ -157,6 +161,12 @@ class QuorumController:
         if now_ms >= self._unclean_due_ms:
             self._unclean_due_ms = now_ms + self.settings.unclean_leader_election_interval_ms
             self.commit(unclean_elections(self.image, self.settings), now_ms)
+        if self._token_check_due_ms is not None and now_ms >= self._token_check_due_ms:
+            from refka.controller.token_control import remove_expired
+
+            interval_ms = self.settings.delegation_tokens.expiry_check_interval_ms
+            self._token_check_due_ms = now_ms + interval_ms
+            remove_expired(self, now_ms)
         return self._collect(now_ms)
 
     def shutdown(self, now_ms: int) -> None:
@@ -219,6 +229,7 @@ class QuorumController:
                 self.cluster.next_expiry_ms(self.image),
                 self._rebalance_due_ms if self.settings.auto_leader_rebalance_enable else None,
                 self._unclean_due_ms,
+                self._token_check_due_ms,
             )
             if d is not None
         ]

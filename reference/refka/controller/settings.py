@@ -13,6 +13,7 @@ from typing import Any
 from refka.bugs import Bug
 from refka.config import BrokerConfig
 from refka.core.topic_defaults import TopicDefault, topic_defaults
+from refka.security.delegation_token import TokenSettings
 
 _KEYS = {
     "node.id": "node_id",
@@ -62,6 +63,7 @@ class ControllerSettings:
     topic_config_defaults: Mapping[str, TopicDefault] = field(
         default_factory=lambda: topic_defaults(BrokerConfig())
     )
+    delegation_tokens: TokenSettings = field(default_factory=TokenSettings)  # delegation.token.*
 
     @classmethod
     def from_config(cls, config: Any, cluster_id: str) -> ControllerSettings:
@@ -69,6 +71,7 @@ class ControllerSettings:
         values = {attr: getattr(config, attr) for attr in _KEYS.values() if hasattr(config, attr)}
         if isinstance(config, BrokerConfig):
             values["topic_config_defaults"] = topic_defaults(config)
+            values["delegation_tokens"] = TokenSettings.from_config(config)
         bugs: frozenset[Bug] = getattr(config, "bugs", frozenset())
         # bug switch: Bug.UNCLEAN_ELECTION (spec/bugs/Election_UncleanElection.cfg)
         if Bug.UNCLEAN_ELECTION in bugs:

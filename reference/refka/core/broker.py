@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from refka.broker.clean_shutdown import mark_clean_shutdown, take_previous_broker_epoch
@@ -414,12 +415,31 @@ def _sasl_authenticator(
     def credential(user: str, mechanism: ScramMechanism) -> ScramCredential | None:
         return image().scram_credential(user, mechanism)
 
+    secret = config.delegation_token_secret_key
     return SaslAuthenticator(
         sasl_listeners(config, names),
         credential,
         nonce,
         config.connection_failed_authentication_delay_ms,
+        None if not secret else partial(_live_token, image, secret),
     )
+
+
+def _live_token(
+    image: Callable[[], MetadataImage],
+    secret: str,
+    token_id: str,
+    mechanism: ScramMechanism,
+    now_ms: int,
+) -> tuple[str, ScramCredential] | None:
+    """The owner and SCRAM credential of a delegation token that has not expired (KIP-48)."""
+    from refka.security import delegation_token as dt
+    from refka.security.scram import token_credential
+
+    token = image().tokens.get(token_id)
+    if token is None or dt.expired(token, now_ms):
+        return None
+    return token.owner, token_credential(mechanism, token_id, dt.password(secret, token_id))
 
 
 def _controller_address(config: BrokerConfig) -> NodeAddress:

@@ -31,6 +31,7 @@ class ResponseQueue:
     listener: str = ""  # the listener the connection arrived on
     client_host: str = ""  # the peer's address
     principal: str = ANONYMOUS  # who authenticated on it (``Dispatcher.authenticate``)
+    token_authenticated: bool = False  # with a delegation token (KIP-48)
     slots: deque[_Slot] = field(default_factory=deque)
     next_sequence: int = 0
 

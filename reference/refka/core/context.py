@@ -36,6 +36,7 @@ class RequestContext:
     listener: str = ""  # the listener it arrived on ("": the node's first)
     principal: str = ANONYMOUS  # Kafka's ``KafkaPrincipal`` as "User:name", set by authentication
     client_host: str = ""  # the peer's address, as ACLs' ``host`` matches it
+    token_authenticated: bool = False  # authenticated with a delegation token (KIP-48)
     authorizer: StandardAuthorizer | None = None  # None: every request allowed (no authorizer)
 
 

@@ -125,9 +125,13 @@ class Dispatcher:
         if self.gate is not None:
             self.gate.on_connect(connection_id, listener)
 
-    def authenticate(self, connection_id: int, principal: str) -> None:
-        """From now on, requests on ``connection_id`` are made by ``principal``."""
-        self.queues[connection_id].principal = principal
+    def authenticate(
+        self, connection_id: int, principal: str, token_authenticated: bool = False
+    ) -> None:
+        """From now on, requests on ``connection_id`` are made by ``principal`` (with a
+        delegation token when ``token_authenticated``)."""
+        queue = self.queues[connection_id]
+        queue.principal, queue.token_authenticated = principal, token_authenticated
 
     def on_disconnect(self, connection_id: int) -> None:
         self.queues.pop(connection_id, None)
@@ -211,6 +215,7 @@ class Dispatcher:
             listener=queue.listener,
             principal=queue.principal,
             client_host=queue.client_host,
+            token_authenticated=queue.token_authenticated,
             authorizer=self.authorizer,
         )
         if self.throttle is not None:

@@ -116,6 +116,7 @@ def broker_apis(services: BrokerServices) -> dict[int, Api]:
     produce = lazy("produce", "handle_produce", p, r, x)
     handle_dtp = "handle_describe_topic_partitions"
     dscram = "handle_describe_user_scram_credentials"
+    tokens = "delegation_tokens"
     get_telemetry, cm = "handle_get_telemetry_subscriptions", services.client_metrics
     describe_quotas = "handle_describe_client_quotas"
     list_resources = "handle_list_config_resources"
@@ -147,6 +148,10 @@ def broker_apis(services: BrokerServices) -> dict[int, Api]:
         Api(33, "AlterConfigs", 0, 2, forward),
         Api(35, "DescribeLogDirs", 1, 5, lazy("log_dirs", "handle_describe_log_dirs", r)),
         Api(37, "CreatePartitions", 0, 3, forward),
+        Api(38, "CreateDelegationToken", 1, 3, lazy(tokens, "handle_token_change", t)),
+        Api(39, "RenewDelegationToken", 1, 2, lazy(tokens, "handle_token_change", t)),
+        Api(40, "ExpireDelegationToken", 1, 2, lazy(tokens, "handle_token_change", t)),
+        Api(41, "DescribeDelegationToken", 1, 3, lazy(tokens, "handle_describe", t)),
         Api(43, "ElectLeaders", 0, 2, forward),
         Api(44, "IncrementalAlterConfigs", 0, 1, forward),
         Api(45, "AlterPartitionReassignments", 0, 1, forward),

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
         RemoveUserScramCredentialRecord,
         UserScramCredentialRecord,
     )
+    from refka.metadata.token_records import DelegationTokenRecord, RemoveDelegationTokenRecord
     from refka.metadata.topic_records import (
         ClearElrRecord,
         ConfigRecord,
@@ -242,6 +243,9 @@ class MetadataImage:
     scram: Mapping[tuple[str, int], UserScramCredentialRecord] = field(
         default_factory=lambda: MappingProxyType({})
     )  # (user, mechanism) -> credential (KIP-554)
+    tokens: Mapping[str, DelegationTokenRecord] = field(
+        default_factory=lambda: MappingProxyType({})
+    )  # token id -> the token's information (KIP-48)
 
     def scram_credential(self, user: str, mechanism: int) -> ScramCredential | None:
         """``user``'s SCRAM credential for ``mechanism`` (1 SHA-256, 2 SHA-512), if any."""
@@ -293,6 +297,7 @@ class MetadataImage:
                 for k, v in sorted(values.items())
             ]
         out += [self.scram[key] for key in sorted(self.scram)]
+        out += [self.tokens[token_id] for token_id in sorted(self.tokens)]
         if self.next_producer_id != -1:
             out.append(ProducerIdsRecord(broker_id=-1, next_producer_id=self.next_producer_id))
         out += [acl_record(acl_id, self.acls[acl_id]) for acl_id in sorted(self.acls)]
@@ -325,6 +330,7 @@ class _ImageBuilder:
         self.acls = dict(image.acls)
         self.scram = dict(image.scram)
         self.client_quotas = {k: dict(v) for k, v in image.client_quotas.items()}
+        self.tokens = dict(image.tokens)
         self.changed_partitions: dict[tuple[uuid.UUID, int], None] = {}
         self.changed_brokers: set[int] = set()
         self.changed_configs: set[ConfigKey] = set()
@@ -350,6 +356,8 @@ class _ImageBuilder:
             "RemoveAccessControlEntryRecord": lambda r: self._remove_acl(r.id),
             "UserScramCredentialRecord": self._scram,
             "RemoveUserScramCredentialRecord": self._remove_scram,
+            "DelegationTokenRecord": self._token,
+            "RemoveDelegationTokenRecord": self._remove_token,
         }
 
     def _remove_acl(self, acl_id: uuid.UUID) -> None:
@@ -483,6 +491,12 @@ class _ImageBuilder:
     def _remove_scram(self, record: RemoveUserScramCredentialRecord) -> None:
         self.scram.pop((record.name, record.mechanism), None)
 
+    def _token(self, record: DelegationTokenRecord) -> None:
+        self.tokens[record.token_id] = record
+
+    def _remove_token(self, record: RemoveDelegationTokenRecord) -> None:
+        self.tokens.pop(record.token_id, None)
+
     def _producer_ids(self, record: ProducerIdsRecord) -> None:
         self.next_producer_id = record.next_producer_id
 
@@ -524,6 +538,7 @@ class _ImageBuilder:
             client_quotas=MappingProxyType(
                 {k: MappingProxyType(v) for k, v in self.client_quotas.items()}
             ),
+            tokens=MappingProxyType(self.tokens),
         )
         delta = MetadataDelta(
             changed_partitions=MappingProxyType(changed),

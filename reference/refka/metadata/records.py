@@ -41,6 +41,7 @@ if TYPE_CHECKING:
         RemoveUserScramCredentialRecord,
         UserScramCredentialRecord,
     )
+    from refka.metadata.token_records import DelegationTokenRecord, RemoveDelegationTokenRecord
     from refka.metadata.topic_records import (
         ClearElrRecord,
         ConfigRecord,
@@ -174,6 +175,8 @@ LAZY_RECORD_MODULES: dict[int, str] = {
     # UserScramCredential, RemoveUserScramCredential
     **dict.fromkeys((11, 22), "refka.metadata.scram_records"),
     14: "refka.metadata.quota_records",  # ClientQuota
+    # DelegationToken, RemoveDelegationToken
+    **dict.fromkeys((10, 26), "refka.metadata.token_records"),
 }
 """api key -> the module declaring it, loaded on the first record of that type (issue 15)."""
 
@@ -187,6 +190,7 @@ MetadataRecord: TypeAlias = (
     " | AccessControlEntryRecord | RemoveAccessControlEntryRecord"
     " | UserScramCredentialRecord | RemoveUserScramCredentialRecord"
     " | ClientQuotaRecord"
+    " | DelegationTokenRecord | RemoveDelegationTokenRecord"
 )
 
 

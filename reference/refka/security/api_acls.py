@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 Op, RT = AclOperation, ResourceType
 TOPIC, GROUP, CLUSTER, TXN = RT.TOPIC, RT.GROUP, RT.CLUSTER, RT.TRANSACTIONAL_ID
+TOKEN, USER = RT.DELEGATION_TOKEN, RT.USER
 Rule = tuple[ResourceType, AclOperation]
 
 API_ACLS: dict[int, tuple[Rule, ...]] = {
@@ -56,6 +57,8 @@ API_ACLS: dict[int, tuple[Rule, ...]] = {
     33: ((TOPIC, Op.ALTER_CONFIGS), (CLUSTER, Op.ALTER_CONFIGS)),  # AlterConfigs
     35: ((CLUSTER, Op.DESCRIBE),),  # DescribeLogDirs
     37: ((TOPIC, Op.ALTER),),  # CreatePartitions
+    38: ((USER, Op.CREATE_TOKENS),),  # CreateDelegationToken: for another owner (KIP-373)
+    41: ((TOKEN, Op.DESCRIBE), (USER, Op.DESCRIBE_TOKENS)),  # DescribeDelegationToken: others'
     42: ((GROUP, Op.DELETE),),  # DeleteGroups
     43: ((CLUSTER, Op.ALTER),),  # ElectLeaders
     44: ((TOPIC, Op.ALTER_CONFIGS), (CLUSTER, Op.ALTER_CONFIGS)),  # IncrementalAlterConfigs
@@ -87,6 +90,7 @@ DENIED: dict[ResourceType, ErrorCode] = {
     GROUP: ErrorCode.group_authorization_failed,
     CLUSTER: ErrorCode.cluster_authorization_failed,
     TXN: ErrorCode.transactional_id_authorization_failed,
+    TOKEN: ErrorCode.delegation_token_authorization_failed,
 }
 
 

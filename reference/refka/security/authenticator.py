@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from refka.core.dispatch import Refusal
 from refka.security.mechanism import SaslServer
@@ -50,17 +50,23 @@ class SaslAuthenticator:
         credentials: CredentialLookup,
         nonce: Callable[[], str],
         failed_close_delay_ms: int = 0,
+        tokens: Callable[[str, Any, int], Any] | None = None,
     ) -> None:
+        """``tokens(token_id, mechanism, now_ms)``: the (owner, SCRAM credential) of a live
+        delegation token, or None (``refka.security.scram.TokenLookup`` at a time)."""
         self.listeners = listeners
         self._credentials = credentials
         self._nonce = nonce
+        self._tokens = tokens
         self.failed_close_delay_ms = (
             failed_close_delay_ms  # connection.failed.authentication.delay.ms
         )
         self.sessions: dict[int, SaslSession] = {}
         self._closing: dict[int, str] = {}
         self._delayed: dict[int, tuple[int, str]] = {}  # connection -> (close at ms, reason)
-        self.on_authenticated: Callable[[int, str], None] = lambda connection_id, principal: None
+        # (connection, principal, token-authenticated): Dispatcher.authenticate
+        self.on_authenticated: Callable[[int, str, bool], None] = lambda c, p, t: None
+        self.now_ms = 0  # the time of the latest exchange step (a token's expiry is checked)
 
     def on_connect(self, connection_id: int, listener: str) -> None:
         settings = self.listeners.get(listener.upper())
@@ -109,9 +115,10 @@ class SaslAuthenticator:
     def raw_token(self, connection_id: int, token: bytes, now_ms: int) -> bytes | None:
         """The server's raw token, or None: authentication failed (close the connection)."""
         session = self.sessions[connection_id]
+        self.now_ms = now_ms
         answer = session.raw_token(token, now_ms)
         if answer is not None and not session.raw_tokens and session.principal is not None:
-            self.on_authenticated(connection_id, session.principal)
+            self.on_authenticated(connection_id, session.principal, session.token_authenticated)
         return answer
 
     def handshake(
@@ -130,12 +137,13 @@ class SaslAuthenticator:
         if session is None:
             message = "SaslAuthenticate request received after successful authentication"
             return AuthenticateAnswer(ILLEGAL_SASL_STATE, message, b"")
+        self.now_ms = now_ms
         answer = session.authenticate(token, now_ms)
         if answer.close:
             reason = f"SASL authentication failed: {answer.error_message}"
             self._fail(connection_id, reason, now_ms)
         elif answer.principal is not None:
-            self.on_authenticated(connection_id, answer.principal)
+            self.on_authenticated(connection_id, answer.principal, session.token_authenticated)
         return answer
 
     def _server(self, settings: ListenerSasl, mechanism: str) -> SaslServer:
@@ -145,4 +153,12 @@ class SaslAuthenticator:
 
         scram = ScramMechanism.from_name(mechanism)
         assert scram is not None, mechanism  # only SERVED_MECHANISMS are enabled
-        return ScramServer(scram, self._credentials, self._nonce)
+        lookup = self._tokens
+        if lookup is None:
+            return ScramServer(scram, self._credentials, self._nonce)
+        return ScramServer(
+            scram,
+            self._credentials,
+            self._nonce,
+            lambda token_id, mechanism: lookup(token_id, mechanism, self.now_ms),
+        )

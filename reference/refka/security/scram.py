@@ -8,9 +8,11 @@ format --add-scram``).
 The server exchange (``ScramServer``) takes the client's first message
 ``n,[a=authzid],n=user,r=cnonce[,ext=value...]``, answers ``r=cnonce+snonce,s=salt,i=iter``,
 takes ``c=biws,r=nonce,p=proof``, checks the proof against the stored key and answers
-``v=server-signature``. The ``tokenauth`` extension asks for delegation-token credentials;
-refka issues no delegation tokens, so such an exchange fails as Kafka's does for an unknown
-token. The server nonce comes from the caller (a seeded source), not from a global random.
+``v=server-signature``. The ``tokenauth=true`` extension asks for delegation-token credentials
+(KIP-48): the username is a token id, the password the token's HMAC in base64
+(``refka.security.delegation_token``); the authorization id is then the token's owner, and the
+exchange is ``token_authenticated``. An unknown or expired token fails the exchange. The server
+nonce comes from the caller (a seeded source), not from a global random.
 """
 
 from __future__ import annotations
@@ -91,17 +93,34 @@ def _hmac(mechanism: ScramMechanism, key: bytes, data: bytes) -> bytes:
 
 
 CredentialLookup = Callable[[str, ScramMechanism], ScramCredential | None]
+TokenLookup = Callable[[str, ScramMechanism], tuple[str, ScramCredential] | None]
+"""token id -> (owner principal, credential) of a live delegation token, or None."""
+
+
+def token_credential(mechanism: ScramMechanism, token_id: str, password: str) -> ScramCredential:
+    """The SCRAM credential of a token (its password is its HMAC in base64). Kafka salts it
+    at random with the mechanism's minimum iterations; here the salt is derived from the
+    token id, so that every node answers alike without storing it."""
+    salt = hashlib.sha256(token_id.encode()).digest()[:16]
+    salted = salted_password(mechanism, password, salt, MIN_ITERATIONS)
+    return make_credential(mechanism, salted, salt, MIN_ITERATIONS)
 
 
 class ScramServer:
     """One SCRAM exchange: client-first, then client-final, then complete."""
 
     def __init__(
-        self, mechanism: ScramMechanism, credentials: CredentialLookup, nonce: Callable[[], str]
+        self,
+        mechanism: ScramMechanism,
+        credentials: CredentialLookup,
+        nonce: Callable[[], str],
+        tokens: TokenLookup | None = None,
     ) -> None:
         self.scram = mechanism
         self.mechanism = mechanism.mechanism_name
         self._credentials = credentials
+        self._tokens = tokens
+        self.token_authenticated = False
         self._nonce = nonce
         self.complete = False
         self.authorization_id: str | None = None
@@ -129,18 +148,26 @@ class ScramServer:
             raise SaslFailure(f"Invalid SCRAM client first message format: {message}")
         user = _sasl_name(fields[0][2:])
         extensions = dict(f.partition("=")[::2] for f in fields[2:])
+        owner = None
         if extensions.get("tokenauth", "").lower() == "true":
-            raise SaslFailure("Token Authentication failed: Invalid tokenId : " + user)
+            found = None if self._tokens is None else self._tokens(user, self.scram)
+            if found is None:
+                raise SaslFailure("Token Authentication failed: Invalid tokenId : " + user)
+            owner, credential = found
         if authzid and _sasl_name(authzid[2:]) != user:
             raise SaslFailure(
                 "Authentication failed: Client requested an authorization id that is different "
                 "from username",
                 client=True,
             )
-        credential = self._credentials(user, self.scram)
-        if credential is None:
-            raise SaslFailure("Authentication failed: Invalid user credentials")
+        if owner is None:
+            stored = self._credentials(user, self.scram)
+            if stored is None:
+                raise SaslFailure("Authentication failed: Invalid user credentials")
+            credential = stored
         self._user, self._credential = user, credential
+        if owner is not None:  # the connection acts as the token's owner
+            self._user, self.token_authenticated = owner.partition(":")[2], True
         self._nonce_full = fields[1][2:] + self._nonce()
         salt = base64.b64encode(credential.salt).decode()
         server_first = f"r={self._nonce_full},s={salt},i={credential.iterations}"

@@ -79,6 +79,7 @@ class SaslSession:
         self.state = State.HANDSHAKE
         self.mechanism: str | None = None
         self.principal: str | None = None
+        self.token_authenticated = False  # with a delegation token (SCRAM tokenauth, KIP-48)
         self.expires_at_ms: int | None = None
         self._server: SaslServer | None = None
         self.raw_tokens = False  # after SaslHandshake v0: raw frames until authenticated
@@ -160,6 +161,7 @@ class SaslSession:
             )
             return self._fail(SaslFailure(message, client=True), server.mechanism)
         self.principal, self.state, self._server = principal, State.COMPLETE, None
+        self.token_authenticated = getattr(server, "token_authenticated", False)
         lifetime_ms = self.max_reauth_ms
         self.expires_at_ms = now_ms + lifetime_ms if lifetime_ms > 0 else None
         return AuthenticateAnswer(NONE, "", step.token, lifetime_ms, principal)
