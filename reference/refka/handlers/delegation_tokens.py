@@ -18,6 +18,7 @@ the broker's metadata image.
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 from kio.schema.errors import ErrorCode
@@ -33,25 +34,26 @@ CREATE, RENEW, EXPIRE = 38, 39, 40
 
 
 def _error_answer(ctx: RequestContext, request: Any, error: ErrorCode) -> Any:
+    """The broker's refusal: Kafka's ``prepareResponse``, every timestamp -1."""
     m = codec.response_module(ctx.api_key, ctx.api_version)
     zero = codec.millis(0)
+    none = datetime.datetime.fromtimestamp(-0.001, tz=datetime.UTC)  # -1
     if ctx.api_key != CREATE:
         cls = m.RenewDelegationTokenResponse if ctx.api_key == RENEW else None
         cls = cls or m.ExpireDelegationTokenResponse
-        return cls(error_code=error, expiry_timestamp=codec.timestamp(0), throttle_time=zero)
+        return cls(error_code=error, expiry_timestamp=none, throttle_time=zero)
     owner = _owner(ctx, request)
     owner_type, owner_name = dt.principal_name(owner)
     requester_type, requester_name = dt.principal_name(ctx.principal)
-    epoch = codec.timestamp(0)
     return m.CreateDelegationTokenResponse(
         error_code=error,
         principal_type=owner_type,
         principal_name=owner_name,
         token_requester_principal_type=requester_type,
         token_requester_principal_name=requester_name,
-        issue_timestamp=epoch,
-        expiry_timestamp=epoch,
-        max_timestamp=epoch,
+        issue_timestamp=none,
+        expiry_timestamp=none,
+        max_timestamp=none,
         token_id="",
         hmac=b"",
         throttle_time=zero,
