@@ -17,6 +17,8 @@ UNCHECKED = {
     17: "SaslHandshake",
     18: "ApiVersions",
     36: "SaslAuthenticate",
+    39: "RenewDelegationToken: the owner or a renewer, checked by the controller",
+    40: "ExpireDelegationToken: the owner or a renewer, checked by the controller",
     60: "DescribeCluster",
     71: "telemetry",
     72: "telemetry",

@@ -4,7 +4,9 @@ the CLUSTER, DescribeQuorum DESCRIBE (``refka.security.api_acls``), as Kafka's
 ``ControllerApis`` checks them; denied, the answer is CLUSTER_AUTHORIZATION_FAILED.
 
 The admin APIs a broker forwards are authorized at that broker, which knows the client's
-principal (refka forwards without Kafka's Envelope, so the controller sees the broker's own).
+principal (refka forwards them without Kafka's Envelope, so the controller sees the broker's
+own). Only the delegation token APIs come in an Envelope (the token's owner is the client's
+principal); the Envelope itself needs CLUSTER_ACTION, as in Kafka.
 A broker on a PLAINTEXT controller listener is User:ANONYMOUS: as with Kafka, ``super.users``
 must name it, or ``allow.everyone.if.no.acl.found`` cover it, for a cluster with an authorizer.
 """
@@ -19,7 +21,7 @@ from refka.core.context import RequestContext
 from refka.protocol import codec
 from refka.security.api_acls import CLUSTER, allowed
 
-GUARDED = frozenset({1, 55, 56, 62, 63, 67})
+GUARDED = frozenset({1, 55, 56, 58, 62, 63, 67})
 
 _DENIED_FIELDS: dict[str, Any] = {
     "error_code": ErrorCode.cluster_authorization_failed,

@@ -71,6 +71,7 @@ API_ACLS: dict[int, tuple[Rule, ...]] = {
     51: ((CLUSTER, Op.ALTER),),  # AlterUserScramCredentials
     55: ((CLUSTER, Op.DESCRIBE),),  # DescribeQuorum (controller)
     56: ((CLUSTER, Op.CLUSTER_ACTION),),  # AlterPartition (controller)
+    58: ((CLUSTER, Op.CLUSTER_ACTION),),  # Envelope (controller): a broker forwards
     61: ((TOPIC, Op.READ),),  # DescribeProducers
     62: ((CLUSTER, Op.CLUSTER_ACTION),),  # BrokerRegistration (controller)
     63: ((CLUSTER, Op.CLUSTER_ACTION),),  # BrokerHeartbeat (controller)
@@ -83,7 +84,8 @@ API_ACLS: dict[int, tuple[Rule, ...]] = {
 }
 """api key -> the (resource type, operation) rules it checks. ApiVersions, DescribeCluster,
 SaslHandshake, SaslAuthenticate and the telemetry APIs check none (DescribeCluster reports
-authorized operations only)."""
+authorized operations only); Renew and ExpireDelegationToken check none either: the controller
+lets the token's owner and renewers only."""
 
 DENIED: dict[ResourceType, ErrorCode] = {
     TOPIC: ErrorCode.topic_authorization_failed,
