@@ -26,6 +26,7 @@ from core_driver import START_MS, Driver
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kio.schema.errors import ErrorCode
+from kio.serial.errors import OutOfBoundValue
 from kio_entities import Pools, entities
 from refka.core.effects import Close, Effect, Send
 from refka.log.config import TOPIC_CONFIG_DEFAULTS
@@ -55,6 +56,8 @@ WORDS = (
     *("producer", "gzip", "zstd", "uncompressed", "true", "false"),
     *("consumer", "range", "roundrobin"),
 )
+NEGATIVE_TIMESTAMPS = {38, 39, 40}  # Create/Renew/ExpireDelegationToken refusals: kio cannot
+# read their -1 timestamps, which Apache Kafka sends too
 APIS = Driver().broker.apis  # the table a broker advertises
 VERSIONS = [
     (key, v) for key, api in APIS.items() for v in range(api.min_version, api.max_version + 1)
@@ -203,7 +206,11 @@ class Exchange:
             elif isinstance(effect, Send):
                 request = self.requests[effect.connection_id]
                 response_type = codec.response_class(request.__api_key__, request.__version__)
-                decode_response(self.driver.frame_bytes(effect)[4:], response_type)
+                try:
+                    decode_response(self.driver.frame_bytes(effect)[4:], response_type)
+                except OutOfBoundValue:  # a -1 timestamp: Kafka's too (token_probes.py)
+                    if request.__api_key__ not in NEGATIVE_TIMESTAMPS:
+                        raise
 
 
 @st.composite

@@ -45,7 +45,8 @@ def _error_answer(ctx: RequestContext, request: Any, error: ErrorCode) -> Any:
     owner = _owner(ctx, request)
     owner_type, owner_name = dt.principal_name(owner)
     requester_type, requester_name = dt.principal_name(ctx.principal)
-    return m.CreateDelegationTokenResponse(
+    return codec.build(  # v1-v2 have no requester fields
+        m.CreateDelegationTokenResponse,
         error_code=error,
         principal_type=owner_type,
         principal_name=owner_name,
