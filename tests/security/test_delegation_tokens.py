@@ -1,7 +1,8 @@
 """Delegation tokens on refka (KIP-48, KIP-373) beyond the conformance probes
 (tests/test_conformance_tokens.py): the Java client logs in with a token and produces, the
-token survives a restart, the controller's expiry check removes expired tokens, the feature is
-off without ``delegation.token.secret.key``, and the ACLs of describing and creating for others.
+token survives a restart and reaches every broker of a cluster, the controller's expiry check
+removes expired tokens, the feature is off without ``delegation.token.secret.key``, and the
+ACLs of describing and creating for others.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from conformance.wire import Connection, build
 from tests.security.test_sasl_clients import java_round_trip, sasl_config
 
 SECRET = "token-test-secret"
+
 DEADLINE_S = 20.0
 AUTH_DISABLED = 61
 
@@ -166,3 +168,46 @@ def test_acls_for_describing_and_creating_for_others() -> None:
 
         made = until(created)
         assert (made.principal_name, made.token_requester_principal_name) == ("alice", "bob")
+
+
+def test_a_token_made_on_one_broker_logs_in_on_another(tmp_path: Any) -> None:
+    """The token reaches every broker through the metadata log: created on broker 1's SASL
+    listener (an Envelope to the controller), it logs in on broker 3's."""
+    from refka.testing.cluster import REPLICATION_LISTENER, running_cluster
+
+    from tests.security.test_sasl_cluster import JAAS as BROKER_JAAS
+    from tests.security.test_sasl_cluster import SASL_CLUSTER
+
+    users = 'user_broker="broker-secret" user_alice="alice-secret";'
+    jaas = BROKER_JAAS.replace('user_broker="broker-secret";', users)
+    listener = REPLICATION_LISTENER.lower()
+    config = {
+        **SASL_CLUSTER,
+        "sasl.enabled.mechanisms": "PLAIN,SCRAM-SHA-256",
+        f"listener.name.{listener}.plain.sasl.jaas.config": jaas,
+        "listener.name.controller.plain.sasl.jaas.config": jaas,
+        f"listener.name.{listener}.scram-sha-256.sasl.jaas.config": (
+            "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+        ),
+        "listener.name.controller.scram-sha-256.sasl.jaas.config": (
+            "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+        ),
+        "delegation.token.secret.key": SECRET,
+    }
+    with running_cluster(3, tmp_path, config=config) as cluster:
+        first, third = (
+            f"{cluster.brokers[n].host}:{cluster.brokers[n].other_listeners[REPLICATION_LISTENER]}"
+            for n in (1, 3)
+        )
+        with Connection(first) as conn:
+            plain_login(conn, "alice")
+            token = create(conn)
+            assert token.error_code == 0, token
+
+        def logged_in() -> bool:
+            with Connection(third) as conn:
+                password = base64.b64encode(token.hmac).decode()
+                answer = scram_login(conn, token.token_id, password, tokenauth=True)
+                return int(answer.error_code) == 0
+
+        until(logged_in)
