@@ -81,5 +81,10 @@ def format_directory(
 
 
 def new_uuid(random: SeededRandom) -> str:
-    """16 random bytes, base64url without padding: Kafka's ``Uuid`` as text."""
-    return base64.urlsafe_b64encode(random.uuid4().bytes).decode().rstrip("=")
+    """16 random bytes, base64url without padding: Kafka's ``Uuid`` as text. As Kafka's
+    ``Uuid.randomUuid``, never one that starts with "-": a command line would read it as an
+    option (``kafka-storage format -t -Xy...``)."""
+    while True:
+        text = base64.urlsafe_b64encode(random.uuid4().bytes).decode().rstrip("=")
+        if not text.startswith("-"):
+            return text

@@ -130,7 +130,12 @@ def write_properties(path: Path, properties: Mapping[str, str]) -> None:
 
 
 def new_cluster_id() -> str:
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """A Kafka ``Uuid`` as text that does not start with "-", as ``Uuid.randomUuid`` makes
+    them: ``kafka-storage format -t -Xy...`` fails with "expected one argument"."""
+    while True:
+        text = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not text.startswith("-"):
+            return text
 
 
 def start_kafka(
