@@ -140,11 +140,17 @@ def fuzz(target: Target, args: argparse.Namespace, echo: Callable[[str], None] =
     return stats
 
 
+LEFT_OUT = {64: "UnregisterBroker"}
+"""APIs fuzzed only when named with ``--api``: a valid UnregisterBroker of the node itself takes
+it out of the cluster, as Kafka's does (its broker warns at each heartbeat and does not
+register again), so the canary would fail by design, not by a bug."""
+
+
 def _chosen(
     apis: Sequence[tuple[int, int, int]], wanted: Sequence[str] | None
 ) -> list[tuple[int, int, int]]:
     if not wanted:
-        return list(apis)
+        return [api for api in apis if api[0] not in LEFT_OUT]
     names = {name.lower(): key for key, name in _api_names().items()}
     unknown = [w for w in wanted if w.lower().replace("_", "") not in names]
     if unknown:

@@ -11,7 +11,7 @@ import pytest
 from refka.core.context import PENDING, Encoded
 from refka.core.dispatch import Api
 from refka.fuzz.target import InProcessTarget
-from refka.fuzz_cli import add_arguments, run
+from refka.fuzz_cli import _chosen, add_arguments, run
 from refka.protocol import codec
 from refka.testing import RunningBroker
 
@@ -107,3 +107,9 @@ def test_an_answer_that_does_not_decode_counts_as_a_bad_answer(target: InProcess
     finally:
         target.broker.core.dispatch.apis[API_VERSIONS] = saved
     assert outcome.verdict == "bad-answer", outcome
+
+
+def test_unregister_broker_is_fuzzed_only_when_named() -> None:
+    apis = [(0, 3, 13), (64, 0, 0)]
+    assert _chosen(apis, None) == [(0, 3, 13)]
+    assert _chosen(apis, ["UnregisterBroker"]) == [(64, 0, 0)]
