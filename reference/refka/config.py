@@ -136,6 +136,69 @@ class BrokerConfig(ConfigModel):
         "leader's endpoint of this listener. It must be one of `advertised.listeners`. Unset: "
         "the first listener not named in `controller.listener.names`.",
     )
+    # --- TLS (the SSL and SASL_SSL listeners; each key may be set per listener as
+    # ``listener.name.<name>.<key>``) -------------------------------------------------------
+    ssl_keystore_type: str = _f(
+        "JKS",
+        "The file format of the key store file. refka reads PEM only: an SSL listener needs "
+        "`ssl.keystore.type=PEM`.",
+    )
+    ssl_keystore_location: str | None = _f(
+        None,
+        "The location of the key store file: with PEM, one file holding the private key and "
+        "the certificate chain.",
+    )
+    ssl_keystore_password: str | None = _f(
+        None, "The store password for the key store file. Not used with PEM."
+    )
+    ssl_keystore_certificate_chain: str | None = _f(
+        None,
+        "Certificate chain in the format specified by 'ssl.keystore.type' (PEM: X.509 "
+        "certificates), instead of `ssl.keystore.location` (KIP-651).",
+    )
+    ssl_keystore_key: str | None = _f(
+        None,
+        "Private key in the format specified by 'ssl.keystore.type' (PEM: PKCS#8, encrypted "
+        "with `ssl.key.password` if set), with `ssl.keystore.certificate.chain` (KIP-651).",
+    )
+    ssl_key_password: str | None = _f(
+        None, "The password of the private key in the key store file or the PEM key."
+    )
+    ssl_truststore_type: str = _f(
+        "JKS",
+        "The file format of the trust store file. refka reads PEM only "
+        "(`ssl.truststore.type=PEM`).",
+    )
+    ssl_truststore_location: str | None = _f(
+        None, "The location of the trust store file: PEM certificates of trusted authorities."
+    )
+    ssl_truststore_password: str | None = _f(
+        None, "The password for the trust store file. Not used with PEM."
+    )
+    ssl_truststore_certificates: str | None = _f(
+        None,
+        "Trusted certificates in the format specified by 'ssl.truststore.type' (PEM), instead "
+        "of `ssl.truststore.location` (KIP-651).",
+    )
+    ssl_client_auth: Literal["none", "requested", "required"] = _f(
+        "none",
+        "Whether the broker requests client authentication: `required` refuses a client "
+        "without a trusted certificate, `requested` asks for one but accepts none, `none` "
+        "does not ask.",
+    )
+    ssl_principal_mapping_rules: str = _f(
+        "DEFAULT",
+        "A list of rules for mapping from distinguished name from the client certificate to "
+        "short name: RULE:pattern/replacement/[LU], or DEFAULT (the name as is).",
+    )
+    ssl_endpoint_identification_algorithm: str = _f(
+        "https",
+        "The endpoint identification algorithm to validate server hostname using server "
+        "certificate (refka's inter-broker and controller clients); empty: no check.",
+    )
+    ssl_enabled_protocols: str = _f(
+        "TLSv1.2,TLSv1.3", "The list of protocols enabled for SSL connections."
+    )
     controller_quorum_voters: str = _f(
         "",
         "Map of id/endpoint information for the set of voters in a comma-separated list of "
@@ -184,10 +247,30 @@ class BrokerConfig(ConfigModel):
         ge=1,
         le=INT_MAX,
     )
+    max_connections: int = _f(
+        INT_MAX,
+        "The maximum number of connections we allow in the broker at any time, in addition to "
+        "the per-ip limits; per listener as `listener.name.<name>.max.connections`. A new "
+        "connection over it is closed (Kafka's acceptor waits for a slot instead); the "
+        "inter-broker listener is exempt from the broker-wide limit.",
+        ge=0,
+    )
+    max_connections_per_ip: int = _f(
+        INT_MAX,
+        "The maximum number of connections we allow from each ip address; a new connection "
+        "over it is closed.",
+        ge=0,
+    )
+    max_connections_per_ip_overrides: str = _f(
+        "",
+        "A comma-separated list of per-ip or hostname overrides to the default maximum number "
+        'of connections. An example value is "hostName:100,127.0.0.1:200".',
+    )
     connections_max_idle_ms: int = _f(
         600000,
         "Idle connections timeout: the server socket processor threads close the connections "
-        "that idle more than this.",
+        "that idle more than this. A request frame not completed within this time also closes "
+        "its connection (refka's guard against abandoned frames).",
     )
     # --- KRaft: the broker's life with the controller (KIP-631) ------------------------------
     broker_heartbeat_interval_ms: int = _f(
@@ -271,8 +354,14 @@ class BrokerConfig(ConfigModel):
     queued_max_requests: int = _f(
         500,
         "The number of queued requests allowed for data-plane, before blocking the network "
-        "threads. Accepted and ignored.",
+        "threads: a connection with this many requests unanswered is not read.",
         ge=1,
+    )
+    queued_max_request_bytes: int = _f(
+        -1,
+        "The number of queued bytes allowed before no more requests are read: a frame's "
+        "size is reserved when its size prefix arrives, and a connection that cannot reserve "
+        "it is not read until memory is released. -1: no limit.",
     )
     message_max_bytes: int = _f(
         1048588,
@@ -835,6 +924,12 @@ class BrokerConfig(ConfigModel):
             parse_bugs(value)
         elif name in ("listeners", "advertised_listeners") and value is not None:
             _listener_list(value)
+        elif name == "ssl_principal_mapping_rules":
+            from refka.security.principal_mapping import parse_rules
+
+            parse_rules(value)
+        elif name == "max_connections_per_ip_overrides":
+            connection_overrides(value)
         return value
 
     def _after(self) -> None:
@@ -913,6 +1008,19 @@ def sasl_jaas_config(config: BrokerConfig, listener: str, mechanism: str) -> str
     return config.sasl_jaas_config
 
 
+def connection_overrides(value: str) -> dict[str, int]:
+    """``max.connections.per.ip.overrides``: ``host:count,...`` as a dict."""
+    overrides: dict[str, int] = {}
+    for entry in (e.strip() for e in value.split(",")):
+        if not entry:
+            continue
+        host, colon, count = entry.rpartition(":")
+        if not colon or not host or not count.strip().isdigit():
+            raise ValueError(f"{entry!r} is not of the form host:count")
+        overrides[host.strip().strip("[]")] = int(count)
+    return overrides
+
+
 def _protocol_map(config: BrokerConfig) -> dict[str, str]:
     pairs = (e.partition(":") for e in config.listener_security_protocol_map.split(","))
     return {name.strip().upper(): proto.strip().upper() for name, _, proto in pairs if name}
@@ -961,10 +1069,16 @@ def check_listeners(config: BrokerConfig) -> None:
     names = [name for name, _, _ in listeners]
     if len(set(names)) != len(names):
         raise ValueError(f"Each listener must have a different name, listeners: {config.listeners}")
+    protocols = _protocol_map(config)
+    for name, protocol in protocols.items():
+        if protocol not in SECURITY_PROTOCOLS:
+            raise ValueError(
+                f"unknown security protocol {protocol!r} for listener {name} in "
+                f"listener.security.protocol.map (one of {', '.join(SECURITY_PROTOCOLS)})"
+            )
     if "broker" not in config.process_roles:
         return
     controllers = _controller_names(config)
-    protocols = _protocol_map(config)
     for name in names:
         if name not in protocols and name not in controllers:
             raise ValueError(

@@ -37,7 +37,7 @@ from refka.controller.replication_control import (
     unclean_elections,
 )
 from refka.controller.settings import ControllerSettings
-from refka.core.context import RequestContext
+from refka.core.context import ANONYMOUS, RequestContext
 from refka.core.dispatch import Api, Dispatcher
 from refka.core.effects import Effect, Halt, Send, Wakeup
 from refka.core.purgatory import Purgatory
@@ -105,9 +105,16 @@ class QuorumController:
     # ------------------------------------------------------------------- events
 
     def on_connect(
-        self, connection_id: int, now_ms: int, listener: str = "", client_host: str = ""
+        self,
+        connection_id: int,
+        now_ms: int,
+        listener: str = "",
+        client_host: str = "",
+        principal: str = ANONYMOUS,
     ) -> list[Effect]:
         self.dispatcher.on_connect(connection_id, listener, client_host)
+        if principal != ANONYMOUS:
+            self.dispatcher.authenticate(connection_id, principal)
         return []
 
     def on_disconnect(self, connection_id: int, now_ms: int) -> list[Effect]:

@@ -45,7 +45,7 @@ from refka.config import (
 from refka.core import channels
 from refka.core.channels import Channels
 from refka.core.client_metrics import ClientMetrics
-from refka.core.context import RequestContext
+from refka.core.context import ANONYMOUS, RequestContext
 from refka.core.dispatch import Dispatcher
 from refka.core.dynamic_config import CLUSTER, effective_config
 from refka.core.effects import Close, Effect, Halt, Send, Wakeup
@@ -228,12 +228,20 @@ class Broker:
     # ----------------------------------------------------------------- events
 
     def on_connect(
-        self, connection_id: int, now_ms: int, listener: str = "", client_host: str = ""
+        self,
+        connection_id: int,
+        now_ms: int,
+        listener: str = "",
+        client_host: str = "",
+        principal: str = ANONYMOUS,
     ) -> list[Effect]:
         """A connection from ``client_host`` accepted on ``listener`` (a name of ``listeners``;
         "" for the first): Metadata and FindCoordinator on it answer with that listener's
-        endpoints."""
+        endpoints. ``principal``: who the transport authenticated (an SSL client's
+        certificate), else ANONYMOUS until SASL says."""
         self.dispatch.on_connect(connection_id, listener or self.topics.listener, client_host)
+        if principal != ANONYMOUS:
+            self.dispatch.authenticate(connection_id, principal)
         return []
 
     def on_disconnect(self, connection_id: int, now_ms: int) -> list[Effect]:

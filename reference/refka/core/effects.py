@@ -105,7 +105,12 @@ class Core(Protocol):
     (the asyncio server, the in-process router) needs of it."""
 
     def on_connect(
-        self, connection_id: int, now_ms: int, listener: str = "", client_host: str = ""
+        self,
+        connection_id: int,
+        now_ms: int,
+        listener: str = "",
+        client_host: str = "",
+        principal: str = "User:ANONYMOUS",  # refka.core.context.ANONYMOUS; an SSL certificate's
     ) -> list[Effect]: ...
     def on_request(
         self, connection_id: int, frame: bytes | memoryview, now_ms: int

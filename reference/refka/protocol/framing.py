@@ -106,6 +106,16 @@ class FrameDecoder:
         self._large_filled += take
         return view[take:]
 
+    def next_size(self) -> int | None:
+        """The size of the next frame once its size prefix is here and valid, else None
+        (``next_frame`` then raises ``FrameTooLarge`` on an invalid one)."""
+        if self._large is not None:
+            return len(self._large)
+        if len(self._buf) - self._pos < 4:
+            return None
+        (size,) = _SIZE.unpack_from(self._buf, self._pos)
+        return size if 0 <= size <= self.max_frame_bytes else None
+
     def next_frame(self) -> bytes | memoryview | Literal[NeedData.NEED_DATA] | None:
         """The next whole frame's payload (without its size), NEED_DATA, or None at the end."""
         if self._large is not None:

@@ -12,7 +12,15 @@ the transport drains, while later responses wait behind it in ``pending``.
 
 Back-pressure: while the transport's buffer is over its high-water mark, or too many responses
 wait behind a ``sendfile``, the connection stops reading, so a slow consumer slows its own
-requests down instead of growing the broker's memory.
+requests down instead of growing the broker's memory. With ``queued.max.request.bytes`` set,
+each frame's size is reserved from the server's memory pool when its size prefix arrives; a
+connection that cannot reserve it stops reading until memory is released.
+
+TLS (an SSL or SASL_SSL listener): asyncio's TLS transport has done the handshake before
+``connection_made``; the client certificate gives the connection's principal
+(``ListenerSecurity.principal``), and record data is copied through the transport, never
+``os.sendfile``-d to the socket (which would bypass the encryption). Limits: a connection
+over ``max.connections``/``max.connections.per.ip`` is closed as soon as it is made.
 """
 
 from __future__ import annotations
@@ -24,12 +32,14 @@ from collections import deque
 from time import monotonic
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
+from refka.core.context import ANONYMOUS
 from refka.core.effects import Chunk
 from refka.log.file_slice import FileSlice
 from refka.protocol.framing import NEED_DATA, FrameDecoder, FrameTooLarge
 
 if TYPE_CHECKING:
     from refka.server.driver import CoreRunner
+    from refka.server.tls import ListenerSecurity
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +51,7 @@ COPY_CHUNK_BYTES = 256 * 1024
 
 _WRITE_BUFFER_FULL = 1
 _PENDING_FULL = 2
+_NO_MEMORY = 4  # waiting for the memory pool (queued.max.request.bytes)
 _CLOSE = object()  # in ``pending``: close once everything before it is written
 
 
@@ -51,10 +62,17 @@ class ShortFile(OSError):
 class Connection(asyncio.Protocol):
     """A client connection; ``connection_id`` is the core's name for it."""
 
-    def __init__(self, server: CoreRunner, listener: str = "") -> None:
+    def __init__(
+        self, server: CoreRunner, listener: str = "", security: ListenerSecurity | None = None
+    ) -> None:
         self.server = server
         self.listener = listener  # the name of the listener it arrived on
+        self.security = security  # None: PLAINTEXT
         self.client_host = ""  # the peer's address
+        self.principal = ANONYMOUS  # from the client certificate on an SSL listener
+        self.admitted = False  # counted by the connection quotas
+        self.reserved = 0  # bytes of the memory pool held for the frame being received
+        self.frame_started_s: float | None = None  # when the unfinished frame began
         self.connection_id = 0
         self.transport: asyncio.Transport | None = None
         self.closed = False
@@ -77,29 +95,124 @@ class Connection(asyncio.Protocol):
         if sock is not None:
             self._socket_fd = sock.fileno()
             self.server.configure_socket(sock)
+        refused = self.server.admit(self)
+        if refused is not None:
+            log.info("closing a connection from %s: %s", self.client_host, refused)
+            self.closed = True
+            self.transport.close()
+            return
+        ssl_object = transport.get_extra_info("ssl_object")
+        if ssl_object is not None:
+            self._socket_fd = -1  # sendfile would bypass TLS: record data is copied
+            if self.security is not None and not self._authenticate(ssl_object):
+                return
         self.server.connected(self)
+
+    def _authenticate(self, ssl_object: object) -> bool:
+        """The principal of the client certificate; a failed mapping closes the connection
+        (Kafka fails the SSL authentication)."""
+        assert self.security is not None
+        try:
+            self.principal = self.security.principal(ssl_object)
+        except ValueError as error:
+            log.info("closing a connection from %s: %s", self.client_host, error)
+            self.closed = True
+            self.transport.close()  # type: ignore[union-attr]
+            return False
+        return True
 
     def data_received(self, data: bytes) -> None:
         self.last_active_s = monotonic()
+        self._decoder.feed(data)
+        if self._read_paused & _NO_MEMORY or self.closed:
+            return  # the frames wait until the pool has memory
+        if self.server.pool is None:
+            self._read_frames()
+        else:
+            self._read_frames_pooled()
+
+    def _read_frames(self) -> None:
         decoder = self._decoder
         request = self.server.request
+        handled = False
         try:
-            decoder.feed(data)
             frame = decoder.next_frame()
             while frame is not NEED_DATA and frame is not None:
                 request(self, frame)
                 if self.closed:
                     return
+                handled = True
                 frame = decoder.next_frame()
         except FrameTooLarge as error:
             log.info("connection %d: %s; closing it", self.connection_id, error)
             self.close()
+            return
+        self._mark_unfinished(handled)
+
+    def _read_frames_pooled(self) -> None:
+        """``_read_frames`` reserving each frame's size from the pool before its body."""
+        decoder = self._decoder
+        request = self.server.request
+        pool = self.server.pool
+        assert pool is not None
+        handled = False
+        try:
+            while True:
+                if not self.reserved:
+                    size = decoder.next_size()
+                    if size is not None:
+                        if not pool.try_reserve(size):
+                            self._pause_reading(_NO_MEMORY)
+                            self.server.wait_for_memory(self)
+                            return
+                        self.reserved = size
+                frame = decoder.next_frame()
+                if frame is NEED_DATA or frame is None:
+                    break
+                request(self, frame)
+                self._release_memory()
+                if self.closed:
+                    return
+                handled = True
+        except FrameTooLarge as error:
+            log.info("connection %d: %s; closing it", self.connection_id, error)
+            self.close()
+            return
+        self._mark_unfinished(handled)
+
+    def memory_available(self) -> None:
+        """The pool has memory again: read on (``NodeServer.memory_released``)."""
+        if self.closed or not self._read_paused & _NO_MEMORY:
+            return
+        self._resume_reading(_NO_MEMORY)
+        self._read_frames_pooled()
+
+    def _release_memory(self) -> None:
+        if self.reserved:
+            reserved, self.reserved = self.reserved, 0
+            self.server.release_memory(reserved)
+
+    def _mark_unfinished(self, handled: bool) -> None:
+        """Note when the frame left unfinished began (``connections.max.idle.ms`` ends it)."""
+        if not self._decoder.buffered_bytes:
+            self.frame_started_s = None
+        elif handled or self.frame_started_s is None:
+            self.frame_started_s = self.last_active_s
+
+    @property
+    def frame_overdue_since(self) -> float | None:
+        """When the unfinished frame began, if the peer (not refka) is to blame for it."""
+        return None if self._read_paused else self.frame_started_s
 
     def eof_received(self) -> bool:
         return False  # the client is done: close our side too
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        self._release_memory()
+        if self.admitted:
+            self.admitted = False
+            self.server.release(self)
         if self._writer is not None:
             self._writer.cancel()
         if self._drained is not None and not self._drained.done():

@@ -20,6 +20,14 @@ opened on first use: :class:`~refka.server.outbound.OutboundConnection`; a broke
 each for its heartbeats, AlterPartition, forwarding and metadata fetches, as Kafka's
 ``BrokerServer``) and ``Disconnect``. Responses read from a node go to ``core.on_response``
 with their channel; a failed connect or a lost connection to ``core.on_unreachable``.
+
+Security and limits (issue 13): a listener may carry a ``ListenerSecurity`` (TLS context and
+principal mapping, :mod:`refka.server.tls`); ``quotas`` (:mod:`refka.security.connection_quotas`)
+admit or refuse each new connection; ``pool`` (:mod:`refka.security.memory_pool`,
+``queued.max.request.bytes``) bounds the bytes of requests being received; the sweep of
+``connections.max.idle.ms`` also closes a connection whose request frame stays unfinished
+that long. A runner's ``client_tls`` gives the TLS context of its outbound connections by
+channel (``"*"``: any other channel).
 """
 
 from __future__ import annotations
@@ -29,16 +37,23 @@ import logging
 import os
 import socket
 import time
+from collections import deque
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from refka.core.context import ANONYMOUS
 from refka.core.effects import Close, Core, Disconnect, Effect, Halt, Send, SendRequest, Wakeup
+from refka.security.connection_quotas import ConnectionQuotas
+from refka.security.memory_pool import MemoryPool
 from refka.server.connection import Connection
 from refka.server.files import SegmentFiles
 from refka.server.outbound import OutboundConnection
 
 if TYPE_CHECKING:
+    import ssl
+
     from refka.server.outbound_sasl import OutboundSasl
+    from refka.server.tls import ListenerSecurity
 
 log = logging.getLogger(__name__)
 
@@ -69,11 +84,28 @@ class CoreRunner:
         self._wakeup_ms: int | None = None
         self._timer: asyncio.TimerHandle | None = None
         self.outbound_sasl: OutboundSasl | None = None  # SASL for the core's own connections
+        self.client_tls: dict[str, ssl.SSLContext | None] = {}  # by channel; "*": the others
 
     # What a Connection needs of its owner.
     @property
     def files(self) -> SegmentFiles:
         return self.server.files
+
+    @property
+    def pool(self) -> MemoryPool | None:
+        return self.server.pool
+
+    def admit(self, connection: Connection) -> str | None:
+        return self.server.admit(connection)
+
+    def release(self, connection: Connection) -> None:
+        self.server.release(connection)
+
+    def wait_for_memory(self, connection: Connection) -> None:
+        self.server.memory_waiters.append(connection)
+
+    def release_memory(self, size: int) -> None:
+        self.server.release_memory(size)
 
     @property
     def max_frame_bytes(self) -> int:
@@ -89,11 +121,19 @@ class CoreRunner:
         connection.connection_id = connection_id
         self.connections[connection_id] = connection
         assert self.core is not None
-        self.perform(
-            self.core.on_connect(
+        if connection.principal != ANONYMOUS:
+            effects = self.core.on_connect(
+                connection_id,
+                now_ms(),
+                connection.listener,
+                connection.client_host,
+                principal=connection.principal,
+            )
+        else:
+            effects = self.core.on_connect(
                 connection_id, now_ms(), connection.listener, connection.client_host
             )
-        )
+        self.perform(effects)
 
     def request(self, connection: Connection, frame: bytes | memoryview) -> None:
         """One complete request frame (size prefix removed) from ``connection``."""
@@ -168,8 +208,9 @@ class CoreRunner:
             connection = None
         if connection is None:
             sasl = None if self.outbound_sasl is None else self.outbound_sasl(effect.channel)
+            context = self.client_tls.get(effect.channel, self.client_tls.get("*"))
             connection = OutboundConnection(
-                self, effect.node_id, effect.host, effect.port, effect.channel, sasl
+                self, effect.node_id, effect.host, effect.port, effect.channel, sasl, context
             )
             self.outbound[key] = connection
             connection.open(self.server.loop)
@@ -251,6 +292,9 @@ class NodeServer:
         self.receive_buffer_bytes = receive_buffer_bytes
         self.connections_max_idle_ms = connections_max_idle_ms
         self.listeners: list[Listener] = []
+        self.quotas: ConnectionQuotas | None = None  # None: no connection limits
+        self.pool: MemoryPool | None = None  # None: queued.max.request.bytes unbounded
+        self.memory_waiters: deque[Connection] = deque()
         self.closing = False
         self._next_connection_id = 1
         self._idle_sweeper: asyncio.TimerHandle | None = None
@@ -279,26 +323,41 @@ class NodeServer:
         backlog: int = 1024,
         name: str = "",
         runner: CoreRunner | None = None,
+        security: ListenerSecurity | None = None,
     ) -> Listener:
         """Bind ``host:port`` (not yet accepting) for ``core`` (or for the core of ``runner``,
         another listener's); the listener names the port. ``name`` is the listener's name in
-        ``listeners``, given to the core with each connection."""
+        ``listeners``, given to the core with each connection; ``security`` its TLS, if any."""
         shared = runner or next(
             (r for r in self.runners if core is not None and r.core is core), None
         )
-        return await self._bind(host, port, shared or CoreRunner(self, core), backlog, name)
+        return await self._bind(
+            host, port, shared or CoreRunner(self, core), backlog, name, security
+        )
 
     async def _bind(
-        self, host: str, port: int, runner: CoreRunner, backlog: int, name: str = ""
+        self,
+        host: str,
+        port: int,
+        runner: CoreRunner,
+        backlog: int,
+        name: str = "",
+        security: ListenerSecurity | None = None,
     ) -> Listener:
         self._loop = asyncio.get_running_loop()
+        context = security.context if security is not None else None
+        handshake_s = None
+        if context is not None and self.connections_max_idle_ms > 0:
+            handshake_s = min(60.0, self.connections_max_idle_ms / 1000)
         server = await self._loop.create_server(
-            lambda: Connection(runner, name),
+            lambda: Connection(runner, name, security),
             host,
             port,
             reuse_address=True,
             backlog=backlog,
             start_serving=False,
+            ssl=context,
+            ssl_handshake_timeout=handshake_s,
         )
         listener = Listener(runner, server, name)
         self.listeners.append(listener)
@@ -340,14 +399,48 @@ class NodeServer:
         except OSError as error:
             log.debug("cannot set socket buffer sizes: %s", error)
 
+    # ------------------------------------------------------------------ limits
+
+    def admit(self, connection: Connection) -> str | None:
+        """None if the new connection may stay (it is counted), else why it may not."""
+        if self.quotas is None:
+            return None
+        refused = self.quotas.admit(connection.listener, connection.client_host)
+        connection.admitted = refused is None
+        return refused
+
+    def release(self, connection: Connection) -> None:
+        if self.quotas is not None:
+            self.quotas.release(connection.listener, connection.client_host)
+
+    def release_memory(self, size: int) -> None:
+        """A frame's reservation is returned: wake the connections waiting for memory."""
+        pool = self.pool
+        assert pool is not None
+        pool.release(size)
+        waiters = self.memory_waiters
+        if pool.available > 0:  # each tries again in turn; one that still cannot waits again
+            while waiters:
+                self.loop.call_soon(waiters.popleft().memory_available)
+
     def _sweep_idle(self) -> None:
-        """Close connections silent for ``connections.max.idle.ms`` (Kafka's ``Selector``)."""
+        """Close connections silent for ``connections.max.idle.ms`` (Kafka's ``Selector``), and
+        those whose request frame stayed unfinished that long (an abandoned frame)."""
         idle_s = self.connections_max_idle_ms / 1000
         oldest_allowed_s = time.monotonic() - idle_s
         for runner in self.runners:
             for connection in list(runner.connections.values()):
                 if connection.last_active_s < oldest_allowed_s and connection.idle:
                     log.info("closing connection %d: idle", connection.connection_id)
+                    connection.close()
+                    continue
+                started_s = connection.frame_overdue_since
+                if started_s is not None and started_s < oldest_allowed_s:
+                    log.info(
+                        "closing connection %d: a request unfinished for %d ms",
+                        connection.connection_id,
+                        self.connections_max_idle_ms,
+                    )
                     connection.close()
         self._idle_sweeper = self.loop.call_later(min(idle_s / 4, 5.0), self._sweep_idle)
 

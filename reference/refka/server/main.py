@@ -26,10 +26,12 @@ from typing import TYPE_CHECKING, NamedTuple  # noqa: E402
 if TYPE_CHECKING:
     import argparse
     import asyncio
+    import ssl
     from collections.abc import Callable
 
     from refka.config import BrokerConfig
     from refka.server.driver import Listener
+    from refka.server.tls import ListenerSecurity
 
 LOG_FORMAT = "[%(asctime)s] %(levelname)s %(message)s (%(name)s)"  # as Kafka's log4j layout
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -175,6 +177,12 @@ async def serve(
         config.socket_receive_buffer_bytes,
         config.connections_max_idle_ms,
     )
+    try:
+        _set_limits(server, config)
+        tls = _TlsSetup(config)
+    except ValueError as error:
+        print(f"refka broker: {error}", file=sys.stderr)
+        return 2
     seed = int.from_bytes(os.urandom(8), "big")
     log.debug("seed %d", seed)
     host_name = socket.gethostname()
@@ -185,7 +193,10 @@ async def serve(
             c_host, c_port = controller_listener(config) or ("127.0.0.1", 0)
             bind = f"{c_host}:{c_port}"
             c_name = controller_listener_name(config)
-            c_listener = await server.add_listener(c_host, c_port, name=c_name)
+            c_listener = await server.add_listener(
+                c_host, c_port, name=c_name, security=tls.listener(c_name)
+            )
+            c_listener.runner.client_tls.update(tls.clients(controller=True))
             controller = make_controller(
                 config, storage, now_ms(), seed, metadata_storage, tracer=trace
             )
@@ -197,8 +208,13 @@ async def serve(
             for name, host, port in broker_listeners(config):  # one core serves them all
                 bind = f"{host}:{port}"
                 runner = b_listeners[0].runner if b_listeners else None
-                b_listeners.append(await server.add_listener(host, port, name=name, runner=runner))
+                b_listeners.append(
+                    await server.add_listener(
+                        host, port, name=name, runner=runner, security=tls.listener(name)
+                    )
+                )
             b_listener = b_listeners[0]
+            b_listener.runner.client_tls.update(tls.clients(controller=False))
             config = _advertise_bound_ports(config, host_name, b_listeners)
             own = None
             if controller is not None:  # combined: the broker's controller is its own
@@ -301,6 +317,107 @@ def _advertise_bound_ports(
         for name, host, port in endpoints
     )
     return config.model_copy(update={"advertised_listeners": text})
+
+
+def _set_limits(server: object, config: BrokerConfig) -> None:
+    """``max.connections*`` and ``queued.max.request.bytes`` on the server, when set."""
+    from refka.config import (
+        LISTENER_PREFIX,
+        connection_overrides,
+        inter_broker_listener,
+        listener_setting,
+    )
+
+    listener_max = {}
+    for key in config.model_extra:
+        if key.startswith(LISTENER_PREFIX) and key.endswith(".max.connections"):
+            name = key[len(LISTENER_PREFIX) : -len(".max.connections")].upper()
+            listener_max[name] = listener_setting(config, name, "max_connections")
+    overrides = _resolved(connection_overrides(config.max_connections_per_ip_overrides))
+    limits = (config.max_connections, config.max_connections_per_ip)
+    if listener_max or overrides or limits != (INT_MAX, INT_MAX):
+        from refka.security.connection_quotas import ConnectionQuotas
+
+        protected = inter_broker_listener(config) if "broker" in config.process_roles else ""
+        server.quotas = ConnectionQuotas(  # type: ignore[attr-defined]
+            config.max_connections,
+            config.max_connections_per_ip,
+            overrides,
+            listener_max,
+            protected,
+        )
+    if config.queued_max_request_bytes >= 0:
+        from refka.security.memory_pool import MemoryPool
+
+        server.pool = MemoryPool(config.queued_max_request_bytes)  # type: ignore[attr-defined]
+
+
+INT_MAX = 2**31 - 1
+
+
+def _resolved(overrides: dict[str, int]) -> dict[str, int]:
+    """Host names of ``max.connections.per.ip.overrides`` resolved to addresses, as Kafka's
+    ``InetAddress.getByName`` does at start."""
+    import ipaddress
+    import socket
+
+    resolved = {}
+    for host, count in overrides.items():
+        try:
+            ipaddress.ip_address(host)
+            resolved[host] = count
+        except ValueError:
+            try:
+                for info in socket.getaddrinfo(host, None):
+                    resolved[str(info[4][0])] = count
+            except OSError as error:
+                raise ValueError(f"max.connections.per.ip.overrides: {host}: {error}") from None
+    return resolved
+
+
+class _TlsSetup:
+    """The TLS contexts of the listeners and of the node's own clients; ``ssl`` is imported
+    only when a listener's security protocol is SSL or SASL_SSL."""
+
+    def __init__(self, config: BrokerConfig) -> None:
+        from refka.config import security_protocol
+
+        self.config = config
+        self.any = any(
+            security_protocol(config, name) in ("SSL", "SASL_SSL")
+            for name in _listener_names(config)
+        )
+
+    def listener(self, name: str) -> ListenerSecurity | None:
+        if not self.any:
+            return None
+        from refka.server.tls import listener_security
+
+        return listener_security(self.config, name)
+
+    def clients(self, controller: bool) -> dict[str, ssl.SSLContext | None]:
+        """The TLS contexts by channel for the broker's (or the controller's) clients."""
+        if not self.any:
+            return {}
+        from refka.config import controller_listener_name, inter_broker_listener, security_protocol
+        from refka.server.tls import client_context, uses_tls
+
+        config = self.config
+        c_name = controller_listener_name(config)
+        contexts: dict[str, ssl.SSLContext | None] = {}
+        if uses_tls(security_protocol(config, c_name)):
+            contexts["*"] = client_context(config, c_name)
+        if not controller and "broker" in config.process_roles:
+            b_name = inter_broker_listener(config)
+            tls = uses_tls(security_protocol(config, b_name))  # the replica fetchers' channel
+            contexts[""] = client_context(config, b_name) if tls else None
+        return contexts
+
+
+def _listener_names(config: BrokerConfig) -> list[str]:
+    from refka.config import _listener_list
+
+    return [name for name, _, _ in _listener_list(config.listeners)]
 
 
 def _stop(stopped: object, signum: int) -> None:

@@ -6,7 +6,9 @@ the connection is up wait in ``pending`` and leave in order once it is; each get
 size prefix here. Response frames are cut by the sans-I/O ``FrameDecoder`` and handed to the
 owner (``refka.server.driver.CoreRunner``), which feeds them to ``core.on_response``. A failed
 connect, an end of stream or a lost connection is reported once through ``owner.lost``,
-unless the core itself asked for the connection to go (``Disconnect``: ``drop``).
+unless the core itself asked for the connection to go (``Disconnect``: ``drop``). With an
+``ssl.SSLContext`` the connection speaks TLS (the other node's listener is SSL or SASL_SSL),
+checking the server's certificate against the host name it was given.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ from refka.security.mechanism import SaslFailure
 
 if TYPE_CHECKING:
     from refka.security.client import SaslClient
+
+if TYPE_CHECKING:
+    import ssl
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +51,10 @@ class OutboundConnection(asyncio.Protocol):
         port: int,
         channel: str = "",
         sasl: SaslClient | None = None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.owner = owner
+        self.ssl_context = ssl_context
         self.node_id = node_id
         self.channel = channel
         self.key = (node_id, channel)
@@ -65,7 +72,12 @@ class OutboundConnection(asyncio.Protocol):
     async def _connect(self, loop: asyncio.AbstractEventLoop) -> None:
         host, port = self.address
         try:
-            await loop.create_connection(lambda: self, host, port)
+            if self.ssl_context is None:
+                await loop.create_connection(lambda: self, host, port)
+            else:
+                await loop.create_connection(
+                    lambda: self, host, port, ssl=self.ssl_context, server_hostname=host
+                )
         except OSError as error:
             self._lose(f"cannot connect to {host}:{port}: {error}")
 

@@ -1,0 +1,64 @@
+"""Connection limits: ``max.connections``, ``max.connections.per.ip`` and its overrides.
+
+Kafka's ``ConnectionQuotas``, without I/O: the driver asks :meth:`ConnectionQuotas.admit`
+for each accepted connection and closes it when refused, and calls
+:meth:`ConnectionQuotas.release` when an admitted one ends.
+
+- ``max.connections.per.ip`` (``max.connections.per.ip.overrides`` per host) bounds the
+  connections from one address, on every listener together;
+- ``max.connections`` bounds the broker's connections; the inter-broker listener is exempt
+  (Kafka lets a broker's peers in even at the limit);
+- ``listener.name.<name>.max.connections`` bounds one listener's.
+
+Kafka's acceptor waits for a slot when the broker-wide or a listener limit is reached (the
+new connection waits in the kernel's backlog); refka closes it at once, as Kafka does for the
+per-address limit.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+UNLIMITED = 2**31 - 1
+
+
+@dataclass(slots=True)
+class ConnectionQuotas:
+    """The limits and the live counts: per address, per listener and in all."""
+
+    max_connections: int = UNLIMITED
+    max_per_ip: int = UNLIMITED
+    per_ip_overrides: Mapping[str, int] = field(default_factory=dict)
+    listener_max: Mapping[str, int] = field(default_factory=dict)  # by listener name
+    protected_listener: str = ""  # the inter-broker listener
+    by_ip: Counter[str] = field(default_factory=Counter)
+    by_listener: Counter[str] = field(default_factory=Counter)
+    total: int = 0
+
+    def limit_for(self, host: str) -> int:
+        return self.per_ip_overrides.get(host, self.max_per_ip)
+
+    def admit(self, listener: str, host: str) -> str | None:
+        """Count a new connection from ``host`` on ``listener``; or, over a limit, count
+        nothing and say which (the connection is to be closed)."""
+        if self.by_ip[host] >= self.limit_for(host):
+            return f"too many connections from {host} (max {self.limit_for(host)})"
+        limit = self.listener_max.get(listener, UNLIMITED)
+        if self.by_listener[listener] >= limit:
+            return f"too many connections on listener {listener} (max.connections {limit})"
+        if self.total >= self.max_connections and listener != self.protected_listener:
+            return f"too many connections (max.connections {self.max_connections})"
+        self.by_ip[host] += 1
+        self.by_listener[listener] += 1
+        self.total += 1
+        return None
+
+    def release(self, listener: str, host: str) -> None:
+        """An admitted connection ended."""
+        self.total -= 1
+        for counts, key in ((self.by_ip, host), (self.by_listener, listener)):
+            counts[key] -= 1
+            if counts[key] <= 0:
+                del counts[key]

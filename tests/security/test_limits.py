@@ -1,0 +1,51 @@
+"""Connection quotas and the request memory pool, sans-I/O (Kafka's ``ConnectionQuotas``,
+``SimpleMemoryPool``)."""
+
+from __future__ import annotations
+
+from refka.security.connection_quotas import ConnectionQuotas
+from refka.security.memory_pool import MemoryPool
+
+
+def test_per_ip_limit_and_override() -> None:
+    quotas = ConnectionQuotas(max_per_ip=2, per_ip_overrides={"10.0.0.9": 3})
+    assert quotas.admit("PLAINTEXT", "10.0.0.1") is None
+    assert quotas.admit("PLAINTEXT", "10.0.0.1") is None
+    assert "too many connections from 10.0.0.1" in (quotas.admit("SSL", "10.0.0.1") or "")
+    for _ in range(3):
+        assert quotas.admit("PLAINTEXT", "10.0.0.9") is None
+    assert quotas.admit("PLAINTEXT", "10.0.0.9") is not None
+    quotas.release("PLAINTEXT", "10.0.0.1")
+    assert quotas.admit("PLAINTEXT", "10.0.0.1") is None
+    assert quotas.total == 5
+
+
+def test_broker_wide_limit_spares_the_inter_broker_listener() -> None:
+    quotas = ConnectionQuotas(max_connections=1, protected_listener="REPLICATION")
+    assert quotas.admit("PLAINTEXT", "a") is None
+    assert "max.connections 1" in (quotas.admit("PLAINTEXT", "b") or "")
+    assert quotas.admit("REPLICATION", "c") is None
+    quotas.release("PLAINTEXT", "a")
+    quotas.release("REPLICATION", "c")
+    assert quotas.total == 0 and not quotas.by_ip and not quotas.by_listener
+
+
+def test_listener_limit() -> None:
+    quotas = ConnectionQuotas(listener_max={"SSL": 1})
+    assert quotas.admit("SSL", "a") is None
+    assert "listener SSL" in (quotas.admit("SSL", "b") or "")
+    assert quotas.admit("PLAINTEXT", "b") is None
+
+
+def test_pool_lets_one_request_overshoot_then_waits() -> None:
+    pool = MemoryPool(100)
+    assert pool.try_reserve(60)
+    assert pool.try_reserve(60)  # memory was left: it goes through, overshooting
+    assert not pool.try_reserve(1)
+    pool.release(60)
+    assert pool.try_reserve(1)
+
+
+def test_unbounded_pool_always_reserves() -> None:
+    pool = MemoryPool()
+    assert pool.try_reserve(1 << 40) and not pool.bounded
