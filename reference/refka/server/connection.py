@@ -119,6 +119,8 @@ class Connection(asyncio.Protocol):
             self.closed = True
             self.transport.close()  # type: ignore[union-attr]
             return False
+        if self.principal != ANONYMOUS:
+            log.info("SSL client %s authenticated as %s", self.client_host, self.principal)
         return True
 
     def data_received(self, data: bytes) -> None:
