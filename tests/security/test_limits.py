@@ -49,3 +49,11 @@ def test_pool_lets_one_request_overshoot_then_waits() -> None:
 def test_unbounded_pool_always_reserves() -> None:
     pool = MemoryPool()
     assert pool.try_reserve(1 << 40) and not pool.bounded
+
+
+def test_exempt_listener_is_not_counted() -> None:
+    quotas = ConnectionQuotas(max_connections=0, max_per_ip=0, exempt=frozenset({"CONTROLLER"}))
+    assert quotas.admit("CONTROLLER", "a") is None
+    assert quotas.admit("PLAINTEXT", "a") is not None
+    quotas.release("CONTROLLER", "a")
+    assert quotas.total == 0

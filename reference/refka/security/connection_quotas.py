@@ -7,8 +7,11 @@ for each accepted connection and closes it when refused, and calls
 - ``max.connections.per.ip`` (``max.connections.per.ip.overrides`` per host) bounds the
   connections from one address, on every listener together;
 - ``max.connections`` bounds the broker's connections; the inter-broker listener is exempt
-  (Kafka lets a broker's peers in even at the limit);
+  when there are others (Kafka lets a broker's peers in even at the limit);
 - ``listener.name.<name>.max.connections`` bounds one listener's.
+
+A node's controller listener is not counted (``exempt``): its connections come from the
+brokers of the cluster (a combined node's own broker among them), not from clients.
 
 Kafka's acceptor waits for a slot when the broker-wide or a listener limit is reached (the
 new connection waits in the kernel's backlog); refka closes it at once, as Kafka does for the
@@ -33,6 +36,7 @@ class ConnectionQuotas:
     per_ip_overrides: Mapping[str, int] = field(default_factory=dict)
     listener_max: Mapping[str, int] = field(default_factory=dict)  # by listener name
     protected_listener: str = ""  # the inter-broker listener
+    exempt: frozenset[str] = frozenset()  # listeners not counted (the controller's)
     by_ip: Counter[str] = field(default_factory=Counter)
     by_listener: Counter[str] = field(default_factory=Counter)
     total: int = 0
@@ -43,6 +47,8 @@ class ConnectionQuotas:
     def admit(self, listener: str, host: str) -> str | None:
         """Count a new connection from ``host`` on ``listener``; or, over a limit, count
         nothing and say which (the connection is to be closed)."""
+        if listener in self.exempt:
+            return None
         if self.by_ip[host] >= self.limit_for(host):
             return f"too many connections from {host} (max {self.limit_for(host)})"
         limit = self.listener_max.get(listener, UNLIMITED)
@@ -57,6 +63,8 @@ class ConnectionQuotas:
 
     def release(self, listener: str, host: str) -> None:
         """An admitted connection ended."""
+        if listener in self.exempt:
+            return
         self.total -= 1
         for counts, key in ((self.by_ip, host), (self.by_listener, listener)):
             counts[key] -= 1

@@ -323,6 +323,7 @@ def _set_limits(server: object, config: BrokerConfig) -> None:
     """``max.connections*`` and ``queued.max.request.bytes`` on the server, when set."""
     from refka.config import (
         LISTENER_PREFIX,
+        broker_listeners,
         connection_overrides,
         inter_broker_listener,
         listener_setting,
@@ -338,13 +339,15 @@ def _set_limits(server: object, config: BrokerConfig) -> None:
     if listener_max or overrides or limits != (INT_MAX, INT_MAX):
         from refka.security.connection_quotas import ConnectionQuotas
 
-        protected = inter_broker_listener(config) if "broker" in config.process_roles else ""
+        several = "broker" in config.process_roles and len(broker_listeners(config)) > 1
+        protected = inter_broker_listener(config) if several else ""  # as Kafka's
         server.quotas = ConnectionQuotas(  # type: ignore[attr-defined]
             config.max_connections,
             config.max_connections_per_ip,
             overrides,
             listener_max,
             protected,
+            frozenset({_controller_name(config)}),
         )
     if config.queued_max_request_bytes >= 0:
         from refka.security.memory_pool import MemoryPool
