@@ -10,6 +10,7 @@ import struct
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -145,3 +146,37 @@ def test_queued_max_request_bytes_stops_reading_until_memory_is_released(
         assert read_response(big) == 9
         small.settimeout(DEADLINE_S)
         assert read_response(small) == 7
+
+
+def fetch_frame(topic: str, correlation_id: int) -> bytes:
+    """A long-poll Fetch v11 of an empty partition: it waits ``max_wait`` for data."""
+    from kio.schema.fetch.v11.request import FetchPartition, FetchRequest, FetchTopic
+    from kio.schema.types import TopicName
+    from kio.static.primitive import i32, i32Timedelta, i64
+    from refka.protocol.codec import request_frame
+
+    partition = FetchPartition(partition=i32(0), fetch_offset=i64(0), partition_max_bytes=i32(1024))
+    request = FetchRequest(
+        max_wait=i32Timedelta.parse(timedelta(seconds=1)),
+        min_bytes=i32(1),
+        topics=(FetchTopic(topic=TopicName(topic), partitions=(partition,)),),
+        forgotten_topics_data=(),
+    )
+    payload = request_frame(request, correlation_id, "pipeliner")
+    return struct.pack(">i", len(payload)) + payload
+
+
+def test_queued_max_requests_stops_reading_a_pipelining_connection(
+    tmp_path: Path, sockets: ExitStack
+) -> None:
+    """With one request allowed in flight, two pipelined long-poll Fetches are read one after
+    the other (each waits its ``max_wait`` of 1 s), and the invalid size prefix behind them
+    (which closes the connection) only once both are answered."""
+    with in_process_broker(tmp_path, queued_max_requests=1) as broker:
+        broker.create_topic("empty")
+        pipeliner = sockets.enter_context(connect(broker))
+        began = time.monotonic()
+        pipeliner.sendall(fetch_frame("empty", 1) + fetch_frame("empty", 2) + b"\xff" * 4)
+        assert [read_response(pipeliner), read_response(pipeliner)] == [1, 2]
+        assert time.monotonic() - began >= 1.9  # one after the other
+        assert closed_by_broker(pipeliner)

@@ -117,6 +117,10 @@ class QuorumController:
             self.dispatcher.authenticate(connection_id, principal)
         return []
 
+    def in_flight(self, connection_id: int) -> int:
+        """Requests on ``connection_id`` not yet answered (the driver's ``queued.max.requests``)."""
+        return self.dispatcher.in_flight(connection_id)
+
     def on_disconnect(self, connection_id: int, now_ms: int) -> list[Effect]:
         self.dispatcher.on_disconnect(connection_id)
         self.fetches_cancel(connection_id)

@@ -244,6 +244,10 @@ class Broker:
             self.dispatch.authenticate(connection_id, principal)
         return []
 
+    def in_flight(self, connection_id: int) -> int:
+        """Requests on ``connection_id`` not yet answered (the driver's ``queued.max.requests``)."""
+        return self.dispatch.in_flight(connection_id)
+
     def on_disconnect(self, connection_id: int, now_ms: int) -> list[Effect]:
         self.dispatch.on_disconnect(connection_id)
         self.partitions.cancel_connection(connection_id)

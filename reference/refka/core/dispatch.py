@@ -166,6 +166,11 @@ class Dispatcher:
                 self._held.setdefault(connection_id, deque()).extendleft(reversed(held))
         return effects
 
+    def in_flight(self, connection_id: int) -> int:
+        """Requests read on ``connection_id`` whose answers have not left yet."""
+        queue = self.queues.get(connection_id)
+        return len(queue.slots) if queue is not None else 0
+
     def on_request(
         self, connection_id: int, frame: bytes | memoryview, now_ms: int
     ) -> list[Effect]:

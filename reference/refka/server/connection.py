@@ -52,6 +52,8 @@ COPY_CHUNK_BYTES = 256 * 1024
 _WRITE_BUFFER_FULL = 1
 _PENDING_FULL = 2
 _NO_MEMORY = 4  # waiting for the memory pool (queued.max.request.bytes)
+_IN_FLIGHT = 8  # queued.max.requests unanswered requests
+_HELD = _NO_MEMORY | _IN_FLIGHT  # the frames already read wait too
 _CLOSE = object()  # in ``pending``: close once everything before it is written
 
 
@@ -126,12 +128,27 @@ class Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         self.last_active_s = monotonic()
         self._decoder.feed(data)
-        if self._read_paused & _NO_MEMORY or self.closed:
-            return  # the frames wait until the pool has memory
+        if self._read_paused & _HELD or self.closed:
+            return  # the frames wait until the pool has memory or answers have left
         if self.server.pool is None:
             self._read_frames()
         else:
             self._read_frames_pooled()
+
+    def hold(self) -> None:
+        """Read no further frame: ``queued.max.requests`` requests wait for their answers."""
+        self._pause_reading(_IN_FLIGHT)
+
+    def unhold(self) -> None:
+        """Answers have left: read on, the frames already received first."""
+        if self.closed or not self._read_paused & _IN_FLIGHT:
+            return
+        self._resume_reading(_IN_FLIGHT)
+        if not self._read_paused & _HELD:
+            if self.server.pool is None:
+                self._read_frames()
+            else:
+                self._read_frames_pooled()
 
     def _read_frames(self) -> None:
         decoder = self._decoder
@@ -144,6 +161,8 @@ class Connection(asyncio.Protocol):
                 if self.closed:
                     return
                 handled = True
+                if self._read_paused & _IN_FLIGHT:
+                    break
                 frame = decoder.next_frame()
         except FrameTooLarge as error:
             log.info("connection %d: %s; closing it", self.connection_id, error)
@@ -176,6 +195,8 @@ class Connection(asyncio.Protocol):
                 if self.closed:
                     return
                 handled = True
+                if self._read_paused & _IN_FLIGHT:
+                    break
         except FrameTooLarge as error:
             log.info("connection %d: %s; closing it", self.connection_id, error)
             self.close()
@@ -187,7 +208,8 @@ class Connection(asyncio.Protocol):
         if self.closed or not self._read_paused & _NO_MEMORY:
             return
         self._resume_reading(_NO_MEMORY)
-        self._read_frames_pooled()
+        if not self._read_paused & _HELD:
+            self._read_frames_pooled()
 
     def _release_memory(self) -> None:
         if self.reserved:

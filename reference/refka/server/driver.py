@@ -85,6 +85,7 @@ class CoreRunner:
         self._timer: asyncio.TimerHandle | None = None
         self.outbound_sasl: OutboundSasl | None = None  # SASL for the core's own connections
         self.client_tls: dict[str, ssl.SSLContext | None] = {}  # by channel; "*": the others
+        self.held: set[int] = set()  # connections at queued.max.requests unanswered requests
 
     # What a Connection needs of its owner.
     @property
@@ -145,6 +146,12 @@ class CoreRunner:
             connection.close()
             return
         self.perform(effects)
+        limit = self.server.max_in_flight
+        if limit and not connection.closed:
+            in_flight = getattr(self.core, "in_flight", None)
+            if in_flight is not None and in_flight(connection.connection_id) >= limit:
+                self.held.add(connection.connection_id)
+                connection.hold()
 
     def disconnected(self, connection: Connection) -> None:
         if self.connections.pop(connection.connection_id, None) is None:
@@ -199,6 +206,19 @@ class CoreRunner:
                 halt(effect.reason)
             else:
                 raise TypeError(f"unknown effect {effect!r}")
+        if self.held:
+            self._unhold()
+
+    def _unhold(self) -> None:
+        """Read on from the held connections whose answers have left."""
+        limit = self.server.max_in_flight
+        in_flight = getattr(self.core, "in_flight", None)
+        for connection_id in list(self.held):
+            connection = self.connections.get(connection_id)
+            if connection is None or in_flight is None or in_flight(connection_id) < limit:
+                self.held.discard(connection_id)
+                if connection is not None:
+                    self.server.loop.call_soon(connection.unhold)
 
     def _send_request(self, effect: SendRequest) -> None:
         key = (effect.node_id, effect.channel)
@@ -294,6 +314,7 @@ class NodeServer:
         self.listeners: list[Listener] = []
         self.quotas: ConnectionQuotas | None = None  # None: no connection limits
         self.pool: MemoryPool | None = None  # None: queued.max.request.bytes unbounded
+        self.max_in_flight = 0  # queued.max.requests per connection; 0: no limit
         self.memory_waiters: deque[Connection] = deque()
         self.closing = False
         self._next_connection_id = 1

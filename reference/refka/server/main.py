@@ -349,6 +349,7 @@ def _set_limits(server: object, config: BrokerConfig) -> None:
             protected,
             frozenset({_controller_name(config)}),
         )
+    server.max_in_flight = config.queued_max_requests  # type: ignore[attr-defined]
     if config.queued_max_request_bytes >= 0:
         from refka.security.memory_pool import MemoryPool
 
