@@ -57,3 +57,39 @@ def test_exempt_listener_is_not_counted() -> None:
     assert quotas.admit("PLAINTEXT", "a") is not None
     quotas.release("CONTROLLER", "a")
     assert quotas.total == 0
+
+
+def test_announced_huge_frame_holds_only_what_arrived() -> None:
+    """A size prefix of 50 MB followed by a few bytes does not allocate 50 MB."""
+    import struct
+    import tracemalloc
+
+    from refka.protocol.framing import NEED_DATA, FrameDecoder
+
+    decoder = FrameDecoder()
+    tracemalloc.start()
+    try:
+        decoder.feed(struct.pack(">i", 50_000_000) + b"x" * 100_000)
+        assert decoder.next_frame() is NEED_DATA
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 2_000_000
+
+
+def test_large_frame_grows_to_its_whole_size() -> None:
+    import struct
+
+    from refka.protocol.framing import NEED_DATA, FrameDecoder
+
+    payload = bytes(range(256)) * 8192  # 2 MiB, over the size allocated at once
+    decoder = FrameDecoder()
+    data = struct.pack(">i", len(payload)) + payload + struct.pack(">i", 1) + b"z"
+    frames = []
+    for start in range(0, len(data), 70_001):
+        decoder.feed(data[start : start + 70_001])
+        frame = decoder.next_frame()
+        while frame is not NEED_DATA and frame is not None:
+            frames.append(bytes(frame))
+            frame = decoder.next_frame()
+    assert frames == [payload, b"z"]

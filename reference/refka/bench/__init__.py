@@ -8,6 +8,8 @@ same librdkafka workloads; medians of the repetitions, ratios refka/peer, the is
     refka bench --cluster 3                       # 3-broker refka against 3-broker Kafka, RF=3
     refka bench --start                           # start time of the test fixtures' modes
     refka bench --start --python VENV/bin/python  # ... and of refka installed in VENV
+    refka bench --hostile                         # a producer among 500 connections, a
+                                                  # quarter misbehaving (refka.bench.hostile)
 
 Each repetition starts every broker afresh, in turn, so start time is measured once per
 repetition and noise from a shared machine falls on all brokers alike. With `--cluster N`
@@ -79,6 +81,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="refka and Apache Kafka as clusters of N >= 3 brokers: RF=3, acks=all, "
         "min.insync.replicas=2, produce and consume only",
     )
+    parser.add_argument(
+        "--hostile",
+        action="store_true",
+        help="only the load test of issue 13: a producer's throughput alone and among "
+        "--connections connections, a quarter misbehaving (see refka.bench.hostile)",
+    )
+    parser.add_argument(
+        "--connections", type=int, default=500, help="with --hostile: connections held (500)"
+    )
+    parser.add_argument(
+        "--seconds", type=float, default=10.0, help="with --hostile: each producer run (10 s)"
+    )
 
 
 def _log(message: str) -> None:
@@ -149,6 +163,11 @@ def _mode(args: argparse.Namespace) -> _Mode:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.hostile:
+        from refka.bench import hostile
+
+        args.repetitions = args.repetitions or 3
+        return hostile.run(args)
     if args.start:
         from refka.bench import start
 

@@ -35,6 +35,9 @@ _FIXED = struct.Struct(">hhi")  # api key, api version, correlation id
 _CLIENT_ID_LENGTH = struct.Struct(">h")
 _COMPACT_AFTER_BYTES = 1 << 16
 _LARGE_FRAME_BYTES = 1 << 16  # frames this large are gathered in a buffer of their own
+_UPFRONT_BYTES = 1 << 20  # up to this size that buffer is allocated whole at once; a larger
+# one grows as its bytes arrive, so a peer that announces a huge frame and sends little of it
+# holds little memory
 
 
 class NeedData(enum.Enum):
@@ -75,6 +78,7 @@ class FrameDecoder:
         # handed out as the frame: its bytes are copied once, not once more per slice.
         self._large: bytearray | None = None
         self._large_filled = 0
+        self._large_size = 0
 
     @property
     def buffered_bytes(self) -> int:
@@ -101,8 +105,11 @@ class FrameDecoder:
     def _fill_large(self, data: bytes | bytearray | memoryview) -> memoryview:
         assert self._large is not None
         view = memoryview(data)
-        take = min(len(view), len(self._large) - self._large_filled)
-        self._large[self._large_filled : self._large_filled + take] = view[:take]
+        take = min(len(view), self._large_size - self._large_filled)
+        if len(self._large) == self._large_size:
+            self._large[self._large_filled : self._large_filled + take] = view[:take]
+        else:
+            self._large += view[:take]
         self._large_filled += take
         return view[take:]
 
@@ -110,7 +117,7 @@ class FrameDecoder:
         """The size of the next frame once its size prefix is here and valid, else None
         (``next_frame`` then raises ``FrameTooLarge`` on an invalid one)."""
         if self._large is not None:
-            return len(self._large)
+            return self._large_size
         if len(self._buf) - self._pos < 4:
             return None
         (size,) = _SIZE.unpack_from(self._buf, self._pos)
@@ -119,7 +126,7 @@ class FrameDecoder:
     def next_frame(self) -> bytes | memoryview | Literal[NeedData.NEED_DATA] | None:
         """The next whole frame's payload (without its size), NEED_DATA, or None at the end."""
         if self._large is not None:
-            if self._large_filled < len(self._large):
+            if self._large_filled < self._large_size:
                 return None if self._eof else NEED_DATA
             large, self._large = self._large, None
             return memoryview(large).toreadonly()  # kio reads read-only buffers only
@@ -148,11 +155,15 @@ class FrameDecoder:
     def _start_large(self, size: int) -> None:
         """Move the partial frame at the head of the buffer into a buffer of its own."""
         start = self._pos + 4
-        self._large = bytearray(size)
         with memoryview(self._buf) as view:
             have = len(view) - start
-            self._large[:have] = view[start:]
+            if size <= _UPFRONT_BYTES:
+                self._large = bytearray(size)
+                self._large[:have] = view[start:]
+            else:
+                self._large = bytearray(view[start:])
         self._large_filled = have
+        self._large_size = size
         self._buf.clear()
         self._pos = 0
 
