@@ -196,7 +196,7 @@ def run(args: argparse.Namespace) -> int:
         bootstrap = f"{peer.host}:{peer.port}"
         admin = AdminClient({"bootstrap.servers": bootstrap, **QUIET})
         admin.create_topics([NewTopic(TOPIC, 1, 1)])[TOPIC].result(30)
-        produce_for(bootstrap, min(1.0, args.seconds))  # warm up
+        produce_for(bootstrap, min(1.0, args.seconds / 2))  # warm up
         alone_runs, loaded_runs, reports = [], [], []
         for _ in range(args.repetitions):
             alone_runs.append(produce_for(bootstrap, args.seconds))
