@@ -192,7 +192,7 @@ def run(args: argparse.Namespace) -> int:
     from refka.peers.refka_broker import running_refka
 
     work = Path(args.work_dir or tempfile.mkdtemp(prefix="refka-hostile-"))
-    with running_refka(work, **BROKER_CONFIGS) as peer:
+    with running_refka(work, 0, **BROKER_CONFIGS) as peer:
         bootstrap = f"{peer.host}:{peer.port}"
         admin = AdminClient({"bootstrap.servers": bootstrap, **QUIET})
         admin.create_topics([NewTopic(TOPIC, 1, 1)])[TOPIC].result(30)
