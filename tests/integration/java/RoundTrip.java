@@ -1,6 +1,9 @@
 // Apache Kafka's own Java client against a broker: produce with idempotence (the Java default)
 // in one codec, then read everything back from the beginning and print one line per record.
 // Usage: java -cp 'libs/*' RoundTrip.java BOOTSTRAP TOPIC CODEC COUNT
+// With KAFKA_CLIENT_PROPERTIES=FILE in the environment, both clients also get FILE's properties
+// (security.protocol=SSL, ssl.truststore.* ...).
+import java.io.FileReader;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -25,6 +28,12 @@ public class RoundTrip {
         p.put("acks", "all");
         p.put("enable.idempotence", "true");
         p.put("linger.ms", "5");
+        Properties extra = new Properties();
+        String extraFile = System.getenv("KAFKA_CLIENT_PROPERTIES");
+        if (extraFile != null) {
+            try (FileReader reader = new FileReader(extraFile)) { extra.load(reader); }
+        }
+        p.putAll(extra);
         try (KafkaProducer<byte[], byte[]> producer =
                 new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer())) {
             for (int i = 0; i < count; i++) {
@@ -37,6 +46,7 @@ public class RoundTrip {
         Properties c = new Properties();
         c.put("bootstrap.servers", bootstrap);
         c.put("enable.auto.commit", "false");
+        c.putAll(extra);
         try (KafkaConsumer<byte[], byte[]> consumer =
                 new KafkaConsumer<>(c, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
             List<TopicPartition> partitions = new ArrayList<>();
