@@ -43,7 +43,7 @@ API_VERSIONS = struct.pack(">hhih", 18, 0, 1, -1)
 METADATA_V1 = struct.pack(">hhih", 3, 1, 1, -1) + struct.pack(">i", -1)  # all topics
 ABANDONED_FRAME_BYTES = 1 << 20
 BROKER_CONFIGS = {
-    "connections.max.idle.ms": "2000",
+    "connections.max.idle.ms": "5000",  # over broker.heartbeat.interval.ms
     "max.connections.per.ip": "2000",
 }
 
