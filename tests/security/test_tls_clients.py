@@ -127,6 +127,10 @@ def test_client_auth_required_refuses_no_certificate_and_maps_the_name(certs: Ce
     with in_process_broker(config=configs) as broker:
         anonymous = ssl.create_default_context(cafile=str(certs.ca))
         assert api_versions_over_tls(broker.port, anonymous) == b""
+        deadline = time.monotonic() + DEADLINE_S
+        while "Failed authentication with 127.0.0.1" not in broker.log_text():
+            assert time.monotonic() < deadline, broker.log_text()
+            time.sleep(0.01)
         with_cert = ssl.create_default_context(cafile=str(certs.ca))
         with_cert.load_cert_chain(str(certs.client))
         answer = api_versions_over_tls(broker.port, with_cert)

@@ -33,7 +33,9 @@ def test_followers_fetch_over_tls(certs: Certs) -> None:
                 f"v{i}".encode(),
                 on_delivery=lambda e, _: failed.append(e) if e else None,
             )
-        assert producer.flush(30) == 0
+        assert producer.flush(30) == 0, "".join(
+            b.stderr_text()[-3000:] for b in cluster.brokers.values()
+        )
         assert not failed
         logs = "".join(broker.stderr_text() for broker in cluster.brokers.values())
         assert "authenticated as User:O=refka,CN=localhost" in logs  # a follower's certificate

@@ -16,11 +16,15 @@ requests down instead of growing the broker's memory. With ``queued.max.request.
 each frame's size is reserved from the server's memory pool when its size prefix arrives; a
 connection that cannot reserve it stops reading until memory is released.
 
-TLS (an SSL or SASL_SSL listener): asyncio's TLS transport has done the handshake before
-``connection_made``; the client certificate gives the connection's principal
-(``ListenerSecurity.principal``), and record data is copied through the transport, never
-``os.sendfile``-d to the socket (which would bypass the encryption). Limits: a connection
-over ``max.connections``/``max.connections.per.ip`` is closed as soon as it is made.
+Limits: a connection over ``max.connections``/``max.connections.per.ip`` is closed as soon as
+it is accepted (before any TLS handshake, as Kafka's acceptor counts it).
+
+TLS (an SSL or SASL_SSL listener): once admitted, the connection upgrades itself with
+``loop.start_tls``; a failed handshake is logged as Kafka logs it ("Failed authentication with
+<host> (SSL handshake failed)") and closes the connection. After the handshake the client
+certificate gives the connection's principal (``ListenerSecurity.principal``), the core hears
+of the connection, and record data is copied through the TLS transport, never
+``os.sendfile``-d to the socket (which would bypass the encryption).
 """
 
 from __future__ import annotations
@@ -53,7 +57,8 @@ _WRITE_BUFFER_FULL = 1
 _PENDING_FULL = 2
 _NO_MEMORY = 4  # waiting for the memory pool (queued.max.request.bytes)
 _IN_FLIGHT = 8  # queued.max.requests unanswered requests
-_HELD = _NO_MEMORY | _IN_FLIGHT  # the frames already read wait too
+_HANDSHAKE = 16  # the TLS handshake and the principal come first
+_HELD = _NO_MEMORY | _IN_FLIGHT | _HANDSHAKE  # the frames already read wait too
 _CLOSE = object()  # in ``pending``: close once everything before it is written
 
 
@@ -84,6 +89,7 @@ class Connection(asyncio.Protocol):
         self._writer: asyncio.Task[None] | None = None
         self._read_paused = 0  # bit set of reasons: _WRITE_BUFFER_FULL | _PENDING_FULL
         self._drained: asyncio.Future[None] | None = None
+        self._handshake: asyncio.Task[None] | None = None  # the TLS upgrade under way
         self.last_active_s = monotonic()  # when the last bytes were read
 
     # ------------------------------------------------------------------ reading
@@ -103,12 +109,47 @@ class Connection(asyncio.Protocol):
             self.closed = True
             self.transport.close()
             return
-        ssl_object = transport.get_extra_info("ssl_object")
-        if ssl_object is not None:
+        if self.security is not None and self.security.context is not None:
             self._socket_fd = -1  # sendfile would bypass TLS: record data is copied
-            if self.security is not None and not self._authenticate(ssl_object):
-                return
+            self._pause_reading(_HANDSHAKE)  # the handshake's bytes are start_tls's to read
+            self._handshake = asyncio.get_running_loop().create_task(self._start_tls())
+            return
         self.server.connected(self)
+
+    async def _start_tls(self) -> None:
+        """The TLS handshake; then the principal, then the core hears of the connection."""
+        assert self.security is not None and self.security.context is not None
+        raw = self.transport
+        try:
+            upgraded = await asyncio.get_running_loop().start_tls(
+                raw,  # type: ignore[arg-type]
+                self,
+                self.security.context,
+                server_side=True,
+                ssl_handshake_timeout=self.server.handshake_timeout_s,
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            log.info(
+                "Failed authentication with %s (SSL handshake failed: %s)", self.client_host, error
+            )
+            self.closed = True
+            if raw is not None:
+                raw.abort()
+            return
+        if self.closed or upgraded is None:
+            return
+        self.transport = cast(asyncio.Transport, upgraded)
+        if not self._authenticate(upgraded.get_extra_info("ssl_object")):
+            return
+        self.server.connected(self)
+        self._resume_reading(_HANDSHAKE)  # the requests that came with the handshake first
+        if not self._read_paused & _HELD and self._decoder.buffered_bytes:
+            if self.server.pool is None:
+                self._read_frames()
+            else:
+                self._read_frames_pooled()
 
     def _authenticate(self, ssl_object: object) -> bool:
         """The principal of the client certificate; a failed mapping closes the connection

@@ -96,6 +96,10 @@ class CoreRunner:
     def pool(self) -> MemoryPool | None:
         return self.server.pool
 
+    @property
+    def handshake_timeout_s(self) -> float:
+        return self.server.handshake_timeout_s
+
     def admit(self, connection: Connection) -> str | None:
         return self.server.admit(connection)
 
@@ -366,10 +370,6 @@ class NodeServer:
         security: ListenerSecurity | None = None,
     ) -> Listener:
         self._loop = asyncio.get_running_loop()
-        context = security.context if security is not None else None
-        handshake_s = None
-        if context is not None and self.connections_max_idle_ms > 0:
-            handshake_s = min(60.0, self.connections_max_idle_ms / 1000)
         server = await self._loop.create_server(
             lambda: Connection(runner, name, security),
             host,
@@ -377,8 +377,6 @@ class NodeServer:
             reuse_address=True,
             backlog=backlog,
             start_serving=False,
-            ssl=context,
-            ssl_handshake_timeout=handshake_s,
         )
         listener = Listener(runner, server, name)
         self.listeners.append(listener)
@@ -409,6 +407,12 @@ class NodeServer:
         self.files.close()
 
     # ------------------------------------------------------------------ sockets
+
+    @property
+    def handshake_timeout_s(self) -> float:
+        """How long a TLS handshake may take: 60 s, or ``connections.max.idle.ms`` if less."""
+        idle_ms = self.connections_max_idle_ms
+        return min(60.0, idle_ms / 1000) if idle_ms > 0 else 60.0
 
     def configure_socket(self, sock: socket.socket) -> None:
         """Kafka's ``socket.send.buffer.bytes``/``socket.receive.buffer.bytes`` (-1: OS default)."""

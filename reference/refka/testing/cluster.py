@@ -222,12 +222,15 @@ def _proxy_links(cluster: RunningCluster, node_id: int, broker: RunningBroker, h
     endpoint (its client listener's advertised port 0 is the port it binds)."""
     link = cluster.links[node_id] = TcpProxy(host)
     link.target = (cluster.controller.host, cluster.controller.port)
-    replication = cluster.replication[node_id] = TcpProxy(host, identify_clients=True)
-    broker.other_listeners[REPLICATION_LISTENER] = 0
-    protocols = broker.configs.get(  # a test may make REPLICATION SASL_PLAINTEXT, say
+    protocols = broker.configs.get(  # a test may make REPLICATION SASL_PLAINTEXT or SSL, say
         "listener.security.protocol.map",
         f"{broker.listener}:PLAINTEXT,{REPLICATION_LISTENER}:PLAINTEXT",
     )
+    # the proxy reads the client id of a connection's first request; under TLS it cannot
+    tls = any(f"{REPLICATION_LISTENER}:{p}" in protocols.upper() for p in ("SSL", "SASL_SSL"))
+    replication = TcpProxy(host, identify_clients=not tls)
+    cluster.replication[node_id] = replication
+    broker.other_listeners[REPLICATION_LISTENER] = 0
     broker.configs.update(
         {
             "controller.quorum.voters": f"{CONTROLLER_NODE_ID}@{link.address}",
