@@ -4,8 +4,6 @@ keys, and refka's own clients (broker to controller) over TLS with a client cert
 
 from __future__ import annotations
 
-import ssl
-import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +15,6 @@ from refka.testing import in_process_broker
 
 from tests.security.certs import Certs
 from tests.security.test_tls_clients import (
-    api_versions_over_tls,
     confluent_ssl,
     expected,
     produce_and_consume_confluent,
@@ -129,15 +126,3 @@ def test_plaintext_client_on_an_ssl_listener_gets_nothing(certs: Certs, tmp_path
         )
         with pytest.raises(confluent_kafka.KafkaException):
             admin.list_topics(timeout=3)
-
-
-def test_sasl_ssl_listener_speaks_tls(certs: Certs, tmp_path: Path) -> None:
-    """SASL_SSL is TLS under SASL: the transport is up (the SASL exchange is another part);
-    its principal is not taken from a certificate."""
-    configs = certs.broker_configs(listeners="SASL_SSL://127.0.0.1:0")
-    with in_process_broker(tmp_path / "data", config=configs) as broker:
-        context = ssl.create_default_context(cafile=str(certs.ca))
-        context.load_cert_chain(str(certs.client))
-        answer = api_versions_over_tls(broker.port, context)
-        assert struct.unpack_from(">i", answer, 4) == (7,)
-        assert "authenticated as" not in broker.log_text()

@@ -325,6 +325,7 @@ def _set_limits(server: object, config: BrokerConfig) -> None:
         LISTENER_PREFIX,
         broker_listeners,
         connection_overrides,
+        controller_listener_name,
         inter_broker_listener,
         listener_setting,
     )
@@ -347,7 +348,7 @@ def _set_limits(server: object, config: BrokerConfig) -> None:
             overrides,
             listener_max,
             protected,
-            frozenset({_controller_name(config)}),
+            frozenset({controller_listener_name(config)}),
         )
     server.max_in_flight = config.queued_max_requests  # type: ignore[attr-defined]
     if config.queued_max_request_bytes >= 0:
