@@ -29,3 +29,10 @@ def test_clean(command: list[str]) -> None:
         [str(tool), *command[1:]], cwd=ROOT, capture_output=True, text=True, timeout=600
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_test_modules_have_unique_names() -> None:
+    """The test directories are not packages: two test files of one name fail the collection
+    ("import file mismatch")."""
+    names = [p.name for d in ("tests", "model_tests") for p in (ROOT / d).rglob("test_*.py")]
+    assert sorted({n for n in names if names.count(n) > 1}) == []
