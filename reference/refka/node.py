@@ -19,6 +19,7 @@ from refka.core.broker import SASL_SEED, Broker
 from refka.core.network_client import NodeAddress
 from refka.core.seeded import SeededRandom
 from refka.log.storage import Storage
+from refka.metadata.features import bootstrap_records
 from refka.metadata.metadata_log import MetadataLog
 from refka.security.authorizer import make_authorizer
 
@@ -50,7 +51,8 @@ def make_controller(
         config.super_users,
         config.allow_everyone_if_no_acl_found,
     )
-    if image.offset == -1:  # a new cluster: commit what `storage format` bootstrapped
+    if image.offset == -1:  # a new cluster: its finalized features (KIP-584), then what
+        controller.commit(bootstrap_records(), now_ms)  # `storage format` bootstrapped
         _commit_bootstrap(controller, metadata_storage or storage, now_ms)
     _controller_sasl(config, controller, seed)
     return controller

@@ -17,14 +17,23 @@ from kio.schema.errors import ErrorCode
 
 from refka.core.context import RequestContext
 from refka.core.dispatch import Api
+from refka.metadata.features import SUPPORTED
 from refka.protocol import codec
 
 KEY = 18
 _SOFTWARE_NAME = re.compile(r"[a-zA-Z0-9](?:[a-zA-Z0-9\-.]*[a-zA-Z0-9])?")
 
 
-def _response(apis: Mapping[int, Api], version: int, error_code: ErrorCode) -> Any:
+Features = Callable[[], tuple[Mapping[str, int], int]]
+"""The finalized feature levels of this broker's metadata image, and the image's offset."""
+
+
+def _response(
+    apis: Mapping[int, Api], version: int, error_code: ErrorCode, features: Features | None = None
+) -> Any:
     module = codec.response_module(KEY, version)
+    with_features = features is not None and hasattr(module, "SupportedFeatureKey")  # v3+
+    finalized, epoch = features() if with_features and features is not None else ({}, -1)
     keys = tuple(
         codec.build(module.ApiVersion, api_key=api.key, min_version=low, max_version=high)
         for api in sorted(apis.values(), key=lambda a: a.key)
@@ -36,9 +45,19 @@ def _response(apis: Mapping[int, Api], version: int, error_code: ErrorCode) -> A
         error_code=error_code,
         api_keys=keys,
         throttle_time=codec.millis(0),
-        supported_features=(),
-        finalized_features_epoch=-1,
-        finalized_features=(),
+        supported_features=tuple(
+            codec.build(module.SupportedFeatureKey, name=n, min_version=lo, max_version=hi)
+            for n, (lo, hi) in SUPPORTED.items()
+        )
+        if with_features
+        else (),
+        finalized_features_epoch=epoch,
+        finalized_features=tuple(
+            codec.build(
+                module.FinalizedFeatureKey, name=n, max_version_level=lv, min_version_level=lv
+            )
+            for n, lv in finalized.items()
+        ),
         zk_migration_ready=False,
     )
 
@@ -50,15 +69,21 @@ NO_NODE = -1
 
 
 def handle_api_versions(
-    apis: Mapping[int, Api], ctx: RequestContext, request: Any, identity: Identity | None = None
+    apis: Mapping[int, Api],
+    ctx: RequestContext,
+    request: Any,
+    identity: Identity | None = None,
+    features: Features | None = None,
 ) -> Any:
+    """The APIs, and from v3 the features (KIP-584): the levels this software supports and the
+    cluster's finalized ones, with the metadata offset they were read at as their epoch."""
     error = _request_error(request, ctx.api_version, identity)
     if error is not ErrorCode.none:
         m = codec.response_module(KEY, ctx.api_version)
         return codec.build(
             m.ApiVersionsResponse, error_code=error, api_keys=(), throttle_time=codec.millis(0)
         )
-    return _response(apis, ctx.api_version, ErrorCode.none)
+    return _response(apis, ctx.api_version, ErrorCode.none, features)
 
 
 def _request_error(request: Any, version: int, identity: Identity | None) -> ErrorCode:

@@ -125,12 +125,15 @@ def broker_apis(services: BrokerServices) -> dict[int, Api]:
     def who() -> tuple[str | None, int]:
         return t.cluster_id, t.node.node_id
 
+    def features() -> tuple[Mapping[str, int], int]:
+        return t.image.features, t.image.offset
+
     table = [
         Api(0, "Produce", 3, 13, produce, advertised_min_version=0),
         Api(1, "Fetch", 4, 18, lazy("fetch", "handle_fetch", p, r)),
         Api(2, "ListOffsets", 1, 11, lazy("list_offsets", "handle_list_offsets", p, r)),
         Api(3, "Metadata", 0, 13, partial(metadata.handle_metadata, t)),
-        Api(18, "ApiVersions", 0, 5, partial(api_versions.handle_api_versions, apis, identity=who)),
+        Api(18, "ApiVersions", 0, 5, partial(api_versions.handle_api_versions, apis, identity=who, features=features)),
         Api(19, "CreateTopics", 2, 7, forward),
         Api(20, "DeleteTopics", 1, 6, forward),
         Api(21, "DeleteRecords", 0, 2, lazy("delete_records", "handle_delete_records", r)),

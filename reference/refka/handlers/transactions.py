@@ -249,7 +249,8 @@ def handle_add_offsets_to_txn(txns: TransactionService, ctx: RequestContext, req
 
 
 def handle_end_txn(txns: TransactionService, ctx: RequestContext, request: Any) -> Any:
-    """Commit or abort: the coordinator prepares, the markers are written, the answer goes."""
+    """Commit or abort: the coordinator prepares, the markers are written, the answer goes
+    (v5+: with the producer's new epoch, KIP-890 part 2)."""
     m = codec.response_module(END_TXN, ctx.api_version)
     if not allowed(ctx, TXN, request.transactional_id):
         error = E.transactional_id_authorization_failed
@@ -264,6 +265,7 @@ def handle_end_txn(txns: TransactionService, ctx: RequestContext, request: Any) 
             int(request.producer_epoch),
             TransactionResult.COMMIT if request.committed else TransactionResult.ABORT,
             ctx.now_ms,
+            2 if ctx.api_version >= 5 else 1,  # v5+: transaction version 2 (KIP-890)
         )
 
     def respond(failed: ErrorCode) -> Any:

@@ -132,10 +132,13 @@ class TransactionCoordinator:
         partitions: Iterable[TopicPartition],
         now_ms: int,
         verify_only: bool = False,
+        transaction_version: int = 0,
     ) -> tuple[ErrorCode, list[Effect]]:
         """AddPartitionsToTxn / AddOffsetsToTxn: the transaction becomes Ongoing with these
         partitions. ``verify_only`` (v4+, KIP-890 part 1): only check that they are in the
-        ongoing transaction (INVALID_TXN_STATE if not)."""
+        ongoing transaction (INVALID_TXN_STATE if not). ``transaction_version`` 2: a partition
+        leader adds them for a Produce v12+ or TxnOffsetCommit v5+ (KIP-890 part 2); a new
+        transaction then ends with an epoch bump."""
         txn = self.state.transactions.get(transactional_id)
         error = _check_producer(txn, producer_id, producer_epoch)
         if error is not E.none or txn is None:
@@ -149,6 +152,8 @@ class TransactionCoordinator:
         if txn.state is S.ONGOING and wanted <= txn.partitions:
             return E.none, []
         previous = txn.state
+        if txn.state is not S.ONGOING:
+            txn.client_transaction_version = transaction_version
         txn.transition_to(S.ONGOING, now_ms)
         added = wanted - txn.partitions
         txn.partitions |= wanted
@@ -170,25 +175,52 @@ class TransactionCoordinator:
         producer_epoch: int,
         result: TransactionResult,
         now_ms: int,
+        transaction_version: int = 0,
     ) -> Outcome:
         """EndTxn: Ongoing -> PrepareCommit / PrepareAbort, and the markers to write. A retry
         of a transaction already completed the same way succeeds; the other way, or with no
         transaction, is INVALID_TXN_STATE; one whose markers are still being written is
-        CONCURRENT_TRANSACTIONS."""
+        CONCURRENT_TRANSACTIONS.
+
+        ``transaction_version`` 2 (EndTxn v5+, KIP-890 part 2): the epoch is bumped as the
+        transaction ends, the markers carry the new epoch and the answer names it; a retry
+        comes with the epoch before that bump; an empty transaction may be aborted (the
+        client's way to get a new epoch)."""
         txn = self.state.transactions.get(transactional_id)
-        error = _check_producer(txn, producer_id, producer_epoch)
+        tv2 = transaction_version >= 2
+        retry = (  # the bump of this EndTxn already happened (TV2 retry)
+            tv2
+            and txn is not None
+            and txn.state is not S.ONGOING
+            and producer_id == txn.producer_id
+            and producer_epoch == txn.producer_epoch - 1 == txn.last_producer_epoch
+        )
+        error = E.none if retry else _check_producer(txn, producer_id, producer_epoch)
         if error is not E.none or txn is None:
             return ProducerIdResult(error), []
         same = ProducerIdResult(E.none, txn.producer_id, txn.producer_epoch)
         commit = result is TransactionResult.COMMIT
         state = txn.state
-        if state is S.ONGOING:
-            return same, self._prepare_end(txn, result, now_ms)
-        if state is (S.COMPLETE_COMMIT if commit else S.COMPLETE_ABORT):
+        if state is S.ONGOING and not retry:
+            return self._end_ongoing(txn, result, tv2, now_ms)
+        if state is (S.COMPLETE_COMMIT if commit else S.COMPLETE_ABORT) and (retry or not tv2):
             return same, []
         if state is (S.PREPARE_COMMIT if commit else S.PREPARE_ABORT):
             return ProducerIdResult(E.concurrent_transactions), []
+        empty = state in (S.EMPTY, S.COMPLETE_COMMIT, S.COMPLETE_ABORT)
+        if tv2 and not commit and not retry and empty:  # KIP-890: abort an empty transaction
+            return self._end_ongoing(txn, result, tv2, now_ms)
         return ProducerIdResult(E.invalid_txn_state), []
+
+    def _end_ongoing(
+        self, txn: TransactionMetadata, result: TransactionResult, tv2: bool, now_ms: int
+    ) -> Outcome:
+        """Prepare the end; with TV2 bump the epoch first (the markers fence the old one)."""
+        if tv2:
+            txn.client_transaction_version = 2
+            txn.bump_epoch()
+        effects = self._prepare_end(txn, result, now_ms)
+        return ProducerIdResult(E.none, txn.producer_id, txn.producer_epoch), effects
 
     def _prepare_end(
         self, txn: TransactionMetadata, result: TransactionResult, now_ms: int
@@ -212,6 +244,7 @@ class TransactionCoordinator:
             self.state.coordinator_epoch(txn.transactional_id),
             TransactionResult.COMMIT if commit else TransactionResult.ABORT,
             tuple(sorted(txn.partitions)),
+            txn.client_transaction_version,
         )
 
     def complete_markers(self, transactional_id: str, now_ms: int) -> list[Effect]:

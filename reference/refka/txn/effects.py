@@ -22,6 +22,7 @@ class WriteTxnMarkers:
     coordinator_epoch: int
     result: TransactionResult
     partitions: tuple[TopicPartition, ...]
+    transaction_version: int = 0  # WriteTxnMarkers v2 tells the leaders (KIP-890 part 2)
 
 
 @dataclass(frozen=True, slots=True)
