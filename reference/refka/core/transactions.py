@@ -39,6 +39,7 @@ from refka.metadata.image import MetadataImage
 if TYPE_CHECKING:
     from refka.core.trace import Tracer
     from refka.core.txn_markers import TxnMarkerSender
+    from refka.core.txn_verification import AddPartitionsToTxnManager
     from refka.txn.coordinator import TransactionCoordinator
     from refka.txn.effects import Effect, WriteTxnMarkers
 
@@ -77,6 +78,7 @@ class TransactionService:
         self.verify_writes = Bug.LATE_WRITE_AFTER_ABORT not in getattr(config, "bugs", ())
         self._client = client
         self._markers: TxnMarkerSender | None = None
+        self._verification: AddPartitionsToTxnManager | None = None
         self.loader = CoordinatorLoader(
             lambda p: partitions.replica(TRANSACTION_STATE_TOPIC, p),
             partitions.read_bytes,
@@ -127,22 +129,37 @@ class TransactionService:
     def topics(self) -> Topics:
         return self._topics
 
-    def verify(
-        self, transactional_id: str, producer_id: int, epoch: int, tp: tuple[str, int]
-    ) -> ErrorCode:
-        """KIP-890 part 1, before a transaction's first write to a partition: NONE if the
-        partition is in the producer's ongoing transaction, else INVALID_TXN_STATE. Made only
-        when this broker coordinates the id (a remote coordinator would be asked with
-        AddPartitionsToTxn v4 ``verify_only``: not built yet, so such a write is accepted)."""
-        if self._coordinator is None or not self.verify_writes:
-            return E.none
-        coordinator = self._coordinator
-        if coordinator.state.coordinator_error(transactional_id) is not E.none:
-            return E.none
-        error, _ = coordinator.add_partitions(
-            transactional_id, producer_id, epoch, [tp], self._now_ms, verify_only=True
-        )
-        return E.none if error == E.none else E.invalid_txn_state
+    @property
+    def verification(self) -> AddPartitionsToTxnManager:
+        """Verifies (KIP-890 part 1) or adds (part 2) a transaction's first write to a
+        partition, asking the coordinator here or on its broker."""
+        if self._verification is None:
+            from refka.core.txn_verification import AddPartitionsToTxnManager
+
+            self._verification = AddPartitionsToTxnManager(
+                self, self._client, self._coordinator_address
+            )
+        return self._verification
+
+    def coordinates(self, transactional_id: str) -> bool:
+        """Whether this broker coordinates the id now (its partition is led and loaded here)."""
+        if self._coordinator is None:
+            return False
+        return self._coordinator.state.coordinator_error(transactional_id) is E.none
+
+    def _coordinator_address(self, transactional_id: str, now_ms: int) -> NodeAddress | None:
+        topic = self._topics.image.topics_by_name.get(TRANSACTION_STATE_TOPIC)
+        if topic is None:
+            return None
+        registration = topic.partitions.get(self.coordinator.state.partition_for(transactional_id))
+        if registration is None or registration.leader < 0:
+            return None
+        return self._broker_address(registration.leader)
+
+    def carry_out(self, effects: list[Effect], now_ms: int, done: Done) -> None:
+        """Carry out a coordinator's ``effects``; ``done(error)`` once its writes are
+        replicated (or failed)."""
+        self._carry_out(effects, now_ms, done)
 
     def reply(self, ctx: RequestContext, response: Any) -> None:
         """Answer a request that waited (PENDING)."""

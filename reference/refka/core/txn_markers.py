@@ -203,7 +203,7 @@ class TxnMarkerSender:
 
 
 def _request(effect: WriteTxnMarkers, tps: list[TopicPartition]) -> Any:
-    from kio.schema.write_txn_markers.v1 import request as m
+    from kio.schema.write_txn_markers.v2 import request as m
 
     topics: dict[str, list[int]] = {}
     for topic, partition in tps:
@@ -217,6 +217,7 @@ def _request(effect: WriteTxnMarkers, tps: list[TopicPartition]) -> Any:
             for t, p in topics.items()
         ),
         coordinator_epoch=effect.coordinator_epoch,  # type: ignore[arg-type]
+        transaction_version=effect.transaction_version,  # type: ignore[arg-type]
     )
     return m.WriteTxnMarkersRequest(markers=(marker,))
 

@@ -13,9 +13,10 @@ from typing import Any
 
 from kio.schema.errors import ErrorCode
 
-from refka.core.context import CLOSE_CONNECTION, NO_RESPONSE, RequestContext
+from refka.core.context import CLOSE_CONNECTION, NO_RESPONSE, PENDING, RequestContext
 from refka.core.partitions import Partitions
 from refka.core.transactions import TransactionService
+from refka.core.txn_verification import for_client
 from refka.handlers.topic_names import INTERNAL_TOPICS
 from refka.protocol import codec
 from refka.protocol.batch_header import HEADER_SIZE, read_header
@@ -35,22 +36,86 @@ def handle_produce(
     request: Any,
 ) -> Any:
     """LeaderAppend for each partition; acks=all waits in a DelayedProduce until the ISR has
-    the records (or its timeout), the other acks are answered at once."""
-    m = codec.response_module(KEY, ctx.api_version)
-    acks = request.acks
+    the records (or its timeout), the other acks are answered at once. A transaction's first
+    write to a partition first waits for the coordinator (``_after_verification``)."""
     names = topic_names(replicas, request)
     txn_id = getattr(request, "transactional_id", None)
+    denied = txn_id is None or not allowed(ctx, TXN, txn_id)  # answered by _produce
+    checks = {} if denied else _to_check(partitions, txns, ctx, request, names)
+    if not checks or txn_id is None:
+        return _produce(partitions, replicas, ctx, request, names, {})
+    return _after_verification(partitions, replicas, txns, ctx, request, names, txn_id, checks)
+
+
+Checks = dict[tuple[int, int], list[tuple[str, int]]]  # (producer id, epoch) -> partitions
+
+
+def _after_verification(
+    partitions: Partitions,
+    replicas: ReplicaManager,
+    txns: TransactionService,
+    ctx: RequestContext,
+    request: Any,
+    names: list[str],
+    txn_id: str,
+    checks: Checks,
+) -> Any:
+    """KIP-890: ask the coordinator (``AddPartitionsToTxnManager``) about the partitions
+    where this producer has no open transaction yet: verify them (v11 and older) or add them
+    to its transaction (v12+, transaction version 2). A refused partition is not written:
+    Produce v11+ is told TRANSACTION_ABORTABLE for a partition outside the transaction,
+    older versions INVALID_TXN_STATE, as Kafka answers."""
+    refused: dict[tuple[str, int], AppendResult] = {}
+    waiting = len(checks)
+    now = True
+    own: Any = NO_RESPONSE
+
+    def checked(errors: dict[tuple[str, int], ErrorCode]) -> None:
+        nonlocal waiting, own
+        for tp, error in errors.items():
+            if error != ErrorCode.none:
+                refused[tp] = AppendResult(_refusal(for_client(error), ctx.api_version))
+        waiting -= 1
+        if waiting:
+            return
+        response = _produce(partitions, replicas, ctx, request, names, refused)
+        if now:
+            own = response
+        elif response not in (PENDING, NO_RESPONSE, CLOSE_CONNECTION):
+            txns.reply(ctx, response)
+
+    add = ctx.api_version >= 12
+    for (producer_id, epoch), tps in checks.items():
+        txns.verification.check(txn_id, producer_id, epoch, tps, add, ctx.now_ms, checked)
+    now = False
+    if waiting:
+        return NO_RESPONSE if request.acks == 0 else PENDING
+    return own
+
+
+def _refusal(error: ErrorCode, version: int) -> ErrorCode:
+    if error == ErrorCode.invalid_txn_state and version >= 11:
+        return ErrorCode.transaction_abortable
+    return error
+
+
+def _produce(
+    partitions: Partitions,
+    replicas: ReplicaManager,
+    ctx: RequestContext,
+    request: Any,
+    names: list[str],
+    refused: dict[tuple[str, int], AppendResult],
+) -> Any:
+    m = codec.response_module(KEY, ctx.api_version)
+    acks = request.acks
     results: dict[tuple[str, int], AppendResult] = {}
+    txn_id = getattr(request, "transactional_id", None)
     txn_denied = txn_id is not None and not allowed(ctx, TXN, txn_id)
     for topic_data, name in zip(request.topic_data, names, strict=True):
         may_write = allowed(ctx, TOPIC, name)
         for data in topic_data.partition_data:
             key = (name, data.index)
-            refused = (
-                None
-                if txn_id is None or txn_denied or not may_write
-                else _unverified(partitions, txns, ctx, txn_id, key, data)
-            )
             if acks not in VALID_ACKS:
                 results[key] = AppendResult(ErrorCode.invalid_required_acks)
             elif txn_denied:
@@ -59,8 +124,8 @@ def handle_produce(
                 results[key] = AppendResult(ErrorCode.unknown_topic_id)
             elif not may_write:
                 results[key] = AppendResult(ErrorCode.topic_authorization_failed)
-            elif refused is not None:
-                results[key] = refused
+            elif key in refused:
+                results[key] = refused[key]
             else:
                 results[key] = _append(replicas, ctx, name, data, acks)
     appended = [tp for tp, r in results.items() if r.error_code == ErrorCode.none]
@@ -95,28 +160,32 @@ def topic_names(replicas: ReplicaManager, request: Any) -> list[str]:
     return names
 
 
-def _unverified(
+def _to_check(
     partitions: Partitions,
     txns: TransactionService,
     ctx: RequestContext,
-    txn_id: str,
-    tp: tuple[str, int],
-    data: Any,
-) -> AppendResult | None:
-    """KIP-890 part 1: a transaction's first write to a partition must be in the producer's
-    ongoing transaction (``TransactionService.verify``); Produce v11 is told
-    TRANSACTION_ABORTABLE, older versions INVALID_TXN_STATE, as Kafka answers."""
-    replica = partitions.replica(*tp)
-    if replica is None or not data.records or len(data.records) < HEADER_SIZE:
-        return None
-    header = read_header(data.records)
-    if not header.is_transactional or header.producer_id in replica.producer_state.ongoing:
-        return None
-    error = txns.verify(txn_id, header.producer_id, header.producer_epoch, tp)
-    if error == ErrorCode.none:
-        return None
-    abortable = ctx.api_version >= 11
-    return AppendResult(ErrorCode.transaction_abortable if abortable else error)
+    request: Any,
+    names: list[str],
+) -> Checks:
+    """The partitions whose transactional batch opens no transaction of its producer there
+    yet, by producer id and epoch (none at all with ``refka.bugs=LateWriteAfterAbort`` for
+    the versions that only verify)."""
+    if ctx.api_version < 12 and not txns.verify_writes:
+        return {}
+    checks: Checks = {}
+    for topic_data, name in zip(request.topic_data, names, strict=True):
+        if not allowed(ctx, TOPIC, name):  # TOPIC_AUTHORIZATION_FAILED, asking nobody
+            continue
+        for data in topic_data.partition_data:
+            replica = partitions.replica(name, data.index)
+            if replica is None or not data.records or len(data.records) < HEADER_SIZE:
+                continue
+            header = read_header(data.records)
+            if not header.is_transactional or header.producer_id in replica.producer_state.ongoing:
+                continue
+            key = (header.producer_id, header.producer_epoch)
+            checks.setdefault(key, []).append((name, data.index))
+    return checks
 
 
 def _append(
