@@ -12,16 +12,72 @@ from typing import Any
 
 from kio.schema.errors import ErrorCode
 
-from refka.core.context import RequestContext
+from refka.core.context import PENDING, RequestContext
 from refka.core.groups import GroupService
+from refka.core.transactions import TransactionService
+from refka.core.txn_verification import for_client
 from refka.group import messages as msg
+from refka.group.partitioner import partition_for
 from refka.handlers.group import txn_offset_commit_response
 from refka.security.api_acls import GROUP, TOPIC, TXN, allowed
 
 E = ErrorCode
+OFFSETS_TOPIC = "__consumer_offsets"
 
 
-def handle_txn_offset_commit(groups: GroupService, ctx: RequestContext, request: Any) -> Any:
+def handle_txn_offset_commit(
+    groups: GroupService, txns: TransactionService, ctx: RequestContext, request: Any
+) -> Any:
+    """v5+ (transaction version 2, KIP-890 part 2): the group's offsets partition joins the
+    transaction first (the client sends no AddOffsetsToTxn), asked of the transaction
+    coordinator as a Produce v12 asks (``AddPartitionsToTxnManager``)."""
+    if ctx.api_version < 5:
+        return _commit(groups, ctx, request)
+    partitions = groups.coordinator.config.offsets_topic_num_partitions
+    offsets = (OFFSETS_TOPIC, partition_for(request.group_id, partitions))
+    own: Any = PENDING
+    now = True
+
+    def added(errors: dict[tuple[str, int], ErrorCode]) -> None:
+        nonlocal own
+        error = errors[offsets]
+        response = (
+            _commit(groups, ctx, request) if error == E.none else _refused(request, ctx, error)
+        )
+        if now:
+            own = response
+        elif response is not PENDING:
+            txns.reply(ctx, response)
+
+    txns.verification.check(
+        request.transactional_id,
+        int(request.producer_id),
+        int(request.producer_epoch),
+        [offsets],
+        True,
+        ctx.now_ms,
+        added,
+    )
+    now = False
+    return own
+
+
+def _refused(request: Any, ctx: RequestContext, error: ErrorCode) -> Any:
+    """Every partition gets the coordinator's refusal; one the client retries after finding
+    its coordinator again (COORDINATOR_NOT_AVAILABLE) while the transaction coordinator is
+    busy or moving."""
+    error = for_client(error)
+    if error == E.not_enough_replicas:
+        error = E.coordinator_not_available
+    results = tuple(
+        msg.PartitionResult(topic.name, p.partition_index, error)
+        for topic in request.topics
+        for p in topic.partitions
+    )
+    return txn_offset_commit_response(ctx.api_version, msg.OffsetCommitResult(results))
+
+
+def _commit(groups: GroupService, ctx: RequestContext, request: Any) -> Any:
     entries = [
         msg.OffsetCommitEntry(
             topic.name,
