@@ -23,6 +23,8 @@ import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
 from refka.testing import RunningBroker
 
+from conformance import wire
+
 COPIER = Path(__file__).with_name("java") / "EosCopier.java"
 PARTITIONS = 2
 COUNT = 24  # per partition
@@ -69,6 +71,14 @@ def read_all(bootstrap: str, topic: str, isolation: str) -> dict[int, list[str]]
         consumer.close()
 
 
+def producer_epoch(bootstrap: str, txn_id: str) -> int:
+    """The transactional id's current producer epoch (DescribeTransactions v0)."""
+    with wire.Connection(bootstrap) as connection:
+        response = connection.request(wire.build(65, 0, transactional_ids=(txn_id,)))
+    (state,) = response.transaction_states
+    return int(state.producer_epoch)
+
+
 def test_java_copier_killed_mid_transaction_copies_exactly_once(
     refka_broker: RunningBroker, java_classpath: str, tmp_path: Path
 ) -> None:
@@ -105,8 +115,12 @@ def test_java_copier_killed_mid_transaction_copies_exactly_once(
     first.wait(30)
     assert first.returncode == -signal.SIGKILL, (tmp_path / "first.log").read_text()[-2000:]
     second = copier(0, 8_000, tmp_path / "second.log")
-    second.communicate(timeout=DEADLINE_S)
+    out, _ = second.communicate(timeout=DEADLINE_S)
     assert second.returncode == 0, (tmp_path / "second.log").read_text()[-2000:]
+    committed += sum(line.startswith("committed") for line in out.splitlines())
+    # transaction version 2 (KIP-890 part 2): every EndTxn v5 bumped the epoch, and so did
+    # the fence of the killed instance and the second instance's InitProducerId
+    assert producer_epoch(bootstrap, "copier-1") == committed + 2
     expected = {p: [f"P{p}-R{i}" for i in range(COUNT)] for p in range(PARTITIONS)}
     assert read_all(bootstrap, "out", "read_committed") == expected
     uncommitted = read_all(bootstrap, "out", "read_uncommitted")
