@@ -1,0 +1,158 @@
+"""Transaction version 2 (KIP-890 part 2) on the wire: Produce v12+ and TxnOffsetCommit v5+
+add their partition to the transaction themselves, and EndTxn v5 bumps the producer's epoch.
+A broker that finalizes ``transaction.version`` 2 answers these; one that does not advertise
+EndTxn v5 skips them."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from kio.schema.errors import ErrorCode
+
+from conformance.client_flows import deadline
+from conformance.probes import produce_request, send
+from conformance.records import Record, build_batch
+from conformance.target import Target, require_api, unique_topic
+from conformance.txn_probes import TRANSACTIONAL, init, until_ready
+
+E = ErrorCode
+
+
+def end_txn_v5(target: Target, txn_id: str, pid: int, epoch: int, commit: bool) -> Any:
+    require_api(target, "EndTxn", 5)
+    return until_ready(
+        lambda: target.call(
+            "EndTxn",
+            5,
+            5,
+            transactional_id=txn_id,
+            producer_id=pid,
+            producer_epoch=epoch,
+            committed=commit,
+        )
+    )
+
+
+def produce_v12(target: Target, txn_id: str, topic: str, pid: int, epoch: int, seq: int) -> Any:
+    """A transactional batch at Produce v12+ with no AddPartitionsToTxn before it."""
+    batch = build_batch(
+        [Record(b"tv2")],
+        attributes=TRANSACTIONAL,
+        producer_id=pid,
+        producer_epoch=epoch,
+        base_sequence=seq,
+    )
+    request = produce_request(topic, batch) | {"transactional_id": txn_id}
+
+    def attempt() -> Any:
+        answer = send(target, None, ("Produce", 12, 12), **request)
+        return answer.responses[0].partition_responses[0]
+
+    end = deadline()
+    while (response := attempt()).error_code == E.not_enough_replicas:  # coordinator busy
+        assert time.monotonic() < end, response
+        time.sleep(0.1)
+    return response
+
+
+def state_of(target: Target, txn_id: str) -> Any:
+    answer = target.call("DescribeTransactions", 0, None, transactional_ids=[txn_id])
+    return answer.transaction_states[0]
+
+
+def completed(target: Target, txn_id: str, state: str) -> Any:
+    end = deadline()
+    while (described := state_of(target, txn_id)).transaction_state != state:
+        assert time.monotonic() < end, described
+        time.sleep(0.05)
+    return described
+
+
+@pytest.mark.api("EndTxn", behaviour="v5 after a Produce v12 write: commits with the epoch + 1")
+def test_end_txn_v5_bumps_the_epoch(target: Target, topic: str) -> None:
+    txn_id = unique_topic("txn")
+    answer = init(target, txn_id)
+    pid, epoch = answer.producer_id, answer.producer_epoch
+    assert produce_v12(target, txn_id, topic, pid, epoch, 0).error_code == E.none
+    assert state_of(target, txn_id).transaction_state == "Ongoing"  # added by the write
+    ended = end_txn_v5(target, txn_id, pid, epoch, True)
+    assert (ended.error_code, ended.producer_id, ended.producer_epoch) == (E.none, pid, epoch + 1)
+    described = completed(target, txn_id, "CompleteCommit")
+    assert (described.producer_id, described.producer_epoch) == (pid, epoch + 1)
+    retried = end_txn_v5(target, txn_id, pid, epoch, True)  # the answer was lost
+    assert (retried.error_code, retried.producer_epoch) == (E.none, epoch + 1)
+    # the old epoch's writes are fenced by the marker; the next transaction uses the new one
+    stale = produce_v12(target, txn_id, topic, pid, epoch, 1)
+    assert stale.error_code == E.invalid_producer_epoch, stale
+    assert produce_v12(target, txn_id, topic, pid, epoch + 1, 0).error_code == E.none
+    aborted = end_txn_v5(target, txn_id, pid, epoch + 1, False)
+    assert (aborted.error_code, aborted.producer_epoch) == (E.none, epoch + 2)
+
+
+@pytest.mark.api("EndTxn", behaviour="v5 abort with no transaction: ok, the epoch + 1")
+def test_end_txn_v5_aborts_an_empty_transaction(target: Target) -> None:
+    txn_id = unique_topic("txn")
+    answer = init(target, txn_id)
+    pid, epoch = answer.producer_id, answer.producer_epoch
+    committed = end_txn_v5(target, txn_id, pid, epoch, True)
+    assert committed.error_code == E.invalid_txn_state
+    aborted = end_txn_v5(target, txn_id, pid, epoch, False)
+    assert (aborted.error_code, aborted.producer_epoch) == (E.none, epoch + 1)
+
+
+@pytest.mark.api(
+    "TxnOffsetCommit", behaviour="v5 with no AddOffsetsToTxn: the offsets join the transaction"
+)
+def test_txn_offset_commit_v5_adds_the_offsets_partition(target: Target, topic: str) -> None:
+    require_api(target, "TxnOffsetCommit", 5)
+    txn_id, group = unique_topic("txn"), unique_topic("group")
+    answer = init(target, txn_id)
+    pid, epoch = answer.producer_id, answer.producer_epoch
+    target.call("FindCoordinator", 0, 3, key=group, key_type=0)  # creates the offsets topic
+    partitions = [
+        {
+            "partition_index": 0,
+            "committed_offset": 5,
+            "committed_leader_epoch": -1,
+            "committed_metadata": "",
+        }
+    ]
+    committed = until_ready(
+        lambda: target.call(
+            "TxnOffsetCommit",
+            5,
+            5,
+            transactional_id=txn_id,
+            group_id=group,
+            producer_id=pid,
+            producer_epoch=epoch,
+            generation_id=-1,
+            member_id="",
+            group_instance_id=None,
+            topics=[{"name": topic, "partitions": partitions}],
+        ),
+        lambda a: a.topics[0].partitions[0].error_code,
+    )
+    assert committed.topics[0].partitions[0].error_code == E.none, committed
+    described = state_of(target, txn_id)
+    assert described.transaction_state == "Ongoing"
+    assert [t.topic for t in described.topics] == ["__consumer_offsets"]
+    ended = end_txn_v5(target, txn_id, pid, epoch, True)
+    assert (ended.error_code, ended.producer_epoch) == (E.none, epoch + 1)
+    end = deadline()
+    while True:
+        fetched = target.call(
+            "OffsetFetch",
+            7,
+            7,
+            group_id=group,
+            topics=[{"name": topic, "partition_indexes": [0]}],
+            require_stable=True,
+        ).topics[0].partitions[0]
+        if fetched.error_code == E.none:
+            break
+        assert fetched.error_code == E.unstable_offset_commit and time.monotonic() < end
+        time.sleep(0.05)
+    assert fetched.committed_offset == 5
