@@ -143,16 +143,33 @@ def test_txn_offset_commit_v5_adds_the_offsets_partition(target: Target, topic: 
     assert (ended.error_code, ended.producer_epoch) == (E.none, epoch + 1)
     end = deadline()
     while True:
-        fetched = target.call(
-            "OffsetFetch",
-            7,
-            7,
-            group_id=group,
-            topics=[{"name": topic, "partition_indexes": [0]}],
-            require_stable=True,
-        ).topics[0].partitions[0]
+        fetched = (
+            target.call(
+                "OffsetFetch",
+                7,
+                7,
+                group_id=group,
+                topics=[{"name": topic, "partition_indexes": [0]}],
+                require_stable=True,
+            )
+            .topics[0]
+            .partitions[0]
+        )
         if fetched.error_code == E.none:
             break
         assert fetched.error_code == E.unstable_offset_commit and time.monotonic() < end
         time.sleep(0.05)
     assert fetched.committed_offset == 5
+
+
+@pytest.mark.api("ApiVersions", behaviour="v3+: transaction.version supported 0-2, finalized 2")
+def test_transaction_version_is_finalized_at_2(target: Target) -> None:
+    answer = target.call("ApiVersions", 3, None, client_software_name="conformance",
+                         client_software_version="1")  # fmt: skip
+    supported = {f.name: (f.min_version, f.max_version) for f in answer.supported_features}
+    finalized = {
+        f.name: (f.min_version_level, f.max_version_level) for f in answer.finalized_features
+    }
+    assert supported["transaction.version"] == (0, 2)
+    assert finalized["transaction.version"] == (2, 2)
+    assert answer.finalized_features_epoch >= 0

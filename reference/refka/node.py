@@ -34,9 +34,13 @@ def make_controller(
     seed: int,
     metadata_storage: Storage | None = None,
     tracer: Tracer | None = None,
+    bootstrap_features: bool = True,
 ) -> QuorumController:
     """The controller of ``config.node_id``: its metadata log (in ``metadata.log.dir``, else
-    the log dir) loaded from the latest snapshot and the log after it."""
+    the log dir) loaded from the latest snapshot and the log after it. A new log gets the
+    cluster's finalized features first (``refka.metadata.features``), unless
+    ``bootstrap_features`` is False (the simulator: its seeded schedules replay exact
+    metadata offsets, and its clients use no feature)."""
     random = SeededRandom(seed)
     meta = format_directory(storage, config.node_id, random)
     if metadata_storage is not None and metadata_storage is not storage:
@@ -52,7 +56,8 @@ def make_controller(
         config.allow_everyone_if_no_acl_found,
     )
     if image.offset == -1:  # a new cluster: its finalized features (KIP-584), then what
-        controller.commit(bootstrap_records(), now_ms)  # `storage format` bootstrapped
+        if bootstrap_features:  # `storage format` bootstrapped
+            controller.commit(bootstrap_records(), now_ms)
         _commit_bootstrap(controller, metadata_storage or storage, now_ms)
     _controller_sasl(config, controller, seed)
     return controller

@@ -37,6 +37,7 @@ from refka.core.network_client import Client, ClientResponse, NodeAddress
 
 PLAINTEXT = 0  # SecurityProtocol.PLAINTEXT
 METADATA_VERSION = "metadata.version"
+TRANSACTION_VERSION = "transaction.version"
 METADATA_VERSION_RANGE = (7, 27)  # 3.3-IV3 .. 4.x: the record formats refka writes and reads
 
 
@@ -163,6 +164,11 @@ class BrokerLifecycleManager:
                     name=METADATA_VERSION,
                     min_supported_version=i16(low),
                     max_supported_version=i16(high),
+                ),
+                Feature(  # KIP-890 part 2 (refka.metadata.features)
+                    name=TRANSACTION_VERSION,
+                    min_supported_version=i16(0),
+                    max_supported_version=i16(2),
                 ),
             ),
             rack=r.rack,

@@ -150,7 +150,14 @@ class SimCluster:
         seed = self.rng.getrandbits(63)
         now_ms = self.now_ms + node.skew_ms
         if node.role == "controller":
-            return make_controller(node.config, node.storage, now_ms, seed, tracer=self.tracer)
+            return make_controller(
+                node.config,
+                node.storage,
+                now_ms,
+                seed,
+                tracer=self.tracer,
+                bootstrap_features=False,  # keeps the seeded schedules' metadata offsets
+            )
         return make_broker(
             node.config, node.storage, now_ms, seed, f"node-{node.node_id}", tracer=self.tracer
         )
