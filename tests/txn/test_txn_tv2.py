@@ -79,3 +79,19 @@ def test_end_txn_v4_keeps_the_epoch() -> None:
     c.add_partitions("id", 1000, 0, [TP], 0)
     error, epoch, markers = end(c, 0, R.COMMIT, tv=1)
     assert (error, epoch, markers[0].producer_epoch) == (E.none, 0, 0)
+
+
+def test_an_exhausted_epoch_ends_with_a_new_producer_id() -> None:
+    c = coordinator()
+    txn = c.state.transactions["id"]
+    txn.producer_epoch = 32766  # MAX_EPOCH - 1: the next bump is the last one
+    c.add_partitions("id", 1000, 32766, [TP], 0, transaction_version=2)
+    assert c.end_transaction("id", 1000, 32766, R.COMMIT, 1, 2)[0].error == (
+        E.coordinator_not_available  # no fresh id could be had: the client retries
+    )
+    answer, effects = c.end_transaction("id", 1000, 32766, R.COMMIT, 1, 2, fresh_producer_id=2000)
+    assert (answer.error, answer.producer_id, answer.producer_epoch) == (E.none, 2000, 0)
+    assert markers_of(effects) == [WriteTxnMarkers("id", 1000, 32767, 0, R.COMMIT, (TP,), 2)]
+    c.complete_markers("id", 2)
+    assert (txn.producer_id, txn.producer_epoch, txn.previous_producer_id) == (2000, 0, 1000)
+    assert c.add_partitions("id", 2000, 0, [TP], 3, transaction_version=2)[0] == E.none

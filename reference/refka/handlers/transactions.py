@@ -250,12 +250,34 @@ def handle_add_offsets_to_txn(txns: TransactionService, ctx: RequestContext, req
 
 def handle_end_txn(txns: TransactionService, ctx: RequestContext, request: Any) -> Any:
     """Commit or abort: the coordinator prepares, the markers are written, the answer goes
-    (v5+: with the producer's new epoch, KIP-890 part 2)."""
-    m = codec.response_module(END_TXN, ctx.api_version)
+    (v5+: with the producer's new epoch, KIP-890 part 2; at an exhausted epoch a new producer
+    id is taken first, as for InitProducerId)."""
     if not allowed(ctx, TXN, request.transactional_id):
         error = E.transactional_id_authorization_failed
     else:
         error = txns.check_coordinator(request.transactional_id, ctx.now_ms)
+    if error != E.none or ctx.api_version < 5:
+        return _end(txns, ctx, request, error, None)
+    txn = txns.coordinator.state.transactions.get(request.transactional_id)
+    if txn is None or not txn.epoch_exhausted:
+        return _end(txns, ctx, request, error, None)
+
+    def granted(producer_id: int | None) -> None:
+        response = _end(txns, ctx, request, E.none, producer_id)
+        if response is not PENDING:
+            txns.topics.forwarding.reply(ctx, response)
+
+    producer_id = txns.topics.producer_ids.allocate(ctx.now_ms, granted)
+    if producer_id == WAITING:
+        return PENDING
+    fresh = None if producer_id == UNAVAILABLE else producer_id
+    return _end(txns, ctx, request, E.none, fresh)
+
+
+def _end(
+    txns: TransactionService, ctx: RequestContext, request: Any, error: ErrorCode, fresh: Any
+) -> Any:
+    m = codec.response_module(END_TXN, ctx.api_version)
     result = ProducerIdResult(error)
     effects: list[Any] = []
     if error == E.none:
@@ -266,6 +288,7 @@ def handle_end_txn(txns: TransactionService, ctx: RequestContext, request: Any) 
             TransactionResult.COMMIT if request.committed else TransactionResult.ABORT,
             ctx.now_ms,
             2 if ctx.api_version >= 5 else 1,  # v5+: transaction version 2 (KIP-890)
+            fresh,
         )
 
     def respond(failed: ErrorCode) -> Any:

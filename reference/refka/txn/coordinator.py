@@ -176,6 +176,7 @@ class TransactionCoordinator:
         result: TransactionResult,
         now_ms: int,
         transaction_version: int = 0,
+        fresh_producer_id: int | None = None,
     ) -> Outcome:
         """EndTxn: Ongoing -> PrepareCommit / PrepareAbort, and the markers to write. A retry
         of a transaction already completed the same way succeeds; the other way, or with no
@@ -185,7 +186,9 @@ class TransactionCoordinator:
         ``transaction_version`` 2 (EndTxn v5+, KIP-890 part 2): the epoch is bumped as the
         transaction ends, the markers carry the new epoch and the answer names it; a retry
         comes with the epoch before that bump; an empty transaction may be aborted (the
-        client's way to get a new epoch)."""
+        client's way to get a new epoch). At an exhausted epoch the transaction ends with the
+        last epoch and the producer continues with ``fresh_producer_id`` at epoch 0 (named in
+        the answer, taken when the markers are written)."""
         txn = self.state.transactions.get(transactional_id)
         tv2 = transaction_version >= 2
         retry = (  # the bump of this EndTxn already happened (TV2 retry)
@@ -202,24 +205,35 @@ class TransactionCoordinator:
         commit = result is TransactionResult.COMMIT
         state = txn.state
         if state is S.ONGOING and not retry:
-            return self._end_ongoing(txn, result, tv2, now_ms)
+            return self._end_ongoing(txn, result, tv2, now_ms, fresh_producer_id)
         if state is (S.COMPLETE_COMMIT if commit else S.COMPLETE_ABORT) and (retry or not tv2):
             return same, []
         if state is (S.PREPARE_COMMIT if commit else S.PREPARE_ABORT):
             return ProducerIdResult(E.concurrent_transactions), []
         empty = state in (S.EMPTY, S.COMPLETE_COMMIT, S.COMPLETE_ABORT)
         if tv2 and not commit and not retry and empty:  # KIP-890: abort an empty transaction
-            return self._end_ongoing(txn, result, tv2, now_ms)
+            return self._end_ongoing(txn, result, tv2, now_ms, fresh_producer_id)
         return ProducerIdResult(E.invalid_txn_state), []
 
     def _end_ongoing(
-        self, txn: TransactionMetadata, result: TransactionResult, tv2: bool, now_ms: int
+        self,
+        txn: TransactionMetadata,
+        result: TransactionResult,
+        tv2: bool,
+        now_ms: int,
+        fresh_producer_id: int | None,
     ) -> Outcome:
         """Prepare the end; with TV2 bump the epoch first (the markers fence the old one)."""
         if tv2:
+            if txn.epoch_exhausted:
+                if fresh_producer_id is None:
+                    return ProducerIdResult(E.coordinator_not_available), []
+                txn.next_producer_id = fresh_producer_id
             txn.client_transaction_version = 2
             txn.bump_epoch()
         effects = self._prepare_end(txn, result, now_ms)
+        if txn.next_producer_id != NO_PRODUCER_ID:
+            return ProducerIdResult(E.none, txn.next_producer_id, 0), effects
         return ProducerIdResult(E.none, txn.producer_id, txn.producer_epoch), effects
 
     def _prepare_end(
@@ -261,6 +275,10 @@ class TransactionCoordinator:
 
             self.tracer(trace.CompleteTxn(self.node, transactional_id, txn.producer_id,
                                           txn.producer_epoch, _name(done)))  # fmt: skip
+        if txn.next_producer_id != NO_PRODUCER_ID:  # TV2, exhausted epoch: the new id
+            txn.previous_producer_id, txn.producer_id = txn.producer_id, txn.next_producer_id
+            txn.next_producer_id = NO_PRODUCER_ID
+            txn.last_producer_epoch, txn.producer_epoch = NO_EPOCH, 0
         return [self.state.persist(txn, now_ms)]
 
     # ------------------------------------------------------------ loading

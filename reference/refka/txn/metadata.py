@@ -23,6 +23,7 @@ class TransactionMetadata:
     state: TransactionState = TransactionState.EMPTY
     last_producer_epoch: int = NO_EPOCH  # the epoch before the last bump (KIP-360 retries)
     previous_producer_id: int = NO_PRODUCER_ID
+    next_producer_id: int = NO_PRODUCER_ID  # TV2: the id taken at an exhausted epoch's end
     partitions: set[TopicPartition] = field(default_factory=set)
     txn_start_timestamp_ms: int = -1
     txn_last_update_timestamp_ms: int = -1

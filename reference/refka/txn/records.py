@@ -114,6 +114,7 @@ def encode_value(txn: TransactionMetadata) -> bytes:
     value = TransactionLogValue(
         producer_id=txn.producer_id,
         previous_producer_id=txn.previous_producer_id,
+        next_producer_id=txn.next_producer_id,
         producer_epoch=txn.producer_epoch,
         transaction_timeout_ms=txn.txn_timeout_ms,
         transaction_status=txn.state.value,
@@ -149,6 +150,7 @@ def decode_value(transactional_id: str, data: bytes) -> TransactionMetadata:
         int(value.transaction_timeout_ms),
         state=TransactionState(int(value.transaction_status)),
         previous_producer_id=int(getattr(value, "previous_producer_id", -1)),
+        next_producer_id=int(getattr(value, "next_producer_id", -1)),
         partitions=partitions,
         txn_start_timestamp_ms=int(value.transaction_start_timestamp_ms),
         txn_last_update_timestamp_ms=int(value.transaction_last_update_timestamp_ms),
