@@ -66,6 +66,9 @@ class AddPartitionsToTxnManager:
         self._txns = txns
         self._client = client
         self._coordinator_address = coordinator_address
+        # ids whose add waits for its __transaction_state write here: later checks of the
+        # id wait behind it, so that writes are appended in the order they came
+        self._writing: dict[str, list[Callable[[], None]]] = {}
 
     def check(
         self,
@@ -82,6 +85,11 @@ class AddPartitionsToTxnManager:
         wanted = sorted(set(tps))
         txns = self._txns
         if txns.coordinates(transactional_id):
+            queued = self._writing.get(transactional_id)
+            if queued is not None:
+                args = (transactional_id, producer_id, producer_epoch, wanted, add, now_ms, done)
+                queued.append(lambda: self.check(*args))
+                return
             error, effects = txns.coordinator.add_partitions(
                 transactional_id,
                 producer_id,
@@ -94,7 +102,15 @@ class AddPartitionsToTxnManager:
             if error != E.none or not effects:
                 done(dict.fromkeys(wanted, error))
                 return
-            txns.carry_out(effects, now_ms, lambda failed: done(dict.fromkeys(wanted, failed)))
+            self._writing[transactional_id] = []
+
+            def written(failed: ErrorCode) -> None:
+                waiting = self._writing.pop(transactional_id, [])
+                done(dict.fromkeys(wanted, failed))
+                for check in waiting:
+                    check()
+
+            txns.carry_out(effects, now_ms, written)
             return
         address = self._coordinator_address(transactional_id, now_ms)
         if address is None:
