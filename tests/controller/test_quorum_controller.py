@@ -494,6 +494,8 @@ def test_api_versions_lists_the_controller_apis_and_bad_frames_close() -> None:
     answer = call(d, 18, 3, client_software_name="refka-test", client_software_version="1")
     keys = {k.api_key: (k.min_version, k.max_version) for k in answer.api_keys}
     assert keys[62] == (0, 4) and keys[63] == (0, 2) and keys[56] == (2, 3) and 0 not in keys
+    supported = {f.name: (f.min_version, f.max_version) for f in answer.supported_features}
+    assert supported["transaction.version"] == (0, 2)  # KIP-584, as a broker answers
     produce = build(0, 9, acks=1, timeout=1000, topic_data=[])
     from conformance.wire import encode_request
 

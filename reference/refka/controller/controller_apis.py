@@ -46,8 +46,11 @@ def _module(ctx: RequestContext) -> Any:
 
 def handle_api_versions(c: QuorumController, ctx: RequestContext, request: Any) -> Any:
     """The controller's APIs, answered by the broker's own ApiVersions handler. At v5 Kafka's
-    controller does not compare the cluster and node the client expects (a broker does)."""
-    return api_versions.handle_api_versions(c.apis, ctx, request)
+    controller does not compare the cluster and node the client expects (a broker does).
+    The features are the finalized levels of the controller's image (KIP-584)."""
+    return api_versions.handle_api_versions(
+        c.apis, ctx, request, features=lambda: (c.image.features, c.image.offset)
+    )
 
 
 # -------------------------------------------------------------- brokers (KIP-631)
