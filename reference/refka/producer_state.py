@@ -196,6 +196,17 @@ class ProducerStateManager:
         first = self.ongoing.pop(header.producer_id, None)
         return None if first is None else CompletedTxn(header.producer_id, first, marker_offset)
 
+    def has_ongoing_transaction(self, producer_id: int, producer_epoch: int) -> bool:
+        """Whether the producer has a transaction open here at this epoch (Kafka's
+        ``hasOngoingTransaction``): a batch of a newer epoch (transaction version 2 bumps it
+        at every end) belongs to a next transaction, whatever the open one's marker."""
+        entry = self.producers.get(producer_id)
+        return (
+            producer_id in self.ongoing
+            and entry is not None
+            and (entry.producer_epoch == producer_epoch)
+        )
+
     def first_unstable_offset(self) -> int | None:
         """The first offset of the oldest open transaction, or None."""
         return min(self.ongoing.values(), default=None)

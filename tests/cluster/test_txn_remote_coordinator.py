@@ -175,3 +175,118 @@ def test_produce_v12_adds_the_partition_on_the_coordinator_broker(cluster: Runni
     assert (ended.error_code, ended.producer_epoch) == (E.none, setup.epoch + 1)
     setup.wait_state("CompleteCommit")
     assert setup.produce(12, setup.epoch, 1) == E.invalid_producer_epoch  # fenced by the marker
+
+
+COPIER = Path(__file__).parents[1] / "txn" / "java" / "EosCopier.java"
+JAVA = ["java", "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-cp"]
+PER_PARTITION = 8
+
+
+def java_classpath() -> str:
+    import shutil
+
+    from refka.peers.kafka import libs_dir
+
+    libs = libs_dir()
+    if shutil.which("java") is None or not any(libs.glob("kafka-clients-*.jar")):
+        pytest.skip("Java or the kafka-clients jar is missing (scripts/ensure-peers)")
+    return f"{libs}/*"
+
+
+def read_committed(bootstrap: str, topic: str) -> dict[int, list[str]]:
+    from confluent_kafka import Consumer, KafkaError, TopicPartition
+
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"check-{uuid.uuid4().hex[:6]}",
+            "isolation.level": "read_committed",
+            "enable.partition.eof": True,
+        }
+    )
+    consumer.assign([TopicPartition(topic, p, 0) for p in range(3)])
+    values: dict[int, list[str]] = {p: [] for p in range(3)}
+    ended: set[int] = set()
+    deadline = time.monotonic() + DEADLINE_S
+    try:
+        while len(ended) < 3:
+            assert time.monotonic() < deadline, values
+            m = consumer.poll(0.5)
+            if m is None:
+                continue
+            if m.error() is not None:
+                assert m.error().code() == KafkaError._PARTITION_EOF
+                ended.add(int(m.partition() or 0))
+                continue
+            values[int(m.partition() or 0)].append(m.value().decode())
+        return values
+    finally:
+        consumer.close()
+
+
+def describe(setup: Setup, topic: str) -> list[Any]:
+    """The transaction and the producers of ``topic``'s partitions (for a failure's message)."""
+    seen: list[Any] = []
+    try:
+        seen.append(setup.state())
+    except Exception as e:  # an Empty transaction's start time -1 is no timestamp for kio
+        seen.append(e)
+    for p in range(3):
+        leader = setup.cluster.leader_of(topic, p)
+        answer = call(
+            setup.cluster.brokers[leader].bootstrap,
+            61,
+            0,
+            topics=[{"name": topic, "partition_indexes": [p]}],
+        )
+        seen.append((p, leader, answer.topics[0].partitions[0].active_producers))
+    return seen
+
+
+@pytest.mark.slow
+def test_java_copier_at_transaction_version_2_on_a_cluster(
+    cluster: RunningCluster, tmp_path: Path
+) -> None:
+    """The Java client (transaction version 2) copies exactly once when its partitions are
+    led by other brokers than its coordinator: every first write and its offsets were added
+    to the transaction by their leaders, and each commit bumped the epoch.
+
+    Behind ``--slow`` as it is flaky: of 8 runs 2 ended with a commitTransaction that timed
+    out after 60 s and 2 with the copier idle before the last 4 input records (not yet
+    understood; docs/transactions.md)."""
+    import subprocess
+
+    from confluent_kafka import Producer
+
+    classpath = java_classpath()
+    setup = Setup(cluster)  # the copier's transactional id, with its coordinator
+    bootstrap = cluster.bootstrap
+    for name in ("in-" + setup.topic, "out-" + setup.topic):
+        cluster.create_topic(name, 3, 3)
+    leaders = {cluster.leader_of("out-" + setup.topic, p) for p in range(3)}
+    producer = Producer({"bootstrap.servers": bootstrap})
+    for p in range(3):
+        for i in range(PER_PARTITION):
+            producer.produce("in-" + setup.topic, f"p{p}-r{i}".encode(), partition=p)
+    assert producer.flush(DEADLINE_S) == 0
+    args = ["in-" + setup.topic, "out-" + setup.topic, "copier", setup.txn_id, "0", "6000"]
+    log = tmp_path / "copier.log"
+    copier = subprocess.run(
+        [*JAVA, classpath, str(COPIER), bootstrap, *args],
+        stdout=subprocess.PIPE,
+        stderr=log.open("w"),
+        text=True,
+        timeout=DEADLINE_S * 2,
+    )
+    assert copier.returncode == 0, "\n".join(
+        map(str, [copier.stdout, *describe(setup, "out-" + setup.topic)])
+    )
+    committed = sum(line.startswith("committed") for line in copier.stdout.splitlines())
+    expected = {p: [f"P{p}-R{i}" for i in range(PER_PARTITION)] for p in range(3)}
+    assert read_committed(bootstrap, "out-" + setup.topic) == expected, (
+        copier.stdout,
+        log.read_text()[-3000:],
+    )
+    assert leaders - {setup.coordinator}, f"every partition led by the coordinator: {leaders}"
+    # the Setup's InitProducerId, then the copier's, then one bump per commit
+    assert int(setup.state().producer_epoch) == setup.epoch + 1 + committed

@@ -181,7 +181,10 @@ def _to_check(
             if replica is None or not data.records or len(data.records) < HEADER_SIZE:
                 continue
             header = read_header(data.records)
-            if not header.is_transactional or header.producer_id in replica.producer_state.ongoing:
+            state = replica.producer_state
+            if not header.is_transactional or state.has_ongoing_transaction(
+                header.producer_id, header.producer_epoch
+            ):
                 continue
             key = (header.producer_id, header.producer_epoch)
             checks.setdefault(key, []).append((name, data.index))
