@@ -31,7 +31,7 @@ def handle_txn_offset_commit(
     """v5+ (transaction version 2, KIP-890 part 2): the group's offsets partition joins the
     transaction first (the client sends no AddOffsetsToTxn), asked of the transaction
     coordinator as a Produce v12 asks (``AddPartitionsToTxnManager``)."""
-    if ctx.api_version < 5:
+    if ctx.api_version < 5 or _refusal(ctx, request) is not None:  # (refused: nothing added)
         return _commit(groups, ctx, request)
     partitions = groups.coordinator.config.offsets_topic_num_partitions
     offsets = (OFFSETS_TOPIC, partition_for(request.group_id, partitions))
