@@ -42,7 +42,9 @@ def outcomes(sim: Simulation) -> list[str]:
 
 def test_a_commit_is_read_at_both_levels_an_abort_only_uncommitted() -> None:
     sim = Simulation(3, CONFIG)
-    for op in (txn(True), txn(False), Operation.of("run", ms=1_000)):
+    # 2 s: each transaction's first write to a partition waits for the coordinator's broker
+    # (KIP-890 verification, a round trip on a new connection)
+    for op in (txn(True), txn(False), Operation.of("run", ms=2_000)):
         assert sim.apply(op) == []
     committed, uncommitted = read_all(sim)
     assert outcomes(sim) == ["ok", "fail"]
