@@ -15,6 +15,12 @@
 (* controller's decisions at once; one AlterPartition request is in       *)
 (* flight at a time and the partition and broker epochs it carries are     *)
 (* modelled as "stale" flags; the broker session timeout is FenceBroker.   *)
+(* The controller fences a broker whose heartbeats stop, whether its       *)
+(* process stopped or its heartbeats are lost, and unfences a live one at  *)
+(* its next heartbeat (UnfenceBroker). A live broker learns of its fencing *)
+(* late: a fenced follower still fetches, and a fenced leader is "deposed" *)
+(* (the broker-side view): it still appends at its old leader epoch until  *)
+(* it learns, its records uncommitted (its AlterPartition is refused).     *)
 (*                                                                         *)
 (* Switches:                                                               *)
 (*   UncleanElection = TRUE  unclean.leader.election.enable=true           *)
@@ -53,10 +59,12 @@ VARIABLES
     isr,              \* controller: in-sync replicas
     elr,              \* controller: eligible leader replicas (KIP-966)
     acked,            \* <<offset, epoch>> acknowledged under acks=all
-    alterPartition    \* the leader's AlterPartition request in flight (at most one)
+    alterPartition,   \* the leader's AlterPartition request in flight (at most one)
+    deposed           \* deposed[r] > 0: r was fenced while it led at that leader epoch,
+                      \* runs, and has not learned it (the broker's view; 0: none)
 
 vars == <<log, flushed, alive, fenced, lostData, leader, leaderEpoch, isr, elr, acked,
-          alterPartition>>
+          alterPartition, deposed>>
 
 Min(S) == CHOOSE x \in S : \A y \in S : x <= y
 Max(S) == CHOOSE x \in S : \A y \in S : x >= y
@@ -97,6 +105,7 @@ Init ==
     /\ elr = {}
     /\ acked = {}
     /\ alterPartition = {}
+    /\ deposed = [r \in Replicas |-> 0]
 
 (* Replica.append_as_leader: the leader accepts an acks=all produce only    *)
 (* while the ISR meets min.insync.replicas (else NOT_ENOUGH_REPLICAS).      *)
@@ -106,13 +115,15 @@ LeaderAppend ==
     /\ Cardinality(isr) >= MinIsr
     /\ Len(log[leader]) < MaxLogSize
     /\ log' = [log EXCEPT ![leader] = Append(@, leaderEpoch)]
-    /\ UNCHANGED <<flushed, alive, fenced, lostData, leader, leaderEpoch, isr, elr, acked, alterPartition>>
+    /\ UNCHANGED <<flushed, alive, fenced, lostData, leader, leaderEpoch, isr, elr, acked, alterPartition, deposed>>
 
-(* A follower fetch: truncate a diverging suffix, else copy one record. *)
+(* A follower fetch: truncate a diverging suffix, else copy one record. A *)
+(* fenced follower that runs still fetches (the leader does not check the *)
+(* fencing); a deposed leader that fetches has learned the new leader.    *)
 FollowerFetch(f) ==
     /\ leader # None
     /\ f # leader
-    /\ Serving(f) /\ Serving(leader)
+    /\ alive[f] /\ Serving(leader)
     /\ LET p == CommonPrefix(log[f], log[leader]) IN
        \/ /\ p < Len(log[f])
           /\ log' = [log EXCEPT ![f] = Truncate(@, p)]
@@ -121,6 +132,7 @@ FollowerFetch(f) ==
           /\ p < Len(log[leader])
           /\ log' = [log EXCEPT ![f] = Append(@, log[leader][p + 1])]
           /\ UNCHANGED flushed
+    /\ deposed' = [deposed EXCEPT ![f] = 0]
     /\ UNCHANGED <<alive, fenced, lostData, leader, leaderEpoch, isr, elr, acked, alterPartition>>
 
 (* The ISR the leader commits against: with KIP-497 the "maximal ISR",   *)
@@ -140,20 +152,21 @@ AdvanceHighWatermark ==
        IN /\ ~(new \subseteq acked)
           /\ acked' = acked \cup new
     /\ UNCHANGED <<log, flushed, alive, fenced, lostData, leader, leaderEpoch, isr, elr,
-                   alterPartition>>
+                   alterPartition, deposed>>
 
 (* The OS writes dirty pages of r's log to disk. *)
 Flush(r) ==
     /\ alive[r]
     /\ flushed[r] < Len(log[r])
     /\ flushed' = [flushed EXCEPT ![r] = Len(log[r])]
-    /\ UNCHANGED <<log, alive, fenced, lostData, leader, leaderEpoch, isr, elr, acked, alterPartition>>
+    /\ UNCHANGED <<log, alive, fenced, lostData, leader, leaderEpoch, isr, elr, acked, alterPartition, deposed>>
 
 (* Controlled shutdown flushes the log; an unclean one loses the rest. *)
 CleanShutdown(r) ==
     /\ alive[r]
     /\ alive' = [alive EXCEPT ![r] = FALSE]
     /\ flushed' = [flushed EXCEPT ![r] = Len(log[r])]
+    /\ deposed' = [deposed EXCEPT ![r] = 0]
     /\ UNCHANGED <<log, fenced, lostData, leader, leaderEpoch, isr, elr, acked, alterPartition>>
 
 (* The restarted broker cannot tell whether it lost records, only that it *)
@@ -165,6 +178,7 @@ UncleanShutdown(r) ==
     /\ alive' = [alive EXCEPT ![r] = FALSE]
     /\ log' = [log EXCEPT ![r] = Truncate(@, flushed[r])]
     /\ lostData' = [lostData EXCEPT ![r] = TRUE]
+    /\ deposed' = [deposed EXCEPT ![r] = 0]
     /\ UNCHANGED <<flushed, fenced, leader, leaderEpoch, isr, elr, acked, alterPartition>>
 
 (* Leader candidates: the unfenced ISR, then (KIP-966) the unfenced ELR. *)
@@ -180,13 +194,17 @@ Elect(c, newIsr) ==
     /\ isr' = IF c \in newIsr THEN newIsr ELSE {c}
     /\ elr' = IF c \in newIsr THEN ElrAfter(newIsr, isr \ newIsr) \ {c}
               ELSE IF c \in elr THEN elr \ {c} ELSE {}
+    /\ deposed' = [deposed EXCEPT ![c] = 0]
 
 (* The broker session expires: the controller fences r and takes it out of *)
 (* the ISR (before KIP-966 not the last member); a fenced leader leaves the *)
-(* partition offline until ElectLeader.                                     *)
+(* partition offline until ElectLeader. The process may still run (its      *)
+(* heartbeats were lost): a leader that runs is deposed, and has not heard. *)
 FenceBroker(r) ==
-    /\ ~alive[r] /\ ~fenced[r]
+    /\ ~fenced[r]
     /\ fenced' = [fenced EXCEPT ![r] = TRUE]
+    /\ deposed' = IF alive[r] /\ leader = r THEN [deposed EXCEPT ![r] = leaderEpoch]
+                  ELSE deposed
     /\ LET newIsr == IF ~Kip966 /\ isr = {r} THEN isr ELSE isr \ {r} IN
        /\ isr' = newIsr
        /\ elr' = ElrAfter(newIsr, {r})
@@ -209,7 +227,34 @@ RegisterBroker(r) ==
     /\ alterPartition' =
          {[q EXCEPT !.stalePartition = @ \/ <<isr', elr'>> # <<isr, elr>>,
                     !.staleBroker = @ \/ q.replica = r] : q \in alterPartition}
-    /\ UNCHANGED <<log, flushed, leader, leaderEpoch, acked>>
+    /\ UNCHANGED <<log, flushed, leader, leaderEpoch, acked, deposed>>
+
+(* A fenced broker that runs heartbeats again: the controller unfences it *)
+(* with no registration (its broker epoch and log are the same); it joins  *)
+(* an ISR again only through the leader's AlterPartition.                  *)
+UnfenceBroker(r) ==
+    /\ alive[r] /\ fenced[r]
+    /\ fenced' = [fenced EXCEPT ![r] = FALSE]
+    /\ UNCHANGED <<log, flushed, alive, lostData, leader, leaderEpoch, isr, elr, acked,
+                   alterPartition, deposed>>
+
+(* A deposed leader still takes produce requests at its old epoch, until it *)
+(* learns: its records are not committed (its HW cannot pass them without  *)
+(* its followers, which fetch from the new leader) and its followers drop  *)
+(* them when they truncate.                                                *)
+DeposedAppend(r) ==
+    /\ deposed[r] > 0 /\ alive[r]
+    /\ Len(log[r]) < MaxLogSize
+    /\ log' = [log EXCEPT ![r] = Append(@, deposed[r])]
+    /\ UNCHANGED <<flushed, alive, fenced, lostData, leader, leaderEpoch, isr, elr, acked,
+                   alterPartition, deposed>>
+
+(* The deposed leader learns the controller's state (its metadata arrives). *)
+LearnLeader(r) ==
+    /\ deposed[r] > 0
+    /\ deposed' = [deposed EXCEPT ![r] = 0]
+    /\ UNCHANGED <<log, flushed, alive, fenced, lostData, leader, leaderEpoch, isr, elr, acked,
+                   alterPartition>>
 
 (* An offline partition gets a leader once a candidate is back. *)
 ElectLeader ==
@@ -236,7 +281,8 @@ SendAlterPartition(f) ==
     /\ alterPartition' = {[replica |-> f,
                            newIsr |-> IF f \in isr THEN isr \ {f} ELSE isr \cup {f},
                            stalePartition |-> FALSE, staleBroker |-> FALSE]}
-    /\ UNCHANGED <<log, flushed, alive, fenced, lostData, leader, leaderEpoch, isr, elr, acked>>
+    /\ UNCHANGED <<log, flushed, alive, fenced, lostData, leader, leaderEpoch, isr, elr, acked,
+                   deposed>>
 
 (* The controller applies AlterPartition unless its partition epoch is     *)
 (* stale or (KIP-903) the broker epoch of the replica it adds is stale.    *)
@@ -250,7 +296,7 @@ HandleAlterPartition ==
                       ELSE ElrAfter(q.newIsr, {q.replica})
        ELSE UNCHANGED <<isr, elr>>
     /\ alterPartition' = {}
-    /\ UNCHANGED <<log, flushed, alive, fenced, lostData, leader, leaderEpoch, acked>>
+    /\ UNCHANGED <<log, flushed, alive, fenced, lostData, leader, leaderEpoch, acked, deposed>>
 
 Next ==
     \/ LeaderAppend
@@ -264,6 +310,9 @@ Next ==
         \/ UncleanShutdown(r)
         \/ FenceBroker(r)
         \/ RegisterBroker(r)
+        \/ UnfenceBroker(r)
+        \/ DeposedAppend(r)
+        \/ LearnLeader(r)
         \/ SendAlterPartition(r)
 
 Spec == Init /\ [][Next]_vars
@@ -274,6 +323,7 @@ TypeOK ==
     /\ leader \in Replicas \cup {None}
     /\ isr \subseteq Replicas /\ elr \subseteq Replicas
     /\ isr \cap elr = {}
+    /\ deposed \in [Replicas -> 0..MaxEpoch]
 
 (* A serving leader holds every acknowledged record: an acks=all write *)
 (* survives every failure the protocol is meant to handle.            *)

@@ -12,7 +12,11 @@ spec steps at once or none:
   order-preserving renaming: logs compare epochs only for equality);
 - a broker's process stop is not an event: the shutdown step (``UncleanShutdown``, or
   ``CleanShutdown`` when its next registration says so) is placed just before the controller
-  fences it, the last moment it can be (a stopped process takes no step);
+  fences it, the last moment it can be (a stopped process takes no step); a fenced broker that
+  acts or is unfenced (``UnfenceBroker``) before it registers again was fenced while it ran
+  (its heartbeats were lost): its shutdown, if any, comes just before that registration;
+- a deposed leader's (fenced while it ran) ``SendAlterPartition`` and the controller's refusal
+  of it change nothing: checked stuttering steps;
 - ``ControlledShutdown`` (KIP-631) is ``CleanShutdown`` then ``FenceBroker``; the later
   ``FenceBroker`` of the same session is a stuttering step that checks it is fenced;
 - a registration with no fencing before it (the old session had expired) is the shutdown step,
@@ -93,7 +97,10 @@ class _Converter:
     events: list[ev.TraceEvent]
     steps: list[ElectionStep] = field(default_factory=list)
     epochs: dict[int, int] = field(default_factory=dict)
-    down: set[int] = field(default_factory=set)  # brokers the spec has fenced
+    down: set[int] = field(default_factory=set)  # brokers the spec has stopped and fenced
+    live_fenced: set[int] = field(default_factory=set)  # fenced while their process runs
+    leader: int = NO_VALUE  # the controller's leader of the partition
+    deposed_sends: set[int] = field(default_factory=set)  # AlterPartitions of deposed leaders
     pending: bool = False  # an AlterPartition the spec holds in flight
 
     def epoch(self, reference_epoch: int) -> int:
@@ -116,9 +123,23 @@ class _Converter:
             self.add(action, broker, at)
         else:
             self.add(action, broker, at, leader=s.leader, isr=s.isr, elr=s.elr)
+            self.leader = s.leader
+
+    def runs_on(self, broker: int, index: int) -> bool:
+        """Whether ``broker``, fenced at line ``index``, acts or is unfenced before it
+        registers again: it was fenced while it ran."""
+        for e in self.events[index:]:
+            if isinstance(e, ev.RegisterBroker) and e.broker == broker:
+                return False
+            if isinstance(e, ev.UnfenceBroker) and e.broker == broker:
+                return True
+            if self.ours(e) and e.node == broker:
+                return True
+        return False
 
     def shutdown(self, broker: int, index: int, at: tuple[int, str]) -> None:
-        """The stop of ``broker``'s process: clean if its next registration says so."""
+        """The stop of ``broker``'s process: clean if its next registration (from line
+        ``index`` + 1 on) says so."""
         later = (e for e in self.events[index:] if isinstance(e, ev.RegisterBroker))
         register = next((e for e in later if e.broker == broker), None)
         clean = register is not None and register.clean_shutdown
@@ -128,18 +149,32 @@ class _Converter:
 
     def controller(self, event: ev.TraceEvent, index: int, at: tuple[int, str]) -> None:
         match event:
+            case ev.ControlledShutdown() if event.broker in self.live_fenced:
+                self.live_fenced.discard(event.broker)
+                self.add("CleanShutdown", event.broker, at)
+                self.down.add(event.broker)
+                self.with_state("Fenced", event.broker, at, event.partitions)
             case ev.ControlledShutdown() if event.broker not in self.down:
                 self.add("CleanShutdown", event.broker, at)
                 self.down.add(event.broker)
                 self.with_state("FenceBroker", event.broker, at, event.partitions)
             case ev.FenceBroker() | ev.ControlledShutdown() if event.broker in self.down:
                 self.with_state("Fenced", event.broker, at, event.partitions)
+            case ev.FenceBroker() if self.runs_on(event.broker, index):
+                self.live_fenced.add(event.broker)
+                self.with_state("FenceBroker", event.broker, at, event.partitions)
             case ev.FenceBroker():
                 self.shutdown(event.broker, index, at)
                 self.with_state("FenceBroker", event.broker, at, event.partitions)
+            case ev.UnfenceBroker() if event.broker in self.live_fenced:
+                self.live_fenced.discard(event.broker)
+                self.add("UnfenceBroker", event.broker, at)
             case ev.RegisterBroker():
-                if event.broker not in self.down:
-                    self.shutdown(event.broker, index, at)
+                if event.broker in self.live_fenced:
+                    self.live_fenced.discard(event.broker)
+                    self.shutdown(event.broker, index - 1, at)
+                elif event.broker not in self.down:
+                    self.shutdown(event.broker, index - 1, at)
                     self.add("FenceBroker", event.broker, at, leader=-2)  # -2: unchecked
                 self.down.discard(event.broker)
                 self.with_state("RegisterBroker", event.broker, at, event.partitions)
@@ -148,8 +183,10 @@ class _Converter:
         n = event.node
         match event:
             case ev.ElectLeader() if event.leader < 0:
+                self.leader = NO_VALUE
                 self.add("Leaderless", n, at)
             case ev.ElectLeader():
+                self.leader = event.leader
                 self.epochs.setdefault(event.leader_epoch, len(self.epochs) + 1)
                 epoch = self.epoch(event.leader_epoch)
                 self.add("ElectLeader", n, at, leader=event.leader, epoch=epoch, isr=event.isr,
@@ -178,6 +215,14 @@ class _Converter:
                          end=event.log_end_offset)  # fmt: skip
             case ev.Flush():
                 self.add("Flush", n, at, offset=event.offset)
+            case ev.SendAlterPartition() if n != self.leader:
+                self.deposed_sends.add(n)
+                self.add("DeposedAlterPartition", n, at, epoch=self.epoch(event.leader_epoch))
+            case ev.HandleAlterPartition() if event.broker in self.deposed_sends:
+                self.deposed_sends.discard(event.broker)
+                self.add("RefuseAlterPartition", n, at, replica=event.broker,
+                         leader=event.leader, isr=event.isr, elr=event.elr,
+                         ok=event.error == "NONE")  # fmt: skip
             case ev.SendAlterPartition():
                 if self.pending:
                     self.add("AbandonAlterPartition", n, at)
@@ -192,7 +237,7 @@ class _Converter:
                          elr=event.elr, ok=event.error == "NONE")  # fmt: skip
 
 
-_CONTROLLER = (ev.ControlledShutdown, ev.FenceBroker, ev.RegisterBroker)
+_CONTROLLER = (ev.ControlledShutdown, ev.FenceBroker, ev.RegisterBroker, ev.UnfenceBroker)
 
 
 def election_steps(
@@ -207,6 +252,7 @@ def election_steps(
             if isinstance(event, ev.ElectLeader) and conv.ours(event):
                 first = event
                 conv.epochs[event.leader_epoch] = 1
+                conv.leader = event.leader
             elif conv.ours(event):
                 raise TraceError(f"line {index}: {topic}-{partition} acts before its election")
             continue

@@ -76,6 +76,7 @@ TraceInit ==
     /\ elr = {}
     /\ acked = {}
     /\ alterPartition = {}
+    /\ deposed = [r \in Replicas |-> 0]
 
 TraceElectLeader ==
     /\ IsEvent("ElectLeader")
@@ -104,6 +105,21 @@ TraceFenced ==
     /\ Ev.hasState => (leader = LeaderOf(Ev.leader) /\ isr = Ev.isr /\ elr = Ev.elr)
     /\ UNCHANGED vars
 
+TraceUnfenceBroker == IsEvent("UnfenceBroker") /\ UnfenceBroker(Ev.node)
+
+(* A deposed leader's AlterPartition: stale on arrival (its leader epoch is *)
+(* old), refused by the controller; neither changes a variable.             *)
+TraceDeposedAlterPartition ==
+    /\ IsEvent("DeposedAlterPartition")
+    /\ deposed[Ev.node] = Ev.epoch /\ leader # Ev.node
+    /\ UNCHANGED vars
+
+TraceRefuseAlterPartition ==
+    /\ IsEvent("RefuseAlterPartition")
+    /\ ~Ev.ok /\ leader # Ev.replica
+    /\ leader = LeaderOf(Ev.leader) /\ isr = Ev.isr /\ elr = Ev.elr
+    /\ UNCHANGED vars
+
 TraceRegisterBroker ==
     /\ IsEvent("RegisterBroker")
     /\ RegisterBroker(Ev.node)
@@ -116,7 +132,8 @@ TraceBecomeLeader ==
 
 TraceFollowerTruncate ==
     /\ IsEvent("FollowerTruncate")
-    /\ \/ Len(log[Ev.node]) = Ev.offset /\ UNCHANGED vars
+    /\ \/ Len(log[Ev.node]) = Ev.offset /\ deposed[Ev.node] = 0 /\ UNCHANGED vars
+       \/ Len(log[Ev.node]) = Ev.offset /\ LearnLeader(Ev.node)
        \/ /\ Len(log[Ev.node]) > Ev.offset
           /\ FollowerFetch(Ev.node)
           /\ Len(log'[Ev.node]) = Ev.offset
@@ -129,8 +146,9 @@ TraceFollowerFetch ==
 
 TraceLeaderAppend ==
     /\ IsEvent("LeaderAppend")
-    /\ leader = Ev.node /\ leaderEpoch = Ev.epoch /\ Len(log[Ev.node]) = Ev.offset
-    /\ LeaderAppend
+    /\ Len(log[Ev.node]) = Ev.offset
+    /\ \/ leader = Ev.node /\ leaderEpoch = Ev.epoch /\ LeaderAppend
+       \/ deposed[Ev.node] = Ev.epoch /\ DeposedAppend(Ev.node)
 
 TraceAdvanceHighWatermark ==
     /\ IsEvent("AdvanceHighWatermark")
@@ -179,6 +197,9 @@ TraceNext ==
        \/ TraceFenceBroker
        \/ TraceFenced
        \/ TraceRegisterBroker
+       \/ TraceUnfenceBroker
+       \/ TraceDeposedAlterPartition
+       \/ TraceRefuseAlterPartition
        \/ TraceBecomeLeader
        \/ TraceFollowerTruncate
        \/ TraceFollowerFetch

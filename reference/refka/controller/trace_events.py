@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from refka.controller.cluster_control import FENCE
+from refka.controller.cluster_control import FENCE, UNFENCE
 from refka.controller.partition_change import NO_LEADER, NO_LEADER_CHANGE, RECOVERING
 from refka.core import trace
 from refka.metadata.records import BrokerRegistrationChangeRecord, RegisterBrokerRecord
@@ -50,6 +50,8 @@ def committed(
             )
         elif _fences(record):
             yield trace.FenceBroker(node, record.broker_id, record.broker_epoch, states)
+        elif _unfences(record):
+            yield trace.UnfenceBroker(node, record.broker_id, record.broker_epoch)
         elif _shuts_down(record):
             yield trace.ControlledShutdown(node, record.broker_id, record.broker_epoch, states)
         elif isinstance(record, PartitionRecord) and record.leader >= 0:
@@ -64,6 +66,10 @@ def committed(
 
 def _fences(record: Any) -> bool:
     return isinstance(record, BrokerRegistrationChangeRecord) and record.fenced == FENCE
+
+
+def _unfences(record: Any) -> bool:
+    return isinstance(record, BrokerRegistrationChangeRecord) and record.fenced == UNFENCE
 
 
 def _shuts_down(record: Any) -> bool:

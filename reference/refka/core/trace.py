@@ -38,6 +38,9 @@ ControlledShutdown     Election ``CleanShutdown`` then              ``QuorumCont
                        moves the broker's leaderships and ISR
                        memberships away before it stops)
 RegisterBroker         Election ``RegisterBroker``                  ``QuorumController.commit``
+UnfenceBroker          Election ``UnfenceBroker`` (a broker fenced  ``QuorumController.commit``
+                       while it ran heartbeats again; also each
+                       registration's first heartbeat)
 Flush                  Election ``Flush``                           ``PartitionLog.flush`` (hook
                                                                     set by ``Replica``; one inside
                                                                     an append: after its event)
@@ -295,6 +298,15 @@ class FenceBroker(TraceEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class UnfenceBroker(TraceEvent):
+    """The controller unfenced ``broker`` at a heartbeat (after its registration, or after a
+    fencing while it ran: its heartbeats had not arrived); no partition changes with it."""
+
+    broker: int
+    broker_epoch: int
+
+
+@dataclass(frozen=True, slots=True)
 class ControlledShutdown(TraceEvent):
     """``broker`` asked to shut down (KIP-631): the controller took it out of every ISR and
     moved its leaderships; ``partitions``: the state of each partition that changed with it."""
@@ -474,6 +486,7 @@ EVENT_TYPES: tuple[type[TraceEvent], ...] = (
     FenceBroker,
     ControlledShutdown,
     RegisterBroker,
+    UnfenceBroker,
     JoinGroup,
     RejoinGroup,
     CompleteJoin,
