@@ -15,6 +15,15 @@
 (* drops members that did not rejoin; Dead (group deletion) is not         *)
 (* modelled. Requests and responses are atomic steps.                      *)
 (*                                                                         *)
+(* The coordinator writes the group (GroupMetadata: generation, members,   *)
+(* assignment) to __consumer_offsets when the leader's assignment arrives  *)
+(* and when a join phase ends with no member; the write commits later      *)
+(* (CommitGroupRecord). CoordinatorFailover: the next coordinator (another *)
+(* broker, or the same one restarted) reloads the group from the log: the  *)
+(* last record written if its replicas had it, else the last committed;    *)
+(* the group is Stable with its members (Empty without), pending members   *)
+(* and joins are lost, offsets commits after the record are lost with it.  *)
+(*                                                                         *)
 (* Switch: FenceCommits = FALSE accepts an OffsetCommit whatever its       *)
 (* member id and generation: a zombie consumer commits after its           *)
 (* generation ended.                                                       *)
@@ -37,14 +46,19 @@ VARIABLES
     memberGen,      \* memberGen[m]: the generation m believes it is in (0: none)
     memberPhase,    \* memberPhase[m]: "out" | "joining" | "syncing" | "stable"
     owned,          \* owned[m]: partitions m believes it owns
-    commits         \* accepted OffsetCommits: <<member, coordinator generation, partition>>
+    commits,        \* accepted OffsetCommits: <<member, coordinator generation, partition>>
+    written,        \* the last GroupMetadata record written: [generation, members, assignment]
+    stored          \* the last one committed (a failover loads one of the two)
 
 vars == <<groupState, generation, members, joined, assignment, memberGen, memberPhase,
-          owned, commits>>
+          owned, commits, written, stored>>
+logVars == <<written, stored>>
 coordinatorVars == <<groupState, generation, members, joined, assignment>>
 
 (* Any change of membership restarts the rebalance. *)
 RebalanceState == IF groupState = "Empty" THEN "Empty" ELSE "PreparingRebalance"
+
+NoRecord == [generation |-> 0, members |-> {}, assignment |-> [p \in Partitions |-> None]]
 
 ----------------------------------------------------------------------------
 Init ==
@@ -57,6 +71,8 @@ Init ==
     /\ memberPhase = [m \in Members |-> "out"]
     /\ owned = [m \in Members |-> {}]
     /\ commits = {}
+    /\ written = NoRecord
+    /\ stored = NoRecord
 
 (* A member that is out of the group sends JoinGroup. *)
 JoinGroup(m) ==
@@ -65,7 +81,7 @@ JoinGroup(m) ==
     /\ members' = members \cup {m}
     /\ joined' = joined \cup {m}
     /\ memberPhase' = [memberPhase EXCEPT ![m] = "joining"]
-    /\ UNCHANGED <<generation, assignment, memberGen, owned, commits>>
+    /\ UNCHANGED <<generation, assignment, memberGen, owned, commits, written, stored>>
 
 (* A stable member's heartbeat: REBALANCE_IN_PROGRESS makes it revoke its *)
 (* partitions (eager protocol) and rejoin; UNKNOWN_MEMBER_ID or           *)
@@ -83,20 +99,22 @@ Heartbeat(m) ==
           /\ memberGen' = [memberGen EXCEPT ![m] = 0]
           /\ owned' = [owned EXCEPT ![m] = {}]
           /\ UNCHANGED joined
-    /\ UNCHANGED <<groupState, generation, members, assignment, commits>>
+    /\ UNCHANGED <<groupState, generation, members, assignment, commits, logVars>>
 
 (* A stable member sends JoinGroup on its own (its subscription changed, *)
 (* or the leader saw new metadata): it revokes its partitions (eager      *)
-(* protocol) and the group rebalances.                                    *)
+(* protocol) and the group rebalances. JoinGroup carries no generation:   *)
+(* after a failover the member's may be one the log lost, and a member    *)
+(* whose JoinGroup or SyncGroup the old coordinator dropped sends it anew. *)
 RejoinGroup(m) ==
-    /\ memberPhase[m] = "stable"
-    /\ m \in members /\ memberGen[m] = generation
+    /\ memberPhase[m] # "out"
+    /\ m \in members
     /\ groupState = "Stable"
     /\ groupState' = "PreparingRebalance"
     /\ joined' = joined \cup {m}
     /\ memberPhase' = [memberPhase EXCEPT ![m] = "joining"]
     /\ owned' = [owned EXCEPT ![m] = {}]
-    /\ UNCHANGED <<generation, members, assignment, memberGen, commits>>
+    /\ UNCHANGED <<generation, members, assignment, memberGen, commits, logVars>>
 
 (* The join phase ends: members that did not rejoin are dropped and the *)
 (* rest enter the next generation (ClassicGroup.init_next_generation).  *)
@@ -111,14 +129,29 @@ CompleteJoin ==
     /\ assignment' = [p \in Partitions |-> None]
     /\ memberGen' = [m \in Members |-> IF m \in joined THEN generation + 1 ELSE memberGen[m]]
     /\ memberPhase' = [m \in Members |-> IF m \in joined THEN "syncing" ELSE memberPhase[m]]
-    /\ UNCHANGED <<owned, commits>>
+    /\ UNCHANGED <<owned, commits, written, stored>>
 
-(* The leader's SyncGroup carries the assignment; the group is Stable. *)
+(* The join phase ends with no member left (all expired or left): the      *)
+(* group is Empty in the next generation, and the coordinator writes it.   *)
+CompleteEmptyJoin ==
+    /\ groupState = "PreparingRebalance"
+    /\ generation < MaxGeneration
+    /\ joined = {}
+    /\ generation' = generation + 1
+    /\ members' = {}
+    /\ groupState' = "Empty"
+    /\ assignment' = [p \in Partitions |-> None]
+    /\ written' = [generation |-> generation + 1, members |-> {}, assignment |-> assignment']
+    /\ UNCHANGED <<joined, memberGen, memberPhase, owned, commits, stored>>
+
+(* The leader's SyncGroup carries the assignment; the group is Stable and *)
+(* the coordinator writes it.                                             *)
 SyncGroupLeader ==
     /\ groupState = "CompletingRebalance"
     /\ \E a \in [Partitions -> members] : assignment' = a
     /\ groupState' = "Stable"
-    /\ UNCHANGED <<generation, members, joined, memberGen, memberPhase, owned, commits>>
+    /\ written' = [generation |-> generation, members |-> members, assignment |-> assignment']
+    /\ UNCHANGED <<generation, members, joined, memberGen, memberPhase, owned, commits, stored>>
 
 (* A member's SyncGroup response: its partitions, or ILLEGAL_GENERATION. *)
 SyncGroup(m) ==
@@ -131,7 +164,7 @@ SyncGroup(m) ==
        ELSE /\ memberPhase' = [memberPhase EXCEPT ![m] = "out"]
             /\ memberGen' = [memberGen EXCEPT ![m] = 0]
             /\ UNCHANGED owned
-    /\ UNCHANGED <<coordinatorVars, commits>>
+    /\ UNCHANGED <<coordinatorVars, commits, logVars>>
 
 (* session.timeout.ms passes without a heartbeat from m: the coordinator   *)
 (* removes it. m does not know, and keeps its partitions: a zombie.        *)
@@ -141,7 +174,7 @@ MemberExpired(m) ==
     /\ joined' = joined \ {m}
     /\ groupState' = IF members = {m} /\ groupState # "PreparingRebalance"
                      THEN "Empty" ELSE "PreparingRebalance"
-    /\ UNCHANGED <<generation, assignment, memberGen, memberPhase, owned, commits>>
+    /\ UNCHANGED <<generation, assignment, memberGen, memberPhase, owned, commits, written, stored>>
 
 (* LeaveGroup: m gives up its partitions and the group rebalances. *)
 LeaveGroup(m) ==
@@ -153,7 +186,7 @@ LeaveGroup(m) ==
     /\ memberPhase' = [memberPhase EXCEPT ![m] = "out"]
     /\ memberGen' = [memberGen EXCEPT ![m] = 0]
     /\ owned' = [owned EXCEPT ![m] = {}]
-    /\ UNCHANGED <<generation, assignment, commits>>
+    /\ UNCHANGED <<generation, assignment, commits, logVars>>
 
 (* OffsetCommit for a partition m believes it owns. The coordinator accepts *)
 (* it only from a current member in the current generation.                  *)
@@ -164,10 +197,36 @@ CommitOffset(m, p) ==
          /\ memberGen[m] = generation
          /\ groupState \in {"Stable", "PreparingRebalance"}
     /\ commits' = commits \cup {<<m, generation, p>>}
-    /\ UNCHANGED <<coordinatorVars, memberGen, memberPhase, owned>>
+    /\ UNCHANGED <<coordinatorVars, memberGen, memberPhase, owned, logVars>>
+
+(* The last GroupMetadata record reaches the HW of its offsets partition. *)
+CommitGroupRecord ==
+    /\ stored # written
+    /\ stored' = written
+    /\ UNCHANGED <<coordinatorVars, memberGen, memberPhase, owned, commits, written>>
+
+(* Another broker (or the same, restarted) becomes the group's coordinator *)
+(* and loads it from __consumer_offsets (GroupCoordinator.load): the last   *)
+(* record its log holds, committed or not. Pending members and joins are    *)
+(* lost; commits written after a lost record are lost with it. The members *)
+(* learn it from their next answers (Heartbeat, SyncGroup).                *)
+CoordinatorFailover ==
+    /\ \E r \in {stored, written} :
+        /\ groupState' = IF r.members = {} THEN "Empty" ELSE "Stable"
+        /\ generation' = r.generation
+        /\ members' = r.members
+        /\ joined' = {}
+        /\ assignment' = r.assignment
+        /\ written' = r
+        /\ stored' = r
+        /\ commits' = {c \in commits : c[2] <= r.generation}
+    /\ UNCHANGED <<memberGen, memberPhase, owned>>
 
 Next ==
     \/ CompleteJoin
+    \/ CompleteEmptyJoin
+    \/ CommitGroupRecord
+    \/ CoordinatorFailover
     \/ SyncGroupLeader
     \/ \E m \in Members :
         \/ JoinGroup(m)

@@ -16,6 +16,11 @@ that the coordinator's events imply, each at the last moment it can be (docs/spe
 
 A member the coordinator fenced (expired) learns it at no particular moment: the spec keeps it
 a zombie, which is what lets its later commits show.
+
+A ``LoadGroups`` of the group's offsets partition (another broker, or the same restarted,
+became its coordinator) is ``CoordinatorFailover`` (a group the log does not hold comes back
+Empty at generation 0); the group's events of another broker after it are a coordinator that
+has not learned it was replaced: ``DeposedCoordinator``, a stuttering step.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from refka.core import trace as ev
+from refka.group.partitioner import partition_for
 from refka.sim.clients.wire import decode_assignment
 from refka.spec_trace import TraceError
 
@@ -80,6 +86,7 @@ class _Converter:
     joined: set[int] = field(default_factory=set)
     syncing: set[int] = field(default_factory=set)  # in the generation, no SyncGroup answer yet
     steps: list[GroupStep] = field(default_factory=list)
+    coordinator: int | None = None  # the broker that loaded the group last
 
     def member(self, member_id: str) -> int:
         return self.ids.setdefault(member_id, len(self.ids) + 1)
@@ -87,7 +94,30 @@ class _Converter:
     def add(self, action: str, at: tuple[int, int, str], **fields: object) -> None:
         self.steps.append(GroupStep(action, *at, **fields))  # type: ignore[arg-type]
 
+    def assignment(self, pairs: Iterable[tuple[str, bytes]]) -> tuple[tuple[int, int], ...]:
+        out = sorted((p, self.member(m)) for m, data in pairs
+                     for p in decode_assignment(data, self.topic))  # fmt: skip
+        self.partitions.update(p for p, _ in out)
+        return tuple(out)
+
+    def load(self, event: ev.LoadGroups, at: tuple[int, int, str]) -> None:
+        if partition_for(self.group, event.partitions) != event.partition:
+            return
+        first = self.coordinator is None and not self.steps
+        self.coordinator = event.node
+        if first:
+            return  # the first coordinator: the spec's Init
+        loaded = next((g for g in event.groups if g[0] == self.group), None)
+        generation, state, pairs = loaded[1:] if loaded else (0, "Empty", ())
+        self.joined, self.syncing = set(), set()
+        members = tuple(sorted(self.member(m) for m, _ in pairs))
+        self.add("CoordinatorFailover", at, generation=generation, state=state,
+                 members=members, assignment=self.assignment(pairs))  # fmt: skip
+
     def convert(self, event: ev.TraceEvent, at: tuple[int, int, str]) -> None:
+        if self.coordinator is not None and event.node != self.coordinator:
+            self.add("DeposedCoordinator", at, note="a coordinator the group has left")
+            return
         match event:
             case ev.JoinGroup():
                 m = self.member(event.member)
@@ -107,15 +137,11 @@ class _Converter:
                             self.add("SyncGroupFailed", at, member=m)
                         self.add("Rejoin", at, member=m)
                 self.joined, self.syncing = set(), set(members)
-                note = "" if members else "a join phase ends with no member: not in the spec"
                 self.add("CompleteJoin", at, generation=event.generation, state=event.state,
-                         members=members, note=note)  # fmt: skip
+                         members=members)  # fmt: skip
             case ev.SyncGroupLeader():
-                pairs = sorted((p, self.member(m)) for m, data in event.assignment
-                               for p in decode_assignment(data, self.topic))  # fmt: skip
-                self.partitions.update(p for p, _ in pairs)
                 self.add("SyncGroupLeader", at, generation=event.generation,
-                         assignment=tuple(pairs))  # fmt: skip
+                         assignment=self.assignment(event.assignment))  # fmt: skip
                 for member_id, _ in event.assignment:
                     self.add("SyncGroup", at, member=self.member(member_id))
                 self.syncing = set()
@@ -141,7 +167,9 @@ def group_steps(events: Iterable[ev.TraceEvent], topic: str = "sim",
     """The steps of consumer group ``group`` (its commits of ``topic``), in trace order."""
     conv = _Converter(group, topic)
     for line, event in enumerate(events, start=1):
-        if isinstance(event, _GROUP_EVENTS) and event.group == group:
+        if isinstance(event, ev.LoadGroups):
+            conv.load(event, (event.node, line, repr(event)))
+        elif isinstance(event, _GROUP_EVENTS) and event.group == group:
             conv.convert(event, (event.node, line, repr(event)))
     if not conv.steps:
         raise TraceError(f"no event of consumer group {group!r} in the trace")

@@ -18,7 +18,14 @@
 (*    REBALANCE_IN_PROGRESS, or JoinGroup again when it is out) just       *)
 (*    before the CompleteJoin it is in; SyncGroup (its answer) just after  *)
 (*    the leader's SyncGroupLeader; SyncGroupFailed (an error answer) for  *)
-(*    a member whose generation ended before any SyncGroupLeader.          *)
+(*    a member whose generation ended before any SyncGroupLeader;          *)
+(*  - LoadGroups of the group's offsets partition: CoordinatorFailover,    *)
+(*    the reloaded generation, state, members (and assignment) after it;   *)
+(*    CommitGroupRecord (replication) is no event: it may come anywhere;   *)
+(*  - a CompleteJoin with no member: CompleteEmptyJoin;                    *)
+(*  - the events of a coordinator the group has left (a later LoadGroups  *)
+(*    on another broker; it has not learned yet): DeposedCoordinator, a   *)
+(*    stuttering step (its writes cannot commit, its answers are lost).   *)
 (***************************************************************************)
 EXTENDS ConsumerGroup, TraceData
 
@@ -48,7 +55,7 @@ TraceRejoinGroup ==
 
 TraceCompleteJoin ==
     /\ IsEvent("CompleteJoin")
-    /\ CompleteJoin
+    /\ CompleteJoin \/ CompleteEmptyJoin
     /\ generation' = Ev.generation /\ members' = Ev.members /\ groupState' = Ev.state
 
 TraceSyncGroupLeader ==
@@ -84,9 +91,20 @@ TraceCommitOffset ==
     /\ generation = Ev.generation
     /\ CommitOffset(Ev.member, Ev.partition)
 
+TraceCoordinatorFailover ==
+    /\ IsEvent("CoordinatorFailover")
+    /\ CoordinatorFailover
+    /\ generation' = Ev.generation /\ members' = Ev.members /\ groupState' = Ev.state
+    /\ Ev.members # {} => assignment' = Ev.assignment
+
+TraceDeposedCoordinator == IsEvent("DeposedCoordinator") /\ UNCHANGED vars
+
+(* Replication, not an event: the last group record commits. *)
+TraceCommitGroupRecord == CommitGroupRecord /\ UNCHANGED pos
+
 TraceInit == Init /\ pos = 1
 
-TraceNext ==
+TraceEvent ==
     /\ \/ TraceJoinGroup
        \/ TraceRejoin
        \/ TraceRejoinGroup
@@ -97,7 +115,11 @@ TraceNext ==
        \/ TraceMemberExpired
        \/ TraceLeaveGroup
        \/ TraceCommitOffset
+       \/ TraceCoordinatorFailover
+       \/ TraceDeposedCoordinator
     /\ pos' = pos + 1
+
+TraceNext == TraceEvent \/ TraceCommitGroupRecord
 
 TraceSpec == TraceInit /\ [][TraceNext]_traceVars
 

@@ -52,6 +52,8 @@ ReadHighWatermark      Replication ``ConsumerReadHighWatermark``    ``handle_lis
 AcknowledgeProduce     Replication/Election ``acked`` (the records  ``DelayedProduce.try_complete``
                        an acks=all answer acknowledges); Delivery
                        ``ReceiveResponse``
+LoadGroups             ConsumerGroup ``CoordinatorFailover`` (the   ``GroupCoordinator.load``
+                       groups reloaded from the log)
 JoinGroup              ConsumerGroup ``JoinGroup`` (a new member)   ``GroupCoordinator.
                                                                     _add_member_and_rebalance``
 RejoinGroup            ConsumerGroup ``RejoinGroup`` (a known       ``GroupCoordinator.
@@ -331,6 +333,17 @@ class RegisterBroker(TraceEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class LoadGroups(TraceEvent):
+    """The broker became the coordinator of ``__consumer_offsets``-``partition`` (of
+    ``partitions``) and loaded its groups from the log: each as (group, generation, state,
+    ((member, assignment), ...)); a group the log does not hold is new (Empty, generation 0)."""
+
+    partition: int
+    partitions: int
+    groups: tuple[tuple[str, int, str, tuple[tuple[str, bytes], ...]], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class JoinGroup(TraceEvent):
     """A new ``member`` joined; the group is now in ``state`` (a rebalance) at ``generation``
     (the one before the rebalance completes)."""
@@ -487,6 +500,7 @@ EVENT_TYPES: tuple[type[TraceEvent], ...] = (
     ControlledShutdown,
     RegisterBroker,
     UnfenceBroker,
+    LoadGroups,
     JoinGroup,
     RejoinGroup,
     CompleteJoin,

@@ -749,6 +749,17 @@ class GroupCoordinator(OffsetActions, TxnOffsetActions):
         from refka.group.offsets_loader import load_partition
 
         load_partition(self, partition, records)
+        if self.tracer is not None:  # ConsumerGroup.tla's CoordinatorFailover
+            from refka.core import trace
+
+            loaded = tuple(
+                (g.group_id, g.generation_id, g.state.value,
+                 tuple(sorted((m.member_id, m.assignment) for m in g.members.values())))
+                for g in sorted(self.groups.values(), key=lambda g: g.group_id)
+                if self.partition_for(g.group_id) == partition
+            )  # fmt: skip
+            self.tracer(trace.LoadGroups(self.node, partition,
+                                         self.config.offsets_topic_num_partitions, loaded))  # fmt: skip
 
 
 def _update_member(member: ClassicMember, req: JoinGroupRequest) -> None:
