@@ -100,6 +100,7 @@ class _Converter:
     down: set[int] = field(default_factory=set)  # brokers the spec has stopped and fenced
     live_fenced: set[int] = field(default_factory=set)  # fenced while their process runs
     leader: int = NO_VALUE  # the controller's leader of the partition
+    deposed: set[int] = field(default_factory=set)  # leaders fenced while they ran, unaware
     deposed_sends: set[int] = field(default_factory=set)  # AlterPartitions of deposed leaders
     pending: bool = False  # an AlterPartition the spec holds in flight
 
@@ -162,6 +163,8 @@ class _Converter:
                 self.with_state("Fenced", event.broker, at, event.partitions)
             case ev.FenceBroker() if self.runs_on(event.broker, index):
                 self.live_fenced.add(event.broker)
+                if self.leader == event.broker:
+                    self.deposed.add(event.broker)
                 self.with_state("FenceBroker", event.broker, at, event.partitions)
             case ev.FenceBroker():
                 self.shutdown(event.broker, index, at)
@@ -177,16 +180,20 @@ class _Converter:
                     self.shutdown(event.broker, index - 1, at)
                     self.add("FenceBroker", event.broker, at, leader=-2)  # -2: unchecked
                 self.down.discard(event.broker)
+                self.deposed.discard(event.broker)
                 self.with_state("RegisterBroker", event.broker, at, event.partitions)
 
     def partition_event(self, event: ev.TraceEvent, at: tuple[int, str]) -> None:
         n = event.node
+        if isinstance(event, ev.BecomeFollower | ev.FollowerFetch):
+            self.deposed.discard(n)  # it has learned the new leader
         match event:
             case ev.ElectLeader() if event.leader < 0:
                 self.leader = NO_VALUE
                 self.add("Leaderless", n, at)
             case ev.ElectLeader():
                 self.leader = event.leader
+                self.deposed.discard(event.leader)
                 self.epochs.setdefault(event.leader_epoch, len(self.epochs) + 1)
                 epoch = self.epoch(event.leader_epoch)
                 self.add("ElectLeader", n, at, leader=event.leader, epoch=epoch, isr=event.isr,
@@ -215,7 +222,7 @@ class _Converter:
                          end=event.log_end_offset)  # fmt: skip
             case ev.Flush():
                 self.add("Flush", n, at, offset=event.offset)
-            case ev.SendAlterPartition() if n != self.leader:
+            case ev.SendAlterPartition() if n in self.deposed:
                 self.deposed_sends.add(n)
                 self.add("DeposedAlterPartition", n, at, epoch=self.epoch(event.leader_epoch))
             case ev.HandleAlterPartition() if event.broker in self.deposed_sends:

@@ -256,3 +256,64 @@ def test_an_error_answer_to_a_request_no_longer_in_flight_changes_nothing(tmp_pa
         assert verdict.accepted == accepted, "\n".join(verdict.lines())
         if not accepted:
             assert verdict.step is not None and verdict.step.line == at + 2
+
+
+def test_a_fencing_while_the_broker_runs_is_not_a_stop() -> None:
+    """A broker fenced and then unfenced with no registration, or acting before it registers,
+    ran all along (its heartbeats were lost): no shutdown step; as a deposed leader it still
+    appends, and its AlterPartition and the controller's refusal change nothing."""
+    state = ev.PartitionState
+    events = [
+        ev.ElectLeader(0, "sim", 0, 1, 0, 0, (1, 2), (), False),
+        ev.FenceBroker(0, 1, 3, (state("sim", 0, 2, 1, 1, (2,), (1,)),)),
+        ev.ElectLeader(0, "sim", 0, 2, 1, 1, (2,), (1,), False),
+        ev.LeaderAppend(1, "sim", 0, 0, 0, 1, 0, 0),
+        ev.SendAlterPartition(1, "sim", 0, "ShrinkIsr", (2,), 0, 0, (1, 2), (1,), (3,)),
+        ev.HandleAlterPartition(0, "sim", 0, 1, (1,), "FENCED_LEADER_EPOCH", 2, 1, 1, (2,), (1,)),
+        ev.UnfenceBroker(0, 1, 3),
+        ev.BecomeFollower(1, "sim", 0, 2, 1, 0, 0),
+        ev.FenceBroker(0, 2, 5, (state("sim", 0, -1, 2, 2, (), (1, 2)),)),
+        ev.RegisterBroker(0, 2, 9, False, (state("sim", 0, -1, 2, 3, (), (1,)),)),
+    ]
+    trace = election_steps(events)
+    assert [(s.action, s.node, s.line) for s in trace.steps] == [
+        ("FenceBroker", 1, 2), ("ElectLeader", 0, 3), ("LeaderAppend", 1, 4),
+        ("DeposedAlterPartition", 1, 5), ("RefuseAlterPartition", 0, 6),
+        ("UnfenceBroker", 1, 7), ("FollowerTruncate", 1, 8),
+        ("UncleanShutdown", 2, 9), ("FenceBroker", 2, 9), ("RegisterBroker", 2, 10),
+    ]  # fmt: skip
+    assert trace.steps[2].epoch == 1 and trace.steps[3].epoch == 1  # the deposed epoch
+
+
+def lost_heartbeats_run(seed: int, path: Path) -> Path:
+    """``refka simulate --steps 80`` with crash, pause, partition and network faults."""
+    faults = "crash,partition,pause,network"
+    argv = [sys.executable, "-m", "refka", "simulate", "--seed", str(seed), "--steps", "80",
+            "--faults", faults, "--quiet", "--trace", str(path)]  # fmt: skip
+    subprocess.run(argv, capture_output=True, text=True, timeout=300, check=False)
+    return path
+
+
+@needs_tlc
+def test_a_run_with_lost_heartbeats_is_accepted(tmp_path: Path) -> None:
+    """Seed 6: the controller fences live brokers whose heartbeats were lost, one of them the
+    leader, which still sends an AlterPartition (deposed), and unfences them at their next
+    heartbeat. Rejected before Election.tla fenced live brokers (at the deposed leader's
+    request, taken for a stopped broker's)."""
+    path = lost_heartbeats_run(6, tmp_path / "run.trace")
+    steps = election_steps(read_trace(path.read_text().splitlines())).steps
+    assert {"UnfenceBroker", "DeposedAlterPartition"} <= {s.action for s in steps}
+    verdict = check(path, min_isr=2)
+    assert verdict.accepted, "\n".join(verdict.lines())
+
+
+@pytest.mark.slow
+@needs_tlc
+def test_random_runs_with_network_faults_are_accepted(tmp_path: Path) -> None:
+    """Seeds 0-7 (docs/spec.md's figures): every trace accepted (3 of 8 before)."""
+    paths = [lost_heartbeats_run(seed, tmp_path / f"s{seed}.trace") for seed in range(8)]
+    argv = [sys.executable, "-m", "refka", "spec", "validate", "--jobs", "2", "--spec",
+            "Election", "--min-insync-replicas", "2", *map(str, paths)]  # fmt: skip
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=900, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "8/8 traces accepted" in proc.stdout

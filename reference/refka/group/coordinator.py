@@ -758,8 +758,8 @@ class GroupCoordinator(OffsetActions, TxnOffsetActions):
                 for g in sorted(self.groups.values(), key=lambda g: g.group_id)
                 if self.partition_for(g.group_id) == partition
             )  # fmt: skip
-            self.tracer(trace.LoadGroups(self.node, partition,
-                                         self.config.offsets_topic_num_partitions, loaded))  # fmt: skip
+            count = self.config.offsets_topic_num_partitions
+            self.tracer(trace.LoadGroups(self.node, partition, count, loaded))
 
 
 def _update_member(member: ClassicMember, req: JoinGroupRequest) -> None:
