@@ -19,8 +19,10 @@ a zombie, which is what lets its later commits show.
 
 A ``LoadGroups`` of the group's offsets partition (another broker, or the same restarted,
 became its coordinator) is ``CoordinatorFailover`` (a group the log does not hold comes back
-Empty at generation 0); the group's events of another broker after it are a coordinator that
-has not learned it was replaced: ``DeposedCoordinator``, a stuttering step.
+Empty at generation 0); the record it reloads, if an older one than the last written, is
+committed (``CommitGroupRecord``) just after its write; the group's events of another broker
+after it are a coordinator that has not learned it was replaced: ``DeposedCoordinator``, a
+stuttering step.
 """
 
 from __future__ import annotations
@@ -100,6 +102,17 @@ class _Converter:
         self.partitions.update(p for p, _ in out)
         return tuple(out)
 
+    def committed(self, generation: int) -> None:
+        """The record of ``generation`` that a failover reloads reached the HW: just after its
+        write, when a newer record was written after it (else the failover loads the last)."""
+        writes = [i for i, s in enumerate(self.steps) if s.action == "SyncGroupLeader"
+                  or (s.action == "CompleteJoin" and not s.members)]  # fmt: skip
+        last = [i for i in writes if self.steps[i].generation == generation]
+        if last and last[-1] != writes[-1]:
+            at = self.steps[last[-1]]
+            step = GroupStep("CommitGroupRecord", at.node, at.line, at.source, generation=generation)
+            self.steps.insert(last[-1] + 1, step)
+
     def load(self, event: ev.LoadGroups, at: tuple[int, int, str]) -> None:
         if partition_for(self.group, event.partitions) != event.partition:
             return
@@ -111,6 +124,7 @@ class _Converter:
         generation, state, pairs = loaded[1:] if loaded else (0, "Empty", ())
         self.joined, self.syncing = set(), set()
         members = tuple(sorted(self.member(m) for m, _ in pairs))
+        self.committed(generation)
         self.add("CoordinatorFailover", at, generation=generation, state=state,
                  members=members, assignment=self.assignment(pairs))  # fmt: skip
 

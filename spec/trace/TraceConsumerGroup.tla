@@ -21,7 +21,8 @@
 (*    a member whose generation ended before any SyncGroupLeader;          *)
 (*  - LoadGroups of the group's offsets partition: CoordinatorFailover,    *)
 (*    the reloaded generation, state, members (and assignment) after it;   *)
-(*    CommitGroupRecord (replication) is no event: it may come anywhere;   *)
+(*    CommitGroupRecord (replication, no event) just after the write of   *)
+(*    the record it reloads, when that is not the last one written;        *)
 (*  - a CompleteJoin with no member: CompleteEmptyJoin;                    *)
 (*  - the events of a coordinator the group has left (a later LoadGroups  *)
 (*    on another broker; it has not learned yet): DeposedCoordinator, a   *)
@@ -99,12 +100,16 @@ TraceCoordinatorFailover ==
 
 TraceDeposedCoordinator == IsEvent("DeposedCoordinator") /\ UNCHANGED vars
 
-(* Replication, not an event: the last group record commits. *)
-TraceCommitGroupRecord == CommitGroupRecord /\ UNCHANGED pos
+(* Replication, not an event: the converter places it just after the    *)
+(* write of the record a later failover reloads, when a newer one exists. *)
+TraceCommitGroupRecord ==
+    /\ IsEvent("CommitGroupRecord")
+    /\ written.generation = Ev.generation
+    /\ CommitGroupRecord \/ (stored = written /\ UNCHANGED vars)
 
 TraceInit == Init /\ pos = 1
 
-TraceEvent ==
+TraceNext ==
     /\ \/ TraceJoinGroup
        \/ TraceRejoin
        \/ TraceRejoinGroup
@@ -117,9 +122,8 @@ TraceEvent ==
        \/ TraceCommitOffset
        \/ TraceCoordinatorFailover
        \/ TraceDeposedCoordinator
+       \/ TraceCommitGroupRecord
     /\ pos' = pos + 1
-
-TraceNext == TraceEvent \/ TraceCommitGroupRecord
 
 TraceSpec == TraceInit /\ [][TraceNext]_traceVars
 
