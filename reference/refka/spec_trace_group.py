@@ -110,7 +110,9 @@ class _Converter:
         last = [i for i in writes if self.steps[i].generation == generation]
         if last and last[-1] != writes[-1]:
             at = self.steps[last[-1]]
-            step = GroupStep("CommitGroupRecord", at.node, at.line, at.source, generation=generation)
+            step = GroupStep(
+                "CommitGroupRecord", at.node, at.line, at.source, generation=generation
+            )
             self.steps.insert(last[-1] + 1, step)
 
     def load(self, event: ev.LoadGroups, at: tuple[int, int, str]) -> None:
