@@ -747,6 +747,32 @@ class BrokerConfig(ConfigModel):
         ge=1,
         le=INT_MAX,
     )
+    group_consumer_session_timeout_ms: int = _f(
+        45000,
+        "The timeout to detect client failures when using the consumer group protocol.",
+        ge=1,
+        le=INT_MAX,
+    )
+    group_consumer_heartbeat_interval_ms: int = _f(
+        5000,
+        "The heartbeat interval given to the members of a consumer group.",
+        ge=1,
+        le=INT_MAX,
+    )
+    group_consumer_max_size: int = _f(
+        INT_MAX,
+        "The maximum number of consumers that a single consumer group can accommodate.",
+        ge=1,
+        le=INT_MAX,
+    )
+    group_consumer_assignors: str = _f(
+        "org.apache.kafka.coordinator.group.assignor.UniformAssignor,"
+        "org.apache.kafka.coordinator.group.assignor.RangeAssignor",
+        "The server side assignors as a list of either names for builtin assignors or full "
+        "class names for customer assignors. The first one in the list is considered as the "
+        "default assignor to be used in the case where the consumer does not specify an "
+        "assignor. The supported builtin assignors are: uniform, range.",
+    )
 
     # --- transactions and idempotence -------------------------------------------------
     transactional_id_expiration_ms: int = _f(

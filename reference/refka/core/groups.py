@@ -121,6 +121,11 @@ class GroupService:
     def node(self) -> Node:
         return self._topics.node
 
+    @property
+    def image(self) -> MetadataImage:
+        """The metadata image (KIP-848 heartbeats resolve subscriptions against it)."""
+        return self._topics.image
+
     def hosted(self, topic: str, partition: int) -> bool:
         """Whether ``topic``-``partition`` exists on this node (OffsetCommit checks it first)."""
         known = self._topics.image.topics_by_name.get(topic)

@@ -18,8 +18,20 @@ class GroupConfig:
     offsets_retention_minutes: int = 7 * 24 * 60
     offsets_retention_check_interval_ms: int = 600_000
     offset_metadata_max_bytes: int = 4096
+    # KIP-848 consumer groups (group.protocol=consumer)
+    group_consumer_session_timeout_ms: int = 45_000
+    group_consumer_heartbeat_interval_ms: int = 5_000
+    group_consumer_max_size: int = 2**31 - 1
+    group_consumer_assignors: str = "uniform,range"
     # OffsetCommit checks member id and generation (off only under Bug.ZOMBIE_COMMIT)
     fence_offset_commits: bool = True
+
+    @property
+    def consumer_assignors(self) -> tuple[str, ...]:
+        """``group.consumer.assignors`` as assignor names (a class name counts by its last
+        component: ``...UniformAssignor`` is ``uniform``)."""
+        names = [n.strip().rsplit(".", 1)[-1] for n in self.group_consumer_assignors.split(",")]
+        return tuple(n.lower().removesuffix("assignor") for n in names if n)
 
     @property
     def offsets_retention_ms(self) -> int:
@@ -28,11 +40,13 @@ class GroupConfig:
     @classmethod
     def from_properties(cls, properties: Mapping[str, object]) -> GroupConfig:
         """Read ``group.*`` / ``offsets.*`` / ``offset.*`` keys (e.g. from server.properties)."""
-        values = {}
+        values: dict[str, object] = {}
         for name in cls.__dataclass_fields__:
             key = name.replace("_", ".")
             if key in properties and name != "fence_offset_commits":
-                values[name] = int(str(properties[key]))
+                default = cls.__dataclass_fields__[name].default
+                raw = str(properties[key])
+                values[name] = raw if isinstance(default, str) else int(raw)
         return cls(**values)  # type: ignore[arg-type]
 
 

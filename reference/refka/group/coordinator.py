@@ -27,6 +27,8 @@ from kio.schema.errors import ErrorCode
 from refka.group import records as rec
 from refka.group.classic_group import ClassicGroup
 from refka.group.config import GroupConfig, retention_check
+from refka.group.consumer_coordinator import ConsumerGroupActions
+from refka.group.consumer_group import ConsumerGroup
 from refka.group.member import ClassicMember
 from refka.group.messages import (
     Append,
@@ -66,12 +68,13 @@ E = ErrorCode
 
 
 @dataclass(slots=True)
-class GroupCoordinator(OffsetActions, TxnOffsetActions):
+class GroupCoordinator(OffsetActions, TxnOffsetActions, ConsumerGroupActions):
     config: GroupConfig
     rng: RandomBits
     owned_partitions: frozenset[int] | None = None  # None: this broker owns every partition
     loading_partitions: frozenset[int] = frozenset()  # led, still being replayed
     groups: dict[str, ClassicGroup] = field(default_factory=dict)
+    consumer_groups: dict[str, ConsumerGroup] = field(default_factory=dict)  # KIP-848
     offsets: dict[str, dict[TopicPartition, StoredOffset]] = field(default_factory=dict)
     pending_offsets: dict[str, dict[TopicPartition, StoredOffset]] = field(default_factory=dict)
     pending_txn_offsets: dict[int, TxnOffsets] = field(default_factory=dict)  # by producer id
@@ -630,6 +633,7 @@ class GroupCoordinator(OffsetActions, TxnOffsetActions):
 
     def next_deadline_ms(self) -> int | None:
         deadlines = [d for g in self.groups.values() for d in _group_deadlines(g)]
+        deadlines += self.consumer_deadlines()
         if self.next_retention_check_ms is not None:
             deadlines.append(self.next_retention_check_ms)
         return min(deadlines, default=None)
@@ -640,6 +644,7 @@ class GroupCoordinator(OffsetActions, TxnOffsetActions):
         effects: list[Effect] = []
         for group in list(self.groups.values()):
             effects += self._tick_group(group, now_ms)
+        self._tick_consumer_groups(now_ms)
         due, self.next_retention_check_ms = retention_check(
             self.next_retention_check_ms, now_ms, self.config.offsets_retention_check_interval_ms
         )
@@ -721,6 +726,11 @@ class GroupCoordinator(OffsetActions, TxnOffsetActions):
             self.partition_for(group.group_id), key, rec.encode_group_metadata_value(value)
         )
 
+    def _delete_classic_metadata(self, group_id: str) -> None:
+        """A tombstone for the classic group's metadata (it became a consumer group)."""
+        key = rec.encode_group_metadata_key(rec.GroupMetadataKey(group_id))
+        self._record(self.partition_for(group_id), key, None)
+
     def unload(self, partition: int) -> list[Effect]:
         """Forget the groups of ``partition``: another broker leads it now (Kafka's
         ``onResignation``). Members waiting for a JoinGroup or SyncGroup answer are told
@@ -734,6 +744,8 @@ class GroupCoordinator(OffsetActions, TxnOffsetActions):
                 if member.awaiting_sync is not None:
                     effects.append(Reply(member.awaiting_sync, SyncGroupResult(E.not_coordinator)))
                 member.awaiting_join = member.awaiting_sync = None
+        for group_id in [g for g in self.consumer_groups if self.partition_for(g) == partition]:
+            del self.consumer_groups[group_id]
         for offsets in (self.offsets, self.pending_offsets):
             for group_id in [g for g in offsets if self.partition_for(g) == partition]:
                 del offsets[group_id]
@@ -746,9 +758,12 @@ class GroupCoordinator(OffsetActions, TxnOffsetActions):
 
     def load(self, partition: int, records: Iterable[object]) -> None:
         """Replay one ``__consumer_offsets`` partition on start (see ``offsets_loader``)."""
+        from refka.group.consumer_loader import load_consumer_groups
         from refka.group.offsets_loader import load_partition
 
-        load_partition(self, partition, records)
+        replayed = list(records)
+        load_partition(self, partition, replayed)
+        load_consumer_groups(self, replayed)
         if self.tracer is not None:  # ConsumerGroup.tla's CoordinatorFailover
             from refka.core import trace
 

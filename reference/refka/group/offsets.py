@@ -38,6 +38,7 @@ from refka.group.state import GroupState
 if TYPE_CHECKING:
     from refka.core.trace import Tracer
     from refka.group.config import GroupConfig
+    from refka.group.consumer_group import ConsumerGroup
 
 TopicPartition = tuple[str, int]
 PendingCommit = tuple[str, TopicPartition, "StoredOffset"]  # group id, partition, offset
@@ -61,6 +62,7 @@ class OffsetActions:
     if TYPE_CHECKING:
         config: GroupConfig
         groups: dict[str, ClassicGroup]
+        consumer_groups: dict[str, ConsumerGroup]
         offsets: dict[str, dict[TopicPartition, StoredOffset]]
         pending_offsets: dict[str, dict[TopicPartition, StoredOffset]]
         _staged: dict[int, list[PendingCommit]]
@@ -181,6 +183,9 @@ class OffsetActions:
         error = self._coordinator_error(group_id)
         if error is not None:
             return error
+        consumer = self.consumer_groups.get(group_id)
+        if consumer is not None:
+            return consumer.validate_offset_commit(member_id, generation_id)
         group = self.groups.get(group_id)
         simple = generation_id < 0 and not member_id and group_instance_id is None
         fenced = self.config.fence_offset_commits

@@ -2,7 +2,8 @@
 
 FindCoordinator, JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch,
 DescribeGroups, ListGroups, DeleteGroups and OffsetDelete, over the classic group coordinator
-(``refka.group``). KIP-848's ConsumerGroupHeartbeat is not served.
+(``refka.group``); KIP-848's ConsumerGroupHeartbeat and ConsumerGroupDescribe are in
+``refka.handlers.consumer_group``.
 
 Each handler is ``handle_x(groups, ctx, request)``: ``groups`` is the core's
 ``refka.core.groups.GroupService`` (the coordinator, ``__consumer_offsets``, the node's address).
@@ -25,7 +26,14 @@ from refka.core.groups import GroupService
 from refka.core.transactions import TransactionService
 from refka.group import messages as msg
 from refka.handlers import group_acls
+from refka.handlers.consumer_group import (
+    consumer_group_heartbeat_response,
+    handle_consumer_group_describe,
+    handle_consumer_group_heartbeat,
+)
 from refka.handlers.group_apis import (
+    CONSUMER_GROUP_DESCRIBE,
+    CONSUMER_GROUP_HEARTBEAT,
     DELETE_GROUPS,
     DESCRIBE_GROUPS,
     FIND_COORDINATOR,
@@ -643,6 +651,7 @@ RESPONDERS: dict[int, Callable[[int, Any], Any]] = {
     TXN_OFFSET_COMMIT: txn_offset_commit_response,
     OFFSET_DELETE: offset_delete_response,
     DELETE_GROUPS: delete_groups_response,
+    CONSUMER_GROUP_HEARTBEAT: consumer_group_heartbeat_response,
 }
 
 HANDLERS: dict[int, Callable[[GroupService, RequestContext, Any], Any]] = {
@@ -657,6 +666,8 @@ HANDLERS: dict[int, Callable[[GroupService, RequestContext, Any], Any]] = {
     LIST_GROUPS: handle_list_groups,
     DELETE_GROUPS: handle_delete_groups,
     OFFSET_DELETE: handle_offset_delete,
+    CONSUMER_GROUP_HEARTBEAT: handle_consumer_group_heartbeat,
+    CONSUMER_GROUP_DESCRIBE: handle_consumer_group_describe,
 }
 
 

@@ -16,7 +16,9 @@ from kio.schema.errors import ErrorCode
 
 from refka.core.context import RequestContext
 from refka.group import messages as msg
+from refka.group.consumer_messages import ConsumerHeartbeatResult
 from refka.handlers.group_apis import (
+    CONSUMER_GROUP_HEARTBEAT,
     HEARTBEAT,
     JOIN_GROUP,
     LEAVE_GROUP,
@@ -32,6 +34,7 @@ _DENIED_RESULTS: dict[int, Callable[[Any], Any]] = {
     JOIN_GROUP: lambda _r: msg.JoinGroupResult(DENIED),
     SYNC_GROUP: lambda _r: msg.SyncGroupResult(DENIED),
     HEARTBEAT: lambda _r: msg.HeartbeatResult(DENIED),
+    CONSUMER_GROUP_HEARTBEAT: lambda _r: ConsumerHeartbeatResult(DENIED),
     LEAVE_GROUP: lambda _r: msg.LeaveGroupResult(DENIED),
     OFFSET_DELETE: lambda _r: msg.OffsetDeleteResult(DENIED),
     OFFSET_COMMIT: lambda r: msg.OffsetCommitResult(

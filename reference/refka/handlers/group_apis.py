@@ -7,6 +7,7 @@ from __future__ import annotations
 OFFSET_COMMIT, OFFSET_FETCH, FIND_COORDINATOR, JOIN_GROUP = 8, 9, 10, 11
 HEARTBEAT, LEAVE_GROUP, SYNC_GROUP, DESCRIBE_GROUPS, LIST_GROUPS = 12, 13, 14, 15, 16
 DELETE_GROUPS, OFFSET_DELETE = 42, 47
+CONSUMER_GROUP_HEARTBEAT, CONSUMER_GROUP_DESCRIBE = 68, 69  # KIP-848
 
 NAMES = {
     OFFSET_COMMIT: "OffsetCommit",
@@ -20,6 +21,8 @@ NAMES = {
     LIST_GROUPS: "ListGroups",
     DELETE_GROUPS: "DeleteGroups",
     OFFSET_DELETE: "OffsetDelete",
+    CONSUMER_GROUP_HEARTBEAT: "ConsumerGroupHeartbeat",
+    CONSUMER_GROUP_DESCRIBE: "ConsumerGroupDescribe",
 }
 
 # Apache Kafka 4.4's ranges (DeleteGroups v3, whose results add an error message, is declared in
@@ -38,4 +41,6 @@ SUPPORTED_VERSIONS = {
     LIST_GROUPS: (0, 5),
     DELETE_GROUPS: (0, 3),
     OFFSET_DELETE: (0, 0),
+    CONSUMER_GROUP_HEARTBEAT: (0, 1),
+    CONSUMER_GROUP_DESCRIBE: (0, 1),
 }

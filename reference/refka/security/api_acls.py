@@ -79,6 +79,8 @@ API_ACLS: dict[int, tuple[Rule, ...]] = {
     65: ((TXN, Op.DESCRIBE),),  # DescribeTransactions
     66: ((TXN, Op.DESCRIBE),),  # ListTransactions: the ids it may describe
     67: ((CLUSTER, Op.CLUSTER_ACTION),),  # AllocateProducerIds (controller)
+    68: ((GROUP, Op.READ),),  # ConsumerGroupHeartbeat
+    69: ((GROUP, Op.DESCRIBE),),  # ConsumerGroupDescribe
     74: ((CLUSTER, Op.DESCRIBE_CONFIGS),),  # ListConfigResources
     75: ((TOPIC, Op.DESCRIBE),),  # DescribeTopicPartitions
 }

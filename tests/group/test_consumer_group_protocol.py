@@ -1,0 +1,236 @@
+"""KIP-848 consumer groups in the coordinator, sans-I/O: epochs, reconciliation (a partition
+moves only after its previous owner revoked it: NoPartitionOwnedTwice of
+spec/ConsumerGroupProtocol.tla), fencing, static membership, session expiry, the records
+written to __consumer_offsets and their replay at failover."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Iterable
+
+import pytest
+from kio.schema.errors import ErrorCode
+from refka.group import consumer_records as crec
+from refka.group.config import GroupConfig
+from refka.group.consumer_messages import ConsumerHeartbeatRequest as Hb
+from refka.group.consumer_messages import ConsumerHeartbeatResult
+from refka.group.coordinator import GroupCoordinator
+from refka.group.messages import Append, Reply
+from refka.group.records import iter_key_values
+
+E = ErrorCode
+T1, T2 = uuid.UUID(int=1), uuid.UUID(int=2)
+SESSION_MS = 10_000
+
+
+class Topics:
+    def __init__(self, **counts: int) -> None:
+        self.topics = {
+            name: (uuid.UUID(int=i + 1), n) for i, (name, n) in enumerate(counts.items())
+        }
+
+    def lookup(self, name: str) -> tuple[uuid.UUID, int] | None:
+        return self.topics.get(name)
+
+    def names(self) -> Iterable[str]:
+        return self.topics.keys()
+
+
+def coordinator(**config: object) -> GroupCoordinator:
+    values: dict[str, object] = {"group_consumer_session_timeout_ms": SESSION_MS} | config
+    return GroupCoordinator(GroupConfig(**values), random.Random(0))  # type: ignore[arg-type]
+
+
+class Member:
+    """A client of the protocol: it owns what its last response assigned (revoking first)."""
+
+    def __init__(self, c: GroupCoordinator, topics: Topics, member_id: str, **join: object) -> None:
+        self.c, self.topics, self.member_id = c, topics, member_id
+        self.epoch, self.owned = 0, frozenset[tuple[uuid.UUID, int]]()
+        self.join = join
+        self.log: list[Append] = []
+
+    def heartbeat(self, now_ms: int = 0, **fields: object) -> ConsumerHeartbeatResult:
+        first = self.epoch == 0
+        values: dict[str, object] = {
+            "group_id": "g",
+            "member_id": self.member_id,
+            "member_epoch": self.epoch,
+            "rebalance_timeout_ms": 30_000 if first else -1,
+            "owned": self.owned,
+        }
+        if first and "subscribed_topic_regex" not in self.join:
+            values["subscribed_topic_names"] = ("t1",)
+        values |= (self.join if first else {}) | fields
+        req = Hb(**values)  # type: ignore[arg-type]
+        effects = self.c.consumer_group_heartbeat("req", req, self.topics, now_ms)
+        self.log += [e for e in effects if isinstance(e, Append)]
+        (reply,) = [e for e in effects if isinstance(e, Reply)]
+        result = reply.result
+        assert isinstance(result, ConsumerHeartbeatResult)
+        if result.error == E.none:
+            self.epoch = result.member_epoch
+            if result.assignment is not None:
+                self.owned = result.assignment
+        return result
+
+
+def owned_once(*members: Member) -> None:
+    seen: set[tuple[uuid.UUID, int]] = set()
+    for m in members:
+        assert not (seen & m.owned), "NoPartitionOwnedTwice"
+        seen |= m.owned
+
+
+def test_a_partition_moves_only_after_its_owner_revoked_it() -> None:
+    c, topics = coordinator(), Topics(t1=4)
+    a, b = Member(c, topics, "a"), Member(c, topics, "b")
+    r = a.heartbeat()
+    assert (r.member_epoch, len(a.owned)) == (1, 4)
+    r = b.heartbeat()  # group epoch 2: the target gives b two of a's partitions
+    assert r.member_epoch == 2 and b.owned == frozenset()  # a still holds them: UNRELEASED
+    group = c.consumer_groups["g"]
+    assert group.members["b"].state.name == "UNRELEASED_PARTITIONS"
+    assert group.state == "Reconciling"
+    r = a.heartbeat()  # a is told to revoke two, keeping its epoch
+    assert r.member_epoch == 1 and len(a.owned) == 2
+    assert group.members["a"].state.name == "UNREVOKED_PARTITIONS"
+    b.heartbeat()
+    assert b.owned == frozenset()  # still pending revocation by a
+    owned_once(a, b)
+    a.heartbeat()  # a reports it no longer owns them: it moves to epoch 2
+    assert a.epoch == 2
+    b.heartbeat()
+    assert len(b.owned) == 2 and b.epoch == 2
+    owned_once(a, b)
+    assert group.state == "Stable" and (group.group_epoch, group.assignment_epoch) == (2, 2)
+
+
+def test_leave_and_session_expiry_free_the_partitions() -> None:
+    c, topics = coordinator(), Topics(t1=2)
+    a, b = Member(c, topics, "a"), Member(c, topics, "b")
+    a.heartbeat(), b.heartbeat(), a.heartbeat(), a.heartbeat(), b.heartbeat()
+    assert len(a.owned) == len(b.owned) == 1
+    r = b.heartbeat(member_epoch=-1)
+    assert (r.error, r.member_epoch) == (E.none, -1)
+    a.heartbeat()
+    assert len(a.owned) == 2
+    c2 = Member(c, topics, "c")
+    c2.heartbeat(now_ms=1_000)
+    a.heartbeat(now_ms=1_000), a.heartbeat(now_ms=1_000), c2.heartbeat(now_ms=1_000)
+    assert len(c2.owned) == 1
+    c2.heartbeat(now_ms=5_000)
+    c.on_tick(1_000 + SESSION_MS)  # a's session (last heartbeat at 1000) expires
+    assert "a" not in c.consumer_groups["g"].members
+    assert c2.heartbeat(now_ms=1_000 + SESSION_MS).error == E.none
+    assert len(c2.owned) == 2
+    assert a.heartbeat(now_ms=1_000 + SESSION_MS).error == E.unknown_member_id
+
+
+def test_fencing_by_epoch_and_instance_id() -> None:
+    c, topics = coordinator(), Topics(t1=2)
+    a = Member(c, topics, "a", instance_id="i1")
+    a.heartbeat()
+    assert a.heartbeat(member_epoch=a.epoch + 1).error == E.fenced_member_epoch
+    other = Member(c, topics, "x", instance_id="i1")
+    assert other.heartbeat().error == E.unreleased_instance_id
+    assert Member(c, topics, "y").heartbeat(member_epoch=3).error == E.unknown_member_id
+    assert Member(c, topics, "").heartbeat().error == E.invalid_request
+    assert (
+        Member(c, topics, "z", server_assignor="sticky").heartbeat().error == E.unsupported_assignor
+    )
+    bad = Member(c, topics, "r", subscribed_topic_regex="t(")
+    assert bad.heartbeat().error == E.invalid_regular_expression
+
+
+def test_a_static_member_comes_back_without_a_rebalance() -> None:
+    c, topics = coordinator(), Topics(t1=2)
+    a = Member(c, topics, "a", instance_id="i1")
+    b = Member(c, topics, "b")
+    a.heartbeat(), b.heartbeat(), a.heartbeat(), a.heartbeat(), b.heartbeat()
+    group = c.consumer_groups["g"]
+    epoch, a_owned = group.group_epoch, a.owned
+    assert a.heartbeat(member_epoch=-2, instance_id="i1").member_epoch == -2
+    again = Member(c, topics, "a2", instance_id="i1")
+    r = again.heartbeat()
+    assert r.error == E.none and again.owned == a_owned and group.group_epoch == epoch
+    assert "a" not in group.members and group.static_members["i1"] == "a2"
+
+
+def test_range_and_uniform_assignors() -> None:
+    c, topics = coordinator(), Topics(t1=3, t2=3)
+    names = ("t1", "t2")
+    a = Member(c, topics, "a", server_assignor="range", subscribed_topic_names=names)
+    b = Member(c, topics, "b", server_assignor="range", subscribed_topic_names=names)
+    a.join.pop("subscribed_topic_names"), b.join.pop("subscribed_topic_names")
+    a.heartbeat(subscribed_topic_names=names)
+    b.heartbeat(subscribed_topic_names=names)
+    group = c.consumer_groups["g"]
+    assert group.target["a"] == {(T1, 0), (T1, 1), (T2, 0), (T2, 1)}
+    assert group.target["b"] == {(T1, 2), (T2, 2)}
+    assert c.consumer_group_describe(["g"])[0].assignor_name == "range"
+
+
+def test_regex_subscription_follows_new_topics() -> None:
+    c, topics = coordinator(), Topics(orders=2, payments=1)
+    a = Member(c, topics, "a", subscribed_topic_regex="ord.*")
+    a.heartbeat()
+    assert {p for _, p in a.owned} == {0, 1}
+    topics.topics["orders-eu"] = (uuid.UUID(int=9), 1)
+    a.heartbeat()
+    a.heartbeat()
+    assert len(a.owned) == 3
+
+
+def test_records_replay_to_the_same_group() -> None:
+    c, topics = coordinator(), Topics(t1=4)
+    a, b = Member(c, topics, "a", instance_id="i1"), Member(c, topics, "b")
+    for m in (a, b, a, a, b):
+        m.heartbeat()
+    log = [kv for m in (a, b) for e in m.log for kv in iter_key_values(e.records)]
+    assert {crec.decode_key(k).record_type for k, _ in log if k and crec.decode_key(k)} == {  # type: ignore[union-attr]
+        3,
+        5,
+        6,
+        7,
+        8,
+    }
+    # replay in write order (the log of a and b interleaved as written)
+    ordered = [
+        kv
+        for e in sorted(a.log + b.log, key=lambda e: e.write_id)
+        for kv in iter_key_values(e.records)
+    ]
+    fresh = coordinator()
+    fresh.load(c.partition_for("g"), ordered)
+    before, after = c.consumer_groups["g"], fresh.consumer_groups["g"]
+    assert (after.group_epoch, after.assignment_epoch) == (
+        before.group_epoch,
+        before.assignment_epoch,
+    )
+    assert after.target == before.target and after.static_members == {"i1": "a"}
+    for member_id, m in before.members.items():
+        loaded = after.members[member_id]
+        assert (loaded.member_epoch, loaded.state, loaded.assigned) == (
+            m.member_epoch,
+            m.state,
+            m.assigned,
+        )
+        assert loaded.subscribed_topic_names == ("t1",)
+    assert "g" not in fresh.groups  # no classic group of the same id
+
+
+@pytest.mark.parametrize("epoch_delta, error", [(0, E.none), (-1, E.stale_member_epoch)])
+def test_offset_commit_checks_the_member_epoch(epoch_delta: int, error: ErrorCode) -> None:
+    c, topics = coordinator(), Topics(t1=1)
+    a = Member(c, topics, "a")
+    a.heartbeat()
+    from refka.group.messages import OffsetCommitEntry, OffsetCommitResult
+
+    effects = c.commit_offsets(
+        "commit", "g", "a", a.epoch + epoch_delta, [OffsetCommitEntry("t1", 0, 5, -1, "")], 0
+    )
+    (reply,) = [e for e in effects if isinstance(e, Reply)]
+    assert isinstance(reply.result, OffsetCommitResult)
+    assert reply.result.partitions[0].error == error
