@@ -198,3 +198,36 @@ def test_librdkafka_consumers_share_partitions_and_commits_survive_a_leave(
         )
     finally:
         b.close()
+
+
+def test_librdkafka_regex_subscription_picks_up_a_new_topic(broker: RunningBroker) -> None:
+    """A regex subscription (``subscribed_topic_regex``) is resolved by the coordinator and
+    follows topics created later."""
+    prefix = f"rx-{uuid.uuid4().hex[:6]}"
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    for future in admin.create_topics([NewTopic(f"{prefix}-a", 2, 1)]).values():
+        future.result(10)
+    c = Consumer(
+        {
+            "bootstrap.servers": broker.bootstrap,
+            "group.id": f"g-{uuid.uuid4().hex[:8]}",
+            "group.protocol": "consumer",
+            "topic.metadata.refresh.interval.ms": 500,
+        }
+    )
+    c.subscribe([f"^{prefix}-.*"])
+
+    def topics_owned() -> set[str]:
+        c.poll(0.05)
+        return {tp.topic for tp in c.assignment()}
+
+    try:
+        deadline = time.monotonic() + DEADLINE_S
+        while topics_owned() != {f"{prefix}-a"}:
+            assert time.monotonic() < deadline, c.assignment()
+        for future in admin.create_topics([NewTopic(f"{prefix}-b", 1, 1)]).values():
+            future.result(10)
+        while topics_owned() != {f"{prefix}-a", f"{prefix}-b"}:
+            assert time.monotonic() < deadline, c.assignment()
+    finally:
+        c.close()

@@ -234,3 +234,10 @@ def test_offset_commit_checks_the_member_epoch(epoch_delta: int, error: ErrorCod
     (reply,) = [e for e in effects if isinstance(e, Reply)]
     assert isinstance(reply.result, OffsetCommitResult)
     assert reply.result.partitions[0].error == error
+
+
+@pytest.mark.parametrize("regex", ["(?=x)t1", "(a)\\1", "a*+", "(?P<n>a)(?P=n)"])
+def test_a_regex_outside_re2_syntax_is_refused(regex: str) -> None:
+    c, topics = coordinator(), Topics(t1=1)
+    r = Member(c, topics, "a", subscribed_topic_regex=regex).heartbeat()
+    assert r.error == E.invalid_regular_expression

@@ -40,6 +40,7 @@ from refka.group.consumer_messages import (
 )
 from refka.group.messages import Effect, Reply
 from refka.group.reconciliation import reconcile
+from refka.group.topic_regex import compile_topic_regex, matching_topics
 
 if TYPE_CHECKING:
     from refka.group.classic_group import ClassicGroup
@@ -418,7 +419,7 @@ def _check_request(req: ConsumerHeartbeatRequest, config: GroupConfig) -> None:
         )
     if req.subscribed_topic_regex:
         try:
-            re.compile(req.subscribed_topic_regex)
+            compile_topic_regex(req.subscribed_topic_regex)
         except re.error as e:
             raise _Refused(
                 E.invalid_regular_expression, f"SubscribedTopicRegex is invalid: {e}"
@@ -451,23 +452,21 @@ def _member_topics(m: ConsumerMember, topics: TopicMetadata) -> set[str]:
     """The subscribed names that exist, and the topics the member's regex matches."""
     names = {n for n in m.subscribed_topic_names if n in topics}
     if m.subscribed_topic_regex:
-        pattern = re.compile(m.subscribed_topic_regex)
-        names |= {n for n in topics if not n.startswith("__") and pattern.fullmatch(n)}
+        names |= matching_topics(compile_topic_regex(m.subscribed_topic_regex), topics)
     return names
 
 
 def _resolve(group: ConsumerGroup, topics: TopicsView) -> TopicMetadata:
     """The subscribed topics' ids and partition counts now (regexes against every topic)."""
     wanted = set(group.subscribed_names())
-    regexes = [
-        re.compile(r) for r in {m.subscribed_topic_regex for m in group.members.values()} if r
-    ]
-    if regexes:
-        wanted |= {
-            n
-            for n in topics.names()
-            if not n.startswith("__") and any(r.fullmatch(n) for r in regexes)
-        }
+    names = (
+        list(topics.names())
+        if any(m.subscribed_topic_regex for m in group.members.values())
+        else []
+    )
+    for regex in {m.subscribed_topic_regex for m in group.members.values()}:
+        if regex:
+            wanted |= matching_topics(compile_topic_regex(regex), names)
     out: TopicMetadata = {}
     for name in sorted(wanted):
         found = topics.lookup(name)
