@@ -241,3 +241,33 @@ def test_a_regex_outside_re2_syntax_is_refused(regex: str) -> None:
     c, topics = coordinator(), Topics(t1=1)
     r = Member(c, topics, "a", subscribed_topic_regex=regex).heartbeat()
     assert r.error == E.invalid_regular_expression
+
+
+def test_list_join_and_delete_see_a_consumer_group() -> None:
+    from refka.group.messages import JoinGroupRequest, JoinGroupResult
+
+    c, topics = coordinator(), Topics(t1=1)
+    a = Member(c, topics, "a")
+    a.heartbeat()
+    listed = c.list_groups((), ("consumer",))
+    assert [(g.group_id, g.group_type, g.state) for g in listed] == [("g", "consumer", "Stable")]
+    assert c.list_groups((), ("classic",)) == []
+    classic = JoinGroupRequest("g", "", None, "consumer", (("range", b""),), 10_000, 10_000)
+    (reply,) = c.join_group("join", classic, 0)
+    assert isinstance(reply, Reply) and isinstance(reply.result, JoinGroupResult)
+    assert reply.result.error == E.inconsistent_group_protocol
+    (reply,) = [e for e in c.delete_groups("del", ["g"], 0) if isinstance(e, Reply)]
+    assert [d.error for d in reply.result] == [E.non_empty_group]  # type: ignore[attr-defined]
+    a.heartbeat(member_epoch=-1)
+    effects = c.delete_groups("del", ["g"], 0)
+    (reply,) = [e for e in effects if isinstance(e, Reply)]
+    assert [d.error for d in reply.result] == [E.none]  # type: ignore[attr-defined]
+    assert "g" not in c.consumer_groups
+    tombstones = [
+        k
+        for e in effects
+        if isinstance(e, Append)
+        for k, v in iter_key_values(e.records)
+        if v is None
+    ]
+    assert {crec.decode_key(k).record_type for k in tombstones if k} == {3, 6}  # type: ignore[union-attr]

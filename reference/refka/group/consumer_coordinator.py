@@ -39,12 +39,14 @@ from refka.group.consumer_messages import (
     TopicsView,
 )
 from refka.group.messages import Effect, Reply
+from refka.group.offsets import offset_key
 from refka.group.reconciliation import reconcile
 from refka.group.topic_regex import compile_topic_regex, matching_topics
 
 if TYPE_CHECKING:
     from refka.group.classic_group import ClassicGroup
     from refka.group.config import GroupConfig
+    from refka.group.offsets import StoredOffset
 
 E = ErrorCode
 Result = ConsumerHeartbeatResult
@@ -57,6 +59,8 @@ class ConsumerGroupActions:
         config: GroupConfig
         groups: dict[str, ClassicGroup]
         consumer_groups: dict[str, ConsumerGroup]
+        offsets: dict[str, dict[tuple[str, int], StoredOffset]]
+        pending_offsets: dict[str, dict[tuple[str, int], StoredOffset]]
 
         def partition_for(self, group_id: str) -> int: ...
         def _coordinator_error(self, group_id: str) -> ErrorCode | None: ...
@@ -300,6 +304,20 @@ class ConsumerGroupActions:
         default = self.config.consumer_assignors[0]
         asked = [m.server_assignor for m in group.members.values() if m.server_assignor]
         return max(sorted(set(asked)), key=asked.count) if asked else default
+
+    def delete_consumer_group(self, group_id: str) -> ErrorCode:
+        """DeleteGroups for a consumer group: NON_EMPTY_GROUP while it has members, else
+        tombstones for its offsets, its epochs and its target assignment."""
+        group = self.consumer_groups[group_id]
+        if group.members:
+            return E.non_empty_group
+        partition = self.partition_for(group_id)
+        for topic, p in [*self.offsets.pop(group_id, {}), *self.pending_offsets.pop(group_id, {})]:
+            self._record(partition, offset_key(group_id, topic, p), None)
+        for kind in (crec.TARGET_METADATA, crec.GROUP_METADATA):
+            self._record(partition, crec.encode_key(crec.ConsumerKey(kind, group_id)), None)
+        del self.consumer_groups[group_id]
+        return E.none
 
     # -- ConsumerGroupDescribe -------------------------------------------------------------
 

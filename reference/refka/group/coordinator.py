@@ -135,6 +135,8 @@ class GroupCoordinator(OffsetActions, TxnOffsetActions, ConsumerGroupActions):
         ):
             error = E.invalid_session_timeout
         group = self.groups.get(req.group_id)
+        if error is None and req.group_id in self.consumer_groups:
+            error = E.inconsistent_group_protocol  # a KIP-848 group (no mixed groups yet)
         if error is None and group is None and req.member_id:
             error = E.unknown_member_id
         if error is not None:
@@ -590,23 +592,34 @@ class GroupCoordinator(OffsetActions, TxnOffsetActions, ConsumerGroupActions):
         self, states: Iterable[str] = (), types: Iterable[str] = ()
     ) -> list[ListedGroup]:
         """ListGroups, filtered by state (KIP-518) and type (KIP-848), case-insensitive."""
+        state_names = {s.lower() for s in states}
         wanted = {parse_state(s) for s in states}
         type_names = {t.lower() for t in types}
+        consumer = [
+            ListedGroup(g.group_id, "consumer", g.state, "consumer")
+            for g in self.consumer_groups.values()
+            if self._coordinator_error(g.group_id) is None
+            and (not state_names or g.state.lower() in state_names)
+            and (not type_names or "consumer" in type_names)
+        ]
         if type_names and "classic" not in type_names:
-            return []
+            return consumer
         return [
             ListedGroup(g.group_id, g.protocol_type or "", g.state.value)
             for g in self.groups.values()
             if g.state is not GroupState.DEAD
             and self._coordinator_error(g.group_id) is None
             and (not wanted or g.state in wanted)
-        ]
+        ] + consumer
 
     def delete_groups(self, request: object, group_ids: Iterable[str], now_ms: int) -> list[Effect]:
         """DeleteGroups: only an Empty group goes; its offsets and metadata get tombstones."""
         results = []
         for group_id in group_ids:
             error = self._coordinator_error(group_id)
+            if error is None and group_id in self.consumer_groups:
+                results.append(DeletedGroup(group_id, self.delete_consumer_group(group_id)))
+                continue
             group = self.groups.get(group_id)
             if error is None and (group is None or group.state is GroupState.DEAD):
                 error = E.group_id_not_found
