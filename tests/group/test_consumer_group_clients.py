@@ -164,6 +164,12 @@ def rdkafka_member(bootstrap: str, group: str, topic: str) -> Consumer:
     return c
 
 
+def owned(members: list[Consumer]) -> list[set[int]]:
+    for c in members:
+        c.poll(0.05)
+    return [{tp.partition for tp in c.assignment()} for c in members]
+
+
 def test_librdkafka_consumers_share_partitions_and_commits_survive_a_leave(
     broker: RunningBroker,
 ) -> None:
@@ -172,11 +178,6 @@ def test_librdkafka_consumers_share_partitions_and_commits_survive_a_leave(
         rdkafka_member(broker.bootstrap, group, topic),
         rdkafka_member(broker.bootstrap, group, topic),
     )
-
-    def owned(members: list[Consumer]) -> list[set[int]]:
-        for c in members:
-            c.poll(0.05)
-        return [{tp.partition for tp in c.assignment()} for c in members]
 
     try:
         wait_balanced(lambda: owned([a, b]), [2, 2], "two librdkafka members")
@@ -231,3 +232,44 @@ def test_librdkafka_regex_subscription_picks_up_a_new_topic(broker: RunningBroke
             assert time.monotonic() < deadline, c.assignment()
     finally:
         c.close()
+
+
+def test_a_restart_keeps_the_group_its_epochs_and_its_commits(tmp_path: Path) -> None:
+    """The group is replayed from its records in __consumer_offsets: after a restart the same
+    member goes on at the same epochs, without a rebalance, and its commit is there."""
+    from conformance.wire import Connection, build
+
+    def describe(bootstrap: str, group: str) -> tuple[int, list[tuple[str, int]]]:
+        with Connection(bootstrap) as conn:
+            request = build(69, 1, group_ids=(group,), include_authorized_operations=False)
+            (g,) = conn.request(request).groups
+        return g.group_epoch, sorted((m.member_id, m.member_epoch) for m in g.members)
+
+    with running_broker(tmp_path / "data", **BROKER_CONFIGS) as b:  # type: ignore[arg-type]
+        topic, group = new_topic(b.bootstrap, per_partition=1), "resume-cgroup"
+        c = rdkafka_member(b.bootstrap, group, topic)
+        try:
+            d = rdkafka_member(b.bootstrap, group, topic)  # joins and leaves: epochs reach 3
+            wait_balanced(lambda: owned([c, d]), [2, 2], "two members")
+            d.close()
+            wait_balanced(lambda: owned([c]), [PARTITIONS], "one member")
+            c.commit(
+                offsets=[__import__("confluent_kafka").TopicPartition(topic, 0, 1)],
+                asynchronous=False,
+            )
+            before = describe(b.bootstrap, group)
+            assert before[0] == 3 and before[1][0][1] == 3
+            b.restart()
+            deadline = time.monotonic() + DEADLINE_S
+            while True:
+                c.poll(0.05)
+                try:
+                    after = describe(b.bootstrap, group)
+                except (OSError, AssertionError):
+                    after = (-1, [])
+                if after[1] and after == before:
+                    break
+                assert time.monotonic() < deadline, (before, after)
+            assert committed(b.bootstrap, group, topic) == {0: 1}
+        finally:
+            c.close()
