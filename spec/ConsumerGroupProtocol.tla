@@ -7,7 +7,8 @@
 (* (Kafka's CurrentAssignmentBuilder):                                     *)
 (*   - a member that owns partitions it must give up first gets an         *)
 (*     assignment without them and keeps its member epoch                  *)
-(*     (UNREVOKED_PARTITIONS);                                             *)
+(*     (UNREVOKED_PARTITIONS); one whose heartbeat reports it no longer    *)
+(*     owns them moves on at once;                                         *)
 (*   - once its heartbeat no longer reports them as owned, it moves to the *)
 (*     assignment epoch and receives its new partitions, except those      *)
 (*     another member still holds (assigned or pending revocation): they   *)
@@ -114,13 +115,13 @@ Reconcile(m) ==
     IN
     IF ~revoked
     THEN UNCHANGED coordMemberVars                            \* still UNREVOKED_PARTITIONS
-    ELSE IF newTarget /\ toRevoke # {}
+    ELSE IF newTarget /\ toRevoke \cap owned # {}
     THEN /\ cAssigned' = [cAssigned EXCEPT ![m] = keep]
          /\ cRevoking' = [cRevoking EXCEPT ![m] = toRevoke]
          /\ cState' = [cState EXCEPT ![m] = "UNREVOKED_PARTITIONS"]
          /\ UNCHANGED cEpoch
     ELSE /\ cEpoch' = [cEpoch EXCEPT ![m] = targetEpoch]
-         /\ cAssigned' = [cAssigned EXCEPT ![m] = @ \cup free]
+         /\ cAssigned' = [cAssigned EXCEPT ![m] = keep \cup free]
          /\ cRevoking' = [cRevoking EXCEPT ![m] = {}]
          /\ cState' = [cState EXCEPT ![m] =
                          IF free = wanted THEN "STABLE" ELSE "UNRELEASED_PARTITIONS"]
@@ -149,6 +150,14 @@ ApplyResponse(m) ==
     /\ mOwned' = [mOwned EXCEPT ![m] = mPending[m].parts]
     /\ mPending' = [mPending EXCEPT ![m] = None]
     /\ UNCHANGED <<mIn, groupEpoch, targetEpoch, target, group, coordMemberVars>>
+
+(* An eager (classic) member gives up everything it owns before it rejoins;  *)
+(* its next heartbeat reports that it owns nothing.                          *)
+RevokeAll(m) ==
+    /\ mIn[m] /\ mPending[m] = None /\ mOwned[m] # {}
+    /\ mOwned' = [mOwned EXCEPT ![m] = {}]
+    /\ UNCHANGED <<mIn, mEpoch, mPending, groupEpoch, targetEpoch, target, group,
+                   coordMemberVars>>
 
 RemoveMember(m) ==
     /\ groupEpoch' = groupEpoch + 1
@@ -180,6 +189,7 @@ Next ==
         \/ Join(m)
         \/ Heartbeat(m)
         \/ ApplyResponse(m)
+        \/ RevokeAll(m)
         \/ Leave(m)
         \/ SessionExpired(m)
 

@@ -773,6 +773,17 @@ class BrokerConfig(ConfigModel):
         "default assignor to be used in the case where the consumer does not specify an "
         "assignor. The supported builtin assignors are: uniform, range.",
     )
+    group_consumer_migration_policy: str = _f(
+        "bidirectional",
+        "The config that enables converting the non-empty classic group using the consumer "
+        "embedded protocol to the non-empty consumer group using the consumer group protocol and "
+        "vice versa; conversions of empty groups in both directions are always enabled "
+        "regardless of this policy. bidirectional: both upgrade from classic group to consumer "
+        "group and downgrade from consumer group to classic group are enabled, upgrade: only "
+        "upgrade from classic group to consumer group is enabled, downgrade: only downgrade from "
+        "consumer group to classic group is enabled, disabled: neither upgrade nor downgrade is "
+        "enabled.",
+    )
 
     # --- transactions and idempotence -------------------------------------------------
     transactional_id_expiration_ms: int = _f(
@@ -948,6 +959,10 @@ class BrokerConfig(ConfigModel):
     def _field_check(self, name: str, value: Any) -> Any:
         if name == "refka_bugs":
             parse_bugs(value)
+        elif name == "group_consumer_migration_policy" and str(value).lower() not in (
+            "disabled", "upgrade", "downgrade", "bidirectional"
+        ):
+            raise ValueError(f"group.consumer.migration.policy: {value!r} is not a policy")
         elif name in ("listeners", "advertised_listeners") and value is not None:
             _listener_list(value)
         elif name == "ssl_principal_mapping_rules":

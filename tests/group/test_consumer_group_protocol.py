@@ -16,7 +16,7 @@ from refka.group.config import GroupConfig
 from refka.group.consumer_messages import ConsumerHeartbeatRequest as Hb
 from refka.group.consumer_messages import ConsumerHeartbeatResult
 from refka.group.coordinator import GroupCoordinator
-from refka.group.messages import Append, Reply
+from refka.group.messages import Append, LeavingMember, Reply
 from refka.group.records import iter_key_values
 
 E = ErrorCode
@@ -252,7 +252,7 @@ def test_list_join_and_delete_see_a_consumer_group() -> None:
     listed = c.list_groups((), ("consumer",))
     assert [(g.group_id, g.group_type, g.state) for g in listed] == [("g", "consumer", "Stable")]
     assert c.list_groups((), ("classic",)) == []
-    classic = JoinGroupRequest("g", "", None, "consumer", (("range", b""),), 10_000, 10_000)
+    classic = JoinGroupRequest("g", "", None, "connect", (("x", b""),), 10_000, 10_000)
     (reply,) = c.join_group("join", classic, 0)
     assert isinstance(reply, Reply) and isinstance(reply.result, JoinGroupResult)
     assert reply.result.error == E.inconsistent_group_protocol
@@ -271,3 +271,74 @@ def test_list_join_and_delete_see_a_consumer_group() -> None:
         if v is None
     ]
     assert {crec.decode_key(k).record_type for k in tombstones if k} == {3, 6}  # type: ignore[union-attr]
+
+
+# -- classic members and the upgrade of a classic group (mixed_group) -------------------------
+
+
+def classic_subscription(*topics: str) -> bytes:
+    import io
+    import struct
+
+    from kio.schema.consumer_protocol_subscription.v1 import data as v1
+    from kio.serial import entity_writer
+
+    buffer = io.BytesIO()
+    buffer.write(struct.pack(">h", 1))
+    entity = v1.ConsumerProtocolSubscription(topics=topics, user_data=None, owned_partitions=())
+    entity_writer(v1.ConsumerProtocolSubscription)(buffer, entity)
+    return buffer.getvalue()
+
+
+def classic_join(c: GroupCoordinator, topics: Topics, member_id: str) -> object:
+    from refka.group.messages import JoinGroupRequest
+
+    req = JoinGroupRequest(
+        "g", member_id, None, "consumer", (("range", classic_subscription("t1")),), 10_000,
+        10_000, require_known_member_id=False,
+    )  # fmt: skip
+    (reply,) = [e for e in c.join_group("join", req, 0, topics) if isinstance(e, Reply)]
+    return reply.result
+
+
+def test_a_consumer_member_upgrades_a_classic_group_and_classic_members_follow_epochs() -> None:
+    from refka.group.consumer_protocol import decode_assignment, encode_assignment
+    from refka.group.messages import JoinGroupResult, SyncGroupRequest, SyncGroupResult
+
+    c, topics = coordinator(group_initial_rebalance_delay_ms=0), Topics(t1=2)
+    joined = classic_join(c, topics, "")
+    assert isinstance(joined, JoinGroupResult) and joined.error == E.none
+    c.on_tick(0)
+    plan = encode_assignment({"t1": frozenset({0, 1})})
+    sync = SyncGroupRequest(
+        "g", joined.member_id, joined.generation_id, assignments=((joined.member_id, plan),)
+    )
+    c.sync_group("sync", sync, 0)
+    classic_id, generation = joined.member_id, joined.generation_id
+
+    a = Member(c, topics, "a")
+    r = a.heartbeat()  # the classic group becomes a consumer group; a waits for a partition
+    assert r.error == E.none and "g" in c.consumer_groups and "g" not in c.groups
+    group = c.consumer_groups["g"]
+    assert group.group_epoch == generation + 1 and a.owned == frozenset()
+    (hb,) = c.heartbeat("hb", "g", classic_id, generation, 0)
+    assert isinstance(hb, Reply) and hb.result.error == E.rebalance_in_progress  # type: ignore[attr-defined]
+    rejoined = classic_join(c, topics, classic_id)  # eager: it owns nothing now
+    assert isinstance(rejoined, JoinGroupResult) and rejoined.generation_id == group.group_epoch
+    (synced,) = c.sync_group("sync", SyncGroupRequest("g", classic_id, rejoined.generation_id), 0)
+    assert isinstance(synced, Reply) and isinstance(synced.result, SyncGroupResult)
+    classic_owned = {p for _, p in decode_assignment(synced.result.assignment)}
+    assert len(classic_owned) == 1
+    a.heartbeat()
+    assert {p for _, p in a.owned} == {0, 1} - classic_owned
+    assert group.state == "Stable"
+    described = c.consumer_group_describe(["g"])[0]
+    assert sorted(m.classic for m in described.members) == [False, True]
+    (left,) = [
+        e
+        for e in c.leave_group("leave", "g", [LeavingMember(classic_id)], 0)
+        if isinstance(e, Reply)
+    ]
+    assert [m.error for m in left.result.members] == [E.none]  # type: ignore[attr-defined]
+    a.heartbeat()
+    assert len(a.owned) == 2

@@ -23,6 +23,9 @@ class GroupConfig:
     group_consumer_heartbeat_interval_ms: int = 5_000
     group_consumer_max_size: int = 2**31 - 1
     group_consumer_assignors: str = "uniform,range"
+    group_consumer_migration_policy: str = (
+        "bidirectional"  # disabled|upgrade|downgrade|bidirectional
+    )
     # OffsetCommit checks member id and generation (off only under Bug.ZOMBIE_COMMIT)
     fence_offset_commits: bool = True
 

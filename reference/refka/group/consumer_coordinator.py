@@ -67,6 +67,10 @@ class ConsumerGroupActions:
         def _record(self, partition: int, key: bytes, value: bytes | None) -> None: ...
         def _finish(self, effects: Sequence[Effect], now_ms: int) -> list[Effect]: ...
         def _delete_classic_metadata(self, group_id: str) -> None: ...
+        def can_upgrade(self, classic: ClassicGroup) -> bool: ...
+        def upgrade(
+            self, classic: ClassicGroup, topics: TopicsView, now_ms: int
+        ) -> ConsumerGroup: ...
 
     # -- ConsumerGroupHeartbeat ----------------------------------------------------------
 
@@ -86,7 +90,7 @@ class ConsumerGroupActions:
         _check_request(req, self.config)
         if req.member_epoch in (LEAVE_EPOCH, LEAVE_STATIC_EPOCH):
             return self._leave(req, now_ms)
-        group = self._group_for(req)
+        group = self._group_for(req, topics, now_ms)
         member = self._member_for(group, req, now_ms)
         updated = _with_subscription(member, req)
         updated.session_deadline_ms = now_ms + self.config.group_consumer_session_timeout_ms
@@ -97,10 +101,8 @@ class ConsumerGroupActions:
         group.put(updated)
         if new_member or bump:
             self._write_member_metadata(group, updated)
-        topics_now = _resolve(group, topics)
-        if topics_now != group.topics:
-            bump = bump or group.topics is not None
-            group.topics = topics_now
+        if self._refresh_topics(group, topics):
+            bump = True
         if bump:
             self._bump_group_epoch(group)
         self._update_target(group)
@@ -120,13 +122,27 @@ class ConsumerGroupActions:
             after.assigned if send else None,
         )
 
-    def _group_for(self, req: ConsumerHeartbeatRequest) -> ConsumerGroup:
+    def _refresh_topics(self, group: ConsumerGroup, topics: TopicsView | None) -> bool:
+        """Read the subscribed topics again; True if they changed (the group epoch must move).
+        The first read after a load only sets them."""
+        if topics is None:
+            return False
+        now = _resolve(group, topics)
+        changed = group.topics is not None and now != group.topics
+        group.topics = now
+        return changed
+
+    def _group_for(
+        self, req: ConsumerHeartbeatRequest, topics: TopicsView, now_ms: int
+    ) -> ConsumerGroup:
         group = self.consumer_groups.get(req.group_id)
         if group is not None:
             return group
         if req.member_epoch != 0:
             raise _Refused(E.unknown_member_id, f"Group {req.group_id} has no such member.")
         classic = self.groups.get(req.group_id)
+        if classic is not None and classic.members and self.can_upgrade(classic):
+            return self.upgrade(classic, topics, now_ms)  # KIP-848's online upgrade
         if classic is not None and classic.members:
             raise _Refused(E.group_id_not_found, f"Group {req.group_id} is not a consumer group.")
         if classic is not None:  # an empty classic group (its offsets stay) becomes a consumer one
@@ -251,9 +267,7 @@ class ConsumerGroupActions:
                 continue
             for member in list(group.members.values()):
                 if member.session_deadline_ms is None:
-                    member.session_deadline_ms = (
-                        now_ms + self.config.group_consumer_session_timeout_ms
-                    )
+                    member.session_deadline_ms = now_ms + self._session_timeout_ms(member)
                 expired = member.session_deadline_ms <= now_ms
                 stuck = (
                     member.revocation_deadline_ms is not None
@@ -261,6 +275,12 @@ class ConsumerGroupActions:
                 )
                 if expired or stuck:
                     self._remove_member(group, member.member_id)
+
+    def _session_timeout_ms(self, member: ConsumerMember) -> int:
+        """A classic member's own session timeout, else group.consumer.session.timeout.ms."""
+        if member.classic is not None:
+            return member.classic.session_timeout_ms
+        return self.config.group_consumer_session_timeout_ms
 
     def consumer_deadlines(self) -> list[int]:
         out: list[int] = []
@@ -277,6 +297,16 @@ class ConsumerGroupActions:
         group.group_epoch += 1
         key = crec.encode_key(crec.ConsumerKey(crec.GROUP_METADATA, group.group_id))
         self._record(self.partition_for(group.group_id), key, crec.encode_epoch(group.group_epoch))
+
+    def _write_epochs(self, group: ConsumerGroup) -> None:
+        """ConsumerGroupMetadata and ConsumerGroupTargetAssignmentMetadata as they are."""
+        partition = self.partition_for(group.group_id)
+        for kind, epoch in (
+            (crec.GROUP_METADATA, group.group_epoch),
+            (crec.TARGET_METADATA, group.assignment_epoch),
+        ):
+            key = crec.encode_key(crec.ConsumerKey(kind, group.group_id))
+            self._record(partition, key, crec.encode_epoch(epoch))
 
     def _update_target(self, group: ConsumerGroup) -> None:
         """ComputeTargetAssignment: the assignor runs for the group epoch."""
@@ -304,6 +334,14 @@ class ConsumerGroupActions:
         default = self.config.consumer_assignors[0]
         asked = [m.server_assignor for m in group.members.values() if m.server_assignor]
         return max(sorted(set(asked)), key=asked.count) if asked else default
+
+    def drop_empty_consumer_group(self, group_id: str) -> None:
+        """An empty consumer group that a classic member joins becomes a classic group: its
+        epochs get tombstones, its offsets stay."""
+        partition = self.partition_for(group_id)
+        for kind in (crec.TARGET_METADATA, crec.GROUP_METADATA):
+            self._record(partition, crec.encode_key(crec.ConsumerKey(kind, group_id)), None)
+        del self.consumer_groups[group_id]
 
     def delete_consumer_group(self, group_id: str) -> ErrorCode:
         """DeleteGroups for a consumer group: NON_EMPTY_GROUP while it has members, else
@@ -346,6 +384,7 @@ class ConsumerGroupActions:
                 m.subscribed_topic_regex,
                 m.assigned,
                 group.target.get(m.member_id, NO_PARTITIONS),
+                m.classic is not None,
             )
             for m in group.members.values()
         )
@@ -378,6 +417,7 @@ class ConsumerGroupActions:
             m.subscribed_topic_regex,
             m.rebalance_timeout_ms,
             m.server_assignor,
+            None if m.classic is None else (m.classic.session_timeout_ms, m.classic.protocols),
         )
         self._member_record(
             group, crec.MEMBER_METADATA, m.member_id, crec.encode_member_metadata(value)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from refka.group import consumer_records as crec
 from refka.group.consumer_group import ConsumerGroup
-from refka.group.consumer_member import ConsumerMember, MemberState, flatten
+from refka.group.consumer_member import ClassicInfo, ConsumerMember, MemberState, flatten
 
 if TYPE_CHECKING:
     from refka.group.coordinator import GroupCoordinator
@@ -69,6 +69,8 @@ def _apply(group: ConsumerGroup, key: crec.ConsumerKey, value: bytes) -> None:
         )
         if v.instance_id is not None:
             group.static_members[v.instance_id] = key.member
+        if v.classic is not None:
+            member.classic = ClassicInfo(v.classic[0], v.classic[1])
     elif key.record_type == crec.TARGET_MEMBER:
         group.target[key.member] = flatten(crec.decode_target_member(value))
     elif key.record_type == crec.CURRENT_ASSIGNMENT:

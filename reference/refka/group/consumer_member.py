@@ -27,6 +27,15 @@ class MemberState(Enum):
     UNKNOWN = 127
 
 
+@dataclass(frozen=True, slots=True)
+class ClassicInfo:
+    """A member that speaks the classic protocol inside a consumer group (KIP-848's upgrade
+    path): its session timeout and the protocols of its JoinGroup (name, subscription)."""
+
+    session_timeout_ms: int
+    protocols: tuple[tuple[str, bytes], ...]
+
+
 @dataclass(slots=True)
 class ConsumerMember:
     member_id: str
@@ -45,6 +54,7 @@ class ConsumerMember:
     revoking: TopicPartitions = field(default=NO_PARTITIONS)
     session_deadline_ms: int | None = None  # None: just loaded, set at the first tick
     revocation_deadline_ms: int | None = None  # rebalance timeout while UNREVOKED_PARTITIONS
+    classic: ClassicInfo | None = None  # None: the member speaks ConsumerGroupHeartbeat
 
     @property
     def held(self) -> TopicPartitions:

@@ -61,6 +61,7 @@ class DescribedConsumerMember:
     subscribed_topic_regex: str | None
     assignment: TopicPartitions
     target_assignment: TopicPartitions
+    classic: bool = False  # a classic-protocol member (ConsumerGroupDescribe v1 MemberType 0)
 
 
 @dataclass(frozen=True, slots=True)

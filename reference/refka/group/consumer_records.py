@@ -51,6 +51,8 @@ class MemberMetadataValue:
     subscribed_topic_regex: str | None
     rebalance_timeout_ms: int
     server_assignor: str | None
+    # tagged field 0, ClassicMemberMetadata: (SessionTimeoutMs, SupportedProtocols)
+    classic: tuple[int, tuple[tuple[str, bytes], ...]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,7 +207,25 @@ def encode_member_metadata(v: MemberMetadataValue) -> bytes:
     w.string(v.subscribed_topic_regex)
     w.int32(v.rebalance_timeout_ms)
     w.string(v.server_assignor)
-    return w.done()
+    if v.classic is None:
+        return w.done()
+    inner = _Writer()
+    inner.out = io.BytesIO()
+    inner.out.write(b"\x01")  # a nullable struct: present
+    inner.int32(v.classic[0])
+    inner.uvarint(len(v.classic[1]) + 1)
+    for name, metadata in v.classic[1]:
+        inner.string(name)
+        inner.uvarint(len(metadata) + 1)
+        inner.out.write(metadata)
+        inner.uvarint(0)
+    inner.uvarint(0)
+    body = inner.out.getvalue()
+    w.uvarint(1)  # one tagged field: tag 0, its size, the struct
+    w.uvarint(0)
+    w.uvarint(len(body))
+    w.out.write(body)
+    return w.out.getvalue()
 
 
 def decode_member_metadata(data: bytes) -> MemberMetadataValue:
@@ -214,8 +234,32 @@ def decode_member_metadata(data: bytes) -> MemberMetadataValue:
     client_id, client_host = r.string() or "", r.string() or ""
     names = tuple(r.string() or "" for _ in range(max(r.uvarint() - 1, 0)))
     regex = r.string()
+    rebalance_timeout_ms, assignor = r.int32(), r.string()
+    classic = None
+    for _ in range(r.uvarint()):
+        tag, size = r.uvarint(), r.uvarint()
+        end = r.at + size
+        if tag == 0 and r.int8() == 1:
+            session_timeout_ms = r.int32()
+            protocols = []
+            for _ in range(r.uvarint() - 1):
+                name = r.string() or ""
+                n = r.uvarint() - 1
+                protocols.append((name, r.data[r.at : r.at + n]))
+                r.at += n
+                r.tags()
+            classic = (session_timeout_ms, tuple(protocols))
+        r.at = end
     return MemberMetadataValue(
-        instance_id, rack_id, client_id, client_host, names, regex, r.int32(), r.string()
+        instance_id,
+        rack_id,
+        client_id,
+        client_host,
+        names,
+        regex,
+        rebalance_timeout_ms,
+        assignor,
+        classic,
     )
 
 

@@ -29,6 +29,7 @@ from refka.group.classic_group import ClassicGroup
 from refka.group.config import GroupConfig, retention_check
 from refka.group.consumer_coordinator import ConsumerGroupActions
 from refka.group.consumer_group import ConsumerGroup
+from refka.group.consumer_messages import TopicsView
 from refka.group.member import ClassicMember
 from refka.group.messages import (
     Append,
@@ -48,6 +49,7 @@ from refka.group.messages import (
     SyncGroupRequest,
     SyncGroupResult,
 )
+from refka.group.mixed_group import MixedGroupActions
 from refka.group.offsets import OffsetActions, PendingCommit, StoredOffset, offset_key
 from refka.group.partitioner import partition_for
 from refka.group.state import GroupState, parse_state
@@ -68,7 +70,7 @@ E = ErrorCode
 
 
 @dataclass(slots=True)
-class GroupCoordinator(OffsetActions, TxnOffsetActions, ConsumerGroupActions):
+class GroupCoordinator(OffsetActions, TxnOffsetActions, ConsumerGroupActions, MixedGroupActions):
     config: GroupConfig
     rng: RandomBits
     owned_partitions: frozenset[int] | None = None  # None: this broker owns every partition
@@ -125,9 +127,21 @@ class GroupCoordinator(OffsetActions, TxnOffsetActions, ConsumerGroupActions):
 
     # -- JoinGroup ---------------------------------------------------------------------
 
-    def join_group(self, request: object, req: JoinGroupRequest, now_ms: int) -> list[Effect]:
-        """JoinGroup: enter the group, or rejoin it, and wait for the rebalance to complete."""
+    def join_group(
+        self,
+        request: object,
+        req: JoinGroupRequest,
+        now_ms: int,
+        topics: TopicsView | None = None,
+    ) -> list[Effect]:
+        """JoinGroup: enter the group, or rejoin it, and wait for the rebalance to complete.
+        In a KIP-848 group with members, a classic member's join (``mixed_group``)."""
         error = self._coordinator_error(req.group_id)
+        consumer = self.consumer_groups.get(req.group_id)
+        if error is None and consumer is not None and consumer.members:
+            return self.classic_join(request, req, topics, now_ms)
+        if error is None and consumer is not None:  # an empty consumer group becomes classic
+            self.drop_empty_consumer_group(req.group_id)
         if error is None and not (
             self.config.group_min_session_timeout_ms
             <= req.session_timeout_ms
@@ -135,8 +149,6 @@ class GroupCoordinator(OffsetActions, TxnOffsetActions, ConsumerGroupActions):
         ):
             error = E.invalid_session_timeout
         group = self.groups.get(req.group_id)
-        if error is None and req.group_id in self.consumer_groups:
-            error = E.inconsistent_group_protocol  # a KIP-848 group (no mixed groups yet)
         if error is None and group is None and req.member_id:
             error = E.unknown_member_id
         if error is not None:
@@ -381,6 +393,8 @@ class GroupCoordinator(OffsetActions, TxnOffsetActions, ConsumerGroupActions):
 
     def sync_group(self, request: object, req: SyncGroupRequest, now_ms: int) -> list[Effect]:
         """SyncGroup: the leader hands in the assignment; every member waits for its own."""
+        if req.group_id in self.consumer_groups and self._coordinator_error(req.group_id) is None:
+            return self.classic_sync(request, req, now_ms)
         group = self.groups.get(req.group_id)
         error = self._validate(
             group, req.group_id, req.member_id, req.group_instance_id, req.generation_id
@@ -438,6 +452,8 @@ class GroupCoordinator(OffsetActions, TxnOffsetActions, ConsumerGroupActions):
         group_instance_id: str | None = None,
     ) -> list[Effect]:
         """Heartbeat: keep the member's session alive; tell it when it must rejoin."""
+        if group_id in self.consumer_groups and self._coordinator_error(group_id) is None:
+            return self.classic_heartbeat(request, group_id, member_id, generation_id, now_ms)
         group = self.groups.get(group_id)
         error = self._validate(group, group_id, member_id, group_instance_id, generation_id)
         if error is None and group is not None:
@@ -451,6 +467,8 @@ class GroupCoordinator(OffsetActions, TxnOffsetActions, ConsumerGroupActions):
         self, request: object, group_id: str, members: Iterable[LeavingMember], now_ms: int
     ) -> list[Effect]:
         """LeaveGroup: members leave at once (batched, KIP-345); the group rebalances."""
+        if group_id in self.consumer_groups and self._coordinator_error(group_id) is None:
+            return self.classic_leave(request, group_id, members, now_ms)
         group = self.groups.get(group_id)
         error = self._coordinator_error(group_id)
         if error is None and group is None:

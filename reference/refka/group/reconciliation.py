@@ -5,7 +5,8 @@ and the spec's ``Reconcile`` (spec/ConsumerGroupProtocol.tla).
   reports owned partitions without any of those pending revocation.
 - A member behind the assignment epoch (or one that just acknowledged its revocation) that
   holds partitions its target no longer has gives them up first: it keeps the rest and its
-  epoch, and the others go to ``revoking`` (UNREVOKED_PARTITIONS).
+  epoch, and the others go to ``revoking`` (UNREVOKED_PARTITIONS) - unless the request
+  already reports it does not own them (an eager classic member rejoins owning nothing).
 - Otherwise it moves to the assignment epoch and receives its target's partitions, except
   those another member still holds (assigned or pending revocation): it then waits for them
   in UNRELEASED_PARTITIONS, else it is STABLE.
@@ -38,14 +39,14 @@ def reconcile(
         return member
     keep = member.assigned & target
     to_revoke = member.assigned - target
-    if to_revoke:
+    if to_revoke and (owned is None or owned & to_revoke):
         return _updated(
             member, member.member_epoch, MemberState.UNREVOKED_PARTITIONS, keep, to_revoke
         )
     wanted = target - member.assigned
     free = frozenset(tp for tp in wanted if not held_by_others(tp))
     state = MemberState.STABLE if free == wanted else MemberState.UNRELEASED_PARTITIONS
-    return _updated(member, assignment_epoch, state, member.assigned | free, NO_PARTITIONS)
+    return _updated(member, assignment_epoch, state, keep | free, NO_PARTITIONS)
 
 
 def _updated(

@@ -27,7 +27,7 @@ from refka.protocol import codec
 from refka.security.api_acls import GROUP, allowed, reported_operations
 
 E = ErrorCode
-CONSUMER_MEMBER_TYPE = 1  # ConsumerGroupDescribe v1 MemberType: 0 classic, 1 consumer
+CLASSIC_MEMBER_TYPE, CONSUMER_MEMBER_TYPE = 0, 1  # ConsumerGroupDescribe v1 MemberType
 NO_AUTHORIZED_OPERATIONS = -(1 << 31)
 
 
@@ -147,7 +147,7 @@ def _described(
             subscribed_topic_regex=x.subscribed_topic_regex,
             assignment=assignment(x.assignment),
             target_assignment=assignment(x.target_assignment),
-            member_type=CONSUMER_MEMBER_TYPE,
+            member_type=CLASSIC_MEMBER_TYPE if x.classic else CONSUMER_MEMBER_TYPE,
         )
         for x in g.members
     )

@@ -27,6 +27,7 @@ from refka.core.transactions import TransactionService
 from refka.group import messages as msg
 from refka.handlers import group_acls
 from refka.handlers.consumer_group import (
+    ImageTopics,
     consumer_group_heartbeat_response,
     handle_consumer_group_describe,
     handle_consumer_group_heartbeat,
@@ -142,7 +143,8 @@ def handle_join_group(groups: GroupService, ctx: RequestContext, request: Any) -
         client_host=getattr(ctx, "client_host", "") or "",
         require_known_member_id=ctx.api_version >= 4,
     )
-    return groups.run(ctx, groups.coordinator.join_group(ctx, req, ctx.now_ms))
+    topics = ImageTopics(groups.image)
+    return groups.run(ctx, groups.coordinator.join_group(ctx, req, ctx.now_ms, topics))
 
 
 def join_group_response(version: int, r: msg.JoinGroupResult) -> Any:
