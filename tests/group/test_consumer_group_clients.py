@@ -20,11 +20,14 @@ from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 from refka.testing import RunningBroker, running_broker
 
+from conformance.wire import Connection, build
+
 PARTITIONS = 4
 DEADLINE_S = 30.0
 BROKER_CONFIGS = {
     "group_consumer_heartbeat_interval_ms": 300,
     "group_consumer_session_timeout_ms": 6_000,
+    "group_initial_rebalance_delay_ms": 0,
 }
 
 pytestmark = pytest.mark.timeout(120)
@@ -77,13 +80,20 @@ def committed(bootstrap: str, group: str, topic: str) -> dict[int, int]:
 class JavaMember:
     """``ConsumerProtocolProbe.java`` in its own JVM; ``owned()`` is its last ASSIGNED line."""
 
-    def __init__(self, bootstrap: str, group: str, topic: str, assignor: str | None) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        group: str,
+        topic: str,
+        assignor: str | None,
+        probe_name: str = "ConsumerProtocolProbe.java",
+    ) -> None:
         from refka.peers.kafka import libs_dir
 
         libs, java = libs_dir(), shutil.which("java")
         if java is None or not any(libs.glob("kafka-clients-*.jar")):
             pytest.skip("Java or the kafka-clients jar is missing (scripts/ensure-peers)")
-        probe = Path(__file__).with_name("java") / "ConsumerProtocolProbe.java"
+        probe = Path(__file__).with_name("java") / probe_name
         args = [bootstrap, group, topic, *([assignor] if assignor else [])]
         self.process = subprocess.Popen(
             [java, "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-cp",
@@ -111,7 +121,7 @@ class JavaMember:
         self.process.stdin.write("stop\n")
         self.process.stdin.flush()
         assert self.process.wait(30) == 0
-        assert "COMMITTED" in self.lines and "CLOSED" in self.lines
+        assert "CLOSED" in self.lines
 
     def kill(self) -> None:
         self.process.kill()
@@ -237,7 +247,6 @@ def test_librdkafka_regex_subscription_picks_up_a_new_topic(broker: RunningBroke
 def test_a_restart_keeps_the_group_its_epochs_and_its_commits(tmp_path: Path) -> None:
     """The group is replayed from its records in __consumer_offsets: after a restart the same
     member goes on at the same epochs, without a rebalance, and its commit is there."""
-    from conformance.wire import Connection, build
 
     def describe(bootstrap: str, group: str) -> tuple[int, list[tuple[str, int]]]:
         with Connection(bootstrap) as conn:
@@ -273,3 +282,30 @@ def test_a_restart_keeps_the_group_its_epochs_and_its_commits(tmp_path: Path) ->
             assert committed(b.bootstrap, group, topic) == {0: 1}
         finally:
             c.close()
+
+
+def test_a_consumer_protocol_member_upgrades_a_classic_group_of_java_consumers(
+    broker: RunningBroker,
+) -> None:
+    """KIP-848's upgrade path: a classic Java consumer (eager range) forms a classic group; a
+    Java consumer with group.protocol=consumer joins it, the group becomes a consumer group and
+    the two share the partitions (the classic one through JoinGroup/SyncGroup/Heartbeat); when
+    the new one leaves, the classic one gets every partition again."""
+    topic, group = new_topic(broker.bootstrap), f"g-{uuid.uuid4().hex[:8]}"
+    classic = JavaMember(broker.bootstrap, group, topic, None, "GroupProbe.java")
+    modern: JavaMember | None = None
+    try:
+        wait_balanced(lambda: poll_lines([classic]), [PARTITIONS], "the classic member alone")
+        modern = JavaMember(broker.bootstrap, group, topic, None)
+        wait_balanced(lambda: poll_lines([classic, modern]), [2, 2], "classic and consumer members")
+        with Connection(broker.bootstrap) as conn:
+            request = build(69, 1, group_ids=(group,), include_authorized_operations=False)
+            (described,) = conn.request(request).groups
+        assert sorted(m.member_type for m in described.members) == [0, 1]  # classic, consumer
+        modern.stop()
+        wait_balanced(lambda: poll_lines([classic]), [PARTITIONS], "after the consumer member left")
+        classic.stop()
+    finally:
+        classic.kill()
+        if modern is not None:
+            modern.kill()
