@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
+from kio.schema.errors import ErrorCode
 from refka.testing import RunningBroker, running_broker
 
 from conformance.wire import Connection, build
@@ -292,7 +293,8 @@ def test_a_consumer_protocol_member_upgrades_a_classic_group_of_java_consumers(
     """KIP-848's upgrade path: a classic Java consumer (eager range) forms a classic group; a
     Java consumer with group.protocol=consumer joins it, the group becomes a consumer group and
     the two share the partitions (the classic one through JoinGroup/SyncGroup/Heartbeat); when
-    the new one leaves, the classic one gets every partition again."""
+    the new one leaves, the group is a classic group again (the downgrade) and the classic one
+    gets every partition."""
     topic, group = new_topic(broker.bootstrap), f"g-{uuid.uuid4().hex[:8]}"
     classic = JavaMember(broker.bootstrap, group, topic, None, "GroupProbe.java")
     modern: JavaMember | None = None
@@ -306,6 +308,9 @@ def test_a_consumer_protocol_member_upgrades_a_classic_group_of_java_consumers(
         assert sorted(m.member_type for m in described.members) == [0, 1]  # classic, consumer
         modern.stop()
         wait_balanced(lambda: poll_lines([classic]), [PARTITIONS], "after the consumer member left")
+        with Connection(broker.bootstrap) as conn:  # downgraded: a classic group again
+            (described,) = conn.request(request).groups
+        assert described.error_code == ErrorCode.group_id_not_found
         classic.stop()
     finally:
         classic.kill()

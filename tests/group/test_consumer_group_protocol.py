@@ -342,3 +342,32 @@ def test_a_consumer_member_upgrades_a_classic_group_and_classic_members_follow_e
     assert [m.error for m in left.result.members] == [E.none]  # type: ignore[attr-defined]
     a.heartbeat()
     assert len(a.owned) == 2
+
+
+def test_the_last_consumer_member_leaving_downgrades_to_a_classic_group() -> None:
+    from refka.group.consumer_protocol import encode_assignment
+    from refka.group.messages import JoinGroupResult, SyncGroupRequest
+    from refka.group.state import GroupState
+
+    c, topics = coordinator(group_initial_rebalance_delay_ms=0), Topics(t1=2)
+    joined = classic_join(c, topics, "")
+    assert isinstance(joined, JoinGroupResult)
+    c.on_tick(0)
+    plan = encode_assignment({"t1": frozenset({0, 1})})
+    sync = SyncGroupRequest(
+        "g", joined.member_id, joined.generation_id, assignments=((joined.member_id, plan),)
+    )
+    c.sync_group("sync", sync, 0)
+    a = Member(c, topics, "a")
+    a.heartbeat()
+    epoch = c.consumer_groups["g"].group_epoch
+    a.heartbeat(member_epoch=-1)
+    assert "g" not in c.consumer_groups
+    classic = c.groups["g"]
+    assert classic.state is GroupState.PREPARING_REBALANCE
+    assert classic.generation_id == epoch + 1 and list(classic.members) == [joined.member_id]
+    (hb,) = c.heartbeat("hb", "g", joined.member_id, classic.generation_id, 0)
+    assert isinstance(hb, Reply) and hb.result.error == E.rebalance_in_progress  # type: ignore[attr-defined]
+    again = classic_join(c, topics, joined.member_id)  # completes the join at once: it is alone
+    assert isinstance(again, JoinGroupResult) and again.error == E.none
+    assert again.generation_id == epoch + 2 and again.leader == joined.member_id

@@ -68,6 +68,7 @@ class ConsumerGroupActions:
         def _finish(self, effects: Sequence[Effect], now_ms: int) -> list[Effect]: ...
         def _delete_classic_metadata(self, group_id: str) -> None: ...
         def can_upgrade(self, classic: ClassicGroup) -> bool: ...
+        def maybe_downgrade(self, group: ConsumerGroup, now_ms: int) -> None: ...
         def upgrade(
             self, classic: ClassicGroup, topics: TopicsView, now_ms: int
         ) -> ConsumerGroup: ...
@@ -250,16 +251,17 @@ class ConsumerGroupActions:
             group.put(left)  # keeps its partitions until its session times out
             self._write_current_assignment(group, left)
         else:
-            self._remove_member(group, member.member_id)
+            self._remove_member(group, member.member_id, now_ms)
         return Result(E.none, None, req.member_id, req.member_epoch, 0)
 
-    def _remove_member(self, group: ConsumerGroup, member_id: str) -> None:
+    def _remove_member(self, group: ConsumerGroup, member_id: str, now_ms: int) -> None:
         """Fence or remove a member: its partitions are free at once; the group epoch moves
         and the target assignment is computed again (spec: RemoveMember)."""
         self._remove_member_records(group, member_id)
         group.remove(member_id)
         self._bump_group_epoch(group)
         self._update_target(group)
+        self.maybe_downgrade(group, now_ms)
 
     def _tick_consumer_groups(self, now_ms: int) -> None:
         for group in list(self.consumer_groups.values()):
@@ -274,7 +276,7 @@ class ConsumerGroupActions:
                     and member.revocation_deadline_ms <= now_ms
                 )
                 if expired or stuck:
-                    self._remove_member(group, member.member_id)
+                    self._remove_member(group, member.member_id, now_ms)
 
     def _session_timeout_ms(self, member: ConsumerMember) -> int:
         """A classic member's own session timeout, else group.consumer.session.timeout.ms."""

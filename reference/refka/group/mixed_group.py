@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from kio.schema.errors import ErrorCode
 
+from refka.group.classic_group import ClassicGroup
 from refka.group.consumer_group import ConsumerGroup
 from refka.group.consumer_member import ClassicInfo, ConsumerMember, MemberState, TopicPartitions
 from refka.group.consumer_messages import TopicsView
@@ -31,6 +32,7 @@ from refka.group.consumer_protocol import (
     decode_subscription,
     encode_assignment,
 )
+from refka.group.member import ClassicMember
 from refka.group.messages import (
     Effect,
     HeartbeatResult,
@@ -46,12 +48,12 @@ from refka.group.messages import (
 from refka.group.state import GroupState
 
 if TYPE_CHECKING:
-    from refka.group.classic_group import ClassicGroup
     from refka.group.config import GroupConfig
     from refka.group.consumer_group import TopicMetadata
 
 E = ErrorCode
 UPGRADE_POLICIES = frozenset({"upgrade", "bidirectional"})
+DOWNGRADE_POLICIES = frozenset({"downgrade", "bidirectional"})
 
 
 class MixedGroupActions:
@@ -65,10 +67,14 @@ class MixedGroupActions:
         def _new_member_id(self, prefix: str) -> str: ...
         def _finish(self, effects: Sequence[Effect], now_ms: int) -> list[Effect]: ...
         def _delete_classic_metadata(self, group_id: str) -> None: ...
+        def drop_empty_consumer_group(self, group_id: str) -> None: ...
         def _bump_group_epoch(self, group: ConsumerGroup) -> None: ...
         def _write_epochs(self, group: ConsumerGroup) -> None: ...
         def _update_target(self, group: ConsumerGroup) -> None: ...
-        def _remove_member(self, group: ConsumerGroup, member_id: str) -> None: ...
+        def _remove_member(self, group: ConsumerGroup, member_id: str, now_ms: int) -> None: ...
+        def _remove_member_records(self, group: ConsumerGroup, member_id: str) -> None: ...
+        def _store_group(self, group: ClassicGroup) -> None: ...
+        def _prepare_rebalance(self, group: ClassicGroup, now_ms: int) -> list[Effect]: ...
         def _session_timeout_ms(self, member: ConsumerMember) -> int: ...
         def _write_member_metadata(self, group: ConsumerGroup, m: ConsumerMember) -> None: ...
         def _write_target_member(self, group: ConsumerGroup, member_id: str) -> None: ...
@@ -135,6 +141,64 @@ class MixedGroupActions:
             self._write_target_member(group, member.member_id)
             self._write_current_assignment(group, member)
         return group
+
+    # -- downgrade -----------------------------------------------------------------------------
+
+    def maybe_downgrade(self, group: ConsumerGroup, now_ms: int) -> None:
+        """The last consumer-protocol member left and only classic members remain (policy
+        ``downgrade`` or ``bidirectional``): the group becomes a classic group again, at the
+        group epoch as generation, each member keeping its assignment, and rebalances (its
+        members rejoin at their next heartbeat). Its consumer records get tombstones."""
+        members = list(group.members.values())
+        if (
+            self.config.group_consumer_migration_policy not in DOWNGRADE_POLICIES
+            or not members
+            or any(m.classic is None for m in members)
+        ):
+            return
+        common = set.intersection(
+            *({name for name, _ in m.classic.protocols} for m in members if m.classic)
+        )
+        first = members[0].classic
+        protocol = next((n for n, _ in first.protocols if n in common), None) if first else None
+        if protocol is None:
+            return  # no protocol every member supports: stay a consumer group
+        names = {topic_id: name for name, (topic_id, _) in (group.topics or {}).items()}
+        classic = ClassicGroup(
+            group.group_id,
+            state=GroupState.STABLE,
+            state_timestamp_ms=now_ms,
+            generation_id=group.group_epoch,
+            protocol_type="consumer",
+            protocol_name=protocol,
+        )
+        for m in members:
+            assert m.classic is not None
+            by_name: dict[str, set[int]] = {}
+            for topic_id, p in m.assigned:
+                if topic_id in names:
+                    by_name.setdefault(names[topic_id], set()).add(p)
+            classic.add_member(
+                ClassicMember(
+                    member_id=m.member_id,
+                    group_instance_id=m.instance_id,
+                    client_id=m.client_id,
+                    client_host=m.client_host,
+                    session_timeout_ms=m.classic.session_timeout_ms,
+                    rebalance_timeout_ms=max(m.rebalance_timeout_ms, 0),
+                    protocol_type="consumer",
+                    protocols=m.classic.protocols,
+                    assignment=encode_assignment({n: frozenset(ps) for n, ps in by_name.items()}),
+                    heartbeat_deadline_ms=now_ms + m.classic.session_timeout_ms,
+                )
+            )
+        for m in members:
+            self._remove_member_records(group, m.member_id)
+        self.drop_empty_consumer_group(group.group_id)
+        self.groups[group.group_id] = classic
+        self._store_group(classic)
+        effects = self._prepare_rebalance(classic, now_ms)
+        assert not effects  # no member of a converted group waits on an answer
 
     # -- JoinGroup / SyncGroup / Heartbeat / LeaveGroup of classic members -----------------------
 
@@ -234,7 +298,7 @@ class MixedGroupActions:
             if m.group_instance_id is not None:
                 member_id = group.static_members.get(m.group_instance_id, "")
             if member_id in group.members:
-                self._remove_member(group, member_id)
+                self._remove_member(group, member_id, now_ms)
                 results.append(LeftMember(m.member_id, m.group_instance_id, E.none))
             else:
                 results.append(LeftMember(m.member_id, m.group_instance_id, E.unknown_member_id))
