@@ -85,6 +85,8 @@ class ConsumerGroupActions:
         return self._finish([Reply(request, result)], now_ms)
 
     def _heartbeat(self, req: ConsumerHeartbeatRequest, topics: TopicsView, now_ms: int) -> Result:
+        if not req.group_id:
+            raise _Refused(E.invalid_request, "GroupId can't be empty.")
         error = self._coordinator_error(req.group_id)
         if error is not None:
             raise _Refused(error)

@@ -67,8 +67,9 @@ class ConsumerGroup:
         member = self.members.get(member_id)
         if member is None:
             return ErrorCode.unknown_member_id
-        if member_epoch != member.member_epoch:
-            return ErrorCode.stale_member_epoch
+        if member_epoch != member.member_epoch:  # a classic member's generation: as classic
+            classic = member.classic is not None
+            return ErrorCode.illegal_generation if classic else ErrorCode.stale_member_epoch
         return None
 
     def put(self, member: ConsumerMember) -> None:

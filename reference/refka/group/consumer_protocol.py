@@ -38,11 +38,14 @@ def decode_subscription(data: bytes) -> Subscription:
 
 def decode_assignment(data: bytes) -> list[tuple[str, int]]:
     """The (topic name, partition) pairs of a ConsumerProtocolAssignment."""
-    (version,) = struct.unpack_from(">h", data)
-    module = importlib.import_module(
-        f"kio.schema.consumer_protocol_assignment.v{min(max(version, 0), 3)}.data"
-    )
-    entity, _ = entity_reader(module.ConsumerProtocolAssignment)(data, 2)
+    try:
+        (version,) = struct.unpack_from(">h", data)
+        module = importlib.import_module(
+            f"kio.schema.consumer_protocol_assignment.v{min(max(version, 0), 3)}.data"
+        )
+        entity, _ = entity_reader(module.ConsumerProtocolAssignment)(data, 2)
+    except Exception as e:  # malformed bytes: the reader raises several kinds
+        raise ValueError(f"unreadable assignment: {e}") from e
     return [(tp.topic, int(p)) for tp in entity.assigned_partitions for p in tp.partitions]
 
 

@@ -91,12 +91,21 @@ class MixedGroupActions:
     # -- upgrade -----------------------------------------------------------------------------
 
     def can_upgrade(self, classic: ClassicGroup) -> bool:
-        return (
+        """Policy upgrade/bidirectional, a Stable group of the consumer protocol whose
+        members' subscriptions can be read."""
+        if not (
             self.config.group_consumer_migration_policy in UPGRADE_POLICIES
             and classic.protocol_type == "consumer"
             and classic.state is GroupState.STABLE
             and classic.protocol_name is not None
-        )
+        ):
+            return False
+        try:
+            for m in classic.members.values():
+                decode_subscription(m.metadata(classic.protocol_name))
+        except (ValueError, KeyError):
+            return False
+        return True
 
     def upgrade(self, classic: ClassicGroup, topics: TopicsView, now_ms: int) -> ConsumerGroup:
         """The classic group as a consumer group (its records written, its classic record
@@ -307,6 +316,8 @@ class MixedGroupActions:
 
 def _assigned(assignment: bytes, known: TopicMetadata) -> TopicPartitions:
     """The partitions a classic assignment gives, by topic id (unknown topics left out)."""
-    if not assignment:
-        return frozenset()
-    return frozenset((known[t][0], p) for t, p in decode_assignment(assignment) if t in known)
+    try:
+        pairs = decode_assignment(assignment) if assignment else []
+    except ValueError:
+        pairs = []  # a leader's assignment refka cannot read: the member starts with nothing
+    return frozenset((known[t][0], p) for t, p in pairs if t in known)
