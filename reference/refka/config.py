@@ -960,7 +960,10 @@ class BrokerConfig(ConfigModel):
         if name == "refka_bugs":
             parse_bugs(value)
         elif name == "group_consumer_migration_policy" and str(value).lower() not in (
-            "disabled", "upgrade", "downgrade", "bidirectional"
+            "disabled",
+            "upgrade",
+            "downgrade",
+            "bidirectional",
         ):
             raise ValueError(f"group.consumer.migration.policy: {value!r} is not a policy")
         elif name in ("listeners", "advertised_listeners") and value is not None:

@@ -5,6 +5,7 @@ written to __consumer_offsets and their replay at failover."""
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import uuid
 from collections.abc import Iterable
@@ -371,3 +372,18 @@ def test_the_last_consumer_member_leaving_downgrades_to_a_classic_group() -> Non
     again = classic_join(c, topics, joined.member_id)  # completes the join at once: it is alone
     assert isinstance(again, JoinGroupResult) and again.error == E.none
     assert again.generation_id == epoch + 2 and again.leader == joined.member_id
+
+
+def test_v0_lets_the_coordinator_choose_the_member_id() -> None:
+    c, topics = coordinator(), Topics(t1=1)
+    req = Hb(
+        "g", "", 0, rebalance_timeout_ms=1_000, subscribed_topic_names=("t1",), owned=frozenset()
+    )
+    v0 = dataclasses.replace(req, coordinator_generates_id=True)
+    (reply,) = [e for e in c.consumer_group_heartbeat("r", v0, topics, 0) if isinstance(e, Reply)]
+    assert isinstance(reply, Reply) and isinstance(reply.result, ConsumerHeartbeatResult)
+    assert reply.result.error == E.none and len(reply.result.member_id or "") == 22
+    (refused,) = [
+        e for e in c.consumer_group_heartbeat("r", req, topics, 0) if isinstance(e, Reply)
+    ]
+    assert refused.result.error == E.invalid_request  # type: ignore[attr-defined]

@@ -13,6 +13,7 @@ UNRELEASED_INSTANCE_ID for an instance id another member holds.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import re
 from collections.abc import Iterable, Sequence
@@ -46,6 +47,7 @@ from refka.group.topic_regex import compile_topic_regex, matching_topics
 if TYPE_CHECKING:
     from refka.group.classic_group import ClassicGroup
     from refka.group.config import GroupConfig
+    from refka.group.coordinator import RandomBits
     from refka.group.offsets import StoredOffset
 
 E = ErrorCode
@@ -57,6 +59,7 @@ class ConsumerGroupActions:
 
     if TYPE_CHECKING:
         config: GroupConfig
+        rng: RandomBits
         groups: dict[str, ClassicGroup]
         consumer_groups: dict[str, ConsumerGroup]
         offsets: dict[str, dict[tuple[str, int], StoredOffset]]
@@ -87,6 +90,10 @@ class ConsumerGroupActions:
     def _heartbeat(self, req: ConsumerHeartbeatRequest, topics: TopicsView, now_ms: int) -> Result:
         if not req.group_id:
             raise _Refused(E.invalid_request, "GroupId can't be empty.")
+        if not req.member_id and req.member_epoch == 0 and req.coordinator_generates_id:
+            raw = self.rng.getrandbits(128).to_bytes(16, "big")
+            member_id = base64.urlsafe_b64encode(raw).decode().rstrip("=")  # as Kafka's Uuid
+            req = dataclasses.replace(req, member_id=member_id)
         error = self._coordinator_error(req.group_id)
         if error is not None:
             raise _Refused(error)

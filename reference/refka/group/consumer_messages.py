@@ -37,6 +37,7 @@ class ConsumerHeartbeatRequest:
     owned: TopicPartitions | None = None  # None: unchanged since the last heartbeat
     client_id: str = ""
     client_host: str = ""
+    coordinator_generates_id: bool = False  # v0: an empty member id at epoch 0 gets one
 
 
 @dataclass(frozen=True, slots=True)

@@ -71,6 +71,7 @@ def handle_consumer_group_heartbeat(groups: GroupService, ctx: RequestContext, r
         owned=owned,
         client_id=ctx.client_id or "",
         client_host=getattr(ctx, "client_host", "") or "",
+        coordinator_generates_id=ctx.api_version == 0,
     )
     topics = ImageTopics(groups.image)
     effects = groups.coordinator.consumer_group_heartbeat(ctx, req, topics, ctx.now_ms)
