@@ -161,3 +161,22 @@ def test_commit_with_member_epoch(target: Target, topic: str) -> None:
 
     assert commit(answer.member_epoch) == ErrorCode.none
     assert commit(answer.member_epoch + 1) == ErrorCode.stale_member_epoch
+
+
+@pytest.mark.api(
+    "OffsetFetch", behaviour="consumer group, v9+: a stale member epoch: STALE_MEMBER_EPOCH"
+)
+def test_fetch_with_member_epoch(target: Target, topic: str) -> None:
+    group = group_name()
+    member_id, answer = joined(target, group, topic)
+
+    def fetch(epoch: int) -> Any:
+        found = target.call(
+            "OffsetFetch", 9, 9, require_stable=False,
+            groups=[{"group_id": group, "member_id": member_id, "member_epoch": epoch,
+                     "topics": [{"name": topic, "partition_indexes": [0]}]}],
+        )  # fmt: skip
+        return found.groups[0].error_code
+
+    assert fetch(answer.member_epoch) == ErrorCode.none
+    assert fetch(answer.member_epoch + 1) == ErrorCode.stale_member_epoch

@@ -387,3 +387,13 @@ def test_v0_lets_the_coordinator_choose_the_member_id() -> None:
         e for e in c.consumer_group_heartbeat("r", req, topics, 0) if isinstance(e, Reply)
     ]
     assert refused.result.error == E.invalid_request  # type: ignore[attr-defined]
+
+
+def test_offset_fetch_checks_a_named_member_and_its_epoch() -> None:
+    c, topics = coordinator(), Topics(t1=1)
+    a = Member(c, topics, "a")
+    a.heartbeat()
+    assert c.fetch_offsets("g", None, False, "a", a.epoch).error == E.none
+    assert c.fetch_offsets("g", None, False, "a", a.epoch + 1).error == E.stale_member_epoch
+    assert c.fetch_offsets("g", None, False, "x", a.epoch).error == E.unknown_member_id
+    assert c.fetch_offsets("g", None).error == E.none  # an admin's fetch names no member

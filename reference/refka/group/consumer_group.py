@@ -72,6 +72,17 @@ class ConsumerGroup:
             return ErrorCode.illegal_generation if classic else ErrorCode.stale_member_epoch
         return None
 
+    def validate_offset_fetch(self, member_id: str, member_epoch: int) -> ErrorCode | None:
+        """OffsetFetch v9+ naming a member (Kafka's ``validateOffsetFetch``): it must exist
+        (UNKNOWN_MEMBER_ID) at its current member epoch (STALE_MEMBER_EPOCH); an admin's fetch
+        names none."""
+        member = self.members.get(member_id)
+        if member is None:
+            return ErrorCode.unknown_member_id
+        if member_epoch != member.member_epoch:
+            return ErrorCode.stale_member_epoch
+        return None
+
     def put(self, member: ConsumerMember) -> None:
         self.members[member.member_id] = member
         if member.instance_id is not None:

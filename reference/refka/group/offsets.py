@@ -216,11 +216,16 @@ class OffsetActions:
         group_id: str,
         topics: Iterable[tuple[str, Iterable[int]]] | None,
         require_stable: bool = False,
+        member_id: str | None = None,
+        member_epoch: int = -1,
     ) -> GroupOffsets:
         """OffsetFetch for one group: committed offsets only (a pending commit is not seen);
         ``topics=None`` asks for every committed offset. ``require_stable`` (KIP-447): a
         partition with an offset pending in a transaction answers UNSTABLE_OFFSET_COMMIT."""
         error = self._coordinator_error(group_id)
+        consumer = self.consumer_groups.get(group_id)
+        if error is None and consumer is not None and member_id is not None:
+            error = consumer.validate_offset_fetch(member_id, member_epoch)  # v9+, KIP-848
         if error is not None:
             return GroupOffsets(group_id, error)
         stored = self.offsets.get(group_id, {})

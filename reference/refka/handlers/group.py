@@ -359,7 +359,9 @@ def handle_offset_fetch(groups: GroupService, ctx: RequestContext, request: Any)
         answered = []
         for g in request.groups:
             wanted, unknown = _wanted(groups, ctx.api_version, g)
-            result = coordinator.fetch_offsets(g.group_id, wanted, stable)
+            member = getattr(g, "member_id", None)  # v9+: a KIP-848 member names itself
+            epoch = getattr(g, "member_epoch", -1)
+            result = coordinator.fetch_offsets(g.group_id, wanted, stable, member, epoch)
             result = group_acls.offsets_shown(ctx, result, wanted is None)
             answered.append(_fetched_group(m, ctx.api_version, groups, result, unknown))
         return codec.build(
