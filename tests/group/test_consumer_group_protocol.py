@@ -397,3 +397,17 @@ def test_offset_fetch_checks_a_named_member_and_its_epoch() -> None:
     assert c.fetch_offsets("g", None, False, "a", a.epoch + 1).error == E.stale_member_epoch
     assert c.fetch_offsets("g", None, False, "x", a.epoch).error == E.unknown_member_id
     assert c.fetch_offsets("g", None).error == E.none  # an admin's fetch names no member
+
+
+def test_uniform_is_balanced_and_sticky() -> None:
+    from refka.group.assignors import uniform
+
+    subs = {m: frozenset({T1}) for m in ("a", "b")}
+    two = uniform(subs, {T1: 4}, {})
+    assert sorted(len(p) for p in two.values()) == [2, 2]
+    three = uniform({**subs, "c": frozenset({T1})}, {T1: 4}, two)
+    assert sorted(len(p) for p in three.values()) == [1, 1, 2]
+    assert all(three[m] <= two[m] for m in ("a", "b"))  # a and b only gave partitions up
+    back = uniform(subs, {T1: 4}, three)
+    assert sorted(len(p) for p in back.values()) == [2, 2]
+    assert all(three[m] <= back[m] for m in ("a", "b"))

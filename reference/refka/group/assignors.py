@@ -4,8 +4,9 @@ the subscribed topics and, for stickiness, the current target assignment.
 
 - ``uniform`` (Kafka's UniformAssignor, the default): balanced and sticky. Every member keeps
   the partitions of its current target it is still subscribed to, up to its fair share
-  (ceil(partitions / members)); the others go one by one to the eligible member with the
-  fewest. Exactly balanced (counts differ by at most one) when subscriptions are homogeneous.
+  (floor(partitions / members), one more for as many members as the remainder allows); the
+  others go one by one to the eligible member with the fewest. Exactly balanced (counts differ
+  by at most one) when subscriptions are homogeneous.
 - ``range`` (Kafka's RangeAssignor): per topic, the subscribers in member id order each take a
   contiguous range; the first (partitions % subscribers) take one more.
 """
@@ -34,15 +35,30 @@ def uniform(
         if any(t in s for s in members.values())
     ]
     subscribers = sum(1 for s in members.values() if s)
-    quota = -(-len(partitions) // subscribers) if subscribers else 0
+    if not subscribers:
+        return {m: frozenset() for m in members}
+    floor, extra = divmod(len(partitions), subscribers)
     taken: set[tuple[uuid.UUID, int]] = set()
-    for m in sorted(members):
-        for tp in sorted(current.get(m, ()), key=lambda x: (str(x[0]), x[1])):
-            still = tp[0] in members[m] and tp[0] in counts and tp[1] < counts[tp[0]]
-            if still and len(out[m]) < quota and tp not in taken:
-                out[m].add(tp)
-                taken.add(tp)
-    for tp in partitions:
+
+    def still_valid(m: str) -> list[tuple[uuid.UUID, int]]:
+        kept = [
+            tp
+            for tp in current.get(m, ())
+            if tp[0] in members[m] and tp[0] in counts and tp[1] < counts[tp[0]]
+        ]
+        return sorted((tp for tp in kept if tp not in taken), key=lambda x: (str(x[0]), x[1]))
+
+    for m in sorted(members):  # sticky: keep up to the fair share
+        for tp in still_valid(m)[: max(floor - len(out[m]), 0)]:
+            out[m].add(tp)
+            taken.add(tp)
+    for m in sorted(members):  # and one more for as many members as the remainder allows
+        more = still_valid(m)
+        if extra > 0 and more and len(out[m]) == floor:
+            out[m].add(more[0])
+            taken.add(more[0])
+            extra -= 1
+    for tp in partitions:  # the rest, one by one, to the eligible member with the fewest
         if tp in taken:
             continue
         eligible = [m for m in sorted(members) if tp[0] in members[m]]
