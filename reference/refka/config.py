@@ -766,8 +766,7 @@ class BrokerConfig(ConfigModel):
         le=INT_MAX,
     )
     group_consumer_assignors: str = _f(
-        "org.apache.kafka.coordinator.group.assignor.UniformAssignor,"
-        "org.apache.kafka.coordinator.group.assignor.RangeAssignor",
+        "uniform,range",
         "The server side assignors as a list of either names for builtin assignors or full "
         "class names for customer assignors. The first one in the list is considered as the "
         "default assignor to be used in the case where the consumer does not specify an "
