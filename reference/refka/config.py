@@ -11,7 +11,7 @@ its data in ``./data``.
 Kafka's derived keys are resolved before validation (``KafkaConfig``/``LogConfig`` do the same):
 ``log.roll.hours`` -> ``log.roll.ms``, ``log.retention.hours``/``minutes`` -> ``log.retention.ms``,
 ``log.dirs`` falls back to ``log.dir``, ``log.flush.interval.ms`` to
-``log.flush.scheduler.interval.ms``; of several comma-separated log dirs refka uses the first.
+``log.flush.scheduler.interval.ms``. ``log.dirs`` may list several directories (``log_dir_paths``).
 
 :func:`load_config` reads a ``.properties`` file plus ``--set key=value`` overrides: an unknown
 key is a warning (as Kafka logs "supplied but isn't a known config"), a bad value a
@@ -53,12 +53,6 @@ def _derive(raw: dict[str, Any], warnings: list[str] | None = None) -> dict[str,
             values["log.flush.interval.ms"] = values["log.flush.scheduler.interval.ms"]
     if values.get("log.dirs") is None and values.get("log.dir") is not None:
         values["log.dirs"] = values["log.dir"]
-    dirs = values.get("log.dirs")
-    if isinstance(dirs, str) and "," in dirs:
-        first = next((d.strip() for d in dirs.split(",") if d.strip()), "")
-        if warnings is not None:
-            warnings.append(f"log.dirs lists several directories; refka uses only {first!r}")
-        values["log.dirs"] = first
     return values
 
 
@@ -441,7 +435,7 @@ class BrokerConfig(ConfigModel):
     log_dirs: str = _f(
         "./data",
         "A comma-separated list of the directories where the log data is stored. If not set, "
-        "the value in `log.dir` is used. refka uses the first directory (default ./data).",
+        "the value in `log.dir` is used (default ./data).",
         min_length=1,
     )
     log_segment_bytes: int = _f(
@@ -946,6 +940,15 @@ class BrokerConfig(ConfigModel):
     )
 
     @property
+    def log_dir_paths(self) -> list[str]:
+        """The directories of ``log.dirs``, in order; the first holds the checkpoints."""
+        return [d.strip() for d in self.log_dirs.split(",") if d.strip()]
+
+    @property
+    def first_log_dir(self) -> str:
+        return self.log_dir_paths[0]
+
+    @property
     def bugs(self) -> frozenset[Bug]:
         """The switched-on bugs of ``refka.bugs``."""
         return parse_bugs(self.refka_bugs)
@@ -1235,7 +1238,7 @@ def _unescape(text: str) -> str:
 def load_config(path: str | None, overrides: list[str]) -> tuple[BrokerConfig, list[str]]:
     """Read ``path`` (a ``server.properties``, optional) then apply ``key=value`` overrides.
 
-    Returns the config and warnings (unknown keys, ignored extra log dirs). Raises
+    Returns the config and warnings (unknown keys). Raises
     :class:`ConfigError` naming the key on a bad value, a missing file or a malformed override.
     """
     raw: dict[str, str] = {}

@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         config, _ = load_config(args.config, list(args.set))
         directories = [
-            config.log_dirs,
+            *config.log_dir_paths,
             *([config.metadata_log_dir] if config.metadata_log_dir else []),
         ]
         for directory in directories:
@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"Formatted {directory} (cluster {meta.cluster_id}, node {meta.node_id})")
         if args.add_scram:
             _write_scram_bootstrap(
-                FileStorage(config.metadata_log_dir or config.log_dirs), args.add_scram
+                FileStorage(config.metadata_log_dir or config.first_log_dir), args.add_scram
             )
     except (ConfigError, MetaPropertiesError, OSError, ValueError) as error:
         print(f"refka storage: {error}", file=sys.stderr)

@@ -107,12 +107,14 @@ def test_hours_and_minutes_derive_milliseconds() -> None:
     assert load_config(None, [])[0].log_roll_jitter_ms is None  # unset: segment.jitter.ms 0
 
 
-def test_log_dirs_falls_back_to_log_dir_and_uses_the_first_of_several() -> None:
+def test_log_dirs_falls_back_to_log_dir_and_keeps_several() -> None:
     config, _ = load_config(None, ["log.dir=/tmp/one"])
     assert config.log_dirs == "/tmp/one"
+    assert config.log_dir_paths == ["/tmp/one"]
     config, warnings = load_config(None, ["log.dirs=/tmp/a, /tmp/b"])
-    assert config.log_dirs == "/tmp/a"
-    assert any("/tmp/a" in w and "log.dirs" in w for w in warnings)
+    assert config.log_dir_paths == ["/tmp/a", "/tmp/b"]
+    assert config.first_log_dir == "/tmp/a"
+    assert warnings == []
 
 
 def test_file_then_overrides(tmp_path: Path) -> None:

@@ -1,10 +1,11 @@
 """DescribeLogDirs (key 35, v1-v5 as Kafka 4.x): the broker's log directory and its partitions
 (KIP-113; volume sizes KIP-827, v4+).
 
-refka has one log directory (the first of ``log.dirs``). Each local partition log a request
-names (``topics`` null: every one) is listed with its size in bytes (the sum of its segments)
-and ``offset_lag``, the high watermark minus the log end offset (never below 0, -1 for a log
-with no online replica); ``is_future_key`` is always false (no AlterReplicaLogDirs). Topics with
+One result per directory of ``log.dirs``. Each local partition log a request names (``topics``
+null: every one) is listed under its directory with its size in bytes (the sum of its
+segments) and ``offset_lag``, the high watermark minus the log end offset (never below 0, -1
+for a log with no online replica); ``is_future_key`` is always false: AlterReplicaLogDirs copies
+and swaps in one step, so no future replica is ever seen. Topics with
 none of the named partitions here are left out, as Kafka does. A log dir taken offline by an
 I/O error answers KAFKA_STORAGE_ERROR with no topics. ``is_cordoned`` (v5) is false.
 """
@@ -39,23 +40,27 @@ def handle_describe_log_dirs(replicas: ReplicaManager, ctx: RequestContext, requ
             error_code=ErrorCode.cluster_authorization_failed,
             results=(),
         )
-    volume = replicas.logs.storage.volume()
     offline = replicas.offline_log_dir is not None
     wanted = _wanted(request.topics, replicas.logs.logs)
-    result = codec.build(
-        m.DescribeLogDirsResult,
-        error_code=ErrorCode.kafka_storage_error if offline else ErrorCode.none,
-        log_dir=volume.path,
-        topics=() if offline else _topics(m, replicas, wanted),
-        total_bytes=volume.total_bytes,
-        usable_bytes=volume.usable_bytes,
-        is_cordoned=False,
-    )
+    results = []
+    for index, volume in enumerate(replicas.logs.volumes()):
+        here = [(tp, log) for tp, log in wanted if replicas.logs.dir_index(*tp) == index]
+        results.append(
+            codec.build(
+                m.DescribeLogDirsResult,
+                error_code=ErrorCode.kafka_storage_error if offline else ErrorCode.none,
+                log_dir=volume.path,
+                topics=() if offline else _topics(m, replicas, here),
+                total_bytes=volume.total_bytes,
+                usable_bytes=volume.usable_bytes,
+                is_cordoned=False,
+            )
+        )
     return codec.build(
         m.DescribeLogDirsResponse,
         throttle_time=codec.millis(0),
         error_code=ErrorCode.none,
-        results=(result,),
+        results=tuple(results),
     )
 
 

@@ -110,7 +110,7 @@ def broker_apis(services: BrokerServices) -> dict[int, Api]:
     """The broker's API table, each handler bound to its service."""
     p, t, r = services.partitions, services.topics, services.replicas
     x, g, txn = services.transactions, services.groups, "transactions"
-    admin = "transaction_admin"
+    admin, ard = "transaction_admin", "alter_replica_log_dirs"
     forward = partial(forwarded.handle_forwarded, t)
     lazy = on_first_request
     produce = lazy("produce", "handle_produce", p, r, x)
@@ -157,6 +157,7 @@ def broker_apis(services: BrokerServices) -> dict[int, Api]:
         Api(31, "DeleteAcls", 1, 3, lazy("acls", "handle_alter_acls", t)),
         Api(32, "DescribeConfigs", 1, 4, lazy("configs", "handle_describe_configs", t)),
         Api(33, "AlterConfigs", 0, 2, forward),
+        Api(34, "AlterReplicaLogDirs", 1, 2, lazy(ard, "handle_alter_replica_log_dirs", r)),
         Api(35, "DescribeLogDirs", 1, 5, lazy("log_dirs", "handle_describe_log_dirs", r)),
         Api(37, "CreatePartitions", 0, 3, forward),
         Api(38, "CreateDelegationToken", 1, 3, lazy(tokens, "handle_token_change", t)),

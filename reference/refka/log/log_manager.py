@@ -25,8 +25,9 @@ from refka.log.checkpoint import (
 )
 from refka.log.cleaner import CleanerConfig, LogCleaner, Transactions
 from refka.log.config import LogConfig
+from refka.log.multi_dir import MultiDirStorage
 from refka.log.partition_log import PartitionLog
-from refka.log.storage import Storage
+from refka.log.storage import Storage, Volume
 
 TopicPartition = tuple[str, int]
 DELETE_DIR_SUFFIX = "-delete"
@@ -141,14 +142,52 @@ class LogManager:
             log.delete()
             return
         log.close_files()
-        self._deleted_count += 1
-        seed = f"{log.dir_name}/{self.now_ms}/{self._deleted_count}".encode()
-        import hashlib  # only a deletion (hashlib costs the start ~1 ms)
-
-        unique_id = hashlib.blake2b(seed, digest_size=16).hexdigest()
-        doomed = delete_dir_name(topic, partition, unique_id)
+        doomed = delete_dir_name(topic, partition, self._unique_id(log.dir_name))
         self.storage.rename(log.dir_name, doomed)
         self.pending_dir_deletes[doomed] = self.now_ms + self.file_delete_delay_ms
+
+    def _unique_id(self, name: str) -> str:
+        self._deleted_count += 1
+        seed = f"{name}/{self.now_ms}/{self._deleted_count}".encode()
+        import hashlib  # only a deletion or a move (hashlib costs the start ~1 ms)
+
+        return hashlib.blake2b(seed, digest_size=16).hexdigest()
+
+    def volumes(self) -> list[Volume]:
+        """Each directory of ``log.dirs`` and its volume, in order (DescribeLogDirs)."""
+        if isinstance(self.storage, MultiDirStorage):
+            return self.storage.volumes()
+        return [self.storage.volume()]
+
+    def dir_paths(self) -> list[str]:
+        """The absolute paths of ``log.dirs``, without touching the disk."""
+        if isinstance(self.storage, MultiDirStorage):
+            return self.storage.paths
+        root = getattr(self.storage, "root_dir", None)
+        return [root] if isinstance(root, str) else [self.storage.volume().path]
+
+    def dir_index(self, topic: str, partition: int) -> int:
+        """The index in ``log.dirs`` of the directory holding the partition's folder."""
+        if isinstance(self.storage, MultiDirStorage):
+            return self.storage.dir_of(dir_name(topic, partition))
+        return 0
+
+    def move(self, topic: str, partition: int, index: int) -> None:
+        """AlterReplicaLogDirs (KIP-113): copy the partition's folder to the future folder
+        ``<topic>-<partition>.<id>-future`` in directory ``index``, then swap: the original
+        becomes a ``-delete`` folder, removed ``log.segment.delete.delay.ms`` later. The copy
+        and the swap happen in one step, so no append falls between them."""
+        log = self.logs[(topic, partition)]
+        if (
+            not isinstance(self.storage, MultiDirStorage)
+            or self.dir_index(topic, partition) == index
+        ):
+            return
+        log.flush(self.now_ms)
+        unique_id = self._unique_id(log.dir_name)
+        doomed = delete_dir_name(topic, partition, unique_id)
+        self.storage.move(log.dir_name, index, f"{log.dir_name}.{unique_id}-future", doomed)
+        self.pending_dir_deletes[doomed] = self.now_ms + max(self.file_delete_delay_ms, 0)
 
     def _delete_due_dirs(self, now_ms: int) -> None:
         for name, due in list(self.pending_dir_deletes.items()):

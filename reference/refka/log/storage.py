@@ -109,6 +109,10 @@ class FileStorage:
         for path in list(self._fds):
             self.close(path)
 
+    def open_under(self, folder: str) -> list[str]:
+        """The paths in ``folder`` with an append handle open."""
+        return [path for path in self._fds if path.startswith(folder + "/")]
+
     def append(self, path: str, data: bytes | bytearray) -> None:
         self.open(path)
         fd = self._fds[path]

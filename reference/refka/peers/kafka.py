@@ -143,8 +143,12 @@ def start_kafka(
     port: int | None = None,
     properties: Mapping[str, str] | None = None,
     extra_listeners: Mapping[str, int] | None = None,
+    static_quorum: bool = False,
 ) -> Peer:
-    """Format a fresh log directory under `work_dir` and start the broker; wait until ready."""
+    """Format a fresh log directory under `work_dir` and start the broker; wait until ready.
+
+    ``static_quorum``: ``controller.quorum.voters`` (kraft.version 0) instead of a standalone
+    dynamic quorum (KIP-853, kraft.version 1)."""
     java = java_command()
     libs = ensure_jars()
     work_dir = Path(work_dir)
@@ -153,12 +157,16 @@ def start_kafka(
     config = server_properties(
         work_dir / "kafka-logs", port, free_port(), properties, extra_listeners
     )
+    if static_quorum:
+        controller = config.pop("controller.quorum.bootstrap.servers")
+        config["controller.quorum.voters"] = f"1@{controller}"
     config_path = work_dir / "server.properties"
     write_properties(config_path, config)
     log4j_path = work_dir / "log4j2.properties"
     log4j_path.write_text(LOG4J2_PROPERTIES)
     base = [java, *JVM_OPTIONS, f"-Dlog4j2.configurationFile={log4j_path}", "-cp", f"{libs}/*"]
-    format_argv = ["kafka.tools.StorageTool", "format", "--standalone", "-t", new_cluster_id()]
+    standalone = [] if static_quorum else ["--standalone"]
+    format_argv = ["kafka.tools.StorageTool", "format", *standalone, "-t", new_cluster_id()]
     format_argv += ["-c", str(config_path)]
     formatted = subprocess.run([*base, *format_argv], capture_output=True, text=True, check=False)
     if formatted.returncode != 0:

@@ -271,6 +271,13 @@ class ReplicaManager:
         found = None if self.image is None else self.image.topics_by_name.get(topic)
         return None if found is None else found.partitions.get(partition)
 
+    def not_hosted_for_log_dirs(self, topic: str, partition: int) -> ErrorCode:
+        """AlterReplicaLogDirs keeps REPLICA_NOT_AVAILABLE where others say
+        NOT_LEADER_OR_FOLLOWER, as Kafka does for compatibility."""
+        if self._registration(topic, partition) is None:
+            return ErrorCode.unknown_topic_or_partition
+        return ErrorCode.replica_not_available
+
     def _not_hosted(self, topic: str, partition: int) -> ErrorCode:
         """A partition this node has no replica of: NOT_LEADER_OR_FOLLOWER if it exists in the
         cluster (as Kafka answers for a non-replica), else UNKNOWN_TOPIC_OR_PARTITION."""

@@ -55,6 +55,7 @@ API_ACLS: dict[int, tuple[Rule, ...]] = {
     31: ((CLUSTER, Op.ALTER),),  # DeleteAcls
     32: ((TOPIC, Op.DESCRIBE_CONFIGS), (CLUSTER, Op.DESCRIBE_CONFIGS)),  # DescribeConfigs
     33: ((TOPIC, Op.ALTER_CONFIGS), (CLUSTER, Op.ALTER_CONFIGS)),  # AlterConfigs
+    34: ((CLUSTER, Op.ALTER),),  # AlterReplicaLogDirs
     35: ((CLUSTER, Op.DESCRIBE),),  # DescribeLogDirs
     37: ((TOPIC, Op.ALTER),),  # CreatePartitions
     38: ((USER, Op.CREATE_TOKENS),),  # CreateDelegationToken: for another owner (KIP-373)

@@ -151,6 +151,7 @@ async def serve(
         roles,
     )
     from refka.core.network_client import NodeAddress
+    from refka.log.multi_dir import log_storage
     from refka.log.storage import FileStorage
     from refka.node import make_broker, make_controller
     from refka.server.driver import NodeServer, now_ms
@@ -160,7 +161,7 @@ async def serve(
     log = logging.getLogger("refka.server")
     try:
         node_roles = roles(config)
-        storage = FileStorage(config.log_dirs)
+        storage = log_storage(config.log_dir_paths)
         metadata_storage = FileStorage(config.metadata_log_dir) if config.metadata_log_dir else None
         trace = None
         if config.refka_trace_file:
