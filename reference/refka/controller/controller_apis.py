@@ -566,6 +566,12 @@ def handle_describe_quorum(c: QuorumController, ctx: RequestContext, request: An
     return describe_quorum(_module(ctx), request, c.node_id, c.epoch, end, observers, ctx.now_ms)
 
 
+def handle_raft_voter_change(c: QuorumController, ctx: RequestContext, request: Any) -> Any:
+    from refka.controller import raft_voters
+
+    return raft_voters.handle_raft_voter_change(c, ctx, request)
+
+
 def handle_alter_configs(c: QuorumController, ctx: RequestContext, request: Any) -> Any:
     from refka.controller import config_control
 
@@ -653,5 +659,7 @@ API_TABLE: dict[int, tuple[str, int, int, Any]] = {
     63: ("BrokerHeartbeat", 0, 2, handle_broker_heartbeat),
     64: ("UnregisterBroker", 0, 0, handle_unregister_broker),
     67: ("AllocateProducerIds", 0, 0, handle_allocate_producer_ids),
+    80: ("AddRaftVoter", 0, 1, handle_raft_voter_change),
+    81: ("RemoveRaftVoter", 0, 0, handle_raft_voter_change),
 }
 """api key -> (name, lowest version, highest version, handler(controller, ctx, request))."""

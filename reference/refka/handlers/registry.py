@@ -174,6 +174,8 @@ def broker_apis(services: BrokerServices) -> dict[int, Api]:
         Api(51, "AlterUserScramCredentials", 0, 0, forward),
         Api(55, "DescribeQuorum", 0, 2, forward),
         Api(64, "UnregisterBroker", 0, 0, forward),
+        Api(80, "AddRaftVoter", 0, 1, forward),
+        Api(81, "RemoveRaftVoter", 0, 0, forward),
         Api(60, "DescribeCluster", 0, 2, lazy("cluster", "handle_describe_cluster", t)),
         Api(61, "DescribeProducers", 0, 0, lazy("describe_producers", "handle", p)),
         Api(65, "DescribeTransactions", 0, 0, lazy(admin, "handle_describe_transactions", x)),

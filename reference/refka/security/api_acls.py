@@ -84,6 +84,8 @@ API_ACLS: dict[int, tuple[Rule, ...]] = {
     69: ((GROUP, Op.DESCRIBE),),  # ConsumerGroupDescribe
     74: ((CLUSTER, Op.DESCRIBE_CONFIGS),),  # ListConfigResources
     75: ((TOPIC, Op.DESCRIBE),),  # DescribeTopicPartitions
+    80: ((CLUSTER, Op.ALTER),),  # AddRaftVoter (KIP-853)
+    81: ((CLUSTER, Op.ALTER),),  # RemoveRaftVoter (KIP-853)
 }
 """api key -> the (resource type, operation) rules it checks. ApiVersions, DescribeCluster,
 SaslHandshake, SaslAuthenticate and the telemetry APIs check none (DescribeCluster reports
