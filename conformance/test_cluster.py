@@ -361,3 +361,19 @@ def test_min_isr_above_replication_factor(target: Target, brokers: dict[int, str
         answer = on_leader(target, p, "Produce", 3, 12, **request)
         data = answer.responses[0].partition_responses[0]
         assert (data.error_code, data.base_offset) == (ErrorCode.none, offset)
+
+
+@pytest.mark.api(
+    "AlterReplicaLogDirs", behaviour="cluster: on a non-replica: REPLICA_NOT_AVAILABLE"
+)
+def test_alter_replica_log_dirs_on_non_replica(
+    target: Target, single: tuple[Placement, int]
+) -> None:
+    p, outsider = single
+    dirs = on_node(target, outsider, "DescribeLogDirs", 1, None, topics=None)
+    path = dirs.results[0].log_dir
+    wanted = [{"path": path, "topics": [{"name": p.topic, "partitions": [0]}]}]
+    answer = on_node(target, outsider, "AlterReplicaLogDirs", 1, None, dirs=wanted)
+    [result] = answer.results
+    [found] = result.partitions
+    assert found.error_code == ErrorCode.replica_not_available
