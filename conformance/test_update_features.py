@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from kio.schema.errors import ErrorCode
 
-from conformance.target import Target
+from conformance.target import Target, require_api
 
 FAILED = "The update failed for all features since the following feature had an error: "
 TV = "transaction.version"
@@ -50,6 +50,7 @@ def refused(answer: Any) -> str:
 
 @pytest.fixture
 def tv2(target: Target) -> Iterator[None]:
+    require_api(target, "UpdateFeatures")
     if finalized(target)[0].get(TV) != 2:
         pytest.skip("transaction.version 2 is not finalized")
     yield
@@ -103,6 +104,7 @@ def test_unknown_upgrade_type(target: Target, tv2: None, version: int) -> None:
 @pytest.mark.api("UpdateFeatures", behaviour="metadata.version: no unsafe downgrade")
 @pytest.mark.parametrize("version", [1, 2])
 def test_no_unsafe_metadata_downgrade(target: Target, version: int) -> None:
+    require_api(target, "UpdateFeatures", version, version)
     current = finalized(target)[0][MV]
     assert refused(update(target, version, (MV, current - 1, 3), validate_only=True)) == (
         f"Unsupported metadata.version downgrade from {current} to {current - 1}. Unsafe "
