@@ -30,6 +30,7 @@ ALTER_PARTITION_REASSIGNMENTS, LIST_PARTITION_REASSIGNMENTS = 45, 46
 CREATE_ACLS, DELETE_ACLS = 30, 31
 ALTER_USER_SCRAM_CREDENTIALS = 51
 ALTER_CLIENT_QUOTAS, DESCRIBE_QUORUM, UNREGISTER_BROKER = 49, 55, 64
+RAFT_VOTER_RESPONSES = {80: "AddRaftVoterResponse", 81: "RemoveRaftVoterResponse"}
 FORWARDED = frozenset(
     {
         CREATE_TOPICS,
@@ -242,6 +243,13 @@ def failed(
     if ctx.api_key == UNREGISTER_BROKER:
         return codec.build(
             m.UnregisterBrokerResponse, throttle_time=zero, error_code=error, error_message=None
+        )
+    if ctx.api_key in RAFT_VOTER_RESPONSES:
+        return codec.build(
+            getattr(m, RAFT_VOTER_RESPONSES[ctx.api_key]),
+            throttle_time=zero,
+            error_code=error,
+            error_message=None,
         )
     if ctx.api_key == DESCRIBE_QUORUM:
         return codec.build(
