@@ -1,16 +1,17 @@
-"""AlterReplicaLogDirs (KIP-113): the answers a broker gives whatever its number of log dirs.
-
-Moving a replica between two directories is shown by tests/integration/
-test_alter_replica_log_dirs.py (refka with two ``log.dirs``)."""
+"""AlterReplicaLogDirs (KIP-113): the answers a broker gives whatever its number of log dirs,
+and, on a broker with two or more ``log.dirs`` (else skipped), a replica with data moving to
+another directory (tests/test_conformance_log_dirs.py runs it on Kafka and refka so)."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
 from kio.schema.errors import ErrorCode
 
-from conformance.probes import produce_values
+from conformance.probes import fetch, produce_values
+from conformance.records import parse_batches
 from conformance.target import Target, unique_topic
 
 
@@ -56,3 +57,35 @@ def test_unknown_partition(target: Target, topic: str, version: int) -> None:
         ErrorCode.unknown_topic_or_partition
     )
     assert alter(target, version, here, topic, 9) == ErrorCode.unknown_topic_or_partition
+
+
+@pytest.mark.api("AlterReplicaLogDirs", behaviour="a replica with data moves to another log dir")
+def test_move_to_another_dir(target: Target, topic: str) -> None:
+    answer = target.call("DescribeLogDirs", 1, None, topics=None)
+    paths = [r.log_dir for r in answer.results]
+    if len(paths) < 2:
+        pytest.skip("the target has one log dir")
+    produce_values(target, topic, b"a", b"b")
+    here = current_dir(target, topic)
+    there = next(p for p in paths if p != here)
+    assert alter(target, 2, there, topic) == ErrorCode.none
+    deadline = time.monotonic() + 15.0
+    while not moved(target, topic, there):  # Kafka copies in the background
+        assert time.monotonic() < deadline, "the replica did not move"
+        time.sleep(0.05)
+    produce_values(target, topic, b"c")
+    data = fetch(target, topic, 0)
+    assert [r.value for b in parse_batches(data.records) for r in b.records] == [b"a", b"b", b"c"]
+
+
+def moved(target: Target, topic: str, there: str) -> bool:
+    """Only in ``there``, and no future replica left."""
+    answer = target.call("DescribeLogDirs", 1, None, topics=[{"topic": topic, "partitions": [0]}])
+    found = [
+        (r.log_dir, p.is_future_key)
+        for r in answer.results
+        for t in r.topics
+        if t.name == topic
+        for p in t.partitions
+    ]
+    return found == [(there, False)]
