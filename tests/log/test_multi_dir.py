@@ -82,3 +82,14 @@ def test_log_manager_moves_a_partition_and_reopens_it_there(tmp_path: Path) -> N
     logs.close()
     reopened = LogManager(storage(tmp_path), 2)
     assert reopened.dir_index("t", 0) == 1 and reopened.get("t", 0) is not None
+
+
+def test_a_preferred_dir_places_a_partition_created_later(tmp_path: Path) -> None:
+    from refka.log.config import LogConfig
+
+    logs = LogManager(storage(tmp_path), 0)
+    logs.prefer_dir("t", 0, 1)  # AlterReplicaLogDirs before the replica came here
+    logs.get_or_create("t", 0, LogConfig())
+    logs.get_or_create("t", 1, LogConfig())
+    assert (logs.dir_index("t", 0), logs.dir_index("t", 1)) == (1, 0)
+    logs.close()

@@ -4,9 +4,11 @@ directory of ``log.dirs`` on this broker (KIP-113).
 Each (directory, partition) pair is answered on its own, in Kafka's order of checks: a path
 that is not exactly the absolute path of one of ``log.dirs`` gets LOG_DIR_NOT_FOUND; an offline
 log dir KAFKA_STORAGE_ERROR; a partition this broker has no replica of REPLICA_NOT_AVAILABLE if
-the cluster has it, else UNKNOWN_TOPIC_OR_PARTITION. A replica already in that directory is
-left there (NONE); otherwise ``LogManager.move`` copies it to a ``-future`` folder there and
-swaps. Without ALTER on the CLUSTER every partition gets CLUSTER_AUTHORIZATION_FAILED.
+the cluster has it, else UNKNOWN_TOPIC_OR_PARTITION, and the directory is remembered: the
+replica is created there if it comes to this broker later (Kafka's preferred log dir). A
+replica already in that directory is left there (NONE); otherwise ``LogManager.move`` copies it
+to a ``-future`` folder there and swaps. Without ALTER on the CLUSTER every partition gets
+CLUSTER_AUTHORIZATION_FAILED.
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ def _alter(replicas: ReplicaManager, path: str, topic: str, partition: int) -> E
     if replicas.offline_log_dir is not None:
         return ErrorCode.kafka_storage_error
     if replicas.logs.get(topic, partition) is None:
+        replicas.logs.prefer_dir(topic, partition, paths.index(path))
         return replicas.not_hosted_for_log_dirs(topic, partition)
     try:
         replicas.logs.move(topic, partition, paths.index(path))

@@ -82,6 +82,7 @@ class LogManager:
         self.retention_check_interval_ms = retention_check_interval_ms
         self.checkpoint_interval_ms = checkpoint_interval_ms
         self.logs: dict[TopicPartition, PartitionLog] = {}
+        self.preferred_dirs: dict[TopicPartition, int] = {}  # AlterReplicaLogDirs ahead of time
         self.cleaner = LogCleaner(storage, cleaner or CleanerConfig(), now_ms, transactions)
         self.next_retention_check_ms = now_ms + retention_check_interval_ms
         self.next_checkpoint_ms = now_ms + checkpoint_interval_ms
@@ -127,6 +128,9 @@ class LogManager:
         log = self.logs.get((topic, partition))
         if log is None:
             name = dir_name(topic, partition)
+            preferred = self.preferred_dirs.pop((topic, partition), None)
+            if preferred is not None and isinstance(self.storage, MultiDirStorage):
+                self.storage.place(name, preferred)
             log = PartitionLog.open(self.storage, name, topic, partition, config, now_ms)
             self.logs[(topic, partition)] = log
         return log
@@ -171,6 +175,11 @@ class LogManager:
         if isinstance(self.storage, MultiDirStorage):
             return self.storage.dir_of(dir_name(topic, partition))
         return 0
+
+    def prefer_dir(self, topic: str, partition: int, index: int) -> None:
+        """Where the partition goes if it is created here later (Kafka's preferred log dir:
+        AlterReplicaLogDirs for a replica this broker does not have yet)."""
+        self.preferred_dirs[(topic, partition)] = index
 
     def move(self, topic: str, partition: int, index: int) -> None:
         """AlterReplicaLogDirs (KIP-113): copy the partition's folder to the future folder
