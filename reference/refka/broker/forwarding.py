@@ -31,6 +31,7 @@ CREATE_ACLS, DELETE_ACLS = 30, 31
 ALTER_USER_SCRAM_CREDENTIALS = 51
 ALTER_CLIENT_QUOTAS, DESCRIBE_QUORUM, UNREGISTER_BROKER = 49, 55, 64
 RAFT_VOTER_RESPONSES = {80: "AddRaftVoterResponse", 81: "RemoveRaftVoterResponse"}
+UPDATE_FEATURES = 57
 FORWARDED = frozenset(
     {
         CREATE_TOPICS,
@@ -243,6 +244,14 @@ def failed(
     if ctx.api_key == UNREGISTER_BROKER:
         return codec.build(
             m.UnregisterBrokerResponse, throttle_time=zero, error_code=error, error_message=None
+        )
+    if ctx.api_key == UPDATE_FEATURES:
+        return codec.build(
+            m.UpdateFeaturesResponse,
+            throttle_time=zero,
+            error_code=error,
+            error_message=None,
+            results=(),
         )
     if ctx.api_key in RAFT_VOTER_RESPONSES:
         return codec.build(

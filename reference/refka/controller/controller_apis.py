@@ -566,6 +566,12 @@ def handle_describe_quorum(c: QuorumController, ctx: RequestContext, request: An
     return describe_quorum(_module(ctx), request, c.node_id, c.epoch, end, observers, ctx.now_ms)
 
 
+def handle_update_features(c: QuorumController, ctx: RequestContext, request: Any) -> Any:
+    from refka.controller import update_features
+
+    return update_features.handle_update_features(c, ctx, request)
+
+
 def handle_raft_voter_change(c: QuorumController, ctx: RequestContext, request: Any) -> Any:
     from refka.controller import raft_voters
 
@@ -654,6 +660,7 @@ API_TABLE: dict[int, tuple[str, int, int, Any]] = {
     51: ("AlterUserScramCredentials", 0, 0, handle_alter_user_scram_credentials),
     55: ("DescribeQuorum", 0, 2, handle_describe_quorum),
     56: ("AlterPartition", 2, 3, handle_alter_partition),
+    57: ("UpdateFeatures", 0, 2, handle_update_features),
     58: ("Envelope", 0, 0, handle_envelope),
     62: ("BrokerRegistration", 0, 4, handle_broker_registration),
     63: ("BrokerHeartbeat", 0, 2, handle_broker_heartbeat),

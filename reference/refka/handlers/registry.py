@@ -173,6 +173,7 @@ def broker_apis(services: BrokerServices) -> dict[int, Api]:
         Api(50, "DescribeUserScramCredentials", 0, 0, lazy("scram_credentials", dscram, t)),
         Api(51, "AlterUserScramCredentials", 0, 0, forward),
         Api(55, "DescribeQuorum", 0, 2, forward),
+        Api(57, "UpdateFeatures", 0, 2, forward),
         Api(64, "UnregisterBroker", 0, 0, forward),
         Api(80, "AddRaftVoter", 0, 1, forward),
         Api(81, "RemoveRaftVoter", 0, 0, forward),

@@ -76,6 +76,7 @@ API_ACLS: dict[int, tuple[Rule, ...]] = {
     61: ((TOPIC, Op.READ),),  # DescribeProducers
     62: ((CLUSTER, Op.CLUSTER_ACTION),),  # BrokerRegistration (controller)
     63: ((CLUSTER, Op.CLUSTER_ACTION),),  # BrokerHeartbeat (controller)
+    57: ((CLUSTER, Op.ALTER),),  # UpdateFeatures
     64: ((CLUSTER, Op.ALTER),),  # UnregisterBroker
     65: ((TXN, Op.DESCRIBE),),  # DescribeTransactions
     66: ((TXN, Op.DESCRIBE),),  # ListTransactions: the ids it may describe
