@@ -42,7 +42,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaCluster]:
 def test_apache_kafka_cluster_passes_the_cluster_probes(
     cluster: KafkaCluster, tmp_path: Path
 ) -> None:
-    only = "test_cluster and not test_cluster_id"
+    only = "(test_cluster and not test_cluster_id) or test_update_features"
     run = run_suite_subprocess(
         cluster.bootstrap, tmp_path / "cluster.json", "Apache Kafka cluster", only=only
     )

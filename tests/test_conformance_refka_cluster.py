@@ -5,7 +5,9 @@ they check what Apache Kafka does (tests/test_conformance_kafka_cluster.py prove
 three-broker Kafka): replicated placement, NOT_LEADER_OR_FOLLOWER with KIP-951 leader hints on
 followers and outsiders, KIP-320 epoch fencing after a leader move (AlterPartitionReassignments
 then a preferred ElectLeaders), OffsetForLeaderEpoch, and min.insync.replicas capped at the
-replication factor. refka must pass every one; none may be skipped or unsupported.
+replication factor. The UpdateFeatures probes run too (every broker's ApiVersions follows the
+controller's FeatureLevelRecords). refka must pass every one; none may be skipped or
+unsupported.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ def test_refka_cluster_passes_the_cluster_probes(tmp_path: Path) -> None:
             cluster.bootstrap,
             tmp_path / "cluster.json",
             "refka cluster",
-            only="test_cluster and not test_cluster_id",
+            only="(test_cluster and not test_cluster_id) or test_update_features",
         )
     bad = [
         f"{o.test_id}: {o.outcome} {o.detail}"
