@@ -52,6 +52,7 @@ NOT_AT_START = {
     "kio.schema.end_txn_marker.v0.data",
     "refka.handlers.telemetry",  # the first GetTelemetrySubscriptions
     "refka.log.transaction_index",  # the first partition's replica
+    "refka.core.kafka_configs",  # the first DescribeConfigs or CreateTopics
     "refka.server.tls",  # only with an SSL or SASL_SSL listener
     "refka.security.principal_mapping",
     "refka.security.x500",

@@ -20,11 +20,6 @@ from kio.schema.errors import ErrorCode
 from refka.controller import replication_control as rc
 from refka.controller.metadata_fetch import METADATA_TOPIC, handle_fetch
 from refka.core.context import RequestContext
-from refka.core.kafka_configs import (
-    DYNAMIC_BROKER_CONFIG,
-    DYNAMIC_DEFAULT_BROKER_CONFIG,
-    DYNAMIC_TOPIC_CONFIG,
-)
 from refka.core.topic_defaults import Entry, broker_key_for, topic_entries
 from refka.handlers import api_versions
 from refka.log import topic_configs as defs
@@ -170,6 +165,8 @@ def _cluster_min_isr(c: QuorumController, entry: Entry) -> Entry:
     """KIP-966: with eligible leader replicas on, Kafka keeps a cluster-wide
     ``min.insync.replicas``; a topic without an override takes it from there (source
     DYNAMIC_DEFAULT_BROKER_CONFIG), as DescribeConfigs reports (docs/configs.md)."""
+    from refka.core.kafka_configs import DYNAMIC_DEFAULT_BROKER_CONFIG, DYNAMIC_TOPIC_CONFIG
+
     if entry.name != "min.insync.replicas" or entry.source == DYNAMIC_TOPIC_CONFIG:
         return entry
     if not c.settings.eligible_leader_replicas_enabled:
@@ -183,6 +180,12 @@ def _dynamic_default(c: QuorumController, entry: Entry) -> Entry:
     """A topic key without an override takes its broker key's dynamic value: this controller
     node's (DYNAMIC_BROKER_CONFIG), else the cluster-wide one (DYNAMIC_DEFAULT_BROKER_CONFIG),
     as Kafka 4.4 lists them (observed; conformance/test_dynamic_broker_configs.py)."""
+    from refka.core.kafka_configs import (
+        DYNAMIC_BROKER_CONFIG,
+        DYNAMIC_DEFAULT_BROKER_CONFIG,
+        DYNAMIC_TOPIC_CONFIG,
+    )
+
     if entry.source in (DYNAMIC_TOPIC_CONFIG, DYNAMIC_DEFAULT_BROKER_CONFIG):
         return entry
     key = broker_key_for(entry.name)

@@ -53,9 +53,8 @@ if TYPE_CHECKING:
         RemoveTopicRecord,
         TopicRecord,
     )
+    from refka.security.acl import AclBinding
     from refka.security.scram import ScramCredential
-
-from refka.security.acl import AclBinding
 
 ConfigKey = tuple[int, str]  # (resource type: 2 topic, 4 broker; resource name)
 QuotaEntity = tuple[tuple[str, str | None], ...]  # sorted (entity type, name; None = default)

@@ -11,7 +11,6 @@ metadata image's key. ``ip`` does not combine with the others. Keys and their ty
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable, Mapping
 
 from kio.schema.errors import ErrorCode
@@ -109,6 +108,8 @@ def validate_entity(entity: Entity) -> Error | None:
 
 
 def _is_ip(name: str) -> bool:
+    import ipaddress  # an ip entity's first check: off the broker's start path
+
     try:
         ipaddress.ip_address(name)
     except ValueError:
