@@ -16,12 +16,14 @@ import pytest
 from kio.index import schema_name_map as _schemas
 from kio.schema.errors import ErrorCode
 from kio.schema.index import api_key_map
+from refka.protocol.kio_extra import APIS as EXTRA_APIS
 
 from conformance.wire import EXTRA_SCHEMAS, Connection, build, request_schema
 
 # API keys by Kafka's name (the names in the report and in @pytest.mark.api).
 API_KEYS: dict[str, int] = {
-    "".join(part.capitalize() for part in name.split("_")): key for key, name in api_key_map.items()
+    "".join(part.capitalize() for part in name.split("_")): key
+    for key, name in {**api_key_map, **EXTRA_APIS}.items()
 }
 API_KEYS["ApiVersions"] = 18
 API_NAMES: dict[int, str] = {key: name for name, key in API_KEYS.items()}
@@ -31,6 +33,9 @@ NOT_SUPPORTED = "not supported"
 
 def kio_versions(api_key: int) -> range:
     """The versions the suite can encode: kio's, and those declared where kio lacks them."""
+    if api_key not in api_key_map:  # a whole API kio lacks (UnregisterController)
+        extra = sorted(v for k, v in EXTRA_SCHEMAS if k == api_key)
+        return range(extra[0], extra[-1] + 1) if extra else range(0)
     versions = sorted(_schemas[api_key_map[api_key]])
     newest = max([versions[-1], *(v for k, v in EXTRA_SCHEMAS if k == api_key)])
     return range(versions[0], newest + 1)
@@ -82,7 +87,7 @@ class Target:
         if key not in self.api_ranges:
             return None
         low, high = self.api_ranges[key]
-        known = kio_versions(key) if key in api_key_map else range(0)
+        known = kio_versions(key)
         top = min(high, known.stop - 1, hi if hi is not None else high)
         bottom = max(low, lo, known.start)
         return top if top >= bottom else None

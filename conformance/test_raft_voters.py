@@ -106,3 +106,33 @@ def test_add_unreachable_voter(target: Target, version: int) -> None:
         )
     else:
         assert answer.error_code == ErrorCode.request_timed_out
+
+
+def active_controller(target: Target) -> int:
+    """The quorum leader (DescribeQuorum): the active controller."""
+    require_api(target, "DescribeQuorum", 2)
+    wanted = [{"topic_name": METADATA, "partitions": [{"partition_index": 0}]}]
+    answer = target.call("DescribeQuorum", 2, 2, topics=wanted)
+    return int(answer.topics[0].partitions[0].leader_id)
+
+
+def unregister_controller(target: Target, controller_id: int) -> Any:
+    return target.call("UnregisterController", 0, 0, controller_id=controller_id)
+
+
+@pytest.mark.api("UnregisterController", behaviour="the active controller: INVALID_REQUEST")
+def test_unregister_active_controller(target: Target) -> None:
+    answer = unregister_controller(target, active_controller(target))
+    assert (answer.error_code, answer.error_message) == (
+        ErrorCode.invalid_request,
+        "Controller cannot unregister itself while it is active.",
+    )
+
+
+@pytest.mark.api("UnregisterController", behaviour="an unregistered id: error 136")
+def test_unregister_unknown_controller(target: Target) -> None:
+    answer = unregister_controller(target, NOT_A_VOTER)
+    assert (answer.error_code, answer.error_message) == (
+        136,
+        f"Controller ID {NOT_A_VOTER} is not currently registered.",
+    )

@@ -86,7 +86,7 @@ def make(entity_type: type, values: dict[str, Any]) -> Any:
 
 def request_schema(api_key: int, version: int) -> Any:
     """kio's request entity of `api_key` at `version`, or the one declared where kio lacks it
-    (`refka.protocol.kio_extra`: ApiVersions v5, DeleteGroups v3)."""
+    (`refka.protocol.kio_extra`: ApiVersions v5, DeleteGroups v3, UnregisterController v0)."""
     try:
         return load_request_schema(api_key, version)
     except KioIndexError:

@@ -613,3 +613,33 @@ def test_unregister_broker_takes_it_out_of_isrs_and_the_registrations() -> None:
         ErrorCode.broker_id_not_registered,
         f"Broker ID {gone} is not currently registered",
     )
+
+
+def test_unregister_controller_removes_a_registration_but_not_its_own() -> None:
+    """KIP-853 UnregisterController: INVALID_REQUEST for the active controller itself, 136 for
+    an id with no registration, and an UnregisterControllerRecord for a registered one."""
+    from refka.metadata.read_records import RegisterControllerRecord, UnregisterControllerRecord
+
+    d = cluster()
+    own = call(d, 94, 0, controller_id=d.settings.node_id)
+    assert (own.error_code, own.error_message) == (
+        ErrorCode.invalid_request,
+        "Controller cannot unregister itself while it is active.",
+    )
+    unknown = call(d, 94, 0, controller_id=7)
+    assert (unknown.error_code, unknown.error_message) == (
+        136,
+        "Controller ID 7 is not currently registered.",
+    )
+    registered = RegisterControllerRecord(controller_id=7, incarnation_id=uuid.UUID(int=7))
+    d.controller.commit([registered], d.now_ms)
+    assert 7 in d.image.controllers
+    end = d.log.end_offset
+    answer = call(d, 94, 0, controller_id=7)
+    assert (answer.error_code, answer.error_message) == (0, None)
+    assert 7 not in d.image.controllers
+    [fetched] = fetch_metadata(d, 0)
+    records = decode_metadata(bytes(fetched.responses[0].partitions[0].records))
+    assert [r for offset, r in records if offset >= end] == [
+        UnregisterControllerRecord(controller_id=7)
+    ]

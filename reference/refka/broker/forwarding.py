@@ -1,7 +1,8 @@
 """Admin requests a broker does not decide: forwarded to the controller (KIP-590, KIP-500).
 
 CreateTopics, DeleteTopics, CreatePartitions, AlterConfigs, IncrementalAlterConfigs,
-ElectLeaders, AlterClientQuotas, DescribeQuorum, UnregisterBroker and the reassignment APIs
+ElectLeaders, AlterClientQuotas, DescribeQuorum, UnregisterBroker, UnregisterController and the
+reassignment APIs
 (KIP-455) change or read cluster metadata that only the controller holds. The broker sends the
 client's request on unchanged (same API, same version) and relays the controller's answer; the
 new metadata reaches the broker itself through its metadata log fetch. When the controller
@@ -30,6 +31,7 @@ ALTER_PARTITION_REASSIGNMENTS, LIST_PARTITION_REASSIGNMENTS = 45, 46
 CREATE_ACLS, DELETE_ACLS = 30, 31
 ALTER_USER_SCRAM_CREDENTIALS = 51
 ALTER_CLIENT_QUOTAS, DESCRIBE_QUORUM, UNREGISTER_BROKER = 49, 55, 64
+UNREGISTER_CONTROLLER = 94
 RAFT_VOTER_RESPONSES = {80: "AddRaftVoterResponse", 81: "RemoveRaftVoterResponse"}
 UPDATE_FEATURES = 57
 FORWARDED = frozenset(
@@ -244,6 +246,13 @@ def failed(
     if ctx.api_key == UNREGISTER_BROKER:
         return codec.build(
             m.UnregisterBrokerResponse, throttle_time=zero, error_code=error, error_message=None
+        )
+    if ctx.api_key == UNREGISTER_CONTROLLER:  # its error field is a plain int16
+        return codec.build(
+            m.UnregisterControllerResponse,
+            throttle_time=zero,
+            error_code=i16(error.value),
+            error_message=None,
         )
     if ctx.api_key == UPDATE_FEATURES:
         return codec.build(

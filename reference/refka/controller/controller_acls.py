@@ -1,6 +1,7 @@
 """The controller's authorization: the APIs only brokers send it (BrokerRegistration,
 BrokerHeartbeat, AlterPartition, AllocateProducerIds, the metadata Fetch) need CLUSTER_ACTION on
-the CLUSTER, DescribeQuorum DESCRIBE, UpdateFeatures, AddRaftVoter and RemoveRaftVoter ALTER
+the CLUSTER, DescribeQuorum DESCRIBE, UpdateFeatures, AddRaftVoter, RemoveRaftVoter and
+UnregisterController ALTER
 (``refka.security.api_acls``), as Kafka's
 ``ControllerApis`` checks them; denied, the answer is CLUSTER_AUTHORIZATION_FAILED.
 
@@ -22,7 +23,7 @@ from refka.core.context import RequestContext
 from refka.protocol import codec
 from refka.security.api_acls import CLUSTER, allowed
 
-GUARDED = frozenset({1, 55, 56, 57, 58, 62, 63, 67, 80, 81})
+GUARDED = frozenset({1, 55, 56, 57, 58, 62, 63, 67, 80, 81, 94})
 
 _DENIED_FIELDS: dict[str, Any] = {
     "error_code": ErrorCode.cluster_authorization_failed,

@@ -16,6 +16,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from kio.schema.errors import ErrorCode
+from kio.static.primitive import i16
 
 from refka.controller import replication_control as rc
 from refka.controller.metadata_fetch import METADATA_TOPIC, handle_fetch
@@ -637,6 +638,33 @@ def handle_expire_delegation_token(c: QuorumController, ctx: RequestContext, req
     return token_control.handle_expire(c, ctx, request)
 
 
+CONTROLLER_NOT_REGISTERED = 136
+"""Kafka 4.4's code for an id with no controller registration (kio's ErrorCode lacks it)."""
+
+
+def handle_unregister_controller(c: QuorumController, ctx: RequestContext, request: Any) -> Any:
+    """KIP-853 UnregisterController: an UnregisterControllerRecord drops a registered
+    controller's registration; the active controller (this one) cannot remove its own."""
+    from refka.metadata.read_records import UnregisterControllerRecord
+
+    controller_id = int(request.controller_id)
+    error, message = 0, None
+    if controller_id == c.node_id:
+        error = int(ErrorCode.invalid_request.value)
+        message = "Controller cannot unregister itself while it is active."
+    elif controller_id not in c.image.controllers:
+        error = CONTROLLER_NOT_REGISTERED
+        message = f"Controller ID {controller_id} is not currently registered."
+    else:
+        c.commit([UnregisterControllerRecord(controller_id=controller_id)], ctx.now_ms)
+    return codec.build(
+        _module(ctx).UnregisterControllerResponse,
+        throttle_time=codec.millis(0),
+        error_code=i16(error),
+        error_message=message,
+    )
+
+
 def handle_envelope(c: QuorumController, ctx: RequestContext, request: Any) -> Any:
     from refka.controller import envelope
 
@@ -671,5 +699,6 @@ API_TABLE: dict[int, tuple[str, int, int, Any]] = {
     67: ("AllocateProducerIds", 0, 0, handle_allocate_producer_ids),
     80: ("AddRaftVoter", 0, 1, handle_raft_voter_change),
     81: ("RemoveRaftVoter", 0, 0, handle_raft_voter_change),
+    94: ("UnregisterController", 0, 0, handle_unregister_controller),
 }
 """api key -> (name, lowest version, highest version, handler(controller, ctx, request))."""

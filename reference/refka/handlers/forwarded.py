@@ -8,8 +8,9 @@ Kafka's error codes live in ``refka.controller``.
 Authorization happens here, at the broker that knows the principal (``security.api_acls``):
 items the principal may not touch are answered TOPIC_AUTHORIZATION_FAILED (or
 CLUSTER_AUTHORIZATION_FAILED for a broker's configs) and left out of the forwarded request;
-ElectLeaders, AlterPartitionReassignments and UnregisterBroker need ALTER on the CLUSTER as a
-whole, ListPartitionReassignments and DescribeQuorum DESCRIBE, AlterClientQuotas ALTER_CONFIGS.
+ElectLeaders, AlterPartitionReassignments, UnregisterBroker and UnregisterController need ALTER
+on the CLUSTER as a whole, ListPartitionReassignments and DescribeQuorum DESCRIBE,
+AlterClientQuotas ALTER_CONFIGS.
 CreateTopics needs CREATE on the CLUSTER or on the topic.
 """
 

@@ -175,6 +175,7 @@ def broker_apis(services: BrokerServices) -> dict[int, Api]:
         Api(55, "DescribeQuorum", 0, 2, forward),
         Api(57, "UpdateFeatures", 0, 2, forward),
         Api(64, "UnregisterBroker", 0, 0, forward),
+        Api(94, "UnregisterController", 0, 0, forward),
         Api(80, "AddRaftVoter", 0, 1, forward),
         Api(81, "RemoveRaftVoter", 0, 0, forward),
         Api(60, "DescribeCluster", 0, 2, lazy("cluster", "handle_describe_cluster", t)),

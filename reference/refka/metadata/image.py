@@ -38,7 +38,11 @@ from refka.metadata.records import (
 
 if TYPE_CHECKING:
     from refka.metadata.acl_records import AccessControlEntryRecord
-    from refka.metadata.read_records import RegisterControllerRecord, UnregisterBrokerRecord
+    from refka.metadata.read_records import (
+        RegisterControllerRecord,
+        UnregisterBrokerRecord,
+        UnregisterControllerRecord,
+    )
     from refka.metadata.scram_records import (
         RemoveUserScramCredentialRecord,
         UserScramCredentialRecord,
@@ -341,6 +345,7 @@ class _ImageBuilder:
             "UnfenceBrokerRecord": lambda r: self._change_broker(r.id, r.epoch, fenced=False),
             "BrokerRegistrationChangeRecord": self._broker_registration_change,
             "RegisterControllerRecord": self._register_controller,
+            "UnregisterControllerRecord": self._unregister_controller,
             "TopicRecord": self._topic,
             "PartitionRecord": self._partition,
             "PartitionChangeRecord": self._partition_change,
@@ -410,6 +415,9 @@ class _ImageBuilder:
 
     def _register_controller(self, record: RegisterControllerRecord) -> None:
         self.controllers[record.controller_id] = record
+
+    def _unregister_controller(self, record: UnregisterControllerRecord) -> None:
+        self.controllers.pop(record.controller_id, None)
 
     # -- topics and partitions (TopicsDelta) ---------------------------------------------------
 

@@ -1,6 +1,6 @@
 """The metadata records refka reads but its controller does not write: Kafka's controller
 writes them (a broker unregistered or fenced by its own record, KIP-835's no-ops, KIP-919's
-controller registrations), so they appear in a log Kafka wrote. Declared as
+controller registrations and their removal), so they appear in a log Kafka wrote. Declared as
 ``refka.metadata.records`` declares the others.
 
 Their own module so that a broker's start does not build them (issue 15); ``record_class``
@@ -78,6 +78,16 @@ class RegisterControllerRecord:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class UnregisterControllerRecord:
+    """apiKey 29: a controller's registration is removed (KIP-853 UnregisterController)."""
+
+    __type__: ClassVar = EntityType.data
+    __version__: ClassVar[int] = 0
+    __flexible__: ClassVar[bool] = True
+    controller_id: int = field(metadata=_meta("int32"))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class NoOpRecord:
     """apiKey 20: advances the log (and the high watermark) with no change (KIP-835)."""
 
@@ -93,6 +103,7 @@ RECORD_TYPES.update(
         8: UnfenceBrokerRecord,
         20: NoOpRecord,
         27: RegisterControllerRecord,
+        29: UnregisterControllerRecord,
     }
 )
 API_KEYS.update({cls: key for key, cls in RECORD_TYPES.items()})

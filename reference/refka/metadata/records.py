@@ -36,6 +36,7 @@ if TYPE_CHECKING:
         RegisterControllerRecord,
         UnfenceBrokerRecord,
         UnregisterBrokerRecord,
+        UnregisterControllerRecord,
     )
     from refka.metadata.scram_records import (
         RemoveUserScramCredentialRecord,
@@ -168,8 +169,9 @@ types of ``LAZY_RECORD_MODULES`` join when their module is loaded."""
 LAZY_RECORD_MODULES: dict[int, str] = {
     # Topic, Partition, Config, PartitionChange, RemoveTopic, ProducerIds, ClearElr
     **dict.fromkeys((2, 3, 4, 5, 9, 15, 28), "refka.metadata.topic_records"),
-    # UnregisterBroker, FenceBroker, UnfenceBroker, NoOp, RegisterController
-    **dict.fromkeys((1, 7, 8, 20, 27), "refka.metadata.read_records"),
+    # UnregisterBroker, FenceBroker, UnfenceBroker, NoOp, RegisterController,
+    # UnregisterController
+    **dict.fromkeys((1, 7, 8, 20, 27, 29), "refka.metadata.read_records"),
     # AccessControlEntry, RemoveAccessControlEntry
     **dict.fromkeys((18, 19), "refka.metadata.acl_records"),
     # UserScramCredential, RemoveUserScramCredential
@@ -187,6 +189,7 @@ MetadataRecord: TypeAlias = (
     " | ConfigRecord | PartitionChangeRecord | FenceBrokerRecord | UnfenceBrokerRecord"
     " | RemoveTopicRecord | FeatureLevelRecord | ProducerIdsRecord"
     " | BrokerRegistrationChangeRecord | NoOpRecord | RegisterControllerRecord | ClearElrRecord"
+    " | UnregisterControllerRecord"
     " | AccessControlEntryRecord | RemoveAccessControlEntryRecord"
     " | UserScramCredentialRecord | RemoveUserScramCredentialRecord"
     " | ClientQuotaRecord"

@@ -19,13 +19,14 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Final, Literal
 
-from kio.index import KioIndexError, load_payload_module
+from kio.index import KioIndexError
 from kio.schema.index import api_key_map, schema_name_map
 from kio.schema.request_header.v1 import RequestHeader as RequestHeaderV1
 from kio.schema.request_header.v2 import RequestHeader as RequestHeaderV2
 from kio.serial import entity_reader
 from kio.static.constants import EntityType
 
+from refka.protocol import codec
 from refka.protocol.varint import decode_uvarint
 
 DEFAULT_SOCKET_REQUEST_MAX_BYTES: Final = 104_857_600  # socket.request.max.bytes
@@ -277,14 +278,18 @@ def encode_response_frame(correlation_id: int, header_flexible: bool, body: byte
 def _known_versions(api_key: int) -> frozenset[int]:
     name = api_key_map.get(api_key)
     if name is None:
-        return frozenset()
+        from refka.protocol import kio_extra  # an API kio lacks (UnregisterController)
+
+        if api_key not in kio_extra.APIS:
+            return frozenset()
+        return frozenset(v for k, v in kio_extra.MODULES if k == api_key)
     return frozenset(int(v) for v in schema_name_map[name])
 
 
 @cache
 def _flexible(api_key: int, api_version: int) -> bool:
     try:
-        module = load_payload_module(api_key, api_version, EntityType.request)
+        module = codec.request_module(api_key, api_version)
     except KioIndexError:
         return False
     for value in vars(module).values():

@@ -4,6 +4,8 @@ as kio entities (kio's own reader and writer encode them; no codec is written he
 - ApiVersions v5: the request adds ``cluster_id`` and ``node_id``, the cluster and broker the
   client believes it is talking to (both or neither); the response is v4's.
 - DeleteGroups v3: each result adds ``error_message``; the request is v2's.
+- UnregisterController v0 (API 94, KIP-853): a whole API kio lacks; :data:`APIS` names it for
+  the request-header lookup (``framing``) and the suite.
 
 Each version is v(n-1)'s entity with the new fields appended (a dataclass subclass keeps its
 parent's fields first, in order, as the wire does). ``codec.request_module`` and
@@ -21,9 +23,12 @@ from kio.schema.api_versions.v4 import request as api_versions_v4_request
 from kio.schema.api_versions.v4 import response as api_versions_v4_response
 from kio.schema.delete_groups.v2 import request as delete_groups_v2_request
 from kio.schema.delete_groups.v2 import response as delete_groups_v2_response
-from kio.static.primitive import i16, i32
+from kio.schema.request_header.v2.header import RequestHeader
+from kio.schema.response_header.v1.header import ResponseHeader
+from kio.static.constants import EntityType
+from kio.static.primitive import i16, i32, i32Timedelta
 
-API_VERSIONS, DELETE_GROUPS = 18, 42
+API_VERSIONS, DELETE_GROUPS, UNREGISTER_CONTROLLER = 18, 42, 94
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -59,6 +64,34 @@ class DeleteGroupsResponseV3(delete_groups_v2_response.DeleteGroupsResponse):
     """The deletion results."""
 
 
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class UnregisterControllerRequest:
+    """KIP-853: take a controller that is no longer a voter out of the registrations."""
+
+    __type__: ClassVar = EntityType.request
+    __version__: ClassVar[i16] = i16(0)
+    __flexible__: ClassVar[bool] = True
+    __api_key__: ClassVar[i16] = i16(UNREGISTER_CONTROLLER)
+    __header_schema__: ClassVar[type[RequestHeader]] = RequestHeader
+    controller_id: i32 = dataclasses.field(metadata={"kafka_type": "int32"})
+    """The controller ID to unregister."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class UnregisterControllerResponse:
+    """The error is a plain int16: Kafka answers 136, which kio's ``ErrorCode`` lacks."""
+
+    __type__: ClassVar = EntityType.response
+    __version__: ClassVar[i16] = i16(0)
+    __flexible__: ClassVar[bool] = True
+    __api_key__: ClassVar[i16] = i16(UNREGISTER_CONTROLLER)
+    __header_schema__: ClassVar[type[ResponseHeader]] = ResponseHeader
+    throttle_time: i32Timedelta = dataclasses.field(metadata={"kafka_type": "timedelta_i32"})
+    error_code: i16 = dataclasses.field(metadata={"kafka_type": "int16"})
+    error_message: str | None = dataclasses.field(metadata={"kafka_type": "string"})
+    """The top-level error message, or null."""
+
+
 def _module(name: str, **entities: type) -> types.ModuleType:
     """A stand-in for kio's module of one version: the payload entities and the nested ones,
     under kio's names (handlers ask ``module.ApiVersion`` and the like)."""
@@ -83,5 +116,13 @@ MODULES: dict[tuple[int, int], types.ModuleType] = {
         DeleteGroupsResponse=DeleteGroupsResponseV3,
         DeletableGroupResult=DeletableGroupResultV3,
     ),
+    (UNREGISTER_CONTROLLER, 0): _module(
+        "unregister_controller_v0",
+        UnregisterControllerRequest=UnregisterControllerRequest,
+        UnregisterControllerResponse=UnregisterControllerResponse,
+    ),
 }
 """(API key, version) -> the module standing in for kio's."""
+
+APIS: dict[int, str] = {UNREGISTER_CONTROLLER: "unregister_controller"}
+"""The APIs kio has no schema of at all: key -> kio-style name (``api_key_map``'s form)."""

@@ -87,6 +87,7 @@ API_ACLS: dict[int, tuple[Rule, ...]] = {
     75: ((TOPIC, Op.DESCRIBE),),  # DescribeTopicPartitions
     80: ((CLUSTER, Op.ALTER),),  # AddRaftVoter (KIP-853)
     81: ((CLUSTER, Op.ALTER),),  # RemoveRaftVoter (KIP-853)
+    94: ((CLUSTER, Op.ALTER),),  # UnregisterController (KIP-853)
 }
 """api key -> the (resource type, operation) rules it checks. ApiVersions, DescribeCluster,
 SaslHandshake, SaslAuthenticate and the telemetry APIs check none (DescribeCluster reports
