@@ -14,6 +14,7 @@ from refka.metadata.read_records import (
     RegisterControllerRecord,
     UnfenceBrokerRecord,
     UnregisterBrokerRecord,
+    UnregisterControllerRecord,
 )
 from refka.metadata.records import (
     API_KEYS,
@@ -120,6 +121,7 @@ KAFKA_BYTES: list[tuple[object, int, str]] = [
         "0a6c6f63616c686f7374238400000001010000",
     ),
     (UnregisterBrokerRecord(broker_id=3, broker_epoch=42), 0, "01010000000003000000000000002a00"),
+    (UnregisterControllerRecord(controller_id=7), 0, "011d000000000700"),
     (TopicRecord(name="foo", topic_id=u(5)), 0, "01020004666f6f0000000000000000000000000000000500"),
     (
         PartitionRecord(
