@@ -6,6 +6,7 @@ EndTxn v5 skips them."""
 from __future__ import annotations
 
 import time
+import uuid
 from typing import Any
 
 import pytest
@@ -173,3 +174,137 @@ def test_transaction_version_is_finalized_at_2(target: Target) -> None:
     assert supported["transaction.version"] == (0, 2)
     assert finalized["transaction.version"] == (2, 2)
     assert answer.finalized_features_epoch >= 0
+
+
+def txn_offset_commit_v6(
+    target: Target, txn_id: str, group: str, pid: int, epoch: int, topics: list[Any]
+) -> Any:
+    """TxnOffsetCommit at exactly v6 (KIP-1319: topics by id), retried while the
+    coordinators load."""
+    require_api(target, "TxnOffsetCommit", 6, 6)
+    return until_ready(
+        lambda: target.call(
+            "TxnOffsetCommit",
+            6,
+            6,
+            transactional_id=txn_id,
+            group_id=group,
+            producer_id=pid,
+            producer_epoch=epoch,
+            generation_id=-1,
+            member_id="",
+            group_instance_id=None,
+            topics=topics,
+        ),
+        lambda a: a.topics[0].partitions[0].error_code,
+    )
+
+
+def offset_at(partition: int, offset: int) -> dict[str, Any]:
+    return {
+        "partition_index": partition,
+        "committed_offset": offset,
+        "committed_leader_epoch": -1,
+        "committed_metadata": "",
+    }
+
+
+def topic_id_of(target: Target, topic: str) -> uuid.UUID:
+    found = target.metadata_topic(topic)
+    assert found is not None and found.topic_id is not None, found
+    return uuid.UUID(str(found.topic_id))
+
+
+@pytest.mark.api("TxnOffsetCommit", behaviour="v6: the topic by id; commits with the transaction")
+def test_txn_offset_commit_v6_names_topics_by_id(target: Target, topic: str) -> None:
+    require_api(target, "TxnOffsetCommit", 6, 6)
+    txn_id, group = unique_topic("txn"), unique_topic("group")
+    answer = init(target, txn_id)
+    pid, epoch = answer.producer_id, answer.producer_epoch
+    target.call("FindCoordinator", 0, 3, key=group, key_type=0)  # creates the offsets topic
+    tid = topic_id_of(target, topic)
+    committed = txn_offset_commit_v6(
+        target, txn_id, group, pid, epoch, [{"topic_id": tid, "partitions": [offset_at(0, 7)]}]
+    )
+    assert [(t.topic_id, [(p.partition_index, p.error_code) for p in t.partitions])
+            for t in committed.topics] == [(tid, [(0, E.none)])], committed  # fmt: skip
+    assert [t.topic for t in state_of(target, txn_id).topics] == ["__consumer_offsets"]
+    ended = end_txn_v5(target, txn_id, pid, epoch, True)
+    assert ended.error_code == E.none
+    end = deadline()
+    while True:
+        fetched = (
+            target.call(
+                "OffsetFetch",
+                7,
+                7,
+                group_id=group,
+                topics=[{"name": topic, "partition_indexes": [0]}],
+                require_stable=True,
+            )
+            .topics[0]
+            .partitions[0]
+        )
+        if fetched.error_code == E.none:
+            break
+        assert fetched.error_code == E.unstable_offset_commit and time.monotonic() < end
+        time.sleep(0.05)
+    assert fetched.committed_offset == 7
+
+
+def errors_by_id(answer: Any) -> dict[uuid.UUID, list[tuple[int, ErrorCode]]]:
+    return {
+        t.topic_id: [(p.partition_index, p.error_code) for p in t.partitions] for t in answer.topics
+    }
+
+
+@pytest.mark.api(
+    "TxnOffsetCommit", behaviour="v6: an unknown topic id gets UNKNOWN_TOPIC_ID, the rest commit"
+)
+def test_txn_offset_commit_v6_unknown_topic_id(target: Target, topic: str) -> None:
+    require_api(target, "TxnOffsetCommit", 6, 6)
+    txn_id, group = unique_topic("txn"), unique_topic("group")
+    answer = init(target, txn_id)
+    pid, epoch = answer.producer_id, answer.producer_epoch
+    target.call("FindCoordinator", 0, 3, key=group, key_type=0)
+    tid, unknown = topic_id_of(target, topic), uuid.uuid4()
+    topics = [
+        {"topic_id": unknown, "partitions": [offset_at(0, 1), offset_at(1, 1)]},
+        {"topic_id": tid, "partitions": [offset_at(0, 1)]},
+    ]
+    answered = until_ready(
+        lambda: txn_offset_commit_v6(target, txn_id, group, pid, epoch, topics),
+        lambda a: errors_by_id(a).get(tid, [(0, E.none)])[0][1],
+    )
+    assert errors_by_id(answered) == {
+        unknown: [(0, E.unknown_topic_id), (1, E.unknown_topic_id)],
+        tid: [(0, E.none)],
+    }, answered
+
+
+@pytest.mark.api(
+    "TxnOffsetCommit", behaviour="v6: a missing group with a generation: GROUP_ID_NOT_FOUND"
+)
+def test_txn_offset_commit_v6_group_id_not_found(target: Target, topic: str) -> None:
+    require_api(target, "TxnOffsetCommit", 6, 6)
+    txn_id, group = unique_topic("txn"), unique_topic("group")
+    answer = init(target, txn_id)
+    target.call("FindCoordinator", 0, 3, key=group, key_type=0)
+    tid = topic_id_of(target, topic)
+    answered = until_ready(
+        lambda: target.call(
+            "TxnOffsetCommit",
+            6,
+            6,
+            transactional_id=txn_id,
+            group_id=group,
+            producer_id=answer.producer_id,
+            producer_epoch=answer.producer_epoch,
+            generation_id=3,
+            member_id="member",
+            group_instance_id=None,
+            topics=[{"topic_id": tid, "partitions": [offset_at(0, 1)]}],
+        ),
+        lambda a: a.topics[0].partitions[0].error_code,
+    )
+    assert errors_by_id(answered) == {tid: [(0, E.group_id_not_found)]}, answered

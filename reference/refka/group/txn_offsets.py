@@ -13,7 +13,7 @@ until its marker); a transaction still open when loading ends comes back pending
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from kio.schema.errors import ErrorCode
@@ -45,6 +45,8 @@ class TxnOffsetActions:
 
     if TYPE_CHECKING:
         config: GroupConfig
+        groups: Mapping[str, object]  # the classic groups, by id
+        consumer_groups: Mapping[str, object]  # the KIP-848 groups, by id
         offsets: dict[str, dict[TopicPartition, StoredOffset]]
         pending_txn_offsets: dict[int, TxnOffsets]  # by producer id
         _txn_writes: dict[int, tuple[int, str, list[TopicPartition]]]
@@ -72,14 +74,20 @@ class TxnOffsetActions:
         group_instance_id: str | None,
         entries: Iterable[OffsetCommitEntry],
         now_ms: int,
+        *,
+        group_id_not_found: bool = False,
     ) -> list[Effect]:
         """TxnOffsetCommit: the member is checked as for OffsetCommit (v3+ sends it, KIP-447;
         without it the group is not checked); the offsets are written in the producer's
-        transaction and stay pending until its marker."""
+        transaction and stay pending until its marker. ``group_id_not_found`` (v6+, KIP-1319):
+        a group that does not exist is GROUP_ID_NOT_FOUND where v5 says ILLEGAL_GENERATION."""
         from refka.group.offsets import StoredOffset, offset_record
 
         entries = list(entries)
+        existed = group_id in self.groups or group_id in self.consumer_groups
         error = self._commit_error(group_id, member_id, generation_id, group_instance_id, now_ms)
+        if error == E.illegal_generation and group_id_not_found and not existed:
+            error = E.group_id_not_found
         if error is not None:
             refused = tuple(PartitionResult(e.topic, e.partition, error) for e in entries)
             return [Reply(request, OffsetCommitResult(refused))]

@@ -343,9 +343,10 @@ TXN_OFFSET_COMMIT = 28
 
 
 def txn_offset_commit_response(version: int, r: msg.OffsetCommitResult) -> Any:
-    """TxnOffsetCommit's answer (``refka.handlers.txn_offset_commit``): OffsetCommit's shape."""
+    """TxnOffsetCommit's answer (``refka.handlers.txn_offset_commit``): OffsetCommit's shape
+    (v6: topics by id, KIP-1319)."""
     m = codec.response_module(TXN_OFFSET_COMMIT, version)
-    topics = _partition_errors(m, "TxnOffsetCommit", r.partitions)
+    topics = _partition_errors(m, "TxnOffsetCommit", r.partitions, dict(r.topic_ids))
     return codec.build(m.TxnOffsetCommitResponse, throttle_time=codec.millis(0), topics=topics)
 
 

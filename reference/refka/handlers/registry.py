@@ -150,7 +150,7 @@ def broker_apis(services: BrokerServices) -> dict[int, Api]:
         Api(26, "EndTxn", 0, 5, lazy(txn, "handle_end_txn", x)),
         Api(27, "WriteTxnMarkers", 1, 2, lazy("write_txn_markers", "handle_write_txn_markers", x)),
         Api(
-            28, "TxnOffsetCommit", 0, 5, lazy("txn_offset_commit", "handle_txn_offset_commit", g, x)
+            28, "TxnOffsetCommit", 0, 6, lazy("txn_offset_commit", "handle_txn_offset_commit", g, x)
         ),
         Api(29, "DescribeAcls", 1, 3, lazy("acls", "handle_describe_acls", t)),
         Api(30, "CreateAcls", 1, 3, lazy("acls", "handle_alter_acls", t)),

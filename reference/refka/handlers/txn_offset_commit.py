@@ -2,12 +2,20 @@
 inside the transaction. The group coordinator answers (``refka.group.txn_offsets``): the
 offsets are written in the producer's transaction and become the group's committed offsets with
 the transaction's COMMIT marker. Partitions the broker does not host get
-UNKNOWN_TOPIC_OR_PARTITION here, as for OffsetCommit. Authorization (``security.api_acls``):
-WRITE on the transactional id, READ on the group, READ on each topic.
+UNKNOWN_TOPIC_OR_PARTITION here and the others are committed, as for OffsetCommit.
+Authorization (``security.api_acls``): WRITE on the transactional id, READ on the group, READ
+on each topic.
+
+v6 (KIP-1319) names each topic by id, in the request and the answer: an id the broker does not
+know gets UNKNOWN_TOPIC_ID (answered with that id), as OffsetCommit v10 does. Its
+``generation_id`` is the member epoch of a consumer-protocol member (KIP-848), checked as for
+OffsetCommit v9+ (``group.consumer``: STALE_MEMBER_EPOCH, UNKNOWN_MEMBER_ID); a group that
+does not exist, named with a generation or epoch, is GROUP_ID_NOT_FOUND (v5: ILLEGAL_GENERATION).
 """
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from kio.schema.errors import ErrorCode
@@ -23,6 +31,8 @@ from refka.security.api_acls import GROUP, TOPIC, TXN, allowed
 
 E = ErrorCode
 OFFSETS_TOPIC = "__consumer_offsets"
+TOPIC_IDS_VERSION = 6  # TxnOffsetCommit v6 names topics by id (KIP-1319)
+_UNKNOWN_ID = "\x00"  # no legal topic name starts so: an unknown id's stand-in name
 
 
 def handle_txn_offset_commit(
@@ -42,7 +52,9 @@ def handle_txn_offset_commit(
         nonlocal own
         error = errors[offsets]
         response = (
-            _commit(groups, ctx, request) if error == E.none else _refused(request, ctx, error)
+            _commit(groups, ctx, request)
+            if error == E.none
+            else _refused(groups, request, ctx, error)
         )
         if now:
             own = response
@@ -62,59 +74,89 @@ def handle_txn_offset_commit(
     return own
 
 
-def _refused(request: Any, ctx: RequestContext, error: ErrorCode) -> Any:
+def _refused(groups: GroupService, request: Any, ctx: RequestContext, error: ErrorCode) -> Any:
     """Every partition gets the coordinator's refusal; one the client retries after finding
     its coordinator again (COORDINATOR_NOT_AVAILABLE) while the transaction coordinator is
     busy or moving."""
     error = for_client(error)
     if error == E.not_enough_replicas:
         error = E.coordinator_not_available
-    results = tuple(
-        msg.PartitionResult(topic.name, p.partition_index, error)
-        for topic in request.topics
-        for p in topic.partitions
-    )
-    return txn_offset_commit_response(ctx.api_version, msg.OffsetCommitResult(results))
+    entries, ids = _entries(groups, ctx, request)
+    results = tuple(msg.PartitionResult(e.topic, e.partition, error) for e in entries)
+    return txn_offset_commit_response(ctx.api_version, msg.OffsetCommitResult(results, ids))
+
+
+def _entries(
+    groups: GroupService, ctx: RequestContext, request: Any
+) -> tuple[list[msg.OffsetCommitEntry], tuple[tuple[str, uuid.UUID], ...]]:
+    """The request's offsets by topic name, and (v6) each name's id for the answer: an id the
+    broker does not know is named by a stand-in no legal topic name can be."""
+    ids: dict[str, uuid.UUID] = {}
+    entries: list[msg.OffsetCommitEntry] = []
+    for topic in request.topics:
+        if ctx.api_version >= TOPIC_IDS_VERSION:
+            name = groups.topic_name(topic.topic_id)
+            name = f"{_UNKNOWN_ID}{topic.topic_id}" if name is None else name
+            ids[name] = topic.topic_id
+        else:
+            name = str(topic.name)
+        entries.extend(
+            msg.OffsetCommitEntry(
+                name,
+                p.partition_index,
+                p.committed_offset,
+                getattr(p, "committed_leader_epoch", -1),
+                p.committed_metadata,
+            )
+            for p in topic.partitions
+        )
+    return entries, tuple(ids.items())
+
+
+def _unknown_id(ctx: RequestContext, name: str) -> bool:
+    return ctx.api_version >= TOPIC_IDS_VERSION and name.startswith(_UNKNOWN_ID)
 
 
 def _commit(groups: GroupService, ctx: RequestContext, request: Any) -> Any:
-    entries = [
-        msg.OffsetCommitEntry(
-            topic.name,
-            p.partition_index,
-            p.committed_offset,
-            getattr(p, "committed_leader_epoch", -1),
-            p.committed_metadata,
-        )
-        for topic in request.topics
-        for p in topic.partitions
-    ]
+    entries, ids = _entries(groups, ctx, request)
+
+    def answer(results: tuple[msg.PartitionResult, ...]) -> Any:
+        return txn_offset_commit_response(ctx.api_version, msg.OffsetCommitResult(results, ids))
+
     refusal = _refusal(ctx, request)
     if refusal is not None:
-        results = tuple(msg.PartitionResult(e.topic, e.partition, refusal) for e in entries)
-        return txn_offset_commit_response(ctx.api_version, msg.OffsetCommitResult(results))
-    denied = {e.topic for e in entries if not allowed(ctx, TOPIC, e.topic)}
+        return answer(tuple(msg.PartitionResult(e.topic, e.partition, refusal) for e in entries))
+    missing = {e.topic for e in entries if _unknown_id(ctx, e.topic)}
+    denied = {
+        e.topic for e in entries if e.topic not in missing and not allowed(ctx, TOPIC, e.topic)
+    }
     if denied:
-        results = tuple(
-            msg.PartitionResult(
-                e.topic,
-                e.partition,
-                E.topic_authorization_failed if e.topic in denied else E.operation_not_attempted,
+        return answer(
+            tuple(
+                msg.PartitionResult(
+                    e.topic,
+                    e.partition,
+                    E.topic_authorization_failed
+                    if e.topic in denied
+                    else E.unknown_topic_id
+                    if e.topic in missing
+                    else E.operation_not_attempted,
+                )
+                for e in entries
             )
-            for e in entries
         )
-        return txn_offset_commit_response(ctx.api_version, msg.OffsetCommitResult(results))
     unknown = tuple(
-        msg.PartitionResult(e.topic, e.partition, E.unknown_topic_or_partition)
+        msg.PartitionResult(
+            e.topic,
+            e.partition,
+            E.unknown_topic_id if e.topic in missing else E.unknown_topic_or_partition,
+        )
         for e in entries
         if not groups.hosted(e.topic, e.partition)
     )
     known = [e for e in entries if groups.hosted(e.topic, e.partition)]
-    if unknown:
-        results = unknown + tuple(
-            msg.PartitionResult(e.topic, e.partition, E.operation_not_attempted) for e in known
-        )
-        return txn_offset_commit_response(ctx.api_version, msg.OffsetCommitResult(results))
+    if not known:
+        return answer(unknown)
     effects = groups.coordinator.commit_txn_offsets(
         ctx,
         request.group_id,
@@ -125,8 +167,25 @@ def _commit(groups: GroupService, ctx: RequestContext, request: Any) -> Any:
         getattr(request, "group_instance_id", None),
         known,
         ctx.now_ms,
+        group_id_not_found=ctx.api_version >= TOPIC_IDS_VERSION,
     )
+    if unknown or ids:
+        effects = [_with_unknown(effect, ctx, unknown, ids) for effect in effects]
     return groups.run(ctx, effects)
+
+
+def _with_unknown(
+    effect: msg.Effect,
+    ctx: RequestContext,
+    unknown: tuple[msg.PartitionResult, ...],
+    ids: tuple[tuple[str, uuid.UUID], ...],
+) -> msg.Effect:
+    """The coordinator's answer to this request after the partitions the broker does not
+    host (first, as Kafka answers them), with the ids v6 answers by."""
+    if isinstance(effect, msg.Reply) and effect.request is ctx:
+        result: msg.OffsetCommitResult = effect.result  # type: ignore[assignment]
+        return msg.Reply(ctx, msg.OffsetCommitResult(unknown + result.partitions, ids))
+    return effect
 
 
 def _refusal(ctx: RequestContext, request: Any) -> ErrorCode | None:
