@@ -1,7 +1,10 @@
-"""The versions kio lacks (ApiVersions v5, DeleteGroups v3), declared in ``kio_extra``: found
-through the codec as kio's are, laid out on the wire as Kafka 4.4's schemas say, and served."""
+"""The versions kio lacks (ApiVersions v5, DeleteGroups v3, TxnOffsetCommit v6), declared in
+``kio_extra``: found through the codec as kio's are, laid out on the wire as Kafka 4.4's
+schemas say, and served."""
 
 from __future__ import annotations
+
+import uuid
 
 from kio.schema.errors import ErrorCode
 from refka.core.context import RequestContext
@@ -38,6 +41,55 @@ def test_delete_groups_v3_result_has_an_error_message() -> None:
     response = codec.build(m.DeleteGroupsResponse, throttle_time=codec.millis(0), results=(result,))
     data = codec.encode(response)
     assert data == b"\x00\x00\x00\x00\x02\x02g\x00\x00\x02x\x00\x00"
+    assert codec.decode(type(response), data)[0] == response
+
+
+def test_txn_offset_commit_v6_names_topics_by_id() -> None:
+    """Kafka 4.4 (KIP-1319): the topic's uuid where v5 has its name, request and response."""
+    topic_id = uuid.UUID(int=0x0102030405060708090A0B0C0D0E0F10)
+    m = codec.request_module(28, 6)
+    partition = codec.build(
+        m.TxnOffsetCommitRequestPartition,
+        partition_index=2,
+        committed_offset=9,
+        committed_leader_epoch=-1,
+        committed_metadata=None,
+    )
+    topic = codec.build(m.TxnOffsetCommitRequestTopic, topic_id=topic_id, partitions=(partition,))
+    request = codec.build(
+        m.TxnOffsetCommitRequest,
+        transactional_id="t",
+        group_id="g",
+        producer_id=1,
+        producer_epoch=0,
+        generation_id=-1,
+        member_id="",
+        group_instance_id=None,
+        topics=(topic,),
+    )
+    head = b"\x02t\x02g" + (1).to_bytes(8, "big") + b"\x00\x00\xff\xff\xff\xff\x01\x00"
+    body = b"\x02\x00\x00\x00\x02" + (9).to_bytes(8, "big") + b"\xff\xff\xff\xff\x00\x00"
+    data = codec.encode(request)
+    assert data == head + b"\x02" + topic_id.bytes + body + b"\x00\x00"
+    assert codec.decode(type(request), data)[0] == request
+    r = codec.response_module(28, 6)
+    answered = codec.build(
+        r.TxnOffsetCommitResponseTopic,
+        topic_id=topic_id,
+        partitions=(
+            codec.build(
+                r.TxnOffsetCommitResponsePartition,
+                partition_index=2,
+                error_code=ErrorCode.unknown_topic_id,
+            ),
+        ),
+    )
+    response = codec.build(
+        r.TxnOffsetCommitResponse, throttle_time=codec.millis(0), topics=(answered,)
+    )
+    data = codec.encode(response)
+    tail = b"\x02\x00\x00\x00\x02\x00\x64\x00\x00\x00"  # error 100: UNKNOWN_TOPIC_ID
+    assert data == b"\x00\x00\x00\x00\x02" + topic_id.bytes + tail
     assert codec.decode(type(response), data)[0] == response
 
 
