@@ -44,7 +44,7 @@ NOT_AT_START = {
     "refka.sim",
     "refka.bench",
     "kio.schema.create_topics.v7.request",
-    "refka.protocol.kio_extra",  # ApiVersions v5 and DeleteGroups v3, on their first request
+    "refka.protocol.kio_extra",  # ApiVersions v5, DeleteGroups v3, TxnOffsetCommit v6: on first use
     "refka.txn",  # the transaction coordinator, on the first transactional request
     "refka.handlers.transactions",
     "refka.core.txn_markers",  # the marker sender, with the first marker to write
