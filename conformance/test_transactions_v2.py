@@ -71,6 +71,30 @@ def completed(target: Target, txn_id: str, state: str) -> Any:
     return described
 
 
+def stable_offset(target: Target, group: str, topic: str) -> int:
+    """Partition 0's committed offset once the transaction's marker made it stable (OffsetFetch
+    v7 with ``require_stable``: UNSTABLE_OFFSET_COMMIT until then)."""
+    end = deadline()
+    while True:
+        fetched = (
+            target.call(
+                "OffsetFetch",
+                7,
+                7,
+                group_id=group,
+                topics=[{"name": topic, "partition_indexes": [0]}],
+                require_stable=True,
+            )
+            .topics[0]
+            .partitions[0]
+        )
+        if fetched.error_code == E.none:
+            break
+        assert fetched.error_code == E.unstable_offset_commit and time.monotonic() < end
+        time.sleep(0.05)
+    return int(fetched.committed_offset)
+
+
 @pytest.mark.api("EndTxn", behaviour="v5 after a Produce v12 write: commits with the epoch + 1")
 def test_end_txn_v5_bumps_the_epoch(target: Target, topic: str) -> None:
     txn_id = unique_topic("txn")
@@ -142,25 +166,7 @@ def test_txn_offset_commit_v5_adds_the_offsets_partition(target: Target, topic: 
     assert [t.topic for t in described.topics] == ["__consumer_offsets"]
     ended = end_txn_v5(target, txn_id, pid, epoch, True)
     assert (ended.error_code, ended.producer_epoch) == (E.none, epoch + 1)
-    end = deadline()
-    while True:
-        fetched = (
-            target.call(
-                "OffsetFetch",
-                7,
-                7,
-                group_id=group,
-                topics=[{"name": topic, "partition_indexes": [0]}],
-                require_stable=True,
-            )
-            .topics[0]
-            .partitions[0]
-        )
-        if fetched.error_code == E.none:
-            break
-        assert fetched.error_code == E.unstable_offset_commit and time.monotonic() < end
-        time.sleep(0.05)
-    assert fetched.committed_offset == 5
+    assert stable_offset(target, group, topic) == 5
 
 
 @pytest.mark.api("ApiVersions", behaviour="v3+: transaction.version supported 0-2, finalized 2")
@@ -231,25 +237,7 @@ def test_txn_offset_commit_v6_names_topics_by_id(target: Target, topic: str) -> 
     assert [t.topic for t in state_of(target, txn_id).topics] == ["__consumer_offsets"]
     ended = end_txn_v5(target, txn_id, pid, epoch, True)
     assert ended.error_code == E.none
-    end = deadline()
-    while True:
-        fetched = (
-            target.call(
-                "OffsetFetch",
-                7,
-                7,
-                group_id=group,
-                topics=[{"name": topic, "partition_indexes": [0]}],
-                require_stable=True,
-            )
-            .topics[0]
-            .partitions[0]
-        )
-        if fetched.error_code == E.none:
-            break
-        assert fetched.error_code == E.unstable_offset_commit and time.monotonic() < end
-        time.sleep(0.05)
-    assert fetched.committed_offset == 7
+    assert stable_offset(target, group, topic) == 7
 
 
 def errors_by_id(answer: Any) -> dict[uuid.UUID, list[tuple[int, ErrorCode]]]:
