@@ -10,6 +10,7 @@ or reassignments are imported by their handlers on first use, not at start (issu
 
 from __future__ import annotations
 
+import importlib
 import uuid
 from collections import Counter
 from dataclasses import replace
@@ -570,74 +571,6 @@ def handle_describe_quorum(c: QuorumController, ctx: RequestContext, request: An
     return describe_quorum(_module(ctx), request, c.node_id, c.epoch, end, observers, ctx.now_ms)
 
 
-def handle_update_features(c: QuorumController, ctx: RequestContext, request: Any) -> Any:
-    from refka.controller import update_features
-
-    return update_features.handle_update_features(c, ctx, request)
-
-
-def handle_raft_voter_change(c: QuorumController, ctx: RequestContext, request: Any) -> Any:
-    from refka.controller import raft_voters
-
-    return raft_voters.handle_raft_voter_change(c, ctx, request)
-
-
-def handle_alter_configs(c: QuorumController, ctx: RequestContext, request: Any) -> Any:
-    from refka.controller import config_control
-
-    return config_control.handle_alter_configs(c, ctx, request)
-
-
-def handle_incremental_alter_configs(c: QuorumController, ctx: RequestContext, request: Any) -> Any:
-    from refka.controller import config_control
-
-    return config_control.handle_incremental_alter_configs(c, ctx, request)
-
-
-def handle_create_acls(c: QuorumController, ctx: RequestContext, request: Any) -> Any:
-    from refka.controller import acl_control
-
-    return acl_control.handle_create_acls(c, ctx, request)
-
-
-def handle_delete_acls(c: QuorumController, ctx: RequestContext, request: Any) -> Any:
-    from refka.controller import acl_control
-
-    return acl_control.handle_delete_acls(c, ctx, request)
-
-
-def handle_alter_user_scram_credentials(
-    c: QuorumController, ctx: RequestContext, request: Any
-) -> Any:
-    from refka.controller import scram_control
-
-    return scram_control.handle_alter_user_scram_credentials(c, ctx, request)
-
-
-def handle_alter_client_quotas(c: QuorumController, ctx: RequestContext, request: Any) -> Any:
-    from refka.controller import quota_control
-
-    return quota_control.handle_alter_client_quotas(c, ctx, request)
-
-
-def handle_create_delegation_token(c: QuorumController, ctx: RequestContext, request: Any) -> Any:
-    from refka.controller import token_control
-
-    return token_control.handle_create(c, ctx, request)
-
-
-def handle_renew_delegation_token(c: QuorumController, ctx: RequestContext, request: Any) -> Any:
-    from refka.controller import token_control
-
-    return token_control.handle_renew(c, ctx, request)
-
-
-def handle_expire_delegation_token(c: QuorumController, ctx: RequestContext, request: Any) -> Any:
-    from refka.controller import token_control
-
-    return token_control.handle_expire(c, ctx, request)
-
-
 CONTROLLER_NOT_REGISTERED = 136
 """Kafka 4.4's code for an id with no controller registration (kio's ErrorCode lacks it)."""
 
@@ -665,10 +598,14 @@ def handle_unregister_controller(c: QuorumController, ctx: RequestContext, reque
     )
 
 
-def handle_envelope(c: QuorumController, ctx: RequestContext, request: Any) -> Any:
-    from refka.controller import envelope
+def _later(module: str, name: str) -> Any:
+    """The handler ``name`` of ``refka.controller.<module>``, imported with its first request
+    (admin APIs stay off the controller's start path)."""
 
-    return envelope.handle_envelope(c, ctx, request)
+    def handle(c: QuorumController, ctx: RequestContext, request: Any) -> Any:
+        return getattr(importlib.import_module(f"refka.controller.{module}"), name)(c, ctx, request)
+
+    return handle
 
 
 API_TABLE: dict[int, tuple[str, int, int, Any]] = {
@@ -676,29 +613,39 @@ API_TABLE: dict[int, tuple[str, int, int, Any]] = {
     18: ("ApiVersions", 0, 5, handle_api_versions),
     19: ("CreateTopics", 2, 7, handle_create_topics),
     20: ("DeleteTopics", 1, 6, handle_delete_topics),
-    30: ("CreateAcls", 1, 3, handle_create_acls),
-    31: ("DeleteAcls", 1, 3, handle_delete_acls),
-    33: ("AlterConfigs", 0, 2, handle_alter_configs),
+    30: ("CreateAcls", 1, 3, _later("acl_control", "handle_create_acls")),
+    31: ("DeleteAcls", 1, 3, _later("acl_control", "handle_delete_acls")),
+    33: ("AlterConfigs", 0, 2, _later("config_control", "handle_alter_configs")),
     37: ("CreatePartitions", 0, 3, handle_create_partitions),
     43: ("ElectLeaders", 0, 2, handle_elect_leaders),
-    44: ("IncrementalAlterConfigs", 0, 1, handle_incremental_alter_configs),
-    38: ("CreateDelegationToken", 1, 3, handle_create_delegation_token),
-    39: ("RenewDelegationToken", 1, 2, handle_renew_delegation_token),
-    40: ("ExpireDelegationToken", 1, 2, handle_expire_delegation_token),
+    44: (
+        "IncrementalAlterConfigs",
+        0,
+        1,
+        _later("config_control", "handle_incremental_alter_configs"),
+    ),
+    38: ("CreateDelegationToken", 1, 3, _later("token_control", "handle_create")),
+    39: ("RenewDelegationToken", 1, 2, _later("token_control", "handle_renew")),
+    40: ("ExpireDelegationToken", 1, 2, _later("token_control", "handle_expire")),
     45: ("AlterPartitionReassignments", 0, 1, handle_alter_partition_reassignments),
     46: ("ListPartitionReassignments", 0, 0, handle_list_partition_reassignments),
-    49: ("AlterClientQuotas", 0, 1, handle_alter_client_quotas),
-    51: ("AlterUserScramCredentials", 0, 0, handle_alter_user_scram_credentials),
+    49: ("AlterClientQuotas", 0, 1, _later("quota_control", "handle_alter_client_quotas")),
+    51: (
+        "AlterUserScramCredentials",
+        0,
+        0,
+        _later("scram_control", "handle_alter_user_scram_credentials"),
+    ),
     55: ("DescribeQuorum", 0, 2, handle_describe_quorum),
     56: ("AlterPartition", 2, 3, handle_alter_partition),
-    57: ("UpdateFeatures", 0, 2, handle_update_features),
-    58: ("Envelope", 0, 0, handle_envelope),
+    57: ("UpdateFeatures", 0, 2, _later("update_features", "handle_update_features")),
+    58: ("Envelope", 0, 0, _later("envelope", "handle_envelope")),
     62: ("BrokerRegistration", 0, 4, handle_broker_registration),
     63: ("BrokerHeartbeat", 0, 2, handle_broker_heartbeat),
     64: ("UnregisterBroker", 0, 0, handle_unregister_broker),
     67: ("AllocateProducerIds", 0, 0, handle_allocate_producer_ids),
-    80: ("AddRaftVoter", 0, 1, handle_raft_voter_change),
-    81: ("RemoveRaftVoter", 0, 0, handle_raft_voter_change),
+    80: ("AddRaftVoter", 0, 1, _later("raft_voters", "handle_raft_voter_change")),
+    81: ("RemoveRaftVoter", 0, 0, _later("raft_voters", "handle_raft_voter_change")),
     94: ("UnregisterController", 0, 0, handle_unregister_controller),
 }
 """api key -> (name, lowest version, highest version, handler(controller, ctx, request))."""
