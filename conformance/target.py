@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,23 @@ from kio.schema.index import api_key_map
 from refka.protocol.kio_extra import APIS as EXTRA_APIS
 
 from conformance.wire import EXTRA_SCHEMAS, Connection, build, request_schema
+
+
+def eventually(
+    call: Callable[[], Any], done: Callable[[Any], bool] = bool, deadline_s: float = 15.0
+) -> Any:
+    """``call()`` until ``done`` holds for its answer, or the deadline: what the answer is then.
+
+    A broker learns of a committed change (a config, an ACL, a quota) when it reaches the
+    record in the metadata log, a moment after the controller answered the request.
+    """
+    end = time.monotonic() + deadline_s
+    while True:
+        answer = call()
+        if done(answer) or time.monotonic() > end:
+            return answer
+        time.sleep(0.05)
+
 
 # API keys by Kafka's name (the names in the report and in @pytest.mark.api).
 API_KEYS: dict[str, int] = {

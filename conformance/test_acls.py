@@ -13,9 +13,8 @@ each probe polls until its ACL is in force.
 from __future__ import annotations
 
 import contextlib
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -23,7 +22,7 @@ from kio.schema.errors import ErrorCode
 
 from conformance.probes import produce
 from conformance.records import Record, build_batch
-from conformance.target import NOT_SUPPORTED, Target, unique_topic
+from conformance.target import NOT_SUPPORTED, Target, eventually, unique_topic
 
 E = ErrorCode
 TOPIC, GROUP, CLUSTER, TXN = 2, 3, 4, 5
@@ -31,7 +30,6 @@ LITERAL, PREFIXED, MATCH, ANY = 3, 4, 2, 1
 ALL, READ, WRITE, ALTER, DESCRIBE = 2, 3, 4, 7, 8
 DENY, ALLOW = 2, 3
 ANONYMOUS, OTHER = "User:ANONYMOUS", "User:acl-probe-other"
-POLL_S = 15.0
 
 Acl = tuple[int, str, int, str, str, int, int]  # type, name, pattern, principal, host, op, perm
 
@@ -106,16 +104,6 @@ def acls_in_force(target: Target, *acls: Acl) -> Iterator[None]:
         yield
     finally:
         delete_acls(target, *acls)
-
-
-def eventually(call: Callable[[], Any], done: Callable[[Any], bool]) -> Any:
-    """``call()`` until ``done`` holds for its answer (the ACL reached the broker), or time."""
-    end = time.monotonic() + POLL_S
-    while True:
-        answer = call()
-        if done(answer) or time.monotonic() > end:
-            return answer
-        time.sleep(0.1)
 
 
 def metadata_error(target: Target, name: str) -> Any:

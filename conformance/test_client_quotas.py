@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from kio.schema.errors import ErrorCode
 
-from conformance.target import Target
+from conformance.target import Target, eventually
 
 EXACT, DEFAULT, SPECIFIED = 0, 1, 2
 Listed = dict[tuple[tuple[str, str | None], ...], dict[str, float]]
@@ -49,16 +49,6 @@ def listed(answer: Any) -> Listed:
         }
         for entry in answer.entries
     }
-
-
-def eventually(check: Any, deadline_s: float = 10.0) -> Any:
-    """The brokers learn of a change through the metadata log: poll until they have."""
-    end = time.monotonic() + deadline_s
-    while True:
-        value = check()
-        if value or time.monotonic() > end:
-            return value
-        time.sleep(0.05)
 
 
 @pytest.mark.api("AlterClientQuotas", behaviour="sets quotas that DescribeClientQuotas lists")

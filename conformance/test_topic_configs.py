@@ -13,7 +13,7 @@ from kio.schema.errors import ErrorCode
 
 from conformance.probes import fetch, produce
 from conformance.records import GZIP, NONE, Record, build_batch, parse_batches
-from conformance.target import Target, require_api, topic_spec, unique_topic
+from conformance.target import Target, eventually, require_api, topic_spec, unique_topic
 
 TOPIC = 2
 DYNAMIC_TOPIC_CONFIG, DEFAULT_CONFIG = 1, 5
@@ -124,15 +124,17 @@ def test_incremental_alter(target: Target) -> None:
         )
         return answer.responses[0]
 
+    def described(*keys: str) -> tuple[tuple[str, int], ...]:
+        found = describe(target, name, list(keys))
+        return tuple((found[k].value, found[k].config_source) for k in keys)
+
     assert alter(("cleanup.policy", 2, "delete"), ("compression.type", 0, "zstd")).error_code == 0
-    found = describe(target, name, ["cleanup.policy", "compression.type"])
-    assert (found["cleanup.policy"].value, found["compression.type"].value) == (
-        "compact,delete",
-        "zstd",
-    )
+    want = (("compact,delete", DYNAMIC_TOPIC_CONFIG), ("zstd", DYNAMIC_TOPIC_CONFIG))
+    found = eventually(lambda: described("cleanup.policy", "compression.type"), want.__eq__)
+    assert found == want
     assert alter(("compression.type", 1, None)).error_code == 0
-    entry = describe(target, name, ["compression.type"])["compression.type"]
-    assert (entry.value, entry.config_source) == ("producer", DEFAULT_CONFIG)
+    gone = (("producer", DEFAULT_CONFIG),)
+    assert eventually(lambda: described("compression.type"), gone.__eq__) == gone
     refused = alter(("retention.ms", 2, "5"))
     assert refused.error_code == ErrorCode.invalid_config
     assert refused.error_message == "Can't APPEND to key retention.ms because its type is not LIST."
