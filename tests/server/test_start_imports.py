@@ -56,6 +56,11 @@ NOT_AT_START = {
     "refka.server.tls",  # only with an SSL or SASL_SSL listener
     "refka.security.principal_mapping",
     "refka.security.x500",
+    "refka.security.session",  # a SASL listener's first connection
+    "refka.security.jaas",  # only a SASL listener's settings are read from JAAS entries
+    "refka.security.plain",
+    "refka.security.connection_quotas",  # only with max.connections* set
+    "refka.security.memory_pool",  # only with queued.max.request.bytes set
 }
 AT_START = {"refka.core.broker", "refka.controller.quorum_controller", "refka.handlers.metadata"}
 

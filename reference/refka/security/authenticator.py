@@ -15,18 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from refka.core.dispatch import Refusal
-from refka.security.mechanism import SaslServer
-from refka.security.plain import PLAIN, PlainServer
-from refka.security.session import (
-    ILLEGAL_SASL_STATE,
-    AuthenticateAnswer,
-    HandshakeAnswer,
-    SaslSession,
-)
-
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the sessions and mechanisms load with the first SASL exchange (issue 15)
+    from refka.core.dispatch import Refusal
+    from refka.security.mechanism import SaslServer
     from refka.security.scram import CredentialLookup
+    from refka.security.session import AuthenticateAnswer, HandshakeAnswer, SaslSession
 
 SERVED_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 
@@ -71,6 +64,8 @@ class SaslAuthenticator:
     def on_connect(self, connection_id: int, listener: str) -> None:
         settings = self.listeners.get(listener.upper())
         if settings is not None:
+            from refka.security.session import SaslSession
+
             self.sessions[connection_id] = SaslSession(
                 settings.mechanisms,
                 lambda mechanism: self._server(settings, mechanism),
@@ -124,6 +119,8 @@ class SaslAuthenticator:
     def handshake(
         self, connection_id: int, mechanism: str, version: int = 1, now_ms: int = 0
     ) -> HandshakeAnswer:
+        from refka.security.session import ILLEGAL_SASL_STATE, HandshakeAnswer
+
         session = self.sessions.get(connection_id)
         if session is None:
             return HandshakeAnswer(ILLEGAL_SASL_STATE, ())
@@ -133,6 +130,8 @@ class SaslAuthenticator:
         return answer
 
     def authenticate(self, connection_id: int, token: bytes, now_ms: int) -> AuthenticateAnswer:
+        from refka.security.session import ILLEGAL_SASL_STATE, AuthenticateAnswer
+
         session = self.sessions.get(connection_id)
         if session is None:
             message = "SaslAuthenticate request received after successful authentication"
@@ -147,6 +146,8 @@ class SaslAuthenticator:
         return answer
 
     def _server(self, settings: ListenerSasl, mechanism: str) -> SaslServer:
+        from refka.security.plain import PLAIN, PlainServer
+
         if mechanism == PLAIN:
             return PlainServer(settings.plain_users)
         from refka.security.scram import ScramMechanism, ScramServer  # hashlib: not at start

@@ -16,8 +16,6 @@ from typing import TYPE_CHECKING
 
 from refka.config import BrokerConfig, listener_setting, sasl_jaas_config, security_protocol
 from refka.security.authenticator import SERVED_MECHANISMS, ListenerSasl
-from refka.security.jaas import parse_jaas_config
-from refka.security.plain import PLAIN, plain_users
 
 if TYPE_CHECKING:
     from refka.security.client import ClientCredentials
@@ -35,6 +33,9 @@ def sasl_listeners(config: BrokerConfig, names: list[str]) -> dict[str, Listener
 
 
 def listener_sasl(config: BrokerConfig, listener: str) -> ListenerSasl:
+    from refka.security.jaas import parse_jaas_config  # only a SASL listener's (issue 15)
+    from refka.security.plain import PLAIN, plain_users
+
     enabled = str(listener_setting(config, listener, "sasl_enabled_mechanisms"))
     mechanisms = tuple(m.strip() for m in enabled.split(",") if m.strip())
     unserved = [m for m in mechanisms if m not in SERVED_MECHANISMS]
@@ -81,6 +82,8 @@ def outbound_credentials(
         )
     if mechanism not in SERVED_MECHANISMS:
         raise ValueError(f"{mechanism_key}={mechanism}: refka's clients speak {SERVED_MECHANISMS}")
+    from refka.security.jaas import parse_jaas_config
+
     jaas = sasl_jaas_config(config, listener, mechanism)
     options = parse_jaas_config(jaas).options if jaas else {}
     if "username" not in options or "password" not in options:

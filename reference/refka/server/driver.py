@@ -43,15 +43,15 @@ from typing import TYPE_CHECKING
 
 from refka.core.context import ANONYMOUS
 from refka.core.effects import Close, Core, Disconnect, Effect, Halt, Send, SendRequest, Wakeup
-from refka.security.connection_quotas import ConnectionQuotas
-from refka.security.memory_pool import MemoryPool
 from refka.server.connection import Connection
 from refka.server.files import SegmentFiles
 from refka.server.outbound import OutboundConnection
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # annotations: each loads when its setting asks (``refka.server.main``)
     import ssl
 
+    from refka.security.connection_quotas import ConnectionQuotas
+    from refka.security.memory_pool import MemoryPool
     from refka.server.outbound_sasl import OutboundSasl
     from refka.server.tls import ListenerSecurity
 
