@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import time
@@ -11,7 +12,11 @@ from pathlib import Path
 
 import confluent_kafka
 from confluent_kafka.admin import AdminClient, NewTopic
+from refka.bench.probe import metadata_answers, metadata_frame
+from refka.peers.readiness import free_port
 from refka.testing import RunningBroker
+
+FENCED_WATCH_S = 1.5
 
 
 def refka(*args: str) -> subprocess.CompletedProcess[str]:
@@ -78,3 +83,50 @@ def _cluster_id(bootstrap: str) -> str | None:
         if found.cluster_id:
             return str(found.cluster_id)
     return None
+
+
+def test_a_broker_accepts_clients_once_its_controller_unfenced_it(tmp_path: Path) -> None:
+    """Kafka's ``BrokerServer`` enables its listeners' request processing only once the
+    controller has unfenced the broker: until then a client cannot connect."""
+    cluster_id = refka("storage", "random-uuid").stdout.strip()
+    for name, node in (("c", "10"), ("b", "11")):
+        formatted = refka(
+            "storage", "format", "-t", cluster_id,
+            "--set", f"log.dirs={tmp_path / name}", "--set", f"node.id={node}",
+        )  # fmt: skip
+        assert formatted.returncode == 0, formatted.stderr
+    controller_port = free_port()
+    controller = RunningBroker(
+        tmp_path / "c", tmp_path, "127.0.0.1", controller_port,
+        {"node.id": "10", "process.roles": "controller"}, listener="CONTROLLER",
+    )  # fmt: skip
+    voters = f"10@127.0.0.1:{controller_port}"
+    (tmp_path / "broker-logs").mkdir()
+    broker = RunningBroker(
+        tmp_path / "b", tmp_path / "broker-logs", "127.0.0.1", free_port(),
+        {"node.id": "11", "process.roles": "broker", "controller.quorum.voters": voters},
+    )  # fmt: skip
+    offset = broker.launch()
+    try:
+        end = time.monotonic() + FENCED_WATCH_S
+        while time.monotonic() < end:
+            assert broker.running, broker.stderr_tail()
+            assert _refused("127.0.0.1", broker.port), "a fenced broker accepted a client"
+            time.sleep(0.05)
+        controller.start()
+        try:
+            broker.wait_ready(offset, 30)
+            assert metadata_answers("127.0.0.1", broker.port, metadata_frame())
+        finally:
+            broker.stop()
+    finally:
+        broker.kill()
+        controller.stop()
+
+
+def _refused(host: str, port: int) -> bool:
+    try:
+        socket.create_connection((host, port), timeout=2.0).close()
+    except ConnectionRefusedError:
+        return True
+    return False

@@ -382,11 +382,12 @@ class NodeServer:
         self.listeners.append(listener)
         return listener
 
-    async def start_serving(self) -> None:
-        for listener in self.listeners:
+    async def start_serving(self, listeners: Iterable[Listener] | None = None) -> None:
+        """Accept connections on ``listeners`` (default: all that are bound)."""
+        for listener in self.listeners if listeners is None else listeners:
             assert listener.core is not None, f"no core for listener port {listener.port}"
             await listener.server.start_serving()
-        if self.connections_max_idle_ms > 0:
+        if self.connections_max_idle_ms > 0 and self._idle_sweeper is None:
             self._sweep_idle()
 
     async def close(self) -> None:

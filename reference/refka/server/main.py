@@ -188,6 +188,7 @@ async def serve(
     log.debug("seed %d", seed)
     host_name = socket.gethostname()
     controller = broker = None
+    b_listeners: list[Listener] = []
     bind = details = ""
     try:
         if "controller" in node_roles:
@@ -205,7 +206,6 @@ async def serve(
             ready_line = f"refka controller ready on {c_listener.host}:{c_listener.port}"
             ready_port = c_listener.port
         if "broker" in node_roles:
-            b_listeners: list[Listener] = []
             for name, host, port in broker_listeners(config):  # one core serves them all
                 bind = f"{host}:{port}"
                 runner = b_listeners[0].runner if b_listeners else None
@@ -239,7 +239,7 @@ async def serve(
         stopped = loop.create_future()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, _stop, stopped, signum)
-    await server.start_serving()
+    await server.start_serving([s for s in server.listeners if s not in b_listeners])
     for runner in server.runners:  # the first tick: registration, the first metadata fetch
         assert runner.core is not None
         runner.perform(runner.core.on_tick(now_ms()))
@@ -248,6 +248,10 @@ async def serve(
         while not broker.ready and not stopped.done():
             await asyncio.wait([stopped], timeout=READY_POLL_S)
     if not stopped.done():
+        # Clients' connections once the broker is unfenced, as Kafka's BrokerServer enables
+        # request processing (the controller's listener served from the start: the broker
+        # registers through it)
+        await server.start_serving(b_listeners)
         if announce is not None:
             announce(
                 f"{ready_line} (node {config.node_id}, log.dirs {config.log_dirs}{details})",
