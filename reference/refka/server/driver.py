@@ -38,7 +38,7 @@ import os
 import socket
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from refka.core.context import ANONYMOUS
@@ -86,6 +86,7 @@ class CoreRunner:
         self.outbound_sasl: OutboundSasl | None = None  # SASL for the core's own connections
         self.client_tls: dict[str, ssl.SSLContext | None] = {}  # by channel; "*": the others
         self.held: set[int] = set()  # connections at queued.max.requests unanswered requests
+        self.after_effects: Callable[[], None] | None = None  # the start's readiness check
 
     # What a Connection needs of its owner.
     @property
@@ -212,6 +213,8 @@ class CoreRunner:
                 raise TypeError(f"unknown effect {effect!r}")
         if self.held:
             self._unhold()
+        if self.after_effects is not None:
+            self.after_effects()
 
     def _unhold(self) -> None:
         """Read on from the held connections whose answers have left."""

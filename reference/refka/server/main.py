@@ -30,7 +30,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from refka.config import BrokerConfig
-    from refka.server.driver import Listener
+    from refka.core.broker import Broker
+    from refka.server.driver import CoreRunner, Listener
     from refka.server.tls import ListenerSecurity
 
 LOG_FORMAT = "[%(asctime)s] %(levelname)s %(message)s (%(name)s)"  # as Kafka's log4j layout
@@ -244,9 +245,8 @@ async def serve(
         assert runner.core is not None
         runner.perform(runner.core.on_tick(now_ms()))
     loop.call_later(COLLECTOR_OFF_MAX_S, _collect_from_now)  # a broker its controller keeps waiting
-    if broker is not None:
-        while not broker.ready and not stopped.done():
-            await asyncio.wait([stopped], timeout=READY_POLL_S)
+    if broker is not None:  # each event's effects are followed by a look at its state
+        await _until_ready(broker, b_listeners[0].runner, stopped)
     if not stopped.done():
         # Clients' connections once the broker is unfenced, as Kafka's BrokerServer enables
         # request processing (the controller's listener served from the start: the broker
@@ -276,6 +276,27 @@ async def serve(
 
 
 READY_POLL_S = 0.002
+
+
+async def _until_ready(broker: Broker, runner: CoreRunner, stopped: asyncio.Future[int]) -> None:
+    """Until the broker is RUNNING (or the node is stopped), looked at after each of its
+    events: the moment it is unfenced its listeners may serve."""
+    import asyncio
+
+    ready = asyncio.get_running_loop().create_future()
+
+    def look() -> None:
+        if broker.ready and not ready.done():
+            ready.set_result(None)
+
+    runner.after_effects = look
+    look()
+    try:
+        await asyncio.wait([stopped, ready], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        runner.after_effects = None
+
+
 COLLECTOR_OFF_MAX_S = 1.0
 
 
