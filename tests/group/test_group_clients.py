@@ -263,9 +263,22 @@ def kafka_python_assignor(name: str) -> Any:
 
 
 def kafka_python_consumer(bootstrap: str, group: str, topic: str, assignor: str) -> Any:
+    """A kafka-python consumer subscribed to ``topic`` that knows the topic's partitions before
+    its first ``poll``.
+
+    kafka-python 3.0.12 can lose a rejoin that only a metadata change asked for. A leader that
+    joins before it knows the topic assigns nothing, and rejoins once the metadata arrives; if
+    the ``poll`` that sent that JoinGroup returns before the answer, the leader's own assignment
+    step makes ``need_rejoin()`` false, so no later ``poll`` completes the join: no partitions,
+    no heartbeats, the session expires, and the test waits out its deadline. (Kafka's Java
+    client waits on a join in flight: ``AbstractCoordinator.rejoinNeededOrPending()``.) The
+    group work runs on the client's I/O thread after the metadata listener, so a consumer that
+    knows the partitions first assigns them all in its first generation and never needs that
+    rejoin.
+    """
     from kafka import KafkaConsumer
 
-    return KafkaConsumer(
+    consumer = KafkaConsumer(
         topic,
         bootstrap_servers=bootstrap,
         group_id=group,
@@ -275,6 +288,11 @@ def kafka_python_consumer(bootstrap: str, group: str, topic: str, assignor: str)
         auto_offset_reset="earliest",
         enable_auto_commit=False,
     )
+    deadline = time.monotonic() + REBALANCE_DEADLINE_S
+    while consumer.partitions_for_topic(topic) != set(range(PARTITIONS)):
+        assert time.monotonic() < deadline, f"kafka-python never learned the partitions of {topic}"
+        consumer.topics()  # a fresh Metadata round trip
+    return consumer
 
 
 class KafkaPythonMember:
@@ -325,6 +343,27 @@ class KafkaPythonMember:
 def kafka_python_owned(members: list[KafkaPythonMember]) -> list[Owned]:
     time.sleep(0.02)  # the members poll in their own threads; sample their state
     return [m.owned for m in members]
+
+
+def test_kafka_python_consumer_gets_its_partitions_with_polls_that_never_wait(
+    broker: RunningBroker,
+) -> None:
+    """``poll(timeout_ms=0)`` leaves every JoinGroup in flight between polls, the window in which
+    kafka-python 3.0.12 loses a rejoin (see ``kafka_python_consumer``): without the helper's
+    wait for the topic's partitions, 3 of 4 such consumers never got their partitions."""
+    topic = new_topic(broker.bootstrap)
+    for _ in range(3):
+        group = f"g-{uuid.uuid4().hex[:8]}"
+        consumer = kafka_python_consumer(broker.bootstrap, group, topic, "range")
+        try:
+            owned: set[int] = set()
+            deadline = time.monotonic() + REBALANCE_DEADLINE_S
+            while owned != set(range(PARTITIONS)):
+                assert time.monotonic() < deadline, f"{group} owns only {owned}"
+                consumer.poll(timeout_ms=0)
+                owned = {tp.partition for tp in consumer.assignment()}
+        finally:
+            consumer.close()
 
 
 @pytest.mark.parametrize("assignor", ["range", "roundrobin", "sticky"])
