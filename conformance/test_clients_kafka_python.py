@@ -203,6 +203,10 @@ def consume_and_commit(
     try:
         got: list[Any] = []
         end = deadline()
+        # kafka-python 3.0.12 can lose the rejoin of a leader that joined before it knew the
+        # topic's partitions (tests/group/test_group_clients.py, kafka_python_consumer).
+        while not c.partitions_for_topic(topic) and time.monotonic() < end:
+            c.topics()  # a fresh Metadata round trip
         while len(got) < count and time.monotonic() < end:
             for records in c.poll(timeout_ms=500).values():
                 got.extend(records)
