@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import select
 import socket
 import subprocess
 import sys
@@ -12,11 +14,13 @@ from pathlib import Path
 
 import confluent_kafka
 from confluent_kafka.admin import AdminClient, NewTopic
-from refka.bench.probe import metadata_answers, metadata_frame
-from refka.peers.readiness import free_port
+from kio.schema.metadata.v1.response import MetadataResponse
+from refka.bench.probe import metadata_frame
+from refka.peers.readiness import free_port, read_response
 from refka.testing import RunningBroker
 
 FENCED_WATCH_S = 1.5
+CONNECT_DEADLINE_S = 30.0
 
 
 def refka(*args: str) -> subprocess.CompletedProcess[str]:
@@ -85,9 +89,10 @@ def _cluster_id(bootstrap: str) -> str | None:
     return None
 
 
-def test_a_broker_accepts_clients_once_its_controller_unfenced_it(tmp_path: Path) -> None:
+def test_a_broker_answers_clients_once_its_controller_unfenced_it(tmp_path: Path) -> None:
     """Kafka's ``BrokerServer`` enables its listeners' request processing only once the
-    controller has unfenced the broker: until then a client cannot connect."""
+    controller has unfenced the broker: a client that connected before waits, unanswered,
+    and gets its answer on the same connection then."""
     cluster_id = refka("storage", "random-uuid").stdout.strip()
     for name, node in (("c", "10"), ("b", "11")):
         formatted = refka(
@@ -107,26 +112,27 @@ def test_a_broker_accepts_clients_once_its_controller_unfenced_it(tmp_path: Path
         {"node.id": "11", "process.roles": "broker", "controller.quorum.voters": voters},
     )  # fmt: skip
     offset = broker.launch()
+    client = None
     try:
-        end = time.monotonic() + FENCED_WATCH_S
-        while time.monotonic() < end:
-            assert broker.running, broker.stderr_tail()
-            assert _refused("127.0.0.1", broker.port), "a fenced broker accepted a client"
-            time.sleep(0.05)
+        end = time.monotonic() + CONNECT_DEADLINE_S
+        while client is None:
+            assert broker.running and time.monotonic() < end, broker.stderr_tail()
+            with contextlib.suppress(ConnectionRefusedError):
+                client = socket.create_connection(("127.0.0.1", broker.port), timeout=30)
+            time.sleep(0.01)
+        client.sendall(metadata_frame())
+        readable, _, _ = select.select([client], [], [], FENCED_WATCH_S)
+        assert not readable, "a fenced broker answered a client"
+        assert broker.running, broker.stderr_tail()
         controller.start()
         try:
             broker.wait_ready(offset, 30)
-            assert metadata_answers("127.0.0.1", broker.port, metadata_frame())
+            answer = read_response(client, MetadataResponse)
+            assert [b.node_id for b in answer.brokers] == [11]
         finally:
             broker.stop()
     finally:
+        if client is not None:
+            client.close()
         broker.kill()
         controller.stop()
-
-
-def _refused(host: str, port: int) -> bool:
-    try:
-        socket.create_connection((host, port), timeout=2.0).close()
-    except ConnectionRefusedError:
-        return True
-    return False

@@ -353,9 +353,10 @@ class NodeServer:
         runner: CoreRunner | None = None,
         security: ListenerSecurity | None = None,
     ) -> Listener:
-        """Bind ``host:port`` (not yet accepting) for ``core`` (or for the core of ``runner``,
-        another listener's); the listener names the port. ``name`` is the listener's name in
-        ``listeners``, given to the core with each connection; ``security`` its TLS, if any."""
+        """Bind ``host:port`` (listening, not yet accepting) for ``core`` (or for the core of
+        ``runner``, another listener's); the listener names the port. ``name`` is the
+        listener's name in ``listeners``, given to the core with each connection; ``security``
+        its TLS, if any."""
         shared = runner or next(
             (r for r in self.runners if core is not None and r.core is core), None
         )
@@ -375,9 +376,7 @@ class NodeServer:
         self._loop = asyncio.get_running_loop()
         server = await self._loop.create_server(
             lambda: Connection(runner, name, security),
-            host,
-            port,
-            reuse_address=True,
+            sock=listening_socket(host, port, backlog),
             backlog=backlog,
             start_serving=False,
         )
@@ -472,6 +471,21 @@ class NodeServer:
                     )
                     connection.close()
         self._idle_sweeper = self.loop.call_later(min(idle_s / 4, 5.0), self._sweep_idle)
+
+
+def listening_socket(host: str, port: int, backlog: int) -> socket.socket:
+    """A socket bound to ``host:port`` (the first address ``host`` resolves to; "": every
+    interface) and listening: until its listener serves, connections wait in the backlog, as
+    with Kafka's ``Acceptor``, which opens its server socket at start-up and accepts once
+    request processing is enabled."""
+    if not host:
+        if socket.has_dualstack_ipv6():
+            return socket.create_server(
+                ("", port), family=socket.AF_INET6, backlog=backlog, dualstack_ipv6=True
+            )
+        return socket.create_server(("", port), backlog=backlog)
+    family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+    return socket.create_server((host, port), family=family, backlog=backlog)
 
 
 class BrokerServer(NodeServer):
