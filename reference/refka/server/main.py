@@ -389,6 +389,8 @@ INT_MAX = 2**31 - 1
 def _resolved(overrides: dict[str, int]) -> dict[str, int]:
     """Host names of ``max.connections.per.ip.overrides`` resolved to addresses, as Kafka's
     ``InetAddress.getByName`` does at start."""
+    if not overrides:
+        return {}
     import ipaddress
     import socket
 
