@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from conformance.target import eventually
 from conformance.wire import Connection, build
 
 MECHANISMS = ("PLAIN", "SCRAM-SHA-256")
@@ -204,12 +205,10 @@ def probe_alter_scram_credentials_errors(sasl: str, plaintext: str) -> None:
 def probe_describe_scram_credentials(sasl: str, plaintext: str) -> None:
     with Connection(plaintext) as conn:
         assert _alter(conn, [], [_upsert("described", 2, 8192)]) == {"described": (0, None)}
-        answer = None
-        for _ in range(100):  # the record reaches the broker's image through the metadata log
-            answer = conn.request(build(50, 0, users=[{"name": "described"}]))
-            if answer.results[0].error_code == 0:
-                break
-        assert answer is not None
+        answer = eventually(  # the record reaches the broker's image through the metadata log
+            lambda: conn.request(build(50, 0, users=[{"name": "described"}])),
+            lambda a: a.results[0].error_code == 0,
+        )
         (found,) = answer.results
         assert (found.user, found.error_code) == ("described", 0), answer
         assert [(i.mechanism, i.iterations) for i in found.credential_infos] == [(2, 8192)]

@@ -108,7 +108,9 @@ def test_metadata_replicas(target: Target, brokers: dict[int, str]) -> None:
 
 @pytest.mark.api("Metadata", behaviour="cluster: every broker reports the same leader and epoch")
 def test_metadata_agrees(target: Target, replicated: Placement) -> None:
+    """Each broker applies the controller's records on its own: ask each once it knows."""
     for node in replicated.replicas:
+        wait_known(target, node, replicated)
         answer = on_node(
             target, node, "Metadata", 7, 12, topics=[{"name": replicated.topic, "topic_id": None}]
         )
@@ -142,6 +144,7 @@ def test_produce_leader_hint(
     if role == "non-replica":
         single = single_replica_topic(target)
         p, node = single, next(b for b in sorted(brokers) if b not in single.replicas)
+        wait_known(target, node, p)  # else it may not know the topic: UNKNOWN_TOPIC_OR_PARTITION
     version = require_api(target, "Produce", 10, 12)
     batch = build_batch([Record(b"x")])
     answer = on_node(target, node, "Produce", version, version, **produce_request(p.topic, batch))

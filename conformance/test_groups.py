@@ -14,7 +14,7 @@ from kio.schema.consumer_protocol_subscription.v0.data import ConsumerProtocolSu
 from kio.schema.errors import ErrorCode
 from kio.serial import entity_writer
 
-from conformance.target import Target, require_api, unique_topic
+from conformance.target import Target, eventually, require_api, unique_topic
 from conformance.wire import make
 
 JOIN = ("JoinGroup", 2, 9)
@@ -148,7 +148,13 @@ def describe(target: Target, group: str) -> Any:
 
 @pytest.mark.api("FindCoordinator", behaviour="a group's coordinator is a listed broker")
 def test_find_coordinator(target: Target) -> None:
-    answer = target.call("FindCoordinator", 0, 3, key=group_name(), key_type=0)
+    """The first FindCoordinator of a cluster creates __consumer_offsets and answers
+    COORDINATOR_NOT_AVAILABLE until its partitions have leaders: ask until it names one."""
+    group = group_name()
+    answer = eventually(
+        lambda: target.call("FindCoordinator", 0, 3, key=group, key_type=0),
+        lambda a: a.error_code != ErrorCode.coordinator_not_available,
+    )
     brokers = target.call("Metadata", 1, 12, topics=[]).brokers
     assert answer.error_code == ErrorCode.none
     assert (answer.node_id, answer.host, answer.port) in {

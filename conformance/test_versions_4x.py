@@ -10,7 +10,6 @@ probe as *not supported*.
 
 from __future__ import annotations
 
-import time
 import uuid
 from typing import Any
 
@@ -19,7 +18,7 @@ from kio.schema.errors import ErrorCode
 
 from conformance.probes import fetch_request, produce_request
 from conformance.records import Record, build_batch, parse_batches
-from conformance.target import Target, require_api
+from conformance.target import Target, eventually, require_api
 
 
 def topic_id(target: Target, topic: str) -> uuid.UUID:
@@ -122,15 +121,20 @@ def group_name() -> str:
     return f"conform-v10-{uuid.uuid4().hex[:10]}"
 
 
-def wait_coordinator(target: Target, group: str, deadline_s: float = 15.0) -> None:
-    """Until FindCoordinator names one (the offsets topic may still be coming up)."""
-    end = time.monotonic() + deadline_s
-    while True:
-        answer = target.call("FindCoordinator", 0, 3, key=group, key_type=0)
-        if answer.error_code == ErrorCode.none:
-            return
-        assert time.monotonic() < end, f"no coordinator for {group}: {answer}"
-        time.sleep(0.05)
+def wait_coordinator(target: Target, group: str) -> None:
+    """Until FindCoordinator names one and it has loaded the group's offsets partition: the
+    first FindCoordinator creates __consumer_offsets, whose new partitions answer
+    COORDINATOR_LOAD_IN_PROGRESS a moment longer."""
+    found = eventually(
+        lambda: target.call("FindCoordinator", 0, 3, key=group, key_type=0),
+        lambda a: a.error_code == ErrorCode.none,
+    )
+    assert found.error_code == ErrorCode.none, f"no coordinator for {group}: {found}"
+    loaded = eventually(
+        lambda: target.call("OffsetFetch", 2, 7, group_id=group, topics=None, require_stable=False),
+        lambda a: a.error_code != ErrorCode.coordinator_load_in_progress,
+    )
+    assert loaded.error_code == ErrorCode.none, f"{group}'s coordinator: {loaded}"
 
 
 def commit_v10(target: Target, group: str, *topics: tuple[uuid.UUID, int]) -> Any:
