@@ -18,7 +18,8 @@ from kio.schema.errors import ErrorCode
 
 from conformance.probes import fetch_request, produce_request
 from conformance.records import Record, build_batch, parse_batches
-from conformance.target import Target, eventually, require_api
+from conformance.target import API_KEYS, Target, eventually, require_api
+from conformance.wire import build
 
 
 def topic_id(target: Target, topic: str) -> uuid.UUID:
@@ -130,8 +131,10 @@ def wait_coordinator(target: Target, group: str) -> None:
         lambda a: a.error_code == ErrorCode.none,
     )
     assert found.error_code == ErrorCode.none, f"no coordinator for {group}: {found}"
+    fields = {"group_id": group, "topics": None, "require_stable": False}
+    request = build(API_KEYS["OffsetFetch"], require_api(target, "OffsetFetch", 2, 7), **fields)
     loaded = eventually(
-        lambda: target.call("OffsetFetch", 2, 7, group_id=group, topics=None, require_stable=False),
+        lambda: target.request_to(int(found.node_id), request),
         lambda a: a.error_code != ErrorCode.coordinator_load_in_progress,
     )
     assert loaded.error_code == ErrorCode.none, f"{group}'s coordinator: {loaded}"
