@@ -9,18 +9,24 @@ from kio.schema.errors import ErrorCode
 
 from conformance.probes import fetch, log_end_offset, produce
 from conformance.records import Record, build_batch, parse_batches
-from conformance.target import Target
+from conformance.target import Target, eventually
 
 
 def init_producer_id(target: Target, producer_id: int = -1, epoch: int = -1) -> Any:
-    answer = target.call(
-        "InitProducerId",
-        0,
-        None,
-        transactional_id=None,
-        transaction_timeout=60000,
-        producer_id=producer_id,
-        producer_epoch=epoch,
+    """InitProducerId for an idempotent producer. A broker hands out ids from a block the
+    controller allocated it (AllocateProducerIds); until the first block arrives it answers
+    COORDINATOR_LOAD_IN_PROGRESS, and a client asks again."""
+    answer = eventually(
+        lambda: target.call(
+            "InitProducerId",
+            0,
+            None,
+            transactional_id=None,
+            transaction_timeout=60000,
+            producer_id=producer_id,
+            producer_epoch=epoch,
+        ),
+        lambda a: a.error_code != ErrorCode.coordinator_load_in_progress,
     )
     assert answer.error_code == ErrorCode.none, answer
     return answer
