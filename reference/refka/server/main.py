@@ -275,7 +275,8 @@ async def serve(
     return 0
 
 
-READY_POLL_S = 0.002
+SHUTDOWN_POLL_S = 0.002  # the controlled shutdown looks at the broker this often
+COLLECTOR_OFF_MAX_S = 1.0
 
 
 async def _until_ready(broker: Broker, runner: CoreRunner, stopped: asyncio.Future[int]) -> None:
@@ -295,9 +296,6 @@ async def _until_ready(broker: Broker, runner: CoreRunner, stopped: asyncio.Futu
         await asyncio.wait([stopped, ready], return_when=asyncio.FIRST_COMPLETED)
     finally:
         runner.after_effects = None
-
-
-COLLECTOR_OFF_MAX_S = 1.0
 
 
 def _collect_from_now() -> None:
@@ -321,7 +319,7 @@ async def _controlled_shutdown(server: object, broker: object, config: BrokerCon
     runner.perform(broker.begin_controlled_shutdown(now_ms()))  # type: ignore[attr-defined]
     deadline = asyncio.get_running_loop().time() + SHUTDOWN_WAIT_S
     while not broker.shutdown_complete and asyncio.get_running_loop().time() < deadline:  # type: ignore[attr-defined]
-        await asyncio.sleep(READY_POLL_S)
+        await asyncio.sleep(SHUTDOWN_POLL_S)
 
 
 SHUTDOWN_WAIT_S = 5.0
