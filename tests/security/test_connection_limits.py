@@ -1,7 +1,8 @@
-"""Connection limits and hostile peers over real sockets (issue 13): ``max.connections*``
-close connections over the limit; ``connections.max.idle.ms`` closes idle connections and
-those whose request frame stays unfinished; ``queued.max.request.bytes`` stops reading while
-the bytes of requests being received are over the limit."""
+"""Connection limits and hostile peers over real sockets (issue 13): over
+``max.connections.per.ip`` a connection is closed, at ``max.connections`` it waits for a slot;
+``connections.max.idle.ms`` closes idle connections and those whose request frame stays
+unfinished; ``queued.max.request.bytes`` stops reading while the bytes of requests being
+received are over the limit."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import pytest
 from refka.testing import InProcessBroker, in_process_broker
 
 DEADLINE_S = 10.0
+WAIT_WATCH_S = 0.5
 API_VERSIONS = struct.pack(">hhih", 18, 0, 7, -1)  # ApiVersions v0, correlation id 7
 
 
@@ -68,15 +70,10 @@ def sockets() -> Iterator[ExitStack]:
 
 @pytest.mark.parametrize(
     "configs",
-    [
-        {"max.connections.per.ip": 2},
-        {"max.connections": 2},
-        {"max.connections.per.ip.overrides": "127.0.0.1:2"},
-        {"listener.name.plaintext.max.connections": 2},
-    ],
-    ids=["per-ip", "broker-wide", "per-ip-override", "per-listener"],
+    [{"max.connections.per.ip": 2}, {"max.connections.per.ip.overrides": "127.0.0.1:2"}],
+    ids=["per-ip", "per-ip-override"],
 )
-def test_connection_over_the_limit_is_closed(
+def test_connection_over_the_address_limit_is_closed(
     tmp_path: Path, sockets: ExitStack, configs: dict[str, object]
 ) -> None:
     with in_process_broker(tmp_path, config=configs) as broker:
@@ -95,6 +92,30 @@ def test_connection_over_the_limit_is_closed(
                 continue
         else:
             pytest.fail("no connection admitted after one closed")
+
+
+@pytest.mark.parametrize(
+    "configs",
+    [{"max.connections": 2}, {"listener.name.plaintext.max.connections": 2}],
+    ids=["broker-wide", "per-listener"],
+)
+def test_connection_at_the_broker_limit_waits_for_a_slot(
+    tmp_path: Path, sockets: ExitStack, configs: dict[str, object]
+) -> None:
+    """Kafka's acceptor stops accepting at ``max.connections``: the new connection waits,
+    unanswered, and is served once a connection ends."""
+    with in_process_broker(tmp_path, config=configs) as broker:
+        first, second = (sockets.enter_context(connect(broker)) for _ in range(2))
+        assert api_versions(first) == 7 and api_versions(second) == 7
+        third = sockets.enter_context(connect(broker))
+        third.sendall(struct.pack(">i", len(API_VERSIONS)) + API_VERSIONS)
+        third.settimeout(WAIT_WATCH_S)
+        with pytest.raises(TimeoutError):
+            third.recv(1)  # neither answered nor closed
+        first.close()
+        third.settimeout(DEADLINE_S)
+        assert read_response(third) == 7  # its request, read once it has the slot
+        assert api_versions(second) == 7
 
 
 def test_idle_connection_is_closed(tmp_path: Path, sockets: ExitStack) -> None:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from refka.security.connection_quotas import ConnectionQuotas
+from refka.security.connection_quotas import ConnectionQuotas, OverLimit
 from refka.security.memory_pool import MemoryPool
 
 
@@ -11,7 +11,8 @@ def test_per_ip_limit_and_override() -> None:
     quotas = ConnectionQuotas(max_per_ip=2, per_ip_overrides={"10.0.0.9": 3})
     assert quotas.admit("PLAINTEXT", "10.0.0.1") is None
     assert quotas.admit("PLAINTEXT", "10.0.0.1") is None
-    assert "too many connections from 10.0.0.1" in (quotas.admit("SSL", "10.0.0.1") or "")
+    over = quotas.admit("SSL", "10.0.0.1")
+    assert over == OverLimit("too many connections from 10.0.0.1 (max 2)", wait=False)
     for _ in range(3):
         assert quotas.admit("PLAINTEXT", "10.0.0.9") is None
     assert quotas.admit("PLAINTEXT", "10.0.0.9") is not None
@@ -23,7 +24,9 @@ def test_per_ip_limit_and_override() -> None:
 def test_broker_wide_limit_spares_the_inter_broker_listener() -> None:
     quotas = ConnectionQuotas(max_connections=1, protected_listener="REPLICATION")
     assert quotas.admit("PLAINTEXT", "a") is None
-    assert "max.connections 1" in (quotas.admit("PLAINTEXT", "b") or "")
+    assert quotas.admit("PLAINTEXT", "b") == OverLimit(
+        "too many connections (max.connections 1)", wait=True
+    )
     assert quotas.admit("REPLICATION", "c") is None
     quotas.release("PLAINTEXT", "a")
     quotas.release("REPLICATION", "c")
@@ -33,7 +36,8 @@ def test_broker_wide_limit_spares_the_inter_broker_listener() -> None:
 def test_listener_limit() -> None:
     quotas = ConnectionQuotas(listener_max={"SSL": 1})
     assert quotas.admit("SSL", "a") is None
-    assert "listener SSL" in (quotas.admit("SSL", "b") or "")
+    over = quotas.admit("SSL", "b")
+    assert over is not None and over.wait and "listener SSL" in over.reason
     assert quotas.admit("PLAINTEXT", "b") is None
 
 

@@ -1,8 +1,8 @@
 """Connection limits: ``max.connections``, ``max.connections.per.ip`` and its overrides.
 
 Kafka's ``ConnectionQuotas``, without I/O: the driver asks :meth:`ConnectionQuotas.admit`
-for each accepted connection and closes it when refused, and calls
-:meth:`ConnectionQuotas.release` when an admitted one ends.
+for each accepted connection and, over a limit, closes it or lets it wait (``OverLimit``), and
+calls :meth:`ConnectionQuotas.release` when an admitted one ends.
 
 - ``max.connections.per.ip`` (``max.connections.per.ip.overrides`` per host) bounds the
   connections from one address, on every listener together;
@@ -13,9 +13,10 @@ for each accepted connection and closes it when refused, and calls
 A node's controller listener is not counted (``exempt``): its connections come from the
 brokers of the cluster (a combined node's own broker among them), not from clients.
 
-Kafka's acceptor waits for a slot when the broker-wide or a listener limit is reached (the
-new connection waits in the kernel's backlog); refka closes it at once, as Kafka does for the
-per-address limit.
+Over the per-address limit a connection is closed at once (Kafka's
+``TooManyConnectionsException``). At the broker-wide or a listener limit Kafka's acceptor stops
+accepting until a slot frees, so the new connection waits, unanswered, in the kernel's backlog;
+refka's waits likewise, accepted but unread, and is admitted when a connection ends.
 """
 
 from __future__ import annotations
@@ -25,6 +26,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 UNLIMITED = 2**31 - 1
+
+
+@dataclass(frozen=True, slots=True)
+class OverLimit:
+    """Why a connection is not admitted, and whether it waits for a slot (``wait``: the
+    broker-wide or a listener limit) or is closed (the per-address limit)."""
+
+    reason: str
+    wait: bool
 
 
 @dataclass(slots=True)
@@ -44,18 +54,20 @@ class ConnectionQuotas:
     def limit_for(self, host: str) -> int:
         return self.per_ip_overrides.get(host, self.max_per_ip)
 
-    def admit(self, listener: str, host: str) -> str | None:
+    def admit(self, listener: str, host: str) -> OverLimit | None:
         """Count a new connection from ``host`` on ``listener``; or, over a limit, count
-        nothing and say which (the connection is to be closed)."""
+        nothing and say which."""
         if listener in self.exempt:
             return None
         if self.by_ip[host] >= self.limit_for(host):
-            return f"too many connections from {host} (max {self.limit_for(host)})"
+            reason = f"too many connections from {host} (max {self.limit_for(host)})"
+            return OverLimit(reason, False)
         limit = self.listener_max.get(listener, UNLIMITED)
         if self.by_listener[listener] >= limit:
-            return f"too many connections on listener {listener} (max.connections {limit})"
+            reason = f"too many connections on listener {listener} (max.connections {limit})"
+            return OverLimit(reason, True)
         if self.total >= self.max_connections and listener != self.protected_listener:
-            return f"too many connections (max.connections {self.max_connections})"
+            return OverLimit(f"too many connections (max.connections {self.max_connections})", True)
         self.by_ip[host] += 1
         self.by_listener[listener] += 1
         self.total += 1

@@ -16,8 +16,10 @@ requests down instead of growing the broker's memory. With ``queued.max.request.
 each frame's size is reserved from the server's memory pool when its size prefix arrives; a
 connection that cannot reserve it stops reading until memory is released.
 
-Limits: a connection over ``max.connections``/``max.connections.per.ip`` is closed as soon as
-it is accepted (before any TLS handshake, as Kafka's acceptor counts it).
+Limits: a connection over ``max.connections.per.ip`` is closed as soon as it is accepted
+(before any TLS handshake, as Kafka's acceptor counts it); one at ``max.connections`` (the
+broker's or its listener's) is not read until a slot frees, as Kafka's acceptor leaves it in
+the backlog.
 
 TLS (an SSL or SASL_SSL listener): once admitted, the connection upgrades itself with
 ``loop.start_tls``; a failed handshake is logged as Kafka logs it ("Failed authentication with
@@ -58,7 +60,8 @@ _PENDING_FULL = 2
 _NO_MEMORY = 4  # waiting for the memory pool (queued.max.request.bytes)
 _IN_FLIGHT = 8  # queued.max.requests unanswered requests
 _HANDSHAKE = 16  # the TLS handshake and the principal come first
-_HELD = _NO_MEMORY | _IN_FLIGHT | _HANDSHAKE  # the frames already read wait too
+_NO_SLOT = 32  # waiting for a connection slot (max.connections)
+_HELD = _NO_MEMORY | _IN_FLIGHT | _HANDSHAKE | _NO_SLOT  # the frames already read wait too
 _CLOSE = object()  # in ``pending``: close once everything before it is written
 
 
@@ -103,12 +106,30 @@ class Connection(asyncio.Protocol):
         if sock is not None:
             self._socket_fd = sock.fileno()
             self.server.configure_socket(sock)
-        refused = self.server.admit(self)
-        if refused is not None:
-            log.info("closing a connection from %s: %s", self.client_host, refused)
-            self.closed = True
-            self.transport.close()
+        over = self.server.admit(self)
+        if over is None:
+            self._admitted()
+        elif over.wait:
+            log.info("a connection from %s waits for a slot: %s", self.client_host, over.reason)
+            self._pause_reading(_NO_SLOT)
+        else:
+            self.refuse(over.reason)
+
+    def refuse(self, reason: str) -> None:
+        """Close: over a connection limit."""
+        log.info("closing a connection from %s: %s", self.client_host, reason)
+        self.closed = True
+        assert self.transport is not None
+        self.transport.close()
+
+    def slot_free(self) -> None:
+        """A connection slot is this connection's now (it was waiting): go on as admitted."""
+        if self.closed:
             return
+        self._admitted()
+        self._resume_reading(_NO_SLOT)
+
+    def _admitted(self) -> None:
         if self.security is not None and self.security.context is not None:
             self._socket_fd = -1  # sendfile would bypass TLS: record data is copied
             self._pause_reading(_HANDSHAKE)  # the handshake's bytes are start_tls's to read

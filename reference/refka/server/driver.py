@@ -50,7 +50,7 @@ from refka.server.outbound import OutboundConnection
 if TYPE_CHECKING:  # annotations: each loads when its setting asks (``refka.server.main``)
     import ssl
 
-    from refka.security.connection_quotas import ConnectionQuotas
+    from refka.security.connection_quotas import ConnectionQuotas, OverLimit
     from refka.security.memory_pool import MemoryPool
     from refka.server.outbound_sasl import OutboundSasl
     from refka.server.tls import ListenerSecurity
@@ -101,7 +101,7 @@ class CoreRunner:
     def handshake_timeout_s(self) -> float:
         return self.server.handshake_timeout_s
 
-    def admit(self, connection: Connection) -> str | None:
+    def admit(self, connection: Connection) -> OverLimit | None:
         return self.server.admit(connection)
 
     def release(self, connection: Connection) -> None:
@@ -323,6 +323,7 @@ class NodeServer:
         self.pool: MemoryPool | None = None  # None: queued.max.request.bytes unbounded
         self.max_in_flight = 0  # queued.max.requests per connection; 0: no limit
         self.memory_waiters: deque[Connection] = deque()
+        self.slot_waiters: deque[Connection] = deque()  # at max.connections, in arrival order
         self.closing = False
         self._next_connection_id = 1
         self._idle_sweeper: asyncio.TimerHandle | None = None
@@ -429,17 +430,34 @@ class NodeServer:
 
     # ------------------------------------------------------------------ limits
 
-    def admit(self, connection: Connection) -> str | None:
-        """None if the new connection may stay (it is counted), else why it may not."""
+    def admit(self, connection: Connection) -> OverLimit | None:
+        """None if the new connection may stay (it is counted), else why it may not; one
+        that waits for a slot is admitted, in its turn, when an admitted connection ends."""
         if self.quotas is None:
             return None
-        refused = self.quotas.admit(connection.listener, connection.client_host)
-        connection.admitted = refused is None
-        return refused
+        over = self.quotas.admit(connection.listener, connection.client_host)
+        connection.admitted = over is None
+        if over is not None and over.wait:
+            self.slot_waiters.append(connection)
+        return over
 
     def release(self, connection: Connection) -> None:
-        if self.quotas is not None:
-            self.quotas.release(connection.listener, connection.client_host)
+        if self.quotas is None:
+            return
+        self.quotas.release(connection.listener, connection.client_host)
+        waiting = self.slot_waiters
+        for _ in range(len(waiting)):  # the first in line that fits now goes in
+            candidate = waiting.popleft()
+            if candidate.closed:
+                continue
+            over = self.quotas.admit(candidate.listener, candidate.client_host)
+            if over is None:
+                candidate.admitted = True
+                self.loop.call_soon(candidate.slot_free)
+            elif over.wait:
+                waiting.append(candidate)
+            else:
+                candidate.refuse(over.reason)
 
     def release_memory(self, size: int) -> None:
         """A frame's reservation is returned: wake the connections waiting for memory."""
