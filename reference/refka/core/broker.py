@@ -225,6 +225,13 @@ class Broker:
         """Registered, caught up with the metadata log and unfenced: serving (RUNNING)."""
         return self.lifecycle.state is BrokerState.RUNNING
 
+    @property
+    def listed(self) -> bool:
+        """Unfenced in its own metadata image, so its Metadata answers list it: the
+        controller's heartbeat answer (RUNNING) can come a fetch before the record does."""
+        registration = self.image.brokers.get(self.config.node_id)
+        return registration is not None and not registration.fenced
+
     # ----------------------------------------------------------------- events
 
     def on_connect(

@@ -280,14 +280,15 @@ COLLECTOR_OFF_MAX_S = 1.0
 
 
 async def _until_ready(broker: Broker, runner: CoreRunner, stopped: asyncio.Future[int]) -> None:
-    """Until the broker is RUNNING (or the node is stopped), looked at after each of its
-    events: the moment it is unfenced its listeners may serve."""
+    """Until the broker is RUNNING and lists itself (or the node is stopped), looked at after
+    each of its events: its listeners serve from that moment, and a client's first Metadata
+    answer names it."""
     import asyncio
 
     ready = asyncio.get_running_loop().create_future()
 
     def look() -> None:
-        if broker.ready and not ready.done():
+        if broker.ready and broker.listed and not ready.done():
             ready.set_result(None)
 
     runner.after_effects = look
