@@ -118,6 +118,16 @@ def test_connection_at_the_broker_limit_waits_for_a_slot(
         assert api_versions(second) == 7
 
 
+def test_a_connection_waiting_for_a_slot_is_closed_at_shutdown(
+    tmp_path: Path, sockets: ExitStack
+) -> None:
+    with in_process_broker(tmp_path, config={"max.connections": 1}) as broker:
+        first = sockets.enter_context(connect(broker))
+        assert api_versions(first) == 7
+        waiting = sockets.enter_context(connect(broker))
+    assert closed_by_broker(waiting)
+
+
 def test_idle_connection_is_closed(tmp_path: Path, sockets: ExitStack) -> None:
     with in_process_broker(tmp_path, connections_max_idle_ms=300) as broker:
         idle = sockets.enter_context(connect(broker))

@@ -116,7 +116,9 @@ class Connection(asyncio.Protocol):
             self.refuse(over.reason)
 
     def refuse(self, reason: str) -> None:
-        """Close: over a connection limit."""
+        """Close a connection never admitted: over a limit, or waiting for a slot at shutdown."""
+        if self.closed:
+            return
         log.info("closing a connection from %s: %s", self.client_host, reason)
         self.closed = True
         assert self.transport is not None

@@ -401,6 +401,8 @@ class NodeServer:
         runners = self.runners
         for runner in runners:
             runner.stop()
+        while self.slot_waiters:  # never admitted: nothing of theirs reached a core
+            self.slot_waiters.popleft().refuse("the broker is shutting down")
         await asyncio.sleep(0)  # let the transports report connection_lost
         if self._idle_sweeper is not None:
             self._idle_sweeper.cancel()
