@@ -136,30 +136,8 @@ def test_txn_offset_commit_v5_adds_the_offsets_partition(target: Target, topic: 
     answer = init(target, txn_id)
     pid, epoch = answer.producer_id, answer.producer_epoch
     target.call("FindCoordinator", 0, 3, key=group, key_type=0)  # creates the offsets topic
-    partitions = [
-        {
-            "partition_index": 0,
-            "committed_offset": 5,
-            "committed_leader_epoch": -1,
-            "committed_metadata": "",
-        }
-    ]
-    committed = until_ready(
-        lambda: target.call(
-            "TxnOffsetCommit",
-            5,
-            5,
-            transactional_id=txn_id,
-            group_id=group,
-            producer_id=pid,
-            producer_epoch=epoch,
-            generation_id=-1,
-            member_id="",
-            group_instance_id=None,
-            topics=[{"name": topic, "partitions": partitions}],
-        ),
-        lambda a: a.topics[0].partitions[0].error_code,
-    )
+    topics = [{"name": topic, "partitions": [offset_at(0, 5)]}]
+    committed = txn_offset_commit(target, 5, txn_id, group, pid, epoch, topics)
     assert committed.topics[0].partitions[0].error_code == E.none, committed
     described = state_of(target, txn_id)
     assert described.transaction_state == "Ongoing"
@@ -182,17 +160,17 @@ def test_transaction_version_is_finalized_at_2(target: Target) -> None:
     assert answer.finalized_features_epoch >= 0
 
 
-def txn_offset_commit_v6(
-    target: Target, txn_id: str, group: str, pid: int, epoch: int, topics: list[Any]
+def txn_offset_commit(
+    target: Target, version: int, txn_id: str, group: str, pid: int, epoch: int, topics: list[Any]
 ) -> Any:
-    """TxnOffsetCommit at exactly v6 (KIP-1319: topics by id), retried while the
-    coordinators load."""
-    require_api(target, "TxnOffsetCommit", 6, 6)
+    """TxnOffsetCommit at exactly ``version`` (v6, KIP-1319: topics by id), retried while
+    the coordinators load."""
+    require_api(target, "TxnOffsetCommit", version, version)
     return until_ready(
         lambda: target.call(
             "TxnOffsetCommit",
-            6,
-            6,
+            version,
+            version,
             transactional_id=txn_id,
             group_id=group,
             producer_id=pid,
@@ -229,8 +207,8 @@ def test_txn_offset_commit_v6_names_topics_by_id(target: Target, topic: str) -> 
     pid, epoch = answer.producer_id, answer.producer_epoch
     target.call("FindCoordinator", 0, 3, key=group, key_type=0)  # creates the offsets topic
     tid = topic_id_of(target, topic)
-    committed = txn_offset_commit_v6(
-        target, txn_id, group, pid, epoch, [{"topic_id": tid, "partitions": [offset_at(0, 7)]}]
+    committed = txn_offset_commit(
+        target, 6, txn_id, group, pid, epoch, [{"topic_id": tid, "partitions": [offset_at(0, 7)]}]
     )
     assert [(t.topic_id, [(p.partition_index, p.error_code) for p in t.partitions])
             for t in committed.topics] == [(tid, [(0, E.none)])], committed  # fmt: skip
@@ -261,7 +239,7 @@ def test_txn_offset_commit_v6_unknown_topic_id(target: Target, topic: str) -> No
         {"topic_id": tid, "partitions": [offset_at(0, 1)]},
     ]
     answered = until_ready(
-        lambda: txn_offset_commit_v6(target, txn_id, group, pid, epoch, topics),
+        lambda: txn_offset_commit(target, 6, txn_id, group, pid, epoch, topics),
         lambda a: errors_by_id(a).get(tid, [(0, E.none)])[0][1],
     )
     assert errors_by_id(answered) == {
