@@ -263,6 +263,9 @@ async def serve(
                 f"in {_startup_ms()} ms",
                 flush=True,
             )
+            from refka import dataclass_cache
+
+            dataclass_cache.save()  # the next start finds the start's dataclass methods compiled
     _collect_from_now()
     received = await stopped
     log.info("shutting down on %s", signal.Signals(received).name)

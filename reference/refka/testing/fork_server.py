@@ -196,6 +196,9 @@ def _serve() -> None:
     import asyncio  # noqa: F401 - warm: everything a broker imports
     import logging  # noqa: F401
 
+    from refka import dataclass_cache
+
+    dataclass_cache.install()
     import refka.cli
     import refka.config
     import refka.node
@@ -204,6 +207,7 @@ def _serve() -> None:
 
     _warm_first_use()
     refka.config.load_config(None, [])  # builds and exercises the config model once
+    dataclass_cache.save()
     gc.collect()
     gc.freeze()  # the warm objects stay out of the children's collections: fewer copied pages
     statuses: dict[int, str] = {}

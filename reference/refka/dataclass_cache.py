@@ -1,0 +1,94 @@
+"""A bytecode cache for the methods ``dataclasses`` generates, kept beside refka's own.
+
+CPython caches a module's bytecode in ``__pycache__`` but compiles the ``__init__``,
+``__repr__``, ``__eq__``, ``__hash__``, ``__setattr__`` and ``__delattr__`` that ``@dataclass``
+generates from source every time the class is created. A broker's start creates ~100 dataclasses
+(refka's events, effects and records, kio's request and response entities), ~550 compiles: a
+third of its CPU, the largest single cost of a ``refka broker`` start (issue 15).
+
+``install()`` gives ``dataclasses`` an ``exec`` that looks the compiled code up by its source
+text, so the methods are the ones ``dataclasses`` would build, compiled once per interpreter
+version. ``save()`` writes what this process compiled to
+``refka/__pycache__/dataclass-methods.<cache tag>.marshal``, atomically, unless the process
+writes no bytecode (``PYTHONDONTWRITEBYTECODE``). A missing, stale or damaged file costs only
+the compiles it would have saved. Only refka's own processes install it (``refka.cli``, the
+fork server); a test process that runs a broker in-process keeps its ``dataclasses`` untouched.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import dataclasses
+import marshal
+import os
+import sys
+from importlib.util import MAGIC_NUMBER
+from types import CodeType
+from typing import Any
+
+MAX_ENTRIES = 4096  # beyond this, the file starts over from what one process used
+PATH = os.path.join(
+    os.path.dirname(__file__),
+    "__pycache__",
+    f"dataclass-methods.{sys.implementation.cache_tag}.marshal",
+)  # os.path, not pathlib: pathlib is not among a broker's start imports
+
+_compiled: dict[str, CodeType] = {}
+_new: set[str] = set()  # compiled by this process, not yet saved
+
+
+def _exec(source: Any, globals: Any = None, locals: Any = None) -> None:
+    """``exec`` as ``dataclasses`` calls it, with a method's source text."""
+    if not isinstance(source, str):
+        exec(source, globals, locals)
+        return
+    code = _compiled.get(source)
+    if code is None:
+        code = _compiled[source] = compile(source, "<string>", "exec")
+        _new.add(source)
+    exec(code, globals, locals)
+
+
+def _load() -> dict[str, CodeType]:
+    try:
+        with open(PATH, "rb") as file:
+            data = file.read()
+        if data[: len(MAGIC_NUMBER)] != MAGIC_NUMBER:
+            return {}
+        loaded = marshal.loads(data[len(MAGIC_NUMBER) :])
+    except (OSError, EOFError, ValueError, TypeError):
+        return {}
+    if not isinstance(loaded, dict):
+        return {}
+    return {k: v for k, v in loaded.items() if isinstance(k, str) and isinstance(v, CodeType)}
+
+
+def install() -> None:
+    """From now on, this process's dataclasses take their methods from the cache."""
+    if vars(dataclasses).get("exec") is _exec:
+        return
+    _compiled.update(_load())
+    dataclasses.exec = _exec  # type: ignore[attr-defined]
+    atexit.register(save)
+
+
+def save() -> None:
+    """Write the methods this process compiled, unless it writes no bytecode."""
+    if not _new or sys.dont_write_bytecode:
+        return
+    entries = _load()
+    if len(entries) + len(_new) > MAX_ENTRIES:
+        entries = {}
+    entries.update((source, _compiled[source]) for source in _new)
+    temporary = f"{PATH}.{os.getpid()}"
+    try:
+        os.makedirs(os.path.dirname(PATH), exist_ok=True)
+        with open(temporary, "wb") as file:
+            file.write(MAGIC_NUMBER + marshal.dumps(entries))
+        os.replace(temporary, PATH)
+    except OSError:  # a read-only install: the cache stays in this process
+        with contextlib.suppress(OSError):
+            os.remove(temporary)
+        return
+    _new.clear()

@@ -1,0 +1,97 @@
+"""The cache of dataclasses' generated methods (``refka.dataclass_cache``, issue 15): a second
+process takes the methods from the file instead of compiling them, they behave as compiled
+ones, and a damaged, stale or unwritable file only costs the compiles."""
+
+from __future__ import annotations
+
+import json
+import marshal
+import os
+import subprocess
+import sys
+from importlib.util import MAGIC_NUMBER
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# one process: install the cache at PATH, create a dataclass, save, report
+PROCESS = """
+import dataclasses, json, sys
+from refka import dataclass_cache
+dataclass_cache.PATH = sys.argv[1]
+dataclass_cache.install()
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Point:
+    x: int
+    label: str = "origin"
+
+compiled = len(dataclass_cache._new)
+dataclass_cache.save()
+try:
+    Point(1).x = 2
+    frozen = False
+except dataclasses.FrozenInstanceError:
+    frozen = True
+print(json.dumps({
+    "compiled": compiled,
+    "equal": Point(1) == Point(1) and Point(1) != Point(2),
+    "hashed": hash(Point(1, "a")) == hash(Point(1, "a")),
+    "repr": repr(Point(3, "b")),
+    "frozen": frozen,
+}))
+"""
+
+
+def run(cache: Path, *flags: str) -> dict[str, Any]:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    out = subprocess.run(
+        [sys.executable, *flags, "-c", PROCESS, str(cache)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+        timeout=60,
+    )
+    result: dict[str, Any] = json.loads(out.stdout)
+    return result
+
+
+def behaves(result: dict[str, Any]) -> None:
+    assert result["equal"] and result["hashed"] and result["frozen"]
+    assert result["repr"] == "Point(x=3, label='b')"
+
+
+def test_a_second_process_compiles_nothing_and_gets_the_same_methods(tmp_path: Path) -> None:
+    cache = tmp_path / "methods.marshal"
+    first = run(cache)
+    assert first["compiled"] >= 5  # __init__, __repr__, __eq__, __hash__, __setattr__, ...
+    assert cache.read_bytes().startswith(MAGIC_NUMBER)
+    second = run(cache)
+    assert second["compiled"] == 0
+    behaves(first)
+    behaves(second)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"not marshal at all", b"\x00\x01\x02\x03" + marshal.dumps({"def f(): pass": 1})],
+    ids=["empty", "garbage", "another-python"],
+)
+def test_a_damaged_or_stale_file_only_costs_the_compiles(tmp_path: Path, content: bytes) -> None:
+    cache = tmp_path / "methods.marshal"
+    cache.write_bytes(content)
+    result = run(cache)
+    assert result["compiled"] >= 5
+    behaves(result)
+    assert run(cache)["compiled"] == 0  # rewritten whole
+
+
+def test_no_file_without_bytecode_writing_nor_where_it_cannot_be_written(tmp_path: Path) -> None:
+    behaves(run(tmp_path / "methods.marshal", "-B"))  # PYTHONDONTWRITEBYTECODE's flag
+    assert not (tmp_path / "methods.marshal").exists()
+    not_a_folder = tmp_path / "a-file"
+    not_a_folder.write_text("")
+    behaves(run(not_a_folder / "methods.marshal"))  # the save fails, even for root
+    assert list(tmp_path.iterdir()) == [not_a_folder]
