@@ -8,18 +8,21 @@ import subprocess
 import sys
 
 import pytest
-from refka.bench.start import TARGETS_MS, measure, outside_checkout, table
+from refka.bench.start import FLOOR, TARGETS_MS, measure, outside_checkout, table
 
 
 def test_every_mode_gets_a_start_time() -> None:
     runs = measure(1, python=sys.executable)  # the --python row, under this interpreter
     assert set(runs) == set(TARGETS_MS) - {"Apache Kafka"}
+    [floor] = runs.pop(FLOOR)  # an interpreter that imports asyncio and exits
+    assert 0 < floor.start_ms < runs["subprocess"][0].start_ms
     for mode, [sample] in runs.items():
         assert 0 < sample.start_ms < sample.first_record_ms < 60_000, mode
         assert math.isnan(sample.cpu_ms) or sample.cpu_ms >= 0, mode
         assert math.isnan(sample.rss_mb) or sample.rss_mb > 10, mode
     # a warm in-process start does less work than an interpreter's start
     assert runs["in-process, warm"][0].cpu_ms < runs["subprocess"][0].cpu_ms
+    runs[FLOOR] = [floor]
     assert [line.split("|")[1].strip() for line in table(runs).splitlines()[2:]] == list(runs)
 
 

@@ -11,7 +11,10 @@ Apache Kafka peer, all in one run.
 - in-process, warm: a further start in a process that already imported refka (every later
   test); target <= 20 ms;
 - Apache Kafka: the peer the project starts (``refka.peers.kafka``, KRaft combined mode),
-  when its jars are present.
+  when its jars are present;
+- floor, ``import asyncio``: ``python -c "import asyncio"``, spawn to exit: what any asyncio
+  server pays before its own first import, on this machine, in this run (the subprocess
+  target is absolute, this row says how fast the machine is).
 
 Figures, medians of the repetitions: start (until a Metadata request is answered; also the
 minimum, the least disturbed by other load on a shared machine), the CPU time the start
@@ -25,6 +28,7 @@ from __future__ import annotations
 import datetime
 import math
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -39,6 +43,7 @@ from refka.bench.probe import metadata_answers, metadata_frame, wait_first_metad
 from refka.peers.readiness import free_port
 
 DEADLINE_S = 30.0
+FLOOR = "floor, import asyncio"
 TARGETS_MS = {
     "subprocess": 100.0,
     "subprocess, --python": 100.0,
@@ -46,6 +51,7 @@ TARGETS_MS = {
     "in-process, cold": None,
     "in-process, warm": 20.0,
     "Apache Kafka": None,
+    FLOOR: None,
 }
 OTHER_PYTHON = "subprocess, --python"
 TOPIC = "first"
@@ -211,6 +217,17 @@ def in_process_warm_sample(work_dir: Path) -> Sample:
     return Sample((answered - began) * 1000, spent, (produced - began) * 1000, rss)
 
 
+def floor_sample(python: str = sys.executable) -> Sample:
+    """The interpreter's start and ``import asyncio``, until the process exits."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    began = time.perf_counter()
+    subprocess.run([python, "-c", "import asyncio"], check=True, env=outside_checkout())
+    wall = (time.perf_counter() - began) * 1000
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) * 1000
+    return Sample(wall, cpu, math.nan, math.nan)
+
+
 def kafka_sample(work_dir: Path) -> Sample:
     from refka.bench.brokers import start_timed, stop
 
@@ -253,6 +270,7 @@ def measure(
             runs["in-process, warm"].append(in_process_warm_sample(root / f"warm-{n}"))
             if kafka:
                 runs["Apache Kafka"].append(kafka_sample(root / f"kafka-{n}"))
+            runs[FLOOR].append(floor_sample())
     return runs
 
 
