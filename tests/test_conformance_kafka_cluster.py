@@ -66,11 +66,14 @@ def produce(
     node_id: int,
     topic: str,
     acks: int,
-    not_yet: frozenset[ErrorCode] = frozenset({ErrorCode.not_leader_or_follower}),
+    not_yet: frozenset[ErrorCode] = frozenset(
+        {ErrorCode.not_leader_or_follower, ErrorCode.unknown_topic_or_partition}
+    ),
 ) -> ErrorCode:
     """Produce one record to broker `node_id`; while it answers an error of `not_yet` (it does
-    not yet know it leads: its metadata can trail the broker that answered Metadata), try
-    again until the deadline."""
+    not yet know it leads, or not yet the topic: its metadata can trail the broker that
+    answered Metadata, whose new partition lists every replica in sync from the start), try
+    again until the deadline, as a client retries them."""
     request = build(0, 9, **produce_request(topic, build_batch([Record(b"x")]), acks=acks))
     end = time.monotonic() + FAILOVER_DEADLINE_S
     while True:
