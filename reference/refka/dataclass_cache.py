@@ -8,16 +8,17 @@ third of its CPU, the largest single cost of a ``refka broker`` start (issue 15)
 
 ``install()`` gives ``dataclasses`` an ``exec`` that looks the compiled code up by its source
 text, so the methods are the ones ``dataclasses`` would build, compiled once per interpreter
-version. ``save()`` writes what this process compiled to
+version. A broker calls ``save()`` once it is ready: the methods its start used go to
 ``refka/__pycache__/dataclass-methods.<cache tag>.marshal``, atomically, unless the process
-writes no bytecode (``PYTHONDONTWRITEBYTECODE``). A missing, stale or damaged file costs only
-the compiles it would have saved. Only refka's own processes install it (``refka.cli``, the
-fork server); a test process that runs a broker in-process keeps its ``dataclasses`` untouched.
+writes no bytecode (``PYTHONDONTWRITEBYTECODE``). The file holds start paths only (every start
+reads it whole; the classes of later requests are built once per process and stay out), and
+starts over beyond ``MAX_ENTRIES``. A missing, stale or damaged file costs only the compiles
+it would have saved. Only refka's own processes install it (``refka.cli``, the fork server);
+a test process that runs a broker in-process keeps its ``dataclasses`` untouched.
 """
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import dataclasses
 import marshal
@@ -27,7 +28,7 @@ from importlib.util import MAGIC_NUMBER
 from types import CodeType
 from typing import Any
 
-MAX_ENTRIES = 4096  # beyond this, the file starts over from what one process used
+MAX_ENTRIES = 1024  # a broker's start uses ~530: beyond this, the file starts over
 PATH = os.path.join(
     os.path.dirname(__file__),
     "__pycache__",
@@ -35,6 +36,7 @@ PATH = os.path.join(
 )  # os.path, not pathlib: pathlib is not among a broker's start imports
 
 _compiled: dict[str, CodeType] = {}
+_used: set[str] = set()  # run by this process
 _new: set[str] = set()  # compiled by this process, not yet saved
 
 
@@ -47,6 +49,7 @@ def _exec(source: Any, globals: Any = None, locals: Any = None) -> None:
     if code is None:
         code = _compiled[source] = compile(source, "<string>", "exec")
         _new.add(source)
+    _used.add(source)
     exec(code, globals, locals)
 
 
@@ -70,17 +73,17 @@ def install() -> None:
         return
     _compiled.update(_load())
     dataclasses.exec = _exec  # type: ignore[attr-defined]
-    atexit.register(save)
 
 
 def save() -> None:
-    """Write the methods this process compiled, unless it writes no bytecode."""
+    """Add the methods this process has used so far to the file, if it compiled any of them
+    and writes bytecode."""
     if not _new or sys.dont_write_bytecode:
         return
     entries = _load()
-    if len(entries) + len(_new) > MAX_ENTRIES:
+    if len(entries.keys() | _used) > MAX_ENTRIES:
         entries = {}
-    entries.update((source, _compiled[source]) for source in _new)
+    entries.update((source, _compiled[source]) for source in _used)
     temporary = f"{PATH}.{os.getpid()}"
     try:
         os.makedirs(os.path.dirname(PATH), exist_ok=True)

@@ -20,6 +20,7 @@ PROCESS = """
 import dataclasses, json, sys
 from refka import dataclass_cache
 dataclass_cache.PATH = sys.argv[1]
+dataclass_cache.MAX_ENTRIES = int(sys.argv[2])
 dataclass_cache.install()
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -44,10 +45,10 @@ print(json.dumps({
 """
 
 
-def run(cache: Path, *flags: str) -> dict[str, Any]:
+def run(cache: Path, *flags: str, max_entries: int = 1024) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     out = subprocess.run(
-        [sys.executable, *flags, "-c", PROCESS, str(cache)],
+        [sys.executable, *flags, "-c", PROCESS, str(cache), str(max_entries)],
         capture_output=True,
         text=True,
         check=True,
@@ -95,3 +96,35 @@ def test_no_file_without_bytecode_writing_nor_where_it_cannot_be_written(tmp_pat
     not_a_folder.write_text("")
     behaves(run(not_a_folder / "methods.marshal"))  # the save fails, even for root
     assert list(tmp_path.iterdir()) == [not_a_folder]
+
+
+def test_the_file_starts_over_beyond_its_limit(tmp_path: Path) -> None:
+    cache = tmp_path / "methods.marshal"
+    others = {
+        f"def f{n}(): pass": compile(f"def f{n}(): pass", "<string>", "exec") for n in range(20)
+    }
+    cache.write_bytes(MAGIC_NUMBER + marshal.dumps(others))
+    run(cache, max_entries=len(others) + 100)  # room: the other entries stay
+    assert others.keys() < marshal.loads(cache.read_bytes()[len(MAGIC_NUMBER) :]).keys()
+    cache.write_bytes(MAGIC_NUMBER + marshal.dumps(others))
+    result = run(cache, max_entries=len(others))
+    kept = marshal.loads(cache.read_bytes()[len(MAGIC_NUMBER) :])
+    assert len(kept) == result["compiled"] and not others.keys() & kept.keys()
+
+
+def test_a_broker_leaves_its_start_methods_for_the_next_start(tmp_path: Path) -> None:
+    from refka import dataclass_cache
+
+    Path(dataclass_cache.PATH).unlink(missing_ok=True)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    argv = [sys.executable, "-m", "refka", "broker", "--set", "listeners=PLAINTEXT://127.0.0.1:0"]
+    argv += ["--set", f"log.dirs={tmp_path}"]
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, env=env) as broker:
+        try:
+            assert broker.stdout is not None
+            assert broker.stdout.readline().startswith("refka broker ready")
+            data = Path(dataclass_cache.PATH).read_bytes()
+        finally:
+            broker.kill()
+    # the start path's dataclasses: refka's events, effects, records and kio's entities
+    assert len(marshal.loads(data[len(MAGIC_NUMBER) :])) > 300

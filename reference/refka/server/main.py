@@ -258,14 +258,14 @@ async def serve(
                 ready_port,
             )
         else:
+            from refka import dataclass_cache
+
+            dataclass_cache.save()  # the next start finds the start's dataclass methods compiled
             print(
                 f"{ready_line} (node {config.node_id}, log.dirs {config.log_dirs}{details}) "
                 f"in {_startup_ms()} ms",
                 flush=True,
             )
-            from refka import dataclass_cache
-
-            dataclass_cache.save()  # the next start finds the start's dataclass methods compiled
     _collect_from_now()
     received = await stopped
     log.info("shutting down on %s", signal.Signals(received).name)

@@ -198,7 +198,7 @@ def _serve() -> None:
 
     from refka import dataclass_cache
 
-    dataclass_cache.install()
+    dataclass_cache.install()  # the start path's methods, as a broker's start finds them
     import refka.cli
     import refka.config
     import refka.node
@@ -207,7 +207,6 @@ def _serve() -> None:
 
     _warm_first_use()
     refka.config.load_config(None, [])  # builds and exercises the config model once
-    dataclass_cache.save()
     gc.collect()
     gc.freeze()  # the warm objects stay out of the children's collections: fewer copied pages
     statuses: dict[int, str] = {}
