@@ -95,3 +95,10 @@ def save() -> None:
             os.remove(temporary)
         return
     _new.clear()
+
+
+def forget() -> None:
+    """What this process has run so far stays out of the file: a fork server's warm-up of
+    first-use modules, which its forked brokers would otherwise save at every start."""
+    _used.clear()
+    _new.clear()

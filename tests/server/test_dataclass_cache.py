@@ -128,3 +128,11 @@ def test_a_broker_leaves_its_start_methods_for_the_next_start(tmp_path: Path) ->
             broker.kill()
     # the start path's dataclasses: refka's events, effects, records and kio's entities
     assert len(marshal.loads(data[len(MAGIC_NUMBER) :])) > 300
+
+
+def test_what_a_fork_server_ran_before_forking_stays_out_of_the_file(tmp_path: Path) -> None:
+    cache = tmp_path / "methods.marshal"
+    code = PROCESS.replace("compiled = len(", "dataclass_cache.forget()\ncompiled = len(")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    subprocess.run([sys.executable, "-c", code, str(cache), "1024"], check=True, env=env)
+    assert not cache.exists()

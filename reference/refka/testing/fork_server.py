@@ -207,6 +207,7 @@ def _serve() -> None:
 
     _warm_first_use()
     refka.config.load_config(None, [])  # builds and exercises the config model once
+    dataclass_cache.forget()
     gc.collect()
     gc.freeze()  # the warm objects stay out of the children's collections: fewer copied pages
     statuses: dict[int, str] = {}
