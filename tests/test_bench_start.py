@@ -53,3 +53,14 @@ def test_another_interpreter_runs_outside_this_checkout(monkeypatch: pytest.Monk
     env = outside_checkout()
     assert "PYTHONPATH" not in env and "PYTHONDONTWRITEBYTECODE" not in env
     assert env["PATH"] == os.environ["PATH"]
+
+
+def test_the_start_is_counted_in_instructions() -> None:
+    from refka.bench import instructions
+
+    if not instructions.available():
+        pytest.skip("valgrind (callgrind) is not installed")
+    start, floor = instructions.broker_start(), instructions.asyncio_floor()
+    # a broker imports asyncio and far more before it answers; the floor is an interpreter's
+    # start and asyncio's import (>= 50 M instructions on any CPython 3.11+)
+    assert start > floor > 50_000_000

@@ -8,6 +8,7 @@ same librdkafka workloads; medians of the repetitions, ratios refka/peer, the is
     refka bench --cluster 3                       # 3-broker refka against 3-broker Kafka, RF=3
     refka bench --start                           # start time of the test fixtures' modes
     refka bench --start --python VENV/bin/python  # ... and of refka installed in VENV
+    refka bench --start --instructions            # the start in instructions (callgrind)
     refka bench --hostile                         # a producer among 500 connections, a
                                                   # quarter misbehaving (refka.bench.hostile)
 
@@ -73,6 +74,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="with --start: also spawn the broker under this interpreter (a venv with refka "
         "installed from its wheel), beside this checkout's",
+    )
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="with --start: count the start's instructions under valgrind's callgrind instead "
+        "of timing it (the same count on a loaded machine; see refka.bench.instructions)",
     )
     parser.add_argument(
         "--cluster",
@@ -168,6 +175,11 @@ def run(args: argparse.Namespace) -> int:
 
         args.repetitions = args.repetitions or 3
         return hostile.run(args)
+    if args.start and args.instructions:
+        from refka.bench import instructions
+
+        _cache_bytecode()
+        return instructions.run(args.python)
     if args.start:
         from refka.bench import start
 
