@@ -112,6 +112,7 @@ def test_the_file_starts_over_beyond_its_limit(tmp_path: Path) -> None:
     assert len(kept) == result["compiled"] and not others.keys() & kept.keys()
 
 
+@pytest.mark.timeout(120)  # the broker prints its ready line or exits
 def test_a_broker_leaves_its_start_methods_for_the_next_start(tmp_path: Path) -> None:
     from refka import dataclass_cache
 
