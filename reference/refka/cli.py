@@ -72,9 +72,10 @@ def main(argv: list[str] | None = None) -> int:
         # kio's nominal types register Hypothesis strategies when Hypothesis is importable;
         # the broker never uses them, and the import costs ~100 ms of start-up.
         sys.modules["hypothesis"] = None  # type: ignore[assignment]
-    from refka import dataclass_cache
+    if name == "broker":  # its start's dataclass methods come compiled (refka.dataclass_cache)
+        from refka import dataclass_cache
 
-    dataclass_cache.install()
+        dataclass_cache.install()
     try:
         module = importlib.import_module(SUBCOMMANDS[name][0])
         quick = getattr(module, "quick_args", None)

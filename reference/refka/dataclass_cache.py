@@ -13,8 +13,9 @@ version. A broker calls ``save()`` once it is ready: the methods its start used 
 writes no bytecode (``PYTHONDONTWRITEBYTECODE``). The file holds start paths only (every start
 reads it whole; the classes of later requests are built once per process and stay out), and
 starts over beyond ``MAX_ENTRIES``. A missing, stale or damaged file costs only the compiles
-it would have saved. Only refka's own processes install it (``refka.cli``, the fork server);
-a test process that runs a broker in-process keeps its ``dataclasses`` untouched.
+it would have saved. Only ``refka broker`` processes install it (and the fork server they are
+forked from); a test process that runs a broker in-process keeps its ``dataclasses``
+untouched.
 """
 
 from __future__ import annotations
