@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from refka.bench.probe import metadata_answers, metadata_frame
+from refka.bench.probe import wait_first_metadata
 from refka.bench.start import outside_checkout
 from refka.peers.readiness import free_port
 
@@ -60,11 +60,7 @@ def broker_start(python: str = sys.executable) -> int:
             env=outside_checkout(),
         )
         try:
-            end = time.monotonic() + DEADLINE_S
-            while not metadata_answers("127.0.0.1", port, metadata_frame()):
-                if process.poll() is not None or time.monotonic() > end:
-                    raise RuntimeError("refka broker under callgrind gave no Metadata answer")
-                time.sleep(0.05)
+            wait_first_metadata("127.0.0.1", port, process, DEADLINE_S)
             subprocess.run(
                 ["callgrind_control", "--dump", str(process.pid)],
                 check=True,
