@@ -190,3 +190,20 @@ def test_a_forked_broker_is_a_process_of_its_own(tmp_path: Path) -> None:
         running_broker(tmp_path / "b", fork=True, log_segment_bytes=-1),
     ):
         pass
+
+
+def test_a_forked_process_takes_the_environment_and_directory_of_the_request(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the test process sets after the fork server started reaches the next child, as it
+    would reach a fresh interpreter: ``refka spec check`` reads ``REFKA_SPEC_DIR`` (here a
+    relative path, resolved against the child's working directory)."""
+    from refka.testing.fork_server import fork_server
+
+    fork_server()  # started before the test changes anything
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("REFKA_SPEC_DIR", "no-spec-here")
+    out, err, status = tmp_path / "out", tmp_path / "err", tmp_path / "status"
+    child = fork_server().spawn(["spec", "check", "--list"], out, err, status)
+    assert child.wait(30) == 2
+    assert f"no spec directory at {tmp_path.resolve() / 'no-spec-here'}" in err.read_text()

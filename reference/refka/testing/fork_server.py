@@ -4,9 +4,12 @@ of paying an interpreter start and refka's imports every time.
 
 The server (``python -m refka.testing.fork_server``) reads one JSON request a line on stdin
 (``argv`` for ``refka``, ``stdout``/``stderr`` file paths, ``status``: where to write the exit
-status) and answers the child's pid. The child redirects its standard streams to the files,
-runs ``refka.cli.main(argv)`` and exits with its code; the server reaps it (SIGCHLD) and writes
-the status file. :class:`ForkedProcess` is the test side's handle, shaped like ``Popen``.
+status, ``env`` and ``cwd``: the test process's at the request) and answers the child's pid.
+The child takes the environment and working directory a fresh interpreter would have inherited
+(what is read only at interpreter start, ``PYTHONHASHSEED`` say, stays the server's), redirects
+its standard streams to the files, runs ``refka.cli.main(argv)`` and exits with its code; the
+server reaps it (SIGCHLD) and writes the status file. :class:`ForkedProcess` is the test side's
+handle, shaped like ``Popen``.
 
 The server is started on first use, once per test process, and ends with it (its stdin
 closes), killing any broker still running. A broker forked this way is an ordinary process:
@@ -26,6 +29,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 POLL_INTERVAL_S = 0.002
 
@@ -89,8 +93,8 @@ class ForkServer:
         self._lock = threading.Lock()
 
     def spawn(self, argv: list[str], stdout: Path, stderr: Path, status: Path) -> ForkedProcess:
-        request = {"argv": argv, "stdout": str(stdout), "stderr": str(stderr)}
-        request["status"] = str(status)
+        request: dict[str, Any] = {"argv": argv, "stdout": str(stdout), "stderr": str(stderr)}
+        request |= {"status": str(status), "env": dict(os.environ), "cwd": os.getcwd()}
         assert self.process.stdin is not None and self.process.stdout is not None
         with self._lock:
             self.process.stdin.write(json.dumps(request) + "\n")
@@ -128,11 +132,15 @@ def fork_server() -> ForkServer:
 # --- the server process ------------------------------------------------------------------------
 
 
-def _child(request: dict[str, str]) -> None:
+def _child(request: dict[str, Any]) -> None:
     """In the forked child: become a broker process; never returns."""
     code = 1
     try:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        os.environ.clear()
+        os.environ.update(request["env"])
+        os.environ["PYTHONUNBUFFERED"] = "1"  # as a spawned broker's environment says
+        os.chdir(request["cwd"])
         null = os.open(os.devnull, os.O_RDONLY)
         out = os.open(request["stdout"], os.O_WRONLY | os.O_APPEND | os.O_CREAT)
         err = os.open(request["stderr"], os.O_WRONLY | os.O_APPEND | os.O_CREAT)
