@@ -11,9 +11,11 @@ Fixtures, one fresh node set per scope:
   controller and 3 brokers.
 
 ``@pytest.mark.refka(mode="in-process", num_partitions=3, ...)`` sets a function-scoped
-fixture's mode and Kafka configs; ``--refka-mode`` sets the default mode of ``refka_broker*``:
-``subprocess`` (a fresh interpreter per broker), ``forked`` (a broker process forked from a
-warm fork server: the same process semantics, a start in milliseconds) or ``in-process``.
+fixture's mode and Kafka configs; ``--refka-mode`` sets the default mode of the fixtures:
+``forked`` (a broker process forked from a warm fork server, the default on Linux: the
+process semantics of a subprocess with a start in milliseconds), ``subprocess`` (a fresh
+interpreter per broker, the default elsewhere) or ``in-process`` (``refka_broker*`` only: a
+cluster's nodes are processes, forked where the default is).
 A failed test's report shows the log tail of every refka node it used; with
 ``--refka-keep-data`` their data and logs stay on disk (the report says where), else they are
 removed after the fixture's scope.
@@ -22,6 +24,7 @@ removed after the fixture's scope.
 from __future__ import annotations
 
 import shutil
+import sys
 import tempfile
 from collections.abc import Generator, Iterator
 from contextlib import AbstractContextManager
@@ -40,6 +43,9 @@ from refka.testing import (
 )
 
 MODES = ("subprocess", "forked", "in-process")
+# Forking a process that has imported asyncio and ssl is dependable on Linux; macOS's system
+# libraries do not promise to survive a fork without exec, and Windows has no fork.
+DEFAULT_MODE = "forked" if sys.platform == "linux" else "subprocess"
 CLUSTER_BROKERS = 3
 LOG_TAIL_BYTES = 3000
 Handle = RunningBroker | InProcessBroker | RunningCluster
@@ -58,9 +64,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--refka-mode",
         choices=MODES,
-        default="subprocess",
-        help="how refka_broker fixtures run the broker: a fresh interpreter (subprocess, the "
-        "default), a process forked from a warm fork server (forked), or a thread (in-process)",
+        default=DEFAULT_MODE,
+        help="how refka fixtures run brokers: a process forked from a warm fork server "
+        "(forked), a fresh interpreter (subprocess), or a thread (in-process, refka_broker* "
+        f"only); default {DEFAULT_MODE}",
     )
 
 
@@ -113,9 +120,10 @@ def _broker(request: pytest.FixtureRequest, name: str) -> Iterator[Handle]:
 
 
 def _cluster(request: pytest.FixtureRequest, name: str) -> Iterator[Handle]:
-    _, configs = _settings(request)
+    mode, configs = _settings(request)
+    fork = mode == "forked" or (mode == "in-process" and DEFAULT_MODE == "forked")
     root = Path(tempfile.mkdtemp(prefix=f"{name}-"))
-    start = running_cluster(CLUSTER_BROKERS, root / "data", work_dir=root, **configs)
+    start = running_cluster(CLUSTER_BROKERS, root / "data", work_dir=root, fork=fork, **configs)
     yield from _serve(request, start, root)
 
 

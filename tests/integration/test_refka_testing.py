@@ -8,6 +8,7 @@ from pathlib import Path
 
 import confluent_kafka
 import pytest
+from refka.pytest_plugin import DEFAULT_MODE
 from refka.testing import BrokerFailed, RunningBroker, broker_configs, running_broker
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -76,6 +77,7 @@ def fake_installed_refka(root: Path) -> Path:
 
 USER_TESTS = """
 import socket
+import sys
 
 import pytest
 
@@ -89,6 +91,7 @@ def listens(broker):
 
 @pytest.mark.parametrize("n", [1, 2])
 def test_function_scope(refka_broker, n):
+    assert refka_broker.mode == ("forked" if sys.platform == "linux" else "subprocess")
     listens(refka_broker)
     seen.setdefault("function", set()).add(refka_broker.bootstrap)
 
@@ -155,7 +158,7 @@ def test_a_failed_test_shows_the_log_tail_and_keeps_its_data_on_request(
     result.stdout.fnmatch_lines(
         [
             "*the user's assertion*",
-            "*refka refka_broker (subprocess 127.0.0.1:*) log tail*",
+            f"*refka refka_broker ({DEFAULT_MODE} 127.0.0.1:*) log tail*",
             "--- start 1: *-m refka broker*",
         ]
     )

@@ -13,6 +13,7 @@ from typing import TypeVar
 import confluent_kafka
 import pytest
 from refka.peers.readiness import is_ready
+from refka.pytest_plugin import DEFAULT_MODE
 from refka.testing import (
     BrokerFailed,
     RunningBroker,
@@ -157,6 +158,7 @@ def test_the_proxy_isolates_and_slows_one_client_id_only() -> None:
 
 @pytest.mark.refka(broker_session_timeout_ms=2000, broker_heartbeat_interval_ms=200)
 def test_cluster_handles_kill_and_isolate_move_the_leader(refka_cluster: RunningCluster) -> None:
+    assert {node.mode for node in refka_cluster.nodes.values()} == {DEFAULT_MODE}
     refka_cluster.create_topic("moving", partitions=1, replication_factor=3)
     first = refka_cluster.leader_of("moving", 0)
     assert first in refka_cluster.brokers

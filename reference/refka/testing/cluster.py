@@ -182,18 +182,21 @@ def running_cluster(
     config: Mapping[str, object] | None = None,
     start_timeout_s: float = START_TIMEOUT_S,
     work_dir: Path | None = None,
+    fork: bool = False,
     **configs: object,
 ) -> Iterator[RunningCluster]:
     """Run a controller and ``brokers`` brokers for the duration of the block.
 
     Every node gets the same extra configs; data lives in ``data_dir/node-<id>`` (a temporary
     directory by default). The block starts once every broker is registered and unfenced.
+    ``fork=True`` forks every node from the warm fork server
+    (:mod:`refka.testing.fork_server`) instead of starting an interpreter for each.
     """
     extra = broker_configs(config, **configs)
     with tempfile.TemporaryDirectory(prefix="refka-cluster-") as tmp:
         work = Path(work_dir) if work_dir is not None else Path(tmp)
         root = Path(data_dir) if data_dir is not None else work / "data"
-        cluster = _cluster_handles(root, work, host, brokers, extra)
+        cluster = _cluster_handles(root, work, host, brokers, extra, fork)
         format_cluster(cluster)
         try:
             cluster.controller.start(start_timeout_s)
@@ -265,7 +268,7 @@ def format_cluster(cluster: RunningCluster) -> str:
 
 
 def _cluster_handles(
-    root: Path, work: Path, host: str, brokers: int, extra: dict[str, str]
+    root: Path, work: Path, host: str, brokers: int, extra: dict[str, str], fork: bool
 ) -> RunningCluster:
     def node(node_id: int, roles: str, listener: str) -> RunningBroker:
         data = root / f"node-{node_id}"
@@ -278,7 +281,7 @@ def _cluster_handles(
             "controller.listener.names": "CONTROLLER",
             **extra,
         }
-        return RunningBroker(data, logs, host, 0, settings, listener=listener)
+        return RunningBroker(data, logs, host, 0, settings, listener=listener, fork=fork)
 
     controller = node(CONTROLLER_NODE_ID, "controller", "CONTROLLER")
     members = {n: node(n, "broker", "PLAINTEXT") for n in range(1, brokers + 1)}
