@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from refka.core.effects import Close, Effect, FileSlice, Send, Wakeup
-from refka.server.driver import BrokerServer, now_ms
+from refka.server.driver import BrokerServer, address_family, now_ms
 from refka.server.files import SegmentFiles
 
 MAX_FRAME_BYTES = 1 << 20
@@ -265,3 +265,10 @@ def test_an_idle_connection_is_closed_after_connections_max_idle_ms(tmp_path: Pa
             assert recv_frame(busy) == b"ECHO still open"
     finally:
         server.stop()
+
+
+def test_a_listeners_address_family_comes_from_its_literal_or_the_resolver() -> None:
+    assert address_family("127.0.0.1", 0) == socket.AF_INET
+    assert address_family("::1", 0) == socket.AF_INET6
+    resolved = socket.getaddrinfo("localhost", 0, type=socket.SOCK_STREAM)[0][0]
+    assert address_family("localhost", 0) == resolved

@@ -61,6 +61,7 @@ NOT_AT_START = {
     "refka.security.plain",
     "refka.security.connection_quotas",  # only with max.connections* set
     "refka.security.memory_pool",  # only with queued.max.request.bytes set
+    "encodings.idna",  # getaddrinfo's codec for a host name: a listener's address is a literal
 }
 AT_START = {"refka.core.broker", "refka.controller.quorum_controller", "refka.handlers.metadata"}
 

@@ -504,8 +504,20 @@ def listening_socket(host: str, port: int, backlog: int) -> socket.socket:
                 ("", port), family=socket.AF_INET6, backlog=backlog, dualstack_ipv6=True
             )
         return socket.create_server(("", port), backlog=backlog)
-    family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
-    return socket.create_server((host, port), family=family, backlog=backlog)
+    return socket.create_server((host, port), family=address_family(host, port), backlog=backlog)
+
+
+def address_family(host: str, port: int) -> socket.AddressFamily:
+    """The family of an address literal, without a resolver (``getaddrinfo`` encodes a name
+    with the ``idna`` codec, an import on the start path); else that of the first address
+    the name resolves to."""
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(family, host)
+        except OSError:
+            continue
+        return family
+    return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
 
 
 class BrokerServer(NodeServer):
