@@ -15,7 +15,8 @@ reads it whole; the classes of later requests are built once per process and sta
 starts over beyond ``MAX_ENTRIES``. A missing, stale or damaged file costs only the compiles
 it would have saved. Only ``refka broker`` processes install it (and the fork server they are
 forked from); a test process that runs a broker in-process keeps its ``dataclasses``
-untouched.
+untouched. The fork server keeps the methods of its warm-up (the modules a broker imports only
+on first use) apart, in ``WARM_PATH``, which no broker's start reads.
 """
 
 from __future__ import annotations
@@ -35,6 +36,11 @@ PATH = os.path.join(
     "__pycache__",
     f"dataclass-methods.{sys.implementation.cache_tag}.marshal",
 )  # os.path, not pathlib: pathlib is not among a broker's start imports
+WARM_PATH = os.path.join(
+    os.path.dirname(__file__),
+    "__pycache__",
+    f"dataclass-methods-warm.{sys.implementation.cache_tag}.marshal",
+)
 
 _compiled: dict[str, CodeType] = {}
 _used: set[str] = set()  # run by this process
@@ -54,9 +60,9 @@ def _exec(source: Any, globals: Any = None, locals: Any = None) -> None:
     exec(code, globals, locals)
 
 
-def _load() -> dict[str, CodeType]:
+def _load(path: str) -> dict[str, CodeType]:
     try:
-        with open(PATH, "rb") as file:
+        with open(path, "rb") as file:
             data = file.read()
         if data[: len(MAGIC_NUMBER)] != MAGIC_NUMBER:
             return {}
@@ -72,25 +78,31 @@ def install() -> None:
     """From now on, this process's dataclasses take their methods from the cache."""
     if vars(dataclasses).get("exec") is _exec:
         return
-    _compiled.update(_load())
+    _compiled.update(_load(PATH))
     dataclasses.exec = _exec  # type: ignore[attr-defined]
 
 
-def save() -> None:
-    """Add the methods this process has used so far to the file, if it compiled any of them
-    and writes bytecode."""
+def load(path: str) -> None:
+    """Add the methods kept at ``path`` (another file than the start's) to this process's."""
+    _compiled.update(_load(path))
+
+
+def save(path: str | None = None) -> None:
+    """Add the methods this process has used so far to the file (the start's, unless
+    ``path`` names another), if it compiled any of them and writes bytecode."""
     if not _new or sys.dont_write_bytecode:
         return
-    entries = _load()
+    path = path or PATH
+    entries = _load(path)
     if len(entries.keys() | _used) > MAX_ENTRIES:
         entries = {}
     entries.update((source, _compiled[source]) for source in _used)
-    temporary = f"{PATH}.{os.getpid()}"
+    temporary = f"{path}.{os.getpid()}"
     try:
-        os.makedirs(os.path.dirname(PATH), exist_ok=True)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(temporary, "wb") as file:
             file.write(MAGIC_NUMBER + marshal.dumps(entries))
-        os.replace(temporary, PATH)
+        os.replace(temporary, path)
     except OSError:  # a read-only install: the cache stays in this process
         with contextlib.suppress(OSError):
             os.remove(temporary)
@@ -99,7 +111,7 @@ def save() -> None:
 
 
 def forget() -> None:
-    """What this process has run so far stays out of the file: a fork server's warm-up of
-    first-use modules, which its forked brokers would otherwise save at every start."""
+    """What this process has run so far stays out of the next ``save``: a fork server's, which
+    its forked brokers would otherwise save at every start."""
     _used.clear()
     _new.clear()

@@ -137,3 +137,27 @@ def test_what_a_fork_server_ran_before_forking_stays_out_of_the_file(tmp_path: P
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     subprocess.run([sys.executable, "-c", code, str(cache), "1024"], check=True, env=env)
     assert not cache.exists()
+
+
+def test_a_fork_servers_warm_up_keeps_its_methods_apart_for_the_next_server(
+    tmp_path: Path,
+) -> None:
+    """The second server compiles none of its warm-up's methods; the start's file (which
+    every broker start reads whole) gets none of them."""
+    code = (
+        "import sys\n"
+        "from refka import dataclass_cache\n"
+        "dataclass_cache.PATH = sys.argv[1]\n"
+        "dataclass_cache.install()\n"
+        "from refka.testing.fork_server import warm_up\n"
+        "print(warm_up(sys.argv[2]))\n"
+    )
+    start, warm = tmp_path / "start.marshal", tmp_path / "warm.marshal"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    compiled = []
+    for _ in range(2):
+        argv = [sys.executable, "-c", code, str(start), str(warm)]
+        out = subprocess.run(argv, capture_output=True, text=True, check=True, env=env)
+        compiled.append(int(out.stdout))
+    assert compiled[0] > 100 and compiled[1] == 0
+    assert warm.exists() and not start.exists()

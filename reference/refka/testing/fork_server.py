@@ -165,6 +165,23 @@ def _child(request: dict[str, Any]) -> None:
         os._exit(code)
 
 
+def warm_up(methods: str) -> int:
+    """Import what a broker imports only on first use and build the config model once, with
+    the dataclass methods kept at ``methods`` (apart from the start's: no broker's start reads
+    them); keep there what this compiled. Returns how many methods it compiled."""
+    from refka import dataclass_cache
+    from refka.config import load_config
+
+    dataclass_cache.forget()  # the start path's methods are the brokers' to save
+    dataclass_cache.load(methods)
+    _warm_first_use()
+    load_config(None, [])
+    compiled = len(dataclass_cache._new)
+    dataclass_cache.save(methods)
+    dataclass_cache.forget()
+    return compiled
+
+
 def _warm_first_use() -> None:
     """Import what a broker imports only on first use (the handlers beyond Metadata, the group
     coordinator, the controller's control modules, the partition-change builder, the topic
@@ -211,11 +228,9 @@ def _serve() -> None:
     import refka.config
     import refka.node
     import refka.server.driver
-    import refka.server.main
+    import refka.server.main  # noqa: F401 - warm: the modules a broker starts with
 
-    _warm_first_use()
-    refka.config.load_config(None, [])  # builds and exercises the config model once
-    dataclass_cache.forget()
+    warm_up(dataclass_cache.WARM_PATH)
     gc.collect()
     gc.freeze()  # the warm objects stay out of the children's collections: fewer copied pages
     statuses: dict[int, str] = {}
