@@ -22,6 +22,9 @@ def test_every_mode_gets_a_start_time() -> None:
         assert math.isnan(sample.rss_mb) or sample.rss_mb > 10, mode
     # a warm in-process start does less work than an interpreter's start
     assert runs["in-process, warm"][0].cpu_ms < runs["subprocess"][0].cpu_ms
+    # the first forked broker of a test process waits for the fork server's own start
+    [cold], [warm] = runs["subprocess, forked, cold"], runs["subprocess, forked"]
+    assert cold.start_ms > warm.start_ms and cold.cpu_ms > warm.cpu_ms
     runs[FLOOR] = [floor]
     assert [line.split("|")[1].strip() for line in table(runs).splitlines()[2:]] == list(runs)
 

@@ -5,7 +5,10 @@ Apache Kafka peer, all in one run.
 - subprocess, --python: the same under another interpreter (``--python PATH``, e.g. a venv
   with refka's wheel installed, as users have it), when given;
 - subprocess, forked: the same broker process forked from the warm fork server
-  (``refka.testing.fork_server``, ``fork=True``), from the request on;
+  (``refka.testing.fork_server``, ``fork=True``; the fixtures' default on Linux), from the
+  request on;
+- subprocess, forked, cold: the first forked broker of a fresh test process, which starts the
+  fork server first (what the first test of a session pays in that mode);
 - in-process, cold: a fresh interpreter's ``import refka.testing`` plus the first in-process
   start (what the first test of a session pays, interpreter start excluded);
 - in-process, warm: a further start in a process that already imported refka (every later
@@ -49,6 +52,7 @@ TARGETS_MS = {
     "subprocess": 100.0,
     "subprocess, --python": 100.0,
     "subprocess, forked": 100.0,
+    "subprocess, forked, cold": None,
     "in-process, cold": None,
     "in-process, warm": 20.0,
     "Apache Kafka": None,
@@ -162,25 +166,47 @@ def outside_checkout() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in dropped}
 
 
-def forked_sample(work_dir: Path) -> Sample:
+def forked_sample(work_dir: Path, began: float | None = None) -> Sample:
+    """A broker forked from this process's fork server, from the request on (from ``began``
+    when given: a cold sample counts the fork server's start too)."""
     from refka.testing.fork_server import fork_server
 
     work_dir.mkdir(parents=True)
     port = free_port()
     argv = ["broker", "--set", f"listeners=PLAINTEXT://127.0.0.1:{port}"]
     argv += ["--set", f"log.dirs={work_dir / 'data'}"]
+    cold = began is not None
     server = fork_server()
-    began = time.perf_counter()
+    began = time.perf_counter() if began is None else began
     process = server.spawn(argv, work_dir / "out", work_dir / "err", work_dir / "status")
     try:
         answered = _answered(port, began, lambda: process.poll() is None)
         cpu, rss = cpu_ms(process.pid), rss_mb(process.pid)
+        cpu += cpu_ms(server.process.pid) if cold else 0.0  # the server's start and warm-up
         produce_first(f"127.0.0.1:{port}")
         produced = time.perf_counter()
     finally:
         process.terminate()
         process.wait(30)
     return Sample((answered - began) * 1000, cpu, (produced - began) * 1000, rss)
+
+
+FORKED_COLD = """
+import time
+began = time.perf_counter()
+from refka.bench.start import forked_sample
+from pathlib import Path
+import sys
+print(*forked_sample(Path(sys.argv[1]), began))
+"""
+
+
+def forked_cold_sample(work_dir: Path) -> Sample:
+    """A fresh interpreter's first forked broker, the fork server's start included (the
+    interpreter's own start and ``import time`` excluded, as for the in-process cold row)."""
+    argv = [sys.executable, "-c", FORKED_COLD, str(work_dir)]
+    out = subprocess.run(argv, capture_output=True, text=True, check=True, timeout=60)
+    return Sample(*(float(v) for v in out.stdout.split()[-4:]))
 
 
 COLD = """
@@ -282,6 +308,7 @@ def measure(
             if python:
                 runs[OTHER_PYTHON].append(subprocess_sample(root / f"other-{n}", python))
             runs["subprocess, forked"].append(forked_sample(root / f"fork-{n}"))
+            runs["subprocess, forked, cold"].append(forked_cold_sample(root / f"fork-cold-{n}"))
             runs["in-process, cold"].append(in_process_cold_sample())
             runs["in-process, warm"].append(in_process_warm_sample(root / f"warm-{n}"))
             if kafka:
