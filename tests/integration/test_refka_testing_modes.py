@@ -209,3 +209,46 @@ def test_a_forked_process_takes_the_environment_and_directory_of_the_request(
     child = fork_server().spawn(["spec", "check", "--list"], out, err, status)
     assert child.wait(30) == 2
     assert f"no spec directory at {tmp_path.resolve() / 'no-spec-here'}" in err.read_text()
+
+
+def test_a_ctrl_c_leaves_the_fork_server_to_its_test_process(tmp_path: Path) -> None:
+    """SIGINT (a Ctrl-C reaches the whole process group) does not end the fork server, which
+    ends when the test process does; a forked broker still stops cleanly on it."""
+    import os
+    import signal
+
+    from refka.testing.fork_server import fork_server
+
+    server = fork_server()
+    with running_broker(tmp_path, fork=True) as broker:
+        os.kill(server.process.pid, signal.SIGINT)
+        assert broker.process is not None
+        broker.process.send_signal(signal.SIGINT)
+        assert broker.process.wait(DEADLINE_S) == 0
+        broker.process = None
+    assert server.process.poll() is None and fork_server() is server
+    with running_broker(fork=True) as another:
+        another.create_topic("after-sigint")
+
+
+def test_a_broker_outliving_its_fork_server_is_still_stopped(tmp_path: Path) -> None:
+    """Should the fork server die (the OOM killer, say), its brokers are orphans that their
+    handles still kill, with no exit status to wait for forever; the next start forks from a
+    new server."""
+    import signal
+
+    from refka.testing.fork_server import LOST_EXIT, fork_server
+
+    server = fork_server()
+    with running_broker(tmp_path, fork=True) as broker:
+        server.process.kill()
+        server.process.wait()
+        assert broker.running  # an orphan now, still serving
+        broker.create_topic("orphaned")
+        assert broker.process is not None
+        broker.process.send_signal(signal.SIGKILL)
+        assert broker.process.wait(DEADLINE_S) == LOST_EXIT
+        broker.process = None
+    with running_broker(fork=True) as another:
+        assert fork_server() is not server
+        another.create_topic("after-the-server")

@@ -32,16 +32,24 @@ from pathlib import Path
 from typing import Any
 
 POLL_INTERVAL_S = 0.002
+LOST_EXIT = 255  # the returncode of a broker that ended after its server: no one kept its status
 
 
 class ForkedProcess:
     """A broker forked by the fork server: ``pid``, ``poll``, ``wait``, ``returncode``,
-    ``send_signal``, ``terminate``, ``kill``, as :class:`subprocess.Popen` has them."""
+    ``send_signal``, ``terminate``, ``kill``, as :class:`subprocess.Popen` has them.
 
-    def __init__(self, pid: int, status_path: Path, argv: list[str]) -> None:
+    The server reaps the broker and writes its exit status; should the server die first, the
+    broker is an orphan that ``send_signal`` still reaches, and once it is gone ``poll`` says
+    ``LOST_EXIT`` instead of waiting forever for a status no one will write."""
+
+    def __init__(
+        self, pid: int, status_path: Path, argv: list[str], server: subprocess.Popen[str]
+    ) -> None:
         self.pid = pid
         self.args = argv
         self.status_path = status_path
+        self.server = server
         self.returncode: int | None = None
 
     def poll(self) -> int | None:
@@ -49,9 +57,11 @@ class ForkedProcess:
             try:
                 text = self.status_path.read_text()
             except FileNotFoundError:
-                return None
+                text = ""
             if text.endswith("\n"):
                 self.returncode = int(text)
+            elif self.server.poll() is not None and not _exists(self.pid):
+                self.returncode = LOST_EXIT
         return self.returncode
 
     def wait(self, timeout: float | None = None) -> int:
@@ -73,6 +83,20 @@ class ForkedProcess:
 
     def kill(self) -> None:
         self.send_signal(signal.SIGKILL)
+
+
+def _exists(pid: int) -> bool:
+    """Whether ``pid`` runs: not gone, and not a zombie its new parent has yet to reap (an
+    init process in a container may never reap an orphan)."""
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, PermissionError):  # gone, or the pid taken by another user
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):  # no /proc here
+        return True
 
 
 class ForkServer:
@@ -102,7 +126,7 @@ class ForkServer:
             answer = self.process.stdout.readline()
         if not answer:
             raise RuntimeError(f"the refka fork server exited ({self.process.poll()})")
-        return ForkedProcess(int(answer), status, argv)
+        return ForkedProcess(int(answer), status, argv, self.process)
 
     def close(self) -> None:
         if self.process.poll() is None:
@@ -137,6 +161,7 @@ def _child(request: dict[str, Any]) -> None:
     code = 1
     try:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # the server ignores it
         os.environ.clear()
         os.environ.update(request["env"])
         os.environ["PYTHONUNBUFFERED"] = "1"  # as a spawned broker's environment says
@@ -217,6 +242,9 @@ def _warm_first_use() -> None:
 
 
 def _serve() -> None:
+    # A Ctrl-C reaches the whole foreground process group: the test process ends, and its
+    # end closes the server's stdin (no traceback of the server's, no broker left behind).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     sys.modules.setdefault("hypothesis", None)  # type: ignore[arg-type]  # as refka.cli does
     import asyncio  # noqa: F401 - warm: everything a broker imports
     import logging  # noqa: F401
