@@ -110,6 +110,11 @@ def save(path: str | None = None) -> None:
     _new.clear()
 
 
+def unsaved() -> int:
+    """How many methods this process compiled since its last ``save`` or ``forget``."""
+    return len(_new)
+
+
 def forget() -> None:
     """What this process has run so far stays out of the next ``save``: a fork server's, which
     its forked brokers would otherwise save at every start."""

@@ -201,7 +201,7 @@ def warm_up(methods: str) -> int:
     dataclass_cache.load(methods)
     _warm_first_use()
     load_config(None, [])
-    compiled = len(dataclass_cache._new)
+    compiled = dataclass_cache.unsaved()
     dataclass_cache.save(methods)
     dataclass_cache.forget()
     return compiled
